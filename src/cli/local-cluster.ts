@@ -1,0 +1,123 @@
+/**
+ * A local cluster for development, demos and tests: one router and N shard nodes as child
+ * processes on 127.0.0.1, started from this package's CLI, waited on until every process reports
+ * SERVING through the gRPC health service.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { waitForServing } from '../common/health.ts';
+import { formatNodeList, type NodeEndpoint } from '../common/node-list.ts';
+
+/** Options of {@link startLocalCluster}. */
+export interface LocalClusterOptions {
+  /** Store URL of the snapshot (`file://...` or `s3://...`). */
+  store: string;
+  /** Number of shard nodes (default 2). */
+  numNodes?: number;
+  /** Replication factor (default 1). */
+  replication?: number;
+  /** Shard cache root; each node gets a sub-folder (default: a new temp folder). */
+  cacheDir?: string;
+  /** Extra environment for the children (e.g. AWS_* for an S3 store). */
+  env?: Record<string, string>;
+  /** Extra CLI flags for every child (e.g. S3 flags). */
+  extraArgs?: string[];
+  /** How long to wait for SERVING, ms (default 120,000). */
+  readyTimeoutMs?: number;
+  /** Where children's stderr goes: 'inherit' (default) or 'ignore'. */
+  stderr?: 'inherit' | 'ignore';
+}
+
+/** A running local cluster. */
+export interface LocalCluster {
+  routerAddress: string;
+  nodes: NodeEndpoint[];
+  /** Child processes by name (`router`, `node-0`, ...). */
+  processes: Map<string, ChildProcess>;
+  /** Stops every child (SIGTERM, then SIGKILL after 5 s). */
+  stop(): Promise<void>;
+}
+
+const CLI_ENTRY = fileURLToPath(new URL('./main.ts', import.meta.url));
+const TSX_LOADER = import.meta.resolve('tsx');
+
+/** A free TCP port on 127.0.0.1 (bound and released; a small race is possible). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Spawns `shardfleet <args>` as a child Node process running the TypeScript CLI through tsx. */
+export function spawnCli(args: string[], env: Record<string, string> = {}, stderr: 'inherit' | 'ignore' = 'inherit'): ChildProcess {
+  return spawn(process.execPath, ['--import', TSX_LOADER, CLI_ENTRY, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', stderr],
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/**
+ * Starts the cluster and waits until the router and every node are SERVING.
+ * @throws Error naming the process that exited or did not become ready in time (the cluster is
+ *   stopped first).
+ */
+export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
+  const numNodes = options.numNodes ?? 2;
+  const cacheRoot = options.cacheDir ?? (await mkdtemp(join(tmpdir(), 'shardfleet-cache-')));
+  const nodes: NodeEndpoint[] = [];
+  for (let i = 0; i < numNodes; i++) nodes.push({ id: `node-${i}`, address: `127.0.0.1:${await freePort()}` });
+  const nodeList = formatNodeList(nodes);
+  const replication = String(options.replication ?? 1);
+  const common = ['--store', options.store, '--nodes', nodeList, '--replication', replication, ...(options.extraArgs ?? [])];
+  const processes = new Map<string, ChildProcess>();
+  const stop = async () => {
+    await Promise.all([...processes.values()].map(stopChild));
+  };
+  for (const node of nodes) {
+    const args = ['serve', 'node', ...common, '--node-id', node.id, '--listen', node.address, '--cache-dir', join(cacheRoot, node.id)];
+    processes.set(node.id, spawnCli(args, options.env, options.stderr));
+  }
+  const routerAddress = `127.0.0.1:${await freePort()}`;
+  processes.set('router', spawnCli(['serve', 'router', ...common, '--listen', routerAddress], options.env, options.stderr));
+
+  const timeout = options.readyTimeoutMs ?? 120_000;
+  const exited = new Promise<never>((_, reject) => {
+    for (const [name, child] of processes) {
+      child.once('exit', (code, signal) => reject(new Error(`${name} exited during start-up (code ${code}, signal ${signal})`)));
+    }
+  });
+  try {
+    await Promise.race([
+      Promise.all([routerAddress, ...nodes.map((n) => n.address)].map((a) => waitForServing(a, timeout))),
+      exited,
+    ]);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  exited.catch(() => undefined);
+  return { routerAddress, nodes, processes, stop };
+}

@@ -1,0 +1,87 @@
+/**
+ * `shardfleet search` and `shardfleet info`: query a router from the command line.
+ */
+import { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { ConfigValidationError } from '../common/errors.ts';
+import { ShardfleetClient } from '../client/router-client.ts';
+import { readIdxImages } from '../writer/input/idx-source.ts';
+import { intArg } from './arg-parsers.ts';
+
+const VectorJson = z.array(z.number());
+
+interface SearchFlags {
+  router: string;
+  vector?: string;
+  vectorFile?: string;
+  idx?: string;
+  idxIndex: number;
+  topK: number;
+  numProbes: number;
+  shardIds?: string;
+  payload: boolean;
+  timeoutMs: number;
+}
+
+async function queryVector(flags: SearchFlags): Promise<Float32Array> {
+  if (flags.idx !== undefined) {
+    const images = await readIdxImages(flags.idx, { start: flags.idxIndex, limit: 1 });
+    return images.vectors;
+  }
+  const text = flags.vector ?? (flags.vectorFile !== undefined ? await readFile(flags.vectorFile, 'utf8') : undefined);
+  if (text === undefined) throw new ConfigValidationError('give the query with --vector, --vector-file or --idx');
+  const parsed = VectorJson.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new ConfigValidationError('the query must be a JSON array of numbers');
+  return Float32Array.from(parsed.data);
+}
+
+/** The `search` command. */
+export function searchCommand(): Command {
+  return new Command('search')
+    .description('search through a router and print the results as JSON')
+    .requiredOption('--router <host:port>', 'router address')
+    .option('--vector <json>', 'query vector as a JSON array')
+    .option('--vector-file <path>', 'file holding the query vector as a JSON array')
+    .option('--idx <path>', 'take the query from an IDX images file (e.g. Fashion-MNIST t10k)')
+    .option('--idx-index <n>', 'record of --idx to use', intArg, 0)
+    .option('--top-k <n>', 'results', intArg, 10)
+    .option('--num-probes <n>', 'shards to probe (0 = snapshot default)', intArg, 0)
+    .option('--shard-ids <list>', 'comma-separated shard ids (overrides routing)')
+    .option('--no-payload', 'omit payloads')
+    .option('--timeout-ms <ms>', 'call deadline', intArg, 10_000)
+    .action(async (flags: SearchFlags) => {
+      const client = new ShardfleetClient(flags.router);
+      try {
+        const res = await client.search({
+          vector: await queryVector(flags),
+          topK: flags.topK,
+          numProbes: flags.numProbes,
+          shardIds: flags.shardIds?.split(',').map((s) => intArg(s)),
+          includePayload: flags.payload,
+          timeoutMs: flags.timeoutMs,
+        });
+        const results = res.results.map((h) => ({ id: h.id, score: h.score, payload: h.payload_json ? JSON.parse(h.payload_json) : undefined }));
+        process.stdout.write(
+          JSON.stringify({ run_id: res.run_id, shard_ids: res.shard_ids, latency_ms: +res.latency_ms.toFixed(3), results }, null, 2) + '\n',
+        );
+      } finally {
+        client.close();
+      }
+    });
+}
+
+/** The `info` command. */
+export function infoCommand(): Command {
+  return new Command('info')
+    .description('print the snapshot a router serves')
+    .requiredOption('--router <host:port>', 'router address')
+    .action(async (flags: { router: string }) => {
+      const client = new ShardfleetClient(flags.router);
+      try {
+        process.stdout.write(JSON.stringify(await client.snapshotInfo(), null, 2) + '\n');
+      } finally {
+        client.close();
+      }
+    });
+}

@@ -1,0 +1,34 @@
+/**
+ * CLI flags shared by every command that opens a store (`--store` plus S3 connection flags).
+ */
+import { Option, type Command } from 'commander';
+import { openObjectStore, type S3ConnectionOptions } from '../common/storage/open-object-store.ts';
+import type { ObjectStore } from '../common/storage/object-store.ts';
+
+/** Parsed store flags. */
+export interface StoreFlags {
+  store: string;
+  s3Endpoint?: string;
+  s3Region?: string;
+  s3ForcePathStyle?: boolean;
+}
+
+/** Adds `--store` and the S3 flags to a command. */
+export function addStoreOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option('--store <url>', 'snapshot store: s3://bucket/prefix, file:///abs/path or a local folder').env('SHARDFLEET_STORE').makeOptionMandatory(),
+    )
+    .addOption(new Option('--s3-endpoint <url>', 'S3 endpoint URL (MinIO, ...); default AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL'))
+    .addOption(new Option('--s3-region <region>', 'S3 region; default AWS_REGION or us-east-1'))
+    .addOption(new Option('--s3-force-path-style', 'path-style S3 URLs (default when an endpoint is set)'));
+}
+
+/** Opens the store the flags name. @throws ConfigValidationError for a malformed URL. */
+export function openStoreFromFlags(flags: StoreFlags): ObjectStore {
+  const s3: S3ConnectionOptions = {};
+  if (flags.s3Endpoint) s3.endpoint = flags.s3Endpoint;
+  if (flags.s3Region) s3.region = flags.s3Region;
+  if (flags.s3ForcePathStyle) s3.forcePathStyle = true;
+  return openObjectStore(flags.store, s3);
+}

@@ -1,0 +1,48 @@
+// Original file: proto/shardfleet/v1/shard_node.proto
+
+
+export interface SearchShardsRequest {
+  /**
+   * The run every shard must come from (one request is answered from one run only).
+   */
+  'run_id'?: (string);
+  /**
+   * The query vector: dim float32 values, little-endian, 4*dim bytes.
+   */
+  'query'?: (Buffer | Uint8Array | string);
+  /**
+   * Number of results wanted per shard (>= 1).
+   */
+  'top_k'?: (number);
+  /**
+   * The shards (db ids) to search.
+   */
+  'shard_ids'?: (number)[];
+  /**
+   * Return payloads with hits.
+   */
+  'include_payload'?: (boolean);
+}
+
+export interface SearchShardsRequest__Output {
+  /**
+   * The run every shard must come from (one request is answered from one run only).
+   */
+  'run_id': (string);
+  /**
+   * The query vector: dim float32 values, little-endian, 4*dim bytes.
+   */
+  'query': (Buffer);
+  /**
+   * Number of results wanted per shard (>= 1).
+   */
+  'top_k': (number);
+  /**
+   * The shards (db ids) to search.
+   */
+  'shard_ids': (number)[];
+  /**
+   * Return payloads with hits.
+   */
+  'include_payload': (boolean);
+}

@@ -1,0 +1,60 @@
+/**
+ * Loads the public gRPC contract (`proto/shardfleet/v1/*.proto`) with @grpc/proto-loader, typed
+ * by the classes that `npm run proto:gen` generates into `src/common/proto-gen/`.
+ *
+ * Loader options match the generator's: field names keep their snake_case, 64-bit integers are
+ * JS numbers, enums are strings, and omitted fields get their defaults.
+ */
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import type { ProtoGrpcType as RouterProto } from './proto-gen/router.ts';
+import type { ProtoGrpcType as ShardNodeProto } from './proto-gen/shard_node.ts';
+
+export type { RouterClient } from './proto-gen/shardfleet/v1/Router.ts';
+export type { ShardNodeClient } from './proto-gen/shardfleet/v1/ShardNode.ts';
+
+/** Folder holding the `.proto` files (the include root). */
+export const PROTO_DIR = fileURLToPath(new URL('../../proto', import.meta.url));
+
+/** @grpc/proto-loader options; keep in sync with the `proto:gen` script. */
+export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  arrays: true,
+  oneofs: true,
+  includeDirs: [PROTO_DIR],
+};
+
+/**
+ * Largest gRPC message accepted or sent, in bytes (64 MiB): a batch of high-dimensional queries or
+ * results with payloads can exceed grpc-js's 4 MiB default.
+ */
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+/** Channel options for clients and servers (message size limits). */
+export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+};
+
+let routerProto: RouterProto | undefined;
+let shardNodeProto: ShardNodeProto | undefined;
+
+/** The `shardfleet.v1.Router` package definition (loaded once). */
+export function loadRouterProto(): RouterProto {
+  routerProto ??= grpc.loadPackageDefinition(
+    protoLoader.loadSync('shardfleet/v1/router.proto', PROTO_LOADER_OPTIONS),
+  ) as unknown as RouterProto;
+  return routerProto;
+}
+
+/** The `shardfleet.v1.ShardNode` package definition (loaded once). */
+export function loadShardNodeProto(): ShardNodeProto {
+  shardNodeProto ??= grpc.loadPackageDefinition(
+    protoLoader.loadSync('shardfleet/v1/shard_node.proto', PROTO_LOADER_OPTIONS),
+  ) as unknown as ShardNodeProto;
+  return shardNodeProto;
+}

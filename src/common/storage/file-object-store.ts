@@ -1,0 +1,470 @@
+/**
+ * `file://` backend of {@link ObjectStore}: objects are plain files below one root folder.
+ *
+ * - Writes are atomic: the body goes to a temp file in the target folder, is fsynced, then renamed
+ *   over the key's path, so readers see either the old or the new content, never a mix.
+ * - `putIf` is safe across processes: it holds an exclusive lock file (created with `O_EXCL`)
+ *   while it checks the condition and renames. A lock older than 30 s is treated as abandoned.
+ * - etag = hex sha256 of the content. It is cached per (inode, size, mtime, ctime), which is
+ *   sound because every write renames a fresh inode into place; `putIf` always re-hashes.
+ * - Temp and lock files contain the marker `.~sf-` in their name; `list` never returns them and
+ *   keys containing the marker are rejected.
+ * - Folders are created on demand and never removed (empty folders are invisible to `list`). As
+ *   on any filesystem, `a` and `a/b` cannot both be objects (S3 allows it).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import { copyFile, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+import { ConfigValidationError, ObjectNotFoundError, PreconditionFailedError, StorageError, errorMessage } from '../errors.ts';
+import type { ObjectInfo, ObjectStore, PutCondition } from './object-store.ts';
+
+/** Substring present in the names of every internal (temp / lock) file and forbidden in keys. */
+const INTERNAL_MARK = '.~sf-';
+/** How long `putIf` waits for the lock before giving up, in milliseconds. */
+const LOCK_TIMEOUT_MS = 10_000;
+/** A lock file whose mtime is older than this (milliseconds) is considered abandoned. */
+const LOCK_STALE_MS = 30_000;
+/** Maximum number of cached etags per store instance (the cache is cleared when exceeded). */
+const ETAG_CACHE_LIMIT = 100_000;
+/** How many files `list` opens at once to compute etags. */
+const LIST_CONCURRENCY = 16;
+
+/**
+ * Checks that `key` is a valid object key: non-empty, `/`-separated, not starting with `/`, with
+ * no empty, `.` or `..` segments, no backslash or NUL, and no internal-file marker (`.~sf-`).
+ * Shared by both backends so a key valid on one is valid on the other.
+ * @throws ConfigValidationError naming the key.
+ */
+export function assertValidKey(key: string): void {
+  const problem = keyProblem(key, false);
+  if (problem !== undefined) throw new ConfigValidationError(`invalid object key ${JSON.stringify(key)}: ${problem}`);
+}
+
+/**
+ * Checks a `list` prefix: like {@link assertValidKey} but may be empty and may end with `/`.
+ * @throws ConfigValidationError naming the prefix.
+ */
+export function assertValidPrefix(prefix: string): void {
+  const problem = keyProblem(prefix, true);
+  if (problem !== undefined) throw new ConfigValidationError(`invalid list prefix ${JSON.stringify(prefix)}: ${problem}`);
+}
+
+function keyProblem(key: string, isPrefix: boolean): string | undefined {
+  if (key.length === 0) return isPrefix ? undefined : 'empty key';
+  if (key.startsWith('/')) return 'must not start with "/"';
+  if (key.includes('\\') || key.includes('\0')) return 'must not contain "\\" or NUL';
+  if (key.includes(INTERNAL_MARK)) return `must not contain "${INTERNAL_MARK}" (reserved for temp/lock files)`;
+  const segments = key.split('/');
+  if (isPrefix && segments[segments.length - 1] === '') segments.pop();
+  for (const s of segments) {
+    if (s === '..' || s === '.') return `must not contain "${s}" segments`;
+    if (s === '') return 'must not contain empty segments ("//")';
+  }
+  return undefined;
+}
+
+/** Compares strings by UTF-8 bytes, the order S3 lists keys in. */
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+interface CachedEtag {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  etag: string;
+}
+
+/**
+ * {@link ObjectStore} over a local folder.
+ *
+ * Construct with a `file:///abs/path` URL or a plain path (relative paths resolve against the
+ * current working directory). The folder need not exist yet: writes create it, reads of a missing
+ * folder behave as an empty store. Keys are validated by {@link assertValidKey}
+ * (ConfigValidationError for `../x`, `/x`, ...).
+ */
+export class FileObjectStore implements ObjectStore {
+  /** Absolute path of the root folder. */
+  readonly root: string;
+  /** `file:///abs/path` URL of the root folder. */
+  readonly url: string;
+  private readonly etagCache = new Map<string, CachedEtag>();
+
+  /**
+   * @param location `file:///abs/path` URL or a plain (relative or absolute) folder path.
+   * @throws ConfigValidationError when the URL is not a valid local `file:` URL.
+   */
+  constructor(location: string) {
+    if (location.length === 0) throw new ConfigValidationError('file object store: empty location');
+    let root: string;
+    if (location.startsWith('file:')) {
+      try {
+        root = fileURLToPath(location);
+      } catch (err) {
+        throw new ConfigValidationError(`invalid file URL ${JSON.stringify(location)}: ${errorMessage(err)}`);
+      }
+    } else {
+      root = location;
+    }
+    this.root = path.resolve(root);
+    this.url = pathToFileURL(this.root).href;
+  }
+
+  /** Absolute path of `key`'s file. @throws ConfigValidationError for an invalid key. */
+  pathOf(key: string): string {
+    assertValidKey(key);
+    return path.join(this.root, ...key.split('/'));
+  }
+
+  /** @inheritdoc */
+  async get(key: string): Promise<Buffer> {
+    const file = this.pathOf(key);
+    try {
+      return await readFile(file);
+    } catch (err) {
+      throw this.mapReadError(err, key, 'read');
+    }
+  }
+
+  /** @inheritdoc Copies the file (copy-on-write where the filesystem supports it). */
+  async download(key: string, localPath: string): Promise<number> {
+    const file = this.pathOf(key);
+    try {
+      await copyFile(file, localPath);
+      return (await stat(localPath)).size;
+    } catch (err) {
+      // ENOENT may come from the destination's folder: only a missing source means "not found".
+      if (isErrno(err, 'ENOENT') && (await pathExists(file))) {
+        throw new StorageError(`download of ${key} to ${localPath} failed: ${errorMessage(err)}`, { cause: err });
+      }
+      throw this.mapReadError(err, key, `download to ${localPath}`);
+    }
+  }
+
+  /** @inheritdoc */
+  async put(key: string, body: Buffer | string): Promise<void> {
+    const file = this.pathOf(key);
+    try {
+      await writeAtomic(file, toBuffer(body));
+    } catch (err) {
+      throw new StorageError(`write of ${key} failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** @inheritdoc Copies `localPath` to a temp file beside the key, then renames it into place. */
+  async upload(localPath: string, key: string): Promise<void> {
+    const file = this.pathOf(key);
+    const tmp = tempPathFor(file);
+    try {
+      await mkdir(path.dirname(file), { recursive: true });
+      await copyFile(localPath, tmp);
+      await rename(tmp, file);
+    } catch (err) {
+      await unlinkQuietly(tmp);
+      throw new StorageError(`upload of ${localPath} to ${key} failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /**
+   * @inheritdoc Takes `<file>.~sf-lock` (waits up to 10 s, breaks locks older than 30 s), checks
+   * the condition against the current content's sha256, writes temp + rename, releases the lock.
+   * @throws PreconditionFailedError when the condition does not hold; StorageError on I/O failure
+   *   or lock timeout; ConfigValidationError for an invalid key.
+   */
+  async putIf(key: string, body: Buffer | string, condition: PutCondition): Promise<void> {
+    const file = this.pathOf(key);
+    const data = toBuffer(body);
+    const lockPath = `${file}${INTERNAL_MARK}lock`;
+    try {
+      await mkdir(path.dirname(file), { recursive: true });
+    } catch (err) {
+      throw new StorageError(`conditional write of ${key} failed: ${errorMessage(err)}`, { cause: err });
+    }
+    const token = await acquireLock(lockPath, key);
+    try {
+      const current = await readIfExists(file, key);
+      if ('ifNoneMatch' in condition) {
+        if (current !== undefined) throw new PreconditionFailedError(key);
+      } else if (current === undefined || sha256Hex(current) !== condition.ifMatch) {
+        throw new PreconditionFailedError(key);
+      }
+      await writeAtomic(file, data);
+    } catch (err) {
+      if (err instanceof PreconditionFailedError || err instanceof StorageError) throw err;
+      throw new StorageError(`conditional write of ${key} failed: ${errorMessage(err)}`, { cause: err });
+    } finally {
+      await releaseLock(lockPath, token);
+    }
+  }
+
+  /** @inheritdoc */
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    return this.infoOf(this.pathOf(key), key);
+  }
+
+  /** @inheritdoc Walks the folder that contains `prefix`; keys are sorted by UTF-8 bytes. */
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    assertValidPrefix(prefix);
+    const lastSlash = prefix.lastIndexOf('/');
+    const dirKey = lastSlash < 0 ? '' : prefix.slice(0, lastSlash);
+    const startDir = dirKey === '' ? this.root : path.join(this.root, ...dirKey.split('/'));
+    const keys: string[] = [];
+    try {
+      await walkFiles(startDir, dirKey, prefix, keys);
+    } catch (err) {
+      throw new StorageError(`list of ${JSON.stringify(prefix)} under ${this.url} failed: ${errorMessage(err)}`, {
+        cause: err,
+      });
+    }
+    keys.sort(compareKeys);
+    const infos = await mapLimit(keys, LIST_CONCURRENCY, (k) => this.infoOf(path.join(this.root, ...k.split('/')), k));
+    // A file deleted between the walk and the stat is simply not listed.
+    return infos.filter((i): i is ObjectInfo => i !== undefined);
+  }
+
+  /** @inheritdoc */
+  async delete(key: string): Promise<void> {
+    const file = this.pathOf(key);
+    try {
+      await unlink(file);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'EISDIR')) return;
+      throw new StorageError(`delete of ${key} failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** @inheritdoc Nothing to release. */
+  async close(): Promise<void> {}
+
+  /** Size and (cached) sha256 of the file at `file`, or undefined when it is not a regular file. */
+  private async infoOf(file: string, key: string): Promise<ObjectInfo | undefined> {
+    let fh: FileHandle;
+    try {
+      fh = await open(file, 'r');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return undefined;
+      throw new StorageError(`head of ${key} failed: ${errorMessage(err)}`, { cause: err });
+    }
+    try {
+      // fstat + read through one handle: the hash always belongs to the inode that was stat'ed.
+      const st = await fh.stat();
+      if (!st.isFile()) return undefined;
+      const cached = this.etagCache.get(file);
+      if (cached !== undefined && sameVersion(cached, st)) return { key, size: st.size, etag: cached.etag };
+      const etag = await hashHandle(fh);
+      if (this.etagCache.size >= ETAG_CACHE_LIMIT) this.etagCache.clear();
+      this.etagCache.set(file, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, etag });
+      return { key, size: st.size, etag };
+    } catch (err) {
+      throw new StorageError(`head of ${key} failed: ${errorMessage(err)}`, { cause: err });
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private mapReadError(err: unknown, key: string, what: string): Error {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'EISDIR')) return new ObjectNotFoundError(key);
+    return new StorageError(`${what} of ${key} failed: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+function sameVersion(c: CachedEtag, st: Stats): boolean {
+  return c.ino === st.ino && c.size === st.size && c.mtimeMs === st.mtimeMs && c.ctimeMs === st.ctimeMs;
+}
+
+function toBuffer(body: Buffer | string): Buffer {
+  return typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+}
+
+function sha256Hex(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+async function hashHandle(fh: FileHandle): Promise<string> {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  let position = 0;
+  for (;;) {
+    const { bytesRead } = await fh.read(buf, 0, buf.length, position);
+    if (bytesRead === 0) break;
+    hash.update(buf.subarray(0, bytesRead));
+    position += bytesRead;
+  }
+  return hash.digest('hex');
+}
+
+function tempPathFor(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}${INTERNAL_MARK}tmp-${randomUUID()}`);
+}
+
+/** Writes `data` to a temp file beside `file`, fsyncs it and renames it over `file`. */
+async function writeAtomic(file: string, data: Buffer): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = tempPathFor(file);
+  try {
+    const fh = await open(tmp, 'wx');
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+  } catch (err) {
+    await unlinkQuietly(tmp);
+    throw err;
+  }
+}
+
+/** Content of `file`, or undefined when it does not exist. */
+async function readIfExists(file: string, key: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw new StorageError(`conditional write of ${key}: reading the current object failed: ${errorMessage(err)}`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * Creates `lockPath` exclusively, retrying every 10–40 ms for up to {@link LOCK_TIMEOUT_MS}.
+ * Returns the token written into the lock (checked on release).
+ */
+async function acquireLock(lockPath: string, key: string): Promise<string> {
+  const token = `${process.pid} ${randomUUID()}`;
+  const deadline = Date.now() + LOCK_TIMEOUT_MS;
+  for (;;) {
+    try {
+      await writeFile(lockPath, token, { flag: 'wx' });
+      return token;
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST')) {
+        throw new StorageError(`conditional write of ${key}: cannot create lock ${lockPath}: ${errorMessage(err)}`, {
+          cause: err,
+        });
+      }
+    }
+    await breakIfStale(lockPath);
+    if (Date.now() > deadline) {
+      throw new StorageError(
+        `conditional write of ${key}: timed out after ${LOCK_TIMEOUT_MS / 1000} s waiting for lock ${lockPath}`,
+      );
+    }
+    await sleep(10 + Math.random() * 30);
+  }
+}
+
+/**
+ * Removes `lockPath` when it is older than {@link LOCK_STALE_MS}. Two processes may see the same
+ * stale lock; a second exclusive "breaker" file makes sure only one removes it, and the re-check
+ * of the inode under the breaker makes sure a fresh lock taken meanwhile is never removed.
+ */
+async function breakIfStale(lockPath: string): Promise<void> {
+  const first = await statIfExists(lockPath);
+  if (first === undefined || Date.now() - first.mtimeMs < LOCK_STALE_MS) return;
+  const breaker = `${lockPath}-break`;
+  try {
+    await writeFile(breaker, String(process.pid), { flag: 'wx' });
+  } catch (err) {
+    if (!isErrno(err, 'EEXIST')) throw err;
+    const b = await statIfExists(breaker);
+    if (b !== undefined && Date.now() - b.mtimeMs >= LOCK_STALE_MS) await unlinkQuietly(breaker);
+    return;
+  }
+  try {
+    const again = await statIfExists(lockPath);
+    if (again !== undefined && again.ino === first.ino && Date.now() - again.mtimeMs >= LOCK_STALE_MS) {
+      await unlinkQuietly(lockPath);
+    }
+  } finally {
+    await unlinkQuietly(breaker);
+  }
+}
+
+/** Removes the lock only if it still holds our token (it may have been broken as stale). */
+async function releaseLock(lockPath: string, token: string): Promise<void> {
+  try {
+    if ((await readFile(lockPath, 'utf8')) === token) await unlink(lockPath);
+  } catch {
+    // Already gone (broken as stale): nothing to release.
+  }
+}
+
+async function walkFiles(dir: string, dirKey: string, prefix: string, out: string[]): Promise<void> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return;
+    throw err;
+  }
+  for (const e of entries) {
+    if (e.name.includes(INTERNAL_MARK)) continue;
+    const key = dirKey === '' ? e.name : `${dirKey}/${e.name}`;
+    let isDir = e.isDirectory();
+    let isFile = e.isFile();
+    if (e.isSymbolicLink()) {
+      const st = await statIfExists(path.join(dir, e.name));
+      isDir = st?.isDirectory() ?? false;
+      isFile = st?.isFile() ?? false;
+    }
+    if (isDir) {
+      // Descend only where keys can still match the prefix.
+      const asDir = `${key}/`;
+      if (asDir.startsWith(prefix) || prefix.startsWith(asDir)) await walkFiles(path.join(dir, e.name), key, prefix, out);
+    } else if (isFile && key.startsWith(prefix)) {
+      out.push(key);
+    }
+  }
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+async function statIfExists(p: string): Promise<Stats | undefined> {
+  try {
+    return await stat(p);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
+}
+
+async function pathExists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function unlinkQuietly(p: string): Promise<void> {
+  try {
+    await unlink(p);
+  } catch {
+    // best effort
+  }
+}
+
+function isErrno(err: unknown, code: string): boolean {
+  return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
+}

@@ -1,0 +1,295 @@
+/**
+ * `s3://` backend of {@link ObjectStore} on @aws-sdk/client-s3 v3. Works against AWS S3 and
+ * S3-compatible servers (MinIO, s3rver): checksums are only computed/validated when an operation
+ * requires them, and path-style addressing is the default when a custom endpoint is set.
+ *
+ * Limits: `upload` is a single PutObject (S3 caps it at 5 GiB); there is no multipart upload.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { stat, unlink } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import type { S3ClientConfig } from '@aws-sdk/client-s3';
+
+import { ConfigValidationError, ObjectNotFoundError, PreconditionFailedError, StorageError, errorMessage } from '../errors.ts';
+import { assertValidKey, assertValidPrefix, compareKeys } from './file-object-store.ts';
+import type { ObjectInfo, ObjectStore, PutCondition } from './object-store.ts';
+
+/**
+ * How to reach S3. Every field is optional; a missing field falls back to the standard AWS
+ * environment:
+ * - `endpoint`: `AWS_ENDPOINT_URL_S3`, then `AWS_ENDPOINT_URL`, else AWS's own endpoints.
+ * - `region`: `AWS_REGION`, then `AWS_DEFAULT_REGION`, else `us-east-1`.
+ * - `forcePathStyle`: `true` when an endpoint is set (explicitly or from the environment), since
+ *   S3-compatible servers such as MinIO and s3rver need path-style URLs; `false` otherwise.
+ * - credentials: `accessKeyId` + `secretAccessKey` (+ optional `sessionToken`) when both are
+ *   given, else the SDK's default provider chain (env vars, shared config/SSO, web identity,
+ *   container/instance metadata).
+ */
+export interface S3ConnectionOptions {
+  /** Endpoint URL, e.g. `http://127.0.0.1:9000`. */
+  endpoint?: string;
+  /** AWS region, e.g. `eu-west-1`. */
+  region?: string;
+  /** Use `https://host/bucket/key` URLs instead of `https://bucket.host/key`. */
+  forcePathStyle?: boolean;
+  /** Static access key id; must be given together with `secretAccessKey`. */
+  accessKeyId?: string;
+  /** Static secret access key; must be given together with `accessKeyId`. */
+  secretAccessKey?: string;
+  /** Session token for temporary static credentials. */
+  sessionToken?: string;
+}
+
+/** Options of {@link S3ObjectStore}. */
+export interface S3ObjectStoreOptions {
+  /** Bucket name (non-empty). */
+  bucket: string;
+  /** Key prefix the store is bound to, without leading/trailing `/` (they are stripped); may be empty. */
+  prefix?: string;
+  /** Connection settings; see {@link S3ConnectionOptions} for the environment fallbacks. */
+  connection?: S3ConnectionOptions;
+}
+
+/**
+ * Builds the S3Client configuration from explicit options and the AWS environment (see
+ * {@link S3ConnectionOptions}).
+ * @throws ConfigValidationError when only one of accessKeyId / secretAccessKey is given.
+ */
+export function resolveS3ClientConfig(
+  options: S3ConnectionOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): S3ClientConfig {
+  const endpoint = nonEmpty(options.endpoint) ?? nonEmpty(env.AWS_ENDPOINT_URL_S3) ?? nonEmpty(env.AWS_ENDPOINT_URL);
+  const region = nonEmpty(options.region) ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION) ?? 'us-east-1';
+  const config: S3ClientConfig = {
+    region,
+    forcePathStyle: options.forcePathStyle ?? endpoint !== undefined,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  };
+  if (endpoint !== undefined) config.endpoint = endpoint;
+  const { accessKeyId, secretAccessKey, sessionToken } = options;
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    throw new ConfigValidationError('S3 connection: accessKeyId and secretAccessKey must be given together');
+  }
+  if (accessKeyId !== undefined && secretAccessKey !== undefined) {
+    config.credentials = sessionToken === undefined ? { accessKeyId, secretAccessKey } : { accessKeyId, secretAccessKey, sessionToken };
+  }
+  return config;
+}
+
+/**
+ * {@link ObjectStore} over one S3 bucket and key prefix. Keys are validated like on `file://`
+ * ({@link assertValidKey}) so that a snapshot written to one backend can be copied to the other.
+ * `ObjectInfo.etag` is the S3 ETag with its quotes. Errors carry the relative key
+ * (`ObjectNotFoundError.key`, `PreconditionFailedError.key`); StorageError messages name the full
+ * `s3://bucket/key` and the S3 error code and HTTP status.
+ */
+export class S3ObjectStore implements ObjectStore {
+  /** `s3://bucket/prefix` (or `s3://bucket` when the prefix is empty). */
+  readonly url: string;
+  /** Bucket name. */
+  readonly bucket: string;
+  /** Normalized prefix (no leading/trailing `/`; may be empty). */
+  readonly prefix: string;
+  private readonly client: S3Client;
+
+  /** @throws ConfigValidationError for an empty bucket, a bad prefix or half-given credentials. */
+  constructor(options: S3ObjectStoreOptions) {
+    if (options.bucket.length === 0 || options.bucket.includes('/')) {
+      throw new ConfigValidationError(`invalid S3 bucket name ${JSON.stringify(options.bucket)}`);
+    }
+    const prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
+    if (prefix !== '') assertValidKey(prefix);
+    this.bucket = options.bucket;
+    this.prefix = prefix;
+    this.url = prefix === '' ? `s3://${this.bucket}` : `s3://${this.bucket}/${prefix}`;
+    this.client = new S3Client(resolveS3ClientConfig(options.connection));
+  }
+
+  /** @inheritdoc */
+  async get(key: string): Promise<Buffer> {
+    const Key = this.fullKey(key);
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+      if (out.Body === undefined) throw new StorageError(`get of ${this.describe(Key)} returned no body`);
+      const bytes = await out.Body.transformToByteArray();
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    } catch (err) {
+      throw this.mapError(err, 'get', key, Key);
+    }
+  }
+
+  /** @inheritdoc Streams the body to `localPath`; a partial file is removed on failure. */
+  async download(key: string, localPath: string): Promise<number> {
+    const Key = this.fullKey(key);
+    let started = false;
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+      if (!(out.Body instanceof Readable)) throw new StorageError(`get of ${this.describe(Key)} returned no readable body`);
+      started = true;
+      await pipeline(out.Body, createWriteStream(localPath));
+      return (await stat(localPath)).size;
+    } catch (err) {
+      if (started) await unlink(localPath).catch(() => undefined);
+      throw this.mapError(err, `download to ${localPath}`, key, Key);
+    }
+  }
+
+  /** @inheritdoc */
+  async put(key: string, body: Buffer | string): Promise<void> {
+    const Key = this.fullKey(key);
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: toBuffer(body) }));
+    } catch (err) {
+      throw this.mapError(err, 'put', key, Key);
+    }
+  }
+
+  /** @inheritdoc Single streamed PutObject with ContentLength from stat (max 5 GiB on AWS). */
+  async upload(localPath: string, key: string): Promise<void> {
+    const Key = this.fullKey(key);
+    try {
+      const { size } = await stat(localPath);
+      await this.client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key, Body: createReadStream(localPath), ContentLength: size }),
+      );
+    } catch (err) {
+      throw this.mapError(err, `upload of ${localPath} to`, key, Key);
+    }
+  }
+
+  /**
+   * @inheritdoc PutObject with `If-None-Match: *` or `If-Match: <etag>`. HTTP 412
+   * (PreconditionFailed), 409 (ConditionalRequestConflict, a concurrent conditional write) and,
+   * for `ifMatch`, 404 (the object is gone) all mean the condition does not hold.
+   */
+  async putIf(key: string, body: Buffer | string, condition: PutCondition): Promise<void> {
+    const Key = this.fullKey(key);
+    const cond = 'ifNoneMatch' in condition ? { IfNoneMatch: condition.ifNoneMatch } : { IfMatch: condition.ifMatch };
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: toBuffer(body), ...cond }));
+    } catch (err) {
+      const { code, status } = s3ErrorInfo(err);
+      if (status === 412 || status === 409 || code === 'PreconditionFailed' || code === 'ConditionalRequestConflict') {
+        throw new PreconditionFailedError(key);
+      }
+      if ('ifMatch' in condition && isNotFound(err)) throw new PreconditionFailedError(key);
+      throw this.mapError(err, 'conditional put', key, Key);
+    }
+  }
+
+  /** @inheritdoc */
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    const Key = this.fullKey(key);
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
+      return { key, size: out.ContentLength ?? 0, etag: out.ETag ?? '' };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw this.mapError(err, 'head', key, Key);
+    }
+  }
+
+  /** @inheritdoc Paginates ListObjectsV2 (1000 keys per page); sorted by UTF-8 bytes. */
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    assertValidPrefix(prefix);
+    const base = this.prefix === '' ? '' : `${this.prefix}/`;
+    const Prefix = base + prefix;
+    const out: ObjectInfo[] = [];
+    let ContinuationToken: string | undefined;
+    try {
+      do {
+        const page = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix, ContinuationToken }),
+        );
+        for (const o of page.Contents ?? []) {
+          if (o.Key === undefined || !o.Key.startsWith(Prefix)) continue;
+          out.push({ key: o.Key.slice(base.length), size: o.Size ?? 0, etag: o.ETag ?? '' });
+        }
+        ContinuationToken = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+      } while (ContinuationToken !== undefined);
+    } catch (err) {
+      const { code, status } = s3ErrorInfo(err);
+      throw new StorageError(
+        `list of s3://${this.bucket}/${Prefix} failed: ${code ?? 'error'}${status === undefined ? '' : ` (HTTP ${status})`}: ${errorMessage(err)}`,
+        { cause: err },
+      );
+    }
+    return out.sort((a, b) => compareKeys(a.key, b.key));
+  }
+
+  /** @inheritdoc */
+  async delete(key: string): Promise<void> {
+    const Key = this.fullKey(key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }));
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw this.mapError(err, 'delete', key, Key);
+    }
+  }
+
+  /** @inheritdoc Destroys the S3 client's sockets. */
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
+  private fullKey(key: string): string {
+    assertValidKey(key);
+    return this.prefix === '' ? key : `${this.prefix}/${key}`;
+  }
+
+  private describe(fullKey: string): string {
+    return `s3://${this.bucket}/${fullKey}`;
+  }
+
+  /** NoSuchKey / 404 -> ObjectNotFoundError; shardfleet errors pass through; else StorageError. */
+  private mapError(err: unknown, op: string, key: string, fullKey: string): Error {
+    if (err instanceof StorageError || err instanceof ObjectNotFoundError) return err;
+    if (isNotFound(err)) return new ObjectNotFoundError(key);
+    const { code, status } = s3ErrorInfo(err);
+    const what = `${code ?? 'error'}${status === undefined ? '' : ` (HTTP ${status})`}`;
+    return new StorageError(`S3 ${op} ${this.describe(fullKey)} failed: ${what}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+interface S3ErrorLike {
+  name?: unknown;
+  Code?: unknown;
+  $metadata?: { httpStatusCode?: unknown };
+}
+
+/** Error code (e.g. `NoSuchKey`) and HTTP status of an SDK error, when present. */
+function s3ErrorInfo(err: unknown): { code: string | undefined; status: number | undefined } {
+  if (typeof err !== 'object' || err === null) return { code: undefined, status: undefined };
+  const e = err as S3ErrorLike;
+  const code = typeof e.Code === 'string' ? e.Code : typeof e.name === 'string' ? e.name : undefined;
+  const raw = e.$metadata?.httpStatusCode;
+  return { code, status: typeof raw === 'number' ? raw : undefined };
+}
+
+/** A missing object (a missing bucket is a configuration problem, not "not found"). */
+function isNotFound(err: unknown): boolean {
+  const { code, status } = s3ErrorInfo(err);
+  if (code === 'NoSuchBucket') return false;
+  return status === 404 || code === 'NoSuchKey' || code === 'NotFound';
+}
+
+function toBuffer(body: Buffer | string): Buffer {
+  return typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v === '' ? undefined : v;
+}

@@ -1,0 +1,92 @@
+/**
+ * Merging per-shard top-k lists into one global top-k with a bounded heap, deduplicated by id.
+ * Lower score is better. Ties are broken by id (ascending) so the result is deterministic.
+ */
+
+/** A scored search hit. */
+export interface ScoredHit {
+  id: string;
+  /** Distance, lower is better. */
+  score: number;
+  /** Payload JSON text, or "" when absent. */
+  payload_json: string;
+}
+
+/** True when `a` ranks strictly after (is worse than) `b`. */
+function worse(a: ScoredHit, b: ScoredHit): boolean {
+  return a.score > b.score || (a.score === b.score && a.id > b.id);
+}
+
+/**
+ * A bounded max-heap holding the `k` best hits seen so far; the root is the worst kept hit, so a
+ * new hit is compared with it in O(1) and inserted in O(log k).
+ */
+export class TopKHeap {
+  private readonly heap: ScoredHit[] = [];
+  /** @param k capacity, >= 1. */
+  constructor(readonly k: number) {}
+
+  /** Number of hits held (<= k). */
+  get size(): number {
+    return this.heap.length;
+  }
+
+  /** Offers a hit; keeps it only if it ranks among the best k so far. */
+  push(hit: ScoredHit): void {
+    const h = this.heap;
+    if (h.length < this.k) {
+      h.push(hit);
+      this.siftUp(h.length - 1);
+    } else if (h.length > 0 && worse(h[0], hit)) {
+      h[0] = hit;
+      this.siftDown(0);
+    }
+  }
+
+  /** The kept hits, best first. Does not modify the heap. */
+  sorted(): ScoredHit[] {
+    return [...this.heap].sort((a, b) => (worse(a, b) ? 1 : worse(b, a) ? -1 : 0));
+  }
+
+  private siftUp(i: number): void {
+    const h = this.heap;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!worse(h[i], h[parent])) break;
+      [h[i], h[parent]] = [h[parent], h[i]];
+      i = parent;
+    }
+  }
+
+  private siftDown(i: number): void {
+    const h = this.heap;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let top = i;
+      if (l < h.length && worse(h[l], h[top])) top = l;
+      if (r < h.length && worse(h[r], h[top])) top = r;
+      if (top === i) return;
+      [h[i], h[top]] = [h[top], h[i]];
+      i = top;
+    }
+  }
+}
+
+/**
+ * Merges several hit lists into the best `topK`, best first. When the same id appears more than
+ * once (replicas, hedged calls, a vector stored in two shards) only its best-scoring hit counts.
+ * O(n log k) for n input hits.
+ */
+export function mergeTopK(lists: Iterable<readonly ScoredHit[]>, topK: number): ScoredHit[] {
+  const best = new Map<string, ScoredHit>();
+  for (const list of lists) {
+    for (const hit of list) {
+      const seen = best.get(hit.id);
+      if (seen === undefined || worse(seen, hit)) best.set(hit.id, hit);
+    }
+  }
+  const heap = new TopKHeap(topK);
+  for (const hit of best.values()) heap.push(hit);
+  return heap.sorted();
+}

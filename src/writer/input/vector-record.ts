@@ -1,0 +1,36 @@
+/**
+ * The record type every input reader yields, and the reader interface.
+ */
+
+/** JSON-serialisable payload stored beside a vector and returned with search results. */
+export type Payload = Record<string, unknown>;
+
+/** One input vector with its id and payload. */
+export interface VectorRecord {
+  /** Unique id of the vector (ids from numeric sources are turned into decimal strings). */
+  id: string;
+  /** The vector, `Float32Array` of length dim. */
+  vector: Float32Array;
+  /** Optional payload stored with the vector (e.g. `{ label: 3, label_name: "Dress" }`). */
+  payload?: Payload;
+  /**
+   * Human-readable position of the record for error messages, e.g. `data.jsonl line 17` or
+   * `t10k-images-idx3-ubyte.gz record 42`.
+   */
+  location: string;
+}
+
+/**
+ * A source of vector records that can be read more than once (the writer reads once to sample
+ * and validate, and once to assign and write), streaming: only a bounded batch is in memory.
+ */
+export interface VectorSource {
+  /** Human-readable description (file names) for logs and errors. */
+  readonly description: string;
+  /** Vector dimension when known from a header (IDX, npy), else undefined until read. */
+  readonly dim: number | undefined;
+  /** Number of records when known from a header (IDX, npy), else undefined. */
+  readonly count: number | undefined;
+  /** Opens a fresh pass over all records, in file order. */
+  records(): AsyncIterable<VectorRecord>;
+}

@@ -1,0 +1,90 @@
+/**
+ * Uploading a run's files and the two-phase publish: the manifest first (create-only), then
+ * `_CURRENT` last with a conditional write, so a reader never sees a pointer to an incomplete run
+ * and two publishers cannot silently overwrite each other.
+ */
+import { join } from 'node:path';
+import pLimit from 'p-limit';
+import { digestFile, listFilesRecursive } from '../common/file-digest.ts';
+import {
+  CURRENT_FORMAT_VERSION,
+  CURRENT_KEY,
+  ManifestSchema,
+  type CurrentPointer,
+  type FileEntry,
+  type Manifest,
+} from '../common/manifest.ts';
+import { PreconditionFailedError, StorageError, errorMessage } from '../common/errors.ts';
+import type { ObjectStore } from '../common/storage/object-store.ts';
+
+/**
+ * Uploads every file below `localDir` to `keyPrefix` (which ends in `/`), `concurrency` at a time,
+ * and returns their entries (relative path, bytes, sha256) sorted by path.
+ * @throws StorageError naming the file when an upload fails.
+ */
+export async function uploadFolder(
+  store: ObjectStore,
+  localDir: string,
+  keyPrefix: string,
+  concurrency = 8,
+  onFile?: (entry: FileEntry) => void,
+): Promise<FileEntry[]> {
+  const limit = pLimit(concurrency);
+  const files = await listFilesRecursive(localDir);
+  return Promise.all(
+    files.map((path) =>
+      limit(async () => {
+        const local = join(localDir, path);
+        const { sha256, bytes } = await digestFile(local);
+        try {
+          await store.upload(local, keyPrefix + path);
+        } catch (err) {
+          throw new StorageError(`uploading ${local} to ${store.url}/${keyPrefix}${path} failed: ${errorMessage(err)}`, { cause: err });
+        }
+        const entry = { path, bytes, sha256 };
+        onFile?.(entry);
+        return entry;
+      }),
+    ),
+  );
+}
+
+/**
+ * Publishes a run: writes the manifest at `manifestKey` (create-only, never overwritten), then
+ * points `_CURRENT` at it with a conditional write (If-Match on the etag read just before, or
+ * If-None-Match when there is no `_CURRENT` yet).
+ * @throws PreconditionFailedError when another publisher changed `_CURRENT` in between; the
+ *   manifest is then written but not current. ZodError-derived errors never happen for manifests
+ *   this writer built (the manifest is validated before anything is written).
+ */
+export async function publishManifest(store: ObjectStore, manifest: Manifest, manifestKey: string): Promise<CurrentPointer> {
+  const valid = ManifestSchema.parse(manifest);
+  await store.putIf(manifestKey, JSON.stringify(valid, null, 2), { ifNoneMatch: '*' });
+  return movePointer(store, manifestKey, valid.run_id);
+}
+
+/**
+ * Points `_CURRENT` at an existing manifest with a conditional write.
+ * @throws PreconditionFailedError when `_CURRENT` changed between the read and the write.
+ */
+export async function movePointer(store: ObjectStore, manifestKey: string, runId: string): Promise<CurrentPointer> {
+  const pointer: CurrentPointer = {
+    format_version: CURRENT_FORMAT_VERSION,
+    manifest_ref: manifestKey,
+    run_id: runId,
+    published_at: new Date().toISOString(),
+  };
+  const previous = await store.head(CURRENT_KEY);
+  try {
+    await store.putIf(CURRENT_KEY, JSON.stringify(pointer, null, 2), previous ? { ifMatch: previous.etag } : { ifNoneMatch: '*' });
+  } catch (err) {
+    if (err instanceof PreconditionFailedError) {
+      throw new PreconditionFailedError(
+        CURRENT_KEY,
+        `another publisher moved it while run ${runId} was being published; manifest ${manifestKey} is stored but not current`,
+      );
+    }
+    throw err;
+  }
+  return pointer;
+}
