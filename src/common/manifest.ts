@@ -14,6 +14,7 @@
 import { z } from 'zod';
 import { MetricSchema } from './distance.ts';
 import { ManifestParseError, errorMessage } from './errors.ts';
+import { objectKeyProblem } from './storage/object-store.ts';
 
 /** Manifest format version written by this build. Readers reject other versions. */
 export const MANIFEST_FORMAT_VERSION = 1;
@@ -25,10 +26,10 @@ export const CURRENT_KEY = '_CURRENT';
 export const MANIFESTS_PREFIX = 'manifests/';
 
 const RunIdSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'run_id must match [A-Za-z0-9_.-]{1,128}');
-const KeySchema = z
-  .string()
-  .min(1)
-  .refine((k) => !k.startsWith('/') && !k.split('/').includes('..'), 'refs are keys relative to the prefix');
+const KeySchema = z.string().superRefine((key, ctx) => {
+  const problem = objectKeyProblem(key.endsWith('/') ? key.slice(0, -1) : key);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `invalid key ${JSON.stringify(key)}: ${problem}` });
+});
 const Sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'sha256 must be 64 lowercase hex digits');
 
 /** A stored file with its size and checksum; `path` is relative to the owning shard's url. */

@@ -36,7 +36,8 @@ export function rendezvousWeight(dbId: number, nodeId: string): bigint {
 /**
  * Places every shard on R distinct nodes.
  * Shards are processed in ascending id; each takes its R highest-weight nodes among those below
- * the load cap. Nodes are deduplicated; their order in the input does not matter.
+ * the load cap; if fewer than R are below it, a full node's earlier replica is moved to make room
+ * (see {@link borrowSlot}). Nodes are deduplicated; their order in the input does not matter.
  * @param dbIds shard ids (non-negative integers).
  * @param nodeIds node ids (names in the placement, e.g. `node-0` or `10.0.0.5:7001`).
  * @throws ConfigValidationError when there is no node, R < 1 or loadFactor < 1.
@@ -66,9 +67,43 @@ export function placeShards(dbIds: readonly number[], nodeIds: readonly string[]
       owners.push(node);
       load.set(node, used + 1);
     }
+    // The greedy pass can leave a shard short when every node it lacks is already full (e.g.
+    // 3 shards, 3 nodes, R = 2, c = 1). Then take a slot from a full node by moving one of that
+    // node's earlier replicas to a node below the cap. Such a move always exists while
+    // nodes * cap >= shards * R: an under-cap node (it is an owner of this shard already) cannot
+    // hold every shard a full node holds, or its load would exceed the cap.
+    for (const { node: full } of ranked) {
+      if (owners.length === replication) break;
+      if (owners.includes(full)) continue;
+      borrowSlot(placement, load, cap, full, nodes);
+      owners.push(full); // `full` gave one replica away and takes this one: its load is unchanged
+    }
     placement.set(dbId, owners);
   }
   return placement;
+}
+
+/**
+ * Moves one replica held by the full node `full` (earliest shard first) to the highest-weight node
+ * below `cap` that does not already own that shard, keeping the replica's position in the owner
+ * list. Deterministic. Callers guarantee such a move exists.
+ */
+function borrowSlot(placement: Placement, load: Map<string, number>, cap: number, full: string, nodes: readonly string[]): void {
+  for (const [dbId, owners] of placement) {
+    const at = owners.indexOf(full);
+    if (at < 0) continue;
+    let best: { node: string; weight: bigint } | undefined;
+    for (const node of nodes) {
+      if ((load.get(node) ?? 0) >= cap || owners.includes(node)) continue;
+      const weight = rendezvousWeight(dbId, node);
+      if (best === undefined || weight > best.weight) best = { node, weight };
+    }
+    if (best === undefined) continue;
+    owners[at] = best.node;
+    load.set(best.node, (load.get(best.node) ?? 0) + 1);
+    return;
+  }
+  throw new Error(`placement invariant violated: no replica of ${full} can move below the load cap`);
 }
 
 /** The shards (ascending) that `nodeId` holds a replica of in `placement`. */

@@ -21,10 +21,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { ConfigValidationError, ObjectNotFoundError, PreconditionFailedError, StorageError, errorMessage } from '../errors.ts';
-import type { ObjectInfo, ObjectStore, PutCondition } from './object-store.ts';
+import { INTERNAL_MARK, assertValidKey, assertValidPrefix, compareKeys, type ObjectInfo, type ObjectStore, type PutCondition } from './object-store.ts';
 
 /** Substring present in the names of every internal (temp / lock) file and forbidden in keys. */
-const INTERNAL_MARK = '.~sf-';
+
 /** How long `putIf` waits for the lock before giving up, in milliseconds. */
 const LOCK_TIMEOUT_MS = 10_000;
 /** A lock file whose mtime is older than this (milliseconds) is considered abandoned. */
@@ -34,44 +34,6 @@ const ETAG_CACHE_LIMIT = 100_000;
 /** How many files `list` opens at once to compute etags. */
 const LIST_CONCURRENCY = 16;
 
-/**
- * Checks that `key` is a valid object key: non-empty, `/`-separated, not starting with `/`, with
- * no empty, `.` or `..` segments, no backslash or NUL, and no internal-file marker (`.~sf-`).
- * Shared by both backends so a key valid on one is valid on the other.
- * @throws ConfigValidationError naming the key.
- */
-export function assertValidKey(key: string): void {
-  const problem = keyProblem(key, false);
-  if (problem !== undefined) throw new ConfigValidationError(`invalid object key ${JSON.stringify(key)}: ${problem}`);
-}
-
-/**
- * Checks a `list` prefix: like {@link assertValidKey} but may be empty and may end with `/`.
- * @throws ConfigValidationError naming the prefix.
- */
-export function assertValidPrefix(prefix: string): void {
-  const problem = keyProblem(prefix, true);
-  if (problem !== undefined) throw new ConfigValidationError(`invalid list prefix ${JSON.stringify(prefix)}: ${problem}`);
-}
-
-function keyProblem(key: string, isPrefix: boolean): string | undefined {
-  if (key.length === 0) return isPrefix ? undefined : 'empty key';
-  if (key.startsWith('/')) return 'must not start with "/"';
-  if (key.includes('\\') || key.includes('\0')) return 'must not contain "\\" or NUL';
-  if (key.includes(INTERNAL_MARK)) return `must not contain "${INTERNAL_MARK}" (reserved for temp/lock files)`;
-  const segments = key.split('/');
-  if (isPrefix && segments[segments.length - 1] === '') segments.pop();
-  for (const s of segments) {
-    if (s === '..' || s === '.') return `must not contain "${s}" segments`;
-    if (s === '') return 'must not contain empty segments ("//")';
-  }
-  return undefined;
-}
-
-/** Compares strings by UTF-8 bytes, the order S3 lists keys in. */
-export function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
 
 interface CachedEtag {
   ino: number;

@@ -1,3 +1,5 @@
+import { ConfigValidationError } from '../errors.ts';
+
 /**
  * The object store abstraction: one interface, two backends (`file://` folder and `s3://`).
  *
@@ -77,10 +79,48 @@ export interface ObjectStore {
   close(): Promise<void>;
 }
 
-/** Joins key segments with `/`, dropping empty segments and duplicate slashes. */
-export function joinKey(...parts: string[]): string {
-  return parts
-    .flatMap((p) => p.split('/'))
-    .filter((p) => p.length > 0)
-    .join('/');
+/** Marker in the names of the file store's internal temp and lock files; never valid in a key. */
+export const INTERNAL_MARK = '.~sf-';
+
+/**
+ * Checks that `key` is a valid object key: non-empty, `/`-separated, not starting with `/`, with
+ * no empty, `.` or `..` segments, no backslash or NUL, and no internal-file marker (`.~sf-`).
+ * Shared by both backends so a key valid on one is valid on the other.
+ * @throws ConfigValidationError naming the key.
+ */
+export function assertValidKey(key: string): void {
+  const problem = objectKeyProblem(key, false);
+  if (problem !== undefined) throw new ConfigValidationError(`invalid object key ${JSON.stringify(key)}: ${problem}`);
+}
+
+/**
+ * Checks a `list` prefix: like {@link assertValidKey} but may be empty and may end with `/`.
+ * @throws ConfigValidationError naming the prefix.
+ */
+export function assertValidPrefix(prefix: string): void {
+  const problem = objectKeyProblem(prefix, true);
+  if (problem !== undefined) throw new ConfigValidationError(`invalid list prefix ${JSON.stringify(prefix)}: ${problem}`);
+}
+
+/**
+ * Why `key` is not a valid object key (see {@link assertValidKey}), or undefined when it is.
+ * `isPrefix` allows an empty key and a trailing `/`.
+ */
+export function objectKeyProblem(key: string, isPrefix = false): string | undefined {
+  if (key.length === 0) return isPrefix ? undefined : 'empty key';
+  if (key.startsWith('/')) return 'must not start with "/"';
+  if (key.includes('\\') || key.includes('\0')) return 'must not contain "\\" or NUL';
+  if (key.includes(INTERNAL_MARK)) return `must not contain "${INTERNAL_MARK}" (reserved for temp/lock files)`;
+  const segments = key.split('/');
+  if (isPrefix && segments[segments.length - 1] === '') segments.pop();
+  for (const s of segments) {
+    if (s === '..' || s === '.') return `must not contain "${s}" segments`;
+    if (s === '') return 'must not contain empty segments ("//")';
+  }
+  return undefined;
+}
+
+/** Compares strings by UTF-8 bytes, the order S3 lists keys in. */
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }

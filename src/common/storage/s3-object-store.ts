@@ -21,8 +21,7 @@ import {
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 
 import { ConfigValidationError, ObjectNotFoundError, PreconditionFailedError, StorageError, errorMessage } from '../errors.ts';
-import { assertValidKey, assertValidPrefix, compareKeys } from './file-object-store.ts';
-import type { ObjectInfo, ObjectStore, PutCondition } from './object-store.ts';
+import { assertValidKey, assertValidPrefix, compareKeys, type ObjectInfo, type ObjectStore, type PutCondition } from './object-store.ts';
 
 /**
  * How to reach S3. Every field is optional; a missing field falls back to the standard AWS
