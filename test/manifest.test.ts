@@ -347,6 +347,15 @@ describe('loadSnapshot', () => {
     assert.deepEqual(lines(), []);
   });
 
+  test('a _CURRENT whose manifest_ref is not a valid key (e.g. "//") falls back instead of throwing', async () => {
+    const store = freshStore();
+    const good = await putValid(store, 1);
+    await putCurrent(store, 'manifests//x/manifest.json', 'run-9');
+    const loaded = await loadSnapshot(store);
+    assert.equal(loaded.manifestKey, good.key);
+    assert.match(loaded.fallbackFrom?.reason ?? '', /empty segments/);
+  });
+
   test('a malformed _CURRENT itself -> the newest valid manifest of all', async () => {
     const store = freshStore();
     await putValid(store, 1);

@@ -5,17 +5,15 @@
  * and the router retries loading every `pollIntervalMs`.
  */
 import type * as grpc from '@grpc/grpc-js';
-import type { Logger } from 'pino';
 import { ReaderStateError, errorMessage } from '../common/errors.ts';
 import { bindServer, newServer, setServing, shutdownServer } from '../common/grpc-server.ts';
 import { toServiceError } from '../common/grpc-status.ts';
 import { startLoadLoop } from '../common/load-retry.ts';
-import type { NodeEndpoint } from '../common/node-list.ts';
+import type { ReaderProcessConfig } from '../common/reader-config.ts';
 import { loadRouterProto } from '../common/proto.ts';
 import type { SearchRequest__Output } from '../common/proto-gen/shardfleet/v1/SearchRequest.ts';
 import type { SearchResponse } from '../common/proto-gen/shardfleet/v1/SearchResponse.ts';
 import type { SnapshotInfoResponse } from '../common/proto-gen/shardfleet/v1/SnapshotInfoResponse.ts';
-import type { ObjectStore } from '../common/storage/object-store.ts';
 import { NodePool } from './node-pool.ts';
 import { loadRouterSnapshot, type RouterSnapshot } from './router-snapshot.ts';
 import { search } from './search-service.ts';
@@ -23,19 +21,9 @@ import { search } from './search-service.ts';
 const SERVICE = 'shardfleet.v1.Router';
 
 /** Router configuration. */
-export interface RouterConfig {
-  store: ObjectStore;
-  /** Shard nodes (placement membership and addresses). */
-  nodes: NodeEndpoint[];
-  /** Replication factor R (must match the nodes'). */
-  replication: number;
-  /** `host:port` to listen on (port 0 = any free port). */
-  listen: string;
+export interface RouterConfig extends ReaderProcessConfig {
   /** Deadline applied to calls that carry none, ms (default 10,000). */
   defaultTimeoutMs?: number;
-  /** Retry interval while no snapshot can be loaded, ms (default 5000). */
-  pollIntervalMs?: number;
-  log: Logger;
 }
 
 /** A running router. */

@@ -5,19 +5,17 @@
  * exists it retries every `pollIntervalMs`.
  */
 import type * as grpc from '@grpc/grpc-js';
-import type { Logger } from 'pino';
 import { ConfigValidationError, InvalidQueryError, errorMessage } from '../common/errors.ts';
 import { bindServer, newServer, setServing, shutdownServer } from '../common/grpc-server.ts';
 import { toServiceError } from '../common/grpc-status.ts';
 import { startLoadLoop } from '../common/load-retry.ts';
-import type { NodeEndpoint } from '../common/node-list.ts';
+import type { ReaderProcessConfig } from '../common/reader-config.ts';
 import { placeShards, shardsOfNode } from '../common/placement.ts';
 import { loadShardNodeProto } from '../common/proto.ts';
 import type { SearchShardsRequest__Output } from '../common/proto-gen/shardfleet/v1/SearchShardsRequest.ts';
 import type { SearchShardsResponse } from '../common/proto-gen/shardfleet/v1/SearchShardsResponse.ts';
 import type { StatusResponse } from '../common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import { loadSnapshot } from '../common/snapshot-loader.ts';
-import type { ObjectStore } from '../common/storage/object-store.ts';
 import { decodeVector } from '../common/vector-codec.ts';
 import { LoadedRun, requireRun } from './shard-node-state.ts';
 
@@ -26,21 +24,11 @@ export const MAX_TOP_K = 10_000;
 const SERVICE = 'shardfleet.v1.ShardNode';
 
 /** Shard node configuration. */
-export interface ShardNodeConfig {
-  store: ObjectStore;
+export interface ShardNodeConfig extends ReaderProcessConfig {
   /** This node's id in the placement; must appear in `nodes`. */
   nodeId: string;
-  /** Every shard node (placement membership). */
-  nodes: NodeEndpoint[];
-  /** Replication factor R. */
-  replication: number;
   /** Local folder for downloaded shards. */
   cacheDir: string;
-  /** `host:port` to listen on (port 0 = any free port). */
-  listen: string;
-  /** Retry interval while no snapshot can be loaded, ms (default 5000). */
-  pollIntervalMs?: number;
-  log: Logger;
 }
 
 /** A running shard node. */

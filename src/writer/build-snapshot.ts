@@ -105,7 +105,7 @@ export async function buildSnapshot(options: BuildOptions): Promise<BuildResult>
   try {
     // Pass 1: validate every record, reservoir-sample the training set (Vitter's Algorithm R).
     const validator = new RecordValidator({ description: source.description, dim: source.dim, onDuplicate: options.onDuplicate ?? 'error' });
-    const targetSample = options.sampleSize ?? Math.max(20_000, 64 * numDbs);
+    const targetSample = Math.min(options.sampleSize ?? Math.max(20_000, 64 * numDbs), source.count ?? Infinity);
     const rng = new SeededRandom(seed ^ 0x5f3759df);
     let sample: Float32Array | undefined;
     let seen = 0;

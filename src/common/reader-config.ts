@@ -1,0 +1,21 @@
+/**
+ * Configuration shared by the two reader processes, the router and the shard node.
+ */
+import type { Logger } from 'pino';
+import type { NodeEndpoint } from './node-list.ts';
+import type { ObjectStore } from './storage/object-store.ts';
+
+/** What every reader process needs: the store, the membership, where to listen. */
+export interface ReaderProcessConfig {
+  /** The snapshot store. */
+  store: ObjectStore;
+  /** Every shard node: placement membership and addresses. */
+  nodes: NodeEndpoint[];
+  /** Replication factor R; routers and nodes must agree. */
+  replication: number;
+  /** `host:port` to listen on (port 0 = any free port). */
+  listen: string;
+  /** Retry interval while no snapshot can be loaded, ms (default 5000). */
+  pollIntervalMs?: number;
+  log: Logger;
+}
