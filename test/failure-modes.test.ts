@@ -49,7 +49,9 @@ describe('a store with no _CURRENT', () => {
     const client = new ShardfleetClient(routerAddr);
     try {
       await waitFor('router to listen', async () => (await checkHealth(routerAddr)) === 'NOT_SERVING');
-      assert.equal(await checkHealth(nodeAddr), 'NOT_SERVING');
+      await waitFor('node to listen', async () => (await checkHealth(nodeAddr)) === 'NOT_SERVING');
+      await waitFor('node to report its load error', async () => (await nodeStatus(nodeAddr)).load_error.includes('_CURRENT does not exist'));
+      assert.equal((await nodeStatus(nodeAddr)).run_id, '');
       await assert.rejects(client.search({ vector: new Float32Array(784) }), (err: grpc.ServiceError) => {
         assert.equal(err.code, grpc.status.FAILED_PRECONDITION);
         assert.match(err.details, /no snapshot published at file:\/\/.*_CURRENT does not exist/);

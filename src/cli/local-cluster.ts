@@ -59,11 +59,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Spawns `shardfleet <args>` as a child Node process running the TypeScript CLI through tsx. */
+/**
+ * Spawns `shardfleet <args>` as a child Node process running the TypeScript CLI through tsx.
+ * The child's stdin is a pipe from this process and `SHARDFLEET_EXIT_ON_STDIN_CLOSE=1` is set, so
+ * a server child shuts down when this process dies, even by SIGKILL: no orphaned servers.
+ */
 export function spawnCli(args: string[], env: Record<string, string> = {}, stderr: 'inherit' | 'ignore' = 'inherit'): ChildProcess {
   return spawn(process.execPath, ['--import', TSX_LOADER, CLI_ENTRY, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', stderr],
+    env: { ...process.env, ...env, SHARDFLEET_EXIT_ON_STDIN_CLOSE: '1' },
+    stdio: ['pipe', 'ignore', stderr],
   });
 }
 

@@ -17,6 +17,10 @@ interface ServeFlags extends StoreFlags {
   pollIntervalMs: number;
 }
 
+/**
+ * Runs until SIGINT or SIGTERM (or, when `SHARDFLEET_EXIT_ON_STDIN_CLOSE=1`, until stdin closes:
+ * the parent that spawned this process is gone), then stops gracefully and exits.
+ */
 function untilSignal(log: Logger, stop: () => Promise<void>): void {
   let stopping = false;
   const onSignal = (signal: string) => {
@@ -30,6 +34,11 @@ function untilSignal(log: Logger, stop: () => Promise<void>): void {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  if (process.env.SHARDFLEET_EXIT_ON_STDIN_CLOSE === '1') {
+    process.stdin.on('end', () => onSignal('stdin closed'));
+    process.stdin.on('error', () => onSignal('stdin closed'));
+    process.stdin.resume();
+  }
 }
 
 function addServeOptions(cmd: Command, defaultListen: string): Command {

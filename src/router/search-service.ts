@@ -59,7 +59,7 @@ export async function search(
   const shardIds = routeQuery(snapshot, query, req.num_probes, req.shard_ids);
   const result = await fanOut(pool, snapshot.placement, {
     runId: manifest.run_id,
-    queryBytes: Buffer.from(req.query),
+    queryBytes: req.query,
     topK,
     shardIds,
     includePayload: req.include_payload,

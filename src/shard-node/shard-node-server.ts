@@ -72,12 +72,9 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
         node_id: config.nodeId,
         run_id: run?.runId ?? '',
         shards_loaded: run ? [...run.shards.keys()].sort((a, b) => a - b) : [],
-        shards_failed: run
-          ? [...run.failures].map(([db_id, reason]) => ({ db_id, reason }))
-          : lastLoadError
-            ? [{ db_id: 0, reason: `no snapshot loaded: ${lastLoadError}` }]
-            : [],
+        shards_failed: run ? [...run.failures].map(([db_id, reason]) => ({ db_id, reason })) : [],
         shards_assigned: run ? [...run.assigned] : [],
+        load_error: run ? '' : lastLoadError || 'loading',
       });
     },
   });

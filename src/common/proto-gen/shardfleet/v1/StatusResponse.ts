@@ -23,6 +23,10 @@ export interface StatusResponse {
    * Shards assigned to this node by placement, ascending.
    */
   'shards_assigned'?: (number)[];
+  /**
+   * Why the node has no snapshot loaded (e.g. no _CURRENT at the store); "" once one is loaded.
+   */
+  'load_error'?: (string);
 }
 
 export interface StatusResponse__Output {
@@ -46,4 +50,8 @@ export interface StatusResponse__Output {
    * Shards assigned to this node by placement, ascending.
    */
   'shards_assigned': (number)[];
+  /**
+   * Why the node has no snapshot loaded (e.g. no _CURRENT at the store); "" once one is loaded.
+   */
+  'load_error': (string);
 }
