@@ -6,7 +6,7 @@
  * Ties are broken by the lower centroid index, matching an argmin that keeps the first minimum.
  */
 import { ConfigValidationError } from './errors.ts';
-import { distance, type Metric } from './distance.ts';
+import { dot, norm, squaredL2, type Metric } from './distance.ts';
 
 /** Centroids of a CLUSTER-sharded run: `k` rows of `dim` float32 values, row-major. */
 export class CentroidRouter {
@@ -27,10 +27,36 @@ export class CentroidRouter {
       );
     }
     this.numCentroids = centroids.length / dim;
+    this.centroidNorms = Float64Array.from({ length: this.numCentroids }, (_, c) => norm(centroids, c, dim));
   }
 
   /** Number of centroids (= number of shards). */
   readonly numCentroids: number;
+  /** Euclidean norm of each centroid, computed once at load time (used by the cosine metric). */
+  private readonly centroidNorms: Float64Array;
+
+  /**
+   * Distances from row `row` of `vectors` to every centroid under the metric (lower is better):
+   * squared L2, 1 - cos (1 when either vector is zero), or -dot. Equal to `distance()` of
+   * `distance.ts`, with the centroid norms precomputed and the query norm computed once.
+   */
+  private distances(vectors: Float32Array, row: number): Float64Array {
+    const k = this.numCentroids;
+    const out = new Float64Array(k);
+    const { centroids, dim } = this;
+    if (this.metric === 'l2') {
+      for (let c = 0; c < k; c++) out[c] = squaredL2(vectors, row, centroids, c, dim);
+    } else if (this.metric === 'dot') {
+      for (let c = 0; c < k; c++) out[c] = -dot(vectors, row, centroids, c, dim);
+    } else {
+      const qn = norm(vectors, row, dim);
+      for (let c = 0; c < k; c++) {
+        const cn = this.centroidNorms[c];
+        out[c] = qn === 0 || cn === 0 ? 1 : 1 - dot(vectors, row, centroids, c, dim) / (qn * cn);
+      }
+    }
+    return out;
+  }
 
   /**
    * The `numProbes` nearest centroids' indexes to row `row` of `vectors` (row-major, dim
@@ -40,8 +66,7 @@ export class CentroidRouter {
     const k = this.numCentroids;
     const probes = Math.max(1, Math.min(numProbes, k));
     if (probes === 1) return [this.assign(vectors, row)];
-    const dists = new Float64Array(k);
-    for (let c = 0; c < k; c++) dists[c] = distance(this.metric, vectors, row, this.centroids, c, this.dim);
+    const dists = this.distances(vectors, row);
     const order = Array.from({ length: k }, (_, c) => c);
     order.sort((a, b) => dists[a] - dists[b] || a - b);
     return order.slice(0, probes);
@@ -49,10 +74,11 @@ export class CentroidRouter {
 
   /** Index of the nearest centroid to row `row` of `vectors` (first minimum on ties). */
   assign(vectors: Float32Array, row: number): number {
+    const dists = this.distances(vectors, row);
     let best = 0;
     let bestDist = Infinity;
     for (let c = 0; c < this.numCentroids; c++) {
-      const d = distance(this.metric, vectors, row, this.centroids, c, this.dim);
+      const d = dists[c];
       if (d < bestDist) {
         bestDist = d;
         best = c;

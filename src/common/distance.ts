@@ -41,7 +41,7 @@ export function norm(a: Float32Array, row: number, dim: number): number {
 
 /**
  * Distance (lower is better) between row `aRow` of `a` and row `bRow` of `b` under `metric`:
- * l2 -> squared Euclidean; cosine -> 1 - cos (0 when either vector is zero... treated as cos 0);
+ * l2 -> squared Euclidean; cosine -> 1 - cos (1 when either vector is zero, i.e. cos taken as 0);
  * dot -> -<a, b>.
  */
 export function distance(

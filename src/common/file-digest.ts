@@ -3,7 +3,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 
 /** Hex sha256 of a buffer. */
@@ -32,11 +32,4 @@ export async function listFilesRecursive(dir: string): Promise<string[]> {
     files.push(relative(dir, join(parent, e.name)).split(sep).join('/'));
   }
   return files.sort();
-}
-
-/** Total size in bytes of the files below `dir`. */
-export async function folderBytes(dir: string): Promise<number> {
-  let total = 0;
-  for (const f of await listFilesRecursive(dir)) total += (await stat(join(dir, f))).size;
-  return total;
 }
