@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { MetricSchema } from './distance.ts';
 import { ManifestParseError, errorMessage } from './errors.ts';
 import { objectKeyProblem } from './storage/object-store.ts';
+import { CelColumnTypeSchema } from './routing/routing-context.ts';
 
 /** Manifest format version written by this build. Readers reject other versions. */
 export const MANIFEST_FORMAT_VERSION = 1;
@@ -49,32 +50,122 @@ export const ObjectRefSchema = z.object({
 });
 export type ObjectRef = z.infer<typeof ObjectRefSchema>;
 
+/** Index backends: one LanceDB table, or one sqlite-vec file, per shard. */
+export const BackendSchema = z.enum(['lancedb', 'sqlite-vec']);
+/** An index backend name. */
+export type Backend = z.infer<typeof BackendSchema>;
+
+/** LanceDB index types (`auto` picks exact search for small shards and HNSW-SQ for large ones). */
+export const LanceIndexTypeSchema = z.enum(['auto', 'ivf_flat', 'ivf_pq', 'hnsw_sq', 'hnsw_pq']);
+/** sqlite-vec index types: `flat` is vec0's exact scan (optionally over int8-quantized vectors). */
+export const SqliteVecIndexTypeSchema = z.enum(['flat']);
+
 /** Index configuration common to all shards of a run. */
-export const IndexConfigSchema = z.object({
-  dim: z.number().int().positive(),
-  metric: MetricSchema,
-  backend: z.literal('lancedb'),
-  /** Requested index type; each shard records the type it actually got. */
-  index_type: z.enum(['auto', 'ivf_flat', 'hnsw_sq']),
-  /** Backend parameters (m, ef_construction, hnsw_min_rows, ...). */
-  index_params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),
-});
+export const IndexConfigSchema = z
+  .object({
+    dim: z.number().int().positive(),
+    metric: MetricSchema,
+    backend: BackendSchema,
+    /** Requested index type (see the backend's enum); each shard records the type it actually got. */
+    index_type: z.string(),
+    /**
+     * Backend parameters: LanceDB (hnsw_min_rows, num_partitions, num_sub_vectors, m,
+     * ef_construction), sqlite-vec (quantization `none` | `int8`, int8_scale).
+     */
+    index_params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),
+  })
+  .superRefine((c, ctx) => {
+    const allowed = c.backend === 'lancedb' ? LanceIndexTypeSchema.options : SqliteVecIndexTypeSchema.options;
+    if (!(allowed as readonly string[]).includes(c.index_type)) {
+      ctx.addIssue({ code: 'custom', path: ['index_type'], message: `index_type ${JSON.stringify(c.index_type)} is not one of ${allowed.join(', ')} for backend ${c.backend}` });
+    }
+    if (c.backend === 'sqlite-vec' && c.metric === 'dot') {
+      ctx.addIssue({ code: 'custom', path: ['metric'], message: 'sqlite-vec supports the l2 and cosine metrics, not dot' });
+    }
+  });
 export type IndexConfig = z.infer<typeof IndexConfigSchema>;
 
-/** Sharding specification: how the writer assigned vectors and how routers route queries. */
-export const ShardingSpecSchema = z.object({
-  strategy: z.literal('cluster'),
+const ShardCountFields = {
   num_dbs: z.number().int().positive(),
   /** Default number of shards a query probes. */
   num_probes: z.number().int().positive(),
+};
+
+/** CLUSTER: a vector belongs to its nearest centroid's shard; queries probe the nearest centroids. */
+export const ClusterShardingSchema = z.object({
+  strategy: z.literal('cluster'),
+  ...ShardCountFields,
   /** centroids.npy: float32 [num_dbs, dim]; row i is shard i's centroid. */
   centroids: ObjectRefSchema,
   /** Seed of the k-means training (null when centroids were given by the user). */
   seed: z.number().int().nullable(),
   /** How the centroids were obtained. */
   centroids_source: z.enum(['kmeans', 'user']),
+  /**
+   * Balanced build: no shard holds more than ceil(balance_factor * total / num_dbs) vectors
+   * (a vector whose nearest shard is full goes to its next-nearest); null = plain nearest centroid.
+   */
+  balance_factor: z.number().min(1).nullable().default(null),
 });
+
+/** LSH: sign bits of projections on seeded Gaussian hyperplanes, code mod num_dbs. */
+export const LshShardingSchema = z.object({
+  strategy: z.literal('lsh'),
+  ...ShardCountFields,
+  /** Number of hyperplanes (bits of the hash code); 2^num_hash_bits >= num_dbs. */
+  num_hash_bits: z.number().int().min(1).max(30),
+  /** hyperplanes.npy: float32 [num_hash_bits, dim]. */
+  hyperplanes: ObjectRefSchema,
+  /** center.npy: float32 [dim] subtracted before projecting (mean-centring), or null. */
+  center: ObjectRefSchema.nullable(),
+  /** Seed of the hyperplanes. */
+  seed: z.number().int(),
+});
+
+/** EXPLICIT: each record names its shard; each query names the shards to search. */
+export const ExplicitShardingSchema = z.object({
+  strategy: z.literal('explicit'),
+  ...ShardCountFields,
+});
+
+/** CEL: a CEL expression over the routing context picks the shard. */
+export const CelShardingSchema = z.object({
+  strategy: z.literal('cel'),
+  ...ShardCountFields,
+  /** The CEL expression (evaluated with @marcbachmann/cel-js; `shard_hash(x)` is xxh3-64). */
+  cel_expr: z.string().min(1),
+  /** Declared routing columns: name -> CEL type. */
+  cel_columns: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'CEL column names must be identifiers'), CelColumnTypeSchema),
+  /**
+   * Categorical mode: the expression returns a token and shard i holds token routing_values[i].
+   * null = direct mode (the expression returns the shard id).
+   */
+  routing_values: z.array(z.union([z.string(), z.number(), z.boolean()])).nullable(),
+});
+
+/** Sharding specification: how the writer assigned vectors and how routers route queries. */
+export const ShardingSpecSchema = z
+  .discriminatedUnion('strategy', [ClusterShardingSchema, LshShardingSchema, ExplicitShardingSchema, CelShardingSchema])
+  .superRefine((s, ctx) => {
+    if (s.num_probes > s.num_dbs) ctx.addIssue({ code: 'custom', message: `num_probes ${s.num_probes} exceeds num_dbs ${s.num_dbs}` });
+    if ((s.strategy === 'explicit' || s.strategy === 'cel') && s.num_probes !== 1) {
+      ctx.addIssue({ code: 'custom', message: `num_probes must be 1 for the ${s.strategy} strategy, got ${s.num_probes}` });
+    }
+    if (s.strategy === 'lsh' && 2 ** s.num_hash_bits < s.num_dbs) {
+      ctx.addIssue({ code: 'custom', message: `num_hash_bits ${s.num_hash_bits} gives ${2 ** s.num_hash_bits} codes, fewer than num_dbs ${s.num_dbs}` });
+    }
+    if (s.strategy === 'cel' && s.routing_values !== null) {
+      if (s.routing_values.length !== s.num_dbs) {
+        ctx.addIssue({ code: 'custom', message: `routing_values has ${s.routing_values.length} entries but num_dbs is ${s.num_dbs}` });
+      }
+      const seen = new Set(s.routing_values.map((v) => JSON.stringify(v)));
+      if (seen.size !== s.routing_values.length) ctx.addIssue({ code: 'custom', message: 'routing_values must be distinct' });
+    }
+  });
 export type ShardingSpec = z.infer<typeof ShardingSpecSchema>;
+export type ClusterSharding = z.infer<typeof ClusterShardingSchema>;
+export type LshSharding = z.infer<typeof LshShardingSchema>;
+export type CelSharding = z.infer<typeof CelShardingSchema>;
 
 /** One shard of a run. */
 export const ShardEntrySchema = z.object({
@@ -124,9 +215,6 @@ export const ManifestSchema = z
     m.shards.forEach((s, i) => {
       if (s.db_id !== i) ctx.addIssue({ code: 'custom', message: `shard entry ${i} has db_id ${s.db_id}; entries must be ordered 0..num_dbs-1` });
     });
-    if (m.sharding.num_probes > m.sharding.num_dbs) {
-      ctx.addIssue({ code: 'custom', message: `num_probes ${m.sharding.num_probes} exceeds num_dbs ${m.sharding.num_dbs}` });
-    }
   });
 export type Manifest = z.infer<typeof ManifestSchema>;
 
@@ -155,9 +243,14 @@ export function shardDirName(dbId: number): string {
   return `db=${String(dbId).padStart(5, '0')}`;
 }
 
+/** Key of a run's routing metadata file: `runs/<run_id>/vector_meta/<name>` (e.g. `centroids.npy`). */
+export function vectorMetaKey(runId: string, name: 'centroids.npy' | 'hyperplanes.npy' | 'center.npy'): string {
+  return `${runPrefix(runId)}vector_meta/${name}`;
+}
+
 /** Key of a run's centroids: `runs/<run_id>/vector_meta/centroids.npy`. */
 export function centroidsKey(runId: string): string {
-  return `${runPrefix(runId)}vector_meta/centroids.npy`;
+  return vectorMetaKey(runId, 'centroids.npy');
 }
 
 /**

@@ -1,11 +1,12 @@
 /**
  * The record type every input reader yields, and the reader interface.
  */
+import type { RoutingContext } from '../../common/routing/routing-context.ts';
 
 /** JSON-serialisable payload stored beside a vector and returned with search results. */
 export type Payload = Record<string, unknown>;
 
-/** One input vector with its id and payload. */
+/** One input vector with its id, payload and routing fields. */
 export interface VectorRecord {
   /** Unique id of the vector (ids from numeric sources are turned into decimal strings). */
   id: string;
@@ -13,6 +14,10 @@ export interface VectorRecord {
   vector: Float32Array;
   /** Optional payload stored with the vector (e.g. `{ label: 3, label_name: "Dress" }`). */
   payload?: Payload;
+  /** EXPLICIT sharding: the shard (db id) this record belongs to, as given in the input. */
+  shardId?: number;
+  /** CEL sharding: the values of the routing columns for this record. */
+  routingContext?: RoutingContext;
   /**
    * Human-readable position of the record for error messages, e.g. `data.jsonl line 17` or
    * `t10k-images-idx3-ubyte.gz record 42`.
@@ -27,9 +32,9 @@ export interface VectorRecord {
 export interface VectorSource {
   /** Human-readable description (file names) for logs and errors. */
   readonly description: string;
-  /** Vector dimension when known from a header (IDX, npy), else undefined until read. */
+  /** Vector dimension when known from a header (IDX, npy, fvecs, Parquet), else undefined until read. */
   readonly dim: number | undefined;
-  /** Number of records when known from a header (IDX, npy), else undefined. */
+  /** Number of records when known from a header (IDX, npy, fvecs, Parquet), else undefined. */
   readonly count: number | undefined;
   /** Opens a fresh pass over all records, in file order. */
   records(): AsyncIterable<VectorRecord>;

@@ -1,0 +1,31 @@
+/**
+ * The contract between the shard node and an index backend (LanceDB, sqlite-vec): an open,
+ * read-only shard that answers top-k queries.
+ */
+import type { ScoredHit } from '../common/topk-merge.ts';
+
+/**
+ * Per-query search options forwarded from the client to the shard (0 / undefined = backend
+ * default). Backends ignore options that do not apply to their index.
+ */
+export interface ShardQueryOptions {
+  /** IVF partitions to probe (LanceDB `nprobes`). */
+  nprobes?: number;
+  /** HNSW search beam width (LanceDB `ef`). */
+  ef?: number;
+  /** Re-rank `top_k * refine_factor` candidates with exact distances (LanceDB PQ/SQ, sqlite-vec int8). */
+  refineFactor?: number;
+}
+
+/** One open shard. */
+export interface ShardIndexReader {
+  readonly dbId: number;
+  /**
+   * The `topK` nearest rows to `query` (`Float32Array` of length dim), best (lowest score) first;
+   * scores follow the Hit contract (l2 squared, cosine 1 - cos, dot negated).
+   * @throws VectorIndexError naming the shard when the backend fails.
+   */
+  search(query: Float32Array, topK: number, includePayload: boolean, options: ShardQueryOptions): Promise<ScoredHit[]>;
+  /** Closes the shard. */
+  close(): void;
+}
