@@ -69,7 +69,7 @@ async function main(): Promise<void> {
   // 1. Build and publish the snapshot.
   const store = openObjectStore(storeUrl);
   const source = await openIdxSource({ imagesPath: IMAGES, labelsPath: LABELS, limit: NUM_BASE });
-  const built = await buildSnapshot({ store, source, numDbs: NUM_DBS, numProbes: 2, metric: 'l2', progress: true, log });
+  const built = await buildSnapshot({ store, source, sharding: { strategy: 'cluster', numDbs: NUM_DBS, numProbes: 2 }, metric: 'l2', progress: true, log });
   await store.close();
   const sizes = built.manifest.shards.map((s) => s.vector_count);
   line(`built run ${built.runId} in ${built.manifest.build_stats.build_seconds} s; shard sizes ${sizes.join(' ')}`);

@@ -17,18 +17,10 @@ import type { BuildResult } from '../src/writer/build-snapshot.ts';
 import { assertRouterMatchesBruteForce, groundTruth, type GroundTruth } from './helpers/cluster-checks.ts';
 import { buildFashionSnapshot, FASHION_IMAGES, FASHION_LABELS, tempDir } from './helpers/fixtures.ts';
 import { startS3rver, type S3rverHandle } from './helpers/s3rver.ts';
+import { isGrpcStatus } from './helpers/grpc-assert.ts';
 
 const BASE = 3000;
 const NUM_DBS = 4;
-
-function isGrpcStatus(code: grpc.status, pattern: RegExp) {
-  return (err: unknown): boolean => {
-    const e = err as grpc.ServiceError;
-    assert.equal(e.code, code, `expected ${grpc.status[code]}, got ${e.code}: ${e.details}`);
-    assert.match(e.details, pattern);
-    return true;
-  };
-}
 
 for (const backend of ['file', 's3'] as const) {
   describe(`cluster over a ${backend} store: router + 2 shard nodes as processes`, () => {

@@ -1,7 +1,8 @@
 /**
  * Tests of the seeded k-means trainer (src/writer/kmeans.ts) and its PRNG
  * (src/writer/seeded-random.ts): determinism, recovery of well-separated blobs, cosine
- * normalisation, degenerate samples and argument validation.
+ * normalisation, degenerate samples and argument validation; balanced (capacity-constrained)
+ * training on synthetic data (real-data figures are in balanced-assignment.test.ts).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -263,5 +264,96 @@ describe('trainKMeans', () => {
       assert.equal(m, 7);
     });
     assert.ok(result.iterations >= calls.length && result.iterations <= 7);
+  });
+});
+
+/** Sample of blobs of unequal sizes: `sizes[b]` points around centre b (spread 10 along axis b). */
+function unequalBlobs(sizes: readonly number[], dim: number, seed: number): Float32Array {
+  const rng = new SeededRandom(seed);
+  const n = sizes.reduce((s, x) => s + x, 0);
+  const out = new Float32Array(n * dim);
+  let row = 0;
+  sizes.forEach((size, b) => {
+    for (let p = 0; p < size; p++, row++) {
+      for (let i = 0; i < dim; i++) out[row * dim + i] = (i === b ? 10 : 0) + gaussian(rng);
+    }
+  });
+  return out;
+}
+
+describe('trainKMeans with balanceFactor', () => {
+  test('no cluster exceeds ceil(balanceFactor * n / k) on skewed data, where plain k-means does', () => {
+    const dim = 6;
+    const sample = unequalBlobs([600, 100, 60, 40], dim, 5);
+    const n = 800;
+    const k = 4;
+    // Seed 5: k-means++ finds the four blobs, so plain sizes are the skewed 600/100/60/40.
+    const plain = trainKMeans(sample, dim, { k, metric: 'l2', seed: 5 });
+    assert.equal(plain.capacity, undefined);
+    assert.ok(Math.max(...plain.clusterSizes) > 1.25 * (n / k), `plain sizes ${plain.clusterSizes.join(',')}`);
+    for (const balanceFactor of [1, 1.1, 1.25]) {
+      for (const metric of ['l2', 'cosine', 'dot'] as const) {
+        const r = trainKMeans(sample, dim, { k, metric, seed: 5, balanceFactor });
+        const cap = Math.ceil((balanceFactor * n) / k);
+        assert.equal(r.capacity, cap);
+        assert.equal(r.clusterSizes.reduce((s, x) => s + x, 0), n);
+        assert.ok(Math.max(...r.clusterSizes) <= cap, `${metric} f=${balanceFactor}: sizes ${r.clusterSizes.join(',')} cap ${cap}`);
+        for (const v of r.centroids) assert.ok(Number.isFinite(v));
+      }
+    }
+  });
+
+  test('balanced training is deterministic (bit-identical centroids for the same seed)', () => {
+    const dim = 5;
+    const sample = unequalBlobs([300, 80, 20], dim, 8);
+    const a = trainKMeans(sample, dim, { k: 5, metric: 'l2', seed: 4, balanceFactor: 1.05 });
+    const b = trainKMeans(Float32Array.from(sample), dim, { k: 5, metric: 'l2', seed: 4, balanceFactor: 1.05 });
+    assertBitIdentical(a.centroids, b.centroids);
+    assert.deepEqual(a.clusterSizes, b.clusterSizes);
+    assert.equal(a.iterations, b.iterations);
+  });
+
+  test('a factor so large that the cap never binds gives exactly the plain result', () => {
+    const dim = 4;
+    const sample = uniformSample(400, dim, 31);
+    for (const metric of ['l2', 'cosine'] as const) {
+      const plain = trainKMeans(sample, dim, { k: 6, metric, seed: 2 });
+      const loose = trainKMeans(sample, dim, { k: 6, metric, seed: 2, balanceFactor: 100 });
+      assertBitIdentical(plain.centroids, loose.centroids);
+      assert.deepEqual(plain.clusterSizes, loose.clusterSizes);
+      // A cap that binds rarely still respects it; with factor 3 it may or may not bind.
+      const mid = trainKMeans(sample, dim, { k: 6, metric, seed: 2, balanceFactor: 3 });
+      assert.ok(Math.max(...mid.clusterSizes) <= Math.ceil((3 * 400) / 6));
+    }
+  });
+
+  test('factor 1 on identical points fills the clusters evenly (n divisible by k: all equal)', () => {
+    const dim = 3;
+    const same = new Float32Array(40 * dim).fill(2);
+    const r = trainKMeans(same, dim, { k: 4, metric: 'l2', seed: 1, balanceFactor: 1 });
+    assert.deepEqual(r.clusterSizes, [10, 10, 10, 10]);
+    const odd = trainKMeans(new Float32Array(41 * dim).fill(2), dim, { k: 4, metric: 'l2', seed: 1, balanceFactor: 1 });
+    assert.ok(Math.max(...odd.clusterSizes) <= 11);
+    assert.equal(odd.clusterSizes.reduce((s, x) => s + x, 0), 41);
+  });
+
+  test('k = 1 with a balance factor is plain k-means (the cap cannot bind)', () => {
+    const dim = 3;
+    const sample = uniformSample(50, dim, 4);
+    const r = trainKMeans(sample, dim, { k: 1, metric: 'l2', seed: 1, balanceFactor: 1 });
+    assert.deepEqual(r.clusterSizes, [50]);
+    assert.equal(r.capacity, 50);
+  });
+
+  test('invalid balance factors throw ConfigValidationError', () => {
+    const dim = 2;
+    const sample = uniformSample(20, dim, 1);
+    for (const balanceFactor of [0.99, 0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      assert.throws(
+        () => trainKMeans(sample, dim, { k: 2, metric: 'l2', seed: 1, balanceFactor }),
+        ConfigValidationError,
+        `balanceFactor ${balanceFactor}`,
+      );
+    }
   });
 });

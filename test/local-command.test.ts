@@ -42,7 +42,7 @@ for (const signal of ['SIGINT', 'SIGKILL'] as const) {
     const dir = await tempDir('local');
     const storePath = join(dir.path, 'store');
     const store = new FileObjectStore(storePath);
-    await buildSnapshot({ store, source: await openJsonlSource({ path: TINY_JSONL }), numDbs: 4, numProbes: 1, metric: 'l2', progress: false, log: quietLogger() });
+    await buildSnapshot({ store, source: await openJsonlSource({ path: TINY_JSONL }), sharding: { strategy: 'cluster', numDbs: 4, numProbes: 1 }, metric: 'l2', progress: false, log: quietLogger() });
     const child = spawn(process.execPath, [BIN, 'local', '--store', storePath, '--num-nodes', '2', '--cache-dir', join(dir.path, 'cache')], {
       stdio: ['ignore', 'pipe', 'ignore'],
       env: { ...process.env, SHARDFLEET_LOG_LEVEL: 'error' },

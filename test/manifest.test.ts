@@ -46,6 +46,7 @@ function validManifest(runId = 'run-1', createdAt = new Date('2026-01-02T03:04:0
       centroids: { ref: centroidsKey(runId), bytes: 192, sha256: HEX64 },
       seed: 42,
       centroids_source: 'kmeans',
+      balance_factor: null,
     },
     shards: [0, 1].map((dbId) => ({
       db_id: dbId,
@@ -153,7 +154,8 @@ describe('parseManifest', () => {
     // ".." inside a segment name is fine.
     const ok = asJson(validManifest());
     field(field(ok, 'sharding'), 'centroids').ref = 'runs/a..b/centroids.npy';
-    assert.equal(parseManifest(JSON.stringify(ok), KEY).sharding.centroids.ref, 'runs/a..b/centroids.npy');
+    const sharding = parseManifest(JSON.stringify(ok), KEY).sharding;
+    assert.equal(sharding.strategy === 'cluster' ? sharding.centroids.ref : '', 'runs/a..b/centroids.npy');
   });
 
   test('bad sha256 -> ManifestParseError', () => {

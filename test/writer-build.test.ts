@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CentroidRouter } from '../src/common/cluster-routing.ts';
-import { loadCentroids } from '../src/common/centroids.ts';
+import { loadVectorMeta } from '../src/common/routing/vector-meta.ts';
+import type { ClusterOptions } from '../src/writer/build-options.ts';
 import { ConfigValidationError, InputRecordError, VectorIndexError } from '../src/common/errors.ts';
 import { sha256Hex } from '../src/common/file-digest.ts';
 import { CURRENT_KEY, parseCurrentPointer, parseManifest } from '../src/common/manifest.ts';
@@ -29,12 +30,11 @@ async function jsonlRecords(path: string): Promise<{ id: string; vector: number[
 describe('build a snapshot from JSONL into a file:// store', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let store: FileObjectStore;
-  const build = async (path: string, extra: Partial<BuildOptions> = {}) =>
+  const build = async (path: string, extra: Partial<BuildOptions> = {}, cluster: Partial<ClusterOptions> = {}) =>
     buildSnapshot({
       store,
       source: await openJsonlSource({ path }),
-      numDbs: 4,
-      numProbes: 2,
+      sharding: { strategy: 'cluster', numDbs: 4, numProbes: 2, ...cluster },
       metric: 'l2',
       seed: 3,
       progress: false,
@@ -71,7 +71,9 @@ describe('build a snapshot from JSONL into a file:// store', () => {
     }
 
     // Shard sizes equal an independent nearest-centroid assignment of every record.
-    const centroids = await loadCentroids(store, manifest);
+    assert.equal(manifest.sharding.strategy, 'cluster');
+    if (manifest.sharding.strategy !== 'cluster') return;
+    const centroids = await loadVectorMeta(store, manifest.sharding.centroids, [4, 8], manifest.run_id);
     const router = new CentroidRouter(centroids, 8, 'l2');
     const expected = [0, 0, 0, 0];
     const records = await jsonlRecords(TINY_JSONL);
@@ -86,6 +88,7 @@ describe('build a snapshot from JSONL into a file:// store', () => {
   test('the same input and seed give the same centroids', async () => {
     const a = await build(TINY_JSONL);
     const b = await build(TINY_JSONL);
+    assert.ok(a.manifest.sharding.strategy === 'cluster' && b.manifest.sharding.strategy === 'cluster');
     const ca = await store.get(a.manifest.sharding.centroids.ref);
     const cb = await store.get(b.manifest.sharding.centroids.ref);
     assert.ok(ca.equals(cb));
@@ -143,7 +146,7 @@ describe('build a snapshot from JSONL into a file:// store', () => {
     const path = join(dir.path, 'dups.jsonl');
     const lines = ['{"id":"a","vector":[1,0,0]}', '{"id":"b","vector":[0,1,0]}', '{"id":"a","vector":[0,0,9]}', '{"id":"c","vector":[5,5,5]}'];
     await writeFile(path, lines.join('\n'));
-    const result = await build(path, { numDbs: 2, numProbes: 1, onDuplicate: 'last' });
+    const result = await build(path, { onDuplicate: 'last' }, { numDbs: 2, numProbes: 1 });
     assert.equal(result.manifest.build_stats.total_vectors, 3);
     assert.equal(
       result.manifest.shards.reduce((s, sh) => s + sh.vector_count, 0),
@@ -155,7 +158,7 @@ describe('build a snapshot from JSONL into a file:// store', () => {
     const path = join(dir.path, 'centroids.npy');
     await writeFile(path, encodeNpyFloat32(new Float32Array(3 * 8), [3, 8]));
     const before = await store.get(CURRENT_KEY);
-    await assert.rejects(build(TINY_JSONL, { centroidsPath: path }), /have shape \[3, 8\], expected \[4, 8\]/);
+    await assert.rejects(build(TINY_JSONL, {}, { centroidsPath: path }), /have shape \[3, 8\], expected \[4, 8\]/);
     assert.ok((await store.get(CURRENT_KEY)).equals(before));
   });
 
@@ -165,7 +168,7 @@ describe('build a snapshot from JSONL into a file:// store', () => {
     for (let i = 0; i < 8; i++) c[3 * 8 + i] = 1e6; // shard 3's centroid is nowhere near the data
     for (let k = 0; k < 3; k++) c[k * 8 + k] = 4;
     await writeFile(path, encodeNpyFloat32(c, [4, 8]));
-    await assert.rejects(build(TINY_JSONL, { centroidsPath: path }), (err: unknown) => {
+    await assert.rejects(build(TINY_JSONL, {}, { centroidsPath: path }), (err: unknown) => {
       assert.ok(err instanceof ConfigValidationError || err instanceof VectorIndexError);
       assert.match((err as Error).message, /shard\(s\) 3 received no vectors/);
       return true;

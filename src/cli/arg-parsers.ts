@@ -8,3 +8,18 @@ export function intArg(value: string): number {
   if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError(`"${value}" is not a non-negative integer`);
   return Number.parseInt(value, 10);
 }
+
+/** Parses a number >= 1 (e.g. a balance factor). @throws InvalidArgumentError otherwise. */
+export function factorArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 1) throw new InvalidArgumentError(`"${value}" is not a number >= 1`);
+  return n;
+}
+
+/** Parses a comma-separated list of names (empty items dropped). */
+export function listArg(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}

@@ -1,105 +1,270 @@
 /**
- * `shardfleet build`: builds and publishes a snapshot from an input file.
+ * `shardfleet build` and `shardfleet publish`: build a sharded snapshot from an input file and
+ * publish it, in one process or as a distributed build (`--plan`, `--worker i/N`, `publish`).
  */
-import { Command, Option } from 'commander';
-import { MetricSchema } from '../common/distance.ts';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Logger } from 'pino';
+import { MetricSchema, type Metric } from '../common/distance.ts';
 import { createLogger } from '../common/logger.ts';
-import { openVectorSource } from '../writer/input/open-vector-source.ts';
-import { buildSnapshot } from '../writer/build-snapshot.ts';
+import { BackendSchema } from '../common/manifest.ts';
+import { CelColumnTypeSchema, type CelColumnType } from '../common/routing/routing-context.ts';
+import type { ObjectStore } from '../common/storage/object-store.ts';
+import type { BackendOptions, ShardingOptions } from '../writer/build-options.ts';
+import { buildSnapshot, type BuildResult } from '../writer/build-snapshot.ts';
+import { planDistributedBuild, publishRun, runBuildWorker } from '../writer/distributed-build.ts';
+import { openVectorSource, type VectorFormat } from '../writer/input/open-vector-source.ts';
+import type { VectorSource } from '../writer/input/vector-record.ts';
+import { parseWorkerSlice } from '../writer/shard-build.ts';
+import { factorArg, intArg, listArg } from './arg-parsers.ts';
 import { addStoreOptions, openStoreFromFlags, type StoreFlags } from './store-options.ts';
-import { intArg } from './arg-parsers.ts';
+
+const FORMATS = ['auto', 'idx', 'npy', 'jsonl', 'fvecs', 'bvecs', 'ivecs', 'parquet'] as const;
+const LANCE_INDEX_TYPES = ['auto', 'ivf_flat', 'ivf_pq', 'hnsw_sq', 'hnsw_pq'] as const;
 
 interface BuildFlags extends StoreFlags {
   input: string;
-  format: 'auto' | 'idx' | 'npy' | 'jsonl';
+  format: (typeof FORMATS)[number];
   labels?: string;
   ids?: string;
   start?: number;
   limit?: number;
-  numDbs: number;
+  vectorColumn?: string;
+  idColumn?: string;
+  payloadColumns?: string[];
+  routingColumns?: string[];
+  shardIdColumn?: string;
+  strategy: ShardingOptions['strategy'];
+  numDbs?: number;
   numProbes: number;
   metric: string;
   seed: number;
   sampleSize?: number;
   kmeansIterations: number;
   centroids?: string;
-  indexType: 'auto' | 'ivf_flat' | 'hnsw_sq';
+  balanced?: number | true;
+  numHashBits?: number;
+  center: boolean;
+  celExpr?: string;
+  celColumns?: Record<string, CelColumnType>;
+  routingValues?: (string | number | boolean)[];
+  backend: 'lancedb' | 'sqlite-vec';
+  indexType: (typeof LANCE_INDEX_TYPES)[number];
   hnswMinRows: number;
   numPartitions: number;
+  numSubVectors?: number;
   m: number;
   efConstruction: number;
+  quantization: 'none' | 'int8';
   onDuplicate: 'error' | 'last';
   concurrency: number;
   runId?: string;
+  plan?: boolean;
+  worker?: string;
   progress: boolean;
+}
+
+/** Parses `name:type,name:type` CEL column declarations. */
+function celColumnsArg(value: string): Record<string, CelColumnType> {
+  const out: Record<string, CelColumnType> = {};
+  for (const item of listArg(value)) {
+    const [name, type] = item.split(':').map((s) => s.trim());
+    const parsed = CelColumnTypeSchema.safeParse(type);
+    if (!name || !parsed.success) {
+      throw new InvalidArgumentError(`"${item}" is not name:type with type one of ${CelColumnTypeSchema.options.join(', ')}`);
+    }
+    out[name] = parsed.data;
+  }
+  return out;
+}
+
+/** Parses routing values: a JSON array (`["eu","us"]`, `[1,2]`) or comma-separated strings. */
+function routingValuesArg(value: string): (string | number | boolean)[] {
+  if (value.trim().startsWith('[')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      throw new InvalidArgumentError(`"${value}" is not a JSON array`);
+    }
+    if (!Array.isArray(parsed) || !parsed.every((v) => ['string', 'number', 'boolean'].includes(typeof v))) {
+      throw new InvalidArgumentError('routing values must be a JSON array of strings, numbers or booleans');
+    }
+    return parsed as (string | number | boolean)[];
+  }
+  return listArg(value);
+}
+
+function shardingFromFlags(f: BuildFlags): ShardingOptions {
+  const numDbs = f.numDbs ?? 8;
+  switch (f.strategy) {
+    case 'cluster':
+      return {
+        strategy: 'cluster',
+        numDbs,
+        numProbes: f.numProbes,
+        balanceFactor: f.balanced === true ? 1.1 : f.balanced,
+        centroidsPath: f.centroids,
+        kmeansIterations: f.kmeansIterations,
+      };
+    case 'lsh':
+      return { strategy: 'lsh', numDbs, numProbes: f.numProbes, numHashBits: f.numHashBits, center: f.center };
+    case 'explicit':
+      return { strategy: 'explicit', numDbs };
+    case 'cel':
+      if (!f.celExpr || !f.celColumns) throw new InvalidArgumentError('--strategy cel needs --cel-expr and --cel-columns');
+      return { strategy: 'cel', numDbs: f.numDbs, celExpr: f.celExpr, celColumns: f.celColumns, routingValues: f.routingValues };
+  }
+}
+
+function backendFromFlags(f: BuildFlags): BackendOptions {
+  if (f.backend === 'sqlite-vec') return { backend: 'sqlite-vec', quantization: f.quantization };
+  return {
+    backend: 'lancedb',
+    plan: {
+      indexType: f.indexType,
+      hnswMinRows: f.hnswMinRows,
+      numPartitions: f.numPartitions,
+      numSubVectors: f.numSubVectors,
+      m: f.m,
+      efConstruction: f.efConstruction,
+    },
+  };
+}
+
+async function openSource(f: BuildFlags): Promise<VectorSource> {
+  return openVectorSource({
+    format: f.format as VectorFormat | 'auto',
+    path: f.input,
+    labelsPath: f.labels,
+    idsPath: f.ids,
+    start: f.start,
+    limit: f.limit,
+    vectorColumn: f.vectorColumn,
+    idColumn: f.idColumn,
+    payloadColumns: f.payloadColumns,
+    routingColumns: f.routingColumns,
+    shardIdColumn: f.shardIdColumn,
+  });
+}
+
+function printPublished(store: ObjectStore, result: BuildResult): void {
+  const m = result.manifest;
+  process.stdout.write(
+    `published run ${result.runId}: ${m.build_stats.total_vectors} vectors, ${m.sharding.num_dbs} shards (${m.sharding.strategy}, ${m.index.backend}), ` +
+      `${m.build_stats.total_bytes} bytes, ${m.build_stats.build_seconds} s\nmanifest ${store.url}/${result.manifestKey}\n`,
+  );
+}
+
+async function runBuild(f: BuildFlags, store: ObjectStore, log: Logger): Promise<void> {
+  if (f.plan && f.worker) throw new InvalidArgumentError('--plan and --worker are separate steps; pass one of them');
+  const source = await openSource(f);
+  const metric: Metric = MetricSchema.parse(f.metric);
+  if (f.worker) {
+    if (!f.runId) throw new InvalidArgumentError('--worker needs --run-id (the run planned with --plan)');
+    const worker = parseWorkerSlice(f.worker);
+    const ids = await runBuildWorker({ store, runId: f.runId, source, worker, concurrency: f.concurrency, progress: f.progress, log });
+    process.stdout.write(`worker ${worker.index}/${worker.count} of run ${f.runId} built shards ${ids.join(', ') || '(none)'}\n`);
+    return;
+  }
+  const common = {
+    store,
+    source,
+    sharding: shardingFromFlags(f),
+    backend: backendFromFlags(f),
+    metric,
+    seed: f.seed,
+    sampleSize: f.sampleSize,
+    onDuplicate: f.onDuplicate,
+    runId: f.runId,
+    progress: f.progress,
+    log,
+  };
+  if (f.plan) {
+    const plan = await planDistributedBuild(common);
+    process.stdout.write(
+      `planned run ${plan.run_id}: ${plan.input.vectors} vectors, ${plan.sharding.num_dbs} shards; ` +
+        `next: build --worker i/N --run-id ${plan.run_id} (same input), then publish --run-id ${plan.run_id}\n`,
+    );
+    return;
+  }
+  printPublished(store, await buildSnapshot({ ...common, concurrency: f.concurrency }));
 }
 
 /** The `build` command. */
 export function buildCommand(): Command {
-  const cmd = new Command('build').description('build a sharded snapshot from vectors and publish it (manifest, then _CURRENT)');
+  const cmd = new Command('build').description(
+    'build a sharded snapshot from vectors and publish it (manifest, then _CURRENT); or one step of a distributed build (--plan, --worker i/N)',
+  );
   addStoreOptions(cmd)
-    .requiredOption('--input <path>', 'input file: Fashion-MNIST IDX images (.gz), .npy [n, dim] or .jsonl')
-    .addOption(new Option('--format <format>', 'input format').choices(['auto', 'idx', 'npy', 'jsonl']).default('auto'))
-    .option('--labels <path>', 'IDX labels file (payload label / label_name)')
-    .option('--ids <path>', '.npy input: ids file (.npy of integers, or one id per line)')
+    .requiredOption('--input <path>', 'input: IDX images (.gz), .npy [n, dim], .jsonl, .fvecs/.bvecs/.ivecs or .parquet')
+    .addOption(new Option('--format <format>', 'input format').choices(FORMATS).default('auto'))
+    .option('--labels <path>', 'IDX labels file (columns label / label_name)')
+    .option('--ids <path>', '.npy/.fvecs input: ids file (.npy of integers, or one id per line)')
     .option('--start <n>', 'first record to read (0-based)', intArg)
     .option('--limit <n>', 'number of records to read', intArg)
-    .option('--num-dbs <n>', 'number of shards', intArg, 8)
-    .option('--num-probes <n>', 'default shards probed per query', intArg, 2)
+    .option('--vector-column <name>', 'Parquet: vector column (list<float> or fixed-size binary float32)')
+    .option('--id-column <name>', 'Parquet: id column')
+    .option('--payload-columns <names>', 'columns stored as payload (comma-separated; default all)', listArg)
+    .option('--routing-columns <names>', 'columns passed to the CEL routing context (comma-separated)', listArg)
+    .option('--shard-id-column <name>', 'explicit strategy: column holding each record\'s shard id (JSONL: shard_id by default)')
+    .addOption(new Option('--strategy <strategy>', 'sharding strategy').choices(['cluster', 'lsh', 'explicit', 'cel']).default('cluster'))
+    .option('--num-dbs <n>', 'number of shards (default 8; cel categorical: the number of routing values)', intArg)
+    .option('--num-probes <n>', 'cluster/lsh: default shards probed per query', intArg, 2)
     .addOption(new Option('--metric <metric>', 'distance metric').choices(MetricSchema.options).default('l2'))
-    .option('--seed <n>', 'seed for sampling and k-means', intArg, 42)
-    .option('--sample-size <n>', 'k-means training sample size (default max(20000, 64 * num-dbs))', intArg)
-    .option('--kmeans-iterations <n>', 'maximum Lloyd iterations', intArg, 25)
-    .option('--centroids <path>', 'use these centroids (.npy float32 [num-dbs, dim]) instead of training')
-    .addOption(new Option('--index-type <type>', 'shard index').choices(['auto', 'ivf_flat', 'hnsw_sq']).default('auto'))
-    .option('--hnsw-min-rows <n>', 'auto: shards with at least this many rows get HNSW-SQ', intArg, 100_000)
-    .option('--num-partitions <n>', 'ivf_flat: IVF partitions per shard (1 = exact)', intArg, 1)
-    .option('--m <n>', 'hnsw_sq: graph degree', intArg, 20)
-    .option('--ef-construction <n>', 'hnsw_sq: build beam width', intArg, 300)
+    .option('--seed <n>', 'seed for sampling, k-means and LSH hyperplanes', intArg, 42)
+    .option('--sample-size <n>', 'training sample size (default max(20000, 64 * num-dbs))', intArg)
+    .option('--kmeans-iterations <n>', 'cluster: maximum Lloyd iterations', intArg, 25)
+    .option('--centroids <path>', 'cluster: use these centroids (.npy float32 [num-dbs, dim]) instead of training')
+    .option('--balanced [factor]', 'cluster: cap every shard at factor x the mean size (default 1.1)', factorArg)
+    .option('--num-hash-bits <n>', 'lsh: hyperplanes (default ceil(log2(num-dbs)))', intArg)
+    .option('--no-center', 'lsh: do not subtract the sample mean before hashing')
+    .option('--cel-expr <expr>', 'cel: routing expression, e.g. "shard_hash(user) % 8u" or "region"')
+    .option('--cel-columns <decls>', 'cel: routing columns as name:type (int, uint, string, bytes, double, bool), comma-separated', celColumnsArg)
+    .option('--routing-values <values>', 'cel categorical mode: token of each shard, JSON array or comma-separated strings', routingValuesArg)
+    .addOption(new Option('--backend <backend>', 'shard index backend').choices(BackendSchema.options).default('lancedb'))
+    .addOption(new Option('--index-type <type>', 'lancedb: shard index').choices(LANCE_INDEX_TYPES).default('auto'))
+    .option('--hnsw-min-rows <n>', 'lancedb auto: shards with at least this many rows get HNSW-SQ', intArg, 100_000)
+    .option('--num-partitions <n>', 'lancedb ivf_*: IVF partitions per shard', intArg, 1)
+    .option('--num-sub-vectors <n>', 'lancedb *_pq: PQ sub-vectors (must divide dim)', intArg)
+    .option('--m <n>', 'lancedb hnsw_*: graph degree', intArg, 20)
+    .option('--ef-construction <n>', 'lancedb hnsw_*: build beam width', intArg, 300)
+    .addOption(new Option('--quantization <q>', 'sqlite-vec: vector storage for the scan').choices(['none', 'int8']).default('none'))
     .addOption(new Option('--on-duplicate <policy>', 'duplicate ids').choices(['error', 'last']).default('error'))
-    .option('--concurrency <n>', 'shards indexed concurrently', intArg, 2)
-    .option('--run-id <id>', 'run id (default: time + random)')
+    .option('--concurrency <n>', 'shards built concurrently', intArg, 2)
+    .option('--run-id <id>', 'run id (default: time + random); required with --worker')
+    .option('--plan', 'distributed build step 1: validate input, train routing, store the plan; no shards')
+    .option('--worker <i/N>', 'distributed build step 2: build shards i, i+N, ... of the planned run')
     .option('--no-progress', 'no progress bars')
     .action(async (flags: BuildFlags) => {
       const log = createLogger('writer');
       const store = openStoreFromFlags(flags);
       try {
-        const source = await openVectorSource({
-          format: flags.format,
-          path: flags.input,
-          labelsPath: flags.labels,
-          idsPath: flags.ids,
-          start: flags.start,
-          limit: flags.limit,
-        });
-        const result = await buildSnapshot({
-          store,
-          source,
-          numDbs: flags.numDbs,
-          numProbes: flags.numProbes,
-          metric: MetricSchema.parse(flags.metric),
-          seed: flags.seed,
-          sampleSize: flags.sampleSize,
-          kmeansIterations: flags.kmeansIterations,
-          centroidsPath: flags.centroids,
-          indexPlan: {
-            indexType: flags.indexType,
-            hnswMinRows: flags.hnswMinRows,
-            numPartitions: flags.numPartitions,
-            m: flags.m,
-            efConstruction: flags.efConstruction,
-          },
-          onDuplicate: flags.onDuplicate,
-          concurrency: flags.concurrency,
-          runId: flags.runId,
-          progress: flags.progress,
-          log,
-        });
-        const m = result.manifest;
-        process.stdout.write(
-          `published run ${result.runId}: ${m.build_stats.total_vectors} vectors, ${m.sharding.num_dbs} shards, ` +
-            `${m.build_stats.total_bytes} bytes, ${m.build_stats.build_seconds} s\nmanifest ${store.url}/${result.manifestKey}\n`,
-        );
+        await runBuild(flags, store, log);
+      } finally {
+        await store.close();
+      }
+    });
+  return cmd;
+}
+
+interface PublishFlags extends StoreFlags {
+  runId: string;
+  verify: 'sha256' | 'size';
+}
+
+/** The `publish` command (distributed build step 3). */
+export function publishCommand(): Command {
+  const cmd = new Command('publish').description(
+    'distributed build step 3: check every shard of a planned run exists with matching checksums, then publish it (manifest, then _CURRENT)',
+  );
+  addStoreOptions(cmd)
+    .requiredOption('--run-id <id>', 'the planned run')
+    .addOption(new Option('--verify <how>', 'sha256 downloads and hashes every file; size checks sizes only').choices(['sha256', 'size']).default('sha256'))
+    .action(async (flags: PublishFlags) => {
+      const log = createLogger('writer');
+      const store = openStoreFromFlags(flags);
+      try {
+        printPublished(store, await publishRun({ store, runId: flags.runId, verify: flags.verify, log }));
       } finally {
         await store.close();
       }

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ConfigValidationError } from '../common/errors.ts';
+import type { RoutingContext } from '../common/routing/routing-context.ts';
 import { ShardfleetClient } from '../client/router-client.ts';
 import { readIdxImages } from '../writer/input/idx-source.ts';
 import { intArg } from './arg-parsers.ts';
@@ -20,6 +21,10 @@ interface SearchFlags {
   topK: number;
   numProbes: number;
   shardIds?: string;
+  routingContext?: string;
+  nprobes: number;
+  ef: number;
+  refineFactor: number;
   payload: boolean;
   timeoutMs: number;
 }
@@ -36,6 +41,21 @@ async function queryVector(flags: SearchFlags): Promise<Float32Array> {
   return Float32Array.from(parsed.data);
 }
 
+const RoutingContextJson = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
+
+/** Parses `--routing-context` (a JSON object of scalars). @throws ConfigValidationError. */
+function parseRoutingContext(text: string): RoutingContext {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new ConfigValidationError(`--routing-context is not JSON: ${text}`);
+  }
+  const parsed = RoutingContextJson.safeParse(raw);
+  if (!parsed.success) throw new ConfigValidationError('--routing-context must be a JSON object of strings, numbers and booleans');
+  return parsed.data;
+}
+
 /** The `search` command. */
 export function searchCommand(): Command {
   return new Command('search')
@@ -47,7 +67,11 @@ export function searchCommand(): Command {
     .option('--idx-index <n>', 'record of --idx to use', intArg, 0)
     .option('--top-k <n>', 'results', intArg, 10)
     .option('--num-probes <n>', 'shards to probe (0 = snapshot default)', intArg, 0)
-    .option('--shard-ids <list>', 'comma-separated shard ids (overrides routing)')
+    .option('--shard-ids <list>', 'comma-separated shard ids (required for explicit sharding; overrides routing otherwise)')
+    .option('--routing-context <json>', 'cel sharding: routing context as a JSON object, e.g. \'{"region":"eu"}\'')
+    .option('--nprobes <n>', 'IVF partitions to probe per shard (0 = default)', intArg, 0)
+    .option('--ef <n>', 'HNSW beam width per shard (0 = default)', intArg, 0)
+    .option('--refine-factor <n>', 're-rank top-k * n candidates exactly (0 = default)', intArg, 0)
     .option('--no-payload', 'omit payloads')
     .option('--timeout-ms <ms>', 'call deadline', intArg, 10_000)
     .action(async (flags: SearchFlags) => {
@@ -58,6 +82,10 @@ export function searchCommand(): Command {
           topK: flags.topK,
           numProbes: flags.numProbes,
           shardIds: flags.shardIds?.split(',').map((s) => intArg(s)),
+          routingContext: flags.routingContext === undefined ? undefined : parseRoutingContext(flags.routingContext),
+          nprobes: flags.nprobes,
+          ef: flags.ef,
+          refineFactor: flags.refineFactor,
           includePayload: flags.payload,
           timeoutMs: flags.timeoutMs,
         });

@@ -9,6 +9,8 @@ import type { SearchRequest } from '../common/proto-gen/shardfleet/v1/SearchRequ
 import type { SearchResponse__Output } from '../common/proto-gen/shardfleet/v1/SearchResponse.ts';
 import type { SnapshotInfoResponse__Output } from '../common/proto-gen/shardfleet/v1/SnapshotInfoResponse.ts';
 import { encodeVector } from '../common/vector-codec.ts';
+import type { RoutingContext } from '../common/routing/routing-context.ts';
+import { encodeRoutingContext } from '../common/routing/routing-value-codec.ts';
 
 export type { SearchResponse__Output as SearchResponse } from '../common/proto-gen/shardfleet/v1/SearchResponse.ts';
 export type { SnapshotInfoResponse__Output as SnapshotInfo } from '../common/proto-gen/shardfleet/v1/SnapshotInfoResponse.ts';
@@ -21,8 +23,16 @@ export interface SearchParams {
   topK?: number;
   /** 0 / undefined = the snapshot's default. */
   numProbes?: number;
-  /** Explicit shards; overrides routing. */
+  /** Explicit shards: required for explicit-sharded snapshots, overrides routing otherwise. */
   shardIds?: number[];
+  /** CEL-sharded snapshots: the values of the manifest's cel_columns. */
+  routingContext?: RoutingContext;
+  /** IVF partitions to probe in each shard (LanceDB ivf_*); 0 = shard default. */
+  nprobes?: number;
+  /** HNSW beam width in each shard (LanceDB hnsw_*); 0 = shard default. */
+  ef?: number;
+  /** Re-rank top_k * refineFactor candidates exactly (PQ/SQ, sqlite-vec int8); 0 = shard default. */
+  refineFactor?: number;
   includePayload?: boolean;
   /** Call deadline, ms from now (default 10,000). */
   timeoutMs?: number;
@@ -49,6 +59,10 @@ export class ShardfleetClient {
       num_probes: params.numProbes ?? 0,
       shard_ids: params.shardIds ?? [],
       include_payload: params.includePayload ?? false,
+      routing_context: encodeRoutingContext(params.routingContext ?? {}),
+      nprobes: params.nprobes ?? 0,
+      ef: params.ef ?? 0,
+      refine_factor: params.refineFactor ?? 0,
     };
     return unaryCall(this.client.Search.bind(this.client) as never, req, { deadline: Date.now() + (params.timeoutMs ?? 10_000) });
   }

@@ -3,13 +3,62 @@
  * node (which opens it): a LanceDB database folder holding one table.
  *
  * Table `vectors` columns: `id` (utf8), `vector` (fixed_size_list<float32>[dim]),
- * `payload` (utf8 JSON text, nullable).
+ * `payload` (utf8 JSON text, nullable), with at most one vector index on `vector`.
  */
 
 /** Name of the table inside a shard's LanceDB folder. */
 export const LANCE_TABLE_NAME = 'vectors';
 /** Column names. */
 export const LANCE_COLUMNS = { id: 'id', vector: 'vector', payload: 'payload' } as const;
+
+/**
+ * The vector index a LanceDB shard actually has, as recorded in the manifest's shard entry
+ * (`index_type`): `none` is a flat scan (no index); the others are LanceDB's IVF_FLAT, IVF_PQ,
+ * IVF_HNSW_SQ and IVF_HNSW_PQ indexes.
+ */
+export type LanceBuiltIndexType = 'none' | 'ivf_flat' | 'ivf_pq' | 'hnsw_sq' | 'hnsw_pq';
+
+/** Every {@link LanceBuiltIndexType}, for validation. */
+export const LANCE_BUILT_INDEX_TYPES: readonly LanceBuiltIndexType[] = ['none', 'ivf_flat', 'ivf_pq', 'hnsw_sq', 'hnsw_pq'];
+
+/**
+ * Maps LanceDB's `IndexConfig.indexType` (`IvfFlat`, `IvfPq`, `IvfHnswSq`, `IvfHnswPq`, as
+ * returned by `Table.listIndices()`) to shardfleet's name, or undefined for an index kind
+ * shardfleet does not build (e.g. `IvfSq`, `IvfRq`, scalar indexes).
+ */
+export function lanceIndexKind(lanceIndexType: string): Exclude<LanceBuiltIndexType, 'none'> | undefined {
+  switch (lanceIndexType.replace(/_/g, '').toLowerCase()) {
+    case 'ivfflat':
+      return 'ivf_flat';
+    case 'ivfpq':
+      return 'ivf_pq';
+    case 'ivfhnswsq':
+      return 'hnsw_sq';
+    case 'ivfhnswpq':
+      return 'hnsw_pq';
+    default:
+      return undefined;
+  }
+}
+
+/** Which per-query options (`ShardQueryOptions`) an index honours. */
+export interface LanceQueryKnobs {
+  /** `nprobes`: every IVF-partitioned index (all LanceDB vector indexes; HNSW ones are IVF_HNSW). */
+  nprobes: boolean;
+  /** `ef`: the HNSW indexes. */
+  ef: boolean;
+  /** `refine_factor`: indexes that store quantised vectors (PQ, SQ); IVF-flat distances are exact already. */
+  refineFactor: boolean;
+}
+
+/** The query options that apply to a shard with index `indexType` (a flat scan honours none). */
+export function lanceQueryKnobs(indexType: LanceBuiltIndexType): LanceQueryKnobs {
+  return {
+    nprobes: indexType !== 'none',
+    ef: indexType === 'hnsw_sq' || indexType === 'hnsw_pq',
+    refineFactor: indexType === 'ivf_pq' || indexType === 'hnsw_sq' || indexType === 'hnsw_pq',
+  };
+}
 
 /**
  * Converts a LanceDB `_distance` into a shardfleet score (lower is better, see `common.proto`).

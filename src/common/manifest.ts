@@ -13,7 +13,7 @@
  */
 import { z } from 'zod';
 import { MetricSchema } from './distance.ts';
-import { ManifestParseError, errorMessage } from './errors.ts';
+import { parseJsonWith } from './json-schema-parse.ts';
 import { objectKeyProblem } from './storage/object-store.ts';
 import { CelColumnTypeSchema } from './routing/routing-context.ts';
 
@@ -172,11 +172,12 @@ export const ShardEntrySchema = z.object({
   db_id: z.number().int().nonnegative(),
   /** Key prefix (ending in `/`) holding the shard's files, e.g. `runs/<id>/shards/db=00007/`. */
   url: KeySchema,
-  files: z.array(FileEntrySchema).min(1),
+  /** The shard's files; empty only for an empty shard (vector_count 0, index_type `empty`). */
+  files: z.array(FileEntrySchema),
   vector_count: z.number().int().nonnegative(),
   /** Backend checkpoint (LanceDB table version) of the shard's table. */
   checkpoint_id: z.string(),
-  /** The index the shard actually has (`ivf_flat`, `hnsw_sq`, or `none` for a flat scan). */
+  /** The index the shard actually has (e.g. `ivf_flat`, `hnsw_sq`, `flat`; `none` for a flat scan; `empty`). */
   index_type: z.string(),
 });
 export type ShardEntry = z.infer<typeof ShardEntrySchema>;
@@ -214,6 +215,9 @@ export const ManifestSchema = z
     }
     m.shards.forEach((s, i) => {
       if (s.db_id !== i) ctx.addIssue({ code: 'custom', message: `shard entry ${i} has db_id ${s.db_id}; entries must be ordered 0..num_dbs-1` });
+      if (s.files.length === 0 && s.vector_count > 0) {
+        ctx.addIssue({ code: 'custom', message: `shard ${s.db_id} has ${s.vector_count} vectors but no files` });
+      }
     });
   });
 export type Manifest = z.infer<typeof ManifestSchema>;
@@ -263,30 +267,12 @@ export function manifestKey(runId: string, createdAt: Date): string {
   return `${MANIFESTS_PREFIX}${ts}_run_id=${runId}/manifest.json`;
 }
 
-function parseJson<T>(schema: z.ZodType<T>, bytes: Buffer | string, what: string): T {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8'));
-  } catch (err) {
-    throw new ManifestParseError(`${what} is not valid JSON: ${errorMessage(err)}`);
-  }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues
-      .slice(0, 5)
-      .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
-      .join('; ');
-    throw new ManifestParseError(`${what} failed validation: ${issues}`);
-  }
-  return parsed.data;
-}
-
 /**
  * Parses and validates a manifest. `key` names the object in errors.
  * @throws ManifestParseError naming the key and the first validation issues.
  */
 export function parseManifest(bytes: Buffer | string, key: string): Manifest {
-  return parseJson(ManifestSchema, bytes, `manifest ${key}`);
+  return parseJsonWith(ManifestSchema, bytes, `manifest ${key}`);
 }
 
 /**
@@ -294,5 +280,5 @@ export function parseManifest(bytes: Buffer | string, key: string): Manifest {
  * @throws ManifestParseError naming the key.
  */
 export function parseCurrentPointer(bytes: Buffer | string, key = CURRENT_KEY): CurrentPointer {
-  return parseJson(CurrentPointerSchema, bytes, `pointer ${key}`);
+  return parseJsonWith(CurrentPointerSchema, bytes, `pointer ${key}`);
 }

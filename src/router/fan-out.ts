@@ -20,6 +20,8 @@ export interface FanOutRequest {
   topK: number;
   shardIds: readonly number[];
   includePayload: boolean;
+  /** Index options forwarded to every shard (0 = shard default). */
+  options: { nprobes: number; ef: number; refine_factor: number };
   /** Absolute deadline, ms since epoch. */
   deadline: number;
 }
@@ -91,7 +93,14 @@ async function callNode(
   try {
     res = await unaryCall(
       client.SearchShards.bind(client) as Parameters<typeof unaryCall<unknown, SearchShardsResponse__Output>>[0],
-      { run_id: req.runId, query: req.queryBytes, top_k: req.topK, shard_ids: shardIds, include_payload: req.includePayload },
+      {
+        run_id: req.runId,
+        query: req.queryBytes,
+        top_k: req.topK,
+        shard_ids: shardIds,
+        include_payload: req.includePayload,
+        ...req.options,
+      },
       { deadline: req.deadline } satisfies grpc.CallOptions,
     );
   } catch (err) {

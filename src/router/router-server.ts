@@ -1,6 +1,6 @@
 /**
  * The router process: a gRPC `Router` service. It loads the current snapshot (manifest,
- * centroids, placement over the static node list) and answers `Search` and `SnapshotInfo`.
+ * routing function, placement over the static node list) and answers `Search` and `SnapshotInfo`.
  * Health is SERVING once a snapshot is loaded; until then Search fails with FAILED_PRECONDITION
  * and the router retries loading every `pollIntervalMs`.
  */
@@ -80,6 +80,9 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
           default_num_probes: m.sharding.num_probes,
           total_vectors: m.build_stats.total_vectors,
           store_url: store.url,
+          index_type: m.index.index_type,
+          cel_expr: m.sharding.strategy === 'cel' ? m.sharding.cel_expr : '',
+          cel_columns: m.sharding.strategy === 'cel' ? m.sharding.cel_columns : {},
         });
       } catch (err) {
         callback(toServiceError(err));

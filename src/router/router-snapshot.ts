@@ -1,12 +1,12 @@
 /**
- * The snapshot a router serves: manifest, centroid router and shard placement, loaded together so
+ * The snapshot a router serves: manifest, routing function and shard placement, loaded together so
  * that one request is always routed within one run.
  */
 import type { Logger } from 'pino';
-import { loadCentroids } from '../common/centroids.ts';
-import { CentroidRouter } from '../common/cluster-routing.ts';
 import type { Manifest } from '../common/manifest.ts';
 import { placeShards, type Placement } from '../common/placement.ts';
+import { loadShardRouting } from '../common/routing/load-routing.ts';
+import type { ShardRouting } from '../common/routing/shard-routing.ts';
 import { loadSnapshot } from '../common/snapshot-loader.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
 
@@ -15,14 +15,16 @@ export interface RouterSnapshot {
   manifest: Manifest;
   manifestKey: string;
   publishedAt: string;
-  centroids: CentroidRouter;
+  /** The run's routing function (CLUSTER, LSH, EXPLICIT or CEL), identical to the writer's. */
+  routing: ShardRouting;
   /** db id -> owning node ids, preferred first. */
   placement: Placement;
 }
 
 /**
- * Loads the current snapshot and computes its placement over `nodeIds`.
- * @throws SnapshotNotFoundError, ManifestParseError, ShardIntegrityError (centroids), StorageError.
+ * Loads the current snapshot, its routing function and its placement over `nodeIds`.
+ * @throws SnapshotNotFoundError, ManifestParseError, ShardIntegrityError (routing metadata),
+ *   ConfigValidationError (a CEL expression that does not type-check), StorageError.
  */
 export async function loadRouterSnapshot(
   store: ObjectStore,
@@ -32,11 +34,11 @@ export async function loadRouterSnapshot(
 ): Promise<RouterSnapshot> {
   const loaded = await loadSnapshot(store, log);
   const { manifest } = loaded;
-  const centroids = new CentroidRouter(await loadCentroids(store, manifest), manifest.index.dim, manifest.index.metric);
+  const routing = await loadShardRouting(store, manifest);
   const placement = placeShards(
     manifest.shards.map((s) => s.db_id),
     nodeIds,
     { replication },
   );
-  return { manifest, manifestKey: loaded.manifestKey, publishedAt: loaded.publishedAt, centroids, placement };
+  return { manifest, manifestKey: loaded.manifestKey, publishedAt: loaded.publishedAt, routing, placement };
 }

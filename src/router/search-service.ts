@@ -1,8 +1,10 @@
 /**
- * The router's search path: validate the request, route it (nearest centroids, or explicit
- * shard ids), fan out, require every probed shard, and merge the per-shard top-k lists.
+ * The router's search path: validate the request, route it with the run's routing function
+ * (CLUSTER, LSH, EXPLICIT or CEL), fan out, require every probed shard, and merge the per-shard
+ * top-k lists.
  */
 import { InvalidQueryError, ShardCoverageError } from '../common/errors.ts';
+import { decodeRoutingContext } from '../common/routing/routing-value-codec.ts';
 import { shardDirName } from '../common/manifest.ts';
 import type { SearchRequest__Output } from '../common/proto-gen/shardfleet/v1/SearchRequest.ts';
 import type { SearchResponse } from '../common/proto-gen/shardfleet/v1/SearchResponse.ts';
@@ -16,28 +18,6 @@ import type { RouterSnapshot } from './router-snapshot.ts';
 export const MAX_TOP_K = 1000;
 /** top_k used when a request leaves it 0. */
 export const DEFAULT_TOP_K = 10;
-
-/**
- * The shards a request probes, in routing order (nearest centroid first).
- * @throws InvalidQueryError for an unknown or repeated shard id, or num_probes > num_dbs.
- */
-export function routeQuery(snapshot: RouterSnapshot, query: Float32Array, numProbes: number, shardIds: readonly number[]): number[] {
-  const numDbs = snapshot.manifest.sharding.num_dbs;
-  if (shardIds.length > 0) {
-    const seen = new Set<number>();
-    for (const id of shardIds) {
-      if (!Number.isInteger(id) || id < 0 || id >= numDbs) {
-        throw new InvalidQueryError(`shard id ${id} does not exist; run ${snapshot.manifest.run_id} has shards 0..${numDbs - 1}`);
-      }
-      if (seen.has(id)) throw new InvalidQueryError(`shard id ${id} is listed twice`);
-      seen.add(id);
-    }
-    return [...shardIds];
-  }
-  const probes = numProbes === 0 ? snapshot.manifest.sharding.num_probes : numProbes;
-  if (probes > numDbs) throw new InvalidQueryError(`num_probes ${probes} exceeds the number of shards (${numDbs})`);
-  return snapshot.centroids.nearest(query, 0, probes);
-}
 
 /**
  * Answers one Search request from `snapshot`.
@@ -56,13 +36,19 @@ export async function search(
   const query = decodeVector(req.query, manifest.index.dim);
   const topK = req.top_k === 0 ? DEFAULT_TOP_K : req.top_k;
   if (topK > MAX_TOP_K) throw new InvalidQueryError(`top_k must be in 1..${MAX_TOP_K}, got ${topK}`);
-  const shardIds = routeQuery(snapshot, query, req.num_probes, req.shard_ids);
+  const shardIds = snapshot.routing.route({
+    vector: query,
+    numProbes: req.num_probes,
+    shardIds: req.shard_ids,
+    routingContext: decodeRoutingContext(req.routing_context),
+  });
   const result = await fanOut(pool, snapshot.placement, {
     runId: manifest.run_id,
     queryBytes: req.query,
     topK,
     shardIds,
     includePayload: req.include_payload,
+    options: { nprobes: req.nprobes, ef: req.ef, refine_factor: req.refine_factor },
     deadline,
   });
   if (result.failed.size > 0) {

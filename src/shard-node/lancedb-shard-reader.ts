@@ -1,47 +1,104 @@
 /**
- * Opens a downloaded LanceDB shard and searches it.
+ * Opens a downloaded LanceDB shard and searches it, forwarding the per-query index options that
+ * apply to the shard's index (nprobes: IVF partitions; ef: HNSW beam; refine_factor: exact
+ * re-ranking of quantised PQ/SQ candidates).
  */
-import { LANCE_COLUMNS, LANCE_TABLE_NAME, lanceDistanceToScore } from '../common/lancedb-layout.ts';
+import {
+  LANCE_BUILT_INDEX_TYPES,
+  LANCE_COLUMNS,
+  LANCE_TABLE_NAME,
+  lanceDistanceToScore,
+  lanceIndexKind,
+  lanceQueryKnobs,
+  type LanceBuiltIndexType,
+  type LanceQueryKnobs,
+} from '../common/lancedb-layout.ts';
 import * as lancedb from '@lancedb/lancedb';
-import { VectorIndexError, errorMessage } from '../common/errors.ts';
+import { InvalidQueryError, VectorIndexError, errorMessage } from '../common/errors.ts';
 import type { Metric } from '../common/distance.ts';
 import type { ScoredHit } from '../common/topk-merge.ts';
+import type { ShardIndexReader, ShardQueryOptions } from './shard-index-reader.ts';
 
 /** One open shard table. */
-export class LanceShardReader {
+export class LanceShardReader implements ShardIndexReader {
+  private readonly knobs: LanceQueryKnobs;
+
   private constructor(
     readonly dbId: number,
     private readonly table: lancedb.Table,
     private readonly metric: Metric,
-  ) {}
+    /** The index the table actually has, read from the table when it was opened. */
+    readonly indexType: LanceBuiltIndexType,
+  ) {
+    this.knobs = lanceQueryKnobs(indexType);
+  }
 
   /**
-   * Opens the shard's table in `dir` (a LanceDB database folder).
-   * @throws VectorIndexError naming the shard when the folder is not a readable LanceDB table.
+   * Opens the shard's table in `dir` (a LanceDB database folder) and reads which vector index it has.
+   * @param metric the metric the shard was built with (LanceDB must search with the index's metric).
+   * @param expectedIndexType the manifest's `index_type` for this shard (`none`, `ivf_flat`,
+   *   `ivf_pq`, `hnsw_sq`, `hnsw_pq`); when given, the table's index must be that one.
+   * @throws VectorIndexError naming the shard when the folder is not a readable LanceDB table, the
+   *   table has an index kind shardfleet does not build, or it differs from `expectedIndexType`.
    */
-  static async open(dir: string, dbId: number, metric: Metric): Promise<LanceShardReader> {
+  static async open(dir: string, dbId: number, metric: Metric, expectedIndexType?: string): Promise<LanceShardReader> {
+    let table: lancedb.Table;
     try {
       const db = await lancedb.connect(dir);
-      const table = await db.openTable(LANCE_TABLE_NAME);
-      return new LanceShardReader(dbId, table, metric);
+      table = await db.openTable(LANCE_TABLE_NAME);
     } catch (err) {
       throw new VectorIndexError(`shard ${dbId}: cannot open LanceDB table in ${dir}: ${errorMessage(err)}`, { cause: err });
+    }
+    try {
+      const vectorIndexes = (await table.listIndices()).filter((ix) => ix.columns.includes(LANCE_COLUMNS.vector));
+      if (vectorIndexes.length > 1) {
+        throw new VectorIndexError(`shard ${dbId}: LanceDB table in ${dir} has ${vectorIndexes.length} vector indexes (${vectorIndexes.map((ix) => ix.indexType).join(', ')}); expected at most one`);
+      }
+      let indexType: LanceBuiltIndexType = 'none';
+      if (vectorIndexes.length === 1) {
+        const kind = lanceIndexKind(vectorIndexes[0].indexType);
+        if (kind === undefined) {
+          throw new VectorIndexError(`shard ${dbId}: LanceDB table in ${dir} has a ${vectorIndexes[0].indexType} index, which shardfleet does not support (${LANCE_BUILT_INDEX_TYPES.join(', ')})`);
+        }
+        indexType = kind;
+      }
+      if (expectedIndexType !== undefined && expectedIndexType !== indexType) {
+        throw new VectorIndexError(`shard ${dbId}: the manifest says index_type ${JSON.stringify(expectedIndexType)} but the LanceDB table in ${dir} has ${indexType}`);
+      }
+      return new LanceShardReader(dbId, table, metric, indexType);
+    } catch (err) {
+      table.close();
+      if (err instanceof VectorIndexError) throw err;
+      throw new VectorIndexError(`shard ${dbId}: cannot list the indexes of the LanceDB table in ${dir}: ${errorMessage(err)}`, { cause: err });
     }
   }
 
   /**
-   * The `topK` nearest rows to `query` (Float32Array of length dim), best first.
+   * The `topK` nearest rows to `query` (Float32Array of length dim), best (lowest score) first,
+   * scored per the Hit contract via `lanceDistanceToScore`. `options.nprobes` applies to every
+   * index (all are IVF-partitioned), `options.ef` to HNSW indexes, `options.refineFactor` to PQ/SQ
+   * indexes; 0 or undefined keeps LanceDB's default, and options that do not apply are ignored.
+   * An `ef` below the candidate count (`topK`, or `topK * refineFactor` when refining) is raised to
+   * it, since LanceDB requires ef >= k.
+   * Without a refine factor, PQ/SQ shards return approximate neighbours, and PQ shards approximate
+   * distances (measured with LanceDB 0.37: HNSW-SQ distances are exact).
+   * @throws InvalidQueryError naming the shard when an option is negative or not an integer.
    * @throws VectorIndexError naming the shard when LanceDB fails.
    */
-  async search(query: Float32Array, topK: number, includePayload: boolean): Promise<ScoredHit[]> {
+  async search(query: Float32Array, topK: number, includePayload: boolean, options: ShardQueryOptions = {}): Promise<ScoredHit[]> {
+    const nprobes = this.option('nprobes', options.nprobes);
+    const ef = this.option('ef', options.ef);
+    const refineFactor = this.option('refine_factor', options.refineFactor);
     const columns: string[] = includePayload ? [LANCE_COLUMNS.id, LANCE_COLUMNS.payload, '_distance'] : [LANCE_COLUMNS.id, '_distance'];
     try {
-      const result = await this.table
-        .vectorSearch(query)
-        .distanceType(this.metric)
-        .limit(topK)
-        .select(columns)
-        .toArrow();
+      let q = this.table.vectorSearch(query).distanceType(this.metric).limit(topK).select(columns);
+      if (nprobes > 0 && this.knobs.nprobes) q = q.nprobes(nprobes);
+      const refine = refineFactor > 0 && this.knobs.refineFactor;
+      if (refine) q = q.refineFactor(refineFactor);
+      // LanceDB rejects ef < k ("ef must be greater than or equal to k"), where k is the number of
+      // candidates the index returns: topK, or topK * refine_factor when refining.
+      if (ef > 0 && this.knobs.ef) q = q.ef(Math.max(ef, refine ? topK * refineFactor : topK));
+      const result = await q.toArrow();
       const ids = result.getChild(LANCE_COLUMNS.id);
       const distances = result.getChild('_distance');
       const payloads = includePayload ? result.getChild(LANCE_COLUMNS.payload) : null;
@@ -63,5 +120,13 @@ export class LanceShardReader {
   /** Closes the table. */
   close(): void {
     this.table.close();
+  }
+
+  private option(name: string, value: number | undefined): number {
+    if (value === undefined) return 0;
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new InvalidQueryError(`shard ${this.dbId}: ${name} must be a non-negative integer (0 = default), got ${value}`);
+    }
+    return value;
   }
 }

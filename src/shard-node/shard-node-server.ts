@@ -83,7 +83,11 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
     const run = requireRun(current, req.run_id);
     const query = decodeVector(req.query, run.manifest.index.dim);
     if (req.top_k < 1 || req.top_k > MAX_TOP_K) throw new InvalidQueryError(`top_k must be in 1..${MAX_TOP_K}, got ${req.top_k}`);
-    const outcomes = await run.search(query, req.top_k, req.shard_ids, req.include_payload);
+    const outcomes = await run.search(query, req.top_k, req.shard_ids, req.include_payload, {
+      nprobes: req.nprobes || undefined,
+      ef: req.ef || undefined,
+      refineFactor: req.refine_factor || undefined,
+    });
     return {
       run_id: run.runId,
       shards: outcomes.map((o) => ({ db_id: o.dbId, hits: o.hits ?? [], error: o.error ?? '' })),

@@ -8,7 +8,9 @@ import { ReaderStateError, errorMessage } from '../common/errors.ts';
 import type { Manifest } from '../common/manifest.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
 import type { ScoredHit } from '../common/topk-merge.ts';
-import { LanceShardReader } from './lancedb-shard-reader.ts';
+import { EmptyShardReader } from './empty-shard-reader.ts';
+import { openShardReader } from './open-shard-reader.ts';
+import type { ShardIndexReader, ShardQueryOptions } from './shard-index-reader.ts';
 import { ensureShardCached } from './shard-cache.ts';
 
 /** Outcome of searching one shard. */
@@ -17,7 +19,7 @@ export type ShardSearchOutcome = { dbId: number; hits: ScoredHit[]; error?: unde
 /** One loaded run on a shard node. */
 export class LoadedRun {
   /** Open shards by db id. */
-  readonly shards = new Map<number, LanceShardReader>();
+  readonly shards = new Map<number, ShardIndexReader>();
   /** Shards that could not be loaded, with the reason. */
   readonly failures = new Map<number, string>();
 
@@ -46,8 +48,12 @@ export class LoadedRun {
           const entry = this.manifest.shards[dbId];
           const started = performance.now();
           try {
+            if (entry.vector_count === 0 && entry.files.length === 0) {
+              this.shards.set(dbId, new EmptyShardReader(dbId));
+              return;
+            }
             const cached = await ensureShardCached(store, cacheDir, this.runId, entry);
-            const reader = await LanceShardReader.open(cached.dir, dbId, this.manifest.index.metric);
+            const reader = await openShardReader(this.manifest, entry, cached.dir);
             this.shards.set(dbId, reader);
             log.info(
               { run_id: this.runId, db_id: dbId, bytes: cached.bytes, downloaded: cached.downloaded, ms: Math.round(performance.now() - started) },
@@ -63,10 +69,16 @@ export class LoadedRun {
   }
 
   /**
-   * Searches the given shards concurrently. A shard that is not loaded here, or whose search
+   * Searches the given shards concurrently with the per-query index `options`. A shard that is not loaded here, or whose search
    * fails, yields an outcome with `error` naming the shard and the reason.
    */
-  async search(query: Float32Array, topK: number, dbIds: readonly number[], includePayload: boolean): Promise<ShardSearchOutcome[]> {
+  async search(
+    query: Float32Array,
+    topK: number,
+    dbIds: readonly number[],
+    includePayload: boolean,
+    options: ShardQueryOptions = {},
+  ): Promise<ShardSearchOutcome[]> {
     return Promise.all(
       dbIds.map(async (dbId): Promise<ShardSearchOutcome> => {
         const reader = this.shards.get(dbId);
@@ -78,7 +90,7 @@ export class LoadedRun {
           };
         }
         try {
-          return { dbId, hits: await reader.search(query, topK, includePayload) };
+          return { dbId, hits: await reader.search(query, topK, includePayload, options) };
         } catch (err) {
           return { dbId, error: errorMessage(err) };
         }

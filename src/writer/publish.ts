@@ -15,7 +15,7 @@ import {
   type Manifest,
 } from '../common/manifest.ts';
 import { PreconditionFailedError, StorageError, errorMessage } from '../common/errors.ts';
-import type { ObjectStore } from '../common/storage/object-store.ts';
+import type { ObjectStore, PutCondition } from '../common/storage/object-store.ts';
 
 /**
  * Uploads every file below `localDir` to `keyPrefix` (which ends in `/`), `concurrency` at a time,
@@ -65,24 +65,35 @@ export async function publishManifest(store: ObjectStore, manifest: Manifest, ma
 
 /**
  * Points `_CURRENT` at an existing manifest with a conditional write.
- * @throws PreconditionFailedError when `_CURRENT` changed between the read and the write.
+ * @param condition the write condition: by default If-Match on the etag `_CURRENT` has now (or
+ *   If-None-Match when it does not exist); a caller that decided on an earlier read (rollback)
+ *   passes that read's etag so a change since then fails.
+ * @param action what the move is, for the error message (default: publishing the run).
+ * @throws PreconditionFailedError when `_CURRENT` changed before the write.
  */
-export async function movePointer(store: ObjectStore, manifestKey: string, runId: string): Promise<CurrentPointer> {
+export async function movePointer(
+  store: ObjectStore,
+  manifestKey: string,
+  runId: string,
+  condition?: PutCondition,
+  action = `run ${runId} was being published; manifest ${manifestKey} is stored but not current`,
+): Promise<CurrentPointer> {
   const pointer: CurrentPointer = {
     format_version: CURRENT_FORMAT_VERSION,
     manifest_ref: manifestKey,
     run_id: runId,
     published_at: new Date().toISOString(),
   };
-  const previous = await store.head(CURRENT_KEY);
+  let when = condition;
+  if (when === undefined) {
+    const previous = await store.head(CURRENT_KEY);
+    when = previous ? { ifMatch: previous.etag } : { ifNoneMatch: '*' };
+  }
   try {
-    await store.putIf(CURRENT_KEY, JSON.stringify(pointer, null, 2), previous ? { ifMatch: previous.etag } : { ifNoneMatch: '*' });
+    await store.putIf(CURRENT_KEY, JSON.stringify(pointer, null, 2), when);
   } catch (err) {
     if (err instanceof PreconditionFailedError) {
-      throw new PreconditionFailedError(
-        CURRENT_KEY,
-        `another publisher moved it while run ${runId} was being published; manifest ${manifestKey} is stored but not current`,
-      );
+      throw new PreconditionFailedError(CURRENT_KEY, `another publisher moved it while ${action}`);
     }
     throw err;
   }

@@ -1,17 +1,25 @@
 /**
  * Per-shard row buffers for the assignment pass: rows are appended to their shard's buffer and
- * flushed to the shard's LanceDB table in large batches, so memory stays bounded by
- * `maxBufferedBytes` whatever the input size, and tables get few, large fragments.
+ * handed to the shard's writer in large batches, so memory stays bounded whatever the input size
+ * and indexes get few, large fragments.
+ *
+ * Writes overlap with reading: each shard's batches are written in order (one chain per shard),
+ * different shards' batches run concurrently (LanceDB writes on its own threads, sqlite-vec in
+ * worker threads), and the caller is held back only when the bytes buffered plus in flight exceed
+ * `maxBufferedBytes`.
  */
-import type { LanceShardWriter } from './backends/lancedb-shard-writer.ts';
+import type { ShardIndexWriter } from './backends/shard-index-writer.ts';
 
 /** Buffering limits. */
 export interface ShardBufferLimits {
-  /** Flush a shard once it holds this many rows (default 65,536). */
+  /** Hand a shard's rows to its writer once it holds this many rows (default 65,536). */
   flushRows: number;
-  /** Flush the largest shard buffer when all buffers together exceed this many bytes (default 256 MiB). */
+  /** Bytes buffered plus in flight across all shards before `add` waits (default 256 MiB). */
   maxBufferedBytes: number;
 }
+
+/** Default limits. */
+export const DEFAULT_SHARD_BUFFER_LIMITS: ShardBufferLimits = { flushRows: 65_536, maxBufferedBytes: 256 * 1024 * 1024 };
 
 class RowBuffer {
   ids: string[] = [];
@@ -40,53 +48,87 @@ class RowBuffer {
   }
 }
 
-/** Buffers rows per shard and flushes them to each shard's writer. */
+/** Buffers rows per shard and feeds each shard's writer. */
 export class ShardBuffers {
   private readonly buffers: RowBuffer[];
-  private bufferedBytes = 0;
-  /** Rows written or buffered per shard. */
+  /** Bytes in buffers plus bytes handed to writers and not yet written. */
+  private pendingBytes = 0;
+  /** Per shard: the promise of its last write (writes of one shard run in order). */
+  private readonly chains: Promise<void>[];
+  /** Writes in flight, oldest first, with their byte sizes. */
+  private inFlight: { done: Promise<void>; settled: boolean }[] = [];
+  private failure: unknown;
+  /** Rows written or buffered per shard (every shard, owned or not). */
   readonly counts: number[];
 
   /**
-   * @param writers one writer per shard, index = db id.
+   * @param writers one entry per shard (index = db id): its writer, or undefined for a shard this
+   *   process does not build (its rows are counted and dropped).
    * @param dim vector dimension.
    */
   constructor(
-    private readonly writers: LanceShardWriter[],
+    private readonly writers: readonly (ShardIndexWriter | undefined)[],
     private readonly dim: number,
-    private readonly limits: ShardBufferLimits = { flushRows: 65_536, maxBufferedBytes: 256 * 1024 * 1024 },
+    private readonly limits: ShardBufferLimits = DEFAULT_SHARD_BUFFER_LIMITS,
   ) {
     this.buffers = writers.map(() => new RowBuffer(dim));
+    this.chains = writers.map(() => Promise.resolve());
     this.counts = writers.map(() => 0);
   }
 
-  /** Adds one row to shard `dbId`, flushing when a limit is reached. */
+  /**
+   * Adds one row to shard `dbId`; waits when too much is buffered or in flight.
+   * @param vector `Float32Array` of length dim (copied).
+   * @param payload JSON object text or null.
+   * @throws the first writer error (VectorIndexError naming the shard).
+   */
   async add(dbId: number, id: string, vector: Float32Array, payload: string | null): Promise<void> {
-    const buffer = this.buffers[dbId];
-    this.bufferedBytes += buffer.push(id, vector, payload);
     this.counts[dbId]++;
-    if (buffer.rows >= this.limits.flushRows) await this.flush(dbId);
-    while (this.bufferedBytes > this.limits.maxBufferedBytes) {
+    if (this.writers[dbId] === undefined) return;
+    const buffer = this.buffers[dbId];
+    this.pendingBytes += buffer.push(id, vector, payload);
+    if (buffer.rows >= this.limits.flushRows) this.flush(dbId);
+    while (this.pendingBytes > this.limits.maxBufferedBytes) {
+      const oldest = this.inFlight.shift();
+      if (oldest) {
+        await oldest.done;
+        continue;
+      }
       let largest = 0;
       for (let i = 1; i < this.buffers.length; i++) if (this.buffers[i].bytes > this.buffers[largest].bytes) largest = i;
-      await this.flush(largest);
+      this.flush(largest);
     }
+    if (this.failure !== undefined) throw this.failure;
   }
 
-  /** Flushes every non-empty buffer. */
+  /**
+   * Hands every non-empty buffer to its writer and waits for all writes.
+   * @throws the first writer error.
+   */
   async flushAll(): Promise<void> {
-    for (let i = 0; i < this.buffers.length; i++) await this.flush(i);
+    for (let i = 0; i < this.buffers.length; i++) this.flush(i);
+    await Promise.all(this.chains);
+    if (this.failure !== undefined) throw this.failure;
   }
 
-  private async flush(dbId: number): Promise<void> {
+  private flush(dbId: number): void {
     const buffer = this.buffers[dbId];
-    if (buffer.rows === 0) return;
+    const writer = this.writers[dbId];
+    if (buffer.rows === 0 || writer === undefined) return;
     this.buffers[dbId] = new RowBuffer(this.dim);
-    this.bufferedBytes -= buffer.bytes;
-    await this.writers[dbId].add({
-      ids: buffer.ids,
-      vectors: buffer.vectors.subarray(0, buffer.rows * this.dim),
-      payloads: buffer.payloads,
-    });
+    const rows = { ids: buffer.ids, vectors: buffer.vectors.subarray(0, buffer.rows * this.dim), payloads: buffer.payloads };
+    const entry = { done: Promise.resolve(), settled: false };
+    entry.done = this.chains[dbId]
+      .then(() => (this.failure === undefined ? writer.add(rows) : undefined))
+      .catch((err: unknown) => {
+        this.failure ??= err;
+      })
+      .finally(() => {
+        this.pendingBytes -= buffer.bytes;
+        entry.settled = true;
+      });
+    this.chains[dbId] = entry.done;
+    if (this.inFlight.length >= 64) this.inFlight = this.inFlight.filter((e) => !e.settled);
+    this.inFlight.push(entry);
   }
 }

@@ -39,8 +39,7 @@ export async function buildFashionSnapshot(
   return buildSnapshot({
     store,
     source,
-    numDbs: options.numDbs,
-    numProbes: options.numProbes ?? 2,
+    sharding: { strategy: 'cluster', numDbs: options.numDbs, numProbes: options.numProbes ?? 2 },
     metric: 'l2',
     seed: options.seed ?? 7,
     progress: false,

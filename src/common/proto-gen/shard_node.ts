@@ -2,6 +2,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { Hit as _shardfleet_v1_Hit, Hit__Output as _shardfleet_v1_Hit__Output } from './shardfleet/v1/Hit.ts';
+import type { RoutingValue as _shardfleet_v1_RoutingValue, RoutingValue__Output as _shardfleet_v1_RoutingValue__Output } from './shardfleet/v1/RoutingValue.ts';
 import type { SearchShardsRequest as _shardfleet_v1_SearchShardsRequest, SearchShardsRequest__Output as _shardfleet_v1_SearchShardsRequest__Output } from './shardfleet/v1/SearchShardsRequest.ts';
 import type { SearchShardsResponse as _shardfleet_v1_SearchShardsResponse, SearchShardsResponse__Output as _shardfleet_v1_SearchShardsResponse__Output } from './shardfleet/v1/SearchShardsResponse.ts';
 import type { ShardFailure as _shardfleet_v1_ShardFailure, ShardFailure__Output as _shardfleet_v1_ShardFailure__Output } from './shardfleet/v1/ShardFailure.ts';
@@ -18,6 +19,7 @@ export interface ProtoGrpcType {
   shardfleet: {
     v1: {
       Hit: MessageTypeDefinition<_shardfleet_v1_Hit, _shardfleet_v1_Hit__Output>
+      RoutingValue: MessageTypeDefinition<_shardfleet_v1_RoutingValue, _shardfleet_v1_RoutingValue__Output>
       SearchShardsRequest: MessageTypeDefinition<_shardfleet_v1_SearchShardsRequest, _shardfleet_v1_SearchShardsRequest__Output>
       SearchShardsResponse: MessageTypeDefinition<_shardfleet_v1_SearchShardsResponse, _shardfleet_v1_SearchShardsResponse__Output>
       ShardFailure: MessageTypeDefinition<_shardfleet_v1_ShardFailure, _shardfleet_v1_ShardFailure__Output>

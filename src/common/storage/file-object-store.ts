@@ -218,11 +218,11 @@ export class FileObjectStore implements ObjectStore {
       const st = await fh.stat();
       if (!st.isFile()) return undefined;
       const cached = this.etagCache.get(file);
-      if (cached !== undefined && sameVersion(cached, st)) return { key, size: st.size, etag: cached.etag };
+      if (cached !== undefined && sameVersion(cached, st)) return { key, size: st.size, etag: cached.etag, lastModified: st.mtime };
       const etag = await hashHandle(fh);
       if (this.etagCache.size >= ETAG_CACHE_LIMIT) this.etagCache.clear();
       this.etagCache.set(file, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, etag });
-      return { key, size: st.size, etag };
+      return { key, size: st.size, etag, lastModified: st.mtime };
     } catch (err) {
       throw new StorageError(`head of ${key} failed: ${errorMessage(err)}`, { cause: err });
     } finally {

@@ -19,6 +19,8 @@ export interface ObjectInfo {
    * them); on `file://` a hex sha256 of the content.
    */
   etag: string;
+  /** Last modification time (S3 LastModified; file mtime). */
+  lastModified: Date;
 }
 
 /** Condition for {@link ObjectStore.putIf}. */

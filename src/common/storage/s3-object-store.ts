@@ -193,7 +193,7 @@ export class S3ObjectStore implements ObjectStore {
     const Key = this.fullKey(key);
     try {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
-      return { key, size: out.ContentLength ?? 0, etag: out.ETag ?? '' };
+      return { key, size: out.ContentLength ?? 0, etag: out.ETag ?? '', lastModified: out.LastModified ?? new Date() };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw this.mapError(err, 'head', key, Key);
@@ -214,7 +214,7 @@ export class S3ObjectStore implements ObjectStore {
         );
         for (const o of page.Contents ?? []) {
           if (o.Key === undefined || !o.Key.startsWith(Prefix)) continue;
-          out.push({ key: o.Key.slice(base.length), size: o.Size ?? 0, etag: o.ETag ?? '' });
+          out.push({ key: o.Key.slice(base.length), size: o.Size ?? 0, etag: o.ETag ?? '', lastModified: o.LastModified ?? new Date() });
         }
         ContinuationToken = page.IsTruncated === true ? page.NextContinuationToken : undefined;
       } while (ContinuationToken !== undefined);

@@ -3,29 +3,58 @@
  * table is compacted, indexed and old versions are removed, leaving a minimal set of files to
  * upload.
  *
- * Index choice (`index_type`):
+ * Index choice (`index_type`, see {@link LanceIndexPlan}):
  * - `auto`: an exact IVF-flat index with one partition (every query scans the whole shard, so
  *   results are exact) while the shard has fewer than `hnsw_min_rows` rows; HNSW-SQ beyond.
- * - `ivf_flat`: IVF-flat with `num_partitions` partitions (default 1 = exact).
- * - `hnsw_sq`: HNSW over scalar-quantised vectors (params `m`, `ef_construction`).
- * A shard with fewer than 2 rows gets no index (a flat scan, exact).
+ * - `ivf_flat`: IVF-flat with `num_partitions` partitions (default 1 = exact; more partitions are
+ *   approximate, tuned per query with `nprobes`).
+ * - `ivf_pq`: IVF with product-quantised vectors (`num_partitions`, `num_sub_vectors`);
+ *   approximate distances unless the query sets `refine_factor`.
+ * - `hnsw_sq`: HNSW over scalar-quantised vectors (`m`, `ef_construction`; query `ef`).
+ * - `hnsw_pq`: HNSW over product-quantised vectors (`m`, `ef_construction`, `num_sub_vectors`).
+ * PQ needs at least {@link PQ_MIN_ROWS} rows per shard (8-bit codebooks); a PQ shard with fewer rows
+ * is a VectorIndexError. A shard with fewer than 2 rows gets no index (a flat scan, exact).
  */
-import { LANCE_COLUMNS, LANCE_TABLE_NAME } from '../../common/lancedb-layout.ts';
+import { LANCE_COLUMNS, LANCE_TABLE_NAME, type LanceBuiltIndexType } from '../../common/lancedb-layout.ts';
 import * as lancedb from '@lancedb/lancedb';
 import { Field, FixedSizeList, Float32, Schema, Table as ArrowTable, Utf8, makeData, RecordBatch, Struct, vectorFromArray } from 'apache-arrow';
-import { VectorIndexError, errorMessage } from '../../common/errors.ts';
+import type { Logger } from 'pino';
+import { ConfigValidationError, VectorIndexError, errorMessage } from '../../common/errors.ts';
 import type { Metric } from '../../common/distance.ts';
+import type { BuiltShard, ShardIndexWriter, ShardRows } from './shard-index-writer.ts';
 
-/** Index request for a shard. */
+export type { BuiltShard, ShardRows } from './shard-index-writer.ts';
+
+/** The index a LanceDB shard is asked for (`auto` decides per shard by its row count). */
+export type LanceIndexType = 'auto' | 'ivf_flat' | 'ivf_pq' | 'hnsw_sq' | 'hnsw_pq';
+
+/** Every {@link LanceIndexType}, for validation and CLI choices. */
+export const LANCE_INDEX_TYPES: readonly LanceIndexType[] = ['auto', 'ivf_flat', 'ivf_pq', 'hnsw_sq', 'hnsw_pq'];
+
+/**
+ * Rows a shard needs before a PQ index (`ivf_pq`, `hnsw_pq`) can be trained: LanceDB trains 8-bit
+ * codebooks, i.e. 2^8 = 256 centroids per sub-vector, from the shard's own rows.
+ */
+export const PQ_MIN_ROWS = 256;
+
+/** Index request for every shard of a build (manifest `index_params`, camel-cased). */
 export interface LanceIndexPlan {
-  indexType: 'auto' | 'ivf_flat' | 'hnsw_sq';
-  /** `auto` switches to HNSW-SQ at this many rows (default 100,000). */
+  indexType: LanceIndexType;
+  /** `auto` switches from exact IVF-flat to HNSW-SQ at this many rows per shard (integer >= 1; default 100,000). */
   hnswMinRows: number;
-  /** IVF partitions for `ivf_flat` (default 1). */
+  /**
+   * IVF partitions for `ivf_flat` and `ivf_pq` (integer >= 1; default 1). Clamped to the shard's
+   * row count (the clamp is reported in {@link LanceBuiltShard.notes}). HNSW indexes use 1.
+   */
   numPartitions: number;
-  /** HNSW graph degree (default 20). */
+  /**
+   * PQ sub-vectors for `ivf_pq` / `hnsw_pq`: must divide `dim`. 0 (default) = automatic, see
+   * {@link defaultNumSubVectors}. Each sub-vector is stored as one byte.
+   */
+  numSubVectors: number;
+  /** HNSW graph degree (integer >= 2; default 20). */
   m: number;
-  /** HNSW build beam width (default 300). */
+  /** HNSW build beam width (integer >= 1; default 300). */
   efConstruction: number;
 }
 
@@ -34,56 +63,139 @@ export const DEFAULT_LANCE_INDEX_PLAN: LanceIndexPlan = {
   indexType: 'auto',
   hnswMinRows: 100_000,
   numPartitions: 1,
+  numSubVectors: 0,
   m: 20,
   efConstruction: 300,
 };
 
-/** A batch of rows for one shard. */
-export interface ShardRows {
-  ids: string[];
-  /** `Float32Array` of length ids.length * dim, row-major. */
-  vectors: Float32Array;
-  /** JSON text per row, or null. */
-  payloads: (string | null)[];
+/**
+ * The automatic PQ sub-vector count for vectors of `dim` dimensions: `dim / 16` when 16 divides
+ * `dim` (LanceDB's preferred layout), else `dim / 8`, else `dim / L` for the largest divisor
+ * `L < 8` of `dim` (so every sub-vector has L values; L = 1 for a prime `dim`, which compresses
+ * nothing but stays accurate). Always a divisor of `dim`.
+ * @param dim vector dimension, an integer >= 1.
+ */
+export function defaultNumSubVectors(dim: number): number {
+  for (const len of [16, 8, 7, 6, 5, 4, 3, 2]) if (dim % len === 0) return dim / len;
+  return dim;
 }
 
-/** What a finished shard looks like. */
-export interface BuiltShard {
-  vectorCount: number;
-  /** `ivf_flat`, `hnsw_sq` or `none`. */
-  indexType: string;
-  /** LanceDB table version. */
-  checkpointId: string;
+function requireInt(name: string, value: number, min: number): void {
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new ConfigValidationError(`LanceDB index: ${name} must be an integer >= ${min}, got ${value}`);
+  }
+}
+
+/**
+ * Validates an index plan for vectors of `dim` dimensions before any input is read, and resolves
+ * `numSubVectors` 0 to {@link defaultNumSubVectors}(dim).
+ * @returns the plan with `numSubVectors` resolved (a divisor of `dim`).
+ * @throws ConfigValidationError when `indexType` is unknown, a numeric parameter is not a positive
+ *   integer (`m` < 2), or `numSubVectors` does not divide `dim` (LanceDB requires
+ *   `dim % num_sub_vectors == 0`); the message names the parameter and the allowed values.
+ */
+export function checkLanceIndexPlan(plan: LanceIndexPlan, dim: number): LanceIndexPlan {
+  if (!(LANCE_INDEX_TYPES as readonly string[]).includes(plan.indexType)) {
+    throw new ConfigValidationError(`LanceDB index: index_type ${JSON.stringify(plan.indexType)} is not one of ${LANCE_INDEX_TYPES.join(', ')}`);
+  }
+  requireInt('dim', dim, 1);
+  requireInt('hnsw_min_rows', plan.hnswMinRows, 1);
+  requireInt('num_partitions', plan.numPartitions, 1);
+  requireInt('m', plan.m, 2);
+  requireInt('ef_construction', plan.efConstruction, 1);
+  requireInt('num_sub_vectors', plan.numSubVectors, 0);
+  if (plan.numSubVectors === 0) return { ...plan, numSubVectors: defaultNumSubVectors(dim) };
+  if (plan.numSubVectors > dim || dim % plan.numSubVectors !== 0) {
+    const divisors = Array.from({ length: dim }, (_, i) => i + 1).filter((d) => dim % d === 0);
+    const shown = divisors.length > 16 ? `${divisors.slice(0, 16).join(', ')}, ...` : divisors.join(', ');
+    throw new ConfigValidationError(
+      `LanceDB index: num_sub_vectors ${plan.numSubVectors} does not divide the vector dimension ${dim}; use a divisor of ${dim} (${shown}) or 0 for the default (${defaultNumSubVectors(dim)})`,
+    );
+  }
+  return { ...plan };
+}
+
+/** The parameters of the index a shard actually got. */
+export interface LanceIndexParams {
+  /** IVF partitions (after clamping to the row count); 1 for HNSW and `auto`'s exact index. */
+  numPartitions?: number;
+  /** PQ sub-vectors (`ivf_pq`, `hnsw_pq`). */
+  numSubVectors?: number;
+  /** HNSW graph degree. */
+  m?: number;
+  /** HNSW build beam width. */
+  efConstruction?: number;
+}
+
+/** A finished LanceDB shard. */
+export interface LanceBuiltShard extends BuiltShard {
+  /** The index the shard actually got (`none` = flat scan of a shard with fewer than 2 rows). */
+  indexType: LanceBuiltIndexType;
+  /** Parameters of that index (empty for `none`). */
+  indexParams: LanceIndexParams;
+  /** Human-readable deviations from the plan, e.g. `num_partitions 64 clamped to 40 (the shard has 40 rows)`. */
+  notes: string[];
+}
+
+/** Constructor options of {@link LanceShardWriter}. */
+export interface LanceShardWriterOptions {
+  /** Local folder of the shard's LanceDB database (created if missing). */
+  dir: string;
+  /** The shard id (for error messages). */
+  dbId: number;
+  /** Vector dimension. */
+  dim: number;
+  /** Distance metric the index is trained for (and must be searched with). */
+  metric: Metric;
+  /** Index plan; missing fields take {@link DEFAULT_LANCE_INDEX_PLAN}'s values. */
+  plan?: Partial<LanceIndexPlan>;
+  /** Receives a warning for each deviation from the plan (also returned in `notes`). */
+  log?: Pick<Logger, 'warn'>;
 }
 
 /** Writes one shard's table into a local LanceDB folder. */
-export class LanceShardWriter {
+export class LanceShardWriter implements ShardIndexWriter {
+  readonly dbId: number;
+  private readonly dir: string;
+  private readonly dim: number;
+  private readonly metric: Metric;
+  private readonly plan: LanceIndexPlan;
+  private readonly log: Pick<Logger, 'warn'> | undefined;
   private table: lancedb.Table | undefined;
+  private state: 'open' | 'finished' | 'aborted' = 'open';
   private rows = 0;
   private readonly schema: Schema;
 
   /**
-   * @param dir local folder of the shard's LanceDB database (created if missing).
-   * @param dbId the shard id (for error messages).
-   * @param dim vector dimension.
-   * @param metric distance metric the index is trained for.
+   * @throws ConfigValidationError when the plan is invalid for `dim` (see {@link checkLanceIndexPlan}).
    */
-  constructor(
-    private readonly dir: string,
-    readonly dbId: number,
-    private readonly dim: number,
-    private readonly metric: Metric,
-  ) {
+  constructor(options: LanceShardWriterOptions) {
+    this.dir = options.dir;
+    this.dbId = options.dbId;
+    this.dim = options.dim;
+    this.metric = options.metric;
+    this.log = options.log;
+    this.plan = checkLanceIndexPlan({ ...DEFAULT_LANCE_INDEX_PLAN, ...options.plan }, options.dim);
     this.schema = new Schema([
       new Field(LANCE_COLUMNS.id, new Utf8(), false),
-      new Field(LANCE_COLUMNS.vector, new FixedSizeList(dim, new Field('item', new Float32(), true)), false),
+      new Field(LANCE_COLUMNS.vector, new FixedSizeList(this.dim, new Field('item', new Float32(), true)), false),
       new Field(LANCE_COLUMNS.payload, new Utf8(), true),
     ]);
   }
 
-  /** Appends rows. @throws VectorIndexError naming the shard when LanceDB fails. */
+  /**
+   * Appends rows (`rows.vectors` holds `ids.length * dim` floats).
+   * @throws VectorIndexError naming the shard when the batch is malformed, the writer is already
+   *   finished or aborted, or LanceDB fails.
+   */
   async add(rows: ShardRows): Promise<void> {
+    if (this.state !== 'open') throw new VectorIndexError(`shard ${this.dbId}: rows added after the LanceDB writer was ${this.state}`);
     const n = rows.ids.length;
+    if (rows.vectors.length !== n * this.dim || rows.payloads.length !== n) {
+      throw new VectorIndexError(
+        `shard ${this.dbId}: malformed batch: ${n} ids, ${rows.payloads.length} payloads, ${rows.vectors.length} floats (expected ${n * this.dim} for dim ${this.dim})`,
+      );
+    }
     if (n === 0) return;
     const vectorType = this.schema.fields[1].type as FixedSizeList<Float32>;
     const vectorData = makeData({
@@ -115,42 +227,109 @@ export class LanceShardWriter {
   }
 
   /**
-   * Compacts the table, builds its index and deletes superseded versions.
-   * @throws VectorIndexError naming the shard when the index cannot be built (e.g. an empty shard).
+   * Compacts the table, builds its index (see the module doc for the choice) and deletes
+   * superseded versions. Closes the table whatever happens.
+   * @returns the row count, the index actually built with its parameters, notes on deviations from
+   *   the plan, and the LanceDB table version as checkpoint id.
+   * @throws VectorIndexError naming the shard when it has no rows, when a PQ index is asked for a
+   *   shard with fewer than {@link PQ_MIN_ROWS} rows, when called twice, or when LanceDB fails.
    */
-  async finish(plan: LanceIndexPlan): Promise<BuiltShard> {
+  async finish(): Promise<LanceBuiltShard> {
+    if (this.state !== 'open') throw new VectorIndexError(`shard ${this.dbId}: finish called after the LanceDB writer was ${this.state}`);
+    this.state = 'finished';
     const table = this.table;
-    if (table === undefined || this.rows === 0) {
-      throw new VectorIndexError(`shard ${this.dbId} received no vectors; use fewer shards or other centroids`);
-    }
-    let indexType = 'none';
+    this.table = undefined;
     try {
-      await table.optimize({ cleanupOlderThan: new Date(), deleteUnverified: true });
-      if (this.rows >= 2) {
-        const useHnsw = plan.indexType === 'hnsw_sq' || (plan.indexType === 'auto' && this.rows >= plan.hnswMinRows);
-        if (useHnsw) {
-          await table.createIndex(LANCE_COLUMNS.vector, {
-            config: lancedb.Index.hnswSq({ distanceType: this.metric, m: plan.m, efConstruction: plan.efConstruction, numPartitions: 1 }),
-          });
-          indexType = 'hnsw_sq';
-        } else {
-          const partitions = plan.indexType === 'ivf_flat' ? plan.numPartitions : 1;
-          await table.createIndex(LANCE_COLUMNS.vector, {
-            config: lancedb.Index.ivfFlat({ distanceType: this.metric, numPartitions: Math.min(partitions, this.rows) }),
-          });
-          indexType = 'ivf_flat';
+      if (table === undefined || this.rows === 0) {
+        throw new VectorIndexError(`shard ${this.dbId} received no vectors; use fewer shards or other centroids`);
+      }
+      const plan = this.plan;
+      const rows = this.rows;
+      let kind: Exclude<LanceBuiltIndexType, 'none'>;
+      if (plan.indexType === 'auto') kind = rows >= plan.hnswMinRows ? 'hnsw_sq' : 'ivf_flat';
+      else kind = plan.indexType;
+      const isPq = kind === 'ivf_pq' || kind === 'hnsw_pq';
+      if (isPq && rows < PQ_MIN_ROWS) {
+        throw new VectorIndexError(
+          `shard ${this.dbId}: cannot train a ${kind} index: the shard has ${rows} vectors and product quantization needs at least ${PQ_MIN_ROWS}; ` +
+            `use fewer shards (so each holds more rows) or another index type (auto, ivf_flat or hnsw_sq)`,
+        );
+      }
+      const notes: string[] = [];
+      let indexType: LanceBuiltIndexType = 'none';
+      let indexParams: LanceIndexParams = {};
+      let config: lancedb.Index | undefined;
+      if (rows >= 2) {
+        indexType = kind;
+        const distanceType = this.metric;
+        const ivfPartitions = (): number => {
+          const wanted = plan.indexType === 'auto' ? 1 : plan.numPartitions;
+          if (wanted <= rows) return wanted;
+          const note = `num_partitions ${wanted} clamped to ${rows} (the shard has ${rows} rows)`;
+          notes.push(note);
+          this.log?.warn({ db_id: this.dbId, requested: wanted, used: rows }, `shard ${this.dbId}: ${note}`);
+          return rows;
+        };
+        switch (kind) {
+          case 'ivf_flat': {
+            indexParams = { numPartitions: ivfPartitions() };
+            config = lancedb.Index.ivfFlat({ distanceType, ...indexParams });
+            break;
+          }
+          case 'ivf_pq': {
+            indexParams = { numPartitions: ivfPartitions(), numSubVectors: plan.numSubVectors };
+            config = lancedb.Index.ivfPq({ distanceType, ...indexParams });
+            break;
+          }
+          case 'hnsw_sq': {
+            indexParams = { numPartitions: 1, m: plan.m, efConstruction: plan.efConstruction };
+            config = lancedb.Index.hnswSq({ distanceType, ...indexParams });
+            break;
+          }
+          case 'hnsw_pq': {
+            indexParams = { numPartitions: 1, numSubVectors: plan.numSubVectors, m: plan.m, efConstruction: plan.efConstruction };
+            config = lancedb.Index.hnswPq({ distanceType, ...indexParams });
+            break;
+          }
         }
       }
-      await table.optimize({ cleanupOlderThan: new Date(), deleteUnverified: true });
-      const version = await table.version();
-      return { vectorCount: this.rows, indexType, checkpointId: String(version) };
-    } catch (err) {
-      throw new VectorIndexError(
-        `shard ${this.dbId}: building the ${indexType === 'none' ? plan.indexType : indexType} index over ${this.rows} vectors failed: ${errorMessage(err)}`,
-        { cause: err },
-      );
+      const what = config === undefined ? 'compacting the table' : `building the ${indexType} index (${describeParams(indexParams)})`;
+      try {
+        await table.optimize({ cleanupOlderThan: new Date(), deleteUnverified: true });
+        if (config !== undefined) await table.createIndex(LANCE_COLUMNS.vector, { config });
+        await table.optimize({ cleanupOlderThan: new Date(), deleteUnverified: true });
+        const version = await table.version();
+        return { vectorCount: rows, indexType, indexParams, notes, checkpointId: String(version) };
+      } catch (err) {
+        throw new VectorIndexError(`shard ${this.dbId}: ${what} over ${rows} vectors failed: ${errorMessage(err)}`, { cause: err });
+      }
     } finally {
-      table.close();
+      closeQuietly(table);
     }
   }
+
+  /** Closes the table without finishing (after a failure elsewhere). Idempotent; never throws. */
+  async abort(): Promise<void> {
+    if (this.state === 'open') this.state = 'aborted';
+    const table = this.table;
+    this.table = undefined;
+    closeQuietly(table);
+  }
+}
+
+function closeQuietly(table: lancedb.Table | undefined): void {
+  try {
+    if (table?.isOpen()) table.close();
+  } catch {
+    // Closing only releases native handles; nothing to report.
+  }
+}
+
+function describeParams(params: LanceIndexParams): string {
+  const parts: string[] = [];
+  if (params.numPartitions !== undefined) parts.push(`num_partitions=${params.numPartitions}`);
+  if (params.numSubVectors !== undefined) parts.push(`num_sub_vectors=${params.numSubVectors}`);
+  if (params.m !== undefined) parts.push(`m=${params.m}`);
+  if (params.efConstruction !== undefined) parts.push(`ef_construction=${params.efConstruction}`);
+  return parts.join(', ');
 }

@@ -1,12 +1,14 @@
 /**
  * Vector source over MNIST / Fashion-MNIST IDX files (plain or gzip): each image becomes one
  * float32 vector of rows*cols raw pixel values (0..255, not normalised); an optional labels file
- * becomes the payload `{ label, label_name }`.
+ * gives the columns `label` (int) and `label_name` (string), by default the payload
+ * `{ label, label_name }`, and selectable as payload, routing or shard id columns.
  */
 import { ConfigValidationError, InputRecordError } from '../../common/errors.ts';
+import { applyColumnSelection, requireKnownColumns, type ColumnSelection } from './column-selection.ts';
 import { type IdxHeader, iterateIdxRecords, readIdxHeader } from './idx-format.ts';
 import { resolveSlice, type ResolvedSlice, type SliceOptions } from './slice.ts';
-import type { VectorRecord, VectorSource } from './vector-record.ts';
+import type { Payload, VectorRecord, VectorSource } from './vector-record.ts';
 
 /** Fashion-MNIST class names, indexed by label (0 = T-shirt/top ... 9 = Ankle boot). */
 export const FASHION_MNIST_LABEL_NAMES: readonly string[] = Object.freeze([
@@ -22,8 +24,12 @@ export const FASHION_MNIST_LABEL_NAMES: readonly string[] = Object.freeze([
   'Ankle boot',
 ]);
 
-/** Options of {@link openIdxSource}. `start`/`limit` select records by index in the file. */
-export interface IdxSourceOptions extends SliceOptions {
+/**
+ * Options of {@link openIdxSource}. `start`/`limit` select records by index in the file.
+ * The column options may name `label` and `label_name` (only `label` when `labelNames` is null),
+ * and only with a labels file; e.g. `routingColumns: ['label']` gives `routingContext.label`.
+ */
+export interface IdxSourceOptions extends SliceOptions, ColumnSelection {
   /** Path of the IDX images file (magic 2051), plain or gzip. */
   imagesPath: string;
   /** Optional IDX labels file (magic 2049) with one label per image. */
@@ -68,10 +74,14 @@ function copyPixels(pixels: Uint8Array, out: Float32Array, offset: number): void
  * Opens an IDX images file (and optional labels file) as a streaming vector source.
  * Records: id = String(idOffset + index in file); vector = `Float32Array` of rows*cols raw pixel
  * values (0..255); payload `{ label: number, label_name: string }` when a labels file is given
- * (`{ label }` only when `labelNames` is null); location `<imagesPath> record <index in file>`.
+ * (`{ label }` only when `labelNames` is null), or the `payloadColumns` among them;
+ * routingContext / shardId from `routingColumns` / `shardIdColumn`; location
+ * `<imagesPath> record <index in file>`.
  * `dim` = rows*cols and `count` = number of records in the slice, both from the headers.
  * @throws ConfigValidationError naming the file for an unreadable file, a wrong magic number, a
- *   count mismatch between images and labels, or a bad slice / idOffset.
+ *   count mismatch between images and labels, a bad slice / idOffset, or a column option naming
+ *   a column other than `label` / `label_name` (or any column without a labels file; the message
+ *   lists the available columns).
  * During a pass, `records()` throws InputRecordError naming the file and record for a truncated
  * or corrupt file, or a label without a name in `labelNames`.
  */
@@ -83,6 +93,15 @@ export async function openIdxSource(options: IdxSourceOptions): Promise<VectorSo
   }
   const plan = await planIdx(imagesPath, labelsPath, options);
   const { images, labels, dim, slice } = plan;
+  const selection: ColumnSelection = {
+    payloadColumns: options.payloadColumns,
+    routingColumns: options.routingColumns,
+    shardIdColumn: options.shardIdColumn,
+  };
+  const description = labelsPath === undefined ? imagesPath : `${imagesPath} (labels ${labelsPath})`;
+  const available = labelsPath === undefined ? [] : labelNames === null ? ['label'] : ['label', 'label_name'];
+  const hint = labelsPath === undefined ? 'IDX columns come from a labels file; none was given' : undefined;
+  requireKnownColumns(selection, available, description, hint);
   async function* records(): AsyncGenerator<VectorRecord> {
     for await (const rec of iterateIdxRecords(images, labels, slice.start, slice.end)) {
       const location = `${imagesPath} record ${rec.index}`;
@@ -90,9 +109,8 @@ export async function openIdxSource(options: IdxSourceOptions): Promise<VectorSo
       copyPixels(rec.pixels, vector, 0);
       const record: VectorRecord = { id: String(idOffset + rec.index), vector, location };
       if (rec.label !== undefined) {
-        if (labelNames === null) {
-          record.payload = { label: rec.label };
-        } else {
+        const columns: Payload = { label: rec.label };
+        if (labelNames !== null) {
           const name = labelNames[rec.label];
           if (name === undefined) {
             throw new InputRecordError(
@@ -100,14 +118,16 @@ export async function openIdxSource(options: IdxSourceOptions): Promise<VectorSo
               `label ${rec.label} has no name (${labelNames.length} label names given)`,
             );
           }
-          record.payload = { label: rec.label, label_name: name };
+          columns.label_name = name;
         }
+        record.payload = columns;
+        applyColumnSelection(record, (column) => (Object.hasOwn(columns, column) ? { value: columns[column] } : undefined), selection);
       }
       yield record;
     }
   }
   return {
-    description: labelsPath === undefined ? imagesPath : `${imagesPath} (labels ${labelsPath})`,
+    description,
     dim,
     count: slice.end - slice.start,
     records,

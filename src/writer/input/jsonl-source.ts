@@ -1,6 +1,8 @@
 /**
  * Vector source over a JSON Lines file: one object per line,
- * `{"id": string | number, "vector": number[], "payload"?: object}`; blank lines are skipped.
+ * `{"id": string | number, "vector": number[], "payload"?: object, "shard_id"?: int,
+ * "routing_context"?: {name: string | number | boolean}}`, plus any other top-level fields
+ * (selectable as columns); blank lines are skipped.
  * Read line by line with node:readline, so a pass holds one line at a time.
  */
 import { createReadStream } from 'node:fs';
@@ -8,10 +10,13 @@ import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { ConfigValidationError, InputRecordError, errorMessage } from '../../common/errors.ts';
+import { applyColumnSelection, type ColumnLookup, type ColumnSelection } from './column-selection.ts';
 import { resolveSlice, type SliceOptions } from './slice.ts';
 import type { Payload, VectorRecord, VectorSource } from './vector-record.ts';
 
 const NUMERIC_ID_ERROR = 'numeric "id" must be a safe integer (quote large or fractional ids as strings)';
+const SHARD_ID_ERROR = '"shard_id" must be a non-negative safe integer';
+const ROUTING_VALUE_ERROR = 'routing values must be strings, numbers or booleans';
 
 /**
  * Schema of one line. Vector elements must be JSON numbers; non-finite values (a literal such as
@@ -35,6 +40,17 @@ const lineSchema = z.object(
       { error: (iss) => (iss.input === undefined ? 'missing "vector"' : '"vector" must be an array of numbers') },
     ),
     payload: z.record(z.string(), z.unknown(), { error: '"payload" must be a JSON object' }).optional(),
+    shard_id: z
+      .number({ error: SHARD_ID_ERROR })
+      .int({ error: SHARD_ID_ERROR })
+      .nonnegative({ error: SHARD_ID_ERROR })
+      .safe({ error: SHARD_ID_ERROR })
+      .optional(),
+    routing_context: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean()], { error: ROUTING_VALUE_ERROR }), {
+        error: '"routing_context" must be a JSON object',
+      })
+      .optional(),
   },
   { error: 'expected a JSON object' },
 );
@@ -50,11 +66,28 @@ function describeIssue(error: z.ZodError): string {
 }
 
 /**
+ * The columns of a parsed line: its top-level fields first, then the fields of its `payload`.
+ */
+function lineColumns(line: Record<string, unknown>, payload: Payload | undefined): ColumnLookup {
+  return (name) => {
+    if (Object.hasOwn(line, name)) return { value: line[name] };
+    if (payload !== undefined && Object.hasOwn(payload, name)) return { value: payload[name] };
+    return undefined;
+  };
+}
+
+/**
  * Parses one non-blank line into a record.
  * @param text the line; @param location `<file> line <n>` for the record and errors.
- * @throws InputRecordError at `location` when the line is not JSON or does not match the schema.
+ * @param selection optional column selection (see {@link JsonlSourceOptions}).
+ * @returns the record: id as a string, vector as `Float32Array`, payload / shardId /
+ *   routingContext from the line's `payload` / `shard_id` / `routing_context`, then the selection
+ *   applied (selected columns replace the payload, add to the routing context, replace the shard id).
+ * @throws InputRecordError at `location` when the line is not JSON, does not match the schema
+ *   (including a `shard_id` that is not a non-negative safe integer or a non-scalar routing
+ *   value), or lacks a selected column.
  */
-export function parseJsonlLine(text: string, location: string): VectorRecord {
+export function parseJsonlLine(text: string, location: string, selection: ColumnSelection = {}): VectorRecord {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -63,15 +96,22 @@ export function parseJsonlLine(text: string, location: string): VectorRecord {
   }
   const parsed = lineSchema.safeParse(value);
   if (!parsed.success) throw new InputRecordError(location, describeIssue(parsed.error));
-  const { id, vector, payload } = parsed.data;
+  const { id, vector, payload, shard_id: shardId, routing_context: routingContext } = parsed.data;
   const record: VectorRecord = { id: String(id), vector: Float32Array.from(vector), location };
   if (payload !== undefined) record.payload = payload as Payload;
+  if (shardId !== undefined) record.shardId = shardId;
+  if (routingContext !== undefined) record.routingContext = { ...routingContext };
+  applyColumnSelection(record, lineColumns(value as Record<string, unknown>, payload as Payload | undefined), selection);
   return record;
 }
 
 /** Options of {@link openJsonlSource}. `start`/`limit` count records (non-blank lines). */
-export interface JsonlSourceOptions extends SliceOptions {
-  /** Path of the `.jsonl` / `.ndjson` file (UTF-8). */
+export interface JsonlSourceOptions extends SliceOptions, ColumnSelection {
+  /**
+   * Path of the `.jsonl` / `.ndjson` file (UTF-8). Column names in `payloadColumns`,
+   * `routingColumns` and `shardIdColumn` are looked up among each line's top-level fields first,
+   * then in its `payload` object (e.g. `routingColumns: ['region']` picks `payload.region`).
+   */
   path: string;
 }
 
@@ -79,15 +119,20 @@ export interface JsonlSourceOptions extends SliceOptions {
  * Opens a JSON Lines file as a streaming vector source.
  * Records: id = the `id` field as a string (numbers in decimal); vector = `Float32Array` of the
  * `vector` numbers (values beyond the float32 range become ±Infinity); payload = `payload` if
- * present; location `<path> line <n>` (1-based line number, blank lines counted).
+ * present, or `{ column: value }` of `payloadColumns`; shardId = `shard_id`, or the
+ * `shardIdColumn` value; routingContext = `routing_context` plus the `routingColumns` values;
+ * location `<path> line <n>` (1-based line number, blank lines counted).
  * `dim` and `count` are undefined (not known before reading).
  * @throws ConfigValidationError naming the file when it does not exist or is not a file, or the
  *   slice is invalid. During a pass, `records()` throws InputRecordError naming the line for a
  *   line that is not JSON, lacks `id`/`vector`, has a non-numeric vector element, a payload that
- *   is not an object, or a numeric id that is not a safe integer.
+ *   is not an object, a numeric id that is not a safe integer, a `shard_id` (or shard id column
+ *   value) that is not a non-negative safe integer, a non-scalar routing value, or lacks a
+ *   selected column (the message names the column).
  */
 export async function openJsonlSource(options: JsonlSourceOptions): Promise<VectorSource> {
-  const { path } = options;
+  const { path, payloadColumns, routingColumns, shardIdColumn } = options;
+  const selection: ColumnSelection = { payloadColumns, routingColumns, shardIdColumn };
   const slice = resolveSlice(options, undefined, path);
   let isFile: boolean;
   try {
@@ -110,7 +155,7 @@ export async function openJsonlSource(options: JsonlSourceOptions): Promise<Vect
         if (text.trim() === '') continue;
         const current = index++;
         if (current < slice.start) continue;
-        yield parseJsonlLine(text, `${path} line ${line}`);
+        yield parseJsonlLine(text, `${path} line ${line}`, selection);
         if (index >= slice.end) break;
       }
     } finally {

@@ -3,11 +3,11 @@
  * float32), streamed from disk in batches of rows after reading the header, with optional ids
  * from an integer `.npy` of length n or a text file with one id per line.
  */
-import { createReadStream } from 'node:fs';
-import { open, stat, type FileHandle } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
-import { ConfigValidationError, InputRecordError, errorMessage } from '../../common/errors.ts';
-import { decodeNpyElements, readNpyHeader, type NpyHeader } from '../../common/npy.ts';
+import { open } from 'node:fs/promises';
+import { ConfigValidationError } from '../../common/errors.ts';
+import { decodeNpyElements, readNpyHeader } from '../../common/npy.ts';
+import { checkNpyFileSize, openIdReader, planIds, type IdReader } from './ids-file.ts';
+import { readExact } from './read-exact.ts';
 import { resolveSlice, type SliceOptions } from './slice.ts';
 import type { VectorRecord, VectorSource } from './vector-record.ts';
 
@@ -24,134 +24,6 @@ export interface NpySourceOptions extends SliceOptions {
    * id = String(row index).
    */
   idsPath?: string;
-}
-
-/** Where the ids of the rows come from. */
-type IdsPlan =
-  | { kind: 'row' }
-  | { kind: 'npy'; path: string; header: NpyHeader }
-  | { kind: 'text'; path: string };
-
-/** Throws ConfigValidationError naming the file when it is shorter than header + data. */
-async function checkFileSize(path: string, header: NpyHeader): Promise<void> {
-  const size = (await stat(path)).size;
-  const needed = header.dataOffset + header.dataBytes;
-  if (size < needed) {
-    throw new ConfigValidationError(
-      `${path}: truncated .npy file: shape (${header.shape.join(', ')}) of ${header.dtype} needs ${needed} bytes, file has ${size}`,
-    );
-  }
-}
-
-/** Async iterator over the non-blank, trimmed lines of a text file, with their line numbers. */
-async function* textLines(path: string): AsyncGenerator<{ text: string; line: number }> {
-  const stream = createReadStream(path, { encoding: 'utf8' });
-  const rl = createInterface({ input: stream, crlfDelay: Infinity });
-  let line = 0;
-  try {
-    for await (const raw of rl) {
-      line++;
-      const text = raw.trim();
-      if (text !== '') yield { text, line };
-    }
-  } finally {
-    rl.close();
-    stream.destroy();
-  }
-}
-
-/** Reads the ids file's header (or counts its lines) and checks it has exactly `rows` ids. */
-async function planIds(idsPath: string | undefined, vectorsPath: string, rows: number): Promise<IdsPlan> {
-  if (idsPath === undefined) return { kind: 'row' };
-  let count: number;
-  let plan: IdsPlan;
-  if (idsPath.toLowerCase().endsWith('.npy')) {
-    const header = await readNpyHeader(idsPath);
-    const shapeOk = header.shape.length === 1 || (header.shape.length === 2 && header.shape[1] === 1);
-    if (header.kind !== 'i' && header.kind !== 'u') {
-      throw new ConfigValidationError(`${idsPath}: ids .npy must hold integers, found dtype ${header.dtype}`);
-    }
-    if (!shapeOk) {
-      throw new ConfigValidationError(`${idsPath}: ids .npy must have shape (n,), found (${header.shape.join(', ')})`);
-    }
-    await checkFileSize(idsPath, header);
-    count = header.shape[0];
-    plan = { kind: 'npy', path: idsPath, header };
-  } else {
-    count = 0;
-    try {
-      for await (const _ of textLines(idsPath)) count++;
-    } catch (err) {
-      throw new ConfigValidationError(`${idsPath}: cannot read ids file: ${errorMessage(err)}`, { cause: err });
-    }
-    plan = { kind: 'text', path: idsPath };
-  }
-  if (count !== rows) {
-    throw new ConfigValidationError(`${idsPath} has ${count} ids but ${vectorsPath} has ${rows} rows; the counts must match`);
-  }
-  return plan;
-}
-
-/** Reads exactly `length` bytes at `position`, or throws InputRecordError at `location`. */
-async function readExact(handle: FileHandle, length: number, position: number, location: string): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
-  let filled = 0;
-  while (filled < length) {
-    const { bytesRead } = await handle.read(buf, filled, length - filled, position + filled);
-    if (bytesRead === 0) throw new InputRecordError(location, 'file ends early (was it truncated after opening?)');
-    filled += bytesRead;
-  }
-  return buf;
-}
-
-/** Yields the ids of rows start..end-1 in batches matching the vector batches. */
-interface IdReader {
-  /** Ids of `count` consecutive rows starting at `row`. */
-  next(row: number, count: number): Promise<string[]>;
-  close(): Promise<void>;
-}
-
-/** Opens an id reader positioned at row `start`. */
-async function openIdReader(plan: IdsPlan, start: number): Promise<IdReader> {
-  if (plan.kind === 'row') {
-    return {
-      next: async (row, count) => Array.from({ length: count }, (_, i) => String(row + i)),
-      close: async () => {},
-    };
-  }
-  if (plan.kind === 'npy') {
-    const handle = await open(plan.path, 'r');
-    const { header } = plan;
-    return {
-      async next(row, count) {
-        const bytes = await readExact(
-          handle,
-          count * header.itemSize,
-          header.dataOffset + row * header.itemSize,
-          `${plan.path} row ${row}`,
-        );
-        const values = decodeNpyElements(bytes, header, count);
-        return Array.from(values as ArrayLike<number | bigint>, (v) => String(v));
-      },
-      close: () => handle.close(),
-    };
-  }
-  const lines = textLines(plan.path);
-  for (let skipped = 0; skipped < start; skipped++) await lines.next();
-  return {
-    async next(row, count) {
-      const ids: string[] = [];
-      for (let i = 0; i < count; i++) {
-        const next = await lines.next();
-        if (next.done) throw new InputRecordError(`${plan.path} id ${row + i}`, 'ids file ends early (changed after opening?)');
-        ids.push(next.value.text);
-      }
-      return ids;
-    },
-    close: async () => {
-      await lines.return(undefined);
-    },
-  };
 }
 
 /**
@@ -175,7 +47,7 @@ export async function openNpySource(options: NpySourceOptions): Promise<VectorSo
   }
   const [rows, dim] = header.shape;
   if (dim === 0) throw new ConfigValidationError(`${path}: vectors have 0 dimensions`);
-  await checkFileSize(path, header);
+  await checkNpyFileSize(path, header);
   const ids = await planIds(idsPath, path, rows);
   const slice = resolveSlice(options, rows, path);
   const rowBytes = dim * header.itemSize;

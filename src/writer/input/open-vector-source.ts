@@ -1,27 +1,37 @@
 /**
  * Opens any supported input file as a {@link VectorSource}, choosing the reader by format or,
- * with `format: 'auto'`, by file name.
+ * with `format: 'auto'`, by file name; and passes the column options to the reader.
  */
 import { basename } from 'node:path';
 import { ConfigValidationError } from '../../common/errors.ts';
+import { rejectColumnSelection, type ColumnSelection } from './column-selection.ts';
 import { openIdxSource } from './idx-source.ts';
 import { openJsonlSource } from './jsonl-source.ts';
 import { openNpySource } from './npy-source.ts';
+import { openParquetSource } from './parquet-source.ts';
+import { openVecsSource } from './vecs-source.ts';
 import type { VectorSource } from './vector-record.ts';
 
-/** Input formats: IDX images (MNIST / Fashion-MNIST), NumPy `.npy` matrix, JSON Lines. */
-export type VectorFormat = 'idx' | 'npy' | 'jsonl';
+/**
+ * Input formats: IDX images (MNIST / Fashion-MNIST), NumPy `.npy` matrix, JSON Lines, the ANN
+ * benchmark formats `.fvecs` / `.bvecs` / `.ivecs`, and Parquet.
+ */
+export type VectorFormat = 'idx' | 'npy' | 'jsonl' | 'fvecs' | 'bvecs' | 'ivecs' | 'parquet';
 
 /** Options of {@link openVectorSource}. */
-export interface OpenVectorSourceOptions {
+export interface OpenVectorSourceOptions extends ColumnSelection {
   /** The input format, or `'auto'` to detect it from the file name (see {@link detectVectorFormat}). */
   format: VectorFormat | 'auto';
-  /** The input file (IDX images file, `.npy` matrix or `.jsonl` file). */
+  /** The input file (IDX images, `.npy`, `.jsonl`, `.fvecs`/`.bvecs`/`.ivecs` or `.parquet`). */
   path: string;
-  /** IDX only: labels file, giving payload `{ label, label_name }`. */
+  /** IDX only: labels file, giving the columns `label` and `label_name` (the default payload). */
   labelsPath?: string;
-  /** npy only: ids file (`.npy` of integers, or text with one id per line). */
+  /** npy and fvecs/bvecs/ivecs only: ids file (`.npy` of integers, or text with one id per line). */
   idsPath?: string;
+  /** Parquet only: the vector column (default `vector`). */
+  vectorColumn?: string;
+  /** Parquet only: the id column (default `id`; without one, ids are row indexes). */
+  idColumn?: string;
   /** Index (0-based, in file order) of the first record to read; default 0. */
   start?: number;
   /** Maximum number of records to read; default all. */
@@ -29,11 +39,13 @@ export interface OpenVectorSourceOptions {
 }
 
 const FORMAT_HELP =
-  "supported: idx (*-idx3-ubyte, *-idx3-ubyte.gz, *.idx, *.idx.gz), npy (*.npy), jsonl (*.jsonl, *.ndjson)";
+  'supported: idx (*-idx3-ubyte, *-idx3-ubyte.gz, *.idx, *.idx.gz), npy (*.npy), jsonl (*.jsonl, *.ndjson), ' +
+  'fvecs (*.fvecs), bvecs (*.bvecs), ivecs (*.ivecs), parquet (*.parquet)';
 
 /**
  * Picks the format from a file name (case-insensitive): `*-idx3-ubyte`, `*-idx3-ubyte.gz`,
- * `*.idx`, `*.idx.gz` -> idx; `*.npy` -> npy; `*.jsonl`, `*.ndjson` -> jsonl.
+ * `*.idx`, `*.idx.gz` -> idx; `*.npy` -> npy; `*.jsonl`, `*.ndjson` -> jsonl; `*.fvecs`,
+ * `*.bvecs`, `*.ivecs` -> fvecs, bvecs, ivecs; `*.parquet` -> parquet.
  * @throws ConfigValidationError listing the supported formats when the name matches none.
  */
 export function detectVectorFormat(path: string): VectorFormat {
@@ -41,33 +53,66 @@ export function detectVectorFormat(path: string): VectorFormat {
   if (/-idx3-ubyte(\.gz)?$/.test(name) || /\.idx(\.gz)?$/.test(name)) return 'idx';
   if (name.endsWith('.npy')) return 'npy';
   if (name.endsWith('.jsonl') || name.endsWith('.ndjson')) return 'jsonl';
+  const vecs = /\.(fvecs|bvecs|ivecs)$/.exec(name);
+  if (vecs) return vecs[1] as VectorFormat;
+  if (name.endsWith('.parquet')) return 'parquet';
   throw new ConfigValidationError(`cannot tell the input format of ${path} from its name; pass a format (${FORMAT_HELP})`);
+}
+
+/** Throws when a format-specific option is given for a format that does not use it. */
+function checkOptionFormats(options: OpenVectorSourceOptions, format: VectorFormat): void {
+  const { path } = options;
+  const misplaced: [string, string | undefined, readonly VectorFormat[]][] = [
+    ['a labels file', options.labelsPath, ['idx']],
+    ['an ids file', options.idsPath, ['npy', 'fvecs', 'bvecs', 'ivecs']],
+    ['vectorColumn', options.vectorColumn, ['parquet']],
+    ['idColumn', options.idColumn, ['parquet']],
+  ];
+  for (const [what, value, formats] of misplaced) {
+    if (value !== undefined && !formats.includes(format)) {
+      throw new ConfigValidationError(
+        `${what} (${value}) applies only to ${formats.join('/')} input, but ${path} is ${format}`,
+      );
+    }
+  }
 }
 
 /**
  * Opens an input file as a streaming vector source.
- * @param options format (or 'auto'), path, format-specific side files, and an optional slice.
- * @returns the source; `dim`/`count` are known up front for idx and npy, undefined for jsonl.
- * @throws ConfigValidationError when the format is unknown or cannot be detected, a side file is
- *   given for a format that does not use it (labelsPath is idx-only, idsPath is npy-only), or the
- *   chosen reader rejects the file (see openIdxSource / openNpySource / openJsonlSource).
+ * @param options format (or 'auto'), path, format-specific side files and columns, column
+ *   selection (payload / routing / shard id columns) and an optional slice.
+ * @returns the source; `dim`/`count` are known up front for idx, npy, vecs and Parquet, undefined
+ *   for jsonl.
+ * @throws ConfigValidationError when the format is unknown or cannot be detected; a side file or
+ *   column option is given for a format that does not use it (labelsPath: idx; idsPath: npy and
+ *   vecs; vectorColumn / idColumn: parquet; payload / routing / shard id columns: not npy or
+ *   vecs, which have no named columns); or the chosen reader rejects the file or a column (see
+ *   openIdxSource / openNpySource / openJsonlSource / openVecsSource / openParquetSource).
  */
 export async function openVectorSource(options: OpenVectorSourceOptions): Promise<VectorSource> {
   const { path, labelsPath, idsPath, start, limit } = options;
   const format = options.format === 'auto' ? detectVectorFormat(path) : options.format;
-  if (labelsPath !== undefined && format !== 'idx') {
-    throw new ConfigValidationError(`a labels file (${labelsPath}) applies only to idx input, but ${path} is ${format}`);
-  }
-  if (idsPath !== undefined && format !== 'npy') {
-    throw new ConfigValidationError(`an ids file (${idsPath}) applies only to npy input, but ${path} is ${format}`);
-  }
+  checkOptionFormats(options, format);
+  const selection: ColumnSelection = {
+    payloadColumns: options.payloadColumns,
+    routingColumns: options.routingColumns,
+    shardIdColumn: options.shardIdColumn,
+  };
   switch (format) {
     case 'idx':
-      return openIdxSource({ imagesPath: path, labelsPath, start, limit });
+      return openIdxSource({ imagesPath: path, labelsPath, start, limit, ...selection });
     case 'npy':
+      rejectColumnSelection(selection, format, path);
       return openNpySource({ path, idsPath, start, limit });
     case 'jsonl':
-      return openJsonlSource({ path, start, limit });
+      return openJsonlSource({ path, start, limit, ...selection });
+    case 'fvecs':
+    case 'bvecs':
+    case 'ivecs':
+      rejectColumnSelection(selection, format, path);
+      return openVecsSource({ path, kind: format, idsPath, start, limit });
+    case 'parquet':
+      return openParquetSource({ path, vectorColumn: options.vectorColumn, idColumn: options.idColumn, start, limit, ...selection });
     default:
       throw new ConfigValidationError(`unknown input format ${JSON.stringify(format)} (${FORMAT_HELP})`);
   }

@@ -1,5 +1,6 @@
 // Original file: proto/shardfleet/v1/router.proto
 
+import type { RoutingValue as _shardfleet_v1_RoutingValue, RoutingValue__Output as _shardfleet_v1_RoutingValue__Output } from '../../shardfleet/v1/RoutingValue.ts';
 
 export interface SearchRequest {
   /**
@@ -15,13 +16,31 @@ export interface SearchRequest {
    */
   'num_probes'?: (number);
   /**
-   * Explicit shards (db ids) to search; when non-empty this overrides routing and num_probes.
+   * Explicit shards (db ids) to search. Required for explicit-sharded snapshots; for the other
+   * strategies a non-empty list overrides routing and num_probes.
    */
   'shard_ids'?: (number)[];
   /**
    * Return each hit's payload (JSON text).
    */
   'include_payload'?: (boolean);
+  /**
+   * CEL-sharded snapshots: the values of the manifest's cel_columns; the expression picks the shard.
+   */
+  'routing_context'?: ({[key: string]: _shardfleet_v1_RoutingValue});
+  /**
+   * Index options forwarded to every probed shard (0 = the shard's default):
+   * IVF partitions to probe (LanceDB ivf_flat / ivf_pq).
+   */
+  'nprobes'?: (number);
+  /**
+   * HNSW search beam width (LanceDB hnsw_sq / hnsw_pq).
+   */
+  'ef'?: (number);
+  /**
+   * Re-rank top_k * refine_factor candidates with exact distances (LanceDB PQ/SQ, sqlite-vec int8).
+   */
+  'refine_factor'?: (number);
 }
 
 export interface SearchRequest__Output {
@@ -38,11 +57,29 @@ export interface SearchRequest__Output {
    */
   'num_probes': (number);
   /**
-   * Explicit shards (db ids) to search; when non-empty this overrides routing and num_probes.
+   * Explicit shards (db ids) to search. Required for explicit-sharded snapshots; for the other
+   * strategies a non-empty list overrides routing and num_probes.
    */
   'shard_ids': (number)[];
   /**
    * Return each hit's payload (JSON text).
    */
   'include_payload': (boolean);
+  /**
+   * CEL-sharded snapshots: the values of the manifest's cel_columns; the expression picks the shard.
+   */
+  'routing_context': ({[key: string]: _shardfleet_v1_RoutingValue__Output});
+  /**
+   * Index options forwarded to every probed shard (0 = the shard's default):
+   * IVF partitions to probe (LanceDB ivf_flat / ivf_pq).
+   */
+  'nprobes': (number);
+  /**
+   * HNSW search beam width (LanceDB hnsw_sq / hnsw_pq).
+   */
+  'ef': (number);
+  /**
+   * Re-rank top_k * refine_factor candidates with exact distances (LanceDB PQ/SQ, sqlite-vec int8).
+   */
+  'refine_factor': (number);
 }

@@ -22,6 +22,12 @@ export interface SearchShardsRequest {
    * Return payloads with hits.
    */
   'include_payload'?: (boolean);
+  /**
+   * Index options (0 = the shard's default): IVF partitions to probe, HNSW beam width, re-rank factor.
+   */
+  'nprobes'?: (number);
+  'ef'?: (number);
+  'refine_factor'?: (number);
 }
 
 export interface SearchShardsRequest__Output {
@@ -45,4 +51,10 @@ export interface SearchShardsRequest__Output {
    * Return payloads with hits.
    */
   'include_payload': (boolean);
+  /**
+   * Index options (0 = the shard's default): IVF partitions to probe, HNSW beam width, re-rank factor.
+   */
+  'nprobes': (number);
+  'ef': (number);
+  'refine_factor': (number);
 }

@@ -18,11 +18,11 @@ export interface SnapshotInfoResponse {
    */
   'metric'?: (string);
   /**
-   * Index backend of the shards ("lancedb").
+   * Index backend of the shards ("lancedb" or "sqlite-vec").
    */
   'backend'?: (string);
   /**
-   * Sharding strategy ("cluster").
+   * Sharding strategy ("cluster", "lsh", "explicit" or "cel").
    */
   'strategy'?: (string);
   'num_dbs'?: (number);
@@ -32,6 +32,16 @@ export interface SnapshotInfoResponse {
    * Store URL the snapshot was loaded from.
    */
   'store_url'?: (string);
+  /**
+   * Requested index type of the shards (e.g. "auto", "hnsw_sq", "flat").
+   */
+  'index_type'?: (string);
+  /**
+   * CEL-sharded snapshots: the routing expression and its columns (name -> CEL type), i.e. what
+   * a query's routing_context must carry. Empty for the other strategies.
+   */
+  'cel_expr'?: (string);
+  'cel_columns'?: ({[key: string]: string});
 }
 
 export interface SnapshotInfoResponse__Output {
@@ -50,11 +60,11 @@ export interface SnapshotInfoResponse__Output {
    */
   'metric': (string);
   /**
-   * Index backend of the shards ("lancedb").
+   * Index backend of the shards ("lancedb" or "sqlite-vec").
    */
   'backend': (string);
   /**
-   * Sharding strategy ("cluster").
+   * Sharding strategy ("cluster", "lsh", "explicit" or "cel").
    */
   'strategy': (string);
   'num_dbs': (number);
@@ -64,4 +74,14 @@ export interface SnapshotInfoResponse__Output {
    * Store URL the snapshot was loaded from.
    */
   'store_url': (string);
+  /**
+   * Requested index type of the shards (e.g. "auto", "hnsw_sq", "flat").
+   */
+  'index_type': (string);
+  /**
+   * CEL-sharded snapshots: the routing expression and its columns (name -> CEL type), i.e. what
+   * a query's routing_context must carry. Empty for the other strategies.
+   */
+  'cel_expr': (string);
+  'cel_columns': ({[key: string]: string});
 }

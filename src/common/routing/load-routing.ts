@@ -1,0 +1,53 @@
+/**
+ * Builds a run's {@link ShardRouting} from its manifest: reads and verifies the routing metadata
+ * arrays the sharding spec references, and compiles (type-checks) a CEL expression. Routers and
+ * the distributed writer's workers call this, so every process routes with the same function.
+ */
+import type { Manifest } from '../manifest.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import { CelRouting } from './cel-routing.ts';
+import { ClusterRouting } from './cluster-shard-routing.ts';
+import { ExplicitRouting } from './explicit-routing.ts';
+import { LshRouting } from './lsh-routing.ts';
+import type { ShardRouting } from './shard-routing.ts';
+import { loadVectorMeta } from './vector-meta.ts';
+
+/** The parts of a manifest routing depends on (a manifest, or a distributed build's plan). */
+export type RoutingSource = Pick<Manifest, 'run_id' | 'index' | 'sharding'>;
+
+/**
+ * Loads the routing function of a run.
+ * @throws ShardIntegrityError / ManifestParseError when a metadata array does not match the
+ *   manifest; ConfigValidationError when a CEL expression does not compile or type-check;
+ *   ObjectNotFoundError / StorageError from the store.
+ */
+export async function loadShardRouting(store: ObjectStore, source: RoutingSource): Promise<ShardRouting> {
+  const { sharding, index, run_id: runId } = source;
+  switch (sharding.strategy) {
+    case 'cluster': {
+      const centroids = await loadVectorMeta(store, sharding.centroids, [sharding.num_dbs, index.dim], runId);
+      return new ClusterRouting(centroids, index.dim, index.metric, sharding.num_probes);
+    }
+    case 'lsh': {
+      const hyperplanes = await loadVectorMeta(store, sharding.hyperplanes, [sharding.num_hash_bits, index.dim], runId);
+      const center = sharding.center ? await loadVectorMeta(store, sharding.center, [index.dim], runId) : null;
+      return new LshRouting({
+        hyperplanes,
+        numHashBits: sharding.num_hash_bits,
+        dim: index.dim,
+        center,
+        numDbs: sharding.num_dbs,
+        defaultNumProbes: sharding.num_probes,
+      });
+    }
+    case 'explicit':
+      return new ExplicitRouting(sharding.num_dbs);
+    case 'cel':
+      return CelRouting.compile({
+        celExpr: sharding.cel_expr,
+        celColumns: sharding.cel_columns,
+        routingValues: sharding.routing_values,
+        numDbs: sharding.num_dbs,
+      });
+  }
+}

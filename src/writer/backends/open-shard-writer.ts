@@ -1,0 +1,54 @@
+/**
+ * Creates shard writers for a run's backend: LanceDB tables (written and indexed on LanceDB's own
+ * native threads, so concurrent shards build in parallel) or sqlite-vec files (written in a pool
+ * of `concurrency` worker threads, since better-sqlite3 is synchronous).
+ */
+import type { IndexConfig } from '../../common/manifest.ts';
+import { LanceIndexTypeSchema } from '../../common/manifest.ts';
+import { DEFAULT_LANCE_INDEX_PLAN, LanceShardWriter, type LanceIndexPlan } from './lancedb-shard-writer.ts';
+import type { ShardIndexWriter } from './shard-index-writer.ts';
+import { SqliteVecWorkerPool } from './sqlite-vec-worker-pool.ts';
+
+/** Makes one writer per shard; `close()` releases worker threads. */
+export interface ShardWriterFactory {
+  /** A writer for shard `dbId` building into the (existing, empty) folder `dir`. */
+  create(dir: string, dbId: number): ShardIndexWriter;
+  close(): Promise<void>;
+}
+
+/** The LanceDB index plan recorded in a run's index config. */
+export function lancePlanFromIndexConfig(index: IndexConfig): LanceIndexPlan {
+  const p = index.index_params;
+  const num = (key: string, fallback: number): number => (typeof p[key] === 'number' ? (p[key] as number) : fallback);
+  return {
+    ...DEFAULT_LANCE_INDEX_PLAN,
+    indexType: LanceIndexTypeSchema.parse(index.index_type),
+    hnswMinRows: num('hnsw_min_rows', DEFAULT_LANCE_INDEX_PLAN.hnswMinRows),
+    numPartitions: num('num_partitions', DEFAULT_LANCE_INDEX_PLAN.numPartitions),
+    m: num('m', DEFAULT_LANCE_INDEX_PLAN.m),
+    efConstruction: num('ef_construction', DEFAULT_LANCE_INDEX_PLAN.efConstruction),
+    numSubVectors: typeof p.num_sub_vectors === 'number' ? p.num_sub_vectors : DEFAULT_LANCE_INDEX_PLAN.numSubVectors,
+  };
+}
+
+/**
+ * Opens a writer factory for `index` (the run's index config).
+ * @param concurrency sqlite-vec worker threads (>= 1).
+ */
+export async function openShardWriterFactory(index: IndexConfig, concurrency: number): Promise<ShardWriterFactory> {
+  const { dim, metric } = index;
+  if (index.backend === 'sqlite-vec') {
+    const quantization = index.index_params.quantization === 'int8' ? 'int8' : 'none';
+    const int8Scale = typeof index.index_params.int8_scale === 'number' ? index.index_params.int8_scale : undefined;
+    const pool = new SqliteVecWorkerPool(concurrency);
+    return {
+      create: (dir, dbId) => pool.createWriter({ dir, dbId, dim, metric, quantization, int8Scale }),
+      close: () => pool.close(),
+    };
+  }
+  const plan = lancePlanFromIndexConfig(index);
+  return {
+    create: (dir, dbId) => new LanceShardWriter({ dir, dbId, dim, metric, plan }),
+    close: async () => {},
+  };
+}

@@ -1,0 +1,283 @@
+/**
+ * Builds one shard as a single sqlite-vec file (`<dir>/shard.sqlite`, layout in
+ * `src/common/sqlite-vec-layout.ts`): rows are appended in one transaction per batch with
+ * prepared statements, then `finish()` writes the metadata, VACUUMs and closes the file.
+ *
+ * better-sqlite3 is synchronous: every method blocks the calling thread while SQLite works. The
+ * build runs writers in worker threads through `SqliteVecWorkerPool` (sqlite-vec-worker-pool.ts);
+ * the class is usable directly too (tests, small builds).
+ */
+import Database from 'better-sqlite3';
+import * as sqliteVec from 'sqlite-vec';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Metric } from '../../common/distance.ts';
+import { ConfigValidationError, VectorIndexError, errorMessage } from '../../common/errors.ts';
+import { digestFile } from '../../common/file-digest.ts';
+import {
+  SQLITE_VEC_COLUMNS as C,
+  SQLITE_VEC_FILE_NAME,
+  SQLITE_VEC_FORMAT_VERSION,
+  SQLITE_VEC_TABLES as T,
+  checkSqliteVecConfig,
+  quantizeInt8,
+  vec0ColumnSql,
+  type SqliteVecMetric,
+  type SqliteVecQuantization,
+} from '../../common/sqlite-vec-layout.ts';
+import type { BuiltShard, ShardIndexWriter, ShardRows } from './shard-index-writer.ts';
+
+export { checkSqliteVecConfig };
+
+/** Options of {@link SqliteVecShardWriter}. Plain data, so they can be posted to a worker. */
+export interface SqliteVecShardWriterOptions {
+  /** Local folder of the shard (created if missing); the file is `<dir>/shard.sqlite`. */
+  dir: string;
+  /** The shard id (db id), for error messages. */
+  dbId: number;
+  /** Vector dimension, 1..8192. */
+  dim: number;
+  /** `l2` or `cosine` (`dot` is rejected). */
+  metric: Metric;
+  /** `none`: float32 vectors, exact scan. `int8`: int8 coarse scan + float32 re-rank. */
+  quantization: SqliteVecQuantization;
+  /** Required for `int8`: a finite float > 0, q = clamp(round(x / int8Scale), -127, 127). */
+  int8Scale?: number;
+}
+
+/** The path of the shard file inside a shard folder. */
+export function sqliteVecShardFile(dir: string): string {
+  return join(dir, SQLITE_VEC_FILE_NAME);
+}
+
+/**
+ * Checks writer options without touching the disk.
+ * @throws ConfigValidationError for `dot`, an unknown quantization, a bad dimension, or int8
+ *   quantization without a valid `int8Scale`.
+ */
+export function checkSqliteVecWriterOptions(options: SqliteVecShardWriterOptions): SqliteVecMetric {
+  const metric = checkSqliteVecConfig(options.metric, options);
+  // checkSqliteVecConfig accepts a missing scale (the build computes it later); a writer needs it.
+  if (options.quantization === 'int8' && options.int8Scale === undefined) {
+    throw new ConfigValidationError(`shard ${options.dbId}: sqlite-vec int8 quantization needs int8Scale (a finite number > 0)`);
+  }
+  if (!Number.isSafeInteger(options.dbId) || options.dbId < 0) {
+    throw new ConfigValidationError(`sqlite-vec shard db id must be a non-negative integer, got ${options.dbId}`);
+  }
+  if (options.dim === undefined) throw new ConfigValidationError(`shard ${options.dbId}: sqlite-vec writer needs dim`);
+  return metric;
+}
+
+/** Removes the shard file and the side files SQLite may leave next to it. Never throws. */
+function removeShardFiles(file: string): void {
+  for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(file + suffix, { force: true });
+}
+
+/** Prepared statements of an open shard file. */
+interface Statements {
+  insertIndex: Database.Statement;
+  insertItem: Database.Statement;
+}
+
+/** Writes one shard's sqlite-vec file. Not thread-safe; calls are awaited one at a time. */
+export class SqliteVecShardWriter implements ShardIndexWriter {
+  readonly dbId: number;
+  /** Absolute or relative path of the shard file (`<dir>/shard.sqlite`). */
+  readonly file: string;
+  private readonly dim: number;
+  private readonly metric: SqliteVecMetric;
+  private readonly quantization: SqliteVecQuantization;
+  private readonly int8Scale: number;
+  private db: Database.Database | undefined;
+  private statements: Statements | undefined;
+  private rows = 0;
+  private state: 'open' | 'finished' | 'aborted' = 'open';
+  private readonly int8Buffer: Int8Array;
+
+  /**
+   * Validates the options; the file is created by the first `add()` (an existing file is replaced).
+   * @throws ConfigValidationError for invalid options (see {@link checkSqliteVecWriterOptions}).
+   */
+  constructor(options: SqliteVecShardWriterOptions) {
+    this.metric = checkSqliteVecWriterOptions(options);
+    this.dbId = options.dbId;
+    this.dim = options.dim;
+    this.quantization = options.quantization;
+    this.int8Scale = options.int8Scale ?? 1;
+    this.file = sqliteVecShardFile(options.dir);
+    this.int8Buffer = new Int8Array(this.dim);
+  }
+
+  private where(): string {
+    return `shard ${this.dbId} (${this.file})`;
+  }
+
+  private open(): { db: Database.Database; statements: Statements } {
+    if (this.db !== undefined && this.statements !== undefined) return { db: this.db, statements: this.statements };
+    mkdirSync(join(this.file, '..'), { recursive: true });
+    removeShardFiles(this.file);
+    const db = new Database(this.file);
+    try {
+      sqliteVec.load(db);
+      // The journal lives in memory (no -journal file, ROLLBACK still works); a crash mid-build
+      // loses the shard, which is rebuilt anyway, so skip fsyncs too.
+      db.pragma('journal_mode = MEMORY');
+      db.pragma('synchronous = OFF');
+      db.exec(`
+        CREATE TABLE ${T.meta} (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE ${T.items} (
+          rowid INTEGER PRIMARY KEY,
+          ${C.id} TEXT NOT NULL,
+          ${C.payload} TEXT,
+          ${C.vector} BLOB,
+          ${C.indexed} INTEGER NOT NULL
+        );
+        CREATE INDEX ${T.items}_unindexed ON ${T.items}(${C.indexed}) WHERE ${C.indexed} = 0;
+        CREATE VIRTUAL TABLE ${T.index} USING vec0(${vec0ColumnSql(this.dim, this.metric, this.quantization)});
+      `);
+      const value = this.quantization === 'int8' ? 'vec_int8(?)' : '?';
+      const statements: Statements = {
+        insertIndex: db.prepare(`INSERT INTO ${T.index}(rowid, ${C.embedding}) VALUES (?, ${value})`),
+        insertItem: db.prepare(
+          `INSERT INTO ${T.items}(rowid, ${C.id}, ${C.payload}, ${C.vector}, ${C.indexed}) VALUES (?, ?, ?, ?, ?)`,
+        ),
+      };
+      this.db = db;
+      this.statements = statements;
+      return { db, statements };
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Appends rows in one transaction (all or none of the batch is written).
+   * @param rows `ids` (n strings), `vectors` (`Float32Array` of length n * dim, finite values),
+   *   `payloads` (n JSON texts or null).
+   * @throws VectorIndexError naming the shard and file for mismatched lengths, non-finite values,
+   *   a writer already finished or aborted, or a SQLite failure.
+   */
+  async add(rows: ShardRows): Promise<void> {
+    this.addSync(rows);
+  }
+
+  /** Synchronous body of {@link add} (same contract). */
+  addSync(rows: ShardRows): void {
+    if (this.state !== 'open') throw new VectorIndexError(`${this.where()}: add() after the writer was ${this.state}`);
+    const n = rows.ids.length;
+    const dim = this.dim;
+    if (rows.vectors.length !== n * dim || rows.payloads.length !== n) {
+      throw new VectorIndexError(
+        `${this.where()}: a batch of ${n} ids has ${rows.vectors.length} vector values (expected ${n} x ${dim} = ${n * dim}) and ${rows.payloads.length} payloads`,
+      );
+    }
+    if (n === 0) return;
+    const v = rows.vectors;
+    for (let i = 0; i < v.length; i++) {
+      if (!Number.isFinite(v[i])) {
+        throw new VectorIndexError(`${this.where()}: vector of id ${JSON.stringify(rows.ids[Math.floor(i / dim)])} has a non-finite value`);
+      }
+    }
+    try {
+      const { db, statements } = this.open();
+      const int8 = this.quantization === 'int8';
+      const q = this.int8Buffer;
+      const qBytes = Buffer.from(q.buffer, q.byteOffset, q.byteLength);
+      const first = this.rows;
+      db.transaction(() => {
+        for (let r = 0; r < n; r++) {
+          const rowid = BigInt(first + r + 1);
+          const floatBytes = Buffer.from(v.buffer, v.byteOffset + r * dim * 4, dim * 4);
+          let indexed: boolean;
+          if (int8) {
+            indexed = quantizeInt8(v, r * dim, dim, this.int8Scale, q) || this.metric !== 'cosine';
+          } else {
+            indexed = this.metric !== 'cosine' || !isZero(v, r * dim, dim);
+          }
+          if (indexed) statements.insertIndex.run(rowid, int8 ? qBytes : floatBytes);
+          statements.insertItem.run(rowid, rows.ids[r], rows.payloads[r], int8 || !indexed ? floatBytes : null, indexed ? 1 : 0);
+        }
+      })();
+      this.rows += n;
+    } catch (err) {
+      throw new VectorIndexError(`${this.where()}: writing ${n} rows failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /**
+   * Writes the metadata, VACUUMs and closes the file, leaving only `shard.sqlite` in the folder.
+   * @returns vectorCount (rows written), indexType `flat` (float32) or `flat_int8`, and
+   *   checkpointId = the first 16 hex digits of the file's sha256.
+   * @throws VectorIndexError naming the shard and file when no rows were added (no file is left)
+   *   or SQLite fails.
+   */
+  async finish(): Promise<BuiltShard> {
+    if (this.state !== 'open') throw new VectorIndexError(`${this.where()}: finish() after the writer was ${this.state}`);
+    this.state = 'finished';
+    const db = this.db;
+    if (db === undefined || this.rows === 0) {
+      this.closeQuietly();
+      removeShardFiles(this.file);
+      throw new VectorIndexError(`${this.where()}: shard ${this.dbId} received no vectors; use fewer shards or other centroids`);
+    }
+    try {
+      const insertMeta = db.prepare(`INSERT INTO ${T.meta}(key, value) VALUES (?, ?)`);
+      const meta: [string, string][] = [
+        ['format_version', SQLITE_VEC_FORMAT_VERSION],
+        ['dim', String(this.dim)],
+        ['metric', this.metric],
+        ['quantization', this.quantization],
+        ['int8_scale', this.quantization === 'int8' ? String(this.int8Scale) : ''],
+        ['vector_count', String(this.rows)],
+      ];
+      db.transaction(() => {
+        for (const [k, value] of meta) insertMeta.run(k, value);
+      })();
+      db.exec('VACUUM');
+      db.pragma('journal_mode = DELETE');
+      db.close();
+      this.db = undefined;
+      for (const suffix of ['-journal', '-wal', '-shm']) rmSync(this.file + suffix, { force: true });
+      const { sha256 } = await digestFile(this.file);
+      return {
+        vectorCount: this.rows,
+        indexType: this.quantization === 'int8' ? 'flat_int8' : 'flat',
+        checkpointId: sha256.slice(0, 16),
+      };
+    } catch (err) {
+      this.closeQuietly();
+      removeShardFiles(this.file);
+      throw new VectorIndexError(`${this.where()}: finishing the sqlite-vec file (${this.rows} vectors) failed: ${errorMessage(err)}`, {
+        cause: err,
+      });
+    }
+  }
+
+  /** Closes the file and deletes it (a partial shard must not be uploaded). Never throws. */
+  async abort(): Promise<void> {
+    if (this.state === 'open') this.state = 'aborted';
+    this.closeQuietly();
+    try {
+      if (this.state === 'aborted') removeShardFiles(this.file);
+    } catch {
+      // abort never throws
+    }
+  }
+
+  private closeQuietly(): void {
+    try {
+      this.db?.close();
+    } catch {
+      // already closed or unusable
+    }
+    this.db = undefined;
+    this.statements = undefined;
+  }
+}
+
+/** True when all `dim` values of `v` from `offset` are zero. */
+function isZero(v: Float32Array, offset: number, dim: number): boolean {
+  for (let i = 0; i < dim; i++) if (v[offset + i] !== 0) return false;
+  return true;
+}

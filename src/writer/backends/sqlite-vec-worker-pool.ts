@@ -1,0 +1,265 @@
+/**
+ * Builds sqlite-vec shards concurrently in worker threads. better-sqlite3 is synchronous, so a
+ * `SqliteVecShardWriter` on the main thread would block it for the whole build; the pool runs the
+ * writers in `concurrency` worker threads instead (shard `dbId` goes to worker
+ * `dbId % concurrency`) and hands out proxies implementing `ShardIndexWriter`.
+ *
+ * Each proxy call posts one message and resolves when the worker has done the work (so a caller
+ * awaiting `add()` gets back-pressure). A worker that crashes or exits rejects every pending and
+ * later call of its writers with a VectorIndexError naming the shard and file; a writer created
+ * afterwards for the same slot gets a fresh worker.
+ *
+ * Workers load TypeScript through `sqlite-vec-worker-bootstrap.mjs`, which registers tsx itself,
+ * so the pool works under `node --import tsx` and under bin/shardfleet.js (programmatic tsx
+ * registration, which worker threads do not inherit). When this module runs compiled (`.js`), the
+ * compiled `sqlite-vec-worker.js` is loaded directly.
+ */
+import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { rmSync } from 'node:fs';
+import { ConfigValidationError, VectorIndexError, errorMessage } from '../../common/errors.ts';
+import type { BuiltShard, ShardIndexWriter, ShardRows } from './shard-index-writer.ts';
+import { checkSqliteVecWriterOptions, sqliteVecShardFile, type SqliteVecShardWriterOptions } from './sqlite-vec-shard-writer.ts';
+import type { SqliteVecWorkerReply, SqliteVecWorkerRequest } from './sqlite-vec-worker-protocol.ts';
+
+const WORKER_URL = import.meta.url.endsWith('.ts')
+  ? new URL('./sqlite-vec-worker-bootstrap.mjs', import.meta.url)
+  : new URL('./sqlite-vec-worker.js', import.meta.url);
+
+/** Options of {@link SqliteVecWorkerPool}. */
+export interface SqliteVecWorkerPoolOptions {
+  /** Number of worker threads (shards built at the same time), an integer >= 1. */
+  concurrency: number;
+  /** Optional V8 heap limits per worker (Node `ResourceLimits`, megabytes). */
+  resourceLimits?: ResourceLimits;
+}
+
+/**
+ * The parent's Node flags minus those a worker rejects: `--input-type` (valid only with
+ * `--eval` / stdin, e.g. `node --input-type=module -e ...`) makes `new Worker()` fail.
+ */
+function workerExecArgv(): string[] {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a.startsWith('--input-type=')) continue;
+    if (a === '--input-type') {
+      i++;
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
+/** A request without its call id (assigned when posted). */
+type Request = SqliteVecWorkerRequest extends infer R ? (R extends { callId: number } ? Omit<R, 'callId'> : never) : never;
+
+/** A call waiting for its reply. */
+interface Pending {
+  resolve: (built: BuiltShard | undefined) => void;
+  reject: (err: Error) => void;
+  dbId: number;
+  file: string;
+  what: string;
+}
+
+/** Rebuilds a worker-side error on the main thread, naming the shard and file. */
+function rebuildError(error: { name: string; message: string }, dbId: number, file: string): Error {
+  if (error.name === 'ConfigValidationError') return new ConfigValidationError(error.message);
+  const named = error.message.includes(`shard ${dbId}`) ? error.message : `shard ${dbId} (${file}): ${error.message}`;
+  return new VectorIndexError(named);
+}
+
+/** One worker thread and its calls in flight. */
+class PoolWorker {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextCallId = 1;
+  /** Why the worker is gone (crash, exit, pool closed); undefined while it runs. */
+  deadReason: string | undefined;
+
+  constructor(
+    readonly index: number,
+    resourceLimits: ResourceLimits | undefined,
+  ) {
+    this.worker = new Worker(WORKER_URL, { execArgv: workerExecArgv(), ...(resourceLimits ? { resourceLimits } : {}) });
+    this.worker.unref();
+    this.worker.on('message', (reply: SqliteVecWorkerReply) => this.onReply(reply));
+    this.worker.on('error', (err: Error) => this.die(`crashed (${errorMessage(err)})`));
+    this.worker.on('messageerror', (err: Error) => this.die(`could not decode a message (${errorMessage(err)})`));
+    this.worker.on('exit', (code: number) => this.die(`exited with code ${code}`));
+  }
+
+  /**
+   * Posts a request. Throws synchronously (nothing pending) when the message cannot be cloned or
+   * transferred; otherwise returns the promise of the reply.
+   */
+  post(request: Request, transfer: ArrayBuffer[], dbId: number, file: string): Promise<BuiltShard | undefined> {
+    if (this.deadReason !== undefined) {
+      return Promise.reject(new VectorIndexError(`shard ${dbId} (${file}): sqlite-vec worker ${this.index} ${this.deadReason}; cannot ${request.type}`));
+    }
+    const callId = this.nextCallId++;
+    this.worker.postMessage({ ...request, callId }, transfer);
+    if (this.pending.size === 0) this.worker.ref();
+    return new Promise((resolve, reject) => this.pending.set(callId, { resolve, reject, dbId, file, what: request.type }));
+  }
+
+  private onReply(reply: SqliteVecWorkerReply): void {
+    const call = this.pending.get(reply.callId);
+    if (call === undefined) return;
+    this.pending.delete(reply.callId);
+    if (this.pending.size === 0) this.worker.unref();
+    if (reply.type === 'ok') call.resolve(reply.built);
+    else call.reject(rebuildError(reply.error, call.dbId, call.file));
+  }
+
+  /** Marks the worker dead and rejects every pending call. Idempotent. */
+  die(reason: string): void {
+    if (this.deadReason !== undefined) return;
+    this.deadReason = reason;
+    for (const call of this.pending.values()) {
+      call.reject(new VectorIndexError(`shard ${call.dbId} (${call.file}): sqlite-vec worker ${this.index} ${reason} during ${call.what}`));
+    }
+    this.pending.clear();
+    void this.worker.terminate();
+  }
+
+  /** Terminates the thread, rejecting pending calls with `reason`. */
+  async terminate(reason: string): Promise<void> {
+    this.die(reason);
+    await this.worker.terminate();
+  }
+}
+
+/** The vectors of a batch ready to post: transferred when possible, copied when a view. */
+function vectorsForTransfer(vectors: Float32Array): { vectors: Float32Array; transfer: ArrayBuffer[] } {
+  const buffer = vectors.buffer;
+  // A SharedArrayBuffer is shared, not copied; the caller awaits add() before reusing it.
+  if (!(buffer instanceof ArrayBuffer)) return { vectors, transfer: [] };
+  if (vectors.byteOffset === 0 && vectors.byteLength === buffer.byteLength) return { vectors, transfer: [buffer] };
+  const copy = vectors.slice();
+  return { vectors: copy, transfer: [copy.buffer] };
+}
+
+/** A `ShardIndexWriter` whose work runs in a pool worker. */
+class WorkerShardWriter implements ShardIndexWriter {
+  readonly file: string;
+  private readonly opened: Promise<unknown>;
+  private state: 'open' | 'finished' | 'aborted' = 'open';
+
+  constructor(
+    readonly dbId: number,
+    dir: string,
+    private readonly worker: PoolWorker,
+    private readonly writerId: number,
+    options: SqliteVecShardWriterOptions,
+  ) {
+    this.file = sqliteVecShardFile(dir);
+    this.opened = this.call({ type: 'open', writerId, options }, []);
+    // The error surfaces from the next add() / finish(); avoid an unhandled rejection meanwhile.
+    this.opened.catch(() => undefined);
+  }
+
+  private call(request: Request, transfer: ArrayBuffer[]): Promise<BuiltShard | undefined> {
+    try {
+      return this.worker.post(request, transfer, this.dbId, this.file);
+    } catch (err) {
+      return Promise.reject(new VectorIndexError(`shard ${this.dbId} (${this.file}): cannot post ${request.type} to sqlite-vec worker ${this.worker.index}: ${errorMessage(err)}`, { cause: err }));
+    }
+  }
+
+  /**
+   * Posts the rows to the worker and resolves once they are written. When `rows.vectors` covers
+   * its whole ArrayBuffer, that buffer is TRANSFERRED (the caller's array becomes empty);
+   * a view into a larger buffer is copied first and the caller's array is left intact.
+   * @throws VectorIndexError naming the shard and file when the worker rejects the rows (e.g. a
+   *   wrong vector length), crashed or exited.
+   */
+  async add(rows: ShardRows): Promise<void> {
+    if (this.state !== 'open') throw new VectorIndexError(`shard ${this.dbId} (${this.file}): add() after the writer was ${this.state}`);
+    await this.opened;
+    const { vectors, transfer } = vectorsForTransfer(rows.vectors);
+    await this.call({ type: 'add', writerId: this.writerId, ids: rows.ids, vectors, payloads: rows.payloads }, transfer);
+  }
+
+  /**
+   * Finishes the shard in the worker (see `SqliteVecShardWriter.finish`).
+   * @throws VectorIndexError naming the shard and file (no rows, SQLite failure, worker crash).
+   */
+  async finish(): Promise<BuiltShard> {
+    if (this.state !== 'open') throw new VectorIndexError(`shard ${this.dbId} (${this.file}): finish() after the writer was ${this.state}`);
+    this.state = 'finished';
+    await this.opened;
+    const built = await this.call({ type: 'finish', writerId: this.writerId }, []);
+    if (built === undefined) throw new VectorIndexError(`shard ${this.dbId} (${this.file}): the sqlite-vec worker returned no result`);
+    return built;
+  }
+
+  /** Aborts the shard in the worker and deletes its file (also when the worker is gone). Never throws. */
+  async abort(): Promise<void> {
+    if (this.state === 'open') this.state = 'aborted';
+    try {
+      await this.opened;
+      await this.call({ type: 'abort', writerId: this.writerId }, []);
+    } catch {
+      try {
+        for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(this.file + suffix, { force: true });
+      } catch {
+        // abort never throws
+      }
+    }
+  }
+}
+
+/** Runs `SqliteVecShardWriter`s in worker threads. Close it with {@link close}. */
+export class SqliteVecWorkerPool {
+  /** Number of worker threads. */
+  readonly concurrency: number;
+  private readonly resourceLimits: ResourceLimits | undefined;
+  private readonly workers: (PoolWorker | undefined)[];
+  private nextWriterId = 1;
+  private closed = false;
+
+  /**
+   * Workers start lazily, on the first writer of their slot.
+   * @param options the pool options, or just the concurrency (number of worker threads).
+   * @throws ConfigValidationError when `concurrency` is not an integer >= 1.
+   */
+  constructor(optionsOrConcurrency: SqliteVecWorkerPoolOptions | number) {
+    const options = typeof optionsOrConcurrency === 'number' ? { concurrency: optionsOrConcurrency } : optionsOrConcurrency;
+    if (!Number.isSafeInteger(options.concurrency) || options.concurrency < 1) {
+      throw new ConfigValidationError(`sqlite-vec build concurrency must be an integer >= 1, got ${options.concurrency}`);
+    }
+    this.concurrency = options.concurrency;
+    this.resourceLimits = options.resourceLimits;
+    this.workers = new Array<PoolWorker | undefined>(options.concurrency).fill(undefined);
+  }
+
+  /**
+   * A writer for one shard, running in worker `options.dbId % concurrency`.
+   * @param options as for `SqliteVecShardWriter` (checked here, synchronously).
+   * @returns a `ShardIndexWriter` proxy; its `add()` transfers the vectors' buffer when the array
+   *   covers all of it.
+   * @throws ConfigValidationError for invalid options; VectorIndexError after {@link close}.
+   */
+  createWriter(options: SqliteVecShardWriterOptions): ShardIndexWriter {
+    checkSqliteVecWriterOptions(options);
+    if (this.closed) throw new VectorIndexError(`shard ${options.dbId} (${sqliteVecShardFile(options.dir)}): the sqlite-vec worker pool is closed`);
+    const slot = options.dbId % this.concurrency;
+    let worker = this.workers[slot];
+    if (worker === undefined || worker.deadReason !== undefined) {
+      worker = new PoolWorker(slot, this.resourceLimits);
+      this.workers[slot] = worker;
+    }
+    return new WorkerShardWriter(options.dbId, options.dir, worker, this.nextWriterId++, { ...options });
+  }
+
+  /** Terminates the workers; calls still pending reject with a VectorIndexError. Idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const workers = this.workers.filter((w): w is PoolWorker => w !== undefined);
+    this.workers.fill(undefined);
+    await Promise.all(workers.map((w) => w.terminate('stopped because the pool was closed')));
+  }
+}

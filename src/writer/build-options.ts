@@ -1,0 +1,153 @@
+/**
+ * Options of a build: the sharding strategy with its parameters, and the index backend with its
+ * parameters, validated before any input is read (a bad option never costs a pass over the data).
+ */
+import type { Metric } from '../common/distance.ts';
+import { ConfigValidationError } from '../common/errors.ts';
+import type { IndexConfig } from '../common/manifest.ts';
+import type { CelColumnType } from '../common/routing/routing-context.ts';
+import { checkLanceIndexPlan, DEFAULT_LANCE_INDEX_PLAN, type LanceIndexPlan } from './backends/lancedb-shard-writer.ts';
+import { checkSqliteVecConfig } from './backends/sqlite-vec-shard-writer.ts';
+
+/** CLUSTER: k-means centroids (or the user's), nearest-centroid assignment, optionally size-capped. */
+export interface ClusterOptions {
+  strategy: 'cluster';
+  numDbs: number;
+  /** Default shards probed per query (1..numDbs). */
+  numProbes: number;
+  /** Cap every shard at ceil(balanceFactor * total / numDbs) vectors (>= 1, e.g. 1.1); default: no cap. */
+  balanceFactor?: number;
+  /** A `.npy` of float32 [numDbs, dim] centroids to use instead of training. */
+  centroidsPath?: string;
+  /** Lloyd iterations (default 25). */
+  kmeansIterations?: number;
+}
+
+/** LSH: sign bits of seeded Gaussian hyperplanes, code mod numDbs. */
+export interface LshOptions {
+  strategy: 'lsh';
+  numDbs: number;
+  numProbes: number;
+  /** Hyperplanes (default ceil(log2(numDbs))); 2^numHashBits >= numDbs. */
+  numHashBits?: number;
+  /** Subtract the training sample's mean before projecting (default true). */
+  center?: boolean;
+}
+
+/** EXPLICIT: every record carries its shard id. */
+export interface ExplicitOptions {
+  strategy: 'explicit';
+  numDbs: number;
+}
+
+/** CEL: an expression over each record's routing context picks its shard. */
+export interface CelOptions {
+  strategy: 'cel';
+  /** Shards; in categorical mode it defaults to (and must equal) routingValues.length. */
+  numDbs?: number;
+  celExpr: string;
+  celColumns: Record<string, CelColumnType>;
+  /** Categorical mode: shard i holds the records whose expression returns routingValues[i]. */
+  routingValues?: (string | number | boolean)[];
+}
+
+/** The sharding strategy of a build. */
+export type ShardingOptions = ClusterOptions | LshOptions | ExplicitOptions | CelOptions;
+
+/** LanceDB backend: one table per shard. */
+export interface LanceBackendOptions {
+  backend: 'lancedb';
+  plan?: Partial<LanceIndexPlan>;
+}
+
+/** sqlite-vec backend: one `.sqlite` file per shard with a vec0 table. */
+export interface SqliteVecBackendOptions {
+  backend: 'sqlite-vec';
+  /** Store int8-quantized vectors for the scan and re-rank with float32 (default none). */
+  quantization?: 'none' | 'int8';
+}
+
+/** The index backend of a build. */
+export type BackendOptions = LanceBackendOptions | SqliteVecBackendOptions;
+
+/** The number of shards a sharding option set produces. */
+export function numDbsOf(sharding: ShardingOptions): number {
+  if (sharding.strategy === 'cel') return sharding.numDbs ?? sharding.routingValues?.length ?? 0;
+  return sharding.numDbs;
+}
+
+/**
+ * Checks sharding options that do not depend on the data.
+ * @throws ConfigValidationError naming the option.
+ */
+export function checkShardingOptions(s: ShardingOptions): void {
+  const numDbs = numDbsOf(s);
+  if (s.strategy === 'cel') {
+    if (s.numDbs === undefined && s.routingValues === undefined) {
+      throw new ConfigValidationError('the cel strategy needs num_dbs (direct mode) or routing_values (categorical mode)');
+    }
+    if (s.routingValues !== undefined && s.numDbs !== undefined && s.numDbs !== s.routingValues.length) {
+      throw new ConfigValidationError(`num_dbs ${s.numDbs} differs from the ${s.routingValues.length} routing_values (categorical mode has one shard per value)`);
+    }
+    if (Object.keys(s.celColumns).length === 0) throw new ConfigValidationError('the cel strategy needs at least one cel column (name:type)');
+  }
+  if (!Number.isInteger(numDbs) || numDbs < 1) throw new ConfigValidationError(`num_dbs must be an integer >= 1, got ${numDbs}`);
+  if (s.strategy === 'cluster' || s.strategy === 'lsh') {
+    if (!Number.isInteger(s.numProbes) || s.numProbes < 1 || s.numProbes > numDbs) {
+      throw new ConfigValidationError(`num_probes must be an integer in 1..num_dbs (${numDbs}), got ${s.numProbes}`);
+    }
+  }
+  if (s.strategy === 'cluster') {
+    if (s.balanceFactor !== undefined && !(s.balanceFactor >= 1)) {
+      throw new ConfigValidationError(`balance factor must be a number >= 1 (e.g. 1.1), got ${s.balanceFactor}`);
+    }
+    if (s.kmeansIterations !== undefined && (!Number.isInteger(s.kmeansIterations) || s.kmeansIterations < 1)) {
+      throw new ConfigValidationError(`kmeans iterations must be an integer >= 1, got ${s.kmeansIterations}`);
+    }
+  }
+  if (s.strategy === 'lsh' && s.numHashBits !== undefined) {
+    if (!Number.isInteger(s.numHashBits) || s.numHashBits < 1 || s.numHashBits > 30) {
+      throw new ConfigValidationError(`num_hash_bits must be an integer in 1..30, got ${s.numHashBits}`);
+    }
+    if (2 ** s.numHashBits < numDbs) {
+      throw new ConfigValidationError(`num_hash_bits ${s.numHashBits} gives ${2 ** s.numHashBits} hash codes, fewer than num_dbs ${numDbs}`);
+    }
+  }
+}
+
+/**
+ * Checks the backend options against the metric (and the dimension when known).
+ * @throws ConfigValidationError (e.g. sqlite-vec with the dot metric, PQ sub-vectors not dividing dim).
+ */
+export function checkBackendOptions(b: BackendOptions, metric: Metric, dim: number | undefined): void {
+  if (b.backend === 'sqlite-vec') checkSqliteVecConfig(metric, { quantization: b.quantization ?? 'none' });
+  else if (dim !== undefined) checkLanceIndexPlan(lancePlanOf(b), dim);
+}
+
+/** The full LanceDB index plan of a build (defaults filled in). */
+export function lancePlanOf(b: LanceBackendOptions): LanceIndexPlan {
+  const given = Object.fromEntries(Object.entries(b.plan ?? {}).filter(([, v]) => v !== undefined)) as Partial<LanceIndexPlan>;
+  return { ...DEFAULT_LANCE_INDEX_PLAN, ...given };
+}
+
+/**
+ * The manifest's index config for a backend.
+ * @param int8Scale sqlite-vec int8: the quantization step (max |x| of the training sample / 127).
+ */
+export function indexConfigOf(b: BackendOptions, dim: number, metric: Metric, int8Scale?: number): IndexConfig {
+  if (b.backend === 'sqlite-vec') {
+    const quantization = b.quantization ?? 'none';
+    const params: Record<string, string | number> = { quantization };
+    if (quantization === 'int8') params.int8_scale = int8Scale ?? 1;
+    return { dim, metric, backend: 'sqlite-vec', index_type: 'flat', index_params: params };
+  }
+  const plan = checkLanceIndexPlan(lancePlanOf(b), dim); // resolves num_sub_vectors 0 (auto)
+  const params: Record<string, number> = {
+    hnsw_min_rows: plan.hnswMinRows,
+    num_partitions: plan.numPartitions,
+    m: plan.m,
+    ef_construction: plan.efConstruction,
+  };
+  if (plan.indexType === 'ivf_pq' || plan.indexType === 'hnsw_pq') params.num_sub_vectors = plan.numSubVectors;
+  return { dim, metric, backend: 'lancedb', index_type: plan.indexType, index_params: params };
+}

@@ -1,0 +1,231 @@
+/**
+ * Distributed build for Kubernetes Indexed Jobs (or any N machines sharing the store):
+ *
+ * 1. `build --plan`: one process reads the input once, trains the routing and stores the routing
+ *    metadata plus `runs/<run_id>/_plan.json`.
+ * 2. `build --worker i/N` (N processes, e.g. JOB_COMPLETION_INDEX): each reads the plan and the
+ *    input, assigns every record with the stored routing, and builds and uploads only the shards
+ *    i, i+N, ...; for each it writes a receipt `runs/<run_id>/receipts/db=00007.json` (the shard's
+ *    manifest entry and payload columns) after the shard's files are uploaded.
+ * 3. `publish`: checks that every shard has a receipt and that every file it lists exists with
+ *    the recorded size and sha256 (a ShardCoverageError naming the shards otherwise), then writes
+ *    the manifest and moves `_CURRENT`.
+ *
+ * A failed or restarted worker can simply run again: it rebuilds its shards and overwrites their
+ * files and receipts; nothing is visible to readers until `publish` succeeds.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pLimit from 'p-limit';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { ObjectNotFoundError, ShardCoverageError, errorMessage } from '../common/errors.ts';
+import { digestFile } from '../common/file-digest.ts';
+import { parseJsonWith } from '../common/json-schema-parse.ts';
+import { ShardEntrySchema, manifestKey as makeManifestKey, shardDirName, type ShardEntry } from '../common/manifest.ts';
+import { loadShardRouting } from '../common/routing/load-routing.ts';
+import type { ObjectStore } from '../common/storage/object-store.ts';
+import { assembleManifest, type BuildResult } from './build-snapshot.ts';
+import type { BackendOptions, ShardingOptions } from './build-options.ts';
+import { loadPlan, newRunId, planRun, receiptKey, storePlan, type BuildPlan } from './build-plan.ts';
+import { BuildProgress } from './build-progress.ts';
+import type { VectorSource } from './input/vector-record.ts';
+import { publishManifest } from './publish.ts';
+import { buildShards, type WorkerSlice } from './shard-build.ts';
+import type { Metric } from '../common/distance.ts';
+
+/** A shard's build receipt. */
+export const ShardReceiptSchema = z.object({
+  shard: ShardEntrySchema,
+  payload_columns: z.array(z.string()),
+  /** Wall time of the worker that built it, seconds. */
+  worker_seconds: z.number().nonnegative(),
+});
+export type ShardReceipt = z.infer<typeof ShardReceiptSchema>;
+
+/** Options of {@link planDistributedBuild}. */
+export interface DistributedPlanOptions {
+  store: ObjectStore;
+  source: VectorSource;
+  sharding: ShardingOptions;
+  backend?: BackendOptions;
+  metric: Metric;
+  seed?: number;
+  sampleSize?: number;
+  onDuplicate?: 'error' | 'last';
+  runId?: string;
+  progress?: boolean;
+  log: Logger;
+}
+
+/**
+ * Phase 1: plans a run and stores the plan for the workers.
+ * @returns the plan (its run_id is what workers and publish need).
+ * @throws as planRun; PreconditionFailedError when the run id already has a plan.
+ */
+export async function planDistributedBuild(o: DistributedPlanOptions): Promise<BuildPlan> {
+  const runId = o.runId ?? newRunId();
+  const { plan } = await planRun({
+    store: o.store,
+    source: o.source,
+    sharding: o.sharding,
+    backend: o.backend ?? { backend: 'lancedb' },
+    metric: o.metric,
+    seed: o.seed,
+    sampleSize: o.sampleSize,
+    onDuplicate: o.onDuplicate,
+    runId,
+    progress: new BuildProgress(o.progress ?? true, o.log),
+    log: o.log,
+  });
+  const key = await storePlan(o.store, plan);
+  o.log.info({ run_id: runId, plan: key, vectors: plan.input.vectors, num_dbs: plan.sharding.num_dbs }, 'build planned');
+  return plan;
+}
+
+/** Options of {@link runBuildWorker}. */
+export interface BuildWorkerOptions {
+  store: ObjectStore;
+  runId: string;
+  /** The same input the plan was made from. */
+  source: VectorSource;
+  worker: WorkerSlice;
+  concurrency?: number;
+  workDir?: string;
+  progress?: boolean;
+  log: Logger;
+}
+
+/**
+ * Phase 2: builds and uploads this worker's shards and writes their receipts.
+ * @returns the db ids built.
+ * @throws SnapshotNotFoundError when the run has no plan; ConfigValidationError when the input
+ *   differs from the plan's; as buildShards otherwise.
+ */
+export async function runBuildWorker(o: BuildWorkerOptions): Promise<number[]> {
+  const started = performance.now();
+  const plan = await loadPlan(o.store, o.runId);
+  const routing = await loadShardRouting(o.store, plan);
+  const workDir = o.workDir ?? (await mkdtemp(join(tmpdir(), `shardfleet-worker-${o.runId}-${o.worker.index}-`)));
+  try {
+    const built = await buildShards({
+      plan,
+      routing,
+      source: o.source,
+      store: o.store,
+      worker: o.worker,
+      concurrency: o.concurrency,
+      workDir,
+      progress: new BuildProgress(o.progress ?? true, o.log),
+      log: o.log,
+    });
+    const seconds = (performance.now() - started) / 1000;
+    for (const shard of built.shards) {
+      const receipt: ShardReceipt = { shard, payload_columns: built.payloadColumns, worker_seconds: +seconds.toFixed(3) };
+      await o.store.put(receiptKey(o.runId, shard.db_id), JSON.stringify(receipt, null, 2));
+    }
+    const ids = built.shards.map((s) => s.db_id);
+    o.log.info({ run_id: o.runId, worker: `${o.worker.index}/${o.worker.count}`, shards: ids }, 'worker shards uploaded');
+    return ids;
+  } finally {
+    if (!o.workDir) await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+/** Options of {@link publishRun}. */
+export interface PublishRunOptions {
+  store: ObjectStore;
+  runId: string;
+  /** `sha256` (default) downloads and hashes every file; `size` checks sizes only (HEAD). */
+  verify?: 'sha256' | 'size';
+  log: Logger;
+}
+
+/**
+ * Phase 3: checks that every shard of the plan exists with matching sizes and checksums, then
+ * publishes the manifest and moves `_CURRENT`.
+ * @throws ShardCoverageError listing every shard that has no receipt or a missing / mismatched
+ *   file (nothing is published); SnapshotNotFoundError when the run has no plan;
+ *   PreconditionFailedError when another publisher moved `_CURRENT` concurrently.
+ */
+export async function publishRun(o: PublishRunOptions): Promise<BuildResult> {
+  const plan = await loadPlan(o.store, o.runId);
+  const numDbs = plan.sharding.num_dbs;
+  const problems = new Map<number, string>();
+  const receipts: ShardReceipt[] = [];
+  const limit = pLimit(8);
+  const scratch = await mkdtemp(join(tmpdir(), `shardfleet-publish-${o.runId}-`));
+  try {
+    await Promise.all(
+      Array.from({ length: numDbs }, (_, dbId) =>
+        limit(async () => {
+          const key = receiptKey(o.runId, dbId);
+          let receipt: ShardReceipt;
+          try {
+            receipt = parseJsonWith(ShardReceiptSchema, await o.store.get(key), `receipt ${key}`);
+          } catch (err) {
+            problems.set(dbId, err instanceof ObjectNotFoundError ? `no receipt (${key}): no worker finished this shard` : errorMessage(err));
+            return;
+          }
+          if (receipt.shard.db_id !== dbId) {
+            problems.set(dbId, `receipt ${key} describes shard ${receipt.shard.db_id}`);
+            return;
+          }
+          const problem = await verifyShardFiles(o.store, receipt.shard, o.verify ?? 'sha256', join(scratch, shardDirName(dbId)));
+          if (problem) problems.set(dbId, problem);
+          else receipts.push(receipt);
+        }),
+      ),
+    );
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  if (problems.size > 0) {
+    const ids = [...problems.keys()].sort((a, b) => a - b);
+    throw new ShardCoverageError(
+      `run ${o.runId} cannot be published: ${ids.length} of ${numDbs} shards are missing or damaged: ` +
+        ids.map((id) => `shard ${id}: ${problems.get(id)}`).join(' | '),
+      ids,
+    );
+  }
+  const createdAt = new Date();
+  const buildSeconds = (createdAt.getTime() - Date.parse(plan.created_at)) / 1000;
+  const manifest = assembleManifest(
+    plan,
+    receipts.map((r) => r.shard),
+    receipts.flatMap((r) => r.payload_columns),
+    Math.max(0, buildSeconds),
+    createdAt,
+  );
+  const key = makeManifestKey(o.runId, createdAt);
+  await publishManifest(o.store, manifest, key);
+  o.log.info({ run_id: o.runId, manifest: key, vectors: plan.input.vectors }, 'published');
+  return { runId: o.runId, manifestKey: key, manifest };
+}
+
+/** Checks one shard's files in the store; returns a problem description or undefined. */
+async function verifyShardFiles(store: ObjectStore, shard: ShardEntry, verify: 'sha256' | 'size', scratch: string): Promise<string | undefined> {
+  await mkdir(scratch, { recursive: true });
+  for (const file of shard.files) {
+    const key = shard.url + file.path;
+    try {
+      if (verify === 'size') {
+        const info = await store.head(key);
+        if (!info) return `file ${key} is missing`;
+        if (info.size !== file.bytes) return `file ${key} has ${info.size} bytes, the receipt says ${file.bytes}`;
+        continue;
+      }
+      const local = join(scratch, file.path.replaceAll('/', '__'));
+      await store.download(key, local);
+      const { sha256, bytes } = await digestFile(local);
+      await rm(local, { force: true });
+      if (bytes !== file.bytes || sha256 !== file.sha256) {
+        return `file ${key} has sha256 ${sha256} (${bytes} bytes), the receipt says ${file.sha256} (${file.bytes} bytes)`;
+      }
+    } catch (err) {
+      return err instanceof ObjectNotFoundError ? `file ${key} is missing` : `cannot check ${key}: ${errorMessage(err)}`;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,196 @@
+/**
+ * Vector source over a Parquet file, read with hyparquet (all codecs via hyparquet-compressors)
+ * one batch of rows at a time: a row group, or part of one when the file has offset indexes.
+ */
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
+import type { AsyncBuffer, FileMetaData } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
+import { ConfigValidationError, InputRecordError, errorMessage } from '../../common/errors.ts';
+import {
+  applyColumnSelection,
+  requireKnownColumns,
+  unknownColumnError,
+  type ColumnLookup,
+  type ColumnSelection,
+} from './column-selection.ts';
+import { planRowRanges, topLevelColumns, vectorColumnShape, type RowRange } from './parquet-layout.ts';
+import { toId, toVector, vectorLength } from './parquet-values.ts';
+import { resolveSlice, type SliceOptions } from './slice.ts';
+import type { VectorRecord, VectorSource } from './vector-record.ts';
+
+/** Target float32 bytes of vectors per batch inside a row group with offset indexes. */
+const BATCH_BYTES = 8 << 20;
+
+/** Default name of the vector column. */
+export const DEFAULT_VECTOR_COLUMN = 'vector';
+/** Default name of the id column. */
+export const DEFAULT_ID_COLUMN = 'id';
+
+/**
+ * Options of {@link openParquetSource}. `start`/`limit` select rows (0-based, in file order).
+ * The column options name top-level columns of the file.
+ */
+export interface ParquetSourceOptions extends SliceOptions, ColumnSelection {
+  /** Path of the `.parquet` file. */
+  path: string;
+  /**
+   * The vector column (default `vector`): a list of numbers (`list<float>`, `list<double>`,
+   * `fixed_size_list<...>`, integer lists), or binary / fixed-size binary holding dim
+   * little-endian float32 values.
+   */
+  vectorColumn?: string;
+  /**
+   * The id column (default `id`), string or integer. When this option is not given and the file
+   * has no `id` column, id = String(0-based row index).
+   */
+  idColumn?: string;
+  /**
+   * Maximum rows per read inside a row group whose columns have offset indexes (default: about
+   * 8 MiB of float32 vectors, e.g. 2730 rows at dim 768). Row groups without offset indexes are
+   * read whole.
+   */
+  batchRows?: number;
+}
+
+/** An open Parquet file: a lazily read buffer and its parsed footer. */
+interface ParquetFile {
+  file: AsyncBuffer;
+  metadata: FileMetaData;
+}
+
+/** Opens the file and parses its footer, or throws ConfigValidationError naming the file. */
+async function openParquetFile(path: string): Promise<ParquetFile> {
+  let file: AsyncBuffer;
+  try {
+    file = await asyncBufferFromFile(path);
+  } catch (err) {
+    throw new ConfigValidationError(`${path}: cannot open Parquet file: ${errorMessage(err)}`, { cause: err });
+  }
+  try {
+    return { file, metadata: await parquetMetadataAsync(file) };
+  } catch (err) {
+    throw new ConfigValidationError(`${path}: not a valid Parquet file: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/**
+ * Reads rows `[range.rowStart, range.rowEnd)` of some columns as objects (column -> value).
+ * `utf8: false` keeps unannotated binary as `Uint8Array` (vector column); `true` decodes it as text.
+ * @throws InputRecordError `<path> row <rowStart>` when the data cannot be decoded.
+ */
+async function readRows(
+  source: ParquetFile,
+  path: string,
+  columns: string[],
+  range: RowRange,
+  utf8: boolean,
+): Promise<Record<string, unknown>[]> {
+  let rows: Record<string, unknown>[];
+  try {
+    rows = await parquetReadObjects({
+      file: source.file,
+      metadata: source.metadata,
+      columns,
+      rowStart: range.rowStart,
+      rowEnd: range.rowEnd,
+      compressors,
+      utf8,
+      useOffsetIndex: true,
+    });
+  } catch (err) {
+    throw new InputRecordError(
+      `${path} row ${range.rowStart}`,
+      `cannot read Parquet rows ${range.rowStart}..${range.rowEnd - 1} (columns ${columns.join(', ')}): ${errorMessage(err)}`,
+    );
+  }
+  if (rows.length !== range.rowEnd - range.rowStart) {
+    throw new InputRecordError(
+      `${path} row ${range.rowStart}`,
+      `expected ${range.rowEnd - range.rowStart} rows from ${range.rowStart}, Parquet reader returned ${rows.length}`,
+    );
+  }
+  return rows;
+}
+
+/**
+ * Opens a Parquet file as a streaming vector source.
+ * Records: vector = `Float32Array` of length dim from the vector column; id from the id column
+ * (strings as is, integers in decimal) or String(row index) (see `idColumn`); payload =
+ * `{ column: value }` of `payloadColumns`, by default of every column except the vector and id
+ * columns (INT64 -> number when safe, else decimal string; binary -> base64; timestamps -> ISO
+ * strings); routingContext = raw values of `routingColumns` (bigint for INT64, `Uint8Array` for
+ * binary); shardId = the `shardIdColumn` value; location `<path> row <index in file>`.
+ * `count` = rows in the slice (from the footer); `dim` from the schema for fixed-size binary,
+ * else from the first row of the slice (undefined when the slice is empty).
+ * @throws ConfigValidationError naming the file when it cannot be opened or is not Parquet; when
+ *   a named column (vector, id, payload, routing, shard id) does not exist (the message names the
+ *   column and lists the available ones); when the vector column is not a numeric list or binary;
+ *   for a bad slice; InputRecordError `<path> row <n>` when the first row's vector is unusable.
+ * During a pass, `records()` throws InputRecordError `<path> row <n>` for a null or wrongly sized
+ * vector, a non-numeric element, a null / non-integer id, a null or non-scalar routing value, a
+ * shard id that is not a non-negative safe integer, or undecodable data.
+ */
+export async function openParquetSource(options: ParquetSourceOptions): Promise<VectorSource> {
+  const { path } = options;
+  const vectorColumn = options.vectorColumn ?? DEFAULT_VECTOR_COLUMN;
+  const source = await openParquetFile(path);
+  const { metadata } = source;
+  const available = topLevelColumns(metadata);
+  if (!available.includes(vectorColumn)) throw unknownColumnError(vectorColumn, 'vector column', available, path);
+  let idColumn: string | undefined = options.idColumn ?? DEFAULT_ID_COLUMN;
+  if (!available.includes(idColumn)) {
+    if (options.idColumn !== undefined) throw unknownColumnError(idColumn, 'id column', available, path);
+    idColumn = undefined; // no `id` column: ids are row indexes
+  }
+  requireKnownColumns(options, available, path);
+  const shape = vectorColumnShape(metadata, vectorColumn, path);
+  const slice = resolveSlice(options, Number(metadata.num_rows), path);
+
+  let dim = shape.kind === 'binary' ? shape.fixedDim : undefined;
+  if (dim === undefined && slice.start < slice.end) {
+    const range = { rowStart: slice.start, rowEnd: slice.start + 1 };
+    const [first] = await readRows(source, path, [vectorColumn], range, false);
+    dim = vectorLength(first[vectorColumn], vectorColumn, `${path} row ${slice.start}`);
+    if (dim === 0) throw new ConfigValidationError(`${path}: vectors have 0 dimensions (row ${slice.start})`);
+  }
+
+  const selection: ColumnSelection = {
+    payloadColumns: options.payloadColumns ?? available.filter((c) => c !== vectorColumn && c !== idColumn),
+    routingColumns: options.routingColumns,
+    shardIdColumn: options.shardIdColumn,
+  };
+  const named = [
+    ...(idColumn === undefined ? [] : [idColumn]),
+    ...(selection.payloadColumns ?? []),
+    ...(selection.routingColumns ?? []),
+    ...(selection.shardIdColumn === undefined ? [] : [selection.shardIdColumn]),
+  ];
+  const otherColumns = [...new Set(named)].filter((c) => c !== vectorColumn);
+  const batchRows = options.batchRows ?? Math.max(1, Math.floor(BATCH_BYTES / (4 * (dim ?? 1))));
+  if (!Number.isSafeInteger(batchRows) || batchRows < 1) {
+    throw new ConfigValidationError(`${path}: batchRows must be a positive integer, got ${batchRows}`);
+  }
+  const ranges = planRowRanges(metadata, [vectorColumn, ...otherColumns], slice.start, slice.end, batchRows);
+
+  async function* records(): AsyncGenerator<VectorRecord> {
+    if (dim === undefined) return;
+    for (const range of ranges) {
+      const vectorRows = await readRows(source, path, [vectorColumn], range, false);
+      const otherRows = otherColumns.length > 0 ? await readRows(source, path, otherColumns, range, true) : undefined;
+      for (let i = 0; i < vectorRows.length; i++) {
+        const row = range.rowStart + i;
+        const location = `${path} row ${row}`;
+        const vectorValue = vectorRows[i][vectorColumn];
+        const other = otherRows?.[i] ?? {};
+        const id = idColumn === undefined ? String(row) : toId(other[idColumn], idColumn, location);
+        const record: VectorRecord = { id, vector: toVector(vectorValue, dim, vectorColumn, location), location };
+        const lookup: ColumnLookup = (name) =>
+          Object.hasOwn(other, name) ? { value: other[name] } : name === vectorColumn ? { value: vectorValue } : undefined;
+        applyColumnSelection(record, lookup, selection);
+        yield record;
+      }
+    }
+  }
+
+  return { description: path, dim, count: slice.end - slice.start, records };
+}

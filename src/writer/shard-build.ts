@@ -1,0 +1,165 @@
+/**
+ * Phase 2 of a build: the assignment pass. Reads the input again, routes every record with the
+ * run's routing function, writes the rows of the shards this process builds through bounded
+ * buffers, then finishes (indexes) those shards `concurrency` at a time and uploads each one as
+ * soon as it is finished. A single-process build builds every shard; worker i of N in a
+ * distributed build builds the shards i, i+N, i+2N, ...
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import pLimit from 'p-limit';
+import type { Logger } from 'pino';
+import { ConfigValidationError, errorMessage } from '../common/errors.ts';
+import { shardDirName, shardPrefix, type ShardEntry } from '../common/manifest.ts';
+import type { ShardRouting } from '../common/routing/shard-routing.ts';
+import type { ObjectStore } from '../common/storage/object-store.ts';
+import { openShardWriterFactory } from './backends/open-shard-writer.ts';
+import type { ShardIndexWriter } from './backends/shard-index-writer.ts';
+import type { BuildPlan } from './build-plan.ts';
+import type { BuildProgress } from './build-progress.ts';
+import type { VectorSource } from './input/vector-record.ts';
+import { uploadFolder } from './publish.ts';
+import { createRecordAssigner } from './record-assigner.ts';
+import { ShardBuffers, type ShardBufferLimits } from './shard-buffers.ts';
+
+/** Which shards a process builds: worker `index` of `count` builds db ids ≡ index (mod count). */
+export interface WorkerSlice {
+  index: number;
+  count: number;
+}
+
+/** Options of {@link buildShards}. */
+export interface ShardBuildOptions {
+  plan: BuildPlan;
+  routing: ShardRouting;
+  source: VectorSource;
+  store: ObjectStore;
+  /** Default: every shard (worker 0 of 1). */
+  worker?: WorkerSlice;
+  /** Shards indexed (and, for sqlite-vec, written) concurrently; default 2. */
+  concurrency?: number;
+  /** Local scratch folder; shards are built in `<workDir>/db=00007/`. */
+  workDir: string;
+  bufferLimits?: ShardBufferLimits;
+  progress: BuildProgress;
+  log: Logger;
+}
+
+/** The shards a process built and uploaded. */
+export interface BuiltShards {
+  /** Entries of the shards built here, ascending db id. */
+  shards: ShardEntry[];
+  /** Payload keys seen in the records of these shards, sorted. */
+  payloadColumns: string[];
+  /** Vectors per shard for EVERY shard (db id index), including shards built elsewhere. */
+  counts: number[];
+}
+
+/**
+ * Parses `i/N` (0 <= i < N).
+ * @throws ConfigValidationError when malformed.
+ */
+export function parseWorkerSlice(text: string): WorkerSlice {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const index = m ? Number(m[1]) : NaN;
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || count < 1 || index >= count) throw new ConfigValidationError(`worker must be i/N with 0 <= i < N (e.g. 0/4), got ${JSON.stringify(text)}`);
+  return { index, count };
+}
+
+/**
+ * Runs the assignment pass and builds this process's shards.
+ * @throws InputRecordError naming the record when it cannot be routed (e.g. an out-of-range
+ *   shard_id); ConfigValidationError when the input differs from the plan's or a CLUSTER shard
+ *   is empty; VectorIndexError naming the shard; StorageError on upload. Nothing of a shard is
+ *   uploaded before every record has been assigned.
+ */
+export async function buildShards(o: ShardBuildOptions): Promise<BuiltShards> {
+  const { plan, routing, source, progress, log } = o;
+  const worker = o.worker ?? { index: 0, count: 1 };
+  const numDbs = plan.sharding.num_dbs;
+  const mine = (dbId: number): boolean => dbId % worker.count === worker.index;
+  const concurrency = Math.max(1, o.concurrency ?? 2);
+  const factory = await openShardWriterFactory(plan.index, concurrency);
+  const writers: (ShardIndexWriter | undefined)[] = [];
+  try {
+    for (let dbId = 0; dbId < numDbs; dbId++) {
+      if (!mine(dbId)) {
+        writers.push(undefined);
+        continue;
+      }
+      const dir = join(o.workDir, shardDirName(dbId));
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true });
+      writers.push(factory.create(dir, dbId));
+    }
+    const buffers = new ShardBuffers(writers, plan.index.dim, o.bufferLimits);
+    const assign = createRecordAssigner(plan.sharding, routing, plan.input.vectors);
+    const keptLast = new Map(Object.entries(plan.duplicates_kept_last));
+    const payloadColumns = new Set<string>();
+    const assigning = progress.stage('assign+write', plan.input.vectors);
+    let ordinal = 0;
+    let written = 0;
+    for await (const record of source.records()) {
+      const current = ordinal++;
+      const keep = keptLast.get(record.id);
+      if (keep !== undefined && keep !== current) continue; // an earlier occurrence of an id kept last
+      const dbId = assign(record);
+      if (record.payload && mine(dbId)) for (const key of Object.keys(record.payload)) payloadColumns.add(key);
+      await buffers.add(dbId, record.id, record.vector, record.payload ? JSON.stringify(record.payload) : null);
+      written++;
+      assigning.increment();
+    }
+    await buffers.flushAll();
+    assigning.stop();
+    if (ordinal !== plan.input.records || written !== plan.input.vectors) {
+      throw new ConfigValidationError(
+        `the input changed since run ${plan.run_id} was planned: read ${ordinal} records (${written} vectors), the plan has ${plan.input.records} (${plan.input.vectors}) from ${plan.input.description}`,
+      );
+    }
+    const counts = buffers.counts;
+    const empty = counts.flatMap((c, dbId) => (c === 0 ? [dbId] : []));
+    if (empty.length > 0) {
+      if (plan.sharding.strategy === 'cluster') {
+        throw new ConfigValidationError(
+          `shard(s) ${empty.join(', ')} received no vectors (their centroids are nearest to no input vector); use fewer shards or other centroids`,
+        );
+      }
+      log.warn({ run_id: plan.run_id, empty_shards: empty }, 'some shards received no vectors; they are published empty');
+    }
+    log.info({ run_id: plan.run_id, max: Math.max(...counts), mean: +(plan.input.vectors / numDbs).toFixed(1) }, 'shard sizes');
+
+    // Finish (index) each of this process's shards, then upload it, `concurrency` at a time.
+    const limit = pLimit(concurrency);
+    const indexing = progress.stage('index+upload', writers.filter(Boolean).length, 'shards');
+    const shards = await Promise.all(
+      writers.flatMap((writer, dbId) =>
+        writer === undefined
+          ? []
+          : [
+              limit(async (): Promise<ShardEntry> => {
+                const url = shardPrefix(plan.run_id, dbId);
+                if (counts[dbId] === 0) {
+                  await writer.abort();
+                  indexing.increment();
+                  return { db_id: dbId, url, files: [], vector_count: 0, checkpoint_id: '', index_type: 'empty' };
+                }
+                const built = await writer.finish();
+                const files = await uploadFolder(o.store, join(o.workDir, shardDirName(dbId)), url);
+                files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+                indexing.increment();
+                return { db_id: dbId, url, files, vector_count: built.vectorCount, checkpoint_id: built.checkpointId, index_type: built.indexType };
+              }),
+            ],
+      ),
+    );
+    indexing.stop();
+    return { shards, payloadColumns: [...payloadColumns].sort(), counts };
+  } catch (err) {
+    await Promise.all(writers.map((w) => w?.abort()));
+    log.debug({ err: errorMessage(err) }, 'shard build failed; writers aborted');
+    throw err;
+  } finally {
+    await factory.close();
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * Every sharding strategy x every backend through real processes: build a Fashion-MNIST snapshot
+ * (3,000 images with labels) with CLUSTER (balanced), LSH, EXPLICIT (shard id = label) or CEL
+ * (direct `label % 4`, categorical on `label_name`), into LanceDB or sqlite-vec shards; start a
+ * router and two shard nodes as child processes; and check that each answer equals exact brute
+ * force over the vectors of the shards the router probed, that queries reach the shard their
+ * strategy names, and that badly routed queries fail with INVALID_ARGUMENT.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { ShardfleetClient } from '../src/client/router-client.ts';
+import { startLocalCluster, type LocalCluster } from '../src/cli/local-cluster.ts';
+import { openObjectStore } from '../src/common/storage/open-object-store.ts';
+import type { ObjectStore } from '../src/common/storage/object-store.ts';
+import type { BackendOptions, ShardingOptions } from '../src/writer/build-options.ts';
+import { buildSnapshot, type BuildResult } from '../src/writer/build-snapshot.ts';
+import { openVectorSource, type OpenVectorSourceOptions } from '../src/writer/input/open-vector-source.ts';
+import { assertMatchesBruteForce, groundTruthOf, type GroundTruth } from './helpers/cluster-checks.ts';
+import { FASHION_IMAGES, FASHION_LABELS, quietLogger, tempDir } from './helpers/fixtures.ts';
+import { isGrpcStatus } from './helpers/grpc-assert.ts';
+
+const BASE = 3000;
+const QUERIES = { start: 9000, limit: 15 };
+const LABEL_NAMES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+
+interface Case {
+  name: string;
+  sharding: ShardingOptions;
+  columns: Pick<OpenVectorSourceOptions, 'routingColumns' | 'shardIdColumn'>;
+  /** The search parameters for a query with this label, and the shards it must probe (if fixed). */
+  query(label: number): { numProbes?: number; shardIds?: number[]; routingContext?: Record<string, string | number>; expect?: number[] };
+  /** A badly routed query and the error it must give. */
+  bad?: { params: { numProbes?: number; shardIds?: number[]; routingContext?: Record<string, string | number> }; pattern: RegExp };
+}
+
+const CASES: Case[] = [
+  {
+    name: 'cluster --balanced 1.1',
+    sharding: { strategy: 'cluster', numDbs: 4, numProbes: 2, balanceFactor: 1.1 },
+    columns: {},
+    query: () => ({ numProbes: 2 }),
+  },
+  {
+    name: 'lsh (centred, query-directed probing)',
+    sharding: { strategy: 'lsh', numDbs: 4, numProbes: 2 },
+    columns: {},
+    query: () => ({ numProbes: 3 }),
+  },
+  {
+    name: 'explicit (shard_id = label)',
+    sharding: { strategy: 'explicit', numDbs: 10 },
+    columns: { shardIdColumn: 'label' },
+    query: (label) => ({ shardIds: [label, (label + 1) % 10], expect: [label, (label + 1) % 10] }),
+    bad: { params: {}, pattern: /explicit sharding: pass shard_ids/ },
+  },
+  {
+    name: 'cel direct (label % 4)',
+    sharding: { strategy: 'cel', numDbs: 4, celExpr: 'label % 4', celColumns: { label: 'int' } },
+    columns: { routingColumns: ['label'] },
+    query: (label) => ({ routingContext: { label }, expect: [label % 4] }),
+    bad: { params: { routingContext: { label: 1 }, numProbes: 2 }, pattern: /num_probes 2 is not supported by the cel strategy/ },
+  },
+  {
+    name: 'cel categorical (label_name)',
+    sharding: { strategy: 'cel', celExpr: 'label_name', celColumns: { label_name: 'string' }, routingValues: LABEL_NAMES },
+    columns: { routingColumns: ['label_name'] },
+    query: (label) => ({ routingContext: { label_name: LABEL_NAMES[label] }, expect: [label] }),
+    bad: { params: { routingContext: { label_name: 'Hat' } }, pattern: /Hat/ },
+  },
+];
+
+const BACKENDS: BackendOptions[] = [{ backend: 'lancedb' }, { backend: 'sqlite-vec' }];
+
+async function openSource(columns: Case['columns'], range: { start?: number; limit: number }) {
+  return openVectorSource({ format: 'idx', path: FASHION_IMAGES, labelsPath: FASHION_LABELS, ...range, ...columns });
+}
+
+for (const backend of BACKENDS) {
+  for (const c of CASES) {
+    describe(`${c.name} x ${backend.backend}: router + 2 shard nodes as processes`, () => {
+      let dir: Awaited<ReturnType<typeof tempDir>>;
+      let store: ObjectStore;
+      let built: BuildResult;
+      let truth: GroundTruth;
+      let cluster: LocalCluster;
+      let client: ShardfleetClient;
+
+      before(async () => {
+        dir = await tempDir('strategies');
+        const storeUrl = join(dir.path, 'store');
+        store = openObjectStore(storeUrl);
+        built = await buildSnapshot({
+          store,
+          source: await openSource(c.columns, { limit: BASE }),
+          sharding: c.sharding,
+          backend,
+          metric: 'l2',
+          seed: 11,
+          concurrency: 2,
+          progress: false,
+          log: quietLogger(),
+        });
+        truth = await groundTruthOf(store, built.manifest, await openSource(c.columns, { limit: BASE }));
+        cluster = await startLocalCluster({ store: storeUrl, numNodes: 2, cacheDir: join(dir.path, 'cache'), stderr: 'ignore' });
+        client = new ShardfleetClient(cluster.routerAddress);
+      });
+      after(async () => {
+        client?.close();
+        await cluster?.stop();
+        await store?.close();
+        await dir?.remove();
+      });
+
+      test('the manifest records the strategy and backend, and every vector is in one shard', async () => {
+        const m = built.manifest;
+        assert.equal(m.sharding.strategy, c.sharding.strategy);
+        assert.equal(m.index.backend, backend.backend);
+        assert.equal(m.shards.reduce((s, sh) => s + sh.vector_count, 0), BASE);
+        const info = await client.snapshotInfo();
+        assert.equal(info.strategy, c.sharding.strategy);
+        assert.equal(info.backend, backend.backend);
+        assert.equal(info.run_id, m.run_id);
+        if (c.sharding.strategy === 'cluster') {
+          const max = Math.max(...m.shards.map((s) => s.vector_count));
+          assert.ok(max <= Math.ceil((1.1 * BASE) / 4), `balanced: largest shard ${max} exceeds 1.1 x mean`);
+        }
+      });
+
+      test('answers equal brute force over the probed shards, which are the ones the strategy names', async () => {
+        const queries = await openSource(c.columns, QUERIES);
+        let n = 0;
+        for await (const record of queries.records()) {
+          const label = (record.payload as { label: number }).label;
+          const { expect, ...params } = c.query(label);
+          const res = await client.search({ vector: record.vector, topK: 10, ...params });
+          if (expect) assert.deepEqual(res.shard_ids, expect, `query ${n}: probed shards`);
+          if (params.numProbes) assert.equal(res.shard_ids.length, params.numProbes);
+          assert.equal(res.run_id, built.runId);
+          assertMatchesBruteForce(truth, record.vector, res, 10, 'l2', `query ${n}`);
+          assert.ok(res.results.length > 0, `query ${n}: no results`);
+          n++;
+        }
+        assert.equal(n, QUERIES.limit);
+      });
+
+      if (c.bad) {
+        const bad = c.bad;
+        test('a badly routed query is INVALID_ARGUMENT naming the problem', async () => {
+          await assert.rejects(client.search({ vector: new Float32Array(784), ...bad.params }), isGrpcStatus(grpc.status.INVALID_ARGUMENT, bad.pattern));
+        });
+      }
+    });
+  }
+}
