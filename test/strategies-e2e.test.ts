@@ -154,3 +154,55 @@ for (const backend of BACKENDS) {
     });
   }
 }
+
+describe('per-query index options reach the shards through the router', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let store: ObjectStore;
+  let truth: GroundTruth;
+  let cluster: LocalCluster;
+  let client: ShardfleetClient;
+
+  before(async () => {
+    dir = await tempDir('query-options');
+    const storeUrl = join(dir.path, 'store');
+    store = openObjectStore(storeUrl);
+    const built = await buildSnapshot({
+      store,
+      source: await openSource({}, { limit: BASE }),
+      sharding: { strategy: 'cluster', numDbs: 2, numProbes: 2 },
+      backend: { backend: 'lancedb', plan: { indexType: 'ivf_flat', numPartitions: 32 } },
+      metric: 'l2',
+      seed: 11,
+      progress: false,
+      log: quietLogger(),
+    });
+    assert.deepEqual(built.manifest.shards.map((s) => s.index_type), ['ivf_flat', 'ivf_flat']);
+    truth = await groundTruthOf(store, built.manifest, await openSource({}, { limit: BASE }));
+    cluster = await startLocalCluster({ store: storeUrl, numNodes: 2, cacheDir: join(dir.path, 'cache'), stderr: 'ignore' });
+    client = new ShardfleetClient(cluster.routerAddress);
+  });
+  after(async () => {
+    client?.close();
+    await cluster?.stop();
+    await store?.close();
+    await dir?.remove();
+  });
+
+  test('nprobes = num_partitions is exact; nprobes = 1 misses neighbours', async () => {
+    const queries = await openSource({}, QUERIES);
+    let exactHits = 0;
+    let oneProbeHits = 0;
+    let total = 0;
+    for await (const record of queries.records()) {
+      const all = await client.search({ vector: record.vector, topK: 10, numProbes: 2, nprobes: 32 });
+      assertMatchesBruteForce(truth, record.vector, all, 10, 'l2', `query ${total}`);
+      const want = new Set(all.results.map((h) => h.id));
+      const one = await client.search({ vector: record.vector, topK: 10, numProbes: 2, nprobes: 1 });
+      exactHits += all.results.length;
+      oneProbeHits += one.results.filter((h) => want.has(h.id)).length;
+      total++;
+    }
+    assert.equal(exactHits, 10 * QUERIES.limit);
+    assert.ok(oneProbeHits < exactHits, `nprobes 1 found ${oneProbeHits} of ${exactHits}: the option did not reach the shards`);
+  });
+});

@@ -1,7 +1,9 @@
 /**
  * CLUSTER routing: a vector belongs to the shard of its nearest centroid; a query probes the
  * `num_probes` nearest centroids. The writer (assignment) and the router (query routing) call the
- * same function, so a vector is always found in the first shard its own query probes.
+ * same function, so a vector is always found in the first shard its own query probes — except in
+ * a balanced build, where a vector whose nearest shard was full sits in its next-nearest shard
+ * (see src/writer/balanced-assignment.ts) and is found once the query probes that far.
  *
  * Ties are broken by the lower centroid index, matching an argmin that keeps the first minimum.
  */

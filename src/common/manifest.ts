@@ -216,7 +216,7 @@ export const ManifestSchema = z
     m.shards.forEach((s, i) => {
       if (s.db_id !== i) ctx.addIssue({ code: 'custom', message: `shard entry ${i} has db_id ${s.db_id}; entries must be ordered 0..num_dbs-1` });
       if (s.files.length === 0 && s.vector_count > 0) {
-        ctx.addIssue({ code: 'custom', message: `shard ${s.db_id} has ${s.vector_count} vectors but no files` });
+        ctx.addIssue({ code: 'custom', path: ['shards', i, 'files'], message: `shard ${s.db_id} has ${s.vector_count} vectors but no files` });
       }
     });
   });

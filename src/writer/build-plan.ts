@@ -87,10 +87,11 @@ export interface PlannedRun {
 
 /**
  * Validates options, reads the input once (validating every record and drawing a seeded
- * reservoir sample, Vitter's Algorithm R; only the sample is held in memory), trains the routing
- * and stores its metadata arrays.
+ * reservoir sample, Vitter's Algorithm R; only the sample is held in memory; EXPLICIT and CEL
+ * records are also routed, to fail early), trains the routing and stores its metadata arrays.
  * @throws ConfigValidationError for bad options (before reading), InputRecordError naming the
- *   record (wrong dimension, NaN/Inf, duplicate id), ConfigValidationError for empty input or
+ *   record (wrong dimension, NaN/Inf, duplicate id, out-of-range shard_id, a routing context
+ *   the CEL expression cannot route), ConfigValidationError for empty input or
  *   fewer vectors than shards; StorageError from the store.
  */
 export async function planRun(o: PlanOptions): Promise<PlannedRun> {
@@ -106,6 +107,12 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
     throw new ConfigValidationError(`${source.count} vectors cannot fill ${numDbs} shards (${source.description})`);
   }
 
+  // EXPLICIT and CEL need no training: route every record already in this pass, so an
+  // out-of-range shard_id or a bad routing context fails before any work is done.
+  const untrained = o.sharding.strategy === 'explicit' || o.sharding.strategy === 'cel';
+  const earlyRouting = untrained
+    ? (await trainRouting({ sharding: o.sharding, sample: new Float32Array(0), dim: 1, metric: o.metric, seed, progress, log })).routing
+    : undefined;
   const validator = new RecordValidator({ description: source.description, dim: source.dim, onDuplicate: o.onDuplicate ?? 'error' });
   const targetSample = Math.min(o.sampleSize ?? Math.max(20_000, 64 * numDbs), source.count ?? Infinity);
   const rng = new SeededRandom(seed ^ 0x5f3759df);
@@ -114,6 +121,7 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
   const sampling = progress.stage('validate+sample', source.count ?? 0);
   for await (const record of source.records()) {
     validator.check(record);
+    earlyRouting?.assign(record);
     const dim = record.vector.length;
     sample ??= new Float32Array(Math.min(targetSample, 1 << 20) * dim);
     const slot = seen < targetSample ? seen : rng.nextInt(seen + 1);
