@@ -13,7 +13,6 @@ import * as grpc from '@grpc/grpc-js';
 import { ShardfleetClient } from '../src/client/router-client.ts';
 import { startLocalCluster, type LocalCluster } from '../src/cli/local-cluster.ts';
 import { openObjectStore } from '../src/common/storage/open-object-store.ts';
-import type { ObjectStore } from '../src/common/storage/object-store.ts';
 import type { BackendOptions, ShardingOptions } from '../src/writer/build-options.ts';
 import { buildSnapshot, type BuildResult } from '../src/writer/build-snapshot.ts';
 import { openVectorSource, type OpenVectorSourceOptions } from '../src/writer/input/open-vector-source.ts';
@@ -77,40 +76,68 @@ async function openSource(columns: Case['columns'], range: { start?: number; lim
   return openVectorSource({ format: 'idx', path: FASHION_IMAGES, labelsPath: FASHION_LABELS, ...range, ...columns });
 }
 
+/** A snapshot built from the first BASE images, served by a router and 2 nodes as processes. */
+interface ServedSnapshot {
+  built: BuildResult;
+  truth: GroundTruth;
+  client: ShardfleetClient;
+  stop(): Promise<void>;
+}
+
+async function buildAndServe(columns: Case['columns'], sharding: ShardingOptions, backend: BackendOptions): Promise<ServedSnapshot> {
+  const dir = await tempDir('strategies');
+  const storeUrl = join(dir.path, 'store');
+  const store = openObjectStore(storeUrl);
+  let cluster: LocalCluster | undefined;
+  try {
+    const built = await buildSnapshot({
+      store,
+      source: await openSource(columns, { limit: BASE }),
+      sharding,
+      backend,
+      metric: 'l2',
+      seed: 11,
+      concurrency: 2,
+      progress: false,
+      log: quietLogger(),
+    });
+    const truth = await groundTruthOf(store, built.manifest, await openSource(columns, { limit: BASE }));
+    cluster = await startLocalCluster({ store: storeUrl, numNodes: 2, cacheDir: join(dir.path, 'cache'), stderr: 'ignore' });
+    const client = new ShardfleetClient(cluster.routerAddress);
+    const running = cluster;
+    return {
+      built,
+      truth,
+      client,
+      stop: async () => {
+        client.close();
+        await running.stop();
+        await store.close();
+        await dir.remove();
+      },
+    };
+  } catch (err) {
+    await cluster?.stop();
+    await store.close();
+    await dir.remove();
+    throw err;
+  }
+}
+
 for (const backend of BACKENDS) {
   for (const c of CASES) {
     describe(`${c.name} x ${backend.backend}: router + 2 shard nodes as processes`, () => {
-      let dir: Awaited<ReturnType<typeof tempDir>>;
-      let store: ObjectStore;
+      let served: ServedSnapshot;
       let built: BuildResult;
       let truth: GroundTruth;
-      let cluster: LocalCluster;
       let client: ShardfleetClient;
 
       before(async () => {
-        dir = await tempDir('strategies');
-        const storeUrl = join(dir.path, 'store');
-        store = openObjectStore(storeUrl);
-        built = await buildSnapshot({
-          store,
-          source: await openSource(c.columns, { limit: BASE }),
-          sharding: c.sharding,
-          backend,
-          metric: 'l2',
-          seed: 11,
-          concurrency: 2,
-          progress: false,
-          log: quietLogger(),
-        });
-        truth = await groundTruthOf(store, built.manifest, await openSource(c.columns, { limit: BASE }));
-        cluster = await startLocalCluster({ store: storeUrl, numNodes: 2, cacheDir: join(dir.path, 'cache'), stderr: 'ignore' });
-        client = new ShardfleetClient(cluster.routerAddress);
+        served = await buildAndServe(c.columns, c.sharding, backend);
+        ({ built, truth, client } = served);
       });
       after(async () => {
-        client?.close();
-        await cluster?.stop();
-        await store?.close();
-        await dir?.remove();
+        await served?.stop();
       });
 
       test('the manifest records the strategy and backend, and every vector is in one shard', async () => {
@@ -156,36 +183,17 @@ for (const backend of BACKENDS) {
 }
 
 describe('per-query index options reach the shards through the router', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-  let store: ObjectStore;
+  let served: ServedSnapshot;
   let truth: GroundTruth;
-  let cluster: LocalCluster;
   let client: ShardfleetClient;
 
   before(async () => {
-    dir = await tempDir('query-options');
-    const storeUrl = join(dir.path, 'store');
-    store = openObjectStore(storeUrl);
-    const built = await buildSnapshot({
-      store,
-      source: await openSource({}, { limit: BASE }),
-      sharding: { strategy: 'cluster', numDbs: 2, numProbes: 2 },
-      backend: { backend: 'lancedb', plan: { indexType: 'ivf_flat', numPartitions: 32 } },
-      metric: 'l2',
-      seed: 11,
-      progress: false,
-      log: quietLogger(),
-    });
-    assert.deepEqual(built.manifest.shards.map((s) => s.index_type), ['ivf_flat', 'ivf_flat']);
-    truth = await groundTruthOf(store, built.manifest, await openSource({}, { limit: BASE }));
-    cluster = await startLocalCluster({ store: storeUrl, numNodes: 2, cacheDir: join(dir.path, 'cache'), stderr: 'ignore' });
-    client = new ShardfleetClient(cluster.routerAddress);
+    served = await buildAndServe({}, { strategy: 'cluster', numDbs: 2, numProbes: 2 }, { backend: 'lancedb', plan: { indexType: 'ivf_flat', numPartitions: 32 } });
+    assert.deepEqual(served.built.manifest.shards.map((s) => s.index_type), ['ivf_flat', 'ivf_flat']);
+    ({ truth, client } = served);
   });
   after(async () => {
-    client?.close();
-    await cluster?.stop();
-    await store?.close();
-    await dir?.remove();
+    await served?.stop();
   });
 
   test('nprobes = num_partitions is exact; nprobes = 1 misses neighbours', async () => {

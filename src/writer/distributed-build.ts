@@ -26,14 +26,12 @@ import { parseJsonWith } from '../common/json-schema-parse.ts';
 import { ShardEntrySchema, manifestKey as makeManifestKey, shardDirName, type ShardEntry } from '../common/manifest.ts';
 import { loadShardRouting } from '../common/routing/load-routing.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
-import { assembleManifest, type BuildResult } from './build-snapshot.ts';
-import type { BackendOptions, ShardingOptions } from './build-options.ts';
+import { assembleManifest, type BuildOptions, type BuildResult } from './build-snapshot.ts';
 import { loadPlan, newRunId, planRun, receiptKey, storePlan, type BuildPlan } from './build-plan.ts';
 import { BuildProgress } from './build-progress.ts';
 import type { VectorSource } from './input/vector-record.ts';
 import { publishManifest } from './publish.ts';
 import { buildShards, type WorkerSlice } from './shard-build.ts';
-import type { Metric } from '../common/distance.ts';
 
 /** A shard's build receipt. */
 export const ShardReceiptSchema = z.object({
@@ -44,20 +42,8 @@ export const ShardReceiptSchema = z.object({
 });
 export type ShardReceipt = z.infer<typeof ShardReceiptSchema>;
 
-/** Options of {@link planDistributedBuild}. */
-export interface DistributedPlanOptions {
-  store: ObjectStore;
-  source: VectorSource;
-  sharding: ShardingOptions;
-  backend?: BackendOptions;
-  metric: Metric;
-  seed?: number;
-  sampleSize?: number;
-  onDuplicate?: 'error' | 'last';
-  runId?: string;
-  progress?: boolean;
-  log: Logger;
-}
+/** Options of {@link planDistributedBuild}: those of a single-process build, minus local build settings. */
+export type DistributedPlanOptions = Omit<BuildOptions, 'concurrency' | 'workDir'>;
 
 /**
  * Phase 1: plans a run and stores the plan for the workers.
