@@ -95,11 +95,7 @@ async function callNode(
       client.SearchShards.bind(client) as Parameters<typeof unaryCall<unknown, SearchShardsResponse__Output>>[0],
       {
         run_id: req.runId,
-        query: req.queryBytes,
-        top_k: req.topK,
-        shard_ids: shardIds,
-        include_payload: req.includePayload,
-        ...req.options,
+        queries: [{ query: req.queryBytes, top_k: req.topK, shard_ids: shardIds, include_payload: req.includePayload, ...req.options }],
       },
       { deadline: req.deadline } satisfies grpc.CallOptions,
     );

@@ -81,16 +81,24 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
 
   async function handleSearch(req: SearchShardsRequest__Output): Promise<SearchShardsResponse> {
     const run = requireRun(current, req.run_id);
-    const query = decodeVector(req.query, run.manifest.index.dim);
-    if (req.top_k < 1 || req.top_k > MAX_TOP_K) throw new InvalidQueryError(`top_k must be in 1..${MAX_TOP_K}, got ${req.top_k}`);
-    const outcomes = await run.search(query, req.top_k, req.shard_ids, req.include_payload, {
-      nprobes: req.nprobes || undefined,
-      ef: req.ef || undefined,
-      refineFactor: req.refine_factor || undefined,
+    const queries = req.queries.map((q, i) => {
+      if (q.top_k < 1 || q.top_k > MAX_TOP_K) throw new InvalidQueryError(`query ${i}: top_k must be in 1..${MAX_TOP_K}, got ${q.top_k}`);
+      return { q, vector: decodeVector(q.query, run.manifest.index.dim) };
     });
+    const perQuery = await Promise.all(
+      queries.map(({ q, vector }) =>
+        run.search(vector, q.top_k, q.shard_ids, q.include_payload, {
+          nprobes: q.nprobes || undefined,
+          ef: q.ef || undefined,
+          refineFactor: q.refine_factor || undefined,
+        }),
+      ),
+    );
     return {
       run_id: run.runId,
-      shards: outcomes.map((o) => ({ db_id: o.dbId, hits: o.hits ?? [], error: o.error ?? '' })),
+      shards: perQuery.flatMap((outcomes, queryIndex) =>
+        outcomes.map((o) => ({ db_id: o.dbId, hits: o.hits ?? [], error: o.error ?? '', query_index: queryIndex })),
+      ),
     };
   }
 

@@ -20,6 +20,10 @@ export interface Hit {
    * The vector's payload as a JSON object text ("" when not requested or absent).
    */
   'payload_json'?: (string);
+  /**
+   * The stored vector as little-endian float32 (empty unless include_vector was requested).
+   */
+  'vector'?: (Buffer | Uint8Array | string);
 }
 
 /**
@@ -41,4 +45,8 @@ export interface Hit__Output {
    * The vector's payload as a JSON object text ("" when not requested or absent).
    */
   'payload_json': (string);
+  /**
+   * The stored vector as little-endian float32 (empty unless include_vector was requested).
+   */
+  'vector': (Buffer);
 }

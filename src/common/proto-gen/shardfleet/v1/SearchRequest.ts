@@ -41,6 +41,16 @@ export interface SearchRequest {
    * Re-rank top_k * refine_factor candidates with exact distances (LanceDB PQ/SQ, sqlite-vec int8).
    */
   'refine_factor'?: (number);
+  /**
+   * Return each hit's stored vector (Hit.vector).
+   */
+  'include_vector'?: (boolean);
+  /**
+   * Fraction (0..1] of the probed shards that must answer; below it the call fails UNAVAILABLE.
+   * 0 means 1.0: every probed shard is required. Above it, a response missing shards is returned
+   * with partial = true and failed_shards set; never silently.
+   */
+  'min_coverage'?: (number | string);
 }
 
 export interface SearchRequest__Output {
@@ -82,4 +92,14 @@ export interface SearchRequest__Output {
    * Re-rank top_k * refine_factor candidates with exact distances (LanceDB PQ/SQ, sqlite-vec int8).
    */
   'refine_factor': (number);
+  /**
+   * Return each hit's stored vector (Hit.vector).
+   */
+  'include_vector': (boolean);
+  /**
+   * Fraction (0..1] of the probed shards that must answer; below it the call fails UNAVAILABLE.
+   * 0 means 1.0: every probed shard is required. Above it, a response missing shards is returned
+   * with partial = true and failed_shards set; never silently.
+   */
+  'min_coverage': (number);
 }

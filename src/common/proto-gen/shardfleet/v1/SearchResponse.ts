@@ -1,6 +1,7 @@
 // Original file: proto/shardfleet/v1/router.proto
 
 import type { Hit as _shardfleet_v1_Hit, Hit__Output as _shardfleet_v1_Hit__Output } from '../../shardfleet/v1/Hit.ts';
+import type { ShardFailure as _shardfleet_v1_ShardFailure, ShardFailure__Output as _shardfleet_v1_ShardFailure__Output } from '../../shardfleet/v1/ShardFailure.ts';
 
 export interface SearchResponse {
   /**
@@ -23,6 +24,18 @@ export interface SearchResponse {
    * The shards (db ids) that were searched, in routing order (nearest centroid first).
    */
   'shard_ids'?: (number)[];
+  /**
+   * How many of them answered.
+   */
+  'num_shards_answered'?: (number);
+  /**
+   * The probed shards that did not answer, with why (only when min_coverage allowed it).
+   */
+  'failed_shards'?: (_shardfleet_v1_ShardFailure)[];
+  /**
+   * True when failed_shards is not empty.
+   */
+  'partial'?: (boolean);
 }
 
 export interface SearchResponse__Output {
@@ -46,4 +59,16 @@ export interface SearchResponse__Output {
    * The shards (db ids) that were searched, in routing order (nearest centroid first).
    */
   'shard_ids': (number)[];
+  /**
+   * How many of them answered.
+   */
+  'num_shards_answered': (number);
+  /**
+   * The probed shards that did not answer, with why (only when min_coverage allowed it).
+   */
+  'failed_shards': (_shardfleet_v1_ShardFailure__Output)[];
+  /**
+   * True when failed_shards is not empty.
+   */
+  'partial': (boolean);
 }

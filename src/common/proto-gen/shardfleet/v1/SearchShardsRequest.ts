@@ -1,5 +1,6 @@
 // Original file: proto/shardfleet/v1/shard_node.proto
 
+import type { ShardQuery as _shardfleet_v1_ShardQuery, ShardQuery__Output as _shardfleet_v1_ShardQuery__Output } from '../../shardfleet/v1/ShardQuery.ts';
 
 export interface SearchShardsRequest {
   /**
@@ -7,27 +8,9 @@ export interface SearchShardsRequest {
    */
   'run_id'?: (string);
   /**
-   * The query vector: dim float32 values, little-endian, 4*dim bytes.
+   * The queries (one for Search, many for BatchSearch).
    */
-  'query'?: (Buffer | Uint8Array | string);
-  /**
-   * Number of results wanted per shard (>= 1).
-   */
-  'top_k'?: (number);
-  /**
-   * The shards (db ids) to search.
-   */
-  'shard_ids'?: (number)[];
-  /**
-   * Return payloads with hits.
-   */
-  'include_payload'?: (boolean);
-  /**
-   * Index options (0 = the shard's default): IVF partitions to probe, HNSW beam width, re-rank factor.
-   */
-  'nprobes'?: (number);
-  'ef'?: (number);
-  'refine_factor'?: (number);
+  'queries'?: (_shardfleet_v1_ShardQuery)[];
 }
 
 export interface SearchShardsRequest__Output {
@@ -36,25 +19,7 @@ export interface SearchShardsRequest__Output {
    */
   'run_id': (string);
   /**
-   * The query vector: dim float32 values, little-endian, 4*dim bytes.
+   * The queries (one for Search, many for BatchSearch).
    */
-  'query': (Buffer);
-  /**
-   * Number of results wanted per shard (>= 1).
-   */
-  'top_k': (number);
-  /**
-   * The shards (db ids) to search.
-   */
-  'shard_ids': (number)[];
-  /**
-   * Return payloads with hits.
-   */
-  'include_payload': (boolean);
-  /**
-   * Index options (0 = the shard's default): IVF partitions to probe, HNSW beam width, re-rank factor.
-   */
-  'nprobes': (number);
-  'ef': (number);
-  'refine_factor': (number);
+  'queries': (_shardfleet_v1_ShardQuery__Output)[];
 }

@@ -8,7 +8,7 @@ export interface SearchShardsResponse {
    */
   'run_id'?: (string);
   /**
-   * One entry per requested shard, in request order.
+   * One entry per (query, requested shard), in request order.
    */
   'shards'?: (_shardfleet_v1_ShardResult)[];
 }
@@ -19,7 +19,7 @@ export interface SearchShardsResponse__Output {
    */
   'run_id': (string);
   /**
-   * One entry per requested shard, in request order.
+   * One entry per (query, requested shard), in request order.
    */
   'shards': (_shardfleet_v1_ShardResult__Output)[];
 }

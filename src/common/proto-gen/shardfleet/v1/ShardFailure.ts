@@ -1,24 +1,24 @@
-// Original file: proto/shardfleet/v1/shard_node.proto
+// Original file: proto/shardfleet/v1/common.proto
 
 
 /**
- * A shard that could not be loaded.
+ * A shard that could not be searched or loaded.
  */
 export interface ShardFailure {
   'db_id'?: (number);
   /**
-   * Human-readable reason naming the file or error.
+   * Human-readable reason naming the node, file or error.
    */
   'reason'?: (string);
 }
 
 /**
- * A shard that could not be loaded.
+ * A shard that could not be searched or loaded.
  */
 export interface ShardFailure__Output {
   'db_id': (number);
   /**
-   * Human-readable reason naming the file or error.
+   * Human-readable reason naming the node, file or error.
    */
   'reason': (string);
 }

@@ -3,7 +3,7 @@
 import type { Hit as _shardfleet_v1_Hit, Hit__Output as _shardfleet_v1_Hit__Output } from '../../shardfleet/v1/Hit.ts';
 
 /**
- * The result of one shard.
+ * The result of one (query, shard).
  */
 export interface ShardResult {
   /**
@@ -18,10 +18,14 @@ export interface ShardResult {
    * Why the shard could not be searched ("" on success), e.g. "sha256 mismatch for file ...".
    */
   'error'?: (string);
+  /**
+   * Index of the query in SearchShardsRequest.queries.
+   */
+  'query_index'?: (number);
 }
 
 /**
- * The result of one shard.
+ * The result of one (query, shard).
  */
 export interface ShardResult__Output {
   /**
@@ -36,4 +40,8 @@ export interface ShardResult__Output {
    * Why the shard could not be searched ("" on success), e.g. "sha256 mismatch for file ...".
    */
   'error': (string);
+  /**
+   * Index of the query in SearchShardsRequest.queries.
+   */
+  'query_index': (number);
 }

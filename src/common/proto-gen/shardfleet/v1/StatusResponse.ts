@@ -1,6 +1,8 @@
 // Original file: proto/shardfleet/v1/shard_node.proto
 
 import type { ShardFailure as _shardfleet_v1_ShardFailure, ShardFailure__Output as _shardfleet_v1_ShardFailure__Output } from '../../shardfleet/v1/ShardFailure.ts';
+import type { RunStatus as _shardfleet_v1_RunStatus, RunStatus__Output as _shardfleet_v1_RunStatus__Output } from '../../shardfleet/v1/RunStatus.ts';
+import type { Long } from '@grpc/proto-loader';
 
 export interface StatusResponse {
   /**
@@ -8,25 +10,34 @@ export interface StatusResponse {
    */
   'node_id'?: (string);
   /**
-   * The run this node serves ("" when none is loaded yet).
+   * The newest run this node holds ("" when none is loaded yet). Fields 3-5 describe it.
    */
   'run_id'?: (string);
   /**
-   * Shards (db ids) loaded and searchable, ascending.
+   * Shards (db ids) of run_id loaded and searchable, ascending.
    */
   'shards_loaded'?: (number)[];
   /**
-   * Shards assigned to this node that failed to load.
+   * Shards of run_id assigned to this node that failed to load.
    */
   'shards_failed'?: (_shardfleet_v1_ShardFailure)[];
   /**
-   * Shards assigned to this node by placement, ascending.
+   * Shards of run_id assigned to this node by placement, ascending.
    */
   'shards_assigned'?: (number)[];
   /**
    * Why the node has no snapshot loaded (e.g. no _CURRENT at the store); "" once one is loaded.
    */
   'load_error'?: (string);
+  /**
+   * Every run the node holds (the current one and older ones within their grace period).
+   */
+  'runs'?: (_shardfleet_v1_RunStatus)[];
+  /**
+   * Bytes of shard files in the local cache, and the cap (0 = unbounded).
+   */
+  'cache_bytes'?: (number | string | Long);
+  'max_cache_bytes'?: (number | string | Long);
 }
 
 export interface StatusResponse__Output {
@@ -35,23 +46,32 @@ export interface StatusResponse__Output {
    */
   'node_id': (string);
   /**
-   * The run this node serves ("" when none is loaded yet).
+   * The newest run this node holds ("" when none is loaded yet). Fields 3-5 describe it.
    */
   'run_id': (string);
   /**
-   * Shards (db ids) loaded and searchable, ascending.
+   * Shards (db ids) of run_id loaded and searchable, ascending.
    */
   'shards_loaded': (number)[];
   /**
-   * Shards assigned to this node that failed to load.
+   * Shards of run_id assigned to this node that failed to load.
    */
   'shards_failed': (_shardfleet_v1_ShardFailure__Output)[];
   /**
-   * Shards assigned to this node by placement, ascending.
+   * Shards of run_id assigned to this node by placement, ascending.
    */
   'shards_assigned': (number)[];
   /**
    * Why the node has no snapshot loaded (e.g. no _CURRENT at the store); "" once one is loaded.
    */
   'load_error': (string);
+  /**
+   * Every run the node holds (the current one and older ones within their grace period).
+   */
+  'runs': (_shardfleet_v1_RunStatus__Output)[];
+  /**
+   * Bytes of shard files in the local cache, and the cap (0 = unbounded).
+   */
+  'cache_bytes': (number);
+  'max_cache_bytes': (number);
 }

@@ -1,0 +1,23 @@
+// Original file: proto/shardfleet/v1/router.proto
+
+import type { RoutingValue as _shardfleet_v1_RoutingValue, RoutingValue__Output as _shardfleet_v1_RoutingValue__Output } from '../../shardfleet/v1/RoutingValue.ts';
+
+export interface RouteRequest {
+  /**
+   * As in SearchRequest.
+   */
+  'query'?: (Buffer | Uint8Array | string);
+  'num_probes'?: (number);
+  'shard_ids'?: (number)[];
+  'routing_context'?: ({[key: string]: _shardfleet_v1_RoutingValue});
+}
+
+export interface RouteRequest__Output {
+  /**
+   * As in SearchRequest.
+   */
+  'query': (Buffer);
+  'num_probes': (number);
+  'shard_ids': (number)[];
+  'routing_context': ({[key: string]: _shardfleet_v1_RoutingValue__Output});
+}

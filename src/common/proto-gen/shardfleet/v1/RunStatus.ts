@@ -1,0 +1,57 @@
+// Original file: proto/shardfleet/v1/shard_node.proto
+
+import type { ShardFailure as _shardfleet_v1_ShardFailure, ShardFailure__Output as _shardfleet_v1_ShardFailure__Output } from '../../shardfleet/v1/ShardFailure.ts';
+
+/**
+ * One run a node holds.
+ */
+export interface RunStatus {
+  'run_id'?: (string);
+  /**
+   * Shards (db ids) loaded and searchable, ascending.
+   */
+  'shards_loaded'?: (number)[];
+  /**
+   * Shards that failed to load, with why.
+   */
+  'shards_failed'?: (_shardfleet_v1_ShardFailure)[];
+  /**
+   * Shards assigned to this node by placement, ascending.
+   */
+  'shards_assigned'?: (number)[];
+  /**
+   * True once every assigned shard is loaded and verified.
+   */
+  'ready'?: (boolean);
+  /**
+   * True for the newest run the node knows (_CURRENT); older runs are kept for a grace period.
+   */
+  'current'?: (boolean);
+}
+
+/**
+ * One run a node holds.
+ */
+export interface RunStatus__Output {
+  'run_id': (string);
+  /**
+   * Shards (db ids) loaded and searchable, ascending.
+   */
+  'shards_loaded': (number)[];
+  /**
+   * Shards that failed to load, with why.
+   */
+  'shards_failed': (_shardfleet_v1_ShardFailure__Output)[];
+  /**
+   * Shards assigned to this node by placement, ascending.
+   */
+  'shards_assigned': (number)[];
+  /**
+   * True once every assigned shard is loaded and verified.
+   */
+  'ready': (boolean);
+  /**
+   * True for the newest run the node knows (_CURRENT); older runs are kept for a grace period.
+   */
+  'current': (boolean);
+}

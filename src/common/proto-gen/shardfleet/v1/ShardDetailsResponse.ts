@@ -1,0 +1,13 @@
+// Original file: proto/shardfleet/v1/router.proto
+
+import type { ShardDetail as _shardfleet_v1_ShardDetail, ShardDetail__Output as _shardfleet_v1_ShardDetail__Output } from '../../shardfleet/v1/ShardDetail.ts';
+
+export interface ShardDetailsResponse {
+  'run_id'?: (string);
+  'shards'?: (_shardfleet_v1_ShardDetail)[];
+}
+
+export interface ShardDetailsResponse__Output {
+  'run_id': (string);
+  'shards': (_shardfleet_v1_ShardDetail__Output)[];
+}
