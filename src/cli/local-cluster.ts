@@ -26,6 +26,10 @@ export interface LocalClusterOptions {
   env?: Record<string, string>;
   /** Extra CLI flags for every child (e.g. S3 flags). */
   extraArgs?: string[];
+  /** Extra CLI flags for the router only (e.g. hedging, poll intervals). */
+  routerArgs?: string[];
+  /** Extra CLI flags for every shard node only (e.g. cache budget). */
+  nodeArgs?: string[];
   /** How long to wait for SERVING, ms (default 120,000). */
   readyTimeoutMs?: number;
   /** Where children's stderr goes: 'inherit' (default) or 'ignore'. */
@@ -40,6 +44,14 @@ export interface LocalCluster {
   processes: Map<string, ChildProcess>;
   /** Stops every child (SIGTERM, then SIGKILL after 5 s). */
   stop(): Promise<void>;
+  /** Kills shard node `id` with `signal` (default SIGKILL) and waits for it to exit. */
+  killNode(id: string, signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * Starts shard node `id` again with its original flags (same address and cache folder) and,
+   * unless `waitReady` is false, waits until it reports SERVING.
+   * @throws Error when it does not become ready within the ready timeout.
+   */
+  restartNode(id: string, waitReady?: boolean): Promise<void>;
 }
 
 const CLI_ENTRY = fileURLToPath(new URL('./main.ts', import.meta.url));
@@ -100,14 +112,39 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   const stop = async () => {
     await Promise.all([...processes.values()].map(stopChild));
   };
-  for (const node of nodes) {
-    const args = ['serve', 'node', ...common, '--node-id', node.id, '--listen', node.address, '--cache-dir', join(cacheRoot, node.id)];
-    processes.set(node.id, spawnCli(args, options.env, options.stderr));
-  }
+  const nodeArgs = (node: NodeEndpoint): string[] => [
+    'serve',
+    'node',
+    ...common,
+    ...(options.nodeArgs ?? []),
+    '--node-id',
+    node.id,
+    '--listen',
+    node.address,
+    '--cache-dir',
+    join(cacheRoot, node.id),
+  ];
+  for (const node of nodes) processes.set(node.id, spawnCli(nodeArgs(node), options.env, options.stderr));
   const routerAddress = `127.0.0.1:${await freePort()}`;
-  processes.set('router', spawnCli(['serve', 'router', ...common, '--listen', routerAddress], options.env, options.stderr));
+  processes.set('router', spawnCli(['serve', 'router', ...common, ...(options.routerArgs ?? []), '--listen', routerAddress], options.env, options.stderr));
 
   const timeout = options.readyTimeoutMs ?? 120_000;
+  const killNode = async (id: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
+    const child = processes.get(id);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill(signal);
+    });
+  };
+  const restartNode = async (id: string, waitReady = true): Promise<void> => {
+    const node = nodes.find((n) => n.id === id);
+    if (!node) throw new Error(`no node ${id} in this cluster`);
+    await killNode(id, 'SIGTERM');
+    const child = spawnCli(nodeArgs(node), options.env, options.stderr);
+    processes.set(id, child);
+    if (waitReady) await waitForServing(node.address, timeout);
+  };
   const exited = new Promise<never>((_, reject) => {
     for (const [name, child] of processes) {
       child.once('exit', (code, signal) => reject(new Error(`${name} exited during start-up (code ${code}, signal ${signal})`)));
@@ -123,5 +160,5 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     throw err;
   }
   exited.catch(() => undefined);
-  return { routerAddress, nodes, processes, stop };
+  return { routerAddress, nodes, processes, stop, killNode, restartNode };
 }

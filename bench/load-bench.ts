@@ -1,0 +1,69 @@
+/**
+ * `npm run bench:load`: a bounded load test of a local cluster. Builds a snapshot of the bundled
+ * Fashion-MNIST test split (9,000 base vectors, 8 shards), starts a router and 3 shard nodes with
+ * replication 2 as processes on 127.0.0.1, then runs closed-loop load at several concurrencies
+ * for a fixed time each and prints QPS, p50/p99/max latency (ms, at the client) and errors.
+ * Options: `--seconds N` per step (default 10), `--concurrency 1,8,32`, `--num-probes 2`.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ShardfleetClient } from '../src/client/router-client.ts';
+import { startLocalCluster } from '../src/cli/local-cluster.ts';
+import { createLogger } from '../src/common/logger.ts';
+import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
+import { runLoad } from '../src/eval/load-generator.ts';
+import { buildSnapshot } from '../src/writer/build-snapshot.ts';
+import { openIdxSource, readIdxImages } from '../src/writer/input/idx-source.ts';
+
+const DATA = join(import.meta.dirname, '..', 'examples', 'data', 'fashion-mnist');
+const IMAGES = join(DATA, 't10k-images-idx3-ubyte.gz');
+
+const { values: args } = parseArgs({
+  options: { seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '1,8,32' }, 'num-probes': { type: 'string', default: '2' } },
+});
+const seconds = Number(args.seconds);
+const levels = (args.concurrency ?? '1,8,32').split(',').map(Number);
+const numProbes = Number(args['num-probes']);
+
+const dir = await mkdtemp(join(tmpdir(), 'shardfleet-load-'));
+const store = new FileObjectStore(join(dir, 'store'));
+process.env.SHARDFLEET_LOG_LEVEL ??= 'warn';
+try {
+  const built = await buildSnapshot({
+    store,
+    source: await openIdxSource({ imagesPath: IMAGES, limit: 9000 }),
+    sharding: { strategy: 'cluster', numDbs: 8, numProbes },
+    metric: 'l2',
+    progress: false,
+    log: createLogger('bench'),
+  });
+  const queries = await readIdxImages(IMAGES, { start: 9000, limit: 1000 });
+  const cluster = await startLocalCluster({ store: join(dir, 'store'), numNodes: 3, replication: 2, cacheDir: join(dir, 'cache'), stderr: 'ignore' });
+  const client = new ShardfleetClient(cluster.routerAddress);
+  try {
+    console.log(`# shardfleet load benchmark — run ${built.runId}, 9,000 x 784, 8 shards, 3 nodes, R=2, num_probes ${numProbes}, ${seconds} s per step`);
+    console.log('| concurrency | queries | errors | QPS | p50 ms | p99 ms | max ms |');
+    console.log('|---:|---:|---:|---:|---:|---:|---:|');
+    await runLoad(client, { queries: queries.vectors, dim: queries.dim, concurrency: 4, durationMs: 2000, params: { numProbes } }); // warm-up
+    for (const concurrency of levels) {
+      const r = await runLoad(client, {
+        queries: queries.vectors,
+        dim: queries.dim,
+        concurrency,
+        durationMs: seconds * 1000,
+        maxQueries: 200_000,
+        params: { topK: 10, numProbes },
+      });
+      console.log(`| ${concurrency} | ${r.ok} | ${r.errorCount} | ${r.qps.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.max.toFixed(1)} |`);
+      if (r.errorCount) console.log(`  errors: ${JSON.stringify([...r.errors])}`);
+    }
+  } finally {
+    client.close();
+    await cluster.stop();
+  }
+} finally {
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+}
