@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitForServing } from '../common/health.ts';
 import { formatNodeList, type NodeEndpoint } from '../common/node-list.ts';
+import { otelImportArgs } from '../common/telemetry/otel-config.ts';
 
 /** Options of {@link startLocalCluster}. */
 export interface LocalClusterOptions {
@@ -77,7 +78,7 @@ export async function freePort(): Promise<number> {
  * a server child shuts down when this process dies, even by SIGKILL: no orphaned servers.
  */
 export function spawnCli(args: string[], env: Record<string, string> = {}, stderr: 'inherit' | 'ignore' = 'inherit'): ChildProcess {
-  return spawn(process.execPath, ['--import', TSX_LOADER, CLI_ENTRY, ...args], {
+  return spawn(process.execPath, ['--import', TSX_LOADER, ...otelImportArgs({ ...process.env, ...env }), CLI_ENTRY, ...args], {
     env: { ...process.env, ...env, SHARDFLEET_EXIT_ON_STDIN_CLOSE: '1' },
     stdio: ['pipe', 'ignore', stderr],
   });

@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { createLogger, type Logger } from '../common/logger.ts';
+import { shutdownTracing } from '../common/telemetry/tracing-shutdown.ts';
 import { parseNodeList } from '../common/node-list.ts';
 import { startRouter } from '../router/router-server.ts';
 import { startShardNode } from '../shard-node/shard-node-server.ts';
@@ -28,8 +29,8 @@ function untilSignal(log: Logger, stop: () => Promise<void>): void {
     stopping = true;
     log.info({ signal }, 'shutting down');
     stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
+      () => shutdownTracing().then(() => process.exit(0)),
+      () => shutdownTracing().then(() => process.exit(1)),
     );
   };
   process.on('SIGINT', onSignal);
