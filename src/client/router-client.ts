@@ -3,8 +3,16 @@
  * tests. Clients in other languages generate their own from `proto/shardfleet/v1/router.proto`.
  */
 import * as grpc from '@grpc/grpc-js';
-import { CHANNEL_OPTIONS, loadRouterProto, type RouterClient } from '../common/proto.ts';
+import { channelOptions, loadRouterProto, type RouterClient } from '../common/proto.ts';
+import { channelCredentials, type ClientTlsFiles } from '../common/grpc-security.ts';
 import { unaryCall } from '../common/grpc-status.ts';
+import type { BatchSearchRequest } from '../common/proto-gen/shardfleet/v1/BatchSearchRequest.ts';
+import type { BatchSearchResponse__Output } from '../common/proto-gen/shardfleet/v1/BatchSearchResponse.ts';
+import type { HealthResponse__Output } from '../common/proto-gen/shardfleet/v1/HealthResponse.ts';
+import type { RefreshResponse__Output } from '../common/proto-gen/shardfleet/v1/RefreshResponse.ts';
+import type { RouteRequest } from '../common/proto-gen/shardfleet/v1/RouteRequest.ts';
+import type { RouteResponse__Output } from '../common/proto-gen/shardfleet/v1/RouteResponse.ts';
+import type { ShardDetailsResponse__Output } from '../common/proto-gen/shardfleet/v1/ShardDetailsResponse.ts';
 import type { SearchRequest } from '../common/proto-gen/shardfleet/v1/SearchRequest.ts';
 import type { SearchResponse__Output } from '../common/proto-gen/shardfleet/v1/SearchResponse.ts';
 import type { SnapshotInfoResponse__Output } from '../common/proto-gen/shardfleet/v1/SnapshotInfoResponse.ts';
@@ -13,6 +21,10 @@ import type { RoutingContext } from '../common/routing/routing-context.ts';
 import { encodeRoutingContext } from '../common/routing/routing-value-codec.ts';
 
 export type { SearchResponse__Output as SearchResponse } from '../common/proto-gen/shardfleet/v1/SearchResponse.ts';
+export type { BatchSearchResponse__Output as BatchSearchResponse } from '../common/proto-gen/shardfleet/v1/BatchSearchResponse.ts';
+export type { HealthResponse__Output as RouterHealth } from '../common/proto-gen/shardfleet/v1/HealthResponse.ts';
+export type { RouteResponse__Output as RouteResponse } from '../common/proto-gen/shardfleet/v1/RouteResponse.ts';
+export type { ShardDetailsResponse__Output as ShardDetails } from '../common/proto-gen/shardfleet/v1/ShardDetailsResponse.ts';
 export type { SnapshotInfoResponse__Output as SnapshotInfo } from '../common/proto-gen/shardfleet/v1/SnapshotInfoResponse.ts';
 
 /** Search parameters; `vector` is encoded to little-endian float32 bytes. */
@@ -34,46 +46,126 @@ export interface SearchParams {
   /** Re-rank top_k * refineFactor candidates exactly (PQ/SQ, sqlite-vec int8); 0 = shard default. */
   refineFactor?: number;
   includePayload?: boolean;
+  /** Return each hit's stored vector. */
+  includeVector?: boolean;
+  /**
+   * Fraction (0..1] of the probed shards that must answer; below it the call fails UNAVAILABLE.
+   * 0 / undefined = 1.0 (every probed shard). Above it, a partial answer says which shards failed.
+   */
+  minCoverage?: number;
   /** Call deadline, ms from now (default 10,000). */
   timeoutMs?: number;
+}
+
+/** Connection options of {@link ShardfleetClient}. */
+export interface ShardfleetClientOptions {
+  /** TLS to the router (mutual TLS when `certFile` and `keyFile` are set); default insecure. */
+  tls?: ClientTlsFiles;
+  /** Sent as `authorization: Bearer <token>` on every call (use with TLS: clear text otherwise). */
+  bearerToken?: string;
+  /** Largest message sent or received, bytes (default 64 MiB). */
+  maxMessageBytes?: number;
 }
 
 /** A connection to one router. */
 export class ShardfleetClient {
   private readonly client: RouterClient;
+  private readonly bearerToken: string | undefined;
 
-  /** @param address router `host:port`. */
-  constructor(address: string) {
+  /**
+   * @param address router `host:port`.
+   * @throws ConfigValidationError when a TLS file cannot be read or the options are invalid.
+   */
+  constructor(address: string, options: ShardfleetClientOptions = {}) {
     const Ctor = loadRouterProto().shardfleet.v1.Router;
-    this.client = new Ctor(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    this.client = new Ctor(address, channelCredentials(options.tls), channelOptions(options.maxMessageBytes));
+    this.bearerToken = options.bearerToken;
+  }
+
+  /** Metadata of one call (a fresh object: grpc-js may mutate it). */
+  private metadata(): grpc.Metadata {
+    const md = new grpc.Metadata();
+    if (this.bearerToken !== undefined) md.set('authorization', `Bearer ${this.bearerToken}`);
+    return md;
+  }
+
+  private options(timeoutMs: number): grpc.CallOptions {
+    return { deadline: Date.now() + timeoutMs };
   }
 
   /**
    * Runs a search.
-   * @throws grpc.ServiceError with the router's status (INVALID_ARGUMENT, UNAVAILABLE, ...).
+   * @throws grpc.ServiceError with the router's status (INVALID_ARGUMENT, UNAVAILABLE,
+   *   RESOURCE_EXHAUSTED when rate-limited, UNAUTHENTICATED without the right token, ...).
    */
   search(params: SearchParams): Promise<SearchResponse__Output> {
-    const req: SearchRequest = {
+    const options = this.options(params.timeoutMs ?? 10_000);
+    return unaryCall(this.client.Search.bind(this.client) as never, toSearchRequest(params), options, this.metadata());
+  }
+
+  /**
+   * Runs many queries in one call; each gets its own result or error, in order. Each query costs
+   * one rate-limit token at the router.
+   * @param timeoutMs deadline of the whole batch, ms (default 10,000; per-query `timeoutMs` is ignored).
+   * @throws grpc.ServiceError when the batch as a whole fails.
+   */
+  batchSearch(queries: readonly SearchParams[], timeoutMs = 10_000): Promise<BatchSearchResponse__Output> {
+    const req: BatchSearchRequest = { queries: queries.map(toSearchRequest) };
+    return unaryCall(this.client.BatchSearch.bind(this.client) as never, req, this.options(timeoutMs), this.metadata());
+  }
+
+  /** Which shards a query would probe (no search). */
+  route(
+    params: Pick<SearchParams, 'vector' | 'numProbes' | 'shardIds' | 'routingContext' | 'timeoutMs'>,
+  ): Promise<RouteResponse__Output> {
+    const req: RouteRequest = {
       query: encodeVector(params.vector),
-      top_k: params.topK ?? 10,
       num_probes: params.numProbes ?? 0,
       shard_ids: params.shardIds ?? [],
-      include_payload: params.includePayload ?? false,
       routing_context: encodeRoutingContext(params.routingContext ?? {}),
-      nprobes: params.nprobes ?? 0,
-      ef: params.ef ?? 0,
-      refine_factor: params.refineFactor ?? 0,
     };
-    return unaryCall(this.client.Search.bind(this.client) as never, req, { deadline: Date.now() + (params.timeoutMs ?? 10_000) });
+    return unaryCall(this.client.Route.bind(this.client) as never, req, this.options(params.timeoutMs ?? 10_000), this.metadata());
   }
 
   /** The snapshot the router serves. */
   snapshotInfo(timeoutMs = 10_000): Promise<SnapshotInfoResponse__Output> {
-    return unaryCall(this.client.SnapshotInfo.bind(this.client) as never, {}, { deadline: Date.now() + timeoutMs });
+    return unaryCall(this.client.SnapshotInfo.bind(this.client) as never, {}, this.options(timeoutMs), this.metadata());
+  }
+
+  /** Every shard of the served run with its replicas and their state. */
+  shardDetails(timeoutMs = 10_000): Promise<ShardDetailsResponse__Output> {
+    return unaryCall(this.client.ShardDetails.bind(this.client) as never, {}, this.options(timeoutMs), this.metadata());
+  }
+
+  /** The router's own health (healthy / degraded / unhealthy, with reasons). */
+  health(timeoutMs = 10_000): Promise<HealthResponse__Output> {
+    return unaryCall(this.client.Health.bind(this.client) as never, {}, this.options(timeoutMs), this.metadata());
+  }
+
+  /** Asks the router to re-read `_CURRENT` now. */
+  refresh(timeoutMs = 30_000): Promise<RefreshResponse__Output> {
+    return unaryCall(this.client.Refresh.bind(this.client) as never, {}, this.options(timeoutMs), this.metadata());
   }
 
   /** Closes the channel. */
   close(): void {
     this.client.close();
   }
+}
+
+/** The wire form of one query. */
+function toSearchRequest(params: SearchParams): SearchRequest {
+  return {
+    query: encodeVector(params.vector),
+    top_k: params.topK ?? 10,
+    num_probes: params.numProbes ?? 0,
+    shard_ids: params.shardIds ?? [],
+    include_payload: params.includePayload ?? false,
+    include_vector: params.includeVector ?? false,
+    min_coverage: params.minCoverage ?? 0,
+    routing_context: encodeRoutingContext(params.routingContext ?? {}),
+    nprobes: params.nprobes ?? 0,
+    ef: params.ef ?? 0,
+    refine_factor: params.refineFactor ?? 0,
+  };
 }

@@ -20,6 +20,7 @@ export const GrpcCode = {
   ABORTED: 10,
   INTERNAL: 13,
   UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
 } as const;
 
 /** One of the canonical gRPC status codes listed in {@link GrpcCode}. */

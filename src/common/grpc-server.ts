@@ -1,11 +1,17 @@
 /**
- * Starting and stopping a grpc-js server with the standard health service (shared by the router
- * and the shard node).
+ * Starting and stopping a grpc-js server with the standard health service and server reflection
+ * (shared by the router and the shard node), with message size limits and optional TLS.
  */
 import * as grpc from '@grpc/grpc-js';
-import { CHANNEL_OPTIONS } from './proto.ts';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
+import { MAX_MESSAGE_BYTES, loadServicesPackageDefinition } from './proto.ts';
 import { HealthImplementation } from './health.ts';
 import { ConfigValidationError } from './errors.ts';
+
+/** Fully-qualified name of the standard health service every shardfleet server exposes. */
+export const HEALTH_SERVICE = 'grpc.health.v1.Health';
 
 /** A running gRPC server. */
 export interface RunningServer {
@@ -17,25 +23,92 @@ export interface RunningServer {
   address: string;
 }
 
+/** Options of {@link newServer}. */
+export interface NewServerOptions {
+  /**
+   * Largest request message accepted, bytes (default {@link MAX_MESSAGE_BYTES}, 64 MiB). A larger
+   * message fails with RESOURCE_EXHAUSTED before any handler runs.
+   */
+  maxReceiveMessageBytes?: number;
+  /** Largest response message sent, bytes (default {@link MAX_MESSAGE_BYTES}). */
+  maxSendMessageBytes?: number;
+  /**
+   * Server interceptors, run in order before every handler (e.g. `bearerAuthInterceptor` from
+   * `src/router/bearer-auth.ts`). They also see health and reflection calls.
+   */
+  interceptors?: grpc.ServerInterceptor[];
+}
+
+/** Options of {@link bindServer}. */
+export interface BindOptions {
+  /** Transport credentials (default insecure); see `serverCredentials` in `grpc-security.ts`. */
+  credentials?: grpc.ServerCredentials;
+  /**
+   * Register server reflection (`grpc.reflection.v1` and `v1alpha`) describing `serviceNames`
+   * and the health service, so `grpcurl list` works (default true).
+   */
+  reflection?: boolean;
+}
+
+function positiveBytes(name: string, value: number | undefined): number {
+  const v = value ?? MAX_MESSAGE_BYTES;
+  if (!Number.isSafeInteger(v) || v <= 0) {
+    throw new ConfigValidationError(`${name} must be a positive integer number of bytes, got ${v}`);
+  }
+  return v;
+}
+
 /**
- * Binds `server` (with a health service added, every service NOT_SERVING) to `listen` (`host:port`,
- * port 0 picks a free one), insecure credentials.
+ * Binds `server` (with a health service added, every service NOT_SERVING, and server reflection)
+ * to `listen` (`host:port`, port 0 picks a free one). Credentials default to insecure.
+ * Call once per server: the health and reflection services cannot be added twice.
+ * @param serviceNames fully-qualified names of the services the caller added
+ *   (e.g. `shardfleet.v1.Router`); they get a health status and are listed by reflection.
  * @throws ConfigValidationError when `listen` is malformed; the bind error otherwise.
  */
-export async function bindServer(server: grpc.Server, listen: string, serviceNames: string[]): Promise<RunningServer> {
+export async function bindServer(
+  server: grpc.Server,
+  listen: string,
+  serviceNames: string[],
+  options: BindOptions = {},
+): Promise<RunningServer> {
   const m = /^(.*):(\d+)$/.exec(listen);
   if (!m) throw new ConfigValidationError(`listen address "${listen}" must be host:port`);
   const health = new HealthImplementation(Object.fromEntries(['', ...serviceNames].map((s) => [s, 'NOT_SERVING' as const])));
   health.addToServer(server);
+  if (options.reflection ?? true) reflectionService(serviceNames).addToServer(server);
+  const credentials = options.credentials ?? grpc.ServerCredentials.createInsecure();
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+    server.bindAsync(listen, credentials, (err, p) => (err ? reject(err) : resolve(p)));
   });
   return { server, health, port, address: `${m[1]}:${port}` };
 }
 
-/** Creates a grpc-js server with shardfleet's message size limits. */
-export function newServer(): grpc.Server {
-  return new grpc.Server(CHANNEL_OPTIONS);
+let reflectedDefinition: protoLoader.PackageDefinition | undefined;
+
+/**
+ * A reflection service describing `serviceNames` (those found in shardfleet's protos) and the
+ * standard health service: the router lists `shardfleet.v1.Router`, a node `shardfleet.v1.ShardNode`.
+ */
+export function reflectionService(serviceNames: readonly string[]): ReflectionService {
+  reflectedDefinition ??= {
+    ...loadServicesPackageDefinition(),
+    ...protoLoader.loadSync(healthProtoPath, { keepCase: true, enums: String, defaults: true }),
+  };
+  return new ReflectionService(reflectedDefinition, { services: [...serviceNames, HEALTH_SERVICE] });
+}
+
+/**
+ * Creates a grpc-js server with shardfleet's message size limits (64 MiB each way unless
+ * configured) and optional interceptors.
+ * @throws ConfigValidationError when a size limit is not a positive integer.
+ */
+export function newServer(options: NewServerOptions = {}): grpc.Server {
+  return new grpc.Server({
+    'grpc.max_receive_message_length': positiveBytes('max receive message size', options.maxReceiveMessageBytes),
+    'grpc.max_send_message_length': positiveBytes('max send message size', options.maxSendMessageBytes),
+    ...(options.interceptors ? { interceptors: options.interceptors } : {}),
+  });
 }
 
 /**

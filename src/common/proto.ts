@@ -8,6 +8,7 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { ConfigValidationError } from './errors.ts';
 import type { ProtoGrpcType as RouterProto } from './proto-gen/router.ts';
 import type { ProtoGrpcType as ShardNodeProto } from './proto-gen/shard_node.ts';
 
@@ -29,16 +30,30 @@ export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
 };
 
 /**
- * Largest gRPC message accepted or sent, in bytes (64 MiB): a batch of high-dimensional queries or
- * results with payloads can exceed grpc-js's 4 MiB default.
+ * Default largest gRPC message accepted or sent, in bytes (64 MiB): a batch of high-dimensional
+ * queries or results with payloads can exceed grpc-js's 4 MiB default. Servers take their own
+ * limit from configuration (`--max-message-bytes`, see `newServer` in `grpc-server.ts`); a
+ * message above the receiver's limit fails with RESOURCE_EXHAUSTED.
  */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
-/** Channel options for clients and servers (message size limits). */
-export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
-  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-};
+/**
+ * Channel options with message size limits, for clients (and, historically, servers).
+ * @param maxMessageBytes largest message received and sent, bytes (default {@link MAX_MESSAGE_BYTES}).
+ * @throws ConfigValidationError when `maxMessageBytes` is not a positive integer.
+ */
+export function channelOptions(maxMessageBytes: number = MAX_MESSAGE_BYTES): grpc.ChannelOptions {
+  if (!Number.isSafeInteger(maxMessageBytes) || maxMessageBytes <= 0) {
+    throw new ConfigValidationError(`max message size must be a positive integer number of bytes, got ${maxMessageBytes}`);
+  }
+  return {
+    'grpc.max_receive_message_length': maxMessageBytes,
+    'grpc.max_send_message_length': maxMessageBytes,
+  };
+}
+
+/** Channel options for clients and servers (message size limits of {@link MAX_MESSAGE_BYTES}). */
+export const CHANNEL_OPTIONS: grpc.ChannelOptions = channelOptions();
 
 let routerProto: RouterProto | undefined;
 let shardNodeProto: ShardNodeProto | undefined;
@@ -57,4 +72,15 @@ export function loadShardNodeProto(): ShardNodeProto {
     protoLoader.loadSync('shardfleet/v1/shard_node.proto', PROTO_LOADER_OPTIONS),
   ) as unknown as ShardNodeProto;
   return shardNodeProto;
+}
+
+let servicesDefinition: protoLoader.PackageDefinition | undefined;
+
+/**
+ * The proto-loader package definition of every shardfleet service (`router.proto` and
+ * `shard_node.proto` loaded together, loaded once): what server reflection describes.
+ */
+export function loadServicesPackageDefinition(): protoLoader.PackageDefinition {
+  servicesDefinition ??= protoLoader.loadSync(['shardfleet/v1/router.proto', 'shardfleet/v1/shard_node.proto'], PROTO_LOADER_OPTIONS);
+  return servicesDefinition;
 }
