@@ -175,6 +175,34 @@ describe('LanceDB shards', () => {
     }
   });
 
+  test('include_vector returns each hit\'s exact stored vector (quantized hnsw_sq index, cosine); omitted otherwise', async () => {
+    const rows = 600;
+    const built = await build('with-vectors', 'cosine', { indexType: 'hnsw_sq' }, rows);
+    assert.equal(built.indexType, 'hnsw_sq');
+    const reader = await open('with-vectors', 'cosine', built);
+    try {
+      for (let q = 0; q < 3; q++) {
+        const got = await reader.search(query(q), k, true, { includeVector: true });
+        assert.equal(got.length, k);
+        for (const hit of got) {
+          const row = rowOf(hit.id);
+          assert.ok(row < rows, `hit ${hit.id} is a row of the shard`);
+          assert.ok(hit.vector instanceof Float32Array, `hit ${hit.id} carries a Float32Array`);
+          // Bit-exact: the stored float32 row, not the SQ-quantized or cosine-normalised copy.
+          assert.deepEqual(hit.vector, base.slice(row * dim, (row + 1) * dim), `stored vector of ${hit.id}`);
+          assert.deepEqual(JSON.parse(hit.payload_json), { id: hit.id });
+        }
+        // Each hit owns its array (not a view into a shared Arrow buffer).
+        assert.equal(got[0].vector!.byteOffset, 0);
+        assert.equal(got[0].vector!.buffer.byteLength, dim * 4);
+      }
+      const plain = await reader.search(query(0), k, false, {});
+      assert.ok(plain.every((h) => !('vector' in h)), 'no vector property unless asked');
+    } finally {
+      reader.close();
+    }
+  });
+
   test('ivf_flat with many partitions: nprobes reaches the shard (1 probe loses neighbours, all probes are exact)', async (t) => {
     const built = await build('ivf-flat-32', 'l2', { indexType: 'ivf_flat', numPartitions: 32 });
     assert.deepEqual(built.indexParams, { numPartitions: 32 });

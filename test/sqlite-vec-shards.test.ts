@@ -261,6 +261,52 @@ describe('sqlite-vec shards', () => {
     }
   });
 
+  test('include_vector returns the exact stored float32 vector: float32 and int8 shards, unindexed zero rows, zero queries', async () => {
+    const m = 300;
+    const local = new Float32Array((m + 1) * dim);
+    local.set(base.subarray(0, m * dim)); // the last row stays all zeros (kept out of vec0 for cosine)
+    const localIds = [...ids.slice(0, m), 'zero'];
+    const stored = (id: string): Float32Array => {
+      const row = id === 'zero' ? m : Number(id.slice(3));
+      return local.slice(row * dim, (row + 1) * dim);
+    };
+    for (const metric of ['l2', 'cosine'] as const) {
+      for (const quantization of ['none', 'int8'] as const) {
+        const label = `${metric}/${quantization}`;
+        const shardDir = join(dir.path, `vectors-${metric}-${quantization}`);
+        const writer = new SqliteVecShardWriter({ dir: shardDir, dbId: 12, dim, metric, quantization, int8Scale: quantization === 'int8' ? int8Scale : undefined });
+        await writer.add({ ids: localIds, vectors: local, payloads: localIds.map((id) => JSON.stringify({ id })) });
+        await writer.finish();
+        const reader = SqliteVecShardReader.open(shardDir, 12, metric, { quantization });
+        try {
+          for (const [what, q, topK] of [
+            ['query 0', query(0), k],
+            ['query 1, every row', query(1), m + 1],
+            ['zero query', new Float32Array(dim), 5],
+          ] as const) {
+            for (const includePayload of [false, true]) {
+              const got = await reader.search(q, topK, includePayload, { includeVector: true });
+              assert.equal(got.length, topK, `${label} ${what}: hit count`);
+              for (const hit of got) {
+                assert.ok(hit.vector instanceof Float32Array, `${label} ${what}: ${hit.id} carries a vector`);
+                assert.deepEqual(hit.vector, stored(hit.id), `${label} ${what}: stored vector of ${hit.id}`);
+                assert.equal(hit.payload_json, includePayload ? JSON.stringify({ id: hit.id }) : '');
+              }
+              if (topK === m + 1) assert.ok(got.some((h) => h.id === 'zero'), `${label}: the zero row is among all rows`);
+            }
+          }
+          // Same ranking with and without vectors; no vector property unless asked.
+          const plain = await reader.search(query(2), k, false, {});
+          assert.ok(plain.every((h) => !('vector' in h)), `${label}: no vector property unless asked`);
+          const withVectors = await reader.search(query(2), k, false, { includeVector: true });
+          assert.deepEqual(withVectors.map((h) => [h.id, h.score]), plain.map((h) => [h.id, h.score]), `${label}: same hits`);
+        } finally {
+          reader.close();
+        }
+      }
+    }
+  });
+
   test('an empty shard fails naming the shard and leaves no file', async () => {
     const shardDir = join(dir.path, 'empty');
     const writer = new SqliteVecShardWriter({ dir: shardDir, dbId: 5, dim, metric: 'l2', quantization: 'none' });

@@ -16,8 +16,7 @@ import {
 import * as lancedb from '@lancedb/lancedb';
 import { InvalidQueryError, VectorIndexError, errorMessage } from '../common/errors.ts';
 import type { Metric } from '../common/distance.ts';
-import type { ScoredHit } from '../common/topk-merge.ts';
-import type { ShardIndexReader, ShardQueryOptions } from './shard-index-reader.ts';
+import type { ShardHit, ShardIndexReader, ShardQueryOptions } from './shard-index-reader.ts';
 
 /** One open shard table. */
 export class LanceShardReader implements ShardIndexReader {
@@ -82,14 +81,18 @@ export class LanceShardReader implements ShardIndexReader {
    * it, since LanceDB requires ef >= k.
    * Without a refine factor, PQ/SQ shards return approximate neighbours, and PQ shards approximate
    * distances (measured with LanceDB 0.37: HNSW-SQ distances are exact).
+   * `options.includeVector` adds each hit's stored float32 vector (a copy, length dim) as `vector`.
    * @throws InvalidQueryError naming the shard when an option is negative or not an integer.
    * @throws VectorIndexError naming the shard when LanceDB fails.
    */
-  async search(query: Float32Array, topK: number, includePayload: boolean, options: ShardQueryOptions = {}): Promise<ScoredHit[]> {
+  async search(query: Float32Array, topK: number, includePayload: boolean, options: ShardQueryOptions = {}): Promise<ShardHit[]> {
     const nprobes = this.option('nprobes', options.nprobes);
     const ef = this.option('ef', options.ef);
     const refineFactor = this.option('refine_factor', options.refineFactor);
-    const columns: string[] = includePayload ? [LANCE_COLUMNS.id, LANCE_COLUMNS.payload, '_distance'] : [LANCE_COLUMNS.id, '_distance'];
+    const includeVector = options.includeVector === true;
+    const columns: string[] = [LANCE_COLUMNS.id, '_distance'];
+    if (includePayload) columns.push(LANCE_COLUMNS.payload);
+    if (includeVector) columns.push(LANCE_COLUMNS.vector);
     try {
       let q = this.table.vectorSearch(query).distanceType(this.metric).limit(topK).select(columns);
       if (nprobes > 0 && this.knobs.nprobes) q = q.nprobes(nprobes);
@@ -102,14 +105,18 @@ export class LanceShardReader implements ShardIndexReader {
       const ids = result.getChild(LANCE_COLUMNS.id);
       const distances = result.getChild('_distance');
       const payloads = includePayload ? result.getChild(LANCE_COLUMNS.payload) : null;
+      const vectors = includeVector ? result.getChild(LANCE_COLUMNS.vector) : null;
       if (ids === null || distances === null) throw new Error('result lacks id or _distance');
-      const hits: ScoredHit[] = [];
+      if (includeVector && vectors === null) throw new Error(`result lacks the ${LANCE_COLUMNS.vector} column`);
+      const hits: ShardHit[] = [];
       for (let i = 0; i < result.numRows; i++) {
-        hits.push({
+        const hit: ShardHit = {
           id: String(ids.get(i)),
           score: lanceDistanceToScore(this.metric, Number(distances.get(i))),
           payload_json: payloads ? ((payloads.get(i) as string | null) ?? '') : '',
-        });
+        };
+        if (vectors !== null) hit.vector = storedVector(vectors.get(i), hit.id);
+        hits.push(hit);
       }
       return hits;
     } catch (err) {
@@ -129,4 +136,16 @@ export class LanceShardReader implements ShardIndexReader {
     }
     return value;
   }
+}
+
+/**
+ * Copies one row of the FixedSizeList<Float32> vector column into a fresh Float32Array (Arrow's
+ * view shares the batch's buffer).
+ * @throws Error naming the row id when the cell is null or not a float list.
+ */
+function storedVector(cell: unknown, id: string): Float32Array {
+  const values = (cell as { toArray?: () => unknown } | null)?.toArray?.();
+  if (values instanceof Float32Array) return values.slice();
+  if (values instanceof Float64Array || Array.isArray(values)) return Float32Array.from(values as ArrayLike<number>);
+  throw new Error(`row ${JSON.stringify(id)} has no stored vector`);
 }

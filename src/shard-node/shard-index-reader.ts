@@ -6,7 +6,7 @@ import type { ScoredHit } from '../common/topk-merge.ts';
 
 /**
  * Per-query search options forwarded from the client to the shard (0 / undefined = backend
- * default). Backends ignore options that do not apply to their index.
+ * default). Backends ignore index options that do not apply to their index.
  */
 export interface ShardQueryOptions {
   /** IVF partitions to probe (LanceDB `nprobes`). */
@@ -15,6 +15,17 @@ export interface ShardQueryOptions {
   ef?: number;
   /** Re-rank `top_k * refine_factor` candidates with exact distances (LanceDB PQ/SQ, sqlite-vec int8). */
   refineFactor?: number;
+  /**
+   * Return each hit's stored vector (the exact float32 vector the writer stored, never a
+   * quantized copy) in {@link ShardHit.vector}. Default false: hits carry no `vector` property.
+   */
+  includeVector?: boolean;
+}
+
+/** One hit of a shard search: a scored hit plus, when requested, the stored vector. */
+export interface ShardHit extends ScoredHit {
+  /** The stored vector (length dim); present only when `includeVector` was set. */
+  vector?: Float32Array;
 }
 
 /** One open shard. */
@@ -23,9 +34,10 @@ export interface ShardIndexReader {
   /**
    * The `topK` nearest rows to `query` (`Float32Array` of length dim), best (lowest score) first;
    * scores follow the Hit contract (l2 squared, cosine 1 - cos, dot negated).
-   * @throws VectorIndexError naming the shard when the backend fails.
+   * @throws InvalidQueryError for a malformed query or option; VectorIndexError naming the shard
+   *   when the backend fails.
    */
-  search(query: Float32Array, topK: number, includePayload: boolean, options: ShardQueryOptions): Promise<ScoredHit[]>;
-  /** Closes the shard. */
+  search(query: Float32Array, topK: number, includePayload: boolean, options: ShardQueryOptions): Promise<ShardHit[]>;
+  /** Closes the shard. Idempotent. */
   close(): void;
 }

@@ -1,151 +1,273 @@
 /**
- * The shard node process: a gRPC `ShardNode` service over the shards that placement assigns to
- * this node. On start it binds its port (health NOT_SERVING), reads `_CURRENT`, downloads and
- * verifies its shards into the cache folder, opens them and reports SERVING. Until a snapshot
- * exists it retries every `pollIntervalMs`.
+ * The shard node process: a gRPC `ShardNode` service (plus grpc.health.v1) over the shards that
+ * placement assigns to this node, an optional Prometheus `/metrics` endpoint, and the wiring of
+ * the parts:
+ *
+ * - `node-run-set.ts`: which runs are held, `_CURRENT` polling / `Refresh`, snapshot swap with a
+ *   grace period, readiness;
+ * - `node-run.ts`: one run's assignment, preloading, lazy loads, failures;
+ * - `shard-lease-cache.ts`: the LRU byte-bounded cache of open shards with leases;
+ * - `run-search.ts`: batched SearchShards.
+ *
+ * On start it binds its port (health NOT_SERVING), reads `_CURRENT` and loads its assigned shards;
+ * it reports SERVING once every assigned shard of the current run is loaded and verified (or, while
+ * a newer run loads, while an older ready run keeps serving). `_CURRENT` is polled every
+ * `pollIntervalMs` (the same interval retries the first load while no snapshot exists).
  */
 import type * as grpc from '@grpc/grpc-js';
-import { ConfigValidationError, InvalidQueryError, errorMessage } from '../common/errors.ts';
+import type { Registry } from 'prom-client';
+import { ConfigValidationError } from '../common/errors.ts';
 import { bindServer, newServer, setServing, shutdownServer } from '../common/grpc-server.ts';
 import { toServiceError } from '../common/grpc-status.ts';
-import { startLoadLoop } from '../common/load-retry.ts';
-import type { ReaderProcessConfig } from '../common/reader-config.ts';
-import { placeShards, shardsOfNode } from '../common/placement.ts';
+import type { HealthImplementation } from '../common/health.ts';
+import { createMetricsRegistry, startMetricsServer, type MetricsServer } from '../common/metrics/metrics-server.ts';
+import type { NodeEndpoint } from '../common/node-list.ts';
 import { loadShardNodeProto } from '../common/proto.ts';
+import type { Hit } from '../common/proto-gen/shardfleet/v1/Hit.ts';
 import type { SearchShardsRequest__Output } from '../common/proto-gen/shardfleet/v1/SearchShardsRequest.ts';
 import type { SearchShardsResponse } from '../common/proto-gen/shardfleet/v1/SearchShardsResponse.ts';
+import type { ShardNodeHandlers } from '../common/proto-gen/shardfleet/v1/ShardNode.ts';
 import type { StatusResponse } from '../common/proto-gen/shardfleet/v1/StatusResponse.ts';
-import { loadSnapshot } from '../common/snapshot-loader.ts';
-import { decodeVector } from '../common/vector-codec.ts';
-import { LoadedRun, requireRun } from './shard-node-state.ts';
+import type { ReaderProcessConfig } from '../common/reader-config.ts';
+import { encodeVector } from '../common/vector-codec.ts';
+import { createNodeMetrics } from './node-metrics.ts';
+import { NodeRunSet } from './node-run-set.ts';
+import { prepareQueries, searchRun } from './run-search.ts';
+import { ShardLeaseCache } from './shard-lease-cache.ts';
 
-/** Largest top_k a node accepts. */
-export const MAX_TOP_K = 10_000;
+export { MAX_TOP_K } from './run-search.ts';
+
 const SERVICE = 'shardfleet.v1.ShardNode';
 
-/** Shard node configuration. */
-export interface ShardNodeConfig extends ReaderProcessConfig {
-  /** This node's id in the placement; must appear in `nodes`. */
+/** Default grace period of a superseded run (and of a shard moved away by placement), ms. */
+export const DEFAULT_RUN_GRACE_MS = 60_000;
+/** Default time graceful shutdown waits for in-flight calls, ms. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+
+/**
+ * A changing node list (the shape `src/common/membership` provides): the current list, and a
+ * listener called with the new list on every change.
+ */
+export interface NodeMembership {
+  current(): NodeEndpoint[];
+  onChange(listener: (nodes: NodeEndpoint[]) => void): void;
+}
+
+/** Shard node configuration. Give either `nodes` (static) or `membership`. */
+export interface ShardNodeConfig extends Omit<ReaderProcessConfig, 'nodes'> {
+  /** This node's id in the placement; must appear in `nodes` when that is given. */
   nodeId: string;
-  /** Local folder for downloaded shards. */
+  /** Local folder for downloaded shards (`<cacheDir>/<run_id>/db=00007/`). */
   cacheDir: string;
+  /** Static node list. */
+  nodes?: NodeEndpoint[];
+  /** Dynamic node list (e.g. DNS); overrides `nodes`. */
+  membership?: NodeMembership;
+  /** Byte budget of the shard cache; 0 = unbounded (default). Assigned shards are never evicted. */
+  maxCacheBytes?: number;
+  /** How long a superseded run stays loaded after the new current run is ready, ms (default 60,000). */
+  runGraceMs?: number;
+  /** How long a shard moved away by a membership change stays loaded, ms (default: runGraceMs). */
+  releaseGraceMs?: number;
+  /** How long graceful shutdown waits for in-flight calls before cancelling them, ms (default 10,000). */
+  drainTimeoutMs?: number;
+  /** `host:port` for the Prometheus `/metrics` endpoint (port 0 = any free port); none when unset. */
+  metricsListen?: string;
+  /** Assigned shards downloaded/opened at once (default 2). */
+  loadConcurrency?: number;
+  /** Back-off after a shard's first failed load, ms, doubling per failure up to 5 min (default: pollIntervalMs). */
+  retryBaseMs?: number;
 }
 
 /** A running shard node. */
 export interface ShardNodeHandle {
   /** Bound `host:port`. */
   address: string;
-  /** Resolves once the first load attempt finished (loaded, or failed and retrying). */
+  /** Bound `/metrics` `host:port`, when `metricsListen` was given. */
+  metricsAddress: string | undefined;
+  /** The node's Prometheus registry. */
+  metrics: Registry;
+  /** Resolves once the first `_CURRENT` read finished and, when it found a run, that run's assigned shards loaded or failed. */
   firstLoad: Promise<void>;
-  /** The run currently served, if any. */
-  run(): LoadedRun | undefined;
-  /** Graceful stop: drains in-flight calls, closes shards. */
+  /** The node's status (what the Status RPC returns). */
+  status(): StatusResponse;
+  /** Re-reads `_CURRENT` now (what the Refresh RPC does). */
+  refresh(): Promise<StatusResponse>;
+  /**
+   * Graceful stop: NOT_SERVING, stops accepting calls, waits up to `drainTimeoutMs` for in-flight
+   * calls, closes every shard (keeping the cached files for a restart) and the store.
+   */
   stop(): Promise<void>;
+}
+
+/** Resolves a non-negative integer option. @throws ConfigValidationError naming the option. */
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 0) throw new ConfigValidationError(`${name} must be a non-negative integer, got ${value}`);
+  return value;
 }
 
 /**
  * Starts a shard node.
- * @throws ConfigValidationError when `nodeId` is not in `nodes` or `listen` is malformed.
+ * @throws ConfigValidationError when neither `nodes` nor `membership` is given, `nodeId` is not in a
+ *   static `nodes` list, a numeric option is negative, or `listen` / `metricsListen` is malformed;
+ *   the bind error when a port is taken.
  */
 export async function startShardNode(config: ShardNodeConfig): Promise<ShardNodeHandle> {
   const { store, log } = config;
-  if (!config.nodes.some((n) => n.id === config.nodeId)) {
-    throw new ConfigValidationError(`node id "${config.nodeId}" is not in the node list (${config.nodes.map((n) => n.id).join(', ')})`);
+  if (config.membership === undefined) {
+    if (config.nodes === undefined) throw new ConfigValidationError('a shard node needs a node list (nodes) or a membership source');
+    if (!config.nodes.some((n) => n.id === config.nodeId)) {
+      throw new ConfigValidationError(`node id "${config.nodeId}" is not in the node list (${config.nodes.map((n) => n.id).join(', ')})`);
+    }
   }
-  let current: LoadedRun | undefined;
-  let lastLoadError = '';
-  const proto = loadShardNodeProto();
-  const server = newServer();
-  server.addService(proto.shardfleet.v1.ShardNode.service, {
-    SearchShards: (
-      call: grpc.ServerUnaryCall<SearchShardsRequest__Output, SearchShardsResponse>,
-      callback: grpc.sendUnaryData<SearchShardsResponse>,
-    ) => {
-      handleSearch(call.request).then(
-        (res) => callback(null, res),
-        (err) => callback(toServiceError(err)),
-      );
+  const pollIntervalMs = nonNegative('pollIntervalMs', config.pollIntervalMs, 5000);
+  const maxCacheBytes = nonNegative('maxCacheBytes', config.maxCacheBytes, 0);
+  const runGraceMs = nonNegative('runGraceMs', config.runGraceMs, DEFAULT_RUN_GRACE_MS);
+  const releaseGraceMs = nonNegative('releaseGraceMs', config.releaseGraceMs, runGraceMs);
+  const drainTimeoutMs = nonNegative('drainTimeoutMs', config.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS);
+  const loadConcurrency = Math.max(1, nonNegative('loadConcurrency', config.loadConcurrency, 2));
+  const retryBaseMs = nonNegative('retryBaseMs', config.retryBaseMs, Math.max(1000, pollIntervalMs));
+
+  let nodes: readonly NodeEndpoint[] = config.membership?.current() ?? config.nodes ?? [];
+  const registry = createMetricsRegistry('shard-node', { node_id: config.nodeId });
+  const metrics = createNodeMetrics(registry);
+  metrics.cacheMaxBytes.set(maxCacheBytes);
+
+  // The run set is created below; the cache reports changes to it.
+  let runSet: NodeRunSet | undefined;
+  const cache = new ShardLeaseCache({
+    maxBytes: maxCacheBytes,
+    log,
+    onChange: (bytes) => {
+      metrics.cacheBytes.set(bytes);
+      runSet?.scheduleReconcile();
     },
-    Status: (_call: grpc.ServerUnaryCall<unknown, StatusResponse>, callback: grpc.sendUnaryData<StatusResponse>) => {
-      const run = current;
-      callback(null, {
-        node_id: config.nodeId,
-        run_id: run?.runId ?? '',
-        shards_loaded: run ? [...run.shards.keys()].sort((a, b) => a - b) : [],
-        shards_failed: run ? [...run.failures].map(([db_id, reason]) => ({ db_id, reason })) : [],
-        shards_assigned: run ? [...run.assigned] : [],
-        load_error: run ? '' : lastLoadError || 'loading',
-      });
-    },
+    onEvict: () => metrics.evictions.inc(),
   });
 
+  const proto = loadShardNodeProto();
+  const server = newServer();
+  let health: HealthImplementation | undefined; // set once bound
+  let stopped = false;
+  const runs = new NodeRunSet({
+    store,
+    cacheDir: config.cacheDir,
+    log,
+    metrics,
+    cache,
+    loadConcurrency,
+    retryBaseMs,
+    nodeId: config.nodeId,
+    replication: config.replication,
+    nodes: () => nodes,
+    runGraceMs,
+    releaseGraceMs,
+    onServingChange: (serving) => {
+      if (health !== undefined && !stopped) setServing(health, [SERVICE], serving);
+    },
+  });
+  runSet = runs;
+
+  const status = (): StatusResponse => ({
+    node_id: config.nodeId,
+    ...runs.status(),
+    cache_bytes: cache.bytes,
+    max_cache_bytes: maxCacheBytes,
+  });
+
+  const handlers: ShardNodeHandlers = {
+    SearchShards: (call: grpc.ServerUnaryCall<SearchShardsRequest__Output, SearchShardsResponse>, callback: grpc.sendUnaryData<SearchShardsResponse>) => {
+      handleSearch(call.request).then(
+        (res) => callback(null, res),
+        (err: unknown) => callback(toServiceError(err)),
+      );
+    },
+    Status: (_call, callback) => callback(null, status()),
+    Refresh: (_call, callback) => {
+      runs.refresh(true).then(
+        () => callback(null, status()),
+        (err: unknown) => callback(toServiceError(err)),
+      );
+    },
+  };
+  server.addService(proto.shardfleet.v1.ShardNode.service, handlers);
+
   async function handleSearch(req: SearchShardsRequest__Output): Promise<SearchShardsResponse> {
-    const run = requireRun(current, req.run_id);
-    const queries = req.queries.map((q, i) => {
-      if (q.top_k < 1 || q.top_k > MAX_TOP_K) throw new InvalidQueryError(`query ${i}: top_k must be in 1..${MAX_TOP_K}, got ${q.top_k}`);
-      return { q, vector: decodeVector(q.query, run.manifest.index.dim) };
-    });
-    const perQuery = await Promise.all(
-      queries.map(({ q, vector }) =>
-        run.search(vector, q.top_k, q.shard_ids, q.include_payload, {
-          nprobes: q.nprobes || undefined,
-          ef: q.ef || undefined,
-          refineFactor: q.refine_factor || undefined,
-        }),
-      ),
-    );
+    const run = runs.resolve(req.run_id);
+    const queries = prepareQueries(req.queries, run.manifest.index.dim);
+    const outcomes = await searchRun(run, queries, metrics);
     return {
       run_id: run.runId,
-      shards: perQuery.flatMap((outcomes, queryIndex) =>
-        outcomes.map((o) => ({ db_id: o.dbId, hits: o.hits ?? [], error: o.error ?? '', query_index: queryIndex })),
-      ),
+      shards: outcomes.map((o) => ({
+        db_id: o.dbId,
+        query_index: o.queryIndex,
+        error: o.error,
+        hits: o.hits.map((h): Hit => {
+          const hit: Hit = { id: h.id, score: h.score, payload_json: h.payload_json };
+          if (h.vector !== undefined) hit.vector = encodeVector(h.vector);
+          return hit;
+        }),
+      })),
     };
   }
 
-  const bound = await bindServer(server, config.listen, [SERVICE]);
-  log.info({ address: bound.address, node_id: config.nodeId }, 'shard node listening');
+  let metricsServer: MetricsServer | undefined;
+  if (config.metricsListen !== undefined) metricsServer = await startMetricsServer(registry, config.metricsListen);
+  let bound;
+  try {
+    bound = await bindServer(server, config.listen, [SERVICE]);
+  } catch (err) {
+    await metricsServer?.close();
+    throw err;
+  }
+  health = bound.health;
+  log.info({ address: bound.address, node_id: config.nodeId, metrics: metricsServer?.address, max_cache_bytes: maxCacheBytes }, 'shard node listening');
 
-  let stopped = false;
-  const loadOnce = async (): Promise<boolean> => {
-    try {
-      const snapshot = await loadSnapshot(store, log);
-      const placement = placeShards(
-        snapshot.manifest.shards.map((s) => s.db_id),
-        config.nodes.map((n) => n.id),
-        { replication: config.replication },
-      );
-      const assigned = shardsOfNode(placement, config.nodeId);
-      const run = new LoadedRun(snapshot.manifest, assigned);
-      log.info({ run_id: run.runId, assigned }, 'loading assigned shards');
-      await run.load(store, config.cacheDir, log);
-      if (stopped) {
-        run.close();
-        return true;
-      }
-      current = run;
-      lastLoadError = '';
-      setServing(bound.health, [SERVICE], true);
-      log.info({ run_id: run.runId, loaded: run.shards.size, failed: run.failures.size }, 'shard node serving');
-      return true;
-    } catch (err) {
-      lastLoadError = errorMessage(err);
-      log.error({ err: lastLoadError, store: store.url }, 'cannot load snapshot; will retry');
-      return false;
-    }
+  config.membership?.onChange((next) => {
+    if (stopped) return;
+    nodes = next;
+    runs.membershipChanged();
+  });
+
+  let pollTimer: NodeJS.Timeout | undefined;
+  const poll = (): void => {
+    pollTimer = setTimeout(() => {
+      void runs.refresh(false).finally(() => {
+        if (!stopped) poll();
+      });
+    }, pollIntervalMs);
   };
-  const loop = startLoadLoop(loadOnce, config.pollIntervalMs ?? 5000);
+  const firstLoad = runs.refresh(true).then(() => {
+    if (!stopped) poll();
+    return runs.settled();
+  });
 
   return {
     address: bound.address,
-    firstLoad: loop.firstAttempt,
-    run: () => current,
+    metricsAddress: metricsServer?.address,
+    metrics: registry,
+    firstLoad,
+    status,
+    refresh: async () => {
+      await runs.refresh(true);
+      return status();
+    },
     stop: async () => {
+      if (stopped) return;
       stopped = true;
-      loop.stop();
+      clearTimeout(pollTimer);
       setServing(bound.health, [SERVICE], false);
-      await shutdownServer(server);
-      current?.close();
+      log.info({ drain_timeout_ms: drainTimeoutMs }, 'shard node stopping: draining in-flight calls');
+      await shutdownServer(server, drainTimeoutMs);
+      runs.close();
+      // Calls cancelled by the drain timeout may still hold leases briefly; do not wait forever.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([cache.closeAll(false), new Promise<void>((resolve) => (timer = setTimeout(resolve, drainTimeoutMs)))]);
+      clearTimeout(timer);
+      await metricsServer?.close();
       await store.close();
+      log.info('shard node stopped');
     },
   };
 }

@@ -1,31 +1,29 @@
 /**
- * What a shard node serves: one run's manifest, its assigned shards (by placement), the shards it
- * has opened and those that failed with the reason.
+ * A single run with a fixed set of shards, loaded and searched without a server: the shard node's
+ * building blocks (NodeRun over an unbounded ShardLeaseCache) behind a small API, for tools and
+ * tests that open a snapshot's shards directly.
  */
-import pLimit from 'p-limit';
 import type { Logger } from 'pino';
-import { ReaderStateError, errorMessage } from '../common/errors.ts';
+import { Registry } from 'prom-client';
+import { ReaderStateError } from '../common/errors.ts';
 import type { Manifest } from '../common/manifest.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
-import type { ScoredHit } from '../common/topk-merge.ts';
-import { EmptyShardReader } from './empty-shard-reader.ts';
-import { openShardReader } from './open-shard-reader.ts';
-import type { ShardIndexReader, ShardQueryOptions } from './shard-index-reader.ts';
-import { ensureShardCached } from './shard-cache.ts';
+import { createNodeMetrics, type NodeMetrics } from './node-metrics.ts';
+import { NodeRun } from './node-run.ts';
+import { searchRun } from './run-search.ts';
+import type { ShardHit, ShardQueryOptions } from './shard-index-reader.ts';
+import { ShardLeaseCache } from './shard-lease-cache.ts';
 
 /** Outcome of searching one shard. */
-export type ShardSearchOutcome = { dbId: number; hits: ScoredHit[]; error?: undefined } | { dbId: number; hits?: undefined; error: string };
+export type ShardSearchOutcome = { dbId: number; hits: ShardHit[]; error?: undefined } | { dbId: number; hits?: undefined; error: string };
 
-/** One loaded run on a shard node. */
+/** One run's shards `assigned`, loaded from a store into a cache folder. */
 export class LoadedRun {
-  /** Open shards by db id. */
-  readonly shards = new Map<number, ShardIndexReader>();
-  /** Shards that could not be loaded, with the reason. */
-  readonly failures = new Map<number, string>();
+  private state: { run: NodeRun; cache: ShardLeaseCache; metrics: NodeMetrics } | undefined;
 
   /**
    * @param manifest the run's manifest.
-   * @param assigned db ids this node owns (ascending).
+   * @param assigned db ids to load (ascending).
    */
   constructor(
     readonly manifest: Manifest,
@@ -38,39 +36,23 @@ export class LoadedRun {
 
   /**
    * Downloads, verifies and opens every assigned shard, `concurrency` at a time. A shard that
-   * fails is recorded in `failures` (and logged); the others still load.
+   * fails is reported by {@link search} with the reason (and logged); the others still load.
    */
   async load(store: ObjectStore, cacheDir: string, log: Logger, concurrency = 2): Promise<void> {
-    const limit = pLimit(concurrency);
-    await Promise.all(
-      this.assigned.map((dbId) =>
-        limit(async () => {
-          const entry = this.manifest.shards[dbId];
-          const started = performance.now();
-          try {
-            if (entry.vector_count === 0 && entry.files.length === 0) {
-              this.shards.set(dbId, new EmptyShardReader(dbId));
-              return;
-            }
-            const cached = await ensureShardCached(store, cacheDir, this.runId, entry);
-            const reader = await openShardReader(this.manifest, entry, cached.dir);
-            this.shards.set(dbId, reader);
-            log.info(
-              { run_id: this.runId, db_id: dbId, bytes: cached.bytes, downloaded: cached.downloaded, ms: Math.round(performance.now() - started) },
-              'shard loaded',
-            );
-          } catch (err) {
-            this.failures.set(dbId, errorMessage(err));
-            log.error({ run_id: this.runId, db_id: dbId, err: errorMessage(err) }, 'shard failed to load');
-          }
-        }),
-      ),
-    );
+    const cache = new ShardLeaseCache({ maxBytes: 0, log });
+    const metrics = createNodeMetrics(new Registry());
+    const run = new NodeRun(this.manifest, { store, cacheDir, log, metrics, cache, loadConcurrency: concurrency, retryBaseMs: 0 });
+    run.setAssignment(this.assigned, 0);
+    run.setPinning(true);
+    this.state = { run, cache, metrics };
+    await run.preload();
   }
 
   /**
-   * Searches the given shards concurrently with the per-query index `options`. A shard that is not loaded here, or whose search
-   * fails, yields an outcome with `error` naming the shard and the reason.
+   * Searches the given shards with the per-query index `options`; a shard that cannot be loaded or
+   * searched yields an outcome whose `error` names the shard and the reason. Shards outside
+   * `assigned` are loaded on demand.
+   * @throws ReaderStateError before {@link load}.
    */
   async search(
     query: Float32Array,
@@ -79,37 +61,13 @@ export class LoadedRun {
     includePayload: boolean,
     options: ShardQueryOptions = {},
   ): Promise<ShardSearchOutcome[]> {
-    return Promise.all(
-      dbIds.map(async (dbId): Promise<ShardSearchOutcome> => {
-        const reader = this.shards.get(dbId);
-        if (!reader) {
-          const why = this.failures.get(dbId);
-          return {
-            dbId,
-            error: why ?? `shard ${dbId} of run ${this.runId} is not held by this node (assigned: ${this.assigned.join(', ') || 'none'})`,
-          };
-        }
-        try {
-          return { dbId, hits: await reader.search(query, topK, includePayload, options) };
-        } catch (err) {
-          return { dbId, error: errorMessage(err) };
-        }
-      }),
-    );
+    if (this.state === undefined) throw new ReaderStateError(`run ${this.runId} is not loaded yet`);
+    const outcomes = await searchRun(this.state.run, [{ vector: query, topK, shardIds: dbIds, includePayload, options }], this.state.metrics);
+    return outcomes.map((o) => (o.error === '' ? { dbId: o.dbId, hits: o.hits } : { dbId: o.dbId, error: o.error }));
   }
 
-  /** Closes every open shard. */
+  /** Closes every open shard (keeping the cached files). */
   close(): void {
-    for (const reader of this.shards.values()) reader.close();
-    this.shards.clear();
+    void this.state?.cache.closeAll(false);
   }
-}
-
-/** Throws ReaderStateError unless `run` is loaded and is `runId`. */
-export function requireRun(run: LoadedRun | undefined, runId: string): LoadedRun {
-  if (!run) throw new ReaderStateError('this shard node has not loaded a snapshot yet');
-  if (runId !== '' && run.runId !== runId) {
-    throw new ReaderStateError(`run ${runId} is not loaded on this shard node (it serves ${run.runId})`);
-  }
-  return run;
 }

@@ -32,7 +32,7 @@ import {
   type SqliteVecQuantization,
 } from '../common/sqlite-vec-layout.ts';
 import type { ScoredHit } from '../common/topk-merge.ts';
-import type { ShardIndexReader, ShardQueryOptions } from './shard-index-reader.ts';
+import type { ShardHit, ShardIndexReader, ShardQueryOptions } from './shard-index-reader.ts';
 
 /** A row of a KNN query joined with `items`. */
 interface KnnRow {
@@ -49,12 +49,20 @@ interface UnindexedRow {
   vector: Float32Array;
 }
 
-/** Prepared statements, reused across queries. */
+/**
+ * Prepared statements, reused across queries. Index: `(includePayload ? 1 : 0) + (includeVector ? 2 : 0)`.
+ * With includeVector (or on int8 shards, for re-ranking) rows carry `vector`: the exact float32
+ * vector (`items.vector` when stored, else the float32 `vec_index.embedding`).
+ */
 interface Statements {
-  knn: Database.Statement<[Buffer, number], KnnRow>;
-  knnWithPayload: Database.Statement<[Buffer, number], KnnRow>;
+  knn: Database.Statement<[Buffer, number], KnnRow>[];
   /** First `k` rows by id (for a zero cosine query, where every row scores 1). */
-  firstById: Database.Statement<[number], KnnRow>;
+  firstById: Database.Statement<[number], KnnRow>[];
+}
+
+/** Index of a statement variant in {@link Statements}. */
+function variant(includePayload: boolean, includeVector: boolean): number {
+  return (includePayload ? 1 : 0) + (includeVector ? 2 : 0);
 }
 
 /** Views a float32 BLOB as a `Float32Array` of length dim (copying when it is unaligned). */
@@ -136,18 +144,29 @@ export class SqliteVecShardReader implements ShardIndexReader {
       }
       if (!Number.isSafeInteger(dim) || dim < 1) throw new Error(`bad dim ${meta.get('dim')} in the file`);
       const match = quantization === 'int8' ? 'vec_int8(?)' : '?';
-      const knnSql = (cols: string) =>
-        `WITH knn AS (SELECT rowid, distance FROM ${T.index} WHERE ${C.embedding} MATCH ${match} AND k = ?)
-         SELECT knn.distance AS distance, i.${C.id} AS id${cols}
+      // int8 shards keep every row's exact float32 vector in items.vector; float32 shards keep it
+      // in vec_index.embedding (items.vector only for rows left out of vec_index).
+      const int8 = quantization === 'int8';
+      const knnSql = (payload: boolean, vector: boolean) => {
+        const fromIndex = vector && !int8;
+        const vectorCol = int8 ? `, i.${C.vector} AS vector` : fromIndex ? `, COALESCE(i.${C.vector}, knn.${C.embedding}) AS vector` : '';
+        return `WITH knn AS (SELECT rowid, distance${fromIndex ? `, ${C.embedding}` : ''} FROM ${T.index} WHERE ${C.embedding} MATCH ${match} AND k = ?)
+         SELECT knn.distance AS distance, i.${C.id} AS id${payload ? `, i.${C.payload} AS payload` : ''}${vectorCol}
          FROM knn JOIN ${T.items} AS i ON i.rowid = knn.rowid ORDER BY knn.distance, i.${C.id}`;
-      const rerank = quantization === 'int8' ? `, i.${C.vector} AS vector` : '';
-      const statements: Statements = {
-        knn: db.prepare(knnSql(rerank)),
-        knnWithPayload: db.prepare(knnSql(`${rerank}, i.${C.payload} AS payload`)),
-        firstById: db.prepare(
-          `SELECT NULL AS distance, ${C.id} AS id, ${C.payload} AS payload FROM ${T.items} ORDER BY ${C.id} LIMIT ?`,
-        ),
       };
+      const firstSql = (vector: boolean) => {
+        const vectorCol = !vector
+          ? ''
+          : int8
+            ? `, i.${C.vector} AS vector`
+            : `, COALESCE(i.${C.vector}, (SELECT v.${C.embedding} FROM ${T.index} AS v WHERE v.rowid = i.rowid)) AS vector`;
+        return `SELECT NULL AS distance, i.${C.id} AS id, i.${C.payload} AS payload${vectorCol} FROM ${T.items} AS i ORDER BY i.${C.id} LIMIT ?`;
+      };
+      const statements: Statements = { knn: [], firstById: [] };
+      for (const vector of [false, true]) {
+        for (const payload of [false, true]) statements.knn[variant(payload, vector)] = db.prepare(knnSql(payload, vector));
+        statements.firstById[variant(true, vector)] = db.prepare(firstSql(vector));
+      }
       const unindexed = db
         .prepare<[], { id: string; payload: string | null; vector: Buffer | null }>(
           `SELECT ${C.id} AS id, ${C.payload} AS payload, ${C.vector} AS vector FROM ${T.items} WHERE ${C.indexed} = 0`,
@@ -176,16 +195,17 @@ export class SqliteVecShardReader implements ShardIndexReader {
    * @param topK hits wanted; <= 0 gives [].
    * @param includePayload when false, `payload_json` is "".
    * @param options `refineFactor` (int8 shards only): candidates re-ranked = topK * refineFactor,
-   *   clamped to 1..4096; 0 / undefined = 4.
+   *   clamped to 1..4096; 0 / undefined = 4. `includeVector`: each hit gets `vector`, a copy of
+   *   the row's exact stored float32 vector (never the int8 copy).
    * @throws InvalidQueryError for a query of the wrong length or with non-finite values;
    *   VectorIndexError naming the shard and file when SQLite fails (e.g. a corrupt page).
    */
-  async search(query: Float32Array, topK: number, includePayload: boolean, options: ShardQueryOptions = {}): Promise<ScoredHit[]> {
+  async search(query: Float32Array, topK: number, includePayload: boolean, options: ShardQueryOptions = {}): Promise<ShardHit[]> {
     return this.searchSync(query, topK, includePayload, options);
   }
 
   /** Synchronous body of {@link search} (same contract). */
-  searchSync(query: Float32Array, topK: number, includePayload: boolean, options: ShardQueryOptions = {}): ScoredHit[] {
+  searchSync(query: Float32Array, topK: number, includePayload: boolean, options: ShardQueryOptions = {}): ShardHit[] {
     if (query.length !== this.dim) {
       throw new InvalidQueryError(`shard ${this.dbId}: query has ${query.length} values, the shard's vectors have ${this.dim}`);
     }
@@ -196,13 +216,23 @@ export class SqliteVecShardReader implements ShardIndexReader {
     }
     const k = Math.min(Math.floor(topK), SQLITE_VEC_MAX_K);
     if (!(k > 0)) return [];
+    const includeVector = options.includeVector === true;
+    /** Adds the stored vector of `row` to `hit` when requested. */
+    const withVector = (hit: ShardHit, row: KnnRow): ShardHit => {
+      if (!includeVector) return hit;
+      if (row.vector === null || row.vector === undefined) throw new Error(`row ${JSON.stringify(row.id)} has no stored vector`);
+      hit.vector = blobToFloats(row.vector, this.dim, `row ${JSON.stringify(row.id)}`).slice();
+      return hit;
+    };
     try {
       if (zero && this.metric === 'cosine') {
         // Every row scores 1 (cos taken as 0); vec0 would give NaN distances in no useful order.
-        return this.statements.firstById.all(k).map((r) => ({ id: r.id, score: 1, payload_json: includePayload ? (r.payload ?? '') : '' }));
+        return this.statements.firstById[variant(true, includeVector)]
+          .all(k)
+          .map((r) => withVector({ id: r.id, score: 1, payload_json: includePayload ? (r.payload ?? '') : '' }, r));
       }
-      const statement = includePayload ? this.statements.knnWithPayload : this.statements.knn;
-      let hits: ScoredHit[];
+      const statement = this.statements.knn[variant(includePayload, includeVector)];
+      let hits: ShardHit[];
       if (this.quantization === 'int8') {
         const refine = options.refineFactor && options.refineFactor > 0 ? Math.max(1, Math.floor(options.refineFactor)) : SQLITE_VEC_DEFAULT_REFINE_FACTOR;
         const candidates = Math.min(k * refine, SQLITE_VEC_MAX_K);
@@ -215,22 +245,29 @@ export class SqliteVecShardReader implements ShardIndexReader {
         hits = rows.map((r) => {
           if (r.vector === null || r.vector === undefined) throw new Error(`row ${JSON.stringify(r.id)} has no float32 vector`);
           const v = blobToFloats(r.vector, this.dim, `row ${JSON.stringify(r.id)}`);
-          return { id: r.id, score: distance(this.metric, query, 0, v, 0, this.dim), payload_json: includePayload ? (r.payload ?? '') : '' };
+          return withVector({ id: r.id, score: distance(this.metric, query, 0, v, 0, this.dim), payload_json: includePayload ? (r.payload ?? '') : '' }, r);
         });
       } else {
         const rows = statement.all(Buffer.from(query.buffer, query.byteOffset, query.byteLength), k);
-        hits = rows.map((r) => ({
-          id: r.id,
-          score: sqliteVecDistanceToScore(this.metric, r.distance ?? Number.NaN),
-          payload_json: includePayload ? (r.payload ?? '') : '',
-        }));
+        hits = rows.map((r) =>
+          withVector(
+            {
+              id: r.id,
+              score: sqliteVecDistanceToScore(this.metric, r.distance ?? Number.NaN),
+              payload_json: includePayload ? (r.payload ?? '') : '',
+            },
+            r,
+          ),
+        );
       }
       for (const row of this.unindexed) {
-        hits.push({
+        const hit: ShardHit = {
           id: row.id,
           score: distance(this.metric, query, 0, row.vector, 0, this.dim),
           payload_json: includePayload ? (row.payload ?? '') : '',
-        });
+        };
+        if (includeVector) hit.vector = row.vector.slice();
+        hits.push(hit);
       }
       if (this.quantization === 'int8' || this.unindexed.length > 0) hits.sort(byScoreThenId);
       return hits.length > k ? hits.slice(0, k) : hits;

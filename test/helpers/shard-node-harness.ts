@@ -1,0 +1,236 @@
+/**
+ * Test harness for shard nodes: an object store wrapper that counts downloads and can hold them
+ * at a gate (probe/fault injection around a real FileObjectStore), an in-process shard node on a
+ * real gRPC port, and a real gRPC client for it.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import type { Logger } from 'pino';
+import { unaryCall } from '../../src/common/grpc-status.ts';
+import { placeShards, shardsOfNode } from '../../src/common/placement.ts';
+import { loadShardNodeProto, type ShardNodeClient } from '../../src/common/proto.ts';
+import type { SearchShardsRequest } from '../../src/common/proto-gen/shardfleet/v1/SearchShardsRequest.ts';
+import type { SearchShardsResponse__Output } from '../../src/common/proto-gen/shardfleet/v1/SearchShardsResponse.ts';
+import type { StatusResponse__Output } from '../../src/common/proto-gen/shardfleet/v1/StatusResponse.ts';
+import type { Manifest } from '../../src/common/manifest.ts';
+import type { ObjectInfo, ObjectStore, PutCondition } from '../../src/common/storage/object-store.ts';
+import { startShardNode, type ShardNodeConfig, type ShardNodeHandle } from '../../src/shard-node/shard-node-server.ts';
+import { buildSnapshot } from '../../src/writer/build-snapshot.ts';
+import { openIdxSource } from '../../src/writer/input/idx-source.ts';
+import { FASHION_IMAGES, FASHION_LABELS, quietLogger } from './fixtures.ts';
+
+/** A gate holding matching downloads until released. */
+export interface DownloadGate {
+  /** Lets every held and future matching download through. */
+  release(): void;
+  /** Resolves once `n` downloads are waiting at the gate. */
+  waiting(n?: number): Promise<void>;
+}
+
+interface GateState {
+  match: (key: string) => boolean;
+  open: Promise<void>;
+  release: () => void;
+  waiting: number;
+  waiters: { n: number; resolve: () => void }[];
+}
+
+/** An ObjectStore that records every download and can hold downloads at gates or fail reads. */
+export class ProbeStore implements ObjectStore {
+  readonly url: string;
+  /** Keys downloaded, in order (one entry per download call). */
+  readonly downloads: string[] = [];
+  /** When set, `get` of a key for which it returns an error throws that error. */
+  failGet: ((key: string) => Error | undefined) | undefined;
+  private readonly gates: GateState[] = [];
+
+  constructor(private readonly inner: ObjectStore) {
+    this.url = inner.url;
+  }
+
+  /** Download calls for keys starting with `prefix`. */
+  downloadsUnder(prefix: string): number {
+    return this.downloads.filter((k) => k.startsWith(prefix)).length;
+  }
+
+  /** Holds every download whose key matches until the gate is released. */
+  gate(match: (key: string) => boolean): DownloadGate {
+    let release!: () => void;
+    const open = new Promise<void>((resolve) => (release = resolve));
+    const state: GateState = { match, open, release, waiting: 0, waiters: [] };
+    this.gates.push(state);
+    return {
+      release: () => {
+        const i = this.gates.indexOf(state);
+        if (i >= 0) this.gates.splice(i, 1);
+        state.release();
+      },
+      waiting: (n = 1) =>
+        new Promise<void>((resolve) => {
+          if (state.waiting >= n) resolve();
+          else state.waiters.push({ n, resolve });
+        }),
+    };
+  }
+
+  async download(key: string, localPath: string): Promise<number> {
+    this.downloads.push(key);
+    for (const gate of [...this.gates]) {
+      if (!gate.match(key)) continue;
+      gate.waiting++;
+      for (const w of gate.waiters.filter((w) => gate.waiting >= w.n)) w.resolve();
+      await gate.open;
+    }
+    return this.inner.download(key, localPath);
+  }
+
+  async get(key: string): Promise<Buffer> {
+    const err = this.failGet?.(key);
+    if (err !== undefined) throw err;
+    return this.inner.get(key);
+  }
+
+  put(key: string, body: Buffer | string): Promise<void> {
+    return this.inner.put(key, body);
+  }
+  upload(localPath: string, key: string): Promise<void> {
+    return this.inner.upload(localPath, key);
+  }
+  putIf(key: string, body: Buffer | string, condition: PutCondition): Promise<void> {
+    return this.inner.putIf(key, body, condition);
+  }
+  head(key: string): Promise<ObjectInfo | undefined> {
+    return this.inner.head(key);
+  }
+  list(prefix: string): Promise<ObjectInfo[]> {
+    return this.inner.list(prefix);
+  }
+  delete(key: string): Promise<void> {
+    return this.inner.delete(key);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** Node ids of the test placement; the node under test is always `n0`. */
+export const NODE_IDS = ['n0', 'n1', 'n2'];
+
+/** The static node list (only n0 runs; the others are placement members). */
+export function testNodes(ids: readonly string[] = NODE_IDS): { id: string; address: string }[] {
+  return ids.map((id, i) => ({ id, address: `127.0.0.1:${40_000 + i}` }));
+}
+
+/** The shards placement assigns to `nodeId` among `ids` (R = 1). */
+export function assignedTo(manifest: Manifest, nodeId = 'n0', ids: readonly string[] = NODE_IDS): number[] {
+  return shardsOfNode(placeShards(manifest.shards.map((s) => s.db_id), ids, { replication: 1 }), nodeId);
+}
+
+/** Bytes of shard `dbId`'s files per the manifest. */
+export function bytesOf(manifest: Manifest, dbId: number): number {
+  return manifest.shards[dbId].files.reduce((s, f) => s + f.bytes, 0);
+}
+
+/** A real gRPC client for a shard node. */
+export class NodeClient {
+  private readonly client: ShardNodeClient;
+
+  constructor(readonly address: string) {
+    const Ctor = loadShardNodeProto().shardfleet.v1.ShardNode;
+    this.client = new Ctor(address, grpc.credentials.createInsecure());
+  }
+
+  search(request: SearchShardsRequest, timeoutMs = 60_000): Promise<SearchShardsResponse__Output> {
+    return unaryCall(this.client.SearchShards.bind(this.client) as never, request, { deadline: Date.now() + timeoutMs });
+  }
+
+  status(): Promise<StatusResponse__Output> {
+    return unaryCall(this.client.Status.bind(this.client) as never, {}, { deadline: Date.now() + 10_000 });
+  }
+
+  refresh(): Promise<StatusResponse__Output> {
+    return unaryCall(this.client.Refresh.bind(this.client) as never, {}, { deadline: Date.now() + 60_000 });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+/** A running in-process node with its client. */
+export interface TestNode {
+  handle: ShardNodeHandle;
+  client: NodeClient;
+  /** Stops the node (idempotent) and closes the client. */
+  stop(): Promise<void>;
+}
+
+/** Starts shard node `n0` on 127.0.0.1 (any free port) with the given overrides. */
+export async function startTestNode(
+  config: Partial<ShardNodeConfig> & Pick<ShardNodeConfig, 'store' | 'cacheDir' | 'log'>,
+): Promise<TestNode> {
+  const handle = await startShardNode({
+    nodeId: 'n0',
+    nodes: config.membership ? undefined : testNodes(),
+    replication: 1,
+    listen: '127.0.0.1:0',
+    pollIntervalMs: 60_000,
+    ...config,
+  });
+  const client = new NodeClient(handle.address);
+  return {
+    handle,
+    client,
+    stop: async () => {
+      client.close();
+      await handle.stop();
+    },
+  };
+}
+
+/** A logger that keeps every line's `msg` (and the whole record) in `records`. */
+export function recordingLogger(): { log: Logger; records: { msg: string; [k: string]: unknown }[] } {
+  const records: { msg: string; [k: string]: unknown }[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') records.push(JSON.parse(line) as { msg: string });
+      done();
+    },
+  });
+  return { log: pino({ level: 'debug' }, sink), records };
+}
+
+/** Polls `check` every 50 ms until it is true. @throws Error naming `what` after `timeoutMs`. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/**
+ * Builds run `runId` of the first `limit` Fashion-MNIST images (CLUSTER, l2) into `store` and
+ * publishes it as `_CURRENT`.
+ */
+export async function buildRun(
+  store: ObjectStore,
+  runId: string,
+  options: { limit?: number; numDbs?: number; backend?: 'lancedb' | 'sqlite-vec'; seed?: number } = {},
+): Promise<Manifest> {
+  const source = await openIdxSource({ imagesPath: FASHION_IMAGES, labelsPath: FASHION_LABELS, limit: options.limit ?? 2000 });
+  const built = await buildSnapshot({
+    store,
+    source,
+    runId,
+    sharding: { strategy: 'cluster', numDbs: options.numDbs ?? 8, numProbes: 2 },
+    backend: options.backend === 'sqlite-vec' ? { backend: 'sqlite-vec' } : { backend: 'lancedb' },
+    metric: 'l2',
+    seed: options.seed ?? 7,
+    progress: false,
+    log: quietLogger(),
+  });
+  return built.manifest;
+}
