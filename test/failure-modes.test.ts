@@ -88,7 +88,8 @@ describe('a corrupt and a missing shard file in the store', () => {
     await writeFile(corruptPath, bytes);
     const missing = built.manifest.shards[missingShard];
     await rm(join(storePath, missing.url, missing.files[0].path));
-    cluster = await startLocalCluster({ store: storePath, numNodes: 2, cacheDir: join(dir.path, 'cache'), stderr: 'ignore' });
+    // Nodes holding the damaged shards never become ready (readiness = every assigned shard loaded).
+    cluster = await startLocalCluster({ store: storePath, numNodes: 2, cacheDir: join(dir.path, 'cache'), stderr: 'ignore', waitNodesReady: false });
     client = new ShardfleetClient(cluster.routerAddress);
   });
   after(async () => {

@@ -35,6 +35,11 @@ export interface LocalClusterOptions {
   readyTimeoutMs?: number;
   /** Where children's stderr goes: 'inherit' (default) or 'ignore'. */
   stderr?: 'inherit' | 'ignore';
+  /**
+   * Wait until the nodes are SERVING (default true). False waits only until they answer the
+   * health check (for clusters where a node cannot load all its shards and so is never ready).
+   */
+  waitNodesReady?: boolean;
 }
 
 /** A running local cluster. */
@@ -153,7 +158,10 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   });
   try {
     await Promise.race([
-      Promise.all([routerAddress, ...nodes.map((n) => n.address)].map((a) => waitForServing(a, timeout))),
+      Promise.all([
+        waitForServing(routerAddress, timeout),
+        ...nodes.map((n) => waitForServing(n.address, timeout, '', options.waitNodesReady === false ? 'any' : 'serving')),
+      ]),
       exited,
     ]);
   } catch (err) {

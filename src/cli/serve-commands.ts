@@ -1,11 +1,15 @@
 /**
  * `shardfleet serve node` and `shardfleet serve router`: run one long-lived process until SIGINT
- * or SIGTERM, then drain and exit.
+ * or SIGTERM, then drain and exit. Every flag also reads an environment variable
+ * (`SHARDFLEET_<FLAG>`), which is how the Helm chart configures the processes.
  */
-import { Command } from 'commander';
+import { hostname } from 'node:os';
+import { Command, Option } from 'commander';
+import type { ClientTlsFiles, TlsFiles } from '../common/grpc-security.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
+import { createMembership, type Membership } from '../common/membership/membership.ts';
 import { shutdownTracing } from '../common/telemetry/tracing-shutdown.ts';
-import { parseNodeList } from '../common/node-list.ts';
+import { loadBearerToken } from '../router/bearer-auth.ts';
 import { startRouter } from '../router/router-server.ts';
 import { startShardNode } from '../shard-node/shard-node-server.ts';
 import { intArg } from './arg-parsers.ts';
@@ -13,14 +17,48 @@ import { addStoreOptions, openStoreFromFlags, type StoreFlags } from './store-op
 
 interface ServeFlags extends StoreFlags {
   nodes: string;
+  membershipRefreshMs: number;
+  dnsServer?: string;
   replication: number;
   listen: string;
   pollIntervalMs: number;
+  metricsListen?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  tlsRequireClientCert?: boolean;
+  maxMessageBytes?: number;
+}
+
+interface NodeFlags extends ServeFlags {
+  nodeId: string;
+  cacheDir: string;
+  maxCacheBytes: number;
+  runGraceMs: number;
+  drainTimeoutMs: number;
+  loadConcurrency: number;
+}
+
+interface RouterFlags extends ServeFlags {
+  defaultTimeoutMs: number;
+  statusPollMs: number;
+  hedge: boolean;
+  hedgeDelayMs?: number;
+  hedgeMaxDelayMs: number;
+  ejectAfterFailures: number;
+  ejectBaseMs: number;
+  nodeTlsCa?: string;
+  nodeTlsCert?: string;
+  nodeTlsKey?: string;
+  nodeTlsServerName?: string;
+  authTokenFile?: string;
+  rateLimitQps?: number;
+  rateLimitBurst?: number;
 }
 
 /**
  * Runs until SIGINT or SIGTERM (or, when `SHARDFLEET_EXIT_ON_STDIN_CLOSE=1`, until stdin closes:
- * the parent that spawned this process is gone), then stops gracefully and exits.
+ * the parent that spawned this process is gone), then stops gracefully, flushes traces and exits.
  */
 function untilSignal(log: Logger, stop: () => Promise<void>): void {
   let stopping = false;
@@ -42,48 +80,129 @@ function untilSignal(log: Logger, stop: () => Promise<void>): void {
   }
 }
 
+/** An option that also reads `SHARDFLEET_<NAME>` from the environment. */
+function opt(flags: string, description: string, env: string): Option {
+  return new Option(flags, description).env(`SHARDFLEET_${env}`);
+}
+
 function addServeOptions(cmd: Command, defaultListen: string): Command {
   return addStoreOptions(cmd)
-    .requiredOption('--nodes <list>', 'shard nodes: id=host:port,... (or host:port,...)')
-    .option('--replication <n>', 'replicas per shard (R)', intArg, 1)
-    .option('--listen <host:port>', 'address to listen on', defaultListen)
-    .option('--poll-interval-ms <ms>', 'retry interval while no snapshot can be loaded', intArg, 5000);
+    .addOption(
+      opt(
+        '--nodes <spec>',
+        'shard nodes: id=host:port,... | dns+srv:_grpc._tcp.<headless-service> (ids = pod names) | dns:<name>:<port>',
+        'NODES',
+      ).makeOptionMandatory(),
+    )
+    .addOption(opt('--membership-refresh-ms <ms>', 'DNS membership: re-resolve interval', 'MEMBERSHIP_REFRESH_MS').argParser(intArg).default(5000))
+    .addOption(opt('--dns-server <ip[:port]>', 'DNS membership: resolver to ask (default: the system resolver)', 'DNS_SERVER'))
+    .addOption(opt('--replication <n>', 'replicas per shard (R); routers and nodes must agree', 'REPLICATION').argParser(intArg).default(1))
+    .addOption(opt('--listen <host:port>', 'gRPC address to listen on', 'LISTEN').default(defaultListen))
+    .addOption(opt('--poll-interval-ms <ms>', '_CURRENT poll interval (and retry interval while nothing loads)', 'POLL_INTERVAL_MS').argParser(intArg).default(5000))
+    .addOption(opt('--metrics-listen <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics', 'METRICS_LISTEN'))
+    .addOption(opt('--tls-cert <file>', 'serve TLS with this certificate (PEM)', 'TLS_CERT'))
+    .addOption(opt('--tls-key <file>', 'private key of --tls-cert (PEM)', 'TLS_KEY'))
+    .addOption(opt('--tls-ca <file>', 'CA bundle that client certificates must chain to (mTLS)', 'TLS_CA'))
+    .addOption(opt('--tls-require-client-cert', 'require a client certificate signed by --tls-ca (mTLS)', 'TLS_REQUIRE_CLIENT_CERT'))
+    .addOption(opt('--max-message-bytes <n>', 'largest gRPC message received or sent (default 64 MiB)', 'MAX_MESSAGE_BYTES').argParser(intArg));
+}
+
+function serverTls(f: ServeFlags): TlsFiles | undefined {
+  if (!f.tlsCert && !f.tlsKey) return undefined;
+  return { certFile: f.tlsCert ?? '', keyFile: f.tlsKey ?? '', caFile: f.tlsCa, requireClientCert: f.tlsRequireClientCert };
+}
+
+function nodeClientTls(f: RouterFlags): ClientTlsFiles | undefined {
+  if (!f.nodeTlsCa && !f.nodeTlsCert) return undefined;
+  return { caFile: f.nodeTlsCa, certFile: f.nodeTlsCert, keyFile: f.nodeTlsKey, serverNameOverride: f.nodeTlsServerName };
+}
+
+async function openMembership(f: ServeFlags, log: Logger): Promise<Membership> {
+  const membership = createMembership(f.nodes, { refreshMs: f.membershipRefreshMs, dnsServer: f.dnsServer, log });
+  await membership.start();
+  log.info({ nodes: membership.current().map((n) => `${n.id}=${n.address}`) }, 'membership');
+  return membership;
 }
 
 /** The `serve` command group. */
 export function serveCommand(): Command {
   const serve = new Command('serve').description('run a shard node or a router');
   const node = addServeOptions(new Command('node').description('serve the shards placement assigns to this node'), '0.0.0.0:7001')
-    .requiredOption('--node-id <id>', 'this node\'s id in --nodes')
-    .option('--cache-dir <dir>', 'local shard cache folder', '.shardfleet/cache')
-    .action(async (flags: ServeFlags & { nodeId: string; cacheDir: string }) => {
+    .addOption(opt('--node-id <id>', "this node's id in --nodes (default: the host name, i.e. the pod name)", 'NODE_ID').default(hostname()))
+    .addOption(opt('--cache-dir <dir>', 'local shard cache folder', 'CACHE_DIR').default('.shardfleet/cache'))
+    .addOption(opt('--max-cache-bytes <n>', 'cache budget in bytes (0 = unbounded); assigned shards are never evicted', 'MAX_CACHE_BYTES').argParser(intArg).default(0))
+    .addOption(opt('--run-grace-ms <ms>', 'keep a superseded run loaded this long after the new one is ready', 'RUN_GRACE_MS').argParser(intArg).default(60_000))
+    .addOption(opt('--drain-timeout-ms <ms>', 'on shutdown, wait this long for in-flight searches', 'DRAIN_TIMEOUT_MS').argParser(intArg).default(10_000))
+    .addOption(opt('--load-concurrency <n>', 'shards downloaded and opened at once', 'LOAD_CONCURRENCY').argParser(intArg).default(2))
+    .action(async (flags: NodeFlags) => {
       const log = createLogger('shard-node', { node_id: flags.nodeId });
+      const membership = await openMembership(flags, log);
       const handle = await startShardNode({
         store: openStoreFromFlags(flags),
         nodeId: flags.nodeId,
-        nodes: parseNodeList(flags.nodes),
+        membership,
         replication: flags.replication,
         cacheDir: flags.cacheDir,
         listen: flags.listen,
         pollIntervalMs: flags.pollIntervalMs,
+        maxCacheBytes: flags.maxCacheBytes,
+        runGraceMs: flags.runGraceMs,
+        drainTimeoutMs: flags.drainTimeoutMs,
+        loadConcurrency: flags.loadConcurrency,
+        metricsListen: flags.metricsListen,
+        tls: serverTls(flags),
+        maxMessageBytes: flags.maxMessageBytes,
         log,
       });
-      untilSignal(log, handle.stop);
+      untilSignal(log, async () => {
+        membership.stop();
+        await handle.stop();
+      });
     });
   const router = addServeOptions(new Command('router').description('serve the Router API over the shard nodes'), '0.0.0.0:7000')
-    .option('--default-timeout-ms <ms>', 'deadline for calls that carry none', intArg, 10_000)
-    .action(async (flags: ServeFlags & { defaultTimeoutMs: number }) => {
+    .addOption(opt('--default-timeout-ms <ms>', 'deadline for calls that carry none', 'DEFAULT_TIMEOUT_MS').argParser(intArg).default(10_000))
+    .addOption(opt('--status-poll-ms <ms>', 'how often to ask every node what it has loaded', 'STATUS_POLL_MS').argParser(intArg).default(1000))
+    .addOption(opt('--no-hedge', 'do not hedge slow node calls to a second replica', 'HEDGE'))
+    .addOption(opt('--hedge-delay-ms <ms>', "hedge after this delay (default: the node's observed p95, 10..500 ms)", 'HEDGE_DELAY_MS').argParser(intArg))
+    .addOption(opt('--hedge-max-delay-ms <ms>', 'upper bound of the p95-based hedge delay', 'HEDGE_MAX_DELAY_MS').argParser(intArg).default(500))
+    .addOption(opt('--eject-after-failures <n>', 'consecutive failures that eject a node', 'EJECT_AFTER_FAILURES').argParser(intArg).default(5))
+    .addOption(opt('--eject-base-ms <ms>', 'first ejection time (doubles on each repeat, up to 60 s)', 'EJECT_BASE_MS').argParser(intArg).default(5000))
+    .addOption(opt('--node-tls-ca <file>', 'TLS to the nodes: CA bundle that node certificates chain to', 'NODE_TLS_CA'))
+    .addOption(opt('--node-tls-cert <file>', 'mTLS to the nodes: client certificate (PEM)', 'NODE_TLS_CERT'))
+    .addOption(opt('--node-tls-key <file>', 'mTLS to the nodes: client key (PEM)', 'NODE_TLS_KEY'))
+    .addOption(opt('--node-tls-server-name <name>', 'TLS to the nodes: expected server name', 'NODE_TLS_SERVER_NAME'))
+    .addOption(opt('--auth-token-file <file|env:NAME>', 'require "authorization: Bearer <token>" on Router calls', 'AUTH_TOKEN_FILE'))
+    .addOption(opt('--rate-limit-qps <n>', 'token-bucket rate limit per router (0 = off); BatchSearch costs one per query', 'RATE_LIMIT_QPS').argParser(intArg))
+    .addOption(opt('--rate-limit-burst <n>', 'token-bucket size (default: ceil(qps))', 'RATE_LIMIT_BURST').argParser(intArg))
+    .action(async (flags: RouterFlags) => {
       const log = createLogger('router');
+      const membership = await openMembership(flags, log);
       const handle = await startRouter({
         store: openStoreFromFlags(flags),
-        nodes: parseNodeList(flags.nodes),
+        membership,
         replication: flags.replication,
         listen: flags.listen,
         defaultTimeoutMs: flags.defaultTimeoutMs,
         pollIntervalMs: flags.pollIntervalMs,
+        statusPollIntervalMs: flags.statusPollMs,
+        hedging: flags.hedge,
+        hedgeDelayMs: flags.hedgeDelayMs,
+        hedgeMaxDelayMs: flags.hedgeMaxDelayMs,
+        ejectAfterFailures: flags.ejectAfterFailures,
+        ejectBaseMs: flags.ejectBaseMs,
+        metricsListen: flags.metricsListen,
+        tls: serverTls(flags),
+        nodeTls: nodeClientTls(flags),
+        authToken: loadBearerToken(flags.authTokenFile),
+        rateLimitQps: flags.rateLimitQps,
+        rateLimitBurst: flags.rateLimitBurst,
+        maxMessageBytes: flags.maxMessageBytes,
         log,
       });
-      untilSignal(log, handle.stop);
+      untilSignal(log, async () => {
+        membership.stop();
+        await handle.stop();
+      });
     });
   return serve.addCommand(node).addCommand(router);
 }

@@ -50,16 +50,17 @@ export async function checkHealth(address: string, service = '', timeoutMs = 100
 }
 
 /**
- * Polls `address` until it reports SERVING.
+ * Polls `address` until it reports SERVING (or, with `accept: 'any'`, until it answers the health
+ * check at all, e.g. NOT_SERVING while it loads).
  * @throws Error naming the address and the last status after `timeoutMs`.
  */
-export async function waitForServing(address: string, timeoutMs: number, service = ''): Promise<void> {
+export async function waitForServing(address: string, timeoutMs: number, service = '', accept: 'serving' | 'any' = 'serving'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
     last = await checkHealth(address, service);
-    if (last === 'SERVING') return;
+    if (last === 'SERVING' || (accept === 'any' && !last.startsWith('error:'))) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${address} did not become SERVING within ${timeoutMs} ms (last status: ${last})`);
+  throw new Error(`${address} did not become ${accept === 'any' ? 'reachable' : 'SERVING'} within ${timeoutMs} ms (last status: ${last})`);
 }

@@ -2,6 +2,7 @@
  * Configuration shared by the two reader processes, the router and the shard node.
  */
 import type { Logger } from 'pino';
+import type { TlsFiles } from './grpc-security.ts';
 import type { NodeEndpoint } from './node-list.ts';
 import type { ObjectStore } from './storage/object-store.ts';
 
@@ -17,5 +18,9 @@ export interface ReaderProcessConfig {
   listen: string;
   /** Retry interval while no snapshot can be loaded, ms (default 5000). */
   pollIntervalMs?: number;
+  /** Serve over TLS (optionally requiring client certificates); default plaintext. */
+  tls?: TlsFiles;
+  /** Largest gRPC message received or sent, bytes (default 64 MiB). */
+  maxMessageBytes?: number;
   log: Logger;
 }

@@ -1,114 +1,341 @@
 /**
- * Fan-out of one query to the shard nodes: the probed shards are grouped by owning node and each
- * node gets ONE `SearchShards` call carrying all of its shards, all nodes in parallel, each call
- * with the request's deadline. Shards whose node fails (RPC error, or a per-shard error) are
- * retried on their next replica while the deadline allows. The result says, per shard, the hits
- * or why it could not answer.
+ * Fan-out of one or more queries (Search = one, BatchSearch = many) to the shard nodes.
+ *
+ * The unit of work is a task: (query, shard). Every task has an ordered list of candidate nodes
+ * (its ready replicas, see replica-state.ts). The first wave groups all tasks by their first
+ * candidate and sends ONE `SearchShards` call per node carrying every query's shards for that
+ * node, all nodes in parallel, each call with the request's deadline. Then:
+ * - retry: a task whose call failed (RPC error, or a per-shard error in the answer) is sent to its
+ *   next candidate while the deadline allows (retries of the same moment are grouped per node);
+ * - hedge: when a call has not answered after the node's hedge delay, its unfinished tasks are
+ *   also sent to their next candidate; whichever answers first wins, and a call whose tasks are
+ *   all answered elsewhere is cancelled (the loser);
+ * - a node answering from another run than requested counts as a failure of its shards;
+ * - a call to a node that is not a ready replica (the last-resort list of replica-state.ts) first
+ *   waits up to `connectGraceMs` for the node's channel to connect, so a node that has just come
+ *   up (its Status view still stale) answers instead of failing fast.
+ * Never throws for node failures: each task ends answered (hits) or failed (every reason).
  */
-import type * as grpc from '@grpc/grpc-js';
-import { describeGrpcError, unaryCall } from '../common/grpc-status.ts';
-import type { Placement } from '../common/placement.ts';
+import * as grpc from '@grpc/grpc-js';
+import { describeGrpcError } from '../common/grpc-status.ts';
+import type { Hit__Output } from '../common/proto-gen/shardfleet/v1/Hit.ts';
 import type { SearchShardsResponse__Output } from '../common/proto-gen/shardfleet/v1/SearchShardsResponse.ts';
-import type { ScoredHit } from '../common/topk-merge.ts';
-import type { NodePool } from './node-pool.ts';
+import type { ShardQuery } from '../common/proto-gen/shardfleet/v1/ShardQuery.ts';
+import type { ShardNodeClient } from '../common/proto.ts';
+import type { ShardCandidates } from './replica-state.ts';
 
-/** One query's fan-out parameters. */
-export interface FanOutRequest {
-  runId: string;
+/** One query of a fan-out. */
+export interface FanOutQuery {
   /** The query as little-endian float32 bytes (forwarded as received). */
   queryBytes: Buffer;
+  /** Hits wanted per shard. */
   topK: number;
+  /** Shards to search, in routing order, distinct. */
   shardIds: readonly number[];
   includePayload: boolean;
+  includeVector: boolean;
   /** Index options forwarded to every shard (0 = shard default). */
   options: { nprobes: number; ef: number; refine_factor: number };
+}
+
+/** A fan-out request: queries of ONE run. */
+export interface FanOutRequest {
+  runId: string;
+  queries: readonly FanOutQuery[];
   /** Absolute deadline, ms since epoch. */
   deadline: number;
 }
 
-/** Per-shard outcome of a fan-out. */
-export interface FanOutResult {
-  /** Hit lists of the shards that answered, by db id. */
-  answered: Map<number, ScoredHit[]>;
+/** Why a node call was made. */
+export type CallKind = 'primary' | 'retry' | 'hedge';
+
+/** What happened to one node call. */
+export interface NodeCallOutcome {
+  nodeId: string;
+  kind: CallKind;
+  /** Time from send to answer, ms. */
+  ms: number;
+  /** `cancelled` = cancelled by the fan-out because other replicas answered first. */
+  outcome: 'ok' | 'error' | 'cancelled';
+  error?: unknown;
+}
+
+/** What the fan-out needs from the router. */
+export interface FanOutDeps {
+  /** The gRPC client of a node (undefined when it left the membership). */
+  client(nodeId: string): ShardNodeClient | undefined;
+  /** Where to send shard `dbId` (same answer for every query of the request). */
+  candidates(dbId: number): ShardCandidates;
+  /** How long to wait for `nodeId` before hedging, ms; undefined = never. */
+  hedgeDelayMs(nodeId: string): number | undefined;
+  /** Observer of every node call (latency windows, ejection, metrics). */
+  onCall?(outcome: NodeCallOutcome): void;
+  /** Longest wait for a non-ready node's channel to connect before calling it, ms (default 0). */
+  connectGraceMs?: number;
+}
+
+/** Per-query outcome. */
+export interface QueryOutcome {
+  /** Hits of the shards that answered, by db id. */
+  answered: Map<number, Hit__Output[]>;
   /** Shards that could not answer, by db id, with every replica's reason. */
   failed: Map<number, string[]>;
 }
 
-/**
- * Runs the fan-out. Never throws for node failures: they are reported in `failed`.
- */
-export async function fanOut(pool: NodePool, placement: Placement, req: FanOutRequest): Promise<FanOutResult> {
-  const answered = new Map<number, ScoredHit[]>();
-  const failed = new Map<number, string[]>();
-  const attempt = new Map<number, number>(req.shardIds.map((id) => [id, 0]));
-  let pending = [...req.shardIds];
-  while (pending.length > 0) {
-    // Group the pending shards by the replica they try next.
-    const byNode = new Map<string, number[]>();
-    const next: number[] = [];
-    for (const dbId of pending) {
-      const owners = placement.get(dbId) ?? [];
-      const replica = owners[attempt.get(dbId) ?? 0];
-      if (replica === undefined) continue; // replicas exhausted: stays in `failed`
-      const list = byNode.get(replica) ?? [];
-      list.push(dbId);
-      byNode.set(replica, list);
-    }
-    await Promise.all(
-      [...byNode].map(async ([nodeId, shardIds]) => {
-        const reasons = await callNode(pool, nodeId, shardIds, req, answered);
-        for (const [dbId, reason] of reasons) {
-          const list = failed.get(dbId) ?? [];
-          list.push(`node ${nodeId}: ${reason}`);
-          failed.set(dbId, list);
-          attempt.set(dbId, (attempt.get(dbId) ?? 0) + 1);
-          next.push(dbId);
-        }
-      }),
-    );
-    pending = Date.now() < req.deadline ? next : [];
-  }
-  for (const dbId of answered.keys()) failed.delete(dbId);
-  for (const dbId of req.shardIds) {
-    if (!answered.has(dbId) && !failed.has(dbId)) failed.set(dbId, ['no node holds this shard']);
-  }
-  return { answered, failed };
+/** Result of a fan-out. */
+export interface FanOutResult {
+  /** One entry per request query, in order. */
+  queries: QueryOutcome[];
+  /** Nodes called in the first wave. */
+  width: number;
+  /** Node calls made in total, and how many of them were retries and hedges. */
+  calls: number;
+  retries: number;
+  hedges: number;
 }
 
-/** Calls one node; fills `answered`; returns the shards that failed with their reason. */
-async function callNode(
-  pool: NodePool,
-  nodeId: string,
-  shardIds: number[],
-  req: FanOutRequest,
-  answered: Map<number, ScoredHit[]>,
-): Promise<Map<number, string>> {
-  const failures = new Map<number, string>();
-  const client = pool.client(nodeId);
-  if (!client) {
-    for (const id of shardIds) failures.set(id, 'not in the node list');
-    return failures;
+interface Task {
+  q: number;
+  dbId: number;
+  cands: readonly string[];
+  /** The candidates are ready replicas (false: the last-resort list). */
+  ready: boolean;
+  next: number;
+  inFlight: Set<NodeCall>;
+  done: boolean;
+  reasons: string[];
+}
+
+interface NodeCall {
+  nodeId: string;
+  kind: CallKind;
+  tasks: Task[];
+  started: number;
+  handle?: grpc.ClientUnaryCall;
+  hedgeTimer?: NodeJS.Timeout;
+  finished: boolean;
+  cancelled: boolean;
+}
+
+/** Runs the fan-out; resolves when every task is answered or failed. */
+export function fanOut(deps: FanOutDeps, req: FanOutRequest): Promise<FanOutResult> {
+  return new Promise((resolve) => new FanOutRun(deps, req, resolve).start());
+}
+
+class FanOutRun {
+  private readonly outcomes: QueryOutcome[];
+  private readonly live = new Set<NodeCall>();
+  private readonly retryQueue: Task[] = [];
+  private retryScheduled = false;
+  private remaining = 0;
+  private completed = false;
+  private readonly stats = { width: 0, calls: 0, retries: 0, hedges: 0 };
+
+  constructor(
+    private readonly deps: FanOutDeps,
+    private readonly req: FanOutRequest,
+    private readonly resolve: (r: FanOutResult) => void,
+  ) {
+    this.outcomes = req.queries.map(() => ({ answered: new Map(), failed: new Map() }));
   }
-  let res: SearchShardsResponse__Output;
-  try {
-    res = await unaryCall(
-      client.SearchShards.bind(client) as Parameters<typeof unaryCall<unknown, SearchShardsResponse__Output>>[0],
-      {
-        run_id: req.runId,
-        queries: [{ query: req.queryBytes, top_k: req.topK, shard_ids: shardIds, include_payload: req.includePayload, ...req.options }],
-      },
-      { deadline: req.deadline } satisfies grpc.CallOptions,
-    );
-  } catch (err) {
-    for (const id of shardIds) failures.set(id, describeGrpcError(err));
-    return failures;
+
+  start(): void {
+    const cands = new Map<number, ShardCandidates>();
+    const tasks: Task[] = [];
+    this.req.queries.forEach((query, q) => {
+      for (const dbId of query.shardIds) {
+        let c = cands.get(dbId);
+        if (!c) {
+          c = this.deps.candidates(dbId);
+          cands.set(dbId, c);
+        }
+        tasks.push({ q, dbId, cands: c.nodes, ready: c.ready, next: 0, inFlight: new Set(), done: false, reasons: c.ready ? [] : [c.why] });
+      }
+    });
+    this.remaining = tasks.length;
+    if (this.remaining === 0) {
+      this.complete();
+      return;
+    }
+    const groups = new Map<string, Task[]>();
+    for (const t of tasks) {
+      const node = this.nextCandidate(t);
+      if (node === undefined) this.finish(t, undefined);
+      else push(groups, node, t);
+    }
+    this.stats.width = groups.size;
+    this.launch(groups, 'primary');
   }
-  const seen = new Set<number>();
-  for (const shard of res.shards) {
-    seen.add(shard.db_id);
-    if (shard.error) failures.set(shard.db_id, shard.error);
-    else answered.set(shard.db_id, shard.hits);
+
+  private nextCandidate(t: Task): string | undefined {
+    while (t.next < t.cands.length) {
+      const node = t.cands[t.next++];
+      if (![...t.inFlight].some((c) => c.nodeId === node)) return node;
+    }
+    return undefined;
   }
-  for (const id of shardIds) if (!seen.has(id)) failures.set(id, 'missing from the node response');
-  return failures;
+
+  private finish(t: Task, hits: Hit__Output[] | undefined): void {
+    if (t.done) return;
+    t.done = true;
+    this.remaining -= 1;
+    if (hits) this.outcomes[t.q].answered.set(t.dbId, hits);
+    else this.outcomes[t.q].failed.set(t.dbId, t.reasons.length > 0 ? t.reasons : ['no replica could be asked']);
+    if (this.remaining === 0) this.complete();
+  }
+
+  private complete(): void {
+    if (this.completed) return;
+    this.completed = true;
+    for (const c of [...this.live]) this.cancel(c);
+    this.resolve({ queries: this.outcomes, ...this.stats });
+  }
+
+  private cancel(call: NodeCall): void {
+    if (call.finished || call.cancelled) return;
+    call.cancelled = true;
+    clearTimeout(call.hedgeTimer);
+    call.handle?.cancel();
+  }
+
+  private launch(groups: Map<string, Task[]>, kind: CallKind): void {
+    for (const [nodeId, tasks] of groups) {
+      const call: NodeCall = { nodeId, kind, tasks, started: performance.now(), finished: false, cancelled: false };
+      for (const t of tasks) t.inFlight.add(call);
+      this.stats.calls += 1;
+      if (kind === 'retry') this.stats.retries += 1;
+      if (kind === 'hedge') this.stats.hedges += 1;
+      const client = this.deps.client(nodeId);
+      if (!client) {
+        this.onFailure(call, 'not in the node membership any more', undefined);
+        continue;
+      }
+      // One ShardQuery per query with tasks on this node; remember which query each one is.
+      const byQuery = new Map<number, Task[]>();
+      for (const t of tasks) push(byQuery, t.q, t);
+      const queryOf: number[] = [];
+      const queries: ShardQuery[] = [];
+      for (const [q, qTasks] of [...byQuery].sort((a, b) => a[0] - b[0])) {
+        const src = this.req.queries[q];
+        queryOf.push(q);
+        queries.push({
+          query: src.queryBytes,
+          top_k: src.topK,
+          shard_ids: qTasks.map((t) => t.dbId),
+          include_payload: src.includePayload,
+          include_vector: src.includeVector,
+          ...src.options,
+        });
+      }
+      this.live.add(call);
+      const send = (): void => {
+        if (call.cancelled) {
+          this.settle(call, 'cancelled');
+          return;
+        }
+        call.handle = client.SearchShards(
+          { run_id: this.req.runId, queries },
+          new grpc.Metadata(),
+          { deadline: this.req.deadline },
+          (err, res) => (err || !res ? this.onFailure(call, describeGrpcError(err ?? 'empty response'), err) : this.onAnswer(call, res, queryOf)),
+        );
+      };
+      const grace = this.deps.connectGraceMs ?? 0;
+      const connected = client.getChannel().getConnectivityState(true) === grpc.connectivityState.READY;
+      if (grace > 0 && !connected && tasks.some((t) => !t.ready)) {
+        client.waitForReady(Math.min(this.req.deadline, Date.now() + grace), () => send());
+      } else {
+        send();
+      }
+      if (kind !== 'hedge') {
+        const delay = this.deps.hedgeDelayMs(nodeId);
+        if (delay !== undefined && Date.now() + delay < this.req.deadline) {
+          call.hedgeTimer = setTimeout(() => this.hedge(call), delay);
+        }
+      }
+    }
+  }
+
+  private hedge(call: NodeCall): void {
+    if (call.finished || this.completed) return;
+    const groups = new Map<string, Task[]>();
+    for (const t of call.tasks) {
+      if (t.done || t.inFlight.size > 1) continue;
+      const node = this.nextCandidate(t);
+      if (node !== undefined) push(groups, node, t);
+    }
+    this.launch(groups, 'hedge');
+  }
+
+  private settle(call: NodeCall, outcome: NodeCallOutcome['outcome'], error?: unknown): void {
+    call.finished = true;
+    clearTimeout(call.hedgeTimer);
+    this.live.delete(call);
+    for (const t of call.tasks) t.inFlight.delete(call);
+    this.deps.onCall?.({ nodeId: call.nodeId, kind: call.kind, ms: performance.now() - call.started, outcome, error });
+  }
+
+  private onFailure(call: NodeCall, reason: string, err: unknown): void {
+    if (call.cancelled) {
+      this.settle(call, 'cancelled', err);
+      return;
+    }
+    this.settle(call, 'error', err ?? new Error(reason));
+    for (const t of call.tasks) {
+      if (t.done) continue;
+      t.reasons.push(`node ${call.nodeId}: ${reason}`);
+      this.needRetry(t);
+    }
+  }
+
+  private onAnswer(call: NodeCall, res: SearchShardsResponse__Output, queryOf: readonly number[]): void {
+    if (res.run_id !== '' && res.run_id !== this.req.runId) {
+      this.onFailure(call, `answered from run ${res.run_id}, expected run ${this.req.runId}`, undefined);
+      return;
+    }
+    this.settle(call, call.cancelled ? 'cancelled' : 'ok');
+    const byKey = new Map(call.tasks.map((t) => [`${t.q}/${t.dbId}`, t]));
+    const seen = new Set<Task>();
+    for (const r of res.shards) {
+      const t = byKey.get(`${queryOf[r.query_index] ?? -1}/${r.db_id}`);
+      if (!t || seen.has(t)) continue;
+      seen.add(t);
+      if (t.done) continue;
+      if (r.error) t.reasons.push(`node ${call.nodeId}: ${r.error}`);
+      else this.finish(t, r.hits);
+    }
+    for (const t of call.tasks) {
+      if (t.done) continue;
+      if (!seen.has(t)) t.reasons.push(`node ${call.nodeId}: shard missing from the node's answer`);
+      this.needRetry(t);
+    }
+    for (const c of [...this.live]) if (c.tasks.every((t) => t.done)) this.cancel(c);
+  }
+
+  private needRetry(t: Task): void {
+    if (t.done || t.inFlight.size > 0) return; // a hedge may still answer
+    this.retryQueue.push(t);
+    if (this.retryScheduled) return;
+    this.retryScheduled = true;
+    queueMicrotask(() => this.flushRetries());
+  }
+
+  private flushRetries(): void {
+    this.retryScheduled = false;
+    const queue = this.retryQueue.splice(0);
+    const groups = new Map<string, Task[]>();
+    for (const t of queue) {
+      if (t.done || t.inFlight.size > 0) continue;
+      const node = Date.now() < this.req.deadline ? this.nextCandidate(t) : undefined;
+      if (node === undefined) this.finish(t, undefined);
+      else push(groups, node, t);
+    }
+    this.launch(groups, 'retry');
+  }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }

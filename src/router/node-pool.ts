@@ -1,25 +1,62 @@
 /**
- * gRPC clients of the shard nodes, one channel per node, keyed by node id.
+ * gRPC clients of the shard nodes, one channel per node, keyed by node id. The set of nodes can
+ * change at runtime ({@link NodePool.update}): new nodes get a channel, removed ones are closed.
  */
 import * as grpc from '@grpc/grpc-js';
 import { CHANNEL_OPTIONS, loadShardNodeProto, type ShardNodeClient } from '../common/proto.ts';
 import type { NodeEndpoint } from '../common/node-list.ts';
 
+/**
+ * Channel options of node clients: shardfleet's message limits, and a reconnect backoff capped at
+ * 1 s (grpc-js grows it to 120 s by default), so a node that was down before it started listening
+ * is reachable again within about a second instead of minutes.
+ */
+export const NODE_CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  ...CHANNEL_OPTIONS,
+  'grpc.initial_reconnect_backoff_ms': 200,
+  'grpc.max_reconnect_backoff_ms': 1000,
+};
+
+/** What {@link NodePool.update} changed (node ids). */
+export interface PoolChange {
+  added: string[];
+  removed: string[];
+  /** Same id, new address: the channel was replaced. */
+  moved: string[];
+}
+
+/** Options of a {@link NodePool}. */
+export interface NodePoolOptions {
+  /** Channel credentials (default insecure); see `channelCredentials` in grpc-security.ts. */
+  credentials?: grpc.ChannelCredentials;
+  /** Largest message sent or received, bytes (default 64 MiB). */
+  maxMessageBytes?: number;
+}
+
 /** Clients of every shard node in the membership. */
 export class NodePool {
   private readonly clients = new Map<string, { endpoint: NodeEndpoint; client: ShardNodeClient }>();
+  private readonly credentials: grpc.ChannelCredentials;
+  private readonly channelOptions: grpc.ChannelOptions;
 
   /** @param nodes the membership (ids and addresses). */
-  constructor(nodes: readonly NodeEndpoint[]) {
-    const Ctor = loadShardNodeProto().shardfleet.v1.ShardNode;
-    for (const endpoint of nodes) {
-      this.clients.set(endpoint.id, { endpoint, client: new Ctor(endpoint.address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) });
-    }
+  constructor(nodes: readonly NodeEndpoint[], options: NodePoolOptions = {}) {
+    this.credentials = options.credentials ?? grpc.credentials.createInsecure();
+    this.channelOptions =
+      options.maxMessageBytes === undefined
+        ? NODE_CHANNEL_OPTIONS
+        : { ...NODE_CHANNEL_OPTIONS, 'grpc.max_receive_message_length': options.maxMessageBytes, 'grpc.max_send_message_length': options.maxMessageBytes };
+    this.update(nodes);
   }
 
   /** Node ids, in membership order. */
   get nodeIds(): string[] {
     return [...this.clients.keys()];
+  }
+
+  /** The current endpoints, in membership order. */
+  endpoints(): NodeEndpoint[] {
+    return [...this.clients.values()].map(({ endpoint }) => ({ ...endpoint }));
   }
 
   /** The client of node `id`; undefined when the node is not a member. */
@@ -32,8 +69,36 @@ export class NodePool {
     return this.clients.get(id)?.endpoint.address;
   }
 
+  /**
+   * Replaces the membership: opens channels for new nodes (and for nodes whose address changed)
+   * and closes the channels of nodes no longer listed. Calls in flight on a closed channel fail
+   * with CANCELLED/UNAVAILABLE and are retried by the fan-out on another replica.
+   */
+  update(nodes: readonly NodeEndpoint[]): PoolChange {
+    const Ctor = loadShardNodeProto().shardfleet.v1.ShardNode;
+    const change: PoolChange = { added: [], removed: [], moved: [] };
+    const wanted = new Map(nodes.map((n) => [n.id, n]));
+    for (const [id, entry] of this.clients) {
+      if (!wanted.has(id)) {
+        entry.client.close();
+        this.clients.delete(id);
+        change.removed.push(id);
+      }
+    }
+    for (const endpoint of wanted.values()) {
+      const existing = this.clients.get(endpoint.id);
+      if (existing && existing.endpoint.address === endpoint.address) continue;
+      existing?.client.close();
+      const client = new Ctor(endpoint.address, this.credentials, this.channelOptions);
+      this.clients.set(endpoint.id, { endpoint: { ...endpoint }, client });
+      (existing ? change.moved : change.added).push(endpoint.id);
+    }
+    return change;
+  }
+
   /** Closes every channel. */
   close(): void {
     for (const { client } of this.clients.values()) client.close();
+    this.clients.clear();
   }
 }

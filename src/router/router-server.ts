@@ -1,120 +1,361 @@
 /**
- * The router process: a gRPC `Router` service. It loads the current snapshot (manifest,
- * routing function, placement over the static node list) and answers `Search` and `SnapshotInfo`.
- * Health is SERVING once a snapshot is loaded; until then Search fails with FAILED_PRECONDITION
- * and the router retries loading every `pollIntervalMs`.
+ * The router process: wires the gRPC `Router` service (Search, BatchSearch, Route, SnapshotInfo,
+ * ShardDetails, Health, Refresh) to its parts:
+ * - node-pool.ts: one channel per shard node, following the membership (static list or DNS);
+ * - node-status-poller.ts + replica-state.ts: every node's Status, i.e. which replicas are ready;
+ * - outlier-ejection.ts + hedge-policy.ts: node health from the search calls themselves;
+ * - snapshot-watcher.ts: which run is served, swapping runs only once the new one is loaded;
+ * - search-service.ts / batch-search.ts / fan-out.ts: the search path;
+ * - router-health.ts, router-info.ts, router-metrics.ts.
+ * grpc.health.v1 reports SERVING while a run is served; until then Search fails with
+ * FAILED_PRECONDITION and the router retries loading every `pollIntervalMs`.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { ReaderStateError, errorMessage } from '../common/errors.ts';
+import type { Registry } from 'prom-client';
+import { ConfigValidationError, ReaderStateError, errorMessage } from '../common/errors.ts';
 import { bindServer, newServer, setServing, shutdownServer } from '../common/grpc-server.ts';
-import { toServiceError } from '../common/grpc-status.ts';
-import { startLoadLoop } from '../common/load-retry.ts';
-import type { ReaderProcessConfig } from '../common/reader-config.ts';
+import { channelCredentials, serverCredentials, type ClientTlsFiles } from '../common/grpc-security.ts';
+import { describeGrpcError, toServiceError } from '../common/grpc-status.ts';
+import { startMetricsServer, type MetricsServer } from '../common/metrics/metrics-server.ts';
+import type { NodeEndpoint } from '../common/node-list.ts';
 import { loadRouterProto } from '../common/proto.ts';
+import type { BatchSearchRequest__Output } from '../common/proto-gen/shardfleet/v1/BatchSearchRequest.ts';
+import type { HealthResponse } from '../common/proto-gen/shardfleet/v1/HealthResponse.ts';
+import type { RouteRequest__Output } from '../common/proto-gen/shardfleet/v1/RouteRequest.ts';
 import type { SearchRequest__Output } from '../common/proto-gen/shardfleet/v1/SearchRequest.ts';
-import type { SearchResponse } from '../common/proto-gen/shardfleet/v1/SearchResponse.ts';
-import type { SnapshotInfoResponse } from '../common/proto-gen/shardfleet/v1/SnapshotInfoResponse.ts';
+import type { ReaderProcessConfig } from '../common/reader-config.ts';
+import { batchSearch } from './batch-search.ts';
+import { bearerAuthInterceptor } from './bearer-auth.ts';
+import type { FanOutDeps, NodeCallOutcome } from './fan-out.ts';
+import { DEFAULT_HEDGE, HedgePolicy } from './hedge-policy.ts';
+import { staticMembership, type RouterMembership } from './membership.ts';
 import { NodePool } from './node-pool.ts';
-import { loadRouterSnapshot, type RouterSnapshot } from './router-snapshot.ts';
-import { search } from './search-service.ts';
+import { NodeStatusPoller } from './node-status-poller.ts';
+import { DEFAULT_EJECTION, OutlierEjection, isNodeFailure } from './outlier-ejection.ts';
+import { ReplicaState } from './replica-state.ts';
+import { computeHealth, snapshotAgeSeconds } from './router-health.ts';
+import { route, shardDetails, snapshotInfo } from './router-info.ts';
+import { RouterMetrics } from './router-metrics.ts';
+import { enforceRateLimit, rateLimiterFromConfig } from './rate-limiter.ts';
+import type { RouterSnapshot } from './router-snapshot.ts';
+import { search, type SearchBackend } from './search-service.ts';
+import { SnapshotWatcher, type RefreshOutcome } from './snapshot-watcher.ts';
+
+export type { RouterMembership } from './membership.ts';
 
 const SERVICE = 'shardfleet.v1.Router';
 
-/** Router configuration. */
-export interface RouterConfig extends ReaderProcessConfig {
+/**
+ * Router configuration. Either `nodes` (a static list) or `membership` (changes at runtime) is
+ * required; every other new field is optional with the default given.
+ */
+export interface RouterConfig extends Omit<ReaderProcessConfig, 'nodes'> {
+  /** A static node list (used when `membership` is not given). */
+  nodes?: NodeEndpoint[];
+  /**
+   * A membership that may change at runtime (e.g. DNS, src/common/membership); takes precedence
+   * over `nodes`. The caller starts and stops it; the router follows its changes.
+   */
+  membership?: RouterMembership;
   /** Deadline applied to calls that carry none, ms (default 10,000). */
   defaultTimeoutMs?: number;
+  // pollIntervalMs (inherited): the `_CURRENT` poll interval, also the retry interval while no
+  // snapshot can be loaded, ms (default 5000).
+  /** Interval between two Status calls to each node (also how often the membership is re-read), ms (default 1000). */
+  statusPollIntervalMs?: number;
+  /** Deadline of one node Status call, ms (default 1000). */
+  statusTimeoutMs?: number;
+  /**
+   * Longest wait for the channel of a node that is not a ready replica (a last resort for a shard
+   * with no ready replica, e.g. a node that just came up) to connect before calling it, ms
+   * (default 2000).
+   */
+  connectGraceMs?: number;
+  /** Hedge slow node calls to a second replica (default true). */
+  hedging?: boolean;
+  /** Fixed hedge delay, ms; unset = adaptive: the node's p95 latency within [hedgeMinDelayMs, hedgeMaxDelayMs]. */
+  hedgeDelayMs?: number;
+  /** Floor of the adaptive hedge delay, ms (default 10). */
+  hedgeMinDelayMs?: number;
+  /** Ceiling of the adaptive hedge delay (also used before 10 samples), ms (default 500). */
+  hedgeMaxDelayMs?: number;
+  /** Latency samples kept per node for the p95 (default 100). */
+  latencyWindowSize?: number;
+  /** Consecutive failed SearchShards calls that eject a node (default 5). */
+  ejectAfterFailures?: number;
+  /** First ejection time, doubled on each repeated ejection, ms (default 5000). */
+  ejectBaseMs?: number;
+  /** Longest ejection time, ms (default 60,000). */
+  ejectMaxMs?: number;
+  /** Health is degraded when `_CURRENT` was last read longer ago than this, ms (default max(60,000, 3 x pollIntervalMs)). */
+  staleAfterMs?: number;
+  /** Health is degraded when a newer run has been loading longer than this, ms (default 60,000). */
+  pendingRunWarnMs?: number;
+  /** Health is degraded when the served run is older than this, ms (default 0 = never). */
+  maxSnapshotAgeMs?: number;
+  /** `host:port` for the Prometheus `/metrics` endpoint (unset = no HTTP endpoint). */
+  metricsListen?: string;
+  // tls and maxMessageBytes (inherited): TLS of the Router service and the message size limit
+  // (also used for the channels to the nodes).
+  /** TLS of the router's channels to the shard nodes (mutual TLS with a client certificate); default plaintext. */
+  nodeTls?: ClientTlsFiles;
+  /**
+   * Bearer token every Router call must carry (`authorization: Bearer <token>`; the health and
+   * reflection services are exempt); unset = no authentication. See bearer-auth.ts.
+   */
+  authToken?: string;
+  /** Search rate limit, queries per second (a BatchSearch costs one per query); unset or 0 = none. */
+  rateLimitQps?: number;
+  /** Rate-limit burst, queries (default max(1, ceil(rateLimitQps))). */
+  rateLimitBurst?: number;
+  /**
+   * Registry for the router metrics (default: a new one with process metrics). One registry can
+   * hold the metrics of one router only (metric names are fixed).
+   */
+  metricsRegistry?: Registry;
 }
 
 /** A running router. */
 export interface RouterHandle {
   address: string;
+  /** Bound `host:port` of `/metrics` (when `metricsListen` was given). */
+  metricsAddress?: string;
   /** Resolves once the first load attempt finished. */
   firstLoad: Promise<void>;
+  /** The served snapshot (undefined until a run is loaded). */
   snapshot(): RouterSnapshot | undefined;
+  /** The router's metrics. */
+  metrics: RouterMetrics;
+  /** Same as the Refresh RPC. */
+  refresh(): Promise<RefreshOutcome>;
+  /** Same as the Health RPC. */
+  health(): HealthResponse;
   stop(): Promise<void>;
 }
 
-/** Starts a router. @throws ConfigValidationError when `listen` is malformed. */
+type Handler<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => void;
+
+/**
+ * Starts a router.
+ * @throws ConfigValidationError when `listen` or `metricsListen` is malformed, neither `nodes`
+ *   nor `membership` is given, a TLS file is unusable, or the rate limit is invalid.
+ */
 export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   const { store, log } = config;
-  const pool = new NodePool(config.nodes);
-  let current: RouterSnapshot | undefined;
-  let lastLoadError = 'not loaded yet';
-  const requireSnapshot = (): RouterSnapshot => {
-    if (!current) throw new ReaderStateError(`router has no snapshot loaded from ${store.url}: ${lastLoadError}`);
-    return current;
+  if (!config.membership && !config.nodes) throw new ConfigValidationError('the router needs a node list (nodes) or a membership');
+  const membership = config.membership ?? staticMembership(config.nodes ?? []);
+  const pollIntervalMs = config.pollIntervalMs ?? 5000;
+  const pool = new NodePool(membership.current(), { credentials: channelCredentials(config.nodeTls), maxMessageBytes: config.maxMessageBytes });
+  const bucket = rateLimiterFromConfig(config.rateLimitQps, config.rateLimitBurst);
+  const metrics = new RouterMetrics(config.metricsRegistry);
+  const ejection = new OutlierEjection({
+    consecutiveFailures: config.ejectAfterFailures ?? DEFAULT_EJECTION.consecutiveFailures,
+    baseMs: config.ejectBaseMs ?? DEFAULT_EJECTION.baseMs,
+    maxMs: config.ejectMaxMs ?? DEFAULT_EJECTION.maxMs,
+  });
+  const hedge = new HedgePolicy({
+    ...DEFAULT_HEDGE,
+    enabled: config.hedging ?? true,
+    fixedDelayMs: config.hedgeDelayMs,
+    minDelayMs: config.hedgeMinDelayMs ?? DEFAULT_HEDGE.minDelayMs,
+    maxDelayMs: config.hedgeMaxDelayMs ?? DEFAULT_HEDGE.maxDelayMs,
+    windowSize: config.latencyWindowSize ?? DEFAULT_HEDGE.windowSize,
+  });
+  const poller = new NodeStatusPoller(pool, { intervalMs: config.statusPollIntervalMs ?? 1000, timeoutMs: config.statusTimeoutMs ?? 1000 }, log);
+  const replicas = new ReplicaState(poller, ejection);
+  const missingOf = (s: RouterSnapshot): number[] =>
+    replicas.coverage(
+      s.manifest.run_id,
+      s.manifest.shards.map((x) => x.db_id),
+      s.placement,
+    ).missing;
+
+  const server = newServer({
+    maxReceiveMessageBytes: config.maxMessageBytes,
+    maxSendMessageBytes: config.maxMessageBytes,
+    interceptors: config.authToken === undefined ? [] : [bearerAuthInterceptor(config.authToken)],
+  });
+  let health: Awaited<ReturnType<typeof bindServer>>['health'] | undefined;
+  const watcher = new SnapshotWatcher({
+    store,
+    replication: config.replication,
+    nodeIds: () => pool.nodeIds,
+    missingShards: missingOf,
+    beforeFirstServe: () => poller.pollNow(),
+    onServe: (_next, previous) => {
+      if (previous) metrics.runSwitches.inc();
+      if (health) setServing(health, [SERVICE], true);
+    },
+    onRefreshError: () => metrics.refreshErrors.inc(),
+    log,
+  });
+
+  poller.onUpdate(() => watcher.tryPromote());
+  poller.onStatusOk((nodeId) => {
+    if (ejection.readmitIfDue(nodeId)) log.info({ node: nodeId }, 'ejected node answered Status again; re-admitted');
+  });
+  // Follow the membership: on every change, and by re-reading current() every status interval
+  // (so a membership started after startRouter, whose first resolution notifies nobody, is seen).
+  const syncMembership = (nodes: NodeEndpoint[]): void => {
+    const change = pool.update(nodes);
+    if (change.added.length + change.removed.length + change.moved.length === 0) return;
+    for (const id of [...change.removed, ...change.moved]) {
+      ejection.forget(id);
+      hedge.forget(id);
+    }
+    watcher.updatePlacement();
+    log.info({ ...change, nodes: nodes.map((n) => n.id) }, 'node membership changed; placement recomputed');
+    void poller.pollNow();
   };
+  membership.onChange(syncMembership);
+
+  const onCall = (o: NodeCallOutcome): void => {
+    metrics.nodeRpcDuration.observe({ node: o.nodeId, outcome: o.outcome }, o.ms / 1000);
+    if (o.outcome === 'ok') {
+      hedge.record(o.nodeId, o.ms);
+      ejection.recordSuccess(o.nodeId);
+    } else if (o.outcome === 'error' && isNodeFailure(o.error)) {
+      if (ejection.recordFailure(o.nodeId, describeGrpcError(o.error))) {
+        metrics.nodeEjections.inc({ node: o.nodeId });
+        log.warn({ node: o.nodeId, ejection: ejection.ejection(o.nodeId) }, 'node ejected after consecutive failures');
+      }
+    }
+  };
+  const requireSnapshot = (): RouterSnapshot => {
+    const s = watcher.current();
+    if (!s) throw new ReaderStateError(`router has no snapshot loaded from ${store.url}: ${watcher.lastLoadError}`);
+    return s;
+  };
+  const backend: SearchBackend = {
+    snapshot: requireSnapshot,
+    fanOutDeps: (s): FanOutDeps => ({
+      client: (id) => pool.client(id),
+      candidates: (dbId) => replicas.candidates(s.manifest.run_id, dbId, s.placement.get(dbId) ?? []),
+      hedgeDelayMs: (id) => hedge.delayMs(id),
+      onCall,
+      connectGraceMs: config.connectGraceMs ?? 2000,
+    }),
+    metrics,
+  };
+  const healthOptions = {
+    staleAfterMs: config.staleAfterMs ?? Math.max(60_000, 3 * pollIntervalMs),
+    pendingRunWarnMs: config.pendingRunWarnMs ?? 60_000,
+    maxSnapshotAgeMs: config.maxSnapshotAgeMs ?? 0,
+  };
+  const currentHealth = (): HealthResponse => {
+    const served = watcher.current();
+    const pending = watcher.pending();
+    const coverage = served
+      ? replicas.coverage(
+          served.manifest.run_id,
+          served.manifest.shards.map((x) => x.db_id),
+          served.placement,
+        )
+      : { fraction: 0, missing: [] };
+    return computeHealth(
+      {
+        served,
+        pending,
+        coverage,
+        missingReasons: served ? coverage.missing.slice(0, 5).map((db) => replicas.whyNotReady(served.manifest.run_id, db, served.placement.get(db) ?? [])) : [],
+        lastRefreshError: watcher.lastRefreshError,
+        lastLoadError: watcher.lastLoadError,
+        lastCheckAt: watcher.lastCheckAt,
+        pendingMissing: pending ? missingOf(pending.snapshot) : [],
+        now: Date.now(),
+      },
+      healthOptions,
+    );
+  };
+  const refresh = async (): Promise<RefreshOutcome> => {
+    const previous = watcher.current()?.manifest.run_id ?? '';
+    await watcher.refresh();
+    if (watcher.pending()) {
+      await poller.pollNow('Refresh');
+      watcher.tryPromote();
+    }
+    return watcher.describe(previous);
+  };
+  metrics.bindState(() => {
+    const s = watcher.current();
+    return {
+      runId: s?.manifest.run_id,
+      snapshotAgeSeconds: s ? snapshotAgeSeconds(s.publishedAt, Date.now()) : undefined,
+      coverage: s ? (s.manifest.shards.length - missingOf(s).length) / Math.max(1, s.manifest.shards.length) : 0,
+      ejectedNodes: ejection.ejectedNodes().length,
+    };
+  });
+
   const deadlineOf = (call: grpc.ServerUnaryCall<unknown, unknown>): number => {
     const d = call.getDeadline();
     const ms = d instanceof Date ? d.getTime() : Number(d);
     return Number.isFinite(ms) ? ms : Date.now() + (config.defaultTimeoutMs ?? 10_000);
   };
-
-  const server = newServer();
-  server.addService(loadRouterProto().shardfleet.v1.Router.service, {
-    Search: (call: grpc.ServerUnaryCall<SearchRequest__Output, SearchResponse>, callback: grpc.sendUnaryData<SearchResponse>) => {
+  const unary =
+    <Req, Res>(name: string, fn: (call: grpc.ServerUnaryCall<Req, Res>) => Res | Promise<Res>): Handler<Req, Res> =>
+    (call, callback) => {
       Promise.resolve()
-        .then(() => search(requireSnapshot(), pool, call.request, deadlineOf(call)))
+        .then(() => fn(call))
         .then(
           (res) => callback(null, res),
-          (err) => {
-            log.debug({ err: errorMessage(err) }, 'search failed');
+          (err: unknown) => {
+            log.debug({ rpc: name, err: errorMessage(err) }, 'call failed');
             callback(toServiceError(err));
           },
         );
-    },
-    SnapshotInfo: (_call: grpc.ServerUnaryCall<unknown, SnapshotInfoResponse>, callback: grpc.sendUnaryData<SnapshotInfoResponse>) => {
-      try {
-        const s = requireSnapshot();
-        const m = s.manifest;
-        callback(null, {
-          run_id: m.run_id,
-          manifest_ref: s.manifestKey,
-          published_at: s.publishedAt,
-          dim: m.index.dim,
-          metric: m.index.metric,
-          backend: m.index.backend,
-          strategy: m.sharding.strategy,
-          num_dbs: m.sharding.num_dbs,
-          default_num_probes: m.sharding.num_probes,
-          total_vectors: m.build_stats.total_vectors,
-          store_url: store.url,
-          index_type: m.index.index_type,
-          cel_expr: m.sharding.strategy === 'cel' ? m.sharding.cel_expr : '',
-          cel_columns: m.sharding.strategy === 'cel' ? m.sharding.cel_columns : {},
-        });
-      } catch (err) {
-        callback(toServiceError(err));
-      }
-    },
+    };
+  const addressOf = (id: string): string | undefined => pool.address(id);
+  server.addService(loadRouterProto().shardfleet.v1.Router.service, {
+    Search: unary('Search', (call: grpc.ServerUnaryCall<SearchRequest__Output, unknown>) => {
+      enforceRateLimit(bucket, 1, 'Search');
+      return search(backend, call.request, deadlineOf(call));
+    }),
+    BatchSearch: unary('BatchSearch', (call: grpc.ServerUnaryCall<BatchSearchRequest__Output, unknown>) => {
+      enforceRateLimit(bucket, call.request.queries.length, `BatchSearch of ${call.request.queries.length} queries`);
+      return batchSearch(backend, call.request, deadlineOf(call));
+    }),
+    Route: unary('Route', (call: grpc.ServerUnaryCall<RouteRequest__Output, unknown>) => route(requireSnapshot(), replicas, addressOf, call.request)),
+    SnapshotInfo: unary('SnapshotInfo', () => snapshotInfo(requireSnapshot(), store.url)),
+    ShardDetails: unary('ShardDetails', () => shardDetails(requireSnapshot(), replicas, addressOf)),
+    Health: unary('Health', () => currentHealth()),
+    Refresh: unary('Refresh', async () => {
+      const o = await refresh();
+      return { run_id: o.runId, previous_run_id: o.previousRunId, changed: o.changed, message: o.message };
+    }),
   });
-  const bound = await bindServer(server, config.listen, [SERVICE]);
-  log.info({ address: bound.address, nodes: config.nodes }, 'router listening');
+  let bound: Awaited<ReturnType<typeof bindServer>>;
+  let metricsServer: MetricsServer | undefined;
+  try {
+    bound = await bindServer(server, config.listen, [SERVICE], { credentials: serverCredentials(config.tls) });
+    if (config.metricsListen !== undefined) metricsServer = await startMetricsServer(metrics.registry, config.metricsListen);
+  } catch (err) {
+    await shutdownServer(server, 0);
+    pool.close();
+    throw err;
+  }
+  health = bound.health;
+  log.info({ address: bound.address, nodes: pool.nodeIds, metrics: metricsServer?.address }, 'router listening');
 
-  const loadOnce = async (): Promise<boolean> => {
-    try {
-      const snapshot = await loadRouterSnapshot(store, pool.nodeIds, config.replication, log);
-      current = snapshot;
-      setServing(bound.health, [SERVICE], true);
-      log.info({ run_id: snapshot.manifest.run_id, num_dbs: snapshot.manifest.sharding.num_dbs }, 'router serving');
-      return true;
-    } catch (err) {
-      lastLoadError = errorMessage(err);
-      log.error({ err: lastLoadError, store: store.url }, 'cannot load snapshot; will retry');
-      return false;
-    }
-  };
-  const loop = startLoadLoop(loadOnce, config.pollIntervalMs ?? 5000);
+  const membershipTimer = setInterval(() => syncMembership(membership.current()), config.statusPollIntervalMs ?? 1000);
+  membershipTimer.unref();
+  poller.start();
+  const firstLoad = watcher.start(pollIntervalMs);
 
   return {
     address: bound.address,
-    firstLoad: loop.firstAttempt,
-    snapshot: () => current,
+    metricsAddress: metricsServer?.address,
+    firstLoad,
+    snapshot: () => watcher.current(),
+    metrics,
+    refresh,
+    health: currentHealth,
     stop: async () => {
-      loop.stop();
+      clearInterval(membershipTimer);
+      watcher.stop();
+      poller.stop();
       setServing(bound.health, [SERVICE], false);
       await shutdownServer(server);
+      await metricsServer?.close();
       pool.close();
       await store.close();
     },

@@ -1,17 +1,20 @@
 /**
  * The router's search path: validate the request, route it with the run's routing function
- * (CLUSTER, LSH, EXPLICIT or CEL), fan out, require every probed shard, and merge the per-shard
- * top-k lists.
+ * (CLUSTER, LSH, EXPLICIT or CEL), fan out, check coverage against `min_coverage`, and merge the
+ * per-shard top-k lists. Shared by Search (one query) and BatchSearch (many, see batch-search.ts).
  */
-import { InvalidQueryError, ShardCoverageError } from '../common/errors.ts';
-import { decodeRoutingContext } from '../common/routing/routing-value-codec.ts';
+import * as grpc from '@grpc/grpc-js';
+import { InvalidQueryError, ShardCoverageError, ShardfleetError } from '../common/errors.ts';
 import { shardDirName } from '../common/manifest.ts';
+import type { Hit, Hit__Output } from '../common/proto-gen/shardfleet/v1/Hit.ts';
 import type { SearchRequest__Output } from '../common/proto-gen/shardfleet/v1/SearchRequest.ts';
 import type { SearchResponse } from '../common/proto-gen/shardfleet/v1/SearchResponse.ts';
-import { mergeTopK } from '../common/topk-merge.ts';
+import { decodeRoutingContext } from '../common/routing/routing-value-codec.ts';
+import { withSpan } from '../common/telemetry/spans.ts';
+import { mergeTopK, type ScoredHit } from '../common/topk-merge.ts';
 import { decodeVector } from '../common/vector-codec.ts';
-import { fanOut } from './fan-out.ts';
-import type { NodePool } from './node-pool.ts';
+import { fanOut, type FanOutDeps, type FanOutQuery, type FanOutResult, type QueryOutcome } from './fan-out.ts';
+import type { RouterMetrics } from './router-metrics.ts';
 import type { RouterSnapshot } from './router-snapshot.ts';
 
 /** Largest top_k a router accepts. */
@@ -19,55 +22,146 @@ export const MAX_TOP_K = 1000;
 /** top_k used when a request leaves it 0. */
 export const DEFAULT_TOP_K = 10;
 
+/** What the search path needs from the router. */
+export interface SearchBackend {
+  /**
+   * The served snapshot; a request calls this ONCE and uses the result to its end.
+   * @throws ReaderStateError (FAILED_PRECONDITION) when no run is served.
+   */
+  snapshot(): RouterSnapshot;
+  /** Fan-out dependencies (clients, candidates, hedging) for a run's snapshot. */
+  fanOutDeps(snapshot: RouterSnapshot): FanOutDeps;
+  /** Metrics to update (optional). */
+  metrics?: RouterMetrics;
+}
+
+/** A validated and routed query. */
+export interface PreparedQuery {
+  topK: number;
+  /** Shards to probe, routing order. */
+  shardIds: number[];
+  /** Required fraction of answering shards, (0, 1]. */
+  minCoverage: number;
+  fanOut: FanOutQuery;
+}
+
 /**
- * Answers one Search request from `snapshot`.
- * @param deadline absolute deadline of the call, ms since epoch.
- * @throws InvalidQueryError (INVALID_ARGUMENT) for a bad query; ShardCoverageError (UNAVAILABLE)
- *   naming every probed shard that could not answer and why.
+ * Validates and routes one request against `snapshot`.
+ * @throws InvalidQueryError (INVALID_ARGUMENT) for a bad query, top_k, num_probes, min_coverage,
+ *   shard id or routing context.
  */
-export async function search(
-  snapshot: RouterSnapshot,
-  pool: NodePool,
-  req: SearchRequest__Output,
-  deadline: number,
-): Promise<SearchResponse> {
-  const started = performance.now();
+export function prepareQuery(snapshot: RouterSnapshot, req: SearchRequest__Output): PreparedQuery {
   const { manifest } = snapshot;
   const query = decodeVector(req.query, manifest.index.dim);
   const topK = req.top_k === 0 ? DEFAULT_TOP_K : req.top_k;
   if (topK > MAX_TOP_K) throw new InvalidQueryError(`top_k must be in 1..${MAX_TOP_K}, got ${topK}`);
+  const mc = req.min_coverage;
+  if (!Number.isFinite(mc) || mc < 0 || mc > 1) throw new InvalidQueryError(`min_coverage must be in [0, 1] (0 = every probed shard), got ${mc}`);
   const shardIds = snapshot.routing.route({
     vector: query,
     numProbes: req.num_probes,
     shardIds: req.shard_ids,
     routingContext: decodeRoutingContext(req.routing_context),
   });
-  const result = await fanOut(pool, snapshot.placement, {
-    runId: manifest.run_id,
-    queryBytes: req.query,
+  return {
     topK,
     shardIds,
-    includePayload: req.include_payload,
-    options: { nprobes: req.nprobes, ef: req.ef, refine_factor: req.refine_factor },
-    deadline,
-  });
-  if (result.failed.size > 0) {
-    const missing = [...result.failed.keys()].sort((a, b) => a - b);
-    const reasons = missing.map((id) => `shard ${id} (${shardDirName(id)}): ${result.failed.get(id)!.join('; ')}`);
+    minCoverage: mc === 0 ? 1 : mc,
+    fanOut: {
+      queryBytes: req.query,
+      topK,
+      shardIds,
+      includePayload: req.include_payload,
+      includeVector: req.include_vector,
+      options: { nprobes: req.nprobes, ef: req.ef, refine_factor: req.refine_factor },
+    },
+  };
+}
+
+/**
+ * Builds the response of one query from its fan-out outcome.
+ * @param startedMs `performance.now()` at the request start.
+ * @throws ShardCoverageError (UNAVAILABLE) when the answering fraction of the probed shards is
+ *   below the query's min_coverage; the message names every missing shard and why.
+ */
+export function assembleResponse(snapshot: RouterSnapshot, prepared: PreparedQuery, outcome: QueryOutcome, startedMs: number): SearchResponse {
+  const runId = snapshot.manifest.run_id;
+  const { shardIds } = prepared;
+  const missing = shardIds.filter((id) => !outcome.answered.has(id)).sort((a, b) => a - b);
+  const reasonOf = (id: number): string => (outcome.failed.get(id) ?? ['no answer']).join('; ');
+  const answeredCount = shardIds.length - missing.length;
+  if (shardIds.length > 0 && answeredCount / shardIds.length < prepared.minCoverage - 1e-9) {
+    const reasons = missing.map((id) => `shard ${id} (${shardDirName(id)}): ${reasonOf(id)}`);
     throw new ShardCoverageError(
-      `${missing.length} of ${shardIds.length} probed shards of run ${manifest.run_id} could not answer: ${reasons.join(' | ')}`,
+      `coverage ${answeredCount}/${shardIds.length} is below min_coverage ${prepared.minCoverage}; ` +
+        `${missing.length} of ${shardIds.length} probed shards of run ${runId} could not answer: ${reasons.join(' | ')}`,
       missing,
     );
   }
-  const results = mergeTopK(
-    shardIds.map((id) => result.answered.get(id)!),
-    topK,
-  );
+  // mergeTopK returns the very hit objects it was given; keep each hit's vector beside it.
+  const vectors = new Map<ScoredHit, Hit__Output['vector']>();
+  const lists = shardIds.flatMap((id) => {
+    const hits = outcome.answered.get(id);
+    if (!hits) return [];
+    for (const h of hits) vectors.set(h, h.vector);
+    return [hits];
+  });
+  const results: Hit[] = mergeTopK(lists, prepared.topK).map((h) => ({
+    id: h.id,
+    score: h.score,
+    payload_json: h.payload_json,
+    vector: vectors.get(h) ?? Buffer.alloc(0),
+  }));
+  const failed = missing.map((id) => ({ db_id: id, reason: reasonOf(id) }));
   return {
     results,
     num_shards_queried: shardIds.length,
-    run_id: manifest.run_id,
-    latency_ms: performance.now() - started,
+    run_id: runId,
+    latency_ms: performance.now() - startedMs,
     shard_ids: shardIds,
+    num_shards_answered: answeredCount,
+    failed_shards: failed,
+    partial: failed.length > 0,
   };
+}
+
+/** The metrics label of a failed request: its gRPC status name in lower case. */
+export function outcomeLabel(err: unknown): string {
+  const code = err instanceof ShardfleetError ? err.grpcCode : grpc.status.INTERNAL;
+  return (grpc.status[code] ?? 'unknown').toLowerCase();
+}
+
+/** Records the fan-out counters of one request. */
+export function recordFanOut(metrics: RouterMetrics | undefined, rpc: string, result: FanOutResult): void {
+  if (!metrics) return;
+  metrics.fanOutWidth.observe({ rpc }, result.width);
+  if (result.retries > 0) metrics.retries.inc(result.retries);
+  if (result.hedges > 0) metrics.hedges.inc(result.hedges);
+}
+
+/**
+ * Answers one Search request.
+ * @param deadline absolute deadline of the call, ms since epoch.
+ * @throws ReaderStateError (no run served), InvalidQueryError (bad request), ShardCoverageError
+ *   (coverage below min_coverage, naming the shards and why).
+ */
+export async function search(backend: SearchBackend, req: SearchRequest__Output, deadline: number): Promise<SearchResponse> {
+  const started = performance.now();
+  const metrics = backend.metrics;
+  try {
+    const res = await withSpan('router.search', { 'shardfleet.top_k': req.top_k, 'shardfleet.num_probes': req.num_probes }, async () => {
+      const snapshot = backend.snapshot();
+      const prepared = prepareQuery(snapshot, req);
+      const result = await fanOut(backend.fanOutDeps(snapshot), { runId: snapshot.manifest.run_id, queries: [prepared.fanOut], deadline });
+      recordFanOut(metrics, 'Search', result);
+      return assembleResponse(snapshot, prepared, result.queries[0], started);
+    });
+    if (res.partial) metrics?.partialResponses.inc({ rpc: 'Search' });
+    metrics?.requestDuration.observe({ rpc: 'Search', outcome: res.partial ? 'partial' : 'ok' }, (performance.now() - started) / 1000);
+    return res;
+  } catch (err) {
+    if (err instanceof ShardCoverageError) metrics?.coverageFailures.inc({ rpc: 'Search' });
+    metrics?.requestDuration.observe({ rpc: 'Search', outcome: outcomeLabel(err) }, (performance.now() - started) / 1000);
+    throw err;
+  }
 }

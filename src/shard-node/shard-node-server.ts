@@ -18,6 +18,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
 import { ConfigValidationError } from '../common/errors.ts';
 import { bindServer, newServer, setServing, shutdownServer } from '../common/grpc-server.ts';
+import { serverCredentials } from '../common/grpc-security.ts';
 import { toServiceError } from '../common/grpc-status.ts';
 import type { HealthImplementation } from '../common/health.ts';
 import { createMetricsRegistry, startMetricsServer, type MetricsServer } from '../common/metrics/metrics-server.ts';
@@ -147,7 +148,7 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
   });
 
   const proto = loadShardNodeProto();
-  const server = newServer();
+  const server = newServer({ maxReceiveMessageBytes: config.maxMessageBytes, maxSendMessageBytes: config.maxMessageBytes });
   let health: HealthImplementation | undefined; // set once bound
   let stopped = false;
   const runs = new NodeRunSet({
@@ -216,7 +217,7 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
   if (config.metricsListen !== undefined) metricsServer = await startMetricsServer(registry, config.metricsListen);
   let bound;
   try {
-    bound = await bindServer(server, config.listen, [SERVICE]);
+    bound = await bindServer(server, config.listen, [SERVICE], { credentials: serverCredentials(config.tls) });
   } catch (err) {
     await metricsServer?.close();
     throw err;

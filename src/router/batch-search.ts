@@ -1,0 +1,71 @@
+/**
+ * BatchSearch: many queries of one run in one call. Every query is validated and routed on its
+ * own (a bad query fails alone), then ONE fan-out carries all of them, so each node gets one
+ * SearchShards call holding every query's shards for that node. Each query then gets its own
+ * response or error (coverage is checked per query).
+ */
+import { GrpcCode, InvalidQueryError, ShardCoverageError, ShardfleetError, errorMessage } from '../common/errors.ts';
+import type { BatchSearchRequest__Output } from '../common/proto-gen/shardfleet/v1/BatchSearchRequest.ts';
+import type { BatchSearchResponse } from '../common/proto-gen/shardfleet/v1/BatchSearchResponse.ts';
+import type { BatchSearchResult } from '../common/proto-gen/shardfleet/v1/BatchSearchResult.ts';
+import { withSpan } from '../common/telemetry/spans.ts';
+import { fanOut } from './fan-out.ts';
+import { assembleResponse, outcomeLabel, prepareQuery, recordFanOut, type PreparedQuery, type SearchBackend } from './search-service.ts';
+
+/** Most queries one BatchSearch may carry. */
+export const MAX_BATCH_QUERIES = 1000;
+
+function errorResult(err: unknown): BatchSearchResult {
+  const code = err instanceof ShardfleetError ? err.grpcCode : GrpcCode.INTERNAL;
+  return { response: null, error_code: code, error_message: errorMessage(err) };
+}
+
+/**
+ * Answers a BatchSearch request from one run.
+ * @param deadline absolute deadline of the call, ms since epoch.
+ * @throws ReaderStateError (no run served); InvalidQueryError when the batch has more than
+ *   {@link MAX_BATCH_QUERIES} queries. Per-query errors are returned in the results.
+ */
+export async function batchSearch(backend: SearchBackend, req: BatchSearchRequest__Output, deadline: number): Promise<BatchSearchResponse> {
+  const started = performance.now();
+  const metrics = backend.metrics;
+  try {
+    const res = await withSpan('router.batch_search', { 'shardfleet.batch_size': req.queries.length }, async () => {
+      if (req.queries.length > MAX_BATCH_QUERIES) {
+        throw new InvalidQueryError(`a batch may carry at most ${MAX_BATCH_QUERIES} queries, got ${req.queries.length}`);
+      }
+      const snapshot = backend.snapshot();
+      const prepared: (PreparedQuery | undefined)[] = [];
+      const results: BatchSearchResult[] = [];
+      for (const q of req.queries) {
+        try {
+          prepared.push(prepareQuery(snapshot, q));
+          results.push({ response: null, error_code: 0, error_message: '' });
+        } catch (err) {
+          prepared.push(undefined);
+          results.push(errorResult(err));
+        }
+      }
+      const valid = prepared.flatMap((p, i) => (p ? [{ p, i }] : []));
+      const result = await fanOut(backend.fanOutDeps(snapshot), { runId: snapshot.manifest.run_id, queries: valid.map(({ p }) => p.fanOut), deadline });
+      recordFanOut(metrics, 'BatchSearch', result);
+      valid.forEach(({ p, i }, k) => {
+        try {
+          const response = assembleResponse(snapshot, p, result.queries[k], started);
+          if (response.partial) metrics?.partialResponses.inc({ rpc: 'BatchSearch' });
+          results[i] = { response, error_code: 0, error_message: '' };
+        } catch (err) {
+          if (err instanceof ShardCoverageError) metrics?.coverageFailures.inc({ rpc: 'BatchSearch' });
+          results[i] = errorResult(err);
+        }
+      });
+      return { results, run_id: snapshot.manifest.run_id };
+    });
+    const outcome = res.results.some((r) => r.error_code !== 0) ? 'partial' : 'ok';
+    metrics?.requestDuration.observe({ rpc: 'BatchSearch', outcome }, (performance.now() - started) / 1000);
+    return res;
+  } catch (err) {
+    metrics?.requestDuration.observe({ rpc: 'BatchSearch', outcome: outcomeLabel(err) }, (performance.now() - started) / 1000);
+    throw err;
+  }
+}

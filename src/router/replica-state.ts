@@ -1,0 +1,136 @@
+/**
+ * Which replicas of a shard can answer for a run, from the node views (Status) and the outlier
+ * ejection state. A replica is READY for (run, shard) when its node answered its last Status, is
+ * not ejected, and lists the shard in `runs[run].shards_loaded`. Queries go to ready replicas,
+ * placement owners first (in placement order), then any other node that reports the shard loaded.
+ */
+import { shardDirName } from '../common/manifest.ts';
+import type { Placement } from '../common/placement.ts';
+import type { NodeView } from './node-status-poller.ts';
+import type { OutlierEjection } from './outlier-ejection.ts';
+
+/** State names of a replica, as in the ShardDetails RPC. */
+export type ReplicaStateName = 'loaded' | 'loading' | 'failed' | 'unreachable' | 'ejected';
+
+/** One replica's state and why (reason is "" when loaded). */
+export interface ReplicaStatus {
+  nodeId: string;
+  state: ReplicaStateName;
+  reason: string;
+}
+
+/** The node views a {@link ReplicaState} reads (a NodeStatusPoller). */
+export interface NodeViewSource {
+  view(id: string): NodeView | undefined;
+  views(): NodeView[];
+}
+
+/** Where the fan-out may send one shard. */
+export interface ShardCandidates {
+  /** Nodes to try, in order. */
+  nodes: string[];
+  /** True when `nodes` are ready replicas; false for the last-resort list (see candidates()). */
+  ready: boolean;
+  /** Why no ready replica exists (per node), "" when some is ready. */
+  why: string;
+}
+
+/** Coverage of a run's shards by ready replicas. */
+export interface Coverage {
+  /** Fraction of the shards with at least one ready replica (1 for a run without shards). */
+  fraction: number;
+  /** Shards without a ready replica, ascending. */
+  missing: number[];
+}
+
+/** Computes replica states; cheap enough to call per request. */
+export class ReplicaState {
+  constructor(
+    private readonly nodes: NodeViewSource,
+    private readonly ejection: OutlierEjection,
+  ) {}
+
+  /** The state of `nodeId` as a replica of shard `dbId` of run `runId`. */
+  status(nodeId: string, runId: string, dbId: number): ReplicaStatus {
+    const ejection = this.ejection.ejection(nodeId);
+    if (ejection) {
+      return { nodeId, state: 'ejected', reason: `ejected until ${new Date(ejection.until).toISOString()} after ${ejection.reason}` };
+    }
+    const view = this.nodes.view(nodeId);
+    if (!view) return { nodeId, state: 'unreachable', reason: 'not in the node membership' };
+    if (view.reachable === undefined) return { nodeId, state: 'loading', reason: 'no Status answer yet' };
+    if (!view.reachable) return { nodeId, state: 'unreachable', reason: `Status failed: ${view.error}` };
+    const run = view.runs.get(runId);
+    if (!run) {
+      const held = [...view.runs.keys()];
+      const detail = view.loadError ? `; load error: ${view.loadError}` : '';
+      return { nodeId, state: 'loading', reason: `does not hold run ${runId} (holds: ${held.length ? held.join(', ') : 'none'})${detail}` };
+    }
+    if (run.loaded.has(dbId)) return { nodeId, state: 'loaded', reason: '' };
+    const failure = run.failed.get(dbId);
+    if (failure !== undefined) return { nodeId, state: 'failed', reason: failure };
+    return { nodeId, state: 'loading', reason: `shard ${dbId} of run ${runId} not loaded yet` };
+  }
+
+  /** True when `nodeId` can answer shard `dbId` of run `runId` now. */
+  isReady(nodeId: string, runId: string, dbId: number): boolean {
+    if (this.ejection.isEjected(nodeId)) return false;
+    const view = this.nodes.view(nodeId);
+    return view?.reachable === true && (view.runs.get(runId)?.loaded.has(dbId) ?? false);
+  }
+
+  /**
+   * Ready replicas of a shard: placement owners that are ready (placement order), then every
+   * other reachable, non-ejected node reporting the shard loaded for the run (by id).
+   */
+  readyReplicas(runId: string, dbId: number, owners: readonly string[]): string[] {
+    const out = owners.filter((n) => this.isReady(n, runId, dbId));
+    const others = this.nodes
+      .views()
+      .filter((v) => !owners.includes(v.id) && this.isReady(v.id, runId, dbId))
+      .map((v) => v.id)
+      .sort();
+    return [...out, ...others];
+  }
+
+  /**
+   * Where to send a shard: its ready replicas; when there is none, as a last resort, the
+   * placement owners that are not ejected and did not report the shard failed (reachable ones
+   * first). A node asked for a shard it has not loaded loads it on demand when it knows the run,
+   * and a node whose Status is merely stale (just started) answers; otherwise the call fails and
+   * the shard is reported failed with every replica's reason.
+   */
+  candidates(runId: string, dbId: number, owners: readonly string[]): ShardCandidates {
+    const ready = this.readyReplicas(runId, dbId, owners);
+    if (ready.length > 0) return { nodes: ready, ready: true, why: '' };
+    const statuses = owners.map((n) => this.status(n, runId, dbId));
+    const usable = statuses.filter((s) => s.state === 'loading' || s.state === 'unreachable');
+    const nodes = [...usable.filter((s) => s.state === 'loading'), ...usable.filter((s) => s.state === 'unreachable')].map((s) => s.nodeId);
+    return { nodes, ready: false, why: describeStatuses(statuses) };
+  }
+
+  /** Every replica of a shard with its state: owners first, then other nodes that have it loaded. */
+  replicas(runId: string, dbId: number, owners: readonly string[]): ReplicaStatus[] {
+    const out = owners.map((n) => this.status(n, runId, dbId));
+    for (const n of this.readyReplicas(runId, dbId, owners)) if (!owners.includes(n)) out.push(this.status(n, runId, dbId));
+    return out;
+  }
+
+  /** Coverage of `dbIds` of run `runId` by ready replicas. */
+  coverage(runId: string, dbIds: readonly number[], placement: Placement): Coverage {
+    const missing = dbIds.filter((db) => this.readyReplicas(runId, db, placement.get(db) ?? []).length === 0).sort((a, b) => a - b);
+    return { fraction: dbIds.length === 0 ? 1 : (dbIds.length - missing.length) / dbIds.length, missing };
+  }
+
+  /** Human-readable reason why shard `dbId` has no ready replica, naming each owner. */
+  whyNotReady(runId: string, dbId: number, owners: readonly string[]): string {
+    const why = describeStatuses(owners.map((n) => this.status(n, runId, dbId)));
+    return `shard ${dbId} (${shardDirName(dbId)}): ${why}`;
+  }
+}
+
+/** `node a: failed: <reason>; node b: unreachable: <reason>` (or a note when there is no owner). */
+export function describeStatuses(statuses: readonly ReplicaStatus[]): string {
+  if (statuses.length === 0) return 'no node holds this shard (no shard node in the membership)';
+  return statuses.map((s) => `node ${s.nodeId}: ${s.state}${s.reason ? `: ${s.reason}` : ''}`).join('; ');
+}

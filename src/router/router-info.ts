@@ -1,0 +1,80 @@
+/**
+ * The read-only RPCs about the served run: SnapshotInfo, ShardDetails (per shard: size and every
+ * replica's state) and Route (which shards and ready replicas a query would hit, without
+ * searching: shardyfusion's route_vector).
+ */
+import type { RouteRequest__Output } from '../common/proto-gen/shardfleet/v1/RouteRequest.ts';
+import type { RouteResponse } from '../common/proto-gen/shardfleet/v1/RouteResponse.ts';
+import type { ShardDetailsResponse } from '../common/proto-gen/shardfleet/v1/ShardDetailsResponse.ts';
+import type { SnapshotInfoResponse } from '../common/proto-gen/shardfleet/v1/SnapshotInfoResponse.ts';
+import { decodeRoutingContext } from '../common/routing/routing-value-codec.ts';
+import { decodeVector } from '../common/vector-codec.ts';
+import type { ReplicaState } from './replica-state.ts';
+import type { RouterSnapshot } from './router-snapshot.ts';
+
+/** SnapshotInfo of the served run. */
+export function snapshotInfo(s: RouterSnapshot, storeUrl: string): SnapshotInfoResponse {
+  const m = s.manifest;
+  return {
+    run_id: m.run_id,
+    manifest_ref: s.manifestKey,
+    published_at: s.publishedAt,
+    dim: m.index.dim,
+    metric: m.index.metric,
+    backend: m.index.backend,
+    strategy: m.sharding.strategy,
+    num_dbs: m.sharding.num_dbs,
+    default_num_probes: m.sharding.num_probes,
+    total_vectors: m.build_stats.total_vectors,
+    store_url: storeUrl,
+    index_type: m.index.index_type,
+    cel_expr: m.sharding.strategy === 'cel' ? m.sharding.cel_expr : '',
+    cel_columns: m.sharding.strategy === 'cel' ? m.sharding.cel_columns : {},
+  };
+}
+
+/** ShardDetails of the served run: every shard with its size and every replica's state. */
+export function shardDetails(s: RouterSnapshot, replicas: ReplicaState, addressOf: (nodeId: string) => string | undefined): ShardDetailsResponse {
+  const runId = s.manifest.run_id;
+  return {
+    run_id: runId,
+    shards: s.manifest.shards.map((shard) => ({
+      db_id: shard.db_id,
+      vector_count: shard.vector_count,
+      bytes: shard.files.reduce((sum, f) => sum + f.bytes, 0),
+      index_type: shard.index_type,
+      replicas: replicas.replicas(runId, shard.db_id, s.placement.get(shard.db_id) ?? []).map((r) => ({
+        node_id: r.nodeId,
+        address: addressOf(r.nodeId) ?? '',
+        state: r.state,
+        reason: r.reason,
+      })),
+    })),
+  };
+}
+
+/**
+ * Route: the shards a query would probe, in routing order, each with its ready replicas
+ * (preferred first). An empty `query` is accepted for EXPLICIT and CEL runs, whose routing does
+ * not look at the vector.
+ * @throws InvalidQueryError (INVALID_ARGUMENT) for a bad query or one that cannot be routed.
+ */
+export function route(s: RouterSnapshot, replicas: ReplicaState, addressOf: (nodeId: string) => string | undefined, req: RouteRequest__Output): RouteResponse {
+  const { manifest } = s;
+  const vectorFree = manifest.sharding.strategy === 'explicit' || manifest.sharding.strategy === 'cel';
+  const vector = vectorFree && req.query.length === 0 ? new Float32Array(manifest.index.dim) : decodeVector(req.query, manifest.index.dim);
+  const shardIds = s.routing.route({
+    vector,
+    numProbes: req.num_probes,
+    shardIds: req.shard_ids,
+    routingContext: decodeRoutingContext(req.routing_context),
+  });
+  const runId = manifest.run_id;
+  return {
+    run_id: runId,
+    shards: shardIds.map((dbId) => {
+      const nodes = replicas.readyReplicas(runId, dbId, s.placement.get(dbId) ?? []);
+      return { db_id: dbId, node_ids: nodes, addresses: nodes.map((n) => addressOf(n) ?? '') };
+    }),
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * The router's Prometheus metrics (prom-client). Every series carries `component="router"` (from
+ * the registry). Durations are in seconds, as Prometheus expects.
+ *
+ * - `shardfleet_router_request_duration_seconds{rpc,outcome}`: Search / BatchSearch latency;
+ *   outcome `ok`, `partial` or the gRPC status name in lower case (e.g. `unavailable`).
+ * - `shardfleet_router_node_rpc_duration_seconds{node,outcome}`: SearchShards calls to each node;
+ *   outcome `ok`, `error`, `cancelled` (hedge losers).
+ * - `shardfleet_router_fanout_nodes{rpc}`: nodes called in a request's first wave.
+ * - `shardfleet_router_retries_total`, `shardfleet_router_hedges_total`: extra node calls.
+ * - `shardfleet_router_partial_responses_total{rpc}`: answers with failed shards (per query).
+ * - `shardfleet_router_coverage_failures_total{rpc}`: queries failed for coverage below min_coverage.
+ * - `shardfleet_router_current_run{run_id}`: 1 for the served run.
+ * - `shardfleet_router_snapshot_age_seconds`: seconds since the served run was published.
+ * - `shardfleet_router_shard_coverage_ratio`: fraction of the served run's shards with a ready replica.
+ * - `shardfleet_router_ejected_nodes`, `shardfleet_router_node_ejections_total{node}`.
+ * - `shardfleet_router_run_switches_total`, `shardfleet_router_refresh_errors_total`.
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { createMetricsRegistry } from '../common/metrics/metrics-server.ts';
+
+/** Values read when metrics are scraped. */
+export interface RouterGaugeState {
+  /** The served run (undefined when none). */
+  runId: string | undefined;
+  /** Seconds since the served run was published (undefined when none). */
+  snapshotAgeSeconds: number | undefined;
+  /** Fraction of shards with a ready replica (0..1). */
+  coverage: number;
+  /** Number of nodes currently ejected. */
+  ejectedNodes: number;
+}
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const WIDTH_BUCKETS = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128];
+
+/** The router's metric objects, registered in one registry. */
+export class RouterMetrics {
+  readonly requestDuration: Histogram<'rpc' | 'outcome'>;
+  readonly nodeRpcDuration: Histogram<'node' | 'outcome'>;
+  readonly fanOutWidth: Histogram<'rpc'>;
+  readonly retries: Counter;
+  readonly hedges: Counter;
+  readonly partialResponses: Counter<'rpc'>;
+  readonly coverageFailures: Counter<'rpc'>;
+  readonly nodeEjections: Counter<'node'>;
+  readonly runSwitches: Counter;
+  readonly refreshErrors: Counter;
+  private state: () => RouterGaugeState = () => ({ runId: undefined, snapshotAgeSeconds: undefined, coverage: 0, ejectedNodes: 0 });
+
+  /** @param registry where to register (default: a new router registry with process metrics). */
+  constructor(readonly registry: Registry = createMetricsRegistry('router')) {
+    const registers = [registry];
+    this.requestDuration = new Histogram({
+      name: 'shardfleet_router_request_duration_seconds',
+      help: 'Search and BatchSearch latency in the router, seconds, by rpc and outcome',
+      labelNames: ['rpc', 'outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.nodeRpcDuration = new Histogram({
+      name: 'shardfleet_router_node_rpc_duration_seconds',
+      help: 'SearchShards call latency per shard node, seconds, by outcome (ok, error, cancelled)',
+      labelNames: ['node', 'outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.fanOutWidth = new Histogram({
+      name: 'shardfleet_router_fanout_nodes',
+      help: 'Shard nodes called in the first wave of a request',
+      labelNames: ['rpc'],
+      buckets: WIDTH_BUCKETS,
+      registers,
+    });
+    this.retries = new Counter({ name: 'shardfleet_router_retries_total', help: 'Node calls retried on another replica', registers });
+    this.hedges = new Counter({ name: 'shardfleet_router_hedges_total', help: 'Hedged node calls sent to a second replica', registers });
+    this.partialResponses = new Counter({
+      name: 'shardfleet_router_partial_responses_total',
+      help: 'Query answers with failed shards (partial = true), per query',
+      labelNames: ['rpc'],
+      registers,
+    });
+    this.coverageFailures = new Counter({
+      name: 'shardfleet_router_coverage_failures_total',
+      help: 'Queries failed UNAVAILABLE because fewer shards answered than min_coverage requires',
+      labelNames: ['rpc'],
+      registers,
+    });
+    this.nodeEjections = new Counter({ name: 'shardfleet_router_node_ejections_total', help: 'Outlier ejections per node', labelNames: ['node'], registers });
+    this.runSwitches = new Counter({ name: 'shardfleet_router_run_switches_total', help: 'Switches of the served run', registers });
+    this.refreshErrors = new Counter({ name: 'shardfleet_router_refresh_errors_total', help: 'Failed snapshot refreshes (storage errors, malformed manifests)', registers });
+    const metrics = this;
+    new Gauge({
+      name: 'shardfleet_router_current_run',
+      help: 'The run this router serves (value 1, run_id label)',
+      labelNames: ['run_id'],
+      registers,
+      collect(this: Gauge<'run_id'>) {
+        this.reset();
+        const runId = metrics.state().runId;
+        if (runId !== undefined) this.set({ run_id: runId }, 1);
+      },
+    });
+    new Gauge({
+      name: 'shardfleet_router_snapshot_age_seconds',
+      help: 'Seconds since the served run was published',
+      registers,
+      collect(this: Gauge) {
+        this.reset();
+        const age = metrics.state().snapshotAgeSeconds;
+        if (age !== undefined) this.set(age);
+      },
+    });
+    new Gauge({
+      name: 'shardfleet_router_shard_coverage_ratio',
+      help: "Fraction of the served run's shards with at least one ready replica",
+      registers,
+      collect(this: Gauge) {
+        this.set(metrics.state().coverage);
+      },
+    });
+    new Gauge({
+      name: 'shardfleet_router_ejected_nodes',
+      help: 'Shard nodes currently ejected as outliers',
+      registers,
+      collect(this: Gauge) {
+        this.set(metrics.state().ejectedNodes);
+      },
+    });
+  }
+
+  /** Sets the function the scrape-time gauges read. */
+  bindState(state: () => RouterGaugeState): void {
+    this.state = state;
+  }
+}

@@ -1,0 +1,273 @@
+/**
+ * The router's fan-out against fake shard nodes that are real gRPC servers on 127.0.0.1: retry on
+ * another replica, hedging a slow replica, outlier ejection and re-probe, min_coverage (partial
+ * answers are never silent), BatchSearch (one SearchShards per node), include_vector forwarding.
+ */
+import { after, afterEach, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { placeShards } from '../src/common/placement.ts';
+import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
+import type { BatchSearchResponse__Output } from '../src/common/proto-gen/shardfleet/v1/BatchSearchResponse.ts';
+import type { SearchResponse__Output } from '../src/common/proto-gen/shardfleet/v1/SearchResponse.ts';
+import type { ShardDetailsResponse__Output } from '../src/common/proto-gen/shardfleet/v1/ShardDetailsResponse.ts';
+import { tempDir } from './helpers/fixtures.ts';
+import { isGrpcStatus } from './helpers/grpc-assert.ts';
+import { FakeShardNode, fakeQuery, publishFakeRun, startTestRouter, waitUntil, type TestRouter } from './helpers/router-fakes.ts';
+
+const RUN = 'run-a';
+const NUM_DBS = 8;
+const ALL = Array.from({ length: NUM_DBS }, (_, i) => i);
+
+interface Fixture {
+  dir: Awaited<ReturnType<typeof tempDir>>;
+  store: FileObjectStore;
+  nodes: FakeShardNode[];
+}
+
+/** Two fake nodes `a` and `b` that both hold every shard of RUN (R = 2). */
+async function twoReplicaFixture(): Promise<Fixture> {
+  const dir = await tempDir('router-fanout');
+  const store = new FileObjectStore(join(dir.path, 'store'));
+  await publishFakeRun(store, RUN, NUM_DBS, 1);
+  const nodes = [await FakeShardNode.start('a'), await FakeShardNode.start('b')];
+  for (const n of nodes) n.runs.set(RUN, { loaded: ALL });
+  return { dir, store, nodes };
+}
+
+/** Shards whose preferred replica (placement order) is `nodeId`, among nodes a, b with R = 2. */
+function preferredOn(nodeId: string): number[] {
+  const placement = placeShards(ALL, ['a', 'b'], { replication: 2 });
+  return ALL.filter((db) => placement.get(db)![0] === nodeId);
+}
+
+function search(t: TestRouter, shardIds: number[], extra: object = {}): Promise<SearchResponse__Output> {
+  return t.client.call<SearchResponse__Output>('Search', { query: fakeQuery(), top_k: 5, shard_ids: shardIds, ...extra });
+}
+
+function shardsOfHits(res: SearchResponse__Output): number[] {
+  return [...new Set(res.results.map((h) => Number(h.id.split(':')[1])))].sort((a, b) => a - b);
+}
+
+describe('router fan-out over two replicas', () => {
+  let fx: Fixture;
+  let t: TestRouter | undefined;
+  before(() => {
+    assert.ok(preferredOn('a').length > 0 && preferredOn('b').length > 0, 'placement puts preferred replicas on both nodes');
+  });
+  afterEach(async () => {
+    await t?.stop();
+    t = undefined;
+    for (const n of fx?.nodes ?? []) n.stop();
+    await fx?.dir.remove();
+  });
+
+  test('a failing node: its shards are retried on the other replica and the answer is complete', async () => {
+    fx = await twoReplicaFixture();
+    t = await startTestRouter(fx.store, fx.nodes, { replication: 2, hedging: false, ejectAfterFailures: 100 });
+    const [a, b] = fx.nodes;
+    a.failWith = grpc.status.INTERNAL;
+    const res = await search(t, ALL, { top_k: 30 });
+    assert.equal(res.partial, false);
+    assert.equal(res.num_shards_answered, NUM_DBS);
+    assert.deepEqual(res.failed_shards, []);
+    assert.deepEqual(shardsOfHits(res), ALL);
+    assert.equal(a.searchCalls.length, 1, 'node a was asked first for its preferred shards');
+    assert.deepEqual([...a.searchCalls[0].req.queries[0].shard_ids].sort(), preferredOn('a'));
+    const retried = b.searchCalls.flatMap((c) => c.req.queries[0].shard_ids);
+    for (const db of preferredOn('a')) assert.ok(retried.includes(db), `shard ${db} was retried on node b`);
+    assert.equal(b.searchCalls.length, 2, 'one first-wave call and one retry call to node b');
+  });
+
+  test('hedging: with node a 500 ms slow and a 50 ms hedge delay, every search answers before a does', async () => {
+    fx = await twoReplicaFixture();
+    t = await startTestRouter(fx.store, fx.nodes, { replication: 2, hedgeDelayMs: 50 });
+    const [a, b] = fx.nodes;
+    a.delayMs = 500;
+    for (let i = 0; i < 4; i++) {
+      const started = Date.now();
+      const res = await search(t, ALL, { top_k: 30 });
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed < 500, `search ${i} took ${elapsed} ms, not less than node a's 500 ms delay`);
+      assert.equal(res.num_shards_answered, NUM_DBS);
+      assert.deepEqual(shardsOfHits(res), ALL);
+    }
+    await waitUntil('node a to see the losing calls cancelled', () => a.cancelledCalls >= 4);
+    const hedged = b.searchCalls.filter((c) => c.req.queries[0].shard_ids.every((db) => preferredOn('a').includes(db)));
+    assert.ok(hedged.length >= 4, 'node b received a hedge of node a\'s shards for every search');
+  });
+
+  test('without hedging the same search waits for the slow node (the control for the test above)', async () => {
+    fx = await twoReplicaFixture();
+    t = await startTestRouter(fx.store, fx.nodes, { replication: 2, hedging: false });
+    fx.nodes[0].delayMs = 500;
+    const started = Date.now();
+    const res = await search(t, ALL, { top_k: 30 });
+    assert.ok(Date.now() - started >= 490, 'the answer needed node a');
+    assert.equal(res.num_shards_answered, NUM_DBS);
+    assert.equal(fx.nodes[0].cancelledCalls, 0);
+  });
+
+  test('a node failing repeatedly is ejected, skipped, and re-admitted once Status succeeds after the ejection time', async () => {
+    fx = await twoReplicaFixture();
+    t = await startTestRouter(fx.store, fx.nodes, { replication: 2, hedging: false, ejectAfterFailures: 2, ejectBaseMs: 300, ejectMaxMs: 1000 });
+    const [a] = fx.nodes;
+    const shards = preferredOn('a');
+    const replicaStateOfA = async (): Promise<string> => {
+      const d = await t!.client.call<ShardDetailsResponse__Output>('ShardDetails', {});
+      return d.shards.find((s) => s.db_id === shards[0])!.replicas.find((r) => r.node_id === 'a')!.state;
+    };
+    a.failWith = grpc.status.UNAVAILABLE;
+    a.statusFails = true; // the re-probe must fail too until we heal it
+    for (let i = 0; i < 2; i++) assert.equal((await search(t, shards)).num_shards_answered, shards.length);
+    assert.equal(a.searchCalls.length, 2);
+    assert.equal(await replicaStateOfA(), 'ejected');
+    const ejected = await search(t, shards);
+    assert.equal(ejected.num_shards_answered, shards.length);
+    assert.equal(a.searchCalls.length, 2, 'an ejected node gets no calls');
+    // Past the ejection time, a failing Status keeps it out.
+    await new Promise((r) => setTimeout(r, 450));
+    assert.equal(await replicaStateOfA(), 'ejected');
+    a.failWith = undefined;
+    a.statusFails = false;
+    await waitUntil('node a to be re-admitted', async () => (await replicaStateOfA()) === 'loaded');
+    await search(t, shards);
+    assert.equal(a.searchCalls.length, 3, 'the re-admitted node is asked again');
+  });
+});
+
+describe('min_coverage: partial answers are explicit', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let node: FakeShardNode;
+  let t: TestRouter;
+  before(async () => {
+    dir = await tempDir('router-coverage');
+    const store = new FileObjectStore(join(dir.path, 'store'));
+    await publishFakeRun(store, RUN, 4, 1);
+    node = await FakeShardNode.start('only');
+    node.runs.set(RUN, { loaded: [0, 1, 2, 3] });
+    node.shardErrors.set(2, 'disk on fire');
+    t = await startTestRouter(store, [node], { hedging: false });
+  });
+  after(async () => {
+    await t?.stop();
+    node?.stop();
+    await dir?.remove();
+  });
+
+  test('min_coverage 0 (every shard): UNAVAILABLE naming the failed shard and why', async () => {
+    await assert.rejects(
+      t.client.call('Search', { query: fakeQuery(), shard_ids: [0, 1, 2, 3] }),
+      isGrpcStatus(grpc.status.UNAVAILABLE, /coverage 3\/4 is below min_coverage 1; 1 of 4 probed shards of run run-a could not answer: shard 2 \(db=00002\): node only: disk on fire/),
+    );
+  });
+
+  test('min_coverage 0.9 > 3/4: still UNAVAILABLE', async () => {
+    await assert.rejects(
+      t.client.call('Search', { query: fakeQuery(), shard_ids: [0, 1, 2, 3], min_coverage: 0.9 }),
+      isGrpcStatus(grpc.status.UNAVAILABLE, /below min_coverage 0\.9.*shard 2/),
+    );
+  });
+
+  test('min_coverage 0.75: answered with partial = true and the failed shard listed', async () => {
+    const res = await t.client.call<SearchResponse__Output>('Search', { query: fakeQuery(), top_k: 20, shard_ids: [0, 1, 2, 3], min_coverage: 0.75 });
+    assert.equal(res.partial, true);
+    assert.equal(res.run_id, RUN);
+    assert.equal(res.num_shards_queried, 4);
+    assert.equal(res.num_shards_answered, 3);
+    assert.deepEqual(res.failed_shards.map((f) => f.db_id), [2]);
+    assert.match(res.failed_shards[0].reason, /node only: disk on fire/);
+    assert.deepEqual(shardsOfHits(res), [0, 1, 3]);
+  });
+
+  test('a full answer is not partial', async () => {
+    const res = await t.client.call<SearchResponse__Output>('Search', { query: fakeQuery(), shard_ids: [0, 3] });
+    assert.equal(res.partial, false);
+    assert.equal(res.num_shards_answered, 2);
+  });
+
+  test('min_coverage outside [0, 1] is INVALID_ARGUMENT', async () => {
+    await assert.rejects(t.client.call('Search', { query: fakeQuery(), shard_ids: [0], min_coverage: 1.5 }), isGrpcStatus(grpc.status.INVALID_ARGUMENT, /min_coverage/));
+  });
+
+  test('include_vector and include_payload are forwarded and the hit vectors come back', async () => {
+    const res = await t.client.call<SearchResponse__Output>('Search', { query: fakeQuery(7), top_k: 2, shard_ids: [1], include_vector: true, include_payload: true });
+    const sent = node.searchCalls.at(-1)!.req.queries[0];
+    assert.equal(sent.include_vector, true);
+    assert.equal(sent.include_payload, true);
+    assert.equal(res.results.length, 2);
+    for (const h of res.results) {
+      assert.deepEqual([...new Float32Array(new Uint8Array(h.vector).buffer)], [7, 0, 0, 0]);
+      assert.deepEqual(JSON.parse(h.payload_json), { db: 1, node: 'only' });
+    }
+    const plain = await t.client.call<SearchResponse__Output>('Search', { query: fakeQuery(7), top_k: 2, shard_ids: [1] });
+    assert.equal(node.searchCalls.at(-1)!.req.queries[0].include_vector, false);
+    assert.equal(plain.results[0].vector.length, 0);
+  });
+});
+
+describe('BatchSearch', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let nodes: FakeShardNode[];
+  let t: TestRouter;
+  const placement = placeShards(ALL, ['a', 'b'], { replication: 1 });
+  const ownerOf = (db: number): string => placement.get(db)![0];
+  before(async () => {
+    dir = await tempDir('router-batch');
+    const store = new FileObjectStore(join(dir.path, 'store'));
+    await publishFakeRun(store, RUN, NUM_DBS, 1);
+    nodes = [await FakeShardNode.start('a'), await FakeShardNode.start('b')];
+    for (const n of nodes) n.runs.set(RUN, { loaded: ALL.filter((db) => ownerOf(db) === n.id) });
+    nodes.find((n) => n.id === ownerOf(3))!.shardErrors.set(3, 'shard 3 is corrupt');
+    t = await startTestRouter(store, nodes, { hedging: false });
+  });
+  after(async () => {
+    await t?.stop();
+    for (const n of nodes ?? []) n.stop();
+    await dir?.remove();
+  });
+
+  test('one SearchShards call per node carries every query; each query gets its own result or error', async () => {
+    const before = nodes.map((n) => n.searchCalls.length);
+    const queries = [
+      { query: fakeQuery(0), top_k: 30, shard_ids: [0, 1, 2, 4, 5] },
+      { query: fakeQuery(1), top_k: 3, shard_ids: [6] },
+      { query: Buffer.alloc(12), shard_ids: [0] }, // 3 dimensions: invalid alone
+      { query: fakeQuery(2), shard_ids: [2, 3] }, // shard 3 fails: UNAVAILABLE alone
+      { query: fakeQuery(3), top_k: 30, shard_ids: [0, 3], min_coverage: 0.5 }, // partial
+    ];
+    const res = await t.client.call<BatchSearchResponse__Output>('BatchSearch', { queries });
+    assert.equal(res.run_id, RUN);
+    assert.deepEqual(
+      res.results.map((r) => r.error_code),
+      [0, 0, grpc.status.INVALID_ARGUMENT, grpc.status.UNAVAILABLE, 0],
+    );
+    nodes.forEach((n, i) => assert.equal(n.searchCalls.length - before[i], 1, `node ${n.id} got exactly one SearchShards call`));
+    // Each node's call carries the shards it owns of every valid query, in query order.
+    for (const n of nodes) {
+      const sent = n.searchCalls.at(-1)!.req.queries.map((q) => ({ first: Buffer.from(q.query).readFloatLE(0), shards: [...q.shard_ids] }));
+      const want = [0, 1, 3, 4]
+        .map((qi) => ({ first: Buffer.from(queries[qi].query).readFloatLE(0), shards: queries[qi].shard_ids.filter((db) => ownerOf(db) === n.id) }))
+        .filter((q) => q.shards.length > 0);
+      assert.deepEqual(sent, want, `node ${n.id}: one ShardQuery per query with its shards`);
+    }
+    assert.deepEqual(shardsOfHits(res.results[0].response!), [0, 1, 2, 4, 5]);
+    assert.deepEqual(res.results[1].response!.results.map((h) => h.id), [`${RUN}:6:0`, `${RUN}:6:1`, `${RUN}:6:2`]);
+    assert.match(res.results[2].error_message, /query has 3 dimensions, expected 4/);
+    assert.match(res.results[3].error_message, /shard 3 \(db=00003\): node \w: shard 3 is corrupt/);
+    const partial = res.results[4].response!;
+    assert.equal(partial.partial, true);
+    assert.deepEqual(partial.failed_shards.map((f) => f.db_id), [3]);
+    assert.deepEqual(shardsOfHits(partial), [0]);
+    // Scores carry the query's first element: results are per query, not mixed.
+    assert.ok(res.results[1].response!.results.every((h) => h.score >= 7 && h.score < 8));
+    assert.ok(partial.results.every((h) => h.score >= 3 && h.score < 4));
+  });
+
+  test('an empty batch answers an empty result list', async () => {
+    const res = await t.client.call<BatchSearchResponse__Output>('BatchSearch', { queries: [] });
+    assert.deepEqual(res.results, []);
+    assert.equal(res.run_id, RUN);
+  });
+});

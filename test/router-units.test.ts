@@ -1,0 +1,164 @@
+/**
+ * Unit tests of the router's pure parts: latency window, hedge delay, outlier ejection timing,
+ * Status parsing, and the Health decision.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import { ExplicitRouting } from '../src/common/routing/explicit-routing.ts';
+import { HedgePolicy, DEFAULT_HEDGE } from '../src/router/hedge-policy.ts';
+import { LatencyWindow } from '../src/router/latency-window.ts';
+import { runViewsOf } from '../src/router/node-status-poller.ts';
+import { OutlierEjection, isNodeFailure } from '../src/router/outlier-ejection.ts';
+import { computeHealth, type HealthInput } from '../src/router/router-health.ts';
+import type { RouterSnapshot } from '../src/router/router-snapshot.ts';
+import { fakeManifest } from './helpers/router-fakes.ts';
+
+describe('LatencyWindow', () => {
+  test('quantiles over the last `size` samples only', () => {
+    const w = new LatencyWindow(20);
+    assert.equal(w.quantile(0.95), undefined);
+    for (let i = 1; i <= 20; i++) w.record(i);
+    assert.equal(w.quantile(0.95), 19);
+    assert.equal(w.quantile(0.5), 10);
+    for (let i = 0; i < 20; i++) w.record(1000); // the old samples roll out
+    assert.equal(w.count, 20);
+    assert.equal(w.quantile(0.05), 1000);
+    assert.throws(() => new LatencyWindow(0), RangeError);
+  });
+});
+
+describe('HedgePolicy', () => {
+  test('adaptive delay is the p95 clamped to [min, max], max until enough samples', () => {
+    const h = new HedgePolicy({ ...DEFAULT_HEDGE, minDelayMs: 10, maxDelayMs: 200, minSamples: 5 });
+    assert.equal(h.delayMs('n'), 200);
+    for (let i = 0; i < 4; i++) h.record('n', 1);
+    assert.equal(h.delayMs('n'), 200, 'fewer than minSamples');
+    h.record('n', 1);
+    assert.equal(h.delayMs('n'), 10, 'floor');
+    for (let i = 0; i < 100; i++) h.record('slow', 1000);
+    assert.equal(h.delayMs('slow'), 200, 'ceiling');
+    for (let i = 0; i < 100; i++) h.record('mid', 40 + (i % 10));
+    assert.equal(h.delayMs('mid'), 49);
+  });
+
+  test('fixed delay and disabled hedging', () => {
+    assert.equal(new HedgePolicy({ ...DEFAULT_HEDGE, fixedDelayMs: 50 }).delayMs('x'), 50);
+    assert.equal(new HedgePolicy({ ...DEFAULT_HEDGE, enabled: false }).delayMs('x'), undefined);
+    assert.throws(() => new HedgePolicy({ ...DEFAULT_HEDGE, minDelayMs: 100, maxDelayMs: 10 }), RangeError);
+  });
+});
+
+describe('OutlierEjection', () => {
+  test('N consecutive failures eject; the time doubles with repeats up to max; a Status success after it re-admits', () => {
+    let now = 1_000_000;
+    const e = new OutlierEjection({ consecutiveFailures: 3, baseMs: 100, maxMs: 300 }, () => now);
+    assert.equal(e.recordFailure('n', 'boom'), false);
+    e.recordSuccess('n'); // resets the count
+    assert.equal(e.recordFailure('n', 'boom'), false);
+    assert.equal(e.recordFailure('n', 'boom'), false);
+    assert.equal(e.recordFailure('n', 'UNAVAILABLE: gone'), true);
+    assert.ok(e.isEjected('n'));
+    assert.equal(e.ejection('n')!.until - now, 100);
+    assert.match(e.ejection('n')!.reason, /3 consecutive failed calls \(last: UNAVAILABLE: gone\)/);
+    now += 50;
+    assert.equal(e.readmitIfDue('n'), false, 'too early');
+    now += 60;
+    assert.ok(e.isEjected('n'), 'stays ejected after its time until a probe succeeds');
+    assert.equal(e.readmitIfDue('n'), true);
+    assert.ok(!e.isEjected('n'));
+    const durations: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      for (let i = 0; i < 3; i++) e.recordFailure('n', 'boom');
+      const ej = e.ejection('n')!;
+      durations.push(ej.until - ej.since);
+      now = ej.until;
+      e.readmitIfDue('n');
+    }
+    assert.deepEqual(durations, [200, 300, 300]);
+    now += 301; // back for longer than max: the streak restarts
+    for (let i = 0; i < 3; i++) e.recordFailure('n', 'boom');
+    assert.equal(e.ejection('n')!.until - now, 100);
+    assert.deepEqual(e.ejectedNodes(), ['n']);
+  });
+
+  test('request errors and our own cancellations are not node failures', () => {
+    const err = (code: grpc.status): grpc.ServiceError => Object.assign(new Error('x'), { code, details: 'x', metadata: new grpc.Metadata() });
+    assert.equal(isNodeFailure(err(grpc.status.UNAVAILABLE)), true);
+    assert.equal(isNodeFailure(err(grpc.status.DEADLINE_EXCEEDED)), true);
+    assert.equal(isNodeFailure(err(grpc.status.CANCELLED)), false);
+    assert.equal(isNodeFailure(err(grpc.status.INVALID_ARGUMENT)), false);
+    assert.equal(isNodeFailure(err(grpc.status.FAILED_PRECONDITION)), false);
+  });
+});
+
+describe('runViewsOf', () => {
+  test('reads runs[], or the top-level fields of a node that does not fill runs', () => {
+    const base = { node_id: 'n', load_error: '', cache_bytes: 0, max_cache_bytes: 0 };
+    const multi = runViewsOf({
+      ...base,
+      run_id: 'b',
+      shards_loaded: [],
+      shards_failed: [],
+      shards_assigned: [],
+      runs: [
+        { run_id: 'a', shards_loaded: [0, 1], shards_failed: [], shards_assigned: [0, 1], ready: true, current: false },
+        { run_id: 'b', shards_loaded: [0], shards_failed: [{ db_id: 1, reason: 'bad' }], shards_assigned: [0, 1], ready: false, current: true },
+      ],
+    });
+    assert.deepEqual([...multi.keys()], ['a', 'b']);
+    assert.deepEqual([...multi.get('b')!.loaded], [0]);
+    assert.equal(multi.get('b')!.failed.get(1), 'bad');
+    const legacy = runViewsOf({ ...base, run_id: 'a', shards_loaded: [2], shards_failed: [], shards_assigned: [2], runs: [] });
+    assert.deepEqual([...legacy.get('a')!.loaded], [2]);
+    assert.equal(legacy.get('a')!.ready, true);
+    assert.equal(runViewsOf({ ...base, run_id: '', shards_loaded: [], shards_failed: [], shards_assigned: [], runs: [] }).size, 0);
+  });
+});
+
+describe('computeHealth', () => {
+  const now = Date.parse('2026-01-10T00:00:00Z');
+  const snapshot = (runId: string, publishedAt: string): RouterSnapshot => ({
+    manifest: fakeManifest(runId, 4, new Date(publishedAt)),
+    manifestKey: `manifests/${runId}/manifest.json`,
+    publishedAt,
+    routing: new ExplicitRouting(4),
+    placement: new Map(),
+  });
+  const served = snapshot('a', '2026-01-09T23:00:00Z');
+  const input = (over: Partial<HealthInput>): HealthInput => ({
+    served,
+    pending: undefined,
+    coverage: { fraction: 1, missing: [] },
+    missingReasons: [],
+    lastRefreshError: '',
+    lastLoadError: '',
+    lastCheckAt: now - 1000,
+    pendingMissing: [],
+    now,
+    ...over,
+  });
+  const options = { staleAfterMs: 60_000, pendingRunWarnMs: 30_000, maxSnapshotAgeMs: 0 };
+
+  test('healthy with full coverage and a fresh check', () => {
+    const h = computeHealth(input({}), options);
+    assert.equal(h.status, 'healthy');
+    assert.deepEqual(h.reasons, []);
+    assert.equal(h.snapshot_age_seconds, 3600);
+  });
+
+  test('degraded: stale check, long-pending run, old snapshot; unhealthy: nothing served or no coverage', () => {
+    assert.match(computeHealth(input({ lastCheckAt: now - 120_000 }), options).reasons!.join(), /stale: _CURRENT was last read successfully 120 s ago/);
+    const pending = { snapshot: snapshot('b', '2026-01-09T23:59:00Z'), since: now - 40_000 };
+    const p = computeHealth(input({ pending, pendingMissing: [2, 3] }), options);
+    assert.equal(p.status, 'degraded');
+    assert.equal(p.pending_run_id, 'b');
+    assert.match(p.reasons!.join(), /run b has been pending for 40 s: shards 2, 3 have no ready replica yet/);
+    assert.equal(computeHealth(input({ pending: { ...pending, since: now - 1000 } }), options).status, 'healthy', 'a recent pending run is normal');
+    assert.match(computeHealth(input({}), { ...options, maxSnapshotAgeMs: 60_000 }).reasons!.join(), /published 3600 s ago/);
+    const none = computeHealth(input({ served: undefined, lastLoadError: 'no _CURRENT' }), options);
+    assert.equal(none.status, 'unhealthy');
+    assert.match(none.reasons!.join(), /no run is served: no _CURRENT/);
+    assert.equal(computeHealth(input({ coverage: { fraction: 0, missing: [0, 1, 2, 3] } }), options).status, 'unhealthy');
+  });
+});
