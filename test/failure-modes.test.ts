@@ -99,7 +99,16 @@ describe('a corrupt and a missing shard file in the store', () => {
   });
 
   test('node Status reports the failed shards and why; the others load', async () => {
-    const statuses = await Promise.all(cluster.nodes.map((n) => nodeStatus(n.address)));
+    // The nodes are not ready (they cannot load every shard): wait until each assigned shard
+    // has been tried, i.e. is loaded or failed.
+    const deadline = Date.now() + 60_000;
+    let statuses = await Promise.all(cluster.nodes.map((n) => nodeStatus(n.address)));
+    const settled = () =>
+      statuses.every((s) => s.shards_assigned.length > 0 && s.shards_assigned.every((id) => s.shards_loaded.includes(id) || s.shards_failed.some((f) => f.db_id === id)));
+    while (!settled() && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      statuses = await Promise.all(cluster.nodes.map((n) => nodeStatus(n.address)));
+    }
     const failed = new Map(statuses.flatMap((s) => s.shards_failed.map((f) => [f.db_id, f.reason] as const)));
     const loaded = statuses.flatMap((s) => s.shards_loaded).sort();
     assert.deepEqual(loaded, [1, 3]);
