@@ -60,13 +60,14 @@ interface RouterFlags extends ServeFlags {
  * Runs until SIGINT or SIGTERM (or, when `SHARDFLEET_EXIT_ON_STDIN_CLOSE=1`, until stdin closes:
  * the parent that spawned this process is gone), then stops gracefully, flushes traces and exits.
  */
-function untilSignal(log: Logger, stop: () => Promise<void>): void {
+function untilSignal(log: Logger, membership: Membership, server: { stop(): Promise<void> }): void {
   let stopping = false;
   const onSignal = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    stop().then(
+    membership.stop();
+    server.stop().then(
       () => shutdownTracing().then(() => process.exit(0)),
       () => shutdownTracing().then(() => process.exit(1)),
     );
@@ -154,10 +155,7 @@ export function serveCommand(): Command {
         maxMessageBytes: flags.maxMessageBytes,
         log,
       });
-      untilSignal(log, async () => {
-        membership.stop();
-        await handle.stop();
-      });
+      untilSignal(log, membership, handle);
     });
   const router = addServeOptions(new Command('router').description('serve the Router API over the shard nodes'), '0.0.0.0:7000')
     .addOption(opt('--default-timeout-ms <ms>', 'deadline for calls that carry none', 'DEFAULT_TIMEOUT_MS').argParser(intArg).default(10_000))
@@ -199,10 +197,7 @@ export function serveCommand(): Command {
         maxMessageBytes: flags.maxMessageBytes,
         log,
       });
-      untilSignal(log, async () => {
-        membership.stop();
-        await handle.stop();
-      });
+      untilSignal(log, membership, handle);
     });
   return serve.addCommand(node).addCommand(router);
 }
