@@ -96,7 +96,13 @@ function addServeOptions(cmd: Command, defaultListen: string): Command {
       ).makeOptionMandatory(),
     )
     .addOption(opt('--membership-refresh-ms <ms>', 'DNS membership: re-resolve interval', 'MEMBERSHIP_REFRESH_MS').argParser(intArg).default(5000))
-    .addOption(opt('--dns-server <ip[:port]>', 'DNS membership: resolver to ask (default: the system resolver)', 'DNS_SERVER'))
+    .addOption(
+      opt(
+        '--dns-server <ip[:port]>',
+        'DNS membership: resolver to ask, also for dialling the SRV targets (set GRPC_NODE_USE_ALTERNATIVE_RESOLVER=true); default: the system resolver',
+        'DNS_SERVER',
+      ),
+    )
     .addOption(opt('--replication <n>', 'replicas per shard (R); routers and nodes must agree', 'REPLICATION').argParser(intArg).default(1))
     .addOption(opt('--listen <host:port>', 'gRPC address to listen on', 'LISTEN').default(defaultListen))
     .addOption(opt('--poll-interval-ms <ms>', '_CURRENT poll interval (and retry interval while nothing loads)', 'POLL_INTERVAL_MS').argParser(intArg).default(5000))
@@ -119,7 +125,7 @@ function nodeClientTls(f: RouterFlags): ClientTlsFiles | undefined {
 }
 
 async function openMembership(f: ServeFlags, log: Logger): Promise<Membership> {
-  const membership = createMembership(f.nodes, { refreshMs: f.membershipRefreshMs, dnsServer: f.dnsServer, log });
+  const membership = createMembership(f.nodes, { refreshMs: f.membershipRefreshMs, dnsServer: f.dnsServer, dialViaDnsServer: true, log });
   await membership.start();
   log.info({ nodes: membership.current().map((n) => `${n.id}=${n.address}`) }, 'membership');
   return membership;

@@ -42,20 +42,24 @@ export function createDnsResolver(options: DnsResolverOptions = {}): Resolver {
 
 /**
  * Nodes from the SRV records of `name`: id = first label of the target (the pod name), address =
- * `<target>:<port>`. When two targets share a first label, the lexicographically smallest address
- * wins and `onConflict` is told.
+ * `<target>:<port>`, or `dns://<dialVia>/<target>:<port>` when `dialVia` (a DNS server `ip:port`)
+ * is given, so that gRPC resolves the target through the same server (grpc-js honours that
+ * authority when GRPC_NODE_USE_ALTERNATIVE_RESOLVER=true). When two targets share a first label,
+ * the lexicographically smallest address wins and `onConflict` is told.
  * @throws DnsLookupError on a failed lookup.
  */
 export async function lookupSrvNodes(
   resolver: DnsResolverLike,
   name: string,
   onConflict?: (id: string, kept: string, dropped: string) => void,
+  dialVia?: string,
 ): Promise<NodeEndpoint[]> {
   const records = await emptyOnNoData(() => resolver.resolveSrv(name), name, 'SRV');
   const candidates = records
     .map((record) => {
       const target = record.name.endsWith('.') ? record.name.slice(0, -1) : record.name;
-      return { id: target.split('.')[0], address: `${target}:${record.port}`, target };
+      const address = dialVia === undefined ? `${target}:${record.port}` : `dns://${dialVia}/${target}:${record.port}`;
+      return { id: target.split('.')[0], address, target };
     })
     .filter((c) => c.target.length > 0) // a "." target means "no service here"
     .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));

@@ -56,6 +56,12 @@ export interface MembershipOptions {
   resolver?: DnsResolverLike;
   /** DNS server `ip[:port]` (e.g. `127.0.0.1:5353`) for the default resolver; default: the system's. */
   dnsServer?: string;
+  /**
+   * With `dnsServer`: make SRV addresses `dns://<dnsServer>/<target>:<port>`, so gRPC resolves
+   * the targets through that server too (needs GRPC_NODE_USE_ALTERNATIVE_RESOLVER=true in the
+   * environment; for clusters whose names the system resolver does not know). Default false.
+   */
+  dialViaDnsServer?: boolean;
   /** Timeout of one DNS query attempt of the default resolver, ms. Default 2000. */
   dnsTimeoutMs?: number;
   /** Consecutive empty answers needed to empty a non-empty list. Default 2. */
@@ -87,7 +93,8 @@ export function createMembership(spec: string, options: MembershipOptions): Memb
   if (parsed.kind === 'address') {
     options.log.warn({ spec }, 'membership: dns: gives ip:port node ids, which change when a pod moves (its shards move too); prefer dns+srv:');
   }
-  return new DnsMembership(spec, parsed, resolver, { refreshMs, emptyConfirmations, log: options.log, cancel });
+  const dialVia = options.dnsServer !== undefined && options.dialViaDnsServer ? parseDnsServer(options.dnsServer) : undefined;
+  return new DnsMembership(spec, parsed, resolver, { refreshMs, emptyConfirmations, log: options.log, cancel, dialVia });
 }
 
 /** A fixed list. */
@@ -112,6 +119,8 @@ interface DnsMembershipConfig {
   log: Logger;
   /** Cancels in-flight queries of a resolver this module created. */
   cancel?: () => void;
+  /** DNS server `ip:port` that SRV targets are dialled through (the `dnsServer` option). */
+  dialVia?: string;
 }
 
 /** A list re-resolved from DNS every `refreshMs`. */
@@ -163,8 +172,11 @@ class DnsMembership implements Membership {
   private lookup(): Promise<NodeEndpoint[]> {
     const { log } = this.config;
     if (this.parsed.kind === 'srv') {
-      return lookupSrvNodes(this.resolver, this.parsed.name, (id, kept, dropped) =>
-        log.warn({ spec: this.spec, id, kept, dropped }, 'membership: two SRV targets share a node id; keeping one'),
+      return lookupSrvNodes(
+        this.resolver,
+        this.parsed.name,
+        (id, kept, dropped) => log.warn({ spec: this.spec, id, kept, dropped }, 'membership: two SRV targets share a node id; keeping one'),
+        this.config.dialVia,
       );
     }
     return lookupAddressNodes(this.resolver, this.parsed.name, this.parsed.port);
