@@ -1,0 +1,40 @@
+# syntax=docker/dockerfile:1
+# shardfleet image: `docker build -t shardfleet .` The entry point is the CLI (bin/shardfleet.js
+# runs the TypeScript sources through tsx, a runtime dependency: there is no compile step).
+#   docker run --rm shardfleet serve router --help
+
+ARG NODE_VERSION=20
+
+# Build stage: install production dependencies; native modules (better-sqlite3, ...) build from
+# source when no prebuilt binary matches.
+FROM node:${NODE_VERSION}-bookworm-slim AS deps
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && npm cache clean --force
+
+# Runtime stage: Node LTS slim, non-root.
+FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates tini \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 shardfleet \
+ && useradd --system --uid 10001 --gid shardfleet --home-dir /app --shell /usr/sbin/nologin shardfleet
+WORKDIR /app
+ENV NODE_ENV=production \
+    SHARDFLEET_CACHE_DIR=/var/cache/shardfleet
+COPY --from=deps --chown=root:root /app/node_modules ./node_modules
+COPY --chown=root:root package.json package-lock.json ./
+COPY --chown=root:root bin ./bin
+COPY --chown=root:root proto ./proto
+COPY --chown=root:root src ./src
+RUN mkdir -p /var/cache/shardfleet && chown shardfleet:shardfleet /var/cache/shardfleet \
+ && node -e "require.resolve('tsx'); require.resolve('@grpc/grpc-js')"
+USER 10001:10001
+# gRPC: router 7000, shard node 7001; Prometheus metrics (when --metrics-listen is set) 9464.
+EXPOSE 7000 7001 9464
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "bin/shardfleet.js"]
+CMD ["--help"]
