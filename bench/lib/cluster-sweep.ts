@@ -1,0 +1,180 @@
+/**
+ * The cluster for real: for one configuration (shards x strategy x backend) builds a snapshot,
+ * starts a router and 2 shard nodes as processes on 127.0.0.1, drives them from a separate client
+ * process (bench/query-client.ts) over gRPC at every num_probes / backend knob / concurrency, and
+ * charges CPU (utime + stime of router, nodes and client) and peak RSS per process to each point.
+ * Then runs the same shard searches in-process (no gRPC) for the cost of distribution.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { startLocalCluster } from '../../src/cli/local-cluster.ts';
+import { createLogger } from '../../src/common/logger.ts';
+import { FileObjectStore } from '../../src/common/storage/file-object-store.ts';
+import type { ShardQueryOptions } from '../../src/shard-node/shard-index-reader.ts';
+import type { BackendOptions, ShardingOptions } from '../../src/writer/build-options.ts';
+import { buildSnapshot } from '../../src/writer/build-snapshot.ts';
+import { openIdxSource } from '../../src/writer/input/idx-source.ts';
+import type { ClientCommand, ClientResult } from '../query-client.ts';
+import type { Dataset } from './dataset.ts';
+import { ROOT } from './dataset.ts';
+import { openInProcessShards } from './in-process-shards.ts';
+import { K, meanRecall, measureInProcess, type PointBudget } from './measure.ts';
+import { cpuDelta, peakRssMb, resetPeakRss, snapshotCpu } from './proc-stats.ts';
+import type { BenchPoint, BenchRun } from './types.ts';
+
+/** One cluster configuration of the sweep. */
+export interface ClusterConfig {
+  /** e.g. `8sh cluster lancedb`. */
+  name: string;
+  sharding: ShardingOptions;
+  backend: BackendOptions;
+  /** num_probes values to sweep. */
+  probes: number[];
+  /** Backend knob settings to sweep at every num_probes ({} = shard defaults). */
+  knobs: ShardQueryOptions[];
+}
+
+/** Inputs shared by every configuration. */
+export interface SweepContext {
+  ds: Dataset;
+  gt: Float32Array;
+  workDir: string;
+  /** Raw float32 query file for the client process. */
+  queriesFile: string;
+  /** Budgets per point: concurrency 1 and a saturating concurrency. */
+  budgets: PointBudget[];
+  run: BenchRun;
+}
+
+/** A JSON-lines conversation with the query-client child. */
+class QueryClientProcess {
+  private readonly waiting: ((line: string) => void)[] = [];
+  private readonly lines: string[] = [];
+
+  private constructor(readonly child: ChildProcess) {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const w = this.waiting.shift();
+      if (w) w(line);
+      else this.lines.push(line);
+    });
+  }
+
+  static async start(routerAddress: string, queriesFile: string, dim: number): Promise<QueryClientProcess> {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'query-client.ts'), routerAddress, queriesFile, String(dim)], {
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: { ...process.env, SHARDFLEET_LOG_LEVEL: 'warn' },
+    });
+    const c = new QueryClientProcess(child);
+    await c.nextLine();
+    return c;
+  }
+
+  private nextLine(): Promise<string> {
+    const l = this.lines.shift();
+    if (l !== undefined) return Promise.resolve(l);
+    return new Promise((resolve, reject) => {
+      this.waiting.push(resolve);
+      this.child.once('exit', (code) => reject(new Error(`query client exited (code ${code})`)));
+    });
+  }
+
+  async run(cmd: ClientCommand): Promise<ClientResult> {
+    this.child.stdin!.write(`${JSON.stringify(cmd)}\n`);
+    return JSON.parse(await this.nextLine()) as ClientResult;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.stdin!.end();
+    await exited;
+  }
+}
+
+function knobParams(k: ShardQueryOptions): Record<string, number> {
+  const p: Record<string, number> = {};
+  if (k.nprobes) p.nprobes = k.nprobes;
+  if (k.ef) p.ef = k.ef;
+  if (k.refineFactor) p.refine_factor = k.refineFactor;
+  return p;
+}
+
+/** Builds, serves and measures one configuration; calls `onPoint` for every point. */
+export async function sweepCluster(ctx: SweepContext, cfg: ClusterConfig, onPoint: (p: BenchPoint) => void): Promise<void> {
+  const storeDir = join(ctx.workDir, `store-${cfg.name.replaceAll(' ', '-')}`);
+  const store = new FileObjectStore(storeDir);
+  const t0 = performance.now();
+  const built = await buildSnapshot({
+    store,
+    source: await openIdxSource({ imagesPath: ctx.ds.basePath, limit: ctx.ds.baseCount }),
+    sharding: cfg.sharding,
+    backend: cfg.backend,
+    metric: 'l2',
+    progress: false,
+    log: createLogger('bench'),
+  });
+  ctx.run.builds.push({ name: `cluster ${cfg.name}`, seconds: (performance.now() - t0) / 1000 });
+  const numDbs = built.manifest.shards.length;
+  const series = `cluster ${cfg.name}`;
+
+  const cluster = await startLocalCluster({ store: storeDir, numNodes: 2, cacheDir: join(ctx.workDir, `cache-${cfg.name.replaceAll(' ', '-')}`), stderr: 'ignore' });
+  let client: QueryClientProcess | undefined;
+  try {
+    client = await QueryClientProcess.start(cluster.routerAddress, ctx.queriesFile, ctx.ds.dim);
+    const pids: Record<string, number> = { client: client.child.pid! };
+    for (const [name, child] of cluster.processes) pids[name] = child.pid!;
+    await client.run({ concurrency: 4, maxQueries: 200, durationMs: 5000, params: { topK: K, numProbes: cfg.probes[0] } }); // warm-up
+    for (const numProbes of cfg.probes) {
+      for (const knobs of cfg.knobs) {
+        for (const budget of ctx.budgets) {
+          for (const pid of Object.values(pids)) resetPeakRss(pid);
+          const before = snapshotCpu(pids);
+          const r = await client.run({
+            concurrency: budget.concurrency,
+            maxQueries: budget.maxQueries,
+            durationMs: budget.durationMs,
+            params: { topK: K, numProbes, nprobes: knobs.nprobes, ef: knobs.ef, refineFactor: knobs.refineFactor },
+          });
+          const cpu = cpuDelta(before, snapshotCpu(pids));
+          if (r.errors > 0) ctx.run.notes.push(`${series} num_probes ${numProbes} c=${budget.concurrency}: ${r.errors} errors (${r.firstError})`);
+          onPoint({
+            series,
+            kind: 'cluster',
+            params: { num_probes: numProbes, ...knobParams(knobs) },
+            concurrency: budget.concurrency,
+            queries: r.ok,
+            recall: meanRecall(r.scores, ctx.gt),
+            qps: r.qps,
+            p50Ms: r.p50,
+            p99Ms: r.p99,
+            cpuMsPerQuery: (cpu * 1000) / r.ok,
+            peakRssMb: Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, +peakRssMb(pid).toFixed(1)])),
+            shardsProbedFraction: r.meanShards / numDbs,
+          });
+        }
+      }
+    }
+  } finally {
+    await client?.stop();
+    await cluster.stop();
+  }
+
+  // The cost of distribution: the same routing + shard searches + merge in this process.
+  const shards = await openInProcessShards(store, built.manifest);
+  try {
+    for (const numProbes of cfg.probes) {
+      for (const knobs of cfg.knobs) {
+        const p = await measureInProcess(`in-process ${cfg.name}`, 'in-process', { num_probes: numProbes, ...knobParams(knobs) }, ctx.ds.queryCount, ctx.gt, ctx.budgets[0], (row) =>
+          shards.search(ctx.ds.queries.subarray(row * ctx.ds.dim, (row + 1) * ctx.ds.dim), K, numProbes, knobs),
+        );
+        p.shardsProbedFraction = numProbes / numDbs;
+        onPoint(p);
+      }
+    }
+  } finally {
+    shards.close();
+    await store.close();
+  }
+}

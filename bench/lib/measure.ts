@@ -1,0 +1,76 @@
+/**
+ * Closed-loop measurement of an in-process search function: latency percentiles, QPS, recall@10
+ * against the ground truth, CPU ms per query (process.cpuUsage: every thread of this process,
+ * including LanceDB's Rust workers) and this process's peak RSS.
+ */
+import { percentile, recallAtK } from '../../src/eval/recall.ts';
+import { peakRssMb, resetPeakRss } from './proc-stats.ts';
+import { trueScores } from './ground-truth.ts';
+import type { BenchPoint } from './types.ts';
+
+export const K = 10;
+
+/** Mean recall@K over the answered query rows. */
+export function meanRecall(scores: Record<number, number[]> | Map<number, number[]>, gt: Float32Array): number {
+  const entries = scores instanceof Map ? [...scores.entries()] : Object.entries(scores).map(([r, s]) => [Number(r), s] as const);
+  if (entries.length === 0) return NaN;
+  let sum = 0;
+  for (const [row, s] of entries) sum += recallAtK('l2', s, trueScores(gt, row, K), K);
+  return sum / entries.length;
+}
+
+/** Limits of one measured point. */
+export interface PointBudget {
+  concurrency: number;
+  /** Stop after this many queries. */
+  maxQueries: number;
+  /** Stop after this long, ms. */
+  durationMs: number;
+}
+
+/**
+ * Runs `search(row)` (returns the top-K scores of query row `row`) in a closed loop over
+ * `queryCount` rows.
+ */
+export async function measureInProcess(
+  series: string,
+  kind: BenchPoint['kind'],
+  params: Record<string, number>,
+  queryCount: number,
+  gt: Float32Array,
+  budget: PointBudget,
+  search: (row: number) => Promise<number[]> | number[],
+): Promise<BenchPoint> {
+  const latencies: number[] = [];
+  const scores = new Map<number, number[]>();
+  resetPeakRss(process.pid);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const deadline = t0 + budget.durationMs;
+  let sent = 0;
+  const worker = async (): Promise<void> => {
+    while (sent < budget.maxQueries && performance.now() < deadline) {
+      const row = sent++ % queryCount;
+      const s = performance.now();
+      const result = await search(row);
+      latencies.push(performance.now() - s);
+      if (!scores.has(row)) scores.set(row, result);
+    }
+  };
+  await Promise.all(Array.from({ length: budget.concurrency }, worker));
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    series,
+    kind,
+    params,
+    concurrency: budget.concurrency,
+    queries: latencies.length,
+    recall: meanRecall(scores, gt),
+    qps: latencies.length / (wallMs / 1000),
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    cpuMsPerQuery: (cpu.user + cpu.system) / 1000 / latencies.length,
+    peakRssMb: { bench: peakRssMb(process.pid) },
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * `npm run bench` / `npm run bench:quick`: the benchmark suite of issue 5. Measures the cluster
+ * (router + 2 shard nodes + a client process over gRPC) across shards x strategy x backend x
+ * num_probes (x backend knobs), the same shard searches in-process (cost of distribution) and the
+ * in-process baselines (embedded LanceDB, brute force, hnswlib-node) in one run, then writes
+ * bench/results/<date>.json, docs/benchmarks.md and docs/benchmarks-recall-qps-c*.svg.
+ * Options: `--quick`; `--only <substring>` keeps the cluster configurations whose name contains it.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { bruteForce, embeddedLance, hnswlib, type BaselineContext, type EmbeddedLanceCase } from './lib/baselines.ts';
+import { sweepCluster, type ClusterConfig, type SweepContext } from './lib/cluster-sweep.ts';
+import { loadDataset, ROOT } from './lib/dataset.ts';
+import { groundTruth } from './lib/ground-truth.ts';
+import { K } from './lib/measure.ts';
+import type { PointBudget } from './lib/measure.ts';
+import { renderMarkdown, renderPlots } from './lib/report.ts';
+import type { BenchPoint, BenchRun } from './lib/types.ts';
+
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
+const quick = args.quick ?? false;
+const SATURATING = 16;
+
+/** The sweep of one mode. */
+interface SuitePlan {
+  maxBase: number | undefined;
+  maxQueries: number;
+  budgets: PointBudget[];
+  clusters: ClusterConfig[];
+  embedded: EmbeddedLanceCase[];
+  hnswEfs: number[];
+}
+
+function clusterConfigs(shards: number[], probes: number[], strategies: ('cluster' | 'balanced' | 'lsh')[], backends: ('lancedb' | 'sqlite-vec')[]): ClusterConfig[] {
+  const out: ClusterConfig[] = [];
+  for (const numDbs of shards) {
+    for (const s of strategies) {
+      for (const b of backends) {
+        out.push({
+          name: `${numDbs}sh ${s === 'balanced' ? 'cluster-bal1.1' : s} ${b}`,
+          sharding: s === 'lsh' ? { strategy: 'lsh', numDbs, numProbes: 1 } : { strategy: 'cluster', numDbs, numProbes: 1, ...(s === 'balanced' ? { balanceFactor: 1.1 } : {}) },
+          // LanceDB 'auto' below 100,000 rows per shard is an exact IVF-flat scan: recall is the routing's.
+          backend: b === 'lancedb' ? { backend: 'lancedb' } : { backend: 'sqlite-vec' },
+          probes,
+          knobs: [{}],
+        });
+      }
+    }
+  }
+  return out;
+}
+
+const QUICK: SuitePlan = {
+  maxBase: 20_000,
+  maxQueries: 300,
+  budgets: [
+    { concurrency: 1, maxQueries: 300, durationMs: 8_000 },
+    { concurrency: SATURATING, maxQueries: 600, durationMs: 6_000 },
+  ],
+  clusters: clusterConfigs([8], [1, 2, 3], ['cluster'], ['lancedb']),
+  embedded: [
+    { name: 'flat (exact)', plan: { indexType: 'ivf_flat', numPartitions: 1 }, knobs: [{}] },
+    { name: 'ivf_pq p64', plan: { indexType: 'ivf_pq', numPartitions: 64 }, knobs: [4, 16].map((nprobes) => ({ nprobes, refineFactor: 10 })) },
+  ],
+  hnswEfs: [16, 64],
+};
+
+const FULL: SuitePlan = {
+  maxBase: undefined,
+  maxQueries: 1_000,
+  budgets: [
+    { concurrency: 1, maxQueries: 1_000, durationMs: 10_000 },
+    { concurrency: SATURATING, maxQueries: 2_000, durationMs: 8_000 },
+  ],
+  clusters: clusterConfigs([8, 16], [1, 2, 3, 4], ['cluster', 'balanced', 'lsh'], ['lancedb', 'sqlite-vec']),
+  embedded: [
+    { name: 'flat (exact)', plan: { indexType: 'ivf_flat', numPartitions: 1 }, knobs: [{}] },
+    { name: 'ivf_pq p256', plan: { indexType: 'ivf_pq', numPartitions: 256 }, knobs: [8, 16, 32, 64].map((nprobes) => ({ nprobes, refineFactor: 10 })) },
+    { name: 'hnsw_sq', plan: { indexType: 'hnsw_sq' }, knobs: [16, 32, 64, 128].map((ef) => ({ ef })) },
+  ],
+  hnswEfs: [10, 20, 40, 80, 160],
+};
+
+function packageVersion(name: string): string {
+  try {
+    return (JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'not installed';
+  }
+}
+
+function log(p: BenchPoint): void {
+  const shards = p.shardsProbedFraction === undefined ? '' : ` shards ${(p.shardsProbedFraction * 100).toFixed(1)}%`;
+  process.stderr.write(
+    `${p.series} ${JSON.stringify(p.params)} c=${p.concurrency}: recall ${p.recall.toFixed(4)} QPS ${p.qps.toFixed(0)} p50 ${p.p50Ms.toFixed(2)} p99 ${p.p99Ms.toFixed(2)} CPU ${p.cpuMsPerQuery.toFixed(2)} ms/q${shards}\n`,
+  );
+}
+
+async function main(): Promise<void> {
+  const plan = quick ? QUICK : FULL;
+  process.env.SHARDFLEET_LOG_LEVEL ??= 'warn';
+  const ds = await loadDataset(plan.maxBase, plan.maxQueries);
+  const gt = groundTruth(ds, K);
+  const cpuInfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const date = new Date().toISOString();
+  const run: BenchRun = {
+    env: {
+      date,
+      command: quick ? 'npm run bench:quick' : 'npm run bench',
+      mode: quick ? 'quick' : 'full',
+      cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuInfo)?.[1] ?? cpus()[0]?.model ?? 'unknown',
+      cores: cpus().length,
+      memGb: totalmem() / 2 ** 30,
+      node: process.version,
+      versions: Object.fromEntries(['@lancedb/lancedb', 'sqlite-vec', 'better-sqlite3', '@grpc/grpc-js', 'hnswlib-node', 'apache-arrow'].map((n) => [n, packageVersion(n)])),
+      dataset: {
+        source: ds.source,
+        baseVectors: ds.baseCount,
+        queries: ds.queryCount,
+        dim: ds.dim,
+        note: quick ? 'Quick mode caps the base set and the queries.' : '',
+      },
+      saturatingConcurrency: SATURATING,
+    },
+    points: [],
+    builds: [],
+    notes: [],
+  };
+  const onPoint = (p: BenchPoint): void => {
+    run.points.push(p);
+    log(p);
+  };
+  const workDir = await mkdtemp(join(tmpdir(), 'shardfleet-bench-suite-'));
+  try {
+    const queriesFile = join(workDir, 'queries.f32');
+    writeFileSync(queriesFile, Buffer.from(ds.queries.buffer, ds.queries.byteOffset, ds.queries.byteLength));
+    const ctx: SweepContext & BaselineContext = { ds, gt, workDir, queriesFile, budgets: plan.budgets, run };
+    for (const cfg of plan.clusters) {
+      if (args.only && !cfg.name.includes(args.only)) continue;
+      process.stderr.write(`== ${cfg.name}\n`);
+      await sweepCluster(ctx, cfg, onPoint);
+    }
+    process.stderr.write('== baselines\n');
+    await embeddedLance(ctx, plan.embedded, onPoint);
+    await bruteForce(ctx, onPoint);
+    await hnswlib(ctx, plan.hnswEfs, onPoint);
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+  const resultsDir = join(ROOT, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const resultsName = `${date.slice(0, 10)}${quick ? '-quick' : ''}.json`;
+  writeFileSync(join(resultsDir, resultsName), `${JSON.stringify(run, null, 1)}\n`);
+  const docs = join(ROOT, 'docs');
+  mkdirSync(docs, { recursive: true });
+  for (const [file, svg] of renderPlots(run)) writeFileSync(join(docs, file), svg);
+  writeFileSync(join(docs, 'benchmarks.md'), renderMarkdown(run, `bench/results/${resultsName}`));
+  process.stderr.write(`wrote bench/results/${resultsName}, docs/benchmarks.md and plots\n`);
+}
+
+await main();
