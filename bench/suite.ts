@@ -109,7 +109,7 @@ async function main(): Promise<void> {
   const run: BenchRun = {
     env: {
       date,
-      command: quick ? 'npm run bench:quick' : 'npm run bench',
+      command: (quick ? 'npm run bench:quick' : 'npm run bench') + (args.only ? ` -- --only ${args.only}` : ''),
       mode: quick ? 'quick' : 'full',
       cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuInfo)?.[1] ?? cpus()[0]?.model ?? 'unknown',
       cores: cpus().length,
