@@ -15,22 +15,9 @@ import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import { readIdxImages } from '../src/writer/input/idx-source.ts';
 import { buildFashionSnapshot, FASHION_IMAGES, tempDir } from './helpers/fixtures.ts';
 import { TestDnsServer } from './helpers/dns-server.ts';
+import { waitFor } from './helpers/wait.ts';
 
 const SRV = '_grpc._tcp.nodes.test';
-
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      if (await probe()) return;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what} did not happen within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
-}
 
 describe('DNS (SRV) membership with real processes and a real DNS server', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -62,7 +49,7 @@ describe('DNS (SRV) membership with real processes and a real DNS server', () =>
     const routerAddress = `127.0.0.1:${await freePort()}`;
     children.set('router', spawnCli(['serve', 'router', ...common, '--listen', routerAddress, '--status-poll-ms', '200'], env, 'ignore'));
     client = new ShardfleetClient(routerAddress);
-    await until('router healthy', async () => (await client.health()).status === 'healthy');
+    await waitFor('router healthy', async () => (await client.health()).status === 'healthy', { retryOnError: true, intervalMs: 200 });
   });
   after(async () => {
     client?.close();
@@ -87,19 +74,19 @@ describe('DNS (SRV) membership with real processes and a real DNS server', () =>
       ],
     });
     let owners: string[] = [];
-    await until('node-1 to own and load some shards', async () => {
+    await waitFor('node-1 to own and load some shards', async () => {
       const details = await client.shardDetails();
       owners = details.shards.map((s) => s.replicas.map((r) => `${r.node_id}:${r.state}`).join(','));
       return owners.some((o) => o === 'node-1:loaded') && owners.some((o) => o === 'node-0:loaded');
-    });
+    }, { retryOnError: true, intervalMs: 200 });
     const res = await client.search({ vector: query, topK: 5, numProbes: 6 });
     assert.equal(res.num_shards_answered, 6);
 
     dns.set(SRV, { srv: [{ port: ports.get('node-1')!, target: 'node-1.nodes.test' }] });
-    await until('node-1 to own every shard', async () => {
+    await waitFor('node-1 to own every shard', async () => {
       const details = await client.shardDetails();
       return details.shards.every((s) => s.replicas.length === 1 && s.replicas[0].node_id === 'node-1' && s.replicas[0].state === 'loaded');
-    });
+    }, { retryOnError: true, intervalMs: 200 });
     children.get('node-0')!.kill('SIGKILL');
     for (let i = 0; i < 20; i++) {
       const r = await client.search({ vector: query, topK: 5, numProbes: 6 });

@@ -17,6 +17,7 @@ import type { StatusResponse__Output } from '../src/common/proto-gen/shardfleet/
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import { readIdxImages } from '../src/writer/input/idx-source.ts';
 import { buildFashionSnapshot, FASHION_IMAGES, tempDir } from './helpers/fixtures.ts';
+import { waitFor } from './helpers/wait.ts';
 
 async function nodeStatus(address: string): Promise<StatusResponse__Output> {
   const Ctor = loadShardNodeProto().shardfleet.v1.ShardNode;
@@ -28,14 +29,6 @@ async function nodeStatus(address: string): Promise<StatusResponse__Output> {
   }
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('a store with no _CURRENT', () => {
   test('the router answers FAILED_PRECONDITION naming the store, and reports NOT_SERVING', async () => {

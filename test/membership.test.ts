@@ -4,6 +4,7 @@
  * pod-name ids, re-resolution on record changes, no notification for identical answers, keeping
  * the last good list on SERVFAIL or a dead server, confirmed emptying — plus placement diffs.
  */
+import { waitFor } from './helpers/wait.ts';
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
@@ -47,12 +48,8 @@ function captureLogger(): { log: Logger; lines: LogLine[] } {
 }
 
 /** Polls `condition` every 10 ms; fails after `timeoutMs` (a safety bound, not a performance assert). */
-async function waitUntil(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+function waitUntil(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  return waitFor(what, condition, { timeoutMs, intervalMs: 10 });
 }
 
 /** Records every onChange call. */

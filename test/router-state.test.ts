@@ -18,7 +18,7 @@ import type { SearchResponse__Output } from '../src/common/proto-gen/shardfleet/
 import type { ShardDetailsResponse__Output } from '../src/common/proto-gen/shardfleet/v1/ShardDetailsResponse.ts';
 import type { SnapshotInfoResponse__Output } from '../src/common/proto-gen/shardfleet/v1/SnapshotInfoResponse.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
-import type { RouterMembership } from '../src/router/membership.ts';
+import type { MembershipView } from '../src/common/membership/membership.ts';
 import { tempDir } from './helpers/fixtures.ts';
 import { isGrpcStatus } from './helpers/grpc-assert.ts';
 import { FakeShardNode, fakeQuery, publishFakeRun, publishMalformedRun, startTestRouter, waitUntil, type TestRouter } from './helpers/router-fakes.ts';
@@ -282,7 +282,7 @@ describe('membership changes', () => {
     b.runs.set(RUN_A, { loaded: ALL });
     let current: NodeEndpoint[] = [a.endpoint];
     const listeners: ((n: NodeEndpoint[]) => void)[] = [];
-    const membership: RouterMembership = { current: () => current, onChange: (l) => listeners.push(l) };
+    const membership: MembershipView = { current: () => current, onChange: (l) => listeners.push(l) };
     const change = (next: NodeEndpoint[]): void => {
       current = next;
       for (const l of listeners) l(next);

@@ -18,23 +18,9 @@ import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import { readIdxImages } from '../src/writer/input/idx-source.ts';
 import { buildFashionSnapshot, FASHION_IMAGES, tempDir } from './helpers/fixtures.ts';
 import { generateTestCerts, type TestCerts } from './helpers/test-certs.ts';
+import { waitFor } from './helpers/wait.ts';
 
 const TOKEN = 's3cret-token';
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what} did not happen within ${timeoutMs} ms: ${String(last)}`);
-}
 
 describe('TLS, mTLS, bearer auth, rate limit and metrics through real processes', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -82,7 +68,7 @@ describe('TLS, mTLS, bearer auth, rate limit and metrics through real processes'
       ),
     );
     client = new ShardfleetClient(routerAddress, { tls: { caFile: certs.caCert }, bearerToken: TOKEN });
-    await until('router healthy over TLS', async () => ((await client.health()).status === 'healthy' ? true : undefined));
+    await waitFor('router healthy over TLS', async () => (await client.health()).status === 'healthy', { retryOnError: true, intervalMs: 200 });
   });
   after(async () => {
     client?.close();

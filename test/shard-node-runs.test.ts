@@ -15,11 +15,11 @@ import * as grpc from '@grpc/grpc-js';
 import { distance } from '../src/common/distance.ts';
 import { StorageError } from '../src/common/errors.ts';
 import { checkHealth } from '../src/common/health.ts';
-import { CURRENT_KEY, manifestKey, type Manifest } from '../src/common/manifest.ts';
+import { CURRENT_KEY, manifestKey } from '../src/common/manifest.ts';
 import type { NodeEndpoint } from '../src/common/node-list.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import { encodeVector } from '../src/common/vector-codec.ts';
-import type { NodeMembership } from '../src/shard-node/shard-node-server.ts';
+import type { MembershipView } from '../src/common/membership/membership.ts';
 import { readIdxImages } from '../src/writer/input/idx-source.ts';
 import { FASHION_IMAGES, quietLogger, tempDir } from './helpers/fixtures.ts';
 import { isGrpcStatus } from './helpers/grpc-assert.ts';
@@ -157,7 +157,7 @@ describe('shard node runs', () => {
     const all = manifest.shards.map((s) => s.db_id);
     const listeners: ((nodes: NodeEndpoint[]) => void)[] = [];
     let current = testNodes();
-    const membership: NodeMembership = { current: () => current, onChange: (l) => listeners.push(l) };
+    const membership: MembershipView = { current: () => current, onChange: (l) => listeners.push(l) };
     const change = (ids: string[]) => {
       current = testNodes(ids);
       for (const l of listeners) l(current);

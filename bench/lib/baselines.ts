@@ -9,6 +9,7 @@ import { createLogger } from '../../src/common/logger.ts';
 import { FileObjectStore } from '../../src/common/storage/file-object-store.ts';
 import { openShardReader } from '../../src/shard-node/open-shard-reader.ts';
 import type { ShardQueryOptions } from '../../src/shard-node/shard-index-reader.ts';
+import { knobParams } from './measure.ts';
 import type { LanceIndexPlan } from '../../src/writer/backends/lancedb-shard-writer.ts';
 import { buildSnapshot } from '../../src/writer/build-snapshot.ts';
 import { openIdxSource } from '../../src/writer/input/idx-source.ts';
@@ -36,14 +37,6 @@ export interface BaselineContext {
 
 function query(ds: Dataset, row: number): Float32Array {
   return ds.queries.subarray(row * ds.dim, (row + 1) * ds.dim);
-}
-
-function knobParams(k: ShardQueryOptions): Record<string, number> {
-  const p: Record<string, number> = {};
-  if (k.nprobes) p.nprobes = k.nprobes;
-  if (k.ef) p.ef = k.ef;
-  if (k.refineFactor) p.refine_factor = k.refineFactor;
-  return p;
 }
 
 /** (1) One embedded LanceDB table (a one-shard snapshot opened in-process), per index case. */

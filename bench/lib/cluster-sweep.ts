@@ -12,6 +12,7 @@ import { startLocalCluster } from '../../src/cli/local-cluster.ts';
 import { createLogger } from '../../src/common/logger.ts';
 import { FileObjectStore } from '../../src/common/storage/file-object-store.ts';
 import type { ShardQueryOptions } from '../../src/shard-node/shard-index-reader.ts';
+import { knobParams } from './measure.ts';
 import type { BackendOptions, ShardingOptions } from '../../src/writer/build-options.ts';
 import { buildSnapshot } from '../../src/writer/build-snapshot.ts';
 import { openIdxSource } from '../../src/writer/input/idx-source.ts';
@@ -91,14 +92,6 @@ class QueryClientProcess {
     this.child.stdin!.end();
     await exited;
   }
-}
-
-function knobParams(k: ShardQueryOptions): Record<string, number> {
-  const p: Record<string, number> = {};
-  if (k.nprobes) p.nprobes = k.nprobes;
-  if (k.ef) p.ef = k.ef;
-  if (k.refineFactor) p.refine_factor = k.refineFactor;
-  return p;
 }
 
 /** Builds, serves and measures one configuration; calls `onPoint` for every point. */

@@ -6,9 +6,19 @@
 import { percentile, recallAtK } from '../../src/eval/recall.ts';
 import { peakRssMb, resetPeakRss } from './proc-stats.ts';
 import { trueScores } from './ground-truth.ts';
+import type { ShardQueryOptions } from '../../src/shard-node/shard-index-reader.ts';
 import type { BenchPoint } from './types.ts';
 
 export const K = 10;
+
+/** A point's index knobs as its report parameters (`nprobes`, `ef`, `refine_factor`; unset ones omitted). */
+export function knobParams(k: ShardQueryOptions): Record<string, number> {
+  const p: Record<string, number> = {};
+  if (k.nprobes) p.nprobes = k.nprobes;
+  if (k.ef) p.ef = k.ef;
+  if (k.refineFactor) p.refine_factor = k.refineFactor;
+  return p;
+}
 
 /** Mean recall@K over the answered query rows. */
 export function meanRecall(scores: Record<number, number[]> | Map<number, number[]>, gt: Float32Array): number {

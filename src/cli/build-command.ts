@@ -10,6 +10,7 @@ import { BackendSchema } from '../common/manifest.ts';
 import { CelColumnTypeSchema, type CelColumnType } from '../common/routing/routing-context.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
 import type { BackendOptions, ShardingOptions } from '../writer/build-options.ts';
+import { LANCE_INDEX_TYPES, type LanceIndexType } from '../writer/backends/lancedb-shard-writer.ts';
 import { buildSnapshot, type BuildResult } from '../writer/build-snapshot.ts';
 import { planDistributedBuild, publishRun, runBuildWorker } from '../writer/distributed-build.ts';
 import { openVectorSource, type VectorFormat } from '../writer/input/open-vector-source.ts';
@@ -19,7 +20,6 @@ import { factorArg, intArg, listArg } from './arg-parsers.ts';
 import { addStoreOptions, openStoreFromFlags, type StoreFlags } from './store-options.ts';
 
 const FORMATS = ['auto', 'idx', 'npy', 'jsonl', 'fvecs', 'bvecs', 'ivecs', 'parquet'] as const;
-const LANCE_INDEX_TYPES = ['auto', 'ivf_flat', 'ivf_pq', 'hnsw_sq', 'hnsw_pq'] as const;
 
 interface BuildFlags extends StoreFlags {
   input: string;
@@ -48,7 +48,7 @@ interface BuildFlags extends StoreFlags {
   celColumns?: Record<string, CelColumnType>;
   routingValues?: (string | number | boolean)[];
   backend: 'lancedb' | 'sqlite-vec';
-  indexType: (typeof LANCE_INDEX_TYPES)[number];
+  indexType: LanceIndexType;
   hnswMinRows: number;
   numPartitions: number;
   numSubVectors?: number;

@@ -21,8 +21,8 @@ function worse(a: ScoredHit, b: ScoredHit): boolean {
  * A bounded max-heap holding the `k` best hits seen so far; the root is the worst kept hit, so a
  * new hit is compared with it in O(1) and inserted in O(log k).
  */
-export class TopKHeap {
-  private readonly heap: ScoredHit[] = [];
+export class TopKHeap<T extends ScoredHit = ScoredHit> {
+  private readonly heap: T[] = [];
   /** @param k capacity, >= 1. */
   constructor(readonly k: number) {}
 
@@ -32,7 +32,7 @@ export class TopKHeap {
   }
 
   /** Offers a hit; keeps it only if it ranks among the best k so far. */
-  push(hit: ScoredHit): void {
+  push(hit: T): void {
     const h = this.heap;
     if (h.length < this.k) {
       h.push(hit);
@@ -44,7 +44,7 @@ export class TopKHeap {
   }
 
   /** The kept hits, best first. Does not modify the heap. */
-  sorted(): ScoredHit[] {
+  sorted(): T[] {
     return [...this.heap].sort((a, b) => (worse(a, b) ? 1 : worse(b, a) ? -1 : 0));
   }
 
@@ -76,17 +76,18 @@ export class TopKHeap {
 /**
  * Merges several hit lists into the best `topK`, best first. When the same id appears more than
  * once (replicas, hedged calls, a vector stored in two shards) only its best-scoring hit counts.
- * O(n log k) for n input hits.
+ * O(n log k) for n input hits. Returns the input hit objects themselves, so extra fields (e.g. a
+ * hit's stored vector) come through unchanged.
  */
-export function mergeTopK(lists: Iterable<readonly ScoredHit[]>, topK: number): ScoredHit[] {
-  const best = new Map<string, ScoredHit>();
+export function mergeTopK<T extends ScoredHit>(lists: Iterable<readonly T[]>, topK: number): T[] {
+  const best = new Map<string, T>();
   for (const list of lists) {
     for (const hit of list) {
       const seen = best.get(hit.id);
       if (seen === undefined || worse(seen, hit)) best.set(hit.id, hit);
     }
   }
-  const heap = new TopKHeap(topK);
+  const heap = new TopKHeap<T>(topK);
   for (const hit of best.values()) heap.push(hit);
   return heap.sorted();
 }

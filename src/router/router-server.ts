@@ -28,7 +28,7 @@ import { batchSearch } from './batch-search.ts';
 import { bearerAuthInterceptor } from './bearer-auth.ts';
 import type { FanOutDeps, NodeCallOutcome } from './fan-out.ts';
 import { DEFAULT_HEDGE, HedgePolicy } from './hedge-policy.ts';
-import { staticMembership, type RouterMembership } from './membership.ts';
+import { staticMembership, type MembershipView } from '../common/membership/membership.ts';
 import { NodePool } from './node-pool.ts';
 import { NodeStatusPoller } from './node-status-poller.ts';
 import { DEFAULT_EJECTION, OutlierEjection, isNodeFailure } from './outlier-ejection.ts';
@@ -41,7 +41,6 @@ import type { RouterSnapshot } from './router-snapshot.ts';
 import { search, type SearchBackend } from './search-service.ts';
 import { SnapshotWatcher, type RefreshOutcome } from './snapshot-watcher.ts';
 
-export type { RouterMembership } from './membership.ts';
 
 const SERVICE = 'shardfleet.v1.Router';
 
@@ -56,7 +55,7 @@ export interface RouterConfig extends Omit<ReaderProcessConfig, 'nodes'> {
    * A membership that may change at runtime (e.g. DNS, src/common/membership); takes precedence
    * over `nodes`. The caller starts and stops it; the router follows its changes.
    */
-  membership?: RouterMembership;
+  membership?: MembershipView;
   /** Deadline applied to calls that carry none, ms (default 10,000). */
   defaultTimeoutMs?: number;
   // pollIntervalMs (inherited): the `_CURRENT` poll interval, also the retry interval while no

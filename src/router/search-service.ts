@@ -6,12 +6,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { InvalidQueryError, ShardCoverageError, ShardfleetError } from '../common/errors.ts';
 import { shardDirName } from '../common/manifest.ts';
-import type { Hit, Hit__Output } from '../common/proto-gen/shardfleet/v1/Hit.ts';
+import type { Hit } from '../common/proto-gen/shardfleet/v1/Hit.ts';
 import type { SearchRequest__Output } from '../common/proto-gen/shardfleet/v1/SearchRequest.ts';
 import type { SearchResponse } from '../common/proto-gen/shardfleet/v1/SearchResponse.ts';
 import { decodeRoutingContext } from '../common/routing/routing-value-codec.ts';
 import { withSpan } from '../common/telemetry/spans.ts';
-import { mergeTopK, type ScoredHit } from '../common/topk-merge.ts';
+import { mergeTopK } from '../common/topk-merge.ts';
 import { decodeVector } from '../common/vector-codec.ts';
 import { fanOut, type FanOutDeps, type FanOutQuery, type FanOutResult, type QueryOutcome } from './fan-out.ts';
 import type { RouterMetrics } from './router-metrics.ts';
@@ -98,19 +98,15 @@ export function assembleResponse(snapshot: RouterSnapshot, prepared: PreparedQue
       missing,
     );
   }
-  // mergeTopK returns the very hit objects it was given; keep each hit's vector beside it.
-  const vectors = new Map<ScoredHit, Hit__Output['vector']>();
   const lists = shardIds.flatMap((id) => {
     const hits = outcome.answered.get(id);
-    if (!hits) return [];
-    for (const h of hits) vectors.set(h, h.vector);
-    return [hits];
+    return hits ? [hits] : [];
   });
   const results: Hit[] = mergeTopK(lists, prepared.topK).map((h) => ({
     id: h.id,
     score: h.score,
     payload_json: h.payload_json,
-    vector: vectors.get(h) ?? Buffer.alloc(0),
+    vector: h.vector,
   }));
   const failed = missing.map((id) => ({ db_id: id, reason: reasonOf(id) }));
   return {

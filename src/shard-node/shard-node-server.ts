@@ -22,6 +22,7 @@ import { serverCredentials } from '../common/grpc-security.ts';
 import { toServiceError } from '../common/grpc-status.ts';
 import type { HealthImplementation } from '../common/health.ts';
 import { createMetricsRegistry, startMetricsServer, type MetricsServer } from '../common/metrics/metrics-server.ts';
+import type { MembershipView } from '../common/membership/membership.ts';
 import type { NodeEndpoint } from '../common/node-list.ts';
 import { loadShardNodeProto } from '../common/proto.ts';
 import type { Hit } from '../common/proto-gen/shardfleet/v1/Hit.ts';
@@ -45,15 +46,6 @@ export const DEFAULT_RUN_GRACE_MS = 60_000;
 /** Default time graceful shutdown waits for in-flight calls, ms. */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
 
-/**
- * A changing node list (the shape `src/common/membership` provides): the current list, and a
- * listener called with the new list on every change.
- */
-export interface NodeMembership {
-  current(): NodeEndpoint[];
-  onChange(listener: (nodes: NodeEndpoint[]) => void): void;
-}
-
 /** Shard node configuration. Give either `nodes` (static) or `membership`. */
 export interface ShardNodeConfig extends Omit<ReaderProcessConfig, 'nodes'> {
   /** This node's id in the placement; must appear in `nodes` when that is given. */
@@ -63,7 +55,7 @@ export interface ShardNodeConfig extends Omit<ReaderProcessConfig, 'nodes'> {
   /** Static node list. */
   nodes?: NodeEndpoint[];
   /** Dynamic node list (e.g. DNS); overrides `nodes`. */
-  membership?: NodeMembership;
+  membership?: MembershipView;
   /** Byte budget of the shard cache; 0 = unbounded (default). Assigned shards are never evicted. */
   maxCacheBytes?: number;
   /** How long a superseded run stays loaded after the new current run is ready, ms (default 60,000). */

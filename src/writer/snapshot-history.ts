@@ -14,12 +14,10 @@
  */
 import pLimit from 'p-limit';
 import {
-  CURRENT_FORMAT_VERSION,
   CURRENT_KEY,
   MANIFESTS_PREFIX,
   parseCurrentPointer,
   parseManifest,
-  runPrefix,
   type CurrentPointer,
   type Manifest,
 } from '../common/manifest.ts';

@@ -8,6 +8,7 @@
  * `<r>:<db>:<j>` and whose scores are `db + j / 10 + q[0]`, so a test can tell which run and shard
  * every hit came from.
  */
+import { waitFor } from './wait.ts';
 import * as grpc from '@grpc/grpc-js';
 import type { NodeEndpoint } from '../../src/common/node-list.ts';
 import { CURRENT_KEY, manifestKey, type Manifest } from '../../src/common/manifest.ts';
@@ -238,13 +239,8 @@ export class TestRouterClient {
 }
 
 /** Polls `check` every 20 ms until it returns true. @throws Error naming `what` after `timeoutMs`. */
-export async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+export function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  return waitFor(what, check, { timeoutMs, intervalMs: 20 });
 }
 
 /** A router over fake nodes, its client, and a cleanup function. */

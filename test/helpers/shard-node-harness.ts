@@ -3,6 +3,7 @@
  * at a gate (probe/fault injection around a real FileObjectStore), an in-process shard node on a
  * real gRPC port, and a real gRPC client for it.
  */
+import { waitFor as pollFor } from './wait.ts';
 import * as grpc from '@grpc/grpc-js';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -202,13 +203,8 @@ export function recordingLogger(): { log: Logger; records: { msg: string; [k: st
 }
 
 /** Polls `check` every 50 ms until it is true. @throws Error naming `what` after `timeoutMs`. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+export function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  return pollFor(what, check, { timeoutMs });
 }
 
 /**

@@ -30,12 +30,16 @@ import { parseDnsServer, parseMembershipSpec, type MembershipSpec } from './spec
 
 export type { DnsResolverLike } from './dns-lookup.ts';
 
-/** The live list of shard nodes. */
-export interface Membership {
+/** The read side of a membership, all a router or shard node needs: the list and its changes. */
+export interface MembershipView {
   /** Current members, sorted by id (a copy). */
   current(): NodeEndpoint[];
   /** Called after every change with the new list (not called when a re-resolve gives the same set). */
   onChange(listener: (nodes: NodeEndpoint[]) => void): void;
+}
+
+/** A membership source: a static list, or DNS re-resolved periodically. */
+export interface Membership extends MembershipView {
   /**
    * Resolves once (DNS) and starts periodic re-resolution. Never rejects because of DNS: with
    * no member or a failed lookup the list is empty and polling continues. Static lists: no-op.
@@ -98,6 +102,11 @@ export function createMembership(spec: string, options: MembershipOptions): Memb
 }
 
 /** A fixed list. */
+/** A membership over a fixed node list (never changes). */
+export function staticMembership(nodes: readonly NodeEndpoint[]): Membership {
+  return new StaticMembership(nodes);
+}
+
 class StaticMembership implements Membership {
   private readonly nodes: NodeEndpoint[];
   constructor(nodes: readonly NodeEndpoint[]) {

@@ -15,6 +15,8 @@
  * PQ needs at least {@link PQ_MIN_ROWS} rows per shard (8-bit codebooks); a PQ shard with fewer rows
  * is a VectorIndexError. A shard with fewer than 2 rows gets no index (a flat scan, exact).
  */
+import type { z } from 'zod';
+import { LanceIndexTypeSchema } from '../../common/manifest.ts';
 import { LANCE_COLUMNS, LANCE_TABLE_NAME, type LanceBuiltIndexType } from '../../common/lancedb-layout.ts';
 import * as lancedb from '@lancedb/lancedb';
 import { Field, FixedSizeList, Float32, Schema, Table as ArrowTable, Utf8, makeData, RecordBatch, Struct, vectorFromArray } from 'apache-arrow';
@@ -26,10 +28,10 @@ import type { BuiltShard, ShardIndexWriter, ShardRows } from './shard-index-writ
 export type { BuiltShard, ShardRows } from './shard-index-writer.ts';
 
 /** The index a LanceDB shard is asked for (`auto` decides per shard by its row count). */
-export type LanceIndexType = 'auto' | 'ivf_flat' | 'ivf_pq' | 'hnsw_sq' | 'hnsw_pq';
+export type LanceIndexType = z.infer<typeof LanceIndexTypeSchema>;
 
-/** Every {@link LanceIndexType}, for validation and CLI choices. */
-export const LANCE_INDEX_TYPES: readonly LanceIndexType[] = ['auto', 'ivf_flat', 'ivf_pq', 'hnsw_sq', 'hnsw_pq'];
+/** Every {@link LanceIndexType} (the manifest's enum), for validation and CLI choices. */
+export const LANCE_INDEX_TYPES: readonly LanceIndexType[] = LanceIndexTypeSchema.options;
 
 /**
  * Rows a shard needs before a PQ index (`ivf_pq`, `hnsw_pq`) can be trained: LanceDB trains 8-bit
