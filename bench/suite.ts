@@ -4,7 +4,8 @@
  * num_probes (x backend knobs), the same shard searches in-process (cost of distribution) and the
  * in-process baselines (embedded LanceDB, brute force, hnswlib-node) in one run, then writes
  * bench/results/<date>.json, docs/benchmarks.md and docs/benchmarks-recall-qps-c*.svg.
- * Options: `--quick`; `--only <substring>` keeps the cluster configurations whose name contains it.
+ * Options: `--quick`; `--only <substring>` keeps the cluster configurations whose name contains it;
+ * `--skip-baselines` leaves out the in-process baselines (for working on the cluster side).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -20,7 +21,7 @@ import type { PointBudget } from './lib/measure.ts';
 import { renderMarkdown, renderPlots } from './lib/report.ts';
 import type { BenchPoint, BenchRun } from './lib/types.ts';
 
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'skip-baselines': { type: 'boolean', default: false } } });
 const quick = args.quick ?? false;
 const SATURATING = 16;
 
@@ -34,7 +35,20 @@ interface SuitePlan {
   hnswEfs: number[];
 }
 
-function clusterConfigs(shards: number[], probes: number[], strategies: ('cluster' | 'balanced' | 'lsh')[], backends: ('lancedb' | 'sqlite-vec')[]): ClusterConfig[] {
+/**
+ * Shard backends of the sweep. `lancedb` uses the default index plan (`auto`: below 100,000 rows
+ * per shard that is an exact IVF-flat scan, so recall is the routing's); `lancedb-hnsw_sq` forces
+ * an HNSW-SQ index on every shard and sweeps its `ef`.
+ */
+type SweepBackend = 'lancedb' | 'lancedb-hnsw_sq' | 'sqlite-vec';
+
+const BACKENDS: Record<SweepBackend, Pick<ClusterConfig, 'backend' | 'knobs'>> = {
+  lancedb: { backend: { backend: 'lancedb' }, knobs: [{}] },
+  'lancedb-hnsw_sq': { backend: { backend: 'lancedb', plan: { indexType: 'hnsw_sq' } }, knobs: [16, 32, 64].map((ef) => ({ ef })) },
+  'sqlite-vec': { backend: { backend: 'sqlite-vec' }, knobs: [{}] },
+};
+
+function clusterConfigs(shards: number[], probes: number[], strategies: ('cluster' | 'balanced' | 'lsh')[], backends: SweepBackend[]): ClusterConfig[] {
   const out: ClusterConfig[] = [];
   for (const numDbs of shards) {
     for (const s of strategies) {
@@ -42,10 +56,8 @@ function clusterConfigs(shards: number[], probes: number[], strategies: ('cluste
         out.push({
           name: `${numDbs}sh ${s === 'balanced' ? 'cluster-bal1.1' : s} ${b}`,
           sharding: s === 'lsh' ? { strategy: 'lsh', numDbs, numProbes: 1 } : { strategy: 'cluster', numDbs, numProbes: 1, ...(s === 'balanced' ? { balanceFactor: 1.1 } : {}) },
-          // LanceDB 'auto' below 100,000 rows per shard is an exact IVF-flat scan: recall is the routing's.
-          backend: b === 'lancedb' ? { backend: 'lancedb' } : { backend: 'sqlite-vec' },
           probes,
-          knobs: [{}],
+          ...BACKENDS[b],
         });
       }
     }
@@ -60,7 +72,7 @@ const QUICK: SuitePlan = {
     { concurrency: 1, maxQueries: 300, durationMs: 8_000 },
     { concurrency: SATURATING, maxQueries: 600, durationMs: 6_000 },
   ],
-  clusters: clusterConfigs([8], [1, 2, 3], ['cluster'], ['lancedb']),
+  clusters: [...clusterConfigs([8], [1, 2, 3], ['cluster'], ['lancedb']), ...clusterConfigs([8], [2], ['cluster'], ['lancedb-hnsw_sq'])],
   embedded: [
     { name: 'flat (exact)', plan: { indexType: 'ivf_flat', numPartitions: 1 }, knobs: [{}] },
     { name: 'ivf_pq p64', plan: { indexType: 'ivf_pq', numPartitions: 64 }, knobs: [4, 16].map((nprobes) => ({ nprobes, refineFactor: 10 })) },
@@ -75,7 +87,11 @@ const FULL: SuitePlan = {
     { concurrency: 1, maxQueries: 1_000, durationMs: 10_000 },
     { concurrency: SATURATING, maxQueries: 2_000, durationMs: 8_000 },
   ],
-  clusters: clusterConfigs([8, 16], [1, 2, 3, 4], ['cluster', 'balanced', 'lsh'], ['lancedb', 'sqlite-vec']),
+  clusters: [
+    ...clusterConfigs([8, 16], [1, 2, 3, 4], ['cluster', 'balanced', 'lsh'], ['lancedb', 'sqlite-vec']),
+    // HNSW-SQ shards: the per-shard index a user would pick for throughput.
+    ...clusterConfigs([8, 16], [1, 2, 3], ['cluster'], ['lancedb-hnsw_sq']),
+  ],
   embedded: [
     { name: 'flat (exact)', plan: { indexType: 'ivf_flat', numPartitions: 1 }, knobs: [{}] },
     { name: 'ivf_pq p256', plan: { indexType: 'ivf_pq', numPartitions: 256 }, knobs: [8, 16, 32, 64].map((nprobes) => ({ nprobes, refineFactor: 10 })) },
@@ -109,7 +125,7 @@ async function main(): Promise<void> {
   const run: BenchRun = {
     env: {
       date,
-      command: (quick ? 'npm run bench:quick' : 'npm run bench') + (args.only ? ` -- --only ${args.only}` : ''),
+      command: (quick ? 'npm run bench:quick' : 'npm run bench') + (args.only || args['skip-baselines'] ? ' --' : '') + (args.only ? ` --only ${args.only}` : '') + (args['skip-baselines'] ? ' --skip-baselines' : ''),
       mode: quick ? 'quick' : 'full',
       cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuInfo)?.[1] ?? cpus()[0]?.model ?? 'unknown',
       cores: cpus().length,
@@ -143,10 +159,12 @@ async function main(): Promise<void> {
       process.stderr.write(`== ${cfg.name}\n`);
       await sweepCluster(ctx, cfg, onPoint);
     }
-    process.stderr.write('== baselines\n');
-    await embeddedLance(ctx, plan.embedded, onPoint);
-    await bruteForce(ctx, onPoint);
-    await hnswlib(ctx, plan.hnswEfs, onPoint);
+    if (!args['skip-baselines']) {
+      process.stderr.write('== baselines\n');
+      await embeddedLance(ctx, plan.embedded, onPoint);
+      await bruteForce(ctx, onPoint);
+      await hnswlib(ctx, plan.hnswEfs, onPoint);
+    }
   } finally {
     await rm(workDir, { recursive: true, force: true });
   }

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseStatCpuSeconds, parseStatusPeakRssMb } from '../bench/lib/proc-stats.ts';
-import { headline, renderMarkdown } from '../bench/lib/report.ts';
+import { headline, processSplit, renderMarkdown } from '../bench/lib/report.ts';
 import { recallQpsSvg } from '../bench/lib/svg-plot.ts';
 import type { BenchPoint, BenchRun } from '../bench/lib/types.ts';
 
@@ -43,7 +43,7 @@ test('headline: shard fraction, QPS ratio vs embedded LanceDB and router overhea
     },
     points: [
       point({ series: 'cluster 8sh', params: { num_probes: 1 }, recall: 0.9, qps: 300, shardsProbedFraction: 0.125, cpuMsPerQuery: 2 }),
-      point({ series: 'cluster 8sh', params: { num_probes: 2 }, recall: 0.97, qps: 200, shardsProbedFraction: 0.25, cpuMsPerQuery: 3 }),
+      point({ series: 'cluster 8sh', params: { num_probes: 2 }, recall: 0.97, qps: 200, shardsProbedFraction: 0.25, cpuMsPerQuery: 3, cpuMsPerQueryByProcess: { router: 0.25, 'node-0': 1, 'node-1': 1.5, client: 0.25 } }),
       point({ series: 'in-process 8sh', kind: 'in-process', params: { num_probes: 2 }, recall: 0.97, qps: 400, cpuMsPerQuery: 2.6, p50Ms: 0.5 }),
       point({ series: 'embedded lancedb flat', kind: 'baseline', recall: 1, qps: 100 }),
     ],
@@ -54,7 +54,12 @@ test('headline: shard fraction, QPS ratio vs embedded LanceDB and router overhea
   assert.equal(h.minShardFraction?.fraction, 0.25);
   assert.equal(h.ratios[0].ratio, 2);
   assert.ok(Math.abs((h.medianOverheadCpuMs ?? NaN) - 0.4) < 1e-9);
+  assert.equal(h.medianRouterCpuMs, 0.25);
+  assert.deepEqual(processSplit(run.points[1]), { router: 0.25, nodes: 2.5, client: 0.25 });
+  assert.equal(processSplit(run.points[0]), undefined);
   const md = renderMarkdown(run, 'bench/results/x.json');
+  // cost-of-distribution row: in-process 2.6, cluster 3, router 0.25, nodes 2.5, client 0.25, overhead 0.4
+  assert.match(md, /\| 8sh \| num_probes=2 \| 2\.60 \| 3\.00 \| 0\.25 \| 2\.50 \| 0\.25 \| 0\.40 \|/);
   assert.match(md, /QUICK run/);
   assert.match(md, /ratio \*\*2\.00x\*\*/);
 });

@@ -21,7 +21,7 @@ import type { Dataset } from './dataset.ts';
 import { ROOT } from './dataset.ts';
 import { openInProcessShards } from './in-process-shards.ts';
 import { K, meanRecall, measureInProcess, type PointBudget } from './measure.ts';
-import { cpuDelta, peakRssMb, resetPeakRss, snapshotCpu } from './proc-stats.ts';
+import { cpuDeltaByProcess, peakRssMb, resetPeakRss, snapshotCpu } from './proc-stats.ts';
 import type { BenchPoint, BenchRun } from './types.ts';
 
 /** One cluster configuration of the sweep. */
@@ -76,8 +76,12 @@ class QueryClientProcess {
     const l = this.lines.shift();
     if (l !== undefined) return Promise.resolve(l);
     return new Promise((resolve, reject) => {
-      this.waiting.push(resolve);
-      this.child.once('exit', (code) => reject(new Error(`query client exited (code ${code})`)));
+      const onExit = (code: number | null): void => reject(new Error(`query client exited (code ${code})`));
+      this.child.once('exit', onExit);
+      this.waiting.push((line) => {
+        this.child.off('exit', onExit);
+        resolve(line);
+      });
     });
   }
 
@@ -130,7 +134,8 @@ export async function sweepCluster(ctx: SweepContext, cfg: ClusterConfig, onPoin
             durationMs: budget.durationMs,
             params: { topK: K, numProbes, nprobes: knobs.nprobes, ef: knobs.ef, refineFactor: knobs.refineFactor },
           });
-          const cpu = cpuDelta(before, snapshotCpu(pids));
+          const cpuByProcess = cpuDeltaByProcess(before, snapshotCpu(pids));
+          const cpu = Object.values(cpuByProcess).reduce((a, b) => a + b, 0);
           if (r.errors > 0) ctx.run.notes.push(`${series} num_probes ${numProbes} c=${budget.concurrency}: ${r.errors} errors (${r.firstError})`);
           onPoint({
             series,
@@ -143,6 +148,7 @@ export async function sweepCluster(ctx: SweepContext, cfg: ClusterConfig, onPoin
             p50Ms: r.p50,
             p99Ms: r.p99,
             cpuMsPerQuery: (cpu * 1000) / r.ok,
+            cpuMsPerQueryByProcess: Object.fromEntries(Object.entries(cpuByProcess).map(([name, s]) => [name, +((s * 1000) / r.ok).toFixed(3)])),
             peakRssMb: Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, +peakRssMb(pid).toFixed(1)])),
             shardsProbedFraction: r.meanShards / numDbs,
           });

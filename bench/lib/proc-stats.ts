@@ -65,9 +65,7 @@ export function snapshotCpu(pids: Record<string, number>): Record<string, number
   return Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
 }
 
-/** Sum over processes of CPU seconds between two {@link snapshotCpu} readings. */
-export function cpuDelta(before: Record<string, number>, after: Record<string, number>): number {
-  let total = 0;
-  for (const name of Object.keys(before)) total += (after[name] ?? NaN) - before[name];
-  return total;
+/** CPU seconds per process between two {@link snapshotCpu} readings (NaN for a process missing from `after`). */
+export function cpuDeltaByProcess(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.keys(before).map((name) => [name, (after[name] ?? NaN) - before[name]]));
 }

@@ -25,6 +25,8 @@ export interface BenchPoint {
   p99Ms: number;
   /** CPU time per query summed over all processes involved, ms. */
   cpuMsPerQuery: number;
+  /** Cluster points: CPU ms per query of each process (router, node-0, node-1, client). */
+  cpuMsPerQueryByProcess?: Record<string, number>;
   /** Peak RSS per process during the point (or since start when it cannot be reset), MB. */
   peakRssMb: Record<string, number>;
   /** Fraction of the shards probed per query (cluster and in-process points), 0..1. */

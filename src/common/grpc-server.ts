@@ -107,6 +107,7 @@ export function newServer(options: NewServerOptions = {}): grpc.Server {
   return new grpc.Server({
     'grpc.max_receive_message_length': positiveBytes('max receive message size', options.maxReceiveMessageBytes),
     'grpc.max_send_message_length': positiveBytes('max send message size', options.maxSendMessageBytes),
+    'grpc.enable_channelz': 0,
     ...(options.interceptors ? { interceptors: options.interceptors } : {}),
   });
 }
