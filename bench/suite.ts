@@ -76,6 +76,7 @@ const QUICK: SuitePlan = {
   embedded: [
     { name: 'flat (exact)', plan: { indexType: 'ivf_flat', numPartitions: 1 }, knobs: [{}] },
     { name: 'ivf_pq p64', plan: { indexType: 'ivf_pq', numPartitions: 64 }, knobs: [4, 16].map((nprobes) => ({ nprobes, refineFactor: 10 })) },
+    { name: 'hnsw_sq', plan: { indexType: 'hnsw_sq' }, knobs: [32, 64].map((ef) => ({ ef })) },
   ],
   hnswEfs: [16, 64],
 };
