@@ -137,6 +137,49 @@ describe('router fan-out over two replicas', () => {
   });
 });
 
+describe('client deadlines and ejection', () => {
+  let fx: Fixture;
+  let t: TestRouter | undefined;
+  afterEach(async () => {
+    await t?.stop();
+    t = undefined;
+    for (const n of fx?.nodes ?? []) n.stop();
+    await fx?.dir.remove();
+  });
+
+  async function replicaState(nodeId: string, dbId: number): Promise<string> {
+    const d = await t!.client.call<ShardDetailsResponse__Output>('ShardDetails', {});
+    return d.shards.find((s) => s.db_id === dbId)!.replicas.find((r) => r.node_id === nodeId)!.state;
+  }
+
+  async function expectDeadlineExceeded(shards: number[], timeoutMs: number): Promise<void> {
+    await assert.rejects(t!.client.call<SearchResponse__Output>('Search', { query: fakeQuery(), top_k: 5, shard_ids: shards }, timeoutMs), isGrpcStatus(grpc.status.DEADLINE_EXCEEDED, /Deadline exceeded/i));
+  }
+
+  test('a client deadline shorter than the nodes need does not eject healthy nodes', async () => {
+    fx = await twoReplicaFixture();
+    t = await startTestRouter(fx.store, fx.nodes, { replication: 2, hedging: false, ejectAfterFailures: 2 });
+    for (const n of fx.nodes) n.delayMs = 150;
+    for (let i = 0; i < 4; i++) await expectDeadlineExceeded(ALL, 40);
+    // Let the router's node calls end (they carry the same deadline) before reading its state.
+    await waitUntil('the router\'s node calls to end', () => fx.nodes.every((n) => n.searchCalls.length >= 4));
+    await new Promise((r) => setTimeout(r, 50));
+    for (const n of fx.nodes) assert.equal(await replicaState(n.id, preferredOn(n.id)[0]), 'loaded', `node ${n.id} stays in`);
+    const res = await search(t, ALL, { top_k: 30 });
+    assert.equal(res.num_shards_answered, NUM_DBS, 'a client with a long enough deadline is answered by both nodes');
+  });
+
+  test('a node that times out calls longer than its slow-call threshold is still ejected', async () => {
+    fx = await twoReplicaFixture();
+    // Adaptive threshold: 500 ms until the node has 10 samples; these calls run 700 ms.
+    t = await startTestRouter(fx.store, fx.nodes, { replication: 2, hedging: false, ejectAfterFailures: 2 });
+    const [a] = fx.nodes;
+    a.delayMs = 5000;
+    for (let i = 0; i < 2; i++) await t.client.call<SearchResponse__Output>('Search', { query: fakeQuery(), top_k: 5, shard_ids: preferredOn('a') }, 700).catch(() => undefined);
+    await waitUntil('node a to be ejected', async () => (await replicaState('a', preferredOn('a')[0])) === 'ejected');
+  });
+});
+
 describe('min_coverage: partial answers are explicit', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let node: FakeShardNode;

@@ -45,6 +45,10 @@ describe('HedgePolicy', () => {
   test('fixed delay and disabled hedging', () => {
     assert.equal(new HedgePolicy({ ...DEFAULT_HEDGE, fixedDelayMs: 50 }).delayMs('x'), 50);
     assert.equal(new HedgePolicy({ ...DEFAULT_HEDGE, enabled: false }).delayMs('x'), undefined);
+    const off = new HedgePolicy({ ...DEFAULT_HEDGE, enabled: false, minDelayMs: 10, maxDelayMs: 200, minSamples: 1 });
+    assert.equal(off.slowCallMs('x'), 200, 'the slow-call threshold exists with hedging off');
+    off.record('x', 30);
+    assert.equal(off.slowCallMs('x'), 30);
     assert.throws(() => new HedgePolicy({ ...DEFAULT_HEDGE, minDelayMs: 100, maxDelayMs: 10 }), RangeError);
   });
 });
@@ -86,6 +90,9 @@ describe('OutlierEjection', () => {
     const err = (code: grpc.status): grpc.ServiceError => Object.assign(new Error('x'), { code, details: 'x', metadata: new grpc.Metadata() });
     assert.equal(isNodeFailure(err(grpc.status.UNAVAILABLE)), true);
     assert.equal(isNodeFailure(err(grpc.status.DEADLINE_EXCEEDED)), true);
+    assert.equal(isNodeFailure(err(grpc.status.DEADLINE_EXCEEDED), 600, 500), true, 'a call that outlived the node\'s slow-call threshold');
+    assert.equal(isNodeFailure(err(grpc.status.DEADLINE_EXCEEDED), 50, 500), false, 'a client deadline shorter than the node needs');
+    assert.equal(isNodeFailure(err(grpc.status.UNAVAILABLE), 1, 500), true, 'only timeouts depend on the call time');
     assert.equal(isNodeFailure(err(grpc.status.CANCELLED)), false);
     assert.equal(isNodeFailure(err(grpc.status.INVALID_ARGUMENT)), false);
     assert.equal(isNodeFailure(err(grpc.status.FAILED_PRECONDITION)), false);

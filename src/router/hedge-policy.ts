@@ -59,6 +59,17 @@ export class HedgePolicy {
     const o = this.options;
     if (!o.enabled) return undefined;
     if (o.fixedDelayMs !== undefined) return o.fixedDelayMs;
+    return this.slowCallMs(nodeId);
+  }
+
+  /**
+   * How long a call to `nodeId` runs before it is slow for this node, ms: its p95 latency clamped
+   * to [minDelayMs, maxDelayMs], or maxDelayMs before minSamples calls were seen. The adaptive
+   * hedge delay; also used, with hedging off or fixed, to tell a slow node from a short client
+   * deadline (see isNodeFailure).
+   */
+  slowCallMs(nodeId: string): number {
+    const o = this.options;
     const w = this.windows.get(nodeId);
     if (!w || w.count < o.minSamples) return o.maxDelayMs;
     return Math.min(o.maxDelayMs, Math.max(o.minDelayMs, w.quantile(0.95) ?? o.maxDelayMs));

@@ -46,11 +46,17 @@ interface NodeRecord {
 
 /**
  * True when a failed SearchShards call says something about the node's health (transport errors,
- * timeouts, internal errors), false for errors caused by the request itself or by our own
- * cancellation (INVALID_ARGUMENT, FAILED_PRECONDITION, NOT_FOUND, CANCELLED).
+ * timeouts of a slow node, internal errors), false for errors caused by the request itself or by
+ * our own cancellation (INVALID_ARGUMENT, FAILED_PRECONDITION, NOT_FOUND, CANCELLED).
+ * Node calls carry the client's deadline, so DEADLINE_EXCEEDED counts only when the call ran for
+ * at least `slowCallMs` (the node's usual latency, see HedgePolicy.slowCallMs): a call cut off
+ * sooner was ended by a client deadline shorter than the node normally needs, not by the node.
+ * @param callMs how long the call ran, ms (default: long enough to count).
+ * @param slowCallMs how long a call must run before its timeout says the node is slow, ms.
  */
-export function isNodeFailure(err: unknown): boolean {
+export function isNodeFailure(err: unknown, callMs = Infinity, slowCallMs = 0): boolean {
   if (!isGrpcError(err)) return true;
+  if (err.code === grpc.status.DEADLINE_EXCEEDED) return callMs >= slowCallMs;
   return ![grpc.status.CANCELLED, grpc.status.INVALID_ARGUMENT, grpc.status.FAILED_PRECONDITION, grpc.status.NOT_FOUND].includes(err.code);
 }
 

@@ -213,7 +213,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     if (o.outcome === 'ok') {
       hedge.record(o.nodeId, o.ms);
       ejection.recordSuccess(o.nodeId);
-    } else if (o.outcome === 'error' && isNodeFailure(o.error)) {
+    } else if (o.outcome === 'error' && isNodeFailure(o.error, o.ms, hedge.slowCallMs(o.nodeId))) {
       if (ejection.recordFailure(o.nodeId, describeGrpcError(o.error))) {
         metrics.nodeEjections.inc({ node: o.nodeId });
         log.warn({ node: o.nodeId, ejection: ejection.ejection(o.nodeId) }, 'node ejected after consecutive failures');
