@@ -255,6 +255,57 @@ describe('FileObjectStore specifics', () => {
   });
 });
 
+describe('S3ObjectStore multipart upload (s3rver)', () => {
+  let server: S3rverHandle;
+  let dir: string;
+  before(async () => {
+    server = await startS3rver();
+    dir = await mkdtemp(path.join(tmpdir(), 'shardfleet-os-multipart-'));
+  });
+  after(async () => {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('a file larger than one part is uploaded in parts and reads back byte for byte', async () => {
+    const parts: number[] = [];
+    let loaded = 0;
+    const store = new S3ObjectStore({
+      bucket: server.bucket,
+      prefix: 'mp',
+      connection: server.connection,
+      multipartPartBytes: 5 * 2 ** 20,
+      onUploadPart: (p) => {
+        assert.equal(p.key, 'shards/big.bin');
+        parts.push(p.part);
+        loaded = Math.max(loaded, p.loadedBytes);
+      },
+    });
+    const big = randomBytes(12 * 2 ** 20 + 123);
+    const file = path.join(dir, 'big.bin');
+    await writeFile(file, big);
+    await store.upload(file, 'shards/big.bin');
+    const info = await store.head('shards/big.bin');
+    assert.equal(info?.size, big.length);
+    assert.deepEqual(parts.sort(), [1, 2, 3], 'three parts: 5 MiB, 5 MiB and the rest');
+    assert.equal(loaded, big.length);
+    const back = path.join(dir, 'back.bin');
+    assert.equal(await store.download('shards/big.bin', back), big.length);
+    assert.equal(createHash('sha256').update(await readFile(back)).digest('hex'), createHash('sha256').update(big).digest('hex'));
+    // A file of at most one part is a single PutObject (a plain MD5 ETag).
+    const small = path.join(dir, 'small.bin');
+    await writeFile(small, big.subarray(0, 2 ** 20));
+    await store.upload(small, 'shards/small.bin');
+    assert.deepEqual(parts, [1, 2, 3], 'no part events for a single PutObject');
+    assert.equal((await store.head('shards/small.bin'))?.size, 2 ** 20);
+    await store.close();
+  });
+
+  test('a part size below S3\'s 5 MiB minimum is a configuration error', () => {
+    assert.throws(() => new S3ObjectStore({ bucket: 'b', multipartPartBytes: 2 ** 20 }), (err: unknown) => err instanceof ConfigValidationError && /5 MiB/.test(err.message));
+  });
+});
+
 describe('openObjectStore routing', () => {
   test('s3:// URLs open an S3ObjectStore bound to bucket and prefix', async () => {
     const a = openObjectStore('s3://my-bucket/snapshots/emb/', { region: 'eu-west-1' });

@@ -3,7 +3,9 @@
  * S3-compatible servers (MinIO, s3rver): checksums are only computed/validated when an operation
  * requires them, and path-style addressing is the default when a custom endpoint is set.
  *
- * Limits: `upload` is a single PutObject (S3 caps it at 5 GiB); there is no multipart upload.
+ * `upload` of a file larger than one part (64 MiB by default) is a multipart upload
+ * (@aws-sdk/lib-storage), so shard files are not bound by PutObject's 5 GiB limit; a failed
+ * multipart upload is aborted, leaving no parts behind.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { stat, unlink } from 'node:fs/promises';
@@ -19,6 +21,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 
 import { ConfigValidationError, ObjectNotFoundError, PreconditionFailedError, StorageError, errorMessage } from '../errors.ts';
 import { assertValidKey, assertValidPrefix, compareKeys, type ObjectInfo, type ObjectStore, type PutCondition } from './object-store.ts';
@@ -57,7 +60,35 @@ export interface S3ObjectStoreOptions {
   prefix?: string;
   /** Connection settings; see {@link S3ConnectionOptions} for the environment fallbacks. */
   connection?: S3ConnectionOptions;
+  /**
+   * Part size of multipart uploads, bytes (default {@link DEFAULT_MULTIPART_PART_BYTES}; at least
+   * S3's minimum of 5 MiB). Files up to this size are uploaded with one PutObject.
+   */
+  multipartPartBytes?: number;
+  /** Called after every part of a multipart upload is sent (e.g. to log progress of large shard files). */
+  onUploadPart?: (progress: UploadPartProgress) => void;
 }
+
+/** Progress of one multipart upload, reported after each part. */
+export interface UploadPartProgress {
+  /** The object's key (relative to the store's prefix). */
+  key: string;
+  /** 1-based number of the part just sent. */
+  part: number;
+  /** Bytes sent so far. */
+  loadedBytes: number;
+  /** Size of the file, bytes. */
+  totalBytes: number;
+}
+
+/** Default multipart part size: 64 MiB (S3 allows 10,000 parts, so objects up to 625 GiB). */
+export const DEFAULT_MULTIPART_PART_BYTES = 64 * 2 ** 20;
+
+/** S3's smallest part size (except the last part): 5 MiB. */
+export const MIN_MULTIPART_PART_BYTES = 5 * 2 ** 20;
+
+/** Parts of one multipart upload sent at the same time. */
+const MULTIPART_CONCURRENCY = 4;
 
 /**
  * Builds the S3Client configuration from explicit options and the AWS environment (see
@@ -101,10 +132,22 @@ export class S3ObjectStore implements ObjectStore {
   readonly bucket: string;
   /** Normalized prefix (no leading/trailing `/`; may be empty). */
   readonly prefix: string;
+  /** Part size of multipart uploads, bytes. */
+  readonly multipartPartBytes: number;
+  private readonly onUploadPart: ((progress: UploadPartProgress) => void) | undefined;
   private readonly client: S3Client;
 
-  /** @throws ConfigValidationError for an empty bucket, a bad prefix or half-given credentials. */
+  /**
+   * @throws ConfigValidationError for an empty bucket, a bad prefix, half-given credentials or a
+   *   multipart part size that is not an integer >= 5 MiB.
+   */
   constructor(options: S3ObjectStoreOptions) {
+    const partBytes = options.multipartPartBytes ?? DEFAULT_MULTIPART_PART_BYTES;
+    if (!Number.isSafeInteger(partBytes) || partBytes < MIN_MULTIPART_PART_BYTES) {
+      throw new ConfigValidationError(`S3 multipart part size must be an integer >= ${MIN_MULTIPART_PART_BYTES} bytes (5 MiB), got ${partBytes}`);
+    }
+    this.multipartPartBytes = partBytes;
+    this.onUploadPart = options.onUploadPart;
     if (options.bucket.length === 0 || options.bucket.includes('/')) {
       throw new ConfigValidationError(`invalid S3 bucket name ${JSON.stringify(options.bucket)}`);
     }
@@ -155,14 +198,31 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  /** @inheritdoc Single streamed PutObject with ContentLength from stat (max 5 GiB on AWS). */
+  /**
+   * @inheritdoc A file of at most {@link multipartPartBytes} is one streamed PutObject; a larger
+   * one is a multipart upload of parts of that size, {@link MULTIPART_CONCURRENCY} at a time,
+   * aborted on failure.
+   */
   async upload(localPath: string, key: string): Promise<void> {
     const Key = this.fullKey(key);
     try {
       const { size } = await stat(localPath);
-      await this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key, Body: createReadStream(localPath), ContentLength: size }),
-      );
+      if (size <= this.multipartPartBytes) {
+        await this.client.send(
+          new PutObjectCommand({ Bucket: this.bucket, Key, Body: createReadStream(localPath), ContentLength: size }),
+        );
+        return;
+      }
+      const upload = new Upload({
+        client: this.client,
+        params: { Bucket: this.bucket, Key, Body: createReadStream(localPath) },
+        partSize: this.multipartPartBytes,
+        queueSize: MULTIPART_CONCURRENCY,
+        leavePartsOnError: false,
+      });
+      const onPart = this.onUploadPart;
+      if (onPart) upload.on('httpUploadProgress', (p) => onPart({ key, part: p.part ?? 0, loadedBytes: p.loaded ?? 0, totalBytes: size }));
+      await upload.done();
     } catch (err) {
       throw this.mapError(err, `upload of ${localPath} to`, key, Key);
     }
