@@ -5,12 +5,13 @@
  * in-process baselines (embedded LanceDB, brute force, hnswlib-node) in one run, then writes
  * bench/results/<date>.json, docs/benchmarks.md and docs/benchmarks-recall-qps-c*.svg.
  * Options: `--quick`; `--only <substring>` keeps the cluster configurations whose name contains it;
- * `--skip-baselines` leaves out the in-process baselines (for working on the cluster side).
+ * `--skip-baselines` leaves out the in-process baselines (for working on the cluster side);
+ * `--render bench/results/<file>.json` only regenerates docs/ from an earlier run's results.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bruteForce, embeddedLance, hnswlib, type BaselineContext, type EmbeddedLanceCase } from './lib/baselines.ts';
 import { sweepCluster, type ClusterConfig, type SweepContext } from './lib/cluster-sweep.ts';
@@ -21,7 +22,7 @@ import type { PointBudget } from './lib/measure.ts';
 import { renderMarkdown, renderPlots } from './lib/report.ts';
 import type { BenchPoint, BenchRun } from './lib/types.ts';
 
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'skip-baselines': { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'skip-baselines': { type: 'boolean', default: false }, render: { type: 'string' } } });
 const quick = args.quick ?? false;
 const SATURATING = 16;
 
@@ -116,7 +117,21 @@ function log(p: BenchPoint): void {
   );
 }
 
+/** Writes docs/benchmarks.md and the plots of `run`, whose results are in `resultsFile` (repo-relative). */
+function writeDocs(run: BenchRun, resultsFile: string): void {
+  const docs = join(ROOT, 'docs');
+  mkdirSync(docs, { recursive: true });
+  for (const [file, svg] of renderPlots(run)) writeFileSync(join(docs, file), svg);
+  writeFileSync(join(docs, 'benchmarks.md'), renderMarkdown(run, resultsFile));
+  process.stderr.write(`wrote docs/benchmarks.md and plots from ${resultsFile}\n`);
+}
+
 async function main(): Promise<void> {
+  if (args.render) {
+    const file = relative(ROOT, resolve(args.render));
+    writeDocs(JSON.parse(readFileSync(join(ROOT, file), 'utf8')) as BenchRun, file);
+    return;
+  }
   const plan = quick ? QUICK : FULL;
   process.env.SHARDFLEET_LOG_LEVEL ??= 'warn';
   const ds = await loadDataset(plan.maxBase, plan.maxQueries);
@@ -173,11 +188,7 @@ async function main(): Promise<void> {
   mkdirSync(resultsDir, { recursive: true });
   const resultsName = `${date.slice(0, 10)}${quick ? '-quick' : ''}.json`;
   writeFileSync(join(resultsDir, resultsName), `${JSON.stringify(run, null, 1)}\n`);
-  const docs = join(ROOT, 'docs');
-  mkdirSync(docs, { recursive: true });
-  for (const [file, svg] of renderPlots(run)) writeFileSync(join(docs, file), svg);
-  writeFileSync(join(docs, 'benchmarks.md'), renderMarkdown(run, `bench/results/${resultsName}`));
-  process.stderr.write(`wrote bench/results/${resultsName}, docs/benchmarks.md and plots\n`);
+  writeDocs(run, `bench/results/${resultsName}`);
 }
 
 await main();

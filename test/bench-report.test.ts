@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseStatCpuSeconds, parseStatusPeakRssMb } from '../bench/lib/proc-stats.ts';
 import { headline, processSplit, renderMarkdown } from '../bench/lib/report.ts';
-import { recallQpsSvg } from '../bench/lib/svg-plot.ts';
+import { paretoFrontier, recallQpsSvg } from '../bench/lib/svg-plot.ts';
 import type { BenchPoint, BenchRun } from '../bench/lib/types.ts';
 
 test('parseStatCpuSeconds reads utime + stime after a command name with spaces and parentheses', () => {
@@ -23,12 +23,23 @@ test('parseStatusPeakRssMb reads VmHWM in MB', () => {
 test('recallQpsSvg draws one polyline per multi-point series and a legend entry each', () => {
   const svg = recallQpsSvg('t <&>', [
     { name: 'a', points: [[0.9, 100], [0.99, 50]] },
-    { name: 'b', points: [[0.95, 1000]] },
+    { name: 'b', points: [[0.95, 1000]], dashed: true },
   ]);
   assert.match(svg, /^<svg /);
   assert.equal((svg.match(/<polyline/g) ?? []).length, 1);
-  assert.equal((svg.match(/<circle/g) ?? []).length, 3);
+  assert.equal((svg.match(/<circle/g) ?? []).length, 3, 'two points of a and its legend marker');
+  assert.equal((svg.match(/<rect x=/g) ?? []).length, 2 + 1, 'the plot frame, b\'s square point and its legend marker');
+  assert.equal((svg.match(/stroke-dasharray/g) ?? []).length, 1, 'b\'s legend line is dashed');
   assert.match(svg, /t &lt;&amp;&gt;/);
+});
+
+test('paretoFrontier keeps the points no other point beats on recall and QPS, by ascending recall', () => {
+  assert.deepEqual(
+    paretoFrontier([[0.9, 100], [0.95, 120], [0.99, 50], [0.93, 80], [1, 50], [Number.NaN, 1e6], [0.5, 0]]),
+    [[0.95, 120], [1, 50]],
+  );
+  assert.deepEqual(paretoFrontier([[0.8, 300], [0.9, 200], [0.97, 100]]), [[0.8, 300], [0.9, 200], [0.97, 100]]);
+  assert.deepEqual(paretoFrontier([]), []);
 });
 
 function point(p: Partial<BenchPoint>): BenchPoint {

@@ -89,7 +89,7 @@ export function plotSeries(run: BenchRun, concurrency: number): PlotSeries[] {
     list.push([p.recall, p.qps]);
     bySeries.set(name, list);
   }
-  return [...bySeries.entries()].map(([name, points]) => ({ name, points }));
+  return [...bySeries.entries()].map(([name, points]) => ({ name, points, dashed: !name.startsWith('cluster ') }));
 }
 
 /** SVG file name (in docs/) of the plot at `concurrency`. */

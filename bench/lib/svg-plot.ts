@@ -1,6 +1,7 @@
 /**
- * A small recall-vs-QPS line plot in SVG, in the style of ANN-benchmarks: x = recall@10 (linear),
- * y = queries per second (log10 scale), one polyline per series (points sorted by recall).
+ * A small recall-vs-QPS line plot in SVG, in the style of ANN-benchmarks: x = recall@10 on a
+ * "nines" scale (-log10(1 - recall), like its logit x-scale), y = queries per second (log10
+ * scale), one polyline per series through its Pareto frontier.
  */
 
 /** One curve. */
@@ -8,9 +9,37 @@ export interface PlotSeries {
   name: string;
   /** [recall 0..1, QPS > 0] pairs. */
   points: [number, number][];
+  /** Draw dashed with square markers (baselines), so it stays apart from a solid series of the same colour. */
+  dashed?: boolean;
 }
 
-const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf', '#000000', '#aec7e8', '#ffbb78', '#98df8a', '#ff9896', '#c5b0d5'];
+/** matplotlib's tab20 palette, dark shades first, then black and greys. */
+const COLORS = [
+  '#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf',
+  '#aec7e8', '#ffbb78', '#98df8a', '#ff9896', '#c5b0d5', '#c49c94', '#f7b6d2', '#000000', '#dbdb8d', '#9edae5',
+];
+
+/** Recall drawn at the right edge: higher recalls (up to 1) are clamped to it. */
+const MAX_RECALL_SHOWN = 0.999;
+const RECALL_TICKS = [0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 1];
+
+/**
+ * The points of a series that no other point beats on both recall and QPS, by ascending recall:
+ * the curve ANN-benchmarks draws (its `create_pointset`). Points with a non-finite recall or
+ * QPS <= 0 are dropped.
+ */
+export function paretoFrontier(points: readonly [number, number][]): [number, number][] {
+  const sorted = points.filter(([r, q]) => Number.isFinite(r) && q > 0).sort((a, b) => b[0] - a[0] || b[1] - a[1]);
+  const out: [number, number][] = [];
+  let bestQps = -Infinity;
+  for (const p of sorted) {
+    if (p[1] > bestQps) {
+      out.push(p);
+      bestQps = p[1];
+    }
+  }
+  return out.reverse();
+}
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -27,13 +56,16 @@ export function recallQpsSvg(title: string, series: PlotSeries[], width = 900, h
   const plotW = width - left - 280;
   const plotH = height - top - 50;
   const all = series.flatMap((s) => s.points).filter(([r, q]) => Number.isFinite(r) && q > 0);
-  // Zoom on the measured range (at least 0.05 wide), like ANN-benchmarks' recall axis.
-  const minR = Math.min(0.95, ...all.map(([r]) => Math.floor(r * 20) / 20));
-  const maxR = 1;
+  // Recall on a "nines" scale, -log10(1 - recall), clamped at 0.999 (like ANN-benchmarks'
+  // `--x-scale logit`): the range 0.9..1, where the configurations differ, gets most of the width.
+  const nines = (r: number): number => -Math.log10(Math.max(1 - r, 1 - MAX_RECALL_SHOWN));
+  const minR = Math.min(0.9, ...all.map(([r]) => Math.floor(r * 10) / 10));
+  const x0 = nines(minR);
+  const x1 = nines(1);
   const qs = all.map(([, q]) => q);
   const lo = Math.floor(Math.log10(Math.min(...qs, 10)));
   const hi = Math.ceil(Math.log10(Math.max(...qs, 100)));
-  const x = (r: number): number => left + ((r - minR) / (maxR - minR)) * plotW;
+  const x = (r: number): number => left + ((nines(r) - x0) / (x1 - x0)) * plotW;
   const y = (q: number): number => top + plotH - ((Math.log10(q) - lo) / (hi - lo || 1)) * plotH;
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`);
@@ -44,25 +76,29 @@ export function recallQpsSvg(title: string, series: PlotSeries[], width = 900, h
     const yy = y(10 ** e).toFixed(1);
     out.push(`<line x1="${left}" x2="${left + plotW}" y1="${yy}" y2="${yy}" stroke="#ddd"/><text x="${left - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle">${10 ** e}</text>`);
   }
-  const step = maxR - minR <= 0.1 ? 0.01 : 0.05;
-  for (let r = minR; r <= maxR + 1e-9; r += step) {
+  for (const r of RECALL_TICKS.filter((t) => t >= minR)) {
     const xx = x(r).toFixed(1);
-    out.push(`<line x1="${xx}" x2="${xx}" y1="${top}" y2="${top + plotH}" stroke="#eee"/><text x="${xx}" y="${top + plotH + 15}" text-anchor="middle">${r.toFixed(2)}</text>`);
+    const label = r === 1 ? '1' : String(r);
+    out.push(`<line x1="${xx}" x2="${xx}" y1="${top}" y2="${top + plotH}" stroke="#eee"/><text x="${xx}" y="${top + plotH + 15}" text-anchor="middle">${label}</text>`);
   }
-  out.push(`<text x="${left + plotW / 2}" y="${height - 12}" text-anchor="middle">recall@10</text>`);
+  out.push(`<text x="${left + plotW / 2}" y="${height - 12}" text-anchor="middle">recall@10 (scale: -log10(1 - recall); ${MAX_RECALL_SHOWN} and above at the right edge)</text>`);
   out.push(`<text transform="translate(14 ${top + plotH / 2}) rotate(-90)" text-anchor="middle">queries per second (log scale)</text>`);
   series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length];
-    const pts = s.points.filter(([r, q]) => Number.isFinite(r) && q > 0).sort((a, b) => a[0] - b[0]);
+    const dash = s.dashed ? ' stroke-dasharray="5 3"' : '';
+    const marker = (cx: string, cy: string): string =>
+      s.dashed ? `<rect x="${(+cx - 2.5).toFixed(1)}" y="${(+cy - 2.5).toFixed(1)}" width="5" height="5" fill="${color}"/>` : `<circle cx="${cx}" cy="${cy}" r="2.5" fill="${color}"/>`;
+    const pts = paretoFrontier(s.points);
     if (pts.length === 0) return;
     const coords = pts.map(([r, q]) => `${x(r).toFixed(1)},${y(q).toFixed(1)}`);
-    if (pts.length > 1) out.push(`<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${coords.join(' ')}"/>`);
+    if (pts.length > 1) out.push(`<polyline fill="none" stroke="${color}" stroke-width="1.5"${dash} points="${coords.join(' ')}"/>`);
     for (const c of coords) {
       const [cx, cy] = c.split(',');
-      out.push(`<circle cx="${cx}" cy="${cy}" r="2.5" fill="${color}"/>`);
+      out.push(marker(cx, cy));
     }
     const ly = top + 6 + i * 16;
-    out.push(`<line x1="${left + plotW + 12}" x2="${left + plotW + 32}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/><text x="${left + plotW + 36}" y="${ly}" dominant-baseline="middle">${esc(s.name)}</text>`);
+    const lx = left + plotW + 12;
+    out.push(`<line x1="${lx}" x2="${lx + 20}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${dash}/>${marker(String(lx + 10), String(ly))}<text x="${lx + 24}" y="${ly}" dominant-baseline="middle">${esc(s.name)}</text>`);
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;
