@@ -301,6 +301,20 @@ describe('S3ObjectStore multipart upload (s3rver)', () => {
     await store.close();
   });
 
+  test('at most two multipart uploads run at once; the third waits for one to finish', async () => {
+    const events: string[] = [];
+    const store = new S3ObjectStore({ bucket: server.bucket, prefix: 'mp3', connection: server.connection, multipartPartBytes: 5 * 2 ** 20, onUploadPart: (p) => events.push(p.key) });
+    const file = path.join(dir, 'eleven.bin');
+    await writeFile(file, randomBytes(11 * 2 ** 20));
+    await Promise.all(['k0', 'k1', 'k2'].map((k) => store.upload(file, k)));
+    assert.equal(events.length, 9, 'three parts each');
+    const firstOf = (k: string): number => events.indexOf(k);
+    const lastOf = (k: string): number => events.lastIndexOf(k);
+    assert.ok(Math.min(lastOf('k0'), lastOf('k1')) < firstOf('k2'), `k2 started before k0 or k1 finished: ${events.join(' ')}`);
+    for (const k of ['k0', 'k1', 'k2']) assert.equal((await store.head(k))?.size, 11 * 2 ** 20);
+    await store.close();
+  });
+
   test('a part size below S3\'s 5 MiB minimum is a configuration error', () => {
     assert.throws(() => new S3ObjectStore({ bucket: 'b', multipartPartBytes: 2 ** 20 }), (err: unknown) => err instanceof ConfigValidationError && /5 MiB/.test(err.message));
   });

@@ -3,7 +3,7 @@
  * S3-compatible servers (MinIO, s3rver): checksums are only computed/validated when an operation
  * requires them, and path-style addressing is the default when a custom endpoint is set.
  *
- * `upload` of a file larger than one part (64 MiB by default) is a multipart upload
+ * `upload` of a file larger than one part (16 MiB by default) is a multipart upload
  * (@aws-sdk/lib-storage), so shard files are not bound by PutObject's 5 GiB limit; a failed
  * multipart upload is aborted, leaving no parts behind.
  */
@@ -22,6 +22,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import pLimit from 'p-limit';
 
 import { ConfigValidationError, ObjectNotFoundError, PreconditionFailedError, StorageError, errorMessage } from '../errors.ts';
 import { assertValidKey, assertValidPrefix, compareKeys, type ObjectInfo, type ObjectStore, type PutCondition } from './object-store.ts';
@@ -81,14 +82,21 @@ export interface UploadPartProgress {
   totalBytes: number;
 }
 
-/** Default multipart part size: 64 MiB (S3 allows 10,000 parts, so objects up to 625 GiB). */
-export const DEFAULT_MULTIPART_PART_BYTES = 64 * 2 ** 20;
+/** Default multipart part size: 16 MiB (S3 allows 10,000 parts, so objects up to 156 GiB). */
+export const DEFAULT_MULTIPART_PART_BYTES = 16 * 2 ** 20;
 
 /** S3's smallest part size (except the last part): 5 MiB. */
 export const MIN_MULTIPART_PART_BYTES = 5 * 2 ** 20;
 
-/** Parts of one multipart upload sent at the same time. */
+/** Parts of one multipart upload sent at the same time (each is a buffer of one part). */
 const MULTIPART_CONCURRENCY = 4;
+
+/**
+ * Multipart uploads running at the same time per store; further ones wait. Bounds the part
+ * buffers to MULTIPART_UPLOADS x MULTIPART_CONCURRENCY x part size (128 MiB by default) however
+ * many files the writer uploads in parallel.
+ */
+const MULTIPART_UPLOADS = 2;
 
 /**
  * Builds the S3Client configuration from explicit options and the AWS environment (see
@@ -135,6 +143,7 @@ export class S3ObjectStore implements ObjectStore {
   /** Part size of multipart uploads, bytes. */
   readonly multipartPartBytes: number;
   private readonly onUploadPart: ((progress: UploadPartProgress) => void) | undefined;
+  private readonly multipartSlots = pLimit(MULTIPART_UPLOADS);
   private readonly client: S3Client;
 
   /**
@@ -200,8 +209,8 @@ export class S3ObjectStore implements ObjectStore {
 
   /**
    * @inheritdoc A file of at most {@link multipartPartBytes} is one streamed PutObject; a larger
-   * one is a multipart upload of parts of that size, {@link MULTIPART_CONCURRENCY} at a time,
-   * aborted on failure.
+   * one is a multipart upload of parts of that size, {@link MULTIPART_CONCURRENCY} at a time, with
+   * at most {@link MULTIPART_UPLOADS} such uploads per store at once; aborted on failure.
    */
   async upload(localPath: string, key: string): Promise<void> {
     const Key = this.fullKey(key);
@@ -222,7 +231,7 @@ export class S3ObjectStore implements ObjectStore {
       });
       const onPart = this.onUploadPart;
       if (onPart) upload.on('httpUploadProgress', (p) => onPart({ key, part: p.part ?? 0, loadedBytes: p.loaded ?? 0, totalBytes: size }));
-      await upload.done();
+      await this.multipartSlots(() => upload.done());
     } catch (err) {
       throw this.mapError(err, `upload of ${localPath} to`, key, Key);
     }
