@@ -78,18 +78,22 @@ export function headline(run: BenchRun): Headline {
 
 /** The plot's series for one concurrency: every cluster configuration and every baseline. */
 export function plotSeries(run: BenchRun, concurrency: number): PlotSeries[] {
-  const bySeries = new Map<string, [number, number][]>();
+  const bySeries = new Map<string, PlotSeries>();
+  const multiConcurrency = new Set(run.points.filter((p) => p.concurrency !== 1).map((p) => p.series));
   for (const p of run.points) {
     if (p.kind === 'in-process') continue;
     // Baselines that only run at concurrency 1 (brute force, hnswlib) appear on every plot.
-    const single = p.kind === 'baseline' && !run.points.some((o) => o.series === p.series && o.concurrency !== 1);
+    const single = p.kind === 'baseline' && !multiConcurrency.has(p.series);
     if (p.concurrency !== concurrency && !single) continue;
     const name = single && concurrency !== 1 ? `${p.series} (c=1)` : p.series;
-    const list = bySeries.get(name) ?? [];
-    list.push([p.recall, p.qps]);
-    bySeries.set(name, list);
+    let series = bySeries.get(name);
+    if (!series) {
+      series = { name, points: [], dashed: p.kind === 'baseline' };
+      bySeries.set(name, series);
+    }
+    series.points.push([p.recall, p.qps]);
   }
-  return [...bySeries.entries()].map(([name, points]) => ({ name, points, dashed: !name.startsWith('cluster ') }));
+  return [...bySeries.values()];
 }
 
 /** SVG file name (in docs/) of the plot at `concurrency`. */

@@ -86,19 +86,17 @@ export function recallQpsSvg(title: string, series: PlotSeries[], width = 900, h
   series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length];
     const dash = s.dashed ? ' stroke-dasharray="5 3"' : '';
-    const marker = (cx: string, cy: string): string =>
-      s.dashed ? `<rect x="${(+cx - 2.5).toFixed(1)}" y="${(+cy - 2.5).toFixed(1)}" width="5" height="5" fill="${color}"/>` : `<circle cx="${cx}" cy="${cy}" r="2.5" fill="${color}"/>`;
-    const pts = paretoFrontier(s.points);
-    if (pts.length === 0) return;
-    const coords = pts.map(([r, q]) => `${x(r).toFixed(1)},${y(q).toFixed(1)}`);
-    if (pts.length > 1) out.push(`<polyline fill="none" stroke="${color}" stroke-width="1.5"${dash} points="${coords.join(' ')}"/>`);
-    for (const c of coords) {
-      const [cx, cy] = c.split(',');
-      out.push(marker(cx, cy));
-    }
+    const marker = (cx: number, cy: number): string =>
+      s.dashed
+        ? `<rect x="${(cx - 2.5).toFixed(1)}" y="${(cy - 2.5).toFixed(1)}" width="5" height="5" fill="${color}"/>`
+        : `<circle cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="2.5" fill="${color}"/>`;
+    const coords = paretoFrontier(s.points).map(([r, q]): [number, number] => [x(r), y(q)]);
+    if (coords.length === 0) return;
+    if (coords.length > 1) out.push(`<polyline fill="none" stroke="${color}" stroke-width="1.5"${dash} points="${coords.map(([cx, cy]) => `${cx.toFixed(1)},${cy.toFixed(1)}`).join(' ')}"/>`);
+    for (const [cx, cy] of coords) out.push(marker(cx, cy));
     const ly = top + 6 + i * 16;
     const lx = left + plotW + 12;
-    out.push(`<line x1="${lx}" x2="${lx + 20}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${dash}/>${marker(String(lx + 10), String(ly))}<text x="${lx + 24}" y="${ly}" dominant-baseline="middle">${esc(s.name)}</text>`);
+    out.push(`<line x1="${lx}" x2="${lx + 20}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${dash}/>${marker(lx + 10, ly)}<text x="${lx + 24}" y="${ly}" dominant-baseline="middle">${esc(s.name)}</text>`);
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;

@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
-import { MAX_MESSAGE_BYTES, loadServicesPackageDefinition } from './proto.ts';
+import { LEAN_CALL_OPTIONS, MAX_MESSAGE_BYTES, loadServicesPackageDefinition } from './proto.ts';
 import { HealthImplementation } from './health.ts';
 import { ConfigValidationError } from './errors.ts';
 
@@ -107,7 +107,7 @@ export function newServer(options: NewServerOptions = {}): grpc.Server {
   return new grpc.Server({
     'grpc.max_receive_message_length': positiveBytes('max receive message size', options.maxReceiveMessageBytes),
     'grpc.max_send_message_length': positiveBytes('max send message size', options.maxSendMessageBytes),
-    'grpc.enable_channelz': 0,
+    ...LEAN_CALL_OPTIONS,
     ...(options.interceptors ? { interceptors: options.interceptors } : {}),
   });
 }

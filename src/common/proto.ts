@@ -54,8 +54,9 @@ export function channelOptions(maxMessageBytes: number = MAX_MESSAGE_BYTES): grp
 }
 
 /**
- * grpc-js features shardfleet does not use, turned off because they cost work on every call:
- * channelz (per-call counters and trace events kept for the channelz admin service).
+ * grpc-js features shardfleet does not use, turned off on every client channel and server because
+ * they cost work on every call: channelz (per-call counters and trace events kept for the channelz
+ * admin service).
  */
 export const LEAN_CALL_OPTIONS: grpc.ChannelOptions = {
   'grpc.enable_channelz': 0,

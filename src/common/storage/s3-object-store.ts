@@ -222,16 +222,19 @@ export class S3ObjectStore implements ObjectStore {
         );
         return;
       }
-      const upload = new Upload({
-        client: this.client,
-        params: { Bucket: this.bucket, Key, Body: createReadStream(localPath) },
-        partSize: this.multipartPartBytes,
-        queueSize: MULTIPART_CONCURRENCY,
-        leavePartsOnError: false,
+      // The file is opened only once a slot is free, so waiting uploads hold no descriptors.
+      await this.multipartSlots(async () => {
+        const upload = new Upload({
+          client: this.client,
+          params: { Bucket: this.bucket, Key, Body: createReadStream(localPath) },
+          partSize: this.multipartPartBytes,
+          queueSize: MULTIPART_CONCURRENCY,
+          leavePartsOnError: false,
+        });
+        const onPart = this.onUploadPart;
+        if (onPart) upload.on('httpUploadProgress', (p) => onPart({ key, part: p.part ?? 0, loadedBytes: p.loaded ?? 0, totalBytes: size }));
+        await upload.done();
       });
-      const onPart = this.onUploadPart;
-      if (onPart) upload.on('httpUploadProgress', (p) => onPart({ key, part: p.part ?? 0, loadedBytes: p.loaded ?? 0, totalBytes: size }));
-      await this.multipartSlots(() => upload.done());
     } catch (err) {
       throw this.mapError(err, `upload of ${localPath} to`, key, Key);
     }
