@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ShardfleetClient } from '../src/client/router-client.ts';
-import { startLocalCluster } from '../src/cli/local-cluster.ts';
+import { freePort, startLocalCluster } from '../src/cli/local-cluster.ts';
 import { createLogger } from '../src/common/logger.ts';
+import { promSamples } from '../src/eval/prometheus-text.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import { runLoad } from '../src/eval/load-generator.ts';
 import { buildSnapshot } from '../src/writer/build-snapshot.ts';
@@ -40,14 +41,24 @@ try {
     log: createLogger('bench'),
   });
   const queries = await readIdxImages(IMAGES, { start: 9000, limit: 1000 });
-  const cluster = await startLocalCluster({ store: join(dir, 'store'), numNodes: 3, replication: 2, cacheDir: join(dir, 'cache'), stderr: 'ignore' });
+  const metricsAddress = `127.0.0.1:${await freePort()}`;
+  const cluster = await startLocalCluster({
+    store: join(dir, 'store'),
+    numNodes: 3,
+    replication: 2,
+    cacheDir: join(dir, 'cache'),
+    stderr: 'ignore',
+    routerArgs: ['--metrics-listen', metricsAddress],
+  });
+  const scrape = async (): Promise<RouterCounts> => routerCounts(await (await fetch(`http://${metricsAddress}/metrics`)).text());
   const client = new ShardfleetClient(cluster.routerAddress);
   try {
     console.log(`# shardfleet load benchmark — run ${built.runId}, 9,000 x 784, 8 shards, 3 nodes, R=2, num_probes ${numProbes}, ${seconds} s per step`);
-    console.log('| concurrency | queries | errors | QPS | p50 ms | p99 ms | max ms |');
-    console.log('|---:|---:|---:|---:|---:|---:|---:|');
+    console.log('| concurrency | queries | errors | QPS | p50 ms | p99 ms | max ms | nodes per query | node calls per query | share of node calls (node-0/1/2) |');
+    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
     await runLoad(client, { queries: queries.vectors, dim: queries.dim, concurrency: 4, durationMs: 2000, params: { numProbes } }); // warm-up
     for (const concurrency of levels) {
+      const before = await scrape();
       const r = await runLoad(client, {
         queries: queries.vectors,
         dim: queries.dim,
@@ -56,7 +67,15 @@ try {
         maxQueries: 200_000,
         params: { topK: 10, numProbes },
       });
-      console.log(`| ${concurrency} | ${r.ok} | ${r.errorCount} | ${r.qps.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.max.toFixed(1)} |`);
+      const after = await scrape();
+      const requests = after.requests - before.requests;
+      const calls = [...after.callsByNode].map(([node, n]) => [node, n - (before.callsByNode.get(node) ?? 0)] as const).sort();
+      const totalCalls = calls.reduce((s, [, n]) => s + n, 0);
+      const shares = calls.map(([, n]) => (n / Math.max(1, totalCalls)).toFixed(2)).join(' / ');
+      console.log(
+        `| ${concurrency} | ${r.ok} | ${r.errorCount} | ${r.qps.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.max.toFixed(1)} | ` +
+          `${((after.widthSum - before.widthSum) / Math.max(1, requests)).toFixed(2)} | ${(totalCalls / Math.max(1, requests)).toFixed(2)} | ${shares} |`,
+      );
       if (r.errorCount) console.log(`  errors: ${JSON.stringify([...r.errors])}`);
     }
   } finally {
@@ -66,4 +85,23 @@ try {
 } finally {
   await store.close();
   await rm(dir, { recursive: true, force: true });
+}
+
+/** Router counters read from its /metrics: Search requests, first-wave width sum, node calls by node. */
+interface RouterCounts {
+  requests: number;
+  widthSum: number;
+  callsByNode: Map<string, number>;
+}
+
+function routerCounts(text: string): RouterCounts {
+  const callsByNode = new Map<string, number>();
+  for (const s of promSamples(text, 'shardfleet_router_node_rpc_duration_seconds_count')) {
+    callsByNode.set(s.labels.node, (callsByNode.get(s.labels.node) ?? 0) + s.value);
+  }
+  return {
+    requests: promSamples(text, 'shardfleet_router_fanout_nodes_count', { rpc: 'Search' }).reduce((a, s) => a + s.value, 0),
+    widthSum: promSamples(text, 'shardfleet_router_fanout_nodes_sum', { rpc: 'Search' }).reduce((a, s) => a + s.value, 0),
+    callsByNode,
+  };
 }

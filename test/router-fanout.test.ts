@@ -8,6 +8,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { placeShards } from '../src/common/placement.ts';
+import { loadShardNodeProto, type ShardNodeClient } from '../src/common/proto.ts';
+import { fanOut } from '../src/router/fan-out.ts';
+import { NodeLoad } from '../src/router/replica-choice.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import type { BatchSearchResponse__Output } from '../src/common/proto-gen/shardfleet/v1/BatchSearchResponse.ts';
 import type { SearchResponse__Output } from '../src/common/proto-gen/shardfleet/v1/SearchResponse.ts';
@@ -73,11 +76,11 @@ describe('router fan-out over two replicas', () => {
     assert.equal(res.num_shards_answered, NUM_DBS);
     assert.deepEqual(res.failed_shards, []);
     assert.deepEqual(shardsOfHits(res), ALL);
-    assert.equal(a.searchCalls.length, 1, 'node a was asked first for its preferred shards');
-    assert.deepEqual([...a.searchCalls[0].req.queries[0].shard_ids].sort(), preferredOn('a'));
-    const retried = b.searchCalls.flatMap((c) => c.req.queries[0].shard_ids);
-    for (const db of preferredOn('a')) assert.ok(retried.includes(db), `shard ${db} was retried on node b`);
+    assert.equal(a.searchCalls.length, 1, 'node a got one first-wave call');
+    const onA = a.searchCalls[0].req.queries[0].shard_ids;
+    assert.ok(onA.length > 0 && onA.length < NUM_DBS, `the first wave split the shards over both replicas (a got ${onA.join(',')})`);
     assert.equal(b.searchCalls.length, 2, 'one first-wave call and one retry call to node b');
+    assert.deepEqual([...b.searchCalls[1].req.queries[0].shard_ids].sort(), [...onA].sort(), 'the retry to b carries exactly the shards a failed');
   });
 
   test('hedging: with node a 500 ms slow and a 50 ms hedge delay, every search answers before a does', async () => {
@@ -94,8 +97,10 @@ describe('router fan-out over two replicas', () => {
       assert.deepEqual(shardsOfHits(res), ALL);
     }
     await waitUntil('node a to see the losing calls cancelled', () => a.cancelledCalls >= 4);
-    const hedged = b.searchCalls.filter((c) => c.req.queries[0].shard_ids.every((db) => preferredOn('a').includes(db)));
-    assert.ok(hedged.length >= 4, 'node b received a hedge of node a\'s shards for every search');
+    assert.equal(a.searchCalls.length, 4, 'node a got a first-wave call in every search');
+    const key = (ids: readonly number[]): string => [...ids].sort((x, y) => x - y).join(',');
+    const onB = b.searchCalls.map((c) => key(c.req.queries[0].shard_ids));
+    for (const c of a.searchCalls) assert.ok(onB.includes(key(c.req.queries[0].shard_ids)), `node b received a hedge of node a's shards ${key(c.req.queries[0].shard_ids)}`);
   });
 
   test('without hedging the same search waits for the slow node (the control for the test above)', async () => {
@@ -134,6 +139,80 @@ describe('router fan-out over two replicas', () => {
     await waitUntil('node a to be re-admitted', async () => (await replicaStateOfA()) === 'loaded');
     await search(t, shards);
     assert.equal(a.searchCalls.length, 3, 'the re-admitted node is asked again');
+  });
+});
+
+describe('replica choice: least outstanding shard searches', () => {
+  let fx: Fixture;
+  let t: TestRouter | undefined;
+  afterEach(async () => {
+    await t?.stop();
+    t = undefined;
+    for (const n of fx?.nodes ?? []) n.stop();
+    await fx?.dir.remove();
+  });
+
+  test('concurrent searches of one shard are spread over both of its replicas, not all sent to the preferred one', async () => {
+    fx = await twoReplicaFixture();
+    t = await startTestRouter(fx.store, fx.nodes, { replication: 2, hedging: false });
+    for (const n of fx.nodes) n.delayMs = 300;
+    const db = preferredOn('a')[0];
+    const answers = await Promise.all(Array.from({ length: 4 }, () => search(t!, [db])));
+    for (const res of answers) assert.equal(res.num_shards_answered, 1);
+    const [a, b] = fx.nodes.map((n) => n.searchCalls.length);
+    assert.equal(a + b, 4, 'one call per search (no hedge, no retry)');
+    assert.ok(a >= 1 && b >= 1, `both replicas served (a ${a}, b ${b})`);
+  });
+
+  test('an idle router sends two shards that one node owns in one call to that node, whatever their preferred replicas', async () => {
+    fx = await twoReplicaFixture();
+    t = await startTestRouter(fx.store, fx.nodes, { replication: 2, hedging: false });
+    const res = await search(t, [preferredOn('a')[0], preferredOn('b')[0]]);
+    assert.equal(res.num_shards_answered, 2);
+    const calls = fx.nodes.flatMap((n) => n.searchCalls);
+    assert.equal(calls.length, 1, 'one node call (fan-out width 1)');
+    assert.equal(calls[0].req.queries[0].shard_ids.length, 2);
+  });
+});
+
+describe('fan-out load accounting', () => {
+  test('outstanding searches return to zero after answers, failures, retries, hedges and cancelled losers', async () => {
+    const nodes = [await FakeShardNode.start('a'), await FakeShardNode.start('b')];
+    const Client = loadShardNodeProto().shardfleet.v1.ShardNode;
+    const clients = new Map<string, ShardNodeClient>(nodes.map((n) => [n.id, new Client(n.address, grpc.credentials.createInsecure())]));
+    try {
+      for (const n of nodes) n.runs.set(RUN, { loaded: ALL });
+      const [a, b] = nodes;
+      const load = new NodeLoad();
+      const deps = {
+        client: (id: string) => clients.get(id),
+        candidates: () => ({ nodes: ['a', 'b'], ready: true, owners: 2, why: '' }),
+        hedgeDelayMs: () => 30,
+        load,
+      };
+      const query = { queryBytes: Buffer.from(fakeQuery()), topK: 3, includePayload: false, includeVector: false, options: { nprobes: 0, ef: 0, refine_factor: 0 } };
+      const run = (shardIds: number[]) => fanOut(deps, { runId: RUN, queries: [{ ...query, shardIds }], deadline: Date.now() + 5000 });
+      let seen = 0;
+      const observe = (): void => {
+        seen = Math.max(seen, load.of('a') + load.of('b'));
+      };
+      const timer = setInterval(observe, 5);
+      a.delayMs = 200; // a's calls are hedged to b and cancelled when b answers
+      const hedged = await run([0, 1, 2, 3]);
+      assert.ok(hedged.hedges >= 1, 'a call was hedged');
+      a.delayMs = 0;
+      a.failWith = grpc.status.INTERNAL; // a's calls fail and are retried on b
+      const retried = await run([0, 1, 2, 3]);
+      assert.ok(retried.retries >= 1, 'a call was retried');
+      clearInterval(timer);
+      for (const r of [hedged, retried]) assert.ok(r.queries[0].failed.size === 0 && r.queries[0].answered.size === 4);
+      assert.ok(seen > 0, 'searches were counted while in flight');
+      await waitUntil('every call to settle', () => load.of('a') === 0 && load.of('b') === 0);
+      assert.ok(b.searchCalls.length >= 2, 'b took the hedge and the retry');
+    } finally {
+      for (const c of clients.values()) c.close();
+      for (const n of nodes) n.stop();
+    }
   });
 });
 

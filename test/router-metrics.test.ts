@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
+import { promSample, promSamples } from '../src/eval/prometheus-text.ts';
 import { tempDir } from './helpers/fixtures.ts';
-import { FakeShardNode, fakeQuery, publishFakeRun, startTestRouter, type TestRouter } from './helpers/router-fakes.ts';
+import { FakeShardNode, fakeQuery, publishFakeRun, startTestRouter, waitUntil, type TestRouter } from './helpers/router-fakes.ts';
 
 const RUN = 'run-m';
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -30,17 +31,6 @@ after(async () => {
   await dir?.remove();
 });
 
-/** The value of the first sample of `name` whose labels include every `labels` pair. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_]+)(\{([^}]*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries([...(m[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[4]);
-  }
-  return undefined;
-}
-
 test('/metrics shows the router metrics after a few searches', async () => {
   assert.ok(t.router.metricsAddress, 'metrics endpoint is listening');
   const search = (extra: object): Promise<unknown> => t.client.call('Search', { query: fakeQuery(), top_k: 5, shard_ids: [0, 1, 2, 3], ...extra });
@@ -58,20 +48,39 @@ test('/metrics shows the router metrics after a few searches', async () => {
   const res = await fetch(`http://${t.router.metricsAddress}/metrics`);
   assert.equal(res.status, 200);
   const text = await res.text();
-  assert.equal(sample(text, 'shardfleet_router_request_duration_seconds_count', { rpc: 'Search', outcome: 'ok', component: 'router' }), 4);
-  assert.equal(sample(text, 'shardfleet_router_request_duration_seconds_count', { rpc: 'Search', outcome: 'partial' }), 1);
-  assert.equal(sample(text, 'shardfleet_router_request_duration_seconds_count', { rpc: 'Search', outcome: 'unavailable' }), 1);
-  assert.equal(sample(text, 'shardfleet_router_coverage_failures_total', { rpc: 'Search' }), 1);
-  assert.equal(sample(text, 'shardfleet_router_partial_responses_total', { rpc: 'Search' }), 1);
-  assert.equal(sample(text, 'shardfleet_router_fanout_nodes_count', { rpc: 'Search' }), 6);
-  assert.ok((sample(text, 'shardfleet_router_retries_total') ?? 0) >= 2, 'the failing shard was retried on its other replica');
-  assert.ok((sample(text, 'shardfleet_router_hedges_total') ?? 0) >= 1);
-  assert.ok((sample(text, 'shardfleet_router_node_rpc_duration_seconds_count', { node: 'a', outcome: 'ok' }) ?? 0) >= 1);
-  assert.ok((sample(text, 'shardfleet_router_node_rpc_duration_seconds_count', { node: 'a', outcome: 'cancelled' }) ?? 0) >= 1, 'the hedge loser was cancelled');
-  assert.equal(sample(text, 'shardfleet_router_current_run', { run_id: RUN }), 1);
-  const age = sample(text, 'shardfleet_router_snapshot_age_seconds');
+  assert.equal(promSample(text, 'shardfleet_router_request_duration_seconds_count', { rpc: 'Search', outcome: 'ok', component: 'router' }), 4);
+  assert.equal(promSample(text, 'shardfleet_router_request_duration_seconds_count', { rpc: 'Search', outcome: 'partial' }), 1);
+  assert.equal(promSample(text, 'shardfleet_router_request_duration_seconds_count', { rpc: 'Search', outcome: 'unavailable' }), 1);
+  assert.equal(promSample(text, 'shardfleet_router_coverage_failures_total', { rpc: 'Search' }), 1);
+  assert.equal(promSample(text, 'shardfleet_router_partial_responses_total', { rpc: 'Search' }), 1);
+  assert.equal(promSample(text, 'shardfleet_router_fanout_nodes_count', { rpc: 'Search' }), 6);
+  assert.ok((promSample(text, 'shardfleet_router_retries_total') ?? 0) >= 2, 'the failing shard was retried on its other replica');
+  assert.ok((promSample(text, 'shardfleet_router_hedges_total') ?? 0) >= 1);
+  assert.ok((promSample(text, 'shardfleet_router_node_rpc_duration_seconds_count', { node: 'a', outcome: 'ok' }) ?? 0) >= 1);
+  assert.ok((promSample(text, 'shardfleet_router_node_rpc_duration_seconds_count', { node: 'a', outcome: 'cancelled' }) ?? 0) >= 1, 'the hedge loser was cancelled');
+  assert.equal(promSample(text, 'shardfleet_router_current_run', { run_id: RUN }), 1);
+  const age = promSample(text, 'shardfleet_router_snapshot_age_seconds');
   assert.ok(age !== undefined && age >= 0 && age < 600, `snapshot age ${age}`);
-  assert.equal(sample(text, 'shardfleet_router_shard_coverage_ratio'), 1);
-  assert.equal(sample(text, 'shardfleet_router_ejected_nodes'), 0);
-  assert.ok(sample(text, 'process_cpu_user_seconds_total') !== undefined, 'default process metrics are there');
+  assert.equal(promSample(text, 'shardfleet_router_shard_coverage_ratio'), 1);
+  assert.equal(promSample(text, 'shardfleet_router_ejected_nodes'), 0);
+  assert.ok(promSample(text, 'process_cpu_user_seconds_total') !== undefined, 'default process metrics are there');
+});
+
+test('node_inflight_searches counts the shard searches in flight per node, and returns to none', async () => {
+  const inflight = async (): Promise<Map<string, number>> => {
+    const text = await (await fetch(`http://${t.router.metricsAddress}/metrics`)).text();
+    return new Map(promSamples(text, 'shardfleet_router_node_inflight_searches').map((x) => [x.labels.node, x.value]));
+  };
+  const total = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
+  for (const n of nodes) n.delayMs = 400;
+  try {
+    const pending = t.client.call('Search', { query: fakeQuery(), top_k: 5, shard_ids: [0, 1, 2, 3] });
+    let seen = new Map<string, number>();
+    await waitUntil('the searches to show as in flight', async () => total((seen = await inflight())) >= 4);
+    assert.ok([...seen.keys()].every((node) => node === 'a' || node === 'b'), `labels are node ids: ${[...seen.keys()].join(',')}`);
+    await pending;
+  } finally {
+    for (const n of nodes) n.delayMs = 0;
+  }
+  await waitUntil('no search in flight', async () => total(await inflight()) === 0);
 });

@@ -1,6 +1,6 @@
 /**
  * Unit tests of the router's pure parts: latency window, hedge delay, outlier ejection timing,
- * Status parsing, and the Health decision.
+ * replica choice, Status parsing, and the Health decision.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +10,7 @@ import { HedgePolicy, DEFAULT_HEDGE } from '../src/router/hedge-policy.ts';
 import { LatencyWindow } from '../src/router/latency-window.ts';
 import { runViewsOf } from '../src/router/node-status-poller.ts';
 import { OutlierEjection, isNodeFailure } from '../src/router/outlier-ejection.ts';
+import { CALL_COST, NodeLoad, orderReplicas, type RequestPlan } from '../src/router/replica-choice.ts';
 import { computeHealth, type HealthInput } from '../src/router/router-health.ts';
 import type { RouterSnapshot } from '../src/router/router-snapshot.ts';
 import { fakeManifest } from './helpers/router-fakes.ts';
@@ -96,6 +97,59 @@ describe('OutlierEjection', () => {
     assert.equal(isNodeFailure(err(grpc.status.CANCELLED)), false);
     assert.equal(isNodeFailure(err(grpc.status.INVALID_ARGUMENT)), false);
     assert.equal(isNodeFailure(err(grpc.status.FAILED_PRECONDITION)), false);
+  });
+});
+
+describe('replica choice (orderReplicas, NodeLoad)', () => {
+  const plan = (assigned: Record<string, number> = {}, owns: Record<string, number> = {}): RequestPlan => ({
+    assigned: (n) => assigned[n] ?? 0,
+    owns: (n) => owns[n] ?? 0,
+  });
+
+  test('idle and nothing assigned: placement order is kept', () => {
+    assert.deepEqual(orderReplicas(['a', 'b', 'c'], 3, new NodeLoad(), plan()), ['a', 'b', 'c']);
+  });
+
+  test('the least outstanding owner goes first; the others keep their order for retries and hedges', () => {
+    const load = new NodeLoad();
+    load.add('a', 3);
+    load.add('b', 1);
+    assert.deepEqual(orderReplicas(['a', 'b', 'c'], 3, load, plan()), ['c', 'a', 'b']);
+    load.add('c', 2);
+    assert.deepEqual(orderReplicas(['a', 'b', 'c'], 3, load, plan()), ['b', 'a', 'c']);
+  });
+
+  test('only the first `choices` candidates (ready owners) compete; nodes after them stay last', () => {
+    const load = new NodeLoad();
+    load.add('a', 5);
+    load.add('b', 5);
+    assert.deepEqual(orderReplicas(['a', 'b', 'x'], 2, load, plan()), ['a', 'b', 'x'], 'x (a cached copy, not an owner) is never first');
+    assert.deepEqual(orderReplicas(['a', 'b'], 1, load, plan()), ['a', 'b']);
+    assert.deepEqual(orderReplicas(['a', 'b'], 0, load, plan()), ['a', 'b']);
+  });
+
+  test('a node this request already calls costs no new call, so equal costs go to it', () => {
+    // b: 1 search assigned + 0 outstanding = 1; a: 0 + CALL_COST = 1. Tie -> the node already called.
+    assert.equal(CALL_COST, 1);
+    assert.deepEqual(orderReplicas(['a', 'b'], 2, new NodeLoad(), plan({ b: 1 })), ['b', 'a']);
+    // With 2 searches on b, a new call to a is cheaper: the third shard runs in parallel.
+    assert.deepEqual(orderReplicas(['a', 'b'], 2, new NodeLoad(), plan({ b: 2 })), ['a', 'b']);
+  });
+
+  test('among equal new calls, the node owning more of the request\'s shards wins', () => {
+    assert.deepEqual(orderReplicas(['a', 'b'], 2, new NodeLoad(), plan({}, { a: 1, b: 2 })), ['b', 'a']);
+  });
+
+  test('NodeLoad adds and removes per node and never goes below zero', () => {
+    const load = new NodeLoad();
+    load.add('a', 2);
+    load.add('a', 1);
+    assert.equal(load.of('a'), 3);
+    load.remove('a', 2);
+    assert.equal(load.of('a'), 1);
+    load.remove('a', 5);
+    assert.equal(load.of('a'), 0);
+    assert.equal(load.of('never'), 0);
   });
 });
 

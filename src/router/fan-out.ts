@@ -2,9 +2,11 @@
  * Fan-out of one or more queries (Search = one, BatchSearch = many) to the shard nodes.
  *
  * The unit of work is a task: (query, shard). Every task has an ordered list of candidate nodes
- * (its ready replicas, see replica-state.ts). The first wave groups all tasks by their first
- * candidate and sends ONE `SearchShards` call per node carrying every query's shards for that
- * node, all nodes in parallel, each call with the request's deadline. Then:
+ * (its ready replicas, see replica-state.ts); the first is the ready owner with the least
+ * outstanding work counting the cost of a new call (replica-choice.ts), the rest keep placement
+ * order. The first wave groups all tasks by their first candidate and sends ONE `SearchShards`
+ * call per node carrying every query's shards for that node, all nodes in parallel, each call
+ * with the request's deadline. Then:
  * - retry: a task whose call failed (RPC error, or a per-shard error in the answer) is sent to its
  *   next candidate while the deadline allows (retries of the same moment are grouped per node);
  * - hedge: when a call has not answered after the node's hedge delay, its unfinished tasks are
@@ -22,6 +24,7 @@ import type { Hit__Output } from '../common/proto-gen/shardfleet/v1/Hit.ts';
 import type { SearchShardsResponse__Output } from '../common/proto-gen/shardfleet/v1/SearchShardsResponse.ts';
 import type { ShardQuery } from '../common/proto-gen/shardfleet/v1/ShardQuery.ts';
 import type { ShardNodeClient } from '../common/proto.ts';
+import { NodeLoad, orderReplicas } from './replica-choice.ts';
 import type { ShardCandidates } from './replica-state.ts';
 
 /** One query of a fan-out. */
@@ -72,6 +75,11 @@ export interface FanOutDeps {
   onCall?(outcome: NodeCallOutcome): void;
   /** Longest wait for a non-ready node's channel to connect before calling it, ms (default 0). */
   connectGraceMs?: number;
+  /**
+   * Outstanding shard searches per node, shared by every fan-out of the router (default: one
+   * per fan-out, so only this request's own assignments count).
+   */
+  load?: NodeLoad;
 }
 
 /** Per-query outcome. */
@@ -130,26 +138,40 @@ class FanOutRun {
   private remaining = 0;
   private completed = false;
   private readonly stats = { width: 0, calls: 0, retries: 0, hedges: 0 };
+  private readonly load: NodeLoad;
 
   constructor(
     private readonly deps: FanOutDeps,
     private readonly req: FanOutRequest,
     private readonly resolve: (r: FanOutResult) => void,
   ) {
+    this.load = deps.load ?? new NodeLoad();
     this.outcomes = req.queries.map(() => ({ answered: new Map(), failed: new Map() }));
   }
 
   start(): void {
     const cands = new Map<number, ShardCandidates>();
+    for (const query of this.req.queries) for (const dbId of query.shardIds) if (!cands.has(dbId)) cands.set(dbId, this.deps.candidates(dbId));
+    const owned = new Map<string, number>();
+    for (const c of cands.values()) for (const n of c.nodes.slice(0, c.owners)) owned.set(n, (owned.get(n) ?? 0) + 1);
+    const groups = new Map<string, Task[]>();
+    const plan = { assigned: (nodeId: string): number => groups.get(nodeId)?.length ?? 0, owns: (nodeId: string): number => owned.get(nodeId) ?? 0 };
+    // Every query's task of a shard shares one candidate order, chosen when the shard is first
+    // met, so a batch sends each shard to one node.
+    const order = new Map<number, string[]>();
     const tasks: Task[] = [];
     this.req.queries.forEach((query, q) => {
       for (const dbId of query.shardIds) {
-        let c = cands.get(dbId);
-        if (!c) {
-          c = this.deps.candidates(dbId);
-          cands.set(dbId, c);
+        const c = cands.get(dbId) as ShardCandidates;
+        let nodes = order.get(dbId);
+        if (!nodes) {
+          nodes = orderReplicas(c.nodes, c.owners, this.load, plan);
+          order.set(dbId, nodes);
         }
-        tasks.push({ q, dbId, cands: c.nodes, ready: c.ready, next: 0, inFlight: new Set(), done: false, reasons: c.ready ? [] : [c.why] });
+        const t: Task = { q, dbId, cands: nodes, ready: c.ready, next: 0, inFlight: new Set(), done: false, reasons: c.ready ? [] : [c.why] };
+        tasks.push(t);
+        const node = this.nextCandidate(t);
+        if (node !== undefined) push(groups, node, t);
       }
     });
     this.remaining = tasks.length;
@@ -157,12 +179,7 @@ class FanOutRun {
       this.complete();
       return;
     }
-    const groups = new Map<string, Task[]>();
-    for (const t of tasks) {
-      const node = this.nextCandidate(t);
-      if (node === undefined) this.finish(t, undefined);
-      else push(groups, node, t);
-    }
+    for (const t of tasks) if (t.cands.length === 0) this.finish(t, undefined);
     this.stats.width = groups.size;
     this.launch(groups, 'primary');
   }
@@ -202,6 +219,7 @@ class FanOutRun {
     for (const [nodeId, tasks] of groups) {
       const call: NodeCall = { nodeId, kind, tasks, started: performance.now(), finished: false, cancelled: false };
       for (const t of tasks) t.inFlight.add(call);
+      this.load.add(nodeId, tasks.length);
       this.stats.calls += 1;
       if (kind === 'retry') this.stats.retries += 1;
       if (kind === 'hedge') this.stats.hedges += 1;
@@ -268,7 +286,9 @@ class FanOutRun {
   }
 
   private settle(call: NodeCall, outcome: NodeCallOutcome['outcome'], error?: unknown): void {
+    if (call.finished) return;
     call.finished = true;
+    this.load.remove(call.nodeId, call.tasks.length);
     clearTimeout(call.hedgeTimer);
     this.live.delete(call);
     for (const t of call.tasks) t.inFlight.delete(call);

@@ -1,8 +1,9 @@
 /**
  * Which replicas of a shard can answer for a run, from the node views (Status) and the outlier
  * ejection state. A replica is READY for (run, shard) when its node answered its last Status, is
- * not ejected, and lists the shard in `runs[run].shards_loaded`. Queries go to ready replicas,
- * placement owners first (in placement order), then any other node that reports the shard loaded.
+ * not ejected, and lists the shard in `runs[run].shards_loaded`. Queries go to ready replicas:
+ * placement owners first (the fan-out picks the least loaded of them, see replica-choice.ts), then
+ * any other node that reports the shard loaded.
  */
 import { shardDirName } from '../common/manifest.ts';
 import type { Placement } from '../common/placement.ts';
@@ -31,6 +32,12 @@ export interface ShardCandidates {
   nodes: string[];
   /** True when `nodes` are ready replicas; false for the last-resort list (see candidates()). */
   ready: boolean;
+  /**
+   * How many leading `nodes` are ready placement owners, interchangeable for a first call (see
+   * replica-choice.ts); the nodes after them (other nodes with the shard cached, or the
+   * last-resort list) are only for retries and hedges, in order.
+   */
+  owners: number;
   /** Why no ready replica exists (per node), "" when some is ready. */
   why: string;
 }
@@ -102,11 +109,11 @@ export class ReplicaState {
    */
   candidates(runId: string, dbId: number, owners: readonly string[]): ShardCandidates {
     const ready = this.readyReplicas(runId, dbId, owners);
-    if (ready.length > 0) return { nodes: ready, ready: true, why: '' };
+    if (ready.length > 0) return { nodes: ready, ready: true, owners: ready.filter((n) => owners.includes(n)).length, why: '' };
     const statuses = owners.map((n) => this.status(n, runId, dbId));
     const usable = statuses.filter((s) => s.state === 'loading' || s.state === 'unreachable');
     const nodes = [...usable.filter((s) => s.state === 'loading'), ...usable.filter((s) => s.state === 'unreachable')].map((s) => s.nodeId);
-    return { nodes, ready: false, why: describeStatuses(statuses) };
+    return { nodes, ready: false, owners: 0, why: describeStatuses(statuses) };
   }
 
   /** Every replica of a shard with its state: owners first, then other nodes that have it loaded. */

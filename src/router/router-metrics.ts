@@ -29,6 +29,8 @@ export interface RouterGaugeState {
   coverage: number;
   /** Number of nodes currently ejected. */
   ejectedNodes: number;
+  /** Shard searches sent and not yet answered, per node id (nodes with none may be left out). */
+  inflightSearches: ReadonlyMap<string, number>;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -46,7 +48,7 @@ export class RouterMetrics {
   readonly nodeEjections: Counter<'node'>;
   readonly runSwitches: Counter;
   readonly refreshErrors: Counter;
-  private state: () => RouterGaugeState = () => ({ runId: undefined, snapshotAgeSeconds: undefined, coverage: 0, ejectedNodes: 0 });
+  private state: () => RouterGaugeState = () => ({ runId: undefined, snapshotAgeSeconds: undefined, coverage: 0, ejectedNodes: 0, inflightSearches: new Map() });
 
   /** @param registry where to register (default: a new router registry with process metrics). */
   constructor(readonly registry: Registry = createMetricsRegistry('router')) {
@@ -117,6 +119,16 @@ export class RouterMetrics {
       registers,
       collect(this: Gauge) {
         this.set(metrics.state().coverage);
+      },
+    });
+    new Gauge({
+      name: 'shardfleet_router_node_inflight_searches',
+      help: 'Shard searches sent to a node and not yet answered (what replica choice balances)',
+      labelNames: ['node'],
+      registers,
+      collect(this: Gauge<'node'>) {
+        this.reset();
+        for (const [node, n] of metrics.state().inflightSearches) this.set({ node }, n);
       },
     });
     new Gauge({

@@ -32,6 +32,7 @@ import { staticMembership, type MembershipView } from '../common/membership/memb
 import { NodePool } from './node-pool.ts';
 import { NodeStatusPoller } from './node-status-poller.ts';
 import { DEFAULT_EJECTION, OutlierEjection, isNodeFailure } from './outlier-ejection.ts';
+import { NodeLoad } from './replica-choice.ts';
 import { ReplicaState } from './replica-state.ts';
 import { computeHealth, snapshotAgeSeconds } from './router-health.ts';
 import { route, shardDetails, snapshotInfo } from './router-info.ts';
@@ -225,6 +226,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     if (!s) throw new ReaderStateError(`router has no snapshot loaded from ${store.url}: ${watcher.lastLoadError}`);
     return s;
   };
+  const load = new NodeLoad();
   const backend: SearchBackend = {
     snapshot: requireSnapshot,
     fanOutDeps: (s): FanOutDeps => ({
@@ -233,6 +235,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
       hedgeDelayMs: (id) => hedge.delayMs(id),
       onCall,
       connectGraceMs: config.connectGraceMs ?? 2000,
+      load,
     }),
     metrics,
   };
@@ -282,6 +285,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
       snapshotAgeSeconds: s ? snapshotAgeSeconds(s.publishedAt, Date.now()) : undefined,
       coverage: s ? (s.manifest.shards.length - missingOf(s).length) / Math.max(1, s.manifest.shards.length) : 0,
       ejectedNodes: ejection.ejectedNodes().length,
+      inflightSearches: load.snapshot(),
     };
   });
 
