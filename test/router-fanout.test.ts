@@ -1,6 +1,6 @@
 /**
- * The router's fan-out against fake shard nodes that are real gRPC servers on 127.0.0.1: retry on
- * another replica, hedging a slow replica, outlier ejection and re-probe, min_coverage (partial
+ * The router's fan-out against fake shard nodes that are real gRPC servers on 127.0.0.1: replica
+ * choice by outstanding searches, retry on another replica, hedging a slow replica, outlier ejection and re-probe, min_coverage (partial
  * answers are never silent), BatchSearch (one SearchShards per node), include_vector forwarding.
  */
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -139,17 +139,6 @@ describe('router fan-out over two replicas', () => {
     await waitUntil('node a to be re-admitted', async () => (await replicaStateOfA()) === 'loaded');
     await search(t, shards);
     assert.equal(a.searchCalls.length, 3, 'the re-admitted node is asked again');
-  });
-});
-
-describe('replica choice: least outstanding shard searches', () => {
-  let fx: Fixture;
-  let t: TestRouter | undefined;
-  afterEach(async () => {
-    await t?.stop();
-    t = undefined;
-    for (const n of fx?.nodes ?? []) n.stop();
-    await fx?.dir.remove();
   });
 
   test('concurrent searches of one shard are spread over both of its replicas, not all sent to the preferred one', async () => {

@@ -20,9 +20,11 @@
  */
 
 /**
- * The cost of one more node call, in shard searches. A SearchShards call costs the router and
- * the node about as much CPU as one shard search does (bench: ~0.5 ms of gRPC per call against
- * ~1–1.6 ms per LanceDB search), so 1.
+ * The cost of one more node call, in shard searches. A SearchShards call costs the router and the
+ * node 0.5 ms of gRPC CPU at the least (bench: bare grpc-js echo), about a third to a whole
+ * LanceDB shard search (1–1.6 ms). 1 is the smallest whole weight with which an idle query's
+ * second shard joins a node that already has its first, while its third goes to another node and
+ * runs in parallel.
  */
 export const CALL_COST = 1;
 
