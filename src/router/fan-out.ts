@@ -152,13 +152,18 @@ class FanOutRun {
   start(): void {
     const cands = new Map<number, ShardCandidates>();
     for (const query of this.req.queries) for (const dbId of query.shardIds) if (!cands.has(dbId)) cands.set(dbId, this.deps.candidates(dbId));
-    const owned = new Map<string, number>();
-    for (const c of cands.values()) for (const n of c.nodes.slice(0, c.owners)) owned.set(n, (owned.get(n) ?? 0) + 1);
+    // Ready owners per node over the request's shards, counted only if some shard has a choice.
+    let owned: Map<string, number> | undefined;
+    const countOwned = (): Map<string, number> => {
+      const m = new Map<string, number>();
+      for (const c of cands.values()) for (const n of c.nodes.slice(0, c.owners)) m.set(n, (m.get(n) ?? 0) + 1);
+      return m;
+    };
     const groups = new Map<string, Task[]>();
-    const plan = { assigned: (nodeId: string): number => groups.get(nodeId)?.length ?? 0, owns: (nodeId: string): number => owned.get(nodeId) ?? 0 };
+    const plan = { assigned: (nodeId: string): number => groups.get(nodeId)?.length ?? 0, owns: (nodeId: string): number => (owned ??= countOwned()).get(nodeId) ?? 0 };
     // Every query's task of a shard shares one candidate order, chosen when the shard is first
     // met, so a batch sends each shard to one node.
-    const order = new Map<number, string[]>();
+    const order = new Map<number, readonly string[]>();
     const tasks: Task[] = [];
     this.req.queries.forEach((query, q) => {
       for (const dbId of query.shardIds) {

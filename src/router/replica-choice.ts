@@ -75,27 +75,29 @@ export interface RequestPlan {
  *   leaves the order as is).
  * @param load outstanding shard searches per node.
  * @param plan this request's assignments so far.
- * @returns a new array; `candidates` is not changed.
+ * @returns `candidates` itself when there is no choice, else a new array.
  */
-export function orderReplicas(candidates: readonly string[], choices: number, load: NodeLoad, plan: RequestPlan): string[] {
+export function orderReplicas(candidates: readonly string[], choices: number, load: NodeLoad, plan: RequestPlan): readonly string[] {
   const n = Math.min(choices, candidates.length);
-  if (n <= 1) return [...candidates];
+  if (n <= 1) return candidates;
   let best = 0;
-  let bestKey: readonly number[] = [Infinity, 0, 0];
+  let bestCost = Infinity;
+  let bestCalled = false;
+  let bestOwns = 0;
   for (let i = 0; i < n; i++) {
     const node = candidates[i];
     const assigned = plan.assigned(node);
-    // Lower cost, then already called, then owning more of the request's shards.
-    const key = [load.of(node) + assigned + (assigned > 0 ? 0 : CALL_COST), assigned > 0 ? 0 : 1, -plan.owns(node)];
-    if (lexLess(key, bestKey)) {
+    const called = assigned > 0;
+    const cost = load.of(node) + assigned + (called ? 0 : CALL_COST);
+    const owns = plan.owns(node);
+    // Lower cost, then already called, then owning more of the request's shards; else the earlier.
+    const better = cost !== bestCost ? cost < bestCost : called !== bestCalled ? called : owns > bestOwns;
+    if (better) {
       best = i;
-      bestKey = key;
+      bestCost = cost;
+      bestCalled = called;
+      bestOwns = owns;
     }
   }
   return [candidates[best], ...candidates.slice(0, best), ...candidates.slice(best + 1)];
-}
-
-function lexLess(a: readonly number[], b: readonly number[]): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] < b[i];
-  return false;
 }
