@@ -4,7 +4,6 @@
  * SERVING through the gRPC health service.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +11,8 @@ import { join } from 'node:path';
 import { waitForServing } from '../common/health.ts';
 import { formatNodeList, type NodeEndpoint } from '../common/node-list.ts';
 import { otelImportArgs } from '../common/telemetry/otel-config.ts';
+import { EXIT_ADDRESS_IN_USE } from './exit-codes.ts';
+import { freePort } from './free-port.ts';
 
 /** Options of {@link startLocalCluster}. */
 export interface LocalClusterOptions {
@@ -40,6 +41,8 @@ export interface LocalClusterOptions {
    * health check (for clusters where a node cannot load all its shards and so is never ready).
    */
   waitNodesReady?: boolean;
+  /** Picks each process's port (default {@link freePort}; tests inject a taken port). */
+  pickPort?: () => Promise<number>;
 }
 
 /** A running local cluster. */
@@ -62,20 +65,6 @@ export interface LocalCluster {
 
 const CLI_ENTRY = fileURLToPath(new URL('./main.ts', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');
-
-/** A free TCP port on 127.0.0.1 (bound and released; a small race is possible). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Spawns `shardfleet <args>` as a child Node process running the TypeScript CLI through tsx.
@@ -101,16 +90,43 @@ async function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
+/** Start-up attempts, each with new ports, when a child finds its port taken. */
+const START_ATTEMPTS = 3;
+
+/** A child exited before the cluster was ready. */
+class StartupExitError extends Error {
+  constructor(
+    readonly child: string,
+    readonly code: number | null,
+    signal: NodeJS.Signals | null,
+  ) {
+    super(`${child} exited during start-up (code ${code}, signal ${signal})`);
+  }
+}
+
 /**
- * Starts the cluster and waits until the router and every node are SERVING.
+ * Starts the cluster and waits until the router and every node are SERVING. Ports are picked
+ * here, so when a child exits because its port was taken in the meantime (exit code 98), the
+ * whole cluster starts again on new ports, up to 3 attempts.
  * @throws Error naming the process that exited or did not become ready in time (the cluster is
  *   stopped first).
  */
 export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
-  const numNodes = options.numNodes ?? 2;
   const cacheRoot = options.cacheDir ?? (await mkdtemp(join(tmpdir(), 'shardfleet-cache-')));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options, cacheRoot);
+    } catch (err) {
+      if (!(err instanceof StartupExitError && err.code === EXIT_ADDRESS_IN_USE) || attempt >= START_ATTEMPTS) throw err;
+    }
+  }
+}
+
+async function startOnce(options: LocalClusterOptions, cacheRoot: string): Promise<LocalCluster> {
+  const numNodes = options.numNodes ?? 2;
+  const pickPort = options.pickPort ?? freePort;
   const nodes: NodeEndpoint[] = [];
-  for (let i = 0; i < numNodes; i++) nodes.push({ id: `node-${i}`, address: `127.0.0.1:${await freePort()}` });
+  for (let i = 0; i < numNodes; i++) nodes.push({ id: `node-${i}`, address: `127.0.0.1:${await pickPort()}` });
   const nodeList = formatNodeList(nodes);
   const replication = String(options.replication ?? 1);
   const common = ['--store', options.store, '--nodes', nodeList, '--replication', replication, ...(options.extraArgs ?? [])];
@@ -131,7 +147,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     join(cacheRoot, node.id),
   ];
   for (const node of nodes) processes.set(node.id, spawnCli(nodeArgs(node), options.env, options.stderr));
-  const routerAddress = `127.0.0.1:${await freePort()}`;
+  const routerAddress = `127.0.0.1:${await pickPort()}`;
   processes.set('router', spawnCli(['serve', 'router', ...common, ...(options.routerArgs ?? []), '--listen', routerAddress], options.env, options.stderr));
 
   const timeout = options.readyTimeoutMs ?? 120_000;
@@ -153,18 +169,20 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   };
   const exited = new Promise<never>((_, reject) => {
     for (const [name, child] of processes) {
-      child.once('exit', (code, signal) => reject(new Error(`${name} exited during start-up (code ${code}, signal ${signal})`)));
+      child.once('exit', (code, signal) => reject(new StartupExitError(name, code, signal)));
     }
   });
+  const polling = new AbortController();
   try {
     await Promise.race([
       Promise.all([
-        waitForServing(routerAddress, timeout),
-        ...nodes.map((n) => waitForServing(n.address, timeout, '', options.waitNodesReady === false ? 'any' : 'serving')),
+        waitForServing(routerAddress, timeout, '', 'serving', polling.signal),
+        ...nodes.map((n) => waitForServing(n.address, timeout, '', options.waitNodesReady === false ? 'any' : 'serving', polling.signal)),
       ]),
       exited,
     ]);
   } catch (err) {
+    polling.abort();
     await stop();
     throw err;
   }

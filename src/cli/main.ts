@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { describeGrpcError } from '../common/grpc-status.ts';
 import { WRITER_VERSION } from '../common/version.ts';
 import { buildCommand, publishCommand } from './build-command.ts';
+import { exitCodeFor } from './exit-codes.ts';
 import { cleanupCommand, historyCommand, rollbackCommand } from './history-commands.ts';
 import { localCommand } from './local-command.ts';
 import { infoCommand, searchCommand } from './search-command.ts';
@@ -26,5 +27,5 @@ const program = new Command('shardfleet')
 program.parseAsync(process.argv).catch((err: unknown) => {
   const name = err instanceof Error ? err.name : 'Error';
   process.stderr.write(`shardfleet: ${name}: ${describeGrpcError(err)}\n`);
-  process.exit(1);
+  process.exit(exitCodeFor(err));
 });

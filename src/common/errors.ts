@@ -102,6 +102,21 @@ export class StorageError extends ShardfleetError {
   readonly grpcCode = GrpcCode.UNAVAILABLE;
 }
 
+/**
+ * A server cannot listen on `address` (`host:port`) because another socket already holds it
+ * (UNAVAILABLE). The CLI exits with a distinct code for it so that a launcher that picked the port
+ * can pick another (see `shardfleet local`).
+ */
+export class AddressInUseError extends ShardfleetError {
+  readonly grpcCode = GrpcCode.UNAVAILABLE;
+  constructor(
+    readonly address: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`cannot listen on ${address}: the address is already in use`, options);
+  }
+}
+
 /** An object that must exist does not (NOT_FOUND). `key` is the full object key. */
 export class ObjectNotFoundError extends ShardfleetError {
   readonly grpcCode = GrpcCode.NOT_FOUND;

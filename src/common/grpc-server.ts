@@ -8,7 +8,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { LEAN_CALL_OPTIONS, MAX_MESSAGE_BYTES, loadServicesPackageDefinition } from './proto.ts';
 import { HealthImplementation } from './health.ts';
-import { ConfigValidationError } from './errors.ts';
+import { AddressInUseError, ConfigValidationError } from './errors.ts';
 
 /** Fully-qualified name of the standard health service every shardfleet server exposes. */
 export const HEALTH_SERVICE = 'grpc.health.v1.Health';
@@ -64,7 +64,8 @@ function positiveBytes(name: string, value: number | undefined): number {
  * Call once per server: the health and reflection services cannot be added twice.
  * @param serviceNames fully-qualified names of the services the caller added
  *   (e.g. `shardfleet.v1.Router`); they get a health status and are listed by reflection.
- * @throws ConfigValidationError when `listen` is malformed; the bind error otherwise.
+ * @throws ConfigValidationError when `listen` is malformed; AddressInUseError when another socket
+ *   holds it; the bind error otherwise.
  */
 export async function bindServer(
   server: grpc.Server,
@@ -79,7 +80,11 @@ export async function bindServer(
   if (options.reflection ?? true) reflectionService(serviceNames).addToServer(server);
   const credentials = options.credentials ?? grpc.ServerCredentials.createInsecure();
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(listen, credentials, (err, p) => (err ? reject(err) : resolve(p)));
+    server.bindAsync(listen, credentials, (err, p) => {
+      if (!err) resolve(p);
+      // grpc-js folds the per-address listen errors into the message text; it keeps no error code.
+      else reject(/\bEADDRINUSE\b/.test(err.message) ? new AddressInUseError(listen, { cause: err }) : err);
+    });
   });
   return { server, health, port, address: `${m[1]}:${port}` };
 }

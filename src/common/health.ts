@@ -50,14 +50,22 @@ export async function checkHealth(address: string, service = '', timeoutMs = 100
 }
 
 /**
- * Polls `address` until it reports SERVING (or, with `accept: 'any'`, until it answers the health
- * check at all, e.g. NOT_SERVING while it loads).
+ * Polls `address` every 100 ms until it reports SERVING (or, with `accept: 'any'`, until it answers
+ * the health check at all, e.g. NOT_SERVING while it loads).
+ * @param signal stops the polling early (the promise then rejects with the abort reason).
  * @throws Error naming the address and the last status after `timeoutMs`.
  */
-export async function waitForServing(address: string, timeoutMs: number, service = '', accept: 'serving' | 'any' = 'serving'): Promise<void> {
+export async function waitForServing(
+  address: string,
+  timeoutMs: number,
+  service = '',
+  accept: 'serving' | 'any' = 'serving',
+  signal?: AbortSignal,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
+    signal?.throwIfAborted();
     last = await checkHealth(address, service);
     if (last === 'SERVING' || (accept === 'any' && !last.startsWith('error:'))) return;
     await new Promise((r) => setTimeout(r, 100));

@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { ConfigValidationError } from '../errors.ts';
+import { AddressInUseError, ConfigValidationError } from '../errors.ts';
 
 /**
  * A registry with the default process metrics (`process_*`, `nodejs_*`) and a `component` label
@@ -28,7 +28,8 @@ export interface MetricsServer {
 /**
  * Serves `registry` at `http://<listen>/metrics` (any other path is 404).
  * @param listen `host:port` (port 0 = any free port).
- * @throws ConfigValidationError for a malformed address; the listen error otherwise.
+ * @throws ConfigValidationError for a malformed address; AddressInUseError when another socket
+ *   holds it; the listen error otherwise.
  */
 export async function startMetricsServer(registry: Registry, listen: string): Promise<MetricsServer> {
   const m = /^(.*):(\d+)$/.exec(listen);
@@ -44,7 +45,7 @@ export async function startMetricsServer(registry: Registry, listen: string): Pr
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new AddressInUseError(listen, { cause: err }) : err));
     server.listen(Number(m[2]), m[1].replace(/^\[|\]$/g, ''), () => resolve());
   });
   const addr = server.address() as AddressInfo;
