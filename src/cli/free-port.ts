@@ -25,7 +25,7 @@ const CANDIDATES = 64;
 export function ephemeralPortLow(): number {
   try {
     const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
-    if (Number.isInteger(low) && low > 1024) return low;
+    if (Number.isInteger(low) && low > 0) return low;
   } catch {
     // not Linux: use the IANA range below
   }
