@@ -205,6 +205,32 @@ describe('fan-out load accounting', () => {
   });
 });
 
+describe('fan-out without a candidate', () => {
+  test('a shard with no candidate node fails with its reason at once while the other shards are answered', { timeout: 20_000 }, async () => {
+    const node = await FakeShardNode.start('a');
+    const Client = loadShardNodeProto().shardfleet.v1.ShardNode;
+    const client = new Client(node.address, grpc.credentials.createInsecure());
+    try {
+      node.runs.set(RUN, { loaded: ALL });
+      const deps = {
+        client: () => client,
+        hedgeDelayMs: () => undefined,
+        candidates: (dbId: number) =>
+          dbId === 1 ? { nodes: [], ready: false, owners: 0, why: 'node-x: shard not loaded' } : { nodes: ['a'], ready: true, owners: 1, why: '' },
+      };
+      const query = { queryBytes: Buffer.from(fakeQuery()), topK: 3, includePayload: false, includeVector: false, options: { nprobes: 0, ef: 0, refine_factor: 0 } };
+      const r = await fanOut(deps, { runId: RUN, queries: [{ ...query, shardIds: [0, 1, 2] }], deadline: Date.now() + 5000 });
+      assert.deepEqual([...r.queries[0].answered.keys()].sort(), [0, 2]);
+      assert.deepEqual([...r.queries[0].failed.keys()], [1]);
+      assert.deepEqual(r.queries[0].failed.get(1), ['node-x: shard not loaded']);
+      assert.equal(node.searchCalls.length, 1, 'one call carries both answerable shards');
+    } finally {
+      client.close();
+      node.stop();
+    }
+  });
+});
+
 describe('client deadlines and ejection', () => {
   let fx: Fixture;
   let t: TestRouter | undefined;

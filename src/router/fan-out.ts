@@ -165,6 +165,7 @@ class FanOutRun {
     // met, so a batch sends each shard to one node.
     const order = new Map<number, readonly string[]>();
     const tasks: Task[] = [];
+    const noCandidate: Task[] = [];
     this.req.queries.forEach((query, q) => {
       for (const dbId of query.shardIds) {
         const c = cands.get(dbId) as ShardCandidates;
@@ -177,6 +178,7 @@ class FanOutRun {
         tasks.push(t);
         const node = this.nextCandidate(t);
         if (node !== undefined) push(groups, node, t);
+        else noCandidate.push(t);
       }
     });
     this.remaining = tasks.length;
@@ -184,7 +186,7 @@ class FanOutRun {
       this.complete();
       return;
     }
-    for (const t of tasks) if (t.cands.length === 0) this.finish(t, undefined);
+    for (const t of noCandidate) this.finish(t, undefined);
     this.stats.width = groups.size;
     this.launch(groups, 'primary');
   }

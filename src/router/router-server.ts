@@ -17,6 +17,7 @@ import { bindServer, newServer, setServing, shutdownServer } from '../common/grp
 import { channelCredentials, serverCredentials, type ClientTlsFiles } from '../common/grpc-security.ts';
 import { describeGrpcError, toServiceError } from '../common/grpc-status.ts';
 import { startMetricsServer, type MetricsServer } from '../common/metrics/metrics-server.ts';
+import { staticMembership, type MembershipView } from '../common/membership/membership.ts';
 import type { NodeEndpoint } from '../common/node-list.ts';
 import { loadRouterProto } from '../common/proto.ts';
 import type { BatchSearchRequest__Output } from '../common/proto-gen/shardfleet/v1/BatchSearchRequest.ts';
@@ -28,7 +29,6 @@ import { batchSearch } from './batch-search.ts';
 import { bearerAuthInterceptor } from './bearer-auth.ts';
 import type { FanOutDeps, NodeCallOutcome } from './fan-out.ts';
 import { DEFAULT_HEDGE, HedgePolicy } from './hedge-policy.ts';
-import { staticMembership, type MembershipView } from '../common/membership/membership.ts';
 import { NodePool } from './node-pool.ts';
 import { NodeStatusPoller } from './node-status-poller.ts';
 import { DEFAULT_EJECTION, OutlierEjection, isNodeFailure } from './outlier-ejection.ts';
@@ -41,7 +41,6 @@ import { enforceRateLimit, rateLimiterFromConfig } from './rate-limiter.ts';
 import type { RouterSnapshot } from './router-snapshot.ts';
 import { search, type SearchBackend } from './search-service.ts';
 import { SnapshotWatcher, type RefreshOutcome } from './snapshot-watcher.ts';
-
 
 const SERVICE = 'shardfleet.v1.Router';
 

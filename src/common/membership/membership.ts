@@ -101,12 +101,12 @@ export function createMembership(spec: string, options: MembershipOptions): Memb
   return new DnsMembership(spec, parsed, resolver, { refreshMs, emptyConfirmations, log: options.log, cancel, dialVia });
 }
 
-/** A fixed list. */
 /** A membership over a fixed node list (never changes). */
 export function staticMembership(nodes: readonly NodeEndpoint[]): Membership {
   return new StaticMembership(nodes);
 }
 
+/** A fixed list. */
 class StaticMembership implements Membership {
   private readonly nodes: NodeEndpoint[];
   constructor(nodes: readonly NodeEndpoint[]) {
