@@ -27,7 +27,7 @@ import { exactTopK } from '../src/eval/exact-knn.ts';
 import { SqliteVecShardReader } from '../src/shard-node/sqlite-vec-shard-reader.ts';
 import type { BuiltShard, ShardIndexWriter } from '../src/writer/backends/shard-index-writer.ts';
 import { SqliteVecShardWriter, type SqliteVecShardWriterOptions } from '../src/writer/backends/sqlite-vec-shard-writer.ts';
-import { SqliteVecWorkerPool } from '../src/writer/backends/sqlite-vec-worker-pool.ts';
+import { WriterWorkerPool } from '../src/writer/backends/writer-worker-pool.ts';
 import { readIdxImages } from '../src/writer/input/idx-source.ts';
 import { FASHION_IMAGES, FASHION_LABELS, tempDir } from './helpers/fixtures.ts';
 
@@ -126,7 +126,7 @@ describe('sqlite-vec shards', () => {
       (e: unknown) => e instanceof ConfigValidationError && /shard 4.*int8Scale/.test(e.message),
     );
     assert.throws(() => new SqliteVecShardWriter({ dir: join(dir.path, 'x'), dbId: 4, dim, metric: 'dot', quantization: 'none' }), ConfigValidationError);
-    assert.throws(() => new SqliteVecWorkerPool({ concurrency: 0 }), ConfigValidationError);
+    assert.throws(() => new WriterWorkerPool({ concurrency: 0 }), ConfigValidationError);
     assert.deepEqual(parseSqliteVecIndexParams(sqliteVecIndexParams({ quantization: 'int8', int8Scale: 0.25 })), { quantization: 'int8', int8Scale: 0.25 });
     assert.throws(() => parseSqliteVecIndexParams({ quantization: 'int8', int8_scale: -2 }), ConfigValidationError);
   });
@@ -395,13 +395,13 @@ describe('sqlite-vec shards', () => {
 
   test('the worker pool (4 shards, concurrency 2) builds the same files and results as the in-thread writer', async (t) => {
     const shardRows = [0, 1, 2, 3].map((s) => ids.map((_, i) => i).filter((i) => i % 4 === s));
-    const pool = new SqliteVecWorkerPool({ concurrency: 2 });
+    const pool = new WriterWorkerPool({ concurrency: 2 });
     const started = performance.now();
     let poolBuilt: BuiltShard[];
     try {
       poolBuilt = await Promise.all(
         shardRows.map(async (rows, s) => {
-          const writer = pool.createWriter({ dir: join(dir.path, `pool-${s}`), dbId: s, dim, metric: 'l2', quantization: 'int8', int8Scale });
+          const writer = pool.createWriter({ backend: 'sqlite-vec', options: { dir: join(dir.path, `pool-${s}`), dbId: s, dim, metric: 'l2', quantization: 'int8', int8Scale } });
           assert.equal(writer.dbId, s);
           const passed = await feed(writer, rows, true);
           // Whole-buffer arrays are transferred to the worker (the caller's copy is detached).
@@ -410,7 +410,7 @@ describe('sqlite-vec shards', () => {
         }),
       );
       // A view into a larger buffer is copied, the caller's data stays intact.
-      const viewWriter = pool.createWriter({ dir: join(dir.path, 'pool-view'), dbId: 9, dim, metric: 'l2', quantization: 'none' });
+      const viewWriter = pool.createWriter({ backend: 'sqlite-vec', options: { dir: join(dir.path, 'pool-view'), dbId: 9, dim, metric: 'l2', quantization: 'none' } });
       const view = base.subarray(10 * dim, 20 * dim);
       await viewWriter.add({ ids: ids.slice(10, 20), vectors: view, payloads: payloads.slice(10, 20) });
       assert.equal(view.length, 10 * dim);
@@ -448,10 +448,10 @@ describe('sqlite-vec shards', () => {
   });
 
   test('worker failures reject instead of hanging', { timeout: 60_000 }, async () => {
-    const pool = new SqliteVecWorkerPool({ concurrency: 2 });
+    const pool = new WriterWorkerPool({ concurrency: 2 });
     try {
       // A row of the wrong length is refused by the worker; the writer and the pool stay usable.
-      const writer = pool.createWriter({ dir: join(dir.path, 'pool-bad'), dbId: 6, dim: 4, metric: 'l2', quantization: 'none' });
+      const writer = pool.createWriter({ backend: 'sqlite-vec', options: { dir: join(dir.path, 'pool-bad'), dbId: 6, dim: 4, metric: 'l2', quantization: 'none' } });
       await assert.rejects(
         writer.add({ ids: ['a', 'b'], vectors: new Float32Array(5), payloads: [null, null] }),
         (e: unknown) => e instanceof VectorIndexError && /shard 6 /.test(e.message) && e.message.includes('pool-bad'),
@@ -459,26 +459,26 @@ describe('sqlite-vec shards', () => {
       await writer.add({ ids: ['a'], vectors: new Float32Array([1, 2, 3, 4]), payloads: [null] });
       assert.equal((await writer.finish()).vectorCount, 1);
       // An empty shard fails in the worker too.
-      const empty = pool.createWriter({ dir: join(dir.path, 'pool-empty'), dbId: 4, dim: 4, metric: 'l2', quantization: 'none' });
+      const empty = pool.createWriter({ backend: 'sqlite-vec', options: { dir: join(dir.path, 'pool-empty'), dbId: 4, dim: 4, metric: 'l2', quantization: 'none' } });
       await assert.rejects(empty.finish(), (e: unknown) => e instanceof VectorIndexError && /shard 4 .*received no vectors/.test(e.message));
       // Closing the pool rejects calls in flight.
-      const inFlight = pool.createWriter({ dir: join(dir.path, 'pool-closed'), dbId: 1, dim: 4, metric: 'l2', quantization: 'none' });
+      const inFlight = pool.createWriter({ backend: 'sqlite-vec', options: { dir: join(dir.path, 'pool-closed'), dbId: 1, dim: 4, metric: 'l2', quantization: 'none' } });
       const rejected = assert.rejects(
         inFlight.add({ ids: ['a'], vectors: new Float32Array(4), payloads: [null] }),
         (e: unknown) => e instanceof VectorIndexError && /shard 1 .*pool was closed/.test(e.message),
       );
       await pool.close();
       await rejected;
-      assert.throws(() => pool.createWriter({ dir: join(dir.path, 'pool-closed'), dbId: 1, dim: 4, metric: 'l2', quantization: 'none' }), /pool is closed/);
+      assert.throws(() => pool.createWriter({ backend: 'sqlite-vec', options: { dir: join(dir.path, 'pool-closed'), dbId: 1, dim: 4, metric: 'l2', quantization: 'none' } }), /pool is closed/);
       await inFlight.abort(); // never throws
     } finally {
       await pool.close();
     }
     // A worker that dies (here: out of memory) rejects every call of its writers.
-    const starved = new SqliteVecWorkerPool({ concurrency: 1, resourceLimits: { maxOldGenerationSizeMb: 1, maxYoungGenerationSizeMb: 1 } });
+    const starved = new WriterWorkerPool({ concurrency: 1, resourceLimits: { maxOldGenerationSizeMb: 1, maxYoungGenerationSizeMb: 1 } });
     try {
-      const writer = starved.createWriter({ dir: join(dir.path, 'pool-oom'), dbId: 7, dim: 4, metric: 'l2', quantization: 'none' });
-      const isCrash = (e: unknown) => e instanceof VectorIndexError && /shard 7 .*sqlite-vec worker 0 crashed/.test(e.message) && e.message.includes('pool-oom');
+      const writer = starved.createWriter({ backend: 'sqlite-vec', options: { dir: join(dir.path, 'pool-oom'), dbId: 7, dim: 4, metric: 'l2', quantization: 'none' } });
+      const isCrash = (e: unknown) => e instanceof VectorIndexError && /shard 7 .*writer worker 0 crashed/.test(e.message) && e.message.includes('pool-oom');
       await assert.rejects(writer.add({ ids: ['a'], vectors: new Float32Array(4), payloads: [null] }), isCrash);
       await assert.rejects(writer.finish(), isCrash);
     } finally {
@@ -488,13 +488,13 @@ describe('sqlite-vec shards', () => {
 
   test('the pool works when tsx is registered programmatically (as bin/shardfleet.js does)', { timeout: 60_000 }, async () => {
     const out = join(dir.path, 'programmatic');
-    const poolUrl = new URL('../src/writer/backends/sqlite-vec-worker-pool.ts', import.meta.url).href;
+    const poolUrl = new URL('../src/writer/backends/writer-worker-pool.ts', import.meta.url).href;
     const code = `
       import { register } from 'tsx/esm/api';
       register();
-      const { SqliteVecWorkerPool } = await import(${JSON.stringify(poolUrl)});
-      const pool = new SqliteVecWorkerPool(2);
-      const writer = pool.createWriter({ dir: ${JSON.stringify(out)}, dbId: 3, dim: 2, metric: 'cosine', quantization: 'none' });
+      const { WriterWorkerPool } = await import(${JSON.stringify(poolUrl)});
+      const pool = new WriterWorkerPool(2);
+      const writer = pool.createWriter({ backend: 'sqlite-vec', options: { dir: ${JSON.stringify(out)}, dbId: 3, dim: 2, metric: 'cosine', quantization: 'none' } });
       await writer.add({ ids: ['a', 'b'], vectors: new Float32Array([1, 0, 0, 1]), payloads: ['{"x":1}', null] });
       console.log(JSON.stringify(await writer.finish()));
       await pool.close();`;

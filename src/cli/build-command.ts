@@ -6,7 +6,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from 'pino';
 import { MetricSchema, type Metric } from '../common/distance.ts';
 import { createLogger } from '../common/logger.ts';
-import { BackendSchema } from '../common/manifest.ts';
+import { ConfigValidationError } from '../common/errors.ts';
+import { BackendSchema, type Backend } from '../common/manifest.ts';
+import { USEARCH_QUANTIZATIONS, type UsearchQuantization } from '../common/usearch-layout.ts';
 import { CelColumnTypeSchema, type CelColumnType } from '../common/routing/routing-context.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
 import type { BackendOptions, ShardingOptions } from '../writer/build-options.ts';
@@ -47,14 +49,15 @@ interface BuildFlags extends StoreFlags {
   celExpr?: string;
   celColumns?: Record<string, CelColumnType>;
   routingValues?: (string | number | boolean)[];
-  backend: 'lancedb' | 'sqlite-vec';
+  backend: Backend;
   indexType: LanceIndexType;
   hnswMinRows: number;
   numPartitions: number;
   numSubVectors?: number;
-  m: number;
-  efConstruction: number;
-  quantization: 'none' | 'int8';
+  m?: number;
+  efConstruction?: number;
+  efSearch?: number;
+  quantization?: string;
   onDuplicate: 'error' | 'last';
   concurrency: number;
   runId?: string;
@@ -116,8 +119,34 @@ function shardingFromFlags(f: BuildFlags): ShardingOptions {
   }
 }
 
+/** `--quantization` values per backend; the first is the default. */
+const QUANTIZATIONS: Record<Backend, readonly string[]> = {
+  usearch: ['f16', ...USEARCH_QUANTIZATIONS.filter((q) => q !== 'f16')],
+  'sqlite-vec': ['none', 'int8'],
+  lancedb: [],
+};
+
+/**
+ * The backend options the flags give.
+ * @throws ConfigValidationError naming the flag: a `--quantization` the backend does not have,
+ *   `--ef-search` with a backend other than usearch.
+ */
 function backendFromFlags(f: BuildFlags): BackendOptions {
-  if (f.backend === 'sqlite-vec') return { backend: 'sqlite-vec', quantization: f.quantization };
+  const allowed = QUANTIZATIONS[f.backend];
+  if (f.quantization !== undefined && !allowed.includes(f.quantization)) {
+    throw new ConfigValidationError(
+      allowed.length === 0
+        ? `--quantization does not apply to --backend ${f.backend} (use --index-type hnsw_sq / ivf_pq for quantized LanceDB indexes)`
+        : `--quantization ${f.quantization} is not one of ${allowed.join(', ')} for --backend ${f.backend}`,
+    );
+  }
+  if (f.efSearch !== undefined && f.backend !== 'usearch') {
+    throw new ConfigValidationError(`--ef-search applies to --backend usearch; for ${f.backend} pass ef per query (shardfleet search --ef)`);
+  }
+  if (f.backend === 'usearch') {
+    return { backend: 'usearch', quantization: (f.quantization ?? allowed[0]) as UsearchQuantization, m: f.m, efConstruction: f.efConstruction, efSearch: f.efSearch };
+  }
+  if (f.backend === 'sqlite-vec') return { backend: 'sqlite-vec', quantization: (f.quantization ?? allowed[0]) as 'none' | 'int8' };
   return {
     backend: 'lancedb',
     plan: {
@@ -221,14 +250,15 @@ export function buildCommand(): Command {
     .option('--cel-expr <expr>', 'cel: routing expression, e.g. "shard_hash(user) % 8u" or "region"')
     .option('--cel-columns <decls>', 'cel: routing columns as name:type (int, uint, string, bytes, double, bool), comma-separated', celColumnsArg)
     .option('--routing-values <values>', 'cel categorical mode: token of each shard, JSON array or comma-separated strings', routingValuesArg)
-    .addOption(new Option('--backend <backend>', 'shard index backend').choices(BackendSchema.options).default('lancedb'))
+    .addOption(new Option('--backend <backend>', 'shard index backend (usearch: HNSW, memory-mapped on nodes; lancedb; sqlite-vec: exact scan)').choices(BackendSchema.options).default('usearch'))
     .addOption(new Option('--index-type <type>', 'lancedb: shard index').choices(LANCE_INDEX_TYPES).default('auto'))
     .option('--hnsw-min-rows <n>', 'lancedb auto: shards with at least this many rows get HNSW-SQ', intArg, 100_000)
     .option('--num-partitions <n>', 'lancedb ivf_*: IVF partitions per shard', intArg, 1)
     .option('--num-sub-vectors <n>', 'lancedb *_pq: PQ sub-vectors (must divide dim)', intArg)
-    .option('--m <n>', 'lancedb hnsw_*: graph degree', intArg, 20)
-    .option('--ef-construction <n>', 'lancedb hnsw_*: build beam width', intArg, 300)
-    .addOption(new Option('--quantization <q>', 'sqlite-vec: vector storage for the scan').choices(['none', 'int8']).default('none'))
+    .option('--m <n>', 'usearch / lancedb hnsw_*: HNSW graph degree (default usearch 16, lancedb 20)', intArg)
+    .option('--ef-construction <n>', 'usearch / lancedb hnsw_*: build beam width (default usearch 128, lancedb 300)', intArg)
+    .option('--ef-search <n>', 'usearch: search beam width of queries that give no ef (default 64)', intArg)
+    .option('--quantization <q>', 'vector storage: usearch f16 (default), f32, bf16, i8 (cosine only); sqlite-vec none (default), int8')
     .addOption(new Option('--on-duplicate <policy>', 'duplicate ids').choices(['error', 'last']).default('error'))
     .option('--concurrency <n>', 'shards built concurrently', intArg, 2)
     .option('--run-id <id>', 'run id (default: time + random); required with --worker')

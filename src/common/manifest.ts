@@ -50,8 +50,8 @@ export const ObjectRefSchema = z.object({
 });
 export type ObjectRef = z.infer<typeof ObjectRefSchema>;
 
-/** Index backends: one LanceDB table, or one sqlite-vec file, per shard. */
-export const BackendSchema = z.enum(['lancedb', 'sqlite-vec']);
+/** Index backends: one usearch HNSW index, one LanceDB table, or one sqlite-vec file, per shard. */
+export const BackendSchema = z.enum(['usearch', 'lancedb', 'sqlite-vec']);
 /** An index backend name. */
 export type Backend = z.infer<typeof BackendSchema>;
 
@@ -59,6 +59,15 @@ export type Backend = z.infer<typeof BackendSchema>;
 export const LanceIndexTypeSchema = z.enum(['auto', 'ivf_flat', 'ivf_pq', 'hnsw_sq', 'hnsw_pq']);
 /** sqlite-vec index types: `flat` is vec0's exact scan (optionally over int8-quantized vectors). */
 export const SqliteVecIndexTypeSchema = z.enum(['flat']);
+/** usearch index types: `hnsw` is usearch's HNSW graph (vectors stored in `index_params.quantization`). */
+export const UsearchIndexTypeSchema = z.enum(['hnsw']);
+
+/** The index types a backend builds. */
+const INDEX_TYPES_OF: Record<z.infer<typeof BackendSchema>, readonly string[]> = {
+  usearch: UsearchIndexTypeSchema.options,
+  lancedb: LanceIndexTypeSchema.options,
+  'sqlite-vec': SqliteVecIndexTypeSchema.options,
+};
 
 /** Index configuration common to all shards of a run. */
 export const IndexConfigSchema = z
@@ -69,14 +78,15 @@ export const IndexConfigSchema = z
     /** Requested index type (see the backend's enum); each shard records the type it actually got. */
     index_type: z.string(),
     /**
-     * Backend parameters: LanceDB (hnsw_min_rows, num_partitions, num_sub_vectors, m,
+     * Backend parameters: usearch (quantization `f32` | `f16` | `bf16` | `i8`, m,
+     * ef_construction, ef_search), LanceDB (hnsw_min_rows, num_partitions, num_sub_vectors, m,
      * ef_construction), sqlite-vec (quantization `none` | `int8`, int8_scale).
      */
     index_params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),
   })
   .superRefine((c, ctx) => {
-    const allowed = c.backend === 'lancedb' ? LanceIndexTypeSchema.options : SqliteVecIndexTypeSchema.options;
-    if (!(allowed as readonly string[]).includes(c.index_type)) {
+    const allowed = INDEX_TYPES_OF[c.backend];
+    if (!allowed.includes(c.index_type)) {
       ctx.addIssue({ code: 'custom', path: ['index_type'], message: `index_type ${JSON.stringify(c.index_type)} is not one of ${allowed.join(', ')} for backend ${c.backend}` });
     }
     if (c.backend === 'sqlite-vec' && c.metric === 'dot') {

@@ -1,17 +1,30 @@
 /**
- * Opens a cached shard with the backend its manifest names (LanceDB table or sqlite-vec file).
+ * Opens a cached shard with the backend its manifest names (usearch index, LanceDB table or
+ * sqlite-vec file).
  */
+import { VectorIndexError, errorMessage } from '../common/errors.ts';
 import type { Manifest, ShardEntry } from '../common/manifest.ts';
 import { LanceShardReader } from './lancedb-shard-reader.ts';
 import type { ShardIndexReader } from './shard-index-reader.ts';
 import { SqliteVecShardReader } from './sqlite-vec-shard-reader.ts';
+import { usearchParamsFromIndexParams } from '../common/usearch-layout.ts';
+import { UsearchShardReader } from './usearch-shard-reader.ts';
 
 /**
  * Opens shard `entry` of `manifest` from its local folder `dir`.
  * @throws VectorIndexError naming the shard and file when the backend cannot open it.
  */
 export async function openShardReader(manifest: Manifest, entry: ShardEntry, dir: string): Promise<ShardIndexReader> {
-  const { backend, metric, index_params: params } = manifest.index;
+  const { backend, metric, dim, index_params: params } = manifest.index;
+  if (backend === 'usearch') {
+    let spec;
+    try {
+      spec = { dim, metric, params: usearchParamsFromIndexParams(params, metric), vectorCount: entry.vector_count };
+    } catch (err) {
+      throw new VectorIndexError(`shard ${entry.db_id}: the manifest's usearch index_params are invalid: ${errorMessage(err)}`, { cause: err });
+    }
+    return UsearchShardReader.open(dir, entry.db_id, spec);
+  }
   if (backend === 'sqlite-vec') {
     return SqliteVecShardReader.open(dir, entry.db_id, metric, {
       quantization: params.quantization === 'int8' ? 'int8' : 'none',

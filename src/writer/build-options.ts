@@ -8,6 +8,7 @@ import type { IndexConfig } from '../common/manifest.ts';
 import type { CelColumnType } from '../common/routing/routing-context.ts';
 import { checkLanceIndexPlan, DEFAULT_LANCE_INDEX_PLAN, type LanceIndexPlan } from './backends/lancedb-shard-writer.ts';
 import { checkSqliteVecConfig } from './backends/sqlite-vec-shard-writer.ts';
+import { checkUsearchParams, DEFAULT_USEARCH_PARAMS, usearchIndexParams, type UsearchIndexParams, type UsearchQuantization } from '../common/usearch-layout.ts';
 
 /** CLUSTER: k-means centroids (or the user's), nearest-centroid assignment, optionally size-capped. */
 export interface ClusterOptions {
@@ -67,8 +68,33 @@ export interface SqliteVecBackendOptions {
   quantization?: 'none' | 'int8';
 }
 
+/**
+ * usearch backend: one HNSW index file per shard (plus its row table), memory-mapped by nodes.
+ * Unset fields take {@link DEFAULT_USEARCH_PARAMS} (f16, M 16, ef_construction 128, ef 64).
+ */
+export interface UsearchBackendOptions {
+  backend: 'usearch';
+  /** How the index stores vectors (default f16; i8 needs the cosine metric). */
+  quantization?: UsearchQuantization;
+  /** Graph degree, HNSW `M` (default 16). */
+  m?: number;
+  /** Build beam width (default 128). */
+  efConstruction?: number;
+  /** Default search beam width when a query gives no `ef` (default 64). */
+  efSearch?: number;
+}
+
 /** The index backend of a build. */
-export type BackendOptions = LanceBackendOptions | SqliteVecBackendOptions;
+export type BackendOptions = UsearchBackendOptions | LanceBackendOptions | SqliteVecBackendOptions;
+
+/** The backend a build uses when none is given: usearch with f16 vectors (see the benchmark). */
+export const DEFAULT_BACKEND: BackendOptions = { backend: 'usearch' };
+
+/** The full usearch parameters of a build (defaults filled in). */
+export function usearchParamsOf(b: UsearchBackendOptions): UsearchIndexParams {
+  const d = DEFAULT_USEARCH_PARAMS;
+  return { quantization: b.quantization ?? d.quantization, m: b.m ?? d.m, efConstruction: b.efConstruction ?? d.efConstruction, efSearch: b.efSearch ?? d.efSearch };
+}
 
 /** The number of shards a sharding option set produces. */
 export function numDbsOf(sharding: ShardingOptions): number {
@@ -121,6 +147,7 @@ export function checkShardingOptions(s: ShardingOptions): void {
  */
 export function checkBackendOptions(b: BackendOptions, metric: Metric, dim: number | undefined): void {
   if (b.backend === 'sqlite-vec') checkSqliteVecConfig(metric, { quantization: b.quantization ?? 'none' });
+  else if (b.backend === 'usearch') checkUsearchParams(metric, usearchParamsOf(b));
   else if (dim !== undefined) checkLanceIndexPlan(lancePlanOf(b), dim);
 }
 
@@ -135,6 +162,9 @@ export function lancePlanOf(b: LanceBackendOptions): LanceIndexPlan {
  * @param int8Scale sqlite-vec int8: the quantization step (max |x| of the training sample / 127).
  */
 export function indexConfigOf(b: BackendOptions, dim: number, metric: Metric, int8Scale?: number): IndexConfig {
+  if (b.backend === 'usearch') {
+    return { dim, metric, backend: 'usearch', index_type: 'hnsw', index_params: usearchIndexParams(checkUsearchParams(metric, usearchParamsOf(b))) };
+  }
   if (b.backend === 'sqlite-vec') {
     const quantization = b.quantization ?? 'none';
     const params: Record<string, string | number> = { quantization };

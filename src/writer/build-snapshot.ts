@@ -16,7 +16,7 @@ import type { Metric } from '../common/distance.ts';
 import { MANIFEST_FORMAT_VERSION, manifestKey as makeManifestKey, type Manifest, type ShardEntry } from '../common/manifest.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
 import { WRITER_NAME, WRITER_VERSION } from '../common/version.ts';
-import type { BackendOptions, ShardingOptions } from './build-options.ts';
+import { DEFAULT_BACKEND, type BackendOptions, type ShardingOptions } from './build-options.ts';
 import { newRunId, planRun, type BuildPlan } from './build-plan.ts';
 import { BuildProgress } from './build-progress.ts';
 import type { VectorSource } from './input/vector-record.ts';
@@ -33,7 +33,7 @@ export interface BuildOptions {
   source: VectorSource;
   /** Sharding strategy and its parameters. */
   sharding: ShardingOptions;
-  /** Index backend and its parameters (default LanceDB, index type auto). */
+  /** Index backend and its parameters (default usearch, f16: DEFAULT_BACKEND). */
   backend?: BackendOptions;
   metric: Metric;
   /** Seed of sampling, k-means and LSH hyperplanes (default 42). */
@@ -100,7 +100,7 @@ export async function buildSnapshot(options: BuildOptions): Promise<BuildResult>
   const progress = new BuildProgress(options.progress ?? true, log);
   const runId = options.runId ?? newRunId();
   const workDir = options.workDir ?? (await mkdtemp(join(tmpdir(), `shardfleet-build-${runId}-`)));
-  const backend = options.backend ?? { backend: 'lancedb' };
+  const backend = options.backend ?? DEFAULT_BACKEND;
   log.info({ run_id: runId, input: source.description, strategy: options.sharding.strategy, backend: backend.backend, metric: options.metric, store: store.url }, 'build started');
   try {
     const { plan, routing } = await planRun({

@@ -28,6 +28,7 @@ import { loadShardRouting } from '../common/routing/load-routing.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
 import { assembleManifest, type BuildOptions, type BuildResult } from './build-snapshot.ts';
 import { loadPlan, newRunId, planRun, receiptKey, storePlan, type BuildPlan } from './build-plan.ts';
+import { DEFAULT_BACKEND } from './build-options.ts';
 import { BuildProgress } from './build-progress.ts';
 import type { VectorSource } from './input/vector-record.ts';
 import { publishManifest } from './publish.ts';
@@ -56,7 +57,7 @@ export async function planDistributedBuild(o: DistributedPlanOptions): Promise<B
     store: o.store,
     source: o.source,
     sharding: o.sharding,
-    backend: o.backend ?? { backend: 'lancedb' },
+    backend: o.backend ?? DEFAULT_BACKEND,
     metric: o.metric,
     seed: o.seed,
     sampleSize: o.sampleSize,

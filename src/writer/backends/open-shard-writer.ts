@@ -1,13 +1,16 @@
 /**
  * Creates shard writers for a run's backend: LanceDB tables (written and indexed on LanceDB's own
- * native threads, so concurrent shards build in parallel) or sqlite-vec files (written in a pool
- * of `concurrency` worker threads, since better-sqlite3 is synchronous).
+ * native threads, so concurrent shards build in parallel), or usearch indexes and sqlite-vec files
+ * (written in a pool of `concurrency` worker threads, since usearch and better-sqlite3 are
+ * synchronous; each usearch build uses cores / concurrency threads for its parallel add).
  */
+import { availableParallelism } from 'node:os';
 import type { IndexConfig } from '../../common/manifest.ts';
+import { usearchParamsFromIndexParams } from '../../common/usearch-layout.ts';
 import { LanceIndexTypeSchema } from '../../common/manifest.ts';
 import { DEFAULT_LANCE_INDEX_PLAN, LanceShardWriter, type LanceIndexPlan } from './lancedb-shard-writer.ts';
 import type { ShardIndexWriter } from './shard-index-writer.ts';
-import { SqliteVecWorkerPool } from './sqlite-vec-worker-pool.ts';
+import { WriterWorkerPool } from './writer-worker-pool.ts';
 
 /** Makes one writer per shard; `close()` releases worker threads. */
 export interface ShardWriterFactory {
@@ -33,16 +36,26 @@ export function lancePlanFromIndexConfig(index: IndexConfig): LanceIndexPlan {
 
 /**
  * Opens a writer factory for `index` (the run's index config).
- * @param concurrency sqlite-vec worker threads (>= 1).
+ * @param concurrency shards built at once: usearch / sqlite-vec worker threads (>= 1).
+ * @throws ConfigValidationError when the index config's parameters are invalid.
  */
 export async function openShardWriterFactory(index: IndexConfig, concurrency: number): Promise<ShardWriterFactory> {
   const { dim, metric } = index;
   if (index.backend === 'sqlite-vec') {
     const quantization = index.index_params.quantization === 'int8' ? 'int8' : 'none';
     const int8Scale = typeof index.index_params.int8_scale === 'number' ? index.index_params.int8_scale : undefined;
-    const pool = new SqliteVecWorkerPool(concurrency);
+    const pool = new WriterWorkerPool(concurrency);
     return {
-      create: (dir, dbId) => pool.createWriter({ dir, dbId, dim, metric, quantization, int8Scale }),
+      create: (dir, dbId) => pool.createWriter({ backend: 'sqlite-vec', options: { dir, dbId, dim, metric, quantization, int8Scale } }),
+      close: () => pool.close(),
+    };
+  }
+  if (index.backend === 'usearch') {
+    const params = usearchParamsFromIndexParams(index.index_params, metric);
+    const threads = Math.max(1, Math.floor(availableParallelism() / concurrency));
+    const pool = new WriterWorkerPool(concurrency);
+    return {
+      create: (dir, dbId) => pool.createWriter({ backend: 'usearch', options: { dir, dbId, dim, metric, params, threads } }),
       close: () => pool.close(),
     };
   }

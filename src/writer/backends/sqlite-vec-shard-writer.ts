@@ -4,7 +4,7 @@
  * prepared statements, then `finish()` writes the metadata, VACUUMs and closes the file.
  *
  * better-sqlite3 is synchronous: every method blocks the calling thread while SQLite works. The
- * build runs writers in worker threads through `SqliteVecWorkerPool` (sqlite-vec-worker-pool.ts);
+ * build runs writers in worker threads through `WriterWorkerPool` (writer-worker-pool.ts);
  * the class is usable directly too (tests, small builds).
  */
 import Database from 'better-sqlite3';
@@ -71,6 +71,11 @@ export function checkSqliteVecWriterOptions(options: SqliteVecShardWriterOptions
 /** Removes the shard file and the side files SQLite may leave next to it. Never throws. */
 function removeShardFiles(file: string): void {
   for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(file + suffix, { force: true });
+}
+
+/** Removes the sqlite-vec shard file in shard folder `dir` and SQLite's side files. Never throws. */
+export function removeSqliteVecShardFiles(dir: string): void {
+  removeShardFiles(sqliteVecShardFile(dir));
 }
 
 /** Prepared statements of an open shard file. */

@@ -1,32 +1,33 @@
 /**
- * Builds sqlite-vec shards concurrently in worker threads. better-sqlite3 is synchronous, so a
- * `SqliteVecShardWriter` on the main thread would block it for the whole build; the pool runs the
- * writers in `concurrency` worker threads instead (shard `dbId` goes to worker
- * `dbId % concurrency`) and hands out proxies implementing `ShardIndexWriter`.
+ * Builds shards with synchronous writers (sqlite-vec files, usearch indexes) concurrently in
+ * worker threads. better-sqlite3 and usearch are synchronous, so such a writer on the main thread
+ * would block it for the whole build; the pool runs the writers in `concurrency` worker threads
+ * instead (shard `dbId` goes to worker `dbId % concurrency`) and hands out proxies implementing
+ * `ShardIndexWriter`.
  *
  * Each proxy call posts one message and resolves when the worker has done the work (so a caller
  * awaiting `add()` gets back-pressure). A worker that crashes or exits rejects every pending and
  * later call of its writers with a VectorIndexError naming the shard and file; a writer created
  * afterwards for the same slot gets a fresh worker.
  *
- * Workers load TypeScript through `sqlite-vec-worker-bootstrap.mjs`, which registers tsx itself,
+ * Workers load TypeScript through `writer-worker-bootstrap.mjs`, which registers tsx itself,
  * so the pool works under `node --import tsx` and under bin/shardfleet.js (programmatic tsx
  * registration, which worker threads do not inherit). When this module runs compiled (`.js`), the
- * compiled `sqlite-vec-worker.js` is loaded directly.
+ * compiled `writer-worker.js` is loaded directly.
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import { rmSync } from 'node:fs';
 import { ConfigValidationError, VectorIndexError, errorMessage } from '../../common/errors.ts';
 import type { BuiltShard, ShardIndexWriter, ShardRows } from './shard-index-writer.ts';
-import { checkSqliteVecWriterOptions, sqliteVecShardFile, type SqliteVecShardWriterOptions } from './sqlite-vec-shard-writer.ts';
-import type { SqliteVecWorkerReply, SqliteVecWorkerRequest } from './sqlite-vec-worker-protocol.ts';
+import { checkSqliteVecWriterOptions, removeSqliteVecShardFiles, sqliteVecShardFile } from './sqlite-vec-shard-writer.ts';
+import type { WorkerWriterSpec, WriterWorkerReply, WriterWorkerRequest } from './writer-worker-protocol.ts';
+import { checkUsearchWriterOptions, removeUsearchShardFiles } from './usearch-shard-writer.ts';
 
 const WORKER_URL = import.meta.url.endsWith('.ts')
-  ? new URL('./sqlite-vec-worker-bootstrap.mjs', import.meta.url)
-  : new URL('./sqlite-vec-worker.js', import.meta.url);
+  ? new URL('./writer-worker-bootstrap.mjs', import.meta.url)
+  : new URL('./writer-worker.js', import.meta.url);
 
-/** Options of {@link SqliteVecWorkerPool}. */
-export interface SqliteVecWorkerPoolOptions {
+/** Options of {@link WriterWorkerPool}. */
+export interface WriterWorkerPoolOptions {
   /** Number of worker threads (shards built at the same time), an integer >= 1. */
   concurrency: number;
   /** Optional V8 heap limits per worker (Node `ResourceLimits`, megabytes). */
@@ -53,7 +54,7 @@ function workerExecArgv(): string[] {
 }
 
 /** A request without its call id (assigned when posted). */
-type Request = SqliteVecWorkerRequest extends infer R ? (R extends { callId: number } ? Omit<R, 'callId'> : never) : never;
+type Request = WriterWorkerRequest extends infer R ? (R extends { callId: number } ? Omit<R, 'callId'> : never) : never;
 
 /** A call waiting for its reply. */
 interface Pending {
@@ -85,7 +86,7 @@ class PoolWorker {
   ) {
     this.worker = new Worker(WORKER_URL, { execArgv: workerExecArgv(), ...(resourceLimits ? { resourceLimits } : {}) });
     this.worker.unref();
-    this.worker.on('message', (reply: SqliteVecWorkerReply) => this.onReply(reply));
+    this.worker.on('message', (reply: WriterWorkerReply) => this.onReply(reply));
     this.worker.on('error', (err: Error) => this.die(`crashed (${errorMessage(err)})`));
     this.worker.on('messageerror', (err: Error) => this.die(`could not decode a message (${errorMessage(err)})`));
     this.worker.on('exit', (code: number) => this.die(`exited with code ${code}`));
@@ -97,7 +98,7 @@ class PoolWorker {
    */
   post(request: Request, transfer: ArrayBuffer[], dbId: number, file: string): Promise<BuiltShard | undefined> {
     if (this.deadReason !== undefined) {
-      return Promise.reject(new VectorIndexError(`shard ${dbId} (${file}): sqlite-vec worker ${this.index} ${this.deadReason}; cannot ${request.type}`));
+      return Promise.reject(new VectorIndexError(`shard ${dbId} (${file}): writer worker ${this.index} ${this.deadReason}; cannot ${request.type}`));
     }
     const callId = this.nextCallId++;
     this.worker.postMessage({ ...request, callId }, transfer);
@@ -105,7 +106,7 @@ class PoolWorker {
     return new Promise((resolve, reject) => this.pending.set(callId, { resolve, reject, dbId, file, what: request.type }));
   }
 
-  private onReply(reply: SqliteVecWorkerReply): void {
+  private onReply(reply: WriterWorkerReply): void {
     const call = this.pending.get(reply.callId);
     if (call === undefined) return;
     this.pending.delete(reply.callId);
@@ -119,7 +120,7 @@ class PoolWorker {
     if (this.deadReason !== undefined) return;
     this.deadReason = reason;
     for (const call of this.pending.values()) {
-      call.reject(new VectorIndexError(`shard ${call.dbId} (${call.file}): sqlite-vec worker ${this.index} ${reason} during ${call.what}`));
+      call.reject(new VectorIndexError(`shard ${call.dbId} (${call.file}): writer worker ${this.index} ${reason} during ${call.what}`));
     }
     this.pending.clear();
     void this.worker.terminate();
@@ -142,6 +143,11 @@ function vectorsForTransfer(vectors: Float32Array): { vectors: Float32Array; tra
   return { vectors: copy, transfer: [copy.buffer] };
 }
 
+/** How errors name a shard's files: the sqlite-vec file, or the usearch shard's folder. */
+function shardLabel(spec: WorkerWriterSpec): string {
+  return spec.backend === 'sqlite-vec' ? sqliteVecShardFile(spec.options.dir) : spec.options.dir;
+}
+
 /** A `ShardIndexWriter` whose work runs in a pool worker. */
 class WorkerShardWriter implements ShardIndexWriter {
   readonly file: string;
@@ -150,13 +156,12 @@ class WorkerShardWriter implements ShardIndexWriter {
 
   constructor(
     readonly dbId: number,
-    dir: string,
     private readonly worker: PoolWorker,
     private readonly writerId: number,
-    options: SqliteVecShardWriterOptions,
+    private readonly spec: WorkerWriterSpec,
   ) {
-    this.file = sqliteVecShardFile(dir);
-    this.opened = this.call({ type: 'open', writerId, options }, []);
+    this.file = shardLabel(spec);
+    this.opened = this.call({ type: 'open', writerId, spec }, []);
     // The error surfaces from the next add() / finish(); avoid an unhandled rejection meanwhile.
     this.opened.catch(() => undefined);
   }
@@ -165,7 +170,7 @@ class WorkerShardWriter implements ShardIndexWriter {
     try {
       return this.worker.post(request, transfer, this.dbId, this.file);
     } catch (err) {
-      return Promise.reject(new VectorIndexError(`shard ${this.dbId} (${this.file}): cannot post ${request.type} to sqlite-vec worker ${this.worker.index}: ${errorMessage(err)}`, { cause: err }));
+      return Promise.reject(new VectorIndexError(`shard ${this.dbId} (${this.file}): cannot post ${request.type} to writer worker ${this.worker.index}: ${errorMessage(err)}`, { cause: err }));
     }
   }
 
@@ -184,15 +189,15 @@ class WorkerShardWriter implements ShardIndexWriter {
   }
 
   /**
-   * Finishes the shard in the worker (see `SqliteVecShardWriter.finish`).
-   * @throws VectorIndexError naming the shard and file (no rows, SQLite failure, worker crash).
+   * Finishes the shard in the worker (see `SqliteVecShardWriter.finish`, `UsearchShardWriter.finish`).
+   * @throws VectorIndexError naming the shard and file (no rows, backend failure, worker crash).
    */
   async finish(): Promise<BuiltShard> {
     if (this.state !== 'open') throw new VectorIndexError(`shard ${this.dbId} (${this.file}): finish() after the writer was ${this.state}`);
     this.state = 'finished';
     await this.opened;
     const built = await this.call({ type: 'finish', writerId: this.writerId }, []);
-    if (built === undefined) throw new VectorIndexError(`shard ${this.dbId} (${this.file}): the sqlite-vec worker returned no result`);
+    if (built === undefined) throw new VectorIndexError(`shard ${this.dbId} (${this.file}): the writer worker returned no result`);
     return built;
   }
 
@@ -204,7 +209,8 @@ class WorkerShardWriter implements ShardIndexWriter {
       await this.call({ type: 'abort', writerId: this.writerId }, []);
     } catch {
       try {
-        for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(this.file + suffix, { force: true });
+        if (this.spec.backend === 'sqlite-vec') removeSqliteVecShardFiles(this.spec.options.dir);
+        else removeUsearchShardFiles(this.spec.options.dir);
       } catch {
         // abort never throws
       }
@@ -212,8 +218,8 @@ class WorkerShardWriter implements ShardIndexWriter {
   }
 }
 
-/** Runs `SqliteVecShardWriter`s in worker threads. Close it with {@link close}. */
-export class SqliteVecWorkerPool {
+/** Runs synchronous shard writers in worker threads. Close it with {@link close}. */
+export class WriterWorkerPool {
   /** Number of worker threads. */
   readonly concurrency: number;
   private readonly resourceLimits: ResourceLimits | undefined;
@@ -226,10 +232,10 @@ export class SqliteVecWorkerPool {
    * @param options the pool options, or just the concurrency (number of worker threads).
    * @throws ConfigValidationError when `concurrency` is not an integer >= 1.
    */
-  constructor(optionsOrConcurrency: SqliteVecWorkerPoolOptions | number) {
+  constructor(optionsOrConcurrency: WriterWorkerPoolOptions | number) {
     const options = typeof optionsOrConcurrency === 'number' ? { concurrency: optionsOrConcurrency } : optionsOrConcurrency;
     if (!Number.isSafeInteger(options.concurrency) || options.concurrency < 1) {
-      throw new ConfigValidationError(`sqlite-vec build concurrency must be an integer >= 1, got ${options.concurrency}`);
+      throw new ConfigValidationError(`--concurrency (shards built at once) must be an integer >= 1, got ${options.concurrency}`);
     }
     this.concurrency = options.concurrency;
     this.resourceLimits = options.resourceLimits;
@@ -237,22 +243,24 @@ export class SqliteVecWorkerPool {
   }
 
   /**
-   * A writer for one shard, running in worker `options.dbId % concurrency`.
-   * @param options as for `SqliteVecShardWriter` (checked here, synchronously).
+   * A writer for one shard, running in worker `spec.options.dbId % concurrency`.
+   * @param spec the backend and its writer options (checked here, synchronously).
    * @returns a `ShardIndexWriter` proxy; its `add()` transfers the vectors' buffer when the array
    *   covers all of it.
    * @throws ConfigValidationError for invalid options; VectorIndexError after {@link close}.
    */
-  createWriter(options: SqliteVecShardWriterOptions): ShardIndexWriter {
-    checkSqliteVecWriterOptions(options);
-    if (this.closed) throw new VectorIndexError(`shard ${options.dbId} (${sqliteVecShardFile(options.dir)}): the sqlite-vec worker pool is closed`);
-    const slot = options.dbId % this.concurrency;
+  createWriter(spec: WorkerWriterSpec): ShardIndexWriter {
+    if (spec.backend === 'sqlite-vec') checkSqliteVecWriterOptions(spec.options);
+    else checkUsearchWriterOptions(spec.options);
+    const { dbId } = spec.options;
+    if (this.closed) throw new VectorIndexError(`shard ${dbId} (${shardLabel(spec)}): the shard writer worker pool is closed`);
+    const slot = dbId % this.concurrency;
     let worker = this.workers[slot];
     if (worker === undefined || worker.deadReason !== undefined) {
       worker = new PoolWorker(slot, this.resourceLimits);
       this.workers[slot] = worker;
     }
-    return new WorkerShardWriter(options.dbId, options.dir, worker, this.nextWriterId++, { ...options });
+    return new WorkerShardWriter(dbId, worker, this.nextWriterId++, { ...spec, options: { ...spec.options } } as WorkerWriterSpec);
   }
 
   /** Terminates the workers; calls still pending reject with a VectorIndexError. Idempotent. */

@@ -1,7 +1,7 @@
-// Worker-thread entry of SqliteVecWorkerPool. Worker threads do not inherit the module hooks a
+// Worker-thread entry of WriterWorkerPool. Worker threads do not inherit the module hooks a
 // parent registered programmatically (bin/shardfleet.js calls tsx's register()), so register tsx
 // here, then load the TypeScript worker module.
 import { register } from 'tsx/esm/api';
 
 register();
-await import('./sqlite-vec-worker.ts');
+await import('./writer-worker.ts');

@@ -1,0 +1,179 @@
+/**
+ * Opens a downloaded usearch shard (layout in `src/common/usearch-layout.ts`) and searches it.
+ * The HNSW index is memory-mapped with `Index.view()`: its vectors and graph live in the page
+ * cache, so a node's RSS does not grow with shard bytes. Ids, payloads and exact vectors are
+ * looked up per hit in `rows.sqlite` (read-only).
+ *
+ * Per-query `ef` is honoured by asking usearch for max(top_k, ef) results from an index whose own
+ * beam is 1: usearch searches with beam max(expansion_search, wanted), so the first top_k of those
+ * results are exactly the HNSW answer at beam ef (Malkov & Yashunin 2018, Algorithm 5).
+ */
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { BatchMatches, type Index } from 'usearch';
+import type { Metric } from '../common/distance.ts';
+import { InvalidQueryError, VectorIndexError, errorMessage } from '../common/errors.ts';
+import {
+  USEARCH_FORMAT_VERSION,
+  USEARCH_INDEX_FILE,
+  USEARCH_ROWS_FILE,
+  newUsearchIndex,
+  usearchDistanceToScore,
+  type UsearchIndexParams,
+} from '../common/usearch-layout.ts';
+import type { ShardHit, ShardIndexReader, ShardQueryOptions } from './shard-index-reader.ts';
+
+/** Queries per native batch call; between batches the reader yields to the event loop. */
+export const USEARCH_BATCH_QUERIES = 32;
+
+/** What the manifest says about the shard. */
+export interface UsearchShardSpec {
+  dim: number;
+  metric: Metric;
+  params: UsearchIndexParams;
+  /** The shard entry's vector_count. */
+  vectorCount: number;
+}
+
+type Row = [id: string, payload: string | null, vector: Buffer | null];
+
+/** One open usearch shard. */
+export class UsearchShardReader implements ShardIndexReader {
+  private constructor(
+    readonly dbId: number,
+    /** The shard's folder. */
+    readonly dir: string,
+    private index: Index | undefined,
+    private readonly db: Database.Database,
+    /** Row lookups by key; index: (includePayload ? 1 : 0) + (includeVector ? 2 : 0). */
+    private readonly lookups: Database.Statement<[number], Row>[],
+    private readonly spec: UsearchShardSpec,
+  ) {}
+
+  /**
+   * Memory-maps `<dir>/index.usearch`, opens `<dir>/rows.sqlite` read-only and checks both
+   * against the manifest.
+   * @throws VectorIndexError naming the shard and file when a file is missing or unreadable, or
+   *   its dimension, metric, quantization or vector count differs from the manifest's.
+   */
+  static open(dir: string, dbId: number, spec: UsearchShardSpec): UsearchShardReader {
+    const indexFile = join(dir, USEARCH_INDEX_FILE);
+    const rowsFile = join(dir, USEARCH_ROWS_FILE);
+    let db: Database.Database | undefined;
+    let where = `shard ${dbId} (${rowsFile})`;
+    try {
+      db = new Database(rowsFile, { readonly: true, fileMustExist: true });
+      db.pragma('query_only = ON');
+      const meta = new Map(
+        db
+          .prepare<[], { key: string; value: string }>('SELECT key, value FROM meta')
+          .all()
+          .map((r) => [r.key, r.value]),
+      );
+      const expect = (key: string, want: string | number): void => {
+        if (meta.get(key) !== String(want)) throw new Error(`the file says ${key} ${JSON.stringify(meta.get(key))}, the manifest says ${want}`);
+      };
+      expect('format_version', USEARCH_FORMAT_VERSION);
+      expect('dim', spec.dim);
+      expect('metric', spec.metric);
+      expect('quantization', spec.params.quantization);
+      expect('vector_count', spec.vectorCount);
+      const lookups: Database.Statement<[number], Row>[] = [];
+      for (const vector of [false, true]) {
+        for (const payload of [false, true]) {
+          const sql = `SELECT id, ${payload ? 'payload' : 'NULL'}, ${vector ? 'vector' : 'NULL'} FROM rows WHERE key = ?`;
+          lookups[(payload ? 1 : 0) + (vector ? 2 : 0)] = db.prepare<[number], Row>(sql).raw(true);
+        }
+      }
+      where = `shard ${dbId} (${indexFile})`;
+      const index = newUsearchIndex(spec.dim, spec.metric, spec.params, 1);
+      index.view(indexFile);
+      if (index.size() !== spec.vectorCount) throw new Error(`the index holds ${index.size()} vectors, the manifest says ${spec.vectorCount}`);
+      return new UsearchShardReader(dbId, dir, index, db, lookups, spec);
+    } catch (err) {
+      try {
+        db?.close();
+      } catch {
+        // the error below is the one that matters
+      }
+      throw new VectorIndexError(`${where}: cannot open the usearch shard: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** See {@link searchBatch}; one query. */
+  async search(query: Float32Array, topK: number, includePayload: boolean, options: ShardQueryOptions = {}): Promise<ShardHit[]> {
+    return (await this.searchBatch([query], topK, includePayload, options))[0];
+  }
+
+  /**
+   * The `topK` nearest rows to each query, best (lowest score) first; scores per the Hit contract
+   * (l2 squared, cosine 1 - cos, dot -<q, v>), computed on the stored (quantized) vectors.
+   * Queries are searched in native batches of {@link USEARCH_BATCH_QUERIES}; the reader yields to
+   * the event loop before each batch, so other calls are served between batches.
+   * @param queries `Float32Array`s of length dim.
+   * @param options `ef`: beam width (0 / undefined = the run's ef_search); `includeVector`: each
+   *   hit gets its exact float32 vector (a copy, length dim). Other options do not apply.
+   * @returns one hit list per query, in order.
+   * @throws InvalidQueryError naming the shard for a query of the wrong length or a bad ef;
+   *   VectorIndexError naming the shard when usearch or SQLite fails or the shard is closed.
+   */
+  async searchBatch(queries: readonly Float32Array[], topK: number, includePayload: boolean, options: ShardQueryOptions = {}): Promise<ShardHit[][]> {
+    const { dim, metric } = this.spec;
+    const ef = options.ef ?? 0;
+    if (!Number.isSafeInteger(ef) || ef < 0) throw new InvalidQueryError(`shard ${this.dbId}: ef must be a non-negative integer (0 = default), got ${ef}`);
+    for (const q of queries) if (q.length !== dim) throw new InvalidQueryError(`shard ${this.dbId}: query has ${q.length} values, the shard has dim ${dim}`);
+    if (topK <= 0 || queries.length === 0) return queries.map(() => []);
+    const wanted = Math.min(Math.max(topK, ef || this.spec.params.efSearch), Math.max(1, this.spec.vectorCount));
+    const lookup = this.lookups[(includePayload ? 1 : 0) + (options.includeVector ? 2 : 0)];
+    const out: ShardHit[][] = [];
+    for (let start = 0; start < queries.length; start += USEARCH_BATCH_QUERIES) {
+      await yieldToEventLoop();
+      const index = this.index;
+      if (index === undefined) throw new VectorIndexError(`shard ${this.dbId}: search after the shard was closed`);
+      const n = Math.min(USEARCH_BATCH_QUERIES, queries.length - start);
+      const matrix = new Float32Array(n * dim);
+      for (let i = 0; i < n; i++) matrix.set(queries[start + i], i * dim);
+      try {
+        const found = index.search(matrix, wanted, 1);
+        // usearch returns Matches (keys cut to the count) for one query, BatchMatches for more.
+        const result: { keys: BigUint64Array; distances: Float32Array; counts: ArrayLike<bigint> } =
+          found instanceof BatchMatches ? found : { keys: found.keys, distances: found.distances, counts: [BigInt(found.keys.length)] };
+        for (let i = 0; i < n; i++) {
+          const count = Math.min(topK, Number(result.counts[i]));
+          const hits: ShardHit[] = new Array(count);
+          for (let j = 0; j < count; j++) {
+            const key = Number(result.keys[i * wanted + j]);
+            const row = lookup.get(key);
+            if (row === undefined) throw new Error(`key ${key} is missing from ${USEARCH_ROWS_FILE}`);
+            const hit: ShardHit = { id: row[0], score: usearchDistanceToScore(metric, result.distances[i * wanted + j]), payload_json: includePayload ? (row[1] ?? '') : '' };
+            if (options.includeVector) hit.vector = blobToFloats(row[2], dim, row[0]);
+            hits[j] = hit;
+          }
+          out.push(hits);
+        }
+      } catch (err) {
+        throw new VectorIndexError(`shard ${this.dbId} (${this.dir}): search failed: ${errorMessage(err)}`, { cause: err });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Closes the row table and drops the index. usearch's Node binding has no explicit unmap: the
+   * mapping is released when V8 collects the index object. Idempotent.
+   */
+  close(): void {
+    if (this.index === undefined) return;
+    this.index = undefined;
+    this.db.close();
+  }
+}
+
+/** A copy of a float32 BLOB as a `Float32Array` of length dim. @throws Error naming the id when the BLOB is missing or has the wrong size. */
+function blobToFloats(blob: Buffer | null, dim: number, id: string): Float32Array {
+  if (blob === null || blob.byteLength !== dim * 4) throw new Error(`row ${JSON.stringify(id)} has no stored float32 vector of dim ${dim}`);
+  const copy = new Float32Array(dim);
+  new Uint8Array(copy.buffer).set(blob);
+  return copy;
+}

@@ -1,0 +1,226 @@
+/**
+ * Builds one shard as a usearch HNSW index plus its row table (layout in
+ * `src/common/usearch-layout.ts`). `add()` appends rows (id, payload, exact float32 vector) to
+ * `rows.sqlite`, one transaction per batch; `finish()` reads the vectors back in row order, builds
+ * the HNSW graph with usearch's multi-threaded `add` (keys = row numbers), saves `index.usearch`
+ * and closes the row table. Only one shard's index is in memory at a time per writer, however
+ * many shards the assignment pass has open.
+ *
+ * better-sqlite3 and usearch are synchronous: the build runs these writers in worker threads
+ * (`WriterWorkerPool`), so the main thread keeps reading input and uploading finished shards.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Metric } from '../../common/distance.ts';
+import { ConfigValidationError, VectorIndexError, errorMessage } from '../../common/errors.ts';
+import { digestFile } from '../../common/file-digest.ts';
+import {
+  USEARCH_FORMAT_VERSION,
+  USEARCH_INDEX_FILE,
+  USEARCH_ROWS_FILE,
+  checkUsearchParams,
+  newUsearchIndex,
+  type UsearchIndexParams,
+} from '../../common/usearch-layout.ts';
+import type { BuiltShard, ShardIndexWriter, ShardRows } from './shard-index-writer.ts';
+
+/** Options of {@link UsearchShardWriter}. Plain data, so they can be posted to a worker. */
+export interface UsearchShardWriterOptions {
+  /** Local folder of the shard (created if missing). */
+  dir: string;
+  /** The shard id (db id), for error messages. */
+  dbId: number;
+  /** Vector dimension (>= 1). */
+  dim: number;
+  metric: Metric;
+  params: UsearchIndexParams;
+  /** Threads of usearch's parallel `add` in `finish()` (>= 1). */
+  threads: number;
+}
+
+/** Rows read back per `Index.add` call in `finish()`. */
+const ADD_CHUNK_ROWS = 8_192;
+
+/**
+ * Checks writer options without touching the disk.
+ * @throws ConfigValidationError naming the shard or the flag.
+ */
+export function checkUsearchWriterOptions(o: UsearchShardWriterOptions): void {
+  if (!Number.isSafeInteger(o.dbId) || o.dbId < 0) throw new ConfigValidationError(`usearch shard db id must be a non-negative integer, got ${o.dbId}`);
+  if (!Number.isSafeInteger(o.dim) || o.dim < 1) throw new ConfigValidationError(`shard ${o.dbId}: usearch writer needs dim >= 1, got ${o.dim}`);
+  if (!Number.isSafeInteger(o.threads) || o.threads < 1) throw new ConfigValidationError(`shard ${o.dbId}: usearch build threads must be an integer >= 1, got ${o.threads}`);
+  checkUsearchParams(o.metric, o.params);
+}
+
+/** Removes both files of the usearch shard in folder `dir` and SQLite's side files. Never throws. */
+export function removeUsearchShardFiles(dir: string): void {
+  for (const f of [USEARCH_INDEX_FILE, USEARCH_ROWS_FILE, `${USEARCH_ROWS_FILE}-journal`, `${USEARCH_ROWS_FILE}-wal`]) rmSync(join(dir, f), { force: true });
+}
+
+/** Writes one usearch shard. Not thread-safe; calls are awaited one at a time. */
+export class UsearchShardWriter implements ShardIndexWriter {
+  readonly dbId: number;
+  private readonly o: UsearchShardWriterOptions;
+  private db: Database.Database | undefined;
+  private insert: Database.Statement | undefined;
+  private rows = 0;
+  private state: 'open' | 'finished' | 'aborted' = 'open';
+
+  /**
+   * Validates the options; the files are created by the first `add()` (existing ones are replaced).
+   * @throws ConfigValidationError for invalid options.
+   */
+  constructor(options: UsearchShardWriterOptions) {
+    checkUsearchWriterOptions(options);
+    this.o = options;
+    this.dbId = options.dbId;
+  }
+
+  private where(): string {
+    return `shard ${this.dbId} (${this.o.dir})`;
+  }
+
+  private open(): { db: Database.Database; insert: Database.Statement } {
+    if (this.db !== undefined && this.insert !== undefined) return { db: this.db, insert: this.insert };
+    mkdirSync(this.o.dir, { recursive: true });
+    removeUsearchShardFiles(this.o.dir);
+    const db = new Database(join(this.o.dir, USEARCH_ROWS_FILE));
+    try {
+      // A crash mid-build loses the shard, which is rebuilt anyway: no journal file, no fsyncs.
+      db.pragma('journal_mode = MEMORY');
+      db.pragma('synchronous = OFF');
+      db.exec(`
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE rows (key INTEGER PRIMARY KEY, id TEXT NOT NULL, payload TEXT, vector BLOB NOT NULL);
+      `);
+      this.insert = db.prepare('INSERT INTO rows(key, id, payload, vector) VALUES (?, ?, ?, ?)');
+      this.db = db;
+      return { db, insert: this.insert };
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /** See {@link addSync}. */
+  async add(rows: ShardRows): Promise<void> {
+    this.addSync(rows);
+  }
+
+  /**
+   * Appends rows in one transaction (all or none of the batch).
+   * @param rows `ids` (n strings), `vectors` (`Float32Array` of length n * dim, finite values),
+   *   `payloads` (n JSON texts or null).
+   * @throws VectorIndexError naming the shard for mismatched lengths, a non-finite value (naming
+   *   the id), a writer already finished or aborted, or a SQLite failure.
+   */
+  addSync(rows: ShardRows): void {
+    if (this.state !== 'open') throw new VectorIndexError(`${this.where()}: add() after the writer was ${this.state}`);
+    const n = rows.ids.length;
+    const dim = this.o.dim;
+    if (rows.vectors.length !== n * dim || rows.payloads.length !== n) {
+      throw new VectorIndexError(`${this.where()}: a batch of ${n} ids has ${rows.vectors.length} vector values (expected ${n} x ${dim} = ${n * dim}) and ${rows.payloads.length} payloads`);
+    }
+    if (n === 0) return;
+    const v = rows.vectors;
+    for (let i = 0; i < v.length; i++) {
+      if (!Number.isFinite(v[i])) throw new VectorIndexError(`${this.where()}: vector of id ${JSON.stringify(rows.ids[Math.floor(i / dim)])} has a non-finite value`);
+    }
+    try {
+      const { db, insert } = this.open();
+      const first = this.rows;
+      db.transaction(() => {
+        for (let r = 0; r < n; r++) insert.run(first + r, rows.ids[r], rows.payloads[r], Buffer.from(v.buffer, v.byteOffset + r * dim * 4, dim * 4));
+      })();
+      this.rows += n;
+    } catch (err) {
+      throw new VectorIndexError(`${this.where()}: writing ${n} rows failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /**
+   * Builds the HNSW index over every added row, saves `index.usearch`, writes the metadata and
+   * closes `rows.sqlite`, leaving only those two files in the folder.
+   * @returns vectorCount, indexType `hnsw`, checkpointId = the first 16 hex digits of the index
+   *   file's sha256.
+   * @throws VectorIndexError naming the shard when no rows were added (no file is left), or
+   *   usearch or SQLite fails (the files are removed).
+   */
+  async finish(): Promise<BuiltShard> {
+    if (this.state !== 'open') throw new VectorIndexError(`${this.where()}: finish() after the writer was ${this.state}`);
+    this.state = 'finished';
+    const db = this.db;
+    if (db === undefined || this.rows === 0) {
+      this.closeQuietly();
+      removeUsearchShardFiles(this.o.dir);
+      throw new VectorIndexError(`${this.where()}: shard ${this.dbId} received no vectors; use fewer shards or other centroids`);
+    }
+    const { dim, metric, params } = this.o;
+    const indexFile = join(this.o.dir, USEARCH_INDEX_FILE);
+    try {
+      const index = newUsearchIndex(dim, metric, params, params.efSearch);
+      const read = db.prepare<[number, number], { key: number; vector: Buffer }>('SELECT key, vector FROM rows WHERE key >= ? AND key < ? ORDER BY key');
+      const chunk = new Float32Array(ADD_CHUNK_ROWS * dim);
+      const chunkBytes = new Uint8Array(chunk.buffer);
+      for (let start = 0; start < this.rows; start += ADD_CHUNK_ROWS) {
+        const end = Math.min(this.rows, start + ADD_CHUNK_ROWS);
+        let r = 0;
+        for (const row of read.iterate(start, end)) {
+          if (row.key !== start + r) throw new Error(`row ${start + r} is missing from ${USEARCH_ROWS_FILE}`);
+          chunkBytes.set(row.vector, r * dim * 4);
+          r++;
+        }
+        const keys = new BigUint64Array(end - start);
+        for (let i = 0; i < keys.length; i++) keys[i] = BigInt(start + i);
+        index.add(keys, chunk.subarray(0, (end - start) * dim), this.o.threads);
+      }
+      if (index.size() !== this.rows) throw new Error(`the index holds ${index.size()} vectors, expected ${this.rows}`);
+      index.save(indexFile);
+      const insertMeta = db.prepare('INSERT INTO meta(key, value) VALUES (?, ?)');
+      const meta: [string, string][] = [
+        ['format_version', USEARCH_FORMAT_VERSION],
+        ['dim', String(dim)],
+        ['metric', metric],
+        ['quantization', params.quantization],
+        ['m', String(params.m)],
+        ['ef_construction', String(params.efConstruction)],
+        ['ef_search', String(params.efSearch)],
+        ['vector_count', String(this.rows)],
+      ];
+      db.transaction(() => {
+        for (const [k, value] of meta) insertMeta.run(k, value);
+      })();
+      db.pragma('journal_mode = DELETE');
+      db.close();
+      this.db = undefined;
+      const { sha256 } = await digestFile(indexFile);
+      return { vectorCount: this.rows, indexType: 'hnsw', checkpointId: sha256.slice(0, 16) };
+    } catch (err) {
+      this.closeQuietly();
+      removeUsearchShardFiles(this.o.dir);
+      throw new VectorIndexError(`${this.where()}: building the usearch index (${this.rows} vectors) failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** Closes the row table and deletes the shard's files (a partial shard must not be uploaded). Never throws. */
+  async abort(): Promise<void> {
+    if (this.state === 'open') this.state = 'aborted';
+    this.closeQuietly();
+    try {
+      if (this.state === 'aborted') removeUsearchShardFiles(this.o.dir);
+    } catch {
+      // abort never throws
+    }
+  }
+
+  private closeQuietly(): void {
+    try {
+      this.db?.close();
+    } catch {
+      // already closed or unusable
+    }
+    this.db = undefined;
+    this.insert = undefined;
+  }
+}
