@@ -1,7 +1,7 @@
 /**
  * Answering a batched SearchShards request from one run: validate the queries, lease every
- * distinct shard the batch names (loading missing ones, once each), search each (query, shard)
- * pair inside a `shard.search` span, release the leases.
+ * distinct shard the batch names (loading missing ones, once each), search each shard's queries
+ * (as one batch where the backend supports it) inside a `shard.search` span, release the leases.
  *
  * The leases are held until every search of the request has finished, so neither eviction nor a
  * run swap closes a shard under an in-flight request.
@@ -62,8 +62,23 @@ export function prepareQueries(queries: readonly ShardQuery__Output[], dim: numb
   });
 }
 
+/** Queries of one request that search one shard with identical options: one batch. */
+interface ShardBatch {
+  dbId: number;
+  /** Request query indexes, ascending. */
+  queries: number[];
+}
+
+/** A key of the options that must be equal within a batch. */
+function batchKey(q: PreparedQuery): string {
+  const o = q.options;
+  return `${q.topK}/${q.includePayload ? 1 : 0}/${o.includeVector ? 1 : 0}/${o.nprobes ?? 0}/${o.ef ?? 0}/${o.refineFactor ?? 0}`;
+}
+
 /**
  * Searches `queries` against `run`: one outcome per (query, requested shard), in request order.
+ * The queries that search one shard with the same top_k and options go to the shard as one batch
+ * when its reader has `searchBatch` (usearch: one native call per batch), else query by query.
  * A shard that cannot be loaded or searched yields an outcome whose `error` names the shard and
  * the reason (never a silently missing entry). Never rejects.
  */
@@ -80,27 +95,58 @@ export async function searchRun(run: NodeRun, queries: readonly PreparedQuery[],
     }),
   );
   try {
+    // Outcome slots in request order, and the (shard, options) batches that fill them.
+    const slot = new Map<string, number>();
+    const outcomes: ShardOutcome[] = [];
+    const batches = new Map<string, ShardBatch>();
+    queries.forEach((q, queryIndex) => {
+      const key = batchKey(q);
+      for (const dbId of q.shardIds) {
+        slot.set(`${queryIndex}/${dbId}`, outcomes.length);
+        outcomes.push({ dbId, queryIndex, hits: [], error: '' });
+        const lease = leases.get(dbId);
+        const batchable = lease !== undefined && typeof lease !== 'string' && lease.reader.searchBatch !== undefined;
+        const id = batchable ? `${dbId}|${key}` : `${dbId}|${key}|${queryIndex}`;
+        const batch = batches.get(id);
+        if (batch) batch.queries.push(queryIndex);
+        else batches.set(id, { dbId, queries: [queryIndex] });
+      }
+    });
     const limit = pLimit(SEARCH_CONCURRENCY);
-    return await Promise.all(
-      queries.flatMap((q, queryIndex) =>
-        q.shardIds.map((dbId) =>
-          limit(async (): Promise<ShardOutcome> => {
-            const lease = leases.get(dbId);
-            if (lease === undefined || typeof lease === 'string') return { dbId, queryIndex, hits: [], error: lease ?? `shard ${dbId}: not leased` };
-            const started = performance.now();
-            try {
-              const hits = await withSpan('shard.search', { db_id: dbId, run_id: run.runId }, () =>
-                lease.reader.search(q.vector, q.topK, q.includePayload, q.options),
-              );
-              metrics.shardSearchSeconds.observe({ db_id: String(dbId) }, (performance.now() - started) / 1000);
-              return { dbId, queryIndex, hits, error: '' };
-            } catch (err) {
-              return { dbId, queryIndex, hits: [], error: `run ${run.runId}: ${errorMessage(err)}` };
+    await Promise.all(
+      [...batches.values()].map((batch) =>
+        limit(async (): Promise<void> => {
+          const { dbId } = batch;
+          const fill = (i: number, hits: ShardHit[], error: string): void => {
+            const o = outcomes[slot.get(`${batch.queries[i]}/${dbId}`) as number];
+            o.hits = hits;
+            o.error = error;
+          };
+          const lease = leases.get(dbId);
+          if (lease === undefined || typeof lease === 'string') {
+            batch.queries.forEach((_, i) => fill(i, [], lease ?? `shard ${dbId}: not leased`));
+            return;
+          }
+          const first = queries[batch.queries[0]];
+          const started = performance.now();
+          try {
+            const lists = await withSpan('shard.search', { db_id: dbId, run_id: run.runId, queries: batch.queries.length }, () =>
+              lease.reader.searchBatch && batch.queries.length > 1
+                ? lease.reader.searchBatch(batch.queries.map((q) => queries[q].vector), first.topK, first.includePayload, first.options)
+                : lease.reader.search(first.vector, first.topK, first.includePayload, first.options).then((hits) => [hits]),
+            );
+            const seconds = (performance.now() - started) / 1000 / batch.queries.length;
+            for (let i = 0; i < batch.queries.length; i++) {
+              metrics.shardSearchSeconds.observe({ db_id: String(dbId) }, seconds);
+              fill(i, lists[i] ?? [], lists[i] ? '' : `shard ${dbId}: the backend returned no result for the query`);
             }
-          }),
-        ),
+          } catch (err) {
+            batch.queries.forEach((_, i) => fill(i, [], `run ${run.runId}: ${errorMessage(err)}`));
+          }
+        }),
       ),
     );
+    return outcomes;
   } finally {
     for (const lease of leases.values()) if (typeof lease !== 'string') lease.release();
   }

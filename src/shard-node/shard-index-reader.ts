@@ -1,6 +1,6 @@
 /**
- * The contract between the shard node and an index backend (LanceDB, sqlite-vec): an open,
- * read-only shard that answers top-k queries.
+ * The contract between the shard node and an index backend (usearch, LanceDB, sqlite-vec): an
+ * open, read-only shard that answers top-k queries, one at a time or (optionally) in batches.
  */
 import type { ScoredHit } from '../common/topk-merge.ts';
 
@@ -38,6 +38,13 @@ export interface ShardIndexReader {
    *   when the backend fails.
    */
   search(query: Float32Array, topK: number, includePayload: boolean, options: ShardQueryOptions): Promise<ShardHit[]>;
+  /**
+   * Optional batch form of {@link search}: the hits of every query (each a `Float32Array` of
+   * length dim), in order, searched together (e.g. one native multi-threaded call), all with the
+   * same `topK`, `includePayload` and `options`. A backend without it is searched query by query.
+   * @throws as {@link search}; one failure fails the whole batch.
+   */
+  searchBatch?(queries: readonly Float32Array[], topK: number, includePayload: boolean, options: ShardQueryOptions): Promise<ShardHit[][]>;
   /** Closes the shard. Idempotent. */
   close(): void;
 }
