@@ -27,6 +27,34 @@ describe('LatencyWindow', () => {
     assert.equal(w.quantile(0.05), 1000);
     assert.throws(() => new LatencyWindow(0), RangeError);
   });
+
+  test('the incremental quantiles equal a nearest-rank sort of the last `size` samples at every step', () => {
+    let seed = 7;
+    const random = (): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    for (const size of [1, 2, 5, 100]) {
+      const w = new LatencyWindow(size);
+      const all: number[] = [];
+      for (let i = 0; i < 400; i++) {
+        // Many ties (whole ms) and some repeated extremes, as real latencies have.
+        const ms = i % 37 === 0 ? 500 : Math.floor(random() * 20);
+        w.record(ms);
+        all.push(ms);
+        const held = all.slice(-size).sort((a, b) => a - b);
+        for (const q of [0, 0.05, 0.5, 0.95, 1]) {
+          const want = held[Math.min(held.length - 1, Math.max(0, Math.ceil(q * held.length) - 1))];
+          assert.equal(w.quantile(q), want, `size ${size}, after ${i + 1} samples, q ${q}`);
+        }
+      }
+      assert.equal(w.count, size);
+    }
+  });
+
+  test('non-finite and negative samples are ignored', () => {
+    const w = new LatencyWindow(3);
+    for (const ms of [Number.NaN, -1, Infinity, 4]) w.record(ms);
+    assert.equal(w.count, 1);
+    assert.equal(w.quantile(0.95), 4);
+  });
 });
 
 describe('HedgePolicy', () => {
