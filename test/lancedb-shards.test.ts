@@ -307,6 +307,24 @@ describe('LanceDB shards', () => {
     });
   }
 
+  test('searchBatch: one multi-vector LanceDB query returns, per query, what single searches return', async () => {
+    const built = await build('batch', 'cosine', { indexType: 'hnsw_sq' });
+    const reader = await open('batch', 'cosine', built);
+    try {
+      const qs = Array.from({ length: 12 }, (_, q) => query(q));
+      const batch = await reader.searchBatch(qs, k, true, { ef: 64 });
+      assert.equal(batch.length, qs.length);
+      for (let q = 0; q < qs.length; q++) {
+        const single = await reader.search(qs[q], k, true, { ef: 64 });
+        assert.deepEqual(batch[q].map((h) => h.id), single.map((h) => h.id), `query ${q}`);
+        assertExact(batch[q], single, `query ${q}`);
+        assert.ok(batch[q].every((h) => h.payload_json === JSON.stringify({ id: h.id })));
+      }
+    } finally {
+      reader.close();
+    }
+  });
+
   test('checkLanceIndexPlan rejects bad parameters up front with ConfigValidationError', () => {
     const plan = (p: Partial<LanceIndexPlan>): LanceIndexPlan => ({ ...DEFAULT_LANCE_INDEX_PLAN, ...p });
     assert.throws(() => checkLanceIndexPlan(plan({ indexType: 'ivf_pq', numSubVectors: 50 }), dim), (err: unknown) => {

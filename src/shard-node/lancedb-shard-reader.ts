@@ -86,15 +86,28 @@ export class LanceShardReader implements ShardIndexReader {
    * @throws VectorIndexError naming the shard when LanceDB fails.
    */
   async search(query: Float32Array, topK: number, includePayload: boolean, options: ShardQueryOptions = {}): Promise<ShardHit[]> {
+    return (await this.searchBatch([query], topK, includePayload, options))[0];
+  }
+
+  /**
+   * {@link search} for several queries in ONE LanceDB query (`addQueryVector`: LanceDB plans and
+   * converts once and returns each query's top-k tagged with its `query_index`).
+   * @returns one hit list per query, in order.
+   * @throws as {@link search}.
+   */
+  async searchBatch(queries: readonly Float32Array[], topK: number, includePayload: boolean, options: ShardQueryOptions = {}): Promise<ShardHit[][]> {
     const nprobes = this.option('nprobes', options.nprobes);
     const ef = this.option('ef', options.ef);
     const refineFactor = this.option('refine_factor', options.refineFactor);
     const includeVector = options.includeVector === true;
+    if (queries.length === 0) return [];
     const columns: string[] = [LANCE_COLUMNS.id, '_distance'];
     if (includePayload) columns.push(LANCE_COLUMNS.payload);
     if (includeVector) columns.push(LANCE_COLUMNS.vector);
     try {
-      let q = this.table.vectorSearch(query).distanceType(this.metric).limit(topK).select(columns);
+      let q = this.table.vectorSearch(queries[0]);
+      for (let i = 1; i < queries.length; i++) q = q.addQueryVector(queries[i]);
+      q = q.distanceType(this.metric).limit(topK).select(columns);
       if (nprobes > 0 && this.knobs.nprobes) q = q.nprobes(nprobes);
       const refine = refineFactor > 0 && this.knobs.refineFactor;
       if (refine) q = q.refineFactor(refineFactor);
@@ -106,9 +119,12 @@ export class LanceShardReader implements ShardIndexReader {
       const distances = result.getChild('_distance');
       const payloads = includePayload ? result.getChild(LANCE_COLUMNS.payload) : null;
       const vectors = includeVector ? result.getChild(LANCE_COLUMNS.vector) : null;
+      // One query: no query_index column. Several: rows tagged with their query's position.
+      const queryIndex = queries.length > 1 ? result.getChild('query_index') : null;
       if (ids === null || distances === null) throw new Error('result lacks id or _distance');
       if (includeVector && vectors === null) throw new Error(`result lacks the ${LANCE_COLUMNS.vector} column`);
-      const hits: ShardHit[] = [];
+      if (queries.length > 1 && queryIndex === null) throw new Error('a multi-vector result lacks query_index');
+      const out: ShardHit[][] = queries.map(() => []);
       for (let i = 0; i < result.numRows; i++) {
         const hit: ShardHit = {
           id: String(ids.get(i)),
@@ -116,9 +132,13 @@ export class LanceShardReader implements ShardIndexReader {
           payload_json: payloads ? ((payloads.get(i) as string | null) ?? '') : '',
         };
         if (vectors !== null) hit.vector = storedVector(vectors.get(i), hit.id);
-        hits.push(hit);
+        const list = out[queryIndex === null ? 0 : Number(queryIndex.get(i))];
+        if (list === undefined) throw new Error(`row ${i} has query_index ${queryIndex?.get(i)} outside 0..${queries.length - 1}`);
+        list.push(hit);
       }
-      return hits;
+      // LanceDB orders rows by distance within each query; keep that order, best first.
+      for (const list of out) list.sort((a, b) => a.score - b.score);
+      return out;
     } catch (err) {
       throw new VectorIndexError(`shard ${this.dbId}: search failed: ${errorMessage(err)}`, { cause: err });
     }
