@@ -19,7 +19,9 @@
  * Never throws for node failures: each task ends answered (hits) or failed (every reason).
  */
 import * as grpc from '@grpc/grpc-js';
+import { errorMessage } from '../common/errors.ts';
 import { describeGrpcError } from '../common/grpc-status.ts';
+import { unpackHits } from '../common/packed-hits.ts';
 import type { Hit__Output } from '../common/proto-gen/shardfleet/v1/Hit.ts';
 import type { SearchShardsResponse__Output } from '../common/proto-gen/shardfleet/v1/SearchShardsResponse.ts';
 import type { ShardQuery } from '../common/proto-gen/shardfleet/v1/ShardQuery.ts';
@@ -328,8 +330,18 @@ class FanOutRun {
       if (!t || seen.has(t)) continue;
       seen.add(t);
       if (t.done) continue;
-      if (r.error) t.reasons.push(`node ${call.nodeId}: ${r.error}`);
-      else this.finish(t, r.hits);
+      if (r.error) {
+        t.reasons.push(`node ${call.nodeId}: ${r.error}`);
+        continue;
+      }
+      let hits: Hit__Output[];
+      try {
+        hits = unpackHits(r);
+      } catch (err) {
+        t.reasons.push(`node ${call.nodeId}: shard ${r.db_id}: ${errorMessage(err)}`);
+        continue;
+      }
+      this.finish(t, hits);
     }
     for (const t of call.tasks) {
       if (t.done) continue;

@@ -16,7 +16,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
-import { ConfigValidationError } from '../common/errors.ts';
+import { ConfigValidationError, errorMessage } from '../common/errors.ts';
 import { bindServer, newServer, setServing, shutdownServer } from '../common/grpc-server.ts';
 import { serverCredentials } from '../common/grpc-security.ts';
 import { toServiceError } from '../common/grpc-status.ts';
@@ -24,17 +24,18 @@ import type { HealthImplementation } from '../common/health.ts';
 import { createMetricsRegistry, startMetricsServer, type MetricsServer } from '../common/metrics/metrics-server.ts';
 import type { MembershipView } from '../common/membership/membership.ts';
 import type { NodeEndpoint } from '../common/node-list.ts';
+import { packHits } from '../common/packed-hits.ts';
 import { loadShardNodeProto } from '../common/proto.ts';
-import type { Hit } from '../common/proto-gen/shardfleet/v1/Hit.ts';
 import type { SearchShardsRequest__Output } from '../common/proto-gen/shardfleet/v1/SearchShardsRequest.ts';
 import type { SearchShardsResponse } from '../common/proto-gen/shardfleet/v1/SearchShardsResponse.ts';
+import type { ShardQuery__Output } from '../common/proto-gen/shardfleet/v1/ShardQuery.ts';
+import type { ShardResult } from '../common/proto-gen/shardfleet/v1/ShardResult.ts';
 import type { ShardNodeHandlers } from '../common/proto-gen/shardfleet/v1/ShardNode.ts';
 import type { StatusResponse } from '../common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import type { ReaderProcessConfig } from '../common/reader-config.ts';
-import { encodeVector } from '../common/vector-codec.ts';
 import { createNodeMetrics } from './node-metrics.ts';
 import { NodeRunSet } from './node-run-set.ts';
-import { prepareQueries, searchRun } from './run-search.ts';
+import { prepareQueries, searchRun, type ShardOutcome } from './run-search.ts';
 import { ShardLeaseCache } from './shard-lease-cache.ts';
 
 export { MAX_TOP_K } from './run-search.ts';
@@ -91,6 +92,21 @@ export interface ShardNodeHandle {
    * calls, closes every shard (keeping the cached files for a restart) and the store.
    */
   stop(): Promise<void>;
+}
+
+/**
+ * One (query, shard) outcome as a `ShardResult` with packed hits (see packed-hits.ts): payloads
+ * and vectors only when `query` asked for them. A shard whose hits cannot be packed (a hit
+ * without its stored vector) is reported in `error`, never sent half-filled.
+ */
+function packOutcome(o: ShardOutcome, query: ShardQuery__Output): ShardResult {
+  const result: ShardResult = { db_id: o.dbId, query_index: o.queryIndex, error: o.error };
+  if (o.error !== '') return result;
+  try {
+    return { ...result, ...packHits(o.hits, query.include_payload, query.include_vector) };
+  } catch (err) {
+    return { ...result, error: `shard ${o.dbId}: ${errorMessage(err)}` };
+  }
 }
 
 /** Resolves a non-negative integer option. @throws ConfigValidationError naming the option. */
@@ -190,19 +206,7 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
     const run = runs.resolve(req.run_id);
     const queries = prepareQueries(req.queries, run.manifest.index.dim);
     const outcomes = await searchRun(run, queries, metrics);
-    return {
-      run_id: run.runId,
-      shards: outcomes.map((o) => ({
-        db_id: o.dbId,
-        query_index: o.queryIndex,
-        error: o.error,
-        hits: o.hits.map((h): Hit => {
-          const hit: Hit = { id: h.id, score: h.score, payload_json: h.payload_json };
-          if (h.vector !== undefined) hit.vector = encodeVector(h.vector);
-          return hit;
-        }),
-      })),
-    };
+    return { run_id: run.runId, shards: outcomes.map((o) => packOutcome(o, req.queries[o.queryIndex])) };
   }
 
   let metricsServer: MetricsServer | undefined;

@@ -18,7 +18,8 @@ import type { SearchShardsResponse } from '../../src/common/proto-gen/shardfleet
 import type { StatusResponse } from '../../src/common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import type { ObjectStore } from '../../src/common/storage/object-store.ts';
 import { unaryCall } from '../../src/common/grpc-status.ts';
-import { encodeVector } from '../../src/common/vector-codec.ts';
+import { packHits } from '../../src/common/packed-hits.ts';
+import { decodeVector, encodeVector } from '../../src/common/vector-codec.ts';
 import { startRouter, type RouterConfig, type RouterHandle } from '../../src/router/router-server.ts';
 import { quietLogger } from './fixtures.ts';
 
@@ -149,14 +150,14 @@ export class FakeShardNode {
           return q.shard_ids.map((db) => {
             const loaded = this.runs.get(req.run_id)!.loaded.includes(db);
             const error = this.shardErrors.get(db) ?? (loaded || this.lazyLoad ? undefined : `shard ${db} is not loaded on fake node ${this.id}`);
-            if (error !== undefined) return { db_id: db, hits: [], error, query_index: queryIndex };
+            if (error !== undefined) return { db_id: db, error, query_index: queryIndex };
             const hits = Array.from({ length: Math.min(q.top_k, 3) }, (_, j) => ({
               id: `${req.run_id}:${db}:${j}`,
               score: db + j / 10 + q0,
               payload_json: q.include_payload ? JSON.stringify({ db, node: this.id }) : '',
-              vector: q.include_vector ? q.query : Buffer.alloc(0),
+              vector: q.include_vector ? decodeVector(q.query, FAKE_DIM) : undefined,
             }));
-            return { db_id: db, hits, error: '', query_index: queryIndex };
+            return { db_id: db, ...packHits(hits, q.include_payload, q.include_vector), error: '', query_index: queryIndex };
           });
         }),
       });

@@ -9,10 +9,13 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import { unaryCall } from '../../src/common/grpc-status.ts';
+import { unpackHits } from '../../src/common/packed-hits.ts';
 import { placeShards, shardsOfNode } from '../../src/common/placement.ts';
 import { loadShardNodeProto, type ShardNodeClient } from '../../src/common/proto.ts';
 import type { SearchShardsRequest } from '../../src/common/proto-gen/shardfleet/v1/SearchShardsRequest.ts';
+import type { Hit__Output } from '../../src/common/proto-gen/shardfleet/v1/Hit.ts';
 import type { SearchShardsResponse__Output } from '../../src/common/proto-gen/shardfleet/v1/SearchShardsResponse.ts';
+import type { ShardResult__Output } from '../../src/common/proto-gen/shardfleet/v1/ShardResult.ts';
 import type { StatusResponse__Output } from '../../src/common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import type { Manifest } from '../../src/common/manifest.ts';
 import type { ObjectInfo, ObjectStore, PutCondition } from '../../src/common/storage/object-store.ts';
@@ -133,6 +136,11 @@ export function bytesOf(manifest: Manifest, dbId: number): number {
   return manifest.shards[dbId].files.reduce((s, f) => s + f.bytes, 0);
 }
 
+/** A SearchShards answer whose shard results also carry their hits unpacked. */
+export interface NodeSearchResponse extends SearchShardsResponse__Output {
+  shards: (ShardResult__Output & { hits: Hit__Output[] })[];
+}
+
 /** A real gRPC client for a shard node. */
 export class NodeClient {
   private readonly client: ShardNodeClient;
@@ -142,8 +150,13 @@ export class NodeClient {
     this.client = new Ctor(address, grpc.credentials.createInsecure());
   }
 
-  search(request: SearchShardsRequest, timeoutMs = 60_000): Promise<SearchShardsResponse__Output> {
-    return unaryCall(this.client.SearchShards.bind(this.client) as never, request, { deadline: Date.now() + timeoutMs });
+  /**
+   * Calls SearchShards; every shard result also carries its packed hits unpacked as `hits`
+   * (unpackHits, as the router reads them).
+   */
+  async search(request: SearchShardsRequest, timeoutMs = 60_000): Promise<NodeSearchResponse> {
+    const res = await unaryCall<SearchShardsRequest, SearchShardsResponse__Output>(this.client.SearchShards.bind(this.client) as never, request, { deadline: Date.now() + timeoutMs });
+    return { ...res, shards: res.shards.map((s) => ({ ...s, hits: unpackHits(s) })) };
   }
 
   status(): Promise<StatusResponse__Output> {
