@@ -66,6 +66,8 @@ describe('a corrupt and a missing shard file in the store', () => {
   let client: ShardfleetClient;
   const corruptShard = 2;
   const missingShard = 0;
+  /** Store key of the damaged file. */
+  let corruptFile = '';
 
   before(async () => {
     dir = await tempDir('corrupt');
@@ -75,7 +77,9 @@ describe('a corrupt and a missing shard file in the store', () => {
     await store.close();
     // Flip bytes in shard 2's data file (same size), delete a file of shard 0.
     const corrupt = built.manifest.shards[corruptShard];
-    const dataFile = corrupt.files.find((f) => f.path.includes('/data/'))!;
+    // The shard's largest file (usearch: index.usearch; LanceDB: its data file), whatever the backend.
+    const dataFile = corrupt.files.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+    corruptFile = `${corrupt.url}${dataFile.path}`;
     const corruptPath = join(storePath, corrupt.url, dataFile.path);
     const bytes = await readFile(corruptPath);
     bytes[Math.floor(bytes.length / 2)] ^= 0xff;
@@ -106,7 +110,8 @@ describe('a corrupt and a missing shard file in the store', () => {
     const failed = new Map(statuses.flatMap((s) => s.shards_failed.map((f) => [f.db_id, f.reason] as const)));
     const loaded = statuses.flatMap((s) => s.shards_loaded).sort();
     assert.deepEqual(loaded, [1, 3]);
-    assert.match(failed.get(corruptShard)!, /shard 2 .*file .*data\/.*has sha256 [0-9a-f]{64}.*but the manifest says/);
+    assert.ok(failed.get(corruptShard)!.includes(`file ${corruptFile} has sha256 `), failed.get(corruptShard));
+    assert.match(failed.get(corruptShard)!, /shard 2 .*has sha256 [0-9a-f]{64}.*but the manifest says/);
     assert.match(failed.get(missingShard)!, /shard 0 .*is missing from file:\/\//);
   });
 

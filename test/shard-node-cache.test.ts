@@ -254,7 +254,8 @@ describe('shard node cache', () => {
 
     const victim = assigned[0];
     const victimDir = join(cacheDir, RUN, shardDirName(victim));
-    const dataFile = manifest.shards[victim].files.find((f) => f.path.includes('/data/'))!;
+    // The shard's largest file (usearch: index.usearch; LanceDB: its data file), whatever the backend.
+    const dataFile = manifest.shards[victim].files.reduce((a, b) => (b.bytes > a.bytes ? b : a));
     const bytes = await readFile(join(victimDir, dataFile.path));
     bytes[Math.floor(bytes.length / 2)] ^= 0xff;
     await writeFile(join(victimDir, dataFile.path), bytes);
