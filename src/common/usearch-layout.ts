@@ -6,9 +6,10 @@
  *   `Index.save()`; its keys are row numbers 0..n-1 of the shard, its vectors are stored in the
  *   run's quantization (f32, f16, bf16 or i8). Nodes open it with `Index.view()` (memory-mapped:
  *   the vectors and the graph stay in the page cache, not in the process heap).
- * - `rows.sqlite`: `rows(key INTEGER PRIMARY KEY, id TEXT NOT NULL, payload TEXT (JSON or NULL),
- *   vector BLOB NOT NULL (the exact float32 vector, dim * 4 bytes, little-endian))` maps a usearch
- *   key back to the record; `meta(key TEXT PRIMARY KEY, value TEXT)` holds `format_version`,
+ * - `rows.sqlite`: `rows(key INTEGER PRIMARY KEY, id TEXT NOT NULL, payload TEXT (JSON or NULL))`
+ *   maps a usearch key back to the record; `vectors(key INTEGER PRIMARY KEY, vector BLOB NOT NULL)`
+ *   holds the exact float32 vector (dim * 4 bytes, little-endian), in its own table so that id
+ *   lookups read small, dense pages; `meta(key TEXT PRIMARY KEY, value TEXT)` holds `format_version`,
  *   `dim`, `metric`, `quantization`, `m`, `ef_construction`, `ef_search` and `vector_count`.
  *   The float32 copy serves `include_vector` with the exact stored vector (never a quantized one).
  *

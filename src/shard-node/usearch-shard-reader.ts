@@ -82,7 +82,9 @@ export class UsearchShardReader implements ShardIndexReader {
       const lookups: Database.Statement<[number], Row>[] = [];
       for (const vector of [false, true]) {
         for (const payload of [false, true]) {
-          const sql = `SELECT id, ${payload ? 'payload' : 'NULL'}, ${vector ? 'vector' : 'NULL'} FROM rows WHERE key = ?`;
+          const sql = vector
+            ? `SELECT r.id, ${payload ? 'r.payload' : 'NULL'}, v.vector FROM rows AS r JOIN vectors AS v ON v.key = r.key WHERE r.key = ?`
+            : `SELECT id, ${payload ? 'payload' : 'NULL'}, NULL FROM rows WHERE key = ?`;
           lookups[(payload ? 1 : 0) + (vector ? 2 : 0)] = db.prepare<[number], Row>(sql).raw(true);
         }
       }

@@ -39,6 +39,12 @@ export interface UsearchShardWriterOptions {
   threads: number;
 }
 
+/** Prepared inserts of an open row table. */
+interface Inserts {
+  row: Database.Statement;
+  vector: Database.Statement;
+}
+
 /** Rows read back per `Index.add` call in `finish()`. */
 const ADD_CHUNK_ROWS = 8_192;
 
@@ -63,7 +69,7 @@ export class UsearchShardWriter implements ShardIndexWriter {
   readonly dbId: number;
   private readonly o: UsearchShardWriterOptions;
   private db: Database.Database | undefined;
-  private insert: Database.Statement | undefined;
+  private insert: Inserts | undefined;
   private rows = 0;
   private state: 'open' | 'finished' | 'aborted' = 'open';
 
@@ -81,7 +87,7 @@ export class UsearchShardWriter implements ShardIndexWriter {
     return `shard ${this.dbId} (${this.o.dir})`;
   }
 
-  private open(): { db: Database.Database; insert: Database.Statement } {
+  private open(): { db: Database.Database; insert: Inserts } {
     if (this.db !== undefined && this.insert !== undefined) return { db: this.db, insert: this.insert };
     mkdirSync(this.o.dir, { recursive: true });
     removeUsearchShardFiles(this.o.dir);
@@ -92,9 +98,12 @@ export class UsearchShardWriter implements ShardIndexWriter {
       db.pragma('synchronous = OFF');
       db.exec(`
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE rows (key INTEGER PRIMARY KEY, id TEXT NOT NULL, payload TEXT, vector BLOB NOT NULL);
+        CREATE TABLE rows (key INTEGER PRIMARY KEY, id TEXT NOT NULL, payload TEXT);
+        CREATE TABLE vectors (key INTEGER PRIMARY KEY, vector BLOB NOT NULL);
       `);
-      this.insert = db.prepare('INSERT INTO rows(key, id, payload, vector) VALUES (?, ?, ?, ?)');
+      const row = db.prepare('INSERT INTO rows(key, id, payload) VALUES (?, ?, ?)');
+      const vector = db.prepare('INSERT INTO vectors(key, vector) VALUES (?, ?)');
+      this.insert = { row, vector };
       this.db = db;
       return { db, insert: this.insert };
     } catch (err) {
@@ -131,7 +140,10 @@ export class UsearchShardWriter implements ShardIndexWriter {
       const { db, insert } = this.open();
       const first = this.rows;
       db.transaction(() => {
-        for (let r = 0; r < n; r++) insert.run(first + r, rows.ids[r], rows.payloads[r], Buffer.from(v.buffer, v.byteOffset + r * dim * 4, dim * 4));
+        for (let r = 0; r < n; r++) {
+          insert.row.run(first + r, rows.ids[r], rows.payloads[r]);
+          insert.vector.run(first + r, Buffer.from(v.buffer, v.byteOffset + r * dim * 4, dim * 4));
+        }
       })();
       this.rows += n;
     } catch (err) {
@@ -160,7 +172,7 @@ export class UsearchShardWriter implements ShardIndexWriter {
     const indexFile = join(this.o.dir, USEARCH_INDEX_FILE);
     try {
       const index = newUsearchIndex(dim, metric, params, params.efSearch);
-      const read = db.prepare<[number, number], { key: number; vector: Buffer }>('SELECT key, vector FROM rows WHERE key >= ? AND key < ? ORDER BY key');
+      const read = db.prepare<[number, number], { key: number; vector: Buffer }>('SELECT key, vector FROM vectors WHERE key >= ? AND key < ? ORDER BY key');
       const chunk = new Float32Array(ADD_CHUNK_ROWS * dim);
       const chunkBytes = new Uint8Array(chunk.buffer);
       for (let start = 0; start < this.rows; start += ADD_CHUNK_ROWS) {
