@@ -1,6 +1,6 @@
 /**
  * `npm run bench:load`: a bounded load test of a local cluster. Builds a snapshot of the bundled
- * Fashion-MNIST test split (9,000 base vectors, 8 shards), starts a router and 3 shard nodes with
+ * Fashion-MNIST test split (9,000 base vectors, 8 shards, the default backend), starts a router and 3 shard nodes with
  * replication 2 as processes on 127.0.0.1, then runs closed-loop load at several concurrencies
  * for a fixed time each and prints QPS, p50/p99/max latency (ms, at the client), errors, CPU ms
  * per query (router and nodes, from /proc), and from the router's /metrics the nodes called per
@@ -58,7 +58,9 @@ try {
   const scrape = async (): Promise<RouterCounts> => routerCounts(await (await fetch(`http://${metricsAddress}/metrics`)).text());
   const client = new ShardfleetClient(cluster.routerAddress);
   try {
-    console.log(`# shardfleet load benchmark — run ${built.runId}, 9,000 x 784, 8 shards, 3 nodes, R=2, num_probes ${numProbes}, ${seconds} s per step`);
+    const index = built.manifest.index;
+    const quantization = typeof index.index_params.quantization === 'string' ? ` ${index.index_params.quantization}` : '';
+    console.log(`# shardfleet load benchmark — run ${built.runId}, 9,000 x 784, 8 shards (${index.backend}${quantization}, the default backend), 3 nodes, R=2, num_probes ${numProbes}, ${seconds} s per step`);
     console.log('| concurrency | queries | errors | QPS | p50 ms | p99 ms | max ms | CPU ms per query (router / nodes) | nodes per query | node calls per query | share of node calls (node-0/1/2) |');
     console.log('|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|');
     await runLoad(client, { queries: queries.vectors, dim: queries.dim, concurrency: 4, durationMs: 2000, params: { numProbes } }); // warm-up

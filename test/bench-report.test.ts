@@ -1,11 +1,15 @@
 /**
- * Unit tests of the benchmark suite's pure parts: the /proc parsers, the SVG plot and the report's
- * headline figures (fast; no processes).
+ * Unit tests of the benchmark suite's pure parts: the /proc parsers, the SVG plot, the report's
+ * headline figures and goal lines, the fallback-data banner and the batch measurement (fast; no
+ * processes).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseStatCpuSeconds, parseStatusPeakRssMb } from '../bench/lib/proc-stats.ts';
-import { headline, processSplit, renderMarkdown } from '../bench/lib/report.ts';
+import { dataSourceBanner, sharedDatasetPresent } from '../bench/lib/dataset.ts';
+import { K, measureBatches } from '../bench/lib/measure.ts';
+import { routerCallCounts, routerCallStats } from '../bench/lib/router-calls.ts';
+import { goalLines, goalLineText, headline, processSplit, renderMarkdown, usedFallbackData } from '../bench/lib/report.ts';
 import { paretoFrontier, recallQpsSvg } from '../bench/lib/svg-plot.ts';
 import type { BenchPoint, BenchRun } from '../bench/lib/types.ts';
 
@@ -72,5 +76,126 @@ test('headline: shard fraction, QPS ratio vs embedded LanceDB and router overhea
   // cost-of-distribution row: in-process 2.6, cluster 3, router 0.25, nodes 2.5, client 0.25, overhead 0.4
   assert.match(md, /\| 8sh \| num_probes=2 \| 2\.60 \| 3\.00 \| 0\.25 \| 2\.50 \| 0\.25 \| 0\.40 \|/);
   assert.match(md, /QUICK run/);
-  assert.match(md, /ratio \*\*2\.00x\*\*/);
+  assert.match(md, /embedded LanceDB QPS, concurrency 1\*\* — goal: >= 1x, measured: \*\*2\.00x\*\*, met/);
+});
+
+function goalRun(points: BenchPoint[], dataset: Partial<BenchRun['env']['dataset']> = {}): BenchRun {
+  return {
+    env: {
+      date: '2026-01-01T00:00:00Z', command: 'npm run bench', mode: 'full', cpuModel: 'cpu', cores: 2, memGb: 4, node: 'v20', versions: {},
+      dataset: { source: 'x', baseVectors: 100, queries: 10, dim: 4, note: '', ...dataset }, saturatingConcurrency: 16,
+    },
+    points,
+    builds: [],
+    notes: [],
+  };
+}
+
+const GOAL_POINTS: BenchPoint[] = [
+  // c=16: the fastest cluster point misses recall 0.95, so the 800 QPS one is the best.
+  point({ series: 'cluster 8sh cluster usearch-f16', params: { num_probes: 1, ef: 16 }, concurrency: 16, recall: 0.9, qps: 2000, cpuMsPerQuery: 1 }),
+  point({ series: 'cluster 8sh cluster usearch-f16', params: { num_probes: 2, ef: 32 }, concurrency: 16, recall: 0.96, qps: 800, p99Ms: 40, cpuMsPerQuery: 2.4, cpuMsPerQueryByProcess: { router: 0.5, 'node-0': 0.8, 'node-1': 0.8, client: 0.3 } }),
+  point({ series: 'cluster 8sh cluster lancedb', params: { num_probes: 2 }, concurrency: 16, recall: 0.99, qps: 300, cpuMsPerQuery: 6 }),
+  // c=1: best QPS at 0.95 is usearch ef=32 (p99 12 ms); the lancedb point has the lower p99.
+  point({ series: 'cluster 8sh cluster usearch-f16', params: { num_probes: 2, ef: 32 }, concurrency: 1, recall: 0.96, qps: 300, p99Ms: 12, cpuMsPerQuery: 3 }),
+  point({ series: 'cluster 8sh cluster lancedb', params: { num_probes: 2 }, concurrency: 1, recall: 0.99, qps: 100, p99Ms: 9, cpuMsPerQuery: 8 }),
+  point({ series: 'in-process 8sh cluster usearch-f16', kind: 'in-process', params: { num_probes: 2, ef: 32 }, recall: 0.96, qps: 3000, cpuMsPerQuery: 0.8 }),
+  point({ series: 'in-process 8sh cluster usearch-f16', kind: 'in-process', params: { num_probes: 2, ef: 16 }, recall: 0.93, qps: 5000, cpuMsPerQuery: 0.1 }),
+  point({ series: 'embedded lancedb hnsw_sq', kind: 'baseline', params: { ef: 32 }, concurrency: 16, recall: 0.98, qps: 1000 }),
+  point({ series: 'embedded lancedb hnsw_sq', kind: 'baseline', params: { ef: 16 }, concurrency: 16, recall: 0.88, qps: 5000 }),
+  point({ series: 'embedded lancedb hnsw_sq', kind: 'baseline', params: { ef: 32 }, concurrency: 1, recall: 0.98, qps: 250 }),
+  point({ series: 'usearch f16 whole set', kind: 'baseline', params: { ef: 64 }, concurrency: 16, recall: 0.99, qps: 4000 }),
+  point({ series: 'usearch f16 whole set', kind: 'baseline', params: { ef: 64 }, concurrency: 1, recall: 0.99, qps: 2500 }),
+];
+
+test('goalLines: each goal from the best-QPS cluster point at recall >= 0.95, against its baseline or twin', () => {
+  const g = goalLines(goalRun(GOAL_POINTS));
+  assert.deepEqual(
+    g.map((x) => [x.name, x.goal, x.measured, x.met]),
+    [
+      ['cluster QPS / embedded LanceDB QPS, concurrency 16', '>= 2x', '0.80x', false],
+      ['cluster QPS / embedded LanceDB QPS, concurrency 1', '>= 1x', '1.20x', true],
+      ['cluster CPU per query / in-process routing + shard searches + merge, concurrency 16', '<= 2x', '3.00x', false],
+      ['router CPU per query, concurrency 16', '<= 0.3 ms', '0.50 ms', false],
+      ['p99 latency, concurrency 1', '<= 10 ms', '12.00 ms', false],
+      ['cluster QPS / one in-process usearch index over the whole set, concurrency 16', '>= 0.5x', '0.20x', false],
+    ],
+  );
+  assert.match(g[2].detail, /at concurrency 1: 3\.75x/, 'c=1 CPU ratio 3 / 0.8 is reported beside the goal');
+  assert.match(g[4].detail, /lowest p99 at recall >= 0\.95: 9\.00 ms \(cluster 8sh cluster lancedb/);
+  assert.equal(goalLineText(g[1]), `cluster QPS / embedded LanceDB QPS, concurrency 1 — goal: >= 1x, measured: 1.20x, met (${g[1].detail})`);
+});
+
+test('goalLines: without baselines the comparisons are not measured; without a cluster point at 0.95 they are missed', () => {
+  const noBaselines = goalLines(goalRun(GOAL_POINTS.filter((p) => p.kind !== 'baseline')));
+  assert.deepEqual(noBaselines.map((x) => x.met), [undefined, undefined, false, false, false, undefined]);
+  assert.equal(noBaselines[0].measured, '-');
+  const low = goalLines(goalRun(GOAL_POINTS.map((p) => (p.kind === 'cluster' ? { ...p, recall: 0.9 } : p))));
+  assert.ok(low.every((x) => x.met === false && x.measured === '-'), JSON.stringify(low));
+  assert.match(low[0].detail, /no cluster point reaches recall@10 0\.95/);
+  assert.match(goalLineText(low[0]), /measured: -, missed/);
+});
+
+test('renderMarkdown prints the goal lines; a fallback run says so in its title', () => {
+  const md = renderMarkdown(goalRun(GOAL_POINTS), 'bench/results/x.json');
+  assert.match(md, /^# Benchmarks\n/);
+  assert.match(md, /- \*\*cluster QPS \/ embedded LanceDB QPS, concurrency 16\*\* — goal: >= 2x, measured: \*\*0\.80x\*\*, missed \(/);
+  assert.match(md, /- \*\*p99 latency, concurrency 1\*\* — goal: <= 10 ms, measured: \*\*12\.00 ms\*\*, missed/);
+  const fb = goalRun(GOAL_POINTS, { source: 'FALLBACK: bundled examples/data/fashion-mnist t10k', baseVectors: 9000, fallback: true });
+  assert.equal(usedFallbackData(fb), true);
+  assert.match(renderMarkdown(fb, 'bench/results/x.json'), /^# Benchmarks — FALLBACK DATA \(bundled 9,000-vector t10k split/);
+  // Results recorded before the flag existed: the source text decides.
+  assert.equal(usedFallbackData(goalRun([], { source: 'bundled examples/data/fashion-mnist t10k (rows 0..8999)' })), true);
+  assert.equal(usedFallbackData(goalRun([], { source: '../shared/datasets/fashion-mnist (train rows 0..59999)' })), false);
+});
+
+test('dataSourceBanner names the data, and warns on the fallback', () => {
+  const banner = dataSourceBanner(20_000, 300);
+  if (sharedDatasetPresent()) assert.equal(banner, 'data: Fashion-MNIST from ../shared/datasets/fashion-mnist, 20,000 train vectors as base, 300 t10k queries');
+  else assert.match(banner, /^WARNING: FALLBACK DATA: .*9,000 base vectors, 300 queries/);
+});
+
+test('measureBatches answers rows in batches of the concurrency and charges each query its batch time', async () => {
+  const queryCount = 3;
+  const gt = new Float32Array(queryCount * K).map((_, i) => i % K); // true scores 0..9 per row
+  const batches: number[][] = [];
+  const p = await measureBatches('b', 'baseline', { ef: 8 }, queryCount, gt, { concurrency: 2, maxQueries: 5, durationMs: 60_000 }, (rows) => {
+    batches.push(rows);
+    const end = performance.now() + 5;
+    while (performance.now() < end); // 5 ms per batch
+    // row 1 returns scores beyond the 10th true distance: recall 0 for it
+    return rows.map((r) => Array.from({ length: K }, (_, i) => (r === 1 ? 100 + i : i)));
+  });
+  assert.deepEqual(batches, [[0, 1], [2, 0], [1]]);
+  assert.equal(p.queries, 5);
+  assert.equal(p.concurrency, 2);
+  assert.ok(Math.abs(p.recall - 2 / 3) < 1e-9, `recall ${p.recall}`);
+  assert.ok(p.p50Ms >= 5 && p.p50Ms < 50, `p50 ${p.p50Ms}`);
+  assert.ok(p.qps > 5 / ((3 * 5 + 100) / 1000) && p.qps <= 5 / 0.015, `qps ${p.qps}`);
+});
+
+test('routerCallStats: node calls per query and queries per node call between two scrapes', () => {
+  const text = (requests: number, tasks: number, calls0: number, calls1: number): string =>
+    [
+      '# HELP shardfleet_router_fanout_nodes x',
+      `shardfleet_router_fanout_nodes_sum{rpc="Search",component="router"} ${tasks}`,
+      `shardfleet_router_fanout_nodes_count{rpc="Search",component="router"} ${requests}`,
+      'shardfleet_router_fanout_nodes_count{rpc="BatchSearch",component="router"} 1000',
+      `shardfleet_router_node_rpc_duration_seconds_count{node="node-0",outcome="ok",component="router"} ${calls0}`,
+      `shardfleet_router_node_rpc_duration_seconds_count{node="node-1",outcome="ok",component="router"} ${calls1}`,
+      'shardfleet_router_node_rpc_duration_seconds_count{node="node-1",outcome="error",component="router"} 1',
+    ].join('\n');
+  const before = routerCallCounts(text(10, 15, 8, 8));
+  assert.deepEqual(before, { requests: 10, nodeTasks: 15, nodeCalls: 17 });
+  // 100 queries needing 180 node tasks, sent in 60 calls: 0.6 calls per query, 3 queries per call.
+  const s = routerCallStats(before, routerCallCounts(text(110, 195, 38, 38)));
+  assert.ok(s && Math.abs(s.nodeCallsPerQuery - 0.6) < 1e-9 && Math.abs(s.queriesPerNodeCall - 3) < 1e-9, JSON.stringify(s));
+  assert.equal(routerCallStats(before, before), undefined, 'no requests in between');
+  // With the router's queries-per-call histogram, it decides (here 4 queries per call, not 3).
+  const hist = (sum: number, count: number): string =>
+    `\nshardfleet_router_node_call_queries_sum{node="node-0",component="router"} ${sum}\nshardfleet_router_node_call_queries_count{node="node-0",component="router"} ${count}`;
+  const h0 = routerCallCounts(text(10, 15, 8, 8) + hist(30, 17));
+  assert.deepEqual(h0.callQueries, { sum: 30, count: 17 });
+  assert.equal(routerCallStats(h0, routerCallCounts(text(110, 195, 38, 38) + hist(270, 77)))?.queriesPerNodeCall, 4);
+  assert.equal(routerCallStats(undefined, before), undefined, 'a failed scrape');
 });

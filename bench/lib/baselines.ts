@@ -1,9 +1,11 @@
 /**
  * In-process baselines measured in the same run: (1) one embedded LanceDB table over the whole
  * base set with several index types and their knobs, (2) exact brute force, (3) hnswlib-node
- * (optional dependency; skipped with a note when it does not load).
+ * (optional dependency; skipped with a note when it does not load), (4) one usearch HNSW index
+ * over the whole base set (the cluster's usearch shards without sharding, routing or gRPC).
  */
 import { createRequire } from 'node:module';
+import { Index, MetricKind, ScalarKind } from 'usearch';
 import { join } from 'node:path';
 import { createLogger } from '../../src/common/logger.ts';
 import { FileObjectStore } from '../../src/common/storage/file-object-store.ts';
@@ -15,7 +17,7 @@ import { buildSnapshot } from '../../src/writer/build-snapshot.ts';
 import { openIdxSource } from '../../src/writer/input/idx-source.ts';
 import type { Dataset } from './dataset.ts';
 import { l2SquaredAll, smallestK } from './ground-truth.ts';
-import { K, measureInProcess, type PointBudget } from './measure.ts';
+import { K, measureBatches, measureInProcess, type PointBudget } from './measure.ts';
 import type { BenchPoint, BenchRun } from './types.ts';
 
 /** One embedded LanceDB index and the knob settings swept on it. */
@@ -37,6 +39,15 @@ export interface BaselineContext {
 
 function query(ds: Dataset, row: number): Float32Array {
   return ds.queries.subarray(row * ds.dim, (row + 1) * ds.dim);
+}
+
+/**
+ * The budget of a sub-millisecond in-process search (hnswlib, usearch): 10x the queries (rows
+ * repeat; recall counts each row's first answer), at most 3 s, so a point lasts long enough to
+ * time (1,000 queries at 10,000 QPS would be 0.1 s).
+ */
+function fastBudget(b: PointBudget): PointBudget {
+  return { ...b, maxQueries: b.maxQueries * 10, durationMs: Math.min(b.durationMs, 3_000) };
 }
 
 /** (1) One embedded LanceDB table (a one-shard snapshot opened in-process), per index case. */
@@ -111,9 +122,77 @@ export async function hnswlib(ctx: BaselineContext, efs: number[], onPoint: (p: 
   for (const ef of efs) {
     index.setEf(ef);
     onPoint(
-      await measureInProcess('hnswlib-node M16 (1 thread)', 'baseline', { ef }, ds.queryCount, ctx.gt, ctx.budgets[0], (row) =>
+      await measureInProcess('hnswlib-node M16 (1 thread)', 'baseline', { ef }, ds.queryCount, ctx.gt, fastBudget(ctx.budgets[0]), (row) =>
         index.searchKnn(queries[row], K).distances,
       ),
     );
+  }
+}
+
+/** usearch quantizations the usearch baseline and shard series compare. */
+export type UsearchQuantization = 'f32' | 'f16' | 'bf16' | 'i8';
+
+/**
+ * HNSW build parameters shared by the usearch shards of the cluster series and the whole-set
+ * usearch baseline (the usearch backend's defaults), so the two differ only by sharding.
+ */
+export const USEARCH_M = 16;
+export const USEARCH_EF_CONSTRUCTION = 128;
+
+const SCALAR: Record<UsearchQuantization, ScalarKind> = { f32: ScalarKind.F32, f16: ScalarKind.F16, bf16: ScalarKind.BF16, i8: ScalarKind.I8 };
+
+function usearchIndex(dim: number, quantization: UsearchQuantization, efSearch: number): Index {
+  return new Index({
+    dimensions: dim,
+    metric: MetricKind.L2sq,
+    quantization: SCALAR[quantization],
+    connectivity: USEARCH_M,
+    expansion_add: USEARCH_EF_CONSTRUCTION,
+    expansion_search: efSearch,
+    multi: false,
+  });
+}
+
+/**
+ * (4) One usearch index over the whole base set per quantization (M 16, ef_construction 128, as
+ * the usearch shards), built with every core, saved, and memory-mapped (`view`) once per `ef`
+ * (usearch fixes expansion_search when an index object is made, as the shard nodes do per ef).
+ * At every ef: one query at a time on one thread (concurrency 1), and batches of the saturating
+ * concurrency's size searched with every core (usearch's search is synchronous, so a closed loop
+ * of 16 async callers would run one at a time; a batch of 16 is what 16 waiting callers get).
+ * Each ef first searches every query once untimed (page-in), then runs with {@link fastBudget}.
+ * Series `usearch <quantization> whole set`, params `{ ef }`.
+ */
+export async function usearchWhole(ctx: BaselineContext, quantizations: UsearchQuantization[], efs: number[], onPoint: (p: BenchPoint) => void): Promise<void> {
+  const { ds } = ctx;
+  const keys = BigUint64Array.from({ length: ds.baseCount }, (_, i) => BigInt(i));
+  for (const quantization of quantizations) {
+    const series = `usearch ${quantization} whole set`;
+    const file = join(ctx.workDir, `usearch-whole-${quantization}.usearch`);
+    const t0 = performance.now();
+    const built = usearchIndex(ds.dim, quantization, efs[0]);
+    built.add(keys, ds.base.subarray(0, ds.baseCount * ds.dim), 0);
+    built.save(file);
+    ctx.run.builds.push({ name: `${series} efC${USEARCH_EF_CONSTRUCTION} (all cores)`, seconds: (performance.now() - t0) / 1000 });
+    for (const ef of efs) {
+      const index = usearchIndex(ds.dim, quantization, ef);
+      index.view(file);
+      index.search(ds.queries, K, 0); // warm-up: fault the mapped file's pages in before timing
+      const distances = (row: number): number[] => Array.from(index.search(query(ds, row), K, 1).distances);
+      for (const budget of ctx.budgets.map(fastBudget)) {
+        if (budget.concurrency === 1) {
+          onPoint(await measureInProcess(series, 'baseline', { ef }, ds.queryCount, ctx.gt, budget, distances));
+          continue;
+        }
+        onPoint(
+          await measureBatches(series, 'baseline', { ef }, ds.queryCount, ctx.gt, budget, (rows) => {
+            const batch = new Float32Array(rows.length * ds.dim);
+            rows.forEach((row, i) => batch.set(query(ds, row), i * ds.dim));
+            const m = index.search(batch, K, 0);
+            return rows.map((_, i) => Array.from(m.distances.subarray(i * K, (i + 1) * K)));
+          }),
+        );
+      }
+    }
   }
 }

@@ -2,12 +2,14 @@
  * The cluster for real: for one configuration (shards x strategy x backend) builds a snapshot,
  * starts a router and 2 shard nodes as processes on 127.0.0.1, drives them from a separate client
  * process (bench/query-client.ts) over gRPC at every num_probes / backend knob / concurrency, and
- * charges CPU (utime + stime of router, nodes and client) and peak RSS per process to each point.
+ * charges CPU (utime + stime of router, nodes and client) and peak RSS per process to each point,
+ * and reads the router's node calls per query (and queries per node call) off its /metrics.
  * Then runs the same shard searches in-process (no gRPC) for the cost of distribution.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { freePort } from '../../src/cli/free-port.ts';
 import { startLocalCluster } from '../../src/cli/local-cluster.ts';
 import { createLogger } from '../../src/common/logger.ts';
 import { FileObjectStore } from '../../src/common/storage/file-object-store.ts';
@@ -22,6 +24,7 @@ import { ROOT } from './dataset.ts';
 import { openInProcessShards } from './in-process-shards.ts';
 import { K, meanRecall, measureInProcess, type PointBudget } from './measure.ts';
 import { cpuDeltaByProcess, peakRssMb, resetPeakRss, snapshotCpu } from './proc-stats.ts';
+import { routerCallCounts, routerCallStats, type RouterCallCounts } from './router-calls.ts';
 import type { BenchPoint, BenchRun } from './types.ts';
 
 /** One cluster configuration of the sweep. */
@@ -116,7 +119,22 @@ export async function sweepCluster(ctx: SweepContext, cfg: ClusterConfig, onPoin
   const numDbs = built.manifest.shards.length;
   const series = `cluster ${cfg.name}`;
 
-  const cluster = await startLocalCluster({ store: storeDir, numNodes: 2, cacheDir: join(ctx.workDir, `cache-${cfg.name.replaceAll(' ', '-')}`), stderr: 'ignore' });
+  const metricsAddress = `127.0.0.1:${await freePort()}`;
+  const cluster = await startLocalCluster({
+    store: storeDir,
+    numNodes: 2,
+    cacheDir: join(ctx.workDir, `cache-${cfg.name.replaceAll(' ', '-')}`),
+    stderr: 'ignore',
+    routerArgs: ['--metrics-listen', metricsAddress],
+  });
+  // Scraped outside the CPU snapshots, so rendering /metrics is not charged to the point.
+  const scrape = async (): Promise<RouterCallCounts | undefined> => {
+    try {
+      return routerCallCounts(await (await fetch(`http://${metricsAddress}/metrics`)).text());
+    } catch {
+      return undefined;
+    }
+  };
   let client: QueryClientProcess | undefined;
   try {
     client = await QueryClientProcess.start(cluster.routerAddress, ctx.queriesFile, ctx.ds.dim);
@@ -127,6 +145,7 @@ export async function sweepCluster(ctx: SweepContext, cfg: ClusterConfig, onPoin
       for (const knobs of cfg.knobs) {
         for (const budget of ctx.budgets) {
           for (const pid of Object.values(pids)) resetPeakRss(pid);
+          const callsBefore = await scrape();
           const before = snapshotCpu(pids);
           const r = await client.run({
             concurrency: budget.concurrency,
@@ -135,8 +154,13 @@ export async function sweepCluster(ctx: SweepContext, cfg: ClusterConfig, onPoin
             params: { topK: K, numProbes, nprobes: knobs.nprobes, ef: knobs.ef, refineFactor: knobs.refineFactor },
           });
           const cpuByProcess = cpuDeltaByProcess(before, snapshotCpu(pids));
+          const calls = routerCallStats(callsBefore, await scrape());
           const cpu = Object.values(cpuByProcess).reduce((a, b) => a + b, 0);
-          if (r.errors > 0) ctx.run.notes.push(`${series} num_probes ${numProbes} c=${budget.concurrency}: ${r.errors} errors (${r.firstError})`);
+          if (r.errors > 0) {
+            const note = `${series} num_probes ${numProbes} ${JSON.stringify(knobParams(knobs))} c=${budget.concurrency}: ${r.errors} errors (${r.firstError})`;
+            ctx.run.notes.push(note);
+            process.stderr.write(`ERRORS: ${note}\n`);
+          }
           onPoint({
             series,
             kind: 'cluster',
@@ -151,6 +175,7 @@ export async function sweepCluster(ctx: SweepContext, cfg: ClusterConfig, onPoin
             cpuMsPerQueryByProcess: Object.fromEntries(Object.entries(cpuByProcess).map(([name, s]) => [name, +((s * 1000) / r.ok).toFixed(3)])),
             peakRssMb: Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, +peakRssMb(pid).toFixed(1)])),
             shardsProbedFraction: r.meanShards / numDbs,
+            ...(calls ? { nodeCallsPerQuery: +calls.nodeCallsPerQuery.toFixed(3), queriesPerNodeCall: +calls.queriesPerNodeCall.toFixed(3) } : {}),
           });
         }
       }

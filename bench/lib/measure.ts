@@ -84,3 +84,55 @@ export async function measureInProcess(
     peakRssMb: { bench: peakRssMb(process.pid) },
   };
 }
+
+/**
+ * Measures a library whose search is synchronous but can spread one batch of queries over all
+ * cores (usearch): the in-process equivalent of a closed loop at concurrency `budget.concurrency`.
+ * `search(rows)` answers the query rows of one batch (`budget.concurrency` rows, fewer for the
+ * last) and returns their top-K scores in order; every query of a batch is charged the batch's
+ * wall time as its latency, as a closed-loop client waiting for it would be.
+ */
+export async function measureBatches(
+  series: string,
+  kind: BenchPoint['kind'],
+  params: Record<string, number>,
+  queryCount: number,
+  gt: Float32Array,
+  budget: PointBudget,
+  search: (rows: number[]) => number[][],
+): Promise<BenchPoint> {
+  const latencies: number[] = [];
+  const scores = new Map<number, number[]>();
+  resetPeakRss(process.pid);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const deadline = t0 + budget.durationMs;
+  let sent = 0;
+  while (sent < budget.maxQueries && performance.now() < deadline) {
+    const rows = Array.from({ length: Math.min(budget.concurrency, budget.maxQueries - sent) }, (_, i) => (sent + i) % queryCount);
+    sent += rows.length;
+    const s = performance.now();
+    const results = search(rows);
+    const ms = performance.now() - s;
+    rows.forEach((row, i) => {
+      latencies.push(ms);
+      if (!scores.has(row)) scores.set(row, results[i]);
+    });
+    await new Promise<void>((resolve) => setImmediate(resolve)); // let timers and I/O run between batches
+  }
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    series,
+    kind,
+    params,
+    concurrency: budget.concurrency,
+    queries: latencies.length,
+    recall: meanRecall(scores, gt),
+    qps: latencies.length / (wallMs / 1000),
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    cpuMsPerQuery: (cpu.user + cpu.system) / 1000 / latencies.length,
+    peakRssMb: { bench: peakRssMb(process.pid) },
+  };
+}

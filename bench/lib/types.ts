@@ -31,6 +31,10 @@ export interface BenchPoint {
   peakRssMb: Record<string, number>;
   /** Fraction of the shards probed per query (cluster and in-process points), 0..1. */
   shardsProbedFraction?: number;
+  /** Cluster points: SearchShards calls the router made per query (from its /metrics). */
+  nodeCallsPerQuery?: number;
+  /** Cluster points: queries' shard tasks per node call (1 = no coalescing; from its /metrics). */
+  queriesPerNodeCall?: number;
 }
 
 /** Machine, versions and inputs of a run. */
@@ -43,7 +47,15 @@ export interface BenchEnvironment {
   memGb: number;
   node: string;
   versions: Record<string, string>;
-  dataset: { source: string; baseVectors: number; queries: number; dim: number; note: string };
+  dataset: {
+    source: string;
+    baseVectors: number;
+    queries: number;
+    dim: number;
+    note: string;
+    /** True when the bundled fallback set was used (absent in runs recorded before it existed). */
+    fallback?: boolean;
+  };
   saturatingConcurrency: number;
 }
 
