@@ -10,6 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { placeShards } from '../src/common/placement.ts';
 import { loadShardNodeProto, type ShardNodeClient } from '../src/common/proto.ts';
 import { fanOut } from '../src/router/fan-out.ts';
+import { NodeCallCoalescer } from '../src/router/node-call-coalescer.ts';
 import { NodeLoad } from '../src/router/replica-choice.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import type { BatchSearchResponse__Output } from '../src/common/proto-gen/shardfleet/v1/BatchSearchResponse.ts';
@@ -169,12 +170,13 @@ describe('fan-out load accounting', () => {
     const nodes = [await FakeShardNode.start('a'), await FakeShardNode.start('b')];
     const Client = loadShardNodeProto().shardfleet.v1.ShardNode;
     const clients = new Map<string, ShardNodeClient>(nodes.map((n) => [n.id, new Client(n.address, grpc.credentials.createInsecure())]));
+    const callers = new Map([...clients].map(([id, c]) => [id, new NodeCallCoalescer(id, c)]));
     try {
       for (const n of nodes) n.runs.set(RUN, { loaded: ALL });
       const [a, b] = nodes;
       const load = new NodeLoad();
       const deps = {
-        client: (id: string) => clients.get(id),
+        node: (id: string) => callers.get(id),
         candidates: () => ({ nodes: ['a', 'b'], ready: true, owners: 2, why: '' }),
         hedgeDelayMs: () => 30,
         load,
@@ -210,10 +212,11 @@ describe('fan-out without a candidate', () => {
     const node = await FakeShardNode.start('a');
     const Client = loadShardNodeProto().shardfleet.v1.ShardNode;
     const client = new Client(node.address, grpc.credentials.createInsecure());
+    const caller = new NodeCallCoalescer('a', client);
     try {
       node.runs.set(RUN, { loaded: ALL });
       const deps = {
-        client: () => client,
+        node: () => caller,
         hedgeDelayMs: () => undefined,
         candidates: (dbId: number) =>
           dbId === 1 ? { nodes: [], ready: false, owners: 0, why: 'node-x: shard not loaded' } : { nodes: ['a'], ready: true, owners: 1, why: '' },

@@ -1,5 +1,9 @@
 /**
  * Fan-out of one or more queries (Search = one, BatchSearch = many) to the shard nodes.
+ * Node calls go through each node's {@link NodeCaller} (node-call-coalescer.ts), shared by every
+ * fan-out of the router: idle, a call is sent at once; while the node has calls in flight, the
+ * calls of concurrent fan-outs are coalesced into one SearchShards. Everything below is per
+ * fan-out call, whether or not it shared a gRPC call with others.
  *
  * The unit of work is a task: (query, shard). Every task has an ordered list of candidate nodes
  * (its ready replicas, see replica-state.ts); the first is the ready owner with the least
@@ -12,20 +16,22 @@
  * - hedge: when a call has not answered after the node's hedge delay, its unfinished tasks are
  *   also sent to their next candidate; whichever answers first wins, and a call whose tasks are
  *   all answered elsewhere is cancelled (the loser);
- * - a node answering from another run than requested counts as a failure of its shards;
+ * - a node answering from another run than requested counts as a failure of its shards (the
+ *   node caller fails the call);
+ * - a call whose own deadline passes while it waits in a node's queue (or in a coalesced call
+ *   kept open for later deadlines) fails DEADLINE_EXCEEDED at once, outcome `expired`;
  * - a call to a node that is not a ready replica (the last-resort list of replica-state.ts) first
  *   waits up to `connectGraceMs` for the node's channel to connect, so a node that has just come
  *   up (its Status view still stale) answers instead of failing fast.
  * Never throws for node failures: each task ends answered (hits) or failed (every reason).
  */
-import * as grpc from '@grpc/grpc-js';
 import { errorMessage } from '../common/errors.ts';
 import { describeGrpcError } from '../common/grpc-status.ts';
 import { unpackHits } from '../common/packed-hits.ts';
 import type { Hit__Output } from '../common/proto-gen/shardfleet/v1/Hit.ts';
-import type { SearchShardsResponse__Output } from '../common/proto-gen/shardfleet/v1/SearchShardsResponse.ts';
 import type { ShardQuery } from '../common/proto-gen/shardfleet/v1/ShardQuery.ts';
-import type { ShardNodeClient } from '../common/proto.ts';
+import type { ShardResult__Output } from '../common/proto-gen/shardfleet/v1/ShardResult.ts';
+import type { NodeCallHandle, NodeCallResult, NodeCaller } from './node-call-coalescer.ts';
 import { NodeLoad, orderReplicas } from './replica-choice.ts';
 import type { ShardCandidates } from './replica-state.ts';
 
@@ -54,26 +60,33 @@ export interface FanOutRequest {
 /** Why a node call was made. */
 export type CallKind = 'primary' | 'retry' | 'hedge';
 
-/** What happened to one node call. */
+/**
+ * What happened to one fan-out call to a node (one request to its {@link NodeCaller}; gRPC calls
+ * are reported by the caller itself, see NodeCallReport).
+ */
 export interface NodeCallOutcome {
   nodeId: string;
   kind: CallKind;
-  /** Time from send to answer, ms. */
+  /** Time from issue to answer, ms: includes any wait in the node's queue. */
   ms: number;
-  /** `cancelled` = cancelled by the fan-out because other replicas answered first. */
-  outcome: 'ok' | 'error' | 'cancelled';
+  /**
+   * `cancelled` = cancelled by the fan-out because other replicas answered first; `expired` = the
+   * request's deadline passed before the node answered it (the caller's deadline, not the node's
+   * failure).
+   */
+  outcome: 'ok' | 'error' | 'cancelled' | 'expired';
   error?: unknown;
 }
 
 /** What the fan-out needs from the router. */
 export interface FanOutDeps {
-  /** The gRPC client of a node (undefined when it left the membership). */
-  client(nodeId: string): ShardNodeClient | undefined;
+  /** The (coalescing) SearchShards caller of a node (undefined when it left the membership). */
+  node(nodeId: string): NodeCaller | undefined;
   /** Where to send shard `dbId` (same answer for every query of the request). */
   candidates(dbId: number): ShardCandidates;
   /** How long to wait for `nodeId` before hedging, ms; undefined = never. */
   hedgeDelayMs(nodeId: string): number | undefined;
-  /** Observer of every node call (latency windows, ejection, metrics). */
+  /** Observer of every fan-out call to a node (the hedge policy's latency windows). */
   onCall?(outcome: NodeCallOutcome): void;
   /** Longest wait for a non-ready node's channel to connect before calling it, ms (default 0). */
   connectGraceMs?: number;
@@ -120,8 +133,9 @@ interface NodeCall {
   nodeId: string;
   kind: CallKind;
   tasks: Task[];
+  /** When the fan-out issued it, performance.now() ms. */
   started: number;
-  handle?: grpc.ClientUnaryCall;
+  handle?: NodeCallHandle;
   hedgeTimer?: NodeJS.Timeout;
   finished: boolean;
   cancelled: boolean;
@@ -220,8 +234,8 @@ class FanOutRun {
   private cancel(call: NodeCall): void {
     if (call.finished || call.cancelled) return;
     call.cancelled = true;
-    clearTimeout(call.hedgeTimer);
-    call.handle?.cancel();
+    call.handle?.cancel(); // its callback will not run
+    this.settle(call, 'cancelled');
   }
 
   private launch(groups: Map<string, Task[]>, kind: CallKind): void {
@@ -232,8 +246,8 @@ class FanOutRun {
       this.stats.calls += 1;
       if (kind === 'retry') this.stats.retries += 1;
       if (kind === 'hedge') this.stats.hedges += 1;
-      const client = this.deps.client(nodeId);
-      if (!client) {
+      const node = this.deps.node(nodeId);
+      if (!node) {
         this.onFailure(call, 'not in the node membership any more', undefined);
         continue;
       }
@@ -256,21 +270,12 @@ class FanOutRun {
       }
       this.live.add(call);
       const send = (): void => {
-        if (call.cancelled) {
-          this.settle(call, 'cancelled');
-          return;
-        }
-        call.handle = client.SearchShards(
-          { run_id: this.req.runId, queries },
-          new grpc.Metadata(),
-          { deadline: this.req.deadline },
-          (err, res) => (err || !res ? this.onFailure(call, describeGrpcError(err ?? 'empty response'), err) : this.onAnswer(call, res, queryOf)),
-        );
+        if (call.cancelled) return;
+        call.handle = node.call({ runId: this.req.runId, queries, deadline: this.req.deadline }, (r) => this.onResult(call, r, queryOf));
       };
       const grace = this.deps.connectGraceMs ?? 0;
-      const connected = client.getChannel().getConnectivityState(true) === grpc.connectivityState.READY;
-      if (grace > 0 && !connected && tasks.some((t) => !t.ready)) {
-        client.waitForReady(Math.min(this.req.deadline, Date.now() + grace), () => send());
+      if (grace > 0 && tasks.some((t) => !t.ready) && !node.isConnected()) {
+        node.waitForReady(Math.min(this.req.deadline, Date.now() + grace), () => send());
       } else {
         send();
       }
@@ -304,12 +309,14 @@ class FanOutRun {
     this.deps.onCall?.({ nodeId: call.nodeId, kind: call.kind, ms: performance.now() - call.started, outcome, error });
   }
 
-  private onFailure(call: NodeCall, reason: string, err: unknown): void {
-    if (call.cancelled) {
-      this.settle(call, 'cancelled', err);
-      return;
-    }
-    this.settle(call, 'error', err ?? new Error(reason));
+  private onResult(call: NodeCall, r: NodeCallResult, queryOf: readonly number[]): void {
+    if (r.ok) this.onAnswer(call, r.shards, queryOf);
+    else this.onFailure(call, describeGrpcError(r.error), r.error, r.expired);
+  }
+
+  private onFailure(call: NodeCall, reason: string, err: unknown, expired = false): void {
+    if (call.finished) return;
+    this.settle(call, expired ? 'expired' : 'error', err ?? new Error(reason));
     for (const t of call.tasks) {
       if (t.done) continue;
       t.reasons.push(`node ${call.nodeId}: ${reason}`);
@@ -317,16 +324,15 @@ class FanOutRun {
     }
   }
 
-  private onAnswer(call: NodeCall, res: SearchShardsResponse__Output, queryOf: readonly number[]): void {
-    if (res.run_id !== '' && res.run_id !== this.req.runId) {
-      this.onFailure(call, `answered from run ${res.run_id}, expected run ${this.req.runId}`, undefined);
-      return;
-    }
-    this.settle(call, call.cancelled ? 'cancelled' : 'ok');
-    const byKey = new Map(call.tasks.map((t) => [`${t.q}/${t.dbId}`, t]));
+  private onAnswer(call: NodeCall, shards: readonly ShardResult__Output[], queryOf: readonly number[]): void {
+    if (call.finished) return;
+    this.settle(call, 'ok');
+    const byKey = new Map<number, Task>();
+    for (const t of call.tasks) byKey.set(taskKey(t.q, t.dbId), t);
     const seen = new Set<Task>();
-    for (const r of res.shards) {
-      const t = byKey.get(`${queryOf[r.query_index] ?? -1}/${r.db_id}`);
+    for (const r of shards) {
+      const q = queryOf[r.query_index];
+      const t = q === undefined ? undefined : byKey.get(taskKey(q, r.db_id));
       if (!t || seen.has(t)) continue;
       seen.add(t);
       if (t.done) continue;
@@ -371,6 +377,11 @@ class FanOutRun {
     }
     this.launch(groups, 'retry');
   }
+}
+
+/** A number naming (query index, db id): query indexes stay far below 2^21, db ids are uint32. */
+function taskKey(q: number, dbId: number): number {
+  return q * 2 ** 32 + dbId;
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

@@ -1,10 +1,13 @@
 /**
- * gRPC clients of the shard nodes, one channel per node, keyed by node id. The set of nodes can
- * change at runtime ({@link NodePool.update}): new nodes get a channel, removed ones are closed.
+ * gRPC clients of the shard nodes, one channel per node, keyed by node id, each with the
+ * {@link NodeCallCoalescer} that every fan-out of the router sends its SearchShards calls to that
+ * node through. The set of nodes can change at runtime ({@link NodePool.update}): new nodes get a
+ * channel, removed ones are closed (and their queued calls answered UNAVAILABLE).
  */
 import * as grpc from '@grpc/grpc-js';
-import { CHANNEL_OPTIONS, loadShardNodeProto, type ShardNodeClient } from '../common/proto.ts';
+import { CHANNEL_OPTIONS, MAX_MESSAGE_BYTES, loadShardNodeProto, type ShardNodeClient } from '../common/proto.ts';
 import type { NodeEndpoint } from '../common/node-list.ts';
+import { DEFAULT_COALESCING, NodeCallCoalescer, type CoalescerOptions, type NodeCaller } from './node-call-coalescer.ts';
 
 /**
  * Channel options of node clients: shardfleet's message limits, and a reconnect backoff capped at
@@ -40,13 +43,19 @@ export interface NodePoolOptions {
   credentials?: grpc.ChannelCredentials;
   /** Largest message sent or received, bytes (default 64 MiB). */
   maxMessageBytes?: number;
+  /**
+   * Coalescing of SearchShards calls per node (defaults: DEFAULT_COALESCING, with batches of at
+   * most a quarter of the message limit) and the observer of every call.
+   */
+  coalescing?: Partial<CoalescerOptions>;
 }
 
 /** Clients of every shard node in the membership. */
 export class NodePool {
-  private readonly clients = new Map<string, { endpoint: NodeEndpoint; client: ShardNodeClient }>();
+  private readonly clients = new Map<string, { endpoint: NodeEndpoint; client: ShardNodeClient; caller: NodeCallCoalescer }>();
   private readonly credentials: grpc.ChannelCredentials;
   private readonly channelOptions: grpc.ChannelOptions;
+  private readonly coalescing: Partial<CoalescerOptions>;
 
   /** @param nodes the membership (ids and addresses). */
   constructor(nodes: readonly NodeEndpoint[], options: NodePoolOptions = {}) {
@@ -55,6 +64,9 @@ export class NodePool {
       options.maxMessageBytes === undefined
         ? NODE_CHANNEL_OPTIONS
         : { ...NODE_CHANNEL_OPTIONS, 'grpc.max_receive_message_length': options.maxMessageBytes, 'grpc.max_send_message_length': options.maxMessageBytes };
+    // A combined call must stay well within the message limit however the estimate errs.
+    const maxBatchBytes = Math.max(1, Math.floor((options.maxMessageBytes ?? MAX_MESSAGE_BYTES) / 4));
+    this.coalescing = { maxBatchBytes: Math.min(maxBatchBytes, DEFAULT_COALESCING.maxBatchBytes), ...options.coalescing };
     this.update(nodes);
   }
 
@@ -73,6 +85,11 @@ export class NodePool {
     return this.clients.get(id)?.client;
   }
 
+  /** The coalesced SearchShards caller of node `id`; undefined when the node is not a member. */
+  caller(id: string): NodeCaller | undefined {
+    return this.clients.get(id)?.caller;
+  }
+
   /** The address of node `id`. */
   address(id: string): string | undefined {
     return this.clients.get(id)?.endpoint.address;
@@ -89,6 +106,7 @@ export class NodePool {
     const wanted = new Map(nodes.map((n) => [n.id, n]));
     for (const [id, entry] of this.clients) {
       if (!wanted.has(id)) {
+        entry.caller.close();
         entry.client.close();
         this.clients.delete(id);
         change.removed.push(id);
@@ -97,9 +115,11 @@ export class NodePool {
     for (const endpoint of wanted.values()) {
       const existing = this.clients.get(endpoint.id);
       if (existing && existing.endpoint.address === endpoint.address) continue;
+      existing?.caller.close(`node ${endpoint.id} moved to ${endpoint.address}`);
       existing?.client.close();
       const client = new Ctor(endpoint.address, this.credentials, this.channelOptions);
-      this.clients.set(endpoint.id, { endpoint: { ...endpoint }, client });
+      const caller = new NodeCallCoalescer(endpoint.id, client, this.coalescing);
+      this.clients.set(endpoint.id, { endpoint: { ...endpoint }, client, caller });
       (existing ? change.moved : change.added).push(endpoint.id);
     }
     return change;
@@ -107,7 +127,10 @@ export class NodePool {
 
   /** Closes every channel. */
   close(): void {
-    for (const { client } of this.clients.values()) client.close();
+    for (const { client, caller } of this.clients.values()) {
+      caller.close('the router is stopping');
+      client.close();
+    }
     this.clients.clear();
   }
 }

@@ -4,8 +4,11 @@
  *
  * - `shardfleet_router_request_duration_seconds{rpc,outcome}`: Search / BatchSearch latency;
  *   outcome `ok`, `partial` or the gRPC status name in lower case (e.g. `unavailable`).
- * - `shardfleet_router_node_rpc_duration_seconds{node,outcome}`: SearchShards calls to each node;
- *   outcome `ok`, `error`, `cancelled` (hedge losers).
+ * - `shardfleet_router_node_rpc_duration_seconds{node,outcome}`: SearchShards calls to each node
+ *   (gRPC calls: a coalesced call carrying several requests counts once); outcome `ok`, `error`,
+ *   `cancelled` (hedge losers).
+ * - `shardfleet_router_node_call_queries{node}`: queries one SearchShards call carried (above 1
+ *   for BatchSearch and when concurrent requests were coalesced).
  * - `shardfleet_router_fanout_nodes{rpc}`: nodes called in a request's first wave.
  * - `shardfleet_router_retries_total`, `shardfleet_router_hedges_total`: extra node calls.
  * - `shardfleet_router_partial_responses_total{rpc}`: answers with failed shards (per query).
@@ -35,11 +38,13 @@ export interface RouterGaugeState {
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const WIDTH_BUCKETS = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128];
+const QUERIES_BUCKETS = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128, 256, 1000];
 
 /** The router's metric objects, registered in one registry. */
 export class RouterMetrics {
   readonly requestDuration: Histogram<'rpc' | 'outcome'>;
   readonly nodeRpcDuration: Histogram<'node' | 'outcome'>;
+  readonly nodeCallQueries: Histogram<'node'>;
   readonly fanOutWidth: Histogram<'rpc'>;
   readonly retries: Counter;
   readonly hedges: Counter;
@@ -65,6 +70,13 @@ export class RouterMetrics {
       help: 'SearchShards call latency per shard node, seconds, by outcome (ok, error, cancelled)',
       labelNames: ['node', 'outcome'],
       buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.nodeCallQueries = new Histogram({
+      name: 'shardfleet_router_node_call_queries',
+      help: 'Queries carried by one SearchShards call per shard node (above 1: a batch, or concurrent requests coalesced)',
+      labelNames: ['node'],
+      buckets: QUERIES_BUCKETS,
       registers,
     });
     this.fanOutWidth = new Histogram({

@@ -28,6 +28,7 @@ import type { ReaderProcessConfig } from '../common/reader-config.ts';
 import { batchSearch } from './batch-search.ts';
 import { bearerAuthInterceptor } from './bearer-auth.ts';
 import type { FanOutDeps, NodeCallOutcome } from './fan-out.ts';
+import type { CoalescerOptions, NodeCallReport } from './node-call-coalescer.ts';
 import { DEFAULT_HEDGE, HedgePolicy } from './hedge-policy.ts';
 import { NodePool } from './node-pool.ts';
 import { NodeStatusPoller } from './node-status-poller.ts';
@@ -70,6 +71,13 @@ export interface RouterConfig extends Omit<ReaderProcessConfig, 'nodes'> {
    * (default 2000).
    */
   connectGraceMs?: number;
+  /**
+   * Coalescing of concurrent requests' SearchShards calls to one node (node-call-coalescer.ts):
+   * calls in flight per node before later ones queue (default 1), most queries per call (64),
+   * most bytes per call (4 MiB, at most a quarter of maxMessageBytes), longest hold of a queued
+   * call before the node's p95 call latency is known (20 ms).
+   */
+  coalescing?: Partial<Pick<CoalescerOptions, 'maxInFlight' | 'maxBatchQueries' | 'maxBatchBytes' | 'initialHoldMs'>>;
   /** Hedge slow node calls to a second replica (default true). */
   hedging?: boolean;
   /** Fixed hedge delay, ms; unset = adaptive: the node's p95 latency within [hedgeMinDelayMs, hedgeMaxDelayMs]. */
@@ -144,7 +152,6 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   if (!config.membership && !config.nodes) throw new ConfigValidationError('the router needs a node list (nodes) or a membership');
   const membership = config.membership ?? staticMembership(config.nodes ?? []);
   const pollIntervalMs = config.pollIntervalMs ?? 5000;
-  const pool = new NodePool(membership.current(), { credentials: channelCredentials(config.nodeTls), maxMessageBytes: config.maxMessageBytes });
   const bucket = rateLimiterFromConfig(config.rateLimitQps, config.rateLimitBurst);
   const metrics = new RouterMetrics(config.metricsRegistry);
   const ejection = new OutlierEjection({
@@ -159,6 +166,25 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     minDelayMs: config.hedgeMinDelayMs ?? DEFAULT_HEDGE.minDelayMs,
     maxDelayMs: config.hedgeMaxDelayMs ?? DEFAULT_HEDGE.maxDelayMs,
     windowSize: config.latencyWindowSize ?? DEFAULT_HEDGE.windowSize,
+  });
+  // Every gRPC call to a node (one per coalesced batch): metrics and outlier ejection. A request
+  // that expired locally in a node's queue is no call and never reaches ejection.
+  const onNodeCall = (c: NodeCallReport): void => {
+    metrics.nodeRpcDuration.observe({ node: c.nodeId, outcome: c.outcome }, c.ms / 1000);
+    metrics.nodeCallQueries.observe({ node: c.nodeId }, c.queries);
+    if (c.outcome === 'ok') {
+      ejection.recordSuccess(c.nodeId);
+    } else if (c.outcome === 'error' && isNodeFailure(c.error, c.ms, hedge.slowCallMs(c.nodeId))) {
+      if (ejection.recordFailure(c.nodeId, describeGrpcError(c.error))) {
+        metrics.nodeEjections.inc({ node: c.nodeId });
+        log.warn({ node: c.nodeId, ejection: ejection.ejection(c.nodeId) }, 'node ejected after consecutive failures');
+      }
+    }
+  };
+  const pool = new NodePool(membership.current(), {
+    credentials: channelCredentials(config.nodeTls),
+    maxMessageBytes: config.maxMessageBytes,
+    coalescing: { ...config.coalescing, onCall: onNodeCall },
   });
   const poller = new NodeStatusPoller(pool, { intervalMs: config.statusPollIntervalMs ?? 1000, timeoutMs: config.statusTimeoutMs ?? 1000 }, log);
   const replicas = new ReplicaState(poller, ejection);
@@ -208,17 +234,12 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   };
   membership.onChange(syncMembership);
 
+  // Every fan-out call to a node: the hedge delay is the p95 of what a fan-out waits for a node,
+  // from issuing a call to its answer, time queued behind the node's calls in flight included
+  // (measured from the gRPC send instead, a call queued under load would outlast the p95 of
+  // calls and be hedged nearly every time). The hedge timer starts at the issue too.
   const onCall = (o: NodeCallOutcome): void => {
-    metrics.nodeRpcDuration.observe({ node: o.nodeId, outcome: o.outcome }, o.ms / 1000);
-    if (o.outcome === 'ok') {
-      hedge.record(o.nodeId, o.ms);
-      ejection.recordSuccess(o.nodeId);
-    } else if (o.outcome === 'error' && isNodeFailure(o.error, o.ms, hedge.slowCallMs(o.nodeId))) {
-      if (ejection.recordFailure(o.nodeId, describeGrpcError(o.error))) {
-        metrics.nodeEjections.inc({ node: o.nodeId });
-        log.warn({ node: o.nodeId, ejection: ejection.ejection(o.nodeId) }, 'node ejected after consecutive failures');
-      }
-    }
+    if (o.outcome === 'ok') hedge.record(o.nodeId, o.ms);
   };
   const requireSnapshot = (): RouterSnapshot => {
     const s = watcher.current();
@@ -229,7 +250,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   const backend: SearchBackend = {
     snapshot: requireSnapshot,
     fanOutDeps: (s): FanOutDeps => ({
-      client: (id) => pool.client(id),
+      node: (id) => pool.caller(id),
       candidates: (dbId) => replicas.candidates(s.manifest.run_id, dbId, s.placement.get(dbId) ?? []),
       hedgeDelayMs: (id) => hedge.delayMs(id),
       onCall,

@@ -35,6 +35,8 @@ export class FakeShardNode {
   runs = new Map<string, FakeRun>();
   /** Delay before answering SearchShards, ms. */
   delayMs = 0;
+  /** When set, SearchShards calls that arrive while it is set answer only once it resolves (then after delayMs). */
+  gate: Promise<void> | undefined;
   /** When set, SearchShards fails with this status code. */
   failWith: grpc.status | undefined;
   /** When true, Status (and Refresh) fail with UNAVAILABLE. */
@@ -162,8 +164,13 @@ export class FakeShardNode {
         }),
       });
     };
-    if (this.delayMs > 0) setTimeout(answer, this.delayMs);
-    else answer();
+    const gate = this.gate;
+    const go = (): void => {
+      if (this.delayMs > 0) setTimeout(answer, this.delayMs);
+      else answer();
+    };
+    if (gate) void gate.then(go);
+    else go();
   }
 }
 

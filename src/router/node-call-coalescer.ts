@@ -1,0 +1,398 @@
+/**
+ * Coalesced SearchShards calls to ONE shard node, shared by every fan-out of a router.
+ *
+ * A grpc-js unary call costs the router and the node about 0.3-0.5 ms of CPU whatever it
+ * carries, while one more query in a call costs a small fraction of that. So:
+ * - idle (fewer than `maxInFlight` calls to the node in flight, nothing queued), a request is
+ *   sent at once, alone: no added wait;
+ * - while calls are in flight, later requests queue, and are sent together (one call per run)
+ *   when an in-flight call ends, when the queue reaches `maxBatchQueries` queries or
+ *   `maxBatchBytes` bytes (request plus estimated answer), or when the oldest queued request has
+ *   waited as long as this node's p95 call latency (the in-flight call is then a straggler: a
+ *   node stuck on one call, e.g. loading a shard on demand, must not hold every later query).
+ *
+ * Each request keeps its own callback, deadline and cancellation:
+ * - the combined call carries the latest deadline of its requests; a request whose own deadline
+ *   passes first is answered DEADLINE_EXCEEDED locally with `expired: true` (the caller's
+ *   deadline, never the node's failure: it is not in the call report, see {@link NodeCallReport});
+ * - cancelling a request detaches it (its callback is never called); the gRPC call is cancelled
+ *   only once every request in it is cancelled or expired;
+ * - the answer is split by `query_index` back to each request, renumbered to its own queries.
+ * A node that answers from another run than the call asked for fails the whole call (every
+ * request gets the error, and the call report says `error`).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { context, ROOT_CONTEXT, type Context } from '@opentelemetry/api';
+import type { ShardNodeClient } from '../common/proto.ts';
+import type { SearchShardsResponse__Output } from '../common/proto-gen/shardfleet/v1/SearchShardsResponse.ts';
+import type { ShardQuery } from '../common/proto-gen/shardfleet/v1/ShardQuery.ts';
+import type { ShardResult__Output } from '../common/proto-gen/shardfleet/v1/ShardResult.ts';
+import { LatencyWindow } from './latency-window.ts';
+
+/** One fan-out's request to a node: queries of ONE run. */
+export interface NodeCallRequest {
+  runId: string;
+  /** The queries, each with the shards to search on this node. */
+  queries: ShardQuery[];
+  /** Absolute deadline, ms since epoch. */
+  deadline: number;
+}
+
+/**
+ * The answer to one {@link NodeCallRequest}: the node's results for its queries (`query_index`
+ * counts within the request's own `queries`), or why there is none. `expired` = the request's own
+ * deadline passed while its call was queued or still running for requests with later deadlines.
+ */
+export type NodeCallResult =
+  | { ok: true; runId: string; shards: ShardResult__Output[] }
+  | { ok: false; error: unknown; expired: boolean };
+
+/** Cancels one request: its callback will not be called. Idempotent; a no-op once answered. */
+export interface NodeCallHandle {
+  cancel(): void;
+}
+
+/**
+ * One gRPC call the coalescer made (not one request: a call carries one or more).
+ * `outcome`: `ok` (the node answered, from the asked run), `error` (RPC error or another run),
+ * `cancelled` (every request in it was cancelled or expired first).
+ */
+export interface NodeCallReport {
+  nodeId: string;
+  /** From send to end (answer, error or cancellation), ms. */
+  ms: number;
+  outcome: 'ok' | 'error' | 'cancelled';
+  error?: unknown;
+  /** ShardQuery messages the call carried. */
+  queries: number;
+  /** Requests it carried. */
+  requests: number;
+}
+
+/** What the fan-out needs of a node: its coalesced calls and its channel state. */
+export interface NodeCaller {
+  /**
+   * Sends (or queues) `request`; `done` is called once, asynchronously, with its answer, unless
+   * the request is cancelled first.
+   */
+  call(request: NodeCallRequest, done: (result: NodeCallResult) => void): NodeCallHandle;
+  /** True when the channel is connected (asks it to connect when idle). */
+  isConnected(): boolean;
+  /** Calls `cb` once the channel is connected or at `deadline` (ms since epoch), whichever is first. */
+  waitForReady(deadline: number, cb: () => void): void;
+}
+
+/** Coalescing settings. */
+export interface CoalescerOptions {
+  /** Calls in flight before requests start queuing (>= 1). */
+  maxInFlight: number;
+  /** Queued queries that send the queue at once, even with calls in flight (>= 1). */
+  maxBatchQueries: number;
+  /** Queued bytes (requests plus estimated answers) that send the queue at once. */
+  maxBatchBytes: number;
+  /** Longest hold of a queued request before the node has `minSamples` answered calls, ms. */
+  initialHoldMs: number;
+  /** Observer of every gRPC call (metrics, outlier ejection). */
+  onCall?: (report: NodeCallReport) => void;
+}
+
+/** Defaults: 1 call in flight, batches of at most 64 queries or 4 MiB, 20 ms hold before the node's p95 is known. */
+export const DEFAULT_COALESCING: CoalescerOptions = { maxInFlight: 1, maxBatchQueries: 64, maxBatchBytes: 4 * 1024 * 1024, initialHoldMs: 20 };
+
+/** Answered calls needed before the node's p95 call latency bounds the hold. */
+const MIN_SAMPLES = 10;
+/** Bytes assumed per hit in an answer (id, score, framing), plus the vector when asked for. */
+const HIT_BYTES = 48;
+
+interface Item {
+  req: NodeCallRequest;
+  done: (result: NodeCallResult) => void;
+  /** Tracing context of the submitter (the call is sent in its first request's context). */
+  ctx: Context;
+  bytes: number;
+  state: 'queued' | 'sent' | 'over';
+  timer?: NodeJS.Timeout;
+  batch?: Batch;
+  /** Index of the request's first query in its call. */
+  offset: number;
+  shards?: ShardResult__Output[];
+}
+
+interface Batch {
+  runId: string;
+  items: Item[];
+  /** Requests still waiting for this call. */
+  attached: number;
+  sentAt: number;
+  queries: number;
+  handle?: grpc.ClientUnaryCall;
+  /** The coalescer cancelled the gRPC call (no request left). */
+  cancelled: boolean;
+}
+
+/** Coalesces the SearchShards calls of one node's client; see the module comment. */
+export class NodeCallCoalescer implements NodeCaller {
+  private readonly options: CoalescerOptions;
+  private queue: Item[] = [];
+  private queuedQueries = 0;
+  private queuedBytes = 0;
+  private holdTimer: NodeJS.Timeout | undefined;
+  private inFlight = 0;
+  private closed: string | undefined;
+  private readonly latency = new LatencyWindow(100);
+
+  /**
+   * @param nodeId the node's id (in reports and error messages).
+   * @param client the node's gRPC client; the coalescer does not close it.
+   * @param options settings; undefined ones keep {@link DEFAULT_COALESCING}.
+   * @throws RangeError when a limit is not a positive integer or initialHoldMs is negative.
+   */
+  constructor(
+    readonly nodeId: string,
+    private readonly client: ShardNodeClient,
+    options: Partial<CoalescerOptions> = {},
+  ) {
+    // Options left undefined keep their defaults.
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.options = { ...DEFAULT_COALESCING, ...given };
+    for (const key of ['maxInFlight', 'maxBatchQueries', 'maxBatchBytes'] as const) {
+      const v = this.options[key];
+      if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${key} must be an integer >= 1, got ${v}`);
+    }
+    if (!(this.options.initialHoldMs >= 0)) throw new RangeError(`initialHoldMs must be >= 0, got ${this.options.initialHoldMs}`);
+  }
+
+  /** gRPC calls in flight. */
+  get callsInFlight(): number {
+    return this.inFlight;
+  }
+
+  /** Requests waiting in the queue (cancelled ones excluded). */
+  get queuedRequests(): number {
+    return this.queue.reduce((n, it) => n + (it.state === 'queued' ? 1 : 0), 0);
+  }
+
+  /** See {@link NodeCaller.call}. After {@link close}, answers UNAVAILABLE. */
+  call(req: NodeCallRequest, done: (result: NodeCallResult) => void): NodeCallHandle {
+    const item: Item = { req, done, ctx: context.active(), bytes: estimateBytes(req.queries), state: 'queued', offset: 0 };
+    const handle: NodeCallHandle = { cancel: () => this.detach(item) };
+    if (this.closed !== undefined) {
+      const reason = this.closed;
+      item.state = 'over';
+      queueMicrotask(() => done({ ok: false, error: statusError(grpc.status.UNAVAILABLE, reason), expired: false }));
+      return handle;
+    }
+    if (this.inFlight < this.options.maxInFlight && this.queuedQueries === 0) {
+      this.send(req.runId, [item]);
+      return handle;
+    }
+    this.queue.push(item);
+    this.queuedQueries += req.queries.length;
+    this.queuedBytes += item.bytes;
+    this.armExpiry(item);
+    if (this.queuedQueries >= this.options.maxBatchQueries || this.queuedBytes >= this.options.maxBatchBytes) this.flush();
+    else this.holdTimer ??= setTimeout(() => this.flush(), this.holdMs());
+    return handle;
+  }
+
+  /** See {@link NodeCaller.isConnected}. */
+  isConnected(): boolean {
+    return this.client.getChannel().getConnectivityState(true) === grpc.connectivityState.READY;
+  }
+
+  /** See {@link NodeCaller.waitForReady}. */
+  waitForReady(deadline: number, cb: () => void): void {
+    this.client.waitForReady(deadline, () => cb());
+  }
+
+  /**
+   * Stops coalescing for a node that left the membership: queued requests are answered
+   * UNAVAILABLE with `reason`, later ones too. Calls in flight end as their channel does.
+   */
+  close(reason = `node ${this.nodeId} left the node membership`): void {
+    this.closed = reason;
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    const queued = this.takeQueue();
+    for (const item of queued) this.answer(item, { ok: false, error: statusError(grpc.status.UNAVAILABLE, reason), expired: false });
+  }
+
+  /** How long a queued request may wait for the calls in flight, ms: the node's p95 call latency. */
+  private holdMs(): number {
+    if (this.latency.count < MIN_SAMPLES) return this.options.initialHoldMs;
+    return Math.max(1, this.latency.quantile(0.95) ?? this.options.initialHoldMs);
+  }
+
+  private takeQueue(): Item[] {
+    const live = this.queue.filter((it) => it.state === 'queued');
+    this.queue = [];
+    this.queuedQueries = 0;
+    this.queuedBytes = 0;
+    return live;
+  }
+
+  /** Sends every queued request: one call per run, each within the batch limits. */
+  private flush(): void {
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    const queued = this.takeQueue();
+    if (queued.length === 0) return;
+    const byRun = new Map<string, Item[]>();
+    for (const it of queued) {
+      const list = byRun.get(it.req.runId);
+      if (list) list.push(it);
+      else byRun.set(it.req.runId, [it]);
+    }
+    for (const [runId, items] of byRun) {
+      let batch: Item[] = [];
+      let queries = 0;
+      let bytes = 0;
+      for (const it of items) {
+        const n = it.req.queries.length;
+        if (batch.length > 0 && (queries + n > this.options.maxBatchQueries || bytes + it.bytes > this.options.maxBatchBytes)) {
+          this.send(runId, batch);
+          batch = [];
+          queries = 0;
+          bytes = 0;
+        }
+        batch.push(it);
+        queries += n;
+        bytes += it.bytes;
+      }
+      this.send(runId, batch);
+    }
+  }
+
+  private send(runId: string, items: Item[]): void {
+    const queries: ShardQuery[] = [];
+    const owner: Item[] = [];
+    let deadline = -Infinity;
+    for (const it of items) {
+      it.offset = queries.length;
+      for (const q of it.req.queries) {
+        queries.push(q);
+        owner.push(it);
+      }
+      if (it.req.deadline > deadline) deadline = it.req.deadline;
+    }
+    const batch: Batch = { runId, items, attached: items.length, sentAt: performance.now(), queries: queries.length, cancelled: false };
+    for (const it of items) {
+      it.state = 'sent';
+      it.batch = batch;
+      // The call's own deadline answers the requests with the latest deadline.
+      if (it.req.deadline >= deadline) {
+        clearTimeout(it.timer);
+        it.timer = undefined;
+      }
+    }
+    this.inFlight += 1;
+    const request = { run_id: runId, queries };
+    const start = (): grpc.ClientUnaryCall =>
+      this.client.SearchShards(request, new grpc.Metadata(), { deadline }, (err, res) => this.ended(batch, owner, err, res));
+    const ctx = items[0].ctx;
+    batch.handle = ctx === ROOT_CONTEXT ? start() : context.with(ctx, start);
+  }
+
+  private ended(batch: Batch, owner: readonly Item[], err: grpc.ServiceError | null, res: SearchShardsResponse__Output | undefined): void {
+    const ms = performance.now() - batch.sentAt;
+    if (batch.cancelled) {
+      this.report(batch, ms, 'cancelled', err ?? undefined);
+      return;
+    }
+    this.inFlight -= 1;
+    let error: unknown;
+    if (err || !res) error = err ?? new Error(`node ${this.nodeId} sent an empty answer`);
+    else if (res.run_id !== '' && res.run_id !== batch.runId) error = new Error(`answered from run ${res.run_id}, expected run ${batch.runId}`);
+    try {
+      if (error !== undefined || !res) {
+        this.report(batch, ms, 'error', error);
+        for (const it of batch.items) if (it.state === 'sent') this.answer(it, { ok: false, error, expired: false });
+        return;
+      }
+      this.latency.record(ms);
+      this.report(batch, ms, 'ok');
+      for (const r of res.shards) {
+        const it = owner[r.query_index];
+        if (it === undefined || it.state !== 'sent') continue;
+        r.query_index -= it.offset;
+        (it.shards ??= []).push(r);
+      }
+      for (const it of batch.items) if (it.state === 'sent') this.answer(it, { ok: true, runId: res.run_id, shards: it.shards ?? [] });
+    } finally {
+      if (this.queuedQueries > 0) this.flush();
+    }
+  }
+
+  private report(batch: Batch, ms: number, outcome: NodeCallReport['outcome'], error?: unknown): void {
+    this.options.onCall?.({ nodeId: this.nodeId, ms, outcome, error, queries: batch.queries, requests: batch.items.length });
+  }
+
+  /** Ends `item` and calls its callback. */
+  private answer(item: Item, result: NodeCallResult): void {
+    item.state = 'over';
+    clearTimeout(item.timer);
+    item.timer = undefined;
+    item.shards = undefined;
+    item.done(result);
+  }
+
+  /** Cancellation or local expiry: `item` leaves its queue or call; an emptied call is cancelled. */
+  private detach(item: Item): void {
+    if (item.state === 'over') return;
+    const wasQueued = item.state === 'queued';
+    item.state = 'over';
+    clearTimeout(item.timer);
+    item.timer = undefined;
+    if (wasQueued) {
+      this.queuedQueries -= item.req.queries.length;
+      this.queuedBytes -= item.bytes;
+      if (this.queuedQueries === 0) {
+        clearTimeout(this.holdTimer);
+        this.holdTimer = undefined;
+        this.takeQueue();
+      }
+      return;
+    }
+    const batch = item.batch;
+    if (!batch || batch.cancelled) return;
+    batch.attached -= 1;
+    if (batch.attached > 0) return;
+    // Nobody waits for this call any more: cancel it, and let the queue go out in its place.
+    batch.cancelled = true;
+    this.inFlight -= 1;
+    batch.handle?.cancel();
+    if (this.queuedQueries > 0) this.flush();
+  }
+
+  /** Answers `item` DEADLINE_EXCEEDED at its own deadline unless it is answered first. */
+  private armExpiry(item: Item): void {
+    const wait = item.req.deadline - Date.now();
+    item.timer = setTimeout(() => {
+      if (item.state === 'over') return;
+      if (Date.now() < item.req.deadline) {
+        this.armExpiry(item);
+        return;
+      }
+      const where = item.state === 'queued' ? 'while its call was queued behind a call in flight' : 'while its coalesced call ran on for requests with later deadlines';
+      const done = item.done;
+      this.detach(item);
+      done({ ok: false, error: statusError(grpc.status.DEADLINE_EXCEEDED, `deadline passed ${where} to node ${this.nodeId}`), expired: true });
+    }, Math.max(0, wait));
+  }
+}
+
+/** Request bytes plus estimated answer bytes of `queries`. */
+function estimateBytes(queries: readonly ShardQuery[]): number {
+  let bytes = 0;
+  for (const q of queries) {
+    const queryBytes = q.query instanceof Uint8Array ? q.query.byteLength : 0;
+    const shards = q.shard_ids?.length ?? 0;
+    bytes += 32 + queryBytes + 4 * shards + shards * (q.top_k ?? 0) * (HIT_BYTES + (q.include_vector ? queryBytes : 0));
+  }
+  return bytes;
+}
+
+/** A client-side gRPC status error (the shape grpc-js call errors have). */
+function statusError(code: grpc.status, details: string): grpc.ServiceError {
+  return Object.assign(new Error(`${code} ${grpc.status[code]}: ${details}`), { code, details, metadata: new grpc.Metadata() });
+}
