@@ -117,13 +117,15 @@ describe('usearch shards', () => {
     });
   }
 
-  test('per-query ef is honoured: a wide beam finds more true neighbours than the narrowest', async () => {
+  test('per-query ef is honoured: a wide beam finds more true neighbours than the narrowest', async (t) => {
     const shardDir = await build('ef', 'l2', { quantization: 'f32', m: 4, efConstruction: 16 });
     const reader = open(shardDir, 'l2', { quantization: 'f32', m: 4, efConstruction: 16 });
     try {
       const narrow = await meanRecall(reader, 'l2', 1);
       const wide = await meanRecall(reader, 'l2', 500);
-      assert.ok(wide >= 0.99, `recall@10 at ef 500 is ${wide}`);
+      t.diagnostic(`recall@10 with M 4: ef 1 (beam = top_k) ${narrow.toFixed(4)}, ef 500 ${wide.toFixed(4)}`);
+      // Measured over 7 builds (the parallel build is not deterministic): ef 500 0.9875-1.0.
+      assert.ok(wide >= 0.97, `recall@10 at ef 500 is ${wide}`);
       assert.ok(wide > narrow + 0.02, `ef 500 (${wide}) should beat ef 1 (= top_k beam, ${narrow})`);
       await assert.rejects(reader.search(query(0), k, false, { ef: -1 }), InvalidQueryError);
     } finally {

@@ -1,8 +1,9 @@
 /**
  * Opens a downloaded usearch shard (layout in `src/common/usearch-layout.ts`) and searches it.
  * The HNSW index is memory-mapped with `Index.view()`: its vectors and graph live in the page
- * cache, so a node's RSS does not grow with shard bytes. Ids, payloads and exact vectors are
- * looked up per hit in `rows.sqlite` (read-only).
+ * cache, so a node's RSS does not grow with shard bytes. The ids are read into memory when the
+ * shard opens (one string per vector: a SQLite lookup per hit cost as much CPU as the search);
+ * payloads and exact vectors are looked up per hit in `rows.sqlite` (read-only), only when asked.
  *
  * Per-query `ef` is honoured by asking usearch for max(top_k, ef) results from an index whose own
  * beam is 1: usearch searches with beam max(expansion_search, wanted), so the first top_k of those
@@ -46,7 +47,9 @@ export class UsearchShardReader implements ShardIndexReader {
     readonly dir: string,
     private index: Index | undefined,
     private readonly db: Database.Database,
-    /** Row lookups by key; index: (includePayload ? 1 : 0) + (includeVector ? 2 : 0). */
+    /** Id of every key (row number). */
+    private readonly ids: readonly string[],
+    /** Payload / vector lookups by key; index: (includePayload ? 1 : 0) + (includeVector ? 2 : 0) - 1. */
     private readonly lookups: Database.Statement<[number], Row>[],
     private readonly spec: UsearchShardSpec,
   ) {}
@@ -80,19 +83,23 @@ export class UsearchShardReader implements ShardIndexReader {
       expect('quantization', spec.params.quantization);
       expect('vector_count', spec.vectorCount);
       const lookups: Database.Statement<[number], Row>[] = [];
-      for (const vector of [false, true]) {
-        for (const payload of [false, true]) {
-          const sql = vector
-            ? `SELECT r.id, ${payload ? 'r.payload' : 'NULL'}, v.vector FROM rows AS r JOIN vectors AS v ON v.key = r.key WHERE r.key = ?`
-            : `SELECT id, ${payload ? 'payload' : 'NULL'}, NULL FROM rows WHERE key = ?`;
-          lookups[(payload ? 1 : 0) + (vector ? 2 : 0)] = db.prepare<[number], Row>(sql).raw(true);
-        }
+      for (const [payload, vector] of [
+        [true, false],
+        [false, true],
+        [true, true],
+      ]) {
+        const sql = vector
+          ? `SELECT r.id, ${payload ? 'r.payload' : 'NULL'}, v.vector FROM rows AS r JOIN vectors AS v ON v.key = r.key WHERE r.key = ?`
+          : 'SELECT id, payload, NULL FROM rows WHERE key = ?';
+        lookups[(payload ? 1 : 0) + (vector ? 2 : 0) - 1] = db.prepare<[number], Row>(sql).raw(true);
       }
+      const ids = db.prepare<[], string>('SELECT id FROM rows ORDER BY key').pluck(true).all();
+      if (ids.length !== spec.vectorCount) throw new Error(`the file has ${ids.length} rows, the manifest says ${spec.vectorCount} vectors`);
       where = `shard ${dbId} (${indexFile})`;
       const index = newUsearchIndex(spec.dim, spec.metric, spec.params, 1);
       index.view(indexFile);
       if (index.size() !== spec.vectorCount) throw new Error(`the index holds ${index.size()} vectors, the manifest says ${spec.vectorCount}`);
-      return new UsearchShardReader(dbId, dir, index, db, lookups, spec);
+      return new UsearchShardReader(dbId, dir, index, db, ids, lookups, spec);
     } catch (err) {
       try {
         db?.close();
@@ -127,7 +134,7 @@ export class UsearchShardReader implements ShardIndexReader {
     for (const q of queries) if (q.length !== dim) throw new InvalidQueryError(`shard ${this.dbId}: query has ${q.length} values, the shard has dim ${dim}`);
     if (topK <= 0 || queries.length === 0) return queries.map(() => []);
     const wanted = Math.min(Math.max(topK, ef || this.spec.params.efSearch), Math.max(1, this.spec.vectorCount));
-    const lookup = this.lookups[(includePayload ? 1 : 0) + (options.includeVector ? 2 : 0)];
+    const lookup = includePayload || options.includeVector ? this.lookups[(includePayload ? 1 : 0) + (options.includeVector ? 2 : 0) - 1] : undefined;
     const out: ShardHit[][] = [];
     for (let start = 0; start < queries.length; start += USEARCH_BATCH_QUERIES) {
       await yieldToEventLoop();
@@ -146,10 +153,15 @@ export class UsearchShardReader implements ShardIndexReader {
           const hits: ShardHit[] = new Array(count);
           for (let j = 0; j < count; j++) {
             const key = Number(result.keys[i * wanted + j]);
-            const row = lookup.get(key);
-            if (row === undefined) throw new Error(`key ${key} is missing from ${USEARCH_ROWS_FILE}`);
-            const hit: ShardHit = { id: row[0], score: usearchDistanceToScore(metric, result.distances[i * wanted + j]), payload_json: includePayload ? (row[1] ?? '') : '' };
-            if (options.includeVector) hit.vector = blobToFloats(row[2], dim, row[0]);
+            const id = this.ids[key];
+            if (id === undefined) throw new Error(`key ${key} is missing from ${USEARCH_ROWS_FILE}`);
+            const hit: ShardHit = { id, score: usearchDistanceToScore(metric, result.distances[i * wanted + j]), payload_json: '' };
+            if (lookup !== undefined) {
+              const row = lookup.get(key);
+              if (row === undefined) throw new Error(`key ${key} is missing from ${USEARCH_ROWS_FILE}`);
+              if (includePayload) hit.payload_json = row[1] ?? '';
+              if (options.includeVector) hit.vector = blobToFloats(row[2], dim, id);
+            }
             hits[j] = hit;
           }
           out.push(hits);
