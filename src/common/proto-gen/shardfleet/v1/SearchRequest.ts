@@ -34,7 +34,7 @@ export interface SearchRequest {
    */
   'nprobes'?: (number);
   /**
-   * HNSW search beam width (LanceDB hnsw_sq / hnsw_pq).
+   * HNSW search beam width (usearch: default the run's ef_search; LanceDB hnsw_sq / hnsw_pq).
    */
   'ef'?: (number);
   /**
@@ -85,7 +85,7 @@ export interface SearchRequest__Output {
    */
   'nprobes': (number);
   /**
-   * HNSW search beam width (LanceDB hnsw_sq / hnsw_pq).
+   * HNSW search beam width (usearch: default the run's ef_search; LanceDB hnsw_sq / hnsw_pq).
    */
   'ef': (number);
   /**
