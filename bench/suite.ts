@@ -113,9 +113,10 @@ const FULL: SuitePlan = {
     { concurrency: SATURATING, maxQueries: 2_000, durationMs: 8_000 },
   ],
   // Time budget (2 cores, from the 2026-11-21 full run's per-configuration times): about 110 s per
-  // exact-scan LanceDB configuration, 130 s for sqlite-vec, 150 s per HNSW-SQ configuration,
-  // about 180 s estimated per usearch configuration (24 points; builds of 60k vectors), 5.5 min of
-  // baselines: about 37 min in all, under the 45-minute bound. To fit the usearch series this
+  // exact-scan LanceDB configuration (6: 11 min), 130 s for sqlite-vec, 150 s per HNSW-SQ
+  // configuration (2: 5 min), about 180 s estimated per usearch configuration (4: 12 min; 24
+  // points, scaled from the quick run), 7 min of baselines, 1.5 min of data and ground truth:
+  // about 38 min in all, under the 45-minute bound. To fit the usearch series this
   // plan drops what repeated earlier figures (the 34-minute plan of 2026-11-21 ran all of them):
   // - sqlite-vec at 16 shards, with balanced routing and with LSH routing (5 configurations,
   //   about 11 min): sqlite-vec and the default LanceDB plan are both exact scans per shard, so

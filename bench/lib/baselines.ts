@@ -5,6 +5,7 @@
  * over the whole base set (the cluster's usearch shards without sharding, routing or gRPC).
  */
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { Index, MetricKind, ScalarKind } from 'usearch';
 import { join } from 'node:path';
 import { createLogger } from '../../src/common/logger.ts';
@@ -171,13 +172,13 @@ export async function usearchWhole(ctx: BaselineContext, quantizations: UsearchQ
     const file = join(ctx.workDir, `usearch-whole-${quantization}.usearch`);
     const t0 = performance.now();
     const built = usearchIndex(ds.dim, quantization, efs[0]);
-    built.add(keys, ds.base.subarray(0, ds.baseCount * ds.dim), 0);
+    built.add(keys, ds.base.subarray(0, ds.baseCount * ds.dim), availableParallelism());
     built.save(file);
     ctx.run.builds.push({ name: `${series} efC${USEARCH_EF_CONSTRUCTION} (all cores)`, seconds: (performance.now() - t0) / 1000 });
     for (const ef of efs) {
       const index = usearchIndex(ds.dim, quantization, ef);
       index.view(file);
-      index.search(ds.queries, K, 0); // warm-up: fault the mapped file's pages in before timing
+      index.search(ds.queries, K, availableParallelism()); // warm-up: fault the mapped file's pages in before timing
       const distances = (row: number): number[] => Array.from(index.search(query(ds, row), K, 1).distances);
       for (const budget of ctx.budgets.map(fastBudget)) {
         if (budget.concurrency === 1) {
@@ -188,7 +189,7 @@ export async function usearchWhole(ctx: BaselineContext, quantizations: UsearchQ
           await measureBatches(series, 'baseline', { ef }, ds.queryCount, ctx.gt, budget, (rows) => {
             const batch = new Float32Array(rows.length * ds.dim);
             rows.forEach((row, i) => batch.set(query(ds, row), i * ds.dim));
-            const m = index.search(batch, K, 0);
+            const m = index.search(batch, K, availableParallelism());
             return rows.map((_, i) => Array.from(m.distances.subarray(i * K, (i + 1) * K)));
           }),
         );
