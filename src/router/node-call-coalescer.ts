@@ -134,6 +134,8 @@ interface Batch {
 export class NodeCallCoalescer implements NodeCaller {
   private readonly options: CoalescerOptions;
   private queue: Item[] = [];
+  /** Requests queued and not cancelled, and their queries and bytes. */
+  private queuedCount = 0;
   private queuedQueries = 0;
   private queuedBytes = 0;
   private holdTimer: NodeJS.Timeout | undefined;
@@ -169,7 +171,7 @@ export class NodeCallCoalescer implements NodeCaller {
 
   /** Requests waiting in the queue (cancelled ones excluded). */
   get queuedRequests(): number {
-    return this.queue.reduce((n, it) => n + (it.state === 'queued' ? 1 : 0), 0);
+    return this.queuedCount;
   }
 
   /** See {@link NodeCaller.call}. After {@link close}, answers UNAVAILABLE. */
@@ -182,11 +184,12 @@ export class NodeCallCoalescer implements NodeCaller {
       queueMicrotask(() => done({ ok: false, error: statusError(grpc.status.UNAVAILABLE, reason), expired: false }));
       return handle;
     }
-    if (this.inFlight < this.options.maxInFlight && this.queuedQueries === 0) {
+    if (this.inFlight < this.options.maxInFlight && this.queuedCount === 0) {
       this.send(req.runId, [item]);
       return handle;
     }
     this.queue.push(item);
+    this.queuedCount += 1;
     this.queuedQueries += req.queries.length;
     this.queuedBytes += item.bytes;
     this.armExpiry(item);
@@ -226,6 +229,7 @@ export class NodeCallCoalescer implements NodeCaller {
   private takeQueue(): Item[] {
     const live = this.queue.filter((it) => it.state === 'queued');
     this.queue = [];
+    this.queuedCount = 0;
     this.queuedQueries = 0;
     this.queuedBytes = 0;
     return live;
@@ -319,7 +323,7 @@ export class NodeCallCoalescer implements NodeCaller {
       }
       for (const it of batch.items) if (it.state === 'sent') this.answer(it, { ok: true, runId: res.run_id, shards: it.shards ?? [] });
     } finally {
-      if (this.queuedQueries > 0) this.flush();
+      if (this.queuedCount > 0) this.flush();
     }
   }
 
@@ -344,9 +348,10 @@ export class NodeCallCoalescer implements NodeCaller {
     clearTimeout(item.timer);
     item.timer = undefined;
     if (wasQueued) {
+      this.queuedCount -= 1;
       this.queuedQueries -= item.req.queries.length;
       this.queuedBytes -= item.bytes;
-      if (this.queuedQueries === 0) {
+      if (this.queuedCount === 0) {
         clearTimeout(this.holdTimer);
         this.holdTimer = undefined;
         this.takeQueue();
@@ -361,7 +366,7 @@ export class NodeCallCoalescer implements NodeCaller {
     batch.cancelled = true;
     this.inFlight -= 1;
     batch.handle?.cancel();
-    if (this.queuedQueries > 0) this.flush();
+    if (this.queuedCount > 0) this.flush();
   }
 
   /** Answers `item` DEADLINE_EXCEEDED at its own deadline unless it is answered first. */
