@@ -1,8 +1,9 @@
 /**
- * The contract between the writer and an index backend (LanceDB, sqlite-vec): one writer per
- * shard, fed batches of rows during the assignment pass, then finished (indexed, compacted) into
- * a local folder whose files are uploaded as the shard.
+ * The contract between the writer and an index backend (usearch, LanceDB, sqlite-vec): one writer
+ * per shard, fed batches of rows during the assignment pass, then finished (indexed, compacted)
+ * into a local folder whose files are uploaded as the shard.
  */
+import { VectorIndexError } from '../../common/errors.ts';
 
 /** A batch of rows for one shard. */
 export interface ShardRows {
@@ -11,6 +12,23 @@ export interface ShardRows {
   vectors: Float32Array;
   /** JSON object text per row, or null. */
   payloads: (string | null)[];
+}
+
+/**
+ * Checks a batch before a writer stores it: `vectors` holds ids.length * dim values, one payload
+ * per id, and every value is finite.
+ * @param where names the shard (and file) in errors, e.g. `shard 3 (/tmp/db=00003)`.
+ * @throws VectorIndexError naming `where` and, for a non-finite value, the record's id.
+ */
+export function checkShardRows(rows: ShardRows, dim: number, where: string): void {
+  const n = rows.ids.length;
+  if (rows.vectors.length !== n * dim || rows.payloads.length !== n) {
+    throw new VectorIndexError(`${where}: a batch of ${n} ids has ${rows.vectors.length} vector values (expected ${n} x ${dim} = ${n * dim}) and ${rows.payloads.length} payloads`);
+  }
+  const v = rows.vectors;
+  for (let i = 0; i < v.length; i++) {
+    if (!Number.isFinite(v[i])) throw new VectorIndexError(`${where}: vector of id ${JSON.stringify(rows.ids[Math.floor(i / dim)])} has a non-finite value`);
+  }
 }
 
 /** What a finished shard looks like. */

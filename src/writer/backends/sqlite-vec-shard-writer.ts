@@ -25,7 +25,7 @@ import {
   type SqliteVecMetric,
   type SqliteVecQuantization,
 } from '../../common/sqlite-vec-layout.ts';
-import type { BuiltShard, ShardIndexWriter, ShardRows } from './shard-index-writer.ts';
+import { checkShardRows, type BuiltShard, type ShardIndexWriter, type ShardRows } from './shard-index-writer.ts';
 
 export { checkSqliteVecConfig };
 
@@ -172,18 +172,9 @@ export class SqliteVecShardWriter implements ShardIndexWriter {
     if (this.state !== 'open') throw new VectorIndexError(`${this.where()}: add() after the writer was ${this.state}`);
     const n = rows.ids.length;
     const dim = this.dim;
-    if (rows.vectors.length !== n * dim || rows.payloads.length !== n) {
-      throw new VectorIndexError(
-        `${this.where()}: a batch of ${n} ids has ${rows.vectors.length} vector values (expected ${n} x ${dim} = ${n * dim}) and ${rows.payloads.length} payloads`,
-      );
-    }
+    checkShardRows(rows, dim, this.where());
     if (n === 0) return;
     const v = rows.vectors;
-    for (let i = 0; i < v.length; i++) {
-      if (!Number.isFinite(v[i])) {
-        throw new VectorIndexError(`${this.where()}: vector of id ${JSON.stringify(rows.ids[Math.floor(i / dim)])} has a non-finite value`);
-      }
-    }
     try {
       const { db, statements } = this.open();
       const int8 = this.quantization === 'int8';

@@ -23,7 +23,7 @@ import {
   newUsearchIndex,
   type UsearchIndexParams,
 } from '../../common/usearch-layout.ts';
-import type { BuiltShard, ShardIndexWriter, ShardRows } from './shard-index-writer.ts';
+import { checkShardRows, type BuiltShard, type ShardIndexWriter, type ShardRows } from './shard-index-writer.ts';
 
 /** Options of {@link UsearchShardWriter}. Plain data, so they can be posted to a worker. */
 export interface UsearchShardWriterOptions {
@@ -128,14 +128,9 @@ export class UsearchShardWriter implements ShardIndexWriter {
     if (this.state !== 'open') throw new VectorIndexError(`${this.where()}: add() after the writer was ${this.state}`);
     const n = rows.ids.length;
     const dim = this.o.dim;
-    if (rows.vectors.length !== n * dim || rows.payloads.length !== n) {
-      throw new VectorIndexError(`${this.where()}: a batch of ${n} ids has ${rows.vectors.length} vector values (expected ${n} x ${dim} = ${n * dim}) and ${rows.payloads.length} payloads`);
-    }
+    checkShardRows(rows, dim, this.where());
     if (n === 0) return;
     const v = rows.vectors;
-    for (let i = 0; i < v.length; i++) {
-      if (!Number.isFinite(v[i])) throw new VectorIndexError(`${this.where()}: vector of id ${JSON.stringify(rows.ids[Math.floor(i / dim)])} has a non-finite value`);
-    }
     try {
       const { db, insert } = this.open();
       const first = this.rows;
