@@ -68,21 +68,7 @@ export async function measureInProcess(
     }
   };
   await Promise.all(Array.from({ length: budget.concurrency }, worker));
-  const wallMs = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  return {
-    series,
-    kind,
-    params,
-    concurrency: budget.concurrency,
-    queries: latencies.length,
-    recall: meanRecall(scores, gt),
-    qps: latencies.length / (wallMs / 1000),
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-    cpuMsPerQuery: (cpu.user + cpu.system) / 1000 / latencies.length,
-    peakRssMb: { bench: peakRssMb(process.pid) },
-  };
+  return inProcessPoint({ series, kind, params }, budget.concurrency, latencies, scores, gt, performance.now() - t0, process.cpuUsage(cpu0));
 }
 
 /**
@@ -120,13 +106,25 @@ export async function measureBatches(
     });
     await new Promise<void>((resolve) => setImmediate(resolve)); // let timers and I/O run between batches
   }
-  const wallMs = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
+  return inProcessPoint({ series, kind, params }, budget.concurrency, latencies, scores, gt, performance.now() - t0, process.cpuUsage(cpu0));
+}
+
+/**
+ * The point of an in-process measurement: recall from `scores` (query row -> top-K scores), QPS
+ * from `wallMs`, latency percentiles (ms) from `latencies`, and the process's CPU per query.
+ */
+function inProcessPoint(
+  what: Pick<BenchPoint, 'series' | 'kind' | 'params'>,
+  concurrency: number,
+  latencies: number[],
+  scores: Map<number, number[]>,
+  gt: Float32Array,
+  wallMs: number,
+  cpu: NodeJS.CpuUsage,
+): BenchPoint {
   return {
-    series,
-    kind,
-    params,
-    concurrency: budget.concurrency,
+    ...what,
+    concurrency,
     queries: latencies.length,
     recall: meanRecall(scores, gt),
     qps: latencies.length / (wallMs / 1000),
