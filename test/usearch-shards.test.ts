@@ -150,6 +150,23 @@ describe('usearch shards', () => {
     }
   });
 
+  test('cosine with zero vectors scores 1 (the Hit contract), for a zero query and for a zero row', async () => {
+    const zeroDir = join(dir.path, 'cosine-zero');
+    const writer = new UsearchShardWriter({ dir: zeroDir, dbId: 8, dim: 3, metric: 'cosine', params: { ...DEFAULT_USEARCH_PARAMS, quantization: 'f32' }, threads: 1 });
+    await writer.add({ ids: ['zero', 'x', 'y'], vectors: new Float32Array([0, 0, 0, 1, 0, 0, 0, 1, 0]), payloads: [null, null, null] });
+    await writer.finish();
+    const reader = UsearchShardReader.open(zeroDir, 8, { dim: 3, metric: 'cosine', params: { ...DEFAULT_USEARCH_PARAMS, quantization: 'f32' }, vectorCount: 3 });
+    try {
+      const [fromZero, fromX] = await reader.searchBatch([new Float32Array(3), new Float32Array([1, 0, 0])], 3, false, {});
+      assert.deepEqual(fromZero.map((h) => h.score), [1, 1, 1]);
+      assert.equal(fromX[0].id, 'x');
+      assert.ok(Math.abs(fromX[0].score) < 1e-6);
+      assert.equal(fromX.find((h) => h.id === 'zero')?.score, 1);
+    } finally {
+      reader.close();
+    }
+  });
+
   test('bad options fail before any work, naming the flag', () => {
     assert.throws(() => checkUsearchParams('l2', { ...DEFAULT_USEARCH_PARAMS, quantization: 'i8' }), (e) => e instanceof ConfigValidationError && /--quantization i8 needs --metric cosine/.test(e.message));
     assert.throws(() => checkUsearchParams('l2', { ...DEFAULT_USEARCH_PARAMS, m: 1 }), /--m must be an integer in 2\.\.256/);

@@ -149,13 +149,16 @@ export class UsearchShardReader implements ShardIndexReader {
         const result: { keys: BigUint64Array; distances: Float32Array; counts: ArrayLike<bigint> } =
           found instanceof BatchMatches ? found : { keys: found.keys, distances: found.distances, counts: [BigInt(found.keys.length)] };
         for (let i = 0; i < n; i++) {
+          // The Hit contract scores cosine 1 when either vector is zero; usearch gives 0 for a
+          // zero query against a zero row (and 1 against the others).
+          const zeroCosine = metric === 'cosine' && isZero(queries[start + i]);
           const count = Math.min(topK, Number(result.counts[i]));
           const hits: ShardHit[] = new Array(count);
           for (let j = 0; j < count; j++) {
             const key = Number(result.keys[i * wanted + j]);
             const id = this.ids[key];
             if (id === undefined) throw new Error(`key ${key} is missing from ${USEARCH_ROWS_FILE}`);
-            const hit: ShardHit = { id, score: usearchDistanceToScore(metric, result.distances[i * wanted + j]), payload_json: '' };
+            const hit: ShardHit = { id, score: zeroCosine ? 1 : usearchDistanceToScore(metric, result.distances[i * wanted + j]), payload_json: '' };
             if (lookup !== undefined) {
               const row = lookup.get(key);
               if (row === undefined) throw new Error(`key ${key} is missing from ${USEARCH_ROWS_FILE}`);
@@ -190,4 +193,10 @@ function blobToFloats(blob: Buffer | null, dim: number, id: string): Float32Arra
   const copy = new Float32Array(dim);
   new Uint8Array(copy.buffer).set(blob);
   return copy;
+}
+
+/** True when every value of `v` is 0. */
+function isZero(v: Float32Array): boolean {
+  for (let i = 0; i < v.length; i++) if (v[i] !== 0) return false;
+  return true;
 }
