@@ -25,8 +25,14 @@ import {
 } from '../common/usearch-layout.ts';
 import type { ShardHit, ShardIndexReader, ShardQueryOptions } from './shard-index-reader.ts';
 
-/** Queries per native batch call; between batches the reader yields to the event loop. */
+/** Most queries per native batch call; between batches the reader yields to the event loop. */
 export const USEARCH_BATCH_QUERIES = 32;
+/**
+ * Longest a native batch should hold the event loop, ms: a batch has as many queries as the
+ * shard's measured search time allows within it (1..USEARCH_BATCH_QUERIES), so a large shard
+ * searches in smaller batches.
+ */
+export const USEARCH_BATCH_BUDGET_MS = 2;
 
 /** What the manifest says about the shard. */
 export interface UsearchShardSpec {
@@ -41,6 +47,8 @@ type Row = [id: string, payload: string | null, vector: Buffer | null];
 
 /** One open usearch shard. */
 export class UsearchShardReader implements ShardIndexReader {
+  /** Moving average of the time a native batch takes per query (search and id lookups), ms; 0 before the first. */
+  private msPerQuery = 0;
   private constructor(
     readonly dbId: number,
     /** The shard's folder. */
@@ -118,8 +126,10 @@ export class UsearchShardReader implements ShardIndexReader {
   /**
    * The `topK` nearest rows to each query, best (lowest score) first; scores per the Hit contract
    * (l2 squared, cosine 1 - cos, dot -<q, v>), computed on the stored (quantized) vectors.
-   * Queries are searched in native batches of {@link USEARCH_BATCH_QUERIES}; the reader yields to
-   * the event loop before each batch, so other calls are served between batches.
+   * Queries are searched in native batches of at most {@link USEARCH_BATCH_QUERIES}, fewer when
+   * the shard's measured time per query would make a batch hold the event loop longer than
+   * {@link USEARCH_BATCH_BUDGET_MS}; the reader yields to the event loop before each batch, so
+   * other calls are served between batches.
    * @param queries `Float32Array`s of length dim.
    * @param options `ef`: beam width (0 / undefined = the run's ef_search); `includeVector`: each
    *   hit gets its exact float32 vector (a copy, length dim). Other options do not apply.
@@ -136,11 +146,12 @@ export class UsearchShardReader implements ShardIndexReader {
     const wanted = Math.min(Math.max(topK, ef || this.spec.params.efSearch), Math.max(1, this.spec.vectorCount));
     const lookup = includePayload || options.includeVector ? this.lookups[(includePayload ? 1 : 0) + (options.includeVector ? 2 : 0) - 1] : undefined;
     const out: ShardHit[][] = [];
-    for (let start = 0; start < queries.length; start += USEARCH_BATCH_QUERIES) {
+    for (let start = 0, n = 0; start < queries.length; start += n) {
       await yieldToEventLoop();
       const index = this.index;
       if (index === undefined) throw new VectorIndexError(`shard ${this.dbId}: search after the shard was closed`);
-      const n = Math.min(USEARCH_BATCH_QUERIES, queries.length - start);
+      n = Math.min(this.batchSize(), queries.length - start);
+      const started = performance.now();
       const matrix = new Float32Array(n * dim);
       for (let i = 0; i < n; i++) matrix.set(queries[start + i], i * dim);
       try {
@@ -169,11 +180,19 @@ export class UsearchShardReader implements ShardIndexReader {
           }
           out.push(hits);
         }
+        const perQuery = (performance.now() - started) / n;
+        this.msPerQuery = this.msPerQuery === 0 ? perQuery : 0.8 * this.msPerQuery + 0.2 * perQuery;
       } catch (err) {
         throw new VectorIndexError(`shard ${this.dbId} (${this.dir}): search failed: ${errorMessage(err)}`, { cause: err });
       }
     }
     return out;
+  }
+
+  /** Queries in the next native batch: as many as fit in USEARCH_BATCH_BUDGET_MS, 1..USEARCH_BATCH_QUERIES. */
+  private batchSize(): number {
+    if (this.msPerQuery === 0) return 1;
+    return Math.max(1, Math.min(USEARCH_BATCH_QUERIES, Math.floor(USEARCH_BATCH_BUDGET_MS / this.msPerQuery)));
   }
 
   /**
