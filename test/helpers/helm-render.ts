@@ -26,6 +26,24 @@ export interface K8sObject {
 
 let binary: string | undefined;
 
+/** Go packages the renderer imports, with the Debian package that installs each. */
+const GO_DEPENDENCIES: [dir: string, debian: string][] = [
+  ['/usr/share/gocode/src/github.com/Masterminds/sprig', 'golang-github-masterminds-sprig-dev'],
+  ['/usr/share/gocode/src/gopkg.in/yaml.v3', 'golang-gopkg-yaml.v3-dev'],
+];
+
+/**
+ * Why the renderer cannot be built here (Go or its packages missing), naming what to install;
+ * undefined when it can.
+ */
+export function helmRendererMissing(): string | undefined {
+  const missing: string[] = [];
+  if (spawnSync('go', ['version'], { stdio: 'ignore' }).error !== undefined) missing.push('golang-go');
+  for (const [dir, debian] of GO_DEPENDENCIES) if (!existsSync(dir)) missing.push(debian);
+  if (missing.length === 0) return undefined;
+  return `the offline Helm renderer needs Go: apt-get install ${missing.join(' ')} (.ci/run installs them)`;
+}
+
 /** Builds (or reuses) the renderer binary and returns its path. */
 export function helmRenderBinary(): string {
   if (binary) return binary;
