@@ -136,8 +136,7 @@ export class LanceShardReader implements ShardIndexReader {
         if (list === undefined) throw new Error(`row ${i} has query_index ${queryIndex?.get(i)} outside 0..${queries.length - 1}`);
         list.push(hit);
       }
-      // LanceDB orders rows by distance within each query; keep that order, best first.
-      for (const list of out) list.sort((a, b) => a.score - b.score);
+      // LanceDB returns each query's rows best first; pushing in row order keeps that order.
       return out;
     } catch (err) {
       throw new VectorIndexError(`shard ${this.dbId}: search failed: ${errorMessage(err)}`, { cause: err });

@@ -67,6 +67,8 @@ interface ShardBatch {
   dbId: number;
   /** Request query indexes, ascending. */
   queries: number[];
+  /** For each of `queries`, the index of its outcome in the response. */
+  outcomes: number[];
 }
 
 /** A key of the options that must be equal within a batch. */
@@ -95,21 +97,23 @@ export async function searchRun(run: NodeRun, queries: readonly PreparedQuery[],
     }),
   );
   try {
-    // Outcome slots in request order, and the (shard, options) batches that fill them.
-    const slot = new Map<string, number>();
+    // Outcomes in request order, and the (shard, options) batches that fill them.
     const outcomes: ShardOutcome[] = [];
     const batches = new Map<string, ShardBatch>();
     queries.forEach((q, queryIndex) => {
       const key = batchKey(q);
       for (const dbId of q.shardIds) {
-        slot.set(`${queryIndex}/${dbId}`, outcomes.length);
         outcomes.push({ dbId, queryIndex, hits: [], error: '' });
         const lease = leases.get(dbId);
         const batchable = lease !== undefined && typeof lease !== 'string' && lease.reader.searchBatch !== undefined;
         const id = batchable ? `${dbId}|${key}` : `${dbId}|${key}|${queryIndex}`;
         const batch = batches.get(id);
-        if (batch) batch.queries.push(queryIndex);
-        else batches.set(id, { dbId, queries: [queryIndex] });
+        if (batch) {
+          batch.queries.push(queryIndex);
+          batch.outcomes.push(outcomes.length - 1);
+        } else {
+          batches.set(id, { dbId, queries: [queryIndex], outcomes: [outcomes.length - 1] });
+        }
       }
     });
     const limit = pLimit(SEARCH_CONCURRENCY);
@@ -118,7 +122,7 @@ export async function searchRun(run: NodeRun, queries: readonly PreparedQuery[],
         limit(async (): Promise<void> => {
           const { dbId } = batch;
           const fill = (i: number, hits: ShardHit[], error: string): void => {
-            const o = outcomes[slot.get(`${batch.queries[i]}/${dbId}`) as number];
+            const o = outcomes[batch.outcomes[i]];
             o.hits = hits;
             o.error = error;
           };
