@@ -43,7 +43,11 @@ export interface UsearchShardSpec {
   vectorCount: number;
 }
 
-type Row = [id: string, payload: string | null, vector: Buffer | null];
+/** Per-hit lookups by key (undefined: no such row). */
+interface Lookups {
+  payload: Database.Statement<[number], string | null>;
+  vector: Database.Statement<[number], Buffer>;
+}
 
 /** One open usearch shard. */
 export class UsearchShardReader implements ShardIndexReader {
@@ -57,8 +61,8 @@ export class UsearchShardReader implements ShardIndexReader {
     private readonly db: Database.Database,
     /** Id of every key (row number). */
     private readonly ids: readonly string[],
-    /** Payload / vector lookups by key; index: (includePayload ? 1 : 0) + (includeVector ? 2 : 0) - 1. */
-    private readonly lookups: Database.Statement<[number], Row>[],
+    /** Payload and exact-vector lookups, used only when a query asks for them. */
+    private readonly lookups: Lookups,
     private readonly spec: UsearchShardSpec,
   ) {}
 
@@ -90,17 +94,10 @@ export class UsearchShardReader implements ShardIndexReader {
       expect('metric', spec.metric);
       expect('quantization', spec.params.quantization);
       expect('vector_count', spec.vectorCount);
-      const lookups: Database.Statement<[number], Row>[] = [];
-      for (const [payload, vector] of [
-        [true, false],
-        [false, true],
-        [true, true],
-      ]) {
-        const sql = vector
-          ? `SELECT r.id, ${payload ? 'r.payload' : 'NULL'}, v.vector FROM rows AS r JOIN vectors AS v ON v.key = r.key WHERE r.key = ?`
-          : 'SELECT id, payload, NULL FROM rows WHERE key = ?';
-        lookups[(payload ? 1 : 0) + (vector ? 2 : 0) - 1] = db.prepare<[number], Row>(sql).raw(true);
-      }
+      const lookups: Lookups = {
+        payload: db.prepare<[number], string | null>('SELECT payload FROM rows WHERE key = ?').pluck(true),
+        vector: db.prepare<[number], Buffer>('SELECT vector FROM vectors WHERE key = ?').pluck(true),
+      };
       const ids = db.prepare<[], string>('SELECT id FROM rows ORDER BY key').pluck(true).all();
       if (ids.length !== spec.vectorCount) throw new Error(`the file has ${ids.length} rows, the manifest says ${spec.vectorCount} vectors`);
       where = `shard ${dbId} (${indexFile})`;
@@ -144,7 +141,6 @@ export class UsearchShardReader implements ShardIndexReader {
     for (const q of queries) if (q.length !== dim) throw new InvalidQueryError(`shard ${this.dbId}: query has ${q.length} values, the shard has dim ${dim}`);
     if (topK <= 0 || queries.length === 0) return queries.map(() => []);
     const wanted = Math.min(Math.max(topK, ef || this.spec.params.efSearch), Math.max(1, this.spec.vectorCount));
-    const lookup = includePayload || options.includeVector ? this.lookups[(includePayload ? 1 : 0) + (options.includeVector ? 2 : 0) - 1] : undefined;
     const out: ShardHit[][] = [];
     for (let start = 0, n = 0; start < queries.length; start += n) {
       await yieldToEventLoop();
@@ -170,12 +166,12 @@ export class UsearchShardReader implements ShardIndexReader {
             const id = this.ids[key];
             if (id === undefined) throw new Error(`key ${key} is missing from ${USEARCH_ROWS_FILE}`);
             const hit: ShardHit = { id, score: zeroCosine ? 1 : usearchDistanceToScore(metric, result.distances[i * wanted + j]), payload_json: '' };
-            if (lookup !== undefined) {
-              const row = lookup.get(key);
-              if (row === undefined) throw new Error(`key ${key} is missing from ${USEARCH_ROWS_FILE}`);
-              if (includePayload) hit.payload_json = row[1] ?? '';
-              if (options.includeVector) hit.vector = blobToFloats(row[2], dim, id);
+            if (includePayload) {
+              const payload = this.lookups.payload.get(key);
+              if (payload === undefined) throw new Error(`key ${key} is missing from ${USEARCH_ROWS_FILE}`);
+              hit.payload_json = payload ?? '';
             }
+            if (options.includeVector) hit.vector = blobToFloats(this.lookups.vector.get(key) ?? null, dim, id);
             hits[j] = hit;
           }
           out.push(hits);
