@@ -22,6 +22,8 @@ import {
 } from '../src/common/manifest.ts';
 import { MANIFEST_FALLBACK_DEPTH, loadSnapshot } from '../src/common/snapshot-loader.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
+import { movePointer } from '../src/writer/publish.ts';
+import { rollback } from '../src/writer/snapshot-history.ts';
 
 const HEX64 = 'ab'.repeat(32);
 
@@ -309,6 +311,32 @@ describe('loadSnapshot', () => {
     assert.equal(warnings[0].malformed, bad);
     assert.equal(warnings[0].fallback_manifest, newestEarlier.key);
     assert.ok(JSON.stringify(warnings[0]).includes(bad));
+  });
+
+  test('after a rollback, a malformed _CURRENT falls back to the run that was current before, not the newest manifest', async () => {
+    const store = freshStore();
+    const b = await putValid(store, 1);
+    const c = await putValid(store, 2);
+    const d = await putValid(store, 3);
+    for (const m of [b, c, d]) await movePointer(store, m.key, m.manifest.run_id);
+    const rolledBack = await rollback(store, { runId: b.manifest.run_id });
+    assert.equal(rolledBack.to, b.manifest.run_id);
+    const afterRollback = parseCurrentPointer(await store.get(CURRENT_KEY));
+    assert.deepEqual(
+      afterRollback.previous?.map((e) => e.run_id),
+      [d.manifest.run_id, c.manifest.run_id],
+      'the pointer remembers the runs current before, newest first, without the current one',
+    );
+    const bad = await putMalformed(store, 4);
+    await movePointer(store, bad, 'run-4');
+    const pointer = parseCurrentPointer(await store.get(CURRENT_KEY));
+    assert.deepEqual(pointer.previous?.map((e) => e.run_id), [b.manifest.run_id, d.manifest.run_id, c.manifest.run_id]);
+    const { log, lines } = collectingLogger();
+    const loaded = await loadSnapshot(store, log);
+    assert.equal(loaded.manifestKey, b.key, `fell back to ${loaded.manifestKey}, not to ${b.key} (current before the malformed one)`);
+    assert.equal(loaded.fallbackFrom?.key, bad);
+    assert.equal(loaded.publishedAt, afterRollback.published_at);
+    assert.equal(lines().find((l) => l.level === 40)?.chosen_by, 'pointer history');
   });
 
   test('_CURRENT -> a manifest that does not exist: falls back too', async () => {

@@ -191,8 +191,8 @@ describe('runViewsOf', () => {
       shards_failed: [],
       shards_assigned: [],
       runs: [
-        { run_id: 'a', shards_loaded: [0, 1], shards_failed: [], shards_assigned: [0, 1], ready: true, current: false },
-        { run_id: 'b', shards_loaded: [0], shards_failed: [{ db_id: 1, reason: 'bad' }], shards_assigned: [0, 1], ready: false, current: true },
+        { run_id: 'a', shards_loaded: [0, 1], shards_failed: [], shards_assigned: [0, 1], ready: true, current: false, leased: false },
+        { run_id: 'b', shards_loaded: [0], shards_failed: [{ db_id: 1, reason: 'bad' }], shards_assigned: [0, 1], ready: false, current: true, leased: false },
       ],
     });
     assert.deepEqual([...multi.keys()], ['a', 'b']);
@@ -224,6 +224,10 @@ describe('computeHealth', () => {
     lastLoadError: '',
     lastCheckAt: now - 1000,
     pendingMissing: [],
+    pendingFailed: [],
+    replication: 2,
+    underReplicated: [],
+    fallbackRunId: '',
     now,
     ...over,
   });
@@ -249,5 +253,16 @@ describe('computeHealth', () => {
     assert.equal(none.status, 'unhealthy');
     assert.match(none.reasons!.join(), /no run is served: no _CURRENT/);
     assert.equal(computeHealth(input({ coverage: { fraction: 0, missing: [0, 1, 2, 3] } }), options).status, 'unhealthy');
+  });
+
+  test('degraded at once: shards below R ready replicas, a pending run whose shard failed everywhere, a fallback', () => {
+    const u = computeHealth(input({ underReplicated: [{ dbId: 1, ready: 1, why: 'node n2: unreachable: Status failed' }] }), options);
+    assert.equal(u.status, 'degraded');
+    assert.match(u.reasons!.join(), /redundancy lost: 1 of 4 shards of run a have fewer than 2 ready replicas: 1 \| shard 1 has 1: node n2: unreachable/);
+    const pending = { snapshot: snapshot('b', '2026-01-09T23:59:00Z'), since: now - 1000 };
+    const f = computeHealth(input({ pending, pendingMissing: [3], pendingFailed: ['shard 3 (db=00003): node n1: failed: sha256 mismatch'] }), options);
+    assert.equal(f.status, 'degraded', 'a run that cannot load is reported before pendingRunWarnMs');
+    assert.match(f.reasons!.join(), /run b \(_CURRENT\) cannot be served: 1 shard\(s\) failed to load on every replica; still serving run a: shard 3 .*sha256 mismatch/);
+    assert.match(computeHealth(input({ fallbackRunId: 'z' }), options).reasons!.join(), /while the nodes load run z/);
   });
 });

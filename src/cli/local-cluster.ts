@@ -61,6 +61,11 @@ export interface LocalCluster {
    * @throws Error when it does not become ready within the ready timeout.
    */
   restartNode(id: string, waitReady?: boolean): Promise<void>;
+  /**
+   * Stops the router (SIGTERM, or `signal`) and starts it again with its original flags on the
+   * same address; with `waitServing` (default true) resolves once it reports SERVING.
+   */
+  restartRouter(signal?: NodeJS.Signals, waitServing?: boolean): Promise<void>;
 }
 
 const CLI_ENTRY = fileURLToPath(new URL('./main.ts', import.meta.url));
@@ -148,7 +153,8 @@ async function startOnce(options: LocalClusterOptions, cacheRoot: string): Promi
   ];
   for (const node of nodes) processes.set(node.id, spawnCli(nodeArgs(node), options.env, options.stderr));
   const routerAddress = `127.0.0.1:${await pickPort()}`;
-  processes.set('router', spawnCli(['serve', 'router', ...common, ...(options.routerArgs ?? []), '--listen', routerAddress], options.env, options.stderr));
+  const routerArgs = ['serve', 'router', ...common, ...(options.routerArgs ?? []), '--listen', routerAddress];
+  processes.set('router', spawnCli(routerArgs, options.env, options.stderr));
 
   const timeout = options.readyTimeoutMs ?? 120_000;
   const killNode = async (id: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
@@ -158,6 +164,11 @@ async function startOnce(options: LocalClusterOptions, cacheRoot: string): Promi
       child.once('exit', () => resolve());
       child.kill(signal);
     });
+  };
+  const restartRouter = async (signal: NodeJS.Signals = 'SIGTERM', waitServing = true): Promise<void> => {
+    await killNode('router', signal);
+    processes.set('router', spawnCli(routerArgs, options.env, options.stderr));
+    if (waitServing) await waitForServing(routerAddress, timeout);
   };
   const restartNode = async (id: string, waitReady = true): Promise<void> => {
     const node = nodes.find((n) => n.id === id);
@@ -187,5 +198,5 @@ async function startOnce(options: LocalClusterOptions, cacheRoot: string): Promi
     throw err;
   }
   exited.catch(() => undefined);
-  return { routerAddress, nodes, processes, stop, killNode, restartNode };
+  return { routerAddress, nodes, processes, stop, killNode, restartNode, restartRouter };
 }

@@ -232,13 +232,31 @@ export const ManifestSchema = z
   });
 export type Manifest = z.infer<typeof ManifestSchema>;
 
-/** The `_CURRENT` pointer: which manifest is live. */
+/** How many earlier current runs a `_CURRENT` pointer remembers in `previous`. */
+export const POINTER_HISTORY_DEPTH = 3;
+
+/** A run that was current before: what `_CURRENT` pointed to (an entry of `previous`). */
+export const PublishedRunSchema = z.object({
+  manifest_ref: KeySchema,
+  run_id: RunIdSchema,
+  published_at: z.iso.datetime(),
+});
+export type PublishedRun = z.infer<typeof PublishedRunSchema>;
+
+/**
+ * The `_CURRENT` pointer: which manifest is live, and (`previous`, newest first, distinct
+ * manifests, at most {@link POINTER_HISTORY_DEPTH}) the runs that were current before it, so a
+ * reader that cannot use the live manifest falls back only to runs someone published as current
+ * (never to a newer manifest a rollback moved away from). Pointers written before `previous`
+ * existed have none; format_version stays 1 because readers ignore unknown fields.
+ */
 export const CurrentPointerSchema = z.object({
   format_version: z.literal(CURRENT_FORMAT_VERSION),
   /** Key of the live manifest. */
   manifest_ref: KeySchema,
   run_id: RunIdSchema,
   published_at: z.iso.datetime(),
+  previous: z.array(PublishedRunSchema).max(16).optional(),
 });
 export type CurrentPointer = z.infer<typeof CurrentPointerSchema>;
 

@@ -1,6 +1,9 @@
 /**
  * Reader side of the two-phase publish: resolve `_CURRENT`, load and validate its manifest, and
- * fall back to up to 3 earlier manifests when the newest is malformed (saying so in the log).
+ * fall back to up to 3 runs that were current before (the pointer's `previous`; for a pointer
+ * without it, the newest earlier manifests by key) when it is malformed or missing, saying so in
+ * the log. Only a reader that serves nothing yet uses the fallback: one that serves a run keeps it
+ * (DESIGN.md "Object layout and publish").
  */
 import type { Logger } from 'pino';
 import {
@@ -61,23 +64,32 @@ export async function loadSnapshot(store: ObjectStore, log?: Logger): Promise<Lo
     firstError = errorMessage(err);
   }
 
-  // Fallback: the newest manifests older than the current one (all manifests if _CURRENT is bad).
-  const keys = (await store.list(MANIFESTS_PREFIX))
-    .map((o) => o.key)
-    .filter((k) => k.endsWith('/manifest.json') && (currentRef === undefined || k < currentRef))
-    .sort()
-    .reverse()
-    .slice(0, MANIFEST_FALLBACK_DEPTH);
+  // Fallback: the runs that were current before (the pointer's `previous`, newest first); for a
+  // pointer without that history (written by an older build, or _CURRENT itself malformed), the
+  // newest manifests older than the current one, by key.
+  const history = pointer?.previous ?? [];
+  const byHistory = history.length > 0;
+  const keys = byHistory
+    ? history.map((e) => e.manifest_ref).slice(0, MANIFEST_FALLBACK_DEPTH)
+    : (await store.list(MANIFESTS_PREFIX))
+        .map((o) => o.key)
+        .filter((k) => k.endsWith('/manifest.json') && (currentRef === undefined || k < currentRef))
+        .sort()
+        .reverse()
+        .slice(0, MANIFEST_FALLBACK_DEPTH);
   const errors = [firstError];
   for (const key of keys) {
     try {
       const manifest = parseManifest(await store.get(key), key);
       const fallbackFrom = { key: currentRef ?? CURRENT_KEY, reason: firstError };
       log?.warn(
-        { fallback_manifest: key, malformed: fallbackFrom.key, reason: firstError },
-        `current manifest is unusable; serving earlier manifest ${key} instead`,
+        { fallback_manifest: key, malformed: fallbackFrom.key, reason: firstError, chosen_by: byHistory ? 'pointer history' : 'key order' },
+        byHistory
+          ? `current manifest is unusable; serving ${key}, the run that was current before`
+          : `current manifest is unusable and ${CURRENT_KEY} has no history of earlier runs; serving the newest earlier manifest ${key}`,
       );
-      return { manifest, manifestKey: key, pointer, publishedAt: manifest.created_at, fallbackFrom };
+      const publishedAt = history.find((e) => e.manifest_ref === key)?.published_at ?? manifest.created_at;
+      return { manifest, manifestKey: key, pointer, publishedAt, fallbackFrom };
     } catch (err) {
       if (!(err instanceof ManifestParseError || err instanceof ObjectNotFoundError)) throw err;
       errors.push(errorMessage(err));

@@ -1,10 +1,13 @@
 /**
  * The router's view of every shard node: it calls each node's `Status` periodically (and on
  * demand, e.g. for a Refresh) and keeps, per node, whether it answered and which runs and shards
- * it has loaded. This view, not placement alone, decides where queries go.
+ * it has loaded. This view, not placement alone, decides where queries go. Every Status and
+ * Refresh call also carries the router's run leases (proto RunLease): the runs the router serves
+ * or waits for, which the node then keeps loaded (or loads).
  */
 import type { Logger } from 'pino';
 import { describeGrpcError, unaryCall } from '../common/grpc-status.ts';
+import type { StatusRequest } from '../common/proto-gen/shardfleet/v1/StatusRequest.ts';
 import type { StatusResponse__Output } from '../common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import type { ShardNodeClient } from '../common/proto.ts';
 import type { NodePool } from './node-pool.ts';
@@ -40,12 +43,24 @@ export interface NodeView {
   runs: ReadonlyMap<string, NodeRunView>;
 }
 
+/** What a router leases to the nodes with each Status call (proto StatusRequest fields). */
+export interface RouterLeases {
+  /** The router's id, stable for the process. */
+  routerId: string;
+  /** The runs leased now (read at every call). */
+  runs: () => ReadonlyArray<{ run_id: string; manifest_key: string }>;
+  /** How long a lease lives without renewal, ms. */
+  ttlMs: number;
+}
+
 /** Poller settings. */
 export interface StatusPollerOptions {
   /** Time between two Status calls to a node, ms. */
   intervalMs: number;
   /** Deadline of one Status call, ms. */
   timeoutMs: number;
+  /** Run leases sent with every call (none when unset). */
+  leases?: RouterLeases;
 }
 
 type StatusMethod = 'Status' | 'Refresh';
@@ -165,6 +180,13 @@ export class NodeStatusPoller {
     for (const l of this.listeners) l();
   }
 
+  /** The lease fields of a Status / Refresh request. */
+  private leaseRequest(): StatusRequest {
+    const l = this.options.leases;
+    if (l === undefined) return {};
+    return { router_id: l.routerId, run_leases: [...l.runs()], lease_ttl_ms: l.ttlMs };
+  }
+
   private async pollNode(id: string, method: StatusMethod): Promise<void> {
     const client = this.pool.client(id);
     const address = this.pool.address(id) ?? '';
@@ -172,12 +194,12 @@ export class NodeStatusPoller {
     let res: StatusResponse__Output | undefined;
     let error = '';
     try {
-      res = await callStatus(client, method, this.options.timeoutMs);
+      res = await callStatus(client, method, this.options.timeoutMs, this.leaseRequest());
     } catch (err) {
       error = describeGrpcError(err);
       if (method === 'Refresh') {
         try {
-          res = await callStatus(client, 'Status', this.options.timeoutMs);
+          res = await callStatus(client, 'Status', this.options.timeoutMs, this.leaseRequest());
           error = '';
         } catch (err2) {
           error = describeGrpcError(err2);
@@ -201,7 +223,7 @@ export class NodeStatusPoller {
   }
 }
 
-function callStatus(client: ShardNodeClient, method: StatusMethod, timeoutMs: number): Promise<StatusResponse__Output> {
+function callStatus(client: ShardNodeClient, method: StatusMethod, timeoutMs: number, request: StatusRequest): Promise<StatusResponse__Output> {
   const fn = method === 'Status' ? client.Status.bind(client) : client.Refresh.bind(client);
-  return unaryCall(fn as Parameters<typeof unaryCall<object, StatusResponse__Output>>[0], {}, { deadline: Date.now() + timeoutMs });
+  return unaryCall(fn as Parameters<typeof unaryCall<StatusRequest, StatusResponse__Output>>[0], request, { deadline: Date.now() + timeoutMs });
 }

@@ -1,7 +1,9 @@
 /**
- * The router's Health answer: `healthy` (serving a run with full coverage and a fresh refresh),
- * `degraded` (serving, with reasons) or `unhealthy` (cannot serve), as a pure function of the
- * router's state so it is easy to test.
+ * The router's Health answer: `healthy` (serving a run whose every shard has R ready replicas, with
+ * a fresh refresh and no run that cannot load), `degraded` (serving, with reasons: shards without a
+ * ready replica, shards below R ready replicas, a pending run with shards that failed to load on
+ * every replica (at once) or still loading after `pendingRunWarnMs`, refresh errors, staleness) or
+ * `unhealthy` (cannot serve), as a pure function of the router's state so it is easy to test.
  */
 import type { HealthResponse } from '../common/proto-gen/shardfleet/v1/HealthResponse.ts';
 import type { Coverage } from './replica-state.ts';
@@ -34,6 +36,17 @@ export interface HealthInput {
   lastCheckAt: number;
   /** Shards of the pending run without a ready replica. */
   pendingMissing: number[];
+  /**
+   * Shards of the pending run that failed to load on every replica, each with why (e.g. a sha256
+   * mismatch): the run cannot be served until a new one is published or the file is repaired.
+   */
+  pendingFailed: string[];
+  /** The replication factor R. */
+  replication: number;
+  /** Shards of the served run with at least one but fewer than R ready replicas (R capped at the node count), with why. */
+  underReplicated: Array<{ dbId: number; ready: number; why: string }>;
+  /** The earlier current run leased as a fallback ("" = none). */
+  fallbackRunId: string;
   /** Now, ms since epoch. */
   now: number;
 }
@@ -71,8 +84,23 @@ export function computeHealth(input: HealthInput, options: HealthOptions): Healt
         `${listShards(coverage.missing)}${input.missingReasons.length ? ` | ${input.missingReasons.join(' | ')}` : ''}`,
     );
   }
+  if (input.underReplicated.length > 0) {
+    const u = input.underReplicated;
+    reasons.push(
+      `redundancy lost: ${u.length} of ${numDbs} shards of run ${runId} have fewer than ${input.replication} ready replicas: ` +
+        `${listShards(u.map((x) => x.dbId))} | ${u
+          .slice(0, 5)
+          .map((x) => `shard ${x.dbId} has ${x.ready}: ${x.why}`)
+          .join(' | ')}`,
+    );
+  }
   if (input.lastRefreshError) reasons.push(`last refresh failed: ${input.lastRefreshError}`);
-  if (pending && now - pending.since > options.pendingRunWarnMs) {
+  if (pending && input.pendingFailed.length > 0) {
+    reasons.push(
+      `run ${pending.snapshot.manifest.run_id} (_CURRENT) cannot be served: ${input.pendingFailed.length} shard(s) failed to load on every replica; ` +
+        `still serving run ${runId}: ${input.pendingFailed.slice(0, 5).join(' | ')}`,
+    );
+  } else if (pending && now - pending.since > options.pendingRunWarnMs) {
     reasons.push(
       `run ${pending.snapshot.manifest.run_id} has been pending for ${Math.round((now - pending.since) / 1000)} s: ` +
         `shards ${listShards(input.pendingMissing)} have no ready replica yet`,
@@ -81,6 +109,9 @@ export function computeHealth(input: HealthInput, options: HealthOptions): Healt
   const sinceCheck = now - input.lastCheckAt;
   if (input.lastCheckAt > 0 && sinceCheck > options.staleAfterMs) {
     reasons.push(`snapshot may be stale: _CURRENT was last read successfully ${Math.round(sinceCheck / 1000)} s ago`);
+  }
+  if (input.fallbackRunId !== '') {
+    reasons.push(`no run is complete on the nodes; serving run ${runId} with partial coverage while the nodes load run ${input.fallbackRunId}, which was current before`);
   }
   if (options.maxSnapshotAgeMs > 0 && age * 1000 > options.maxSnapshotAgeMs) {
     reasons.push(`run ${runId} was published ${Math.round(age)} s ago (limit ${Math.round(options.maxSnapshotAgeMs / 1000)} s)`);

@@ -11,6 +11,8 @@
  * FAILED_PRECONDITION and the router retries loading every `pollIntervalMs`.
  */
 import type * as grpc from '@grpc/grpc-js';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
 import { ConfigValidationError, ReaderStateError, errorMessage } from '../common/errors.ts';
 import { bindServer, newServer, setServing, shutdownServer } from '../common/grpc-server.ts';
@@ -186,7 +188,20 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     maxMessageBytes: config.maxMessageBytes,
     coalescing: { ...config.coalescing, onCall: onNodeCall },
   });
-  const poller = new NodeStatusPoller(pool, { intervalMs: config.statusPollIntervalMs ?? 1000, timeoutMs: config.statusTimeoutMs ?? 1000 }, log);
+  const statusIntervalMs = config.statusPollIntervalMs ?? 1000;
+  const statusTimeoutMs = config.statusTimeoutMs ?? 1000;
+  // `watcher` is created below; leases are read at every Status call.
+  let leasedRuns: () => ReturnType<SnapshotWatcher['leasedRuns']> = () => [];
+  const poller = new NodeStatusPoller(
+    pool,
+    {
+      intervalMs: statusIntervalMs,
+      timeoutMs: statusTimeoutMs,
+      // A lease outlives a few missed polls; nodes keep it at least their --run-grace-ms.
+      leases: { routerId: routerInstanceId(), runs: () => leasedRuns(), ttlMs: 3 * statusIntervalMs + statusTimeoutMs },
+    },
+    log,
+  );
   const replicas = new ReplicaState(poller, ejection);
   const missingOf = (s: RouterSnapshot): number[] =>
     replicas.coverage(
@@ -215,6 +230,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     log,
   });
 
+  leasedRuns = () => watcher.leasedRuns();
   poller.onUpdate(() => watcher.tryPromote());
   poller.onStatusOk((nodeId) => {
     if (ejection.readmitIfDue(nodeId)) log.info({ node: nodeId }, 'ejected node answered Status again; re-admitted');
@@ -284,11 +300,36 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
         lastLoadError: watcher.lastLoadError,
         lastCheckAt: watcher.lastCheckAt,
         pendingMissing: pending ? missingOf(pending.snapshot) : [],
+        pendingFailed: pending ? failedEverywhere(pending.snapshot) : [],
+        replication: config.replication,
+        underReplicated: served ? underReplicated(served) : [],
+        fallbackRunId: watcher.fallback()?.manifest.run_id ?? '',
         now: Date.now(),
       },
       healthOptions,
     );
   };
+  /** Shards of `s` with at least one but fewer than R ready replicas (R capped at the owner count). */
+  const underReplicated = (s: RouterSnapshot): Array<{ dbId: number; ready: number; why: string }> => {
+    const out: Array<{ dbId: number; ready: number; why: string }> = [];
+    for (const { db_id: dbId } of s.manifest.shards) {
+      const owners = s.placement.get(dbId) ?? [];
+      const want = Math.min(config.replication, owners.length);
+      const ready = replicas.readyReplicas(s.manifest.run_id, dbId, owners).length;
+      if (ready === 0 || ready >= want) continue;
+      const notReady = replicas.replicas(s.manifest.run_id, dbId, owners).filter((r) => r.state !== 'loaded');
+      out.push({ dbId, ready, why: notReady.map((r) => `node ${r.nodeId}: ${r.state}${r.reason ? `: ${r.reason}` : ''}`).join('; ') });
+    }
+    return out;
+  };
+  /** Shards of `s` without a ready replica whose every owner reports them failed, with why. */
+  const failedEverywhere = (s: RouterSnapshot): string[] =>
+    missingOf(s)
+      .filter((db) => {
+        const statuses = replicas.replicas(s.manifest.run_id, db, s.placement.get(db) ?? []);
+        return statuses.length > 0 && statuses.every((r) => r.state === 'failed');
+      })
+      .map((db) => replicas.whyNotReady(s.manifest.run_id, db, s.placement.get(db) ?? []));
   const refresh = async (): Promise<RefreshOutcome> => {
     const previous = watcher.current()?.manifest.run_id ?? '';
     await watcher.refresh();
@@ -359,7 +400,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   health = bound.health;
   log.info({ address: bound.address, nodes: pool.nodeIds, metrics: metricsServer?.address }, 'router listening');
 
-  const membershipTimer = setInterval(() => syncMembership(membership.current()), config.statusPollIntervalMs ?? 1000);
+  const membershipTimer = setInterval(() => syncMembership(membership.current()), statusIntervalMs);
   membershipTimer.unref();
   poller.start();
   const firstLoad = watcher.start(pollIntervalMs);
@@ -383,4 +424,9 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
       await store.close();
     },
   };
+}
+
+/** This router process's id for run leases: host, pid and a random suffix (unique per start). */
+function routerInstanceId(): string {
+  return `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
 }

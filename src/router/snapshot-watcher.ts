@@ -2,18 +2,27 @@
  * Watches `_CURRENT` (every poll interval, and on demand for the Refresh RPC) and decides which run
  * the router serves.
  *
- * - The first loadable run is served at once (after one round of node Status, so its coverage is
- *   known); until then Search fails FAILED_PRECONDITION.
+ * - Cold start: after one round of node Status (so coverage is known) the router serves the
+ *   newest run that is complete on ready replicas among the `_CURRENT` run and the runs that were
+ *   current before it (the pointer's `previous`); the `_CURRENT` run then stays PENDING. When none
+ *   is complete it serves the `_CURRENT` run (partial answers, Health degraded) and leases the run
+ *   that was current before it, as a FALLBACK: once the nodes have loaded the fallback completely,
+ *   it is served instead. Until a run is served, Search fails FAILED_PRECONDITION.
  * - A newer run (any run other than the served one, rollbacks included) is loaded (manifest and
  *   routing) as PENDING; the old run keeps serving until every shard of the new run has a ready
  *   replica (`missingShards` is empty), then the served snapshot object is replaced atomically.
- * - A malformed new manifest (the loader falls back to an earlier one) or a storage error leaves
- *   the served run untouched and is kept as `lastRefreshError` (Health: degraded) until a refresh
- *   succeeds. A pointer already found bad is not re-read until `_CURRENT` changes.
+ *   `_CURRENT` pointing at the served run again (a rollback) drops the pending run.
+ * - A malformed new manifest or a storage error leaves the served (and pending) run untouched; the
+ *   loader's fallback to an earlier run is used only while nothing is served. The error is kept as
+ *   `lastRefreshError` (Health: degraded) until a refresh succeeds. A pointer already found bad is
+ *   not re-read until `_CURRENT` changes.
+ * - Every run the router serves, waits for or falls back to is leased to the nodes ({@link
+ *   SnapshotWatcher.leasedRuns}, sent with each Status call), so no node unloads a run a router
+ *   still needs and a restarted node loads it again.
  */
 import type { Logger } from 'pino';
 import { ObjectNotFoundError, SnapshotNotFoundError, errorMessage } from '../common/errors.ts';
-import { CURRENT_KEY, parseCurrentPointer } from '../common/manifest.ts';
+import { CURRENT_KEY, parseCurrentPointer, parseManifest, type PublishedRun } from '../common/manifest.ts';
 import { loadSnapshot, type LoadedSnapshot } from '../common/snapshot-loader.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
 import { placeRun, routerSnapshotOf, type RouterSnapshot } from './router-snapshot.ts';
@@ -44,6 +53,12 @@ export interface PendingRun {
   since: number;
 }
 
+/** A run the router asks the nodes to keep loaded (proto RunLease). */
+export interface RunLeaseRef {
+  run_id: string;
+  manifest_key: string;
+}
+
 /** What a refresh did, for the Refresh RPC. */
 export interface RefreshOutcome {
   runId: string;
@@ -56,6 +71,8 @@ export interface RefreshOutcome {
 export class SnapshotWatcher {
   private served: RouterSnapshot | undefined;
   private pendingRun: PendingRun | undefined;
+  /** An earlier current run served instead of an incomplete served run once it is complete. */
+  private fallbackRun: RouterSnapshot | undefined;
   private refreshError = '';
   private loadError = 'no snapshot loaded yet';
   private checkedAt = 0;
@@ -78,6 +95,20 @@ export class SnapshotWatcher {
   /** The newer run waiting for its shards to be ready, if any. */
   pending(): PendingRun | undefined {
     return this.pendingRun;
+  }
+
+  /** The earlier current run leased as a fallback while no complete run is served, if any. */
+  fallback(): RouterSnapshot | undefined {
+    return this.fallbackRun;
+  }
+
+  /** The runs to lease to the nodes: served, pending and fallback (no repeats). */
+  leasedRuns(): RunLeaseRef[] {
+    const out: RunLeaseRef[] = [];
+    for (const s of [this.served, this.pendingRun?.snapshot, this.fallbackRun]) {
+      if (s !== undefined && !out.some((l) => l.run_id === s.manifest.run_id)) out.push({ run_id: s.manifest.run_id, manifest_key: s.manifestKey });
+    }
+    return out;
   }
 
   /** The last refresh error ("" when the last refresh succeeded). */
@@ -126,14 +157,33 @@ export class SnapshotWatcher {
     clearTimeout(this.timer);
   }
 
-  /** Switches to the pending run when every one of its shards has a ready replica. @returns true on a switch. */
+  /**
+   * Switches to the pending run when every one of its shards has a ready replica, else to the
+   * fallback run when it is complete and the served run is not (the served run then becomes the
+   * pending one). @returns true on a switch.
+   */
   tryPromote(): boolean {
+    if (!this.served) return false;
     const p = this.pendingRun;
-    if (!p || !this.served) return false;
-    if (this.options.missingShards(p.snapshot).length > 0) return false;
-    this.pendingRun = undefined;
-    this.serve(p.snapshot);
-    return true;
+    if (p && this.options.missingShards(p.snapshot).length === 0) {
+      this.pendingRun = undefined;
+      this.fallbackRun = undefined;
+      this.serve(p.snapshot);
+      return true;
+    }
+    const f = this.fallbackRun;
+    if (f && this.options.missingShards(f).length === 0 && this.options.missingShards(this.served).length > 0) {
+      const incomplete = this.served;
+      this.fallbackRun = undefined;
+      this.pendingRun ??= { snapshot: incomplete, since: this.now() };
+      this.options.log.warn(
+        { run_id: f.manifest.run_id, incomplete_run_id: incomplete.manifest.run_id, missing: this.options.missingShards(incomplete) },
+        'the earlier current run is now complete on the nodes while the current one is not; serving it until the current run is complete',
+      );
+      this.serve(f);
+      return true;
+    }
+    return false;
   }
 
   /** Recomputes the placement of the served and pending runs over the current node ids. */
@@ -142,6 +192,7 @@ export class SnapshotWatcher {
     const rp = (s: RouterSnapshot): RouterSnapshot => ({ ...s, placement: placeRun(s.manifest, ids, this.options.replication) });
     if (this.served) this.served = rp(this.served);
     if (this.pendingRun) this.pendingRun = { ...this.pendingRun, snapshot: rp(this.pendingRun.snapshot) };
+    if (this.fallbackRun) this.fallbackRun = rp(this.fallbackRun);
   }
 
   /** Describes the state after a refresh, relative to the run served before it. */
@@ -192,7 +243,16 @@ export class SnapshotWatcher {
     } catch {
       ref = undefined; // the loader falls back and reports it
     }
-    if (ref !== undefined && (ref === this.served?.manifestKey || ref === this.pendingRun?.snapshot.manifestKey)) {
+    if (ref !== undefined && ref === this.served?.manifestKey) {
+      // _CURRENT names the served run again (e.g. a rollback): nothing is pending any more.
+      if (this.pendingRun) log.info({ run_id: this.served.manifest.run_id, dropped: this.pendingRun.snapshot.manifest.run_id }, '_CURRENT points at the served run again; dropping the pending run');
+      this.pendingRun = undefined;
+      this.fallbackRun = undefined;
+      this.refreshError = '';
+      this.badPointer = undefined;
+      return;
+    }
+    if (ref !== undefined && ref === this.pendingRun?.snapshot.manifestKey) {
       this.refreshError = '';
       this.badPointer = undefined;
       return;
@@ -201,7 +261,12 @@ export class SnapshotWatcher {
     const loaded = await loadSnapshot(store, log);
     if (loaded.fallbackFrom) {
       this.badPointer = pointerText;
-      this.fail(`manifest ${loaded.fallbackFrom.key} is unusable (${loaded.fallbackFrom.reason}); fell back to ${loaded.manifestKey}`);
+      if (this.served) {
+        // Keep serving what is served: never move to a run _CURRENT does not name.
+        this.fail(`manifest ${loaded.fallbackFrom.key} is unusable (${loaded.fallbackFrom.reason}); still serving run ${this.served.manifest.run_id}`);
+        return;
+      }
+      this.fail(`manifest ${loaded.fallbackFrom.key} is unusable (${loaded.fallbackFrom.reason}); fell back to ${loaded.manifestKey}, the run that was current before`);
     } else {
       this.badPointer = undefined;
     }
@@ -215,21 +280,71 @@ export class SnapshotWatcher {
     if (this.served && runId === this.served.manifest.run_id) {
       if (this.pendingRun) log.info({ run_id: runId, dropped: this.pendingRun.snapshot.manifest.run_id }, '_CURRENT points at the served run again; dropping the pending run');
       this.pendingRun = undefined;
+      this.fallbackRun = undefined;
       return;
     }
     if (this.pendingRun && runId === this.pendingRun.snapshot.manifest.run_id) return;
     const snapshot = await routerSnapshotOf(this.options.store, loaded, this.options.nodeIds(), this.options.replication);
     if (!this.served) {
       await this.options.beforeFirstServe?.();
-      if (this.served) {
-        this.pendingRun = { snapshot, since: this.now() };
+      if (!this.served) {
+        await this.serveFirst(snapshot, loaded);
         return;
       }
-      this.serve(snapshot);
-      return;
     }
     this.pendingRun = { snapshot, since: this.now() };
-    log.info({ run_id: runId, serving: this.served.manifest.run_id }, 'new run published; serving the old one until every shard of the new one is loaded');
+    if (this.fallbackRun?.manifest.run_id === runId) this.fallbackRun = undefined;
+    log.info({ run_id: runId, serving: this.served?.manifest.run_id }, 'new run published; serving the old one until every shard of the new one is loaded');
+  }
+
+  /**
+   * Cold start (see the module comment): serves `target` when it is complete, else the newest
+   * complete run among those current before it, else `target` with the previous one as fallback.
+   */
+  private async serveFirst(target: RouterSnapshot, loaded: LoadedSnapshot): Promise<void> {
+    const missing = this.options.missingShards(target);
+    if (missing.length === 0) {
+      this.serve(target);
+      return;
+    }
+    const earlier: RouterSnapshot[] = [];
+    for (const entry of loaded.pointer?.previous ?? []) {
+      if (entry.manifest_ref === target.manifestKey || entry.run_id === target.manifest.run_id) continue;
+      const alt = await this.loadEarlier(entry);
+      if (alt === undefined) continue;
+      if (this.options.missingShards(alt).length === 0) {
+        this.options.log.warn(
+          { run_id: alt.manifest.run_id, pending_run_id: target.manifest.run_id, missing },
+          'the current run has shards without a ready replica; serving the newest earlier current run that is complete until it is loaded',
+        );
+        this.pendingRun = { snapshot: target, since: this.now() };
+        this.serve(alt);
+        return;
+      }
+      earlier.push(alt);
+    }
+    this.fallbackRun = earlier[0];
+    this.options.log.warn(
+      { run_id: target.manifest.run_id, missing, fallback_run_id: this.fallbackRun?.manifest.run_id },
+      'no run is complete on the nodes; serving the current run with partial coverage' + (this.fallbackRun ? ' and asking the nodes to load the run that was current before it' : ''),
+    );
+    this.serve(target);
+  }
+
+  /** The router snapshot of an earlier current run, or undefined (logged) when it cannot be read. */
+  private async loadEarlier(entry: PublishedRun): Promise<RouterSnapshot | undefined> {
+    try {
+      const manifest = parseManifest(await this.options.store.get(entry.manifest_ref), entry.manifest_ref);
+      return await routerSnapshotOf(
+        this.options.store,
+        { manifest, manifestKey: entry.manifest_ref, publishedAt: entry.published_at },
+        this.options.nodeIds(),
+        this.options.replication,
+      );
+    } catch (err) {
+      this.options.log.warn({ manifest: entry.manifest_ref, err: errorMessage(err) }, 'cannot load an earlier current run');
+      return undefined;
+    }
   }
 
   private serve(next: RouterSnapshot): void {

@@ -4,28 +4,33 @@
  * - {@link NodeRunSet.refresh} reads `_CURRENT` (the poll skips the manifest when the pointer's
  *   bytes did not change; the `Refresh` RPC always reloads). A new run is loaded BESIDE the ones
  *   held and becomes `current` at once; older runs keep serving.
- * - When the current run is ready (every assigned shard loaded), every other run is dropped
- *   `runGraceMs` later (routers switch runs only once a run is loaded everywhere, so requests for
- *   the old run keep arriving for a while). Until then the older runs stay searchable.
+ * - Routers lease the runs they serve or are about to serve (run-leases.ts, with every Status and
+ *   Refresh call). A leased run the node does not hold (it restarted, or dropped it) is loaded
+ *   beside the others, from the manifest key in the lease, whatever `_CURRENT` says.
+ * - A run other than the current one is dropped once the current run is ready (every assigned
+ *   shard loaded), no router's live lease names it, and `runGraceMs` have passed since both the
+ *   current run became ready and the last lease that named it. So a run is never unloaded while a
+ *   router still serves it, e.g. when the new run is loaded here but stuck on another node.
  * - Readiness (health SERVING): the current run is ready, or, while it loads, an older held run is
  *   ready (the node keeps serving that one). Before any run is ready: NOT_SERVING.
- * - A malformed new manifest (the loader falls back to an earlier one) or a storage error leaves
- *   the held runs serving; the error is kept in `loadError` (Status.load_error) until a refresh
- *   succeeds cleanly.
- * - Only the active runs (the current one, and the older one serving while it loads) preload and
- *   pin their assigned shards; superseded runs are unpinned and can be evicted under budget
- *   pressure (a search of an evicted shard loads it again).
+ * - A malformed new manifest or a storage error leaves the held runs serving, current included
+ *   (the loader's fallback to an earlier run is used only by a node that holds no run yet); the
+ *   error is kept in `loadError` (Status.load_error) until a refresh succeeds cleanly.
+ * - Only the active runs (the current one, the older one serving while it loads, and leased runs)
+ *   preload and pin their assigned shards; superseded runs are unpinned and can be evicted under
+ *   budget pressure (a search of an evicted shard loads it again).
  * - Membership changes recompute every held run's assignment (see NodeRun.setAssignment).
  */
 import type { Logger } from 'pino';
 import { ReaderStateError, errorMessage } from '../common/errors.ts';
-import { CURRENT_KEY, type Manifest } from '../common/manifest.ts';
+import { CURRENT_KEY, MANIFESTS_PREFIX, parseManifest, type Manifest } from '../common/manifest.ts';
 import type { NodeEndpoint } from '../common/node-list.ts';
 import { placeShards, shardsOfNode } from '../common/placement.ts';
 import type { RunStatus } from '../common/proto-gen/shardfleet/v1/RunStatus.ts';
 import type { ShardFailure } from '../common/proto-gen/shardfleet/v1/ShardFailure.ts';
 import { loadSnapshot } from '../common/snapshot-loader.ts';
 import { NodeRun, type NodeRunDeps } from './node-run.ts';
+import { RunLeases, type LeasedRun } from './run-leases.ts';
 import { pruneCache } from './shard-cache.ts';
 
 /** Options of {@link NodeRunSet}. */
@@ -36,7 +41,10 @@ export interface NodeRunSetOptions extends NodeRunDeps {
   replication: number;
   /** The current node list (static or from membership). */
   nodes: () => readonly NodeEndpoint[];
-  /** How long a superseded run stays after the current run is ready, ms. */
+  /**
+   * How long a superseded run stays after the current run is ready and after the last router
+   * lease that named it; also the shortest life of a router's lease without renewal, ms.
+   */
   runGraceMs: number;
   /** How long a shard no longer assigned (membership change) stays loaded, ms. */
   releaseGraceMs: number;
@@ -58,8 +66,16 @@ export interface RunSetStatus {
 /** The runs a node holds (see the module comment). */
 export class NodeRunSet {
   /** Held runs, least recently made current first. */
-  private readonly runs = new Map<string, NodeRun>();
-  private readonly dropTimers = new Map<string, NodeJS.Timeout>();
+  private runs = new Map<string, NodeRun>();
+  private readonly leases: RunLeases;
+  /** Leased runs whose manifest is being read, and leased runs that could not be read (until when). */
+  private readonly leaseLoads = new Set<string>();
+  private readonly leaseFailures = new Map<string, { reason: string; retryAt: number }>();
+  private lastPrune: Promise<void> = Promise.resolve();
+  /** When the current run became ready here, ms since epoch (undefined while it is not). */
+  private currentReadySince: number | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepAt = Infinity;
   private currentId: string | undefined;
   private loadError = '';
   private attempted = false;
@@ -71,7 +87,9 @@ export class NodeRunSet {
   private reconcileQueued = false;
   private warnedNotMember = false;
 
-  constructor(private readonly options: NodeRunSetOptions) {}
+  constructor(private readonly options: NodeRunSetOptions) {
+    this.leases = new RunLeases(options.runGraceMs);
+  }
 
   /** True while the node reports SERVING. */
   get isServing(): boolean {
@@ -140,10 +158,28 @@ export class NodeRunSet {
     return run;
   }
 
+  /**
+   * Records `routerId`'s leases (they replace its earlier ones; see run-leases.ts) and starts
+   * loading every leased run the node does not hold. Never throws: a lease whose manifest cannot
+   * be read is logged and retried on a later renewal (after 30 s).
+   * @param ttlMs how long the router asks its leases to live without renewal, ms.
+   */
+  renewLeases(routerId: string, runs: readonly LeasedRun[], ttlMs: number): void {
+    if (this.closed || routerId === '') return;
+    this.leases.renew(routerId, runs, ttlMs);
+    for (const lease of runs) {
+      if (this.runs.has(lease.runId) || this.leaseLoads.has(lease.runId)) continue;
+      const failed = this.leaseFailures.get(lease.runId);
+      if (failed !== undefined && Date.now() < failed.retryAt) continue;
+      void this.loadLeasedRun(lease);
+    }
+    this.reconcile();
+  }
+
   /** Every held run (newest first, the current one first of all) and the current run's details. */
   status(): RunSetStatus {
     const current = this.current();
-    const runs = [...this.runs.values()].reverse().map((run) => run.status(run === current));
+    const runs = [...this.runs.values()].reverse().map((run) => run.status(run === current, this.leases.isLeased(run.runId)));
     const top = runs.find((r) => r.current);
     return {
       run_id: top?.run_id ?? '',
@@ -171,8 +207,7 @@ export class NodeRunSet {
   /** Stops timers and refreshes (node shutdown); the shards are closed by the cache. */
   close(): void {
     this.closed = true;
-    for (const timer of this.dropTimers.values()) clearTimeout(timer);
-    this.dropTimers.clear();
+    clearTimeout(this.sweepTimer);
     for (const run of this.runs.values()) run.stopTimers();
   }
 
@@ -189,9 +224,45 @@ export class NodeRunSet {
   }
 
   private activeRuns(): NodeRun[] {
-    const current = this.current();
-    const serving = this.servingRun();
-    return [...this.runs.values()].filter((run) => run === current || run === serving);
+    return [...this.runs.values()].filter((run) => this.isActive(run));
+  }
+
+  /** Current, serving while the current one loads, or leased by a router. */
+  private isActive(run: NodeRun): boolean {
+    return run === this.current() || run === this.servingRun() || this.leases.isLeased(run.runId);
+  }
+
+  /**
+   * Reads a leased run's manifest and holds the run beside the others (not current): the run a
+   * router serves, on a node that restarted or dropped it.
+   */
+  private async loadLeasedRun(lease: LeasedRun): Promise<void> {
+    const { store, log } = this.options;
+    this.leaseLoads.add(lease.runId);
+    try {
+      if (!lease.manifestKey.startsWith(MANIFESTS_PREFIX)) {
+        throw new ReaderStateError(`lease names manifest key ${JSON.stringify(lease.manifestKey)}, which is not under ${MANIFESTS_PREFIX}`);
+      }
+      const manifest = parseManifest(await store.get(lease.manifestKey), lease.manifestKey);
+      if (manifest.run_id !== lease.runId) {
+        throw new ReaderStateError(`manifest ${lease.manifestKey} is of run ${manifest.run_id}, not of the leased run ${lease.runId}`);
+      }
+      if (this.closed || this.runs.has(lease.runId) || !this.leases.isLeased(lease.runId)) return;
+      const run = new NodeRun(manifest, this.options);
+      run.setAssignment(this.assignmentFor(manifest), 0);
+      run.prepare(this.lastPrune);
+      this.runs = new Map([[lease.runId, run], ...this.runs]); // least recently current: first
+      this.leaseFailures.delete(lease.runId);
+      log.info({ run_id: lease.runId, manifest: lease.manifestKey, current_run_id: this.currentId, assigned: run.status(false).shards_assigned }, 'a router leases a run this node does not hold; loading it');
+      this.reconcile();
+      void run.preload();
+    } catch (err) {
+      const reason = errorMessage(err);
+      this.leaseFailures.set(lease.runId, { reason, retryAt: Date.now() + 30_000 });
+      log.warn({ run_id: lease.runId, manifest: lease.manifestKey, err: reason }, 'cannot load a run a router leases; retrying in 30 s');
+    } finally {
+      this.leaseLoads.delete(lease.runId);
+    }
   }
 
   private async refreshOnce(force: boolean): Promise<void> {
@@ -210,6 +281,13 @@ export class NodeRunSet {
       const snapshot = await loadSnapshot(store, log);
       if (this.closed) return;
       this.lastPointer = pointer;
+      if (snapshot.fallbackFrom && this.current() !== undefined) {
+        // Warm: keep serving what is held; never move to a run _CURRENT does not name.
+        this.loadError = `manifest ${snapshot.fallbackFrom.key} is unusable (${snapshot.fallbackFrom.reason}); still serving run ${this.currentId}`;
+        log.error({ err: this.loadError, held_runs: [...this.runs.keys()] }, 'the new current manifest is unusable; held runs keep serving');
+        for (const run of this.activeRuns()) void run.preload();
+        return;
+      }
       this.loadError = snapshot.fallbackFrom
         ? `manifest ${snapshot.fallbackFrom.key} is unusable (${snapshot.fallbackFrom.reason}); serving earlier manifest ${snapshot.manifestKey}`
         : '';
@@ -238,22 +316,21 @@ export class NodeRunSet {
       // Remove cache leftovers (runs not held, shards of this run not assigned) before it loads.
       const keep = new Map<string, ReadonlySet<number> | 'all'>([...this.runs.keys()].map((id) => [id, 'all']));
       keep.set(runId, new Set(run.status(false).shards_assigned));
-      run.prepare(
-        pruneCache(this.options.cacheDir, keep).then(
-          (removed) => {
-            if (removed.length > 0) log.info({ removed }, 'removed stale shard cache folders');
-          },
-          (err: unknown) => log.warn({ err: errorMessage(err) }, 'pruning the shard cache failed'),
-        ),
+      // A leased run read meanwhile waits for this pruning (its folder is created after it).
+      this.lastPrune = pruneCache(this.options.cacheDir, keep).then(
+        (removed) => {
+          if (removed.length > 0) log.info({ removed }, 'removed stale shard cache folders');
+        },
+        (err: unknown) => log.warn({ err: errorMessage(err) }, 'pruning the shard cache failed'),
       );
+      run.prepare(this.lastPrune);
     } else {
       this.runs.delete(runId); // re-inserted last: most recently current
-      clearTimeout(this.dropTimers.get(runId));
-      this.dropTimers.delete(runId);
     }
     this.runs.set(runId, run);
     const previous = this.currentId;
     this.currentId = runId;
+    this.currentReadySince = undefined;
     metrics.currentRun.reset();
     metrics.currentRun.set({ run_id: runId }, 1);
     log.info(
@@ -269,19 +346,21 @@ export class NodeRunSet {
     const current = this.current();
     const serving = this.servingRun();
     for (const run of this.runs.values()) {
-      const active = run === current || run === serving;
+      const active = this.isActive(run);
       run.setPinning(active);
       run.setPreloading(active);
     }
-    if (current?.isReady()) {
-      for (const run of this.runs.values()) {
-        if (run === current || this.dropTimers.has(run.runId)) continue;
-        this.options.log.info({ run_id: run.runId, current_run_id: current.runId, drop_in_ms: this.options.runGraceMs }, 'current run ready; old run will be dropped after the grace period');
-        const timer = setTimeout(() => this.drop(run.runId), this.options.runGraceMs);
-        timer.unref();
-        this.dropTimers.set(run.runId, timer);
+    if (current?.isReady() && this.currentReadySince === undefined) {
+      this.currentReadySince = Date.now();
+      const others = [...this.runs.keys()].filter((id) => id !== current.runId);
+      if (others.length > 0) {
+        this.options.log.info(
+          { current_run_id: current.runId, other_runs: others, grace_ms: this.options.runGraceMs },
+          'current run ready; other runs are dropped after the grace period once no router leases them',
+        );
       }
     }
+    this.sweep();
     const isServing = serving !== undefined;
     if (isServing !== this.serving) {
       this.serving = isServing;
@@ -290,17 +369,50 @@ export class NodeRunSet {
     }
   }
 
+  /**
+   * Drops every run whose time has come (see the module comment) and sets a timer for the next
+   * one: the earliest grace end or lease lapse among the other runs.
+   */
+  private sweep(): void {
+    if (this.closed) return;
+    const now = Date.now();
+    this.leases.prune(new Set(this.runs.keys()));
+    let next = Infinity;
+    let dropped = 0;
+    for (const run of [...this.runs.values()]) {
+      if (run.runId === this.currentId || this.currentReadySince === undefined) continue;
+      const leaseEnd = this.leases.expiresAt(run.runId);
+      if (leaseEnd !== undefined) {
+        next = Math.min(next, leaseEnd);
+        continue;
+      }
+      const due = Math.max(this.currentReadySince, this.leases.lastNamedAt(run.runId) ?? 0) + this.options.runGraceMs;
+      if (due <= now) {
+        this.drop(run.runId);
+        dropped += 1;
+      } else next = Math.min(next, due);
+    }
+    if (dropped > 0) this.scheduleReconcile(); // pins, preloading and readiness without the dropped runs
+    if (next === this.sweepAt) return;
+    clearTimeout(this.sweepTimer);
+    this.sweepAt = next;
+    if (next === Infinity) return;
+    this.sweepTimer = setTimeout(() => {
+      this.sweepAt = Infinity;
+      this.reconcile();
+    }, Math.max(0, next - now) + 1);
+    this.sweepTimer.unref();
+  }
+
   private drop(runId: string): void {
-    this.dropTimers.delete(runId);
     const run = this.runs.get(runId);
     if (run === undefined || runId === this.currentId || this.closed) return;
     this.runs.delete(runId);
-    this.options.log.info({ run_id: runId }, 'dropping old run');
+    this.options.log.info({ run_id: runId, current_run_id: this.currentId }, 'dropping old run: the current run is ready and no router has leased this one for the grace period');
     run.drop().then(
       () => this.options.log.info({ run_id: runId }, 'old run unloaded'),
       (err: unknown) => this.options.log.warn({ run_id: runId, err: errorMessage(err) }, 'unloading old run failed'),
     );
-    this.reconcile();
   }
 
   /** The shards of `manifest` placement assigns to this node under the current node list. */

@@ -179,8 +179,11 @@ export class NodeRun {
     return this.lastPreload;
   }
 
-  /** The run's status for `StatusResponse.runs`. */
-  status(current: boolean): RunStatus {
+  /**
+   * The run's status for `StatusResponse.runs`.
+   * @param current whether `_CURRENT` names this run; @param leased whether a router leases it.
+   */
+  status(current: boolean, leased = false): RunStatus {
     const loaded = this.loaded();
     const loadedSet = new Set(loaded);
     return {
@@ -193,6 +196,7 @@ export class NodeRun {
       shards_assigned: [...this.assigned].sort((a, b) => a - b),
       ready: this.isReady(),
       current,
+      leased,
     };
   }
 

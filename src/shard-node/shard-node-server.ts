@@ -31,6 +31,8 @@ import type { SearchShardsResponse } from '../common/proto-gen/shardfleet/v1/Sea
 import type { ShardQuery__Output } from '../common/proto-gen/shardfleet/v1/ShardQuery.ts';
 import type { ShardResult } from '../common/proto-gen/shardfleet/v1/ShardResult.ts';
 import type { ShardNodeHandlers } from '../common/proto-gen/shardfleet/v1/ShardNode.ts';
+import type { NodeRefreshRequest__Output } from '../common/proto-gen/shardfleet/v1/NodeRefreshRequest.ts';
+import type { StatusRequest__Output } from '../common/proto-gen/shardfleet/v1/StatusRequest.ts';
 import type { StatusResponse } from '../common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import type { ReaderProcessConfig } from '../common/reader-config.ts';
 import { createNodeMetrics } from './node-metrics.ts';
@@ -192,8 +194,12 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
         (err: unknown) => callback(toServiceError(err)),
       );
     },
-    Status: (_call, callback) => callback(null, status()),
-    Refresh: (_call, callback) => {
+    Status: (call, callback) => {
+      renewLeases(call.request);
+      callback(null, status());
+    },
+    Refresh: (call, callback) => {
+      renewLeases(call.request);
       runs.refresh(true).then(
         () => callback(null, status()),
         (err: unknown) => callback(toServiceError(err)),
@@ -201,6 +207,15 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
     },
   };
   server.addService(proto.shardfleet.v1.ShardNode.service, handlers);
+
+  /** Records the run leases a router's Status / Refresh carries (see run-leases.ts). */
+  function renewLeases(req: StatusRequest__Output | NodeRefreshRequest__Output): void {
+    runs.renewLeases(
+      req.router_id,
+      req.run_leases.map((l) => ({ runId: l.run_id, manifestKey: l.manifest_key })),
+      req.lease_ttl_ms,
+    );
+  }
 
   async function handleSearch(req: SearchShardsRequest__Output): Promise<SearchShardsResponse> {
     const run = runs.resolve(req.run_id);

@@ -186,6 +186,7 @@ export async function rollback(store: ObjectStore, target: { runId: string } | {
     runId,
     condition,
     `rolling back to run ${runId}; ${CURRENT_KEY} was not changed by this rollback`,
+    state?.pointer,
   );
   return { from: state?.pointer.run_id ?? null, to: pointer.run_id, manifestKey: pointer.manifest_ref };
 }

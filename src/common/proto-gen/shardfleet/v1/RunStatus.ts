@@ -27,6 +27,10 @@ export interface RunStatus {
    * True for the newest run the node knows (_CURRENT); older runs are kept for a grace period.
    */
   'current'?: (boolean);
+  /**
+   * True while a router's lease keeps this run (see RunLease).
+   */
+  'leased'?: (boolean);
 }
 
 /**
@@ -54,4 +58,8 @@ export interface RunStatus__Output {
    * True for the newest run the node knows (_CURRENT); older runs are kept for a grace period.
    */
   'current': (boolean);
+  /**
+   * True while a router's lease keeps this run (see RunLease).
+   */
+  'leased': (boolean);
 }

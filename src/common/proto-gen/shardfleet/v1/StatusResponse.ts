@@ -30,7 +30,8 @@ export interface StatusResponse {
    */
   'load_error'?: (string);
   /**
-   * Every run the node holds (the current one and older ones within their grace period).
+   * Every run the node holds (the current one, runs routers lease, and older ones within their
+   * grace period).
    */
   'runs'?: (_shardfleet_v1_RunStatus)[];
   /**
@@ -66,7 +67,8 @@ export interface StatusResponse__Output {
    */
   'load_error': (string);
   /**
-   * Every run the node holds (the current one and older ones within their grace period).
+   * Every run the node holds (the current one, runs routers lease, and older ones within their
+   * grace period).
    */
   'runs': (_shardfleet_v1_RunStatus__Output)[];
   /**
