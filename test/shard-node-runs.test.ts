@@ -108,6 +108,49 @@ describe('shard node runs', () => {
     assert.ok(runA.shards.length === 8);
   });
 
+  test('run leases: a leased run outlives the grace period until its router stops leasing it; a leased run not held is loaded', async () => {
+    const storePath = fresh('store');
+    const fileStore = new FileObjectStore(storePath);
+    const runA = await buildRun(fileStore, 'run-a');
+    const keyA = (await fileStore.list('manifests/')).map((o) => o.key).find((k) => k.includes('run_id=run-a'))!;
+    const graceMs = 400;
+    const node = await start({ store: fileStore, cacheDir: fresh('cache'), log: quietLogger(), runGraceMs: graceMs });
+    await node.handle.firstLoad;
+    const lease = (runs: Array<{ run_id: string; manifest_key: string }>) => node.client.status({ router_id: 'router-1', run_leases: runs, lease_ttl_ms: 0 });
+    assert.equal((await lease([{ run_id: 'run-a', manifest_key: keyA }])).runs[0].leased, true);
+
+    await buildRun(fileStore, 'run-b', { numDbs: 6, seed: 11 });
+    await node.client.refresh();
+    await waitFor('run-b to be ready', async () => (await node.client.status()).runs[0].ready);
+    // Renew the lease on run-a for several grace periods: it stays.
+    for (let i = 0; i < 6; i++) {
+      const s = await lease([{ run_id: 'run-a', manifest_key: keyA }]);
+      assert.deepEqual(s.runs.map((r) => [r.run_id, r.current, r.leased]), [
+        ['run-b', true, false],
+        ['run-a', false, true],
+      ]);
+      await new Promise((r) => setTimeout(r, graceMs / 2));
+    }
+    // The router switched to run-b: run-a goes one grace period after the last lease naming it.
+    await lease([]);
+    await waitFor('run-a to be dropped', async () => (await node.client.status()).runs.length === 1, 30_000);
+
+    // A router still serving run-a (e.g. the node restarted) leases it: the node loads it again.
+    const s = await lease([{ run_id: 'run-a', manifest_key: keyA }]);
+    assert.equal(s.run_id, 'run-b');
+    await waitFor('run-a to be loaded again from the lease', async () => {
+      const st = await lease([{ run_id: 'run-a', manifest_key: keyA }]);
+      return st.runs.some((r) => r.run_id === 'run-a' && r.ready && r.shards_loaded.length === assignedTo(runA).length);
+    });
+    const answer = await node.client.search({ run_id: 'run-a', queries: [{ query: query(0), top_k: 3, shard_ids: [0] }] });
+    assert.equal(answer.run_id, 'run-a');
+    assert.equal(answer.shards[0].error, '');
+    // A lease naming a key outside manifests/ or another run's manifest loads nothing.
+    await lease([{ run_id: 'run-x', manifest_key: 'runs/run-a/../_CURRENT' }]);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok(!(await node.client.status()).runs.some((r) => r.run_id === 'run-x'));
+  });
+
   test('a malformed new manifest and storage errors leave the old run serving, with load_error set', async () => {
     const storePath = fresh('store');
     const fileStore = new FileObjectStore(storePath);
@@ -126,7 +169,7 @@ describe('shard node runs', () => {
     await waitFor('the poll to see the malformed manifest', async () => (await node.client.status()).load_error !== '');
     let status = await node.client.status();
     assert.ok(status.load_error.includes(badKey), status.load_error);
-    assert.match(status.load_error, /is unusable .*serving earlier manifest manifests\/.*run_id=run-a/);
+    assert.match(status.load_error, /is unusable .*still serving run run-a/);
     assert.deepEqual(status.runs.map((r) => [r.run_id, r.current, r.ready]), [['run-a', true, true]]);
     assert.equal(await checkHealth(node.handle.address), 'SERVING');
     assert.deepEqual((await search()).shards, before.shards);

@@ -16,6 +16,7 @@ import type { SearchShardsRequest } from '../../src/common/proto-gen/shardfleet/
 import type { Hit__Output } from '../../src/common/proto-gen/shardfleet/v1/Hit.ts';
 import type { SearchShardsResponse__Output } from '../../src/common/proto-gen/shardfleet/v1/SearchShardsResponse.ts';
 import type { ShardResult__Output } from '../../src/common/proto-gen/shardfleet/v1/ShardResult.ts';
+import type { StatusRequest } from '../../src/common/proto-gen/shardfleet/v1/StatusRequest.ts';
 import type { StatusResponse__Output } from '../../src/common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import type { Manifest } from '../../src/common/manifest.ts';
 import type { ObjectInfo, ObjectStore, PutCondition } from '../../src/common/storage/object-store.ts';
@@ -159,8 +160,9 @@ export class NodeClient {
     return { ...res, shards: res.shards.map((s) => ({ ...s, hits: unpackHits(s) })) };
   }
 
-  status(): Promise<StatusResponse__Output> {
-    return unaryCall(this.client.Status.bind(this.client) as never, {}, { deadline: Date.now() + 10_000 });
+  /** Status; `request` may carry a router's run leases (router_id, run_leases, lease_ttl_ms). */
+  status(request: StatusRequest = {}): Promise<StatusResponse__Output> {
+    return unaryCall(this.client.Status.bind(this.client) as never, request, { deadline: Date.now() + 10_000 });
   }
 
   refresh(): Promise<StatusResponse__Output> {
