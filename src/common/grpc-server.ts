@@ -2,11 +2,13 @@
  * Starting and stopping a grpc-js server with the standard health service and server reflection
  * (shared by the router and the shard node), with message size limits and optional TLS.
  */
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
-import { LEAN_CALL_OPTIONS, MAX_MESSAGE_BYTES, loadServicesPackageDefinition } from './proto.ts';
+import { LEAN_CALL_OPTIONS, MAX_MESSAGE_BYTES, PROTO_DIR, SERVICE_PROTO_FILES, loadServicesPackageDefinition } from './proto.ts';
+import { buildFileDescriptorProtos, type EncodedFileDescriptor } from './proto-descriptors.ts';
 import { HealthImplementation } from './health.ts';
 import { AddressInUseError, ConfigValidationError } from './errors.ts';
 
@@ -90,16 +92,52 @@ export async function bindServer(
 }
 
 let reflectedDefinition: protoLoader.PackageDefinition | undefined;
+let reflectedFiles: EncodedFileDescriptor[] | undefined;
+
+/**
+ * The descriptors server reflection serves: `shardfleet/v1/common.proto`, `router.proto`,
+ * `shard_node.proto` and `grpc/health/v1/health.proto`, each under its own name and as protoc
+ * writes it (see `proto-descriptors.ts`), dependencies first. Built once.
+ * @throws Error when a .proto file cannot be read or parsed.
+ */
+export function reflectedFileDescriptors(): readonly EncodedFileDescriptor[] {
+  reflectedFiles ??= buildFileDescriptorProtos(
+    [
+      ...SERVICE_PROTO_FILES.map((name) => ({ name, path: join(PROTO_DIR, name) })),
+      { name: 'grpc/health/v1/health.proto', path: healthProtoPath },
+    ],
+    [PROTO_DIR],
+  );
+  return reflectedFiles;
+}
+
+/** A message or enum definition (these carry `fileDescriptorProtos`; a service definition does not). */
+function isTypeDefinition(def: protoLoader.AnyDefinition): def is protoLoader.MessageTypeDefinition<object, object> | protoLoader.EnumTypeDefinition {
+  return typeof def.format === 'string';
+}
 
 /**
  * A reflection service describing `serviceNames` (those found in shardfleet's protos) and the
  * standard health service: the router lists `shardfleet.v1.Router`, a node `shardfleet.v1.ShardNode`.
+ *
+ * @grpc/reflection reads the file descriptors off the package definition it is given; those
+ * proto-loader makes are unusable by protobuf's own descriptor pools (all files of a package merged
+ * into one, map entry types misnamed), so every entry's `fileDescriptorProtos` is replaced by
+ * {@link reflectedFileDescriptors}.
  */
 export function reflectionService(serviceNames: readonly string[]): ReflectionService {
-  reflectedDefinition ??= {
-    ...loadServicesPackageDefinition(),
-    ...protoLoader.loadSync(healthProtoPath, { keepCase: true, enums: String, defaults: true }),
-  };
+  if (!reflectedDefinition) {
+    const loaded: protoLoader.PackageDefinition = {
+      ...loadServicesPackageDefinition(),
+      ...protoLoader.loadSync(healthProtoPath, { keepCase: true, enums: String, defaults: true }),
+    };
+    const files = reflectedFileDescriptors().map((f) => f.bytes);
+    const replaced: protoLoader.PackageDefinition = {};
+    for (const [name, def] of Object.entries(loaded)) {
+      replaced[name] = isTypeDefinition(def) ? { ...def, fileDescriptorProtos: files } : def;
+    }
+    reflectedDefinition = replaced;
+  }
   return new ReflectionService(reflectedDefinition, { services: [...serviceNames, HEALTH_SERVICE] });
 }
 

@@ -86,11 +86,14 @@ export function loadShardNodeProto(): ShardNodeProto {
 
 let servicesDefinition: protoLoader.PackageDefinition | undefined;
 
+/** The .proto files of shardfleet's services, relative to {@link PROTO_DIR} (their import paths). */
+export const SERVICE_PROTO_FILES: readonly string[] = ['shardfleet/v1/router.proto', 'shardfleet/v1/shard_node.proto'];
+
 /**
  * The proto-loader package definition of every shardfleet service (`router.proto` and
  * `shard_node.proto` loaded together, loaded once): what server reflection describes.
  */
 export function loadServicesPackageDefinition(): protoLoader.PackageDefinition {
-  servicesDefinition ??= protoLoader.loadSync(['shardfleet/v1/router.proto', 'shardfleet/v1/shard_node.proto'], PROTO_LOADER_OPTIONS);
+  servicesDefinition ??= protoLoader.loadSync([...SERVICE_PROTO_FILES], PROTO_LOADER_OPTIONS);
   return servicesDefinition;
 }
