@@ -11,6 +11,7 @@ import { writeFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
+import descriptorTypes from 'protobufjs/ext/descriptor/index.js';
 import { ShardfleetClient } from '../src/client/router-client.ts';
 import { ConfigValidationError, GrpcCode } from '../src/common/errors.ts';
 import { bindServer, newServer, setServing, shutdownServer, type NewServerOptions, type RunningServer } from '../src/common/grpc-server.ts';
@@ -239,7 +240,10 @@ describe('server reflection', () => {
       const file = await reflect(s.address, version, { file_containing_symbol: ROUTER });
       const protos = file.file_descriptor_response?.file_descriptor_proto ?? [];
       assert.ok(protos.length > 0, `no descriptor for ${ROUTER}: ${JSON.stringify(file.error_response)}`);
-      assert.ok(Buffer.concat(protos).includes('BatchSearch'), 'the descriptor describes the Router methods');
+      // router.proto under its own name, then its import (test/python-clients.test.ts checks the contents).
+      const files = protos.map((b) => descriptorTypes.FileDescriptorProto.decode(b) as unknown as { name: string; service: { name: string; method: { name: string }[] }[] });
+      assert.deepEqual(files.map((f) => f.name), ['shardfleet/v1/router.proto', 'shardfleet/v1/common.proto']);
+      assert.ok(files[0].service[0].method.some((m) => m.name === 'BatchSearch'), 'the descriptor describes the Router methods');
     });
   }
 
