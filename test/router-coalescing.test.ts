@@ -3,8 +3,10 @@
  * gRPC servers on 127.0.0.1: an idle caller sends at once; requests arriving while a call is in
  * flight go out together as one SearchShards per run (or at the batch cap, or when the call in
  * flight is a straggler) and each gets its own answer back; a request's own deadline passing
- * answers it alone, locally, and is no node failure; cancelling one request leaves the others in
- * its call alone. Then the same through a router: concurrent searches to a busy node take fewer
+ * answers it alone, locally, and is no node failure (nor is a call ended by its callers' deadline:
+ * `expired`; only the router's own call timeout makes a timeout `error`), a request already
+ * expired is never sent; cancelling one request leaves the others in its call alone. Then the
+ * same through a router: concurrent searches to a busy node take fewer
  * node calls than searches, and queued searches that expire do not eject the node.
  * Node answers are held at gates (no timing assumptions); timeouts are safety bounds only.
  */
@@ -196,6 +198,38 @@ describe('NodeCallCoalescer against a real gRPC node', () => {
     assert.ok(firstElements(await long.result).every((h) => h.first === 2));
     assert.equal(node.cancelledCalls, 0, 'the call was not cancelled');
     assert.deepEqual(reports.map((r) => [r.outcome, r.queries]), [['ok', 1], ['ok', 2]]);
+  });
+
+  test("a call cut off by its callers' deadline is reported expired, not error, and its request is answered expired", async () => {
+    fresh();
+    node.delayMs = 500;
+    const r = await submit(c, request(0, [0], 100)).result;
+    assert.equal(codeOf(r), grpc.status.DEADLINE_EXCEEDED);
+    assert.equal(!r.ok && r.expired, true, "the caller's deadline, not the node's failure");
+    assert.equal(node.searchCalls.length, 1, 'the call was sent');
+    assert.deepEqual(reports.map((x) => [x.outcome, x.deadlineOf]), [['expired', 'callers']]);
+    await waitUntil('the node to see the call end', () => node.cancelledCalls === 1);
+  });
+
+  test("a call cut off by the router's own callTimeoutMs is the node's failure: reported error, its request not expired", async () => {
+    fresh({ callTimeoutMs: 100 });
+    node.delayMs = 500;
+    const r = await submit(c, request(0, [0], 10_000)).result;
+    assert.equal(codeOf(r), grpc.status.DEADLINE_EXCEEDED);
+    assert.equal(!r.ok && r.expired, false, 'the caller still has time (the fan-out may retry elsewhere)');
+    assert.deepEqual(reports.map((x) => [x.outcome, x.deadlineOf]), [['error', 'router']]);
+    await waitUntil('the node to see the call end', () => node.cancelledCalls === 1);
+  });
+
+  test('a request whose deadline has already passed is answered expired, asynchronously, and never sent', async () => {
+    fresh();
+    const p = submit(c, request(0, [0], -5));
+    assert.equal(p.answered(), false, 'not answered inside call()');
+    const r = await p.result;
+    assert.equal(codeOf(r), grpc.status.DEADLINE_EXCEEDED);
+    assert.equal(!r.ok && r.expired, true);
+    assert.equal(node.searchCalls.length, 0, 'no call with a past deadline reached the node');
+    assert.deepEqual(reports, [], 'no gRPC call, no report');
   });
 
   test('cancelling one request of a coalesced call leaves the others answered; cancelling all cancels the gRPC call', async () => {

@@ -85,7 +85,7 @@ describe('HedgePolicy', () => {
 describe('OutlierEjection', () => {
   test('N consecutive failures eject; the time doubles with repeats up to max; a Status success after it re-admits', () => {
     let now = 1_000_000;
-    const e = new OutlierEjection({ consecutiveFailures: 3, baseMs: 100, maxMs: 300 }, () => now);
+    const e = new OutlierEjection({ consecutiveFailures: 3, baseMs: 100, maxMs: 300, maxEjectionPercent: 100 }, () => now);
     assert.equal(e.recordFailure('n', 'boom'), false);
     e.recordSuccess('n'); // resets the count
     assert.equal(e.recordFailure('n', 'boom'), false);
@@ -115,16 +115,37 @@ describe('OutlierEjection', () => {
     assert.deepEqual(e.ejectedNodes(), ['n']);
   });
 
-  test('request errors and our own cancellations are not node failures', () => {
+  test('request errors, our own cancellations and callers\' expired deadlines are not node failures', () => {
     const err = (code: grpc.status): grpc.ServiceError => Object.assign(new Error('x'), { code, details: 'x', metadata: new grpc.Metadata() });
-    assert.equal(isNodeFailure(err(grpc.status.UNAVAILABLE)), true);
-    assert.equal(isNodeFailure(err(grpc.status.DEADLINE_EXCEEDED)), true);
-    assert.equal(isNodeFailure(err(grpc.status.DEADLINE_EXCEEDED), 600, 500), true, 'a call that outlived the node\'s slow-call threshold');
-    assert.equal(isNodeFailure(err(grpc.status.DEADLINE_EXCEEDED), 50, 500), false, 'a client deadline shorter than the node needs');
-    assert.equal(isNodeFailure(err(grpc.status.UNAVAILABLE), 1, 500), true, 'only timeouts depend on the call time');
-    assert.equal(isNodeFailure(err(grpc.status.CANCELLED)), false);
-    assert.equal(isNodeFailure(err(grpc.status.INVALID_ARGUMENT)), false);
-    assert.equal(isNodeFailure(err(grpc.status.FAILED_PRECONDITION)), false);
+    const failed = (code: grpc.status): boolean => isNodeFailure({ outcome: 'error', error: err(code) });
+    assert.equal(failed(grpc.status.UNAVAILABLE), true);
+    assert.equal(failed(grpc.status.INTERNAL), true);
+    assert.equal(failed(grpc.status.DEADLINE_EXCEEDED), true, "an error report's timeout is the router's own call timeout or the node's");
+    assert.equal(isNodeFailure({ outcome: 'error', error: new Error('answered from run b, expected run a') }), true);
+    assert.equal(isNodeFailure({ outcome: 'expired', error: err(grpc.status.DEADLINE_EXCEEDED) }), false, "the callers' deadline passed");
+    assert.equal(isNodeFailure({ outcome: 'cancelled' }), false);
+    assert.equal(isNodeFailure({ outcome: 'ok' }), false);
+    assert.equal(failed(grpc.status.CANCELLED), false);
+    assert.equal(failed(grpc.status.INVALID_ARGUMENT), false);
+    assert.equal(failed(grpc.status.FAILED_PRECONDITION), false);
+  });
+
+  test('at most maxEjectionPercent of the fleet is ejected at once (at least one node); a re-admission makes room', () => {
+    let now = 1_000_000;
+    let fleet = 4;
+    const e = new OutlierEjection({ consecutiveFailures: 1, baseMs: 100, maxMs: 100, maxEjectionPercent: 50 }, () => now, () => fleet);
+    assert.equal(e.maxEjected(), 2);
+    assert.equal(e.recordFailure('a', 'boom'), true);
+    assert.equal(e.recordFailure('b', 'boom'), true);
+    assert.equal(e.recordFailure('c', 'boom'), false, 'half of 4 nodes are ejected already');
+    assert.deepEqual(e.ejectedNodes(), ['a', 'b']);
+    assert.equal(e.blockedEjections, 1);
+    now += 100;
+    assert.equal(e.readmitIfDue('a'), true);
+    assert.equal(e.recordFailure('c', 'boom'), true, 'its failures were kept; the next one ejects it');
+    fleet = 1;
+    assert.equal(e.maxEjected(), 1, 'one node may always be ejected');
+    assert.throws(() => new OutlierEjection({ consecutiveFailures: 1, baseMs: 1, maxMs: 1, maxEjectionPercent: 101 }), RangeError);
   });
 });
 

@@ -47,6 +47,8 @@ interface RouterFlags extends ServeFlags {
   hedgeMaxDelayMs: number;
   ejectAfterFailures: number;
   ejectBaseMs: number;
+  maxEjectionPercent: number;
+  nodeCallTimeoutMs?: number;
   nodeTlsCa?: string;
   nodeTlsCert?: string;
   nodeTlsKey?: string;
@@ -171,6 +173,8 @@ export function serveCommand(): Command {
     .addOption(opt('--hedge-max-delay-ms <ms>', 'upper bound of the p95-based hedge delay', 'HEDGE_MAX_DELAY_MS').argParser(intArg).default(500))
     .addOption(opt('--eject-after-failures <n>', 'consecutive failures that eject a node', 'EJECT_AFTER_FAILURES').argParser(intArg).default(5))
     .addOption(opt('--eject-base-ms <ms>', 'first ejection time (doubles on each repeat, up to 60 s)', 'EJECT_BASE_MS').argParser(intArg).default(5000))
+    .addOption(opt('--max-ejection-percent <n>', 'most nodes ejected at once, percent of the membership (at least one)', 'MAX_EJECTION_PERCENT').argParser(intArg).default(50))
+    .addOption(opt('--node-call-timeout-ms <ms>', "the router's own limit on a node call (a call cut off by it is the node's failure; 0 = none: callers' deadlines only)", 'NODE_CALL_TIMEOUT_MS').argParser(intArg))
     .addOption(opt('--node-tls-ca <file>', 'TLS to the nodes: CA bundle that node certificates chain to', 'NODE_TLS_CA'))
     .addOption(opt('--node-tls-cert <file>', 'mTLS to the nodes: client certificate (PEM)', 'NODE_TLS_CERT'))
     .addOption(opt('--node-tls-key <file>', 'mTLS to the nodes: client key (PEM)', 'NODE_TLS_KEY'))
@@ -194,6 +198,8 @@ export function serveCommand(): Command {
         hedgeMaxDelayMs: flags.hedgeMaxDelayMs,
         ejectAfterFailures: flags.ejectAfterFailures,
         ejectBaseMs: flags.ejectBaseMs,
+        maxEjectionPercent: flags.maxEjectionPercent,
+        nodeCallTimeoutMs: flags.nodeCallTimeoutMs,
         metricsListen: flags.metricsListen,
         tls: serverTls(flags),
         nodeTls: nodeClientTls(flags),

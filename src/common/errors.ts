@@ -92,6 +92,21 @@ export class ShardCoverageError extends ShardfleetError {
   }
 }
 
+/**
+ * The caller's deadline passed before enough shards answered (DEADLINE_EXCEEDED): the caller ran
+ * out of time, which is neither a coverage failure nor a node failure. `missingShards` lists the
+ * db ids that had not answered.
+ */
+export class DeadlineExceededError extends ShardfleetError {
+  readonly grpcCode = GrpcCode.DEADLINE_EXCEEDED;
+  constructor(
+    message: string,
+    readonly missingShards: readonly number[],
+  ) {
+    super(message);
+  }
+}
+
 /** A downloaded shard file does not match the manifest's sha256 or byte size (UNAVAILABLE). */
 export class ShardIntegrityError extends ShardfleetError {
   readonly grpcCode = GrpcCode.UNAVAILABLE;

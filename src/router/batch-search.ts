@@ -4,6 +4,7 @@
  * SearchShards call holding every query's shards for that node. Each query then gets its own
  * response or error (coverage is checked per query).
  */
+import * as grpc from '@grpc/grpc-js';
 import { GrpcCode, InvalidQueryError, ShardCoverageError, ShardfleetError, errorMessage } from '../common/errors.ts';
 import type { BatchSearchRequest__Output } from '../common/proto-gen/shardfleet/v1/BatchSearchRequest.ts';
 import type { BatchSearchResponse } from '../common/proto-gen/shardfleet/v1/BatchSearchResponse.ts';
@@ -14,6 +15,24 @@ import { assembleResponse, outcomeLabel, prepareQuery, recordFanOut, type Prepar
 
 /** Most queries one BatchSearch may carry. */
 export const MAX_BATCH_QUERIES = 1000;
+
+/**
+ * The `outcome` label of a BatchSearch in `shardfleet_router_request_duration_seconds`, from its
+ * per-query results: `ok` when every query was answered in full; `partial` when every query was
+ * answered and some lack shards (`partial = true`, the API's word for missing shards); when some
+ * query failed, the gRPC status name of the failures in lower case if they share one
+ * (`invalid_argument` for a bad query, `unavailable` for coverage, `deadline_exceeded`), and
+ * `error` for failures with different codes. Never `partial` for a failed query.
+ */
+export function batchOutcomeLabel(results: readonly BatchSearchResult[]): string {
+  const codes = new Set(results.map((r) => r.error_code ?? 0).filter((code) => code !== 0));
+  if (codes.size === 1) {
+    const [code] = codes;
+    return (grpc.status[code] ?? 'error').toLowerCase();
+  }
+  if (codes.size > 1) return 'error';
+  return results.some((r) => r.response?.partial === true) ? 'partial' : 'ok';
+}
 
 function errorResult(err: unknown): BatchSearchResult {
   const code = err instanceof ShardfleetError ? err.grpcCode : GrpcCode.INTERNAL;
@@ -51,7 +70,7 @@ export async function batchSearch(backend: SearchBackend, req: BatchSearchReques
       recordFanOut(metrics, 'BatchSearch', result);
       valid.forEach(({ p, i }, k) => {
         try {
-          const response = assembleResponse(snapshot, p, result.queries[k], started);
+          const response = assembleResponse(snapshot, p, result.queries[k], started, deadline);
           if (response.partial) metrics?.partialResponses.inc({ rpc: 'BatchSearch' });
           results[i] = { response, error_code: 0, error_message: '' };
         } catch (err) {
@@ -61,8 +80,7 @@ export async function batchSearch(backend: SearchBackend, req: BatchSearchReques
       });
       return { results, run_id: snapshot.manifest.run_id };
     });
-    const outcome = res.results.some((r) => r.error_code !== 0) ? 'partial' : 'ok';
-    metrics?.requestDuration.observe({ rpc: 'BatchSearch', outcome }, (performance.now() - started) / 1000);
+    metrics?.requestDuration.observe({ rpc: 'BatchSearch', outcome: batchOutcomeLabel(res.results) }, (performance.now() - started) / 1000);
     return res;
   } catch (err) {
     metrics?.requestDuration.observe({ rpc: 'BatchSearch', outcome: outcomeLabel(err) }, (performance.now() - started) / 1000);

@@ -19,7 +19,11 @@
  * - a node answering from another run than requested counts as a failure of its shards (the
  *   node caller fails the call);
  * - a call whose own deadline passes while it waits in a node's queue (or in a coalesced call
- *   kept open for later deadlines) fails DEADLINE_EXCEEDED at once, outcome `expired`;
+ *   kept open for later deadlines), or whose node call ends DEADLINE_EXCEEDED at the request's
+ *   deadline, fails DEADLINE_EXCEEDED, outcome `expired` (the caller's deadline, no verdict on the
+ *   node); a shard that ends failed once the deadline has passed is listed in
+ *   `QueryOutcome.expired`, so the search path reports the request DEADLINE_EXCEEDED, not a
+ *   coverage failure;
  * - a call to a node that is not a ready replica (the last-resort list of replica-state.ts) first
  *   waits up to `connectGraceMs` for the node's channel to connect, so a node that has just come
  *   up (its Status view still stale) answers instead of failing fast.
@@ -103,6 +107,11 @@ export interface QueryOutcome {
   answered: Map<number, Hit__Output[]>;
   /** Shards that could not answer, by db id, with every replica's reason. */
   failed: Map<number, string[]>;
+  /**
+   * The failed shards (a subset of `failed`'s keys) that ended because the request's deadline
+   * passed: their last call expired, or the deadline left no time to ask another replica.
+   */
+  expired: Set<number>;
 }
 
 /** Result of a fan-out. */
@@ -127,6 +136,8 @@ interface Task {
   inFlight: Set<NodeCall>;
   done: boolean;
   reasons: string[];
+  /** The task's last call expired (the request's deadline passed before the node answered). */
+  expired: boolean;
 }
 
 interface NodeCall {
@@ -162,7 +173,7 @@ class FanOutRun {
     private readonly resolve: (r: FanOutResult) => void,
   ) {
     this.load = deps.load ?? new NodeLoad();
-    this.outcomes = req.queries.map(() => ({ answered: new Map(), failed: new Map() }));
+    this.outcomes = req.queries.map(() => ({ answered: new Map(), failed: new Map(), expired: new Set() }));
   }
 
   start(): void {
@@ -190,7 +201,7 @@ class FanOutRun {
           nodes = orderReplicas(c.nodes, c.owners, this.load, plan);
           order.set(dbId, nodes);
         }
-        const t: Task = { q, dbId, cands: nodes, ready: c.ready, next: 0, inFlight: new Set(), done: false, reasons: c.ready ? [] : [c.why] };
+        const t: Task = { q, dbId, cands: nodes, ready: c.ready, next: 0, inFlight: new Set(), done: false, reasons: c.ready ? [] : [c.why], expired: false };
         tasks.push(t);
         const node = this.nextCandidate(t);
         if (node !== undefined) push(groups, node, t);
@@ -220,7 +231,10 @@ class FanOutRun {
     t.done = true;
     this.remaining -= 1;
     if (hits) this.outcomes[t.q].answered.set(t.dbId, hits);
-    else this.outcomes[t.q].failed.set(t.dbId, t.reasons.length > 0 ? t.reasons : ['no replica could be asked']);
+    else {
+      this.outcomes[t.q].failed.set(t.dbId, t.reasons.length > 0 ? t.reasons : ['no replica could be asked']);
+      if (t.expired) this.outcomes[t.q].expired.add(t.dbId);
+    }
     if (this.remaining === 0) this.complete();
   }
 
@@ -320,6 +334,7 @@ class FanOutRun {
     for (const t of call.tasks) {
       if (t.done) continue;
       t.reasons.push(`node ${call.nodeId}: ${reason}`);
+      t.expired = expired;
       this.needRetry(t);
     }
   }
@@ -352,6 +367,7 @@ class FanOutRun {
     for (const t of call.tasks) {
       if (t.done) continue;
       if (!seen.has(t)) t.reasons.push(`node ${call.nodeId}: shard missing from the node's answer`);
+      t.expired = false;
       this.needRetry(t);
     }
     for (const c of [...this.live]) if (c.tasks.every((t) => t.done)) this.cancel(c);
@@ -369,11 +385,15 @@ class FanOutRun {
     this.retryScheduled = false;
     const queue = this.retryQueue.splice(0);
     const groups = new Map<string, Task[]>();
+    const timeLeft = Date.now() < this.req.deadline;
     for (const t of queue) {
       if (t.done || t.inFlight.size > 0) continue;
-      const node = Date.now() < this.req.deadline ? this.nextCandidate(t) : undefined;
-      if (node === undefined) this.finish(t, undefined);
-      else push(groups, node, t);
+      const node = timeLeft ? this.nextCandidate(t) : undefined;
+      if (node === undefined) {
+        // Out of time (whatever the last call's error): the request's deadline ended this shard.
+        if (!timeLeft) t.expired = true;
+        this.finish(t, undefined);
+      } else push(groups, node, t);
     }
     this.launch(groups, 'retry');
   }

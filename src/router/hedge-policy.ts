@@ -65,8 +65,8 @@ export class HedgePolicy {
   /**
    * How long a call to `nodeId` runs before it is slow for this node, ms: its p95 latency clamped
    * to [minDelayMs, maxDelayMs], or maxDelayMs before minSamples calls were seen. The adaptive
-   * hedge delay; also used, with hedging off or fixed, to tell a slow node from a short client
-   * deadline (see isNodeFailure).
+   * hedge delay. (It no longer decides whether a timeout is the node's failure: that is whose
+   * deadline ended the call, see isNodeFailure in outlier-ejection.ts.)
    */
   slowCallMs(nodeId: string): number {
     const o = this.options;

@@ -12,9 +12,16 @@
  *   node stuck on one call, e.g. loading a shard on demand, must not hold every later query).
  *
  * Each request keeps its own callback, deadline and cancellation:
- * - the combined call carries the latest deadline of its requests; a request whose own deadline
+ * - the combined call carries the latest deadline of its requests (its callers' deadline), or the
+ *   router's own `callTimeoutMs` from the send when that is sooner; a request whose own deadline
  *   passes first is answered DEADLINE_EXCEEDED locally with `expired: true` (the caller's
  *   deadline, never the node's failure: it is not in the call report, see {@link NodeCallReport});
+ * - a request whose deadline has already passed when it would be sent (it arrived expired, or the
+ *   event loop ran its expiry timer late) is answered the same way and never sent;
+ * - a call that ends DEADLINE_EXCEEDED once its callers' deadline has passed is reported
+ *   `expired` (the callers ran out of time: no verdict on the node), its requests answered with
+ *   `expired: true`; only a call cut off by the router's own `callTimeoutMs`, or a
+ *   DEADLINE_EXCEEDED before any deadline we gave it (the node's own), is reported `error`;
  * - cancelling a request detaches it (its callback is never called); the gRPC call is cancelled
  *   only once every request in it is cancelled or expired;
  * - the answer is split by `query_index` back to each request, renumbered to its own queries.
@@ -54,15 +61,24 @@ export interface NodeCallHandle {
 
 /**
  * One gRPC call the coalescer made (not one request: a call carries one or more).
- * `outcome`: `ok` (the node answered, from the asked run), `error` (RPC error or another run),
- * `cancelled` (every request in it was cancelled or expired first).
+ * `outcome`: `ok` (the node answered, from the asked run), `error` (RPC error or another run: a
+ * verdict on the node, see isNodeFailure), `expired` (DEADLINE_EXCEEDED after its callers'
+ * deadline, the latest of its requests', had passed: the callers ran out of time, which says
+ * nothing about the node), `cancelled` (every request in it was cancelled or expired first).
  */
 export interface NodeCallReport {
   nodeId: string;
   /** From send to end (answer, error or cancellation), ms. */
   ms: number;
-  outcome: 'ok' | 'error' | 'cancelled';
+  outcome: 'ok' | 'error' | 'expired' | 'cancelled';
   error?: unknown;
+  /**
+   * Whose deadline the call carried: `callers` (the latest deadline of its requests) or `router`
+   * (`callTimeoutMs` from the send, sooner than every caller's).
+   */
+  deadlineOf: 'callers' | 'router';
+  /** Time left to the call's deadline when it was sent, ms (compare with `ms`: event-loop lag). */
+  budgetMs: number;
   /** ShardQuery messages the call carried. */
   queries: number;
   /** Requests it carried. */
@@ -92,12 +108,23 @@ export interface CoalescerOptions {
   maxBatchBytes: number;
   /** Longest hold of a queued request before the node has `minSamples` answered calls, ms. */
   initialHoldMs: number;
+  /**
+   * The router's own limit on one SearchShards call, ms from its send (undefined = none: a call
+   * carries only its callers' deadline). A call cut off by it is the node's failure.
+   */
+  callTimeoutMs?: number;
   /** Observer of every gRPC call (metrics, outlier ejection). */
   onCall?: (report: NodeCallReport) => void;
 }
 
 /** Defaults: 1 call in flight, batches of at most 64 queries or 4 MiB, 20 ms hold before the node's p95 is known. */
 export const DEFAULT_COALESCING: CoalescerOptions = { maxInFlight: 1, maxBatchQueries: 64, maxBatchBytes: 4 * 1024 * 1024, initialHoldMs: 20 };
+
+/**
+ * How early a DEADLINE_EXCEEDED may arrive and still be the callers' deadline, ms: Date.now() has
+ * whole-ms steps and Node timers may fire up to ~1 ms before a wall-clock deadline.
+ */
+const DEADLINE_SLACK_MS = 2;
 
 /** Answered calls needed before the node's p95 call latency bounds the hold. */
 const MIN_SAMPLES = 10;
@@ -116,6 +143,8 @@ interface Item {
   /** Index of the request's first query in its call. */
   offset: number;
   shards?: ShardResult__Output[];
+  /** Cancelled after it was already answered (a pending local expiry must stay silent). */
+  cancelled?: boolean;
 }
 
 interface Batch {
@@ -124,6 +153,11 @@ interface Batch {
   /** Requests still waiting for this call. */
   attached: number;
   sentAt: number;
+  /** Deadline of the gRPC call, ms since epoch, and whose it is. */
+  deadline: number;
+  deadlineOf: 'callers' | 'router';
+  /** Time left to `deadline` at the send, ms. */
+  budgetMs: number;
   queries: number;
   handle?: grpc.ClientUnaryCall;
   /** The coalescer cancelled the gRPC call (no request left). */
@@ -162,6 +196,8 @@ export class NodeCallCoalescer implements NodeCaller {
       if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${key} must be an integer >= 1, got ${v}`);
     }
     if (!(this.options.initialHoldMs >= 0)) throw new RangeError(`initialHoldMs must be >= 0, got ${this.options.initialHoldMs}`);
+    const timeout = this.options.callTimeoutMs;
+    if (timeout !== undefined && !(timeout > 0)) throw new RangeError(`callTimeoutMs must be > 0, got ${timeout}`);
   }
 
   /** gRPC calls in flight. */
@@ -177,11 +213,20 @@ export class NodeCallCoalescer implements NodeCaller {
   /** See {@link NodeCaller.call}. After {@link close}, answers UNAVAILABLE. */
   call(req: NodeCallRequest, done: (result: NodeCallResult) => void): NodeCallHandle {
     const item: Item = { req, done, ctx: context.active(), bytes: estimateBytes(req.queries), state: 'queued', offset: 0 };
-    const handle: NodeCallHandle = { cancel: () => this.detach(item) };
+    const handle: NodeCallHandle = {
+      cancel: () => {
+        item.cancelled = true;
+        this.detach(item);
+      },
+    };
     if (this.closed !== undefined) {
       const reason = this.closed;
       item.state = 'over';
       queueMicrotask(() => done({ ok: false, error: statusError(grpc.status.UNAVAILABLE, reason), expired: false }));
+      return handle;
+    }
+    if (Date.now() >= req.deadline) {
+      this.expireUnsent(item, `deadline passed before its call to node ${this.nodeId} was sent`);
       return handle;
     }
     if (this.inFlight < this.options.maxInFlight && this.queuedCount === 0) {
@@ -267,7 +312,16 @@ export class NodeCallCoalescer implements NodeCaller {
     }
   }
 
-  private send(runId: string, items: Item[]): void {
+  private send(runId: string, all: Item[]): void {
+    // A request whose deadline passed in the queue (its expiry timer not run yet: event-loop lag)
+    // is answered here, never sent: a call with a past deadline fails at once, on our clock.
+    const now = Date.now();
+    const items = all.filter((it) => {
+      if (now < it.req.deadline) return true;
+      this.expireUnsent(it, `deadline passed while its call was queued behind a call in flight to node ${this.nodeId}`);
+      return false;
+    });
+    if (items.length === 0) return;
     const queries: ShardQuery[] = [];
     const owner: Item[] = [];
     let deadline = -Infinity;
@@ -279,7 +333,23 @@ export class NodeCallCoalescer implements NodeCaller {
       }
       if (it.req.deadline > deadline) deadline = it.req.deadline;
     }
-    const batch: Batch = { runId, items, attached: items.length, sentAt: performance.now(), queries: queries.length, cancelled: false };
+    let deadlineOf: Batch['deadlineOf'] = 'callers';
+    const timeout = this.options.callTimeoutMs;
+    if (timeout !== undefined && now + timeout < deadline) {
+      deadline = now + timeout;
+      deadlineOf = 'router';
+    }
+    const batch: Batch = {
+      runId,
+      items,
+      attached: items.length,
+      sentAt: performance.now(),
+      deadline,
+      deadlineOf,
+      budgetMs: deadline - now,
+      queries: queries.length,
+      cancelled: false,
+    };
     for (const it of items) {
       it.state = 'sent';
       it.batch = batch;
@@ -309,8 +379,14 @@ export class NodeCallCoalescer implements NodeCaller {
     else if (res.run_id !== '' && res.run_id !== batch.runId) error = new Error(`answered from run ${res.run_id}, expected run ${batch.runId}`);
     try {
       if (error !== undefined || !res) {
-        this.report(batch, ms, 'error', error);
-        for (const it of batch.items) if (it.state === 'sent') this.answer(it, { ok: false, error, expired: false });
+        // DEADLINE_EXCEEDED with the callers' deadline passed: they ran out of time (however late
+        // the event loop ran grpc-js's deadline timer); not a failure of the node.
+        const now = Date.now();
+        const callersOut = isDeadlineExceeded(err) && batch.deadlineOf === 'callers' && now >= batch.deadline - DEADLINE_SLACK_MS;
+        this.report(batch, ms, callersOut ? 'expired' : 'error', error);
+        for (const it of batch.items) {
+          if (it.state === 'sent') this.answer(it, { ok: false, error, expired: isDeadlineExceeded(err) && now >= it.req.deadline - DEADLINE_SLACK_MS });
+        }
         return;
       }
       this.latency.record(ms);
@@ -328,7 +404,31 @@ export class NodeCallCoalescer implements NodeCaller {
   }
 
   private report(batch: Batch, ms: number, outcome: NodeCallReport['outcome'], error?: unknown): void {
-    this.options.onCall?.({ nodeId: this.nodeId, ms, outcome, error, queries: batch.queries, requests: batch.items.length });
+    this.options.onCall?.({
+      nodeId: this.nodeId,
+      ms,
+      outcome,
+      error,
+      deadlineOf: batch.deadlineOf,
+      budgetMs: batch.budgetMs,
+      queries: batch.queries,
+      requests: batch.items.length,
+    });
+  }
+
+  /**
+   * Answers `item` DEADLINE_EXCEEDED with `expired: true` in a microtask (never inside the call()
+   * that submitted it), without sending it.
+   */
+  private expireUnsent(item: Item, details: string): void {
+    // Not in the queue: it is either new (call()) or already taken from the queue (flush()).
+    item.state = 'over';
+    clearTimeout(item.timer);
+    item.timer = undefined;
+    const error = statusError(grpc.status.DEADLINE_EXCEEDED, details);
+    queueMicrotask(() => {
+      if (!item.cancelled) item.done({ ok: false, error, expired: true });
+    });
   }
 
   /** Ends `item` and calls its callback. */
@@ -348,14 +448,7 @@ export class NodeCallCoalescer implements NodeCaller {
     clearTimeout(item.timer);
     item.timer = undefined;
     if (wasQueued) {
-      this.queuedCount -= 1;
-      this.queuedQueries -= item.req.queries.length;
-      this.queuedBytes -= item.bytes;
-      if (this.queuedCount === 0) {
-        clearTimeout(this.holdTimer);
-        this.holdTimer = undefined;
-        this.takeQueue();
-      }
+      this.unqueue(item);
       return;
     }
     const batch = item.batch;
@@ -367,6 +460,18 @@ export class NodeCallCoalescer implements NodeCaller {
     this.inFlight -= 1;
     batch.handle?.cancel();
     if (this.queuedCount > 0) this.flush();
+  }
+
+  /** Takes a queued `item` out of the queue counts (the caller sets its state). */
+  private unqueue(item: Item): void {
+    this.queuedCount -= 1;
+    this.queuedQueries -= item.req.queries.length;
+    this.queuedBytes -= item.bytes;
+    if (this.queuedCount === 0) {
+      clearTimeout(this.holdTimer);
+      this.holdTimer = undefined;
+      this.takeQueue();
+    }
   }
 
   /** Answers `item` DEADLINE_EXCEEDED at its own deadline unless it is answered first. */
@@ -395,6 +500,11 @@ function estimateBytes(queries: readonly ShardQuery[]): number {
     bytes += 32 + queryBytes + 4 * shards + shards * (q.top_k ?? 0) * (HIT_BYTES + (q.include_vector ? queryBytes : 0));
   }
   return bytes;
+}
+
+/** True for a gRPC DEADLINE_EXCEEDED error. */
+function isDeadlineExceeded(err: grpc.ServiceError | null): boolean {
+  return err?.code === grpc.status.DEADLINE_EXCEEDED;
 }
 
 /** A client-side gRPC status error (the shape grpc-js call errors have). */

@@ -5,9 +5,22 @@
  * node stays ejected until it is re-probed: the next successful `Status` call brings it back
  * ({@link OutlierEjection.readmitIfDue}). A node that stays back for longer than `maxMs` starts
  * again from the base time.
+ *
+ * Ejection can never take the fleet down, after Envoy's outlier detection
+ * (https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/outlier):
+ * - like its `max_ejection_percent`, at most `maxEjectionPercent` of the nodes are ejected at
+ *   once (always at least one may be); a node that fails past that share stays in, its failures
+ *   counted, until another is re-admitted;
+ * - like its panic threshold (`healthy_panic_threshold`, see
+ *   https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/load_balancing/panic_threshold),
+ *   ejection is ignored where it would leave nothing: a shard whose every otherwise-ready replica
+ *   is ejected is still sent to them (replica-state.ts), per shard, since here each shard lives
+ *   on its own few replicas rather than on interchangeable hosts.
+ * What counts as a failure: {@link isNodeFailure}; a caller's deadline running out never does.
  */
 import * as grpc from '@grpc/grpc-js';
 import { isGrpcError } from '../common/grpc-status.ts';
+import type { NodeCallReport } from './node-call-coalescer.ts';
 
 /** Ejection settings. */
 export interface EjectionOptions {
@@ -17,10 +30,17 @@ export interface EjectionOptions {
   baseMs: number;
   /** Longest ejection time, ms. */
   maxMs: number;
+  /**
+   * Most nodes ejected at once, percent of the node membership (0..100); one node may always be
+   * ejected. Envoy's `max_ejection_percent` (Envoy defaults to 10 %; here each shard lives on
+   * only R nodes and the per-shard panic rule already keeps every shard served, so the share
+   * only has to stop a fleet-wide storm of ejections).
+   */
+  maxEjectionPercent: number;
 }
 
-/** Default settings: 5 consecutive failures, 5 s growing to at most 60 s. */
-export const DEFAULT_EJECTION: EjectionOptions = { consecutiveFailures: 5, baseMs: 5000, maxMs: 60_000 };
+/** Default settings: 5 consecutive failures, 5 s growing to at most 60 s, at most half the nodes ejected. */
+export const DEFAULT_EJECTION: EjectionOptions = { consecutiveFailures: 5, baseMs: 5000, maxMs: 60_000, maxEjectionPercent: 50 };
 
 /** An ejected node. */
 export interface Ejection {
@@ -45,18 +65,21 @@ interface NodeRecord {
 }
 
 /**
- * True when a failed SearchShards call says something about the node's health (transport errors,
- * timeouts of a slow node, internal errors), false for errors caused by the request itself or by
- * our own cancellation (INVALID_ARGUMENT, FAILED_PRECONDITION, NOT_FOUND, CANCELLED).
- * Node calls carry the client's deadline, so DEADLINE_EXCEEDED counts only when the call ran for
- * at least `slowCallMs` (the node's usual latency, see HedgePolicy.slowCallMs): a call cut off
- * sooner was ended by a client deadline shorter than the node normally needs, not by the node.
- * @param callMs how long the call ran, ms (default: long enough to count).
- * @param slowCallMs how long a call must run before its timeout says the node is slow, ms.
+ * True when a SearchShards call says something bad about the node's health, from the coalescer's
+ * report of the gRPC call (node-call-coalescer.ts):
+ * - `ok`, `cancelled` (hedge losers, requests gone) and `expired` (DEADLINE_EXCEEDED once the
+ *   callers' deadline, the latest of the call's requests', had passed) are never failures: a
+ *   caller running out of time, however short its deadline or however late the event loop ran
+ *   the deadline timer, says nothing about the node;
+ * - an `error` is a failure unless the request itself or our own cancellation caused it
+ *   (INVALID_ARGUMENT, FAILED_PRECONDITION, NOT_FOUND, CANCELLED). DEADLINE_EXCEEDED in an
+ *   `error` report is the router's own call timeout (`deadlineOf: 'router'`) or the node's own
+ *   timeout before any deadline we gave it: the node is slow.
  */
-export function isNodeFailure(err: unknown, callMs = Infinity, slowCallMs = 0): boolean {
+export function isNodeFailure(call: Pick<NodeCallReport, 'outcome' | 'error'>): boolean {
+  if (call.outcome !== 'error') return false;
+  const err = call.error;
   if (!isGrpcError(err)) return true;
-  if (err.code === grpc.status.DEADLINE_EXCEEDED) return callMs >= slowCallMs;
   return ![grpc.status.CANCELLED, grpc.status.INVALID_ARGUMENT, grpc.status.FAILED_PRECONDITION, grpc.status.NOT_FOUND].includes(err.code);
 }
 
@@ -64,14 +87,20 @@ export function isNodeFailure(err: unknown, callMs = Infinity, slowCallMs = 0): 
 export class OutlierEjection {
   private readonly nodes = new Map<string, NodeRecord>();
 
+  /** Failures that would have ejected a node but for the ejection share (ejections blocked). */
+  private blocked = 0;
+
   /**
-   * @param options thresholds and times (ms).
+   * @param options thresholds, times (ms) and the ejection share (percent).
    * @param now clock, ms since epoch (tests may pass a fake one).
-   * @throws RangeError for a threshold < 1 or negative times.
+   * @param fleetSize nodes in the membership now (the base of `maxEjectionPercent`; default: the
+   *   nodes this object has seen calls to).
+   * @throws RangeError for a threshold < 1, negative times or a share outside 0..100.
    */
   constructor(
     readonly options: EjectionOptions = DEFAULT_EJECTION,
     private readonly now: () => number = Date.now,
+    private readonly fleetSize?: () => number,
   ) {
     if (!Number.isInteger(options.consecutiveFailures) || options.consecutiveFailures < 1) {
       throw new RangeError(`ejection threshold must be an integer >= 1, got ${options.consecutiveFailures}`);
@@ -79,6 +108,20 @@ export class OutlierEjection {
     if (!(options.baseMs >= 0) || !(options.maxMs >= options.baseMs)) {
       throw new RangeError(`ejection times must satisfy 0 <= base (${options.baseMs} ms) <= max (${options.maxMs} ms)`);
     }
+    if (!(options.maxEjectionPercent >= 0 && options.maxEjectionPercent <= 100)) {
+      throw new RangeError(`maxEjectionPercent must be in 0..100, got ${options.maxEjectionPercent}`);
+    }
+  }
+
+  /** Most nodes that may be ejected at once now: the share of the fleet, at least one. */
+  maxEjected(): number {
+    const fleet = this.fleetSize?.() ?? this.nodes.size;
+    return Math.max(1, Math.floor((fleet * this.options.maxEjectionPercent) / 100));
+  }
+
+  /** Ejections blocked so far because `maxEjected()` nodes were already ejected. */
+  get blockedEjections(): number {
+    return this.blocked;
   }
 
   private record(nodeId: string): NodeRecord {
@@ -96,7 +139,9 @@ export class OutlierEjection {
   }
 
   /**
-   * A call to `nodeId` failed with `reason`.
+   * A call to `nodeId` failed with `reason` (only failures per {@link isNodeFailure}). Past the
+   * threshold the node is ejected, unless `maxEjected()` nodes already are (then it stays in with
+   * its failures counted, and is ejected by its next failure once there is room).
    * @returns true when this failure ejected the node.
    */
   recordFailure(nodeId: string, reason: string): boolean {
@@ -104,6 +149,10 @@ export class OutlierEjection {
     r.failures += 1;
     r.lastFailure = reason;
     if (r.ejection || r.failures < this.options.consecutiveFailures) return false;
+    if (this.ejectedNodes().length >= this.maxEjected()) {
+      this.blocked += 1;
+      return false;
+    }
     const now = this.now();
     if (r.backSince !== undefined && now - r.backSince > this.options.maxMs) r.streak = 0;
     r.streak += 1;

@@ -4,6 +4,13 @@
  * not ejected, and lists the shard in `runs[run].shards_loaded`. Queries go to ready replicas:
  * placement owners first (the fan-out picks the least loaded of them, see replica-choice.ts), then
  * any other node that reports the shard loaded.
+ *
+ * Panic rule (after Envoy's panic threshold, which ignores host health once too few hosts are
+ * healthy: https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/load_balancing/panic_threshold):
+ * ejection never removes the last ready replicas of a shard. When every replica that would be
+ * ready but for ejection is ejected, those replicas are ready for that shard (in panic), so the
+ * shard is still asked instead of failing "ejected"; other shards of the same nodes keep skipping
+ * them while they have a replica that is not ejected.
  */
 import { shardDirName } from '../common/manifest.ts';
 import type { Placement } from '../common/placement.ts';
@@ -57,11 +64,16 @@ export class ReplicaState {
     private readonly ejection: OutlierEjection,
   ) {}
 
-  /** The state of `nodeId` as a replica of shard `dbId` of run `runId`. */
-  status(nodeId: string, runId: string, dbId: number): ReplicaStatus {
+  /**
+   * The state of `nodeId` as a replica of shard `dbId` of run `runId`. An ejected replica still
+   * asked under the panic rule is `ejected`, its reason saying so.
+   */
+  status(nodeId: string, runId: string, dbId: number, owners?: readonly string[]): ReplicaStatus {
     const ejection = this.ejection.ejection(nodeId);
     if (ejection) {
-      return { nodeId, state: 'ejected', reason: `ejected until ${new Date(ejection.until).toISOString()} after ${ejection.reason}` };
+      const panic = owners !== undefined && this.isLoaded(nodeId, runId, dbId) && this.inPanic(runId, dbId, owners);
+      const note = panic ? '; still asked: every other ready replica of this shard is ejected too (panic rule)' : '';
+      return { nodeId, state: 'ejected', reason: `ejected until ${new Date(ejection.until).toISOString()} after ${ejection.reason}${note}` };
     }
     const view = this.nodes.view(nodeId);
     if (!view) return { nodeId, state: 'unreachable', reason: 'not in the node membership' };
@@ -79,25 +91,43 @@ export class ReplicaState {
     return { nodeId, state: 'loading', reason: `shard ${dbId} of run ${runId} not loaded yet` };
   }
 
-  /** True when `nodeId` can answer shard `dbId` of run `runId` now. */
-  isReady(nodeId: string, runId: string, dbId: number): boolean {
-    if (this.ejection.isEjected(nodeId)) return false;
+  /** True when `nodeId` answered its last Status and reports shard `dbId` of run `runId` loaded (ejected or not). */
+  private isLoaded(nodeId: string, runId: string, dbId: number): boolean {
     const view = this.nodes.view(nodeId);
     return view?.reachable === true && (view.runs.get(runId)?.loaded.has(dbId) ?? false);
   }
 
-  /**
-   * Ready replicas of a shard: placement owners that are ready (placement order), then every
-   * other reachable, non-ejected node reporting the shard loaded for the run (by id).
-   */
-  readyReplicas(runId: string, dbId: number, owners: readonly string[]): string[] {
-    const out = owners.filter((n) => this.isReady(n, runId, dbId));
+  /** True when `nodeId` can answer shard `dbId` of run `runId` now and is not ejected (panic aside). */
+  isReady(nodeId: string, runId: string, dbId: number): boolean {
+    return !this.ejection.isEjected(nodeId) && this.isLoaded(nodeId, runId, dbId);
+  }
+
+  /** Replicas reporting the shard loaded, ejected or not: owners (placement order), then others (by id). */
+  private loadedReplicas(runId: string, dbId: number, owners: readonly string[]): string[] {
+    const out = owners.filter((n) => this.isLoaded(n, runId, dbId));
     const others = this.nodes
       .views()
-      .filter((v) => !owners.includes(v.id) && this.isReady(v.id, runId, dbId))
+      .filter((v) => !owners.includes(v.id) && this.isLoaded(v.id, runId, dbId))
       .map((v) => v.id)
       .sort();
     return [...out, ...others];
+  }
+
+  /** True when the shard has loaded replicas and every one of them is ejected (the panic rule applies). */
+  private inPanic(runId: string, dbId: number, owners: readonly string[]): boolean {
+    const loaded = this.loadedReplicas(runId, dbId, owners);
+    return loaded.length > 0 && loaded.every((n) => this.ejection.isEjected(n));
+  }
+
+  /**
+   * Ready replicas of a shard: placement owners that are ready (placement order), then every
+   * other reachable, non-ejected node reporting the shard loaded for the run (by id). Panic rule:
+   * when each of those nodes is ejected, all of them, in the same order (see the module comment).
+   */
+  readyReplicas(runId: string, dbId: number, owners: readonly string[]): string[] {
+    const loaded = this.loadedReplicas(runId, dbId, owners);
+    const notEjected = loaded.filter((n) => !this.ejection.isEjected(n));
+    return notEjected.length > 0 ? notEjected : loaded;
   }
 
   /**
@@ -110,7 +140,7 @@ export class ReplicaState {
   candidates(runId: string, dbId: number, owners: readonly string[]): ShardCandidates {
     const ready = this.readyReplicas(runId, dbId, owners);
     if (ready.length > 0) return { nodes: ready, ready: true, owners: ready.filter((n) => owners.includes(n)).length, why: '' };
-    const statuses = owners.map((n) => this.status(n, runId, dbId));
+    const statuses = owners.map((n) => this.status(n, runId, dbId, owners));
     const usable = statuses.filter((s) => s.state === 'loading' || s.state === 'unreachable');
     const nodes = [...usable.filter((s) => s.state === 'loading'), ...usable.filter((s) => s.state === 'unreachable')].map((s) => s.nodeId);
     return { nodes, ready: false, owners: 0, why: describeStatuses(statuses) };
@@ -118,8 +148,8 @@ export class ReplicaState {
 
   /** Every replica of a shard with its state: owners first, then other nodes that have it loaded. */
   replicas(runId: string, dbId: number, owners: readonly string[]): ReplicaStatus[] {
-    const out = owners.map((n) => this.status(n, runId, dbId));
-    for (const n of this.readyReplicas(runId, dbId, owners)) if (!owners.includes(n)) out.push(this.status(n, runId, dbId));
+    const out = owners.map((n) => this.status(n, runId, dbId, owners));
+    for (const n of this.readyReplicas(runId, dbId, owners)) if (!owners.includes(n)) out.push(this.status(n, runId, dbId, owners));
     return out;
   }
 
@@ -131,7 +161,7 @@ export class ReplicaState {
 
   /** Human-readable reason why shard `dbId` has no ready replica, naming each owner. */
   whyNotReady(runId: string, dbId: number, owners: readonly string[]): string {
-    const why = describeStatuses(owners.map((n) => this.status(n, runId, dbId)));
+    const why = describeStatuses(owners.map((n) => this.status(n, runId, dbId, owners)));
     return `shard ${dbId} (${shardDirName(dbId)}): ${why}`;
   }
 }

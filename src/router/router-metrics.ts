@@ -3,16 +3,21 @@
  * the registry). Durations are in seconds, as Prometheus expects.
  *
  * - `shardfleet_router_request_duration_seconds{rpc,outcome}`: Search / BatchSearch latency;
- *   outcome `ok`, `partial` or the gRPC status name in lower case (e.g. `unavailable`).
+ *   outcome `ok`, `partial` (answered with missing shards) or the gRPC status name in lower case:
+ *   `unavailable` (coverage below min_coverage), `deadline_exceeded` (the caller's deadline passed
+ *   first), `invalid_argument`, ... A BatchSearch with failed queries is labelled by their code
+ *   (`error` when their codes differ), never `partial`; see batchOutcomeLabel in batch-search.ts.
  * - `shardfleet_router_node_rpc_duration_seconds{node,outcome}`: SearchShards calls to each node
  *   (gRPC calls: a coalesced call carrying several requests counts once); outcome `ok`, `error`,
+ *   `expired` (DEADLINE_EXCEEDED once its callers' deadline had passed: not the node's failure),
  *   `cancelled` (hedge losers).
  * - `shardfleet_router_node_call_queries{node}`: queries one SearchShards call carried (above 1
  *   for BatchSearch and when concurrent requests were coalesced).
  * - `shardfleet_router_fanout_nodes{rpc}`: nodes called in a request's first wave.
  * - `shardfleet_router_retries_total`, `shardfleet_router_hedges_total`: extra node calls.
  * - `shardfleet_router_partial_responses_total{rpc}`: answers with failed shards (per query).
- * - `shardfleet_router_coverage_failures_total{rpc}`: queries failed for coverage below min_coverage.
+ * - `shardfleet_router_coverage_failures_total{rpc}`: queries failed for coverage below min_coverage
+ *   (not those whose caller's deadline passed first: those are `deadline_exceeded`).
  * - `shardfleet_router_current_run{run_id}`: 1 for the served run.
  * - `shardfleet_router_snapshot_age_seconds`: seconds since the served run was published.
  * - `shardfleet_router_shard_coverage_ratio`: fraction of the served run's shards with a ready replica.
@@ -67,7 +72,7 @@ export class RouterMetrics {
     });
     this.nodeRpcDuration = new Histogram({
       name: 'shardfleet_router_node_rpc_duration_seconds',
-      help: 'SearchShards call latency per shard node, seconds, by outcome (ok, error, cancelled)',
+      help: "SearchShards call latency per shard node, seconds, by outcome (ok, error, expired = the callers' deadline passed, cancelled)",
       labelNames: ['node', 'outcome'],
       buckets: LATENCY_BUCKETS,
       registers,
@@ -96,7 +101,7 @@ export class RouterMetrics {
     });
     this.coverageFailures = new Counter({
       name: 'shardfleet_router_coverage_failures_total',
-      help: 'Queries failed UNAVAILABLE because fewer shards answered than min_coverage requires',
+      help: "Queries failed UNAVAILABLE because fewer shards answered than min_coverage requires (before the caller's deadline)",
       labelNames: ['rpc'],
       registers,
     });

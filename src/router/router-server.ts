@@ -96,6 +96,17 @@ export interface RouterConfig extends Omit<ReaderProcessConfig, 'nodes'> {
   ejectBaseMs?: number;
   /** Longest ejection time, ms (default 60,000). */
   ejectMaxMs?: number;
+  /**
+   * Most nodes ejected at once, percent of the membership, at least one (default 50; Envoy's
+   * `max_ejection_percent`). A shard whose every ready replica is ejected still uses them.
+   */
+  maxEjectionPercent?: number;
+  /**
+   * The router's own limit on one SearchShards call, ms (default unset or 0: node calls carry
+   * only their callers' deadline). A call cut off by it counts as the node's failure; a call cut
+   * off by its callers' deadline never does.
+   */
+  nodeCallTimeoutMs?: number;
   /** Health is degraded when `_CURRENT` was last read longer ago than this, ms (default max(60,000, 3 x pollIntervalMs)). */
   staleAfterMs?: number;
   /** Health is degraded when a newer run has been loading longer than this, ms (default 60,000). */
@@ -156,11 +167,17 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   const pollIntervalMs = config.pollIntervalMs ?? 5000;
   const bucket = rateLimiterFromConfig(config.rateLimitQps, config.rateLimitBurst);
   const metrics = new RouterMetrics(config.metricsRegistry);
-  const ejection = new OutlierEjection({
-    consecutiveFailures: config.ejectAfterFailures ?? DEFAULT_EJECTION.consecutiveFailures,
-    baseMs: config.ejectBaseMs ?? DEFAULT_EJECTION.baseMs,
-    maxMs: config.ejectMaxMs ?? DEFAULT_EJECTION.maxMs,
-  });
+  // The ejection share counts the membership (pool is created below, before any node call).
+  const ejection = new OutlierEjection(
+    {
+      consecutiveFailures: config.ejectAfterFailures ?? DEFAULT_EJECTION.consecutiveFailures,
+      baseMs: config.ejectBaseMs ?? DEFAULT_EJECTION.baseMs,
+      maxMs: config.ejectMaxMs ?? DEFAULT_EJECTION.maxMs,
+      maxEjectionPercent: config.maxEjectionPercent ?? DEFAULT_EJECTION.maxEjectionPercent,
+    },
+    Date.now,
+    () => pool.nodeIds.length,
+  );
   const hedge = new HedgePolicy({
     ...DEFAULT_HEDGE,
     enabled: config.hedging ?? true,
@@ -170,13 +187,14 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     windowSize: config.latencyWindowSize ?? DEFAULT_HEDGE.windowSize,
   });
   // Every gRPC call to a node (one per coalesced batch): metrics and outlier ejection. A request
-  // that expired locally in a node's queue is no call and never reaches ejection.
+  // that expired locally in a node's queue is no call and never reaches ejection; a call ended by
+  // its callers' deadline is `expired`, no failure (isNodeFailure).
   const onNodeCall = (c: NodeCallReport): void => {
     metrics.nodeRpcDuration.observe({ node: c.nodeId, outcome: c.outcome }, c.ms / 1000);
     metrics.nodeCallQueries.observe({ node: c.nodeId }, c.queries);
     if (c.outcome === 'ok') {
       ejection.recordSuccess(c.nodeId);
-    } else if (c.outcome === 'error' && isNodeFailure(c.error, c.ms, hedge.slowCallMs(c.nodeId))) {
+    } else if (isNodeFailure(c)) {
       if (ejection.recordFailure(c.nodeId, describeGrpcError(c.error))) {
         metrics.nodeEjections.inc({ node: c.nodeId });
         log.warn({ node: c.nodeId, ejection: ejection.ejection(c.nodeId) }, 'node ejected after consecutive failures');
@@ -186,7 +204,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   const pool = new NodePool(membership.current(), {
     credentials: channelCredentials(config.nodeTls),
     maxMessageBytes: config.maxMessageBytes,
-    coalescing: { ...config.coalescing, onCall: onNodeCall },
+    coalescing: { ...config.coalescing, callTimeoutMs: config.nodeCallTimeoutMs || undefined, onCall: onNodeCall },
   });
   const statusIntervalMs = config.statusPollIntervalMs ?? 1000;
   const statusTimeoutMs = config.statusTimeoutMs ?? 1000;

@@ -4,7 +4,7 @@
  * per-shard top-k lists. Shared by Search (one query) and BatchSearch (many, see batch-search.ts).
  */
 import * as grpc from '@grpc/grpc-js';
-import { InvalidQueryError, ShardCoverageError, ShardfleetError } from '../common/errors.ts';
+import { DeadlineExceededError, InvalidQueryError, ShardCoverageError, ShardfleetError } from '../common/errors.ts';
 import { shardDirName } from '../common/manifest.ts';
 import type { Hit } from '../common/proto-gen/shardfleet/v1/Hit.ts';
 import type { SearchRequest__Output } from '../common/proto-gen/shardfleet/v1/SearchRequest.ts';
@@ -81,10 +81,14 @@ export function prepareQuery(snapshot: RouterSnapshot, req: SearchRequest__Outpu
 /**
  * Builds the response of one query from its fan-out outcome.
  * @param startedMs `performance.now()` at the request start.
+ * @param deadline the request's absolute deadline, ms since epoch.
+ * @throws DeadlineExceededError (DEADLINE_EXCEEDED) when too few shards answered because the
+ *   caller's deadline passed (a missing shard ended by the deadline, or the deadline has passed):
+ *   the caller ran out of time, not a coverage failure.
  * @throws ShardCoverageError (UNAVAILABLE) when the answering fraction of the probed shards is
- *   below the query's min_coverage; the message names every missing shard and why.
+ *   below the query's min_coverage otherwise; the message names every missing shard and why.
  */
-export function assembleResponse(snapshot: RouterSnapshot, prepared: PreparedQuery, outcome: QueryOutcome, startedMs: number): SearchResponse {
+export function assembleResponse(snapshot: RouterSnapshot, prepared: PreparedQuery, outcome: QueryOutcome, startedMs: number, deadline: number): SearchResponse {
   const runId = snapshot.manifest.run_id;
   const { shardIds } = prepared;
   const missing = shardIds.filter((id) => !outcome.answered.has(id)).sort((a, b) => a - b);
@@ -92,6 +96,13 @@ export function assembleResponse(snapshot: RouterSnapshot, prepared: PreparedQue
   const answeredCount = shardIds.length - missing.length;
   if (shardIds.length > 0 && answeredCount / shardIds.length < prepared.minCoverage - 1e-9) {
     const reasons = missing.map((id) => `shard ${id} (${shardDirName(id)}): ${reasonOf(id)}`);
+    if (missing.some((id) => outcome.expired.has(id)) || Date.now() >= deadline) {
+      throw new DeadlineExceededError(
+        `deadline passed with ${answeredCount}/${shardIds.length} probed shards of run ${runId} answered (min_coverage ${prepared.minCoverage}); ` +
+          `not answered: ${reasons.join(' | ')}`,
+        missing,
+      );
+    }
     throw new ShardCoverageError(
       `coverage ${answeredCount}/${shardIds.length} is below min_coverage ${prepared.minCoverage}; ` +
         `${missing.length} of ${shardIds.length} probed shards of run ${runId} could not answer: ${reasons.join(' | ')}`,
@@ -121,7 +132,10 @@ export function assembleResponse(snapshot: RouterSnapshot, prepared: PreparedQue
   };
 }
 
-/** The metrics label of a failed request: its gRPC status name in lower case. */
+/**
+ * The metrics label of a failed request: its gRPC status name in lower case (`unavailable` for a
+ * coverage failure, `deadline_exceeded` when the caller's deadline passed, `invalid_argument`).
+ */
 export function outcomeLabel(err: unknown): string {
   const code = err instanceof ShardfleetError ? err.grpcCode : grpc.status.INTERNAL;
   return (grpc.status[code] ?? 'unknown').toLowerCase();
@@ -150,7 +164,7 @@ export async function search(backend: SearchBackend, req: SearchRequest__Output,
       const prepared = prepareQuery(snapshot, req);
       const result = await fanOut(backend.fanOutDeps(snapshot), { runId: snapshot.manifest.run_id, queries: [prepared.fanOut], deadline });
       recordFanOut(metrics, 'Search', result);
-      return assembleResponse(snapshot, prepared, result.queries[0], started);
+      return assembleResponse(snapshot, prepared, result.queries[0], started, deadline);
     });
     if (res.partial) metrics?.partialResponses.inc({ rpc: 'Search' });
     metrics?.requestDuration.observe({ rpc: 'Search', outcome: res.partial ? 'partial' : 'ok' }, (performance.now() - started) / 1000);
