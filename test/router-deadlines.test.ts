@@ -147,6 +147,23 @@ describe('ejection never removes the last ready replicas of a shard', () => {
     }
   });
 
+  test('an ejected replica that has the shard loaded is still a retry target when the ready one fails', async () => {
+    const { nodes, t } = await twoReplicas({ hedging: false, ejectAfterFailures: 1, ejectBaseMs: 60_000, ejectMaxMs: 60_000 });
+    const [a, b] = nodes;
+    a.failWith = grpc.status.UNAVAILABLE;
+    await waitUntil('node a to be ejected', async () => {
+      await search(t); // b answers what a fails
+      return (await replicaStates(t)).get('a')?.every((s) => s.state === 'ejected') ?? false;
+    });
+    // a recovers (its ejection lasts 60 s); b, the only ready replica, now fails every call.
+    a.failWith = undefined;
+    b.failWith = grpc.status.UNAVAILABLE;
+    const callsOfA = a.searchCalls.length;
+    const res = await search(t);
+    assert.equal(res.num_shards_answered, NUM_DBS, `failed: ${JSON.stringify(res.failed_shards)}`);
+    assert.ok(a.searchCalls.length > callsOfA, 'the retry went to the ejected replica');
+  });
+
   test('at most maxEjectionPercent (default 50) of the nodes are ejected at once: one of two failing nodes stays in', async () => {
     const { nodes, t } = await twoReplicas({ hedging: false, ejectAfterFailures: 1, ejectBaseMs: 60_000, ejectMaxMs: 60_000 });
     for (const n of nodes) n.failWith = grpc.status.UNAVAILABLE;

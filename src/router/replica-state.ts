@@ -131,15 +131,21 @@ export class ReplicaState {
   }
 
   /**
-   * Where to send a shard: its ready replicas; when there is none, as a last resort, the
-   * placement owners that are not ejected and did not report the shard failed (reachable ones
-   * first). A node asked for a shard it has not loaded loads it on demand when it knows the run,
-   * and a node whose Status is merely stale (just started) answers; otherwise the call fails and
-   * the shard is reported failed with every replica's reason.
+   * Where to send a shard: its ready replicas, then (for retries and hedges only) the ejected
+   * replicas that report it loaded, so a failing ready replica falls back to an ejected one rather
+   * than failing the shard (ejection lowers a node's priority; it never leaves a shard with no
+   * one to ask). When no replica is ready, as a last resort, the placement owners that are not
+   * ejected and did not report the shard failed (reachable ones first). A node asked for a shard
+   * it has not loaded loads it on demand when it knows the run, and a node whose Status is merely
+   * stale (just started) answers; otherwise the call fails and the shard is reported failed with
+   * every replica's reason.
    */
   candidates(runId: string, dbId: number, owners: readonly string[]): ShardCandidates {
     const ready = this.readyReplicas(runId, dbId, owners);
-    if (ready.length > 0) return { nodes: ready, ready: true, owners: ready.filter((n) => owners.includes(n)).length, why: '' };
+    if (ready.length > 0) {
+      const ejected = this.loadedReplicas(runId, dbId, owners).filter((n) => !ready.includes(n));
+      return { nodes: [...ready, ...ejected], ready: true, owners: ready.filter((n) => owners.includes(n)).length, why: '' };
+    }
     const statuses = owners.map((n) => this.status(n, runId, dbId, owners));
     const usable = statuses.filter((s) => s.state === 'loading' || s.state === 'unreachable');
     const nodes = [...usable.filter((s) => s.state === 'loading'), ...usable.filter((s) => s.state === 'unreachable')].map((s) => s.nodeId);
