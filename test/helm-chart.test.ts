@@ -15,6 +15,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Job } from 'kubernetes-models/batch/v1';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { CHART, REPO, find, helmRenderBinary, helmRendererMissing, mergedValues, renderChart, renderChartYaml, renderError, renderNotes, type K8sObject } from './helpers/helm-render.ts';
@@ -25,6 +26,7 @@ const MODELS: Record<string, new (o: any) => { validate(): void }> = {
   'apps/v1/StatefulSet': StatefulSet,
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
   'batch/v1/Job': Job,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'v1/ConfigMap': ConfigMap,
   'v1/Secret': Secret,
@@ -263,6 +265,88 @@ describe('helm chart helm/shardfleet', { skip: rendererMissing }, () => {
     assert.ok(node.volumeMounts.some((m: any) => m.name === 'tls' && m.mountPath === '/etc/shardfleet/tls' && m.readOnly));
     assert.deepEqual(sts.spec.template.spec.volumes.find((v: any) => v.name === 'tls'), { name: 'tls', secret: { secretName: 'demo-shardfleet-tls' } });
     assert.match(renderNotes({ tls: { enabled: true, existingSecret: 'x' } }), /grpcurl -cacert ca\.crt/);
+  });
+
+  test('nodeAuth: nodes require and routers send the same token from one Secret (created or existing)', () => {
+    const objs = renderChart({ auth: { enabled: true, token: 'router-side' }, nodeAuth: { enabled: true, token: 'n0de' } });
+    validateAll(objs);
+    assert.equal(find(objs, 'Secret', 'demo-shardfleet-node-auth').stringData!.token, 'n0de');
+    const ref = { secretKeyRef: { name: 'demo-shardfleet-node-auth', key: 'token' } };
+    const renv = envOf(container(find(objs, 'Deployment', 'demo-shardfleet-router'), 'router'));
+    assert.equal(renv.SHARDFLEET_NODE_AUTH_TOKEN_FILE, 'env:SHARDFLEET_NODE_AUTH_TOKEN');
+    assert.deepEqual(renv.SHARDFLEET_NODE_AUTH_TOKEN, ref);
+    assert.equal(renv.SHARDFLEET_AUTH_TOKEN_FILE, 'env:SHARDFLEET_AUTH_TOKEN', 'the Router API token is separate');
+    assert.deepEqual(renv.SHARDFLEET_AUTH_TOKEN, { secretKeyRef: { name: 'demo-shardfleet-auth', key: 'token' } });
+    const nenv = envOf(container(find(objs, 'StatefulSet', 'demo-shardfleet-node'), 'node'));
+    assert.equal(nenv.SHARDFLEET_AUTH_TOKEN_FILE, 'env:SHARDFLEET_AUTH_TOKEN');
+    assert.deepEqual(nenv.SHARDFLEET_AUTH_TOKEN, ref, 'the node checks the token the routers send');
+
+    const existing = renderChart({ nodeAuth: { enabled: true, existingSecret: 'fleet-node-token', secretKey: 'bearer' } });
+    validateAll(existing);
+    assert.ok(!existing.some((o) => o.kind === 'Secret'), 'an existing Secret is not created');
+    const want = { secretKeyRef: { name: 'fleet-node-token', key: 'bearer' } };
+    assert.deepEqual(envOf(container(find(existing, 'Deployment', 'demo-shardfleet-router'), 'router')).SHARDFLEET_NODE_AUTH_TOKEN, want);
+    assert.deepEqual(envOf(container(find(existing, 'StatefulSet', 'demo-shardfleet-node'), 'node')).SHARDFLEET_AUTH_TOKEN, want);
+
+    const off = renderChart();
+    assert.equal(envOf(container(find(off, 'StatefulSet', 'demo-shardfleet-node'), 'node')).SHARDFLEET_AUTH_TOKEN_FILE, undefined);
+    assert.equal(envOf(container(find(off, 'Deployment', 'demo-shardfleet-router'), 'router')).SHARDFLEET_NODE_AUTH_TOKEN_FILE, undefined);
+    assert.match(renderError({ store: { url: 's3://b/p' }, nodeAuth: { enabled: true } }), /nodeAuth\.token \(or nodeAuth\.existingSecret\) is required/);
+  });
+
+  test('networkPolicy: node gRPC port admits only router pods, metrics port its scrapers; off by default', () => {
+    assert.ok(!renderChart().some((o) => o.kind === 'NetworkPolicy'));
+    const objs = renderChart({ networkPolicy: { enabled: true } });
+    validateAll(objs);
+    const np = find(objs, 'NetworkPolicy', 'demo-shardfleet-node');
+    const nodePods = find(objs, 'StatefulSet', 'demo-shardfleet-node').spec.template.metadata.labels;
+    const routerPods = find(objs, 'Deployment', 'demo-shardfleet-router').spec.template.metadata.labels;
+    assert.ok(matches(np.spec.podSelector.matchLabels, nodePods), 'selects the node pods');
+    assert.ok(!matches(np.spec.podSelector.matchLabels, routerPods), 'not the router pods');
+    assert.deepEqual(np.spec.policyTypes, ['Ingress']);
+    const [grpcRule, metricsRule, ...more] = np.spec.ingress;
+    assert.deepEqual(more, []);
+    assert.deepEqual(grpcRule.ports, [{ port: 7001, protocol: 'TCP' }]);
+    assert.equal(grpcRule.from.length, 1);
+    assert.equal(grpcRule.from[0].namespaceSelector, undefined, 'routers of this namespace only');
+    assert.ok(matches(grpcRule.from[0].podSelector.matchLabels, routerPods), 'router pods may connect');
+    assert.ok(!matches(grpcRule.from[0].podSelector.matchLabels, nodePods), 'node pods may not');
+    const nodeContainer = container(find(objs, 'StatefulSet', 'demo-shardfleet-node'), 'node');
+    assert.equal(nodeContainer.ports.find((p: any) => p.name === 'grpc').containerPort, 7001);
+    assert.deepEqual(metricsRule, { ports: [{ port: 9464, protocol: 'TCP' }] }, 'no from: any scraper');
+
+    const scoped = renderChart({
+      node: { port: 7100 },
+      metrics: { port: 9500 },
+      networkPolicy: {
+        enabled: true,
+        metricsFrom: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
+        extraNodeFrom: [{ podSelector: { matchLabels: { app: 'debug' } } }],
+      },
+    });
+    validateAll(scoped);
+    const sp = find(scoped, 'NetworkPolicy', 'demo-shardfleet-node');
+    assert.deepEqual(sp.spec.ingress[0].ports, [{ port: 7100, protocol: 'TCP' }]);
+    assert.deepEqual(sp.spec.ingress[0].from[1], { podSelector: { matchLabels: { app: 'debug' } } });
+    assert.deepEqual(sp.spec.ingress[1], {
+      ports: [{ port: 9500, protocol: 'TCP' }],
+      from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
+    });
+    const noMetrics = find(renderChart({ metrics: { enabled: false }, networkPolicy: { enabled: true } }), 'NetworkPolicy', 'demo-shardfleet-node');
+    assert.equal(noMetrics.spec.ingress.length, 1, 'no metrics port to open');
+    assert.ok(!renderChart({ node: { enabled: false }, networkPolicy: { enabled: true } }).some((o) => o.kind === 'NetworkPolicy'));
+  });
+
+  test('NOTES warn while node ports are unprotected; the schema knows nodeAuth and networkPolicy', () => {
+    assert.match(renderNotes(), /WARNING: the shard-node gRPC port \(7001\) answers any pod that can reach it/);
+    for (const protectedBy of [{ nodeAuth: { enabled: true, token: 't' } }, { networkPolicy: { enabled: true } }, { tls: { enabled: true, existingSecret: 'c', requireClientCert: true } }]) {
+      assert.doesNotMatch(renderNotes(protectedBy), /WARNING/, JSON.stringify(protectedBy));
+    }
+    assert.match(renderNotes({ tls: { enabled: true, existingSecret: 'c' } }), /WARNING/, 'TLS without client certificates does not protect the port');
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8')));
+    assert.ok(validate(mergedValues({ nodeAuth: { enabled: true, token: 't' }, networkPolicy: { enabled: true, metricsFrom: [{ podSelector: {} }] } })), JSON.stringify(validate.errors));
+    assert.equal(validate(mergedValues({ networkPolicy: { enabled: 'yes' } })), false);
+    assert.equal(validate(mergedValues({ nodeAuth: { tokn: 'typo' } })), false);
   });
 
   test('the TLS exec probe script really checks grpc.health.v1 over mTLS', async () => {

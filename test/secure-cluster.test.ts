@@ -15,6 +15,10 @@ import * as grpc from '@grpc/grpc-js';
 import { ShardfleetClient } from '../src/client/router-client.ts';
 import { freePort } from '../src/cli/free-port.ts';
 import { spawnCli } from '../src/cli/local-cluster.ts';
+import { channelCredentials } from '../src/common/grpc-security.ts';
+import { unaryCall } from '../src/common/grpc-status.ts';
+import { loadShardNodeProto } from '../src/common/proto.ts';
+import type { StatusResponse__Output } from '../src/common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import { readIdxImages } from '../src/writer/input/idx-source.ts';
 import { buildFashionSnapshot, FASHION_IMAGES, tempDir } from './helpers/fixtures.ts';
@@ -32,6 +36,7 @@ describe('TLS, mTLS, bearer auth, rate limit and metrics through real processes'
   let nodeMetrics: string;
   let client: ShardfleetClient;
   let query: Float32Array;
+  let nodeAddresses: string[];
 
   before(async () => {
     dir = await tempDir('secure');
@@ -46,6 +51,7 @@ describe('TLS, mTLS, bearer auth, rate limit and metrics through real processes'
     const nodes = [0, 1].map((i) => ({ id: `node-${i}`, port: 0 }));
     for (const n of nodes) n.port = await freePort();
     const nodeList = nodes.map((n) => `${n.id}=127.0.0.1:${n.port}`).join(',');
+    nodeAddresses = nodes.map((n) => `127.0.0.1:${n.port}`);
     const serverTls = ['--tls-cert', certs.serverCert, '--tls-key', certs.serverKey];
     nodeMetrics = `127.0.0.1:${await freePort()}`;
     nodes.forEach((n, i) => {
@@ -95,6 +101,18 @@ describe('TLS, mTLS, bearer auth, rate limit and metrics through real processes'
       noToken.close();
       plain.close();
     }
+  });
+
+  test('a node port under mTLS answers only clients with a CA-signed certificate (the routers)', async () => {
+    const Ctor = loadShardNodeProto().shardfleet.v1.ShardNode;
+    const status = (creds: grpc.ChannelCredentials): Promise<StatusResponse__Output> => {
+      const c = new Ctor(nodeAddresses[0], creds, { 'grpc.ssl_target_name_override': 'localhost' });
+      return unaryCall<object, StatusResponse__Output>(c.Status.bind(c) as never, {}, { deadline: Date.now() + 5000 }).finally(() => c.close());
+    };
+    await assert.rejects(status(channelCredentials({ caFile: certs.caCert })), (err: grpc.ServiceError) => err.code === grpc.status.UNAVAILABLE);
+    await assert.rejects(status(grpc.credentials.createInsecure()), (err: grpc.ServiceError) => err.code === grpc.status.UNAVAILABLE);
+    const routerCert = channelCredentials({ caFile: certs.caCert, certFile: certs.clientCert, keyFile: certs.clientKey });
+    assert.equal((await status(routerCert)).node_id, 'node-0');
   });
 
   test('a burst beyond the rate limit is RESOURCE_EXHAUSTED', async () => {

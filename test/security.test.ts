@@ -19,7 +19,7 @@ import { channelCredentials, serverCredentials, type ClientTlsFiles } from '../s
 import { toServiceError } from '../src/common/grpc-status.ts';
 import { loadRouterProto } from '../src/common/proto.ts';
 import type { SnapshotInfoResponse } from '../src/common/proto-gen/shardfleet/v1/SnapshotInfoResponse.ts';
-import { bearerAuthInterceptor, checkBearer, loadBearerToken, UnauthenticatedError } from '../src/router/bearer-auth.ts';
+import { bearerAuthInterceptor, bearerTokenClientInterceptor, checkBearer, loadBearerToken, UnauthenticatedError } from '../src/common/bearer-auth.ts';
 import { enforceRateLimit, RateLimitedError, rateLimiterFromConfig, TokenBucket } from '../src/router/rate-limiter.ts';
 import { generateTestCerts, type TestCerts } from './helpers/test-certs.ts';
 import { isGrpcStatus } from './helpers/grpc-assert.ts';
@@ -438,6 +438,36 @@ describe('bearer auth', () => {
     assert.equal(toServiceError(new UnauthenticatedError('x')).code, grpc.status.UNAUTHENTICATED);
   });
 
+  test('a token with a trailing space: ShardfleetClient trims it; a header HTTP/2 dropped is reported with that cause', async () => {
+    const s = await start({ interceptors: [bearerAuthInterceptor(TOKEN)], snapshotInfo: () => ({ run_id: 'trimmed' }) });
+    const spaced = new ShardfleetClient(s.address, { bearerToken: `${TOKEN} ` });
+    try {
+      assert.equal((await spaced.snapshotInfo(3000)).run_id, 'trimmed');
+    } finally {
+      spaced.close();
+    }
+    // A client sending the header value with its trailing space (grpcurl -H, another language):
+    // HTTP/2 drops the header on the way, and the refusal names that cause instead of a bare "missing".
+    const raw = new grpc.Client(s.address, grpc.credentials.createInsecure());
+    const md = new grpc.Metadata();
+    md.set('authorization', `Bearer ${TOKEN} `);
+    try {
+      await assert.rejects(
+        new Promise((resolve, reject) =>
+          raw.makeUnaryRequest('/shardfleet.v1.Router/SnapshotInfo', (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), md, { deadline: Date.now() + 3000 }, (err, res) =>
+            err ? reject(err) : resolve(res),
+          ),
+        ),
+        isGrpcStatus(grpc.status.UNAUTHENTICATED, /missing "authorization: Bearer <token>" metadata \(a header value ending in a space or tab is dropped in transit\)/),
+      );
+    } finally {
+      raw.close();
+    }
+    assert.throws(() => new ShardfleetClient(s.address, { bearerToken: 'two words' }), /bearer token in the bearerToken option must be one line of printable ASCII without spaces/);
+    assert.throws(() => new ShardfleetClient(s.address, { bearerToken: ' \n' }), /bearer token in the bearerToken option is empty/);
+    assert.throws(() => bearerTokenClientInterceptor('a\tb', 'for the nodes'), /bearer token for the nodes must be one line/);
+  });
+
   test('loadBearerToken reads a trimmed token from a file or env:NAME', async () => {
     const file = join(certs.dir, 'token');
     await writeFile(file, `  ${TOKEN}\n`);
@@ -447,6 +477,11 @@ describe('bearer auth', () => {
     assert.throws(() => loadBearerToken('env:SF_TOKEN', {}), /environment variable SF_TOKEN is not set/);
     const missing = join(certs.dir, 'no-token');
     assert.throws(() => loadBearerToken(missing), (e: unknown) => e instanceof ConfigValidationError && e.message.includes(missing));
+    assert.throws(() => loadBearerToken(missing, {}, '--node-auth-token-file'), (e: unknown) => e instanceof ConfigValidationError && e.message.includes(`${missing} (--node-auth-token-file)`));
+    assert.throws(() => loadBearerToken('env:NOPE', {}, '--auth-token-file'), /bearer token environment variable NOPE \(--auth-token-file\) is not set/);
+    const spaced = join(certs.dir, 'spaced-token');
+    await writeFile(spaced, `${TOKEN} \t \n`);
+    assert.equal(loadBearerToken(spaced), TOKEN, 'trailing spaces and tabs are trimmed');
     const empty = join(certs.dir, 'empty-token');
     await writeFile(empty, '\n\n');
     assert.throws(() => loadBearerToken(empty), /is empty/);

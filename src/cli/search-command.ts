@@ -4,7 +4,7 @@
 import { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { ConfigValidationError } from '../common/errors.ts';
+import { ConfigValidationError, errorMessage } from '../common/errors.ts';
 import type { RoutingContext } from '../common/routing/routing-context.ts';
 import { ShardfleetClient } from '../client/router-client.ts';
 import { readIdxImages } from '../writer/input/idx-source.ts';
@@ -34,11 +34,41 @@ async function queryVector(flags: SearchFlags): Promise<Float32Array> {
     const images = await readIdxImages(flags.idx, { start: flags.idxIndex, limit: 1 });
     return images.vectors;
   }
-  const text = flags.vector ?? (flags.vectorFile !== undefined ? await readFile(flags.vectorFile, 'utf8') : undefined);
-  if (text === undefined) throw new ConfigValidationError('give the query with --vector, --vector-file or --idx');
-  const parsed = VectorJson.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new ConfigValidationError('the query must be a JSON array of numbers');
-  return Float32Array.from(parsed.data);
+  if (flags.vector !== undefined) return parseVectorJson(flags.vector, '--vector');
+  if (flags.vectorFile !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(flags.vectorFile, 'utf8');
+    } catch (err) {
+      throw new ConfigValidationError(`--vector-file ${flags.vectorFile} cannot be read: ${errorMessage(err)}`, { cause: err });
+    }
+    return parseVectorJson(text, `--vector-file ${flags.vectorFile}`);
+  }
+  throw new ConfigValidationError('give the query with --vector, --vector-file or --idx');
+}
+
+/**
+ * Parses a query vector given as a JSON array of finite numbers.
+ * @param where the flag (and file) it came from, named in every error (e.g. `--vector`).
+ * @returns the vector as float32.
+ * @throws ConfigValidationError naming `where` when the text is not JSON (e.g. `[1,NaN]`: NaN and
+ *   Infinity are not JSON), not a non-empty array of numbers, or an element is not finite as a
+ *   float32 (e.g. 1e39).
+ */
+export function parseVectorJson(text: string, where: string): Float32Array {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    const hint = /\b(NaN|-?Infinity)\b/.test(text) ? ' (NaN and Infinity are not JSON numbers, and a query must be finite)' : '';
+    throw new ConfigValidationError(`${where} is not a JSON array of numbers${hint}: ${errorMessage(err)}`, { cause: err });
+  }
+  const parsed = VectorJson.safeParse(raw);
+  if (!parsed.success || parsed.data.length === 0) throw new ConfigValidationError(`${where} must be a non-empty JSON array of numbers, e.g. [0.1, 0.2]`);
+  const vector = Float32Array.from(parsed.data);
+  const bad = vector.findIndex((x) => !Number.isFinite(x));
+  if (bad >= 0) throw new ConfigValidationError(`${where}: element ${bad} (${parsed.data[bad]}) is not a finite float32`);
+  return vector;
 }
 
 const RoutingContextJson = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));

@@ -5,11 +5,12 @@
  */
 import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
+import { loadBearerToken } from '../common/bearer-auth.ts';
+import { ConfigValidationError } from '../common/errors.ts';
 import type { ClientTlsFiles, TlsFiles } from '../common/grpc-security.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { createMembership, type Membership } from '../common/membership/membership.ts';
 import { shutdownTracing } from '../common/telemetry/tracing-shutdown.ts';
-import { loadBearerToken } from '../router/bearer-auth.ts';
 import { startRouter } from '../router/router-server.ts';
 import { startShardNode } from '../shard-node/shard-node-server.ts';
 import { intArg } from './arg-parsers.ts';
@@ -37,6 +38,7 @@ interface NodeFlags extends ServeFlags {
   runGraceMs: number;
   drainTimeoutMs: number;
   loadConcurrency: number;
+  authTokenFile?: string;
 }
 
 interface RouterFlags extends ServeFlags {
@@ -54,6 +56,7 @@ interface RouterFlags extends ServeFlags {
   nodeTlsKey?: string;
   nodeTlsServerName?: string;
   authTokenFile?: string;
+  nodeAuthTokenFile?: string;
   rateLimitQps?: number;
   rateLimitBurst?: number;
 }
@@ -116,12 +119,29 @@ function addServeOptions(cmd: Command, defaultListen: string): Command {
     .addOption(opt('--max-message-bytes <n>', 'largest gRPC message received or sent (default 64 MiB)', 'MAX_MESSAGE_BYTES').argParser(intArg));
 }
 
+/**
+ * The server TLS flags. @throws ConfigValidationError naming the flags when --tls-ca or
+ * --tls-require-client-cert is given without --tls-cert/--tls-key (the port would otherwise serve
+ * plaintext and check no client certificate), or only one of --tls-cert/--tls-key is given.
+ */
 function serverTls(f: ServeFlags): TlsFiles | undefined {
-  if (!f.tlsCert && !f.tlsKey) return undefined;
+  if (!f.tlsCert && !f.tlsKey) {
+    if (f.tlsCa || f.tlsRequireClientCert) {
+      throw new ConfigValidationError('--tls-ca and --tls-require-client-cert need --tls-cert and --tls-key (the port serves plaintext without them)');
+    }
+    return undefined;
+  }
+  if (!f.tlsCert || !f.tlsKey) throw new ConfigValidationError('--tls-cert and --tls-key must be given together');
+  if (f.tlsRequireClientCert && !f.tlsCa) throw new ConfigValidationError('--tls-require-client-cert needs --tls-ca (the CA that client certificates must chain to)');
   return { certFile: f.tlsCert ?? '', keyFile: f.tlsKey ?? '', caFile: f.tlsCa, requireClientCert: f.tlsRequireClientCert };
 }
 
+/**
+ * The router's TLS flags for its channels to the nodes. @throws ConfigValidationError naming the
+ * flags when only one of --node-tls-cert/--node-tls-key is given.
+ */
 function nodeClientTls(f: RouterFlags): ClientTlsFiles | undefined {
+  if (Boolean(f.nodeTlsCert) !== Boolean(f.nodeTlsKey)) throw new ConfigValidationError('--node-tls-cert and --node-tls-key must be given together');
   if (!f.nodeTlsCa && !f.nodeTlsCert) return undefined;
   return { caFile: f.nodeTlsCa, certFile: f.nodeTlsCert, keyFile: f.nodeTlsKey, serverNameOverride: f.nodeTlsServerName };
 }
@@ -143,6 +163,13 @@ export function serveCommand(): Command {
     .addOption(opt('--run-grace-ms <ms>', 'keep a superseded run loaded this long after the new one is ready', 'RUN_GRACE_MS').argParser(intArg).default(60_000))
     .addOption(opt('--drain-timeout-ms <ms>', 'on shutdown, wait this long for in-flight searches', 'DRAIN_TIMEOUT_MS').argParser(intArg).default(10_000))
     .addOption(opt('--load-concurrency <n>', 'shards downloaded and opened at once', 'LOAD_CONCURRENCY').argParser(intArg).default(2))
+    .addOption(
+      opt(
+        '--auth-token-file <file|env:NAME>',
+        'require "authorization: Bearer <token>" on ShardNode calls (routers send it with --node-auth-token-file); without it or --tls-require-client-cert the port answers anyone',
+        'AUTH_TOKEN_FILE',
+      ),
+    )
     .action(async (flags: NodeFlags) => {
       const log = createLogger('shard-node', { node_id: flags.nodeId });
       const membership = await openMembership(flags, log);
@@ -161,6 +188,7 @@ export function serveCommand(): Command {
         metricsListen: flags.metricsListen,
         tls: serverTls(flags),
         maxMessageBytes: flags.maxMessageBytes,
+        authToken: loadBearerToken(flags.authTokenFile, process.env, '--auth-token-file'),
         log,
       });
       untilSignal(log, membership, handle);
@@ -180,6 +208,9 @@ export function serveCommand(): Command {
     .addOption(opt('--node-tls-key <file>', 'mTLS to the nodes: client key (PEM)', 'NODE_TLS_KEY'))
     .addOption(opt('--node-tls-server-name <name>', 'TLS to the nodes: expected server name', 'NODE_TLS_SERVER_NAME'))
     .addOption(opt('--auth-token-file <file|env:NAME>', 'require "authorization: Bearer <token>" on Router calls', 'AUTH_TOKEN_FILE'))
+    .addOption(
+      opt('--node-auth-token-file <file|env:NAME>', 'send "authorization: Bearer <token>" on every call to the nodes (their --auth-token-file)', 'NODE_AUTH_TOKEN_FILE'),
+    )
     .addOption(opt('--rate-limit-qps <n>', 'token-bucket rate limit per router (0 = off); BatchSearch costs one per query', 'RATE_LIMIT_QPS').argParser(intArg))
     .addOption(opt('--rate-limit-burst <n>', 'token-bucket size (default: ceil(qps))', 'RATE_LIMIT_BURST').argParser(intArg))
     .action(async (flags: RouterFlags) => {
@@ -203,7 +234,8 @@ export function serveCommand(): Command {
         metricsListen: flags.metricsListen,
         tls: serverTls(flags),
         nodeTls: nodeClientTls(flags),
-        authToken: loadBearerToken(flags.authTokenFile),
+        authToken: loadBearerToken(flags.authTokenFile, process.env, '--auth-token-file'),
+        nodeAuthToken: loadBearerToken(flags.nodeAuthTokenFile, process.env, '--node-auth-token-file'),
         rateLimitQps: flags.rateLimitQps,
         rateLimitBurst: flags.rateLimitBurst,
         maxMessageBytes: flags.maxMessageBytes,

@@ -3,6 +3,7 @@
  * tests. Clients in other languages generate their own from `proto/shardfleet/v1/router.proto`.
  */
 import * as grpc from '@grpc/grpc-js';
+import { normalizeBearerToken } from '../common/bearer-auth.ts';
 import { channelOptions, loadRouterProto, type RouterClient } from '../common/proto.ts';
 import { channelCredentials, type ClientTlsFiles } from '../common/grpc-security.ts';
 import { unaryCall } from '../common/grpc-status.ts';
@@ -61,7 +62,10 @@ export interface SearchParams {
 export interface ShardfleetClientOptions {
   /** TLS to the router (mutual TLS when `certFile` and `keyFile` are set); default insecure. */
   tls?: ClientTlsFiles;
-  /** Sent as `authorization: Bearer <token>` on every call (use with TLS: clear text otherwise). */
+  /**
+   * Sent as `authorization: Bearer <token>` on every call (use with TLS: clear text otherwise).
+   * Surrounding whitespace is removed (HTTP/2 would drop a header value ending in a space).
+   */
   bearerToken?: string;
   /** Largest message sent or received, bytes (default 64 MiB). */
   maxMessageBytes?: number;
@@ -74,12 +78,13 @@ export class ShardfleetClient {
 
   /**
    * @param address router `host:port`.
-   * @throws ConfigValidationError when a TLS file cannot be read or the options are invalid.
+   * @throws ConfigValidationError when a TLS file cannot be read or the options are invalid
+   *   (e.g. a `bearerToken` that is empty or holds spaces or non-printable characters).
    */
   constructor(address: string, options: ShardfleetClientOptions = {}) {
+    this.bearerToken = options.bearerToken === undefined ? undefined : normalizeBearerToken(options.bearerToken, 'in the bearerToken option');
     const Ctor = loadRouterProto().shardfleet.v1.Router;
     this.client = new Ctor(address, channelCredentials(options.tls), channelOptions(options.maxMessageBytes));
-    this.bearerToken = options.bearerToken;
   }
 
   /** Metadata of one call (a fresh object: grpc-js may mutate it). */

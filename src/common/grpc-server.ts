@@ -10,7 +10,7 @@ import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { LEAN_CALL_OPTIONS, MAX_MESSAGE_BYTES, PROTO_DIR, SERVICE_PROTO_FILES, loadServicesPackageDefinition } from './proto.ts';
 import { buildFileDescriptorProtos, type EncodedFileDescriptor } from './proto-descriptors.ts';
 import { HealthImplementation } from './health.ts';
-import { AddressInUseError, ConfigValidationError } from './errors.ts';
+import { AddressInUseError, ConfigValidationError, errorMessage } from './errors.ts';
 
 /** Fully-qualified name of the standard health service every shardfleet server exposes. */
 export const HEALTH_SERVICE = 'grpc.health.v1.Health';
@@ -36,7 +36,7 @@ export interface NewServerOptions {
   maxSendMessageBytes?: number;
   /**
    * Server interceptors, run in order before every handler (e.g. `bearerAuthInterceptor` from
-   * `src/router/bearer-auth.ts`). They also see health and reflection calls.
+   * `src/common/bearer-auth.ts`). They also see health and reflection calls.
    */
   interceptors?: grpc.ServerInterceptor[];
 }
@@ -142,12 +142,74 @@ export function reflectionService(serviceNames: readonly string[]): ReflectionSe
 }
 
 /**
+ * What a wrapped request deserializer returns instead of throwing when the request bytes do not
+ * decode: grpc-js answers a throwing deserializer with INTERNAL ("Error deserializing request"),
+ * a server fault, when the client's bytes are at fault.
+ */
+class UndecodableRequest {
+  constructor(readonly reason: string) {}
+}
+
+/** The INVALID_ARGUMENT status of an undecodable request message of method `path`. */
+function undecodableStatus(path: string, request: UndecodableRequest): Partial<grpc.StatusObject> {
+  return { code: grpc.status.INVALID_ARGUMENT, details: `cannot decode the request message of ${path}: ${request.reason}` };
+}
+
+/**
+ * A grpc-js server whose unary and server-streaming methods (every Router, ShardNode and health
+ * method) answer a request message that does not decode with INVALID_ARGUMENT naming the method
+ * and the decoder's reason, before the handler runs. Client- and bidi-streaming methods (server
+ * reflection) keep grpc-js's INTERNAL.
+ */
+class ShardfleetServer extends grpc.Server {
+  override addService(service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void {
+    const definition: Record<string, grpc.MethodDefinition<object, object>> = {};
+    const handlers: grpc.UntypedServiceImplementation = {};
+    for (const [name, method] of Object.entries(service)) {
+      const found = implementation[name] ?? (typeof method.originalName === 'string' ? implementation[method.originalName] : undefined);
+      if (method.requestStream) {
+        definition[name] = method;
+        if (found !== undefined) handlers[name] = found.bind(implementation);
+        continue;
+      }
+      const deserialize = method.requestDeserialize;
+      definition[name] = {
+        ...method,
+        requestDeserialize: (bytes: Buffer): object => {
+          try {
+            return deserialize(bytes);
+          } catch (err) {
+            return new UndecodableRequest(errorMessage(err));
+          }
+        },
+      };
+      if (found === undefined) continue;
+      if (method.responseStream) {
+        const handler = found as grpc.handleServerStreamingCall<unknown, unknown>;
+        handlers[name] = (call: grpc.ServerWritableStream<unknown, unknown>): void => {
+          if (call.request instanceof UndecodableRequest) call.emit('error', undecodableStatus(method.path, call.request));
+          else handler.call(implementation, call);
+        };
+      } else {
+        const handler = found as grpc.handleUnaryCall<unknown, unknown>;
+        handlers[name] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>): void => {
+          if (call.request instanceof UndecodableRequest) callback(undecodableStatus(method.path, call.request));
+          else handler.call(implementation, call, callback);
+        };
+      }
+    }
+    super.addService(definition, handlers);
+  }
+}
+
+/**
  * Creates a grpc-js server with shardfleet's message size limits (64 MiB each way unless
- * configured) and optional interceptors.
+ * configured) and optional interceptors. A unary or server-streaming call whose request message
+ * does not decode fails with INVALID_ARGUMENT (grpc-js alone answers INTERNAL).
  * @throws ConfigValidationError when a size limit is not a positive integer.
  */
 export function newServer(options: NewServerOptions = {}): grpc.Server {
-  return new grpc.Server({
+  return new ShardfleetServer({
     'grpc.max_receive_message_length': positiveBytes('max receive message size', options.maxReceiveMessageBytes),
     'grpc.max_send_message_length': positiveBytes('max send message size', options.maxSendMessageBytes),
     ...LEAN_CALL_OPTIONS,

@@ -2,9 +2,12 @@
  * gRPC clients of the shard nodes, one channel per node, keyed by node id, each with the
  * {@link NodeCallCoalescer} that every fan-out of the router sends its SearchShards calls to that
  * node through. The set of nodes can change at runtime ({@link NodePool.update}): new nodes get a
- * channel, removed ones are closed (and their queued calls answered UNAVAILABLE).
+ * channel, removed ones are closed (and their queued calls answered UNAVAILABLE). With a
+ * `bearerToken`, every call on these channels (SearchShards, Status, Refresh) carries
+ * `authorization: Bearer <token>`, what nodes started with `--auth-token-file` require.
  */
 import * as grpc from '@grpc/grpc-js';
+import { bearerTokenClientInterceptor } from '../common/bearer-auth.ts';
 import { CHANNEL_OPTIONS, MAX_MESSAGE_BYTES, loadShardNodeProto, type ShardNodeClient } from '../common/proto.ts';
 import type { NodeEndpoint } from '../common/node-list.ts';
 import { DEFAULT_COALESCING, NodeCallCoalescer, type CoalescerOptions, type NodeCaller } from './node-call-coalescer.ts';
@@ -41,6 +44,11 @@ export interface PoolChange {
 export interface NodePoolOptions {
   /** Channel credentials (default insecure); see `channelCredentials` in grpc-security.ts. */
   credentials?: grpc.ChannelCredentials;
+  /**
+   * Token sent as `authorization: Bearer <token>` on every call to every node (a client
+   * interceptor); unset = no `authorization` metadata. Surrounding whitespace is removed.
+   */
+  bearerToken?: string;
   /** Largest message sent or received, bytes (default 64 MiB). */
   maxMessageBytes?: number;
   /**
@@ -54,16 +62,25 @@ export interface NodePoolOptions {
 export class NodePool {
   private readonly clients = new Map<string, { endpoint: NodeEndpoint; client: ShardNodeClient; caller: NodeCallCoalescer }>();
   private readonly credentials: grpc.ChannelCredentials;
-  private readonly channelOptions: grpc.ChannelOptions;
+  private readonly clientOptions: grpc.ClientOptions;
   private readonly coalescing: Partial<CoalescerOptions>;
 
-  /** @param nodes the membership (ids and addresses). */
+  /**
+   * @param nodes the membership (ids and addresses).
+   * @throws ConfigValidationError when `bearerToken` is empty or not one word of printable ASCII.
+   */
   constructor(nodes: readonly NodeEndpoint[], options: NodePoolOptions = {}) {
     this.credentials = options.credentials ?? grpc.credentials.createInsecure();
-    this.channelOptions =
+    const channelOptions: grpc.ChannelOptions =
       options.maxMessageBytes === undefined
         ? NODE_CHANNEL_OPTIONS
         : { ...NODE_CHANNEL_OPTIONS, 'grpc.max_receive_message_length': options.maxMessageBytes, 'grpc.max_send_message_length': options.maxMessageBytes };
+    // Interceptors are client options, not channel options: only set when there is a token, so a
+    // channel without one keeps grpc-js's interceptor-free call path.
+    this.clientOptions =
+      options.bearerToken === undefined
+        ? channelOptions
+        : { ...channelOptions, interceptors: [bearerTokenClientInterceptor(options.bearerToken, 'for the shard nodes (nodeAuthToken / --node-auth-token-file)')] };
     // A combined call must stay well within the message limit however the estimate errs.
     const maxBatchBytes = Math.max(1, Math.floor((options.maxMessageBytes ?? MAX_MESSAGE_BYTES) / 4));
     this.coalescing = { maxBatchBytes: Math.min(maxBatchBytes, DEFAULT_COALESCING.maxBatchBytes), ...options.coalescing };
@@ -117,7 +134,7 @@ export class NodePool {
       if (existing && existing.endpoint.address === endpoint.address) continue;
       existing?.caller.close(`node ${endpoint.id} moved to ${endpoint.address}`);
       existing?.client.close();
-      const client = new Ctor(endpoint.address, this.credentials, this.channelOptions);
+      const client = new Ctor(endpoint.address, this.credentials, this.clientOptions);
       const caller = new NodeCallCoalescer(endpoint.id, client, this.coalescing);
       this.clients.set(endpoint.id, { endpoint: { ...endpoint }, client, caller });
       (existing ? change.moved : change.added).push(endpoint.id);

@@ -16,6 +16,7 @@ import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
 import { ConfigValidationError, ReaderStateError, errorMessage } from '../common/errors.ts';
 import { bindServer, newServer, setServing, shutdownServer } from '../common/grpc-server.ts';
+import { bearerAuthInterceptor } from '../common/bearer-auth.ts';
 import { channelCredentials, serverCredentials, type ClientTlsFiles } from '../common/grpc-security.ts';
 import { describeGrpcError, toServiceError } from '../common/grpc-status.ts';
 import { startMetricsServer, type MetricsServer } from '../common/metrics/metrics-server.ts';
@@ -28,7 +29,6 @@ import type { RouteRequest__Output } from '../common/proto-gen/shardfleet/v1/Rou
 import type { SearchRequest__Output } from '../common/proto-gen/shardfleet/v1/SearchRequest.ts';
 import type { ReaderProcessConfig } from '../common/reader-config.ts';
 import { batchSearch } from './batch-search.ts';
-import { bearerAuthInterceptor } from './bearer-auth.ts';
 import type { FanOutDeps, NodeCallOutcome } from './fan-out.ts';
 import type { CoalescerOptions, NodeCallReport } from './node-call-coalescer.ts';
 import { DEFAULT_HEDGE, HedgePolicy } from './hedge-policy.ts';
@@ -121,9 +121,15 @@ export interface RouterConfig extends Omit<ReaderProcessConfig, 'nodes'> {
   nodeTls?: ClientTlsFiles;
   /**
    * Bearer token every Router call must carry (`authorization: Bearer <token>`; the health and
-   * reflection services are exempt); unset = no authentication. See bearer-auth.ts.
+   * reflection services are exempt); unset = no authentication. See src/common/bearer-auth.ts.
    */
   authToken?: string;
+  /**
+   * Bearer token sent as `authorization: Bearer <token>` on every call to the shard nodes
+   * (SearchShards, Status, Refresh): the token nodes started with `authToken` require; unset =
+   * no token sent.
+   */
+  nodeAuthToken?: string;
   /** Search rate limit, queries per second (a BatchSearch costs one per query); unset or 0 = none. */
   rateLimitQps?: number;
   /** Rate-limit burst, queries (default max(1, ceil(rateLimitQps))). */
@@ -203,6 +209,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   };
   const pool = new NodePool(membership.current(), {
     credentials: channelCredentials(config.nodeTls),
+    bearerToken: config.nodeAuthToken,
     maxMessageBytes: config.maxMessageBytes,
     coalescing: { ...config.coalescing, callTimeoutMs: config.nodeCallTimeoutMs || undefined, onCall: onNodeCall },
   });

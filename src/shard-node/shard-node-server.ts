@@ -16,6 +16,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
+import { bearerAuthInterceptor } from '../common/bearer-auth.ts';
 import { ConfigValidationError, errorMessage } from '../common/errors.ts';
 import { bindServer, newServer, setServing, shutdownServer } from '../common/grpc-server.ts';
 import { serverCredentials } from '../common/grpc-security.ts';
@@ -73,6 +74,13 @@ export interface ShardNodeConfig extends Omit<ReaderProcessConfig, 'nodes'> {
   loadConcurrency?: number;
   /** Back-off after a shard's first failed load, ms, doubling per failure up to 5 min (default: pollIntervalMs). */
   retryBaseMs?: number;
+  /**
+   * Bearer token every ShardNode call (SearchShards, Status, Refresh) must carry as
+   * `authorization: Bearer <token>`, else UNAUTHENTICATED; the health and reflection services are
+   * exempt (probes). Routers send it with `nodeAuthToken`. Unset = the node answers every caller
+   * that reaches its port (and logs a warning at start unless `tls.requireClientCert` is set).
+   */
+  authToken?: string;
 }
 
 /** A running shard node. */
@@ -158,7 +166,11 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
   });
 
   const proto = loadShardNodeProto();
-  const server = newServer({ maxReceiveMessageBytes: config.maxMessageBytes, maxSendMessageBytes: config.maxMessageBytes });
+  const server = newServer({
+    maxReceiveMessageBytes: config.maxMessageBytes,
+    maxSendMessageBytes: config.maxMessageBytes,
+    interceptors: config.authToken === undefined ? [] : [bearerAuthInterceptor(config.authToken)],
+  });
   let health: HealthImplementation | undefined; // set once bound
   let stopped = false;
   const runs = new NodeRunSet({
@@ -235,6 +247,14 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
   }
   health = bound.health;
   log.info({ address: bound.address, node_id: config.nodeId, metrics: metricsServer?.address, max_cache_bytes: maxCacheBytes }, 'shard node listening');
+  if (config.authToken === undefined && !config.tls?.requireClientCert) {
+    log.warn(
+      { address: bound.address },
+      'shard node port is unauthenticated: anyone who can reach it can call SearchShards (hits and payloads), Status and Refresh, ' +
+        "bypassing the routers' auth and rate limits; set --auth-token-file here and --node-auth-token-file on the routers, " +
+        'or require router client certificates (--tls-require-client-cert), or restrict the port (Helm networkPolicy.enabled)',
+    );
+  }
 
   config.membership?.onChange((next) => {
     if (stopped) return;

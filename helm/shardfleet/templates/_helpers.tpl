@@ -84,6 +84,14 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
+{{- define "shardfleet.nodeAuthSecretName" -}}
+{{- if .Values.nodeAuth.existingSecret }}
+{{- .Values.nodeAuth.existingSecret }}
+{{- else }}
+{{- include "shardfleet.fullname" . | trunc 51 | trimSuffix "-" }}-node-auth
+{{- end }}
+{{- end }}
+
 {{/* The membership spec routers and nodes share: SRV records of the node headless service (port named grpc). */}}
 {{- define "shardfleet.nodesSpec" -}}
 dns+srv:_grpc._tcp.{{ include "shardfleet.nodeHeadlessName" . }}.{{ .Release.Namespace }}.svc.{{ .Values.clusterDomain }}

@@ -174,7 +174,7 @@ export class RecordValidator {
       throw new InputRecordError(
         location,
         `duplicate id ${JSON.stringify(id)} (first seen at ${this.locations.decode(first)}); ` +
-          `use onDuplicate 'last' to keep the last occurrence`,
+          `pass --on-duplicate last to shardfleet build (onDuplicate: 'last' in the build API) to keep the last occurrence`,
       );
     } else {
       this.lastOrdinal.set(id, ordinal);
