@@ -31,7 +31,7 @@ interface Case {
   /** The search parameters for a query with this label, and the shards it must probe (if fixed). */
   query(label: number): { numProbes?: number; shardIds?: number[]; routingContext?: Record<string, string | number>; expect?: number[] };
   /** A badly routed query and the error it must give. */
-  bad?: { params: { numProbes?: number; shardIds?: number[]; routingContext?: Record<string, string | number> }; pattern: RegExp };
+  bad?: Array<{ params: { numProbes?: number; shardIds?: number[]; routingContext?: Record<string, string | number> }; pattern: RegExp }>;
 }
 
 const CASES: Case[] = [
@@ -40,33 +40,41 @@ const CASES: Case[] = [
     sharding: { strategy: 'cluster', numDbs: 4, numProbes: 2, balanceFactor: 1.1 },
     columns: {},
     query: () => ({ numProbes: 2 }),
+    bad: [{ params: { routingContext: { label: 3 } }, pattern: /routing_context \(column "label"\) is only read by CEL-sharded snapshots; this snapshot uses cluster sharding/ }],
   },
   {
     name: 'lsh (centred, query-directed probing)',
     sharding: { strategy: 'lsh', numDbs: 4, numProbes: 2 },
     columns: {},
     query: () => ({ numProbes: 3 }),
+    bad: [{ params: { routingContext: { label: 3 } }, pattern: /this snapshot uses lsh sharding/ }],
   },
   {
     name: 'explicit (shard_id = label)',
     sharding: { strategy: 'explicit', numDbs: 10 },
     columns: { shardIdColumn: 'label' },
     query: (label) => ({ shardIds: [label, (label + 1) % 10], expect: [label, (label + 1) % 10] }),
-    bad: { params: {}, pattern: /explicit sharding: pass shard_ids/ },
+    bad: [
+      { params: {}, pattern: /explicit sharding: pass shard_ids/ },
+      { params: { shardIds: [1], routingContext: { label: 1 } }, pattern: /this snapshot uses explicit sharding: leave routing_context empty/ },
+    ],
   },
   {
     name: 'cel direct (label % 4)',
     sharding: { strategy: 'cel', numDbs: 4, celExpr: 'label % 4', celColumns: { label: 'int' } },
     columns: { routingColumns: ['label'] },
     query: (label) => ({ routingContext: { label }, expect: [label % 4] }),
-    bad: { params: { routingContext: { label: 1 }, numProbes: 2 }, pattern: /num_probes 2 is not supported by the cel strategy/ },
+    bad: [
+      { params: { routingContext: { label: 1 }, numProbes: 2 }, pattern: /num_probes 2 is not supported by the cel strategy/ },
+      { params: { routingContext: { label: 1, lable: 2 } }, pattern: /routing_context column "lable" is not used by CEL expression "label % 4" \(its columns: label \(int\)\)/ },
+    ],
   },
   {
     name: 'cel categorical (label_name)',
     sharding: { strategy: 'cel', celExpr: 'label_name', celColumns: { label_name: 'string' }, routingValues: LABEL_NAMES },
     columns: { routingColumns: ['label_name'] },
     query: (label) => ({ routingContext: { label_name: LABEL_NAMES[label] }, expect: [label] }),
-    bad: { params: { routingContext: { label_name: 'Hat' } }, pattern: /Hat/ },
+    bad: [{ params: { routingContext: { label_name: 'Hat' } }, pattern: /Hat/ }],
   },
 ];
 
@@ -173,9 +181,11 @@ for (const backend of BACKENDS) {
       });
 
       if (c.bad) {
-        const bad = c.bad;
+        const bads = c.bad;
         test('a badly routed query is INVALID_ARGUMENT naming the problem', async () => {
-          await assert.rejects(client.search({ vector: new Float32Array(784), ...bad.params }), isGrpcStatus(grpc.status.INVALID_ARGUMENT, bad.pattern));
+          for (const bad of bads) {
+            await assert.rejects(client.search({ vector: new Float32Array(784), ...bad.params }), isGrpcStatus(grpc.status.INVALID_ARGUMENT, bad.pattern));
+          }
         });
       }
     });

@@ -270,7 +270,8 @@ export class CelRouting implements ShardRouting {
    * The one shard a query's `routingContext` selects; non-empty `shardIds` override routing (and
    * num_probes) and are returned as given after validation.
    * @throws InvalidQueryError for num_probes > 1 (or negative), a missing or bad routing context
-   *   (see {@link CelRouting.evaluate}), or an unknown/repeated shard id.
+   *   (see {@link CelRouting.evaluate}), a routing context column the expression does not use, or
+   *   an unknown/repeated shard id.
    */
   route(query: QueryToRoute): number[] {
     if (query.shardIds.length > 0) return checkShardIds(query.shardIds, this.numDbs);
@@ -278,6 +279,15 @@ export class CelRouting implements ShardRouting {
     rejectMultiProbe(query.numProbes, 'cel');
     if (query.routingContext === undefined) {
       throw new InvalidQueryError(`this snapshot uses CEL sharding (${this.#quoted}): pass routing_context with ${this.#declared()}, or shard_ids`);
+    }
+    // A query's context is all the caller means to route by: a column the expression does not
+    // read is a mistake (a typo, another snapshot's schema), not something to ignore. Records may
+    // carry more columns (see evaluate).
+    const unused = Object.keys(query.routingContext).filter((name) => !this.#columns.some((c) => c.name === name));
+    if (unused.length > 0) {
+      throw new InvalidQueryError(
+        `routing_context column${unused.length > 1 ? 's' : ''} ${unused.map((c) => JSON.stringify(c)).join(', ')} ${unused.length > 1 ? 'are' : 'is'} not used by CEL expression ${this.#quoted} (its columns: ${this.#declared()})`,
+      );
     }
     try {
       return [this.#shardOf(query.routingContext)];

@@ -6,7 +6,7 @@
  */
 import { CentroidRouter } from '../cluster-routing.ts';
 import type { Metric } from '../distance.ts';
-import { checkShardIds, resolveNumProbes } from './route-checks.ts';
+import { checkShardIds, rejectRoutingContext, resolveNumProbes } from './route-checks.ts';
 import type { QueryToRoute, RecordToRoute, ShardRouting } from './shard-routing.ts';
 
 /** CLUSTER routing over a run's centroids. */
@@ -33,6 +33,7 @@ export class ClusterRouting implements ShardRouting {
 
   /** Caller-named shards, or the nearest `num_probes` centroids' shards, nearest first. */
   route(query: QueryToRoute): number[] {
+    rejectRoutingContext(query.routingContext, 'cluster');
     if (query.shardIds.length > 0) return checkShardIds(query.shardIds, this.numDbs);
     return this.centroids.nearest(query.vector, 0, resolveNumProbes(query.numProbes, this.defaultNumProbes, this.numDbs));
   }

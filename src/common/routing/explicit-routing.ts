@@ -3,7 +3,7 @@
  * to search (`shard_ids`), as in shardyfusion's explicit strategy.
  */
 import { InputRecordError, InvalidQueryError } from '../errors.ts';
-import { checkShardIds, rejectMultiProbe } from './route-checks.ts';
+import { checkShardIds, rejectMultiProbe, rejectRoutingContext } from './route-checks.ts';
 import type { QueryToRoute, RecordToRoute, ShardRouting } from './shard-routing.ts';
 
 /** EXPLICIT routing over `numDbs` shards. */
@@ -30,6 +30,7 @@ export class ExplicitRouting implements ShardRouting {
    * @throws InvalidQueryError when none are given, one is unknown or repeated, or num_probes > 1.
    */
   route(query: QueryToRoute): number[] {
+    rejectRoutingContext(query.routingContext, 'explicit');
     rejectMultiProbe(query.numProbes, 'explicit');
     if (query.shardIds.length === 0) {
       throw new InvalidQueryError(`this snapshot uses explicit sharding: pass shard_ids (0..${this.numDbs - 1}) with every query`);

@@ -22,7 +22,7 @@
  * each, shards 3-4 one).
  */
 import { ConfigValidationError, InputRecordError, InvalidQueryError } from '../errors.ts';
-import { checkShardIds, resolveNumProbes } from './route-checks.ts';
+import { checkShardIds, rejectRoutingContext, resolveNumProbes } from './route-checks.ts';
 import type { QueryToRoute, RecordToRoute, ShardRouting } from './shard-routing.ts';
 
 /** Largest supported number of hash bits (codes must fit a 31-bit non-negative int; manifest max). */
@@ -248,6 +248,7 @@ export class LshRouting implements ShardRouting {
    *   or a query whose length is not dim.
    */
   route(query: QueryToRoute): number[] {
+    rejectRoutingContext(query.routingContext, 'lsh');
     if (query.shardIds.length > 0) return checkShardIds(query.shardIds, this.numDbs);
     const probes = resolveNumProbes(query.numProbes, this.defaultNumProbes, this.numDbs);
     return this.probeSequence(query.vector, probes);

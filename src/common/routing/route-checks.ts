@@ -1,7 +1,9 @@
 /**
- * Query checks shared by every routing strategy: caller-named shard ids and num_probes.
+ * Query checks shared by every routing strategy: caller-named shard ids, num_probes, and a
+ * routing_context sent to a strategy that does not read one.
  */
 import { InvalidQueryError } from '../errors.ts';
+import type { RoutingContext } from './routing-context.ts';
 
 /**
  * Validates shard ids named by a caller: integers in 0..numDbs-1, none repeated.
@@ -41,4 +43,18 @@ export function rejectMultiProbe(numProbes: number, strategy: string): void {
   if (numProbes > 1) {
     throw new InvalidQueryError(`num_probes ${numProbes} is not supported by the ${strategy} strategy: a query maps to exactly one shard (leave num_probes 0 or 1)`);
   }
+}
+
+/**
+ * Rejects a non-empty `routing_context` for strategies that never read it (CLUSTER, LSH,
+ * EXPLICIT): silently ignoring it would hide a client that believes it routes by key.
+ * @throws InvalidQueryError naming the columns sent and the strategy.
+ */
+export function rejectRoutingContext(context: RoutingContext | undefined, strategy: string): void {
+  const columns = context === undefined ? [] : Object.keys(context);
+  if (columns.length === 0) return;
+  throw new InvalidQueryError(
+    `routing_context (column${columns.length > 1 ? 's' : ''} ${columns.map((c) => JSON.stringify(c)).join(', ')}) is only read by CEL-sharded snapshots; ` +
+      `this snapshot uses ${strategy} sharding: leave routing_context empty`,
+  );
 }
