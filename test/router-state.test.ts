@@ -21,7 +21,8 @@ import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import type { MembershipView } from '../src/common/membership/membership.ts';
 import { tempDir } from './helpers/fixtures.ts';
 import { isGrpcStatus } from './helpers/grpc-assert.ts';
-import { FakeShardNode, fakeQuery, publishFakeRun, publishMalformedRun, startTestRouter, waitUntil, type TestRouter } from './helpers/router-fakes.ts';
+import { FakeShardNode, fakeManifest, fakeQuery, publishFakeRun, publishMalformedRun, startTestRouter, waitUntil, type TestRouter } from './helpers/router-fakes.ts';
+import { builtIndexTypes } from '../src/router/router-info.ts';
 
 const RUN_A = 'run-a';
 const RUN_B = 'run-b';
@@ -107,6 +108,19 @@ describe('Route and ShardDetails', () => {
     assert.equal(info.strategy, 'explicit');
     assert.equal(info.num_dbs, NUM_DBS);
     assert.match(info.manifest_ref, /run_id=run-a\/manifest\.json$/);
+    assert.equal(info.index_type, 'none', 'what the shards have (ShardDetails and the manifest entries say the same)');
+    assert.equal(info.requested_index_type, 'auto', 'what the build was asked for');
+  });
+
+  test('SnapshotInfo index_type lists the distinct built index types when shards differ, leaving out empty shards', () => {
+    const m = fakeManifest('run-x', 4, new Date('2026-01-01T00:00:00Z'));
+    m.shards[0].index_type = 'hnsw_sq';
+    m.shards[1].index_type = 'ivf_flat';
+    m.shards[2].index_type = 'empty';
+    m.shards[3].index_type = 'hnsw_sq';
+    assert.equal(builtIndexTypes(m), 'hnsw_sq, ivf_flat');
+    for (const s of m.shards) s.index_type = 'empty';
+    assert.equal(builtIndexTypes(m), 'empty');
   });
 });
 

@@ -9,6 +9,7 @@ import type { ShardDetailsResponse } from '../common/proto-gen/shardfleet/v1/Sha
 import type { SnapshotInfoResponse } from '../common/proto-gen/shardfleet/v1/SnapshotInfoResponse.ts';
 import { decodeRoutingContext } from '../common/routing/routing-value-codec.ts';
 import { decodeVector } from '../common/vector-codec.ts';
+import type { Manifest } from '../common/manifest.ts';
 import type { ReplicaState } from './replica-state.ts';
 import type { RouterSnapshot } from './router-snapshot.ts';
 
@@ -27,7 +28,8 @@ export function snapshotInfo(s: RouterSnapshot, storeUrl: string): SnapshotInfoR
     default_num_probes: m.sharding.num_probes,
     total_vectors: m.build_stats.total_vectors,
     store_url: storeUrl,
-    index_type: m.index.index_type,
+    index_type: builtIndexTypes(m),
+    requested_index_type: m.index.index_type,
     cel_expr: m.sharding.strategy === 'cel' ? m.sharding.cel_expr : '',
     cel_columns: m.sharding.strategy === 'cel' ? m.sharding.cel_columns : {},
   };
@@ -77,4 +79,14 @@ export function route(s: RouterSnapshot, replicas: ReplicaState, addressOf: (nod
       return { db_id: dbId, node_ids: nodes, addresses: nodes.map((n) => addressOf(n) ?? '') };
     }),
   };
+}
+
+/**
+ * The index types the shards of `m` really have (their manifest entries), distinct, sorted and
+ * comma-separated; empty shards (`empty`) are left out unless every shard is empty.
+ */
+export function builtIndexTypes(m: Manifest): string {
+  const types = new Set(m.shards.map((s) => s.index_type));
+  if (types.size > 1) types.delete('empty');
+  return [...types].sort().join(', ');
 }

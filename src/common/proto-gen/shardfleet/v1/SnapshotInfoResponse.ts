@@ -33,7 +33,9 @@ export interface SnapshotInfoResponse {
    */
   'store_url'?: (string);
   /**
-   * Requested index type of the shards (e.g. "auto", "hnsw_sq", "flat").
+   * The index the shards have, as in ShardDetails and the manifest's shard entries ("hnsw",
+   * "ivf_flat", "flat", ...); when shards differ (LanceDB "auto" picks per shard by row count),
+   * the distinct types, comma-separated, e.g. "hnsw_sq, ivf_flat". Empty shards are left out.
    */
   'index_type'?: (string);
   /**
@@ -42,6 +44,10 @@ export interface SnapshotInfoResponse {
    */
   'cel_expr'?: (string);
   'cel_columns'?: ({[key: string]: string});
+  /**
+   * The index type the build was asked for (the manifest's index.index_type, e.g. "auto").
+   */
+  'requested_index_type'?: (string);
 }
 
 export interface SnapshotInfoResponse__Output {
@@ -75,7 +81,9 @@ export interface SnapshotInfoResponse__Output {
    */
   'store_url': (string);
   /**
-   * Requested index type of the shards (e.g. "auto", "hnsw_sq", "flat").
+   * The index the shards have, as in ShardDetails and the manifest's shard entries ("hnsw",
+   * "ivf_flat", "flat", ...); when shards differ (LanceDB "auto" picks per shard by row count),
+   * the distinct types, comma-separated, e.g. "hnsw_sq, ivf_flat". Empty shards are left out.
    */
   'index_type': (string);
   /**
@@ -84,4 +92,8 @@ export interface SnapshotInfoResponse__Output {
    */
   'cel_expr': (string);
   'cel_columns': ({[key: string]: string});
+  /**
+   * The index type the build was asked for (the manifest's index.index_type, e.g. "auto").
+   */
+  'requested_index_type': (string);
 }
