@@ -182,7 +182,7 @@ test('serve --help documents the node token and mTLS flags with their env vars',
   const help = async (cmd: string): Promise<string> => (await cli(['serve', cmd, '--help'])).stdout.replace(/\s+/g, ' ');
   const node = await help('node');
   assert.match(node, /--auth-token-file <file\|env:NAME> require "authorization: Bearer <token>" on ShardNode calls \(routers send it with --node-auth-token-file\); without it or --tls-require-client-cert the port answers anyone \(env: SHARDFLEET_AUTH_TOKEN_FILE\)/);
-  assert.match(node, /--tls-require-client-cert require a client certificate signed by --tls-ca \(mTLS\) \(env: SHARDFLEET_TLS_REQUIRE_CLIENT_CERT\)/);
+  assert.match(node, /--tls-require-client-cert require a client certificate signed by --tls-ca \(mTLS\) \(env: SHARDFLEET_TLS_REQUIRE_CLIENT_CERT=true\)/);
   const router = await help('router');
   assert.match(router, /--node-auth-token-file <file\|env:NAME> send "authorization: Bearer <token>" on every call to the nodes \(their --auth-token-file\) \(env: SHARDFLEET_NODE_AUTH_TOKEN_FILE\)/);
   assert.match(router, /--node-tls-cert <file> mTLS to the nodes: client certificate \(PEM\) \(env: SHARDFLEET_NODE_TLS_CERT\)/);

@@ -2,7 +2,7 @@
  * `shardfleet build` and `shardfleet publish`: build a sharded snapshot from an input file and
  * publish it, in one process or as a distributed build (`--plan`, `--worker i/N`, `publish`).
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Logger } from 'pino';
 import { MetricSchema, type Metric } from '../common/distance.ts';
 import { createLogger } from '../common/logger.ts';
@@ -19,7 +19,8 @@ import { openVectorSource, type VectorFormat } from '../writer/input/open-vector
 import type { VectorSource } from '../writer/input/vector-record.ts';
 import { parseWorkerSlice } from '../writer/shard-build.ts';
 import { factorArg, intArg, listArg } from './arg-parsers.ts';
-import { addStoreOptions, openStoreFromFlags, type StoreFlags } from './store-options.ts';
+import { ShardfleetCommand } from './env-options.ts';
+import { addStoreOptions, assertStoreExists, openExistingStoreFromFlags, openStoreFromFlags, type StoreFlags } from './store-options.ts';
 
 const FORMATS = ['auto', 'idx', 'npy', 'jsonl', 'fvecs', 'bvecs', 'ivecs', 'parquet'] as const;
 
@@ -191,6 +192,7 @@ async function runBuild(f: BuildFlags, store: ObjectStore, log: Logger): Promise
   if (f.worker) {
     if (!f.runId) throw new InvalidArgumentError('--worker needs --run-id (the run planned with --plan)');
     const worker = parseWorkerSlice(f.worker);
+    await assertStoreExists(store, f.store); // a worker reads the planned run
     const ids = await runBuildWorker({ store, runId: f.runId, source, worker, concurrency: f.concurrency, progress: f.progress, log });
     process.stdout.write(`worker ${worker.index}/${worker.count} of run ${f.runId} built shards ${ids.join(', ') || '(none)'}\n`);
     return;
@@ -221,7 +223,7 @@ async function runBuild(f: BuildFlags, store: ObjectStore, log: Logger): Promise
 
 /** The `build` command. */
 export function buildCommand(): Command {
-  const cmd = new Command('build').description(
+  const cmd = new ShardfleetCommand('build').description(
     'build a sharded snapshot from vectors and publish it (manifest, then _CURRENT); or one step of a distributed build (--plan, --worker i/N)',
   );
   addStoreOptions(cmd)
@@ -284,7 +286,7 @@ interface PublishFlags extends StoreFlags {
 
 /** The `publish` command (distributed build step 3). */
 export function publishCommand(): Command {
-  const cmd = new Command('publish').description(
+  const cmd = new ShardfleetCommand('publish').description(
     'distributed build step 3: check every shard of a planned run exists with matching checksums, then publish it (manifest, then _CURRENT)',
   );
   addStoreOptions(cmd)
@@ -292,7 +294,7 @@ export function publishCommand(): Command {
     .addOption(new Option('--verify <how>', 'sha256 downloads and hashes every file; size checks sizes only').choices(['sha256', 'size']).default('sha256'))
     .action(async (flags: PublishFlags) => {
       const log = createLogger('writer');
-      const store = openStoreFromFlags(flags);
+      const store = await openExistingStoreFromFlags(flags);
       try {
         printPublished(store, await publishRun({ store, runId: flags.runId, verify: flags.verify, log }));
       } finally {

@@ -2,19 +2,20 @@
  * `shardfleet history`, `shardfleet rollback` and `shardfleet cleanup`: inspect the published
  * runs of a store, move `_CURRENT` back to an earlier run, and delete old runs.
  */
-import { Command, Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { ConfigValidationError } from '../common/errors.ts';
 import { cleanup, listRuns, rollback, type RunSummary } from '../writer/snapshot-history.ts';
 import { intArg } from './arg-parsers.ts';
-import { addStoreOptions, openStoreFromFlags, type StoreFlags } from './store-options.ts';
+import { ShardfleetCommand } from './env-options.ts';
+import { addStoreOptions, openExistingStoreFromFlags, type StoreFlags } from './store-options.ts';
 
 /** The `history` command. */
 export function historyCommand(): Command {
-  const cmd = new Command('history').description('list the published runs of a store, newest first (* = current)');
+  const cmd = new ShardfleetCommand('history').description('list the published runs of a store, newest first (* = current)');
   addStoreOptions(cmd)
     .option('--json', 'print JSON instead of a table')
     .action(async (flags: StoreFlags & { json?: boolean }) => {
-      const store = openStoreFromFlags(flags);
+      const store = await openExistingStoreFromFlags(flags);
       try {
         const runs = await listRuns(store);
         if (flags.json) {
@@ -31,7 +32,7 @@ export function historyCommand(): Command {
 
 /** The `rollback` command. */
 export function rollbackCommand(): Command {
-  const cmd = new Command('rollback').description('point _CURRENT at an earlier run (conditional write)');
+  const cmd = new ShardfleetCommand('rollback').description('point _CURRENT at an earlier run (conditional write)');
   addStoreOptions(cmd)
     .addOption(new Option('--run-id <id>', 'the run to make current').conflicts('offset'))
     .addOption(new Option('--offset <n>', 'the n-th run before the current one in manifest order (1 = previous)').argParser(intArg))
@@ -39,7 +40,7 @@ export function rollbackCommand(): Command {
       if ((flags.runId === undefined) === (flags.offset === undefined)) {
         throw new ConfigValidationError('give exactly one of --run-id or --offset');
       }
-      const store = openStoreFromFlags(flags);
+      const store = await openExistingStoreFromFlags(flags);
       try {
         const res = await rollback(store, flags.runId !== undefined ? { runId: flags.runId } : { offset: flags.offset ?? 0 });
         process.stdout.write(`rolled back _CURRENT from ${res.from ?? '(none)'} to ${res.to}\nmanifest ${store.url}/${res.manifestKey}\n`);
@@ -52,7 +53,7 @@ export function rollbackCommand(): Command {
 
 /** The `cleanup` command. */
 export function cleanupCommand(): Command {
-  const cmd = new Command('cleanup').description(
+  const cmd = new ShardfleetCommand('cleanup').description(
     'delete old runs (manifest first, then its objects), keeping the N newest, the current run and newer ones; ' +
       'also remove orphaned run folders older than the grace period',
   );
@@ -61,7 +62,7 @@ export function cleanupCommand(): Command {
     .option('--orphan-grace-minutes <m>', 'leave run folders without a manifest alone until their newest object is this old', intArg, 60)
     .option('--dry-run', 'print what would be deleted, delete nothing')
     .action(async (flags: StoreFlags & { keepRuns: number; orphanGraceMinutes: number; dryRun?: boolean }) => {
-      const store = openStoreFromFlags(flags);
+      const store = await openExistingStoreFromFlags(flags);
       try {
         const dryRun = flags.dryRun === true;
         const res = await cleanup(store, { keepRuns: flags.keepRuns, orphanGraceMs: flags.orphanGraceMinutes * 60_000, dryRun });

@@ -1,19 +1,29 @@
 /**
  * `shardfleet local`: a router and N shard nodes as child processes on 127.0.0.1, until Ctrl-C.
  */
-import { Command } from 'commander';
+import type { Command } from 'commander';
+import { openObjectStore } from '../common/storage/open-object-store.ts';
 import { intArg } from './arg-parsers.ts';
+import { ShardfleetCommand } from './env-options.ts';
 import { startLocalCluster } from './local-cluster.ts';
+import { assertStoreExists } from './store-options.ts';
 
 /** The `local` command. */
 export function localCommand(): Command {
-  return new Command('local')
+  return new ShardfleetCommand('local')
     .description('start a local cluster (router + N shard nodes, real processes on 127.0.0.1) and keep it running until Ctrl-C')
     .requiredOption('--store <url>', 'snapshot store: s3://bucket/prefix, file:///abs/path or a local folder')
     .option('--num-nodes <n>', 'shard nodes', intArg, 2)
     .option('--replication <n>', 'replicas per shard (R)', intArg, 1)
     .option('--cache-dir <dir>', 'shard cache root (one sub-folder per node)')
     .action(async (flags: { store: string; numNodes: number; replication: number; cacheDir?: string }) => {
+      // The children would retry a missing folder until the ready timeout: say so at once instead.
+      const store = openObjectStore(flags.store);
+      try {
+        await assertStoreExists(store, flags.store);
+      } finally {
+        await store.close();
+      }
       const cluster = await startLocalCluster({
         store: flags.store,
         numNodes: flags.numNodes,

@@ -1,19 +1,71 @@
 /**
  * `shardfleet search` and `shardfleet info`: query a router from the command line.
  */
-import { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { loadBearerToken } from '../common/bearer-auth.ts';
 import { ConfigValidationError, errorMessage } from '../common/errors.ts';
+import type { ClientTlsFiles } from '../common/grpc-security.ts';
 import type { RoutingContext } from '../common/routing/routing-context.ts';
-import { ShardfleetClient } from '../client/router-client.ts';
+import { ShardfleetClient, type SearchResponse } from '../client/router-client.ts';
 import { readIdxImages } from '../writer/input/idx-source.ts';
 import { intArg } from './arg-parsers.ts';
+import { ShardfleetCommand } from './env-options.ts';
 
 const VectorJson = z.array(z.number());
 
-interface SearchFlags {
+/** Flags of every command that calls a router (`search`, `info`). */
+interface RouterClientFlags {
   router: string;
+  authTokenFile?: string;
+  tls?: boolean;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsServerName?: string;
+}
+
+/**
+ * Adds `--router` and the client's credential flags: a bearer token (the router's
+ * `--auth-token-file`) and TLS / mTLS to the router.
+ */
+function addRouterClientOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--router <host:port>', 'router address')
+    .option(
+      '--auth-token-file <file|env:NAME>',
+      'send "authorization: Bearer <token>" (for a router started with --auth-token-file); a file (trimmed) or env:NAME; use with TLS, it is clear text otherwise',
+    )
+    .option('--tls', 'TLS to the router, verified against the system CA roots (implied by every other --tls-* flag)')
+    .option('--tls-ca <file>', 'TLS to the router: CA bundle (PEM) its certificate must chain to, instead of the system roots')
+    .option('--tls-cert <file>', 'mTLS: client certificate (PEM) for a router started with --tls-require-client-cert')
+    .option('--tls-key <file>', 'mTLS: private key (PEM) of --tls-cert')
+    .option('--tls-server-name <name>', "TLS: name checked against the router's certificate instead of the --router host");
+}
+
+/**
+ * The client's TLS settings from the flags.
+ * @returns undefined (plaintext) when no --tls* flag is given.
+ * @throws ConfigValidationError naming the flags when only one of --tls-cert/--tls-key is given.
+ */
+function clientTls(f: RouterClientFlags): ClientTlsFiles | undefined {
+  if (Boolean(f.tlsCert) !== Boolean(f.tlsKey)) throw new ConfigValidationError('--tls-cert and --tls-key must be given together');
+  if (!f.tls && !f.tlsCa && !f.tlsCert && !f.tlsServerName) return undefined;
+  return { caFile: f.tlsCa || undefined, certFile: f.tlsCert || undefined, keyFile: f.tlsKey || undefined, serverNameOverride: f.tlsServerName || undefined };
+}
+
+/**
+ * A client of the router the flags name, with their token and TLS settings.
+ * @throws ConfigValidationError naming the flag when the token source or a TLS file cannot be
+ *   read or is invalid.
+ */
+function routerClient(f: RouterClientFlags): ShardfleetClient {
+  const bearerToken = loadBearerToken(f.authTokenFile, process.env, '--auth-token-file');
+  return new ShardfleetClient(f.router, { tls: clientTls(f), bearerToken });
+}
+
+interface SearchFlags extends RouterClientFlags {
   vector?: string;
   vectorFile?: string;
   idx?: string;
@@ -26,6 +78,7 @@ interface SearchFlags {
   ef: number;
   refineFactor: number;
   payload: boolean;
+  minCoverage: number;
   timeoutMs: number;
 }
 
@@ -86,11 +139,36 @@ function parseRoutingContext(text: string): RoutingContext {
   return parsed.data;
 }
 
+/** Parses `--min-coverage`: a fraction in [0, 1] (0 = every probed shard). @throws InvalidArgumentError otherwise. */
+function fractionArg(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`"${value}" is not a fraction between 0 and 1`);
+  return n;
+}
+
+/**
+ * What `search` prints: the response without its encoded fields, payloads parsed, and the
+ * coverage of the answer (shards answered, the failed ones with why, `partial`).
+ */
+function searchOutput(res: SearchResponse): Record<string, unknown> {
+  const results = res.results.map((h) => ({ id: h.id, score: h.score, payload: h.payload_json ? (JSON.parse(h.payload_json) as unknown) : undefined }));
+  return {
+    run_id: res.run_id,
+    shard_ids: res.shard_ids,
+    num_shards_answered: res.num_shards_answered,
+    failed_shards: res.failed_shards.map((f) => ({ db_id: f.db_id, reason: f.reason })),
+    partial: res.partial,
+    latency_ms: +res.latency_ms.toFixed(3),
+    results,
+  };
+}
+
 /** The `search` command. */
 export function searchCommand(): Command {
-  return new Command('search')
-    .description('search through a router and print the results as JSON')
-    .requiredOption('--router <host:port>', 'router address')
+  const cmd = new ShardfleetCommand('search').description(
+    'search through a router and print the results as JSON (with the shards that answered, the failed ones and partial; a partial answer is also noted on stderr)',
+  );
+  return addRouterClientOptions(cmd)
     .option('--vector <json>', 'query vector as a JSON array')
     .option('--vector-file <path>', 'file holding the query vector as a JSON array')
     .option('--idx <path>', 'take the query from an IDX images file (e.g. Fashion-MNIST t10k)')
@@ -103,9 +181,15 @@ export function searchCommand(): Command {
     .option('--ef <n>', 'HNSW beam width per shard (0 = default)', intArg, 0)
     .option('--refine-factor <n>', 're-rank top-k * n candidates exactly (0 = default)', intArg, 0)
     .option('--no-payload', 'omit payloads')
+    .option(
+      '--min-coverage <fraction>',
+      'fraction (0..1] of the probed shards that must answer; below it the search fails UNAVAILABLE, above it a missing shard makes the answer partial (0 = every probed shard)',
+      fractionArg,
+      0,
+    )
     .option('--timeout-ms <ms>', 'call deadline', intArg, 10_000)
     .action(async (flags: SearchFlags) => {
-      const client = new ShardfleetClient(flags.router);
+      const client = routerClient(flags);
       try {
         const res = await client.search({
           vector: await queryVector(flags),
@@ -117,12 +201,14 @@ export function searchCommand(): Command {
           ef: flags.ef,
           refineFactor: flags.refineFactor,
           includePayload: flags.payload,
+          minCoverage: flags.minCoverage,
           timeoutMs: flags.timeoutMs,
         });
-        const results = res.results.map((h) => ({ id: h.id, score: h.score, payload: h.payload_json ? JSON.parse(h.payload_json) : undefined }));
-        process.stdout.write(
-          JSON.stringify({ run_id: res.run_id, shard_ids: res.shard_ids, latency_ms: +res.latency_ms.toFixed(3), results }, null, 2) + '\n',
-        );
+        process.stdout.write(JSON.stringify(searchOutput(res), null, 2) + '\n');
+        if (res.partial) {
+          const failed = res.failed_shards.map((f) => `shard ${f.db_id}: ${f.reason}`).join('; ');
+          process.stderr.write(`shardfleet: partial answer: ${res.num_shards_answered} of ${res.shard_ids.length} shards answered; ${failed}\n`);
+        }
       } finally {
         client.close();
       }
@@ -131,13 +217,12 @@ export function searchCommand(): Command {
 
 /** The `info` command. */
 export function infoCommand(): Command {
-  return new Command('info')
-    .description('print the snapshot a router serves')
-    .requiredOption('--router <host:port>', 'router address')
-    .action(async (flags: { router: string }) => {
-      const client = new ShardfleetClient(flags.router);
+  return addRouterClientOptions(new ShardfleetCommand('info').description('print the snapshot a router serves'))
+    .option('--timeout-ms <ms>', 'call deadline', intArg, 10_000)
+    .action(async (flags: RouterClientFlags & { timeoutMs: number }) => {
+      const client = routerClient(flags);
       try {
-        process.stdout.write(JSON.stringify(await client.snapshotInfo(), null, 2) + '\n');
+        process.stdout.write(JSON.stringify(await client.snapshotInfo(flags.timeoutMs), null, 2) + '\n');
       } finally {
         client.close();
       }

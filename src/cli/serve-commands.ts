@@ -4,7 +4,7 @@
  * (`SHARDFLEET_<FLAG>`), which is how the Helm chart configures the processes.
  */
 import { hostname } from 'node:os';
-import { Command, Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { loadBearerToken } from '../common/bearer-auth.ts';
 import { ConfigValidationError } from '../common/errors.ts';
 import type { ClientTlsFiles, TlsFiles } from '../common/grpc-security.ts';
@@ -14,6 +14,7 @@ import { shutdownTracing } from '../common/telemetry/tracing-shutdown.ts';
 import { startRouter } from '../router/router-server.ts';
 import { startShardNode } from '../shard-node/shard-node-server.ts';
 import { intArg } from './arg-parsers.ts';
+import { ShardfleetCommand } from './env-options.ts';
 import { addStoreOptions, openStoreFromFlags, type StoreFlags } from './store-options.ts';
 
 interface ServeFlags extends StoreFlags {
@@ -155,8 +156,8 @@ async function openMembership(f: ServeFlags, log: Logger): Promise<Membership> {
 
 /** The `serve` command group. */
 export function serveCommand(): Command {
-  const serve = new Command('serve').description('run a shard node or a router');
-  const node = addServeOptions(new Command('node').description('serve the shards placement assigns to this node'), '0.0.0.0:7001')
+  const serve = new ShardfleetCommand('serve').description('run a shard node or a router');
+  const node = addServeOptions(new ShardfleetCommand('node').description('serve the shards placement assigns to this node'), '0.0.0.0:7001')
     .addOption(opt('--node-id <id>', "this node's id in --nodes (default: the host name, i.e. the pod name)", 'NODE_ID').default(hostname()))
     .addOption(opt('--cache-dir <dir>', 'local shard cache folder', 'CACHE_DIR').default('.shardfleet/cache'))
     .addOption(opt('--max-cache-bytes <n>', 'cache budget in bytes (0 = unbounded); assigned shards are never evicted', 'MAX_CACHE_BYTES').argParser(intArg).default(0))
@@ -193,7 +194,7 @@ export function serveCommand(): Command {
       });
       untilSignal(log, membership, handle);
     });
-  const router = addServeOptions(new Command('router').description('serve the Router API over the shard nodes'), '0.0.0.0:7000')
+  const router = addServeOptions(new ShardfleetCommand('router').description('serve the Router API over the shard nodes'), '0.0.0.0:7000')
     .addOption(opt('--default-timeout-ms <ms>', 'deadline for calls that carry none', 'DEFAULT_TIMEOUT_MS').argParser(intArg).default(10_000))
     .addOption(opt('--status-poll-ms <ms>', 'how often to ask every node what it has loaded', 'STATUS_POLL_MS').argParser(intArg).default(1000))
     .addOption(opt('--no-hedge', 'do not hedge slow node calls to a second replica', 'HEDGE'))

@@ -2,6 +2,7 @@
  * CLI flags shared by every command that opens a store (`--store` plus S3 connection flags).
  */
 import { Option, type Command } from 'commander';
+import { ConfigValidationError } from '../common/errors.ts';
 import { openObjectStore, type S3ConnectionOptions } from '../common/storage/open-object-store.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
 
@@ -22,6 +23,36 @@ export function addStoreOptions(cmd: Command): Command {
     .addOption(new Option('--s3-endpoint <url>', 'S3 endpoint URL (MinIO, ...); default AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL'))
     .addOption(new Option('--s3-region <region>', 'S3 region; default AWS_REGION or us-east-1'))
     .addOption(new Option('--s3-force-path-style', 'path-style S3 URLs (default when an endpoint is set)'));
+}
+
+/**
+ * Opens the store the flags name for a command that reads what is in it (history, rollback,
+ * cleanup, publish, a build worker): a store whose root does not exist (ObjectStore.rootProblem:
+ * a `file://` folder that is missing) is an error rather than an empty store, since it is most
+ * likely a wrong `--store` or a volume that is not mounted.
+ * @throws ConfigValidationError for a malformed URL, or naming `--store` and the folder when it
+ *   does not exist (the store is closed first).
+ */
+export async function openExistingStoreFromFlags(flags: StoreFlags): Promise<ObjectStore> {
+  const store = openStoreFromFlags(flags);
+  try {
+    await assertStoreExists(store, flags.store);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}
+
+/**
+ * Checks that the store's root exists (see {@link openExistingStoreFromFlags}).
+ * @param given the `--store` value as given, named in the error.
+ * @throws ConfigValidationError `store folder <path> does not exist (--store <given>)`.
+ */
+export async function assertStoreExists(store: ObjectStore, given: string): Promise<void> {
+  const problem = await store.rootProblem?.();
+  if (problem === undefined) return;
+  throw new ConfigValidationError(`${problem} (--store ${given})`);
 }
 
 /** Opens the store the flags name. @throws ConfigValidationError for a malformed URL. */

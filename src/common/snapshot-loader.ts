@@ -34,8 +34,22 @@ export interface LoadedSnapshot {
 }
 
 /**
+ * The error for a store without `_CURRENT`: when the store says its root does not exist
+ * (ObjectStore.rootProblem, e.g. a `file://` folder that is missing or not mounted yet), that
+ * problem and the `--store` URL; otherwise "no snapshot published".
+ */
+export async function snapshotNotFoundError(store: ObjectStore): Promise<SnapshotNotFoundError> {
+  const problem = await store.rootProblem?.();
+  if (problem !== undefined) {
+    return new SnapshotNotFoundError(`${problem} (--store ${store.url}); nothing can be loaded from it until it exists`);
+  }
+  return new SnapshotNotFoundError(`no snapshot published at ${store.url}: ${CURRENT_KEY} does not exist (run \`shardfleet build\` first)`);
+}
+
+/**
  * Loads the snapshot `_CURRENT` points to.
- * @throws SnapshotNotFoundError when there is no `_CURRENT` (nothing published at the prefix);
+ * @throws SnapshotNotFoundError when there is no `_CURRENT` (nothing published at the prefix, or
+ *   the store's root does not exist: see {@link snapshotNotFoundError});
  *   ManifestParseError when neither the current manifest nor any of the 3 earlier ones is valid;
  *   StorageError when the store fails.
  */
@@ -44,11 +58,7 @@ export async function loadSnapshot(store: ObjectStore, log?: Logger): Promise<Lo
   try {
     pointerBytes = await store.get(CURRENT_KEY);
   } catch (err) {
-    if (err instanceof ObjectNotFoundError) {
-      throw new SnapshotNotFoundError(
-        `no snapshot published at ${store.url}: ${CURRENT_KEY} does not exist (run \`shardfleet build\` first)`,
-      );
-    }
+    if (err instanceof ObjectNotFoundError) throw await snapshotNotFoundError(store);
     throw err;
   }
   let pointer: CurrentPointer | undefined;

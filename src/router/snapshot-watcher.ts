@@ -21,9 +21,9 @@
  *   still needs and a restarted node loads it again.
  */
 import type { Logger } from 'pino';
-import { ObjectNotFoundError, SnapshotNotFoundError, errorMessage } from '../common/errors.ts';
+import { ObjectNotFoundError, errorMessage } from '../common/errors.ts';
 import { CURRENT_KEY, parseCurrentPointer, parseManifest, type PublishedRun } from '../common/manifest.ts';
-import { loadSnapshot, type LoadedSnapshot } from '../common/snapshot-loader.ts';
+import { loadSnapshot, snapshotNotFoundError, type LoadedSnapshot } from '../common/snapshot-loader.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
 import { placeRun, routerSnapshotOf, type RouterSnapshot } from './router-snapshot.ts';
 
@@ -230,9 +230,7 @@ export class SnapshotWatcher {
     try {
       pointerBytes = await store.get(CURRENT_KEY);
     } catch (err) {
-      if (err instanceof ObjectNotFoundError) {
-        throw new SnapshotNotFoundError(`no snapshot published at ${store.url}: ${CURRENT_KEY} does not exist (run \`shardfleet build\` first)`);
-      }
+      if (err instanceof ObjectNotFoundError) throw await snapshotNotFoundError(store);
       throw err;
     }
     this.checkedAt = this.now();

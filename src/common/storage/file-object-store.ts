@@ -204,6 +204,21 @@ export class FileObjectStore implements ObjectStore {
   /** @inheritdoc Nothing to release. */
   async close(): Promise<void> {}
 
+  /**
+   * @inheritdoc `store folder <root> does not exist` when the root folder (or a folder above it)
+   * is missing, `store path <root> is not a folder` when it is a file; undefined otherwise (also
+   * when it cannot be checked, e.g. permission denied: the next read reports that).
+   */
+  async rootProblem(): Promise<string | undefined> {
+    try {
+      if (!(await stat(this.root)).isDirectory()) return `store path ${this.root} is not a folder`;
+      return undefined;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return `store folder ${this.root} does not exist`;
+      return undefined;
+    }
+  }
+
   /** Size and (cached) sha256 of the file at `file`, or undefined when it is not a regular file. */
   private async infoOf(file: string, key: string): Promise<ObjectInfo | undefined> {
     let fh: FileHandle;

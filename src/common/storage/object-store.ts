@@ -79,6 +79,15 @@ export interface ObjectStore {
 
   /** Releases clients and sockets. */
   close(): Promise<void>;
+
+  /**
+   * Optional (one cheap check, no objects read): why the store's root cannot hold a snapshot at
+   * all, e.g. `store folder /no/such/store does not exist`, so that readers can tell a wrong or
+   * not yet mounted `--store` from an empty store. Undefined when the root exists, or when the
+   * backend cannot tell (S3 does not implement it). Never throws: an error that is not about
+   * the root's existence is left to the next real operation to report.
+   */
+  rootProblem?(): Promise<string | undefined>;
 }
 
 /** Marker in the names of the file store's internal temp and lock files; never valid in a key. */
