@@ -101,7 +101,7 @@ const POLL_MS = 1000;
 /** Load before every fault, and after recovery. */
 const LEAD_MS = 2000;
 const TAIL_MS = 2000;
-const NORMAL = { topK: 10, timeoutMs: 10_000 } as const;
+const NORMAL = { top_k: 10, timeout_ms: 10_000 } as const;
 const QUERY_COUNT = 1000;
 
 const { values: args } = parseArgs({
@@ -473,7 +473,7 @@ async function deadlineStorm(ctx: Ctx): Promise<ScenarioOutcome> {
   const accept = [ctx.runs.d];
   const pre = await ctx.load.runCount(1, 100, NORMAL);
   const faultAt = (marks['storm: 300 x 8 ms deadline, c=8'] = nowMs());
-  const storm = await ctx.load.runCount(CONCURRENCY, 300, { topK: 10, timeoutMs: 8 });
+  const storm = await ctx.load.runCount(CONCURRENCY, 300, { top_k: 10, timeout_ms: 8 });
   const clearedAt = (marks['100 normal searches, c=1'] = nowMs());
   const post = await ctx.load.runCount(1, 100, NORMAL);
   const deadline = storm.filter((q) => q.code === grpcStatus.DEADLINE_EXCEEDED);
@@ -707,7 +707,7 @@ async function main(): Promise<void> {
     `# shardfleet fault benchmark (issue 12), ${new Date().toISOString()}\n` +
     `data: ${data.source}\n` +
     `cluster: router + ${NUM_NODES} shard nodes (processes), R=${REPLICATION}, ${NUM_DBS} shards (${runs.a.manifest.index.backend}), --run-grace-ms ${RUN_GRACE_MS}, --poll-interval-ms ${POLL_MS}; ` +
-    `load: closed loop, concurrency ${CONCURRENCY}, top_k 10, ${NORMAL.timeoutMs / 1000} s deadline, separate client process\n` +
+    `load: closed loop, concurrency ${CONCURRENCY}, top_k 10, ${NORMAL.timeout_ms / 1000} s deadline, separate client process\n` +
     `code: ${code}; total ${totalSeconds.toFixed(0)} s (builds ${buildSeconds.toFixed(0)} s)`;
   const applicable = rows.filter((r) => !r.skipped && r.goalApplies);
   const met = applicable.filter((r) => r.goalMet).length;
@@ -730,7 +730,7 @@ async function main(): Promise<void> {
         data: data.source,
         code,
         cluster: { nodes: NUM_NODES, replication: REPLICATION, shards: NUM_DBS, backend: runs.a.manifest.index.backend, runGraceMs: RUN_GRACE_MS, pollIntervalMs: POLL_MS },
-        load: { concurrency: CONCURRENCY, topK: NORMAL.topK, timeoutMs: NORMAL.timeoutMs },
+        load: { concurrency: CONCURRENCY, top_k: NORMAL.top_k, timeout_ms: NORMAL.timeout_ms },
         totalSeconds,
         buildSeconds,
         goal: { text: goal, met, applicable: applicable.length },

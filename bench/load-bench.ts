@@ -63,7 +63,7 @@ try {
     console.log(`# shardfleet load benchmark — run ${built.runId}, 9,000 x 784, 8 shards (${index.backend}${quantization}, the default backend), 3 nodes, R=2, num_probes ${numProbes}, ${seconds} s per step`);
     console.log('| concurrency | queries | errors | QPS | p50 ms | p99 ms | max ms | CPU ms per query (router / nodes) | nodes per query | node calls per query | share of node calls (node-0/1/2) |');
     console.log('|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|');
-    await runLoad(client, { queries: queries.vectors, dim: queries.dim, concurrency: 4, durationMs: 2000, params: { numProbes } }); // warm-up
+    await runLoad(client, { queries: queries.vectors, dim: queries.dim, concurrency: 4, durationMs: 2000, params: { num_probes: numProbes } }); // warm-up
     for (const concurrency of levels) {
       const before = await scrape();
       const cpuBefore = snapshotCpu(pids);
@@ -73,7 +73,7 @@ try {
         concurrency,
         durationMs: seconds * 1000,
         maxQueries: 200_000,
-        params: { topK: 10, numProbes },
+        params: { top_k: 10, num_probes: numProbes },
       });
       const cpu = cpuDeltaByProcess(cpuBefore, snapshotCpu(pids));
       const after = await scrape();

@@ -49,7 +49,7 @@ async function runQueries(
       while (next < count) {
         const q = next++;
         const t0 = performance.now();
-        const res = await client.search({ vector: queries.subarray(q * dim, (q + 1) * dim), topK: TOP_K, numProbes });
+        const res = await client.search({ vector: queries.subarray(q * dim, (q + 1) * dim), top_k: TOP_K, num_probes: numProbes });
         latencies[q] = performance.now() - t0;
         scores[q] = res.results.map((h) => h.score);
       }

@@ -85,7 +85,7 @@ for (const backend of ['file', 's3'] as const) {
     test('shard_ids override routing and payloads carry the labels', async () => {
       const q = await readIdxImages(FASHION_IMAGES, { start: 9300, limit: 1 });
       const base = await readIdxImages(FASHION_IMAGES, { limit: BASE, labelsPath: FASHION_LABELS });
-      const res = await client.search({ vector: q.vectors, topK: 5, shardIds: [3, 1], includePayload: true });
+      const res = await client.search({ vector: q.vectors, top_k: 5, shard_ids: [3, 1], include_payload: true });
       assert.deepEqual(res.shard_ids, [3, 1]);
       const allowed = new Set([...truth.rowsOfShard[3], ...truth.rowsOfShard[1]].map(String));
       assert.equal(res.results.length, 5);
@@ -101,9 +101,9 @@ for (const backend of ['file', 's3'] as const) {
       const nan = new Float32Array(784);
       nan[17] = NaN;
       await assert.rejects(client.search({ vector: nan }), isGrpcStatus(grpc.status.INVALID_ARGUMENT, /element 17 is NaN/));
-      await assert.rejects(client.search({ vector: new Float32Array(784), topK: 5000 }), isGrpcStatus(grpc.status.INVALID_ARGUMENT, /top_k/));
-      await assert.rejects(client.search({ vector: new Float32Array(784), numProbes: 9 }), isGrpcStatus(grpc.status.INVALID_ARGUMENT, /num_probes 9 exceeds/));
-      await assert.rejects(client.search({ vector: new Float32Array(784), shardIds: [4] }), isGrpcStatus(grpc.status.INVALID_ARGUMENT, /shard id 4 does not exist/));
+      await assert.rejects(client.search({ vector: new Float32Array(784), top_k: 5000 }), isGrpcStatus(grpc.status.INVALID_ARGUMENT, /top_k/));
+      await assert.rejects(client.search({ vector: new Float32Array(784), num_probes: 9 }), isGrpcStatus(grpc.status.INVALID_ARGUMENT, /num_probes 9 exceeds/));
+      await assert.rejects(client.search({ vector: new Float32Array(784), shard_ids: [4] }), isGrpcStatus(grpc.status.INVALID_ARGUMENT, /shard id 4 does not exist/));
     });
   });
 }

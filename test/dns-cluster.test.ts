@@ -63,7 +63,7 @@ describe('DNS (SRV) membership with real processes and a real DNS server', () =>
     const details = await client.shardDetails();
     assert.equal(details.shards.length, 6);
     for (const s of details.shards) assert.deepEqual(s.replicas.map((r) => [r.node_id, r.state]), [['node-0', 'loaded']]);
-    const res = await client.search({ vector: query, topK: 5 });
+    const res = await client.search({ vector: query, top_k: 5 });
     assert.equal(res.results.length, 5);
   });
 
@@ -80,7 +80,7 @@ describe('DNS (SRV) membership with real processes and a real DNS server', () =>
       owners = details.shards.map((s) => s.replicas.map((r) => `${r.node_id}:${r.state}`).join(','));
       return owners.some((o) => o === 'node-1:loaded') && owners.some((o) => o === 'node-0:loaded');
     }, { retryOnError: true, intervalMs: 200 });
-    const res = await client.search({ vector: query, topK: 5, numProbes: 6 });
+    const res = await client.search({ vector: query, top_k: 5, num_probes: 6 });
     assert.equal(res.num_shards_answered, 6);
 
     dns.set(SRV, { srv: [{ port: ports.get('node-1')!, target: 'node-1.nodes.test' }] });
@@ -90,7 +90,7 @@ describe('DNS (SRV) membership with real processes and a real DNS server', () =>
     }, { retryOnError: true, intervalMs: 200 });
     children.get('node-0')!.kill('SIGKILL');
     for (let i = 0; i < 20; i++) {
-      const r = await client.search({ vector: query, topK: 5, numProbes: 6 });
+      const r = await client.search({ vector: query, top_k: 5, num_probes: 6 });
       assert.equal(r.num_shards_answered, 6);
     }
   });

@@ -117,12 +117,12 @@ describe('a corrupt and a missing shard file in the store', () => {
 
   test('a query probing a failed shard gets UNAVAILABLE naming it, never fewer results', async () => {
     const q = await readIdxImages(FASHION_IMAGES, { start: 9500, limit: 1 });
-    await assert.rejects(client.search({ vector: q.vectors, shardIds: [1, corruptShard] }), (err: grpc.ServiceError) => {
+    await assert.rejects(client.search({ vector: q.vectors, shard_ids: [1, corruptShard] }), (err: grpc.ServiceError) => {
       assert.equal(err.code, grpc.status.UNAVAILABLE);
       assert.match(err.details, /1 of 2 probed shards .* could not answer: shard 2 \(db=00002\): node node-\d: .*sha256/);
       return true;
     });
-    await assert.rejects(client.search({ vector: q.vectors, shardIds: [missingShard] }), (err: grpc.ServiceError) => {
+    await assert.rejects(client.search({ vector: q.vectors, shard_ids: [missingShard] }), (err: grpc.ServiceError) => {
       assert.equal(err.code, grpc.status.UNAVAILABLE);
       assert.match(err.details, /shard 0 \(db=00000\)/);
       return true;
@@ -131,7 +131,7 @@ describe('a corrupt and a missing shard file in the store', () => {
 
   test('queries that probe only healthy shards are answered in full', async () => {
     const q = await readIdxImages(FASHION_IMAGES, { start: 9500, limit: 1 });
-    const res = await client.search({ vector: q.vectors, topK: 7, shardIds: [3, 1] });
+    const res = await client.search({ vector: q.vectors, top_k: 7, shard_ids: [3, 1] });
     assert.equal(res.results.length, 7);
     assert.deepEqual(res.shard_ids, [3, 1]);
   });

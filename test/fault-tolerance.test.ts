@@ -28,7 +28,7 @@ import { FASHION_IMAGES, FASHION_LABELS, quietLogger, tempDir } from './helpers/
 
 const BASE = 2000;
 const NUM_DBS = 6;
-const LOAD = { concurrency: 4, params: { topK: 10, numProbes: 2 } } as const;
+const LOAD = { concurrency: 4, params: { top_k: 10, num_probes: 2 } } as const;
 
 async function build(store: FileObjectStore, start: number): Promise<BuildResult> {
   return buildSnapshot({
@@ -118,7 +118,7 @@ describe('fault tolerance: router + 3 nodes, R=2, under load', () => {
     assert.ok([...placement.values()].every((owners) => owners.includes('node-0') || owners.includes('node-1')));
     process.kill(cluster.processes.get('node-2')!.pid!, 'SIGSTOP');
     try {
-      const r = await runLoad(client, { ...LOAD, queries, dim, maxQueries: 100, durationMs: 30_000, params: { ...LOAD.params, timeoutMs: 10_000 } });
+      const r = await runLoad(client, { ...LOAD, queries, dim, maxQueries: 100, durationMs: 30_000, params: { ...LOAD.params, timeout_ms: 10_000 } });
       report('node-2 frozen, node-1 restarted', r);
       assert.equal(r.errorCount, 0, `failed queries: ${JSON.stringify([...r.errors])}`);
       assert.ok(r.max < 5000, `a query took ${r.max.toFixed(0)} ms: the router waited on the frozen node instead of hedging`);
@@ -198,7 +198,7 @@ describe('fault tolerance: router + 3 nodes, R=2, under load', () => {
         dim,
         maxQueries: 100,
         durationMs: 20_000,
-        params: { topK: 10, shardIds: [dbId] },
+        params: { top_k: 10, shard_ids: [dbId] },
       });
       report(`shard ${dbId} corrupt on ${victim}`, r);
       assert.equal(r.errorCount, 0, `failed queries: ${JSON.stringify([...r.errors])}`);

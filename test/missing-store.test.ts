@@ -145,7 +145,7 @@ test('serve router and serve node on a missing store folder: log and report it, 
     const built = await cli(['build', '--store', missing, '--input', TINY_JSONL, '--num-dbs', '2', '--num-probes', '2', '--no-progress']);
     assert.equal(built.code, 0, built.stderr);
     await waitFor('router serving the new snapshot', async () => (await c.health()).status === 'healthy', { retryOnError: true, intervalMs: 200 });
-    const res = await c.search({ vector: [3.9232, 0.1534, -0.0678, -0.0945, 4.221, -0.064, 0.3336, 0.1272], topK: 1 });
+    const res = await c.search({ vector: [3.9232, 0.1534, -0.0678, -0.0945, 4.221, -0.064, 0.3336, 0.1272], top_k: 1 });
     assert.equal(res.results[0].id, 't00');
     assert.equal(node.child.exitCode, null, 'the node kept running');
     assert.equal(router.child.exitCode, null, 'the router kept running');

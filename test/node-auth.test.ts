@@ -126,7 +126,7 @@ describe('shard-node ports require the node token routers send (real processes)'
   });
 
   test('the router given --node-auth-token-file serves searches from both token-protected nodes', async () => {
-    const res = await client.search({ vector: query, topK: 5 });
+    const res = await client.search({ vector: query, top_k: 5 });
     assert.equal(res.results.length, 5);
     assert.equal(res.num_shards_answered, 2);
     assert.equal(res.partial, false);
@@ -170,7 +170,7 @@ describe('shard-node ports require the node token routers send (real processes)'
       await router.firstLoad;
       // Its Status polls and its SearchShards calls are refused: no shard answers, and it says why.
       await assert.rejects(
-        plain.search({ vector: query, topK: 5, timeoutMs: 5000 }),
+        plain.search({ vector: query, top_k: 5, timeout_ms: 5000 }),
         isGrpcStatus(grpc.status.UNAVAILABLE, /node node-\d: UNAUTHENTICATED: missing "authorization: Bearer <token>"/),
       );
       const health = router.health();
@@ -199,7 +199,7 @@ describe('shard-node ports require the node token routers send (real processes)'
     // Authentication still comes first: garbage without the token is UNAUTHENTICATED.
     await assert.rejects(rawCall(routerAddress, '/shardfleet.v1.Router/Search', GARBAGE), isGrpcStatus(grpc.status.UNAUTHENTICATED, /missing/));
     // The servers keep answering well-formed calls.
-    assert.equal((await client.search({ vector: query, topK: 1 })).results.length, 1);
+    assert.equal((await client.search({ vector: query, top_k: 1 })).results.length, 1);
   });
 });
 

@@ -255,7 +255,7 @@ describe('server reflection with a Python client (grpcio + protobuf)', { skip: r
     // invoke: the dynamically built Search answers as the TypeScript client's does
     const ts = new ShardfleetClient(cluster.router);
     try {
-      const expected = searchShape(await ts.search({ vector: QUERIES[0], topK: 5 }), false);
+      const expected = searchShape(await ts.search({ vector: QUERIES[0], top_k: 5 }), false);
       assert.equal(expected.results.length, 5);
       assert.deepEqual(out.search, expected);
       const info = await ts.snapshotInfo();
@@ -311,7 +311,7 @@ describe('examples/python/shardfleet_client.py (stubs from grpc_tools.protoc)', 
     try {
       for (const q of QUERIES) {
         const py = parseRun(await client('search', '--vector', JSON.stringify(q), '--top-k', '7', '--include-payload'), 'search') as ReturnType<typeof searchShape> & { partial: boolean; num_shards_queried: number };
-        const expected = searchShape(await ts.search({ vector: q, topK: 7, includePayload: true }), true);
+        const expected = searchShape(await ts.search({ vector: q, top_k: 7, include_payload: true }), true);
         assert.equal(expected.results.length, 7);
         assert.ok(expected.results.every((h) => h.payload_json !== ''), 'payloads came back');
         assert.deepEqual({ run_id: py.run_id, shard_ids: py.shard_ids, results: py.results }, expected);
@@ -331,7 +331,7 @@ describe('examples/python/shardfleet_client.py (stubs from grpc_tools.protoc)', 
     };
     const ts = new ShardfleetClient(cluster.router);
     try {
-      const expected = await ts.batchSearch(queries.map((vector) => ({ vector, topK: 4 })));
+      const expected = await ts.batchSearch(queries.map((vector) => ({ vector, top_k: 4 })));
       assert.equal(py.run_id, expected.run_id);
       assert.equal(py.results.length, 3);
       assert.deepEqual(py.results.map((r) => r.error_code), [0, grpc.status.INVALID_ARGUMENT, 0]);

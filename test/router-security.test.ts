@@ -45,12 +45,12 @@ test('TLS + bearer token on the Router service, TLS to the nodes', async () => {
       authToken: 's3cret',
     });
     const good = client('s3cret');
-    const res = await good.search({ vector: [1, 0, 0, 0], shardIds: [0, 1] });
+    const res = await good.search({ vector: [1, 0, 0, 0], shard_ids: [0, 1] });
     assert.equal(res.num_shards_answered, 2);
     assert.equal(res.run_id, 'run-s');
     good.close();
     const wrong = client('nope');
-    await assert.rejects(wrong.search({ vector: [1, 0, 0, 0], shardIds: [0] }), isGrpcStatus(grpc.status.UNAUTHENTICATED, /token/i));
+    await assert.rejects(wrong.search({ vector: [1, 0, 0, 0], shard_ids: [0] }), isGrpcStatus(grpc.status.UNAUTHENTICATED, /token/i));
     wrong.close();
     // The plaintext test client cannot talk to a TLS router.
     await assert.rejects(t.client.call('Search', { query: fakeQuery(), shard_ids: [0] }, 2000), (err: grpc.ServiceError) => err.code === grpc.status.UNAVAILABLE);

@@ -37,7 +37,7 @@ const BASE = 1500;
 const NUM_DBS = 6;
 const GRACE_MS = 1500;
 const NODE_IDS = ['node-0', 'node-1', 'node-2'];
-const LOAD = { concurrency: 4, params: { topK: 10, numProbes: 2 } } as const;
+const LOAD = { concurrency: 4, params: { top_k: 10, num_probes: 2 } } as const;
 
 async function build(store: FileObjectStore, start: number): Promise<BuildResult> {
   return buildSnapshot({

@@ -85,7 +85,7 @@ describe('TLS, mTLS, bearer auth, rate limit and metrics through real processes'
   });
 
   test('an authorised TLS client is answered from both shards (router -> nodes over mTLS)', async () => {
-    const res = await client.search({ vector: query, topK: 5 });
+    const res = await client.search({ vector: query, top_k: 5 });
     assert.equal(res.results.length, 5);
     assert.equal(res.num_shards_answered, 2);
     assert.equal(res.partial, false);
@@ -95,8 +95,8 @@ describe('TLS, mTLS, bearer auth, rate limit and metrics through real processes'
     const noToken = new ShardfleetClient(routerAddress, { tls: { caFile: certs.caCert } });
     const plain = new ShardfleetClient(routerAddress);
     try {
-      await assert.rejects(noToken.search({ vector: query, timeoutMs: 5000 }), (err: grpc.ServiceError) => err.code === grpc.status.UNAUTHENTICATED);
-      await assert.rejects(plain.search({ vector: query, timeoutMs: 3000 }), (err: grpc.ServiceError) => err.code === grpc.status.UNAVAILABLE);
+      await assert.rejects(noToken.search({ vector: query, timeout_ms: 5000 }), (err: grpc.ServiceError) => err.code === grpc.status.UNAUTHENTICATED);
+      await assert.rejects(plain.search({ vector: query, timeout_ms: 3000 }), (err: grpc.ServiceError) => err.code === grpc.status.UNAVAILABLE);
     } finally {
       noToken.close();
       plain.close();
@@ -116,7 +116,7 @@ describe('TLS, mTLS, bearer auth, rate limit and metrics through real processes'
   });
 
   test('a burst beyond the rate limit is RESOURCE_EXHAUSTED', async () => {
-    const outcomes = await Promise.allSettled(Array.from({ length: 40 }, () => client.search({ vector: query, topK: 1 })));
+    const outcomes = await Promise.allSettled(Array.from({ length: 40 }, () => client.search({ vector: query, top_k: 1 })));
     const limited = outcomes.filter((o) => o.status === 'rejected' && (o.reason as grpc.ServiceError).code === grpc.status.RESOURCE_EXHAUSTED);
     const ok = outcomes.filter((o) => o.status === 'fulfilled');
     assert.ok(limited.length > 0, 'no call was rate limited');

@@ -29,9 +29,9 @@ interface Case {
   sharding: ShardingOptions;
   columns: Pick<OpenVectorSourceOptions, 'routingColumns' | 'shardIdColumn'>;
   /** The search parameters for a query with this label, and the shards it must probe (if fixed). */
-  query(label: number): { numProbes?: number; shardIds?: number[]; routingContext?: Record<string, string | number>; expect?: number[] };
+  query(label: number): { num_probes?: number; shard_ids?: number[]; routing_context?: Record<string, string | number>; expect?: number[] };
   /** A badly routed query and the error it must give. */
-  bad?: Array<{ params: { numProbes?: number; shardIds?: number[]; routingContext?: Record<string, string | number> }; pattern: RegExp }>;
+  bad?: Array<{ params: { num_probes?: number; shard_ids?: number[]; routing_context?: Record<string, string | number> }; pattern: RegExp }>;
 }
 
 const CASES: Case[] = [
@@ -39,42 +39,42 @@ const CASES: Case[] = [
     name: 'cluster --balanced 1.1',
     sharding: { strategy: 'cluster', numDbs: 4, numProbes: 2, balanceFactor: 1.1 },
     columns: {},
-    query: () => ({ numProbes: 2 }),
-    bad: [{ params: { routingContext: { label: 3 } }, pattern: /routing_context \(column "label"\) is only read by CEL-sharded snapshots; this snapshot uses cluster sharding/ }],
+    query: () => ({ num_probes: 2 }),
+    bad: [{ params: { routing_context: { label: 3 } }, pattern: /routing_context \(column "label"\) is only read by CEL-sharded snapshots; this snapshot uses cluster sharding/ }],
   },
   {
     name: 'lsh (centred, query-directed probing)',
     sharding: { strategy: 'lsh', numDbs: 4, numProbes: 2 },
     columns: {},
-    query: () => ({ numProbes: 3 }),
-    bad: [{ params: { routingContext: { label: 3 } }, pattern: /this snapshot uses lsh sharding/ }],
+    query: () => ({ num_probes: 3 }),
+    bad: [{ params: { routing_context: { label: 3 } }, pattern: /this snapshot uses lsh sharding/ }],
   },
   {
     name: 'explicit (shard_id = label)',
     sharding: { strategy: 'explicit', numDbs: 10 },
     columns: { shardIdColumn: 'label' },
-    query: (label) => ({ shardIds: [label, (label + 1) % 10], expect: [label, (label + 1) % 10] }),
+    query: (label) => ({ shard_ids: [label, (label + 1) % 10], expect: [label, (label + 1) % 10] }),
     bad: [
       { params: {}, pattern: /explicit sharding: pass shard_ids/ },
-      { params: { shardIds: [1], routingContext: { label: 1 } }, pattern: /this snapshot uses explicit sharding: leave routing_context empty/ },
+      { params: { shard_ids: [1], routing_context: { label: 1 } }, pattern: /this snapshot uses explicit sharding: leave routing_context empty/ },
     ],
   },
   {
     name: 'cel direct (label % 4)',
     sharding: { strategy: 'cel', numDbs: 4, celExpr: 'label % 4', celColumns: { label: 'int' } },
     columns: { routingColumns: ['label'] },
-    query: (label) => ({ routingContext: { label }, expect: [label % 4] }),
+    query: (label) => ({ routing_context: { label }, expect: [label % 4] }),
     bad: [
-      { params: { routingContext: { label: 1 }, numProbes: 2 }, pattern: /num_probes 2 is not supported by the cel strategy/ },
-      { params: { routingContext: { label: 1, lable: 2 } }, pattern: /routing_context column "lable" is not used by CEL expression "label % 4" \(its columns: label \(int\)\)/ },
+      { params: { routing_context: { label: 1 }, num_probes: 2 }, pattern: /num_probes 2 is not supported by the cel strategy/ },
+      { params: { routing_context: { label: 1, lable: 2 } }, pattern: /routing_context column "lable" is not used by CEL expression "label % 4" \(its columns: label \(int\)\)/ },
     ],
   },
   {
     name: 'cel categorical (label_name)',
     sharding: { strategy: 'cel', celExpr: 'label_name', celColumns: { label_name: 'string' }, routingValues: LABEL_NAMES },
     columns: { routingColumns: ['label_name'] },
-    query: (label) => ({ routingContext: { label_name: LABEL_NAMES[label] }, expect: [label] }),
-    bad: [{ params: { routingContext: { label_name: 'Hat' } }, pattern: /Hat/ }],
+    query: (label) => ({ routing_context: { label_name: LABEL_NAMES[label] }, expect: [label] }),
+    bad: [{ params: { routing_context: { label_name: 'Hat' } }, pattern: /Hat/ }],
   },
 ];
 
@@ -169,9 +169,9 @@ for (const backend of BACKENDS) {
         for await (const record of queries.records()) {
           const label = (record.payload as { label: number }).label;
           const { expect, ...params } = c.query(label);
-          const res = await client.search({ vector: record.vector, topK: 10, ...params });
+          const res = await client.search({ vector: record.vector, top_k: 10, ...params });
           if (expect) assert.deepEqual(res.shard_ids, expect, `query ${n}: probed shards`);
-          if (params.numProbes) assert.equal(res.shard_ids.length, params.numProbes);
+          if (params.num_probes) assert.equal(res.shard_ids.length, params.num_probes);
           assert.equal(res.run_id, built.runId);
           assertMatchesBruteForce(truth, record.vector, res, 10, 'l2', `query ${n}`);
           assert.ok(res.results.length > 0, `query ${n}: no results`);
@@ -212,10 +212,10 @@ describe('per-query index options reach the shards through the router', () => {
     let oneProbeHits = 0;
     let total = 0;
     for await (const record of queries.records()) {
-      const all = await client.search({ vector: record.vector, topK: 10, numProbes: 2, nprobes: 32 });
+      const all = await client.search({ vector: record.vector, top_k: 10, num_probes: 2, nprobes: 32 });
       assertMatchesBruteForce(truth, record.vector, all, 10, 'l2', `query ${total}`);
       const want = new Set(all.results.map((h) => h.id));
-      const one = await client.search({ vector: record.vector, topK: 10, numProbes: 2, nprobes: 1 });
+      const one = await client.search({ vector: record.vector, top_k: 10, num_probes: 2, nprobes: 1 });
       exactHits += all.results.length;
       oneProbeHits += one.results.filter((h) => want.has(h.id)).length;
       total++;

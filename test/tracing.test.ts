@@ -123,7 +123,7 @@ async function search(routerAddress: string, count: number): Promise<void> {
   const client = new ShardfleetClient(routerAddress);
   try {
     for (let i = 0; i < count; i++) {
-      const res = await client.search({ vector: queries.vectors.subarray(i * queries.dim, (i + 1) * queries.dim), topK: 5 });
+      const res = await client.search({ vector: queries.vectors.subarray(i * queries.dim, (i + 1) * queries.dim), top_k: 5 });
       assert.equal(res.results.length, 5);
     }
   } finally {

@@ -140,7 +140,7 @@ export async function sweepCluster(ctx: SweepContext, cfg: ClusterConfig, onPoin
     client = await QueryClientProcess.start(cluster.routerAddress, ctx.queriesFile, ctx.ds.dim);
     const pids: Record<string, number> = { client: client.child.pid! };
     for (const [name, child] of cluster.processes) pids[name] = child.pid!;
-    await client.run({ concurrency: 4, maxQueries: 200, durationMs: 5000, params: { topK: K, numProbes: cfg.probes[0] } }); // warm-up
+    await client.run({ concurrency: 4, maxQueries: 200, durationMs: 5000, params: { top_k: K, num_probes: cfg.probes[0] } }); // warm-up
     for (const numProbes of cfg.probes) {
       for (const knobs of cfg.knobs) {
         for (const budget of ctx.budgets) {
@@ -151,7 +151,7 @@ export async function sweepCluster(ctx: SweepContext, cfg: ClusterConfig, onPoin
             concurrency: budget.concurrency,
             maxQueries: budget.maxQueries,
             durationMs: budget.durationMs,
-            params: { topK: K, numProbes, nprobes: knobs.nprobes, ef: knobs.ef, refineFactor: knobs.refineFactor },
+            params: { top_k: K, num_probes: numProbes, nprobes: knobs.nprobes, ef: knobs.ef, refine_factor: knobs.refineFactor },
           });
           const cpuByProcess = cpuDeltaByProcess(before, snapshotCpu(pids));
           const calls = routerCallStats(callsBefore, await scrape());

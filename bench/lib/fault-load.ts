@@ -24,7 +24,7 @@ export interface LoadStart {
   maxQueries: number;
   /** Stop after this long at the latest, ms. */
   maxMs: number;
-  /** Search parameters except the vector (`timeoutMs` is the per-query deadline). */
+  /** Search parameters except the vector (`timeout_ms` is the per-query deadline). */
   params: Omit<SearchParams, 'vector'>;
 }
 

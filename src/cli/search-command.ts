@@ -193,16 +193,16 @@ export function searchCommand(): Command {
       try {
         const res = await client.search({
           vector: await queryVector(flags),
-          topK: flags.topK,
-          numProbes: flags.numProbes,
-          shardIds: flags.shardIds?.split(',').map((s) => intArg(s)),
-          routingContext: flags.routingContext === undefined ? undefined : parseRoutingContext(flags.routingContext),
+          top_k: flags.topK,
+          num_probes: flags.numProbes,
+          shard_ids: flags.shardIds?.split(',').map((s) => intArg(s)),
+          routing_context: flags.routingContext === undefined ? undefined : parseRoutingContext(flags.routingContext),
           nprobes: flags.nprobes,
           ef: flags.ef,
-          refineFactor: flags.refineFactor,
-          includePayload: flags.payload,
-          minCoverage: flags.minCoverage,
-          timeoutMs: flags.timeoutMs,
+          refine_factor: flags.refineFactor,
+          include_payload: flags.payload,
+          min_coverage: flags.minCoverage,
+          timeout_ms: flags.timeoutMs,
         });
         process.stdout.write(JSON.stringify(searchOutput(res), null, 2) + '\n');
         if (res.partial) {

@@ -1,6 +1,10 @@
 /**
  * A small promise-based client of the `shardfleet.v1.Router` service, for the CLI, the demo and
  * tests. Clients in other languages generate their own from `proto/shardfleet/v1/router.proto`.
+ * Naming: request and response objects use the proto field names (snake_case: `top_k`,
+ * `shard_ids`, `payload_json`), the same words as the wire, grpcurl and the generated clients of
+ * other languages; only JavaScript-side settings (constructor options, timeouts passed as
+ * arguments) are camelCase.
  */
 import * as grpc from '@grpc/grpc-js';
 import { normalizeBearerToken } from '../common/bearer-auth.ts';
@@ -28,34 +32,39 @@ export type { RouteResponse__Output as RouteResponse } from '../common/proto-gen
 export type { ShardDetailsResponse__Output as ShardDetails } from '../common/proto-gen/shardfleet/v1/ShardDetailsResponse.ts';
 export type { SnapshotInfoResponse__Output as SnapshotInfo } from '../common/proto-gen/shardfleet/v1/SnapshotInfoResponse.ts';
 
-/** Search parameters; `vector` is encoded to little-endian float32 bytes. */
+/**
+ * Search parameters. Like every request and response of this client, the fields are the proto
+ * fields' own names (snake_case, as in `proto/shardfleet/v1/router.proto` and the clients other
+ * languages generate), except `vector`: the query as numbers, which the client encodes into the
+ * proto's `query` bytes (little-endian float32). Unset fields take the proto defaults below.
+ */
 export interface SearchParams {
   /** The query, length dim. */
   vector: Float32Array | readonly number[];
   /** Default 10. */
-  topK?: number;
+  top_k?: number;
   /** 0 / undefined = the snapshot's default. */
-  numProbes?: number;
+  num_probes?: number;
   /** Explicit shards: required for explicit-sharded snapshots, overrides routing otherwise. */
-  shardIds?: number[];
+  shard_ids?: number[];
   /** CEL-sharded snapshots: the values of the manifest's cel_columns. */
-  routingContext?: RoutingContext;
+  routing_context?: RoutingContext;
   /** IVF partitions to probe in each shard (LanceDB ivf_*); 0 = shard default. */
   nprobes?: number;
-  /** HNSW beam width in each shard (LanceDB hnsw_*); 0 = shard default. */
+  /** HNSW beam width in each shard (usearch, LanceDB hnsw_*); 0 = shard default. */
   ef?: number;
-  /** Re-rank top_k * refineFactor candidates exactly (PQ/SQ, sqlite-vec int8); 0 = shard default. */
-  refineFactor?: number;
-  includePayload?: boolean;
+  /** Re-rank top_k * refine_factor candidates exactly (PQ/SQ, sqlite-vec int8); 0 = shard default. */
+  refine_factor?: number;
+  include_payload?: boolean;
   /** Return each hit's stored vector. */
-  includeVector?: boolean;
+  include_vector?: boolean;
   /**
    * Fraction (0..1] of the probed shards that must answer; below it the call fails UNAVAILABLE.
    * 0 / undefined = 1.0 (every probed shard). Above it, a partial answer says which shards failed.
    */
-  minCoverage?: number;
-  /** Call deadline, ms from now (default 10,000). */
-  timeoutMs?: number;
+  min_coverage?: number;
+  /** Call deadline, ms from now (default 10,000); not a proto field. */
+  timeout_ms?: number;
 }
 
 /** Connection options of {@link ShardfleetClient}. */
@@ -104,14 +113,14 @@ export class ShardfleetClient {
    *   RESOURCE_EXHAUSTED when rate-limited, UNAUTHENTICATED without the right token, ...).
    */
   search(params: SearchParams): Promise<SearchResponse__Output> {
-    const options = this.options(params.timeoutMs ?? 10_000);
+    const options = this.options(params.timeout_ms ?? 10_000);
     return unaryCall(this.client.Search.bind(this.client) as never, toSearchRequest(params), options, this.metadata());
   }
 
   /**
    * Runs many queries in one call; each gets its own result or error, in order. Each query costs
    * one rate-limit token at the router.
-   * @param timeoutMs deadline of the whole batch, ms (default 10,000; per-query `timeoutMs` is ignored).
+   * @param timeoutMs deadline of the whole batch, ms (default 10,000; per-query `timeout_ms` is ignored).
    * @throws grpc.ServiceError when the batch as a whole fails.
    */
   batchSearch(queries: readonly SearchParams[], timeoutMs = 10_000): Promise<BatchSearchResponse__Output> {
@@ -121,15 +130,15 @@ export class ShardfleetClient {
 
   /** Which shards a query would probe (no search). */
   route(
-    params: Pick<SearchParams, 'vector' | 'numProbes' | 'shardIds' | 'routingContext' | 'timeoutMs'>,
+    params: Pick<SearchParams, 'vector' | 'num_probes' | 'shard_ids' | 'routing_context' | 'timeout_ms'>,
   ): Promise<RouteResponse__Output> {
     const req: RouteRequest = {
       query: encodeVector(params.vector),
-      num_probes: params.numProbes ?? 0,
-      shard_ids: params.shardIds ?? [],
-      routing_context: encodeRoutingContext(params.routingContext ?? {}),
+      num_probes: params.num_probes ?? 0,
+      shard_ids: params.shard_ids ?? [],
+      routing_context: encodeRoutingContext(params.routing_context ?? {}),
     };
-    return unaryCall(this.client.Route.bind(this.client) as never, req, this.options(params.timeoutMs ?? 10_000), this.metadata());
+    return unaryCall(this.client.Route.bind(this.client) as never, req, this.options(params.timeout_ms ?? 10_000), this.metadata());
   }
 
   /** The snapshot the router serves. */
@@ -162,15 +171,15 @@ export class ShardfleetClient {
 function toSearchRequest(params: SearchParams): SearchRequest {
   return {
     query: encodeVector(params.vector),
-    top_k: params.topK ?? 10,
-    num_probes: params.numProbes ?? 0,
-    shard_ids: params.shardIds ?? [],
-    include_payload: params.includePayload ?? false,
-    include_vector: params.includeVector ?? false,
-    min_coverage: params.minCoverage ?? 0,
-    routing_context: encodeRoutingContext(params.routingContext ?? {}),
+    top_k: params.top_k ?? 10,
+    num_probes: params.num_probes ?? 0,
+    shard_ids: params.shard_ids ?? [],
+    include_payload: params.include_payload ?? false,
+    include_vector: params.include_vector ?? false,
+    min_coverage: params.min_coverage ?? 0,
+    routing_context: encodeRoutingContext(params.routing_context ?? {}),
     nprobes: params.nprobes ?? 0,
     ef: params.ef ?? 0,
-    refine_factor: params.refineFactor ?? 0,
+    refine_factor: params.refine_factor ?? 0,
   };
 }

@@ -102,7 +102,7 @@ export async function assertRouterMatchesBruteForce(
   const source = await openIdxSource({ imagesPath: FASHION_IMAGES, start: queryRange.start, limit: queryRange.limit });
   let q = 0;
   for await (const record of source.records()) {
-    const res = await client.search({ vector: record.vector, topK, numProbes });
+    const res = await client.search({ vector: record.vector, top_k: topK, num_probes: numProbes });
     assert.equal(res.shard_ids.length, numProbes);
     assert.equal(res.num_shards_queried, numProbes);
     assertMatchesBruteForce(truth, record.vector, res, topK, 'l2', `query ${q++}`);
