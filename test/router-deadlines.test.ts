@@ -171,7 +171,10 @@ describe('ejection never removes the last ready replicas of a shard', () => {
     const states = await replicaStates(t);
     const ejected = nodes.filter((n) => (states.get(n.id) ?? []).some((s) => s.state === 'ejected'));
     assert.equal(ejected.length, 1, `exactly one node ejected: ${JSON.stringify([...states])}`);
-    assert.equal(promSample(await metricsText(t), 'shardfleet_router_ejected_nodes'), 1);
+    const text = await metricsText(t);
+    assert.equal(promSample(text, 'shardfleet_router_ejected_nodes'), 1);
+    const blocked = promSamples(text, 'shardfleet_router_ejections_blocked_total').reduce((sum, x) => sum + x.value, 0);
+    assert.ok(blocked >= 1, `the blocked ejection is counted: ${blocked}`);
   });
 });
 

@@ -56,6 +56,8 @@ export class RouterMetrics {
   readonly partialResponses: Counter<'rpc'>;
   readonly coverageFailures: Counter<'rpc'>;
   readonly nodeEjections: Counter<'node'>;
+  /** Ejections not made because max_ejection_percent of the nodes were already ejected. */
+  readonly ejectionsBlocked: Counter<'node'>;
   readonly runSwitches: Counter;
   readonly refreshErrors: Counter;
   private state: () => RouterGaugeState = () => ({ runId: undefined, snapshotAgeSeconds: undefined, coverage: 0, ejectedNodes: 0, inflightSearches: new Map() });
@@ -106,6 +108,12 @@ export class RouterMetrics {
       registers,
     });
     this.nodeEjections = new Counter({ name: 'shardfleet_router_node_ejections_total', help: 'Outlier ejections per node', labelNames: ['node'], registers });
+    this.ejectionsBlocked = new Counter({
+      name: 'shardfleet_router_ejections_blocked_total',
+      help: 'Failures past the ejection threshold that did not eject the node because the most nodes allowed (--max-ejection-percent) were already ejected',
+      labelNames: ['node'],
+      registers,
+    });
     this.runSwitches = new Counter({ name: 'shardfleet_router_run_switches_total', help: 'Switches of the served run', registers });
     this.refreshErrors = new Counter({ name: 'shardfleet_router_refresh_errors_total', help: 'Failed snapshot refreshes (storage errors, malformed manifests)', registers });
     const metrics = this;

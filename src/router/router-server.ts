@@ -201,9 +201,12 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     if (c.outcome === 'ok') {
       ejection.recordSuccess(c.nodeId);
     } else if (isNodeFailure(c)) {
+      const blockedBefore = ejection.blockedEjections;
       if (ejection.recordFailure(c.nodeId, describeGrpcError(c.error))) {
         metrics.nodeEjections.inc({ node: c.nodeId });
         log.warn({ node: c.nodeId, ejection: ejection.ejection(c.nodeId) }, 'node ejected after consecutive failures');
+      } else if (ejection.blockedEjections > blockedBefore) {
+        metrics.ejectionsBlocked.inc({ node: c.nodeId });
       }
     }
   };
