@@ -1,7 +1,8 @@
 /**
  * Every sharding strategy x every backend through real processes: build a Fashion-MNIST snapshot
  * (3,000 images with labels) with CLUSTER (balanced), LSH, EXPLICIT (shard id = label) or CEL
- * (direct `label % 4`, categorical on `label_name`), into LanceDB or sqlite-vec shards; start a
+ * (direct `label % 4`, categorical on `label_name`) or HASH (xxh3_64 of the id: every query
+ * probes every shard), into LanceDB or sqlite-vec shards; start a
  * router and two shard nodes as child processes; and check that each answer equals exact brute
  * force over the vectors of the shards the router probed, that queries reach the shard their
  * strategy names, and that badly routed queries fail with INVALID_ARGUMENT.
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ShardfleetClient } from '../src/client/router-client.ts';
 import { startLocalCluster, type LocalCluster } from '../src/cli/local-cluster.ts';
+import { canonicalKeyBytes, shardOfKey } from '../src/common/routing/key-hash-routing.ts';
 import { openObjectStore } from '../src/common/storage/open-object-store.ts';
 import type { BackendOptions, ShardingOptions } from '../src/writer/build-options.ts';
 import { buildSnapshot, type BuildResult } from '../src/writer/build-snapshot.ts';
@@ -75,6 +77,16 @@ const CASES: Case[] = [
     columns: { routingColumns: ['label_name'] },
     query: (label) => ({ routing_context: { label_name: LABEL_NAMES[label] }, expect: [label] }),
     bad: [{ params: { routing_context: { label_name: 'Hat' } }, pattern: /Hat/ }],
+  },
+  {
+    name: 'hash (xxh3_64 of the id, every shard probed)',
+    sharding: { strategy: 'hash', numDbs: 4 },
+    columns: {},
+    query: (label) => (label % 2 === 0 ? { expect: [0, 1, 2, 3] } : { num_probes: 4, expect: [0, 1, 2, 3] }),
+    bad: [
+      { params: { num_probes: 2 }, pattern: /num_probes 2 is not supported by the hash strategy: a hash-sharded snapshot probes every shard/ },
+      { params: { routing_context: { label: 3 } }, pattern: /this snapshot uses hash sharding: leave routing_context empty/ },
+    ],
   },
 ];
 
@@ -179,6 +191,29 @@ for (const backend of BACKENDS) {
         }
         assert.equal(n, QUERIES.limit);
       });
+
+      if (c.sharding.strategy === 'hash') {
+        test('hash: each shard holds exactly the ids whose key hash names it; Route names every shard', async () => {
+          const numDbs = built.manifest.sharding.num_dbs;
+          truth.rowsOfShard.forEach((rows, dbId) => {
+            for (const row of rows) assert.equal(shardOfKey(canonicalKeyBytes(truth.ids[row]), numDbs), dbId, `id ${truth.ids[row]}`);
+          });
+          const queries = await openSource(c.columns, { start: QUERIES.start, limit: 3 });
+          for await (const record of queries.records()) {
+            for (let dbId = 0; dbId < numDbs; dbId++) {
+              const res = await client.search({ vector: record.vector, top_k: 5, shard_ids: [dbId] });
+              assert.deepEqual(res.shard_ids, [dbId]);
+              for (const hit of res.results) assert.equal(shardOfKey(canonicalKeyBytes(hit.id), numDbs), dbId, `hit ${hit.id} from shard ${dbId}`);
+              assertMatchesBruteForce(truth, record.vector, res, 5, 'l2', `shard ${dbId}`);
+            }
+          }
+          const route = await client.route({ vector: new Float32Array(0) });
+          assert.deepEqual(route.shards.map((s) => s.db_id), [0, 1, 2, 3]);
+          for (const s of route.shards) assert.ok(s.node_ids.length > 0, `shard ${s.db_id} has no ready replica`);
+          assert.deepEqual((await client.route({ vector: new Float32Array(784), shard_ids: [2] })).shards.map((s) => s.db_id), [2]);
+          await assert.rejects(client.route({ vector: new Float32Array(784), num_probes: 1 }), isGrpcStatus(grpc.status.INVALID_ARGUMENT, /probes every shard/));
+        });
+      }
 
       if (c.bad) {
         const bads = c.bad;

@@ -12,6 +12,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigValidationError, InputRecordError, VectorIndexError } from '../src/common/errors.ts';
 import { CURRENT_KEY, parseCurrentPointer } from '../src/common/manifest.ts';
+import { canonicalKeyBytes, shardOfKey } from '../src/common/routing/key-hash-routing.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import type { BackendOptions, ShardingOptions } from '../src/writer/build-options.ts';
 import { buildSnapshot } from '../src/writer/build-snapshot.ts';
@@ -141,6 +142,40 @@ describe('writer strategies and backends: bad input and edge cases', () => {
     const result = await build(path, { strategy: 'cel', celExpr: 'color', celColumns: { color: 'string' }, routingValues: colors });
     const want = colors.map((c) => tiny.filter((r) => r.payload.color === c).length);
     assert.deepEqual(result.manifest.shards.map((s) => s.vector_count), want);
+  });
+
+  test('hash: every record is in the shard of its id (xxh3_64 of the UTF-8 id mod num_dbs)', async () => {
+    const numDbs = 3;
+    const result = await build(TINY_JSONL, { strategy: 'hash', numDbs });
+    assert.deepEqual(result.manifest.sharding, { strategy: 'hash', num_dbs: numDbs, num_probes: numDbs, hash: { algorithm: 'xxh3_64', seed: 0 } });
+    const want = (id: string): number => shardOfKey(canonicalKeyBytes(id), numDbs);
+    assert.deepEqual(
+      result.manifest.shards.map((s) => s.vector_count),
+      [0, 1, 2].map((d) => tiny.filter((r) => want(r.id) === d).length),
+    );
+    const dbIds = [0, 1, 2];
+    const run = new LoadedRun(result.manifest, dbIds);
+    await run.load(store, join(dir.path, 'cache-hash'), quietLogger());
+    const outcomes = await run.search(Float32Array.from(tiny[0].vector), tiny.length, dbIds, false);
+    const seen: string[] = [];
+    for (const o of outcomes) {
+      assert.equal(o.error, undefined, `shard ${o.dbId}: ${o.error}`);
+      for (const hit of o.hits ?? []) {
+        assert.equal(o.dbId, want(hit.id), `${hit.id} is in shard ${o.dbId}, its key hash names shard ${want(hit.id)}`);
+        seen.push(hit.id);
+      }
+    }
+    assert.deepEqual(seen.sort(), tiny.map((r) => r.id).sort(), 'every record is in exactly one shard');
+    run.close();
+  });
+
+  test('hash: a record with an empty id is an InputRecordError naming the line', async () => {
+    const path = await jsonl((r, i) => ({ ...r, id: i === 9 ? '' : r.id }));
+    await rejectsWithoutUpload(() => build(path, { strategy: 'hash', numDbs: 2 }), (err) => {
+      assert.ok(err instanceof ConfigValidationError, String(err));
+      assert.match(err.message, /line 10/);
+      return true;
+    });
   });
 
   test('sqlite-vec with the dot metric is a ConfigValidationError before reading', async () => {

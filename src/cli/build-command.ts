@@ -114,6 +114,8 @@ function shardingFromFlags(f: BuildFlags): ShardingOptions {
       return { strategy: 'lsh', numDbs, numProbes: f.numProbes, numHashBits: f.numHashBits, center: f.center };
     case 'explicit':
       return { strategy: 'explicit', numDbs };
+    case 'hash':
+      return { strategy: 'hash', numDbs };
     case 'cel':
       if (!f.celExpr || !f.celColumns) throw new InvalidArgumentError('--strategy cel needs --cel-expr and --cel-columns');
       return { strategy: 'cel', numDbs: f.numDbs, celExpr: f.celExpr, celColumns: f.celColumns, routingValues: f.routingValues };
@@ -238,7 +240,7 @@ export function buildCommand(): Command {
     .option('--payload-columns <names>', 'columns stored as payload (comma-separated; default all)', listArg)
     .option('--routing-columns <names>', 'columns passed to the CEL routing context (comma-separated)', listArg)
     .option('--shard-id-column <name>', 'explicit strategy: column holding each record\'s shard id (JSONL: shard_id by default)')
-    .addOption(new Option('--strategy <strategy>', 'sharding strategy').choices(['cluster', 'lsh', 'explicit', 'cel']).default('cluster'))
+    .addOption(new Option('--strategy <strategy>', 'sharding strategy').choices(['cluster', 'lsh', 'explicit', 'cel', 'hash']).default('cluster'))
     .option('--num-dbs <n>', 'number of shards (default 8; cel categorical: the number of routing values)', intArg)
     .option('--num-probes <n>', 'cluster/lsh: default shards probed per query', intArg, 2)
     .addOption(new Option('--metric <metric>', 'distance metric').choices(MetricSchema.options).default('l2'))

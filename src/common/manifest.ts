@@ -153,13 +153,28 @@ export const CelShardingSchema = z.object({
   routing_values: z.array(z.union([z.string(), z.number(), z.boolean()])).nullable(),
 });
 
+/**
+ * HASH: a vector belongs to the shard of its key (the record id): xxh3_64 (seed 0) of the key's
+ * canonical bytes modulo num_dbs, shardyfusion's key-hash rule (src/common/routing/key-hash-routing.ts).
+ * Queries probe every shard, so num_probes equals num_dbs.
+ */
+export const HashShardingSchema = z.object({
+  strategy: z.literal('hash'),
+  ...ShardCountFields,
+  /** The key hash: only xxh3_64 with seed 0 (what shardyfusion uses) exists. */
+  hash: z.object({ algorithm: z.literal('xxh3_64'), seed: z.literal(0) }),
+});
+
 /** Sharding specification: how the writer assigned vectors and how routers route queries. */
 export const ShardingSpecSchema = z
-  .discriminatedUnion('strategy', [ClusterShardingSchema, LshShardingSchema, ExplicitShardingSchema, CelShardingSchema])
+  .discriminatedUnion('strategy', [ClusterShardingSchema, LshShardingSchema, ExplicitShardingSchema, CelShardingSchema, HashShardingSchema])
   .superRefine((s, ctx) => {
     if (s.num_probes > s.num_dbs) ctx.addIssue({ code: 'custom', message: `num_probes ${s.num_probes} exceeds num_dbs ${s.num_dbs}` });
     if ((s.strategy === 'explicit' || s.strategy === 'cel') && s.num_probes !== 1) {
       ctx.addIssue({ code: 'custom', message: `num_probes must be 1 for the ${s.strategy} strategy, got ${s.num_probes}` });
+    }
+    if (s.strategy === 'hash' && s.num_probes !== s.num_dbs) {
+      ctx.addIssue({ code: 'custom', message: `num_probes must equal num_dbs (${s.num_dbs}) for the hash strategy (queries probe every shard), got ${s.num_probes}` });
     }
     if (s.strategy === 'lsh' && 2 ** s.num_hash_bits < s.num_dbs) {
       ctx.addIssue({ code: 'custom', message: `num_hash_bits ${s.num_hash_bits} gives ${2 ** s.num_hash_bits} codes, fewer than num_dbs ${s.num_dbs}` });
@@ -176,6 +191,7 @@ export type ShardingSpec = z.infer<typeof ShardingSpecSchema>;
 export type ClusterSharding = z.infer<typeof ClusterShardingSchema>;
 export type LshSharding = z.infer<typeof LshShardingSchema>;
 export type CelSharding = z.infer<typeof CelShardingSchema>;
+export type HashSharding = z.infer<typeof HashShardingSchema>;
 
 /** One shard of a run. */
 export const ShardEntrySchema = z.object({

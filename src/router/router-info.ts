@@ -57,13 +57,15 @@ export function shardDetails(s: RouterSnapshot, replicas: ReplicaState, addressO
 
 /**
  * Route: the shards a query would probe, in routing order, each with its ready replicas
- * (preferred first). An empty `query` is accepted for EXPLICIT and CEL runs, whose routing does
- * not look at the vector.
+ * (preferred first). An empty `query` is accepted for EXPLICIT, CEL and HASH runs, whose routing
+ * does not look at the vector. A HASH run answers every shard (its records are placed by key, not
+ * by similarity) unless the request names shard_ids; RouteResponse has no field to explain that,
+ * the README does.
  * @throws InvalidQueryError (INVALID_ARGUMENT) for a bad query or one that cannot be routed.
  */
 export function route(s: RouterSnapshot, replicas: ReplicaState, addressOf: (nodeId: string) => string | undefined, req: RouteRequest__Output): RouteResponse {
   const { manifest } = s;
-  const vectorFree = manifest.sharding.strategy === 'explicit' || manifest.sharding.strategy === 'cel';
+  const vectorFree = manifest.sharding.strategy === 'explicit' || manifest.sharding.strategy === 'cel' || manifest.sharding.strategy === 'hash';
   const vector = vectorFree && req.query.length === 0 ? new Float32Array(manifest.index.dim) : decodeVector(req.query, manifest.index.dim);
   const shardIds = s.routing.route({
     vector,

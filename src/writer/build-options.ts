@@ -52,8 +52,14 @@ export interface CelOptions {
   routingValues?: (string | number | boolean)[];
 }
 
+/** HASH: every record goes to the shard of its id's key hash (xxh3_64 seed 0 mod numDbs, as shardyfusion). */
+export interface HashOptions {
+  strategy: 'hash';
+  numDbs: number;
+}
+
 /** The sharding strategy of a build. */
-export type ShardingOptions = ClusterOptions | LshOptions | ExplicitOptions | CelOptions;
+export type ShardingOptions = ClusterOptions | LshOptions | ExplicitOptions | CelOptions | HashOptions;
 
 /** LanceDB backend: one table per shard. */
 export interface LanceBackendOptions {

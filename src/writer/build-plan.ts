@@ -107,9 +107,9 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
     throw new ConfigValidationError(`${source.count} vectors cannot fill ${numDbs} shards (${source.description})`);
   }
 
-  // EXPLICIT and CEL need no training: route every record already in this pass, so an
-  // out-of-range shard_id or a bad routing context fails before any work is done.
-  const untrained = o.sharding.strategy === 'explicit' || o.sharding.strategy === 'cel';
+  // EXPLICIT, CEL and HASH need no training: route every record already in this pass, so an
+  // out-of-range shard_id, a bad routing context or an unroutable id fails before any work is done.
+  const untrained = o.sharding.strategy === 'explicit' || o.sharding.strategy === 'cel' || o.sharding.strategy === 'hash';
   const earlyRouting = untrained
     ? (await trainRouting({ sharding: o.sharding, sample: new Float32Array(0), dim: 1, metric: o.metric, seed, progress, log })).routing
     : undefined;

@@ -1,6 +1,6 @@
 /**
  * Trains a run's routing from the training sample (k-means centroids for CLUSTER, hyperplanes and
- * mean centre for LSH; nothing to train for EXPLICIT; a type-checked expression for CEL) and
+ * mean centre for LSH; nothing to train for EXPLICIT and HASH; a type-checked expression for CEL) and
  * stores its metadata arrays as `.npy` under `runs/<run_id>/vector_meta/`.
  */
 import { readFile } from 'node:fs/promises';
@@ -13,6 +13,7 @@ import { decodeNpy, encodeNpyFloat32 } from '../common/npy.ts';
 import { CelRouting } from '../common/routing/cel-routing.ts';
 import { ClusterRouting } from '../common/routing/cluster-shard-routing.ts';
 import { ExplicitRouting } from '../common/routing/explicit-routing.ts';
+import { HashRouting } from '../common/routing/key-hash-routing.ts';
 import { LshRouting } from '../common/routing/lsh-routing.ts';
 import type { ShardRouting } from '../common/routing/shard-routing.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
@@ -132,6 +133,14 @@ export async function trainRouting(input: TrainRoutingInput): Promise<TrainedRou
         routing: new ExplicitRouting(numDbs),
         arrays: [],
         spec: () => ({ strategy: 'explicit', num_dbs: numDbs, num_probes: 1 }),
+        kmeansIterations: 0,
+        trainingRows: 0,
+      };
+    case 'hash':
+      return {
+        routing: new HashRouting(numDbs),
+        arrays: [],
+        spec: () => ({ strategy: 'hash', num_dbs: numDbs, num_probes: numDbs, hash: { algorithm: 'xxh3_64', seed: 0 } }),
         kmeansIterations: 0,
         trainingRows: 0,
       };

@@ -8,6 +8,7 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import { CelRouting } from './cel-routing.ts';
 import { ClusterRouting } from './cluster-shard-routing.ts';
 import { ExplicitRouting } from './explicit-routing.ts';
+import { HashRouting } from './key-hash-routing.ts';
 import { LshRouting } from './lsh-routing.ts';
 import type { ShardRouting } from './shard-routing.ts';
 import { loadVectorMeta } from './vector-meta.ts';
@@ -49,5 +50,7 @@ export async function loadShardRouting(store: ObjectStore, source: RoutingSource
         routingValues: sharding.routing_values,
         numDbs: sharding.num_dbs,
       });
+    case 'hash':
+      return new HashRouting(sharding.num_dbs);
   }
 }

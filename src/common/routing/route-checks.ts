@@ -47,7 +47,7 @@ export function rejectMultiProbe(numProbes: number, strategy: string): void {
 
 /**
  * Rejects a non-empty `routing_context` for strategies that never read it (CLUSTER, LSH,
- * EXPLICIT): silently ignoring it would hide a client that believes it routes by key.
+ * EXPLICIT, HASH): silently ignoring it would hide a client that believes it routes by key.
  * @throws InvalidQueryError naming the columns sent and the strategy.
  */
 export function rejectRoutingContext(context: RoutingContext | undefined, strategy: string): void {

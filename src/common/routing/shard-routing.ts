@@ -7,12 +7,14 @@
 import type { RoutingContext } from './routing-context.ts';
 
 /** Sharding strategies (DESIGN.md "Routing"). */
-export type ShardingStrategy = 'cluster' | 'lsh' | 'explicit' | 'cel';
+export type ShardingStrategy = 'cluster' | 'lsh' | 'explicit' | 'cel' | 'hash';
 
 /** What the writer knows about a record when it assigns it. */
 export interface RecordToRoute {
   /** The vector, `Float32Array` of length dim. */
   vector: Float32Array;
+  /** HASH: the record's id, its routing key (input records always have one). */
+  id?: string;
   /** EXPLICIT: the shard the record names. */
   shardId?: number;
   /** CEL: the record's routing context. */
@@ -33,7 +35,7 @@ export interface QueryToRoute {
   routingContext?: RoutingContext;
 }
 
-/** A run's routing function. Implementations: cluster, LSH, explicit, CEL. */
+/** A run's routing function. Implementations: cluster, LSH, explicit, CEL, hash. */
 export interface ShardRouting {
   readonly strategy: ShardingStrategy;
   /** Number of shards (num_dbs). */
@@ -42,13 +44,14 @@ export interface ShardRouting {
    * The shard (db id, 0..numDbs-1) a record belongs to.
    * @throws InputRecordError naming `record.location` when the record cannot be routed (missing
    *   or out-of-range shard_id, a routing context missing a declared column, a CEL result outside
-   *   0..numDbs-1 or not in routing_values).
+   *   0..numDbs-1 or not in routing_values, a missing or empty id for HASH).
    */
   assign(record: RecordToRoute): number;
   /**
    * The shards a query probes, best first, distinct.
    * @throws InvalidQueryError when the query cannot be routed (EXPLICIT without shard_ids,
-   *   num_probes > 1 for EXPLICIT or CEL, num_probes > num_dbs, bad routing context, unknown shard id).
+   *   num_probes > 1 for EXPLICIT or CEL, num_probes > num_dbs, num_probes other than 0 or
+   *   num_dbs for HASH, bad routing context, unknown shard id).
    */
   route(query: QueryToRoute): number[];
 }

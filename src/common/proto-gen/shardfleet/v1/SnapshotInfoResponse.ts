@@ -22,7 +22,7 @@ export interface SnapshotInfoResponse {
    */
   'backend'?: (string);
   /**
-   * Sharding strategy ("cluster", "lsh", "explicit" or "cel").
+   * Sharding strategy ("cluster", "lsh", "explicit", "cel" or "hash").
    */
   'strategy'?: (string);
   'num_dbs'?: (number);
@@ -70,7 +70,7 @@ export interface SnapshotInfoResponse__Output {
    */
   'backend': (string);
   /**
-   * Sharding strategy ("cluster", "lsh", "explicit" or "cel").
+   * Sharding strategy ("cluster", "lsh", "explicit", "cel" or "hash").
    */
   'strategy': (string);
   'num_dbs': (number);
