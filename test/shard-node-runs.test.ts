@@ -151,6 +151,33 @@ describe('shard node runs', () => {
     assert.ok(!(await node.client.status()).runs.some((r) => r.run_id === 'run-x'));
   });
 
+  test('run leases: a superseded run evicted under the cache budget is preloaded again once a router leases it', async () => {
+    const storePath = fresh('store');
+    const fileStore = new FileObjectStore(storePath);
+    const runA = await buildRun(fileStore, 'run-a');
+    const keyA = (await fileStore.list('manifests/')).map((o) => o.key).find((k) => k.includes('run_id=run-a'))!;
+    // A 1-byte budget: only pinned shards (the active runs' assigned ones) stay cached.
+    const node = await start({ store: fileStore, cacheDir: fresh('cache'), log: quietLogger(), runGraceMs: 60_000, maxCacheBytes: 1 });
+    await node.handle.firstLoad;
+    const runB = await buildRun(fileStore, 'run-b', { numDbs: 6, seed: 11 });
+    await node.client.refresh();
+    await waitFor('run-b to be ready', async () => (await node.client.status()).runs[0].ready);
+    // Loads of run-b's other shards make room by evicting run-a's unpinned shards.
+    const others = runB.shards.map((x) => x.db_id).filter((db) => !assignedTo(runB).includes(db));
+    await node.client.search({ run_id: 'run-b', queries: [{ query: query(0), top_k: 3, shard_ids: others }] });
+    await waitFor('run-a\'s shards to be evicted', async () => {
+      const a = (await node.client.status()).runs.find((r) => r.run_id === 'run-a');
+      return a !== undefined && a.shards_loaded.length < assignedTo(runA).length;
+    });
+    // A router still serving run-a leases it: its assigned shards are loaded again, not on demand only.
+    const lease = () => node.client.status({ router_id: 'router-1', run_leases: [{ run_id: 'run-a', manifest_key: keyA }], lease_ttl_ms: 0 });
+    await lease();
+    await waitFor('run-a to be preloaded again', async () => {
+      const a = (await lease()).runs.find((r) => r.run_id === 'run-a');
+      return a !== undefined && a.ready && a.leased;
+    }, 20_000);
+  });
+
   test('a malformed new manifest and storage errors leave the old run serving, with load_error set', async () => {
     const storePath = fresh('store');
     const fileStore = new FileObjectStore(storePath);

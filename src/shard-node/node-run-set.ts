@@ -166,9 +166,15 @@ export class NodeRunSet {
    */
   renewLeases(routerId: string, runs: readonly LeasedRun[], ttlMs: number): void {
     if (this.closed || routerId === '') return;
-    this.leases.renew(routerId, runs, ttlMs);
+    const newlyLeased = new Set(this.leases.renew(routerId, runs, ttlMs).map((r) => r.runId));
     for (const lease of runs) {
-      if (this.runs.has(lease.runId) || this.leaseLoads.has(lease.runId)) continue;
+      const held = this.runs.get(lease.runId);
+      if (held !== undefined) {
+        // A held run that was not active (superseded, unpinned, maybe partly evicted) is active again.
+        if (newlyLeased.has(lease.runId)) queueMicrotask(() => void held.preload());
+        continue;
+      }
+      if (this.leaseLoads.has(lease.runId)) continue;
       const failed = this.leaseFailures.get(lease.runId);
       if (failed !== undefined && Date.now() < failed.retryAt) continue;
       void this.loadLeasedRun(lease);
