@@ -60,6 +60,7 @@ interface BuildFlags extends StoreFlags {
   efSearch?: number;
   quantization?: string;
   onDuplicate: 'error' | 'last';
+  kv?: 'slatedb' | 'sqlite';
   concurrency: number;
   runId?: string;
   plan?: boolean;
@@ -183,7 +184,7 @@ function printPublished(store: ObjectStore, result: BuildResult): void {
   const m = result.manifest;
   process.stdout.write(
     `published run ${result.runId}: ${m.build_stats.total_vectors} vectors, ${m.sharding.num_dbs} shards (${m.sharding.strategy}, ${m.index.backend}), ` +
-      `${m.build_stats.total_bytes} bytes, ${m.build_stats.build_seconds} s\nmanifest ${store.url}/${result.manifestKey}\n`,
+      `${m.kv ? `kv ${m.kv.backend} (${m.kv.key_type} keys), ` : ''}${m.build_stats.total_bytes} bytes, ${m.build_stats.build_seconds} s\nmanifest ${store.url}/${result.manifestKey}\n`,
   );
 }
 
@@ -208,6 +209,7 @@ async function runBuild(f: BuildFlags, store: ObjectStore, log: Logger): Promise
     seed: f.seed,
     sampleSize: f.sampleSize,
     onDuplicate: f.onDuplicate,
+    ...(f.kv === undefined ? {} : { kv: { backend: f.kv } }),
     runId: f.runId,
     progress: f.progress,
     log,
@@ -262,6 +264,10 @@ export function buildCommand(): Command {
     .option('--m <n>', 'usearch / lancedb hnsw_*: HNSW graph degree (default usearch 16, lancedb 20)', intArg)
     .option('--ef-construction <n>', 'usearch / lancedb hnsw_*: build beam width (default usearch 128, lancedb 300)', intArg)
     .option('--ef-search <n>', 'usearch: search beam width of queries that give no ef (default 64)', intArg)
+    .addOption(
+      new Option('--kv <backend>', 'key-value + vector snapshot: slatedb (a SlateDB store per shard beside its index) or sqlite (a kv table in each sqlite-vec shard file; needs --backend sqlite-vec); needs --strategy hash or cel')
+        .choices(['slatedb', 'sqlite']),
+    )
     .option('--quantization <q>', 'vector storage: usearch f16 (default), f32, bf16, i8 (cosine only); sqlite-vec none (default), int8')
     .addOption(new Option('--on-duplicate <policy>', 'duplicate ids').choices(['error', 'last']).default('error'))
     .option('--concurrency <n>', 'shards built concurrently', intArg, 2)

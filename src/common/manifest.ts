@@ -193,6 +193,19 @@ export type LshSharding = z.infer<typeof LshShardingSchema>;
 export type CelSharding = z.infer<typeof CelShardingSchema>;
 export type HashSharding = z.infer<typeof HashShardingSchema>;
 
+/**
+ * The key-value side of a KV + vector snapshot (issue 14); absent for a vector-only snapshot.
+ * `backend`: `slatedb` (composite: a SlateDB database under `<shard>/kv/` beside the vector
+ * index) or `sqlite` (unified: a `kv` table inside the sqlite-vec shard file). `key_type`: how
+ * the keys were given (`string`: UTF-8 bytes, `int`: 8-byte signed little-endian, `bytes`: raw),
+ * i.e. how a Get must encode its key to find it (the canonical bytes of key-hash-routing.ts).
+ */
+export const KvSpecSchema = z.object({
+  backend: z.enum(['slatedb', 'sqlite']),
+  key_type: z.enum(['string', 'int', 'bytes']),
+});
+export type KvSpec = z.infer<typeof KvSpecSchema>;
+
 /** One shard of a run. */
 export const ShardEntrySchema = z.object({
   db_id: z.number().int().nonnegative(),
@@ -205,6 +218,8 @@ export const ShardEntrySchema = z.object({
   checkpoint_id: z.string(),
   /** The index the shard actually has (e.g. `ivf_flat`, `hnsw_sq`, `flat`; `none` for a flat scan; `empty`). */
   index_type: z.string(),
+  /** KV snapshots: entries (keys) in the shard's KV store; absent in vector-only snapshots. */
+  kv_entries: z.number().int().nonnegative().optional(),
 });
 export type ShardEntry = z.infer<typeof ShardEntrySchema>;
 
@@ -231,6 +246,8 @@ export const ManifestSchema = z
     shards: z.array(ShardEntrySchema).min(1),
     payload_columns: z.array(z.string()),
     build_stats: BuildStatsSchema,
+    /** KV + vector snapshots only: the KV backend and key type (absent: vector-only). */
+    kv: KvSpecSchema.optional(),
   })
   .superRefine((m, ctx) => {
     if (m.shards.length !== m.sharding.num_dbs) {
@@ -244,7 +261,13 @@ export const ManifestSchema = z
       if (s.files.length === 0 && s.vector_count > 0) {
         ctx.addIssue({ code: 'custom', path: ['shards', i, 'files'], message: `shard ${s.db_id} has ${s.vector_count} vectors but no files` });
       }
+      if (m.kv !== undefined && s.kv_entries === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['shards', i, 'kv_entries'], message: `shard ${s.db_id} has no kv_entries although the manifest has a kv section` });
+      }
     });
+    if (m.kv !== undefined && m.kv.backend === 'sqlite' && m.index.backend !== 'sqlite-vec') {
+      ctx.addIssue({ code: 'custom', path: ['kv', 'backend'], message: `kv backend sqlite (unified) needs index backend sqlite-vec, not ${m.index.backend}` });
+    }
   });
 export type Manifest = z.infer<typeof ManifestSchema>;
 

@@ -187,3 +187,36 @@ export function indexConfigOf(b: BackendOptions, dim: number, metric: Metric, in
   if (plan.indexType === 'ivf_pq' || plan.indexType === 'hnsw_pq') params.num_sub_vectors = plan.numSubVectors;
   return { dim, metric, backend: 'lancedb', index_type: plan.indexType, index_params: params };
 }
+
+/**
+ * The key-value side of a build (`--kv`, issue 14): `slatedb` (composite: a SlateDB database per
+ * shard under `<shard>/kv/`, with any vector backend) or `sqlite` (unified: a `kv` table inside
+ * each sqlite-vec shard file; needs the sqlite-vec backend). Absent: a vector-only build.
+ */
+export interface KvOptions {
+  backend: 'slatedb' | 'sqlite';
+}
+
+/**
+ * Checks the KV options against the rest of the build before any input is read.
+ * @throws ConfigValidationError naming the flags: `--kv sqlite` without `--backend sqlite-vec`;
+ *   `--kv` with a strategy other than hash or cel (the key, not the vector, must decide the
+ *   shard); `--kv` with `--on-duplicate last` (every key is stored once).
+ */
+export function checkKvOptions(kv: KvOptions | undefined, backend: BackendOptions, sharding: ShardingOptions, onDuplicate: 'error' | 'last' | undefined): void {
+  if (kv === undefined) return;
+  if (kv.backend !== 'slatedb' && kv.backend !== 'sqlite') {
+    throw new ConfigValidationError(`--kv must be slatedb or sqlite, got ${JSON.stringify(kv.backend)}`);
+  }
+  if (kv.backend === 'sqlite' && backend.backend !== 'sqlite-vec') {
+    throw new ConfigValidationError(
+      `--kv sqlite (unified: the kv table lives in the sqlite-vec shard file) needs --backend sqlite-vec, got --backend ${backend.backend}; use --kv slatedb with --backend ${backend.backend}`,
+    );
+  }
+  if (sharding.strategy !== 'hash' && sharding.strategy !== 'cel') {
+    throw new ConfigValidationError(`--kv ${kv.backend} needs --strategy hash or --strategy cel (the key decides the shard), got --strategy ${sharding.strategy}`);
+  }
+  if (onDuplicate === 'last') {
+    throw new ConfigValidationError(`--kv ${kv.backend} does not go with --on-duplicate last: every key is stored once, a duplicate is an error`);
+  }
+}

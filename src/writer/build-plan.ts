@@ -9,12 +9,13 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Metric } from '../common/distance.ts';
 import { ConfigValidationError, ObjectNotFoundError, SnapshotNotFoundError } from '../common/errors.ts';
-import { IndexConfigSchema, ShardingSpecSchema, runPrefix, shardDirName } from '../common/manifest.ts';
+import { IndexConfigSchema, KvSpecSchema, ShardingSpecSchema, runPrefix, shardDirName } from '../common/manifest.ts';
 import type { ShardRouting } from '../common/routing/shard-routing.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
 import { parseJsonWith } from '../common/json-schema-parse.ts';
 import type { BuildProgress } from './build-progress.ts';
-import { checkBackendOptions, checkShardingOptions, indexConfigOf, numDbsOf, type BackendOptions, type ShardingOptions } from './build-options.ts';
+import { checkBackendOptions, checkKvOptions, checkShardingOptions, indexConfigOf, numDbsOf, type BackendOptions, type KvOptions, type ShardingOptions } from './build-options.ts';
+import { KvKeyChecker } from './kv-keys.ts';
 import { RecordValidator } from './input/record-validator.ts';
 import type { VectorSource } from './input/vector-record.ts';
 import { storeRoutingMeta, trainRouting } from './routing-training.ts';
@@ -42,6 +43,8 @@ export const BuildPlanSchema = z.object({
   kmeans_iterations: z.number().int().nonnegative(),
   /** `--on-duplicate last`: id -> 0-based ordinal (read order) of the occurrence to keep. */
   duplicates_kept_last: z.record(z.string(), z.number().int().nonnegative()),
+  /** KV + vector builds (`--kv`): the KV backend and the key type; absent: vector-only. */
+  kv: KvSpecSchema.optional(),
 });
 /** A build plan. */
 export type BuildPlan = z.infer<typeof BuildPlanSchema>;
@@ -74,6 +77,8 @@ export interface PlanOptions {
   sampleSize?: number;
   /** Duplicate ids: `error` (default) or keep the `last` occurrence. */
   onDuplicate?: 'error' | 'last';
+  /** KV + vector build (`--kv`): every record's key is checked in the first pass. */
+  kv?: KvOptions;
   runId: string;
   progress: BuildProgress;
   log: Logger;
@@ -91,7 +96,8 @@ export interface PlannedRun {
  * records are also routed, to fail early), trains the routing and stores its metadata arrays.
  * @throws ConfigValidationError for bad options (before reading), InputRecordError naming the
  *   record (wrong dimension, NaN/Inf, duplicate id, out-of-range shard_id, a routing context
- *   the CEL expression cannot route), ConfigValidationError for empty input or
+ *   the CEL expression cannot route; with `kv`: an empty, too long, mistyped or duplicate key),
+ *   ConfigValidationError for bad `kv` options (see checkKvOptions), empty input or
  *   fewer vectors than shards; StorageError from the store.
  */
 export async function planRun(o: PlanOptions): Promise<PlannedRun> {
@@ -99,6 +105,8 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
   const seed = o.seed ?? 42;
   checkShardingOptions(o.sharding);
   checkBackendOptions(o.backend, o.metric, source.dim);
+  checkKvOptions(o.kv, o.backend, o.sharding, o.onDuplicate);
+  const keys = o.kv === undefined ? undefined : new KvKeyChecker();
   const numDbs = numDbsOf(o.sharding);
   if (o.sampleSize !== undefined && (!Number.isInteger(o.sampleSize) || o.sampleSize < numDbs)) {
     throw new ConfigValidationError(`sample size must be an integer >= num_dbs (${numDbs}), got ${o.sampleSize}`);
@@ -121,6 +129,7 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
   const sampling = progress.stage('validate+sample', source.count ?? 0);
   for await (const record of source.records()) {
     validator.check(record);
+    keys?.check(record);
     earlyRouting?.assign(record);
     const dim = record.vector.length;
     sample ??= new Float32Array(Math.min(targetSample, 1 << 20) * dim);
@@ -164,6 +173,7 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
     kmeans_iterations: trained.kmeansIterations,
     duplicates_kept_last: Object.fromEntries(validator.duplicatesKeptLast()),
   };
+  if (o.kv !== undefined) plan.kv = { backend: o.kv.backend, key_type: keys?.keyType ?? 'string' };
   return { plan, routing: trained.routing };
 }
 

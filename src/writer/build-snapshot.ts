@@ -16,7 +16,7 @@ import type { Metric } from '../common/distance.ts';
 import { MANIFEST_FORMAT_VERSION, manifestKey as makeManifestKey, type Manifest, type ShardEntry } from '../common/manifest.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
 import { WRITER_NAME, WRITER_VERSION } from '../common/version.ts';
-import { DEFAULT_BACKEND, type BackendOptions, type ShardingOptions } from './build-options.ts';
+import { DEFAULT_BACKEND, type BackendOptions, type KvOptions, type ShardingOptions } from './build-options.ts';
 import { newRunId, planRun, type BuildPlan } from './build-plan.ts';
 import { BuildProgress } from './build-progress.ts';
 import type { VectorSource } from './input/vector-record.ts';
@@ -42,6 +42,12 @@ export interface BuildOptions {
   sampleSize?: number;
   /** Duplicate ids: `error` (default) or keep the `last` occurrence. */
   onDuplicate?: 'error' | 'last';
+  /**
+   * KV + vector snapshot (issue 14): each shard also gets a KV store of its records' keys and
+   * values (`slatedb`: composite, any backend; `sqlite`: unified, sqlite-vec only). Needs the
+   * hash or cel strategy. Absent: a vector-only snapshot.
+   */
+  kv?: KvOptions;
   /** Shards built concurrently (default 2). */
   concurrency?: number;
   /** Local scratch folder (default: a new temp folder, removed afterwards). */
@@ -76,6 +82,7 @@ export function assembleManifest(plan: BuildPlan, shards: ShardEntry[], payloadC
     sharding: plan.sharding,
     shards: ordered,
     payload_columns: [...new Set(payloadColumns)].sort(),
+    ...(plan.kv === undefined ? {} : { kv: plan.kv }),
     build_stats: {
       total_vectors: plan.input.vectors,
       training_sample_size: plan.training_sample_size,
@@ -91,7 +98,8 @@ export function assembleManifest(plan: BuildPlan, shards: ShardEntry[], payloadC
  * Builds and publishes one run in this process.
  * @throws ConfigValidationError for bad options (before reading input); InputRecordError naming
  *   the record for bad input (nothing uploaded); VectorIndexError naming the shard when an index
- *   cannot be built; StorageError on upload failures; PreconditionFailedError when another
+ *   cannot be built; ConfigValidationError for bad `kv` options (checkKvOptions: `--kv sqlite`
+ *   without sqlite-vec, a strategy other than hash/cel); StorageError on upload failures; PreconditionFailedError when another
  *   publisher moved `_CURRENT` concurrently. In every failure case `_CURRENT` is unchanged.
  */
 export async function buildSnapshot(options: BuildOptions): Promise<BuildResult> {
@@ -112,6 +120,7 @@ export async function buildSnapshot(options: BuildOptions): Promise<BuildResult>
       seed: options.seed,
       sampleSize: options.sampleSize,
       onDuplicate: options.onDuplicate,
+      kv: options.kv,
       runId,
       progress,
       log,

@@ -62,6 +62,7 @@ export async function planDistributedBuild(o: DistributedPlanOptions): Promise<B
     seed: o.seed,
     sampleSize: o.sampleSize,
     onDuplicate: o.onDuplicate,
+    kv: o.kv,
     runId,
     progress: new BuildProgress(o.progress ?? true, o.log),
     log: o.log,

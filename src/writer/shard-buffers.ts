@@ -8,7 +8,7 @@
  * worker threads), and the caller is held back only when the bytes buffered plus in flight exceed
  * `maxBufferedBytes`.
  */
-import type { ShardIndexWriter } from './backends/shard-index-writer.ts';
+import type { ShardIndexWriter, ShardRows } from './backends/shard-index-writer.ts';
 
 /** Buffering limits. */
 export interface ShardBufferLimits {
@@ -18,12 +18,21 @@ export interface ShardBufferLimits {
   maxBufferedBytes: number;
 }
 
+/** A row's KV entry (KV + vector builds): canonical key bytes and value bytes. */
+export interface KvEntryBytes {
+  key: Uint8Array;
+  value: Uint8Array;
+}
+
 /** Default limits. */
 export const DEFAULT_SHARD_BUFFER_LIMITS: ShardBufferLimits = { flushRows: 65_536, maxBufferedBytes: 256 * 1024 * 1024 };
 
 class RowBuffer {
   ids: string[] = [];
   payloads: (string | null)[] = [];
+  /** KV builds only: key and value bytes per row. */
+  keys: Uint8Array[] | undefined;
+  values: Uint8Array[] | undefined;
   vectors: Float32Array;
   bytes = 0;
   constructor(private readonly dim: number) {
@@ -32,7 +41,7 @@ class RowBuffer {
   get rows(): number {
     return this.ids.length;
   }
-  push(id: string, vector: Float32Array, payload: string | null): number {
+  push(id: string, vector: Float32Array, payload: string | null, kv: KvEntryBytes | undefined): number {
     const need = (this.ids.length + 1) * this.dim;
     if (need > this.vectors.length) {
       const grown = new Float32Array(Math.max(need, this.vectors.length * 2));
@@ -42,7 +51,13 @@ class RowBuffer {
     this.vectors.set(vector, this.ids.length * this.dim);
     this.ids.push(id);
     this.payloads.push(payload);
-    const added = this.dim * 4 + id.length * 2 + (payload?.length ?? 0) * 2 + 64;
+    let kvBytes = 0;
+    if (kv !== undefined) {
+      (this.keys ??= []).push(kv.key);
+      (this.values ??= []).push(kv.value);
+      kvBytes = kv.key.length + kv.value.length + 32;
+    }
+    const added = this.dim * 4 + id.length * 2 + (payload?.length ?? 0) * 2 + 64 + kvBytes;
     this.bytes += added;
     return added;
   }
@@ -80,13 +95,15 @@ export class ShardBuffers {
    * Adds one row to shard `dbId`; waits when too much is buffered or in flight.
    * @param vector `Float32Array` of length dim (copied).
    * @param payload JSON object text or null.
+   * @param kv KV + vector builds: the row's key and value (kept by reference until written). Either
+   *   every row of a build has one or none has.
    * @throws the first writer error (VectorIndexError naming the shard).
    */
-  async add(dbId: number, id: string, vector: Float32Array, payload: string | null): Promise<void> {
+  async add(dbId: number, id: string, vector: Float32Array, payload: string | null, kv?: KvEntryBytes): Promise<void> {
     this.counts[dbId]++;
     if (this.writers[dbId] === undefined) return;
     const buffer = this.buffers[dbId];
-    this.pendingBytes += buffer.push(id, vector, payload);
+    this.pendingBytes += buffer.push(id, vector, payload, kv);
     if (buffer.rows >= this.limits.flushRows) this.flush(dbId);
     while (this.pendingBytes > this.limits.maxBufferedBytes) {
       const oldest = this.inFlight.shift();
@@ -116,7 +133,11 @@ export class ShardBuffers {
     const writer = this.writers[dbId];
     if (buffer.rows === 0 || writer === undefined) return;
     this.buffers[dbId] = new RowBuffer(this.dim);
-    const rows = { ids: buffer.ids, vectors: buffer.vectors.subarray(0, buffer.rows * this.dim), payloads: buffer.payloads };
+    const rows: ShardRows = { ids: buffer.ids, vectors: buffer.vectors.subarray(0, buffer.rows * this.dim), payloads: buffer.payloads };
+    if (buffer.keys !== undefined && buffer.values !== undefined) {
+      rows.keys = buffer.keys;
+      rows.values = buffer.values;
+    }
     const entry = { done: Promise.resolve(), settled: false };
     entry.done = this.chains[dbId]
       .then(() => (this.failure === undefined ? writer.add(rows) : undefined))

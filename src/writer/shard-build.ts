@@ -9,7 +9,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
-import { ConfigValidationError, errorMessage } from '../common/errors.ts';
+import { ConfigValidationError, VectorIndexError, errorMessage } from '../common/errors.ts';
+import { kvKeyBytes, kvValueBytes } from './kv-keys.ts';
 import { shardDirName, shardPrefix, type ShardEntry } from '../common/manifest.ts';
 import type { ShardRouting } from '../common/routing/shard-routing.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
@@ -80,7 +81,7 @@ export async function buildShards(o: ShardBuildOptions): Promise<BuiltShards> {
   const numDbs = plan.sharding.num_dbs;
   const mine = (dbId: number): boolean => dbId % worker.count === worker.index;
   const concurrency = Math.max(1, o.concurrency ?? 2);
-  const factory = await openShardWriterFactory(plan.index, concurrency);
+  const factory = await openShardWriterFactory(plan.index, concurrency, plan.kv);
   const writers: (ShardIndexWriter | undefined)[] = [];
   try {
     for (let dbId = 0; dbId < numDbs; dbId++) {
@@ -106,7 +107,8 @@ export async function buildShards(o: ShardBuildOptions): Promise<BuiltShards> {
       if (keep !== undefined && keep !== current) continue; // an earlier occurrence of an id kept last
       const dbId = assign(record);
       if (record.payload && mine(dbId)) for (const key of Object.keys(record.payload)) payloadColumns.add(key);
-      await buffers.add(dbId, record.id, record.vector, record.payload ? JSON.stringify(record.payload) : null);
+      const kv = plan.kv === undefined || !mine(dbId) ? undefined : { key: kvKeyBytes(record), value: kvValueBytes(record) };
+      await buffers.add(dbId, record.id, record.vector, record.payload ? JSON.stringify(record.payload) : null, kv);
       written++;
       assigning.increment();
     }
@@ -142,13 +144,18 @@ export async function buildShards(o: ShardBuildOptions): Promise<BuiltShards> {
                 if (counts[dbId] === 0) {
                   await writer.abort();
                   indexing.increment();
-                  return { db_id: dbId, url, files: [], vector_count: 0, checkpoint_id: '', index_type: 'empty' };
+                  return { db_id: dbId, url, files: [], vector_count: 0, checkpoint_id: '', index_type: 'empty', ...(plan.kv ? { kv_entries: 0 } : {}) };
                 }
                 const built = await writer.finish();
+                if (plan.kv !== undefined && built.kvEntries !== built.vectorCount) {
+                  throw new VectorIndexError(`shard ${dbId}: its KV store has ${built.kvEntries ?? 'no'} entries for ${built.vectorCount} vectors`);
+                }
                 const files = await uploadFolder(o.store, join(o.workDir, shardDirName(dbId)), url);
                 files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
                 indexing.increment();
-                return { db_id: dbId, url, files, vector_count: built.vectorCount, checkpoint_id: built.checkpointId, index_type: built.indexType };
+                const entry: ShardEntry = { db_id: dbId, url, files, vector_count: built.vectorCount, checkpoint_id: built.checkpointId, index_type: built.indexType };
+                if (plan.kv !== undefined) entry.kv_entries = built.kvEntries;
+                return entry;
               }),
             ],
       ),

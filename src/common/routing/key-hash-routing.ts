@@ -95,11 +95,21 @@ export class HashRouting implements ShardRouting {
   }
 
   /**
-   * The shard of the record's id: `shardOfKey(canonicalKeyBytes(id), numDbs)` (the id's UTF-8 bytes).
-   * @throws InputRecordError naming the record when it has no id, an empty id, or an id with an
+   * The shard of the record's key (KV snapshots) or else of its id:
+   * `shardOfKey(canonicalKeyBytes(key ?? id), numDbs)`.
+   * @throws InputRecordError naming the record when it has an empty or out-of-range key, no id, an empty id, or an id with an
    *   unpaired surrogate.
    */
   assign(record: RecordToRoute): number {
+    if (record.key !== undefined) {
+      let keyBytes: Uint8Array;
+      try {
+        keyBytes = canonicalKeyBytes(record.key);
+      } catch (err) {
+        throw new InputRecordError(record.location, `key cannot be hash-routed: ${(err as Error).message}`);
+      }
+      return shardOfKey(keyBytes, this.numDbs);
+    }
     if (record.id === undefined) throw new InputRecordError(record.location, 'has no id (the hash strategy routes every record by its id)');
     let bytes: Uint8Array;
     try {

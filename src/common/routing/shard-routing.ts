@@ -13,8 +13,10 @@ export type ShardingStrategy = 'cluster' | 'lsh' | 'explicit' | 'cel' | 'hash';
 export interface RecordToRoute {
   /** The vector, `Float32Array` of length dim. */
   vector: Float32Array;
-  /** HASH: the record's id, its routing key (input records always have one). */
+  /** HASH: the record's id, its routing key when it has no `key` (input records always have one). */
   id?: string;
+  /** HASH: the record's key (KV snapshots); takes precedence over `id`. */
+  key?: string | bigint | Uint8Array;
   /** EXPLICIT: the shard the record names. */
   shardId?: number;
   /** CEL: the record's routing context. */

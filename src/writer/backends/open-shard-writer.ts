@@ -5,7 +5,10 @@
  * synchronous; each usearch build uses cores / concurrency threads for its parallel add).
  */
 import { availableParallelism } from 'node:os';
-import type { IndexConfig } from '../../common/manifest.ts';
+import type { IndexConfig, KvSpec } from '../../common/manifest.ts';
+import { ConfigValidationError } from '../../common/errors.ts';
+import { CompositeKvShardWriter } from './composite-kv-shard-writer.ts';
+import { SlateDbKvWriter } from './slatedb-kv-writer.ts';
 import { usearchParamsFromIndexParams } from '../../common/usearch-layout.ts';
 import { LanceIndexTypeSchema } from '../../common/manifest.ts';
 import { DEFAULT_LANCE_INDEX_PLAN, LanceShardWriter, type LanceIndexPlan } from './lancedb-shard-writer.ts';
@@ -35,18 +38,34 @@ export function lancePlanFromIndexConfig(index: IndexConfig): LanceIndexPlan {
 }
 
 /**
- * Opens a writer factory for `index` (the run's index config).
+ * Opens a writer factory for `index` (the run's index config), with a KV store per shard when
+ * `kv` is given (KV + vector builds): `slatedb` wraps each index writer in a
+ * {@link CompositeKvShardWriter} (SlateDB under `<shardDir>/kv/`); `sqlite` makes each
+ * sqlite-vec writer also fill a `kv` table in its shard file.
  * @param concurrency shards built at once: usearch / sqlite-vec worker threads (>= 1).
- * @throws ConfigValidationError when the index config's parameters are invalid.
+ * @throws ConfigValidationError when the index config's parameters are invalid, or for `kv`
+ *   backend sqlite with an index backend other than sqlite-vec.
  */
-export async function openShardWriterFactory(index: IndexConfig, concurrency: number): Promise<ShardWriterFactory> {
+export async function openShardWriterFactory(index: IndexConfig, concurrency: number, kv?: KvSpec): Promise<ShardWriterFactory> {
+  if (kv?.backend === 'sqlite' && index.backend !== 'sqlite-vec') {
+    throw new ConfigValidationError(`--kv sqlite needs --backend sqlite-vec, got --backend ${index.backend}`);
+  }
+  const inner = await openIndexWriterFactory(index, concurrency, kv?.backend === 'sqlite');
+  if (kv?.backend !== 'slatedb') return inner;
+  return {
+    create: (dir, dbId) => new CompositeKvShardWriter(inner.create(dir, dbId), new SlateDbKvWriter({ dir, dbId })),
+    close: () => inner.close(),
+  };
+}
+
+async function openIndexWriterFactory(index: IndexConfig, concurrency: number, unifiedKv: boolean): Promise<ShardWriterFactory> {
   const { dim, metric } = index;
   if (index.backend === 'sqlite-vec') {
     const quantization = index.index_params.quantization === 'int8' ? 'int8' : 'none';
     const int8Scale = typeof index.index_params.int8_scale === 'number' ? index.index_params.int8_scale : undefined;
     const pool = new WriterWorkerPool(concurrency);
     return {
-      create: (dir, dbId) => pool.createWriter({ backend: 'sqlite-vec', options: { dir, dbId, dim, metric, quantization, int8Scale } }),
+      create: (dir, dbId) => pool.createWriter({ backend: 'sqlite-vec', options: { dir, dbId, dim, metric, quantization, int8Scale, ...(unifiedKv ? { kv: true } : {}) } }),
       close: () => pool.close(),
     };
   }

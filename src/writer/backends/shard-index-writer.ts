@@ -12,6 +12,13 @@ export interface ShardRows {
   vectors: Float32Array;
   /** JSON object text per row, or null. */
   payloads: (string | null)[];
+  /**
+   * KV + vector builds: the canonical key bytes per row (absent in vector-only builds). A writer
+   * opened with a KV store puts `keys[i] -> values[i]` into it; one opened without ignores them.
+   */
+  keys?: Uint8Array[];
+  /** KV + vector builds: the value bytes per row (present exactly when `keys` is). */
+  values?: Uint8Array[];
 }
 
 /**
@@ -24,6 +31,9 @@ export function checkShardRows(rows: ShardRows, dim: number, where: string): voi
   const n = rows.ids.length;
   if (rows.vectors.length !== n * dim || rows.payloads.length !== n) {
     throw new VectorIndexError(`${where}: a batch of ${n} ids has ${rows.vectors.length} vector values (expected ${n} x ${dim} = ${n * dim}) and ${rows.payloads.length} payloads`);
+  }
+  if ((rows.keys === undefined) !== (rows.values === undefined) || (rows.keys !== undefined && (rows.keys.length !== n || rows.values?.length !== n))) {
+    throw new VectorIndexError(`${where}: a batch of ${n} ids has ${rows.keys?.length ?? 'no'} keys and ${rows.values?.length ?? 'no'} values`);
   }
   const v = rows.vectors;
   for (let i = 0; i < v.length; i++) {
@@ -38,6 +48,8 @@ export interface BuiltShard {
   indexType: string;
   /** Backend checkpoint id (LanceDB table version; sqlite-vec: a content id). */
   checkpointId: string;
+  /** KV + vector builds: entries written to the shard's KV store (absent without one). */
+  kvEntries?: number;
 }
 
 /** Writes one shard's index into a local folder. */

@@ -26,6 +26,7 @@ import {
   type SqliteVecQuantization,
 } from '../../common/sqlite-vec-layout.ts';
 import { checkShardRows, type BuiltShard, type ShardIndexWriter, type ShardRows } from './shard-index-writer.ts';
+import { SqliteKvWriter } from './sqlite-kv-writer.ts';
 
 export { checkSqliteVecConfig };
 
@@ -43,6 +44,11 @@ export interface SqliteVecShardWriterOptions {
   quantization: SqliteVecQuantization;
   /** Required for `int8`: a finite float > 0, q = clamp(round(x / int8Scale), -127, 127). */
   int8Scale?: number;
+  /**
+   * Unified KV + vector builds (`--kv sqlite`): also write the rows' keys and values into a
+   * `kv` table of the same file (through {@link SqliteKvWriter}), before the file is finalized.
+   */
+  kv?: boolean;
 }
 
 /** The path of the shard file inside a shard folder. */
@@ -98,6 +104,8 @@ export class SqliteVecShardWriter implements ShardIndexWriter {
   private rows = 0;
   private state: 'open' | 'finished' | 'aborted' = 'open';
   private readonly int8Buffer: Int8Array;
+  /** Unified KV builds: the `kv` table writer on the same file (its own connection). */
+  private readonly kv: SqliteKvWriter | undefined;
 
   /**
    * Validates the options; the file is created by the first `add()` (an existing file is replaced).
@@ -111,6 +119,7 @@ export class SqliteVecShardWriter implements ShardIndexWriter {
     this.int8Scale = options.int8Scale ?? 1;
     this.file = sqliteVecShardFile(options.dir);
     this.int8Buffer = new Int8Array(this.dim);
+    this.kv = options.kv === true ? new SqliteKvWriter({ dir: options.dir, fileName: SQLITE_VEC_FILE_NAME, dbId: options.dbId }) : undefined;
   }
 
   private where(): string {
@@ -161,10 +170,19 @@ export class SqliteVecShardWriter implements ShardIndexWriter {
    * @param rows `ids` (n strings), `vectors` (`Float32Array` of length n * dim, finite values),
    *   `payloads` (n JSON texts or null).
    * @throws VectorIndexError naming the shard and file for mismatched lengths, non-finite values,
-   *   a writer already finished or aborted, or a SQLite failure.
+   *   a writer already finished or aborted, or a SQLite failure. With `kv`: `add` also puts
+   *   `keys[i] -> values[i]` into the kv table (InputRecordError naming a duplicate key);
+   *   `addSync` writes the vectors only.
    */
   async add(rows: ShardRows): Promise<void> {
     this.addSync(rows);
+    if (this.kv === undefined) return;
+    const { keys, values } = rows;
+    if (keys === undefined || values === undefined) {
+      throw new VectorIndexError(`${this.where()}: a batch without keys for a shard with a kv table`);
+    }
+    // After addSync: the file exists (open() replaces any old file, so the kv writer must not open first).
+    for (let i = 0; i < keys.length; i++) await this.kv.put(keys[i], values[i]);
   }
 
   /** Synchronous body of {@link add} (same contract). */
@@ -213,11 +231,15 @@ export class SqliteVecShardWriter implements ShardIndexWriter {
     this.state = 'finished';
     const db = this.db;
     if (db === undefined || this.rows === 0) {
+      await this.kv?.abort();
       this.closeQuietly();
       removeShardFiles(this.file);
       throw new VectorIndexError(`${this.where()}: shard ${this.dbId} received no vectors; use fewer shards or other centroids`);
     }
+    let kvEntries: number | undefined;
     try {
+      // The kv table is complete and its connection closed before the metadata and the VACUUM.
+      if (this.kv !== undefined) kvEntries = (await this.kv.finish()).entries;
       const insertMeta = db.prepare(`INSERT INTO ${T.meta}(key, value) VALUES (?, ?)`);
       const meta: [string, string][] = [
         ['format_version', SQLITE_VEC_FORMAT_VERSION],
@@ -240,8 +262,10 @@ export class SqliteVecShardWriter implements ShardIndexWriter {
         vectorCount: this.rows,
         indexType: this.quantization === 'int8' ? 'flat_int8' : 'flat',
         checkpointId: sha256.slice(0, 16),
+        ...(kvEntries === undefined ? {} : { kvEntries }),
       };
     } catch (err) {
+      await this.kv?.abort();
       this.closeQuietly();
       removeShardFiles(this.file);
       throw new VectorIndexError(`${this.where()}: finishing the sqlite-vec file (${this.rows} vectors) failed: ${errorMessage(err)}`, {
@@ -253,6 +277,7 @@ export class SqliteVecShardWriter implements ShardIndexWriter {
   /** Closes the file and deletes it (a partial shard must not be uploaded). Never throws. */
   async abort(): Promise<void> {
     if (this.state === 'open') this.state = 'aborted';
+    await this.kv?.abort();
     this.closeQuietly();
     try {
       if (this.state === 'aborted') removeShardFiles(this.file);

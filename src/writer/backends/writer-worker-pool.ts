@@ -185,7 +185,8 @@ class WorkerShardWriter implements ShardIndexWriter {
     if (this.state !== 'open') throw new VectorIndexError(`shard ${this.dbId} (${this.file}): add() after the writer was ${this.state}`);
     await this.opened;
     const { vectors, transfer } = vectorsForTransfer(rows.vectors);
-    await this.call({ type: 'add', writerId: this.writerId, ids: rows.ids, vectors, payloads: rows.payloads }, transfer);
+    const kv = rows.keys !== undefined && rows.values !== undefined ? { keys: rows.keys, values: rows.values } : {};
+    await this.call({ type: 'add', writerId: this.writerId, ids: rows.ids, vectors, payloads: rows.payloads, ...kv }, transfer);
   }
 
   /**

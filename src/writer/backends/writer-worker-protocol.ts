@@ -21,6 +21,9 @@ export type WriterWorkerRequest =
       /** `Float32Array` of length ids.length * dim (its buffer is usually transferred). */
       vectors: Float32Array;
       payloads: (string | null)[];
+      /** KV + vector builds: key / value bytes per row (see ShardRows). */
+      keys?: Uint8Array[];
+      values?: Uint8Array[];
     }
   | { type: 'finish'; callId: number; writerId: number }
   | { type: 'abort'; callId: number; writerId: number };

@@ -14,9 +14,10 @@ import type { WorkerWriterSpec, WriterWorkerReply, WriterWorkerRequest } from '.
 const port = parentPort;
 if (port === null) throw new Error('writer-worker.ts must run in a worker thread');
 
-/** What the worker needs of a writer: a synchronous add. */
+/** What the worker needs of a writer: a synchronous add (and `add` for rows with KV entries). */
 interface SyncWriter {
   addSync(rows: ShardRows): void;
+  add(rows: ShardRows): Promise<void>;
   finish(): Promise<BuiltShard>;
   abort(): Promise<void>;
 }
@@ -37,7 +38,11 @@ async function handle(msg: WriterWorkerRequest): Promise<WriterWorkerReply> {
   if (writer === undefined) throw new Error(`writer ${msg.writerId} is not open in this worker`);
   switch (msg.type) {
     case 'add':
-      writer.addSync({ ids: msg.ids, vectors: msg.vectors, payloads: msg.payloads });
+      if (msg.keys !== undefined && msg.values !== undefined) {
+        await writer.add({ ids: msg.ids, vectors: msg.vectors, payloads: msg.payloads, keys: msg.keys, values: msg.values });
+      } else {
+        writer.addSync({ ids: msg.ids, vectors: msg.vectors, payloads: msg.payloads });
+      }
       return { type: 'ok', callId: msg.callId };
     case 'finish':
       try {

@@ -1,7 +1,8 @@
 /**
  * Vector source over a JSON Lines file: one object per line,
  * `{"id": string | number, "vector": number[], "payload"?: object, "shard_id"?: int,
- * "routing_context"?: {name: string | number | boolean}}`, plus any other top-level fields
+ * "routing_context"?: {name: string | number | boolean}, "key"?: string | int, "value"?: any}`,
+ * plus any other top-level fields
  * (selectable as columns); blank lines are skipped.
  * Read line by line with node:readline, so a pass holds one line at a time.
  */
@@ -17,6 +18,7 @@ import type { Payload, VectorRecord, VectorSource } from './vector-record.ts';
 const NUMERIC_ID_ERROR = 'numeric "id" must be a safe integer (quote large or fractional ids as strings)';
 const SHARD_ID_ERROR = '"shard_id" must be a non-negative safe integer';
 const ROUTING_VALUE_ERROR = 'routing values must be strings, numbers or booleans';
+const KEY_ERROR = '"key" must be a non-empty string or an integer (a JSON number without fraction, at most 2^53-1 in magnitude; quote larger keys as strings)';
 
 /**
  * Schema of one line. Vector elements must be JSON numbers; non-finite values (a literal such as
@@ -51,6 +53,12 @@ const lineSchema = z.object(
         error: '"routing_context" must be a JSON object',
       })
       .optional(),
+    key: z
+      .union([z.string().min(1, { error: '"key" must not be empty' }), z.number().int({ error: KEY_ERROR }).safe({ error: KEY_ERROR })], {
+        error: KEY_ERROR,
+      })
+      .optional(),
+    value: z.unknown().optional(),
   },
   { error: 'expected a JSON object' },
 );
@@ -76,14 +84,27 @@ function lineColumns(line: Record<string, unknown>, payload: Payload | undefined
   };
 }
 
+const utf8 = new TextEncoder();
+
+/**
+ * The bytes stored for a line's `value` (KV snapshots): a JSON string is stored as its UTF-8
+ * bytes (`"abc"` -> `abc`), any other JSON value (number, boolean, null, array, object) as the
+ * UTF-8 bytes of its compact JSON text (`{"a": 1}` -> `{"a":1}`).
+ */
+export function jsonlValueBytes(value: unknown): Uint8Array {
+  return utf8.encode(typeof value === 'string' ? value : JSON.stringify(value));
+}
+
 /**
  * Parses one non-blank line into a record.
  * @param text the line; @param location `<file> line <n>` for the record and errors.
  * @param selection optional column selection (see {@link JsonlSourceOptions}).
  * @returns the record: id as a string, vector as `Float32Array`, payload / shardId /
  *   routingContext from the line's `payload` / `shard_id` / `routing_context`, then the selection
- *   applied (selected columns replace the payload, add to the routing context, replace the shard id).
+ *   applied (selected columns replace the payload, add to the routing context, replace the shard id);
+ *   key = `key` (a string, or an integer as a bigint), value = `value` as bytes ({@link jsonlValueBytes}).
  * @throws InputRecordError at `location` when the line is not JSON, does not match the schema
+ *   (including an empty `key`, or a `key` that is neither a string nor a safe integer)
  *   (including a `shard_id` that is not a non-negative safe integer or a non-scalar routing
  *   value), or lacks a selected column.
  */
@@ -96,8 +117,10 @@ export function parseJsonlLine(text: string, location: string, selection: Column
   }
   const parsed = lineSchema.safeParse(value);
   if (!parsed.success) throw new InputRecordError(location, describeIssue(parsed.error));
-  const { id, vector, payload, shard_id: shardId, routing_context: routingContext } = parsed.data;
+  const { id, vector, payload, shard_id: shardId, routing_context: routingContext, key, value: kvValue } = parsed.data;
   const record: VectorRecord = { id: String(id), vector: Float32Array.from(vector), location };
+  if (key !== undefined) record.key = typeof key === 'number' ? BigInt(key) : key;
+  if (kvValue !== undefined) record.value = jsonlValueBytes(kvValue);
   if (payload !== undefined) record.payload = payload as Payload;
   if (shardId !== undefined) record.shardId = shardId;
   if (routingContext !== undefined) record.routingContext = { ...routingContext };

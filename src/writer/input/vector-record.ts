@@ -19,6 +19,14 @@ export interface VectorRecord {
   /** CEL sharding: the values of the routing columns for this record. */
   routingContext?: RoutingContext;
   /**
+   * KV snapshots (`build --kv`): the record's key: a string (stored as its UTF-8 bytes), an
+   * integer (bigint, stored as 8 bytes signed little-endian) or raw bytes, i.e. the canonical key
+   * bytes of `src/common/routing/key-hash-routing.ts`. Absent: the key is the record's id (a string).
+   */
+  key?: string | bigint | Uint8Array;
+  /** KV snapshots: the value stored under the key (bytes; absent: an empty value). */
+  value?: Uint8Array;
+  /**
    * Human-readable position of the record for error messages, e.g. `data.jsonl line 17` or
    * `t10k-images-idx3-ubyte.gz record 42`.
    */

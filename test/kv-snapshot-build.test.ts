@@ -1,0 +1,321 @@
+/**
+ * KV + vector snapshots, build side (issue 14): real builds on a file:// store of 2,000 JSONL
+ * records with keys and values, composite (`--kv slatedb` with lancedb and usearch) and unified
+ * (`--kv sqlite` with sqlite-vec). Each shard's published files are downloaded and sha256-checked
+ * against the manifest, then opened with the shard node's KV readers: every key maps to its exact
+ * value in shardOfKey(key)'s shard and nowhere else, absent keys are absent, and the vector side
+ * still loads and searches. Bad input (duplicate, empty, mistyped keys) and bad flag combinations
+ * fail with messages naming the record or the flags, with the store unchanged. Plus the CLI.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { ConfigValidationError, InputRecordError } from '../src/common/errors.ts';
+import { CURRENT_KEY, parseCurrentPointer, parseManifest, type Manifest } from '../src/common/manifest.ts';
+import { canonicalKeyBytes, shardOfKey } from '../src/common/routing/key-hash-routing.ts';
+import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
+import { SlateDbKvReader } from '../src/shard-node/slatedb-kv-reader.ts';
+import { SqliteKvReader } from '../src/shard-node/sqlite-kv-reader.ts';
+import type { KvStoreReader } from '../src/shard-node/kv-store-reader.ts';
+import { LoadedRun } from '../src/shard-node/shard-node-state.ts';
+import type { BackendOptions, KvOptions, ShardingOptions } from '../src/writer/build-options.ts';
+import { buildSnapshot } from '../src/writer/build-snapshot.ts';
+import { jsonlValueBytes, openJsonlSource } from '../src/writer/input/jsonl-source.ts';
+import { quietLogger, tempDir } from './helpers/fixtures.ts';
+
+const BIN = fileURLToPath(new URL('../bin/shardfleet.js', import.meta.url));
+const execFileP = promisify(execFile);
+const N = 2000;
+const DIM = 8;
+const NUM_DBS = 4;
+
+interface Line {
+  id: string;
+  key: string | number;
+  value: unknown;
+  vector: number[];
+  payload: { i: number };
+}
+
+/** Record i: key `user:<i>` (or the integer i * 7919 - 3000), values of every JSON kind. */
+function line(i: number, intKeys = false): Line {
+  const values: unknown[] = [`text value ${i} é`, { n: i, tags: ['a', i % 3] }, i, i % 2 === 0, null, [i, i + 1], ''];
+  const vector = Array.from({ length: DIM }, (_, d) => Math.sin(i * 0.37 + d * 1.3) + (i % 5) * 0.1);
+  return { id: `doc-${i}`, key: intKeys ? i * 7919 - 3000 : `user:${i}`, value: values[i % values.length], vector, payload: { i } };
+}
+
+describe('KV + vector snapshot builds', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let n = 0;
+
+  async function jsonl(lines: object[]): Promise<string> {
+    const path = join(dir.path, `input-${n++}.jsonl`);
+    await writeFile(path, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    return path;
+  }
+
+  async function build(store: FileObjectStore, path: string, kv: KvOptions | undefined, backend: BackendOptions, sharding: ShardingOptions = { strategy: 'hash', numDbs: NUM_DBS }) {
+    const source = await openJsonlSource({ path });
+    return buildSnapshot({ store, source, sharding, backend, metric: 'l2', ...(kv ? { kv } : {}), progress: false, log: quietLogger() });
+  }
+
+  /** Downloads every file of every shard, checking its size and sha256 against the manifest. */
+  async function download(store: FileObjectStore, manifest: Manifest, into: string): Promise<string[]> {
+    const dirs: string[] = [];
+    for (const shard of manifest.shards) {
+      const local = join(into, `db=${shard.db_id}`);
+      await mkdir(local, { recursive: true });
+      for (const f of shard.files) {
+        const bytes = await store.get(shard.url + f.path);
+        assert.equal(bytes.length, f.bytes, `${f.path} size`);
+        assert.equal(createHash('sha256').update(bytes).digest('hex'), f.sha256, `${f.path} sha256`);
+        await mkdir(dirname(join(local, f.path)), { recursive: true });
+        await writeFile(join(local, f.path), bytes);
+      }
+      dirs.push(local);
+    }
+    return dirs;
+  }
+
+  /** Checks every key's value in its shard, its absence elsewhere, and absent keys. */
+  async function checkKv(manifest: Manifest, lines: Line[], open: (dir: string, dbId: number) => Promise<KvStoreReader>, dirs: string[]): Promise<void> {
+    const keyOf = (l: Line): Uint8Array => canonicalKeyBytes(typeof l.key === 'number' ? BigInt(l.key) : l.key);
+    const absent = [canonicalKeyBytes('user:absent'), canonicalKeyBytes(123456789n), canonicalKeyBytes('doc-1')];
+    let total = 0;
+    for (const shard of manifest.shards) {
+      const reader = await open(dirs[shard.db_id], shard.db_id);
+      try {
+        const keys = lines.map(keyOf);
+        const got = await reader.getMany(keys);
+        let here = 0;
+        lines.forEach((l, i) => {
+          const home = shardOfKey(keys[i], NUM_DBS);
+          if (home === shard.db_id) {
+            here++;
+            assert.ok(got[i] !== undefined, `key ${String(l.key)} missing in its shard ${home}`);
+            assert.deepEqual(Buffer.from(got[i]!), Buffer.from(jsonlValueBytes(l.value)), `value of key ${String(l.key)}`);
+          } else {
+            assert.equal(got[i], undefined, `key ${String(l.key)} (shard ${home}) found in shard ${shard.db_id}`);
+          }
+        });
+        assert.deepEqual(await reader.getMany(absent), absent.map(() => undefined));
+        assert.equal(shard.kv_entries, here, `shard ${shard.db_id} kv_entries`);
+        assert.equal(shard.vector_count, here, `shard ${shard.db_id} vector_count`);
+        total += here;
+      } finally {
+        await reader.close();
+      }
+    }
+    assert.equal(total, lines.length);
+  }
+
+  /** The vector side loads as usual and every record is found in its key's shard. */
+  async function checkVectors(store: FileObjectStore, manifest: Manifest, lines: Line[], cache: string): Promise<void> {
+    const dbIds = manifest.shards.map((s) => s.db_id);
+    const run = new LoadedRun(manifest, dbIds);
+    await run.load(store, cache, quietLogger());
+    try {
+      const outcomes = await run.search(Float32Array.from(lines[0].vector), 10, dbIds, false);
+      const byId = new Map(lines.map((l) => [l.id, l]));
+      let hits = 0;
+      for (const o of outcomes) {
+        assert.equal(o.error, undefined, `shard ${o.dbId}: ${o.error}`);
+        for (const hit of o.hits ?? []) {
+          const l = byId.get(hit.id)!;
+          assert.equal(o.dbId, shardOfKey(canonicalKeyBytes(typeof l.key === 'number' ? BigInt(l.key) : l.key), NUM_DBS));
+          hits++;
+        }
+      }
+      assert.ok(hits >= 10);
+    } finally {
+      run.close();
+    }
+  }
+
+  async function storeSnapshot(store: FileObjectStore): Promise<string[]> {
+    return (await store.list('')).map((o) => `${o.key}:${o.etag}`).sort();
+  }
+
+  before(async () => {
+    dir = await tempDir('kv-snapshot-build');
+  });
+  after(async () => {
+    await dir.remove();
+  });
+
+  const lines = Array.from({ length: N }, (_, i) => line(i));
+
+  for (const backend of ['lancedb', 'usearch'] as const) {
+    test(`composite: --kv slatedb --backend ${backend}, ${N} records`, async () => {
+      const store = new FileObjectStore(join(dir.path, `store-slatedb-${backend}`));
+      const result = await build(store, await jsonl(lines), { backend: 'slatedb' }, { backend });
+      const stored = parseManifest(await store.get(result.manifestKey), result.manifestKey);
+      assert.deepEqual(stored.kv, { backend: 'slatedb', key_type: 'string' });
+      assert.equal(parseCurrentPointer(await store.get(CURRENT_KEY)).run_id, result.runId);
+      for (const s of stored.shards) {
+        assert.ok(s.files.some((f) => f.path.startsWith('kv/manifest/')), `shard ${s.db_id} lists its SlateDB manifest`);
+        assert.ok(s.files.some((f) => f.path.startsWith('kv/compacted/') && f.path.endsWith('.sst')), `shard ${s.db_id} lists its SSTs`);
+        assert.ok(!s.files.some((f) => f.path.startsWith('kv/wal/')));
+      }
+      const dirs = await download(store, stored, join(dir.path, `dl-slatedb-${backend}`));
+      await checkKv(stored, lines, (d, id) => SlateDbKvReader.open(d, id), dirs);
+      await checkVectors(store, stored, lines, join(dir.path, `cache-slatedb-${backend}`));
+    });
+  }
+
+  test(`unified: --kv sqlite --backend sqlite-vec, ${N} records`, async () => {
+    const store = new FileObjectStore(join(dir.path, 'store-sqlite'));
+    const result = await build(store, await jsonl(lines), { backend: 'sqlite' }, { backend: 'sqlite-vec' });
+    const stored = parseManifest(await store.get(result.manifestKey), result.manifestKey);
+    assert.deepEqual(stored.kv, { backend: 'sqlite', key_type: 'string' });
+    for (const s of stored.shards) assert.deepEqual(s.files.map((f) => f.path), ['shard.sqlite'], 'one file per shard: vectors and kv together');
+    const dirs = await download(store, stored, join(dir.path, 'dl-sqlite'));
+    await checkKv(stored, lines, async (d, id) => SqliteKvReader.open(d, 'shard.sqlite', id), dirs);
+    await checkVectors(store, stored, lines, join(dir.path, 'cache-sqlite'));
+  });
+
+  test('integer keys: key_type int, stored as 8-byte signed little-endian, hash-routed by those bytes', async () => {
+    const store = new FileObjectStore(join(dir.path, 'store-int'));
+    const intLines = Array.from({ length: 300 }, (_, i) => line(i, true));
+    const result = await build(store, await jsonl(intLines), { backend: 'sqlite' }, { backend: 'sqlite-vec' });
+    assert.equal(result.manifest.kv?.key_type, 'int');
+    const dirs = await download(store, result.manifest, join(dir.path, 'dl-int'));
+    await checkKv(result.manifest, intLines, async (d, id) => SqliteKvReader.open(d, 'shard.sqlite', id), dirs);
+  });
+
+  test('records without key: the id is the key, an absent value is empty', async () => {
+    const store = new FileObjectStore(join(dir.path, 'store-nokey'));
+    const plain = lines.slice(0, 100).map((l) => ({ id: l.id, vector: l.vector }));
+    const result = await build(store, await jsonl(plain), { backend: 'slatedb' }, { backend: 'lancedb' });
+    assert.deepEqual(result.manifest.kv, { backend: 'slatedb', key_type: 'string' });
+    const dirs = await download(store, result.manifest, join(dir.path, 'dl-nokey'));
+    for (const shard of result.manifest.shards) {
+      const reader = await SlateDbKvReader.open(dirs[shard.db_id], shard.db_id);
+      const mine = plain.filter((p) => shardOfKey(canonicalKeyBytes(p.id), NUM_DBS) === shard.db_id);
+      const got = await reader.getMany(mine.map((p) => canonicalKeyBytes(p.id)));
+      assert.deepEqual(got.map((v) => v?.length), mine.map(() => 0));
+      await reader.close();
+    }
+  });
+
+  test('a vector-only build has no kv section and no kv_entries (as before); the manifest checks the kv section', async () => {
+    const store = new FileObjectStore(join(dir.path, 'store-plain'));
+    const result = await build(store, await jsonl(lines.slice(0, 100)), undefined, { backend: 'sqlite-vec' });
+    assert.equal(result.manifest.kv, undefined);
+    assert.ok(result.manifest.shards.every((s) => s.kv_entries === undefined));
+    const withKv = { ...result.manifest, kv: { backend: 'sqlite', key_type: 'string' } };
+    assert.throws(() => parseManifest(JSON.stringify(withKv), 'm'), /shard 0 has no kv_entries although the manifest has a kv section/);
+    const entries = { ...withKv, shards: withKv.shards.map((s) => ({ ...s, kv_entries: s.vector_count })) };
+    assert.deepEqual(parseManifest(JSON.stringify(entries), 'm').kv, { backend: 'sqlite', key_type: 'string' });
+    const lance = { ...entries, index: { ...entries.index, backend: 'lancedb', index_type: 'auto', index_params: {} } };
+    assert.throws(() => parseManifest(JSON.stringify(lance), 'm'), /kv backend sqlite \(unified\) needs index backend sqlite-vec/);
+    assert.throws(() => parseManifest(JSON.stringify({ ...entries, kv: { backend: 'rocksdb', key_type: 'string' } }), 'm'));
+  });
+
+  describe('failures name the record or the flags and leave the store unchanged', () => {
+    let store: FileObjectStore;
+    before(async () => {
+      store = new FileObjectStore(join(dir.path, 'store-fail'));
+      await build(store, await jsonl(lines.slice(0, 50)), { backend: 'sqlite' }, { backend: 'sqlite-vec' });
+    });
+
+    async function rejectsUnchanged(fn: () => Promise<unknown>, check: (err: unknown) => boolean): Promise<void> {
+      const before = await storeSnapshot(store);
+      const current = (await store.get(CURRENT_KEY)).toString();
+      await assert.rejects(fn(), check);
+      assert.deepEqual(await storeSnapshot(store), before, 'a failed build changed the store');
+      assert.equal((await store.get(CURRENT_KEY)).toString(), current);
+    }
+
+    for (const [kv, backend] of [['slatedb', 'lancedb'], ['sqlite', 'sqlite-vec']] as const) {
+      test(`duplicate key (--kv ${kv}): names both records`, async () => {
+        const dup = lines.slice(0, 200).map((l, i) => (i === 150 ? { ...l, key: lines[20].key } : l));
+        const path = await jsonl(dup);
+        await rejectsUnchanged(() => build(store, path, { backend: kv }, { backend }), (err) => {
+          assert.ok(err instanceof InputRecordError, String(err));
+          assert.match(err.message, new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} line 151: duplicate key "user:20" \\(record 21 of the input`));
+          return true;
+        });
+      });
+    }
+
+    test('an empty key names the line', async () => {
+      const path = await jsonl(lines.slice(0, 20).map((l, i) => (i === 7 ? { ...l, key: '' } : l)));
+      await rejectsUnchanged(() => build(store, path, { backend: 'slatedb' }, { backend: 'lancedb' }), (err) => {
+        assert.ok(err instanceof InputRecordError, String(err));
+        assert.match(err.message, /line 8: "key" must not be empty/);
+        return true;
+      });
+    });
+
+    test('a key of the wrong type (fractional, object) names the line', async () => {
+      for (const bad of [1.5, { a: 1 }, true]) {
+        const path = await jsonl(lines.slice(0, 20).map((l, i) => (i === 3 ? { ...l, key: bad } : l)));
+        await rejectsUnchanged(() => build(store, path, { backend: 'slatedb' }, { backend: 'usearch' }), (err) => {
+          assert.ok(err instanceof InputRecordError, String(err));
+          assert.match(err.message, /line 4: "key" must be a non-empty string or an integer/);
+          return true;
+        });
+      }
+    });
+
+    test('keys of mixed types name both records', async () => {
+      const path = await jsonl(lines.slice(0, 20).map((l, i) => (i === 5 ? { ...l, key: 5 } : l)));
+      await rejectsUnchanged(() => build(store, path, { backend: 'sqlite' }, { backend: 'sqlite-vec' }), (err) => {
+        assert.ok(err instanceof InputRecordError, String(err));
+        assert.match(err.message, /line 6: key of type int, but .* line 1 has a key of type string/);
+        return true;
+      });
+    });
+
+    test('--kv sqlite with --backend lancedb names both flags', async () => {
+      const path = await jsonl(lines.slice(0, 20));
+      await rejectsUnchanged(() => build(store, path, { backend: 'sqlite' }, { backend: 'lancedb' }), (err) => {
+        assert.ok(err instanceof ConfigValidationError, String(err));
+        assert.match(err.message, /--kv sqlite .* needs --backend sqlite-vec, got --backend lancedb/);
+        return true;
+      });
+    });
+
+    test('--kv with a vector-routed strategy names the flags', async () => {
+      const path = await jsonl(lines.slice(0, 20));
+      await rejectsUnchanged(() => build(store, path, { backend: 'slatedb' }, { backend: 'lancedb' }, { strategy: 'cluster', numDbs: 2, numProbes: 1 }), (err) => {
+        assert.ok(err instanceof ConfigValidationError, String(err));
+        assert.match(err.message, /--kv slatedb needs --strategy hash or --strategy cel .* got --strategy cluster/);
+        return true;
+      });
+    });
+  });
+
+  test('CLI: build --kv sqlite --backend sqlite-vec --strategy hash publishes a KV snapshot; --kv sqlite --backend lancedb fails', async () => {
+    const storePath = join(dir.path, 'store-cli');
+    const input = await jsonl(lines.slice(0, 200));
+    const cli = async (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
+      try {
+        const { stdout, stderr } = await execFileP(process.execPath, [BIN, ...args], { env: { ...process.env, SHARDFLEET_LOG_LEVEL: 'error' } });
+        return { code: 0, stdout, stderr };
+      } catch (err) {
+        const e = err as { code: number; stdout: string; stderr: string };
+        return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+      }
+    };
+    const ok = await cli(['build', '--store', storePath, '--input', input, '--strategy', 'hash', '--num-dbs', '3', '--kv', 'sqlite', '--backend', 'sqlite-vec', '--no-progress']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /published run .*kv sqlite \(string keys\)/);
+    const store = new FileObjectStore(storePath);
+    const pointer = parseCurrentPointer(await store.get(CURRENT_KEY));
+    const manifest = parseManifest(await store.get(pointer.manifest_ref), pointer.manifest_ref);
+    assert.deepEqual(manifest.kv, { backend: 'sqlite', key_type: 'string' });
+    assert.equal(manifest.shards.reduce((s, sh) => s + (sh.kv_entries ?? 0), 0), 200);
+
+    const bad = await cli(['build', '--store', storePath, '--input', input, '--strategy', 'hash', '--num-dbs', '3', '--kv', 'sqlite', '--backend', 'lancedb', '--no-progress']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--kv sqlite .*needs --backend sqlite-vec, got --backend lancedb/);
+    assert.equal(parseCurrentPointer(await store.get(CURRENT_KEY)).run_id, pointer.run_id);
+  });
+});
