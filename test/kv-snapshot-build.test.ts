@@ -19,14 +19,21 @@ import { ConfigValidationError, InputRecordError } from '../src/common/errors.ts
 import { CURRENT_KEY, parseCurrentPointer, parseManifest, type Manifest } from '../src/common/manifest.ts';
 import { canonicalKeyBytes, shardOfKey } from '../src/common/routing/key-hash-routing.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
+import type { ObjectStore } from '../src/common/storage/object-store.ts';
+import { openObjectStore } from '../src/common/storage/open-object-store.ts';
 import { SlateDbKvReader } from '../src/shard-node/slatedb-kv-reader.ts';
 import { SqliteKvReader } from '../src/shard-node/sqlite-kv-reader.ts';
 import type { KvStoreReader } from '../src/shard-node/kv-store-reader.ts';
 import { LoadedRun } from '../src/shard-node/shard-node-state.ts';
 import type { BackendOptions, KvOptions, ShardingOptions } from '../src/writer/build-options.ts';
 import { buildSnapshot } from '../src/writer/build-snapshot.ts';
+import { planDistributedBuild, publishRun, runBuildWorker } from '../src/writer/distributed-build.ts';
 import { jsonlValueBytes, openJsonlSource } from '../src/writer/input/jsonl-source.ts';
+import { openShardWriterFactory } from '../src/writer/backends/open-shard-writer.ts';
+import type { IndexConfig, KvSpec } from '../src/common/manifest.ts';
+import { existsSync, readdirSync } from 'node:fs';
 import { quietLogger, tempDir } from './helpers/fixtures.ts';
+import { startS3rver, type S3rverHandle } from './helpers/s3rver.ts';
 
 const BIN = fileURLToPath(new URL('../bin/shardfleet.js', import.meta.url));
 const execFileP = promisify(execFile);
@@ -49,6 +56,57 @@ function line(i: number, intKeys = false): Line {
   return { id: `doc-${i}`, key: intKeys ? i * 7919 - 3000 : `user:${i}`, value: values[i % values.length], vector, payload: { i } };
 }
 
+/** Downloads every file of every shard, checking its size and sha256 against the manifest. */
+async function download(store: ObjectStore, manifest: Manifest, into: string): Promise<string[]> {
+  const dirs: string[] = [];
+  for (const shard of manifest.shards) {
+    const local = join(into, `db=${shard.db_id}`);
+    await mkdir(local, { recursive: true });
+    for (const f of shard.files) {
+      const bytes = await store.get(shard.url + f.path);
+      assert.equal(bytes.length, f.bytes, `${f.path} size`);
+      assert.equal(createHash('sha256').update(bytes).digest('hex'), f.sha256, `${f.path} sha256`);
+      await mkdir(dirname(join(local, f.path)), { recursive: true });
+      await writeFile(join(local, f.path), bytes);
+    }
+    dirs.push(local);
+  }
+  return dirs;
+}
+
+/** Checks every key's value in its shard, its absence elsewhere, and absent keys. */
+async function checkKv(manifest: Manifest, lines: Line[], open: (dir: string, dbId: number) => Promise<KvStoreReader>, dirs: string[]): Promise<void> {
+  const keyOf = (l: Line): Uint8Array => canonicalKeyBytes(typeof l.key === 'number' ? BigInt(l.key) : l.key);
+  const absent = [canonicalKeyBytes('user:absent'), canonicalKeyBytes(123456789n), canonicalKeyBytes('doc-1')];
+  let total = 0;
+  for (const shard of manifest.shards) {
+    const reader = await open(dirs[shard.db_id], shard.db_id);
+    try {
+      const keys = lines.map(keyOf);
+      const got = await reader.getMany(keys);
+      let here = 0;
+      lines.forEach((l, i) => {
+        const home = shardOfKey(keys[i], NUM_DBS);
+        if (home === shard.db_id) {
+          here++;
+          assert.ok(got[i] !== undefined, `key ${String(l.key)} missing in its shard ${home}`);
+          assert.deepEqual(Buffer.from(got[i]!), Buffer.from(jsonlValueBytes(l.value)), `value of key ${String(l.key)}`);
+        } else {
+          assert.equal(got[i], undefined, `key ${String(l.key)} (shard ${home}) found in shard ${shard.db_id}`);
+        }
+      });
+      assert.deepEqual(await reader.getMany(absent), absent.map(() => undefined));
+      assert.equal(shard.kv_entries, here, `shard ${shard.db_id} kv_entries`);
+      assert.equal(shard.vector_count, here, `shard ${shard.db_id} vector_count`);
+      total += here;
+    } finally {
+      await reader.close();
+    }
+  }
+  assert.equal(total, lines.length);
+}
+
+
 describe('KV + vector snapshot builds', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let n = 0;
@@ -62,56 +120,6 @@ describe('KV + vector snapshot builds', () => {
   async function build(store: FileObjectStore, path: string, kv: KvOptions | undefined, backend: BackendOptions, sharding: ShardingOptions = { strategy: 'hash', numDbs: NUM_DBS }) {
     const source = await openJsonlSource({ path });
     return buildSnapshot({ store, source, sharding, backend, metric: 'l2', ...(kv ? { kv } : {}), progress: false, log: quietLogger() });
-  }
-
-  /** Downloads every file of every shard, checking its size and sha256 against the manifest. */
-  async function download(store: FileObjectStore, manifest: Manifest, into: string): Promise<string[]> {
-    const dirs: string[] = [];
-    for (const shard of manifest.shards) {
-      const local = join(into, `db=${shard.db_id}`);
-      await mkdir(local, { recursive: true });
-      for (const f of shard.files) {
-        const bytes = await store.get(shard.url + f.path);
-        assert.equal(bytes.length, f.bytes, `${f.path} size`);
-        assert.equal(createHash('sha256').update(bytes).digest('hex'), f.sha256, `${f.path} sha256`);
-        await mkdir(dirname(join(local, f.path)), { recursive: true });
-        await writeFile(join(local, f.path), bytes);
-      }
-      dirs.push(local);
-    }
-    return dirs;
-  }
-
-  /** Checks every key's value in its shard, its absence elsewhere, and absent keys. */
-  async function checkKv(manifest: Manifest, lines: Line[], open: (dir: string, dbId: number) => Promise<KvStoreReader>, dirs: string[]): Promise<void> {
-    const keyOf = (l: Line): Uint8Array => canonicalKeyBytes(typeof l.key === 'number' ? BigInt(l.key) : l.key);
-    const absent = [canonicalKeyBytes('user:absent'), canonicalKeyBytes(123456789n), canonicalKeyBytes('doc-1')];
-    let total = 0;
-    for (const shard of manifest.shards) {
-      const reader = await open(dirs[shard.db_id], shard.db_id);
-      try {
-        const keys = lines.map(keyOf);
-        const got = await reader.getMany(keys);
-        let here = 0;
-        lines.forEach((l, i) => {
-          const home = shardOfKey(keys[i], NUM_DBS);
-          if (home === shard.db_id) {
-            here++;
-            assert.ok(got[i] !== undefined, `key ${String(l.key)} missing in its shard ${home}`);
-            assert.deepEqual(Buffer.from(got[i]!), Buffer.from(jsonlValueBytes(l.value)), `value of key ${String(l.key)}`);
-          } else {
-            assert.equal(got[i], undefined, `key ${String(l.key)} (shard ${home}) found in shard ${shard.db_id}`);
-          }
-        });
-        assert.deepEqual(await reader.getMany(absent), absent.map(() => undefined));
-        assert.equal(shard.kv_entries, here, `shard ${shard.db_id} kv_entries`);
-        assert.equal(shard.vector_count, here, `shard ${shard.db_id} vector_count`);
-        total += here;
-      } finally {
-        await reader.close();
-      }
-    }
-    assert.equal(total, lines.length);
   }
 
   /** The vector side loads as usual and every record is found in its key's shard. */
@@ -217,6 +225,34 @@ describe('KV + vector snapshot builds', () => {
     assert.throws(() => parseManifest(JSON.stringify({ ...entries, kv: { backend: 'rocksdb', key_type: 'string' } }), 'm'));
   });
 
+  test('--strategy cel with --kv slatedb: each key is in the shard its routing context names', async () => {
+    const store = new FileObjectStore(join(dir.path, 'store-cel'));
+    const cel = lines.slice(0, 300).map((l) => ({ ...l, routing_context: { region: l.payload.i % 3 === 0 ? 'eu' : 'us' } }));
+    const result = await build(store, await jsonl(cel), { backend: 'slatedb' }, { backend: 'lancedb' }, {
+      strategy: 'cel',
+      celExpr: 'region',
+      celColumns: { region: 'string' },
+      routingValues: ['eu', 'us'],
+    });
+    const dirs = await download(store, result.manifest, join(dir.path, 'dl-cel'));
+    for (const shard of result.manifest.shards) {
+      const reader = await SlateDbKvReader.open(dirs[shard.db_id], shard.db_id);
+      const got = await reader.getMany(cel.map((l) => canonicalKeyBytes(l.key as string)));
+      cel.forEach((l, i) => {
+        const home = l.routing_context.region === 'eu' ? 0 : 1;
+        assert.equal(got[i] !== undefined, home === shard.db_id, `key ${String(l.key)} in shard ${shard.db_id}`);
+      });
+      await reader.close();
+    }
+    // A duplicate key whose two records go to different shards is still found (the check is global).
+    const dup = cel.map((l, i) => (i === 2 ? { ...l, key: cel[0].key } : l)); // record 0 -> eu, record 2 -> us
+    const path = await jsonl(dup);
+    await assert.rejects(
+      build(store, path, { backend: 'slatedb' }, { backend: 'lancedb' }, { strategy: 'cel', celExpr: 'region', celColumns: { region: 'string' }, routingValues: ['eu', 'us'] }),
+      /line 3: duplicate key "user:0" \(record 1 of the input/,
+    );
+  });
+
   describe('failures name the record or the flags and leave the store unchanged', () => {
     let store: FileObjectStore;
     before(async () => {
@@ -318,4 +354,118 @@ describe('KV + vector snapshot builds', () => {
     assert.match(bad.stderr, /--kv sqlite .*needs --backend sqlite-vec, got --backend lancedb/);
     assert.equal(parseCurrentPointer(await store.get(CURRENT_KEY)).run_id, pointer.run_id);
   });
+});
+
+describe('KV + vector snapshots on an S3 server (s3rver)', () => {
+  let s3: S3rverHandle;
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  const lines = Array.from({ length: N }, (_, i) => line(i));
+  let input: string;
+  before(async () => {
+    s3 = await startS3rver();
+    dir = await tempDir('kv-snapshot-s3');
+    input = join(dir.path, 'input.jsonl');
+    await writeFile(input, lines.map((l) => JSON.stringify(l)).join('\n'));
+  });
+  after(async () => {
+    await s3.stop();
+    await dir.remove();
+  });
+
+  test('single-process build, --kv slatedb --backend usearch', async () => {
+    const store = openObjectStore(s3.url('kv-single'), s3.connection);
+    try {
+      const source = await openJsonlSource({ path: input });
+      const result = await buildSnapshot({ store, source, sharding: { strategy: 'hash', numDbs: NUM_DBS }, backend: { backend: 'usearch' }, metric: 'l2', kv: { backend: 'slatedb' }, progress: false, log: quietLogger() });
+      const stored = parseManifest(await store.get(result.manifestKey), result.manifestKey);
+      assert.deepEqual(stored.kv, { backend: 'slatedb', key_type: 'string' });
+      const dirs = await download(store, stored, join(dir.path, 'dl-single'));
+      await checkKv(stored, lines, (d, id) => SlateDbKvReader.open(d, id), dirs);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('distributed build (plan, 2 workers, publish), --kv sqlite --backend sqlite-vec', async () => {
+    const store = openObjectStore(s3.url('kv-dist'), s3.connection);
+    try {
+      const plan = await planDistributedBuild({
+        store,
+        source: await openJsonlSource({ path: input }),
+        sharding: { strategy: 'hash', numDbs: NUM_DBS },
+        backend: { backend: 'sqlite-vec' },
+        metric: 'l2',
+        kv: { backend: 'sqlite' },
+        runId: 'kv-dist-1',
+        progress: false,
+        log: quietLogger(),
+      });
+      assert.deepEqual(plan.kv, { backend: 'sqlite', key_type: 'string' });
+      for (const index of [0, 1]) {
+        await runBuildWorker({ store, runId: plan.run_id, source: await openJsonlSource({ path: input }), worker: { index, count: 2 }, progress: false, log: quietLogger() });
+      }
+      const result = await publishRun({ store, runId: plan.run_id, log: quietLogger() });
+      assert.equal(parseCurrentPointer(await store.get(CURRENT_KEY)).run_id, 'kv-dist-1');
+      assert.deepEqual(result.manifest.kv, { backend: 'sqlite', key_type: 'string' });
+      const dirs = await download(store, result.manifest, join(dir.path, 'dl-dist'));
+      await checkKv(result.manifest, lines, async (d, id) => SqliteKvReader.open(d, 'shard.sqlite', id), dirs);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('shard writers with a KV store (the writer-side backstop)', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  before(async () => {
+    dir = await tempDir('kv-shard-writers');
+  });
+  after(async () => {
+    await dir.remove();
+  });
+  const enc = new TextEncoder();
+  const rows = (keys: string[]) => ({
+    ids: keys.map((k) => `id-${k}`),
+    vectors: Float32Array.from({ length: keys.length * 4 }, (_, i) => i + 1),
+    payloads: keys.map(() => null),
+    keys: keys.map((k) => enc.encode(k)),
+    values: keys.map((k) => enc.encode(`v-${k}`)),
+  });
+  const cases: [string, IndexConfig, KvSpec][] = [
+    ['unified sqlite-vec (worker thread)', { dim: 4, metric: 'l2', backend: 'sqlite-vec', index_type: 'flat', index_params: { quantization: 'none' } }, { backend: 'sqlite', key_type: 'string' }],
+    ['composite lancedb + SlateDB', { dim: 4, metric: 'l2', backend: 'lancedb', index_type: 'auto', index_params: {} }, { backend: 'slatedb', key_type: 'string' }],
+  ];
+  for (const [name, index, kv] of cases) {
+    test(`${name}: finish reports kvEntries; a duplicate key fails naming it and abort removes the KV files`, async () => {
+      const factory = await openShardWriterFactory(index, 1, kv);
+      try {
+        const okDir = join(dir.path, `${kv.backend}-ok`);
+        await mkdir(okDir, { recursive: true });
+        const ok = factory.create(okDir, 0);
+        await ok.add(rows(['a', 'b']));
+        await ok.add(rows(['c']));
+        const built = await ok.finish();
+        assert.equal(built.vectorCount, 3);
+        assert.equal(built.kvEntries, 3);
+
+        const badDir = join(dir.path, `${kv.backend}-dup`);
+        await mkdir(badDir, { recursive: true });
+        const bad = factory.create(badDir, 1);
+        await bad.add(rows(['x', 'y']));
+        await assert.rejects(
+          (async () => {
+            await bad.add(rows(['z', 'x']));
+            await bad.finish();
+          })(),
+          /duplicate key "x"/,
+        );
+        await bad.abort();
+        // The KV store's files are gone (LanceDB's abort leaves its table folder; the build's work dir is removed anyway).
+        assert.ok(!existsSync(join(badDir, 'kv')), `abort left ${readdirSync(badDir).join(', ')}`);
+        assert.ok(!existsSync(join(badDir, 'shard.sqlite')), 'abort left the sqlite-vec file');
+      } finally {
+        await factory.close();
+      }
+    });
+  }
 });
