@@ -32,6 +32,8 @@ import { jsonlValueBytes, openJsonlSource } from '../src/writer/input/jsonl-sour
 import { openShardWriterFactory } from '../src/writer/backends/open-shard-writer.ts';
 import type { IndexConfig, KvSpec } from '../src/common/manifest.ts';
 import { existsSync, readdirSync } from 'node:fs';
+import { parquetWriteBuffer } from 'hyparquet-writer';
+import type { SchemaElement } from 'hyparquet';
 import { quietLogger, tempDir } from './helpers/fixtures.ts';
 import { startS3rver, type S3rverHandle } from './helpers/s3rver.ts';
 
@@ -251,6 +253,63 @@ describe('KV + vector snapshot builds', () => {
       build(store, path, { backend: 'slatedb' }, { backend: 'lancedb' }, { strategy: 'cel', celExpr: 'region', celColumns: { region: 'string' }, routingValues: ['eu', 'us'] }),
       /line 3: duplicate key "user:0" \(record 1 of the input/,
     );
+  });
+
+  test('Parquet: --key-column (INT64) and --value-columns (one string column; two columns as a JSON object) through the CLI', async () => {
+    const rowsN = 200;
+    const path = join(dir.path, 'kv.parquet');
+    const keys = Array.from({ length: rowsN }, (_, i) => BigInt(i) * 1_000_000_007n - 50n);
+    const names = Array.from({ length: rowsN }, (_, i) => `name ${i}`);
+    const counts = Array.from({ length: rowsN }, (_, i) => i * 3);
+    const schema: SchemaElement[] = [
+      { name: 'root', num_children: 5 },
+      { name: 'id', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'REQUIRED' },
+      { name: 'vector', repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
+      { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+      { name: 'element', type: 'FLOAT', repetition_type: 'REQUIRED' },
+      { name: 'k', type: 'INT64', repetition_type: 'REQUIRED' },
+      { name: 'name', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'REQUIRED' },
+      { name: 'count', type: 'INT32', repetition_type: 'REQUIRED' },
+    ];
+    const buffer = parquetWriteBuffer({
+      columnData: [
+        { name: 'id', data: Array.from({ length: rowsN }, (_, i) => `p-${i}`) },
+        { name: 'vector', data: Array.from({ length: rowsN }, (_, i) => line(i).vector) },
+        { name: 'k', data: keys },
+        { name: 'name', data: names },
+        { name: 'count', data: counts },
+      ],
+      schema,
+      rowGroupSize: 64,
+    });
+    await writeFile(path, new Uint8Array(buffer));
+    const cli = async (args: string[]) => execFileP(process.execPath, [BIN, ...args], { env: { ...process.env, SHARDFLEET_LOG_LEVEL: 'error' } });
+    for (const [name, valueColumns, expected] of [
+      ['one', 'name', (i: number) => names[i]],
+      ['two', 'name,count', (i: number) => JSON.stringify({ name: names[i], count: counts[i] })],
+    ] as const) {
+      const storePath = join(dir.path, `store-parquet-${name}`);
+      const out = await cli(['build', '--store', storePath, '--input', path, '--strategy', 'hash', '--num-dbs', String(NUM_DBS), '--kv', 'slatedb', '--backend', 'usearch', '--key-column', 'k', '--value-columns', valueColumns, '--no-progress']);
+      assert.match(out.stdout, /kv slatedb \(int keys\)/);
+      const store = new FileObjectStore(storePath);
+      const pointer = parseCurrentPointer(await store.get(CURRENT_KEY));
+      const manifest = parseManifest(await store.get(pointer.manifest_ref), pointer.manifest_ref);
+      assert.deepEqual(manifest.kv, { backend: 'slatedb', key_type: 'int' });
+      assert.deepEqual(manifest.payload_columns, valueColumns === 'name' ? ['count'] : [], 'key and value columns are not payload by default');
+      const dirs = await download(store, manifest, join(dir.path, `dl-parquet-${name}`));
+      let found = 0;
+      for (const shard of manifest.shards) {
+        const reader = await SlateDbKvReader.open(dirs[shard.db_id], shard.db_id);
+        const got = await reader.getMany(keys.map((k) => canonicalKeyBytes(k)));
+        keys.forEach((k, i) => {
+          if (shardOfKey(canonicalKeyBytes(k), NUM_DBS) !== shard.db_id) return assert.equal(got[i], undefined);
+          assert.equal(Buffer.from(got[i]!).toString('utf8'), expected(i));
+          found++;
+        });
+        await reader.close();
+      }
+      assert.equal(found, rowsN);
+    }
   });
 
   describe('failures name the record or the flags and leave the store unchanged', () => {

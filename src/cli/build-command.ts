@@ -33,6 +33,8 @@ interface BuildFlags extends StoreFlags {
   limit?: number;
   vectorColumn?: string;
   idColumn?: string;
+  keyColumn?: string;
+  valueColumns?: string[];
   payloadColumns?: string[];
   routingColumns?: string[];
   shardIdColumn?: string;
@@ -174,6 +176,8 @@ async function openSource(f: BuildFlags): Promise<VectorSource> {
     limit: f.limit,
     vectorColumn: f.vectorColumn,
     idColumn: f.idColumn,
+    keyColumn: f.keyColumn,
+    valueColumns: f.valueColumns,
     payloadColumns: f.payloadColumns,
     routingColumns: f.routingColumns,
     shardIdColumn: f.shardIdColumn,
@@ -239,6 +243,8 @@ export function buildCommand(): Command {
     .option('--limit <n>', 'number of records to read', intArg)
     .option('--vector-column <name>', 'Parquet: vector column (list<float> or fixed-size binary float32)')
     .option('--id-column <name>', 'Parquet: id column')
+    .option('--key-column <name>', 'Parquet, with --kv: key column (string, integer or binary; default: the id is the key)')
+    .option('--value-columns <names>', 'Parquet, with --kv: value column (string as UTF-8, binary as is, other as JSON), or several (stored as a JSON object)', listArg)
     .option('--payload-columns <names>', 'columns stored as payload (comma-separated; default all)', listArg)
     .option('--routing-columns <names>', 'columns passed to the CEL routing context (comma-separated)', listArg)
     .option('--shard-id-column <name>', 'explicit strategy: column holding each record\'s shard id (JSONL: shard_id by default)')

@@ -32,6 +32,10 @@ export interface OpenVectorSourceOptions extends ColumnSelection {
   vectorColumn?: string;
   /** Parquet only: the id column (default `id`; without one, ids are row indexes). */
   idColumn?: string;
+  /** Parquet only, KV builds: the key column (default: the id is the key). */
+  keyColumn?: string;
+  /** Parquet only, KV builds: the value column(s) (see ParquetSourceOptions.valueColumns). */
+  valueColumns?: string[];
   /** Index (0-based, in file order) of the first record to read; default 0. */
   start?: number;
   /** Maximum number of records to read; default all. */
@@ -67,6 +71,8 @@ function checkOptionFormats(options: OpenVectorSourceOptions, format: VectorForm
     ['an ids file', options.idsPath, ['npy', 'fvecs', 'bvecs', 'ivecs']],
     ['vectorColumn', options.vectorColumn, ['parquet']],
     ['idColumn', options.idColumn, ['parquet']],
+    ['keyColumn', options.keyColumn, ['parquet']],
+    ['valueColumns', options.valueColumns?.join(','), ['parquet']],
   ];
   for (const [what, value, formats] of misplaced) {
     if (value !== undefined && !formats.includes(format)) {
@@ -85,7 +91,7 @@ function checkOptionFormats(options: OpenVectorSourceOptions, format: VectorForm
  *   for jsonl.
  * @throws ConfigValidationError when the format is unknown or cannot be detected; a side file or
  *   column option is given for a format that does not use it (labelsPath: idx; idsPath: npy and
- *   vecs; vectorColumn / idColumn: parquet; payload / routing / shard id columns: not npy or
+ *   vecs; vectorColumn / idColumn / keyColumn / valueColumns: parquet; payload / routing / shard id columns: not npy or
  *   vecs, which have no named columns); or the chosen reader rejects the file or a column (see
  *   openIdxSource / openNpySource / openJsonlSource / openVecsSource / openParquetSource).
  */
@@ -112,7 +118,16 @@ export async function openVectorSource(options: OpenVectorSourceOptions): Promis
       rejectColumnSelection(selection, format, path);
       return openVecsSource({ path, kind: format, idsPath, start, limit });
     case 'parquet':
-      return openParquetSource({ path, vectorColumn: options.vectorColumn, idColumn: options.idColumn, start, limit, ...selection });
+      return openParquetSource({
+        path,
+        vectorColumn: options.vectorColumn,
+        idColumn: options.idColumn,
+        keyColumn: options.keyColumn,
+        valueColumns: options.valueColumns,
+        start,
+        limit,
+        ...selection,
+      });
     default:
       throw new ConfigValidationError(`unknown input format ${JSON.stringify(format)} (${FORMAT_HELP})`);
   }

@@ -8,6 +8,8 @@ import { compressors } from 'hyparquet-compressors';
 import { ConfigValidationError, InputRecordError, errorMessage } from '../../common/errors.ts';
 import {
   applyColumnSelection,
+  describeType,
+  toPayloadValue,
   requireKnownColumns,
   unknownColumnError,
   type ColumnLookup,
@@ -44,6 +46,18 @@ export interface ParquetSourceOptions extends SliceOptions, ColumnSelection {
    * has no `id` column, id = String(0-based row index).
    */
   idColumn?: string;
+  /**
+   * KV + vector builds: the key column: string (the key's UTF-8 bytes), integer (8-byte signed
+   * little-endian) or binary (raw bytes). Without it, the key is the id.
+   */
+  keyColumn?: string;
+  /**
+   * KV + vector builds: the value column(s). One column: a string value is stored as its UTF-8
+   * bytes, a binary value as is, a null as an empty value, anything else as its JSON text. Several
+   * columns: the JSON text of `{ column: value }` (values converted as payload values are).
+   * Without it, values are empty.
+   */
+  valueColumns?: string[];
   /**
    * Maximum rows per read inside a row group whose columns have offset indexes (default: about
    * 8 MiB of float32 vectors, e.g. 2730 rows at dim 768). Row groups without offset indexes are
@@ -112,6 +126,30 @@ async function readRows(
   return rows;
 }
 
+const utf8 = new TextEncoder();
+
+/**
+ * A key column value as a record key: a string as is, an integer as a bigint, binary as bytes.
+ * @throws InputRecordError at `location` naming the column for null or another type.
+ */
+function toKey(value: unknown, column: string, location: string): string | bigint | Uint8Array {
+  if (typeof value === 'string' || typeof value === 'bigint' || value instanceof Uint8Array) return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
+  throw new InputRecordError(location, `key column ${JSON.stringify(column)} is ${typeof value === 'number' ? String(value) : describeType(value)}; expected a string, an integer or binary`);
+}
+
+/** The value bytes of a row (see `valueColumns`). */
+function toValueBytes(columns: readonly string[], row: Record<string, unknown>): Uint8Array {
+  if (columns.length === 1) {
+    const v = row[columns[0]];
+    if (v === null || v === undefined) return new Uint8Array(0);
+    if (typeof v === 'string') return utf8.encode(v);
+    if (v instanceof Uint8Array) return Uint8Array.from(v);
+    return utf8.encode(JSON.stringify(toPayloadValue(v)));
+  }
+  return utf8.encode(JSON.stringify(Object.fromEntries(columns.map((c) => [c, toPayloadValue(row[c] ?? null)]))));
+}
+
 /**
  * Opens a Parquet file as a streaming vector source.
  * Records: vector = `Float32Array` of length dim from the vector column; id from the id column
@@ -119,7 +157,8 @@ async function readRows(
  * `{ column: value }` of `payloadColumns`, by default of every column except the vector and id
  * columns (INT64 -> number when safe, else decimal string; binary -> base64; timestamps -> ISO
  * strings); routingContext = raw values of `routingColumns` (bigint for INT64, `Uint8Array` for
- * binary); shardId = the `shardIdColumn` value; location `<path> row <index in file>`.
+ * binary); shardId = the `shardIdColumn` value; key / value from `keyColumn` / `valueColumns`
+ * (KV builds; see there); location `<path> row <index in file>`.
  * `count` = rows in the slice (from the footer); `dim` from the schema for fixed-size binary,
  * else from the first row of the slice (undefined when the slice is empty).
  * @throws ConfigValidationError naming the file when it cannot be opened or is not Parquet; when
@@ -127,7 +166,7 @@ async function readRows(
  *   column and lists the available ones); when the vector column is not a numeric list or binary;
  *   for a bad slice; InputRecordError `<path> row <n>` when the first row's vector is unusable.
  * During a pass, `records()` throws InputRecordError `<path> row <n>` for a null or wrongly sized
- * vector, a non-numeric element, a null / non-integer id, a null or non-scalar routing value, a
+ * vector, a non-numeric element, a null / non-integer id, a null or non-scalar key, a null or non-scalar routing value, a
  * shard id that is not a non-negative safe integer, or undecodable data.
  */
 export async function openParquetSource(options: ParquetSourceOptions): Promise<VectorSource> {
@@ -143,6 +182,10 @@ export async function openParquetSource(options: ParquetSourceOptions): Promise<
     idColumn = undefined; // no `id` column: ids are row indexes
   }
   requireKnownColumns(options, available, path);
+  const keyColumn = options.keyColumn;
+  const valueColumns = options.valueColumns ?? [];
+  if (keyColumn !== undefined && !available.includes(keyColumn)) throw unknownColumnError(keyColumn, 'key column', available, path);
+  for (const c of valueColumns) if (!available.includes(c)) throw unknownColumnError(c, 'value column', available, path);
   const shape = vectorColumnShape(metadata, vectorColumn, path);
   const slice = resolveSlice(options, Number(metadata.num_rows), path);
 
@@ -155,7 +198,7 @@ export async function openParquetSource(options: ParquetSourceOptions): Promise<
   }
 
   const selection: ColumnSelection = {
-    payloadColumns: options.payloadColumns ?? available.filter((c) => c !== vectorColumn && c !== idColumn),
+    payloadColumns: options.payloadColumns ?? available.filter((c) => c !== vectorColumn && c !== idColumn && c !== keyColumn && !valueColumns.includes(c)),
     routingColumns: options.routingColumns,
     shardIdColumn: options.shardIdColumn,
   };
@@ -164,6 +207,8 @@ export async function openParquetSource(options: ParquetSourceOptions): Promise<
     ...(selection.payloadColumns ?? []),
     ...(selection.routingColumns ?? []),
     ...(selection.shardIdColumn === undefined ? [] : [selection.shardIdColumn]),
+    ...(keyColumn === undefined ? [] : [keyColumn]),
+    ...valueColumns,
   ];
   const otherColumns = [...new Set(named)].filter((c) => c !== vectorColumn);
   const batchRows = options.batchRows ?? Math.max(1, Math.floor(BATCH_BYTES / (4 * (dim ?? 1))));
@@ -187,6 +232,8 @@ export async function openParquetSource(options: ParquetSourceOptions): Promise<
         const lookup: ColumnLookup = (name) =>
           Object.hasOwn(other, name) ? { value: other[name] } : name === vectorColumn ? { value: vectorValue } : undefined;
         applyColumnSelection(record, lookup, selection);
+        if (keyColumn !== undefined) record.key = toKey(other[keyColumn], keyColumn, location);
+        if (valueColumns.length > 0) record.value = toValueBytes(valueColumns, other);
         yield record;
       }
     }
