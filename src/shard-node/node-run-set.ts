@@ -72,6 +72,8 @@ export class NodeRunSet {
   private readonly leaseLoads = new Set<string>();
   private readonly leaseFailures = new Map<string, { reason: string; retryAt: number }>();
   private lastPrune: Promise<void> = Promise.resolve();
+  /** Dropped runs whose unload (closing shards, deleting the run's cache folder) is in progress. */
+  private readonly unloading = new Map<string, Promise<void>>();
   /** When the current run became ready here, ms since epoch (undefined while it is not). */
   private currentReadySince: number | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -166,12 +168,14 @@ export class NodeRunSet {
    */
   renewLeases(routerId: string, runs: readonly LeasedRun[], ttlMs: number): void {
     if (this.closed || routerId === '') return;
-    const newlyLeased = new Set(this.leases.renew(routerId, runs, ttlMs).map((r) => r.runId));
+    this.leases.renew(routerId, runs, ttlMs);
     for (const lease of runs) {
       const held = this.runs.get(lease.runId);
       if (held !== undefined) {
-        // A held run that was not active (superseded, unpinned, maybe partly evicted) is active again.
-        if (newlyLeased.has(lease.runId)) queueMicrotask(() => void held.preload());
+        // Loads what is missing: a run that was not active (superseded, unpinned, maybe partly
+        // evicted) is active again, and failed shards whose back-off elapsed are retried (a
+        // no-op when every assigned shard is loaded). After reconcile() below turned preloading on.
+        queueMicrotask(() => void held.preload());
         continue;
       }
       if (this.leaseLoads.has(lease.runId)) continue;
@@ -256,7 +260,7 @@ export class NodeRunSet {
       if (this.closed || this.runs.has(lease.runId) || !this.leases.isLeased(lease.runId)) return;
       const run = new NodeRun(manifest, this.options);
       run.setAssignment(this.assignmentFor(manifest), 0);
-      run.prepare(this.lastPrune);
+      run.prepare(this.beforeLoading(lease.runId));
       this.runs = new Map([[lease.runId, run], ...this.runs]); // least recently current: first
       this.leaseFailures.delete(lease.runId);
       log.info({ run_id: lease.runId, manifest: lease.manifestKey, current_run_id: this.currentId, assigned: run.status(false).shards_assigned }, 'a router leases a run this node does not hold; loading it');
@@ -329,7 +333,7 @@ export class NodeRunSet {
         },
         (err: unknown) => log.warn({ err: errorMessage(err) }, 'pruning the shard cache failed'),
       );
-      run.prepare(this.lastPrune);
+      run.prepare(this.beforeLoading(runId));
     } else {
       this.runs.delete(runId); // re-inserted last: most recently current
     }
@@ -415,10 +419,24 @@ export class NodeRunSet {
     if (run === undefined || runId === this.currentId || this.closed) return;
     this.runs.delete(runId);
     this.options.log.info({ run_id: runId, current_run_id: this.currentId }, 'dropping old run: the current run is ready and no router has leased this one for the grace period');
-    run.drop().then(
+    const unloading = run.drop().then(
       () => this.options.log.info({ run_id: runId }, 'old run unloaded'),
       (err: unknown) => this.options.log.warn({ run_id: runId, err: errorMessage(err) }, 'unloading old run failed'),
     );
+    this.unloading.set(runId, unloading);
+    void unloading.finally(() => {
+      if (this.unloading.get(runId) === unloading) this.unloading.delete(runId);
+    });
+  }
+
+  /**
+   * What a new NodeRun of `runId` waits for before it loads: the last cache pruning and, when the
+   * run was just dropped (a rollback to it, or a router leasing it again), the end of that unload,
+   * which deletes the run's cache folder (loading meanwhile would lose the new files).
+   */
+  private beforeLoading(runId: string): Promise<void> {
+    const unloading = this.unloading.get(runId);
+    return unloading === undefined ? this.lastPrune : Promise.all([this.lastPrune, unloading]).then(() => undefined);
   }
 
   /** The shards of `manifest` placement assigns to this node under the current node list. */
