@@ -20,31 +20,21 @@ import { startLocalCluster, type LocalCluster } from '../src/cli/local-cluster.t
 import { CURRENT_KEY, manifestKey, parseCurrentPointer, type Manifest } from '../src/common/manifest.ts';
 import { placeShards } from '../src/common/placement.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
-import { describeLoad, runLoad, type LoadResult } from '../src/eval/load-generator.ts';
-import { buildSnapshot, type BuildResult } from '../src/writer/build-snapshot.ts';
-import { openIdxSource, readIdxImages } from '../src/writer/input/idx-source.ts';
+import { runLoad } from '../src/eval/load-generator.ts';
+import type { BuildResult } from '../src/writer/build-snapshot.ts';
+import { readIdxImages } from '../src/writer/input/idx-source.ts';
 import { movePointer } from '../src/writer/publish.ts';
-import { FASHION_IMAGES, FASHION_LABELS, quietLogger, tempDir } from './helpers/fixtures.ts';
+import { FASHION_IMAGES, buildFashionSnapshot, reportLoad, tempDir } from './helpers/fixtures.ts';
 
 const BASE = 2000;
 const NUM_DBS = 6;
 const LOAD = { concurrency: 4, params: { top_k: 10, num_probes: 2 } } as const;
 
-async function build(store: FileObjectStore, start: number): Promise<BuildResult> {
-  return buildSnapshot({
-    store,
-    source: await openIdxSource({ imagesPath: FASHION_IMAGES, labelsPath: FASHION_LABELS, start, limit: BASE }),
-    sharding: { strategy: 'cluster', numDbs: NUM_DBS, numProbes: 2 },
-    metric: 'l2',
-    seed: 3,
-    progress: false,
-    log: quietLogger(),
-  });
+/** A run of BASE images from `start`. */
+function build(store: FileObjectStore, start: number): Promise<BuildResult> {
+  return buildFashionSnapshot(store, { start, limit: BASE, numDbs: NUM_DBS, seed: 3 });
 }
 
-function report(name: string, r: LoadResult): void {
-  console.log(`# ${name}: ${describeLoad(r)}${r.errorCount ? ` errors: ${JSON.stringify([...r.errors])}` : ''}`);
-}
 
 describe('fault tolerance: router + 3 nodes, R=2, under load', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -83,7 +73,7 @@ describe('fault tolerance: router + 3 nodes, R=2, under load', () => {
 
   test('baseline: every query answers from the first run', async () => {
     const r = await runLoad(client, { ...LOAD, queries, dim, maxQueries: 200, durationMs: 30_000 });
-    report('baseline', r);
+    reportLoad('baseline', r);
     assert.equal(r.errorCount, 0);
     assert.deepEqual([...r.runs.keys()], [first.runId]);
   });
@@ -97,7 +87,7 @@ describe('fault tolerance: router + 3 nodes, R=2, under load', () => {
     }, 1000);
     const r = await load;
     await killed;
-    report('kill node-1', r);
+    reportLoad('kill node-1', r);
     assert.ok(r.ok > 50, `only ${r.ok} queries answered`);
     assert.equal(r.errorCount, 0, `failed queries: ${JSON.stringify([...r.errors])}`);
   });
@@ -119,7 +109,7 @@ describe('fault tolerance: router + 3 nodes, R=2, under load', () => {
     process.kill(cluster.processes.get('node-2')!.pid!, 'SIGSTOP');
     try {
       const r = await runLoad(client, { ...LOAD, queries, dim, maxQueries: 100, durationMs: 30_000, params: { ...LOAD.params, timeout_ms: 10_000 } });
-      report('node-2 frozen, node-1 restarted', r);
+      reportLoad('node-2 frozen, node-1 restarted', r);
       assert.equal(r.errorCount, 0, `failed queries: ${JSON.stringify([...r.errors])}`);
       assert.ok(r.max < 5000, `a query took ${r.max.toFixed(0)} ms: the router waited on the frozen node instead of hedging`);
     } finally {
@@ -147,7 +137,7 @@ describe('fault tolerance: router + 3 nodes, R=2, under load', () => {
       },
     });
     await publishing;
-    report('publish under load', r);
+    reportLoad('publish under load', r);
     assert.equal(r.errorCount, 0, `failed queries: ${JSON.stringify([...r.errors])}`);
     assert.equal(mixed, 0, `${mixed} responses mixed runs`);
     assert.ok(second, 'second build did not finish');
@@ -168,7 +158,7 @@ describe('fault tolerance: router + 3 nodes, R=2, under load', () => {
     assert.equal(health.status, 'degraded', JSON.stringify(health));
     assert.ok(health.reasons.some((r) => /broken-run|manifest/.test(r)), JSON.stringify(health.reasons));
     const r = await runLoad(client, { ...LOAD, queries, dim, maxQueries: 100, durationMs: 20_000 });
-    report('malformed manifest', r);
+    reportLoad('malformed manifest', r);
     assert.equal(r.errorCount, 0);
     assert.deepEqual([...r.runs.keys()], [first.runId]);
     // Put the pointer back for the next test.
@@ -200,7 +190,7 @@ describe('fault tolerance: router + 3 nodes, R=2, under load', () => {
         durationMs: 20_000,
         params: { top_k: 10, shard_ids: [dbId] },
       });
-      report(`shard ${dbId} corrupt on ${victim}`, r);
+      reportLoad(`shard ${dbId} corrupt on ${victim}`, r);
       assert.equal(r.errorCount, 0, `failed queries: ${JSON.stringify([...r.errors])}`);
       const details = await client.shardDetails();
       const replica = details.shards[dbId].replicas.find((x) => x.node_id === victim);

@@ -26,12 +26,12 @@ import { placeShards } from '../src/common/placement.ts';
 import { loadShardNodeProto, type ShardNodeClient } from '../src/common/proto.ts';
 import type { StatusResponse__Output } from '../src/common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
-import { describeLoad, runLoad, type LoadResult } from '../src/eval/load-generator.ts';
-import { buildSnapshot, type BuildResult } from '../src/writer/build-snapshot.ts';
-import { openIdxSource, readIdxImages } from '../src/writer/input/idx-source.ts';
+import { runLoad } from '../src/eval/load-generator.ts';
+import type { BuildResult } from '../src/writer/build-snapshot.ts';
+import { readIdxImages } from '../src/writer/input/idx-source.ts';
 import { movePointer } from '../src/writer/publish.ts';
 import { rollback } from '../src/writer/snapshot-history.ts';
-import { FASHION_IMAGES, FASHION_LABELS, quietLogger, tempDir } from './helpers/fixtures.ts';
+import { FASHION_IMAGES, buildFashionSnapshot, reportLoad, tempDir } from './helpers/fixtures.ts';
 
 const BASE = 1500;
 const NUM_DBS = 6;
@@ -39,21 +39,11 @@ const GRACE_MS = 1500;
 const NODE_IDS = ['node-0', 'node-1', 'node-2'];
 const LOAD = { concurrency: 4, params: { top_k: 10, num_probes: 2 } } as const;
 
-async function build(store: FileObjectStore, start: number): Promise<BuildResult> {
-  return buildSnapshot({
-    store,
-    source: await openIdxSource({ imagesPath: FASHION_IMAGES, labelsPath: FASHION_LABELS, start, limit: BASE }),
-    sharding: { strategy: 'cluster', numDbs: NUM_DBS, numProbes: 2 },
-    metric: 'l2',
-    seed: 5,
-    progress: false,
-    log: quietLogger(),
-  });
+/** A run of BASE images from `start`. */
+function build(store: FileObjectStore, start: number): Promise<BuildResult> {
+  return buildFashionSnapshot(store, { start, limit: BASE, numDbs: NUM_DBS, seed: 5 });
 }
 
-function report(name: string, r: LoadResult): void {
-  console.log(`# ${name}: ${describeLoad(r)}${r.errorCount ? ` errors: ${JSON.stringify([...r.errors])}` : ''}`);
-}
 
 async function waitFor<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -168,7 +158,7 @@ describe('snapshot lifecycle under faults: router + 3 nodes, R=2', () => {
       assert.equal(b.ready, true);
     }
     const r = await runLoad(client, { ...LOAD, queries, dim, maxQueries: 100, durationMs: 20_000 });
-    report('stuck run', r);
+    reportLoad('stuck run', r);
     assert.equal(r.errorCount, 0, JSON.stringify([...r.errors]));
     assert.deepEqual([...r.runs.keys()], [runB.runId]);
   });
@@ -182,7 +172,7 @@ describe('snapshot lifecycle under faults: router + 3 nodes, R=2', () => {
     }, 1000);
     const r = await load;
     await restarted;
-    report('kill + restart a node while a run is stuck', r);
+    reportLoad('kill + restart a node while a run is stuck', r);
     assert.equal(r.errorCount, 0, JSON.stringify([...r.errors]));
     assert.equal(r.partial, 0);
     const s = await waitFor(
@@ -203,7 +193,7 @@ describe('snapshot lifecycle under faults: router + 3 nodes, R=2', () => {
       const covered = [...placement.values()].every((o) => o.includes('node-0') || o.includes(victim));
       assert.ok(covered, 'every shard has a replica on node-0 or node-1');
       const r2 = await runLoad(client, { ...LOAD, queries, dim, maxQueries: 150, durationMs: 20_000 });
-      report('restarted node carries the run with node-2 down', r2);
+      reportLoad('restarted node carries the run with node-2 down', r2);
       assert.equal(r2.errorCount, 0, JSON.stringify([...r2.errors]));
       assert.equal(r2.partial, 0);
     } finally {
@@ -229,7 +219,7 @@ describe('snapshot lifecycle under faults: router + 3 nodes, R=2', () => {
     const h = await waitFor('the restarted router to name the pending run', () => client.health(), (x) => x.run_id !== '' && x.pending_run_id === stuckRunId);
     assert.equal(h.run_id, runB.runId, JSON.stringify(h));
     const r = await runLoad(client, { ...LOAD, queries, dim, maxQueries: 150, durationMs: 20_000 });
-    report('router restarted while a run is stuck', r);
+    reportLoad('router restarted while a run is stuck', r);
     assert.equal(r.errorCount, 0, JSON.stringify([...r.errors]));
     assert.equal(r.partial, 0);
     assert.deepEqual([...r.runs.keys()], [runB.runId]);
@@ -266,14 +256,14 @@ describe('snapshot lifecycle under faults: router + 3 nodes, R=2', () => {
       assert.match(s.load_error, /malformed-run|unusable/);
     }
     const r = await runLoad(client, { ...LOAD, queries, dim, maxQueries: 100, durationMs: 20_000 });
-    report('malformed manifest after a rollback (warm)', r);
+    reportLoad('malformed manifest after a rollback (warm)', r);
     assert.equal(r.errorCount, 0);
     assert.deepEqual([...r.runs.keys()], [runB.runId]);
     // Cold: a restarted router and node fall back to the run that was current before, B.
     await cluster.restartRouter();
     await cluster.restartNode('node-0');
     const cold = await runLoad(client, { ...LOAD, queries, dim, maxQueries: 100, durationMs: 20_000 });
-    report('malformed manifest after a rollback (cold router)', cold);
+    reportLoad('malformed manifest after a rollback (cold router)', cold);
     assert.equal(cold.errorCount, 0, JSON.stringify([...cold.errors]));
     assert.deepEqual([...cold.runs.keys()], [runB.runId]);
     assert.equal((await nodeStatus('node-0')).run_id, runB.runId);

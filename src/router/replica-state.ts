@@ -125,9 +125,13 @@ export class ReplicaState {
    * when each of those nodes is ejected, all of them, in the same order (see the module comment).
    */
   readyReplicas(runId: string, dbId: number, owners: readonly string[]): string[] {
-    const loaded = this.loadedReplicas(runId, dbId, owners);
+    return this.readyOf(this.loadedReplicas(runId, dbId, owners));
+  }
+
+  /** The ready ones of a shard's `loaded` replicas (the non-ejected ones, or all under the panic rule). */
+  private readyOf(loaded: readonly string[]): string[] {
     const notEjected = loaded.filter((n) => !this.ejection.isEjected(n));
-    return notEjected.length > 0 ? notEjected : loaded;
+    return notEjected.length > 0 ? notEjected : [...loaded];
   }
 
   /**
@@ -141,9 +145,10 @@ export class ReplicaState {
    * every replica's reason.
    */
   candidates(runId: string, dbId: number, owners: readonly string[]): ShardCandidates {
-    const ready = this.readyReplicas(runId, dbId, owners);
+    const loaded = this.loadedReplicas(runId, dbId, owners);
+    const ready = this.readyOf(loaded);
     if (ready.length > 0) {
-      const ejected = this.loadedReplicas(runId, dbId, owners).filter((n) => !ready.includes(n));
+      const ejected = loaded.filter((n) => !ready.includes(n));
       return { nodes: [...ready, ...ejected], ready: true, owners: ready.filter((n) => owners.includes(n)).length, why: '' };
     }
     const statuses = owners.map((n) => this.status(n, runId, dbId, owners));

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { ObjectStore } from '../../src/common/storage/object-store.ts';
 import { buildSnapshot, type BuildResult } from '../../src/writer/build-snapshot.ts';
 import { openIdxSource } from '../../src/writer/input/idx-source.ts';
+import { describeLoad, type LoadResult } from '../../src/eval/load-generator.ts';
 
 const DATA = fileURLToPath(new URL('../../examples/data/', import.meta.url));
 /** Bundled Fashion-MNIST t10k images (10,000 x 784). */
@@ -30,12 +31,15 @@ export async function tempDir(prefix: string): Promise<{ path: string; remove: (
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
 
-/** Builds a snapshot of the first `limit` Fashion-MNIST t10k images (with labels) into `store`. */
+/**
+ * Builds a snapshot of `limit` Fashion-MNIST t10k images (with labels) from image `start`
+ * (default 0) into `store`: CLUSTER sharding, l2.
+ */
 export async function buildFashionSnapshot(
   store: ObjectStore,
-  options: { limit: number; numDbs: number; numProbes?: number; seed?: number },
+  options: { start?: number; limit: number; numDbs: number; numProbes?: number; seed?: number },
 ): Promise<BuildResult> {
-  const source = await openIdxSource({ imagesPath: FASHION_IMAGES, labelsPath: FASHION_LABELS, limit: options.limit });
+  const source = await openIdxSource({ imagesPath: FASHION_IMAGES, labelsPath: FASHION_LABELS, start: options.start, limit: options.limit });
   return buildSnapshot({
     store,
     source,
@@ -45,4 +49,9 @@ export async function buildFashionSnapshot(
     progress: false,
     log: quietLogger(),
   });
+}
+
+/** Prints a load run's figures (and its errors) as a test diagnostic line. */
+export function reportLoad(name: string, r: LoadResult): void {
+  console.log(`# ${name}: ${describeLoad(r)}${r.errorCount ? ` errors: ${JSON.stringify([...r.errors])}` : ''}`);
 }
