@@ -16,7 +16,10 @@ import {
 import * as lancedb from '@lancedb/lancedb';
 import { InvalidQueryError, VectorIndexError, errorMessage } from '../common/errors.ts';
 import type { Metric } from '../common/distance.ts';
-import type { ShardHit, ShardIndexReader, ShardQueryOptions } from './shard-index-reader.ts';
+import type { FetchedRow, ShardHit, ShardIndexReader, ShardQueryOptions } from './shard-index-reader.ts';
+
+/** Most ids in one `id IN (...)` filter of {@link LanceShardReader.fetchByIds}. */
+export const LANCE_FETCH_CHUNK = 500;
 
 /** One open shard table. */
 export class LanceShardReader implements ShardIndexReader {
@@ -143,9 +146,68 @@ export class LanceShardReader implements ShardIndexReader {
     }
   }
 
-  /** Closes the table. */
+  /**
+   * Point lookup by id: one slot per id of `ids`, in order (repeats allowed), the row with that
+   * exact id (case-sensitive), or `undefined` when the shard has none. Each chunk of up to
+   * {@link LANCE_FETCH_CHUNK} distinct ids is one LanceDB plain query with an `id IN ('...')`
+   * filter (single quotes doubled), reading only the columns asked for; the shard has no scalar
+   * index on `id`, so each chunk scans the `id` column.
+   * @param includePayload when false, `payload_json` is "" (the payload column is not read).
+   * @param includeVector when true, `vector` is a copy of the row's stored float32 vector (length
+   *   dim, the `vector` column, never an index's quantized copy); when false the row has no
+   *   `vector` property.
+   * @throws VectorIndexError naming the shard when the table is closed or LanceDB fails.
+   */
+  async fetchByIds(ids: readonly string[], includePayload: boolean, includeVector: boolean): Promise<Array<FetchedRow | undefined>> {
+    if (!this.table.isOpen()) throw new VectorIndexError(`shard ${this.dbId}: fetch by id after the shard was closed`);
+    const columns: string[] = [LANCE_COLUMNS.id];
+    if (includePayload) columns.push(LANCE_COLUMNS.payload);
+    if (includeVector) columns.push(LANCE_COLUMNS.vector);
+    const unique = [...new Set(ids)];
+    const found = new Map<string, FetchedRow>();
+    try {
+      for (let start = 0; start < unique.length; start += LANCE_FETCH_CHUNK) {
+        const chunk = unique.slice(start, start + LANCE_FETCH_CHUNK);
+        const result = await this.table
+          .query()
+          .where(`${LANCE_COLUMNS.id} IN (${chunk.map(sqlString).join(', ')})`)
+          .select(columns)
+          .toArrow();
+        // No match: LanceDB returns an empty table without the selected columns.
+        if (result.numRows === 0) continue;
+        const idColumn = result.getChild(LANCE_COLUMNS.id);
+        const payloads = includePayload ? result.getChild(LANCE_COLUMNS.payload) : null;
+        const vectors = includeVector ? result.getChild(LANCE_COLUMNS.vector) : null;
+        if (idColumn === null) throw new Error(`result lacks the ${LANCE_COLUMNS.id} column`);
+        if (includePayload && payloads === null) throw new Error(`result lacks the ${LANCE_COLUMNS.payload} column`);
+        if (includeVector && vectors === null) throw new Error(`result lacks the ${LANCE_COLUMNS.vector} column`);
+        for (let i = 0; i < result.numRows; i++) {
+          const id = String(idColumn.get(i));
+          if (found.has(id)) continue; // the build rejects duplicate ids; keep the first row seen
+          const row: FetchedRow = { payload_json: payloads ? ((payloads.get(i) as string | null) ?? '') : '' };
+          if (vectors !== null) row.vector = storedVector(vectors.get(i), id);
+          found.set(id, row);
+        }
+      }
+    } catch (err) {
+      throw new VectorIndexError(`shard ${this.dbId}: fetch by id failed: ${errorMessage(err)}`, { cause: err });
+    }
+    // Repeated ids get separate objects (and vector copies), so callers may mutate one freely.
+    const seen = new Set<string>();
+    return ids.map((id) => {
+      const row = found.get(id);
+      if (row === undefined) return undefined;
+      if (!seen.has(id)) {
+        seen.add(id);
+        return row;
+      }
+      return row.vector === undefined ? { payload_json: row.payload_json } : { payload_json: row.payload_json, vector: row.vector.slice() };
+    });
+  }
+
+  /** Closes the table. Idempotent. */
   close(): void {
-    this.table.close();
+    if (this.table.isOpen()) this.table.close();
   }
 
   private option(name: string, value: number | undefined): number {
@@ -155,6 +217,11 @@ export class LanceShardReader implements ShardIndexReader {
     }
     return value;
   }
+}
+
+/** `value` as a SQL string literal for a LanceDB filter: single-quoted, single quotes doubled. */
+function sqlString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
 }
 
 /**

@@ -32,7 +32,7 @@ import {
   type SqliteVecQuantization,
 } from '../common/sqlite-vec-layout.ts';
 import type { ScoredHit } from '../common/topk-merge.ts';
-import type { ShardHit, ShardIndexReader, ShardQueryOptions } from './shard-index-reader.ts';
+import type { FetchedRow, ShardHit, ShardIndexReader, ShardQueryOptions } from './shard-index-reader.ts';
 
 /** A row of a KNN query joined with `items`. */
 interface KnnRow {
@@ -58,6 +58,16 @@ interface Statements {
   knn: Database.Statement<[Buffer, number], KnnRow>[];
   /** First `k` rows by id (for a zero cosine query, where every row scores 1). */
   firstById: Database.Statement<[number], KnnRow>[];
+}
+
+/** Most ids bound in one `WHERE id IN (...)` lookup of {@link SqliteVecShardReader.fetchByIds}. */
+export const SQLITE_VEC_FETCH_CHUNK = 500;
+
+/** A row of a lookup by id. */
+interface FetchRow {
+  id: string;
+  payload?: string | null;
+  vector?: Buffer | null;
 }
 
 /** Index of a statement variant in {@link Statements}. */
@@ -98,6 +108,13 @@ export class SqliteVecShardReader implements ShardIndexReader {
   ) {
     this.queryInt8 = new Int8Array(dim);
   }
+
+  /**
+   * Prepared `WHERE id IN (?, ...)` lookups, keyed by `${variant}:${placeholder count}`, prepared
+   * on first use. Placeholder counts are powers of two up to {@link SQLITE_VEC_FETCH_CHUNK} (a
+   * chunk is padded by repeating its first id), so at most 4 x 10 statements exist.
+   */
+  private readonly fetchStatements = new Map<string, Database.Statement<string[], FetchRow>>();
 
   /**
    * Opens `<dir>/shard.sqlite` read-only (synchronously) and checks its metadata against the
@@ -276,8 +293,83 @@ export class SqliteVecShardReader implements ShardIndexReader {
     }
   }
 
+  /**
+   * Point lookup by id: one slot per id of `ids`, in order (repeats allowed), the row with that
+   * exact id (case-sensitive, SQLite's BINARY collation), or `undefined` when the shard has none.
+   * `items.id` has no index in the file format (rowid is the only key), so each chunk of up to
+   * {@link SQLITE_VEC_FETCH_CHUNK} distinct ids is ONE `WHERE id IN (...)` scan of `items` (cost
+   * grows with the shard's row count, not with the ids asked for).
+   * @param includePayload when false, `payload_json` is "" (the payload is not read).
+   * @param includeVector when true, `vector` is a copy of the row's exact stored float32 vector
+   *   (length dim): `items.vector` on int8 shards and for rows kept out of `vec_index`, else
+   *   `vec_index.embedding` (never the int8 copy). When false the row has no `vector` property.
+   * @throws VectorIndexError naming the shard and file when the shard is closed or SQLite fails
+   *   (e.g. a corrupt page, a row without a stored vector).
+   */
+  async fetchByIds(ids: readonly string[], includePayload: boolean, includeVector: boolean): Promise<Array<FetchedRow | undefined>> {
+    return this.fetchByIdsSync(ids, includePayload, includeVector);
+  }
+
+  /** Synchronous body of {@link fetchByIds} (same contract). */
+  fetchByIdsSync(ids: readonly string[], includePayload: boolean, includeVector: boolean): Array<FetchedRow | undefined> {
+    if (!this.db.open) throw new VectorIndexError(`shard ${this.dbId} (${this.file}): fetch by id after the shard was closed`);
+    try {
+      const unique = [...new Set(ids)];
+      const found = new Map<string, FetchedRow>();
+      for (let start = 0; start < unique.length; start += SQLITE_VEC_FETCH_CHUNK) {
+        const chunk = unique.slice(start, start + SQLITE_VEC_FETCH_CHUNK);
+        const slots = Math.min(SQLITE_VEC_FETCH_CHUNK, 2 ** Math.ceil(Math.log2(chunk.length)));
+        while (chunk.length < slots) chunk.push(chunk[0]); // IN (...) is a set: a repeat adds no row
+        for (const r of this.fetchStatement(includePayload, includeVector, slots).all(...chunk)) {
+          if (found.has(r.id)) continue; // the build rejects duplicate ids; keep the first row
+          const row: FetchedRow = { payload_json: includePayload ? (r.payload ?? '') : '' };
+          if (includeVector) {
+            if (r.vector === null || r.vector === undefined) throw new Error(`row ${JSON.stringify(r.id)} has no stored vector`);
+            row.vector = blobToFloats(r.vector, this.dim, `row ${JSON.stringify(r.id)}`).slice();
+          }
+          found.set(r.id, row);
+        }
+      }
+      // Repeated ids get separate objects (and vector copies), so callers may mutate one freely.
+      const seen = new Set<string>();
+      return ids.map((id) => {
+        const row = found.get(id);
+        if (row === undefined) return undefined;
+        if (!seen.has(id)) {
+          seen.add(id);
+          return row;
+        }
+        return row.vector === undefined ? { payload_json: row.payload_json } : { payload_json: row.payload_json, vector: row.vector.slice() };
+      });
+    } catch (err) {
+      throw new VectorIndexError(`shard ${this.dbId} (${this.file}): fetch by id failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** The prepared lookup of `count` ids (`count` placeholders) for a payload / vector variant. */
+  private fetchStatement(includePayload: boolean, includeVector: boolean, count: number): Database.Statement<string[], FetchRow> {
+    const key = `${variant(includePayload, includeVector)}:${count}`;
+    let statement = this.fetchStatements.get(key);
+    if (statement === undefined) {
+      // int8 shards keep every row's exact float32 vector in items.vector; float32 shards keep it
+      // in vec_index.embedding (items.vector only for rows left out of vec_index), as search does.
+      const vectorCol = !includeVector
+        ? ''
+        : this.quantization === 'int8'
+          ? `, i.${C.vector} AS vector`
+          : `, COALESCE(i.${C.vector}, (SELECT v.${C.embedding} FROM ${T.index} AS v WHERE v.rowid = i.rowid)) AS vector`;
+      statement = this.db.prepare<string[], FetchRow>(
+        `SELECT i.${C.id} AS id${includePayload ? `, i.${C.payload} AS payload` : ''}${vectorCol}
+         FROM ${T.items} AS i WHERE i.${C.id} IN (${new Array(count).fill('?').join(', ')}) ORDER BY i.rowid`,
+      );
+      this.fetchStatements.set(key, statement);
+    }
+    return statement;
+  }
+
   /** Closes the file. Idempotent. */
   close(): void {
+    this.fetchStatements.clear();
     if (this.db.open) this.db.close();
   }
 }

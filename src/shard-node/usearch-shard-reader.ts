@@ -23,7 +23,7 @@ import {
   usearchDistanceToScore,
   type UsearchIndexParams,
 } from '../common/usearch-layout.ts';
-import type { ShardHit, ShardIndexReader, ShardQueryOptions } from './shard-index-reader.ts';
+import type { FetchedRow, ShardHit, ShardIndexReader, ShardQueryOptions } from './shard-index-reader.ts';
 
 /** Most queries per native batch call; between batches the reader yields to the event loop. */
 export const USEARCH_BATCH_QUERIES = 32;
@@ -53,6 +53,11 @@ interface Lookups {
 export class UsearchShardReader implements ShardIndexReader {
   /** Moving average of the time a native batch takes per query (search and id lookups), ms; 0 before the first. */
   private msPerQuery = 0;
+  /**
+   * Key (row number) of every id, built from {@link ids} on the first {@link fetchByIds} (the map
+   * shares the id strings of the array; a shard that is only searched never builds it).
+   */
+  private keyById: Map<string, number> | undefined;
   private constructor(
     readonly dbId: number,
     /** The shard's folder. */
@@ -185,6 +190,48 @@ export class UsearchShardReader implements ShardIndexReader {
     return out;
   }
 
+  /**
+   * Point lookup by id: one slot per id of `ids`, in order (repeats allowed), the row with that
+   * exact id (case-sensitive), or `undefined` when the shard has none. The first call builds an
+   * id -> key map over the ids loaded at open (one entry per row); each found row then costs one
+   * primary-key read of `rows.sqlite` for the payload and one for the vector, only when asked.
+   * @param includePayload when false, `payload_json` is "" (the payload is not read).
+   * @param includeVector when true, `vector` is a copy of the row's exact stored float32 vector
+   *   (length dim; never the index's quantized copy); when false the row has no `vector` property.
+   * @throws VectorIndexError naming the shard when the shard is closed or SQLite fails (e.g. a
+   *   key missing from `rows.sqlite`, a vector BLOB of the wrong size).
+   */
+  async fetchByIds(ids: readonly string[], includePayload: boolean, includeVector: boolean): Promise<Array<FetchedRow | undefined>> {
+    if (this.index === undefined) throw new VectorIndexError(`shard ${this.dbId} (${this.dir}): fetch by id after the shard was closed`);
+    try {
+      const keyById = this.keyMap();
+      return ids.map((id) => {
+        const key = keyById.get(id);
+        if (key === undefined) return undefined;
+        const row: FetchedRow = { payload_json: '' };
+        if (includePayload) {
+          const payload = this.lookups.payload.get(key);
+          if (payload === undefined) throw new Error(`key ${key} (id ${JSON.stringify(id)}) is missing from ${USEARCH_ROWS_FILE}`);
+          row.payload_json = payload ?? '';
+        }
+        if (includeVector) row.vector = blobToFloats(this.lookups.vector.get(key) ?? null, this.spec.dim, id);
+        return row;
+      });
+    } catch (err) {
+      throw new VectorIndexError(`shard ${this.dbId} (${this.dir}): fetch by id failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** The id -> key map, built on first use (the first key of an id wins; the build rejects duplicate ids). */
+  private keyMap(): Map<string, number> {
+    if (this.keyById === undefined) {
+      const map = new Map<string, number>();
+      for (let key = 0; key < this.ids.length; key++) if (!map.has(this.ids[key])) map.set(this.ids[key], key);
+      this.keyById = map;
+    }
+    return this.keyById;
+  }
+
   /** Queries in the next native batch: as many as fit in USEARCH_BATCH_BUDGET_MS, 1..USEARCH_BATCH_QUERIES. */
   private batchSize(): number {
     if (this.msPerQuery === 0) return 1;
@@ -198,6 +245,7 @@ export class UsearchShardReader implements ShardIndexReader {
   close(): void {
     if (this.index === undefined) return;
     this.index = undefined;
+    this.keyById = undefined;
     this.db.close();
   }
 }
