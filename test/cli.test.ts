@@ -93,7 +93,7 @@ test('build: the default backend is usearch f16 and the manifest records its HNS
     assert.deepEqual(manifest.index, { dim: 8, metric: 'l2', backend: 'usearch', index_type: 'hnsw', index_params: { quantization: 'f16', m: 8, ef_construction: 128, ef_search: 40 } });
     for (const shard of manifest.shards) {
       assert.equal(shard.index_type, 'hnsw');
-      assert.deepEqual(shard.files.map((f) => f.path).sort(), ['index.usearch', 'rows.sqlite']);
+      assert.deepEqual(shard.files.map((f) => f.path).sort(), ['id-filter.bin', 'index.usearch', 'rows.sqlite']);
     }
   } finally {
     await dir.remove();

@@ -7,6 +7,7 @@
  * <prefix>/manifests/<ts>_run_id=<id>/manifest.json            one immutable manifest per run
  * <prefix>/runs/<id>/vector_meta/centroids.npy                 routing metadata (numpy-readable)
  * <prefix>/runs/<id>/shards/db=00007/<index files>             one index per shard
+ * <prefix>/runs/<id>/shards/db=00007/id-filter.bin             ids' Bloom filter (not HASH runs)
  * ```
  * Every ref inside a manifest is a key relative to the store prefix, so a snapshot can be copied
  * to another bucket or folder and still load.

@@ -2,16 +2,19 @@
  * Phase 2 of a build: the assignment pass. Reads the input again, routes every record with the
  * run's routing function, writes the rows of the shards this process builds through bounded
  * buffers, then finishes (indexes) those shards `concurrency` at a time and uploads each one as
- * soon as it is finished. A single-process build builds every shard; worker i of N in a
- * distributed build builds the shards i, i+N, i+2N, ...
+ * soon as it is finished. Except for HASH builds, each non-empty shard's folder also gets
+ * `id-filter.bin`, a Bloom filter of its ids (src/common/routing/id-filter.ts) for Get-by-id
+ * routing, listed in the shard's files like its index files. A single-process build builds every
+ * shard; worker i of N in a distributed build builds the shards i, i+N, i+2N, ...
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { ConfigValidationError, VectorIndexError, errorMessage } from '../common/errors.ts';
 import { kvKeyBytes, kvValueBytes } from './kv-keys.ts';
 import { shardDirName, shardPrefix, type ShardEntry } from '../common/manifest.ts';
+import { ID_FILTER_FILE, IdFilterBuilder } from '../common/routing/id-filter.ts';
 import type { ShardRouting } from '../common/routing/shard-routing.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
 import { openShardWriterFactory } from './backends/open-shard-writer.ts';
@@ -95,6 +98,9 @@ export async function buildShards(o: ShardBuildOptions): Promise<BuiltShards> {
       writers.push(factory.create(dir, dbId));
     }
     const buffers = new ShardBuffers(writers, plan.index.dim, o.bufferLimits);
+    // Id filters (Get-by-id routing) for every strategy but HASH, whose ids route by their hash:
+    // fed as records are assigned (8 bytes per id, never the id strings), sized at the end.
+    const idFilters = plan.sharding.strategy === 'hash' ? undefined : writers.map((w) => (w === undefined ? undefined : new IdFilterBuilder()));
     const assign = createRecordAssigner(plan.sharding, routing, plan.input.vectors);
     const keptLast = new Map(Object.entries(plan.duplicates_kept_last));
     const payloadColumns = new Set<string>();
@@ -109,6 +115,7 @@ export async function buildShards(o: ShardBuildOptions): Promise<BuiltShards> {
       if (record.payload && mine(dbId)) for (const key of Object.keys(record.payload)) payloadColumns.add(key);
       const kv = plan.kv === undefined || !mine(dbId) ? undefined : { key: kvKeyBytes(record), value: kvValueBytes(record) };
       await buffers.add(dbId, record.id, record.vector, record.payload ? JSON.stringify(record.payload) : null, kv);
+      idFilters?.[dbId]?.add(record.id);
       written++;
       assigning.increment();
     }
@@ -149,6 +156,12 @@ export async function buildShards(o: ShardBuildOptions): Promise<BuiltShards> {
                 const built = await writer.finish();
                 if (plan.kv !== undefined && built.kvEntries !== built.vectorCount) {
                   throw new VectorIndexError(`shard ${dbId}: its KV store has ${built.kvEntries ?? 'no'} entries for ${built.vectorCount} vectors`);
+                }
+                const filter = idFilters?.[dbId];
+                if (idFilters !== undefined && filter !== undefined) {
+                  if (filter.count !== built.vectorCount) throw new VectorIndexError(`shard ${dbId}: its id filter has ${filter.count} ids for ${built.vectorCount} vectors`);
+                  await writeFile(join(o.workDir, shardDirName(dbId), ID_FILTER_FILE), filter.build().serialize());
+                  idFilters[dbId] = undefined; // release the hashes
                 }
                 const files = await uploadFolder(o.store, join(o.workDir, shardDirName(dbId)), url);
                 files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
