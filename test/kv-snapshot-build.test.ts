@@ -55,7 +55,9 @@ interface Line {
 function line(i: number, intKeys = false): Line {
   const values: unknown[] = [`text value ${i} é`, { n: i, tags: ['a', i % 3] }, i, i % 2 === 0, null, [i, i + 1], ''];
   const vector = Array.from({ length: DIM }, (_, d) => Math.sin(i * 0.37 + d * 1.3) + (i % 5) * 0.1);
-  return { id: `doc-${i}`, key: intKeys ? i * 7919 - 3000 : `user:${i}`, value: values[i % values.length], vector, payload: { i } };
+  const key = intKeys ? i * 7919 - 3000 : `user:${i}`;
+  // A KV record's id is its key's text: lines leave `id` out (writers derive it).
+  return { id: String(key), key, value: values[i % values.length], vector, payload: { i } };
 }
 
 /** Downloads every file of every shard, checking its size and sha256 against the manifest. */
@@ -115,7 +117,12 @@ describe('KV + vector snapshot builds', () => {
 
   async function jsonl(lines: object[]): Promise<string> {
     const path = join(dir.path, `input-${n++}.jsonl`);
-    await writeFile(path, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    // Lines with a key leave the id out (a KV record's id is its key); `keepId` lines keep it.
+    const text = lines.map((l) => {
+      const { id, keepId, ...rest } = l as { id?: unknown; keepId?: boolean; key?: unknown };
+      return JSON.stringify(rest.key === undefined || keepId ? { id, ...rest } : rest);
+    });
+    await writeFile(path, text.join('\n') + '\n');
     return path;
   }
 
@@ -338,6 +345,15 @@ describe('KV + vector snapshot builds', () => {
         });
       });
     }
+
+    test('an id that is not the key names the line (a KV record id is its key)', async () => {
+      const path = await jsonl(lines.slice(0, 20).map((l, i) => (i === 9 ? { ...l, id: 'doc-9', keepId: true } : l)));
+      await rejectsUnchanged(() => build(store, path, { backend: 'slatedb' }, { backend: 'usearch' }), (err) => {
+        assert.ok(err instanceof InputRecordError, String(err));
+        assert.match(err.message, /line 10: id "doc-9" differs from key "user:9": in a KV snapshot a record's id is its key/);
+        return true;
+      });
+    });
 
     test('an empty key names the line', async () => {
       const path = await jsonl(lines.slice(0, 20).map((l, i) => (i === 7 ? { ...l, key: '' } : l)));

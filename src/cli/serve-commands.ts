@@ -59,6 +59,7 @@ interface RouterFlags extends ServeFlags {
   authTokenFile?: string;
   nodeAuthTokenFile?: string;
   rateLimitQps?: number;
+  maxGetKeys?: number;
   rateLimitBurst?: number;
 }
 
@@ -212,6 +213,7 @@ export function serveCommand(): Command {
     .addOption(
       opt('--node-auth-token-file <file|env:NAME>', 'send "authorization: Bearer <token>" on every call to the nodes (their --auth-token-file)', 'NODE_AUTH_TOKEN_FILE'),
     )
+    .addOption(opt('--max-get-keys <n>', 'most keys one MultiGet may carry (more: INVALID_ARGUMENT)', 'MAX_GET_KEYS').argParser(intArg))
     .addOption(opt('--rate-limit-qps <n>', 'token-bucket rate limit per router (0 = off); BatchSearch costs one per query', 'RATE_LIMIT_QPS').argParser(intArg))
     .addOption(opt('--rate-limit-burst <n>', 'token-bucket size (default: ceil(qps))', 'RATE_LIMIT_BURST').argParser(intArg))
     .action(async (flags: RouterFlags) => {
@@ -238,6 +240,7 @@ export function serveCommand(): Command {
         authToken: loadBearerToken(flags.authTokenFile, process.env, '--auth-token-file'),
         nodeAuthToken: loadBearerToken(flags.nodeAuthTokenFile, process.env, '--node-auth-token-file'),
         rateLimitQps: flags.rateLimitQps,
+        maxGetKeys: flags.maxGetKeys,
         rateLimitBurst: flags.rateLimitBurst,
         maxMessageBytes: flags.maxMessageBytes,
         log,

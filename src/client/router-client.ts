@@ -15,6 +15,11 @@ import type { BatchSearchRequest } from '../common/proto-gen/shardfleet/v1/Batch
 import type { BatchSearchResponse__Output } from '../common/proto-gen/shardfleet/v1/BatchSearchResponse.ts';
 import type { HealthResponse__Output } from '../common/proto-gen/shardfleet/v1/HealthResponse.ts';
 import type { RefreshResponse__Output } from '../common/proto-gen/shardfleet/v1/RefreshResponse.ts';
+import type { GetRequest } from '../common/proto-gen/shardfleet/v1/GetRequest.ts';
+import type { GetResponse__Output } from '../common/proto-gen/shardfleet/v1/GetResponse.ts';
+import type { Key } from '../common/proto-gen/shardfleet/v1/Key.ts';
+import type { MultiGetRequest } from '../common/proto-gen/shardfleet/v1/MultiGetRequest.ts';
+import type { MultiGetResponse__Output } from '../common/proto-gen/shardfleet/v1/MultiGetResponse.ts';
 import type { RouteRequest } from '../common/proto-gen/shardfleet/v1/RouteRequest.ts';
 import type { RouteResponse__Output } from '../common/proto-gen/shardfleet/v1/RouteResponse.ts';
 import type { ShardDetailsResponse__Output } from '../common/proto-gen/shardfleet/v1/ShardDetailsResponse.ts';
@@ -30,6 +35,9 @@ export type { BatchSearchResponse__Output as BatchSearchResponse } from '../comm
 export type { HealthResponse__Output as RouterHealth } from '../common/proto-gen/shardfleet/v1/HealthResponse.ts';
 export type { RouteResponse__Output as RouteResponse } from '../common/proto-gen/shardfleet/v1/RouteResponse.ts';
 export type { ShardDetailsResponse__Output as ShardDetails } from '../common/proto-gen/shardfleet/v1/ShardDetailsResponse.ts';
+export type { GetResponse__Output as GetResponse } from '../common/proto-gen/shardfleet/v1/GetResponse.ts';
+export type { MultiGetResponse__Output as MultiGetResponse } from '../common/proto-gen/shardfleet/v1/MultiGetResponse.ts';
+export type { GetResult__Output as GetResult } from '../common/proto-gen/shardfleet/v1/GetResult.ts';
 export type { SnapshotInfoResponse__Output as SnapshotInfo } from '../common/proto-gen/shardfleet/v1/SnapshotInfoResponse.ts';
 
 /**
@@ -128,6 +136,36 @@ export class ShardfleetClient {
     return unaryCall(this.client.BatchSearch.bind(this.client) as never, req, this.options(timeoutMs), this.metadata());
   }
 
+  /**
+   * Point lookup of one key (see router.proto Get). `key`: a string (string keys, or a record id
+   * of a vector-only snapshot), an integer (number or bigint: int keys) or bytes (`Uint8Array`).
+   * @throws grpc.ServiceError: INVALID_ARGUMENT (key of the wrong type, empty, bad routing
+   *   context), UNAVAILABLE (the key's shard could not answer), ...
+   */
+  get(params: GetParams): Promise<GetResponse__Output> {
+    const req: GetRequest = {
+      key: toKey(params.key),
+      routing_context: encodeRoutingContext(params.routing_context ?? {}),
+      include_vector: params.include_vector ?? false,
+    };
+    return unaryCall(this.client.Get.bind(this.client) as never, req, this.options(params.timeout_ms ?? 10_000), this.metadata());
+  }
+
+  /**
+   * Point lookup of many keys; results in request order (see router.proto MultiGet).
+   * @throws grpc.ServiceError as {@link get}, and INVALID_ARGUMENT for more keys than the
+   *   router's --max-get-keys.
+   */
+  multiGet(params: MultiGetParams): Promise<MultiGetResponse__Output> {
+    const req: MultiGetRequest = {
+      keys: params.keys.map(toKey),
+      routing_context: encodeRoutingContext(params.routing_context ?? {}),
+      include_vector: params.include_vector ?? false,
+      min_coverage: params.min_coverage ?? 0,
+    };
+    return unaryCall(this.client.MultiGet.bind(this.client) as never, req, this.options(params.timeout_ms ?? 10_000), this.metadata());
+  }
+
   /** Which shards a query would probe (no search). */
   route(
     params: Pick<SearchParams, 'vector' | 'num_probes' | 'shard_ids' | 'routing_context' | 'timeout_ms'>,
@@ -165,6 +203,43 @@ export class ShardfleetClient {
   close(): void {
     this.client.close();
   }
+}
+
+/** A lookup key as callers hold it: string, integer (number or bigint) or bytes. */
+export type LookupKey = string | number | bigint | Uint8Array;
+
+/** Get parameters (proto field names; `key` is encoded into the proto `Key` by its JS type). */
+export interface GetParams {
+  key: LookupKey;
+  routing_context?: RoutingContext;
+  include_vector?: boolean;
+  /** Deadline, ms (default 10,000). */
+  timeout_ms?: number;
+}
+
+/** MultiGet parameters. */
+export interface MultiGetParams {
+  keys: readonly LookupKey[];
+  routing_context?: RoutingContext;
+  include_vector?: boolean;
+  /** Fraction (0..1] of keys that must be answered; 0 = all. */
+  min_coverage?: number;
+  timeout_ms?: number;
+}
+
+/**
+ * The wire form of a key: a string as `string_key`, a bytes value as `bytes_key`, a safe-integer
+ * number as `int_key`, a bigint as `int_key_decimal` (exact over int64).
+ * @throws RangeError for a number that is not a safe integer.
+ */
+export function toKey(key: LookupKey): Key {
+  if (typeof key === 'string') return { string_key: key };
+  if (typeof key === 'bigint') return { int_key_decimal: key.toString() };
+  if (typeof key === 'number') {
+    if (!Number.isSafeInteger(key)) throw new RangeError(`integer key ${key} is not a safe integer; pass it as a bigint`);
+    return { int_key: key };
+  }
+  return { bytes_key: Buffer.from(key.buffer, key.byteOffset, key.byteLength) };
 }
 
 /** The wire form of one query. */

@@ -65,3 +65,19 @@ export function kvKeyProblem(key: Uint8Array): string | undefined {
 export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
+
+/**
+ * The record id of a KV record, from its key's canonical bytes and the snapshot's `key_type`:
+ * a string key as is (UTF-8 decoded), an integer key in decimal (from its 8 bytes signed
+ * little-endian), a binary key in standard base64. A KV snapshot's record (vector, payload) is
+ * stored under this id, so Search hits name keys and Get finds a key's payload and vector.
+ * @throws RangeError for an int key that is not 8 bytes, or a string key that is not UTF-8.
+ */
+export function kvKeyId(key: Uint8Array, keyType: 'string' | 'int' | 'bytes'): string {
+  if (keyType === 'int') {
+    if (key.length !== 8) throw new RangeError(`an int key has 8 bytes, got ${key.length}`);
+    return asBuffer(key).readBigInt64LE(0).toString();
+  }
+  if (keyType === 'bytes') return asBuffer(key).toString('base64');
+  return new TextDecoder('utf-8', { fatal: true }).decode(key);
+}

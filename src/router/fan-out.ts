@@ -27,11 +27,15 @@
  * - a call to a node that is not a ready replica (the last-resort list of replica-state.ts) first
  *   waits up to `connectGraceMs` for the node's channel to connect, so a node that has just come
  *   up (its Status view still stale) answers instead of failing fast.
+ * A query with `keys` is a point lookup (Get / MultiGet) instead of a search: its tasks travel the
+ * same way (one call per node, retry, hedging, run pinning, coalescing) and end with one
+ * {@link KeyLookup} per key instead of hits.
  * Never throws for node failures: each task ends answered (hits) or failed (every reason).
  */
 import { errorMessage } from '../common/errors.ts';
 import { describeGrpcError } from '../common/grpc-status.ts';
 import { unpackHits } from '../common/packed-hits.ts';
+import { unpackLookups, type KeyLookup } from '../common/packed-lookups.ts';
 import type { Hit__Output } from '../common/proto-gen/shardfleet/v1/Hit.ts';
 import type { ShardQuery } from '../common/proto-gen/shardfleet/v1/ShardQuery.ts';
 import type { ShardResult__Output } from '../common/proto-gen/shardfleet/v1/ShardResult.ts';
@@ -51,6 +55,11 @@ export interface FanOutQuery {
   includeVector: boolean;
   /** Index options forwarded to every shard (0 = shard default). */
   options: { nprobes: number; ef: number; refine_factor: number };
+  /**
+   * Point lookup instead of a search: the keys' canonical bytes, looked up in every shard of
+   * `shardIds` (the answer lands in {@link QueryOutcome.lookups}; `queryBytes` / `topK` unused).
+   */
+  keys?: readonly Buffer[];
 }
 
 /** A fan-out request: queries of ONE run. */
@@ -103,8 +112,10 @@ export interface FanOutDeps {
 
 /** Per-query outcome. */
 export interface QueryOutcome {
-  /** Hits of the shards that answered, by db id. */
+  /** Hits of the shards that answered, by db id (lookup queries: an empty list per answering shard). */
   answered: Map<number, Hit__Output[]>;
+  /** Lookup queries: one {@link KeyLookup} per key of the query, by answering shard's db id. */
+  lookups: Map<number, KeyLookup[]>;
   /** Shards that could not answer, by db id, with every replica's reason. */
   failed: Map<number, string[]>;
   /**
@@ -173,7 +184,7 @@ class FanOutRun {
     private readonly resolve: (r: FanOutResult) => void,
   ) {
     this.load = deps.load ?? new NodeLoad();
-    this.outcomes = req.queries.map(() => ({ answered: new Map(), failed: new Map(), expired: new Set() }));
+    this.outcomes = req.queries.map(() => ({ answered: new Map(), failed: new Map(), lookups: new Map(), expired: new Set() }));
   }
 
   start(): void {
@@ -226,11 +237,14 @@ class FanOutRun {
     return undefined;
   }
 
-  private finish(t: Task, hits: Hit__Output[] | undefined): void {
+  private finish(t: Task, hits: Hit__Output[] | undefined, lookups?: KeyLookup[]): void {
     if (t.done) return;
     t.done = true;
     this.remaining -= 1;
-    if (hits) this.outcomes[t.q].answered.set(t.dbId, hits);
+    if (hits) {
+      this.outcomes[t.q].answered.set(t.dbId, hits);
+      if (lookups) this.outcomes[t.q].lookups.set(t.dbId, lookups);
+    }
     else {
       this.outcomes[t.q].failed.set(t.dbId, t.reasons.length > 0 ? t.reasons : ['no replica could be asked']);
       if (t.expired) this.outcomes[t.q].expired.add(t.dbId);
@@ -280,6 +294,7 @@ class FanOutRun {
           include_payload: src.includePayload,
           include_vector: src.includeVector,
           ...src.options,
+          keys: src.keys ? [...src.keys] : [],
         });
       }
       this.live.add(call);
@@ -355,14 +370,19 @@ class FanOutRun {
         t.reasons.push(`node ${call.nodeId}: ${r.error}`);
         continue;
       }
+      const keys = this.req.queries[t.q].keys;
       let hits: Hit__Output[];
+      let lookups: KeyLookup[] | undefined;
       try {
-        hits = unpackHits(r);
+        if (keys) {
+          lookups = unpackLookups(r, keys.length);
+          hits = [];
+        } else hits = unpackHits(r);
       } catch (err) {
         t.reasons.push(`node ${call.nodeId}: shard ${r.db_id}: ${errorMessage(err)}`);
         continue;
       }
-      this.finish(t, hits);
+      this.finish(t, hits, lookups);
     }
     for (const t of call.tasks) {
       if (t.done) continue;

@@ -29,6 +29,9 @@ import type { RouteRequest__Output } from '../common/proto-gen/shardfleet/v1/Rou
 import type { SearchRequest__Output } from '../common/proto-gen/shardfleet/v1/SearchRequest.ts';
 import type { ReaderProcessConfig } from '../common/reader-config.ts';
 import { batchSearch } from './batch-search.ts';
+import { DEFAULT_MAX_GET_KEYS, get, multiGet, type GetBackend } from './get-service.ts';
+import type { GetRequest__Output } from '../common/proto-gen/shardfleet/v1/GetRequest.ts';
+import type { MultiGetRequest__Output } from '../common/proto-gen/shardfleet/v1/MultiGetRequest.ts';
 import type { FanOutDeps, NodeCallOutcome } from './fan-out.ts';
 import type { CoalescerOptions, NodeCallReport } from './node-call-coalescer.ts';
 import { DEFAULT_HEDGE, HedgePolicy } from './hedge-policy.ts';
@@ -130,7 +133,9 @@ export interface RouterConfig extends Omit<ReaderProcessConfig, 'nodes'> {
    * no token sent.
    */
   nodeAuthToken?: string;
-  /** Search rate limit, queries per second (a BatchSearch costs one per query); unset or 0 = none. */
+  /** Most keys one MultiGet may carry (default {@link DEFAULT_MAX_GET_KEYS}); CLI `--max-get-keys`. */
+  maxGetKeys?: number;
+  /** Search rate limit, queries per second (a BatchSearch costs one per query, a Get or MultiGet one per call); unset or 0 = none. */
   rateLimitQps?: number;
   /** Rate-limit burst, queries (default max(1, ceil(rateLimitQps))). */
   rateLimitBurst?: number;
@@ -303,6 +308,9 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     }),
     metrics,
   };
+  const maxGetKeys = config.maxGetKeys ?? DEFAULT_MAX_GET_KEYS;
+  if (!Number.isSafeInteger(maxGetKeys) || maxGetKeys < 1) throw new ConfigValidationError(`--max-get-keys must be an integer >= 1, got ${maxGetKeys}`);
+  const getBackend: GetBackend = { ...backend, maxGetKeys };
   const healthOptions = {
     staleAfterMs: config.staleAfterMs ?? Math.max(60_000, 3 * pollIntervalMs),
     pendingRunWarnMs: config.pendingRunWarnMs ?? 60_000,
@@ -405,6 +413,14 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     BatchSearch: unary('BatchSearch', (call: grpc.ServerUnaryCall<BatchSearchRequest__Output, unknown>) => {
       enforceRateLimit(bucket, call.request.queries.length, `BatchSearch of ${call.request.queries.length} queries`);
       return batchSearch(backend, call.request, deadlineOf(call));
+    }),
+    Get: unary('Get', (call: grpc.ServerUnaryCall<GetRequest__Output, unknown>) => {
+      enforceRateLimit(bucket, 1, 'Get');
+      return get(backend, call.request, deadlineOf(call));
+    }),
+    MultiGet: unary('MultiGet', (call: grpc.ServerUnaryCall<MultiGetRequest__Output, unknown>) => {
+      enforceRateLimit(bucket, 1, 'MultiGet');
+      return multiGet(getBackend, call.request, deadlineOf(call));
     }),
     Route: unary('Route', (call: grpc.ServerUnaryCall<RouteRequest__Output, unknown>) => route(requireSnapshot(), replicas, addressOf, call.request)),
     SnapshotInfo: unary('SnapshotInfo', () => snapshotInfo(requireSnapshot(), store.url)),

@@ -21,6 +21,11 @@ export interface RouterSnapshot {
   routing: ShardRouting;
   /** db id -> owning node ids, preferred first (empty when there is no node). */
   placement: Placement;
+  /**
+   * Get by id on CLUSTER / LSH / EXPLICIT / CEL snapshots: the shards whose id filter may hold
+   * an id (see id-filter-set.ts); absent for HASH and KV snapshots (the key names its shard).
+   */
+  idFilters?: { candidates(id: string): number[] };
 }
 
 /**

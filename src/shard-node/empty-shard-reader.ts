@@ -2,7 +2,7 @@
  * A shard that received no vectors (possible with the EXPLICIT, CEL and LSH strategies): it has
  * no files and every search returns no hits.
  */
-import type { ShardHit, ShardIndexReader } from './shard-index-reader.ts';
+import type { FetchedRow, ShardHit, ShardIndexReader } from './shard-index-reader.ts';
 
 /** The reader of an empty shard. */
 export class EmptyShardReader implements ShardIndexReader {
@@ -11,6 +11,11 @@ export class EmptyShardReader implements ShardIndexReader {
   /** Always no hits. */
   async search(): Promise<ShardHit[]> {
     return [];
+  }
+
+  /** Always absent: an empty shard has no rows. */
+  async fetchByIds(ids: readonly string[]): Promise<Array<FetchedRow | undefined>> {
+    return ids.map(() => undefined);
   }
 
   close(): void {}

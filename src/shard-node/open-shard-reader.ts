@@ -1,6 +1,7 @@
 /**
  * Opens a cached shard with the backend its manifest names (usearch index, LanceDB table or
- * sqlite-vec file).
+ * sqlite-vec file), plus its KV store when the manifest has a `kv` section (SlateDB under
+ * `<shard>/kv/`, or the `kv` table of the sqlite-vec file).
  */
 import { VectorIndexError, errorMessage } from '../common/errors.ts';
 import type { Manifest, ShardEntry } from '../common/manifest.ts';
@@ -9,12 +10,29 @@ import type { ShardIndexReader } from './shard-index-reader.ts';
 import { SqliteVecShardReader } from './sqlite-vec-shard-reader.ts';
 import { usearchParamsFromIndexParams } from '../common/usearch-layout.ts';
 import { UsearchShardReader } from './usearch-shard-reader.ts';
+import { SQLITE_VEC_FILE_NAME } from '../common/sqlite-vec-layout.ts';
+import { KvShardReader } from './kv-shard-reader.ts';
+import { SlateDbKvReader } from './slatedb-kv-reader.ts';
+import { SqliteKvReader } from './sqlite-kv-reader.ts';
 
 /**
  * Opens shard `entry` of `manifest` from its local folder `dir`.
  * @throws VectorIndexError naming the shard and file when the backend cannot open it.
  */
 export async function openShardReader(manifest: Manifest, entry: ShardEntry, dir: string): Promise<ShardIndexReader> {
+  const index = await openIndexReader(manifest, entry, dir);
+  if (manifest.kv === undefined) return index;
+  try {
+    const kv = manifest.kv.backend === 'slatedb' ? await SlateDbKvReader.open(dir, entry.db_id) : SqliteKvReader.open(dir, SQLITE_VEC_FILE_NAME, entry.db_id);
+    return new KvShardReader(index, kv);
+  } catch (err) {
+    index.close();
+    throw err;
+  }
+}
+
+/** Opens the vector index of shard `entry`. @throws as {@link openShardReader}. */
+async function openIndexReader(manifest: Manifest, entry: ShardEntry, dir: string): Promise<ShardIndexReader> {
   const { backend, metric, dim, index_params: params } = manifest.index;
   if (backend === 'usearch') {
     let spec;

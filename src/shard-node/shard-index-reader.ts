@@ -3,6 +3,7 @@
  * open, read-only shard that answers top-k queries, one at a time or (optionally) in batches.
  */
 import type { ScoredHit } from '../common/topk-merge.ts';
+import type { KvStoreReader } from './kv-store-reader.ts';
 
 /**
  * Per-query search options forwarded from the client to the shard (0 / undefined = backend
@@ -28,9 +29,22 @@ export interface ShardHit extends ScoredHit {
   vector?: Float32Array;
 }
 
+/**
+ * One row fetched by id ({@link ShardIndexReader.fetchByIds}): what a point lookup returns
+ * beside the KV value.
+ */
+export interface FetchedRow {
+  /** Payload JSON text, or "" when the row has none or `includePayload` was false. */
+  payload_json: string;
+  /** The stored float32 vector (length dim); present only when `includeVector` was set. */
+  vector?: Float32Array;
+}
+
 /** One open shard. */
 export interface ShardIndexReader {
   readonly dbId: number;
+  /** KV + vector snapshots: the shard's KV store (see kv-shard-reader.ts); absent otherwise. */
+  readonly kv?: KvStoreReader;
   /**
    * The `topK` nearest rows to `query` (`Float32Array` of length dim), best (lowest score) first;
    * scores follow the Hit contract (l2 squared, cosine 1 - cos, dot negated).
@@ -45,6 +59,13 @@ export interface ShardIndexReader {
    * @throws as {@link search}; one failure fails the whole batch.
    */
   searchBatch?(queries: readonly Float32Array[], topK: number, includePayload: boolean, options: ShardQueryOptions): Promise<ShardHit[][]>;
+  /**
+   * Point lookup by record id (Get / MultiGet): one slot per id of `ids`, in order, the row of
+   * that id in this shard, or `undefined` when the shard has no row with that id. Repeated ids
+   * are allowed. The vector is the exact float32 vector the writer stored.
+   * @throws VectorIndexError naming the shard when the backend fails.
+   */
+  fetchByIds(ids: readonly string[], includePayload: boolean, includeVector: boolean): Promise<Array<FetchedRow | undefined>>;
   /** Closes the shard. Idempotent. */
   close(): void;
 }

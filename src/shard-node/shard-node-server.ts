@@ -26,6 +26,7 @@ import { createMetricsRegistry, startMetricsServer, type MetricsServer } from '.
 import type { MembershipView } from '../common/membership/membership.ts';
 import type { NodeEndpoint } from '../common/node-list.ts';
 import { packHits } from '../common/packed-hits.ts';
+import { packLookups } from '../common/packed-lookups.ts';
 import { loadShardNodeProto } from '../common/proto.ts';
 import type { SearchShardsRequest__Output } from '../common/proto-gen/shardfleet/v1/SearchShardsRequest.ts';
 import type { SearchShardsResponse } from '../common/proto-gen/shardfleet/v1/SearchShardsResponse.ts';
@@ -39,6 +40,7 @@ import type { ReaderProcessConfig } from '../common/reader-config.ts';
 import { createNodeMetrics } from './node-metrics.ts';
 import { NodeRunSet } from './node-run-set.ts';
 import { prepareQueries, searchRun, type ShardOutcome } from './run-search.ts';
+import { checkLookups, lookupRun, type LookupOutcome } from './run-lookup.ts';
 import { ShardLeaseCache } from './shard-lease-cache.ts';
 
 export { MAX_TOP_K } from './run-search.ts';
@@ -114,6 +116,17 @@ function packOutcome(o: ShardOutcome, query: ShardQuery__Output): ShardResult {
   if (o.error !== '') return result;
   try {
     return { ...result, ...packHits(o.hits, query.include_payload, query.include_vector) };
+  } catch (err) {
+    return { ...result, error: `shard ${o.dbId}: ${errorMessage(err)}` };
+  }
+}
+
+/** One (lookup query, shard) outcome as a `ShardResult` with packed lookups (packed-lookups.ts). */
+function packLookupOutcome(o: LookupOutcome, query: ShardQuery__Output): ShardResult {
+  const result: ShardResult = { db_id: o.dbId, query_index: o.queryIndex, error: o.error };
+  if (o.error !== '') return result;
+  try {
+    return { ...result, ...packLookups(o.rows, query.include_payload, query.include_vector) };
   } catch (err) {
     return { ...result, error: `shard ${o.dbId}: ${errorMessage(err)}` };
   }
@@ -231,9 +244,26 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
 
   async function handleSearch(req: SearchShardsRequest__Output): Promise<SearchShardsResponse> {
     const run = runs.resolve(req.run_id);
-    const queries = prepareQueries(req.queries, run.manifest.index.dim);
-    const outcomes = await searchRun(run, queries, metrics);
-    return { run_id: run.runId, shards: outcomes.map((o) => packOutcome(o, req.queries[o.queryIndex])) };
+    const searchIdx: number[] = [];
+    const lookupIdx: number[] = [];
+    req.queries.forEach((q, i) => (q.keys.length > 0 ? lookupIdx : searchIdx).push(i));
+    if (lookupIdx.length === 0) {
+      const outcomes = await searchRun(run, prepareQueries(req.queries, run.manifest.index.dim), metrics);
+      return { run_id: run.runId, shards: outcomes.map((o) => packOutcome(o, req.queries[o.queryIndex])) };
+    }
+    // Point lookups (Get / MultiGet), possibly coalesced with searches into one call.
+    checkLookups(req.queries);
+    const searches = req.queries.filter((q) => q.keys.length === 0);
+    const [searched, looked] = await Promise.all([
+      searches.length > 0 ? searchRun(run, prepareQueries(searches, run.manifest.index.dim), metrics) : Promise.resolve([]),
+      lookupRun(run, req.queries, lookupIdx),
+    ]);
+    const shards: ShardResult[] = searched.map((o) => {
+      const queryIndex = searchIdx[o.queryIndex];
+      return packOutcome({ ...o, queryIndex }, req.queries[queryIndex]);
+    });
+    for (const o of looked) shards.push(packLookupOutcome(o, req.queries[o.queryIndex]));
+    return { run_id: run.runId, shards };
   }
 
   let metricsServer: MetricsServer | undefined;

@@ -128,8 +128,8 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
   let seen = 0;
   const sampling = progress.stage('validate+sample', source.count ?? 0);
   for await (const record of source.records()) {
+    keys?.check(record); // first: a repeated key is named as a key, not as the id it implies
     validator.check(record);
-    keys?.check(record);
     earlyRouting?.assign(record);
     const dim = record.vector.length;
     sample ??= new Float32Array(Math.min(targetSample, 1 << 20) * dim);

@@ -3,7 +3,7 @@
  * key bytes a record is stored (and hash-routed) under, and the first-pass check that every key
  * is valid, of one type, and unique across the whole build.
  */
-import { describeKvKey, kvKeyProblem } from '../common/kv-layout.ts';
+import { describeKvKey, kvKeyId, kvKeyProblem } from '../common/kv-layout.ts';
 import type { KvSpec } from '../common/manifest.ts';
 import { canonicalKeyBytes } from '../common/routing/key-hash-routing.ts';
 import { InputRecordError } from '../common/errors.ts';
@@ -66,7 +66,8 @@ export class KvKeyChecker {
    * Checks one record (call in input order, once per record).
    * @throws InputRecordError naming the record for a bad key ({@link kvKeyBytes}), a key of
    *   another type than the first record's (naming that record too), or a key already given by
-   *   an earlier record (naming its 1-based position in the input).
+   *   an earlier record (naming its 1-based position in the input), or an id that is not the
+   *   key's text ({@link kvKeyId}: a KV record's id is its key).
    */
   check(record: Pick<VectorRecord, 'key' | 'id' | 'location'>): void {
     const ordinal = ++this.ordinal;
@@ -78,6 +79,13 @@ export class KvKeyChecker {
       throw new InputRecordError(record.location, `key of type ${type}, but ${this.firstLocation} has a key of type ${this.type} (all keys of a build must have one type)`);
     }
     const bytes = kvKeyBytes(record);
+    const id = kvKeyId(bytes, type);
+    if (record.id !== id) {
+      throw new InputRecordError(
+        record.location,
+        `id ${JSON.stringify(record.id)} differs from key ${describeKvKey(bytes)}: in a KV snapshot a record's id is its key (${type === 'bytes' ? 'base64 of the key bytes' : type === 'int' ? 'the key in decimal' : 'the key'}), so that Search hits name keys; leave the id out`,
+      );
+    }
     const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
     let h = 0;
     for (let i = 0; i < text.length; i++) h = (h * 31 + text.charCodeAt(i)) | 0;

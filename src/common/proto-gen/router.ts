@@ -4,9 +4,15 @@ import type { MessageTypeDefinition } from '@grpc/proto-loader';
 import type { BatchSearchRequest as _shardfleet_v1_BatchSearchRequest, BatchSearchRequest__Output as _shardfleet_v1_BatchSearchRequest__Output } from './shardfleet/v1/BatchSearchRequest.ts';
 import type { BatchSearchResponse as _shardfleet_v1_BatchSearchResponse, BatchSearchResponse__Output as _shardfleet_v1_BatchSearchResponse__Output } from './shardfleet/v1/BatchSearchResponse.ts';
 import type { BatchSearchResult as _shardfleet_v1_BatchSearchResult, BatchSearchResult__Output as _shardfleet_v1_BatchSearchResult__Output } from './shardfleet/v1/BatchSearchResult.ts';
+import type { GetRequest as _shardfleet_v1_GetRequest, GetRequest__Output as _shardfleet_v1_GetRequest__Output } from './shardfleet/v1/GetRequest.ts';
+import type { GetResponse as _shardfleet_v1_GetResponse, GetResponse__Output as _shardfleet_v1_GetResponse__Output } from './shardfleet/v1/GetResponse.ts';
+import type { GetResult as _shardfleet_v1_GetResult, GetResult__Output as _shardfleet_v1_GetResult__Output } from './shardfleet/v1/GetResult.ts';
 import type { HealthRequest as _shardfleet_v1_HealthRequest, HealthRequest__Output as _shardfleet_v1_HealthRequest__Output } from './shardfleet/v1/HealthRequest.ts';
 import type { HealthResponse as _shardfleet_v1_HealthResponse, HealthResponse__Output as _shardfleet_v1_HealthResponse__Output } from './shardfleet/v1/HealthResponse.ts';
 import type { Hit as _shardfleet_v1_Hit, Hit__Output as _shardfleet_v1_Hit__Output } from './shardfleet/v1/Hit.ts';
+import type { Key as _shardfleet_v1_Key, Key__Output as _shardfleet_v1_Key__Output } from './shardfleet/v1/Key.ts';
+import type { MultiGetRequest as _shardfleet_v1_MultiGetRequest, MultiGetRequest__Output as _shardfleet_v1_MultiGetRequest__Output } from './shardfleet/v1/MultiGetRequest.ts';
+import type { MultiGetResponse as _shardfleet_v1_MultiGetResponse, MultiGetResponse__Output as _shardfleet_v1_MultiGetResponse__Output } from './shardfleet/v1/MultiGetResponse.ts';
 import type { RefreshRequest as _shardfleet_v1_RefreshRequest, RefreshRequest__Output as _shardfleet_v1_RefreshRequest__Output } from './shardfleet/v1/RefreshRequest.ts';
 import type { RefreshResponse as _shardfleet_v1_RefreshResponse, RefreshResponse__Output as _shardfleet_v1_RefreshResponse__Output } from './shardfleet/v1/RefreshResponse.ts';
 import type { ReplicaState as _shardfleet_v1_ReplicaState, ReplicaState__Output as _shardfleet_v1_ReplicaState__Output } from './shardfleet/v1/ReplicaState.ts';
@@ -34,9 +40,15 @@ export interface ProtoGrpcType {
       BatchSearchRequest: MessageTypeDefinition<_shardfleet_v1_BatchSearchRequest, _shardfleet_v1_BatchSearchRequest__Output>
       BatchSearchResponse: MessageTypeDefinition<_shardfleet_v1_BatchSearchResponse, _shardfleet_v1_BatchSearchResponse__Output>
       BatchSearchResult: MessageTypeDefinition<_shardfleet_v1_BatchSearchResult, _shardfleet_v1_BatchSearchResult__Output>
+      GetRequest: MessageTypeDefinition<_shardfleet_v1_GetRequest, _shardfleet_v1_GetRequest__Output>
+      GetResponse: MessageTypeDefinition<_shardfleet_v1_GetResponse, _shardfleet_v1_GetResponse__Output>
+      GetResult: MessageTypeDefinition<_shardfleet_v1_GetResult, _shardfleet_v1_GetResult__Output>
       HealthRequest: MessageTypeDefinition<_shardfleet_v1_HealthRequest, _shardfleet_v1_HealthRequest__Output>
       HealthResponse: MessageTypeDefinition<_shardfleet_v1_HealthResponse, _shardfleet_v1_HealthResponse__Output>
       Hit: MessageTypeDefinition<_shardfleet_v1_Hit, _shardfleet_v1_Hit__Output>
+      Key: MessageTypeDefinition<_shardfleet_v1_Key, _shardfleet_v1_Key__Output>
+      MultiGetRequest: MessageTypeDefinition<_shardfleet_v1_MultiGetRequest, _shardfleet_v1_MultiGetRequest__Output>
+      MultiGetResponse: MessageTypeDefinition<_shardfleet_v1_MultiGetResponse, _shardfleet_v1_MultiGetResponse__Output>
       RefreshRequest: MessageTypeDefinition<_shardfleet_v1_RefreshRequest, _shardfleet_v1_RefreshRequest__Output>
       RefreshResponse: MessageTypeDefinition<_shardfleet_v1_RefreshResponse, _shardfleet_v1_RefreshResponse__Output>
       ReplicaState: MessageTypeDefinition<_shardfleet_v1_ReplicaState, _shardfleet_v1_ReplicaState__Output>

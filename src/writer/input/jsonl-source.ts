@@ -36,7 +36,7 @@ const lineSchema = z.object(
         error: (iss) =>
           iss.input === undefined ? 'missing "id"' : '"id" must be a non-empty string or a safe integer',
       },
-    ),
+    ).optional(),
     vector: z.array(
       z.custom<number>((v) => typeof v === 'number', { error: 'vector elements must be numbers' }),
       { error: (iss) => (iss.input === undefined ? 'missing "vector"' : '"vector" must be an array of numbers') },
@@ -118,7 +118,9 @@ export function parseJsonlLine(text: string, location: string, selection: Column
   const parsed = lineSchema.safeParse(value);
   if (!parsed.success) throw new InputRecordError(location, describeIssue(parsed.error));
   const { id, vector, payload, shard_id: shardId, routing_context: routingContext, key, value: kvValue } = parsed.data;
-  const record: VectorRecord = { id: String(id), vector: Float32Array.from(vector), location };
+  // A KV record's id is its key (kv-keys.ts): with a key, the id may be left out.
+  if (id === undefined && key === undefined) throw new InputRecordError(location, 'missing "id"');
+  const record: VectorRecord = { id: String(id ?? key), vector: Float32Array.from(vector), location };
   if (key !== undefined) record.key = typeof key === 'number' ? BigInt(key) : key;
   if (kvValue !== undefined) record.value = jsonlValueBytes(kvValue);
   if (payload !== undefined) record.payload = payload as Payload;

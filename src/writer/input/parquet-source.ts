@@ -132,6 +132,13 @@ const utf8 = new TextEncoder();
  * A key column value as a record key: a string as is, an integer as a bigint, binary as bytes.
  * @throws InputRecordError at `location` naming the column for null or another type.
  */
+/** The text form of a key, i.e. a KV record's id: the string, the integer in decimal, base64 of bytes. */
+function keyText(key: string | bigint | Uint8Array): string {
+  if (typeof key === 'string') return key;
+  if (typeof key === 'bigint') return key.toString();
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('base64');
+}
+
 function toKey(value: unknown, column: string, location: string): string | bigint | Uint8Array {
   if (typeof value === 'string' || typeof value === 'bigint' || value instanceof Uint8Array) return value;
   if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
@@ -183,6 +190,9 @@ export async function openParquetSource(options: ParquetSourceOptions): Promise<
   }
   requireKnownColumns(options, available, path);
   const keyColumn = options.keyColumn;
+  // With a key column the id is the key (a KV record's id is its key); an explicit id column
+  // must then hold the same text (checked per record by the KV build).
+  const explicitId = options.idColumn !== undefined;
   const valueColumns = options.valueColumns ?? [];
   if (keyColumn !== undefined && !available.includes(keyColumn)) throw unknownColumnError(keyColumn, 'key column', available, path);
   for (const c of valueColumns) if (!available.includes(c)) throw unknownColumnError(c, 'value column', available, path);
@@ -232,7 +242,11 @@ export async function openParquetSource(options: ParquetSourceOptions): Promise<
         const lookup: ColumnLookup = (name) =>
           Object.hasOwn(other, name) ? { value: other[name] } : name === vectorColumn ? { value: vectorValue } : undefined;
         applyColumnSelection(record, lookup, selection);
-        if (keyColumn !== undefined) record.key = toKey(other[keyColumn], keyColumn, location);
+        if (keyColumn !== undefined) {
+          record.key = toKey(other[keyColumn], keyColumn, location);
+          // A KV record's id is its key (kv-keys.ts).
+          if (!explicitId) record.id = keyText(record.key);
+        }
         if (valueColumns.length > 0) record.value = toValueBytes(valueColumns, other);
         yield record;
       }

@@ -4,8 +4,12 @@ import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { BatchSearchRequest as _shardfleet_v1_BatchSearchRequest, BatchSearchRequest__Output as _shardfleet_v1_BatchSearchRequest__Output } from '../../shardfleet/v1/BatchSearchRequest.ts';
 import type { BatchSearchResponse as _shardfleet_v1_BatchSearchResponse, BatchSearchResponse__Output as _shardfleet_v1_BatchSearchResponse__Output } from '../../shardfleet/v1/BatchSearchResponse.ts';
+import type { GetRequest as _shardfleet_v1_GetRequest, GetRequest__Output as _shardfleet_v1_GetRequest__Output } from '../../shardfleet/v1/GetRequest.ts';
+import type { GetResponse as _shardfleet_v1_GetResponse, GetResponse__Output as _shardfleet_v1_GetResponse__Output } from '../../shardfleet/v1/GetResponse.ts';
 import type { HealthRequest as _shardfleet_v1_HealthRequest, HealthRequest__Output as _shardfleet_v1_HealthRequest__Output } from '../../shardfleet/v1/HealthRequest.ts';
 import type { HealthResponse as _shardfleet_v1_HealthResponse, HealthResponse__Output as _shardfleet_v1_HealthResponse__Output } from '../../shardfleet/v1/HealthResponse.ts';
+import type { MultiGetRequest as _shardfleet_v1_MultiGetRequest, MultiGetRequest__Output as _shardfleet_v1_MultiGetRequest__Output } from '../../shardfleet/v1/MultiGetRequest.ts';
+import type { MultiGetResponse as _shardfleet_v1_MultiGetResponse, MultiGetResponse__Output as _shardfleet_v1_MultiGetResponse__Output } from '../../shardfleet/v1/MultiGetResponse.ts';
 import type { RefreshRequest as _shardfleet_v1_RefreshRequest, RefreshRequest__Output as _shardfleet_v1_RefreshRequest__Output } from '../../shardfleet/v1/RefreshRequest.ts';
 import type { RefreshResponse as _shardfleet_v1_RefreshResponse, RefreshResponse__Output as _shardfleet_v1_RefreshResponse__Output } from '../../shardfleet/v1/RefreshResponse.ts';
 import type { RouteRequest as _shardfleet_v1_RouteRequest, RouteRequest__Output as _shardfleet_v1_RouteRequest__Output } from '../../shardfleet/v1/RouteRequest.ts';
@@ -36,6 +40,39 @@ export interface RouterClient extends grpc.Client {
   batchSearch(argument: _shardfleet_v1_BatchSearchRequest, callback: grpc.requestCallback<_shardfleet_v1_BatchSearchResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Point lookup of one key: its value (KV snapshots), payload and optionally vector.
+   * On a KV snapshot (built with --kv) the key is a KV key of the snapshot's key type; on a
+   * vector-only snapshot it is a record id (string_key). The router routes the key to its shard
+   * (hash of the key, the routing context's shard for CEL, or the per-shard id filters of
+   * cluster / LSH / explicit snapshots) and asks a ready replica, with the retry, hedging and
+   * run pinning of Search. A key that is absent is found = false; a key whose shard could not
+   * answer fails the call UNAVAILABLE (never "not found").
+   * Status codes: INVALID_ARGUMENT (no key, an empty key, a key of the wrong type, a missing or
+   * bad routing context), FAILED_PRECONDITION (no snapshot published), UNAVAILABLE,
+   * DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAUTHENTICATED.
+   */
+  Get(argument: _shardfleet_v1_GetRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_shardfleet_v1_GetResponse__Output>): grpc.ClientUnaryCall;
+  Get(argument: _shardfleet_v1_GetRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_shardfleet_v1_GetResponse__Output>): grpc.ClientUnaryCall;
+  Get(argument: _shardfleet_v1_GetRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_shardfleet_v1_GetResponse__Output>): grpc.ClientUnaryCall;
+  Get(argument: _shardfleet_v1_GetRequest, callback: grpc.requestCallback<_shardfleet_v1_GetResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Point lookup of one key: its value (KV snapshots), payload and optionally vector.
+   * On a KV snapshot (built with --kv) the key is a KV key of the snapshot's key type; on a
+   * vector-only snapshot it is a record id (string_key). The router routes the key to its shard
+   * (hash of the key, the routing context's shard for CEL, or the per-shard id filters of
+   * cluster / LSH / explicit snapshots) and asks a ready replica, with the retry, hedging and
+   * run pinning of Search. A key that is absent is found = false; a key whose shard could not
+   * answer fails the call UNAVAILABLE (never "not found").
+   * Status codes: INVALID_ARGUMENT (no key, an empty key, a key of the wrong type, a missing or
+   * bad routing context), FAILED_PRECONDITION (no snapshot published), UNAVAILABLE,
+   * DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAUTHENTICATED.
+   */
+  get(argument: _shardfleet_v1_GetRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_shardfleet_v1_GetResponse__Output>): grpc.ClientUnaryCall;
+  get(argument: _shardfleet_v1_GetRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_shardfleet_v1_GetResponse__Output>): grpc.ClientUnaryCall;
+  get(argument: _shardfleet_v1_GetRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_shardfleet_v1_GetResponse__Output>): grpc.ClientUnaryCall;
+  get(argument: _shardfleet_v1_GetRequest, callback: grpc.requestCallback<_shardfleet_v1_GetResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * healthy / degraded / unhealthy, with reasons (staleness, missing coverage, refresh errors).
    */
   Health(argument: _shardfleet_v1_HealthRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_shardfleet_v1_HealthResponse__Output>): grpc.ClientUnaryCall;
@@ -49,6 +86,29 @@ export interface RouterClient extends grpc.Client {
   health(argument: _shardfleet_v1_HealthRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_shardfleet_v1_HealthResponse__Output>): grpc.ClientUnaryCall;
   health(argument: _shardfleet_v1_HealthRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_shardfleet_v1_HealthResponse__Output>): grpc.ClientUnaryCall;
   health(argument: _shardfleet_v1_HealthRequest, callback: grpc.requestCallback<_shardfleet_v1_HealthResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Point lookup of many keys: results in request order. Keys are grouped per owning node: one
+   * node call per node, in parallel. A key whose shard has no answering replica is reported with
+   * `error` (and the response is partial) when min_coverage allows it, else the call fails
+   * UNAVAILABLE naming the shards. INVALID_ARGUMENT also for more keys than the router's
+   * --max-get-keys (default 1000).
+   */
+  MultiGet(argument: _shardfleet_v1_MultiGetRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_shardfleet_v1_MultiGetResponse__Output>): grpc.ClientUnaryCall;
+  MultiGet(argument: _shardfleet_v1_MultiGetRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_shardfleet_v1_MultiGetResponse__Output>): grpc.ClientUnaryCall;
+  MultiGet(argument: _shardfleet_v1_MultiGetRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_shardfleet_v1_MultiGetResponse__Output>): grpc.ClientUnaryCall;
+  MultiGet(argument: _shardfleet_v1_MultiGetRequest, callback: grpc.requestCallback<_shardfleet_v1_MultiGetResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Point lookup of many keys: results in request order. Keys are grouped per owning node: one
+   * node call per node, in parallel. A key whose shard has no answering replica is reported with
+   * `error` (and the response is partial) when min_coverage allows it, else the call fails
+   * UNAVAILABLE naming the shards. INVALID_ARGUMENT also for more keys than the router's
+   * --max-get-keys (default 1000).
+   */
+  multiGet(argument: _shardfleet_v1_MultiGetRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_shardfleet_v1_MultiGetResponse__Output>): grpc.ClientUnaryCall;
+  multiGet(argument: _shardfleet_v1_MultiGetRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_shardfleet_v1_MultiGetResponse__Output>): grpc.ClientUnaryCall;
+  multiGet(argument: _shardfleet_v1_MultiGetRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_shardfleet_v1_MultiGetResponse__Output>): grpc.ClientUnaryCall;
+  multiGet(argument: _shardfleet_v1_MultiGetRequest, callback: grpc.requestCallback<_shardfleet_v1_MultiGetResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Re-reads _CURRENT now (instead of waiting for the next poll) and switches run when the new
@@ -149,9 +209,32 @@ export interface RouterHandlers extends grpc.UntypedServiceImplementation {
   BatchSearch: grpc.handleUnaryCall<_shardfleet_v1_BatchSearchRequest__Output, _shardfleet_v1_BatchSearchResponse>;
   
   /**
+   * Point lookup of one key: its value (KV snapshots), payload and optionally vector.
+   * On a KV snapshot (built with --kv) the key is a KV key of the snapshot's key type; on a
+   * vector-only snapshot it is a record id (string_key). The router routes the key to its shard
+   * (hash of the key, the routing context's shard for CEL, or the per-shard id filters of
+   * cluster / LSH / explicit snapshots) and asks a ready replica, with the retry, hedging and
+   * run pinning of Search. A key that is absent is found = false; a key whose shard could not
+   * answer fails the call UNAVAILABLE (never "not found").
+   * Status codes: INVALID_ARGUMENT (no key, an empty key, a key of the wrong type, a missing or
+   * bad routing context), FAILED_PRECONDITION (no snapshot published), UNAVAILABLE,
+   * DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAUTHENTICATED.
+   */
+  Get: grpc.handleUnaryCall<_shardfleet_v1_GetRequest__Output, _shardfleet_v1_GetResponse>;
+  
+  /**
    * healthy / degraded / unhealthy, with reasons (staleness, missing coverage, refresh errors).
    */
   Health: grpc.handleUnaryCall<_shardfleet_v1_HealthRequest__Output, _shardfleet_v1_HealthResponse>;
+  
+  /**
+   * Point lookup of many keys: results in request order. Keys are grouped per owning node: one
+   * node call per node, in parallel. A key whose shard has no answering replica is reported with
+   * `error` (and the response is partial) when min_coverage allows it, else the call fails
+   * UNAVAILABLE naming the shards. INVALID_ARGUMENT also for more keys than the router's
+   * --max-get-keys (default 1000).
+   */
+  MultiGet: grpc.handleUnaryCall<_shardfleet_v1_MultiGetRequest__Output, _shardfleet_v1_MultiGetResponse>;
   
   /**
    * Re-reads _CURRENT now (instead of waiting for the next poll) and switches run when the new
@@ -189,7 +272,9 @@ export interface RouterHandlers extends grpc.UntypedServiceImplementation {
 
 export interface RouterDefinition extends grpc.ServiceDefinition {
   BatchSearch: MethodDefinition<_shardfleet_v1_BatchSearchRequest, _shardfleet_v1_BatchSearchResponse, _shardfleet_v1_BatchSearchRequest__Output, _shardfleet_v1_BatchSearchResponse__Output>
+  Get: MethodDefinition<_shardfleet_v1_GetRequest, _shardfleet_v1_GetResponse, _shardfleet_v1_GetRequest__Output, _shardfleet_v1_GetResponse__Output>
   Health: MethodDefinition<_shardfleet_v1_HealthRequest, _shardfleet_v1_HealthResponse, _shardfleet_v1_HealthRequest__Output, _shardfleet_v1_HealthResponse__Output>
+  MultiGet: MethodDefinition<_shardfleet_v1_MultiGetRequest, _shardfleet_v1_MultiGetResponse, _shardfleet_v1_MultiGetRequest__Output, _shardfleet_v1_MultiGetResponse__Output>
   Refresh: MethodDefinition<_shardfleet_v1_RefreshRequest, _shardfleet_v1_RefreshResponse, _shardfleet_v1_RefreshRequest__Output, _shardfleet_v1_RefreshResponse__Output>
   Route: MethodDefinition<_shardfleet_v1_RouteRequest, _shardfleet_v1_RouteResponse, _shardfleet_v1_RouteRequest__Output, _shardfleet_v1_RouteResponse__Output>
   Search: MethodDefinition<_shardfleet_v1_SearchRequest, _shardfleet_v1_SearchResponse, _shardfleet_v1_SearchRequest__Output, _shardfleet_v1_SearchResponse__Output>

@@ -28,6 +28,15 @@ export interface ShardQuery {
   'nprobes'?: (number);
   'ef'?: (number);
   'refine_factor'?: (number);
+  /**
+   * Point lookup (Router Get / MultiGet) instead of a search when not empty: look these keys up
+   * in every shard of shard_ids (the router sends each shard its own keys, so normally one shard).
+   * A key is its canonical bytes: for a KV snapshot (manifest `kv`) the key as stored (UTF-8,
+   * 8-byte signed little-endian or raw bytes, per kv.key_type); for a vector-only snapshot the
+   * UTF-8 bytes of a record id. `query` and `top_k` are ignored; include_payload /
+   * include_vector apply to the record the key names.
+   */
+  'keys'?: (Buffer | Uint8Array | string)[];
 }
 
 /**
@@ -57,4 +66,13 @@ export interface ShardQuery__Output {
   'nprobes': (number);
   'ef': (number);
   'refine_factor': (number);
+  /**
+   * Point lookup (Router Get / MultiGet) instead of a search when not empty: look these keys up
+   * in every shard of shard_ids (the router sends each shard its own keys, so normally one shard).
+   * A key is its canonical bytes: for a KV snapshot (manifest `kv`) the key as stored (UTF-8,
+   * 8-byte signed little-endian or raw bytes, per kv.key_type); for a vector-only snapshot the
+   * UTF-8 bytes of a record id. `query` and `top_k` are ignored; include_payload /
+   * include_vector apply to the record the key names.
+   */
+  'keys': (Buffer)[];
 }

@@ -39,6 +39,15 @@ export interface ShardResult {
    * little-endian float32 values (4*dim*len(ids) bytes); else empty.
    */
   'vectors'?: (Buffer | Uint8Array | string);
+  /**
+   * Point lookups (ShardQuery.keys): one entry per key, in order, in `found`, `values`, `ids`
+   * and `payloads_json` (payloads "" unless include_payload); `vectors` holds the stored vector
+   * of each FOUND key that has one, in key order (4*dim bytes each). A KV snapshot's key is found
+   * when its KV store has it (value = the stored bytes); a vector-only snapshot's when the shard
+   * has a record with that id (value empty). scores is empty.
+   */
+  'found'?: (boolean)[];
+  'values'?: (Buffer | Uint8Array | string)[];
 }
 
 /**
@@ -79,4 +88,13 @@ export interface ShardResult__Output {
    * little-endian float32 values (4*dim*len(ids) bytes); else empty.
    */
   'vectors': (Buffer);
+  /**
+   * Point lookups (ShardQuery.keys): one entry per key, in order, in `found`, `values`, `ids`
+   * and `payloads_json` (payloads "" unless include_payload); `vectors` holds the stored vector
+   * of each FOUND key that has one, in key order (4*dim bytes each). A KV snapshot's key is found
+   * when its KV store has it (value = the stored bytes); a vector-only snapshot's when the shard
+   * has a record with that id (value empty). scores is empty.
+   */
+  'found': (boolean)[];
+  'values': (Buffer)[];
 }

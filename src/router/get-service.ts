@@ -1,0 +1,273 @@
+/**
+ * The router's point-lookup path (Get and MultiGet): validate the keys, find each key's shard,
+ * group the keys per shard (one lookup query per shard; the fan-out then sends ONE node call per
+ * node carrying all of that node's shards, with the replica choice, retry, hedging, coalescing
+ * and run pinning of Search, see fan-out.ts), and assemble one result per key in request order.
+ *
+ * Where a key lives:
+ * - HASH snapshots: `shardOfKey(canonical key bytes)` (xxh3_64 seed 0 modulo num_dbs);
+ * - CEL snapshots: the shard the call's routing_context selects (required for KV snapshots; a
+ *   vector-only CEL snapshot without a context falls back to the id filters);
+ * - CLUSTER / LSH / EXPLICIT (vector-only) snapshots: the shards whose per-shard id filter
+ *   (a Bloom filter written by the build, id-filter.ts) may hold the id; a key no filter admits
+ *   is absent without a node call. A false positive costs one extra shard lookup.
+ *
+ * Partial results: a key whose shard(s) could not answer carries `error` and is never reported
+ * as not found; below the call's min_coverage (fraction of keys answered; Get: the one key) the
+ * call fails UNAVAILABLE (or DEADLINE_EXCEEDED when the caller's deadline ended it).
+ */
+import { DeadlineExceededError, InvalidQueryError, ShardCoverageError } from '../common/errors.ts';
+import { shardDirName, type Manifest } from '../common/manifest.ts';
+import type { KeyLookup } from '../common/packed-lookups.ts';
+import type { GetRequest__Output } from '../common/proto-gen/shardfleet/v1/GetRequest.ts';
+import type { GetResponse } from '../common/proto-gen/shardfleet/v1/GetResponse.ts';
+import type { GetResult } from '../common/proto-gen/shardfleet/v1/GetResult.ts';
+import type { Key__Output } from '../common/proto-gen/shardfleet/v1/Key.ts';
+import type { MultiGetRequest__Output } from '../common/proto-gen/shardfleet/v1/MultiGetRequest.ts';
+import type { MultiGetResponse } from '../common/proto-gen/shardfleet/v1/MultiGetResponse.ts';
+import type { RoutingValue__Output } from '../common/proto-gen/shardfleet/v1/RoutingValue.ts';
+import { canonicalKeyBytes, shardOfKey } from '../common/routing/key-hash-routing.ts';
+import { decodeRoutingContext } from '../common/routing/routing-value-codec.ts';
+import { withSpan } from '../common/telemetry/spans.ts';
+import { fanOut, type FanOutQuery, type QueryOutcome } from './fan-out.ts';
+import type { RouterSnapshot } from './router-snapshot.ts';
+import { outcomeLabel, recordFanOut, type SearchBackend } from './search-service.ts';
+
+/** Keys a MultiGet accepts when the router is not configured otherwise (`--max-get-keys`). */
+export const DEFAULT_MAX_GET_KEYS = 1000;
+
+/** What the lookup path needs from the router: the search backend plus the key limit. */
+export interface GetBackend extends SearchBackend {
+  /** Most keys one MultiGet may carry. */
+  maxGetKeys: number;
+}
+
+/** A validated key: its canonical bytes and the shards to ask. */
+interface RoutedKey {
+  bytes: Buffer;
+  /** Shards that may hold the key (one for HASH / CEL; 0..n for id filters). */
+  shards: number[];
+}
+
+const INT64_MIN = -(1n << 63n);
+const INT64_MAX = (1n << 63n) - 1n;
+
+/** The key type a snapshot's keys have: its kv.key_type, or `string` (record ids) without KV. */
+function keyTypeOf(manifest: Manifest): 'string' | 'int' | 'bytes' {
+  return manifest.kv?.key_type ?? 'string';
+}
+
+/**
+ * The canonical bytes of request key `key` for `manifest`.
+ * @throws InvalidQueryError naming `where` for a missing key, a key of another type than the
+ *   snapshot's, an empty key, an int_key beyond +-(2^53-1), a bad int_key_decimal.
+ */
+export function keyBytesOf(manifest: Manifest, key: Key__Output | null | undefined, where: string): Buffer {
+  const want = keyTypeOf(manifest);
+  const kind = key?.kind;
+  if (key == null || kind === undefined) throw new InvalidQueryError(`${where}: no key (set string_key, int_key, int_key_decimal or bytes_key)`);
+  const field = { string: 'string_key', int: 'int_key or int_key_decimal', bytes: 'bytes_key' }[want];
+  const snapshotKind = manifest.kv ? `the snapshot's keys are ${want} (kv.key_type)` : 'a vector-only snapshot is looked up by record id (string_key)';
+  const given = kind === 'int_key_decimal' ? 'int' : kind === 'int_key' ? 'int' : kind === 'bytes_key' ? 'bytes' : 'string';
+  if (given !== want) throw new InvalidQueryError(`${where}: ${kind} given, but ${snapshotKind}: use ${field}`);
+  let value: string | bigint | Uint8Array;
+  if (kind === 'string_key') value = key.string_key ?? '';
+  else if (kind === 'bytes_key') value = key.bytes_key ?? Buffer.alloc(0);
+  else if (kind === 'int_key') {
+    const n = key.int_key ?? 0;
+    if (!Number.isSafeInteger(n)) throw new InvalidQueryError(`${where}: int_key ${n} is beyond +-(2^53-1) and lost precision in transit: send it as int_key_decimal`);
+    value = BigInt(n);
+  } else {
+    const text = key.int_key_decimal ?? '';
+    if (!/^-?\d{1,20}$/.test(text)) throw new InvalidQueryError(`${where}: int_key_decimal ${JSON.stringify(text)} is not a decimal integer`);
+    value = BigInt(text);
+    if (value < INT64_MIN || value > INT64_MAX) throw new InvalidQueryError(`${where}: int_key_decimal ${text} is outside the signed 64-bit range`);
+  }
+  try {
+    const bytes = canonicalKeyBytes(value);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  } catch (err) {
+    throw new InvalidQueryError(`${where}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The shards that may hold each key of a call.
+ * @throws InvalidQueryError for a missing routing context on a KV CEL snapshot, or a bad one.
+ */
+function routeKeys(snapshot: RouterSnapshot, keys: readonly Buffer[], routingContext: Record<string, RoutingValue__Output>): RoutedKey[] {
+  const { manifest, routing } = snapshot;
+  const strategy = manifest.sharding.strategy;
+  const numDbs = routing.numDbs;
+  const hasContext = Object.keys(routingContext).length > 0;
+  if (strategy === 'hash') {
+    if (hasContext) throw new InvalidQueryError('routing_context is only for CEL-sharded snapshots; this snapshot is hash-sharded (a key names its shard)');
+    return keys.map((bytes) => ({ bytes, shards: [shardOfKey(bytes, numDbs)] }));
+  }
+  if (strategy === 'cel' && (hasContext || manifest.kv !== undefined)) {
+    const [shard] = routing.route({ vector: new Float32Array(0), numProbes: 0, shardIds: [], routingContext: decodeRoutingContext(routingContext) });
+    return keys.map((bytes) => ({ bytes, shards: [shard] }));
+  }
+  if (hasContext) throw new InvalidQueryError(`routing_context is only for CEL-sharded snapshots; this snapshot uses ${strategy} sharding`);
+  const filters = snapshot.idFilters;
+  const nonEmpty = manifest.shards.filter((s) => s.vector_count > 0).map((s) => s.db_id);
+  return keys.map((bytes) => ({ bytes, shards: filters ? filters.candidates(bytes.toString('utf8')) : nonEmpty }));
+}
+
+/** The lookup of a call: keys routed, grouped per shard (deduplicated), fanned out. */
+interface Lookup {
+  keys: RoutedKey[];
+  /** Per shard: the fan-out query and, per distinct key (latin1 of its bytes), its position. */
+  shards: Map<number, { query: FanOutQuery; slot: Map<string, number> }>;
+  queries: FanOutQuery[];
+}
+
+function planLookup(keys: RoutedKey[], includeVector: boolean): Lookup {
+  const shards: Lookup['shards'] = new Map();
+  for (const k of keys) {
+    const name = k.bytes.toString('latin1');
+    for (const dbId of k.shards) {
+      let s = shards.get(dbId);
+      if (!s) {
+        s = {
+          query: { queryBytes: Buffer.alloc(0), topK: 1, shardIds: [dbId], includePayload: true, includeVector, options: { nprobes: 0, ef: 0, refine_factor: 0 }, keys: [] },
+          slot: new Map(),
+        };
+        shards.set(dbId, s);
+      }
+      if (!s.slot.has(name)) {
+        s.slot.set(name, s.slot.size);
+        (s.query.keys as Buffer[]).push(k.bytes);
+      }
+    }
+  }
+  const queries = [...shards.values()].map((s) => s.query);
+  for (const q of queries) q.topK = Math.max(1, q.keys?.length ?? 1);
+  return { keys, shards, queries };
+}
+
+/** Copies a request key for the response. */
+function echoKey(key: Key__Output | null | undefined): GetResult['key'] {
+  if (!key?.kind) return null;
+  return { [key.kind]: key[key.kind] };
+}
+
+/** One key's result from the lookups of its shards (found wins; any failure without a find is an error). */
+function resultOf(manifest: Manifest, key: Key__Output | null | undefined, routed: RoutedKey, lookup: Lookup, outcomes: readonly QueryOutcome[], index: Map<number, number>): GetResult {
+  const name = routed.bytes.toString('latin1');
+  const failures: string[] = [];
+  let notFoundShard: number | undefined;
+  for (const dbId of routed.shards) {
+    const s = lookup.shards.get(dbId);
+    const o = outcomes[index.get(dbId) ?? -1];
+    const rows: KeyLookup[] | undefined = o?.lookups.get(dbId);
+    if (!s || !o || !rows) {
+      failures.push(`shard ${dbId} (${shardDirName(dbId)}): ${(o?.failed.get(dbId) ?? ['no answer']).join('; ')}`);
+      continue;
+    }
+    const row = rows[s.slot.get(name) ?? -1];
+    if (row?.found) {
+      return { key: echoKey(key), found: true, value: row.value, payload_json: row.payload_json, vector: row.vector, id: row.id, db_id: dbId, error: '' };
+    }
+    notFoundShard ??= dbId;
+  }
+  if (failures.length > 0) return { key: echoKey(key), found: false, db_id: routed.shards[0] ?? 0, error: failures.join(' | ') };
+  return { key: echoKey(key), found: false, db_id: notFoundShard ?? routed.shards[0] ?? 0, id: '', error: '' };
+}
+
+/**
+ * Looks up `keys` (request order) in `snapshot`.
+ * @throws InvalidQueryError, ShardCoverageError, DeadlineExceededError as described above.
+ */
+async function lookUp(
+  backend: SearchBackend,
+  snapshot: RouterSnapshot,
+  reqKeys: readonly (Key__Output | null)[],
+  routingContext: Record<string, RoutingValue__Output>,
+  includeVector: boolean,
+  minCoverage: number,
+  deadline: number,
+  rpc: string,
+): Promise<{ results: GetResult[]; shardsAsked: number }> {
+  const { manifest } = snapshot;
+  const bytes = reqKeys.map((k, i) => keyBytesOf(manifest, k, rpc === 'Get' ? 'key' : `keys[${i}]`));
+  const routed = routeKeys(snapshot, bytes, routingContext);
+  const lookup = planLookup(routed, includeVector);
+  const index = new Map<number, number>();
+  [...lookup.shards.keys()].forEach((dbId, i) => index.set(dbId, i));
+  let outcomes: QueryOutcome[] = [];
+  if (lookup.queries.length > 0) {
+    const result = await fanOut(backend.fanOutDeps(snapshot), { runId: manifest.run_id, queries: lookup.queries, deadline });
+    recordFanOut(backend.metrics, rpc, result);
+    outcomes = result.queries;
+  }
+  const results = routed.map((r, i) => resultOf(manifest, reqKeys[i], r, lookup, outcomes, index));
+  const failed = results.filter((r) => r.error !== '');
+  if (results.length > 0 && (results.length - failed.length) / results.length < minCoverage - 1e-9) {
+    const expired = outcomes.some((o) => o.expired.size > 0) || Date.now() >= deadline;
+    const shards = [...new Set(failed.map((r) => r.db_id ?? 0))].sort((a, b) => a - b);
+    const first = failed.slice(0, 3).map((r) => r.error).join(' | ');
+    const message = `${failed.length} of ${results.length} keys of run ${manifest.run_id} could not be looked up (min_coverage ${minCoverage}); shards ${shards.join(', ')}: ${first}`;
+    if (expired) throw new DeadlineExceededError(`deadline passed: ${message}`, shards);
+    throw new ShardCoverageError(message, shards);
+  }
+  return { results, shardsAsked: lookup.shards.size };
+}
+
+/** Observes one call's duration and outcome. */
+function observe(backend: SearchBackend, rpc: string, started: number, outcome: string): void {
+  backend.metrics?.requestDuration.observe({ rpc, outcome }, (performance.now() - started) / 1000);
+}
+
+/**
+ * Answers one Get.
+ * @throws ReaderStateError (no run served), InvalidQueryError (bad key or routing context),
+ *   ShardCoverageError (the key's shard could not answer), DeadlineExceededError.
+ */
+export async function get(backend: SearchBackend, req: GetRequest__Output, deadline: number): Promise<GetResponse> {
+  const started = performance.now();
+  try {
+    const res = await withSpan('router.get', {}, async () => {
+      const snapshot = backend.snapshot();
+      const { results } = await lookUp(backend, snapshot, [req.key], req.routing_context, req.include_vector, 1, deadline, 'Get');
+      return { result: results[0], run_id: snapshot.manifest.run_id, latency_ms: performance.now() - started };
+    });
+    observe(backend, 'Get', started, 'ok');
+    return res;
+  } catch (err) {
+    if (err instanceof ShardCoverageError) backend.metrics?.coverageFailures.inc({ rpc: 'Get' });
+    observe(backend, 'Get', started, outcomeLabel(err));
+    throw err;
+  }
+}
+
+/**
+ * Answers one MultiGet.
+ * @throws ReaderStateError, InvalidQueryError (no keys, more than `maxGetKeys`, a bad key,
+ *   min_coverage outside [0, 1], bad routing context), ShardCoverageError (fewer keys answered
+ *   than min_coverage), DeadlineExceededError.
+ */
+export async function multiGet(backend: GetBackend, req: MultiGetRequest__Output, deadline: number): Promise<MultiGetResponse> {
+  const started = performance.now();
+  try {
+    const res = await withSpan('router.multi_get', { 'shardfleet.keys': req.keys.length }, async () => {
+      if (req.keys.length === 0) throw new InvalidQueryError('keys: a MultiGet needs at least one key');
+      if (req.keys.length > backend.maxGetKeys) {
+        throw new InvalidQueryError(`keys: ${req.keys.length} keys is more than this router's limit of ${backend.maxGetKeys} per MultiGet (--max-get-keys)`);
+      }
+      const mc = req.min_coverage;
+      if (!Number.isFinite(mc) || mc < 0 || mc > 1) throw new InvalidQueryError(`min_coverage must be in [0, 1] (0 = every key), got ${mc}`);
+      const snapshot = backend.snapshot();
+      const { results, shardsAsked } = await lookUp(backend, snapshot, req.keys, req.routing_context, req.include_vector, mc === 0 ? 1 : mc, deadline, 'MultiGet');
+      const partial = results.some((r) => r.error !== '');
+      return { results, run_id: snapshot.manifest.run_id, latency_ms: performance.now() - started, partial, num_shards_queried: shardsAsked };
+    });
+    if (res.partial) backend.metrics?.partialResponses.inc({ rpc: 'MultiGet' });
+    observe(backend, 'MultiGet', started, res.partial ? 'partial' : 'ok');
+    return res;
+  } catch (err) {
+    if (err instanceof ShardCoverageError) backend.metrics?.coverageFailures.inc({ rpc: 'MultiGet' });
+    observe(backend, 'MultiGet', started, outcomeLabel(err));
+    throw err;
+  }
+}
