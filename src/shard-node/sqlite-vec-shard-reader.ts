@@ -60,9 +60,6 @@ interface Statements {
   firstById: Database.Statement<[number], KnnRow>[];
 }
 
-/** Most ids bound in one `WHERE id IN (...)` lookup of {@link SqliteVecShardReader.fetchByIds}. */
-export const SQLITE_VEC_FETCH_CHUNK = 500;
-
 /** A row of a lookup by id. */
 interface FetchRow {
   id: string;
@@ -110,11 +107,18 @@ export class SqliteVecShardReader implements ShardIndexReader {
   }
 
   /**
-   * Prepared `WHERE id IN (?, ...)` lookups, keyed by `${variant}:${placeholder count}`, prepared
-   * on first use. Placeholder counts are powers of two up to {@link SQLITE_VEC_FETCH_CHUNK} (a
-   * chunk is padded by repeating its first id), so at most 4 x 10 statements exist.
+   * Prepared `WHERE rowid = ?` point lookups of {@link fetchByIds}, indexed by
+   * {@link variant}, prepared on first use (at most 4).
    */
-  private readonly fetchStatements = new Map<string, Database.Statement<string[], FetchRow>>();
+  private readonly fetchStatements: (Database.Statement<[number], FetchRow> | undefined)[] = [];
+
+  /**
+   * id -> rowid of every row of `items`, built by the first {@link fetchByIds} in one
+   * `SELECT rowid, id FROM items` pass (the file format has no index on `items.id`, and a
+   * `WHERE id IN (...)` lookup scanned the whole table on every call). Costs about one id string
+   * plus a Map entry per row for the reader's lifetime; dropped by close().
+   */
+  private rowidById: Map<string, number> | undefined;
 
   /**
    * Opens `<dir>/shard.sqlite` read-only (synchronously) and checks its metadata against the
@@ -296,9 +300,10 @@ export class SqliteVecShardReader implements ShardIndexReader {
   /**
    * Point lookup by id: one slot per id of `ids`, in order (repeats allowed), the row with that
    * exact id (case-sensitive, SQLite's BINARY collation), or `undefined` when the shard has none.
-   * `items.id` has no index in the file format (rowid is the only key), so each chunk of up to
-   * {@link SQLITE_VEC_FETCH_CHUNK} distinct ids is ONE `WHERE id IN (...)` scan of `items` (cost
-   * grows with the shard's row count, not with the ids asked for).
+   * `items.id` has no index in the file format (rowid is the only key), so the first call builds
+   * an in-memory id -> rowid map with one scan of `items` (see {@link rowidById}); every call then
+   * reads each distinct found id's row by rowid (a primary-key point lookup), so its cost grows
+   * with the ids asked for, not with the shard's row count.
    * @param includePayload when false, `payload_json` is "" (the payload is not read).
    * @param includeVector when true, `vector` is a copy of the row's exact stored float32 vector
    *   (length dim): `items.vector` on int8 shards and for rows kept out of `vec_index`, else
@@ -314,21 +319,27 @@ export class SqliteVecShardReader implements ShardIndexReader {
   fetchByIdsSync(ids: readonly string[], includePayload: boolean, includeVector: boolean): Array<FetchedRow | undefined> {
     if (!this.db.open) throw new VectorIndexError(`shard ${this.dbId} (${this.file}): fetch by id after the shard was closed`);
     try {
-      const unique = [...new Set(ids)];
+      const rowids = this.rowidMap();
+      const statement = this.fetchStatement(includePayload, includeVector);
+      // Distinct found ids, read in rowid order: on float32 shards each vector is a vec0 point
+      // lookup into a multi-MB chunk BLOB, and ascending rowids keep those reads local (about 30%
+      // faster than request order in a 10,000-row benchmark).
+      const wanted = new Map<string, number>();
+      for (const id of ids) {
+        const rowid = rowids.get(id);
+        if (rowid !== undefined) wanted.set(id, rowid);
+      }
+      const order = [...wanted].sort((a, b) => a[1] - b[1]);
       const found = new Map<string, FetchedRow>();
-      for (let start = 0; start < unique.length; start += SQLITE_VEC_FETCH_CHUNK) {
-        const chunk = unique.slice(start, start + SQLITE_VEC_FETCH_CHUNK);
-        const slots = Math.min(SQLITE_VEC_FETCH_CHUNK, 2 ** Math.ceil(Math.log2(chunk.length)));
-        while (chunk.length < slots) chunk.push(chunk[0]); // IN (...) is a set: a repeat adds no row
-        for (const r of this.fetchStatement(includePayload, includeVector, slots).all(...chunk)) {
-          if (found.has(r.id)) continue; // the build rejects duplicate ids; keep the first row
-          const row: FetchedRow = { payload_json: includePayload ? (r.payload ?? '') : '' };
-          if (includeVector) {
-            if (r.vector === null || r.vector === undefined) throw new Error(`row ${JSON.stringify(r.id)} has no stored vector`);
-            row.vector = blobToFloats(r.vector, this.dim, `row ${JSON.stringify(r.id)}`).slice();
-          }
-          found.set(r.id, row);
+      for (const [id, rowid] of order) {
+        const r = statement.get(rowid);
+        if (r === undefined) throw new Error(`row ${JSON.stringify(id)} (rowid ${rowid}) vanished from ${T.items}`);
+        const row: FetchedRow = { payload_json: includePayload ? (r.payload ?? '') : '' };
+        if (includeVector) {
+          if (r.vector === null || r.vector === undefined) throw new Error(`row ${JSON.stringify(id)} has no stored vector`);
+          row.vector = blobToFloats(r.vector, this.dim, `row ${JSON.stringify(id)}`).slice();
         }
+        found.set(id, row);
       }
       // Repeated ids get separate objects (and vector copies), so callers may mutate one freely.
       const seen = new Set<string>();
@@ -346,10 +357,24 @@ export class SqliteVecShardReader implements ShardIndexReader {
     }
   }
 
-  /** The prepared lookup of `count` ids (`count` placeholders) for a payload / vector variant. */
-  private fetchStatement(includePayload: boolean, includeVector: boolean, count: number): Database.Statement<string[], FetchRow> {
-    const key = `${variant(includePayload, includeVector)}:${count}`;
-    let statement = this.fetchStatements.get(key);
+  /**
+   * The id -> rowid map ({@link rowidById}), built on first use in one pass over `items` in rowid
+   * order; the first rowid of an id wins (the build rejects duplicate ids).
+   */
+  private rowidMap(): Map<string, number> {
+    if (this.rowidById === undefined) {
+      const map = new Map<string, number>();
+      const scan = this.db.prepare<[], [number, string]>(`SELECT rowid, ${C.id} FROM ${T.items} ORDER BY rowid`).raw();
+      for (const [rowid, id] of scan.iterate()) if (!map.has(id)) map.set(id, rowid);
+      this.rowidById = map;
+    }
+    return this.rowidById;
+  }
+
+  /** The prepared point lookup of one row by rowid for a payload / vector variant. */
+  private fetchStatement(includePayload: boolean, includeVector: boolean): Database.Statement<[number], FetchRow> {
+    const key = variant(includePayload, includeVector);
+    let statement = this.fetchStatements[key];
     if (statement === undefined) {
       // int8 shards keep every row's exact float32 vector in items.vector; float32 shards keep it
       // in vec_index.embedding (items.vector only for rows left out of vec_index), as search does.
@@ -358,18 +383,19 @@ export class SqliteVecShardReader implements ShardIndexReader {
         : this.quantization === 'int8'
           ? `, i.${C.vector} AS vector`
           : `, COALESCE(i.${C.vector}, (SELECT v.${C.embedding} FROM ${T.index} AS v WHERE v.rowid = i.rowid)) AS vector`;
-      statement = this.db.prepare<string[], FetchRow>(
+      statement = this.db.prepare<[number], FetchRow>(
         `SELECT i.${C.id} AS id${includePayload ? `, i.${C.payload} AS payload` : ''}${vectorCol}
-         FROM ${T.items} AS i WHERE i.${C.id} IN (${new Array(count).fill('?').join(', ')}) ORDER BY i.rowid`,
+         FROM ${T.items} AS i WHERE i.rowid = ?`,
       );
-      this.fetchStatements.set(key, statement);
+      this.fetchStatements[key] = statement;
     }
     return statement;
   }
 
   /** Closes the file. Idempotent. */
   close(): void {
-    this.fetchStatements.clear();
+    this.fetchStatements.length = 0;
+    this.rowidById = undefined;
     if (this.db.open) this.db.close();
   }
 }
