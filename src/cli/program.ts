@@ -9,6 +9,7 @@ import { ShardfleetCommand } from './env-options.ts';
 import { cleanupCommand, historyCommand, rollbackCommand } from './history-commands.ts';
 import { localCommand } from './local-command.ts';
 import { infoCommand, searchCommand } from './search-command.ts';
+import { getCommand } from './get-command.ts';
 import { serveCommand } from './serve-commands.ts';
 
 /**
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
     .addCommand(serveCommand())
     .addCommand(localCommand())
     .addCommand(searchCommand())
+    .addCommand(getCommand())
     .addCommand(infoCommand())
     .addCommand(historyCommand())
     .addCommand(rollbackCommand())

@@ -16,7 +16,7 @@ import { ShardfleetCommand } from './env-options.ts';
 const VectorJson = z.array(z.number());
 
 /** Flags of every command that calls a router (`search`, `info`). */
-interface RouterClientFlags {
+export interface RouterClientFlags {
   router: string;
   authTokenFile?: string;
   tls?: boolean;
@@ -30,7 +30,7 @@ interface RouterClientFlags {
  * Adds `--router` and the client's credential flags: a bearer token (the router's
  * `--auth-token-file`) and TLS / mTLS to the router.
  */
-function addRouterClientOptions(cmd: Command): Command {
+export function addRouterClientOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--router <host:port>', 'router address')
     .option(
@@ -60,7 +60,7 @@ function clientTls(f: RouterClientFlags): ClientTlsFiles | undefined {
  * @throws ConfigValidationError naming the flag when the token source or a TLS file cannot be
  *   read or is invalid.
  */
-function routerClient(f: RouterClientFlags): ShardfleetClient {
+export function routerClient(f: RouterClientFlags): ShardfleetClient {
   const bearerToken = loadBearerToken(f.authTokenFile, process.env, '--auth-token-file');
   return new ShardfleetClient(f.router, { tls: clientTls(f), bearerToken });
 }
@@ -127,7 +127,7 @@ export function parseVectorJson(text: string, where: string): Float32Array {
 const RoutingContextJson = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
 
 /** Parses `--routing-context` (a JSON object of scalars). @throws ConfigValidationError. */
-function parseRoutingContext(text: string): RoutingContext {
+export function parseRoutingContext(text: string): RoutingContext {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -140,7 +140,7 @@ function parseRoutingContext(text: string): RoutingContext {
 }
 
 /** Parses `--min-coverage`: a fraction in [0, 1] (0 = every probed shard). @throws InvalidArgumentError otherwise. */
-function fractionArg(value: string): number {
+export function fractionArg(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`"${value}" is not a fraction between 0 and 1`);
   return n;

@@ -30,6 +30,8 @@ export function snapshotInfo(s: RouterSnapshot, storeUrl: string): SnapshotInfoR
     store_url: storeUrl,
     index_type: builtIndexTypes(m),
     requested_index_type: m.index.index_type,
+    kv_backend: m.kv?.backend ?? '',
+    kv_key_type: m.kv?.key_type ?? '',
     cel_expr: m.sharding.strategy === 'cel' ? m.sharding.cel_expr : '',
     cel_columns: m.sharding.strategy === 'cel' ? m.sharding.cel_columns : {},
   };

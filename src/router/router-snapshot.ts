@@ -10,6 +10,8 @@ import { loadShardRouting } from '../common/routing/load-routing.ts';
 import type { ShardRouting } from '../common/routing/shard-routing.ts';
 import { loadSnapshot, type LoadedSnapshot } from '../common/snapshot-loader.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
+import { errorMessage } from '../common/errors.ts';
+import { loadIdFilters } from '../common/routing/id-filter-set.ts';
 
 /** Everything needed to route and fan out a query for one run. */
 export interface RouterSnapshot {
@@ -53,6 +55,7 @@ export async function routerSnapshotOf(
   loaded: Pick<LoadedSnapshot, 'manifest' | 'manifestKey' | 'publishedAt'>,
   nodeIds: readonly string[],
   replication: number,
+  log?: Logger,
 ): Promise<RouterSnapshot> {
   const routing = await loadShardRouting(store, loaded.manifest);
   return {
@@ -61,7 +64,23 @@ export async function routerSnapshotOf(
     publishedAt: loaded.publishedAt,
     routing,
     placement: placeRun(loaded.manifest, nodeIds, replication),
+    idFilters: await idFiltersOf(store, loaded.manifest, log),
   };
+}
+
+/**
+ * The id filters of a non-HASH run (Get by id). A filter that cannot be loaded (missing, corrupt)
+ * is logged and the run is served without filters: a Get then asks every non-empty shard, slower
+ * but correct, and Search is unaffected.
+ */
+async function idFiltersOf(store: ObjectStore, manifest: Manifest, log: Logger | undefined): Promise<RouterSnapshot['idFilters']> {
+  if (manifest.sharding.strategy === 'hash') return undefined;
+  try {
+    return await loadIdFilters(store, manifest);
+  } catch (err) {
+    log?.warn({ run_id: manifest.run_id, err: errorMessage(err) }, 'id filters could not be loaded: Get by id asks every non-empty shard of this run');
+    return undefined;
+  }
 }
 
 /**
@@ -75,5 +94,5 @@ export async function loadRouterSnapshot(
   replication: number,
   log: Logger,
 ): Promise<RouterSnapshot> {
-  return routerSnapshotOf(store, await loadSnapshot(store, log), nodeIds, replication);
+  return routerSnapshotOf(store, await loadSnapshot(store, log), nodeIds, replication, log);
 }

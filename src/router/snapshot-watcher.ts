@@ -282,7 +282,7 @@ export class SnapshotWatcher {
       return;
     }
     if (this.pendingRun && runId === this.pendingRun.snapshot.manifest.run_id) return;
-    const snapshot = await routerSnapshotOf(this.options.store, loaded, this.options.nodeIds(), this.options.replication);
+    const snapshot = await routerSnapshotOf(this.options.store, loaded, this.options.nodeIds(), this.options.replication, this.options.log);
     if (!this.served) {
       await this.options.beforeFirstServe?.();
       if (!this.served) {
@@ -338,6 +338,7 @@ export class SnapshotWatcher {
         { manifest, manifestKey: entry.manifest_ref, publishedAt: entry.published_at },
         this.options.nodeIds(),
         this.options.replication,
+        this.options.log,
       );
     } catch (err) {
       this.options.log.warn({ manifest: entry.manifest_ref, err: errorMessage(err) }, 'cannot load an earlier current run');

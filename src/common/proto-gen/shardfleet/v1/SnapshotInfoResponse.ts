@@ -48,6 +48,13 @@ export interface SnapshotInfoResponse {
    * The index type the build was asked for (the manifest's index.index_type, e.g. "auto").
    */
   'requested_index_type'?: (string);
+  /**
+   * KV + vector snapshots (built with --kv): the KV backend ("slatedb" = composite, "sqlite" =
+   * unified) and the key type Get / MultiGet keys must have ("string", "int" or "bytes").
+   * Empty for a vector-only snapshot (Get then looks up record ids as string keys).
+   */
+  'kv_backend'?: (string);
+  'kv_key_type'?: (string);
 }
 
 export interface SnapshotInfoResponse__Output {
@@ -96,4 +103,11 @@ export interface SnapshotInfoResponse__Output {
    * The index type the build was asked for (the manifest's index.index_type, e.g. "auto").
    */
   'requested_index_type': (string);
+  /**
+   * KV + vector snapshots (built with --kv): the KV backend ("slatedb" = composite, "sqlite" =
+   * unified) and the key type Get / MultiGet keys must have ("string", "int" or "bytes").
+   * Empty for a vector-only snapshot (Get then looks up record ids as string keys).
+   */
+  'kv_backend': (string);
+  'kv_key_type': (string);
 }
