@@ -152,17 +152,24 @@ function echoKey(key: Key__Output | null | undefined): GetResult['key'] {
   return { [key.kind]: key[key.kind] };
 }
 
+/** Why shard `dbId` did not answer: every replica's reason. */
+function shardFailure(dbId: number, o: QueryOutcome | undefined): string {
+  return `shard ${dbId} (${shardDirName(dbId)}): ${(o?.failed.get(dbId) ?? ['no answer']).join('; ')}`;
+}
+
 /** One key's result from the lookups of its shards (found wins; any failure without a find is an error). */
 function resultOf(manifest: Manifest, key: Key__Output | null | undefined, routed: RoutedKey, lookup: Lookup, outcomes: readonly QueryOutcome[], index: Map<number, number>): GetResult {
   const name = routed.bytes.toString('latin1');
   const failures: string[] = [];
+  let failedShard: number | undefined;
   let notFoundShard: number | undefined;
   for (const dbId of routed.shards) {
     const s = lookup.shards.get(dbId);
     const o = outcomes[index.get(dbId) ?? -1];
     const rows: KeyLookup[] | undefined = o?.lookups.get(dbId);
     if (!s || !o || !rows) {
-      failures.push(`shard ${dbId} (${shardDirName(dbId)}): ${(o?.failed.get(dbId) ?? ['no answer']).join('; ')}`);
+      failures.push(shardFailure(dbId, o));
+      failedShard ??= dbId;
       continue;
     }
     const row = rows[s.slot.get(name) ?? -1];
@@ -171,7 +178,7 @@ function resultOf(manifest: Manifest, key: Key__Output | null | undefined, route
     }
     notFoundShard ??= dbId;
   }
-  if (failures.length > 0) return { key: echoKey(key), found: false, db_id: routed.shards[0] ?? 0, error: failures.join(' | ') };
+  if (failures.length > 0) return { key: echoKey(key), found: false, db_id: failedShard ?? 0, error: failures.join(' | ') };
   return { key: echoKey(key), found: false, db_id: notFoundShard ?? routed.shards[0] ?? 0, id: '', error: '' };
 }
 
@@ -205,9 +212,9 @@ async function lookUp(
   const failed = results.filter((r) => r.error !== '');
   if (results.length > 0 && (results.length - failed.length) / results.length < minCoverage - 1e-9) {
     const expired = outcomes.some((o) => o.expired.size > 0) || Date.now() >= deadline;
-    const shards = [...new Set(failed.map((r) => r.db_id ?? 0))].sort((a, b) => a - b);
-    const first = failed.slice(0, 3).map((r) => r.error).join(' | ');
-    const message = `${failed.length} of ${results.length} keys of run ${manifest.run_id} could not be looked up (min_coverage ${minCoverage}); shards ${shards.join(', ')}: ${first}`;
+    const shards = [...lookup.shards.keys()].filter((dbId) => !outcomes[index.get(dbId) ?? -1]?.lookups.has(dbId)).sort((a, b) => a - b);
+    const reasons = shards.map((dbId) => shardFailure(dbId, outcomes[index.get(dbId) ?? -1])).join(' | ');
+    const message = `${failed.length} of ${results.length} keys of run ${manifest.run_id} could not be looked up (min_coverage ${minCoverage}): ${reasons}`;
     if (expired) throw new DeadlineExceededError(`deadline passed: ${message}`, shards);
     throw new ShardCoverageError(message, shards);
   }

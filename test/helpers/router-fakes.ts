@@ -6,7 +6,8 @@
  *
  * A fake node answers shard `db` of run `r` for query `q` with up to 3 hits whose ids are
  * `<r>:<db>:<j>` and whose scores are `db + j / 10 + q[0]`, so a test can tell which run and shard
- * every hit came from.
+ * every hit came from. A lookup query (keys) finds key `k` in shard `db` when `k` starts with
+ * `s<db>:`, with value `<r>:<db>:<k>` and payload `{"db", "node"}`.
  */
 import { waitFor } from './wait.ts';
 import * as grpc from '@grpc/grpc-js';
@@ -19,6 +20,7 @@ import type { StatusResponse } from '../../src/common/proto-gen/shardfleet/v1/St
 import type { ObjectStore } from '../../src/common/storage/object-store.ts';
 import { unaryCall } from '../../src/common/grpc-status.ts';
 import { packHits } from '../../src/common/packed-hits.ts';
+import { packLookups } from '../../src/common/packed-lookups.ts';
 import { decodeVector, encodeVector } from '../../src/common/vector-codec.ts';
 import { startRouter, type RouterConfig, type RouterHandle } from '../../src/router/router-server.ts';
 import { quietLogger } from './fixtures.ts';
@@ -148,11 +150,19 @@ export class FakeShardNode {
       cb(null, {
         run_id: req.run_id,
         shards: req.queries.flatMap((q, queryIndex) => {
-          const q0 = Buffer.from(q.query).readFloatLE(0);
+          const q0 = q.keys.length > 0 ? 0 : Buffer.from(q.query).readFloatLE(0);
           return q.shard_ids.map((db) => {
             const loaded = this.runs.get(req.run_id)!.loaded.includes(db);
             const error = this.shardErrors.get(db) ?? (loaded || this.lazyLoad ? undefined : `shard ${db} is not loaded on fake node ${this.id}`);
             if (error !== undefined) return { db_id: db, error, query_index: queryIndex };
+            if (q.keys.length > 0) {
+              const rows = q.keys.map((k) => {
+                const key = Buffer.from(k).toString('utf8');
+                const found = key.startsWith(`s${db}:`);
+                return { found, value: Buffer.from(`${req.run_id}:${db}:${key}`), id: key, payload_json: JSON.stringify({ db, node: this.id }) };
+              });
+              return { db_id: db, ...packLookups(rows, q.include_payload, false), error: '', query_index: queryIndex };
+            }
             const hits = Array.from({ length: Math.min(q.top_k, 3) }, (_, j) => ({
               id: `${req.run_id}:${db}:${j}`,
               score: db + j / 10 + q0,
@@ -236,7 +246,7 @@ export class TestRouterClient {
   }
 
   /** Calls `method` with `req` and a deadline `timeoutMs` from now. */
-  call<Res>(method: 'Search' | 'BatchSearch' | 'Route' | 'SnapshotInfo' | 'ShardDetails' | 'Health' | 'Refresh', req: object, timeoutMs = 5000): Promise<Res> {
+  call<Res>(method: 'Search' | 'BatchSearch' | 'Get' | 'MultiGet' | 'Route' | 'SnapshotInfo' | 'ShardDetails' | 'Health' | 'Refresh', req: object, timeoutMs = 5000): Promise<Res> {
     const fn = this.raw[method].bind(this.raw) as unknown as Parameters<typeof unaryCall<object, Res>>[0];
     return unaryCall(fn, req, { deadline: Date.now() + timeoutMs });
   }
