@@ -2,7 +2,7 @@
  * `npm run bench:get`: point-lookup latency and throughput of KV + vector snapshots (issue 14).
  *
  * Data: the 10,000 Fashion-MNIST t10k images (../shared/datasets/fashion-mnist when present, else
- * the bundled copy: the same file) as KV records (examples/fashion-kv.ts: key `fm-NNNNN`, a JSON
+ * the bundled copy: the same file) as KV records (examples/fashion-data.ts: key `fm-NNNNN`, a JSON
  * value of about 90 bytes, payload {label, label_name}, 784-dim vector). Two hash-sharded
  * snapshots of 8 shards: composite (`--kv slatedb --backend usearch`) and unified (`--kv sqlite
  * --backend sqlite-vec`). For each: a local cluster (router + 3 shard nodes, R = 2, real processes
@@ -28,7 +28,7 @@ import type { KvStoreReader } from '../src/shard-node/kv-store-reader.ts';
 import { SlateDbKvReader } from '../src/shard-node/slatedb-kv-reader.ts';
 import { SqliteKvReader } from '../src/shard-node/sqlite-kv-reader.ts';
 import { buildSnapshot } from '../src/writer/build-snapshot.ts';
-import { FASHION_IMAGES, FASHION_LABELS, fashionKey, openFashionKvSource } from '../examples/fashion-kv.ts';
+import { FASHION_IMAGES, FASHION_LABELS, fashionKey, openFashionKvSource } from '../examples/fashion-data.ts';
 import { onExit } from './lib/exit-cleanup.ts';
 import { ROOT, sharedDatasetPresent } from './lib/dataset.ts';
 
