@@ -17,20 +17,14 @@ import { exactTopK } from '../src/eval/exact-knn.ts';
 import { percentile, recallAtK } from '../src/eval/recall.ts';
 import { buildSnapshot } from '../src/writer/build-snapshot.ts';
 import { openIdxSource, readIdxImages } from '../src/writer/input/idx-source.ts';
+import { FASHION_IMAGES as IMAGES, FASHION_LABELS as LABELS, line } from './fashion-data.ts';
 
-const DATA = fileURLToPath(new URL('./data/fashion-mnist/', import.meta.url));
-const IMAGES = join(DATA, 't10k-images-idx3-ubyte.gz');
-const LABELS = join(DATA, 't10k-labels-idx1-ubyte.gz');
 const WORK = fileURLToPath(new URL('../.shardfleet/demo/', import.meta.url));
 const NUM_BASE = 9500;
 const NUM_QUERIES = 500;
 const NUM_DBS = 8;
 const TOP_K = 10;
 const CONCURRENCY = 8;
-
-function line(s = ''): void {
-  process.stdout.write(s + '\n');
-}
 
 async function runQueries(
   client: ShardfleetClient,
