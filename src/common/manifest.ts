@@ -12,6 +12,7 @@
  * Every ref inside a manifest is a key relative to the store prefix, so a snapshot can be copied
  * to another bucket or folder and still load.
  */
+import { FilterColumnSchema, FilterColumnStatsSchema } from './filter/filter-expr.ts';
 import { z } from 'zod';
 import { MetricSchema } from './distance.ts';
 import { parseJsonWith } from './json-schema-parse.ts';
@@ -84,6 +85,11 @@ export const IndexConfigSchema = z
      * ef_construction), sqlite-vec (quantization `none` | `int8`, int8_scale).
      */
     index_params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),
+    /**
+     * Filtered search (issue 15, `--filter-columns`): the payload fields queries may filter on,
+     * with their types, stored natively by every shard; absent = no filter columns.
+     */
+    filter_columns: z.array(FilterColumnSchema).optional(),
   })
   .superRefine((c, ctx) => {
     const allowed = INDEX_TYPES_OF[c.backend];
@@ -221,6 +227,11 @@ export const ShardEntrySchema = z.object({
   index_type: z.string(),
   /** KV snapshots: entries (keys) in the shard's KV store; absent in vector-only snapshots. */
   kv_entries: z.number().int().nonnegative().optional(),
+  /**
+   * Snapshots with filter columns: per column, the shard's statistics (count, nulls, min / max,
+   * distinct values when few), so the router can skip shards that cannot hold a match.
+   */
+  filter_stats: z.record(z.string(), FilterColumnStatsSchema).optional(),
 });
 export type ShardEntry = z.infer<typeof ShardEntrySchema>;
 
@@ -234,6 +245,22 @@ export const BuildStatsSchema = z.object({
   input: z.string(),
 });
 export type BuildStats = z.infer<typeof BuildStatsSchema>;
+
+/**
+ * The routing recall curve a CLUSTER or LSH build measured on a sample of its own data (issue 15,
+ * src/writer/routing-recall.ts): `recall_at_probes[p - 1]` is the mean fraction, over
+ * `sample_queries` query vectors drawn from the training sample, of each query's exact top-`k`
+ * within `sample_size` sample vectors (the query itself excluded) that the run's assignment puts
+ * in one of the first `p` shards the query routes to; values in [0, 1], non-decreasing, length
+ * num_dbs. Absent for EXPLICIT, CEL and HASH runs (they route exactly) and in older manifests.
+ */
+export const RoutingRecallSchema = z.object({
+  k: z.number().int().positive(),
+  sample_queries: z.number().int().positive(),
+  sample_size: z.number().int().positive(),
+  recall_at_probes: z.array(z.number().min(0).max(1)).min(1),
+});
+export type RoutingRecall = z.infer<typeof RoutingRecallSchema>;
 
 /** The manifest of one run. Immutable once written. */
 export const ManifestSchema = z
@@ -249,6 +276,8 @@ export const ManifestSchema = z
     build_stats: BuildStatsSchema,
     /** KV + vector snapshots only: the KV backend and key type (absent: vector-only). */
     kv: KvSpecSchema.optional(),
+    /** CLUSTER / LSH builds: the measured routing recall curve (issue 15); absent in older manifests. */
+    routing_recall: RoutingRecallSchema.optional(),
   })
   .superRefine((m, ctx) => {
     if (m.shards.length !== m.sharding.num_dbs) {
@@ -266,6 +295,9 @@ export const ManifestSchema = z
         ctx.addIssue({ code: 'custom', path: ['shards', i, 'kv_entries'], message: `shard ${s.db_id} has no kv_entries although the manifest has a kv section` });
       }
     });
+    if (m.routing_recall !== undefined && m.routing_recall.recall_at_probes.length !== m.sharding.num_dbs) {
+      ctx.addIssue({ code: 'custom', path: ['routing_recall', 'recall_at_probes'], message: `routing_recall has ${m.routing_recall.recall_at_probes.length} values but num_dbs is ${m.sharding.num_dbs}` });
+    }
     if (m.kv !== undefined && m.kv.backend === 'sqlite' && m.index.backend !== 'sqlite-vec') {
       ctx.addIssue({ code: 'custom', path: ['kv', 'backend'], message: `kv backend sqlite (unified) needs index backend sqlite-vec, not ${m.index.backend}` });
     }

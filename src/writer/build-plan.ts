@@ -9,16 +9,18 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Metric } from '../common/distance.ts';
 import { ConfigValidationError, ObjectNotFoundError, SnapshotNotFoundError } from '../common/errors.ts';
-import { IndexConfigSchema, KvSpecSchema, ShardingSpecSchema, runPrefix, shardDirName } from '../common/manifest.ts';
+import { IndexConfigSchema, KvSpecSchema, RoutingRecallSchema, ShardingSpecSchema, runPrefix, shardDirName } from '../common/manifest.ts';
 import type { ShardRouting } from '../common/routing/shard-routing.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
 import { parseJsonWith } from '../common/json-schema-parse.ts';
 import type { BuildProgress } from './build-progress.ts';
 import { checkBackendOptions, checkKvOptions, checkShardingOptions, indexConfigOf, numDbsOf, type BackendOptions, type KvOptions, type ShardingOptions } from './build-options.ts';
 import { KvKeyChecker } from './kv-keys.ts';
+import { FILTER_COLUMN_NAME, filterValueOf, type FilterColumn } from '../common/filter/filter-expr.ts';
 import { RecordValidator } from './input/record-validator.ts';
 import type { VectorSource } from './input/vector-record.ts';
 import { storeRoutingMeta, trainRouting } from './routing-training.ts';
+import { applyRecallTargets, checkRecallTargets, formatRecallCurve, measureRoutingRecall, type RecallTargets } from './routing-recall.ts';
 import { SeededRandom } from './seeded-random.ts';
 
 /** Format version of `_plan.json`. */
@@ -45,6 +47,10 @@ export const BuildPlanSchema = z.object({
   duplicates_kept_last: z.record(z.string(), z.number().int().nonnegative()),
   /** KV + vector builds (`--kv`): the KV backend and the key type; absent: vector-only. */
   kv: KvSpecSchema.optional(),
+  /** CLUSTER / LSH builds: the routing recall curve measured on the training sample (issue 15). */
+  routing_recall: RoutingRecallSchema.optional(),
+  /** Wall time of measuring the curve, milliseconds (informational). */
+  routing_recall_ms: z.number().nonnegative().optional(),
 });
 /** A build plan. */
 export type BuildPlan = z.infer<typeof BuildPlanSchema>;
@@ -79,6 +85,16 @@ export interface PlanOptions {
   onDuplicate?: 'error' | 'last';
   /** KV + vector build (`--kv`): every record's key is checked in the first pass. */
   kv?: KvOptions;
+  /**
+   * Filtered search (`--filter-columns`): payload fields stored natively per shard for query
+   * filters; every record's values are type-checked in the first pass.
+   */
+  filterColumns?: readonly FilterColumn[];
+  /**
+   * Recall targets (`--target-recall`, `--min-recall`, `--max-probes`; CLUSTER and LSH only):
+   * checked against the measured routing recall curve before anything is uploaded.
+   */
+  recall?: RecallTargets;
   runId: string;
   progress: BuildProgress;
   log: Logger;
@@ -98,15 +114,43 @@ export interface PlannedRun {
  *   record (wrong dimension, NaN/Inf, duplicate id, out-of-range shard_id, a routing context
  *   the CEL expression cannot route; with `kv`: an empty, too long, mistyped or duplicate key),
  *   ConfigValidationError for bad `kv` options (see checkKvOptions), empty input or
- *   fewer vectors than shards; StorageError from the store.
+ *   fewer vectors than shards; ConfigValidationError giving the recall curve when `recall`
+ *   targets are not reached (nothing uploaded); StorageError from the store.
  */
+/**
+ * Checks declared filter columns: identifiers, distinct.
+ * @throws ConfigValidationError naming --filter-columns.
+ */
+export function checkFilterColumns(columns: readonly FilterColumn[]): readonly FilterColumn[] {
+  const seen = new Set<string>();
+  for (const c of columns) {
+    if (!FILTER_COLUMN_NAME.test(c.name)) throw new ConfigValidationError(`--filter-columns: column name ${JSON.stringify(c.name)} is not an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 64)`);
+    if (seen.has(c.name)) throw new ConfigValidationError(`--filter-columns: column "${c.name}" is declared twice`);
+    seen.add(c.name);
+  }
+  return columns;
+}
+
+/** @throws InputRecordError naming the record when a filter column's payload value has another type. */
+function checkFilterValues(record: VectorRecord, columns: readonly FilterColumn[]): void {
+  for (const c of columns) {
+    try {
+      filterValueOf(record.payload, c);
+    } catch (err) {
+      throw new InputRecordError(record.location, (err as Error).message);
+    }
+  }
+}
+
 export async function planRun(o: PlanOptions): Promise<PlannedRun> {
   const { source, progress, log } = o;
   const seed = o.seed ?? 42;
   checkShardingOptions(o.sharding);
   checkBackendOptions(o.backend, o.metric, source.dim);
   checkKvOptions(o.kv, o.backend, o.sharding, o.onDuplicate);
+  checkRecallTargets(o.recall, o.sharding.strategy, numDbsOf(o.sharding));
   const keys = o.kv === undefined ? undefined : new KvKeyChecker();
+  const filterColumns = checkFilterColumns(o.filterColumns ?? []);
   const numDbs = numDbsOf(o.sharding);
   if (o.sampleSize !== undefined && (!Number.isInteger(o.sampleSize) || o.sampleSize < numDbs)) {
     throw new ConfigValidationError(`sample size must be an integer >= num_dbs (${numDbs}), got ${o.sampleSize}`);
@@ -129,6 +173,7 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
   const sampling = progress.stage('validate+sample', source.count ?? 0);
   for await (const record of source.records()) {
     keys?.check(record); // first: a repeated key is named as a key, not as the id it implies
+    if (filterColumns.length > 0) checkFilterValues(record, filterColumns);
     validator.check(record);
     earlyRouting?.assign(record);
     const dim = record.vector.length;
@@ -154,7 +199,31 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
   const trainingSample = sample!.subarray(0, sampleRows * dim);
 
   const trained = await trainRouting({ sharding: o.sharding, sample: trainingSample, dim, metric: o.metric, seed, progress, log });
-  const sharding = await storeRoutingMeta(o.store, o.runId, trained);
+  // Routing recall curve (CLUSTER, LSH): measured and checked against the targets before any upload.
+  let routingRecall: BuildPlan['routing_recall'];
+  let routingRecallMs: number | undefined;
+  let numProbes: number | undefined;
+  if (o.sharding.strategy === 'cluster' || o.sharding.strategy === 'lsh') {
+    const started = performance.now();
+    const stage = progress.stage('measure routing recall', 1);
+    routingRecall = measureRoutingRecall({
+      sample: trainingSample,
+      dim,
+      metric: o.metric,
+      routing: trained.routing,
+      balanceFactor: o.sharding.strategy === 'cluster' ? o.sharding.balanceFactor : undefined,
+      seed,
+    });
+    stage.stop();
+    routingRecallMs = Math.round(performance.now() - started);
+    if (routingRecall) {
+      log.info({ ...routingRecall, ms: routingRecallMs }, `routing recall@${routingRecall.k}: ${formatRecallCurve(routingRecall.recall_at_probes)}`);
+      numProbes = applyRecallTargets(routingRecall, o.recall, o.sharding.numProbes);
+      if (numProbes !== o.sharding.numProbes) log.info({ num_probes: numProbes, target_recall: o.recall?.targetRecall }, 'default num_probes set by --target-recall');
+    }
+  }
+  const stored = await storeRoutingMeta(o.store, o.runId, trained);
+  const sharding = numProbes === undefined ? stored : { ...stored, num_probes: numProbes };
   let int8Scale: number | undefined;
   if (o.backend.backend === 'sqlite-vec' && o.backend.quantization === 'int8') {
     let maxAbs = 0;
@@ -165,7 +234,7 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
     format_version: PLAN_FORMAT_VERSION,
     run_id: o.runId,
     created_at: new Date().toISOString(),
-    index: indexConfigOf(o.backend, dim, o.metric, int8Scale),
+    index: { ...indexConfigOf(o.backend, dim, o.metric, int8Scale), ...(o.filterColumns?.length ? { filter_columns: [...o.filterColumns] } : {}) },
     sharding,
     input: { description: source.description, records: summary.records, vectors: summary.count },
     seed,
@@ -174,6 +243,10 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
     duplicates_kept_last: Object.fromEntries(validator.duplicatesKeptLast()),
   };
   if (o.kv !== undefined) plan.kv = { backend: o.kv.backend, key_type: keys?.keyType ?? 'string' };
+  if (routingRecall !== undefined) {
+    plan.routing_recall = routingRecall;
+    plan.routing_recall_ms = routingRecallMs;
+  }
   return { plan, routing: trained.routing };
 }
 

@@ -21,6 +21,7 @@ import { newRunId, planRun, type BuildPlan } from './build-plan.ts';
 import { BuildProgress } from './build-progress.ts';
 import type { VectorSource } from './input/vector-record.ts';
 import { publishManifest } from './publish.ts';
+import type { RecallTargets } from './routing-recall.ts';
 import { buildShards } from './shard-build.ts';
 
 export { newRunId } from './build-plan.ts';
@@ -48,6 +49,12 @@ export interface BuildOptions {
    * hash or cel strategy. Absent: a vector-only snapshot.
    */
   kv?: KvOptions;
+  /**
+   * Recall targets (issue 15; CLUSTER and LSH): `targetRecall` sets the default num_probes to the
+   * smallest that reaches it on the build's measured curve; `minRecall` refuses to publish a build
+   * whose curve does not reach it at `maxProbes` (default: all shards). See routing-recall.ts.
+   */
+  recall?: RecallTargets;
   /** Shards built concurrently (default 2). */
   concurrency?: number;
   /** Local scratch folder (default: a new temp folder, removed afterwards). */
@@ -83,6 +90,7 @@ export function assembleManifest(plan: BuildPlan, shards: ShardEntry[], payloadC
     shards: ordered,
     payload_columns: [...new Set(payloadColumns)].sort(),
     ...(plan.kv === undefined ? {} : { kv: plan.kv }),
+    ...(plan.routing_recall === undefined ? {} : { routing_recall: plan.routing_recall }),
     build_stats: {
       total_vectors: plan.input.vectors,
       training_sample_size: plan.training_sample_size,
@@ -121,6 +129,7 @@ export async function buildSnapshot(options: BuildOptions): Promise<BuildResult>
       sampleSize: options.sampleSize,
       onDuplicate: options.onDuplicate,
       kv: options.kv,
+      recall: options.recall,
       runId,
       progress,
       log,

@@ -1,0 +1,221 @@
+/**
+ * Recall-targeted probing (issue 15), build side: a CLUSTER or LSH build measures its own routing
+ * recall on a sample of its data, so users (and `target_recall` queries) need not guess
+ * num_probes.
+ *
+ * Method: up to `maxQueries` query vectors are drawn (seeded, without replacement) from a base of
+ * up to `maxBase` vectors of the training sample. Each query's exact top-k within the base (the
+ * query's own row excluded) is computed by brute force (usearch `exactSearch`, multi-threaded
+ * SIMD); every base vector is assigned to a shard exactly as the writer assigns records (the run's
+ * routing, or a capacity-capped assignment for a balanced CLUSTER run), and each query is routed
+ * with the run's own `ShardRouting.route` over all shards. recall_at_probes[p - 1] is the mean,
+ * over queries, of the fraction of its top-k whose shard is among its first p probed shards:
+ * the recall an exact search within each shard would get with num_probes = p. Since every
+ * vector is in some shard the curve is non-decreasing and ends at exactly 1 at p = num_dbs.
+ */
+import { exactSearch, MetricKind, type BatchMatches } from 'usearch';
+import type { Metric } from '../common/distance.ts';
+import { ConfigValidationError } from '../common/errors.ts';
+import type { RoutingRecall } from '../common/manifest.ts';
+import { ClusterRouting } from '../common/routing/cluster-shard-routing.ts';
+import type { ShardRouting } from '../common/routing/shard-routing.ts';
+import { CapacityAssigner } from './balanced-assignment.ts';
+import { SeededRandom } from './seeded-random.ts';
+
+/** Neighbours per query the curve is measured for. */
+export const RECALL_K = 10;
+/** Default number of sample queries. */
+export const DEFAULT_RECALL_QUERIES = 1_000;
+/** Default number of base vectors (the "data" the queries' exact top-k is taken in). */
+export const DEFAULT_RECALL_BASE = 20_000;
+
+/** Inputs of {@link measureRoutingRecall}. */
+export interface RoutingRecallInput {
+  /** The training sample, `Float32Array` of length rows * dim, row-major. */
+  sample: Float32Array;
+  dim: number;
+  metric: Metric;
+  /** The run's routing (CLUSTER or LSH). */
+  routing: ShardRouting;
+  /** Balanced CLUSTER runs: the balance factor, so the base is assigned with the same capacity cap. */
+  balanceFactor?: number | null;
+  /** Neighbours per query (default 10; lowered to base rows - 1 for tiny inputs). */
+  k?: number;
+  /** Sample queries (default 1,000). */
+  maxQueries?: number;
+  /** Base vectors (default 20,000). */
+  maxBase?: number;
+  seed: number;
+}
+
+/**
+ * Measures a run's routing recall curve on its training sample (see the module comment).
+ * @returns the curve (length routing.numDbs, values rounded to 4 decimals, the last exactly 1),
+ *   or undefined when the sample has fewer than 2 rows.
+ * @throws InvalidQueryError from the routing only for a vector of the wrong length (never for a
+ *   validated sample).
+ */
+export function measureRoutingRecall(input: RoutingRecallInput): RoutingRecall | undefined {
+  const { sample, dim, routing } = input;
+  const rows = Math.floor(sample.length / dim);
+  const numDbs = routing.numDbs;
+  if (rows < 2) return undefined;
+  const rng = new SeededRandom(input.seed ^ 0x2545f491);
+  const baseRows = Math.min(rows, input.maxBase ?? DEFAULT_RECALL_BASE);
+  const base = baseRows === rows ? sample.subarray(0, rows * dim) : gatherRows(sample, dim, pickDistinct(rng, rows, baseRows));
+  const k = Math.min(input.k ?? RECALL_K, baseRows - 1);
+  const queryRows = pickDistinct(rng, baseRows, Math.min(baseRows, input.maxQueries ?? DEFAULT_RECALL_QUERIES));
+  const queries = gatherRows(base, dim, queryRows);
+
+  // Shard of every base vector, as the writer assigns records.
+  const shardOf = new Int32Array(baseRows);
+  if (input.balanceFactor != null && routing instanceof ClusterRouting) {
+    const capped = new CapacityAssigner(routing.centroids, baseRows, input.balanceFactor);
+    for (let r = 0; r < baseRows; r++) shardOf[r] = capped.assign(base, r);
+  } else {
+    for (let r = 0; r < baseRows; r++) shardOf[r] = routing.assign({ vector: base.subarray(r * dim, (r + 1) * dim), location: `sample row ${r}` });
+  }
+
+  const matches = exactSearch(base, queries, dim, k + 1, usearchMetric(input.metric), 0) as BatchMatches;
+  const hitsAtRank = new Float64Array(numDbs);
+  const rank = new Int32Array(numDbs);
+  for (let qi = 0; qi < queryRows.length; qi++) {
+    const order = routing.route({ vector: queries.subarray(qi * dim, (qi + 1) * dim), numProbes: numDbs, shardIds: [] });
+    order.forEach((shard, i) => (rank[shard] = i));
+    const self = queryRows[qi];
+    const found = Number(matches.counts[qi]);
+    let taken = 0;
+    for (let j = 0; j < found && taken < k; j++) {
+      const row = Number(matches.keys[qi * (k + 1) + j]);
+      if (row === self) continue;
+      hitsAtRank[rank[shardOf[row]]]++;
+      taken++;
+    }
+  }
+  const total = hitsAtRank.reduce((s, x) => s + x, 0);
+  const curve: number[] = [];
+  let cumulative = 0;
+  for (let p = 0; p < numDbs; p++) {
+    cumulative += hitsAtRank[p];
+    curve.push(total === 0 ? 1 : Math.round((cumulative / total) * 1e4) / 1e4);
+  }
+  curve[numDbs - 1] = 1;
+  return { k, sample_queries: queryRows.length, sample_size: baseRows, recall_at_probes: curve };
+}
+
+/** Result of {@link probesForRecall}. */
+export interface ProbesForRecall {
+  /** The smallest num_probes (1-based) whose curve value reaches the target, or that of the curve's maximum. */
+  numProbes: number;
+  /** False when no value within the limit reaches the target (numProbes is then that of the best value). */
+  reached: boolean;
+}
+
+/**
+ * The smallest num_probes p (1..maxProbes) with recall_at_probes[p - 1] >= target; when none
+ * reaches it, the smallest p of the best value within the limit, with `reached` false.
+ * @param curve recall_at_probes (length num_dbs).
+ * @param maxProbes upper limit (default: curve length).
+ */
+export function probesForRecall(curve: readonly number[], target: number, maxProbes = curve.length): ProbesForRecall {
+  const limit = Math.min(maxProbes, curve.length);
+  let best = 0;
+  for (let p = 0; p < limit; p++) {
+    if (curve[p] >= target) return { numProbes: p + 1, reached: true };
+    if (curve[p] > curve[best]) best = p;
+  }
+  return { numProbes: best + 1, reached: false };
+}
+
+/** A curve for messages: `p=1: 0.9123, p=2: 0.9801, ...`. */
+export function formatRecallCurve(curve: readonly number[]): string {
+  return curve.map((r, i) => `p=${i + 1}: ${r.toFixed(4)}`).join(', ');
+}
+
+/** Build-time recall targets (`build --target-recall`, `--min-recall`, `--max-probes`). */
+export interface RecallTargets {
+  /** `--target-recall`: default num_probes := the smallest p whose curve value reaches it; in (0, 1]. */
+  targetRecall?: number;
+  /** `--min-recall`: refuse to publish unless the curve reaches it at `maxProbes` (default all shards); in (0, 1]. */
+  minRecall?: number;
+  /** `--max-probes`: the most probes the targets may use, 1..num_dbs. */
+  maxProbes?: number;
+}
+
+/**
+ * Checks recall target options before any input is read.
+ * @throws ConfigValidationError naming the CLI flag: a value outside (0, 1] or --max-probes not
+ *   an integer in 1..num_dbs; any of them with a strategy other than cluster or lsh.
+ */
+export function checkRecallTargets(t: RecallTargets | undefined, strategy: string, numDbs: number): void {
+  if (t === undefined) return;
+  const given = (['targetRecall', 'minRecall', 'maxProbes'] as const).filter((f) => t[f] !== undefined);
+  if (given.length === 0) return;
+  const flag = { targetRecall: '--target-recall', minRecall: '--min-recall', maxProbes: '--max-probes' } as const;
+  if (strategy !== 'cluster' && strategy !== 'lsh') {
+    throw new ConfigValidationError(`${flag[given[0]]} needs the cluster or lsh strategy (the ${strategy} strategy routes exactly and has no recall curve)`);
+  }
+  for (const f of ['targetRecall', 'minRecall'] as const) {
+    const v = t[f];
+    if (v !== undefined && !(Number.isFinite(v) && v > 0 && v <= 1)) throw new ConfigValidationError(`${flag[f]} must be a number in (0, 1], got ${v}`);
+  }
+  if (t.maxProbes !== undefined && (!Number.isInteger(t.maxProbes) || t.maxProbes < 1 || t.maxProbes > numDbs)) {
+    throw new ConfigValidationError(`--max-probes must be an integer in 1..num_dbs (${numDbs}), got ${t.maxProbes}`);
+  }
+}
+
+/**
+ * Applies build-time recall targets to a measured curve.
+ * @returns the default num_probes to publish: `--target-recall`'s choice, else `numProbes`
+ *   unchanged.
+ * @throws ConfigValidationError (nothing is published) giving the whole curve when `--min-recall`
+ *   is not reached at `--max-probes` (or all shards), or `--target-recall` is not reached within
+ *   `--max-probes`.
+ */
+export function applyRecallTargets(curve: RoutingRecall, t: RecallTargets | undefined, numProbes: number): number {
+  if (t === undefined) return numProbes;
+  const values = curve.recall_at_probes;
+  const maxProbes = t.maxProbes ?? values.length;
+  const at = t.maxProbes === undefined ? `with all ${values.length} shards probed` : `at --max-probes ${maxProbes}`;
+  const measured = `measured on ${curve.sample_queries} sample queries, recall@${curve.k} at num_probes: ${formatRecallCurve(values)}`;
+  if (t.minRecall !== undefined && values[maxProbes - 1] < t.minRecall) {
+    throw new ConfigValidationError(
+      `--min-recall ${t.minRecall} is not reached: routing recall ${at} is ${values[maxProbes - 1].toFixed(4)} (${measured}); the build is not published`,
+    );
+  }
+  if (t.targetRecall === undefined) return numProbes;
+  const chosen = probesForRecall(values, t.targetRecall, maxProbes);
+  if (!chosen.reached) {
+    throw new ConfigValidationError(
+      `--target-recall ${t.targetRecall} is not reached ${at}: the best is ${values[chosen.numProbes - 1].toFixed(4)} (${measured}); the build is not published`,
+    );
+  }
+  return chosen.numProbes;
+}
+
+function usearchMetric(metric: Metric): MetricKind {
+  switch (metric) {
+    case 'l2':
+      return MetricKind.L2sq;
+    case 'cosine':
+      return MetricKind.Cos;
+    case 'dot':
+      return MetricKind.IP;
+  }
+}
+
+/** `count` distinct integers of 0..n-1 (seeded partial Fisher-Yates), in draw order. */
+function pickDistinct(rng: SeededRandom, n: number, count: number): number[] {
+  const pool = Array.from({ length: n }, (_, i) => i);
+  for (let i = 0; i < count; i++) {
+    const j = i + rng.nextInt(n - i);
+    [pool[i], pool[j]] = [pool[j], pool[i]];
+  }
+  return pool.slice(0, count);
+}
+
+function gatherRows(data: Float32Array, dim: number, rows: readonly number[]): Float32Array {
+  const out = new Float32Array(rows.length * dim);
+  rows.forEach((r, i) => out.set(data.subarray(r * dim, (r + 1) * dim), i * dim));
+  return out;
+}
