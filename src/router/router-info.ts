@@ -32,6 +32,7 @@ export function snapshotInfo(s: RouterSnapshot, storeUrl: string): SnapshotInfoR
     requested_index_type: m.index.index_type,
     kv_backend: m.kv?.backend ?? '',
     kv_key_type: m.kv?.key_type ?? '',
+    recall_at_probes: m.routing_recall?.recall_at_probes ?? [],
     cel_expr: m.sharding.strategy === 'cel' ? m.sharding.cel_expr : '',
     cel_columns: m.sharding.strategy === 'cel' ? m.sharding.cel_columns : {},
   };

@@ -10,6 +10,7 @@ import type { Hit } from '../common/proto-gen/shardfleet/v1/Hit.ts';
 import type { SearchRequest__Output } from '../common/proto-gen/shardfleet/v1/SearchRequest.ts';
 import type { SearchResponse } from '../common/proto-gen/shardfleet/v1/SearchResponse.ts';
 import { decodeRoutingContext } from '../common/routing/routing-value-codec.ts';
+import { resolveTargetRecall } from '../common/routing/recall-target.ts';
 import { withSpan } from '../common/telemetry/spans.ts';
 import { mergeTopK } from '../common/topk-merge.ts';
 import { decodeVector } from '../common/vector-codec.ts';
@@ -48,7 +49,8 @@ export interface PreparedQuery {
 /**
  * Validates and routes one request against `snapshot`.
  * @throws InvalidQueryError (INVALID_ARGUMENT) for a bad query, top_k, num_probes, min_coverage,
- *   shard id or routing context.
+ *   shard id or routing context; a target_recall outside (0, 1], or one used on a run without a
+ *   routing recall curve (resolveTargetRecall).
  */
 export function prepareQuery(snapshot: RouterSnapshot, req: SearchRequest__Output): PreparedQuery {
   const { manifest } = snapshot;
@@ -57,9 +59,10 @@ export function prepareQuery(snapshot: RouterSnapshot, req: SearchRequest__Outpu
   if (topK > MAX_TOP_K) throw new InvalidQueryError(`top_k must be in 1..${MAX_TOP_K}, got ${topK}`);
   const mc = req.min_coverage;
   if (!Number.isFinite(mc) || mc < 0 || mc > 1) throw new InvalidQueryError(`min_coverage must be in [0, 1] (0 = every probed shard), got ${mc}`);
+  const numProbes = resolveTargetRecall(req.target_recall, req.num_probes, req.shard_ids.length > 0, manifest.routing_recall, manifest.run_id);
   const shardIds = snapshot.routing.route({
     vector: query,
-    numProbes: req.num_probes,
+    numProbes,
     shardIds: req.shard_ids,
     routingContext: decodeRoutingContext(req.routing_context),
   });

@@ -18,9 +18,12 @@ import type { Metric } from '../common/distance.ts';
 import { ConfigValidationError } from '../common/errors.ts';
 import type { RoutingRecall } from '../common/manifest.ts';
 import { ClusterRouting } from '../common/routing/cluster-shard-routing.ts';
+import { probesForRecall } from '../common/routing/recall-target.ts';
 import type { ShardRouting } from '../common/routing/shard-routing.ts';
 import { CapacityAssigner } from './balanced-assignment.ts';
 import { SeededRandom } from './seeded-random.ts';
+
+export { probesForRecall } from '../common/routing/recall-target.ts';
 
 /** Neighbours per query the curve is measured for. */
 export const RECALL_K = 10;
@@ -101,30 +104,6 @@ export function measureRoutingRecall(input: RoutingRecallInput): RoutingRecall |
   }
   curve[numDbs - 1] = 1;
   return { k, sample_queries: queryRows.length, sample_size: baseRows, recall_at_probes: curve };
-}
-
-/** Result of {@link probesForRecall}. */
-export interface ProbesForRecall {
-  /** The smallest num_probes (1-based) whose curve value reaches the target, or that of the curve's maximum. */
-  numProbes: number;
-  /** False when no value within the limit reaches the target (numProbes is then that of the best value). */
-  reached: boolean;
-}
-
-/**
- * The smallest num_probes p (1..maxProbes) with recall_at_probes[p - 1] >= target; when none
- * reaches it, the smallest p of the best value within the limit, with `reached` false.
- * @param curve recall_at_probes (length num_dbs).
- * @param maxProbes upper limit (default: curve length).
- */
-export function probesForRecall(curve: readonly number[], target: number, maxProbes = curve.length): ProbesForRecall {
-  const limit = Math.min(maxProbes, curve.length);
-  let best = 0;
-  for (let p = 0; p < limit; p++) {
-    if (curve[p] >= target) return { numProbes: p + 1, reached: true };
-    if (curve[p] > curve[best]) best = p;
-  }
-  return { numProbes: best + 1, reached: false };
 }
 
 /** A curve for messages: `p=1: 0.9123, p=2: 0.9801, ...`. */

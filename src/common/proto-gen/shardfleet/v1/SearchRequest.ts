@@ -51,6 +51,17 @@ export interface SearchRequest {
    * with partial = true and failed_shards set; never silently.
    */
   'min_coverage'?: (number | string);
+  /**
+   * Recall-targeted probing: probe the smallest num_probes whose routing recall on the build's own
+   * sample (SnapshotInfo recall_at_probes) reaches this value, in (0, 1]; 0 = unset. An explicit
+   * num_probes (> 0) or shard_ids wins over it. The curve is 1.0 with every shard probed, so every
+   * target is met, at worst by probing all shards: a target above what fewer shards reach on the
+   * sample means the full fan-out (read recall_at_probes to see the cost first). It is a
+   * sample estimate of routing recall (exact search within the probed shards), not a guarantee
+   * for each query. Outside (0, 1]: INVALID_ARGUMENT naming target_recall; on a snapshot without a
+   * curve (explicit, cel or hash sharding, or built before curves existed): INVALID_ARGUMENT.
+   */
+  'target_recall'?: (number | string);
 }
 
 export interface SearchRequest__Output {
@@ -102,4 +113,15 @@ export interface SearchRequest__Output {
    * with partial = true and failed_shards set; never silently.
    */
   'min_coverage': (number);
+  /**
+   * Recall-targeted probing: probe the smallest num_probes whose routing recall on the build's own
+   * sample (SnapshotInfo recall_at_probes) reaches this value, in (0, 1]; 0 = unset. An explicit
+   * num_probes (> 0) or shard_ids wins over it. The curve is 1.0 with every shard probed, so every
+   * target is met, at worst by probing all shards: a target above what fewer shards reach on the
+   * sample means the full fan-out (read recall_at_probes to see the cost first). It is a
+   * sample estimate of routing recall (exact search within the probed shards), not a guarantee
+   * for each query. Outside (0, 1]: INVALID_ARGUMENT naming target_recall; on a snapshot without a
+   * curve (explicit, cel or hash sharding, or built before curves existed): INVALID_ARGUMENT.
+   */
+  'target_recall': (number);
 }

@@ -55,6 +55,12 @@ export interface SnapshotInfoResponse {
    */
   'kv_backend'?: (string);
   'kv_key_type'?: (string);
+  /**
+   * Routing recall curve measured at build time (cluster and lsh snapshots; empty otherwise):
+   * element p-1 is the mean fraction of a sample query's exact top-10 (within a sample of the
+   * data) that lies in the first p shards it is routed to, p = 1..num_dbs; ends at 1.0.
+   */
+  'recall_at_probes'?: (number | string)[];
 }
 
 export interface SnapshotInfoResponse__Output {
@@ -110,4 +116,10 @@ export interface SnapshotInfoResponse__Output {
    */
   'kv_backend': (string);
   'kv_key_type': (string);
+  /**
+   * Routing recall curve measured at build time (cluster and lsh snapshots; empty otherwise):
+   * element p-1 is the mean fraction of a sample query's exact top-10 (within a sample of the
+   * data) that lies in the first p shards it is routed to, p = 1..num_dbs; ends at 1.0.
+   */
+  'recall_at_probes': (number)[];
 }
