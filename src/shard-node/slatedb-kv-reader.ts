@@ -27,8 +27,17 @@
  * needs no WAL: the reader is opened with `skip_wal_replay`. A shard never changes after publish,
  * so the reader polls for new manifests only hourly (`manifest_poll_interval_ms`).
  *
- * Lookups: `getMany` issues the gets concurrently (at most 128 in flight) on SlateDB's own
- * threads; the Node thread is not blocked.
+ * Lookups: `getMany` issues the gets concurrently (at most 128 in flight). The cost is the binding's
+ * per-get cost, not the concurrency: the UniFFI binding polls each Rust future synchronously inside
+ * the FFI call on the Node thread, so SlateDB's read path for a cached block (index, bloom filter,
+ * block search, value copy) runs on the Node thread; only block loads from the files run on
+ * SlateDB's tokio threads, and each completes through a cross-thread callback into the Node event
+ * loop (koffi threadsafe function). Measured with 0.12.1 on 2 oversubscribed cores, 20,000 entries,
+ * warm block cache: a raw `DbReader.get` in a tight sequential loop costs 60-120 us, 55-120 us of
+ * it inside the native poll call; 100 random keys take the same ~6-11 ms whether awaited one by
+ * one, via `Promise.all`, or sorted first, and `getMany` is within noise of the raw binding. A cold
+ * cache (fresh reader) costs about 3x more per key until the blocks are cached. 0.12.1 has no
+ * batch get. The reader's options (hourly manifest poll) cost nothing per get.
  */
 import { DbReaderBuilder, ObjectStore, type DbReader } from '@slatedb/uniffi';
 import { stat } from 'node:fs/promises';
