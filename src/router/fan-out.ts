@@ -60,6 +60,8 @@ export interface FanOutQuery {
    * `shardIds` (the answer lands in {@link QueryOutcome.lookups}; `queryBytes` / `topK` unused).
    */
   keys?: readonly Buffer[];
+  /** Pre-filter: the compiled filter as JSON (ShardQuery.filter); absent or "" = none. */
+  filter?: string;
 }
 
 /** A fan-out request: queries of ONE run. */
@@ -295,6 +297,7 @@ class FanOutRun {
           include_vector: src.includeVector,
           ...src.options,
           keys: src.keys ? [...src.keys] : [],
+          filter: src.filter ?? '',
         });
       }
       this.live.add(call);

@@ -10,6 +10,7 @@ import pLimit from 'p-limit';
 import { InvalidQueryError, errorMessage } from '../common/errors.ts';
 import type { ShardQuery__Output } from '../common/proto-gen/shardfleet/v1/ShardQuery.ts';
 import { withSpan } from '../common/telemetry/spans.ts';
+import { FilterExprSchema, filterColumnsOf, type FilterColumn, type FilterExpr } from '../common/filter/filter-expr.ts';
 import { decodeVector } from '../common/vector-codec.ts';
 import type { NodeMetrics } from './node-metrics.ts';
 import type { NodeRun } from './node-run.ts';
@@ -28,6 +29,8 @@ export interface PreparedQuery {
   shardIds: readonly number[];
   includePayload: boolean;
   options: ShardQueryOptions;
+  /** The filter as received (JSON text; "" = none): part of the batch key. */
+  filterKey?: string;
 }
 
 /** The outcome of one (query, shard): hits, or why the shard could not answer. */
@@ -44,9 +47,10 @@ export interface ShardOutcome {
  * @throws InvalidQueryError naming the query index for a top_k outside 1..MAX_TOP_K or a query
  *   vector of the wrong length or with non-finite values.
  */
-export function prepareQueries(queries: readonly ShardQuery__Output[], dim: number): PreparedQuery[] {
+export function prepareQueries(queries: readonly ShardQuery__Output[], dim: number, filterColumns: readonly FilterColumn[] = []): PreparedQuery[] {
   return queries.map((q, i) => {
     if (q.top_k < 1 || q.top_k > MAX_TOP_K) throw new InvalidQueryError(`query ${i}: top_k must be in 1..${MAX_TOP_K}, got ${q.top_k}`);
+    const filter = q.filter === '' ? undefined : parseShardFilter(q.filter, filterColumns, `query ${i}`);
     return {
       vector: decodeVector(q.query, dim, `query ${i}`),
       topK: q.top_k,
@@ -57,9 +61,30 @@ export function prepareQueries(queries: readonly ShardQuery__Output[], dim: numb
         ef: q.ef || undefined,
         refineFactor: q.refine_factor || undefined,
         includeVector: q.include_vector,
+        filter,
       },
+      filterKey: q.filter,
     };
   });
+}
+
+/**
+ * Parses a ShardQuery's filter (JSON of a FilterExpr, compiled by the router).
+ * @throws InvalidQueryError naming `where` for malformed JSON or a column the run does not declare.
+ */
+export function parseShardFilter(text: string, columns: readonly FilterColumn[], where: string): FilterExpr {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new InvalidQueryError(`${where}: filter is not JSON`);
+  }
+  const parsed = FilterExprSchema.safeParse(raw);
+  if (!parsed.success) throw new InvalidQueryError(`${where}: filter is not a compiled filter expression: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  const known = new Set(columns.map((c) => c.name));
+  const unknown = filterColumnsOf(parsed.data).filter((c) => !known.has(c));
+  if (unknown.length > 0) throw new InvalidQueryError(`${where}: filter column ${unknown.map((c) => JSON.stringify(c)).join(', ')} is not a filter column of this run`);
+  return parsed.data;
 }
 
 /** Queries of one request that search one shard with identical options: one batch. */
@@ -74,7 +99,7 @@ interface ShardBatch {
 /** A key of the options that must be equal within a batch. */
 function batchKey(q: PreparedQuery): string {
   const o = q.options;
-  return `${q.topK}/${q.includePayload ? 1 : 0}/${o.includeVector ? 1 : 0}/${o.nprobes ?? 0}/${o.ef ?? 0}/${o.refineFactor ?? 0}`;
+  return `${q.topK}/${q.includePayload ? 1 : 0}/${o.includeVector ? 1 : 0}/${o.nprobes ?? 0}/${o.ef ?? 0}/${o.refineFactor ?? 0}/${q.filterKey ?? ''}`;
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import type { ScoredHit } from '../common/topk-merge.ts';
 import type { KvStoreReader } from './kv-store-reader.ts';
+import type { FilterExpr } from '../common/filter/filter-expr.ts';
 
 /**
  * Per-query search options forwarded from the client to the shard (0 / undefined = backend
@@ -21,6 +22,13 @@ export interface ShardQueryOptions {
    * quantized copy) in {@link ShardHit.vector}. Default false: hits carry no `vector` property.
    */
   includeVector?: boolean;
+  /**
+   * Pre-filter (issue 15): only rows matching it may be returned, and when at least topK rows of
+   * the shard match, topK hits come back (never a short list because matches were filtered out
+   * after an unfiltered search). Columns are the manifest's `index.filter_columns`; semantics
+   * (NULLs, three-valued logic) in filter-expr.ts.
+   */
+  filter?: FilterExpr;
 }
 
 /** One hit of a shard search: a scored hit plus, when requested, the stored vector. */

@@ -248,14 +248,14 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
     const lookupIdx: number[] = [];
     req.queries.forEach((q, i) => (q.keys.length > 0 ? lookupIdx : searchIdx).push(i));
     if (lookupIdx.length === 0) {
-      const outcomes = await searchRun(run, prepareQueries(req.queries, run.manifest.index.dim), metrics);
+      const outcomes = await searchRun(run, prepareQueries(req.queries, run.manifest.index.dim, run.manifest.index.filter_columns), metrics);
       return { run_id: run.runId, shards: outcomes.map((o) => packOutcome(o, req.queries[o.queryIndex])) };
     }
     // Point lookups (Get / MultiGet), possibly coalesced with searches into one call.
     checkLookups(req.queries);
     const searches = req.queries.filter((q) => q.keys.length === 0);
     const [searched, looked] = await Promise.all([
-      searches.length > 0 ? searchRun(run, prepareQueries(searches, run.manifest.index.dim), metrics) : Promise.resolve([]),
+      searches.length > 0 ? searchRun(run, prepareQueries(searches, run.manifest.index.dim, run.manifest.index.filter_columns), metrics) : Promise.resolve([]),
       lookupRun(run, req.queries, lookupIdx),
     ]);
     const shards: ShardResult[] = searched.map((o) => {

@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Metric } from '../common/distance.ts';
-import { ConfigValidationError, ObjectNotFoundError, SnapshotNotFoundError } from '../common/errors.ts';
+import { ConfigValidationError, InputRecordError, ObjectNotFoundError, SnapshotNotFoundError } from '../common/errors.ts';
+import type { VectorRecord } from './input/vector-record.ts';
 import { IndexConfigSchema, KvSpecSchema, RoutingRecallSchema, ShardingSpecSchema, runPrefix, shardDirName } from '../common/manifest.ts';
 import type { ShardRouting } from '../common/routing/shard-routing.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
@@ -107,17 +108,6 @@ export interface PlannedRun {
 }
 
 /**
- * Validates options, reads the input once (validating every record and drawing a seeded
- * reservoir sample, Vitter's Algorithm R; only the sample is held in memory; EXPLICIT and CEL
- * records are also routed, to fail early), trains the routing and stores its metadata arrays.
- * @throws ConfigValidationError for bad options (before reading), InputRecordError naming the
- *   record (wrong dimension, NaN/Inf, duplicate id, out-of-range shard_id, a routing context
- *   the CEL expression cannot route; with `kv`: an empty, too long, mistyped or duplicate key),
- *   ConfigValidationError for bad `kv` options (see checkKvOptions), empty input or
- *   fewer vectors than shards; ConfigValidationError giving the recall curve when `recall`
- *   targets are not reached (nothing uploaded); StorageError from the store.
- */
-/**
  * Checks declared filter columns: identifiers, distinct.
  * @throws ConfigValidationError naming --filter-columns.
  */
@@ -142,6 +132,17 @@ function checkFilterValues(record: VectorRecord, columns: readonly FilterColumn[
   }
 }
 
+/**
+ * Validates options, reads the input once (validating every record and drawing a seeded
+ * reservoir sample, Vitter's Algorithm R; only the sample is held in memory; EXPLICIT and CEL
+ * records are also routed, to fail early), trains the routing and stores its metadata arrays.
+ * @throws ConfigValidationError for bad options (before reading), InputRecordError naming the
+ *   record (wrong dimension, NaN/Inf, duplicate id, out-of-range shard_id, a routing context
+ *   the CEL expression cannot route; with `kv`: an empty, too long, mistyped or duplicate key),
+ *   ConfigValidationError for bad `kv` options (see checkKvOptions), empty input or
+ *   fewer vectors than shards; ConfigValidationError giving the recall curve when `recall`
+ *   targets are not reached (nothing uploaded); StorageError from the store.
+ */
 export async function planRun(o: PlanOptions): Promise<PlannedRun> {
   const { source, progress, log } = o;
   const seed = o.seed ?? 42;

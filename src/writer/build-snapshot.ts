@@ -8,6 +8,7 @@
  * every record has been validated, and `_CURRENT` moves only after every shard and the manifest
  * are stored, so a failed build never changes what readers serve; a rerun starts a new run id.
  */
+import type { FilterColumn } from '../common/filter/filter-expr.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,6 +50,8 @@ export interface BuildOptions {
    * hash or cel strategy. Absent: a vector-only snapshot.
    */
   kv?: KvOptions;
+  /** Filtered search: payload fields stored natively per shard (`--filter-columns`). */
+  filterColumns?: readonly FilterColumn[];
   /**
    * Recall targets (issue 15; CLUSTER and LSH): `targetRecall` sets the default num_probes to the
    * smallest that reaches it on the build's measured curve; `minRecall` refuses to publish a build
@@ -129,6 +132,7 @@ export async function buildSnapshot(options: BuildOptions): Promise<BuildResult>
       sampleSize: options.sampleSize,
       onDuplicate: options.onDuplicate,
       kv: options.kv,
+      filterColumns: options.filterColumns,
       recall: options.recall,
       runId,
       progress,

@@ -63,6 +63,7 @@ export async function planDistributedBuild(o: DistributedPlanOptions): Promise<B
     sampleSize: o.sampleSize,
     onDuplicate: o.onDuplicate,
     kv: o.kv,
+    filterColumns: o.filterColumns,
     recall: o.recall,
     runId,
     progress: new BuildProgress(o.progress ?? true, o.log),

@@ -15,6 +15,7 @@ import { ConfigValidationError, VectorIndexError, errorMessage } from '../common
 import { kvKeyBytes, kvValueBytes } from './kv-keys.ts';
 import { shardDirName, shardPrefix, type ShardEntry } from '../common/manifest.ts';
 import { ID_FILTER_FILE, IdFilterBuilder } from '../common/routing/id-filter.ts';
+import { FilterStatsBuilder, filterRowOf } from '../common/filter/filter-expr.ts';
 import type { ShardRouting } from '../common/routing/shard-routing.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
 import { openShardWriterFactory } from './backends/open-shard-writer.ts';
@@ -101,6 +102,9 @@ export async function buildShards(o: ShardBuildOptions): Promise<BuiltShards> {
     // Id filters (Get-by-id routing) for every strategy but HASH, whose ids route by their hash:
     // fed as records are assigned (8 bytes per id, never the id strings), sized at the end.
     const idFilters = plan.sharding.strategy === 'hash' ? undefined : writers.map((w) => (w === undefined ? undefined : new IdFilterBuilder()));
+    // Filtered search: per-shard statistics of the filter columns (the router skips shards they rule out).
+    const filterColumns = plan.index.filter_columns ?? [];
+    const filterStats = filterColumns.length === 0 ? undefined : writers.map((w) => (w === undefined ? undefined : new FilterStatsBuilder(filterColumns)));
     const assign = createRecordAssigner(plan.sharding, routing, plan.input.vectors);
     const keptLast = new Map(Object.entries(plan.duplicates_kept_last));
     const payloadColumns = new Set<string>();
@@ -116,6 +120,7 @@ export async function buildShards(o: ShardBuildOptions): Promise<BuiltShards> {
       const kv = plan.kv === undefined || !mine(dbId) ? undefined : { key: kvKeyBytes(record), value: kvValueBytes(record) };
       await buffers.add(dbId, record.id, record.vector, record.payload ? JSON.stringify(record.payload) : null, kv);
       idFilters?.[dbId]?.add(record.id);
+      filterStats?.[dbId]?.add(filterRowOf(record.payload, filterColumns));
       written++;
       assigning.increment();
     }
@@ -168,6 +173,8 @@ export async function buildShards(o: ShardBuildOptions): Promise<BuiltShards> {
                 indexing.increment();
                 const entry: ShardEntry = { db_id: dbId, url, files, vector_count: built.vectorCount, checkpoint_id: built.checkpointId, index_type: built.indexType };
                 if (plan.kv !== undefined) entry.kv_entries = built.kvEntries;
+                const stats = filterStats?.[dbId];
+                if (stats) entry.filter_stats = stats.finish();
                 return entry;
               }),
             ],

@@ -10,6 +10,10 @@ export interface RouteRequest {
   'num_probes'?: (number);
   'shard_ids'?: (number)[];
   'routing_context'?: ({[key: string]: _shardfleet_v1_RoutingValue});
+  /**
+   * As in SearchRequest: shards the filter's statistics rule out are skipped (RouteResponse.skipped).
+   */
+  'filter'?: (string);
 }
 
 export interface RouteRequest__Output {
@@ -20,4 +24,8 @@ export interface RouteRequest__Output {
   'num_probes': (number);
   'shard_ids': (number)[];
   'routing_context': ({[key: string]: _shardfleet_v1_RoutingValue__Output});
+  /**
+   * As in SearchRequest: shards the filter's statistics rule out are skipped (RouteResponse.skipped).
+   */
+  'filter': (string);
 }

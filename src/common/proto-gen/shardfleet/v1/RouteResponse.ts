@@ -1,6 +1,7 @@
 // Original file: proto/shardfleet/v1/router.proto
 
 import type { ShardRoute as _shardfleet_v1_ShardRoute, ShardRoute__Output as _shardfleet_v1_ShardRoute__Output } from '../../shardfleet/v1/ShardRoute.ts';
+import type { ShardFailure as _shardfleet_v1_ShardFailure, ShardFailure__Output as _shardfleet_v1_ShardFailure__Output } from '../../shardfleet/v1/ShardFailure.ts';
 
 export interface RouteResponse {
   'run_id'?: (string);
@@ -8,6 +9,11 @@ export interface RouteResponse {
    * The shards the query would probe, in routing order.
    */
   'shards'?: (_shardfleet_v1_ShardRoute)[];
+  /**
+   * Shards passed over because the filter cannot match there (db_id, and why: the statistic that
+   * rules it out), in routing order.
+   */
+  'skipped'?: (_shardfleet_v1_ShardFailure)[];
 }
 
 export interface RouteResponse__Output {
@@ -16,4 +22,9 @@ export interface RouteResponse__Output {
    * The shards the query would probe, in routing order.
    */
   'shards': (_shardfleet_v1_ShardRoute__Output)[];
+  /**
+   * Shards passed over because the filter cannot match there (db_id, and why: the statistic that
+   * rules it out), in routing order.
+   */
+  'skipped': (_shardfleet_v1_ShardFailure__Output)[];
 }

@@ -52,6 +52,17 @@ export interface SearchRequest {
    */
   'min_coverage'?: (number | string);
   /**
+   * Pre-filter: a CEL boolean expression over the snapshot's filter columns (SnapshotInfo
+   * filter_columns), e.g. `label == "Shirt" && price < 20.5`; "" = none. Supported: column <op>
+   * literal (== != < <= > >=), column in [literals], bool columns alone, &&, ||, !. Every result
+   * matches, and when at least top_k rows of the probed shards match, top_k results come back.
+   * With cluster / LSH routing, shards whose statistics prove no match are skipped and probing
+   * goes on to the next nearest shard, so num_probes shards that can match are searched.
+   * INVALID_ARGUMENT names an unknown column, a literal of the wrong type or an unsupported
+   * construct, with its offset.
+   */
+  'filter'?: (string);
+  /**
    * Recall-targeted probing: probe the smallest num_probes whose routing recall on the build's own
    * sample (SnapshotInfo recall_at_probes) reaches this value, in (0, 1]; 0 = unset. An explicit
    * num_probes (> 0) or shard_ids wins over it. The curve is 1.0 with every shard probed, so every
@@ -113,6 +124,17 @@ export interface SearchRequest__Output {
    * with partial = true and failed_shards set; never silently.
    */
   'min_coverage': (number);
+  /**
+   * Pre-filter: a CEL boolean expression over the snapshot's filter columns (SnapshotInfo
+   * filter_columns), e.g. `label == "Shirt" && price < 20.5`; "" = none. Supported: column <op>
+   * literal (== != < <= > >=), column in [literals], bool columns alone, &&, ||, !. Every result
+   * matches, and when at least top_k rows of the probed shards match, top_k results come back.
+   * With cluster / LSH routing, shards whose statistics prove no match are skipped and probing
+   * goes on to the next nearest shard, so num_probes shards that can match are searched.
+   * INVALID_ARGUMENT names an unknown column, a literal of the wrong type or an unsupported
+   * construct, with its offset.
+   */
+  'filter': (string);
   /**
    * Recall-targeted probing: probe the smallest num_probes whose routing recall on the build's own
    * sample (SnapshotInfo recall_at_probes) reaches this value, in (0, 1]; 0 = unset. An explicit

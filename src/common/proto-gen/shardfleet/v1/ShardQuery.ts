@@ -37,6 +37,11 @@ export interface ShardQuery {
    * include_vector apply to the record the key names.
    */
   'keys'?: (Buffer | Uint8Array | string)[];
+  /**
+   * Pre-filter of a search: the router's compiled form of SearchRequest.filter, as JSON (see
+   * src/common/filter/filter-expr.ts, FilterExpr); "" = none. Every hit must match it.
+   */
+  'filter'?: (string);
 }
 
 /**
@@ -75,4 +80,9 @@ export interface ShardQuery__Output {
    * include_vector apply to the record the key names.
    */
   'keys': (Buffer)[];
+  /**
+   * Pre-filter of a search: the router's compiled form of SearchRequest.filter, as JSON (see
+   * src/common/filter/filter-expr.ts, FilterExpr); "" = none. Every hit must match it.
+   */
+  'filter': (string);
 }

@@ -61,6 +61,11 @@ export interface SnapshotInfoResponse {
    * data) that lies in the first p shards it is routed to, p = 1..num_dbs; ends at 1.0.
    */
   'recall_at_probes'?: (number | string)[];
+  /**
+   * Filter columns queries may filter on (name -> "string", "int", "float" or "bool"); empty when
+   * the snapshot was built without --filter-columns.
+   */
+  'filter_columns'?: ({[key: string]: string});
 }
 
 export interface SnapshotInfoResponse__Output {
@@ -122,4 +127,9 @@ export interface SnapshotInfoResponse__Output {
    * data) that lies in the first p shards it is routed to, p = 1..num_dbs; ends at 1.0.
    */
   'recall_at_probes': (number)[];
+  /**
+   * Filter columns queries may filter on (name -> "string", "int", "float" or "bool"); empty when
+   * the snapshot was built without --filter-columns.
+   */
+  'filter_columns': ({[key: string]: string});
 }
