@@ -23,3 +23,10 @@ export function listArg(value: string): string[] {
     .map((s) => s.trim())
     .filter((s) => s !== '');
 }
+
+/** Parses a recall value in (0, 1] (e.g. `--target-recall 0.95`). @throws InvalidArgumentError otherwise. */
+export function recallArg(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 1) throw new InvalidArgumentError(`"${value}" is not a recall in (0, 1]`);
+  return n;
+}
