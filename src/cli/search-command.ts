@@ -10,7 +10,7 @@ import type { ClientTlsFiles } from '../common/grpc-security.ts';
 import type { RoutingContext } from '../common/routing/routing-context.ts';
 import { ShardfleetClient, type SearchResponse } from '../client/router-client.ts';
 import { readIdxImages } from '../writer/input/idx-source.ts';
-import { intArg } from './arg-parsers.ts';
+import { intArg, recallArg } from './arg-parsers.ts';
 import { ShardfleetCommand } from './env-options.ts';
 
 const VectorJson = z.array(z.number());
@@ -72,6 +72,7 @@ interface SearchFlags extends RouterClientFlags {
   idxIndex: number;
   topK: number;
   numProbes: number;
+  targetRecall?: number;
   shardIds?: string;
   routingContext?: string;
   nprobes: number;
@@ -175,6 +176,7 @@ export function searchCommand(): Command {
     .option('--idx-index <n>', 'record of --idx to use', intArg, 0)
     .option('--top-k <n>', 'results', intArg, 10)
     .option('--num-probes <n>', 'shards to probe (0 = snapshot default)', intArg, 0)
+    .option('--target-recall <r>', 'probe the fewest shards whose build-time routing recall@10 reaches r (0 < r <= 1; see info recall_at_probes); --num-probes / --shard-ids win', recallArg)
     .option('--shard-ids <list>', 'comma-separated shard ids (required for explicit sharding; overrides routing otherwise)')
     .option('--routing-context <json>', 'cel sharding: routing context as a JSON object, e.g. \'{"region":"eu"}\'')
     .option('--nprobes <n>', 'IVF partitions to probe per shard (0 = default)', intArg, 0)
@@ -195,6 +197,7 @@ export function searchCommand(): Command {
           vector: await queryVector(flags),
           top_k: flags.topK,
           num_probes: flags.numProbes,
+          target_recall: flags.targetRecall,
           shard_ids: flags.shardIds?.split(',').map((s) => intArg(s)),
           routing_context: flags.routingContext === undefined ? undefined : parseRoutingContext(flags.routingContext),
           nprobes: flags.nprobes,

@@ -53,6 +53,12 @@ export interface SearchParams {
   top_k?: number;
   /** 0 / undefined = the snapshot's default. */
   num_probes?: number;
+  /**
+   * Recall-targeted probing: probe the smallest num_probes whose build-time routing recall
+   * (SnapshotInfo recall_at_probes) reaches this, in (0, 1]; 0 / undefined = unset. num_probes or
+   * shard_ids given win. Outside (0, 1], or a snapshot without a curve: INVALID_ARGUMENT.
+   */
+  target_recall?: number;
   /** Explicit shards: required for explicit-sharded snapshots, overrides routing otherwise. */
   shard_ids?: number[];
   /** CEL-sharded snapshots: the values of the manifest's cel_columns. */
@@ -248,6 +254,7 @@ function toSearchRequest(params: SearchParams): SearchRequest {
     query: encodeVector(params.vector),
     top_k: params.top_k ?? 10,
     num_probes: params.num_probes ?? 0,
+    target_recall: params.target_recall ?? 0,
     shard_ids: params.shard_ids ?? [],
     include_payload: params.include_payload ?? false,
     include_vector: params.include_vector ?? false,
