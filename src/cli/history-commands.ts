@@ -93,6 +93,8 @@ function runJson(r: RunSummary): Record<string, unknown> {
     strategy: r.strategy,
     backend: r.backend,
     bytes: r.bytes,
+    num_probes: r.numProbes,
+    routing_recall: r.routingRecall,
     current: r.current,
     ...(r.error !== undefined ? { error: r.error } : {}),
   };
@@ -101,7 +103,7 @@ function runJson(r: RunSummary): Record<string, unknown> {
 /** A fixed-width table, then one line per malformed manifest with its error. */
 function formatHistory(runs: RunSummary[]): string {
   if (runs.length === 0) return 'no runs (no manifests under manifests/)\n';
-  const header = ['', 'run_id', 'created', 'vectors', 'shards', 'strategy', 'backend', 'size'];
+  const header = ['', 'run_id', 'created', 'vectors', 'shards', 'strategy', 'backend', 'size', 'probes', 'recall@probes 1..'];
   const rows = runs.map((r) => [
     r.current ? '*' : '',
     r.runId,
@@ -111,6 +113,8 @@ function formatHistory(runs: RunSummary[]): string {
     r.strategy ?? (r.error !== undefined ? 'MALFORMED' : '-'),
     r.backend ?? '-',
     r.bytes === null ? '-' : humanBytes(r.bytes),
+    r.numProbes === null ? '-' : String(r.numProbes),
+    r.routingRecall === null ? '-' : compactCurve(r.routingRecall.recall_at_probes),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const fmt = (row: string[]): string => row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
@@ -118,6 +122,12 @@ function formatHistory(runs: RunSummary[]): string {
   for (const r of runs) if (r.error !== undefined) out.push(`error in ${r.runId}: ${r.error}`);
   if (!runs.some((r) => r.current)) out.push('no run is current (_CURRENT is missing, malformed, or points at no listed manifest)');
   return out.join('\n') + '\n';
+}
+
+/** A recall curve as `0.885/0.986/0.998/1.000`: 3 decimals, up to the first value that rounds to 1.000. */
+function compactCurve(curve: readonly number[]): string {
+  const end = curve.findIndex((r) => r >= 0.9995);
+  return curve.slice(0, end < 0 ? curve.length : end + 1).map((r) => r.toFixed(3)).join('/');
 }
 
 function humanBytes(n: number): string {

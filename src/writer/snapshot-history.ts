@@ -20,6 +20,7 @@ import {
   parseManifest,
   type CurrentPointer,
   type Manifest,
+  type RoutingRecall,
 } from '../common/manifest.ts';
 import {
   ConfigValidationError,
@@ -49,6 +50,10 @@ export interface RunSummary {
   backend: string | null;
   /** Total bytes of the shard files (null when the manifest is malformed). */
   bytes: number | null;
+  /** Default num_probes of the manifest (null when malformed). */
+  numProbes: number | null;
+  /** CLUSTER / LSH runs: the routing recall curve measured at build time (null otherwise, or in older manifests). */
+  routingRecall: RoutingRecall | null;
   /** True when `_CURRENT` points at this manifest. */
   current: boolean;
   /** Why the manifest is unusable (unreadable, invalid JSON, schema errors, run id mismatch). */
@@ -295,7 +300,7 @@ async function loadRuns(store: ObjectStore): Promise<LoadedRun[]> {
     entries.map(({ key, m }) =>
       limit(async (): Promise<LoadedRun> => {
         const runId = m[2];
-        const base = { runId, manifestKey: key, createdAt: keyTimeToIso(m[1]), vectors: null, shards: null, strategy: null, backend: null, bytes: null };
+        const base = { runId, manifestKey: key, createdAt: keyTimeToIso(m[1]), vectors: null, shards: null, strategy: null, backend: null, bytes: null, numProbes: null, routingRecall: null };
         let manifest: Manifest;
         try {
           manifest = parseManifest(await store.get(key), key);
@@ -316,6 +321,8 @@ async function loadRuns(store: ObjectStore): Promise<LoadedRun[]> {
             strategy: manifest.sharding.strategy,
             backend: manifest.index.backend,
             bytes: manifest.build_stats.total_bytes,
+            numProbes: manifest.sharding.num_probes,
+            routingRecall: manifest.routing_recall ?? null,
           },
         };
       }),
