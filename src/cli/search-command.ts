@@ -75,6 +75,7 @@ interface SearchFlags extends RouterClientFlags {
   targetRecall?: number;
   shardIds?: string;
   routingContext?: string;
+  filter?: string;
   nprobes: number;
   ef: number;
   refineFactor: number;
@@ -179,6 +180,7 @@ export function searchCommand(): Command {
     .option('--target-recall <r>', 'probe the fewest shards whose build-time routing recall@10 reaches r (0 < r <= 1; see info recall_at_probes); --num-probes / --shard-ids win', recallArg)
     .option('--shard-ids <list>', 'comma-separated shard ids (required for explicit sharding; overrides routing otherwise)')
     .option('--routing-context <json>', 'cel sharding: routing context as a JSON object, e.g. \'{"region":"eu"}\'')
+    .option('--filter <cel>', 'pre-filter over the snapshot\'s filter columns (see `shardfleet info`), e.g. \'label_name == "Shirt" && label < 5\'')
     .option('--nprobes <n>', 'IVF partitions to probe per shard (0 = default)', intArg, 0)
     .option('--ef <n>', 'HNSW beam width per shard (0 = default)', intArg, 0)
     .option('--refine-factor <n>', 're-rank top-k * n candidates exactly (0 = default)', intArg, 0)
@@ -200,6 +202,7 @@ export function searchCommand(): Command {
           target_recall: flags.targetRecall,
           shard_ids: flags.shardIds?.split(',').map((s) => intArg(s)),
           routing_context: flags.routingContext === undefined ? undefined : parseRoutingContext(flags.routingContext),
+          filter: flags.filter,
           nprobes: flags.nprobes,
           ef: flags.ef,
           refine_factor: flags.refineFactor,

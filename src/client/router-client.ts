@@ -61,6 +61,11 @@ export interface SearchParams {
   target_recall?: number;
   /** Explicit shards: required for explicit-sharded snapshots, overrides routing otherwise. */
   shard_ids?: number[];
+  /**
+   * Pre-filter: a CEL boolean expression over the snapshot's filter columns (SnapshotInfo
+   * filter_columns), e.g. `label_name == "Shirt" && label < 5`; every result matches it.
+   */
+  filter?: string;
   /** CEL-sharded snapshots: the values of the manifest's cel_columns. */
   routing_context?: RoutingContext;
   /** IVF partitions to probe in each shard (LanceDB ivf_*); 0 = shard default. */
@@ -174,13 +179,14 @@ export class ShardfleetClient {
 
   /** Which shards a query would probe (no search). */
   route(
-    params: Pick<SearchParams, 'vector' | 'num_probes' | 'shard_ids' | 'routing_context' | 'timeout_ms'>,
+    params: Pick<SearchParams, 'vector' | 'num_probes' | 'shard_ids' | 'routing_context' | 'timeout_ms' | 'filter'>,
   ): Promise<RouteResponse__Output> {
     const req: RouteRequest = {
       query: encodeVector(params.vector),
       num_probes: params.num_probes ?? 0,
       shard_ids: params.shard_ids ?? [],
       routing_context: encodeRoutingContext(params.routing_context ?? {}),
+      filter: params.filter ?? '',
     };
     return unaryCall(this.client.Route.bind(this.client) as never, req, this.options(params.timeout_ms ?? 10_000), this.metadata());
   }
@@ -263,5 +269,6 @@ function toSearchRequest(params: SearchParams): SearchRequest {
     nprobes: params.nprobes ?? 0,
     ef: params.ef ?? 0,
     refine_factor: params.refine_factor ?? 0,
+    filter: params.filter ?? '',
   };
 }

@@ -3,6 +3,8 @@
  * replica's state) and Route (which shards and ready replicas a query would hit, without
  * searching: shardyfusion's route_vector).
  */
+import { compileFilter } from '../common/filter/cel-filter.ts';
+import { routeFiltered } from './filter-routing.ts';
 import type { RouteRequest__Output } from '../common/proto-gen/shardfleet/v1/RouteRequest.ts';
 import type { RouteResponse } from '../common/proto-gen/shardfleet/v1/RouteResponse.ts';
 import type { ShardDetailsResponse } from '../common/proto-gen/shardfleet/v1/ShardDetailsResponse.ts';
@@ -32,6 +34,7 @@ export function snapshotInfo(s: RouterSnapshot, storeUrl: string): SnapshotInfoR
     requested_index_type: m.index.index_type,
     kv_backend: m.kv?.backend ?? '',
     kv_key_type: m.kv?.key_type ?? '',
+    filter_columns: Object.fromEntries((m.index.filter_columns ?? []).map((c) => [c.name, c.type])),
     recall_at_probes: m.routing_recall?.recall_at_probes ?? [],
     cel_expr: m.sharding.strategy === 'cel' ? m.sharding.cel_expr : '',
     cel_columns: m.sharding.strategy === 'cel' ? m.sharding.cel_columns : {},
@@ -63,22 +66,24 @@ export function shardDetails(s: RouterSnapshot, replicas: ReplicaState, addressO
  * (preferred first). An empty `query` is accepted for EXPLICIT, CEL and HASH runs, whose routing
  * does not look at the vector. A HASH run answers every shard (its records are placed by key, not
  * by similarity) unless the request names shard_ids; RouteResponse has no field to explain that,
- * the README does.
+ * the README does. With a filter, shards it cannot match are skipped and listed in `skipped`
+ * (filter-routing.ts).
  * @throws InvalidQueryError (INVALID_ARGUMENT) for a bad query or one that cannot be routed.
  */
 export function route(s: RouterSnapshot, replicas: ReplicaState, addressOf: (nodeId: string) => string | undefined, req: RouteRequest__Output): RouteResponse {
   const { manifest } = s;
   const vectorFree = manifest.sharding.strategy === 'explicit' || manifest.sharding.strategy === 'cel' || manifest.sharding.strategy === 'hash';
   const vector = vectorFree && req.query.length === 0 ? new Float32Array(manifest.index.dim) : decodeVector(req.query, manifest.index.dim);
-  const shardIds = s.routing.route({
-    vector,
-    numProbes: req.num_probes,
-    shardIds: req.shard_ids,
-    routingContext: decodeRoutingContext(req.routing_context),
-  });
+  const filter = compileFilter(req.filter, manifest.index.filter_columns ?? []);
+  const { shardIds, skipped } = routeFiltered(
+    s,
+    { vector, numProbes: req.num_probes, shardIds: req.shard_ids, routingContext: decodeRoutingContext(req.routing_context) },
+    filter,
+  );
   const runId = manifest.run_id;
   return {
     run_id: runId,
+    skipped,
     shards: shardIds.map((dbId) => {
       const nodes = replicas.readyReplicas(runId, dbId, s.placement.get(dbId) ?? []);
       return { db_id: dbId, node_ids: nodes, addresses: nodes.map((n) => addressOf(n) ?? '') };

@@ -14,6 +14,8 @@ import { resolveTargetRecall } from '../common/routing/recall-target.ts';
 import { withSpan } from '../common/telemetry/spans.ts';
 import { mergeTopK } from '../common/topk-merge.ts';
 import { decodeVector } from '../common/vector-codec.ts';
+import { compileFilter } from '../common/filter/cel-filter.ts';
+import { routeFiltered } from './filter-routing.ts';
 import { fanOut, type FanOutDeps, type FanOutQuery, type FanOutResult, type QueryOutcome } from './fan-out.ts';
 import type { RouterMetrics } from './router-metrics.ts';
 import type { RouterSnapshot } from './router-snapshot.ts';
@@ -50,7 +52,9 @@ export interface PreparedQuery {
  * Validates and routes one request against `snapshot`.
  * @throws InvalidQueryError (INVALID_ARGUMENT) for a bad query, top_k, num_probes, min_coverage,
  *   shard id or routing context; a target_recall outside (0, 1], or one used on a run without a
- *   routing recall curve (resolveTargetRecall).
+ *   routing recall curve (resolveTargetRecall); a filter that does not compile against the
+ *   run's filter columns (naming the column or construct and its offset, cel-filter.ts).
+ * With a filter, shards whose statistics rule out a match are skipped (filter-routing.ts).
  */
 export function prepareQuery(snapshot: RouterSnapshot, req: SearchRequest__Output): PreparedQuery {
   const { manifest } = snapshot;
@@ -60,12 +64,12 @@ export function prepareQuery(snapshot: RouterSnapshot, req: SearchRequest__Outpu
   const mc = req.min_coverage;
   if (!Number.isFinite(mc) || mc < 0 || mc > 1) throw new InvalidQueryError(`min_coverage must be in [0, 1] (0 = every probed shard), got ${mc}`);
   const numProbes = resolveTargetRecall(req.target_recall, req.num_probes, req.shard_ids.length > 0, manifest.routing_recall, manifest.run_id);
-  const shardIds = snapshot.routing.route({
-    vector: query,
-    numProbes,
-    shardIds: req.shard_ids,
-    routingContext: decodeRoutingContext(req.routing_context),
-  });
+  const filter = compileFilter(req.filter, manifest.index.filter_columns ?? []);
+  const { shardIds } = routeFiltered(
+    snapshot,
+    { vector: query, numProbes, shardIds: req.shard_ids, routingContext: decodeRoutingContext(req.routing_context) },
+    filter,
+  );
   return {
     topK,
     shardIds,
@@ -77,6 +81,7 @@ export function prepareQuery(snapshot: RouterSnapshot, req: SearchRequest__Outpu
       includePayload: req.include_payload,
       includeVector: req.include_vector,
       options: { nprobes: req.nprobes, ef: req.ef, refine_factor: req.refine_factor },
+      ...(filter === undefined ? {} : { filter: JSON.stringify(filter) }),
     },
   };
 }

@@ -1,0 +1,82 @@
+/**
+ * Filter-aware routing (issue 15): the shards a filtered query probes. Shards whose per-shard
+ * filter statistics (manifest `filter_stats`) prove that no row can match are skipped. With
+ * CLUSTER or LSH routing, probing then goes on down the run's own probe order (next nearest
+ * centroid, next LSH perturbation) until `num_probes` shards that CAN match are found, so a
+ * selective filter (a shoe image filtered to `label == "shirt"`) still searches num_probes shards
+ * where shirts are. With EXPLICIT, CEL and HASH routing the routed shards are kept as routed,
+ * minus those that cannot match.
+ */
+import type { FilterExpr, FilterStats } from '../common/filter/filter-expr.ts';
+import { shardMayMatch } from '../common/filter/filter-expr.ts';
+import { shardDirName } from '../common/manifest.ts';
+import type { QueryToRoute } from '../common/routing/shard-routing.ts';
+import type { RouterSnapshot } from './router-snapshot.ts';
+
+/** A shard passed over, and why. */
+export interface SkippedShard {
+  db_id: number;
+  reason: string;
+}
+
+/** The routed shards of a query and the ones the filter ruled out. */
+export interface FilteredRoute {
+  /** Shards to probe, routing order. */
+  shardIds: number[];
+  /** Shards skipped because the filter cannot match there, routing order. */
+  skipped: SkippedShard[];
+}
+
+/** A short account of a shard's statistics of the filter's columns, for Route and logs. */
+function describeStats(stats: FilterStats | undefined, columns: readonly string[]): string {
+  if (!stats) return 'no statistics';
+  return columns
+    .map((c) => {
+      const s = stats[c];
+      if (!s) return `${c}: no statistics`;
+      if (s.count === 0) return `${c}: every row NULL`;
+      if (s.values) return `${c} in ${JSON.stringify(s.values.length > 8 ? [...s.values.slice(0, 8), '...'] : s.values)}`;
+      return `${c} in [${JSON.stringify(s.min)}, ${JSON.stringify(s.max)}]`;
+    })
+    .join(', ');
+}
+
+function columnsOf(expr: FilterExpr, out = new Set<string>()): string[] {
+  if (expr.op === 'cmp' || expr.op === 'in') out.add(expr.column);
+  else if (expr.op === 'not') columnsOf(expr.arg, out);
+  else if (expr.op === 'and' || expr.op === 'or') for (const a of expr.args) columnsOf(a, out);
+  return [...out];
+}
+
+/**
+ * Routes `query` within `snapshot`, honouring `filter` (undefined = plain routing).
+ * @throws InvalidQueryError as the run's routing does (num_probes, shard ids, routing context).
+ */
+export function routeFiltered(snapshot: RouterSnapshot, query: QueryToRoute, filter: FilterExpr | undefined): FilteredRoute {
+  const { routing, manifest } = snapshot;
+  const routed = routing.route(query);
+  if (filter === undefined) return { shardIds: routed, skipped: [] };
+  const statsOf = new Map(manifest.shards.map((s) => [s.db_id, s]));
+  const cols = columnsOf(filter);
+  const mayMatch = (dbId: number): boolean => {
+    const entry = statsOf.get(dbId);
+    if (entry !== undefined && entry.vector_count === 0) return false;
+    return shardMayMatch(filter, entry?.filter_stats);
+  };
+  const skip = (dbId: number): SkippedShard => {
+    const entry = statsOf.get(dbId);
+    const why = entry?.vector_count === 0 ? 'empty shard' : `the filter cannot match (${describeStats(entry?.filter_stats, cols)})`;
+    return { db_id: dbId, reason: `shard ${dbId} (${shardDirName(dbId)}): ${why}` };
+  };
+  const vectorRouted = (manifest.sharding.strategy === 'cluster' || manifest.sharding.strategy === 'lsh') && query.shardIds.length === 0;
+  const order = vectorRouted && routed.length < routing.numDbs ? routing.route({ ...query, numProbes: routing.numDbs }) : routed;
+  const want = routed.length;
+  const shardIds: number[] = [];
+  const skipped: SkippedShard[] = [];
+  for (const dbId of order) {
+    if (vectorRouted && shardIds.length === want) break;
+    if (mayMatch(dbId)) shardIds.push(dbId);
+    else skipped.push(skip(dbId));
+  }
+  return { shardIds, skipped };
+}
