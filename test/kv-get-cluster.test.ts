@@ -175,6 +175,9 @@ for (const v of VARIANTS) {
     test('Search probes every shard of the hash snapshot and its hit ids are keys Get finds', async () => {
       const res = await client.search({ vector: Array.from(items[5].vector), top_k: 5, include_payload: true });
       assert.equal(res.num_shards_queried, NUM_DBS);
+      const route = await client.route({ vector: Array.from(items[5].vector) });
+      assert.equal(route.shards.length, NUM_DBS);
+      assert.match(route.note, /hash-sharded snapshot: records are placed by key hash, not by similarity, so a search probes every shard/);
       assert.equal(res.results[0].id, String(items[5].key));
       const got = await client.multiGet({ keys: res.results.map((h) => (v.intKeys ? BigInt(h.id) : h.id)) });
       got.results.forEach((r, i) => {

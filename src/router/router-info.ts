@@ -65,8 +65,8 @@ export function shardDetails(s: RouterSnapshot, replicas: ReplicaState, addressO
  * Route: the shards a query would probe, in routing order, each with its ready replicas
  * (preferred first). An empty `query` is accepted for EXPLICIT, CEL and HASH runs, whose routing
  * does not look at the vector. A HASH run answers every shard (its records are placed by key, not
- * by similarity) unless the request names shard_ids; RouteResponse has no field to explain that,
- * the README does. With a filter, shards it cannot match are skipped and listed in `skipped`
+ * by similarity) unless the request names shard_ids; RouteResponse.note says so (as does the
+ * README). With a filter, shards it cannot match are skipped and listed in `skipped`
  * (filter-routing.ts).
  * @throws InvalidQueryError (INVALID_ARGUMENT) for a bad query or one that cannot be routed.
  */
@@ -84,11 +84,27 @@ export function route(s: RouterSnapshot, replicas: ReplicaState, addressOf: (nod
   return {
     run_id: runId,
     skipped,
+    note: routeNote(manifest, req.shard_ids.length > 0),
     shards: shardIds.map((dbId) => {
       const nodes = replicas.readyReplicas(runId, dbId, s.placement.get(dbId) ?? []);
       return { db_id: dbId, node_ids: nodes, addresses: nodes.map((n) => addressOf(n) ?? '') };
     }),
   };
+}
+
+/** Why Route picked the shards it did, when it is not by similarity ("" otherwise). */
+function routeNote(m: Manifest, shardIdsGiven: boolean): string {
+  if (shardIdsGiven) return 'shard_ids given: those shards, as listed';
+  switch (m.sharding.strategy) {
+    case 'hash':
+      return 'hash-sharded snapshot: records are placed by key hash, not by similarity, so a search probes every shard (or the shard_ids given)';
+    case 'cel':
+      return 'CEL-sharded snapshot: the routing_context selects one shard';
+    case 'explicit':
+      return 'explicit-sharded snapshot: the shard_ids given';
+    default:
+      return '';
+  }
 }
 
 /**

@@ -14,6 +14,11 @@ export interface RouteResponse {
    * rules it out), in routing order.
    */
   'skipped'?: (_shardfleet_v1_ShardFailure)[];
+  /**
+   * How the shards were chosen when it is not by similarity, e.g. "hash-sharded snapshot:
+   * records are placed by key hash, so a search probes every shard (or the shard_ids given)".
+   */
+  'note'?: (string);
 }
 
 export interface RouteResponse__Output {
@@ -27,4 +32,9 @@ export interface RouteResponse__Output {
    * rules it out), in routing order.
    */
   'skipped': (_shardfleet_v1_ShardFailure__Output)[];
+  /**
+   * How the shards were chosen when it is not by similarity, e.g. "hash-sharded snapshot:
+   * records are placed by key hash, so a search probes every shard (or the shard_ids given)".
+   */
+  'note': (string);
 }
