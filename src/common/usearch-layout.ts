@@ -12,6 +12,12 @@
  *   lookups read small, dense pages; `meta(key TEXT PRIMARY KEY, value TEXT)` holds `format_version`,
  *   `dim`, `metric`, `quantization`, `m`, `ef_construction`, `ef_search` and `vector_count`.
  *   The float32 copy serves `include_vector` with the exact stored vector (never a quantized one).
+ *   Runs with filter columns (issue 15, manifest `index.filter_columns`) add
+ *   `filters(key INTEGER PRIMARY KEY, f_<column> ...)`: one typed SQL column per filter column
+ *   (string TEXT, int INTEGER, float REAL, bool INTEGER 0/1; NULL when the payload lacks the field
+ *   or holds null) for every row, and `meta.filter_columns` (JSON of the columns, in order).
+ *   Shards without them (older builds, runs without filter columns) have neither; the format
+ *   version is unchanged, readers that ignore filters open both.
  *
  * Scores follow the Hit contract: usearch's `l2sq` is the squared L2 distance, `cos` is 1 - cos,
  * and `ip` is 1 - <q, v>, reported as -<q, v>.
@@ -24,6 +30,14 @@ import type { Metric } from './distance.ts';
 export const USEARCH_INDEX_FILE = 'index.usearch';
 /** File name of the row table (ids, payloads, exact vectors) inside a shard folder. */
 export const USEARCH_ROWS_FILE = 'rows.sqlite';
+/** Table of the filter columns (absent in shards without filter columns). */
+export const USEARCH_FILTERS_TABLE = 'filters';
+
+/** SQL name of filter column `name` in the `filters` table (prefixed, so no column can be `key`). */
+export function usearchFilterSqlColumn(name: string): string {
+  return `"f_${name.replaceAll('"', '""')}"`;
+}
+
 /** Value of `meta.format_version` written by this version. */
 export const USEARCH_FORMAT_VERSION = '1';
 

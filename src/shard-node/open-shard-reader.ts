@@ -37,7 +37,7 @@ async function openIndexReader(manifest: Manifest, entry: ShardEntry, dir: strin
   if (backend === 'usearch') {
     let spec;
     try {
-      spec = { dim, metric, params: usearchParamsFromIndexParams(params, metric), vectorCount: entry.vector_count };
+      spec = { dim, metric, params: usearchParamsFromIndexParams(params, metric), vectorCount: entry.vector_count, filterColumns: manifest.index.filter_columns };
     } catch (err) {
       throw new VectorIndexError(`shard ${entry.db_id}: the manifest's usearch index_params are invalid: ${errorMessage(err)}`, { cause: err });
     }

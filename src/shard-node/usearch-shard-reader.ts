@@ -12,8 +12,9 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { BatchMatches, type Index } from 'usearch';
+import { BatchMatches, exactSearch, Matches, type Index } from 'usearch';
 import type { Metric } from '../common/distance.ts';
+import type { FilterColumn, FilterExpr } from '../common/filter/filter-expr.ts';
 import { InvalidQueryError, VectorIndexError, errorMessage } from '../common/errors.ts';
 import {
   USEARCH_FORMAT_VERSION,
@@ -21,9 +22,11 @@ import {
   USEARCH_ROWS_FILE,
   newUsearchIndex,
   usearchDistanceToScore,
+  usearchMetric,
   type UsearchIndexParams,
 } from '../common/usearch-layout.ts';
 import type { FetchedRow, ShardHit, ShardIndexReader, ShardQueryOptions } from './shard-index-reader.ts';
+import { UsearchFilterColumns } from './usearch-filter-columns.ts';
 
 /** Most queries per native batch call; between batches the reader yields to the event loop. */
 export const USEARCH_BATCH_QUERIES = 32;
@@ -41,7 +44,31 @@ export interface UsearchShardSpec {
   params: UsearchIndexParams;
   /** The shard entry's vector_count. */
   vectorCount: number;
+  /**
+   * The manifest's `index.filter_columns` (issue 15): loaded into memory at open from the
+   * `filters` table, which must then exist with the same columns. Absent / empty: the shard is
+   * searched without filter columns (older shards; a filter naming a column is rejected).
+   */
+  filterColumns?: readonly FilterColumn[];
+  /**
+   * Filtered search: most matching rows for which a query is answered by an exact scan of the
+   * matching rows' stored vectors rather than by HNSW (default {@link USEARCH_EXACT_SCAN_ROWS}, at
+   * least 4 * topK). Tests set 0 (always HNSW first) or Infinity (always exact).
+   */
+  exactScanMaxRows?: number;
 }
+
+/**
+ * Filtered search: a filter matching at most this many rows (or 4 * topK) is answered by an exact
+ * scan over the matching rows' float32 vectors (read from `rows.sqlite`), more by HNSW with an
+ * expanding k (see {@link UsearchShardReader.searchBatch}).
+ */
+export const USEARCH_EXACT_SCAN_ROWS = 2048;
+/**
+ * Filtered HNSW search stops expanding k (and scans the matching rows exactly) once k would exceed
+ * this many times the number of matching rows: beyond that the HNSW search costs more than the scan.
+ */
+export const USEARCH_FILTER_EXPANSION_LIMIT = 4;
 
 /** Per-hit lookups by key (undefined: no such row). */
 interface Lookups {
@@ -69,7 +96,14 @@ export class UsearchShardReader implements ShardIndexReader {
     /** Payload and exact-vector lookups, used only when a query asks for them. */
     private readonly lookups: Lookups,
     private readonly spec: UsearchShardSpec,
+    /** Filter columns in memory (empty for shards without any). */
+    private readonly filters: UsearchFilterColumns,
   ) {}
+
+  /** Bytes the filter columns take in memory (0 without filter columns). */
+  get filterBytes(): number {
+    return this.filters.bytes;
+  }
 
   /**
    * Memory-maps `<dir>/index.usearch`, opens `<dir>/rows.sqlite` read-only and checks both
@@ -105,11 +139,19 @@ export class UsearchShardReader implements ShardIndexReader {
       };
       const ids = db.prepare<[], string>('SELECT id FROM rows ORDER BY key').pluck(true).all();
       if (ids.length !== spec.vectorCount) throw new Error(`the file has ${ids.length} rows, the manifest says ${spec.vectorCount} vectors`);
+      const columns = spec.filterColumns ?? [];
+      if (columns.length > 0) {
+        const stored = meta.get('filter_columns');
+        const want = JSON.stringify(columns.map((c) => ({ name: c.name, type: c.type })));
+        const have = stored === undefined ? undefined : JSON.stringify((JSON.parse(stored) as FilterColumn[]).map((c) => ({ name: c.name, type: c.type })));
+        if (have !== want) throw new Error(`the file's filter columns are ${stored ?? 'absent'}, the manifest says ${want}`);
+      }
+      const filters = UsearchFilterColumns.load(db, columns, spec.vectorCount);
       where = `shard ${dbId} (${indexFile})`;
       const index = newUsearchIndex(spec.dim, spec.metric, spec.params, 1);
       index.view(indexFile);
       if (index.size() !== spec.vectorCount) throw new Error(`the index holds ${index.size()} vectors, the manifest says ${spec.vectorCount}`);
-      return new UsearchShardReader(dbId, dir, index, db, ids, lookups, spec);
+      return new UsearchShardReader(dbId, dir, index, db, ids, lookups, spec, filters);
     } catch (err) {
       try {
         db?.close();
@@ -146,6 +188,10 @@ export class UsearchShardReader implements ShardIndexReader {
     for (const q of queries) if (q.length !== dim) throw new InvalidQueryError(`shard ${this.dbId}: query has ${q.length} values, the shard has dim ${dim}`);
     if (topK <= 0 || queries.length === 0) return queries.map(() => []);
     const wanted = Math.min(Math.max(topK, ef || this.spec.params.efSearch), Math.max(1, this.spec.vectorCount));
+    if (options.filter !== undefined) {
+      const filtered = await this.searchFiltered(queries, topK, wanted, includePayload, options, options.filter);
+      if (filtered !== undefined) return filtered;
+    }
     const out: ShardHit[][] = [];
     for (let start = 0, n = 0; start < queries.length; start += n) {
       await yieldToEventLoop();
@@ -188,6 +234,140 @@ export class UsearchShardReader implements ShardIndexReader {
       }
     }
     return out;
+  }
+
+  /**
+   * Filtered search (pre-filtering semantics, issue 15). usearch's Node binding has no predicate
+   * search, so the filter is evaluated over the in-memory filter columns into a bitmap of matching
+   * keys (m of the shard's n rows), once per batch. Then, per batch:
+   *
+   * - m = n: undefined (the caller runs the unfiltered search);
+   * - m <= max(exactScanMaxRows, 4 * topK): exact scan, the m rows' float32 vectors read from
+   *   `rows.sqlite` once for the batch, scored by usearch's `exactSearch` (same metric, so the
+   *   same score contract, on the exact rather than the quantized vectors);
+   * - else, per query, HNSW with an expanding k: k' = max(ef, 2 * topK * n / m), keeping the
+   *   matching results in order until min(topK, m) are found, doubling k' otherwise; once k'
+   *   would exceed {@link USEARCH_FILTER_EXPANSION_LIMIT} * m (or n, or the graph returned fewer
+   *   than asked) the query falls back to the exact scan. Either way a query gets
+   *   min(topK, m) hits, all matching.
+   * @returns the hit lists, or undefined when the filter matches every row.
+   * @throws InvalidQueryError naming the shard for a filter naming a column the shard lacks.
+   */
+  private async searchFiltered(
+    queries: readonly Float32Array[],
+    topK: number,
+    wanted: number,
+    includePayload: boolean,
+    options: ShardQueryOptions,
+    filter: FilterExpr,
+  ): Promise<ShardHit[][] | undefined> {
+    const n = this.spec.vectorCount;
+    let bits: Uint32Array;
+    try {
+      bits = this.filters.evaluate(filter);
+    } catch (err) {
+      if (err instanceof InvalidQueryError) throw new InvalidQueryError(`shard ${this.dbId}: ${err.message}`, { cause: err });
+      throw err;
+    }
+    const keys = UsearchFilterColumns.keysOf(bits);
+    const m = keys.length;
+    if (m === n) return undefined;
+    if (m === 0) return queries.map(() => []);
+    const k = Math.min(topK, m);
+    const exactMax = Math.max(this.spec.exactScanMaxRows ?? USEARCH_EXACT_SCAN_ROWS, 4 * topK);
+    const out: ShardHit[][] = [];
+    try {
+      if (m <= exactMax) {
+        const matrix = this.vectorsOf(keys);
+        for (let start = 0, c = 0; start < queries.length; start += c) {
+          await yieldToEventLoop();
+          if (this.index === undefined) throw new VectorIndexError(`shard ${this.dbId}: search after the shard was closed`);
+          // Exact scans cost about m * dim per query: batches of about 2M multiply-adds.
+          c = Math.max(1, Math.min(USEARCH_BATCH_QUERIES, queries.length - start, Math.floor(2_000_000 / (m * this.spec.dim))));
+          out.push(...this.exactScan(queries.slice(start, start + c), matrix, keys, k, includePayload, options));
+        }
+        return out;
+      }
+      let matrix: Float32Array | undefined;
+      const first = Math.min(n, Math.max(wanted, Math.ceil((2 * topK * n) / m)));
+      for (const query of queries) {
+        await yieldToEventLoop();
+        const index = this.index;
+        if (index === undefined) throw new VectorIndexError(`shard ${this.dbId}: search after the shard was closed`);
+        let found: ShardHit[] | undefined;
+        for (let kq = first; ; kq = Math.min(n, kq * 2)) {
+          const result = index.search(query, kq, 1) as Matches;
+          const hitKeys: number[] = [];
+          const distances: number[] = [];
+          for (let j = 0; j < result.keys.length && hitKeys.length < k; j++) {
+            const key = Number(result.keys[j]);
+            if (UsearchFilterColumns.has(bits, key)) {
+              hitKeys.push(key);
+              distances.push(result.distances[j]);
+            }
+          }
+          if (hitKeys.length >= k) {
+            const zeroCosine = this.spec.metric === 'cosine' && isZero(query);
+            found = hitKeys.map((key, j) => this.toHit(key, distances[j], zeroCosine, includePayload, options));
+            break;
+          }
+          if (kq >= n || result.keys.length < kq || Math.min(n, kq * 2) > USEARCH_FILTER_EXPANSION_LIMIT * m) break;
+        }
+        if (found === undefined) {
+          matrix ??= this.vectorsOf(keys);
+          found = this.exactScan([query], matrix, keys, k, includePayload, options)[0];
+        }
+        out.push(found);
+      }
+      return out;
+    } catch (err) {
+      if (err instanceof VectorIndexError || err instanceof InvalidQueryError) throw err;
+      throw new VectorIndexError(`shard ${this.dbId} (${this.dir}): filtered search failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** The stored float32 vectors of `keys`, row-major (read from `rows.sqlite`). */
+  private vectorsOf(keys: Uint32Array): Float32Array {
+    const dim = this.spec.dim;
+    const matrix = new Float32Array(keys.length * dim);
+    const bytes = new Uint8Array(matrix.buffer);
+    for (let i = 0; i < keys.length; i++) {
+      const blob = this.lookups.vector.get(keys[i]);
+      if (blob === undefined || blob.byteLength !== dim * 4) throw new Error(`row ${keys[i]} has no stored float32 vector of dim ${dim}`);
+      bytes.set(blob, i * dim * 4);
+    }
+    return matrix;
+  }
+
+  /** The exact top `k` (k <= rows of `matrix`) of each query among `matrix`'s rows (keys `keys`). */
+  private exactScan(queries: readonly Float32Array[], matrix: Float32Array, keys: Uint32Array, k: number, includePayload: boolean, options: ShardQueryOptions): ShardHit[][] {
+    const { dim, metric } = this.spec;
+    const q = new Float32Array(queries.length * dim);
+    queries.forEach((v, i) => q.set(v, i * dim));
+    const found = exactSearch(matrix, q, dim, k, usearchMetric(metric), 1);
+    const result: { keys: BigUint64Array; distances: Float32Array; counts: ArrayLike<bigint> } =
+      found instanceof BatchMatches ? found : { keys: found.keys, distances: found.distances, counts: [BigInt(found.keys.length)] };
+    return queries.map((query, i) => {
+      const zeroCosine = metric === 'cosine' && isZero(query);
+      const count = Math.min(k, Number(result.counts[i]));
+      const hits: ShardHit[] = new Array(count);
+      for (let j = 0; j < count; j++) hits[j] = this.toHit(keys[Number(result.keys[i * k + j])], result.distances[i * k + j], zeroCosine, includePayload, options);
+      return hits;
+    });
+  }
+
+  /** The hit of key `key` at usearch distance `distance`, with its payload / vector when asked. */
+  private toHit(key: number, distance: number, zeroCosine: boolean, includePayload: boolean, options: ShardQueryOptions): ShardHit {
+    const id = this.ids[key];
+    if (id === undefined) throw new Error(`key ${key} is missing from ${USEARCH_ROWS_FILE}`);
+    const hit: ShardHit = { id, score: zeroCosine ? 1 : usearchDistanceToScore(this.spec.metric, distance), payload_json: '' };
+    if (includePayload) {
+      const payload = this.lookups.payload.get(key);
+      if (payload === undefined) throw new Error(`key ${key} is missing from ${USEARCH_ROWS_FILE}`);
+      hit.payload_json = payload ?? '';
+    }
+    if (options.includeVector) hit.vector = blobToFloats(this.lookups.vector.get(key) ?? null, this.spec.dim, id);
+    return hit;
   }
 
   /**

@@ -74,7 +74,7 @@ async function openIndexWriterFactory(index: IndexConfig, concurrency: number, u
     const threads = Math.max(1, Math.floor(availableParallelism() / concurrency));
     const pool = new WriterWorkerPool(concurrency);
     return {
-      create: (dir, dbId) => pool.createWriter({ backend: 'usearch', options: { dir, dbId, dim, metric, params, threads } }),
+      create: (dir, dbId) => pool.createWriter({ backend: 'usearch', options: { dir, dbId, dim, metric, params, threads, filterColumns: index.filter_columns } }),
       close: () => pool.close(),
     };
   }

@@ -15,12 +15,15 @@ import { join } from 'node:path';
 import type { Metric } from '../../common/distance.ts';
 import { ConfigValidationError, VectorIndexError, errorMessage } from '../../common/errors.ts';
 import { digestFile } from '../../common/file-digest.ts';
+import { FilterColumnSchema, filterRowOf, type FilterColumn } from '../../common/filter/filter-expr.ts';
 import {
+  USEARCH_FILTERS_TABLE,
   USEARCH_FORMAT_VERSION,
   USEARCH_INDEX_FILE,
   USEARCH_ROWS_FILE,
   checkUsearchParams,
   newUsearchIndex,
+  usearchFilterSqlColumn,
   type UsearchIndexParams,
 } from '../../common/usearch-layout.ts';
 import { checkShardRows, type BuiltShard, type ShardIndexWriter, type ShardRows } from './shard-index-writer.ts';
@@ -37,12 +40,19 @@ export interface UsearchShardWriterOptions {
   params: UsearchIndexParams;
   /** Threads of usearch's parallel `add` in `finish()` (>= 1). */
   threads: number;
+  /**
+   * Filter columns (issue 15, the manifest's `index.filter_columns`): each row's values are
+   * stored in the `filters` table. Absent or empty: no table (the pre-filter layout).
+   */
+  filterColumns?: FilterColumn[];
 }
 
 /** Prepared inserts of an open row table. */
 interface Inserts {
   row: Database.Statement;
   vector: Database.Statement;
+  /** Filter values of a row (key, then one value per filter column); absent without filter columns. */
+  filters?: Database.Statement;
 }
 
 /** Rows read back per `Index.add` call in `finish()`. */
@@ -57,6 +67,12 @@ export function checkUsearchWriterOptions(o: UsearchShardWriterOptions): void {
   if (!Number.isSafeInteger(o.dim) || o.dim < 1) throw new ConfigValidationError(`shard ${o.dbId}: usearch writer needs dim >= 1, got ${o.dim}`);
   if (!Number.isSafeInteger(o.threads) || o.threads < 1) throw new ConfigValidationError(`shard ${o.dbId}: usearch build threads must be an integer >= 1, got ${o.threads}`);
   checkUsearchParams(o.metric, o.params);
+  const names = new Set<string>();
+  for (const c of o.filterColumns ?? []) {
+    if (!FilterColumnSchema.safeParse(c).success) throw new ConfigValidationError(`shard ${o.dbId}: invalid filter column ${JSON.stringify(c)}`);
+    if (names.has(c.name)) throw new ConfigValidationError(`shard ${o.dbId}: filter column ${c.name} is declared twice`);
+    names.add(c.name);
+  }
 }
 
 /** Removes both files of the usearch shard in folder `dir` and SQLite's side files. Never throws. */
@@ -103,7 +119,14 @@ export class UsearchShardWriter implements ShardIndexWriter {
       `);
       const row = db.prepare('INSERT INTO rows(key, id, payload) VALUES (?, ?, ?)');
       const vector = db.prepare('INSERT INTO vectors(key, vector) VALUES (?, ?)');
-      this.insert = { row, vector };
+      const columns = this.o.filterColumns ?? [];
+      let filters: Database.Statement | undefined;
+      if (columns.length > 0) {
+        const sqlType = { string: 'TEXT', int: 'INTEGER', float: 'REAL', bool: 'INTEGER' } as const;
+        db.exec(`CREATE TABLE ${USEARCH_FILTERS_TABLE} (key INTEGER PRIMARY KEY, ${columns.map((c) => `${usearchFilterSqlColumn(c.name)} ${sqlType[c.type]}`).join(', ')})`);
+        filters = db.prepare(`INSERT INTO ${USEARCH_FILTERS_TABLE}(key, ${columns.map((c) => usearchFilterSqlColumn(c.name)).join(', ')}) VALUES (?${', ?'.repeat(columns.length)})`);
+      }
+      this.insert = { row, vector, filters };
       this.db = db;
       return { db, insert: this.insert };
     } catch (err) {
@@ -138,12 +161,41 @@ export class UsearchShardWriter implements ShardIndexWriter {
         for (let r = 0; r < n; r++) {
           insert.row.run(first + r, rows.ids[r], rows.payloads[r]);
           insert.vector.run(first + r, Buffer.from(v.buffer, v.byteOffset + r * dim * 4, dim * 4));
+          if (insert.filters !== undefined) insert.filters.run(first + r, ...this.filterValues(rows.ids[r], rows.payloads[r]));
         }
       })();
       this.rows += n;
     } catch (err) {
       throw new VectorIndexError(`${this.where()}: writing ${n} rows failed: ${errorMessage(err)}`, { cause: err });
     }
+  }
+
+  /**
+   * The filter column values of one row for the `filters` table (bool as 0 / 1, NULL as null).
+   * @throws Error naming the id and column when the payload is not a JSON object or a value has
+   *   another type (the build's first pass checks this already).
+   */
+  private filterValues(id: string, payload: string | null): (string | number | null)[] {
+    const columns = this.o.filterColumns ?? [];
+    let parsed: unknown = undefined;
+    if (payload !== null) {
+      try {
+        parsed = JSON.parse(payload);
+      } catch (err) {
+        throw new Error(`payload of id ${JSON.stringify(id)} is not JSON: ${errorMessage(err)}`);
+      }
+      if (parsed !== null && (typeof parsed !== 'object' || Array.isArray(parsed))) parsed = undefined;
+    }
+    let row;
+    try {
+      row = filterRowOf((parsed ?? undefined) as Record<string, unknown> | undefined, columns);
+    } catch (err) {
+      throw new Error(`id ${JSON.stringify(id)}: ${errorMessage(err)}`);
+    }
+    return columns.map((c) => {
+      const value = row[c.name];
+      return typeof value === 'boolean' ? (value ? 1 : 0) : (value ?? null);
+    });
   }
 
   /**
@@ -195,6 +247,7 @@ export class UsearchShardWriter implements ShardIndexWriter {
         ['ef_search', String(params.efSearch)],
         ['vector_count', String(this.rows)],
       ];
+      if ((this.o.filterColumns ?? []).length > 0) meta.push(['filter_columns', JSON.stringify(this.o.filterColumns)]);
       db.transaction(() => {
         for (const [k, value] of meta) insertMeta.run(k, value);
       })();
