@@ -354,6 +354,27 @@ describe('examples/python/shardfleet_client.py (stubs from grpc_tools.protoc)', 
     }
   });
 
+  test('get (MultiGet by record id): same found, payloads and shards as the TypeScript client', async () => {
+    const ts = new ShardfleetClient(cluster.router);
+    try {
+      const hits = (await ts.search({ vector: QUERIES[0], top_k: 3 })).results.map((h) => h.id);
+      const keys = [...hits, 'no-such-id'];
+      const py = parseRun(await client('get', ...keys.flatMap((k) => ['--key', k])), 'get') as {
+        run_id: string;
+        results: { key: string; found: boolean; payload_json: string; id: string; db_id: number; error: string }[];
+      };
+      const expected = await ts.multiGet({ keys });
+      assert.equal(py.run_id, expected.run_id);
+      assert.deepEqual(
+        py.results.map((r) => [r.key, r.found, r.payload_json, r.id, r.db_id, r.error]),
+        expected.results.map((r, i) => [keys[i], r.found, r.payload_json, r.id, r.db_id, r.error]),
+      );
+      assert.deepEqual(py.results.map((r) => r.found), [true, true, true, false]);
+    } finally {
+      ts.close();
+    }
+  });
+
   test('Health: same status, run and coverage as the TypeScript client; a failed call exits 1 naming the status', async () => {
     const py = parseRun(await client('health'), 'health') as { status: string; reasons: string[]; run_id: string; coverage: number; pending_run_id: string };
     const ts = new ShardfleetClient(cluster.router);

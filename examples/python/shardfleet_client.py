@@ -16,6 +16,7 @@ Each command prints one JSON object on stdout. A failed call prints `error: CODE
 stderr and exits 1 (a failed query of a batch is reported in its result instead).
 """
 import argparse
+import base64
 import json
 import os
 import struct
@@ -58,13 +59,45 @@ class ShardfleetClient:
         self._metadata = [("authorization", "Bearer " + token)] if token else None
         self._timeout_s = timeout_s
 
-    def _request(self, vector, top_k, num_probes, include_payload):
-        return self._pb2.SearchRequest(query=encode_vector(vector), top_k=top_k, num_probes=num_probes, include_payload=include_payload)
+    def _request(self, vector, top_k, num_probes, include_payload, filter=""):
+        return self._pb2.SearchRequest(query=encode_vector(vector), top_k=top_k, num_probes=num_probes, include_payload=include_payload, filter=filter)
 
-    def search(self, vector, top_k=10, num_probes=0, include_payload=False):
-        """Nearest neighbours of `vector` (a list of dim numbers); see search_json for the result's shape."""
-        res = self._stub.Search(self._request(vector, top_k, num_probes, include_payload), timeout=self._timeout_s, metadata=self._metadata)
+    def search(self, vector, top_k=10, num_probes=0, include_payload=False, filter=""):
+        """Nearest neighbours of `vector` (a list of dim numbers); see search_json for the result's shape.
+
+        filter: a CEL expression over the snapshot's filter columns (e.g. 'label == 3'); "" = none.
+        """
+        res = self._stub.Search(self._request(vector, top_k, num_probes, include_payload, filter), timeout=self._timeout_s, metadata=self._metadata)
         return search_json(res)
+
+    def multi_get(self, keys, include_vector=False):
+        """Point lookups (MultiGet), results in key order.
+
+        keys: str (string keys, or record ids of a vector-only snapshot), int (int keys, sent as
+        int_key_decimal, exact over int64) or bytes (bytes keys). Each result: {"key", "found",
+        "value" (UTF-8 text when it decodes, else base64; see "value_encoding"), "payload_json",
+        "id", "db_id", "error" ("" unless the key's shard could not answer)}.
+        """
+        def key(k):
+            if isinstance(k, bool):
+                raise TypeError("a key is str, int or bytes, not bool")
+            if isinstance(k, int):
+                return self._pb2.Key(int_key_decimal=str(k))
+            if isinstance(k, bytes):
+                return self._pb2.Key(bytes_key=k)
+            return self._pb2.Key(string_key=k)
+
+        req = self._pb2.MultiGetRequest(keys=[key(k) for k in keys], include_vector=include_vector)
+        res = self._stub.MultiGet(req, timeout=self._timeout_s, metadata=self._metadata)
+        out = []
+        for k, r in zip(keys, res.results):
+            try:
+                value, encoding = r.value.decode("utf-8"), "utf8"
+            except UnicodeDecodeError:
+                value, encoding = base64.b64encode(r.value).decode("ascii"), "base64"
+            out.append({"key": k if not isinstance(k, bytes) else base64.b64encode(k).decode("ascii"), "found": r.found, "value": value,
+                        "value_encoding": encoding, "payload_json": r.payload_json, "id": r.id, "db_id": r.db_id, "error": r.error})
+        return {"run_id": res.run_id, "partial": res.partial, "results": out}
 
     def batch_search(self, vectors, top_k=10, num_probes=0, include_payload=False):
         """Many queries in one call: {"run_id", "results": [{"error_code", "error_message", "response"}]}, in order.
@@ -136,7 +169,7 @@ def _vectors(text):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Search, BatchSearch and Health against a shardfleet router; prints JSON.")
+    parser = argparse.ArgumentParser(description="Search, BatchSearch, Get and Health against a shardfleet router; prints JSON.")
     parser.add_argument("--router", required=True, help="router host:port")
     parser.add_argument("--stubs", default=os.environ.get("SHARDFLEET_STUBS", os.path.join(os.path.dirname(os.path.abspath(__file__)), "gen")),
                         help="folder of the generated stubs (default: $SHARDFLEET_STUBS or gen/ next to this script)")
@@ -145,6 +178,8 @@ def main(argv=None):
     parser.add_argument("--timeout", type=float, default=10.0, help="deadline of the call, seconds (default 10)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("health", help="the router's health")
+    get = commands.add_parser("get", help="look keys up (MultiGet)")
+    get.add_argument("--key", action="append", required=True, help="a key (repeat for more); string keys / record ids")
     for name, flag, kind, what in (("search", "--vector", _vector, "the query, a JSON array of dim numbers"),
                                    ("batch-search", "--vectors", _vectors, "the queries, a JSON array of arrays")):
         cmd = commands.add_parser(name, help=what)
@@ -152,6 +187,7 @@ def main(argv=None):
         cmd.add_argument("--top-k", type=int, default=10, help="results per query (1..1000, default 10)")
         cmd.add_argument("--num-probes", type=int, default=0, help="shards to probe (0 = the snapshot's default)")
         cmd.add_argument("--include-payload", action="store_true", help="return each hit's payload (JSON text)")
+        cmd.add_argument("--filter", default="", help="CEL filter over the snapshot's filter columns, e.g. 'label == 3'")
     args = parser.parse_args(argv)
 
     import grpc
@@ -161,7 +197,9 @@ def main(argv=None):
         if args.command == "health":
             out = client.health()
         elif args.command == "search":
-            out = client.search(args.vector, args.top_k, args.num_probes, args.include_payload)
+            out = client.search(args.vector, args.top_k, args.num_probes, args.include_payload, args.filter)
+        elif args.command == "get":
+            out = client.multi_get(args.key)
         else:
             out = client.batch_search(args.vectors, args.top_k, args.num_probes, args.include_payload)
     except grpc.RpcError as e:
