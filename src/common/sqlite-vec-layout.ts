@@ -11,7 +11,18 @@
  *   every row that is NOT in `vec_index` (`indexed = 0`, see below; partial index
  *   `items_unindexed` finds those rows).
  * - `meta`: `key TEXT PRIMARY KEY, value TEXT`: `format_version`, `dim`, `metric`,
- *   `quantization`, `int8_scale`, `vector_count`.
+ *   `quantization`, `int8_scale`, `vector_count`, and (shards built with filter columns)
+ *   `filter_columns` (JSON `[{name, type}]`) and `vec0_filter_columns` (JSON array of names).
+ *
+ * Filter columns (issue 15; shards built without them lack all of this and stay readable):
+ * - `items.f_<name>`: each declared column, from the row's payload, NULL when absent: TEXT,
+ *   INTEGER, REAL, or INTEGER 0/1 for bool. The exact-scan path filters these with plain SQL
+ *   (SQLite's NULL semantics are the filter's).
+ * - `vec_index` metadata columns for the first {@link SQLITE_VEC_MAX_FILTER_COLUMNS} filter
+ *   columns (listed in `vec0_filter_columns`): `f_<name>` (text / integer / float / boolean) and
+ *   `fnull_<name>` (boolean, 1 when the row's value is NULL). sqlite-vec 0.1.9 metadata columns
+ *   reject NULL, so a NULL row holds a placeholder ('' / 0 / 0.0 / 0) there with `fnull_<name>` = 1,
+ *   and every native KNN constraint on a column also requires `fnull_<name> = 0`.
  *
  * Rows left out of `vec_index` (`indexed = 0`): with the cosine metric, a row whose indexed
  * vector is all zeros (a zero vector, or an int8 vector that quantizes to zeros). sqlite-vec
@@ -36,6 +47,29 @@ export const SQLITE_VEC_COLUMNS = {
   vector: 'vector',
   indexed: 'indexed',
 } as const;
+/**
+ * Filter columns that also become vec0 metadata columns (value + NULL flag each; vec0 0.1.9 allows
+ * 16 metadata columns). Later columns are filtered by the exact-scan path only.
+ */
+export const SQLITE_VEC_MAX_FILTER_COLUMNS = 8;
+/** The vec0 NULL-flag column of filter column `name`. */
+export function vec0NullFlagColumn(name: string): string {
+  return `fnull_${name}`;
+}
+/** The SQL type of a filter column in `items` and in `vec_index` (vec0 metadata). */
+export function filterColumnSqlTypes(type: 'string' | 'int' | 'float' | 'bool'): { items: string; vec0: string } {
+  switch (type) {
+    case 'string':
+      return { items: 'TEXT', vec0: 'text' };
+    case 'int':
+      return { items: 'INTEGER', vec0: 'integer' };
+    case 'float':
+      return { items: 'REAL', vec0: 'float' };
+    case 'bool':
+      return { items: 'INTEGER', vec0: 'boolean' };
+  }
+}
+
 /** Largest `k` a vec0 KNN query accepts (sqlite-vec 0.1.9). */
 export const SQLITE_VEC_MAX_K = 4096;
 /** Largest vector dimension a vec0 column accepts (sqlite-vec 0.1.9). */

@@ -47,7 +47,8 @@ async function openIndexReader(manifest: Manifest, entry: ShardEntry, dir: strin
     return SqliteVecShardReader.open(dir, entry.db_id, metric, {
       quantization: params.quantization === 'int8' ? 'int8' : 'none',
       int8Scale: typeof params.int8_scale === 'number' ? params.int8_scale : undefined,
+      filterColumns: manifest.index.filter_columns,
     });
   }
-  return LanceShardReader.open(dir, entry.db_id, metric, entry.index_type);
+  return LanceShardReader.open(dir, entry.db_id, metric, entry.index_type, manifest.index.filter_columns);
 }

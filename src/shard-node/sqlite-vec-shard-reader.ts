@@ -27,12 +27,15 @@ import {
   checkSqliteVecConfig,
   quantizeInt8,
   sqliteVecDistanceToScore,
+  vec0NullFlagColumn,
   type SqliteVecIndexOptions,
   type SqliteVecMetric,
   type SqliteVecQuantization,
 } from '../common/sqlite-vec-layout.ts';
 import type { ScoredHit } from '../common/topk-merge.ts';
 import type { FetchedRow, ShardHit, ShardIndexReader, ShardQueryOptions } from './shard-index-reader.ts';
+import { FilterColumnSchema, filterColumnsOf, filterRowOf, matchesFilter, type FilterColumn, type FilterExpr, type FilterRow } from '../common/filter/filter-expr.ts';
+import { filterColumnNamed, filterColumnStorageName, filterToSql, simplifyFilter } from '../common/filter/filter-sql.ts';
 
 /** A row of a KNN query joined with `items`. */
 interface KnnRow {
@@ -47,6 +50,51 @@ interface UnindexedRow {
   id: string;
   payload: string | null;
   vector: Float32Array;
+  /** Its filter column values (shards with filter columns). */
+  filterRow?: FilterRow;
+}
+
+/** Most filtered statements a reader keeps prepared (keyed by their SQL). */
+const FILTER_STATEMENT_CACHE = 64;
+
+/**
+ * The KNN statement's SQL: vec0 KNN (with `constraints`, vec0 metadata constraints ANDed into
+ * the KNN itself, when given) joined with `items`.
+ */
+function knnSql(int8: boolean, payload: boolean, vector: boolean, constraints?: string): string {
+  const match = int8 ? 'vec_int8(?)' : '?';
+  const fromIndex = vector && !int8;
+  const vectorCol = int8 ? `, i.${C.vector} AS vector` : fromIndex ? `, COALESCE(i.${C.vector}, knn.${C.embedding}) AS vector` : '';
+  return `WITH knn AS (SELECT rowid, distance${fromIndex ? `, ${C.embedding}` : ''} FROM ${T.index} WHERE ${C.embedding} MATCH ${match} AND k = ?${constraints ? ` AND ${constraints}` : ''})
+         SELECT knn.distance AS distance, i.${C.id} AS id${payload ? `, i.${C.payload} AS payload` : ''}${vectorCol}
+         FROM knn JOIN ${T.items} AS i ON i.rowid = knn.rowid ORDER BY knn.distance, i.${C.id}`;
+}
+
+/** The first `k` rows by id (zero cosine queries), of those matching `where` when given. */
+function firstSql(int8: boolean, vector: boolean, where?: string): string {
+  const vectorCol = !vector
+    ? ''
+    : int8
+      ? `, i.${C.vector} AS vector`
+      : `, COALESCE(i.${C.vector}, (SELECT v.${C.embedding} FROM ${T.index} AS v WHERE v.rowid = i.rowid)) AS vector`;
+  return `SELECT NULL AS distance, i.${C.id} AS id, i.${C.payload} AS payload${vectorCol} FROM ${T.items} AS i${where ? ` WHERE ${where}` : ''} ORDER BY i.${C.id} LIMIT ?`;
+}
+
+/**
+ * Exact filtered scan: every indexed row of `items` matching `where`, exact distance to the query
+ * (float32 shards: sqlite-vec's vec_distance_* over `vec_index.embedding`; int8 shards: the stored
+ * float32 `items.vector`, always returned so the caller scores it as the re-rank does), best
+ * `k` first. Rows kept out of `vec_index` are scored by the caller.
+ */
+function exactSql(int8: boolean, metric: SqliteVecMetric, payload: boolean, vector: boolean, where: string): string {
+  const fn = metric === 'l2' ? 'vec_distance_l2' : 'vec_distance_cosine';
+  const payloadCol = payload ? `, i.${C.payload} AS payload` : '';
+  if (int8) {
+    return `SELECT ${fn}(i.${C.vector}, ?) AS distance, i.${C.id} AS id${payloadCol}, i.${C.vector} AS vector
+         FROM ${T.items} AS i WHERE i.${C.indexed} = 1 AND (${where}) ORDER BY distance, i.${C.id} LIMIT ?`;
+  }
+  return `SELECT ${fn}(v.${C.embedding}, ?) AS distance, i.${C.id} AS id${payloadCol}${vector ? `, v.${C.embedding} AS vector` : ''}
+         FROM ${T.items} AS i JOIN ${T.index} AS v ON v.rowid = i.rowid WHERE i.${C.indexed} = 1 AND (${where}) ORDER BY distance, i.${C.id} LIMIT ?`;
 }
 
 /**
@@ -102,6 +150,10 @@ export class SqliteVecShardReader implements ShardIndexReader {
     /** Vector dimension read from the file. */
     readonly dim: number,
     private readonly unindexed: readonly UnindexedRow[],
+    /** The file's filter columns (meta `filter_columns`; empty for shards built without any). */
+    private readonly filterColumns: readonly FilterColumn[] = [],
+    /** Those that are also vec0 metadata columns. */
+    private readonly vec0FilterColumns: ReadonlySet<string> = new Set(),
   ) {
     this.queryInt8 = new Int8Array(dim);
   }
@@ -120,6 +172,45 @@ export class SqliteVecShardReader implements ShardIndexReader {
    */
   private rowidById: Map<string, number> | undefined;
 
+  /** Prepared filtered statements by SQL (at most {@link FILTER_STATEMENT_CACHE}). */
+  private readonly filterStatements = new Map<string, Database.Statement<unknown[], KnnRow>>();
+
+  private filterStatement(sql: string): Database.Statement<unknown[], KnnRow> {
+    let statement = this.filterStatements.get(sql);
+    if (statement === undefined) {
+      if (this.filterStatements.size >= FILTER_STATEMENT_CACHE) this.filterStatements.clear();
+      statement = this.db.prepare<unknown[], KnnRow>(sql);
+      this.filterStatements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /**
+   * The vec0 KNN constraints for `filter` when vec0 can apply all of it inside the KNN scan (so
+   * the scan returns the k best MATCHING rows): an AND of comparisons / `in` on vec0 metadata
+   * columns; `in` only on int (integral values) and string columns; bool only `==` / `!=`; an
+   * int column only with integral literals (vec0 0.1.9 truncates a fractional literal). Each
+   * column used also gets `fnull_<name> = 0` (NULL rows hold a placeholder, see the layout), which
+   * is exact: a NULL column makes its conjunct UNKNOWN, so the AND is never TRUE.
+   * Otherwise (OR, NOT, other columns or literals) undefined: the exact-scan path answers.
+   */
+  private vec0Constraints(filter: FilterExpr): string | undefined {
+    const conjuncts = filter.op === 'and' ? filter.args : [filter];
+    const parts: string[] = [];
+    for (const e of conjuncts) {
+      if (e.op !== 'cmp' && e.op !== 'in') return undefined;
+      if (!this.vec0FilterColumns.has(e.column)) return undefined;
+      const c = filterColumnNamed(this.filterColumns, e.column);
+      const values = e.op === 'cmp' ? [e.value] : e.values;
+      if (c.type === 'int' && values.some((v) => !Number.isInteger(v))) return undefined;
+      if (e.op === 'in' && c.type !== 'int' && c.type !== 'string') return undefined;
+      if (e.op === 'cmp' && c.type === 'bool' && e.cmp !== '==' && e.cmp !== '!=') return undefined;
+      parts.push(filterToSql(e, this.filterColumns, 'sqlite'));
+    }
+    for (const name of filterColumnsOf(filter)) parts.push(`${vec0NullFlagColumn(name)} = 0`);
+    return parts.join(' AND ');
+  }
+
   /**
    * Opens `<dir>/shard.sqlite` read-only (synchronously) and checks its metadata against the
    * manifest's index configuration.
@@ -131,7 +222,7 @@ export class SqliteVecShardReader implements ShardIndexReader {
    * @throws VectorIndexError naming the shard and file when the file is missing, is not a SQLite
    *   database, is corrupt, lacks the shard tables, or disagrees with `metric` / `options`.
    */
-  static open(dir: string, dbId: number, metric: Metric, options: SqliteVecIndexOptions = {}): SqliteVecShardReader {
+  static open(dir: string, dbId: number, metric: Metric, options: SqliteVecIndexOptions & { filterColumns?: readonly FilterColumn[] } = {}): SqliteVecShardReader {
     const file = join(dir, SQLITE_VEC_FILE_NAME);
     const where = `shard ${dbId} (${file})`;
     let db: Database.Database | undefined;
@@ -164,29 +255,11 @@ export class SqliteVecShardReader implements ShardIndexReader {
         if (!(int8Scale > 0)) throw new Error(`bad int8_scale ${meta.get('int8_scale')} in the file`);
       }
       if (!Number.isSafeInteger(dim) || dim < 1) throw new Error(`bad dim ${meta.get('dim')} in the file`);
-      const match = quantization === 'int8' ? 'vec_int8(?)' : '?';
-      // int8 shards keep every row's exact float32 vector in items.vector; float32 shards keep it
-      // in vec_index.embedding (items.vector only for rows left out of vec_index).
       const int8 = quantization === 'int8';
-      const knnSql = (payload: boolean, vector: boolean) => {
-        const fromIndex = vector && !int8;
-        const vectorCol = int8 ? `, i.${C.vector} AS vector` : fromIndex ? `, COALESCE(i.${C.vector}, knn.${C.embedding}) AS vector` : '';
-        return `WITH knn AS (SELECT rowid, distance${fromIndex ? `, ${C.embedding}` : ''} FROM ${T.index} WHERE ${C.embedding} MATCH ${match} AND k = ?)
-         SELECT knn.distance AS distance, i.${C.id} AS id${payload ? `, i.${C.payload} AS payload` : ''}${vectorCol}
-         FROM knn JOIN ${T.items} AS i ON i.rowid = knn.rowid ORDER BY knn.distance, i.${C.id}`;
-      };
-      const firstSql = (vector: boolean) => {
-        const vectorCol = !vector
-          ? ''
-          : int8
-            ? `, i.${C.vector} AS vector`
-            : `, COALESCE(i.${C.vector}, (SELECT v.${C.embedding} FROM ${T.index} AS v WHERE v.rowid = i.rowid)) AS vector`;
-        return `SELECT NULL AS distance, i.${C.id} AS id, i.${C.payload} AS payload${vectorCol} FROM ${T.items} AS i ORDER BY i.${C.id} LIMIT ?`;
-      };
       const statements: Statements = { knn: [], firstById: [] };
       for (const vector of [false, true]) {
-        for (const payload of [false, true]) statements.knn[variant(payload, vector)] = db.prepare(knnSql(payload, vector));
-        statements.firstById[variant(true, vector)] = db.prepare(firstSql(vector));
+        for (const payload of [false, true]) statements.knn[variant(payload, vector)] = db.prepare(knnSql(int8, payload, vector));
+        statements.firstById[variant(true, vector)] = db.prepare(firstSql(int8, vector));
       }
       const unindexed = db
         .prepare<[], { id: string; payload: string | null; vector: Buffer | null }>(
@@ -197,7 +270,18 @@ export class SqliteVecShardReader implements ShardIndexReader {
           if (r.vector === null) throw new Error(`unindexed row ${JSON.stringify(r.id)} has no vector`);
           return { id: r.id, payload: r.payload, vector: blobToFloats(r.vector, dim, `row ${JSON.stringify(r.id)}`) };
         });
-      return new SqliteVecShardReader(dbId, file, db, statements, sqliteMetric, quantization, int8Scale, dim, unindexed);
+      const filterColumns = FilterColumnSchema.array().parse(JSON.parse(meta.get('filter_columns') ?? '[]'));
+      const vec0FilterColumns = new Set(JSON.parse(meta.get('vec0_filter_columns') ?? '[]') as string[]);
+      for (const c of options.filterColumns ?? []) {
+        const stored = filterColumns.find((x) => x.name === c.name);
+        if (stored === undefined || stored.type !== c.type) {
+          throw new Error(`the manifest declares filter column ${c.name}:${c.type} but the file ${stored ? `stores it as ${stored.type}` : 'lacks it'}`);
+        }
+      }
+      if (filterColumns.length > 0) {
+        for (const row of unindexed) (row as UnindexedRow).filterRow = filterRowOf(row.payload === null ? undefined : JSON.parse(row.payload), filterColumns);
+      }
+      return new SqliteVecShardReader(dbId, file, db, statements, sqliteMetric, quantization, int8Scale, dim, unindexed, filterColumns, vec0FilterColumns);
     } catch (err) {
       try {
         db?.close();
@@ -238,6 +322,21 @@ export class SqliteVecShardReader implements ShardIndexReader {
     const k = Math.min(Math.floor(topK), SQLITE_VEC_MAX_K);
     if (!(k > 0)) return [];
     const includeVector = options.includeVector === true;
+    // Filter (issue 15): vec0 constraints inside the KNN when vec0 can take the whole filter, else
+    // an exact scan over the matching rows; both return the k best matching rows.
+    let filter: FilterExpr | undefined;
+    let where: string | undefined;
+    let native: string | undefined;
+    if (options.filter !== undefined) {
+      filter = simplifyFilter(options.filter);
+      if (filter.op === 'const') {
+        if (!filter.value) return [];
+        filter = undefined;
+      } else {
+        where = filterToSql(filter, this.filterColumns, 'sqlite', 'i.');
+        native = this.vec0Constraints(filter);
+      }
+    }
     /** Adds the stored vector of `row` to `hit` when requested. */
     const withVector = (hit: ShardHit, row: KnnRow): ShardHit => {
       if (!includeVector) return hit;
@@ -248,13 +347,36 @@ export class SqliteVecShardReader implements ShardIndexReader {
     try {
       if (zero && this.metric === 'cosine') {
         // Every row scores 1 (cos taken as 0); vec0 would give NaN distances in no useful order.
-        return this.statements.firstById[variant(true, includeVector)]
+        const first = where === undefined ? this.statements.firstById[variant(true, includeVector)] : this.filterStatement(firstSql(this.quantization === 'int8', includeVector, where));
+        return first
           .all(k)
           .map((r) => withVector({ id: r.id, score: 1, payload_json: includePayload ? (r.payload ?? '') : '' }, r));
       }
-      const statement = this.statements.knn[variant(includePayload, includeVector)];
+      const int8 = this.quantization === 'int8';
+      const statement =
+        where === undefined
+          ? this.statements.knn[variant(includePayload, includeVector)]
+          : native !== undefined
+            ? this.filterStatement(knnSql(int8, includePayload, includeVector, native))
+            : undefined;
       let hits: ShardHit[];
-      if (this.quantization === 'int8') {
+      if (statement === undefined) {
+        // Exact scan over the matching rows (filters vec0 cannot apply inside its KNN).
+        const rows = this.filterStatement(exactSql(int8, this.metric, includePayload, includeVector, where!)).all(
+          Buffer.from(query.buffer, query.byteOffset, query.byteLength),
+          k,
+        );
+        hits = rows.map((r) => {
+          let score: number;
+          if (int8) {
+            if (r.vector === null || r.vector === undefined) throw new Error(`row ${JSON.stringify(r.id)} has no float32 vector`);
+            score = distance(this.metric, query, 0, blobToFloats(r.vector, this.dim, `row ${JSON.stringify(r.id)}`), 0, this.dim);
+          } else {
+            score = sqliteVecDistanceToScore(this.metric, r.distance ?? Number.NaN);
+          }
+          return withVector({ id: r.id, score, payload_json: includePayload ? (r.payload ?? '') : '' }, r);
+        });
+      } else if (int8) {
         const refine = options.refineFactor && options.refineFactor > 0 ? Math.max(1, Math.floor(options.refineFactor)) : SQLITE_VEC_DEFAULT_REFINE_FACTOR;
         const candidates = Math.min(k * refine, SQLITE_VEC_MAX_K);
         const q = this.queryInt8;
@@ -282,6 +404,7 @@ export class SqliteVecShardReader implements ShardIndexReader {
         );
       }
       for (const row of this.unindexed) {
+        if (filter !== undefined && !matchesFilter(filter, row.filterRow ?? {})) continue;
         const hit: ShardHit = {
           id: row.id,
           score: distance(this.metric, query, 0, row.vector, 0, this.dim),
@@ -290,7 +413,7 @@ export class SqliteVecShardReader implements ShardIndexReader {
         if (includeVector) hit.vector = row.vector.slice();
         hits.push(hit);
       }
-      if (this.quantization === 'int8' || this.unindexed.length > 0) hits.sort(byScoreThenId);
+      if (int8 || this.unindexed.length > 0) hits.sort(byScoreThenId);
       return hits.length > k ? hits.slice(0, k) : hits;
     } catch (err) {
       throw new VectorIndexError(`shard ${this.dbId} (${this.file}): search failed: ${errorMessage(err)}`, { cause: err });
@@ -395,6 +518,7 @@ export class SqliteVecShardReader implements ShardIndexReader {
   /** Closes the file. Idempotent. */
   close(): void {
     this.fetchStatements.length = 0;
+    this.filterStatements.clear();
     this.rowidById = undefined;
     if (this.db.open) this.db.close();
   }

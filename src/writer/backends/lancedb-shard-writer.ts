@@ -19,7 +19,9 @@ import type { z } from 'zod';
 import { LanceIndexTypeSchema } from '../../common/manifest.ts';
 import { LANCE_COLUMNS, LANCE_TABLE_NAME, type LanceBuiltIndexType } from '../../common/lancedb-layout.ts';
 import * as lancedb from '@lancedb/lancedb';
-import { Field, FixedSizeList, Float32, Schema, Table as ArrowTable, Utf8, makeData, RecordBatch, Struct, vectorFromArray } from 'apache-arrow';
+import { Bool, Field, FixedSizeList, Float32, Float64, Int64, Schema, Table as ArrowTable, Utf8, makeData, RecordBatch, Struct, vectorFromArray, type DataType } from 'apache-arrow';
+import { filterRowOf, type FilterColumn } from '../../common/filter/filter-expr.ts';
+import { filterColumnStorageName } from '../../common/filter/filter-sql.ts';
 import type { Logger } from 'pino';
 import { ConfigValidationError, VectorIndexError, errorMessage } from '../../common/errors.ts';
 import type { Metric } from '../../common/distance.ts';
@@ -153,6 +155,26 @@ export interface LanceShardWriterOptions {
   plan?: Partial<LanceIndexPlan>;
   /** Receives a warning for each deviation from the plan (also returned in `notes`). */
   log?: Pick<Logger, 'warn'>;
+  /**
+   * The run's filter columns (manifest `index.filter_columns`): each is stored as a typed,
+   * nullable column `f_<name>` (utf8, int64, float64, bool) read from the row's payload, with a
+   * scalar index (BITMAP for string / bool, BTREE for int / float). Default none.
+   */
+  filterColumns?: readonly FilterColumn[];
+}
+
+/** The Arrow type of a filter column's stored column. */
+function filterArrowType(type: FilterColumn['type']): DataType {
+  switch (type) {
+    case 'string':
+      return new Utf8();
+    case 'int':
+      return new Int64();
+    case 'float':
+      return new Float64();
+    case 'bool':
+      return new Bool();
+  }
 }
 
 /** Writes one shard's table into a local LanceDB folder. */
@@ -167,6 +189,7 @@ export class LanceShardWriter implements ShardIndexWriter {
   private state: 'open' | 'finished' | 'aborted' = 'open';
   private rows = 0;
   private readonly schema: Schema;
+  private readonly filterColumns: readonly FilterColumn[];
 
   /**
    * @throws ConfigValidationError when the plan is invalid for `dim` (see {@link checkLanceIndexPlan}).
@@ -178,10 +201,12 @@ export class LanceShardWriter implements ShardIndexWriter {
     this.metric = options.metric;
     this.log = options.log;
     this.plan = checkLanceIndexPlan({ ...DEFAULT_LANCE_INDEX_PLAN, ...options.plan }, options.dim);
+    this.filterColumns = options.filterColumns ?? [];
     this.schema = new Schema([
       new Field(LANCE_COLUMNS.id, new Utf8(), false),
       new Field(LANCE_COLUMNS.vector, new FixedSizeList(this.dim, new Field('item', new Float32(), true)), false),
       new Field(LANCE_COLUMNS.payload, new Utf8(), true),
+      ...this.filterColumns.map((c) => new Field(filterColumnStorageName(c.name), filterArrowType(c.type), true)),
     ]);
   }
 
@@ -208,11 +233,12 @@ export class LanceShardWriter implements ShardIndexWriter {
     });
     const idVector = vectorFromArray(rows.ids, new Utf8());
     const payloadVector = vectorFromArray(rows.payloads, new Utf8());
+    const filterData = this.filterData(rows);
     const structData = makeData({
       type: new Struct(this.schema.fields),
       length: n,
       nullCount: 0,
-      children: [idVector.data[0], vectorData, payloadVector.data[0]],
+      children: [idVector.data[0], vectorData, payloadVector.data[0], ...filterData],
     });
     const batch = new ArrowTable(this.schema, [new RecordBatch(this.schema, structData)]);
     try {
@@ -226,6 +252,31 @@ export class LanceShardWriter implements ShardIndexWriter {
       throw new VectorIndexError(`shard ${this.dbId}: writing ${n} rows to LanceDB failed: ${errorMessage(err)}`, { cause: err });
     }
     this.rows += n;
+  }
+
+  /**
+   * The Arrow data of each filter column for a batch (values from the payloads; NULL when the
+   * payload is null or lacks the field).
+   * @throws VectorIndexError naming the shard and record for a payload that is not JSON or holds
+   *   a value of another type.
+   */
+  private filterData(rows: ShardRows): ReturnType<typeof makeData>[] {
+    if (this.filterColumns.length === 0) return [];
+    const values = this.filterColumns.map(() => [] as unknown[]);
+    for (let r = 0; r < rows.ids.length; r++) {
+      let row;
+      try {
+        const text = rows.payloads[r];
+        row = filterRowOf(text === null ? undefined : (JSON.parse(text) as Record<string, unknown>), this.filterColumns);
+      } catch (err) {
+        throw new VectorIndexError(`shard ${this.dbId}: record ${JSON.stringify(rows.ids[r])}: ${errorMessage(err)}`, { cause: err });
+      }
+      this.filterColumns.forEach((c, i) => {
+        const v = row[c.name];
+        values[i].push(v === null ? null : c.type === 'int' ? BigInt(v as number) : v);
+      });
+    }
+    return this.filterColumns.map((c, i) => vectorFromArray(values[i], filterArrowType(c.type)).data[0]);
   }
 
   /**
@@ -299,6 +350,10 @@ export class LanceShardWriter implements ShardIndexWriter {
       try {
         await table.optimize({ cleanupOlderThan: new Date(), deleteUnverified: true });
         if (config !== undefined) await table.createIndex(LANCE_COLUMNS.vector, { config });
+        for (const c of this.filterColumns) {
+          const scalar = c.type === 'string' || c.type === 'bool' ? lancedb.Index.bitmap() : lancedb.Index.btree();
+          await table.createIndex(filterColumnStorageName(c.name), { config: scalar });
+        }
         await table.optimize({ cleanupOlderThan: new Date(), deleteUnverified: true });
         const version = await table.version();
         return { vectorCount: rows, indexType, indexParams, notes, checkpointId: String(version) };

@@ -65,7 +65,7 @@ async function openIndexWriterFactory(index: IndexConfig, concurrency: number, u
     const int8Scale = typeof index.index_params.int8_scale === 'number' ? index.index_params.int8_scale : undefined;
     const pool = new WriterWorkerPool(concurrency);
     return {
-      create: (dir, dbId) => pool.createWriter({ backend: 'sqlite-vec', options: { dir, dbId, dim, metric, quantization, int8Scale, ...(unifiedKv ? { kv: true } : {}) } }),
+      create: (dir, dbId) => pool.createWriter({ backend: 'sqlite-vec', options: { dir, dbId, dim, metric, quantization, int8Scale, ...(unifiedKv ? { kv: true } : {}), ...(index.filter_columns?.length ? { filterColumns: index.filter_columns } : {}) } }),
       close: () => pool.close(),
     };
   }
@@ -80,7 +80,7 @@ async function openIndexWriterFactory(index: IndexConfig, concurrency: number, u
   }
   const plan = lancePlanFromIndexConfig(index);
   return {
-    create: (dir, dbId) => new LanceShardWriter({ dir, dbId, dim, metric, plan }),
+    create: (dir, dbId) => new LanceShardWriter({ dir, dbId, dim, metric, plan, filterColumns: index.filter_columns }),
     close: async () => {},
   };
 }

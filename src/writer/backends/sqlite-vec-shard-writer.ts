@@ -19,14 +19,19 @@ import {
   SQLITE_VEC_FILE_NAME,
   SQLITE_VEC_FORMAT_VERSION,
   SQLITE_VEC_TABLES as T,
+  SQLITE_VEC_MAX_FILTER_COLUMNS,
   checkSqliteVecConfig,
+  filterColumnSqlTypes,
   quantizeInt8,
+  vec0NullFlagColumn,
   vec0ColumnSql,
   type SqliteVecMetric,
   type SqliteVecQuantization,
 } from '../../common/sqlite-vec-layout.ts';
 import { checkShardRows, type BuiltShard, type ShardIndexWriter, type ShardRows } from './shard-index-writer.ts';
 import { SqliteKvWriter } from './sqlite-kv-writer.ts';
+import { filterRowOf, type FilterColumn, type FilterValue } from '../../common/filter/filter-expr.ts';
+import { filterColumnStorageName } from '../../common/filter/filter-sql.ts';
 
 export { checkSqliteVecConfig };
 
@@ -49,6 +54,11 @@ export interface SqliteVecShardWriterOptions {
    * `kv` table of the same file (through {@link SqliteKvWriter}), before the file is finalized.
    */
   kv?: boolean;
+  /**
+   * The run's filter columns (manifest `index.filter_columns`), read from each row's payload into
+   * `items.f_<name>` and (the first 8) vec0 metadata columns; see sqlite-vec-layout.ts. Default none.
+   */
+  filterColumns?: FilterColumn[];
 }
 
 /** The path of the shard file inside a shard folder. */
@@ -106,6 +116,9 @@ export class SqliteVecShardWriter implements ShardIndexWriter {
   private readonly int8Buffer: Int8Array;
   /** Unified KV builds: the `kv` table writer on the same file (its own connection). */
   private readonly kv: SqliteKvWriter | undefined;
+  private readonly filterColumns: readonly FilterColumn[];
+  /** The filter columns that are also vec0 metadata columns. */
+  private readonly vec0FilterColumns: readonly FilterColumn[];
 
   /**
    * Validates the options; the file is created by the first `add()` (an existing file is replaced).
@@ -119,6 +132,8 @@ export class SqliteVecShardWriter implements ShardIndexWriter {
     this.int8Scale = options.int8Scale ?? 1;
     this.file = sqliteVecShardFile(options.dir);
     this.int8Buffer = new Int8Array(this.dim);
+    this.filterColumns = options.filterColumns ?? [];
+    this.vec0FilterColumns = this.filterColumns.slice(0, SQLITE_VEC_MAX_FILTER_COLUMNS);
     this.kv = options.kv === true ? new SqliteKvWriter({ dir: options.dir, fileName: SQLITE_VEC_FILE_NAME, dbId: options.dbId }) : undefined;
   }
 
@@ -144,18 +159,29 @@ export class SqliteVecShardWriter implements ShardIndexWriter {
           ${C.id} TEXT NOT NULL,
           ${C.payload} TEXT,
           ${C.vector} BLOB,
-          ${C.indexed} INTEGER NOT NULL
+          ${C.indexed} INTEGER NOT NULL${this.filterColumns.map((c) => `,\n          ${filterColumnStorageName(c.name)} ${filterColumnSqlTypes(c.type).items}`).join('')}
         );
         CREATE INDEX ${T.items}_unindexed ON ${T.items}(${C.indexed}) WHERE ${C.indexed} = 0;
-        CREATE VIRTUAL TABLE ${T.index} USING vec0(${vec0ColumnSql(this.dim, this.metric, this.quantization)});
+        CREATE VIRTUAL TABLE ${T.index} USING vec0(${[
+          vec0ColumnSql(this.dim, this.metric, this.quantization),
+          ...this.vec0FilterColumns.flatMap((c) => [`${filterColumnStorageName(c.name)} ${filterColumnSqlTypes(c.type).vec0}`, `${vec0NullFlagColumn(c.name)} boolean`]),
+        ].join(', ')});
       `);
       const value = this.quantization === 'int8' ? 'vec_int8(?)' : '?';
+      const vec0Extra = this.vec0FilterColumns.flatMap((c) => [filterColumnStorageName(c.name), vec0NullFlagColumn(c.name)]);
+      const itemsExtra = this.filterColumns.map((c) => filterColumnStorageName(c.name));
+      const marks = (n: number) => ', ?'.repeat(n);
       const statements: Statements = {
-        insertIndex: db.prepare(`INSERT INTO ${T.index}(rowid, ${C.embedding}) VALUES (?, ${value})`),
+        insertIndex: db.prepare(`INSERT INTO ${T.index}(rowid, ${[C.embedding, ...vec0Extra].join(', ')}) VALUES (?, ${value}${marks(vec0Extra.length)})`),
         insertItem: db.prepare(
-          `INSERT INTO ${T.items}(rowid, ${C.id}, ${C.payload}, ${C.vector}, ${C.indexed}) VALUES (?, ?, ?, ?, ?)`,
+          `INSERT INTO ${T.items}(rowid, ${[C.id, C.payload, C.vector, C.indexed, ...itemsExtra].join(', ')}) VALUES (?, ?, ?, ?, ?${marks(itemsExtra.length)})`,
         ),
       };
+      if (this.filterColumns.length > 0) {
+        const insertMeta = db.prepare(`INSERT INTO ${T.meta}(key, value) VALUES (?, ?)`);
+        insertMeta.run('filter_columns', JSON.stringify(this.filterColumns.map((c) => ({ name: c.name, type: c.type }))));
+        insertMeta.run('vec0_filter_columns', JSON.stringify(this.vec0FilterColumns.map((c) => c.name)));
+      }
       this.db = db;
       this.statements = statements;
       return { db, statements };
@@ -209,13 +235,36 @@ export class SqliteVecShardWriter implements ShardIndexWriter {
           } else {
             indexed = this.metric !== 'cosine' || !isZero(v, r * dim, dim);
           }
-          if (indexed) statements.insertIndex.run(rowid, int8 ? qBytes : floatBytes);
-          statements.insertItem.run(rowid, rows.ids[r], rows.payloads[r], int8 || !indexed ? floatBytes : null, indexed ? 1 : 0);
+          const filterRow = this.filterColumns.length === 0 ? undefined : this.filterRow(rows, r);
+          const vec0Values: unknown[] = [];
+          const itemValues: unknown[] = [];
+          if (filterRow !== undefined) {
+            for (const c of this.filterColumns) itemValues.push(sqliteValue(c, filterRow[c.name]));
+            for (const c of this.vec0FilterColumns) {
+              const v = filterRow[c.name];
+              vec0Values.push(v === null ? vec0Placeholder(c) : sqliteValue(c, v), v === null ? 1n : 0n);
+            }
+          }
+          if (indexed) statements.insertIndex.run(rowid, int8 ? qBytes : floatBytes, ...vec0Values);
+          statements.insertItem.run(rowid, rows.ids[r], rows.payloads[r], int8 || !indexed ? floatBytes : null, indexed ? 1 : 0, ...itemValues);
         }
       })();
       this.rows += n;
     } catch (err) {
       throw new VectorIndexError(`${this.where()}: writing ${n} rows failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /**
+   * The filter values of row `r` of a batch (from its payload).
+   * @throws Error naming the record for a payload that is not JSON or holds a value of another type.
+   */
+  private filterRow(rows: ShardRows, r: number): Record<string, FilterValue | null> {
+    try {
+      const text = rows.payloads[r];
+      return filterRowOf(text === null ? undefined : (JSON.parse(text) as Record<string, unknown>), this.filterColumns);
+    } catch (err) {
+      throw new Error(`record ${JSON.stringify(rows.ids[r])}: ${errorMessage(err)}`, { cause: err });
     }
   }
 
@@ -295,6 +344,19 @@ export class SqliteVecShardWriter implements ShardIndexWriter {
     this.db = undefined;
     this.statements = undefined;
   }
+}
+
+/** A filter value as bound to SQLite (ints and bools as BigInt: vec0 rejects a REAL for them). */
+function sqliteValue(column: FilterColumn, v: FilterValue | null | undefined): unknown {
+  if (v === null || v === undefined) return null;
+  if (column.type === 'int') return BigInt(v as number);
+  if (column.type === 'bool') return v ? 1n : 0n;
+  return v;
+}
+
+/** The vec0 value stored for a NULL (its `fnull_` flag is 1). */
+function vec0Placeholder(column: FilterColumn): unknown {
+  return column.type === 'string' ? '' : column.type === 'float' ? 0 : 0n;
 }
 
 /** True when all `dim` values of `v` from `offset` are zero. */
