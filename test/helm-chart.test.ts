@@ -218,11 +218,13 @@ describe('helm chart helm/shardfleet', { skip: rendererMissing }, () => {
   test('replicas and scaling values: fixed routers, more nodes, emptyDir cache, strict host spread', () => {
     const objs = renderChart({
       replication: 3,
-      router: { replicas: 4, autoscaling: { enabled: false }, pdb: { minAvailable: 2 }, hostSpreadPolicy: 'DoNotSchedule' },
+      router: { replicas: 4, autoscaling: { enabled: false }, pdb: { minAvailable: 2 }, hostSpreadPolicy: 'DoNotSchedule', maxGetKeys: 250 },
       node: { replicas: 8, cache: { type: 'emptyDir', size: '5Gi', maxBytes: 1000000 }, pdb: { enabled: false } },
     });
     validateAll(objs);
     assert.equal(find(objs, 'Deployment', 'demo-shardfleet-router').spec.replicas, 4);
+    assert.equal(envOf(container(find(objs, 'Deployment', 'demo-shardfleet-router'), 'router')).SHARDFLEET_MAX_GET_KEYS, '250');
+    assert.equal(envOf(container(find(renderChart(), 'Deployment', 'demo-shardfleet-router'), 'router')).SHARDFLEET_MAX_GET_KEYS, undefined, 'default: the router default');
     assert.ok(!objs.some((o) => o.kind === 'HorizontalPodAutoscaler'));
     assert.equal(find(objs, 'PodDisruptionBudget', 'demo-shardfleet-router').spec.minAvailable, 2);
     assert.ok(!objs.some((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === 'demo-shardfleet-node'));
