@@ -69,6 +69,8 @@ export const USEARCH_EXACT_SCAN_ROWS = 2048;
  * this many times the number of matching rows: beyond that the HNSW search costs more than the scan.
  */
 export const USEARCH_FILTER_EXPANSION_LIMIT = 4;
+/** Bytes of the per-shard cache of recent filters' matching keys and vectors (see the reader). */
+export const USEARCH_FILTER_CACHE_BYTES = 32 * 1024 * 1024;
 
 /** Per-hit lookups by key (undefined: no such row). */
 interface Lookups {
@@ -85,6 +87,14 @@ export class UsearchShardReader implements ShardIndexReader {
    * shares the id strings of the array; a shard that is only searched never builds it).
    */
   private keyById: Map<string, number> | undefined;
+  /**
+   * Recent filters' matching keys and, once an exact scan needed them, the matching rows' float32
+   * vectors, by filter JSON, least recently used first; at most {@link USEARCH_FILTER_CACHE_BYTES}.
+   * Reading the vectors from `rows.sqlite` dominates an exact scan (tens of us a row), so a
+   * repeated filter (the usual case: a tenant, a category) reads them once.
+   */
+  private readonly filterCache = new Map<string, { bits: Uint32Array; keys: Uint32Array; matrix?: Float32Array }>();
+  private filterCacheBytes = 0;
   private constructor(
     readonly dbId: number,
     /** The shard's folder. */
@@ -262,14 +272,34 @@ export class UsearchShardReader implements ShardIndexReader {
     filter: FilterExpr,
   ): Promise<ShardHit[][] | undefined> {
     const n = this.spec.vectorCount;
-    let bits: Uint32Array;
-    try {
-      bits = this.filters.evaluate(filter);
-    } catch (err) {
-      if (err instanceof InvalidQueryError) throw new InvalidQueryError(`shard ${this.dbId}: ${err.message}`, { cause: err });
-      throw err;
+    const cacheKey = JSON.stringify(filter);
+    let cached = this.filterCache.get(cacheKey);
+    if (cached === undefined) {
+      let bits: Uint32Array;
+      try {
+        bits = this.filters.evaluate(filter);
+      } catch (err) {
+        if (err instanceof InvalidQueryError) throw new InvalidQueryError(`shard ${this.dbId}: ${err.message}`, { cause: err });
+        throw err;
+      }
+      cached = { bits, keys: UsearchFilterColumns.keysOf(bits) };
+      this.cacheFilter(cacheKey, cached);
+    } else {
+      this.filterCache.delete(cacheKey);
+      this.filterCache.set(cacheKey, cached);
     }
-    const keys = UsearchFilterColumns.keysOf(bits);
+    const entry = cached;
+    const { bits, keys } = entry;
+    const matrixOf = (): Float32Array => {
+      if (entry.matrix === undefined) {
+        entry.matrix = this.vectorsOf(keys);
+        if (this.filterCache.get(cacheKey) === entry) {
+          this.filterCacheBytes += entry.matrix.byteLength;
+          this.evictFilters();
+        }
+      }
+      return entry.matrix;
+    };
     const m = keys.length;
     if (m === n) return undefined;
     if (m === 0) return queries.map(() => []);
@@ -278,7 +308,7 @@ export class UsearchShardReader implements ShardIndexReader {
     const out: ShardHit[][] = [];
     try {
       if (m <= exactMax) {
-        const matrix = this.vectorsOf(keys);
+        const matrix = matrixOf();
         for (let start = 0, c = 0; start < queries.length; start += c) {
           await yieldToEventLoop();
           if (this.index === undefined) throw new VectorIndexError(`shard ${this.dbId}: search after the shard was closed`);
@@ -314,7 +344,7 @@ export class UsearchShardReader implements ShardIndexReader {
           if (kq >= n || result.keys.length < kq || Math.min(n, kq * 2) > USEARCH_FILTER_EXPANSION_LIMIT * m) break;
         }
         if (found === undefined) {
-          matrix ??= this.vectorsOf(keys);
+          matrix ??= matrixOf();
           found = this.exactScan([query], matrix, keys, k, includePayload, options)[0];
         }
         out.push(found);
@@ -323,6 +353,22 @@ export class UsearchShardReader implements ShardIndexReader {
     } catch (err) {
       if (err instanceof VectorIndexError || err instanceof InvalidQueryError) throw err;
       throw new VectorIndexError(`shard ${this.dbId} (${this.dir}): filtered search failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** Adds a filter to the cache (its bitmap and keys), evicting the least recently used. */
+  private cacheFilter(cacheKey: string, entry: { bits: Uint32Array; keys: Uint32Array }): void {
+    this.filterCache.set(cacheKey, entry);
+    this.filterCacheBytes += entry.bits.byteLength + entry.keys.byteLength;
+    this.evictFilters();
+  }
+
+  /** Drops least recently used filters while the cache holds more than its budget. */
+  private evictFilters(): void {
+    while (this.filterCacheBytes > USEARCH_FILTER_CACHE_BYTES && this.filterCache.size > 0) {
+      const [oldest, e] = this.filterCache.entries().next().value!;
+      this.filterCache.delete(oldest);
+      this.filterCacheBytes -= e.bits.byteLength + e.keys.byteLength + (e.matrix?.byteLength ?? 0);
     }
   }
 
@@ -426,6 +472,8 @@ export class UsearchShardReader implements ShardIndexReader {
     if (this.index === undefined) return;
     this.index = undefined;
     this.keyById = undefined;
+    this.filterCache.clear();
+    this.filterCacheBytes = 0;
     this.db.close();
   }
 }
