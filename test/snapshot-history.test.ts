@@ -536,8 +536,8 @@ describe('CLI: history, rollback, cleanup', () => {
       let out = await cli(['history', '--store', url]);
       assert.equal(out.code, 0, out.stderr);
       const lines = out.stdout.trimEnd().split('\n');
-      assert.match(lines[0], /run_id\s+created\s+vectors\s+shards\s+strategy\s+backend\s+size/);
-      assert.match(lines[1], /^\*\s+gamma\s+2026-01-10T08:03:00.000Z\s+33\s+3\s+explicit\s+lancedb\s+\d+ B$/);
+      assert.match(lines[0], /run_id\s+created\s+vectors\s+shards\s+strategy\s+backend\s+size\s+probes\s+recall@probes 1\.\./);
+      assert.match(lines[1], /^\*\s+gamma\s+2026-01-10T08:03:00.000Z\s+33\s+3\s+explicit\s+lancedb\s+\d+ B\s+1\s+-$/);
       assert.match(lines[2], /^\s+broken\s+\S+\s+-\s+-\s+MALFORMED/);
       assert.match(lines[3], /^\s+alpha\s+\S+\s+21\s+2\s+explicit/);
       assert.match(out.stdout, /error in broken: manifest manifests\/\S+broken\/manifest\.json is not valid JSON/);
