@@ -174,9 +174,28 @@ describe('routing recall curve on Fashion-MNIST (3,000 images, 8 shards)', () =>
     assert.throws(() => checkRecallTargets({ minRecall: 1.5 }, 'lsh', 8), /--min-recall must be a number in \(0, 1\]/);
     assert.throws(() => checkRecallTargets({ minRecall: 0.9, maxProbes: 9 }, 'cluster', 8), /--max-probes must be an integer in 1\.\.num_dbs \(8\), got 9/);
     assert.throws(() => checkRecallTargets({ targetRecall: 0.9 }, 'hash', 8), /--target-recall needs the cluster or lsh strategy/);
+    assert.throws(() => checkRecallTargets({ minRecall: 0.9, sampleQueries: 0 }, 'cluster', 8), /--min-recall needs the routing recall curve, which --recall-queries 0 turns off/);
+    assert.doesNotThrow(() => checkRecallTargets({ sampleQueries: 0 }, 'hash', 8));
     const res = await cli(['build', '--store', join(dir.path, 'x'), '--input', FASHION_IMAGES, '--limit', '100', '--target-recall', '1.5']);
     assert.notEqual(res.code, 0);
     assert.match(res.stderr, /--target-recall.*not a recall in \(0, 1\]/);
+  });
+
+  test('--recall-queries 0 builds no curve; --recall-queries 200 samples 200 queries', async () => {
+    for (const sampleQueries of [0, 200]) {
+      const sub = openObjectStore(join(dir.path, `queries-${sampleQueries}`));
+      const r = await buildSnapshot({
+        store: sub,
+        source: await openIdxSource({ imagesPath: FASHION_IMAGES, limit: 1000 }),
+        sharding: { strategy: 'lsh', numDbs: 4, numProbes: 1 },
+        metric: 'l2',
+        progress: false,
+        log: quietLogger(),
+        recall: { sampleQueries },
+      });
+      assert.equal(r.manifest.routing_recall?.sample_queries, sampleQueries === 0 ? undefined : 200);
+      await sub.close();
+    }
   });
 
   test('resolveTargetRecall: explicit num_probes / shard_ids win, no curve is an error, 0 is unset', () => {

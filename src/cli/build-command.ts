@@ -47,6 +47,7 @@ interface BuildFlags extends StoreFlags {
   targetRecall?: number;
   minRecall?: number;
   maxProbes?: number;
+  recallQueries?: number;
   metric: string;
   seed: number;
   sampleSize?: number;
@@ -234,7 +235,7 @@ async function runBuild(f: BuildFlags, store: ObjectStore, log: Logger): Promise
     seed: f.seed,
     sampleSize: f.sampleSize,
     onDuplicate: f.onDuplicate,
-    recall: { targetRecall: f.targetRecall, minRecall: f.minRecall, maxProbes: f.maxProbes },
+    recall: { targetRecall: f.targetRecall, minRecall: f.minRecall, maxProbes: f.maxProbes, sampleQueries: f.recallQueries },
     ...(f.kv === undefined ? {} : { kv: { backend: f.kv } }),
     ...(f.filterColumns === undefined ? {} : { filterColumns: f.filterColumns }),
     runId: f.runId,
@@ -277,6 +278,7 @@ export function buildCommand(): Command {
     .option('--target-recall <r>', 'cluster/lsh: set the default num-probes to the smallest whose routing recall@10, measured on a sample of the data at build time, reaches r (0 < r <= 1; overrides --num-probes)', recallArg)
     .option('--min-recall <r>', 'cluster/lsh: refuse to publish (nothing published, _CURRENT unchanged) unless the measured routing recall@10 reaches r at --max-probes (default: all shards, where it is always 1)', recallArg)
     .option('--max-probes <n>', 'cluster/lsh: the most shards --target-recall and --min-recall may probe (1..num-dbs)', intArg)
+    .option('--recall-queries <n>', 'cluster/lsh: sample queries of the build-time routing recall curve (exact top-10 within up to 20,000 sample vectors; cost ~ n x 20,000 x dim); 0 = no curve', intArg, 1000)
     .addOption(new Option('--metric <metric>', 'distance metric').choices(MetricSchema.options).default('l2'))
     .option('--seed <n>', 'seed for sampling, k-means and LSH hyperplanes', intArg, 42)
     .option('--sample-size <n>', 'training sample size (default max(20000, 64 * num-dbs))', intArg)

@@ -204,7 +204,7 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
   let routingRecall: BuildPlan['routing_recall'];
   let routingRecallMs: number | undefined;
   let numProbes: number | undefined;
-  if (o.sharding.strategy === 'cluster' || o.sharding.strategy === 'lsh') {
+  if ((o.sharding.strategy === 'cluster' || o.sharding.strategy === 'lsh') && o.recall?.sampleQueries !== 0) {
     const started = performance.now();
     const stage = progress.stage('measure routing recall', 1);
     routingRecall = measureRoutingRecall({
@@ -213,6 +213,7 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
       metric: o.metric,
       routing: trained.routing,
       balanceFactor: o.sharding.strategy === 'cluster' ? o.sharding.balanceFactor : undefined,
+      maxQueries: o.recall?.sampleQueries,
       seed,
     });
     stage.stop();

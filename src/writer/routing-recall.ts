@@ -119,21 +119,28 @@ export interface RecallTargets {
   minRecall?: number;
   /** `--max-probes`: the most probes the targets may use, 1..num_dbs. */
   maxProbes?: number;
+  /** `--recall-queries`: sample queries of the curve (default 1,000); 0 = measure no curve. */
+  sampleQueries?: number;
 }
 
 /**
  * Checks recall target options before any input is read.
  * @throws ConfigValidationError naming the CLI flag: a value outside (0, 1] or --max-probes not
- *   an integer in 1..num_dbs; any of them with a strategy other than cluster or lsh.
+ *   an integer in 1..num_dbs; any of them with a strategy other than cluster or lsh, or with
+ *   --recall-queries 0 (no curve); --recall-queries not an integer >= 0.
  */
 export function checkRecallTargets(t: RecallTargets | undefined, strategy: string, numDbs: number): void {
   if (t === undefined) return;
+  if (t.sampleQueries !== undefined && (!Number.isInteger(t.sampleQueries) || t.sampleQueries < 0)) {
+    throw new ConfigValidationError(`--recall-queries must be an integer >= 0 (0 = no recall curve), got ${t.sampleQueries}`);
+  }
   const given = (['targetRecall', 'minRecall', 'maxProbes'] as const).filter((f) => t[f] !== undefined);
   if (given.length === 0) return;
   const flag = { targetRecall: '--target-recall', minRecall: '--min-recall', maxProbes: '--max-probes' } as const;
   if (strategy !== 'cluster' && strategy !== 'lsh') {
     throw new ConfigValidationError(`${flag[given[0]]} needs the cluster or lsh strategy (the ${strategy} strategy routes exactly and has no recall curve)`);
   }
+  if (t.sampleQueries === 0) throw new ConfigValidationError(`${flag[given[0]]} needs the routing recall curve, which --recall-queries 0 turns off`);
   for (const f of ['targetRecall', 'minRecall'] as const) {
     const v = t[f];
     if (v !== undefined && !(Number.isFinite(v) && v > 0 && v <= 1)) throw new ConfigValidationError(`${flag[f]} must be a number in (0, 1], got ${v}`);
