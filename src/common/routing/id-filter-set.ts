@@ -8,8 +8,7 @@
  * they hold vectors; empty shards (vector_count 0) never are.
  */
 import pLimit from 'p-limit';
-import { ObjectNotFoundError, ShardIntegrityError, StorageError, errorMessage } from '../errors.ts';
-import { sha256Hex } from '../file-digest.ts';
+import { getVerifiedShardFile } from '../verified-shard-file.ts';
 import type { Manifest, ShardEntry } from '../manifest.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { ID_FILTER_FILE, IdFilter } from './id-filter.ts';
@@ -67,20 +66,8 @@ export interface LoadIdFiltersOptions {
   concurrency?: number;
 }
 
-async function loadShardFilter(store: ObjectStore, manifest: Manifest, shard: ShardEntry, size: number, sha256: string): Promise<IdFilter> {
-  const key = shard.url + ID_FILTER_FILE;
-  const source = `shard ${shard.db_id} of run ${manifest.run_id}: id filter ${key}`;
-  let bytes: Buffer;
-  try {
-    bytes = await store.get(key);
-  } catch (err) {
-    if (err instanceof ObjectNotFoundError) throw new StorageError(`${source} is listed in the manifest but missing from ${store.url}`);
-    throw new StorageError(`${source}: download from ${store.url} failed: ${errorMessage(err)}`, { cause: err });
-  }
-  const digest = sha256Hex(bytes);
-  if (bytes.length !== size || digest !== sha256) {
-    throw new ShardIntegrityError(`${source} has sha256 ${digest} (${bytes.length} bytes) but the manifest says ${sha256} (${size} bytes)`);
-  }
+async function loadShardFilter(store: ObjectStore, manifest: Manifest, shard: ShardEntry): Promise<IdFilter> {
+  const { bytes, source } = await getVerifiedShardFile(store, manifest, shard, ID_FILTER_FILE, 'id filter');
   return IdFilter.parse(bytes, source);
 }
 
@@ -110,7 +97,7 @@ export async function loadIdFilters(store: ObjectStore, manifest: Manifest, opti
     }
     loads.push(
       limit(async () => {
-        filters.set(shard.db_id, await loadShardFilter(store, manifest, shard, entry.bytes, entry.sha256));
+        filters.set(shard.db_id, await loadShardFilter(store, manifest, shard));
       }),
     );
   }

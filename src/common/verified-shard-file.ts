@@ -1,0 +1,34 @@
+/**
+ * Downloads one file of a shard that routers read themselves (id filters, filter centroids) and
+ * checks it against the manifest's `files` entry (size and sha256) before anyone parses it.
+ */
+import { ObjectNotFoundError, ShardIntegrityError, StorageError, errorMessage } from './errors.ts';
+import { sha256Hex } from './file-digest.ts';
+import type { Manifest, ShardEntry } from './manifest.ts';
+import type { ObjectStore } from './storage/object-store.ts';
+
+/**
+ * The bytes of `shard`'s file `path` (relative to the shard's url), verified.
+ * @param what names the file in errors, e.g. `id filter`.
+ * @returns the bytes and `source`, a description for parse errors (`shard 3 of run R: id filter <key>`).
+ * @throws StorageError naming the shard and file when it is not listed, missing or cannot be
+ *   downloaded; ShardIntegrityError when its size or sha256 differs from the manifest's.
+ */
+export async function getVerifiedShardFile(store: ObjectStore, manifest: Manifest, shard: ShardEntry, path: string, what: string): Promise<{ bytes: Buffer; source: string }> {
+  const key = shard.url + path;
+  const source = `shard ${shard.db_id} of run ${manifest.run_id}: ${what} ${key}`;
+  const entry = shard.files.find((f) => f.path === path);
+  if (entry === undefined) throw new StorageError(`${source} is not in the shard's files`);
+  let bytes: Buffer;
+  try {
+    bytes = await store.get(key);
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) throw new StorageError(`${source} is listed in the manifest but missing from ${store.url}`);
+    throw new StorageError(`${source}: download from ${store.url} failed: ${errorMessage(err)}`, { cause: err });
+  }
+  const digest = sha256Hex(bytes);
+  if (bytes.length !== entry.bytes || digest !== entry.sha256) {
+    throw new ShardIntegrityError(`${source} has sha256 ${digest} (${bytes.length} bytes) but the manifest says ${entry.sha256} (${entry.bytes} bytes)`);
+  }
+  return { bytes, source };
+}
