@@ -39,6 +39,7 @@ import { compileFilter } from '../src/common/filter/cel-filter.ts';
 import { matchesFilter, type FilterColumn, type FilterExpr } from '../src/common/filter/filter-expr.ts';
 import { filterColumnStorageName, filterToSql, simplifyFilter } from '../src/common/filter/filter-sql.ts';
 import { createLogger } from '../src/common/logger.ts';
+import { loadShardRouting } from '../src/common/routing/load-routing.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import { percentile, recallAtK } from '../src/eval/recall.ts';
 import { runLoad } from '../src/eval/load-generator.ts';
@@ -161,26 +162,57 @@ const filters = FILTERS.map((f) => {
 // Exact filtered ground truth: per query, distances to every base row once, then the top-10 of
 // each filter's matching rows (squared l2 scores). Cached in bench/.cache.
 const gtFile = join(CACHE_DIR, `filter-gt-${ds.key}-k${K}-${filters.map((f) => f.count).join('-')}.f32`);
+const gtRowsFile = gtFile.replace(/\.f32$/, '.rows.i32');
 let gt: Float32Array;
-if (existsSync(gtFile)) {
+/** The base rows of each (filter, query)'s exact top-K (-1 past the matches), for the oracle figure. */
+let gtRows: Int32Array;
+if (existsSync(gtFile) && existsSync(gtRowsFile)) {
   const buf = readFileSync(gtFile);
   gt = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  const rbuf = readFileSync(gtRowsFile);
+  gtRows = new Int32Array(rbuf.buffer.slice(rbuf.byteOffset, rbuf.byteOffset + rbuf.byteLength));
 } else {
   const t0 = performance.now();
   gt = new Float32Array(filters.length * ds.queryCount * K).fill(Infinity);
+  gtRows = new Int32Array(filters.length * ds.queryCount * K).fill(-1);
   const dist = new Float32Array(ds.baseCount);
   for (let q = 0; q < ds.queryCount; q++) {
     l2SquaredAll(ds.base, ds.baseCount, ds.dim, ds.queries, q * ds.dim, dist);
     filters.forEach((f, fi) => {
       const masked = Float32Array.from(dist, (d, i) => (f.match[i] ? d : Infinity));
-      gt.set(smallestK(masked, K).scores, (fi * ds.queryCount + q) * K);
+      const top = smallestK(masked, K);
+      gt.set(top.scores, (fi * ds.queryCount + q) * K);
+      gtRows.set(top.rows.map((r, j) => (Number.isFinite(top.scores[j]) ? r : -1)), (fi * ds.queryCount + q) * K);
     });
     if (q % 50 === 49) process.stderr.write(`filtered ground truth ${q + 1}/${ds.queryCount}\n`);
   }
   mkdirSync(CACHE_DIR, { recursive: true });
   writeFileSync(gtFile, Buffer.from(gt.buffer));
+  writeFileSync(gtRowsFile, Buffer.from(gtRows.buffer));
   process.stderr.write(`filtered ground truth in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 }
+
+/**
+ * The best recall@K any choice of `probes` shards could give (an oracle that knows where each
+ * query's exact filtered top-K lives), averaged over the queries: the ceiling for routing.
+ */
+function oracleRecall(fi: number, shardOf: Int32Array, probes: number): number {
+  let sum = 0;
+  for (let q = 0; q < ds.queryCount; q++) {
+    const counts = new Map<number, number>();
+    let n = 0;
+    for (let j = 0; j < K; j++) {
+      const r = gtRows[(fi * ds.queryCount + q) * K + j];
+      if (r < 0) continue;
+      n++;
+      counts.set(shardOf[r], (counts.get(shardOf[r]) ?? 0) + 1);
+    }
+    const best = [...counts.values()].sort((a, b) => b - a).slice(0, probes).reduce((a, b) => a + b, 0);
+    sum += n === 0 ? 1 : best / n;
+  }
+  return sum / ds.queryCount;
+}
+const oracle = new Map<string, number>();
 const trueTop = (fi: number, q: number): number[] => Array.from(gt.subarray((fi * ds.queryCount + q) * K, (fi * ds.queryCount + q + 1) * K));
 
 /** Quality figures of one point's answers (first answer of each query row). */
@@ -222,7 +254,7 @@ async function benchBackend(backend: BackendOptions['backend']): Promise<void> {
   const storeDir = join(workDir, `store-${backend}`);
   const store = new FileObjectStore(storeDir);
   const t0 = performance.now();
-  await buildSnapshot({
+  const built = await buildSnapshot({
     store,
     source: await baseSource(),
     sharding: { strategy: 'cluster', numDbs: NUM_SHARDS, numProbes: DEFAULT_PROBES },
@@ -232,6 +264,10 @@ async function benchBackend(backend: BackendOptions['backend']): Promise<void> {
     progress: false,
     log: createLogger('bench'),
   });
+  const routing = await loadShardRouting(store, built.manifest);
+  const shardOf = new Int32Array(ds.baseCount);
+  for (let i = 0; i < ds.baseCount; i++) shardOf[i] = routing.assign({ vector: ds.base.subarray(i * ds.dim, (i + 1) * ds.dim), id: String(i), location: `base row ${i}` });
+  filters.forEach((f, fi) => oracle.set(`${backend}|${f.name}`, oracleRecall(fi, shardOf, DEFAULT_PROBES)));
   await store.close();
   builds.push({ name: `${backend} 8 shards cluster`, seconds: (performance.now() - t0) / 1000 });
   process.stderr.write(`${backend}: built in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
@@ -400,8 +436,8 @@ const lines: string[] = [];
 lines.push(`# shardfleet filtered search: ${ds.source}; ${ds.baseCount.toLocaleString('en')} base, ${ds.queryCount} queries, top_k ${K}`);
 lines.push(`cluster: ${NUM_SHARDS} shards (CLUSTER, default num_probes ${DEFAULT_PROBES}), router + 2 nodes on 127.0.0.1; recall@10 vs the exact filtered top-10 over the whole base set`);
 lines.push('');
-lines.push('| backend | filter | selectivity | recall@10 (probes 2) | shards queried (unfiltered) | c=1 p50 / p99 ms | c=1 QPS | c=4 p50 / p99 ms | c=4 QPS | non-matching / short | probes for recall >= 0.95 |');
-lines.push('|---|---|---:|---:|---:|---|---:|---|---:|---|---|');
+lines.push('| backend | filter | selectivity | recall@10 (probes 2) | best possible at 2 probes (oracle) | shards queried (unfiltered) | c=1 p50 / p99 ms | c=1 QPS | c=4 p50 / p99 ms | c=4 QPS | non-matching / short | probes for recall >= 0.95 |');
+lines.push('|---|---|---:|---:|---:|---:|---|---:|---|---:|---|---|');
 for (const backend of BACKENDS) {
   const unfiltered = clusterPoints.find((p) => p.backend === backend && p.filter === 'none' && p.num_probes === DEFAULT_PROBES && p.concurrency === 1);
   for (const f of filters) {
@@ -414,7 +450,7 @@ for (const backend of BACKENDS) {
     const probesCell = enough ? (enough.num_probes === DEFAULT_PROBES ? `${DEFAULT_PROBES}` : `${enough.num_probes} (recall ${f3(enough.recall)}, ${f2(enough.mean_shards_queried)} shards)`) : `not reached (${tried.map((p) => `${p.num_probes}: ${f3(p.recall)}`).join(', ')})`;
     const err = c1.errors + (c4?.errors ?? 0);
     lines.push(
-      `| ${backend} | ${f.cel === undefined ? 'none' : `${f.name} \`${f.cel}\``} | ${(f.selectivity * 100).toFixed(1)}% | ${f3(c1.recall)}${err ? ` (${err} errors)` : ''} | ${f2(c1.mean_shards_queried)} (${unfiltered ? f2(unfiltered.mean_shards_queried) : '-'}) | ` +
+      `| ${backend} | ${f.cel === undefined ? 'none' : `${f.name} \`${f.cel}\``} | ${(f.selectivity * 100).toFixed(1)}% | ${f3(c1.recall)}${err ? ` (${err} errors)` : ''} | ${f3(oracle.get(`${backend}|${f.name}`) ?? NaN)} | ${f2(c1.mean_shards_queried)} (${unfiltered ? f2(unfiltered.mean_shards_queried) : '-'}) | ` +
         `${f2(c1.p50_ms)} / ${f2(c1.p99_ms)} | ${f0(c1.qps)} | ${c4 ? `${f2(c4.p50_ms)} / ${f2(c4.p99_ms)}` : '-'} | ${c4 ? f0(c4.qps) : '-'} | ${c1.non_matching_hits} / ${c1.short_answers} | ${probesCell} |`,
     );
   }
@@ -454,6 +490,7 @@ writeFileSync(
       filter_columns: FILTER_COLUMNS,
       price: 'uniform [0, 100), 2 decimals, murmur3 fmix32 of (index + 0x9e3779b9) mod 10000 / 100',
       filters: filters.map((f) => ({ name: f.name, cel: f.cel, lance_sql: f.sql, matching_rows: f.count, selectivity: f.selectivity })),
+      oracle_recall_at_default_probes: Object.fromEntries(oracle),
       cluster: clusterPoints,
       baseline: { kind: 'embedded lancedb, one table, hnsw_sq m 16 ef_construction 128, query ef 64, btree/bitmap scalar indexes, where() prefilter', points: baselinePoints },
       builds,

@@ -92,7 +92,7 @@ test('shard statistics rule shards out only when no row can match', () => {
   const b = new FilterStatsBuilder(COLUMNS);
   for (let i = 0; i < 100; i++) b.add({ label: i % 2 ? 'shirt' : 'pants', n: i, price: i < 50 ? null : i / 10, ok: false });
   const stats = b.finish();
-  assert.deepEqual(stats.label, { count: 100, nulls: 0, min: 'pants', max: 'shirt', values: ['pants', 'shirt'] });
+  assert.deepEqual(stats.label, { count: 100, nulls: 0, min: 'pants', max: 'shirt', values: ['pants', 'shirt'], value_counts: [50, 50] });
   assert.equal(stats.n.values, undefined, 'more than 64 distinct values keep only min/max');
   assert.deepEqual([stats.n.min, stats.n.max, stats.price.nulls], [0, 99, 50]);
   const may = (t: string): boolean => shardMayMatch(compile(t), stats);
@@ -141,4 +141,39 @@ test('filter-aware routing skips shards that cannot match and probes on down the
   const e = routeFiltered(snapshot, { ...q, shardIds: [1, 2] }, compile('label == "shirt"'));
   assert.deepEqual(e.shardIds, [2]);
   assert.deepEqual(e.skipped.map((s) => s.db_id), [1]);
+});
+
+test('match estimates: exact per-value counts, uniform ranges, independent terms', async () => {
+  const { estimateMatches } = await import('../src/common/filter/filter-expr.ts');
+  const b = new FilterStatsBuilder(COLUMNS);
+  for (let i = 0; i < 1000; i++) b.add({ label: i < 100 ? 'dress' : 'shoe', n: i % 7, price: i / 10, ok: i % 2 === 0 });
+  const stats = b.finish();
+  const est = (t: string): number => estimateMatches(compile(t), stats, 1000);
+  assert.equal(est('label == "dress"'), 100);
+  assert.equal(est('n in [0, 1]'), 143 + 143);
+  assert.ok(Math.abs(est('price < 10.0') - 100) < 1, String(est('price < 10.0')));
+  assert.ok(Math.abs(est('label == "dress" && price < 10.0') - 10) < 0.5, 'independence: 100 x 10%');
+  assert.ok(Math.abs(est('!(label == "dress")') - 900) < 1e-9);
+  assert.equal(est('label == "hat"'), 0);
+});
+
+test('filter-aware routing prefers shards estimated to hold top_k matches, then the others in probe order', () => {
+  const order = [3, 1, 0, 2];
+  const routing: ShardRouting = { strategy: 'cluster', numDbs: 4, assign: () => 0, route: (q) => order.slice(0, q.numProbes === 0 ? 2 : q.numProbes) };
+  const statsFor = (shirts: number) => {
+    const b = new FilterStatsBuilder(COLUMNS);
+    for (let i = 0; i < 100; i++) b.add({ label: i < shirts ? 'shirt' : 'shoe', n: 1, price: 1, ok: true });
+    return b.finish();
+  };
+  const shirts = [50, 3, 40, 2]; // shard 3 (nearest) holds 2 shirts, shard 1 holds 3
+  const manifest = { sharding: { strategy: 'cluster' }, shards: shirts.map((n, db_id) => ({ db_id, vector_count: 100, filter_stats: statsFor(n) })) } as unknown as Manifest;
+  const snapshot = { manifest, routing } as unknown as RouterSnapshot;
+  const q = { vector: new Float32Array(1), numProbes: 0, shardIds: [] as number[] };
+  const r = routeFiltered(snapshot, q, compile('label == "shirt"'), 10);
+  assert.deepEqual(r.shardIds, [0, 2], 'the two shards with at least 10 shirts, in probe order');
+  assert.deepEqual(r.skipped.map((s) => s.db_id), [3, 1]);
+  assert.match(r.skipped[0].reason, /about 2 matching rows, fewer than top_k 10/);
+  // With top_k 3 the nearest shard with 3 shirts qualifies; with 60 none does and probe order rules.
+  assert.deepEqual(routeFiltered(snapshot, q, compile('label == "shirt"'), 3).shardIds, [1, 0]);
+  assert.deepEqual(routeFiltered(snapshot, q, compile('label == "shirt"'), 60).shardIds, [3, 1]);
 });

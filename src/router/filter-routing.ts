@@ -4,11 +4,16 @@
  * CLUSTER or LSH routing, probing then goes on down the run's own probe order (next nearest
  * centroid, next LSH perturbation) until `num_probes` shards that CAN match are found, so a
  * selective filter (a shoe image filtered to `label == "shirt"`) still searches num_probes shards
- * where shirts are. With EXPLICIT, CEL and HASH routing the routed shards are kept as routed,
+ * where shirts are. Among the shards that can match, those the statistics estimate to hold at
+ * least top_k matching rows come first (estimateMatches: exact per-value counts for `==` / `in`,
+ * uniform ranges, independent terms), since a shard with a handful of matches fills few of the
+ * top_k slots while costing a probe; the others are probed only when too few shards hold enough
+ * (measured on Fashion-MNIST 60k, 8 shards, a 1% filter: recall@10 0.70 -> see the closing note).
+ * With EXPLICIT, CEL and HASH routing the routed shards are kept as routed,
  * minus those that cannot match.
  */
 import type { FilterExpr, FilterStats } from '../common/filter/filter-expr.ts';
-import { shardMayMatch } from '../common/filter/filter-expr.ts';
+import { estimateMatches, shardMayMatch } from '../common/filter/filter-expr.ts';
 import { shardDirName } from '../common/manifest.ts';
 import type { QueryToRoute } from '../common/routing/shard-routing.ts';
 import type { RouterSnapshot } from './router-snapshot.ts';
@@ -52,7 +57,7 @@ function columnsOf(expr: FilterExpr, out = new Set<string>()): string[] {
  * Routes `query` within `snapshot`, honouring `filter` (undefined = plain routing).
  * @throws InvalidQueryError as the run's routing does (num_probes, shard ids, routing context).
  */
-export function routeFiltered(snapshot: RouterSnapshot, query: QueryToRoute, filter: FilterExpr | undefined): FilteredRoute {
+export function routeFiltered(snapshot: RouterSnapshot, query: QueryToRoute, filter: FilterExpr | undefined, topK = 10): FilteredRoute {
   const { routing, manifest } = snapshot;
   const routed = routing.route(query);
   if (filter === undefined) return { shardIds: routed, skipped: [] };
@@ -73,10 +78,37 @@ export function routeFiltered(snapshot: RouterSnapshot, query: QueryToRoute, fil
   const want = routed.length;
   const shardIds: number[] = [];
   const skipped: SkippedShard[] = [];
-  for (const dbId of order) {
-    if (vectorRouted && shardIds.length === want) break;
-    if (mayMatch(dbId)) shardIds.push(dbId);
-    else skipped.push(skip(dbId));
+  if (!vectorRouted) {
+    for (const dbId of routed) {
+      if (mayMatch(dbId)) shardIds.push(dbId);
+      else skipped.push(skip(dbId));
+    }
+    return { shardIds, skipped };
   }
+  // Probe order, first the shards estimated to hold at least top_k matches; then, if fewer than
+  // num_probes do, the other shards that can match, in probe order.
+  const few: number[] = [];
+  for (const dbId of order) {
+    if (shardIds.length === want) break;
+    if (!mayMatch(dbId)) {
+      skipped.push(skip(dbId));
+      continue;
+    }
+    const entry = statsOf.get(dbId);
+    const estimate = entry === undefined || entry.filter_stats === undefined ? Infinity : estimateMatches(filter, entry.filter_stats, entry.vector_count);
+    if (estimate >= topK) shardIds.push(dbId);
+    else few.push(dbId);
+  }
+  for (const dbId of few) {
+    if (shardIds.length < want) shardIds.push(dbId);
+    else {
+      const entry = statsOf.get(dbId)!;
+      const estimate = estimateMatches(filter, entry.filter_stats, entry.vector_count);
+      skipped.push({ db_id: dbId, reason: `shard ${dbId} (${shardDirName(dbId)}): about ${Math.round(estimate)} matching rows, fewer than top_k ${topK}; shards nearer in probe order hold more` });
+    }
+  }
+  const rank = new Map(order.map((id, i) => [id, i]));
+  shardIds.sort((a, b) => (rank.get(a) ?? 0) - (rank.get(b) ?? 0));
+  skipped.sort((a, b) => (rank.get(a.db_id) ?? 0) - (rank.get(b.db_id) ?? 0));
   return { shardIds, skipped };
 }

@@ -69,6 +69,7 @@ export function prepareQuery(snapshot: RouterSnapshot, req: SearchRequest__Outpu
     snapshot,
     { vector: query, numProbes, shardIds: req.shard_ids, routingContext: decodeRoutingContext(req.routing_context) },
     filter,
+    topK,
   );
   return {
     topK,

@@ -183,18 +183,25 @@ export const FilterColumnStatsSchema = z.object({
   min: ValueSchema.optional(),
   max: ValueSchema.optional(),
   values: z.array(ValueSchema).optional(),
+  /** Rows holding each of `values` (same order); present with `values` in snapshots built since it was added. */
+  value_counts: z.array(z.number().int().nonnegative()).optional(),
 });
 export type FilterColumnStats = z.infer<typeof FilterColumnStatsSchema>;
 
 /** Per-shard statistics of every filter column, by column name. */
 export type FilterStats = Record<string, FilterColumnStats>;
 
+function valuesAndCounts(m: Map<FilterValue, number>): { values: FilterValue[]; value_counts: number[] } {
+  const values = [...m.keys()].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+  return { values, value_counts: values.map((v) => m.get(v) ?? 0) };
+}
+
 /** Accumulates one shard's {@link FilterStats} as rows are added. */
 export class FilterStatsBuilder {
-  private readonly acc = new Map<string, { count: number; nulls: number; min?: FilterValue; max?: FilterValue; values: Set<FilterValue> | undefined }>();
+  private readonly acc = new Map<string, { count: number; nulls: number; min?: FilterValue; max?: FilterValue; values: Map<FilterValue, number> | undefined }>();
 
   constructor(private readonly columns: readonly FilterColumn[]) {
-    for (const c of columns) this.acc.set(c.name, { count: 0, nulls: 0, values: new Set() });
+    for (const c of columns) this.acc.set(c.name, { count: 0, nulls: 0, values: new Map() });
   }
 
   /** Adds one row's values (from {@link filterValueOf}). */
@@ -210,7 +217,7 @@ export class FilterStatsBuilder {
       if (a.min === undefined || v < a.min) a.min = v;
       if (a.max === undefined || v > a.max) a.max = v;
       if (a.values) {
-        a.values.add(v);
+        a.values.set(v, (a.values.get(v) ?? 0) + 1);
         if (a.values.size > FILTER_STATS_MAX_DISTINCT) a.values = undefined;
       }
     }
@@ -224,7 +231,7 @@ export class FilterStatsBuilder {
         count: a.count,
         nulls: a.nulls,
         ...(a.min === undefined ? {} : { min: a.min, max: a.max }),
-        ...(a.values ? { values: [...a.values].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)) } : {}),
+        ...(a.values ? valuesAndCounts(a.values) : {}),
       };
     }
     return out;
@@ -282,5 +289,65 @@ function valueMay(s: FilterColumnStats, cmp: FilterComparison, v: FilterValue): 
       return max > v;
     case '>=':
       return max >= v;
+  }
+}
+
+/**
+ * Estimated number of a shard's rows matching `expr`, from its statistics: exact for `==` / `in`
+ * on a column with value counts, the uniform share of [min, max] for a range, and independence
+ * between terms (`&&` multiplies fractions, `||` combines them as 1 - prod(1 - f), `!` takes the
+ * complement). A heuristic for routing (which shards hold enough matches), never for correctness.
+ * @param rows the shard's row count (vector_count); @returns a number in [0, rows].
+ */
+export function estimateMatches(expr: FilterExpr, stats: FilterStats | undefined, rows: number): number {
+  if (rows <= 0) return 0;
+  return Math.max(0, Math.min(rows, rows * fraction(expr, stats, rows)));
+}
+
+function fraction(expr: FilterExpr, stats: FilterStats | undefined, rows: number): number {
+  switch (expr.op) {
+    case 'const':
+      return expr.value ? 1 : 0;
+    case 'not':
+      return 1 - fraction(expr.arg, stats, rows);
+    case 'and':
+      return expr.args.reduce((f, a) => f * fraction(a, stats, rows), 1);
+    case 'or':
+      return 1 - expr.args.reduce((f, a) => f * (1 - fraction(a, stats, rows)), 1);
+    case 'cmp':
+    case 'in': {
+      const s = stats?.[expr.column];
+      if (!s) return shardMayMatch(expr, stats) ? 1 : 0;
+      if (s.count === 0) return 0;
+      const test = (x: FilterValue): boolean => (expr.op === 'in' ? expr.values.includes(x) : typeof x === typeof expr.value && compare(x, expr.value, expr.cmp));
+      if (s.values && s.value_counts && s.value_counts.length === s.values.length) {
+        let n = 0;
+        s.values.forEach((x, i) => {
+          if (test(x)) n += s.value_counts![i];
+        });
+        return n / rows;
+      }
+      const nonNull = s.count / rows;
+      if (s.values) return (nonNull * s.values.filter(test).length) / Math.max(1, s.values.length);
+      if (expr.op === 'cmp' && typeof s.min === 'number' && typeof s.max === 'number' && typeof expr.value === 'number') {
+        const { min, max } = s;
+        const v = expr.value;
+        const span = max - min;
+        const below = span <= 0 ? (v > min ? 1 : 0) : Math.max(0, Math.min(1, (v - min) / span));
+        switch (expr.cmp) {
+          case '<':
+          case '<=':
+            return nonNull * below;
+          case '>':
+          case '>=':
+            return nonNull * (1 - below);
+          case '==':
+            return valueMay(s, '==', v) ? nonNull / Math.max(1, s.count) : 0;
+          case '!=':
+            return nonNull;
+        }
+      }
+      return valueMay(s, expr.op === 'in' ? '==' : expr.cmp, expr.op === 'in' ? expr.values[0] : expr.value) ? nonNull : 0;
+    }
   }
 }
