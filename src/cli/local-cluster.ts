@@ -9,6 +9,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitForServing } from '../common/health.ts';
+import { ShardfleetClient } from '../client/router-client.ts';
 import { formatNodeList, type NodeEndpoint } from '../common/node-list.ts';
 import { otelImportArgs } from '../common/telemetry/otel-config.ts';
 import { EXIT_ADDRESS_IN_USE } from './exit-codes.ts';
@@ -109,8 +110,24 @@ class StartupExitError extends Error {
   }
 }
 
+/** Polls the router's Health until every shard of its run has a ready replica, or `ms` pass. */
+async function waitForFullCoverage(routerAddress: string, ms: number): Promise<void> {
+  const client = new ShardfleetClient(routerAddress);
+  const until = Date.now() + ms;
+  try {
+    while (Date.now() < until) {
+      const health = await client.health(2000).catch(() => undefined);
+      if (health && health.coverage >= 1) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    client.close();
+  }
+}
+
 /**
- * Starts the cluster and waits until the router and every node are SERVING. Ports are picked
+ * Starts the cluster and waits until the router and every node are SERVING (and, with
+ * `waitNodesReady`, until the router sees every shard with a ready replica). Ports are picked
  * here, so when a child exits because its port was taken in the meantime (exit code 98), the
  * whole cluster starts again on new ports, up to 3 attempts.
  * @throws Error naming the process that exited or did not become ready in time (the cluster is
@@ -198,5 +215,9 @@ async function startOnce(options: LocalClusterOptions, cacheRoot: string): Promi
     throw err;
   }
   exited.catch(() => undefined);
+  // The router learns that the nodes are ready from its next Status poll: wait for it, so a
+  // caller's first Route / ShardDetails sees every shard's ready replicas (bounded; a cluster
+  // whose shards cannot all load is returned as it is).
+  if (options.waitNodesReady !== false) await waitForFullCoverage(routerAddress, Math.min(timeout, 10_000));
   return { routerAddress, nodes, processes, stop, killNode, restartNode, restartRouter };
 }
