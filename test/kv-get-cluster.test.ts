@@ -142,6 +142,11 @@ for (const v of VARIANTS) {
       await dir?.remove();
     });
 
+    /** Steps that run once per backend (the variant marked full), not once per store. */
+    const fullTest = (name: string, fn: () => Promise<void>): void => {
+      if (v.full) test(name, fn);
+    };
+
     test('SnapshotInfo names the KV backend and key type', async () => {
       const info = await client.snapshotInfo();
       assert.equal(info.run_id, runA.runId);
@@ -189,7 +194,7 @@ for (const v of VARIANTS) {
       });
     });
 
-    test('bad keys are INVALID_ARGUMENT naming them', { skip: !v.full && 'run on the full variant of this backend' }, async () => {
+    fullTest('bad keys are INVALID_ARGUMENT naming them', async () => {
       const wrong = v.intKeys ? 'item:1' : 42;
       await assert.rejects(client.get({ key: wrong }), isGrpcStatus(grpc.status.INVALID_ARGUMENT, v.intKeys ? /key: string_key given, but the snapshot's keys are int/ : /key: int_key given, but the snapshot's keys are string/));
       await assert.rejects(client.multiGet({ keys: [items[0].key, v.intKeys ? 'x' : ''] }), isGrpcStatus(grpc.status.INVALID_ARGUMENT, v.intKeys ? /keys\[1\]: string_key given/ : /keys\[1\]: key is empty/));
@@ -198,7 +203,7 @@ for (const v of VARIANTS) {
       await assert.rejects(client.get({ key: items[0].key, routing_context: { region: 'eu' } }), isGrpcStatus(grpc.status.INVALID_ARGUMENT, /routing_context is only for CEL-sharded snapshots/));
     });
 
-    test('shardfleet get prints one JSON object per key, in --key order', { skip: !v.full && 'run on the full variant of this backend' }, async () => {
+    fullTest('shardfleet get prints one JSON object per key, in --key order', async () => {
       const keys = [String(items[3].key), v.intKeys ? '5' : 'nope', String(items[0].key)];
       const { stdout } = await execFileP(process.execPath, [BIN, 'get', '--router', cluster.routerAddress, ...keys.flatMap((k) => ['--key', k])], { env: { ...process.env, ...s3?.env } });
       const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -210,7 +215,7 @@ for (const v of VARIANTS) {
       assert.equal(lines[1].value, null);
     });
 
-    test('a node SIGKILL with R=2 loses no Get', { skip: !v.full && 'run on the full variant of this backend' }, async () => {
+    fullTest('a node SIGKILL with R=2 loses no Get', async () => {
       const keys = items.slice(0, 300).map((it) => it.key);
       let failed = 0;
       let calls = 0;
@@ -238,7 +243,7 @@ for (const v of VARIANTS) {
       await cluster.restartNode(cluster.nodes[1].id);
     });
 
-    test('during a snapshot swap every Get and Search answer comes whole from the run it names', { skip: !v.full && 'run on the full variant of this backend' }, async () => {
+    fullTest('during a snapshot swap every Get and Search answer comes whole from the run it names', async () => {
       const itemsB = items.map((it) => ({ ...it, value: it.value.replace(/\ba\b/, 'b').replace('"tag":"a"', '"tag":"b"'), payload: { ...it.payload, tag: 'b' } }));
       const sample = items.slice(0, 200);
       const byRun = new Map<string, Item[]>([[runA.runId, items]]);
@@ -325,5 +330,54 @@ describe('Get by id on a vector-only cluster snapshot (per-shard id filters)', (
     console.log(`# 50 single-id MultiGets: ${single} asked one shard; 500 absent ids asked ${res.num_shards_queried} of 8 shards`);
     assert.ok(single >= 40, `${single} of 50 single-id lookups asked one shard`);
     await assert.rejects(client.get({ key: 7 }), isGrpcStatus(grpc.status.INVALID_ARGUMENT, /a vector-only snapshot is looked up by record id \(string_key\)/));
+  });
+});
+
+describe('Get on a CEL-sharded KV snapshot (--strategy cel --kv sqlite): the routing context names the shard', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let store: ObjectStore;
+  let cluster: LocalCluster;
+  let client: ShardfleetClient;
+  let items: Item[];
+
+  before(async () => {
+    dir = await tempDir('kv-get-cel');
+    store = openObjectStore(join(dir.path, 'store'));
+    items = (await fashionItems(false, 'c')).slice(0, 400);
+    const path = join(dir.path, 'input.jsonl');
+    const lines = items.map((it, i) => JSON.stringify({ key: it.key, value: it.value, vector: Array.from(it.vector), payload: it.payload, routing_context: { region: i % 2 ? 'us' : 'eu' } }));
+    await writeFile(path, lines.join('\n') + '\n');
+    await buildSnapshot({
+      store,
+      source: await openJsonlSource({ path }),
+      sharding: { strategy: 'cel', celExpr: 'region', celColumns: { region: 'string' }, routingValues: ['eu', 'us'] },
+      backend: { backend: 'sqlite-vec' },
+      kv: { backend: 'sqlite' },
+      metric: 'l2',
+      progress: false,
+      log: quietLogger(),
+    });
+    cluster = await startLocalCluster({ store: join(dir.path, 'store'), numNodes: 2, cacheDir: join(dir.path, 'cache'), stderr: 'ignore' });
+    client = new ShardfleetClient(cluster.routerAddress);
+  });
+  after(async () => {
+    client?.close();
+    await cluster?.stop();
+    await store?.close();
+    await dir?.remove();
+  });
+
+  test('keys are found with the routing context of their region, not with the other; no context is INVALID_ARGUMENT naming cel_columns', async () => {
+    const eu = items.filter((_, i) => i % 2 === 0);
+    const us = items.filter((_, i) => i % 2 === 1);
+    const inEu = await client.multiGet({ keys: eu.map((it) => it.key), routing_context: { region: 'eu' } });
+    inEu.results.forEach((r, i) => assertItem(r, eu[i], false));
+    assert.equal(inEu.num_shards_queried, 1);
+    const wrong = await client.multiGet({ keys: us.slice(0, 20).map((it) => it.key), routing_context: { region: 'eu' } });
+    assert.ok(wrong.results.every((r) => !r.found && r.error === ''), 'a us key is not in the eu shard');
+    const one = await client.get({ key: us[3].key, routing_context: { region: 'us' } });
+    assertItem(one.result!, us[3], false);
+    await assert.rejects(client.get({ key: us[3].key }), isGrpcStatus(grpc.status.INVALID_ARGUMENT, /routing_context: this KV snapshot is CEL-sharded; a lookup needs the routing context of its keys \(cel_columns: region \(string\)\)/));
+    await assert.rejects(client.get({ key: us[3].key, routing_context: { region: 'mars' } }), isGrpcStatus(grpc.status.INVALID_ARGUMENT, /routing_context/));
   });
 });

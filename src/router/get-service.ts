@@ -104,7 +104,11 @@ function routeKeys(snapshot: RouterSnapshot, keys: readonly Buffer[], routingCon
     if (hasContext) throw new InvalidQueryError('routing_context is only for CEL-sharded snapshots; this snapshot is hash-sharded (a key names its shard)');
     return keys.map((bytes) => ({ bytes, shards: [shardOfKey(bytes, numDbs)] }));
   }
-  if (strategy === 'cel' && (hasContext || manifest.kv !== undefined)) {
+  if (strategy === 'cel' && !hasContext && manifest.kv !== undefined) {
+    const columns = manifest.sharding.strategy === 'cel' ? Object.entries(manifest.sharding.cel_columns).map(([c, t]) => `${c} (${t})`).join(', ') : '';
+    throw new InvalidQueryError(`routing_context: this KV snapshot is CEL-sharded; a lookup needs the routing context of its keys (cel_columns: ${columns})`);
+  }
+  if (strategy === 'cel' && hasContext) {
     const [shard] = routing.route({ vector: new Float32Array(0), numProbes: 0, shardIds: [], routingContext: decodeRoutingContext(routingContext) });
     return keys.map((bytes) => ({ bytes, shards: [shard] }));
   }
