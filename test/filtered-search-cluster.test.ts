@@ -14,7 +14,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ShardfleetClient } from '../src/client/router-client.ts';
-import { startLocalCluster, type LocalCluster } from '../src/cli/local-cluster.ts';
+import type { LocalCluster } from '../src/cli/local-cluster.ts';
 import { squaredL2 } from '../src/common/distance.ts';
 import { matchesFilter, type FilterRow } from '../src/common/filter/filter-expr.ts';
 import { compileFilter } from '../src/common/filter/cel-filter.ts';
@@ -27,6 +27,7 @@ import { openIdxSource } from '../src/writer/input/idx-source.ts';
 import { openJsonlSource } from '../src/writer/input/jsonl-source.ts';
 import { FASHION_IMAGES, FASHION_LABELS, quietLogger, tempDir } from './helpers/fixtures.ts';
 import { isGrpcStatus } from './helpers/grpc-assert.ts';
+import { closeAll, serveStore } from './helpers/served-cluster.ts';
 
 const N = 3000;
 const NUM_DBS = 4;
@@ -107,15 +108,9 @@ for (const b of BACKENDS) {
       });
       const routing = await loadShardRouting(store, built.manifest);
       for (const r of rows) r.shard = routing.assign({ id: r.id, vector: r.vector, location: r.id });
-      cluster = await startLocalCluster({ store: join(dir.path, 'store'), numNodes: 2, cacheDir: join(dir.path, 'cache'), stderr: 'ignore' });
-      client = new ShardfleetClient(cluster.routerAddress);
+      ({ cluster, client } = await serveStore(join(dir.path, 'store'), dir.path));
     });
-    after(async () => {
-      client?.close();
-      await cluster?.stop();
-      await store?.close();
-      await dir?.remove();
-    });
+    after(() => closeAll({ client, cluster, store, dir }));
 
     test('SnapshotInfo lists the filter columns', async () => {
       const info = await client.snapshotInfo();

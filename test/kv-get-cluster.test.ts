@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { ShardfleetClient, type GetResult } from '../src/client/router-client.ts';
-import { startLocalCluster, type LocalCluster } from '../src/cli/local-cluster.ts';
+import type { LocalCluster } from '../src/cli/local-cluster.ts';
 import { openObjectStore } from '../src/common/storage/open-object-store.ts';
 import type { ObjectStore } from '../src/common/storage/object-store.ts';
 import { buildSnapshot, type BuildResult } from '../src/writer/build-snapshot.ts';
@@ -26,6 +26,7 @@ import { openJsonlSource } from '../src/writer/input/jsonl-source.ts';
 import { buildFashionSnapshot, FASHION_IMAGES, FASHION_LABELS, quietLogger, tempDir } from './helpers/fixtures.ts';
 import { isGrpcStatus } from './helpers/grpc-assert.ts';
 import { startS3rver, type S3rverHandle } from './helpers/s3rver.ts';
+import { closeAll, serveStore } from './helpers/served-cluster.ts';
 
 const N = 1200;
 const NUM_DBS = 4;
@@ -122,25 +123,15 @@ for (const v of VARIANTS) {
       }
       items = await fashionItems(v.intKeys, 'a');
       runA = await buildRun('a', items);
-      cluster = await startLocalCluster({
-        store: storeUrl,
+      ({ cluster, client } = await serveStore(storeUrl, dir.path, {
         numNodes: 3,
         replication: 2,
-        cacheDir: join(dir.path, 'cache'),
         env: s3?.env,
-        stderr: 'ignore',
         routerArgs: ['--poll-interval-ms', '500', '--max-get-keys', '500'],
         nodeArgs: ['--poll-interval-ms', '500'],
-      });
-      client = new ShardfleetClient(cluster.routerAddress);
+      }));
     });
-    after(async () => {
-      client?.close();
-      await cluster?.stop();
-      await store?.close();
-      await s3?.stop();
-      await dir?.remove();
-    });
+    after(() => closeAll({ client, cluster, store, s3, dir }));
 
     /** Steps that run once per backend (the variant marked full), not once per store. */
     const fullTest = (name: string, fn: () => Promise<void>): void => {
@@ -292,15 +283,9 @@ describe('Get by id on a vector-only cluster snapshot (per-shard id filters)', (
     dir = await tempDir('get-by-id');
     store = openObjectStore(join(dir.path, 'store'));
     await buildFashionSnapshot(store, { limit: 2000, numDbs: 8 });
-    cluster = await startLocalCluster({ store: join(dir.path, 'store'), numNodes: 2, cacheDir: join(dir.path, 'cache'), stderr: 'ignore' });
-    client = new ShardfleetClient(cluster.routerAddress);
+    ({ cluster, client } = await serveStore(join(dir.path, 'store'), dir.path));
   });
-  after(async () => {
-    client?.close();
-    await cluster?.stop();
-    await store?.close();
-    await dir?.remove();
-  });
+  after(() => closeAll({ client, cluster, store, dir }));
 
   test('every id is found with the payload and vector Search returns for it; absent ids ask few or no shards', async () => {
     const source = await openIdxSource({ imagesPath: FASHION_IMAGES, labelsPath: FASHION_LABELS, limit: 2000 });
@@ -357,15 +342,9 @@ describe('Get on a CEL-sharded KV snapshot (--strategy cel --kv sqlite): the rou
       progress: false,
       log: quietLogger(),
     });
-    cluster = await startLocalCluster({ store: join(dir.path, 'store'), numNodes: 2, cacheDir: join(dir.path, 'cache'), stderr: 'ignore' });
-    client = new ShardfleetClient(cluster.routerAddress);
+    ({ cluster, client } = await serveStore(join(dir.path, 'store'), dir.path));
   });
-  after(async () => {
-    client?.close();
-    await cluster?.stop();
-    await store?.close();
-    await dir?.remove();
-  });
+  after(() => closeAll({ client, cluster, store, dir }));
 
   test('keys are found with the routing context of their region, not with the other; no context is INVALID_ARGUMENT naming cel_columns', async () => {
     const eu = items.filter((_, i) => i % 2 === 0);

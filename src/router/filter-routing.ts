@@ -13,7 +13,7 @@
  * minus those that cannot match.
  */
 import type { FilterExpr, FilterStats } from '../common/filter/filter-expr.ts';
-import { estimateMatches, shardMayMatch } from '../common/filter/filter-expr.ts';
+import { estimateMatches, filterColumnsOf, shardMayMatch } from '../common/filter/filter-expr.ts';
 import { shardDirName } from '../common/manifest.ts';
 import type { QueryToRoute } from '../common/routing/shard-routing.ts';
 import type { RouterSnapshot } from './router-snapshot.ts';
@@ -46,13 +46,6 @@ function describeStats(stats: FilterStats | undefined, columns: readonly string[
     .join(', ');
 }
 
-function columnsOf(expr: FilterExpr, out = new Set<string>()): string[] {
-  if (expr.op === 'cmp' || expr.op === 'in') out.add(expr.column);
-  else if (expr.op === 'not') columnsOf(expr.arg, out);
-  else if (expr.op === 'and' || expr.op === 'or') for (const a of expr.args) columnsOf(a, out);
-  return [...out];
-}
-
 /**
  * Routes `query` within `snapshot`, honouring `filter` (undefined = plain routing).
  * @throws InvalidQueryError as the run's routing does (num_probes, shard ids, routing context).
@@ -62,7 +55,7 @@ export function routeFiltered(snapshot: RouterSnapshot, query: QueryToRoute, fil
   const routed = routing.route(query);
   if (filter === undefined) return { shardIds: routed, skipped: [] };
   const statsOf = new Map(manifest.shards.map((s) => [s.db_id, s]));
-  const cols = columnsOf(filter);
+  const cols = filterColumnsOf(filter);
   const mayMatch = (dbId: number): boolean => {
     const entry = statsOf.get(dbId);
     if (entry !== undefined && entry.vector_count === 0) return false;
@@ -87,7 +80,7 @@ export function routeFiltered(snapshot: RouterSnapshot, query: QueryToRoute, fil
   }
   // Probe order, first the shards estimated to hold at least top_k matches; then, if fewer than
   // num_probes do, the other shards that can match, in probe order.
-  const few: number[] = [];
+  const few: Array<{ dbId: number; estimate: number }> = [];
   for (const dbId of order) {
     if (shardIds.length === want) break;
     if (!mayMatch(dbId)) {
@@ -95,17 +88,13 @@ export function routeFiltered(snapshot: RouterSnapshot, query: QueryToRoute, fil
       continue;
     }
     const entry = statsOf.get(dbId);
-    const estimate = entry === undefined || entry.filter_stats === undefined ? Infinity : estimateMatches(filter, entry.filter_stats, entry.vector_count);
+    const estimate = entry?.filter_stats === undefined ? Infinity : estimateMatches(filter, entry.filter_stats, entry.vector_count);
     if (estimate >= topK) shardIds.push(dbId);
-    else few.push(dbId);
+    else few.push({ dbId, estimate });
   }
-  for (const dbId of few) {
+  for (const { dbId, estimate } of few) {
     if (shardIds.length < want) shardIds.push(dbId);
-    else {
-      const entry = statsOf.get(dbId)!;
-      const estimate = estimateMatches(filter, entry.filter_stats, entry.vector_count);
-      skipped.push({ db_id: dbId, reason: `shard ${dbId} (${shardDirName(dbId)}): about ${Math.round(estimate)} matching rows, fewer than top_k ${topK}; shards nearer in probe order hold more` });
-    }
+    else skipped.push({ db_id: dbId, reason: `shard ${dbId} (${shardDirName(dbId)}): about ${Math.round(estimate)} matching rows, fewer than top_k ${topK}; probed shards hold more` });
   }
   const rank = new Map(order.map((id, i) => [id, i]));
   shardIds.sort((a, b) => (rank.get(a) ?? 0) - (rank.get(b) ?? 0));

@@ -118,36 +118,39 @@ function routeKeys(snapshot: RouterSnapshot, keys: readonly Buffer[], routingCon
   return keys.map((bytes) => ({ bytes, shards: filters ? filters.candidates(bytes.toString('utf8')) : nonEmpty }));
 }
 
-/** The lookup of a call: keys routed, grouped per shard (deduplicated), fanned out. */
-interface Lookup {
-  keys: RoutedKey[];
-  /** Per shard: the fan-out query and, per distinct key (latin1 of its bytes), its position. */
-  shards: Map<number, { query: FanOutQuery; slot: Map<string, number> }>;
-  queries: FanOutQuery[];
+/** The lookup of one shard within a call: its distinct keys, and once fanned out its answer. */
+interface ShardLookup {
+  /** Distinct keys, in first-request order; `slot` maps a key (latin1 of its bytes) to its index. */
+  keys: Buffer[];
+  slot: Map<string, number>;
+  /** The shard's outcome after the fan-out; `rows` when it answered (one per key). */
+  outcome?: QueryOutcome;
+  rows?: KeyLookup[];
 }
 
-function planLookup(keys: RoutedKey[], includeVector: boolean): Lookup {
-  const shards: Lookup['shards'] = new Map();
+/** Groups the keys of a call per shard, deduplicated (one lookup query per shard). */
+function planLookup(keys: readonly RoutedKey[]): Map<number, ShardLookup> {
+  const shards = new Map<number, ShardLookup>();
   for (const k of keys) {
     const name = k.bytes.toString('latin1');
     for (const dbId of k.shards) {
       let s = shards.get(dbId);
       if (!s) {
-        s = {
-          query: { queryBytes: Buffer.alloc(0), topK: 1, shardIds: [dbId], includePayload: true, includeVector, options: { nprobes: 0, ef: 0, refine_factor: 0 }, keys: [] },
-          slot: new Map(),
-        };
+        s = { keys: [], slot: new Map() };
         shards.set(dbId, s);
       }
       if (!s.slot.has(name)) {
-        s.slot.set(name, s.slot.size);
-        (s.query.keys as Buffer[]).push(k.bytes);
+        s.slot.set(name, s.keys.length);
+        s.keys.push(k.bytes);
       }
     }
   }
-  const queries = [...shards.values()].map((s) => s.query);
-  for (const q of queries) q.topK = Math.max(1, q.keys?.length ?? 1);
-  return { keys, shards, queries };
+  return shards;
+}
+
+/** The fan-out query of one shard's lookup (`top_k` and the query vector are unused by lookups). */
+function lookupQuery(dbId: number, s: ShardLookup, includeVector: boolean): FanOutQuery {
+  return { queryBytes: Buffer.alloc(0), topK: 1, shardIds: [dbId], includePayload: true, includeVector, options: { nprobes: 0, ef: 0, refine_factor: 0 }, keys: s.keys };
 }
 
 /** Copies a request key for the response. */
@@ -162,21 +165,19 @@ function shardFailure(dbId: number, o: QueryOutcome | undefined): string {
 }
 
 /** One key's result from the lookups of its shards (found wins; any failure without a find is an error). */
-function resultOf(manifest: Manifest, key: Key__Output | null | undefined, routed: RoutedKey, lookup: Lookup, outcomes: readonly QueryOutcome[], index: Map<number, number>): GetResult {
+function resultOf(key: Key__Output | null | undefined, routed: RoutedKey, shards: ReadonlyMap<number, ShardLookup>): GetResult {
   const name = routed.bytes.toString('latin1');
   const failures: string[] = [];
   let failedShard: number | undefined;
   let notFoundShard: number | undefined;
   for (const dbId of routed.shards) {
-    const s = lookup.shards.get(dbId);
-    const o = outcomes[index.get(dbId) ?? -1];
-    const rows: KeyLookup[] | undefined = o?.lookups.get(dbId);
-    if (!s || !o || !rows) {
-      failures.push(shardFailure(dbId, o));
+    const s = shards.get(dbId);
+    if (!s?.rows) {
+      failures.push(shardFailure(dbId, s?.outcome));
       failedShard ??= dbId;
       continue;
     }
-    const row = rows[s.slot.get(name) ?? -1];
+    const row = s.rows[s.slot.get(name) ?? -1];
     if (row?.found) {
       return { key: echoKey(key), found: true, value: row.value, payload_json: row.payload_json, vector: row.vector, id: row.id, db_id: dbId, error: '' };
     }
@@ -203,26 +204,29 @@ async function lookUp(
   const { manifest } = snapshot;
   const bytes = reqKeys.map((k, i) => keyBytesOf(manifest, k, rpc === 'Get' ? 'key' : `keys[${i}]`));
   const routed = routeKeys(snapshot, bytes, routingContext);
-  const lookup = planLookup(routed, includeVector);
-  const index = new Map<number, number>();
-  [...lookup.shards.keys()].forEach((dbId, i) => index.set(dbId, i));
-  let outcomes: QueryOutcome[] = [];
-  if (lookup.queries.length > 0) {
-    const result = await fanOut(backend.fanOutDeps(snapshot), { runId: manifest.run_id, queries: lookup.queries, deadline });
+  const shards = planLookup(routed);
+  const ordered = [...shards];
+  let expired = false;
+  if (ordered.length > 0) {
+    const result = await fanOut(backend.fanOutDeps(snapshot), { runId: manifest.run_id, queries: ordered.map(([dbId, s]) => lookupQuery(dbId, s, includeVector)), deadline });
     recordFanOut(backend.metrics, rpc, result);
-    outcomes = result.queries;
+    ordered.forEach(([dbId, s], i) => {
+      s.outcome = result.queries[i];
+      s.rows = s.outcome.lookups.get(dbId);
+      expired ||= s.outcome.expired.size > 0;
+    });
   }
-  const results = routed.map((r, i) => resultOf(manifest, reqKeys[i], r, lookup, outcomes, index));
+  const results = routed.map((r, i) => resultOf(reqKeys[i], r, shards));
   const failed = results.filter((r) => r.error !== '');
   if (results.length > 0 && (results.length - failed.length) / results.length < minCoverage - 1e-9) {
-    const expired = outcomes.some((o) => o.expired.size > 0) || Date.now() >= deadline;
-    const shards = [...lookup.shards.keys()].filter((dbId) => !outcomes[index.get(dbId) ?? -1]?.lookups.has(dbId)).sort((a, b) => a - b);
-    const reasons = shards.map((dbId) => shardFailure(dbId, outcomes[index.get(dbId) ?? -1])).join(' | ');
+    expired ||= Date.now() >= deadline;
+    const failedShards = ordered.filter(([, s]) => !s.rows).map(([dbId]) => dbId).sort((a, b) => a - b);
+    const reasons = failedShards.map((dbId) => shardFailure(dbId, shards.get(dbId)?.outcome)).join(' | ');
     const message = `${failed.length} of ${results.length} keys of run ${manifest.run_id} could not be looked up (min_coverage ${minCoverage}): ${reasons}`;
-    if (expired) throw new DeadlineExceededError(`deadline passed: ${message}`, shards);
-    throw new ShardCoverageError(message, shards);
+    if (expired) throw new DeadlineExceededError(`deadline passed: ${message}`, failedShards);
+    throw new ShardCoverageError(message, failedShards);
   }
-  return { results, shardsAsked: lookup.shards.size };
+  return { results, shardsAsked: shards.size };
 }
 
 /** Observes one call's duration and outcome. */

@@ -16,7 +16,7 @@ import {
 import * as lancedb from '@lancedb/lancedb';
 import { InvalidQueryError, VectorIndexError, errorMessage } from '../common/errors.ts';
 import type { Metric } from '../common/distance.ts';
-import type { FetchedRow, ShardHit, ShardIndexReader, ShardQueryOptions } from './shard-index-reader.ts';
+import { rowsInRequestOrder, type FetchedRow, type ShardHit, type ShardIndexReader, type ShardQueryOptions } from './shard-index-reader.ts';
 import type { FilterColumn } from '../common/filter/filter-expr.ts';
 import { filterColumnStorageName, filterToSql, simplifyFilter } from '../common/filter/filter-sql.ts';
 
@@ -277,17 +277,7 @@ export class LanceShardReader implements ShardIndexReader {
     } catch (err) {
       throw new VectorIndexError(`shard ${this.dbId}: fetch by id failed: ${errorMessage(err)}`, { cause: err });
     }
-    // Repeated ids get separate objects (and vector copies), so callers may mutate one freely.
-    const seen = new Set<string>();
-    return ids.map((id) => {
-      const row = found.get(id);
-      if (row === undefined) return undefined;
-      if (!seen.has(id)) {
-        seen.add(id);
-        return row;
-      }
-      return row.vector === undefined ? { payload_json: row.payload_json } : { payload_json: row.payload_json, vector: row.vector.slice() };
-    });
+    return rowsInRequestOrder(ids, found);
   }
 
   /** Closes the table. Idempotent. */

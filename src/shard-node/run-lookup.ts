@@ -28,7 +28,6 @@ export interface LookupOutcome {
   error: string;
 }
 
-const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -69,7 +68,7 @@ async function lookupShard(manifest: Manifest, reader: ShardIndexReader, keys: r
       return { found: true, value, id, payload_json: row?.payload_json ?? '', vector: row?.vector };
     });
   }
-  const ids = keys.map((k) => safeUtf8(k));
+  const ids = keys.map((k) => safeKeyId(k, 'string'));
   const present = ids.filter((id): id is string => id !== undefined);
   const rows = await reader.fetchByIds(present, includePayload, includeVector);
   const byId = new Map(present.map((id, j) => [id, rows[j]]));
@@ -80,19 +79,12 @@ async function lookupShard(manifest: Manifest, reader: ShardIndexReader, keys: r
   });
 }
 
+/** A key's record id (kvKeyId; a vector-only key is a UTF-8 id, type `string`), or undefined when the bytes cannot be one. */
 function safeKeyId(key: Uint8Array, keyType: 'string' | 'int' | 'bytes'): string | undefined {
   try {
     return kvKeyId(key, keyType);
   } catch {
     return undefined; // a key that cannot be of this type is not in the store either
-  }
-}
-
-function safeUtf8(key: Uint8Array): string | undefined {
-  try {
-    return fatalUtf8.decode(key);
-  } catch {
-    return undefined;
   }
 }
 

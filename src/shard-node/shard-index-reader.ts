@@ -48,6 +48,24 @@ export interface FetchedRow {
   vector?: Float32Array;
 }
 
+/**
+ * The result of a {@link ShardIndexReader.fetchByIds}: one slot per id of `ids`, in order, from
+ * the rows found by id (`found`). A repeated id gets its own object (and vector copy), so callers
+ * may mutate one freely.
+ */
+export function rowsInRequestOrder(ids: readonly string[], found: ReadonlyMap<string, FetchedRow>): Array<FetchedRow | undefined> {
+  const seen = new Set<string>();
+  return ids.map((id) => {
+    const row = found.get(id);
+    if (row === undefined) return undefined;
+    if (!seen.has(id)) {
+      seen.add(id);
+      return row;
+    }
+    return row.vector === undefined ? { payload_json: row.payload_json } : { payload_json: row.payload_json, vector: row.vector.slice() };
+  });
+}
+
 /** One open shard. */
 export interface ShardIndexReader {
   readonly dbId: number;

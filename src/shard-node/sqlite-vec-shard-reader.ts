@@ -33,7 +33,7 @@ import {
   type SqliteVecQuantization,
 } from '../common/sqlite-vec-layout.ts';
 import type { ScoredHit } from '../common/topk-merge.ts';
-import type { FetchedRow, ShardHit, ShardIndexReader, ShardQueryOptions } from './shard-index-reader.ts';
+import { rowsInRequestOrder, type FetchedRow, type ShardHit, type ShardIndexReader, type ShardQueryOptions } from './shard-index-reader.ts';
 import { FilterColumnSchema, filterColumnsOf, filterRowOf, matchesFilter, type FilterColumn, type FilterExpr, type FilterRow } from '../common/filter/filter-expr.ts';
 import { filterColumnNamed, filterColumnStorageName, filterToSql, simplifyFilter } from '../common/filter/filter-sql.ts';
 
@@ -464,17 +464,7 @@ export class SqliteVecShardReader implements ShardIndexReader {
         }
         found.set(id, row);
       }
-      // Repeated ids get separate objects (and vector copies), so callers may mutate one freely.
-      const seen = new Set<string>();
-      return ids.map((id) => {
-        const row = found.get(id);
-        if (row === undefined) return undefined;
-        if (!seen.has(id)) {
-          seen.add(id);
-          return row;
-        }
-        return row.vector === undefined ? { payload_json: row.payload_json } : { payload_json: row.payload_json, vector: row.vector.slice() };
-      });
+      return rowsInRequestOrder(ids, found);
     } catch (err) {
       throw new VectorIndexError(`shard ${this.dbId} (${this.file}): fetch by id failed: ${errorMessage(err)}`, { cause: err });
     }

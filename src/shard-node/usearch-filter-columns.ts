@@ -22,7 +22,7 @@
  */
 import type Database from 'better-sqlite3';
 import { InvalidQueryError } from '../common/errors.ts';
-import { FILTER_COMPARISONS, type FilterColumn, type FilterComparison, type FilterExpr, type FilterValue } from '../common/filter/filter-expr.ts';
+import { FILTER_COMPARISONS, compareFilterValues, type FilterColumn, type FilterComparison, type FilterExpr, type FilterValue } from '../common/filter/filter-expr.ts';
 import { usearchFilterSqlColumn, USEARCH_FILTERS_TABLE } from '../common/usearch-layout.ts';
 
 type NumberArray = Int8Array | Int16Array | Int32Array | Float64Array;
@@ -38,23 +38,6 @@ type LoadedColumn =
 interface Tri {
   t: Uint32Array;
   f: Uint32Array;
-}
-
-function compare(a: FilterValue, b: FilterValue, cmp: FilterComparison): boolean {
-  switch (cmp) {
-    case '==':
-      return a === b;
-    case '!=':
-      return a !== b;
-    case '<':
-      return a < b;
-    case '<=':
-      return a <= b;
-    case '>':
-      return a > b;
-    case '>=':
-      return a >= b;
-  }
 }
 
 /** Number of set bits of a 32-bit word. */
@@ -254,7 +237,7 @@ export class UsearchFilterColumns {
     }
     if (expr.op === 'cmp' && !FILTER_COMPARISONS.includes(expr.cmp)) throw new InvalidQueryError(`filter: unknown comparison ${JSON.stringify(expr.cmp)}`);
     /** Truth of the leaf for one non-NULL value (generic, `compare` semantics). */
-    const test = expr.op === 'in' ? (v: FilterValue): boolean => expr.values.includes(v) : (v: FilterValue): boolean => compare(v, expr.value, expr.cmp);
+    const test = expr.op === 'in' ? (v: FilterValue): boolean => expr.values.includes(v) : (v: FilterValue): boolean => compareFilterValues(v, expr.value, expr.cmp);
     const n = this.rows;
     const t = new Uint32Array(this.words);
     if (c.type === 'bool') {

@@ -62,7 +62,8 @@ export type FilterRow = Readonly<Record<string, FilterValue | null | undefined>>
 /** Three-valued truth: true, false, or undefined (UNKNOWN). */
 type Truth = boolean | undefined;
 
-function compare(a: FilterValue, b: FilterValue, cmp: FilterComparison): boolean {
+/** `a <cmp> b` for two non-NULL filter values (JavaScript ordering: strings by UTF-16 code units). */
+export function compareFilterValues(a: FilterValue, b: FilterValue, cmp: FilterComparison): boolean {
   switch (cmp) {
     case '==':
       return a === b;
@@ -85,7 +86,7 @@ function truth(expr: FilterExpr, row: FilterRow): Truth {
       return expr.value;
     case 'cmp': {
       const v = row[expr.column];
-      return v === null || v === undefined ? undefined : compare(v, expr.value, expr.cmp);
+      return v === null || v === undefined ? undefined : compareFilterValues(v, expr.value, expr.cmp);
     }
     case 'in': {
       const v = row[expr.column];
@@ -273,7 +274,7 @@ function mayBe(expr: FilterExpr, stats: FilterStats, want: boolean): boolean {
 
 /** Whether some value of a column with stats `s` satisfies `<cmp> v`. */
 function valueMay(s: FilterColumnStats, cmp: FilterComparison, v: FilterValue): boolean {
-  if (s.values) return s.values.some((x) => typeof x === typeof v && compare(x, v, cmp));
+  if (s.values) return s.values.some((x) => typeof x === typeof v && compareFilterValues(x, v, cmp));
   const { min, max } = s;
   if (min === undefined || max === undefined || typeof min !== typeof v) return true;
   switch (cmp) {
@@ -319,7 +320,7 @@ function fraction(expr: FilterExpr, stats: FilterStats | undefined, rows: number
       const s = stats?.[expr.column];
       if (!s) return shardMayMatch(expr, stats) ? 1 : 0;
       if (s.count === 0) return 0;
-      const test = (x: FilterValue): boolean => (expr.op === 'in' ? expr.values.includes(x) : typeof x === typeof expr.value && compare(x, expr.value, expr.cmp));
+      const test = (x: FilterValue): boolean => (expr.op === 'in' ? expr.values.includes(x) : typeof x === typeof expr.value && compareFilterValues(x, expr.value, expr.cmp));
       if (s.values && s.value_counts && s.value_counts.length === s.values.length) {
         let n = 0;
         s.values.forEach((x, i) => {
