@@ -16,6 +16,7 @@ import type { BackendOptions, ShardingOptions } from '../writer/build-options.ts
 import { LANCE_INDEX_TYPES, type LanceIndexType } from '../writer/backends/lancedb-shard-writer.ts';
 import { buildSnapshot, type BuildResult } from '../writer/build-snapshot.ts';
 import { planDistributedBuild, publishRun, runBuildWorker } from '../writer/distributed-build.ts';
+import { DEFAULT_INPUT_LIMITS } from '../writer/input/input-limits.ts';
 import { openVectorSource, type VectorFormat } from '../writer/input/open-vector-source.ts';
 import type { VectorSource } from '../writer/input/vector-record.ts';
 import { parseWorkerSlice } from '../writer/shard-build.ts';
@@ -34,6 +35,9 @@ interface BuildFlags extends StoreFlags {
   ids?: string;
   start?: number;
   limit?: number;
+  maxDim: number;
+  maxLineBytes: number;
+  maxJsonDepth: number;
   vectorColumn?: string;
   idColumn?: string;
   keyColumn?: string;
@@ -188,6 +192,7 @@ async function openSource(f: BuildFlags): Promise<VectorSource> {
     payloadColumns: f.payloadColumns,
     routingColumns: f.routingColumns,
     shardIdColumn: f.shardIdColumn,
+    limits: { maxDim: f.maxDim, maxLineBytes: f.maxLineBytes, maxJsonDepth: f.maxJsonDepth },
   });
 }
 
@@ -265,6 +270,9 @@ export function buildCommand(): Command {
     .option('--ids <path>', '.npy/.fvecs input: ids file (.npy of integers, or one id per line)')
     .option('--start <n>', 'first record to read (0-based)', intArg)
     .option('--limit <n>', 'number of records to read', intArg)
+    .option('--max-dim <n>', 'largest vector dimension accepted from any input header or record (checked before anything is allocated)', intArg, DEFAULT_INPUT_LIMITS.maxDim)
+    .option('--max-line-bytes <n>', 'JSONL: longest line accepted, in bytes', intArg, DEFAULT_INPUT_LIMITS.maxLineBytes)
+    .option('--max-json-depth <n>', 'JSONL: deepest JSON nesting accepted in a line (the line\'s object is level 1)', intArg, DEFAULT_INPUT_LIMITS.maxJsonDepth)
     .option('--vector-column <name>', 'Parquet: vector column (list<float> or fixed-size binary float32)')
     .option('--id-column <name>', 'Parquet: id column')
     .option('--key-column <name>', 'Parquet, with --kv: key column (string, integer or binary; default: the id is the key)')

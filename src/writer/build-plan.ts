@@ -178,7 +178,8 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
     validator.check(record);
     earlyRouting?.assign(record);
     const dim = record.vector.length;
-    sample ??= new Float32Array(Math.min(targetSample, 1 << 20) * dim);
+    // Grown as records arrive: a header's count (e.g. an IDX gzip file's) is only a claim.
+    sample ??= new Float32Array(Math.min(targetSample, 1024) * dim);
     const slot = seen < targetSample ? seen : rng.nextInt(seen + 1);
     if (slot < targetSample) {
       if ((slot + 1) * dim > sample.length) {

@@ -6,7 +6,9 @@
  * The input is read twice and streamed both times (see build-plan.ts and shard-build.ts); only
  * the training sample and bounded write buffers are held in memory. Nothing is uploaded before
  * every record has been validated, and `_CURRENT` moves only after every shard and the manifest
- * are stored, so a failed build never changes what readers serve; a rerun starts a new run id.
+ * are stored, so a failed build never changes what readers serve; a build that fails before its
+ * manifest is stored deletes every object it wrote (run-writes.ts), so it leaves no orphan
+ * `runs/<run_id>/` objects; a rerun starts a new run id.
  */
 import type { FilterColumn } from '../common/filter/filter-expr.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -22,6 +24,7 @@ import { newRunId, planRun, type BuildPlan } from './build-plan.ts';
 import { BuildProgress } from './build-progress.ts';
 import type { VectorSource } from './input/vector-record.ts';
 import { publishManifest } from './publish.ts';
+import { assertRunIdUnused, WriteTracker } from './run-writes.ts';
 import type { RecallTargets } from './routing-recall.ts';
 import { buildShards } from './shard-build.ts';
 
@@ -111,16 +114,22 @@ export function assembleManifest(plan: BuildPlan, shards: ShardEntry[], payloadC
  *   the record for bad input (nothing uploaded); VectorIndexError naming the shard when an index
  *   cannot be built; ConfigValidationError for bad `kv` options (checkKvOptions: `--kv sqlite`
  *   without sqlite-vec, a strategy other than hash/cel); StorageError on upload failures; PreconditionFailedError when another
- *   publisher moved `_CURRENT` concurrently. In every failure case `_CURRENT` is unchanged.
+ *   publisher moved `_CURRENT` concurrently; ConfigValidationError naming `--run-id` when a given
+ *   run id already has objects. In every failure case `_CURRENT` is unchanged, and a failure
+ *   before the manifest is stored deletes every object the build wrote.
  */
 export async function buildSnapshot(options: BuildOptions): Promise<BuildResult> {
   const started = performance.now();
-  const { store, source, log } = options;
+  const { source, log } = options;
   const progress = new BuildProgress(options.progress ?? true, log);
   const runId = options.runId ?? newRunId();
+  if (options.runId !== undefined) await assertRunIdUnused(options.store, runId);
+  // Every object of the run is written through the tracker, so a failure can delete them again.
+  const store = new WriteTracker(options.store);
   const workDir = options.workDir ?? (await mkdtemp(join(tmpdir(), `shardfleet-build-${runId}-`)));
   const backend = options.backend ?? DEFAULT_BACKEND;
   log.info({ run_id: runId, input: source.description, strategy: options.sharding.strategy, backend: backend.backend, metric: options.metric, store: store.url }, 'build started');
+  let publishing = false;
   try {
     const { plan, routing } = await planRun({
       store,
@@ -142,9 +151,15 @@ export async function buildSnapshot(options: BuildOptions): Promise<BuildResult>
     const createdAt = new Date();
     const manifest = assembleManifest(plan, built.shards, built.payloadColumns, (performance.now() - started) / 1000, createdAt);
     const key = makeManifestKey(runId, createdAt);
-    await publishManifest(store, manifest, key);
+    // From here on the manifest may be stored: a failure (another publisher moved `_CURRENT`)
+    // keeps the complete run, which `rollback` can point at.
+    publishing = true;
+    await publishManifest(options.store, manifest, key);
     log.info({ run_id: runId, manifest: key, vectors: plan.input.vectors, seconds: manifest.build_stats.build_seconds }, 'published');
     return { runId, manifestKey: key, manifest };
+  } catch (err) {
+    if (!publishing) await store.deleteWritten(log, runId);
+    throw err;
   } finally {
     if (!options.workDir) await rm(workDir, { recursive: true, force: true });
   }

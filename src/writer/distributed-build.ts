@@ -20,18 +20,19 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { ObjectNotFoundError, ShardCoverageError, errorMessage } from '../common/errors.ts';
+import { ObjectNotFoundError, PreconditionFailedError, ShardCoverageError, errorMessage } from '../common/errors.ts';
 import { digestFile } from '../common/file-digest.ts';
 import { parseJsonWith } from '../common/json-schema-parse.ts';
 import { ShardEntrySchema, manifestKey as makeManifestKey, shardDirName, type ShardEntry } from '../common/manifest.ts';
 import { loadShardRouting } from '../common/routing/load-routing.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
 import { assembleManifest, type BuildOptions, type BuildResult } from './build-snapshot.ts';
-import { loadPlan, newRunId, planRun, receiptKey, storePlan, type BuildPlan } from './build-plan.ts';
+import { loadPlan, newRunId, planKey, planRun, receiptKey, storePlan, type BuildPlan } from './build-plan.ts';
 import { DEFAULT_BACKEND } from './build-options.ts';
 import { BuildProgress } from './build-progress.ts';
 import type { VectorSource } from './input/vector-record.ts';
 import { publishManifest } from './publish.ts';
+import { assertRunIdUnused, WriteTracker } from './run-writes.ts';
 import { buildShards, type WorkerSlice } from './shard-build.ts';
 
 /** A shard's build receipt. */
@@ -49,12 +50,29 @@ export type DistributedPlanOptions = Omit<BuildOptions, 'concurrency' | 'workDir
 /**
  * Phase 1: plans a run and stores the plan for the workers.
  * @returns the plan (its run_id is what workers and publish need).
- * @throws as planRun; PreconditionFailedError when the run id already has a plan.
+ * @throws as planRun; PreconditionFailedError when the run id already has a plan (checked before
+ *   the input is read); ConfigValidationError naming `--run-id` when the run id already has other
+ *   objects. A failure deletes every object the plan step wrote (no orphan `vector_meta`).
  */
 export async function planDistributedBuild(o: DistributedPlanOptions): Promise<BuildPlan> {
   const runId = o.runId ?? newRunId();
+  if (o.runId !== undefined) {
+    if (await o.store.head(planKey(runId))) throw new PreconditionFailedError(planKey(runId), `run ${runId} is already planned; pass a new --run-id`);
+    await assertRunIdUnused(o.store, runId);
+  }
+  const store = new WriteTracker(o.store);
+  try {
+    return await planAndStore(o, store, runId);
+  } catch (err) {
+    await store.deleteWritten(o.log, runId); // no orphan vector_meta of a run that has no plan
+    throw err;
+  }
+}
+
+/** Plans the run through `store` (a tracker) and stores the plan. */
+async function planAndStore(o: DistributedPlanOptions, store: ObjectStore, runId: string): Promise<BuildPlan> {
   const { plan } = await planRun({
-    store: o.store,
+    store,
     source: o.source,
     sharding: o.sharding,
     backend: o.backend ?? DEFAULT_BACKEND,
@@ -69,7 +87,7 @@ export async function planDistributedBuild(o: DistributedPlanOptions): Promise<B
     progress: new BuildProgress(o.progress ?? true, o.log),
     log: o.log,
   });
-  const key = await storePlan(o.store, plan);
+  const key = await storePlan(store, plan);
   o.log.info({ run_id: runId, plan: key, vectors: plan.input.vectors, num_dbs: plan.sharding.num_dbs }, 'build planned');
   return plan;
 }
@@ -98,12 +116,14 @@ export async function runBuildWorker(o: BuildWorkerOptions): Promise<number[]> {
   const plan = await loadPlan(o.store, o.runId);
   const routing = await loadShardRouting(o.store, plan);
   const workDir = o.workDir ?? (await mkdtemp(join(tmpdir(), `shardfleet-worker-${o.runId}-${o.worker.index}-`)));
+  // A failed worker deletes the shard files and receipts it wrote (a retry builds them again).
+  const store = new WriteTracker(o.store);
   try {
     const built = await buildShards({
       plan,
       routing,
       source: o.source,
-      store: o.store,
+      store,
       worker: o.worker,
       concurrency: o.concurrency,
       workDir,
@@ -113,11 +133,14 @@ export async function runBuildWorker(o: BuildWorkerOptions): Promise<number[]> {
     const seconds = (performance.now() - started) / 1000;
     for (const shard of built.shards) {
       const receipt: ShardReceipt = { shard, payload_columns: built.payloadColumns, worker_seconds: +seconds.toFixed(3) };
-      await o.store.put(receiptKey(o.runId, shard.db_id), JSON.stringify(receipt, null, 2));
+      await store.put(receiptKey(o.runId, shard.db_id), JSON.stringify(receipt, null, 2));
     }
     const ids = built.shards.map((s) => s.db_id);
     o.log.info({ run_id: o.runId, worker: `${o.worker.index}/${o.worker.count}`, shards: ids }, 'worker shards uploaded');
     return ids;
+  } catch (err) {
+    await store.deleteWritten(o.log, o.runId);
+    throw err;
   } finally {
     if (!o.workDir) await rm(workDir, { recursive: true, force: true });
   }

@@ -8,11 +8,12 @@
  * Labels files: magic 2049 (0x00000801), sizes [count], uint8 labels.
  */
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { ConfigValidationError, InputRecordError, errorMessage } from '../../common/errors.ts';
 import { ByteReader } from './byte-reader.ts';
+import { checkDimension, resolveInputLimits, type InputLimits } from './input-limits.ts';
 
 /** Magic number of an IDX images file (uint8, 3 dimensions). */
 export const IDX_IMAGES_MAGIC = 2051;
@@ -69,11 +70,17 @@ export function openIdxBytes(path: string, gzip: boolean, offset: number): Promi
  * Reads and checks the header of a uint8 IDX file.
  * @param path file path (plain or gzip).
  * @param expect `images` (magic 2051, 3 dims) or `labels` (magic 2049, 1 dim).
- * @returns the header.
+ * @param limits `maxDim` caps rows x cols of an images file (default: input-limits.ts).
+ * @returns the header, checked before anything is allocated from it: images have rows, cols >= 1
+ *   and rows x cols <= `maxDim`; a plain (not gzip) file is at least as long as its header says
+ *   (a gzip file cannot be checked up front: its records are read one at a time, and a short
+ *   stream fails at the record where it ends).
  * @throws ConfigValidationError naming the file when it cannot be opened or decompressed, is too
- *   short for a header, or has the wrong magic number.
+ *   short for a header, has the wrong magic number, 0 rows or cols, rows x cols over `maxDim`
+ *   (naming `--max-dim`), or is shorter than its header's count says.
  */
-export async function readIdxHeader(path: string, expect: 'images' | 'labels'): Promise<IdxHeader> {
+export async function readIdxHeader(path: string, expect: 'images' | 'labels', limits?: Partial<InputLimits>): Promise<IdxHeader> {
+  const bounds = resolveInputLimits(limits);
   const gzip = await isGzip(path);
   const reader = await openIdxBytes(path, gzip, 0);
   const expected = expect === 'images' ? IDX_IMAGES_MAGIC : IDX_LABELS_MAGIC;
@@ -93,7 +100,22 @@ export async function readIdxHeader(path: string, expect: 'images' | 'labels'): 
     if (dims.length < 4 * ndims) throw new ConfigValidationError(`${path}: IDX header is truncated`);
     const sizes = Array.from({ length: ndims }, (_, i) => dims.readUInt32BE(4 * i));
     const recordBytes = sizes.slice(1).reduce((a, b) => a * b, 1);
-    return { path, gzip, magic, sizes, headerBytes: 4 + 4 * ndims, recordBytes };
+    const headerBytes = 4 + 4 * ndims;
+    if (expect === 'images') {
+      const shape = sizes.slice(1).join(' x ');
+      if (recordBytes === 0) throw new ConfigValidationError(`${path}: IDX header gives images of ${shape} pixels; rows and cols must be >= 1`);
+      checkDimension(recordBytes, bounds, path, `IDX header rows x cols (${shape})`);
+    }
+    if (!gzip) {
+      const needed = headerBytes + sizes[0] * recordBytes;
+      const size = (await stat(path)).size;
+      if (size < needed) {
+        throw new ConfigValidationError(
+          `${path}: IDX header claims ${sizes[0]} records of ${recordBytes} bytes (${needed} bytes with the header), the file has ${size}; truncated file?`,
+        );
+      }
+    }
+    return { path, gzip, magic, sizes, headerBytes, recordBytes };
   } catch (err) {
     if (err instanceof ConfigValidationError) throw err;
     throw new ConfigValidationError(`${path}: cannot read IDX header: ${errorMessage(err)}`, { cause: err });

@@ -7,6 +7,7 @@
 import { ConfigValidationError, InputRecordError } from '../../common/errors.ts';
 import { applyColumnSelection, requireKnownColumns, type ColumnSelection } from './column-selection.ts';
 import { type IdxHeader, iterateIdxRecords, readIdxHeader } from './idx-format.ts';
+import type { InputLimits } from './input-limits.ts';
 import { resolveSlice, type ResolvedSlice, type SliceOptions } from './slice.ts';
 import type { Payload, VectorRecord, VectorSource } from './vector-record.ts';
 
@@ -41,6 +42,8 @@ export interface IdxSourceOptions extends SliceOptions, ColumnSelection {
    * {@link FASHION_MNIST_LABEL_NAMES}; `null` stores only `label`.
    */
   labelNames?: readonly string[] | null;
+  /** Header caps (`maxDim`: rows x cols); default: input-limits.ts DEFAULT_INPUT_LIMITS. */
+  limits?: Partial<InputLimits>;
 }
 
 /** Headers and slice of an IDX input, checked against each other. */
@@ -52,9 +55,9 @@ interface IdxPlan {
 }
 
 /** Reads both headers, checks that they agree and resolves the slice. */
-async function planIdx(imagesPath: string, labelsPath: string | undefined, slice: SliceOptions): Promise<IdxPlan> {
-  const images = await readIdxHeader(imagesPath, 'images');
-  const labels = labelsPath === undefined ? undefined : await readIdxHeader(labelsPath, 'labels');
+async function planIdx(imagesPath: string, labelsPath: string | undefined, slice: SliceOptions, limits: Partial<InputLimits> | undefined): Promise<IdxPlan> {
+  const images = await readIdxHeader(imagesPath, 'images', limits);
+  const labels = labelsPath === undefined ? undefined : await readIdxHeader(labelsPath, 'labels', limits);
   const count = images.sizes[0];
   if (labels && labels.sizes[0] !== count) {
     throw new ConfigValidationError(
@@ -91,7 +94,7 @@ export async function openIdxSource(options: IdxSourceOptions): Promise<VectorSo
   if (!Number.isSafeInteger(idOffset) || idOffset < 0) {
     throw new ConfigValidationError(`idOffset must be a non-negative integer, got ${idOffset}`);
   }
-  const plan = await planIdx(imagesPath, labelsPath, options);
+  const plan = await planIdx(imagesPath, labelsPath, options, options.limits);
   const { images, labels, dim, slice } = plan;
   const selection: ColumnSelection = {
     payloadColumns: options.payloadColumns,
@@ -156,14 +159,27 @@ export interface IdxImages {
  */
 export async function readIdxImages(
   path: string,
-  options: SliceOptions & { labelsPath?: string } = {},
+  options: SliceOptions & { labelsPath?: string; limits?: Partial<InputLimits> } = {},
 ): Promise<IdxImages> {
-  const { images, labels, dim, slice } = await planIdx(path, options.labelsPath, options);
+  const { images, labels, dim, slice } = await planIdx(path, options.labelsPath, options, options.limits);
   const count = slice.end - slice.start;
-  const vectors = new Float32Array(count * dim);
-  const labelArray = labels ? new Uint8Array(count) : undefined;
+  // A gzip file's count is only the header's claim: grow with the records actually read.
+  let capacity = images.gzip ? Math.min(count, 1024) : count;
+  let vectors = new Float32Array(capacity * dim);
+  let labelArray = labels ? new Uint8Array(capacity) : undefined;
   let row = 0;
   for await (const rec of iterateIdxRecords(images, labels, slice.start, slice.end)) {
+    if (row === capacity) {
+      capacity = Math.min(count, capacity * 2);
+      const grown = new Float32Array(capacity * dim);
+      grown.set(vectors);
+      vectors = grown;
+      if (labelArray) {
+        const grownLabels = new Uint8Array(capacity);
+        grownLabels.set(labelArray);
+        labelArray = grownLabels;
+      }
+    }
     copyPixels(rec.pixels, vectors, row * dim);
     if (labelArray && rec.label !== undefined) labelArray[row] = rec.label;
     row++;

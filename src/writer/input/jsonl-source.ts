@@ -4,14 +4,16 @@
  * "routing_context"?: {name: string | number | boolean}, "key"?: string | int, "value"?: any}`,
  * plus any other top-level fields
  * (selectable as columns); blank lines are skipped.
- * Read line by line with node:readline, so a pass holds one line at a time.
+ * Read line by line, so a pass holds one line at a time; a line longer than `--max-line-bytes`
+ * is refused before it is held whole, and one nested deeper than `--max-json-depth` before it is
+ * parsed (see input-limits.ts).
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { ConfigValidationError, InputRecordError, errorMessage } from '../../common/errors.ts';
 import { applyColumnSelection, type ColumnLookup, type ColumnSelection } from './column-selection.ts';
+import { checkDimension, checkJsonDepth, resolveInputLimits, type InputLimits } from './input-limits.ts';
 import { resolveSlice, type SliceOptions } from './slice.ts';
 import type { Payload, VectorRecord, VectorSource } from './vector-record.ts';
 
@@ -103,12 +105,20 @@ export function jsonlValueBytes(value: unknown): Uint8Array {
  *   routingContext from the line's `payload` / `shard_id` / `routing_context`, then the selection
  *   applied (selected columns replace the payload, add to the routing context, replace the shard id);
  *   key = `key` (a string, or an integer as a bigint), value = `value` as bytes ({@link jsonlValueBytes}).
- * @throws InputRecordError at `location` when the line is not JSON, does not match the schema
+ * @param limits `maxJsonDepth` (checked before parsing) and `maxDim` (the vector's length);
+ *   default: input-limits.ts DEFAULT_INPUT_LIMITS.
+ * @throws InputRecordError at `location` when the line nests deeper than `maxJsonDepth`, is not
+ *   JSON, does not match the schema
  *   (including an empty `key`, or a `key` that is neither a string nor a safe integer)
  *   (including a `shard_id` that is not a non-negative safe integer or a non-scalar routing
- *   value), or lacks a selected column.
+ *   value), or lacks a selected column; ConfigValidationError at `location` naming `--max-dim`
+ *   when the vector is longer than `maxDim`.
  */
-export function parseJsonlLine(text: string, location: string, selection: ColumnSelection = {}): VectorRecord {
+export function parseJsonlLine(text: string, location: string, selection: ColumnSelection = {}, limits?: Partial<InputLimits>): VectorRecord {
+  const bounds = resolveInputLimits(limits);
+  // JSON.parse is iterative, but everything after it (zod, JSON.stringify of the payload when a
+  // shard is written, the nodes' readers) recurses: refuse deep nesting before parsing.
+  checkJsonDepth(text, bounds, location);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -118,6 +128,7 @@ export function parseJsonlLine(text: string, location: string, selection: Column
   const parsed = lineSchema.safeParse(value);
   if (!parsed.success) throw new InputRecordError(location, describeIssue(parsed.error));
   const { id, vector, payload, shard_id: shardId, routing_context: routingContext, key, value: kvValue } = parsed.data;
+  checkDimension(vector.length, bounds, location, '"vector" length');
   // A KV record's id is its key (kv-keys.ts): with a key, the id may be left out.
   if (id === undefined && key === undefined) throw new InputRecordError(location, 'missing "id"');
   const record: VectorRecord = { id: String(id ?? key), vector: Float32Array.from(vector), location };
@@ -138,6 +149,59 @@ export interface JsonlSourceOptions extends SliceOptions, ColumnSelection {
    * then in its `payload` object (e.g. `routingColumns: ['region']` picks `payload.region`).
    */
   path: string;
+  /** Line length, nesting depth and dimension caps; default: input-limits.ts DEFAULT_INPUT_LIMITS. */
+  limits?: Partial<InputLimits>;
+}
+
+const NEWLINE = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
+
+/**
+ * The lines of a file (split at `\n`, a trailing `\r` dropped, UTF-8 decoded), with 1-based
+ * numbers. Holds one line at a time: a line longer than `maxLineBytes` is refused as soon as that
+ * many bytes of it are buffered, so a file without newlines never grows memory past the cap.
+ * @throws InputRecordError `<path> line <n>` naming the limit and `--max-line-bytes`.
+ */
+async function* fileLines(path: string, maxLineBytes: number): AsyncGenerator<{ text: string; line: number }> {
+  const stream = createReadStream(path, { highWaterMark: 1 << 16 });
+  let parts: Buffer[] = [];
+  let partBytes = 0;
+  let line = 0;
+  const tooLong = (): InputRecordError =>
+    new InputRecordError(`${path} line ${line + 1}`, `line is longer than ${maxLineBytes} bytes (raise the limit with --max-line-bytes)`);
+  /** The buffered part of a line plus `tail`, without a trailing \r, as text; checks its length. */
+  const take = (tail: Buffer): string => {
+    let bytes = parts.length === 0 ? tail : Buffer.concat([...parts, tail]);
+    if (bytes.length > 0 && bytes[bytes.length - 1] === CARRIAGE_RETURN) bytes = bytes.subarray(0, bytes.length - 1);
+    if (bytes.length > maxLineBytes) throw tooLong();
+    parts = [];
+    partBytes = 0;
+    return bytes.toString('utf8');
+  };
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let from = 0;
+      for (let at = chunk.indexOf(NEWLINE, from); at !== -1; at = chunk.indexOf(NEWLINE, from)) {
+        if (partBytes + (at - from) > maxLineBytes + 1) throw tooLong(); // + 1: a trailing \r
+        const text = take(chunk.subarray(from, at));
+        line++;
+        yield { text, line };
+        from = at + 1;
+      }
+      if (from < chunk.length) {
+        partBytes += chunk.length - from;
+        if (partBytes > maxLineBytes + 1) throw tooLong();
+        parts.push(chunk.subarray(from));
+      }
+    }
+    if (partBytes > 0) {
+      const text = take(Buffer.alloc(0));
+      line++;
+      yield { text, line };
+    }
+  } finally {
+    stream.destroy();
+  }
 }
 
 /**
@@ -150,7 +214,8 @@ export interface JsonlSourceOptions extends SliceOptions, ColumnSelection {
  * `dim` and `count` are undefined (not known before reading).
  * @throws ConfigValidationError naming the file when it does not exist or is not a file, or the
  *   slice is invalid. During a pass, `records()` throws InputRecordError naming the line for a
- *   line that is not JSON, lacks `id`/`vector`, has a non-numeric vector element, a payload that
+ *   line longer than `limits.maxLineBytes` or nested deeper than `limits.maxJsonDepth`, a
+ *   vector longer than `limits.maxDim`, a line that is not JSON, lacks `id`/`vector`, has a non-numeric vector element, a payload that
  *   is not an object, a numeric id that is not a safe integer, a `shard_id` (or shard id column
  *   value) that is not a non-negative safe integer, a non-scalar routing value, or lacks a
  *   selected column (the message names the column).
@@ -158,6 +223,7 @@ export interface JsonlSourceOptions extends SliceOptions, ColumnSelection {
 export async function openJsonlSource(options: JsonlSourceOptions): Promise<VectorSource> {
   const { path, payloadColumns, routingColumns, shardIdColumn } = options;
   const selection: ColumnSelection = { payloadColumns, routingColumns, shardIdColumn };
+  const limits = resolveInputLimits(options.limits);
   const slice = resolveSlice(options, undefined, path);
   let isFile: boolean;
   try {
@@ -169,23 +235,14 @@ export async function openJsonlSource(options: JsonlSourceOptions): Promise<Vect
 
   async function* records(): AsyncGenerator<VectorRecord> {
     if (slice.end <= slice.start) return;
-    const stream = createReadStream(path, { encoding: 'utf8' });
-    const rl = createInterface({ input: stream, crlfDelay: Infinity });
-    let line = 0;
     let index = 0; // index of the record (non-blank line) in the file
-    try {
-      for await (const raw of rl) {
-        line++;
-        const text = line === 1 && raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw; // UTF-8 BOM
-        if (text.trim() === '') continue;
-        const current = index++;
-        if (current < slice.start) continue;
-        yield parseJsonlLine(text, `${path} line ${line}`, selection);
-        if (index >= slice.end) break;
-      }
-    } finally {
-      rl.close();
-      stream.destroy();
+    for await (const { text: raw, line } of fileLines(path, limits.maxLineBytes)) {
+      const text = line === 1 && raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw; // UTF-8 BOM
+      if (text.trim() === '') continue;
+      const current = index++;
+      if (current < slice.start) continue;
+      yield parseJsonlLine(text, `${path} line ${line}`, selection, limits);
+      if (index >= slice.end) break;
     }
   }
 

@@ -6,6 +6,7 @@
 import { open } from 'node:fs/promises';
 import { ConfigValidationError } from '../../common/errors.ts';
 import { decodeNpyElements, readNpyHeader } from '../../common/npy.ts';
+import { checkDimension, resolveInputLimits, type InputLimits } from './input-limits.ts';
 import { checkNpyFileSize, openIdReader, planIds, type IdReader } from './ids-file.ts';
 import { readExact } from './read-exact.ts';
 import { resolveSlice, type SliceOptions } from './slice.ts';
@@ -24,6 +25,8 @@ export interface NpySourceOptions extends SliceOptions {
    * id = String(row index).
    */
   idsPath?: string;
+  /** Header caps (`maxDim`: the shape's second entry); default: input-limits.ts DEFAULT_INPUT_LIMITS. */
+  limits?: Partial<InputLimits>;
 }
 
 /**
@@ -32,8 +35,8 @@ export interface NpySourceOptions extends SliceOptions {
  * or String(row index); no payload; location `<path> row <index>`. `dim` and `count` (rows in the
  * slice) come from the header. A pass holds about 4 MiB of rows at a time.
  * @throws ConfigValidationError naming the file(s) when a file cannot be read, the header is
- *   invalid, the array is not 2-D float32/float64 in C order, the file is shorter than its header
- *   says, the ids file is not integers / has a count != n, or the slice is invalid.
+ *   invalid, the array is not 2-D float32/float64 in C order, its dim is over `limits.maxDim`
+ *   (naming `--max-dim`), the file is shorter than its header says, the ids file is not integers / has a count != n, or the slice is invalid.
  * During a pass, `records()` throws InputRecordError naming the file and row when a file was
  * truncated after opening.
  */
@@ -47,6 +50,7 @@ export async function openNpySource(options: NpySourceOptions): Promise<VectorSo
   }
   const [rows, dim] = header.shape;
   if (dim === 0) throw new ConfigValidationError(`${path}: vectors have 0 dimensions`);
+  checkDimension(dim, resolveInputLimits(options.limits), path, `.npy header shape (${header.shape.join(', ')})`);
   await checkNpyFileSize(path, header);
   const ids = await planIds(idsPath, path, rows);
   const slice = resolveSlice(options, rows, path);

@@ -6,6 +6,7 @@ import { basename } from 'node:path';
 import { ConfigValidationError } from '../../common/errors.ts';
 import { rejectColumnSelection, type ColumnSelection } from './column-selection.ts';
 import { openIdxSource } from './idx-source.ts';
+import type { InputLimits } from './input-limits.ts';
 import { openJsonlSource } from './jsonl-source.ts';
 import { openNpySource } from './npy-source.ts';
 import { openParquetSource } from './parquet-source.ts';
@@ -40,6 +41,11 @@ export interface OpenVectorSourceOptions extends ColumnSelection {
   start?: number;
   /** Maximum number of records to read; default all. */
   limit?: number;
+  /**
+   * Resource caps checked on every format's header (`maxDim`) and on JSONL lines (`maxLineBytes`,
+   * `maxJsonDepth`) before anything is allocated from them; default: input-limits.ts.
+   */
+  limits?: Partial<InputLimits>;
 }
 
 const FORMAT_HELP =
@@ -92,11 +98,12 @@ function checkOptionFormats(options: OpenVectorSourceOptions, format: VectorForm
  * @throws ConfigValidationError when the format is unknown or cannot be detected; a side file or
  *   column option is given for a format that does not use it (labelsPath: idx; idsPath: npy and
  *   vecs; vectorColumn / idColumn / keyColumn / valueColumns: parquet; payload / routing / shard id columns: not npy or
- *   vecs, which have no named columns); or the chosen reader rejects the file or a column (see
+ *   vecs, which have no named columns); a header or record over `limits` (naming the file, the
+ *   value, the limit and its `build` flag); or the chosen reader rejects the file or a column (see
  *   openIdxSource / openNpySource / openJsonlSource / openVecsSource / openParquetSource).
  */
 export async function openVectorSource(options: OpenVectorSourceOptions): Promise<VectorSource> {
-  const { path, labelsPath, idsPath, start, limit } = options;
+  const { path, labelsPath, idsPath, start, limit, limits } = options;
   const format = options.format === 'auto' ? detectVectorFormat(path) : options.format;
   checkOptionFormats(options, format);
   const selection: ColumnSelection = {
@@ -106,17 +113,17 @@ export async function openVectorSource(options: OpenVectorSourceOptions): Promis
   };
   switch (format) {
     case 'idx':
-      return openIdxSource({ imagesPath: path, labelsPath, start, limit, ...selection });
+      return openIdxSource({ imagesPath: path, labelsPath, start, limit, limits, ...selection });
     case 'npy':
       rejectColumnSelection(selection, format, path);
-      return openNpySource({ path, idsPath, start, limit });
+      return openNpySource({ path, idsPath, start, limit, limits });
     case 'jsonl':
-      return openJsonlSource({ path, start, limit, ...selection });
+      return openJsonlSource({ path, start, limit, limits, ...selection });
     case 'fvecs':
     case 'bvecs':
     case 'ivecs':
       rejectColumnSelection(selection, format, path);
-      return openVecsSource({ path, kind: format, idsPath, start, limit });
+      return openVecsSource({ path, kind: format, idsPath, start, limit, limits });
     case 'parquet':
       return openParquetSource({
         path,
@@ -126,6 +133,7 @@ export async function openVectorSource(options: OpenVectorSourceOptions): Promis
         valueColumns: options.valueColumns,
         start,
         limit,
+        limits,
         ...selection,
       });
     default:

@@ -15,6 +15,7 @@ import {
   type ColumnLookup,
   type ColumnSelection,
 } from './column-selection.ts';
+import { checkDimension, resolveInputLimits, type InputLimits } from './input-limits.ts';
 import { planRowRanges, topLevelColumns, vectorColumnShape, type RowRange } from './parquet-layout.ts';
 import { toId, toVector, vectorLength } from './parquet-values.ts';
 import { resolveSlice, type SliceOptions } from './slice.ts';
@@ -64,6 +65,8 @@ export interface ParquetSourceOptions extends SliceOptions, ColumnSelection {
    * read whole.
    */
   batchRows?: number;
+  /** Caps (`maxDim`: the vector column's fixed size or first row's length); default: input-limits.ts. */
+  limits?: Partial<InputLimits>;
 }
 
 /** An open Parquet file: a lazily read buffer and its parsed footer. */
@@ -205,6 +208,9 @@ export async function openParquetSource(options: ParquetSourceOptions): Promise<
     const [first] = await readRows(source, path, [vectorColumn], range, false);
     dim = vectorLength(first[vectorColumn], vectorColumn, `${path} row ${slice.start}`);
     if (dim === 0) throw new ConfigValidationError(`${path}: vectors have 0 dimensions (row ${slice.start})`);
+  }
+  if (dim !== undefined) {
+    checkDimension(dim, resolveInputLimits(options.limits), shape.kind === 'binary' ? path : `${path} row ${slice.start}`, `vector column ${JSON.stringify(vectorColumn)} (${shape.kind === 'binary' ? 'fixed-size binary of the schema' : 'list length'})`);
   }
 
   const selection: ColumnSelection = {

@@ -8,6 +8,7 @@ import { endianness } from 'node:os';
 import { open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { ConfigValidationError, InputRecordError, errorMessage } from '../../common/errors.ts';
+import { checkDimension, resolveInputLimits, type InputLimits } from './input-limits.ts';
 import { readExact } from './read-exact.ts';
 
 /** The three vecs element types. */
@@ -47,12 +48,14 @@ export function vecsKindFromPath(path: string): VecsKind | undefined {
 /**
  * Reads the first record's dimension and checks the file size.
  * @param path the file; @param kind its element type (default: from the extension).
+ * @param limits `maxDim` caps the first record's dimension (default: input-limits.ts).
  * @returns the layout; an empty file has dim 0 and count 0.
  * @throws ConfigValidationError naming the file when the kind is neither given nor known from the
- *   extension, the file cannot be read, the first dim is not positive, or the file size is not a
- *   multiple of the record size (truncated file, or wrong kind).
+ *   extension, the file cannot be read, the first dim is not positive or is over `maxDim`
+ *   (naming `--max-dim`), or the file size is not a multiple of the record size (truncated
+ *   file, or wrong kind).
  */
-export async function readVecsHeader(path: string, kind?: VecsKind): Promise<VecsHeader> {
+export async function readVecsHeader(path: string, kind?: VecsKind, limits?: Partial<InputLimits>): Promise<VecsHeader> {
   const resolved = kind ?? vecsKindFromPath(path);
   if (resolved === undefined) {
     throw new ConfigValidationError(`${path}: cannot tell the vecs kind from the name; pass kind fvecs, bvecs or ivecs`);
@@ -75,6 +78,7 @@ export async function readVecsHeader(path: string, kind?: VecsKind): Promise<Vec
   if (size < 4) throw new ConfigValidationError(`${path}: ${size} bytes is too short for a ${resolved} record`);
   const dim = head.readInt32LE(0);
   if (dim <= 0) throw new ConfigValidationError(`${path}: record 0 has dimension ${dim}; expected a positive int32`);
+  checkDimension(dim, resolveInputLimits(limits), `${path} record 0`, 'the int32 dimension header');
   const recordBytes = 4 + dim * VECS_ELEMENT_BYTES[resolved];
   if (size % recordBytes !== 0) {
     throw new ConfigValidationError(

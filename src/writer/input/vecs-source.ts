@@ -5,6 +5,7 @@
  */
 import { openIdReader, planIds, type IdReader } from './ids-file.ts';
 import { resolveSlice, type SliceOptions } from './slice.ts';
+import type { InputLimits } from './input-limits.ts';
 import { decodeVecsRecord, iterateVecsBatches, readVecsHeader, type VecsHeader, type VecsKind } from './vecs-format.ts';
 import type { VectorRecord, VectorSource } from './vector-record.ts';
 
@@ -21,6 +22,8 @@ export interface VecsSourceOptions extends SliceOptions {
    * npy input). Without it, id = String(0-based record index).
    */
   idsPath?: string;
+  /** Header caps (`maxDim`); default: input-limits.ts DEFAULT_INPUT_LIMITS. */
+  limits?: Partial<InputLimits>;
 }
 
 /** Converts a decoded record to the float32 vector of a VectorRecord (int32 > 2^24 rounds). */
@@ -42,7 +45,7 @@ function toFloat32(values: Float32Array | Uint8Array | Int32Array): Float32Array
  */
 export async function openVecsSource(options: VecsSourceOptions): Promise<VectorSource> {
   const { path, idsPath } = options;
-  const header = await readVecsHeader(path, options.kind);
+  const header = await readVecsHeader(path, options.kind, options.limits);
   const ids = await planIds(idsPath, path, header.count);
   const slice = resolveSlice(options, header.count, path);
 
