@@ -20,7 +20,7 @@ import {
   type CurrentPointer,
   type Manifest,
 } from '../src/common/manifest.ts';
-import { MANIFEST_FALLBACK_DEPTH, loadSnapshot } from '../src/common/snapshot-loader.ts';
+import { MANIFEST_FALLBACK_DEPTH, earlierManifests, loadSnapshot } from '../src/common/snapshot-loader.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import { movePointer } from '../src/writer/publish.ts';
 import { rollback } from '../src/writer/snapshot-history.ts';
@@ -337,6 +337,37 @@ describe('loadSnapshot', () => {
     assert.equal(loaded.fallbackFrom?.key, bad);
     assert.equal(loaded.publishedAt, afterRollback.published_at);
     assert.equal(lines().find((l) => l.level === 40)?.chosen_by, 'pointer history');
+  });
+
+  test('earlierManifests: a pointer without previous gets the 3 newest older manifests by key, never a newer one', async () => {
+    const store = freshStore();
+    const m = [];
+    for (let n = 1; n <= 6; n++) m.push(await putValid(store, n));
+    await store.put('manifests/README.txt', 'not a manifest');
+    const pointer = await putCurrent(store, m[4].key, 'run-5'); // run-6 is newer: never a candidate
+    assert.deepEqual(await earlierManifests(store, pointer), [{ manifestKey: m[3].key }, { manifestKey: m[2].key }, { manifestKey: m[1].key }]);
+    assert.deepEqual(await earlierManifests(store, pointer, 1), [{ manifestKey: m[3].key }]);
+    // A malformed pointer (undefined): every manifest is older.
+    assert.deepEqual((await earlierManifests(store, undefined)).map((e) => e.manifestKey), [m[5].key, m[4].key, m[3].key]);
+  });
+
+  test('earlierManifests: the pointer history first (without runs newer than the current one), then older manifests by key', async () => {
+    const store = freshStore();
+    const m = [];
+    for (let n = 1; n <= 5; n++) m.push(await putValid(store, n));
+    const at = '2026-03-01T00:00:00.000Z';
+    const pointer: CurrentPointer = {
+      format_version: 1,
+      manifest_ref: m[3].key,
+      run_id: 'run-4',
+      published_at: at,
+      // run-5 was current before a rollback to run-4: not a candidate.
+      previous: [
+        { manifest_ref: m[4].key, run_id: 'run-5', published_at: at },
+        { manifest_ref: m[0].key, run_id: 'run-1', published_at: at },
+      ],
+    };
+    assert.deepEqual(await earlierManifests(store, pointer), [{ manifestKey: m[0].key, publishedAt: at }, { manifestKey: m[2].key }, { manifestKey: m[1].key }]);
   });
 
   test('_CURRENT -> a manifest that does not exist: falls back too', async () => {

@@ -318,9 +318,11 @@ export type PublishedRun = z.infer<typeof PublishedRunSchema>;
 /**
  * The `_CURRENT` pointer: which manifest is live, and (`previous`, newest first, distinct
  * manifests, at most {@link POINTER_HISTORY_DEPTH}) the runs that were current before it, so a
- * reader that cannot use the live manifest falls back only to runs someone published as current
- * (never to a newer manifest a rollback moved away from). Pointers written before `previous`
- * existed have none; format_version stays 1 because readers ignore unknown fields.
+ * reader that cannot use the live manifest (or, a router, finds it incomplete on the nodes) tries
+ * the runs someone published as current first (snapshot-loader.ts `earlierManifests`; never a
+ * newer manifest a rollback moved away from). Pointers written before `previous` existed, by hand
+ * or by other writers have none: readers then take the newest older manifests by key.
+ * format_version stays 1 because readers ignore unknown fields.
  */
 export const CurrentPointerSchema = z.object({
   format_version: z.literal(CURRENT_FORMAT_VERSION),

@@ -1,9 +1,9 @@
 /**
  * Reader side of the two-phase publish: resolve `_CURRENT`, load and validate its manifest, and
- * fall back to up to 3 runs that were current before (the pointer's `previous`; for a pointer
- * without it, the newest earlier manifests by key) when it is malformed or missing, saying so in
- * the log. Only a reader that serves nothing yet uses the fallback: one that serves a run keeps it
- * (DESIGN.md "Object layout and publish").
+ * fall back to up to 3 earlier manifests ({@link earlierManifests}: the runs that were current
+ * before, from the pointer's `previous`, then the newest older manifests by key) when it is
+ * malformed or missing, saying so in the log. Only a reader that serves nothing yet uses the
+ * fallback: one that serves a run keeps it (DESIGN.md "Object layout and publish").
  */
 import type { Logger } from 'pino';
 import {
@@ -19,6 +19,47 @@ import type { ObjectStore } from './storage/object-store.ts';
 
 /** How many earlier manifests a reader tries when the current one is malformed. */
 export const MANIFEST_FALLBACK_DEPTH = 3;
+
+/** A manifest a reader serving nothing may fall back to (see {@link earlierManifests}). */
+export interface EarlierManifest {
+  /** Key of the manifest. */
+  manifestKey: string;
+  /**
+   * When the run was made current, RFC 3339 (from the pointer's `previous`); undefined for a
+   * manifest found by listing the store (then its `created_at` stands in).
+   */
+  publishedAt?: string;
+}
+
+/**
+ * The manifests older than the current one that a reader serving nothing may fall back to, at
+ * most `depth`, in the order to try them: first the runs that were current before (the pointer's
+ * `previous`, most recently current first), then the other manifests under `manifests/`, newest
+ * first by key (keys sort by creation time). Older means the key sorts before the pointer's
+ * `manifest_ref`, so a run a rollback moved away from is never among them; with no pointer (it
+ * is malformed) every manifest is. The store is listed only when `previous` gives fewer than
+ * `depth`, so a pointer without `previous` (written by an older build, by hand or by another
+ * writer) still gets up to `depth` earlier manifests.
+ * @param depth how many to return at most (default {@link MANIFEST_FALLBACK_DEPTH}).
+ * @throws StorageError when the store cannot be listed.
+ */
+export async function earlierManifests(store: ObjectStore, pointer: CurrentPointer | undefined, depth = MANIFEST_FALLBACK_DEPTH): Promise<EarlierManifest[]> {
+  const currentRef = pointer?.manifest_ref;
+  const older = (key: string): boolean => currentRef === undefined || key < currentRef;
+  const out: EarlierManifest[] = [];
+  for (const e of pointer?.previous ?? []) {
+    if (out.length >= depth) return out;
+    if (older(e.manifest_ref) && !out.some((o) => o.manifestKey === e.manifest_ref)) out.push({ manifestKey: e.manifest_ref, publishedAt: e.published_at });
+  }
+  if (out.length >= depth) return out;
+  const listed = (await store.list(MANIFESTS_PREFIX))
+    .map((o) => o.key)
+    .filter((k) => k.endsWith('/manifest.json') && older(k) && !out.some((o) => o.manifestKey === k))
+    .sort()
+    .reverse();
+  for (const key of listed.slice(0, depth - out.length)) out.push({ manifestKey: key });
+  return out;
+}
 
 /** A loaded snapshot: the manifest that is served and where it came from. */
 export interface LoadedSnapshot {
@@ -74,38 +115,27 @@ export async function loadSnapshot(store: ObjectStore, log?: Logger): Promise<Lo
     firstError = errorMessage(err);
   }
 
-  // Fallback: the runs that were current before (the pointer's `previous`, newest first); for a
-  // pointer without that history (written by an older build, or _CURRENT itself malformed), the
-  // newest manifests older than the current one, by key.
-  const history = pointer?.previous ?? [];
-  const byHistory = history.length > 0;
-  const keys = byHistory
-    ? history.map((e) => e.manifest_ref).slice(0, MANIFEST_FALLBACK_DEPTH)
-    : (await store.list(MANIFESTS_PREFIX))
-        .map((o) => o.key)
-        .filter((k) => k.endsWith('/manifest.json') && (currentRef === undefined || k < currentRef))
-        .sort()
-        .reverse()
-        .slice(0, MANIFEST_FALLBACK_DEPTH);
+  const candidates = await earlierManifests(store, pointer);
   const errors = [firstError];
-  for (const key of keys) {
+  for (const candidate of candidates) {
+    const key = candidate.manifestKey;
     try {
       const manifest = parseManifest(await store.get(key), key);
       const fallbackFrom = { key: currentRef ?? CURRENT_KEY, reason: firstError };
+      const byHistory = candidate.publishedAt !== undefined;
       log?.warn(
         { fallback_manifest: key, malformed: fallbackFrom.key, reason: firstError, chosen_by: byHistory ? 'pointer history' : 'key order' },
         byHistory
           ? `current manifest is unusable; serving ${key}, the run that was current before`
-          : `current manifest is unusable and ${CURRENT_KEY} has no history of earlier runs; serving the newest earlier manifest ${key}`,
+          : `current manifest is unusable and ${CURRENT_KEY} names no usable earlier run; serving the newest earlier manifest ${key}`,
       );
-      const publishedAt = history.find((e) => e.manifest_ref === key)?.published_at ?? manifest.created_at;
-      return { manifest, manifestKey: key, pointer, publishedAt, fallbackFrom };
+      return { manifest, manifestKey: key, pointer, publishedAt: candidate.publishedAt ?? manifest.created_at, fallbackFrom };
     } catch (err) {
       if (!(err instanceof ManifestParseError || err instanceof ObjectNotFoundError)) throw err;
       errors.push(errorMessage(err));
     }
   }
   throw new ManifestParseError(
-    `no valid manifest at ${store.url} (tried the current one and ${keys.length} earlier): ${errors.join(' | ')}`,
+    `no valid manifest at ${store.url} (tried the current one and ${candidates.length} earlier): ${errors.join(' | ')}`,
   );
 }

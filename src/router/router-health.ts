@@ -45,7 +45,7 @@ export interface HealthInput {
   replication: number;
   /** Shards of the served run with at least one but fewer than R ready replicas (R capped at the node count), with why. */
   underReplicated: Array<{ dbId: number; ready: number; why: string }>;
-  /** The earlier current run leased as a fallback ("" = none). */
+  /** The earlier run leased as a fallback ("" = none). */
   fallbackRunId: string;
   /** Now, ms since epoch. */
   now: number;
@@ -111,7 +111,7 @@ export function computeHealth(input: HealthInput, options: HealthOptions): Healt
     reasons.push(`snapshot may be stale: _CURRENT was last read successfully ${Math.round(sinceCheck / 1000)} s ago`);
   }
   if (input.fallbackRunId !== '') {
-    reasons.push(`no run is complete on the nodes; serving run ${runId} with partial coverage while the nodes load run ${input.fallbackRunId}, which was current before`);
+    reasons.push(`no run is complete on the nodes; serving run ${runId} with partial coverage while the nodes load run ${input.fallbackRunId}, an earlier run`);
   }
   if (options.maxSnapshotAgeMs > 0 && age * 1000 > options.maxSnapshotAgeMs) {
     reasons.push(`run ${runId} was published ${Math.round(age)} s ago (limit ${Math.round(options.maxSnapshotAgeMs / 1000)} s)`);

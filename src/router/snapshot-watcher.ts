@@ -3,11 +3,13 @@
  * the router serves.
  *
  * - Cold start: after one round of node Status (so coverage is known) the router serves the
- *   newest run that is complete on ready replicas among the `_CURRENT` run and the runs that were
- *   current before it (the pointer's `previous`); the `_CURRENT` run then stays PENDING. When none
- *   is complete it serves the `_CURRENT` run (partial answers, Health degraded) and leases the run
- *   that was current before it, as a FALLBACK: once the nodes have loaded the fallback completely,
- *   it is served instead. Until a run is served, Search fails FAILED_PRECONDITION.
+ *   first run that is complete on ready replicas among the `_CURRENT` run and up to 3 earlier
+ *   manifests (snapshot-loader.ts `earlierManifests`: the runs that were current before, from the
+ *   pointer's `previous`, then the newest older manifests by key, so a pointer without `previous`
+ *   still has them); the `_CURRENT` run then stays PENDING. When none is complete it serves the
+ *   `_CURRENT` run (partial answers, Health degraded) and leases the first earlier manifest as a
+ *   FALLBACK: once the nodes have loaded the fallback completely, it is served instead. Until a
+ *   run is served, Search fails FAILED_PRECONDITION.
  * - A newer run (any run other than the served one, rollbacks included) is loaded (manifest and
  *   routing) as PENDING; the old run keeps serving until every shard of the new run has a ready
  *   replica (`missingShards` is empty), then the served snapshot object is replaced atomically.
@@ -22,8 +24,8 @@
  */
 import type { Logger } from 'pino';
 import { ObjectNotFoundError, errorMessage } from '../common/errors.ts';
-import { CURRENT_KEY, parseCurrentPointer, parseManifest, type PublishedRun } from '../common/manifest.ts';
-import { loadSnapshot, snapshotNotFoundError, type LoadedSnapshot } from '../common/snapshot-loader.ts';
+import { CURRENT_KEY, parseCurrentPointer, parseManifest } from '../common/manifest.ts';
+import { earlierManifests, loadSnapshot, snapshotNotFoundError, type EarlierManifest, type LoadedSnapshot } from '../common/snapshot-loader.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
 import { placeRun, routerSnapshotOf, type RouterSnapshot } from './router-snapshot.ts';
 
@@ -71,7 +73,7 @@ export interface RefreshOutcome {
 export class SnapshotWatcher {
   private served: RouterSnapshot | undefined;
   private pendingRun: PendingRun | undefined;
-  /** An earlier current run served instead of an incomplete served run once it is complete. */
+  /** An earlier run served instead of an incomplete served run once it is complete. */
   private fallbackRun: RouterSnapshot | undefined;
   private refreshError = '';
   private loadError = 'no snapshot loaded yet';
@@ -97,7 +99,7 @@ export class SnapshotWatcher {
     return this.pendingRun;
   }
 
-  /** The earlier current run leased as a fallback while no complete run is served, if any. */
+  /** The earlier run leased as a fallback while no complete run is served, if any. */
   fallback(): RouterSnapshot | undefined {
     return this.fallbackRun;
   }
@@ -178,7 +180,7 @@ export class SnapshotWatcher {
       this.pendingRun ??= { snapshot: incomplete, since: this.now() };
       this.options.log.warn(
         { run_id: f.manifest.run_id, incomplete_run_id: incomplete.manifest.run_id, missing: this.options.missingShards(incomplete) },
-        'the earlier current run is now complete on the nodes while the current one is not; serving it until the current run is complete',
+        'the earlier run is now complete on the nodes while the current one is not; serving it until the current run is complete',
       );
       this.serve(f);
       return true;
@@ -296,8 +298,8 @@ export class SnapshotWatcher {
   }
 
   /**
-   * Cold start (see the module comment): serves `target` when it is complete, else the newest
-   * complete run among those current before it, else `target` with the previous one as fallback.
+   * Cold start (see the module comment): serves `target` when it is complete, else the first
+   * complete run among the earlier manifests, else `target` with the first earlier one as fallback.
    */
   private async serveFirst(target: RouterSnapshot, loaded: LoadedSnapshot): Promise<void> {
     const missing = this.options.missingShards(target);
@@ -305,15 +307,21 @@ export class SnapshotWatcher {
       this.serve(target);
       return;
     }
+    let candidates: EarlierManifest[] = [];
+    try {
+      candidates = await earlierManifests(this.options.store, loaded.pointer);
+    } catch (err) {
+      this.options.log.warn({ err: errorMessage(err) }, 'cannot list the earlier manifests');
+    }
     const earlier: RouterSnapshot[] = [];
-    for (const entry of loaded.pointer?.previous ?? []) {
-      if (entry.manifest_ref === target.manifestKey || entry.run_id === target.manifest.run_id) continue;
+    for (const entry of candidates) {
+      if (entry.manifestKey === target.manifestKey) continue;
       const alt = await this.loadEarlier(entry);
-      if (alt === undefined) continue;
+      if (alt === undefined || alt.manifest.run_id === target.manifest.run_id) continue;
       if (this.options.missingShards(alt).length === 0) {
         this.options.log.warn(
-          { run_id: alt.manifest.run_id, pending_run_id: target.manifest.run_id, missing },
-          'the current run has shards without a ready replica; serving the newest earlier current run that is complete until it is loaded',
+          { run_id: alt.manifest.run_id, manifest: alt.manifestKey, pending_run_id: target.manifest.run_id, missing },
+          'the current run has shards without a ready replica; serving the newest earlier run that is complete until it is loaded',
         );
         this.pendingRun = { snapshot: target, since: this.now() };
         this.serve(alt);
@@ -323,25 +331,25 @@ export class SnapshotWatcher {
     }
     this.fallbackRun = earlier[0];
     this.options.log.warn(
-      { run_id: target.manifest.run_id, missing, fallback_run_id: this.fallbackRun?.manifest.run_id },
-      'no run is complete on the nodes; serving the current run with partial coverage' + (this.fallbackRun ? ' and asking the nodes to load the run that was current before it' : ''),
+      { run_id: target.manifest.run_id, missing, fallback_run_id: this.fallbackRun?.manifest.run_id, tried: earlier.map((s) => s.manifest.run_id) },
+      'no run is complete on the nodes; serving the current run with partial coverage' + (this.fallbackRun ? ' and asking the nodes to load the newest earlier run' : ''),
     );
     this.serve(target);
   }
 
-  /** The router snapshot of an earlier current run, or undefined (logged) when it cannot be read. */
-  private async loadEarlier(entry: PublishedRun): Promise<RouterSnapshot | undefined> {
+  /** The router snapshot of an earlier manifest, or undefined (logged) when it cannot be read. */
+  private async loadEarlier(entry: EarlierManifest): Promise<RouterSnapshot | undefined> {
     try {
-      const manifest = parseManifest(await this.options.store.get(entry.manifest_ref), entry.manifest_ref);
+      const manifest = parseManifest(await this.options.store.get(entry.manifestKey), entry.manifestKey);
       return await routerSnapshotOf(
         this.options.store,
-        { manifest, manifestKey: entry.manifest_ref, publishedAt: entry.published_at },
+        { manifest, manifestKey: entry.manifestKey, publishedAt: entry.publishedAt ?? manifest.created_at },
         this.options.nodeIds(),
         this.options.replication,
         this.options.log,
       );
     } catch (err) {
-      this.options.log.warn({ manifest: entry.manifest_ref, err: errorMessage(err) }, 'cannot load an earlier current run');
+      this.options.log.warn({ manifest: entry.manifestKey, err: errorMessage(err) }, 'cannot load an earlier run');
       return undefined;
     }
   }
