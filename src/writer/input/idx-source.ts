@@ -81,8 +81,9 @@ function copyPixels(pixels: Uint8Array, out: Float32Array, offset: number): void
  * routingContext / shardId from `routingColumns` / `shardIdColumn`; location
  * `<imagesPath> record <index in file>`.
  * `dim` = rows*cols and `count` = number of records in the slice, both from the headers.
- * @throws ConfigValidationError naming the file for an unreadable file, a wrong magic number, a
- *   count mismatch between images and labels, a bad slice / idOffset, or a column option naming
+ * @throws ConfigValidationError naming the file for an unreadable file, a wrong magic number,
+ *   rows x cols over `limits.maxDim` (naming `--max-dim`), a plain file shorter than its header
+ *   claims, a count mismatch between images and labels, a bad slice / idOffset, or a column option naming
  *   a column other than `label` / `label_name` (or any column without a labels file; the message
  *   lists the available columns).
  * During a pass, `records()` throws InputRecordError naming the file and record for a truncated
