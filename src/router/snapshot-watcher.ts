@@ -22,9 +22,10 @@
  */
 import type { Logger } from 'pino';
 import { ObjectNotFoundError, errorMessage } from '../common/errors.ts';
-import { CURRENT_KEY, parseCurrentPointer, parseManifest, type PublishedRun } from '../common/manifest.ts';
+import { parseCurrentPointer, type PublishedRun } from '../common/manifest.ts';
 import { loadSnapshot, snapshotNotFoundError, type LoadedSnapshot } from '../common/snapshot-loader.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
+import { getPointerBytes, readManifest } from '../common/store-reads.ts';
 import { placeRun, routerSnapshotOf, type RouterSnapshot } from './router-snapshot.ts';
 
 /** Settings and hooks of a {@link SnapshotWatcher}. */
@@ -228,7 +229,7 @@ export class SnapshotWatcher {
     const { store, log } = this.options;
     let pointerBytes: Buffer;
     try {
-      pointerBytes = await store.get(CURRENT_KEY);
+      pointerBytes = await getPointerBytes(store);
     } catch (err) {
       if (err instanceof ObjectNotFoundError) throw await snapshotNotFoundError(store);
       throw err;
@@ -332,7 +333,7 @@ export class SnapshotWatcher {
   /** The router snapshot of an earlier current run, or undefined (logged) when it cannot be read. */
   private async loadEarlier(entry: PublishedRun): Promise<RouterSnapshot | undefined> {
     try {
-      const manifest = parseManifest(await this.options.store.get(entry.manifest_ref), entry.manifest_ref);
+      const manifest = await readManifest(this.options.store, entry.manifest_ref);
       return await routerSnapshotOf(
         this.options.store,
         { manifest, manifestKey: entry.manifest_ref, publishedAt: entry.published_at },
