@@ -122,7 +122,7 @@ async function idsByShard(store: FileObjectStore, manifest: Manifest, scratch: s
   for (const shard of manifest.shards) {
     if (shard.vector_count === 0) continue;
     const local = join(scratch, `rows-${manifest.run_id}-${shard.db_id}.sqlite`);
-    await store.download(shard.url + USEARCH_ROWS_FILE, local);
+    await store.download(shard.url + USEARCH_ROWS_FILE, local, { maxBytes: shard.files.find((f) => f.path === USEARCH_ROWS_FILE)!.bytes });
     const db = new Database(local, { readonly: true });
     try {
       out.set(shard.db_id, (db.prepare('SELECT id FROM rows').all() as { id: string }[]).map((r) => r.id));

@@ -24,7 +24,7 @@ import {
 } from '../src/common/manifest.ts';
 import { ConfigValidationError, ManifestParseError, PreconditionFailedError, SnapshotNotFoundError } from '../src/common/errors.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
-import type { ObjectStore, PutCondition } from '../src/common/storage/object-store.ts';
+import type { ObjectStore, PutCondition, ReadLimits } from '../src/common/storage/object-store.ts';
 import { openObjectStore } from '../src/common/storage/open-object-store.ts';
 import { publishManifest } from '../src/writer/publish.ts';
 import { cleanup, listRuns, rollback } from '../src/writer/snapshot-history.ts';
@@ -118,13 +118,13 @@ class HookedStore implements ObjectStore {
   get url(): string {
     return this.inner.url;
   }
-  async get(key: string): Promise<Buffer> {
-    const b = await this.inner.get(key);
+  async get(key: string, limits?: ReadLimits): Promise<Buffer> {
+    const b = await this.inner.get(key, limits);
     await this.onGet?.(key);
     return b;
   }
-  download(key: string, localPath: string): Promise<number> {
-    return this.inner.download(key, localPath);
+  download(key: string, localPath: string, limits: ReadLimits): Promise<number> {
+    return this.inner.download(key, localPath, limits);
   }
   put(key: string, body: Buffer | string): Promise<void> {
     return this.inner.put(key, body);

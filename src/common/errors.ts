@@ -118,6 +118,29 @@ export class StorageError extends ShardfleetError {
 }
 
 /**
+ * A store object is larger than its reader accepts (the manifest's size for shard files and
+ * routing arrays, a fixed cap for manifests and `_CURRENT`) (UNAVAILABLE). Raised before the
+ * content is read when the backend knows the size (fstat, Content-Length), else once more than
+ * `maxBytes` bytes arrived; never more than `maxBytes + 1` bytes are read or written.
+ * `seenBytes` is the object's size when known, undefined when only "more than maxBytes" is.
+ */
+export class ObjectTooLargeError extends StorageError {
+  constructor(
+    readonly key: string,
+    readonly maxBytes: number,
+    readonly seenBytes: number | undefined,
+    storeUrl: string,
+  ) {
+    super(`object ${key} in ${storeUrl} is ${describeSeenBytes(maxBytes, seenBytes)}, over the ${maxBytes} bytes this read accepts; not read past that`);
+  }
+}
+
+/** `123 bytes`, or `more than <maxBytes> bytes` when the size is unknown. */
+export function describeSeenBytes(maxBytes: number, seenBytes: number | undefined): string {
+  return seenBytes === undefined ? `more than ${maxBytes} bytes` : `${seenBytes} bytes`;
+}
+
+/**
  * A server cannot listen on `address` (`host:port`) because another socket already holds it
  * (UNAVAILABLE). The CLI exits with a distinct code for it so that a launcher that picked the port
  * can pick another (see `shardfleet local`).

@@ -10,12 +10,12 @@ import {
   CURRENT_KEY,
   MANIFESTS_PREFIX,
   parseCurrentPointer,
-  parseManifest,
   type CurrentPointer,
   type Manifest,
 } from './manifest.ts';
 import { ManifestParseError, ObjectNotFoundError, SnapshotNotFoundError, errorMessage } from './errors.ts';
 import type { ObjectStore } from './storage/object-store.ts';
+import { getPointerBytes, readManifest } from './store-reads.ts';
 
 /** How many earlier manifests a reader tries when the current one is malformed. */
 export const MANIFEST_FALLBACK_DEPTH = 3;
@@ -97,7 +97,7 @@ export async function snapshotNotFoundError(store: ObjectStore): Promise<Snapsho
 export async function loadSnapshot(store: ObjectStore, log?: Logger): Promise<LoadedSnapshot> {
   let pointerBytes: Buffer;
   try {
-    pointerBytes = await store.get(CURRENT_KEY);
+    pointerBytes = await getPointerBytes(store);
   } catch (err) {
     if (err instanceof ObjectNotFoundError) throw await snapshotNotFoundError(store);
     throw err;
@@ -108,7 +108,7 @@ export async function loadSnapshot(store: ObjectStore, log?: Logger): Promise<Lo
   try {
     pointer = parseCurrentPointer(pointerBytes);
     currentRef = pointer.manifest_ref;
-    const manifest = parseManifest(await store.get(currentRef), currentRef);
+    const manifest = await readManifest(store, currentRef);
     return { manifest, manifestKey: currentRef, pointer, publishedAt: pointer.published_at };
   } catch (err) {
     if (!(err instanceof ManifestParseError || err instanceof ObjectNotFoundError)) throw err;
@@ -120,7 +120,7 @@ export async function loadSnapshot(store: ObjectStore, log?: Logger): Promise<Lo
   for (const candidate of candidates) {
     const key = candidate.manifestKey;
     try {
-      const manifest = parseManifest(await store.get(key), key);
+      const manifest = await readManifest(store, key);
       const fallbackFrom = { key: currentRef ?? CURRENT_KEY, reason: firstError };
       const byHistory = candidate.publishedAt !== undefined;
       log?.warn(

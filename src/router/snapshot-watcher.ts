@@ -24,9 +24,10 @@
  */
 import type { Logger } from 'pino';
 import { ObjectNotFoundError, errorMessage } from '../common/errors.ts';
-import { CURRENT_KEY, parseCurrentPointer, parseManifest } from '../common/manifest.ts';
+import { parseCurrentPointer } from '../common/manifest.ts';
 import { earlierManifests, loadSnapshot, snapshotNotFoundError, type EarlierManifest, type LoadedSnapshot } from '../common/snapshot-loader.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
+import { getPointerBytes, readManifest } from '../common/store-reads.ts';
 import { placeRun, routerSnapshotOf, type RouterSnapshot } from './router-snapshot.ts';
 
 /** Settings and hooks of a {@link SnapshotWatcher}. */
@@ -230,7 +231,7 @@ export class SnapshotWatcher {
     const { store, log } = this.options;
     let pointerBytes: Buffer;
     try {
-      pointerBytes = await store.get(CURRENT_KEY);
+      pointerBytes = await getPointerBytes(store);
     } catch (err) {
       if (err instanceof ObjectNotFoundError) throw await snapshotNotFoundError(store);
       throw err;
@@ -340,7 +341,7 @@ export class SnapshotWatcher {
   /** The router snapshot of an earlier manifest, or undefined (logged) when it cannot be read. */
   private async loadEarlier(entry: EarlierManifest): Promise<RouterSnapshot | undefined> {
     try {
-      const manifest = parseManifest(await this.options.store.get(entry.manifestKey), entry.manifestKey);
+      const manifest = await readManifest(this.options.store, entry.manifestKey);
       return await routerSnapshotOf(
         this.options.store,
         { manifest, manifestKey: entry.manifestKey, publishedAt: entry.publishedAt ?? manifest.created_at },

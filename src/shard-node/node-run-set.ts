@@ -23,12 +23,13 @@
  */
 import type { Logger } from 'pino';
 import { ReaderStateError, errorMessage } from '../common/errors.ts';
-import { CURRENT_KEY, MANIFESTS_PREFIX, parseManifest, type Manifest } from '../common/manifest.ts';
+import { MANIFESTS_PREFIX, type Manifest } from '../common/manifest.ts';
 import type { NodeEndpoint } from '../common/node-list.ts';
 import { placeShards, shardsOfNode } from '../common/placement.ts';
 import type { RunStatus } from '../common/proto-gen/shardfleet/v1/RunStatus.ts';
 import type { ShardFailure } from '../common/proto-gen/shardfleet/v1/ShardFailure.ts';
 import { loadSnapshot } from '../common/snapshot-loader.ts';
+import { getPointerBytes, readManifest } from '../common/store-reads.ts';
 import { NodeRun, type NodeRunDeps } from './node-run.ts';
 import { RunLeases, type LeasedRun } from './run-leases.ts';
 import { pruneCache } from './shard-cache.ts';
@@ -253,7 +254,7 @@ export class NodeRunSet {
       if (!lease.manifestKey.startsWith(MANIFESTS_PREFIX)) {
         throw new ReaderStateError(`lease names manifest key ${JSON.stringify(lease.manifestKey)}, which is not under ${MANIFESTS_PREFIX}`);
       }
-      const manifest = parseManifest(await store.get(lease.manifestKey), lease.manifestKey);
+      const manifest = await readManifest(store, lease.manifestKey);
       if (manifest.run_id !== lease.runId) {
         throw new ReaderStateError(`manifest ${lease.manifestKey} is of run ${manifest.run_id}, not of the leased run ${lease.runId}`);
       }
@@ -280,7 +281,7 @@ export class NodeRunSet {
     try {
       let pointer: string | undefined;
       try {
-        pointer = (await store.get(CURRENT_KEY)).toString('utf8');
+        pointer = (await getPointerBytes(store)).toString('utf8');
       } catch {
         pointer = undefined; // loadSnapshot below reports it properly
       }

@@ -13,9 +13,10 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { digestFile } from '../common/file-digest.ts';
-import { ShardIntegrityError, ObjectNotFoundError, ReaderStateError, StorageError, errorMessage } from '../common/errors.ts';
+import { ShardIntegrityError, ObjectNotFoundError, ObjectTooLargeError, ReaderStateError, StorageError, errorMessage } from '../common/errors.ts';
 import { shardDirName, type ShardEntry } from '../common/manifest.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
+import { oversizedFileError } from '../common/verified-shard-file.ts';
 
 /** Result of making a shard available locally. */
 export interface CachedShard {
@@ -119,6 +120,7 @@ async function exists(path: string): Promise<boolean> {
  * Makes `shard` of run `runId` available under `cacheDir`, downloading and verifying as needed.
  * Callers must not run two calls for the same shard at once (the lease cache's single-flight
  * guarantees it).
+ * Each file is copied up to its manifest size + 1 byte, never more.
  * @throws ShardIntegrityError naming the shard and file when a file's size or sha256 differs;
  *   StorageError / ObjectNotFoundError naming the object when a download fails.
  */
@@ -144,8 +146,11 @@ export async function ensureShardCached(
       const local = join(tmp, file.path);
       await mkdir(dirname(local), { recursive: true });
       try {
-        await store.download(shard.url + file.path, local);
+        // At most the manifest's size (+1 byte) is copied: the shard's bytes on disk never exceed
+        // what the lease cache reserved for it against --max-cache-bytes.
+        await store.download(shard.url + file.path, local, { maxBytes: file.bytes });
       } catch (err) {
+        if (err instanceof ObjectTooLargeError) throw oversizedFileError(`shard ${shard.db_id} of run ${runId}: file ${shard.url}${file.path}`, err);
         if (err instanceof ObjectNotFoundError) {
           throw new StorageError(`shard ${shard.db_id} of run ${runId}: file ${shard.url}${file.path} is missing from ${store.url}`);
         }

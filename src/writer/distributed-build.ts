@@ -230,7 +230,7 @@ async function verifyShardFiles(store: ObjectStore, shard: ShardEntry, verify: '
         continue;
       }
       const local = join(scratch, file.path.replaceAll('/', '__'));
-      await store.download(key, local);
+      await store.download(key, local, { maxBytes: file.bytes });
       const { sha256, bytes } = await digestFile(local);
       await rm(local, { force: true });
       if (bytes !== file.bytes || sha256 !== file.sha256) {

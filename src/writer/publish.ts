@@ -19,6 +19,7 @@ import {
 } from '../common/manifest.ts';
 import { ManifestParseError, ObjectNotFoundError, PreconditionFailedError, StorageError, errorMessage } from '../common/errors.ts';
 import type { ObjectStore, PutCondition } from '../common/storage/object-store.ts';
+import { getPointerBytes } from '../common/store-reads.ts';
 
 /**
  * Uploads every file below `localDir` to `keyPrefix` (which ends in `/`), `concurrency` at a time,
@@ -140,7 +141,7 @@ export function pointerHistory(before: CurrentPointer | undefined, manifestKey: 
 /** `_CURRENT` parsed, or undefined when it is missing or malformed (it then gives no history). */
 async function readPointerOrUndefined(store: ObjectStore): Promise<CurrentPointer | undefined> {
   try {
-    return parseCurrentPointer(await store.get(CURRENT_KEY));
+    return parseCurrentPointer(await getPointerBytes(store));
   } catch (err) {
     if (err instanceof ObjectNotFoundError || err instanceof ManifestParseError) return undefined;
     throw err;

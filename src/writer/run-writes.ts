@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import { ConfigValidationError, errorMessage } from '../common/errors.ts';
 import { runPrefix } from '../common/manifest.ts';
-import type { ObjectInfo, ObjectStore, PutCondition } from '../common/storage/object-store.ts';
+import type { ObjectInfo, ObjectStore, PutCondition, ReadLimits } from '../common/storage/object-store.ts';
 
 /** An ObjectStore that records the keys written through it (put, upload, putIf). */
 export class WriteTracker implements ObjectStore {
@@ -26,12 +26,12 @@ export class WriteTracker implements ObjectStore {
     return [...this.keys];
   }
 
-  get(key: string): Promise<Buffer> {
-    return this.inner.get(key);
+  get(key: string, limits?: ReadLimits): Promise<Buffer> {
+    return this.inner.get(key, limits);
   }
 
-  download(key: string, localPath: string): Promise<number> {
-    return this.inner.download(key, localPath);
+  download(key: string, localPath: string, limits: ReadLimits): Promise<number> {
+    return this.inner.download(key, localPath, limits);
   }
 
   async put(key: string, body: Buffer | string): Promise<void> {

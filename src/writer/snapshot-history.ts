@@ -17,7 +17,6 @@ import {
   CURRENT_KEY,
   MANIFESTS_PREFIX,
   parseCurrentPointer,
-  parseManifest,
   type CurrentPointer,
   type Manifest,
   type RoutingRecall,
@@ -31,6 +30,7 @@ import {
   errorMessage,
 } from '../common/errors.ts';
 import type { ObjectInfo, ObjectStore } from '../common/storage/object-store.ts';
+import { getPointerBytes, readManifest } from '../common/store-reads.ts';
 import { movePointer } from './publish.ts';
 
 /** One published run, as listed by {@link listRuns}. */
@@ -303,7 +303,7 @@ async function loadRuns(store: ObjectStore): Promise<LoadedRun[]> {
         const base = { runId, manifestKey: key, createdAt: keyTimeToIso(m[1]), vectors: null, shards: null, strategy: null, backend: null, bytes: null, numProbes: null, routingRecall: null };
         let manifest: Manifest;
         try {
-          manifest = parseManifest(await store.get(key), key);
+          manifest = await readManifest(store, key);
         } catch (err) {
           if (!(err instanceof ManifestParseError || err instanceof ObjectNotFoundError)) throw err;
           return { summary: { ...base, error: errorMessage(err) } };
@@ -340,7 +340,7 @@ async function readPointer(store: ObjectStore): Promise<PointerState | undefined
   if (info === undefined) return undefined;
   let bytes: Buffer;
   try {
-    bytes = await store.get(CURRENT_KEY);
+    bytes = await getPointerBytes(store);
   } catch (err) {
     if (err instanceof ObjectNotFoundError) return undefined;
     throw err;

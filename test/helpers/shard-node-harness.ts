@@ -19,7 +19,7 @@ import type { ShardResult__Output } from '../../src/common/proto-gen/shardfleet/
 import type { StatusRequest } from '../../src/common/proto-gen/shardfleet/v1/StatusRequest.ts';
 import type { StatusResponse__Output } from '../../src/common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import type { Manifest } from '../../src/common/manifest.ts';
-import type { ObjectInfo, ObjectStore, PutCondition } from '../../src/common/storage/object-store.ts';
+import type { ObjectInfo, ObjectStore, PutCondition, ReadLimits } from '../../src/common/storage/object-store.ts';
 import { startShardNode, type ShardNodeConfig, type ShardNodeHandle } from '../../src/shard-node/shard-node-server.ts';
 import { buildSnapshot } from '../../src/writer/build-snapshot.ts';
 import { openIdxSource } from '../../src/writer/input/idx-source.ts';
@@ -79,7 +79,7 @@ export class ProbeStore implements ObjectStore {
     };
   }
 
-  async download(key: string, localPath: string): Promise<number> {
+  async download(key: string, localPath: string, limits: ReadLimits): Promise<number> {
     this.downloads.push(key);
     for (const gate of [...this.gates]) {
       if (!gate.match(key)) continue;
@@ -87,13 +87,13 @@ export class ProbeStore implements ObjectStore {
       for (const w of gate.waiters.filter((w) => gate.waiting >= w.n)) w.resolve();
       await gate.open;
     }
-    return this.inner.download(key, localPath);
+    return this.inner.download(key, localPath, limits);
   }
 
-  async get(key: string): Promise<Buffer> {
+  async get(key: string, limits?: ReadLimits): Promise<Buffer> {
     const err = this.failGet?.(key);
     if (err !== undefined) throw err;
-    return this.inner.get(key);
+    return this.inner.get(key, limits);
   }
 
   put(key: string, body: Buffer | string): Promise<void> {

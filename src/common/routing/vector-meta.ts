@@ -2,11 +2,12 @@
  * Loading a run's routing metadata arrays (`centroids.npy`, `hyperplanes.npy`, `center.npy`,
  * float32, numpy-readable) from the store, verified against the manifest's size and sha256.
  */
-import { ManifestParseError, ShardIntegrityError } from '../errors.ts';
+import { ManifestParseError, ObjectTooLargeError, ShardIntegrityError } from '../errors.ts';
 import { sha256Hex } from '../file-digest.ts';
 import type { ObjectRef } from '../manifest.ts';
 import { decodeNpy } from '../npy.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import { oversizedFileError } from '../verified-shard-file.ts';
 
 /**
  * Reads a float32 array referenced by a manifest and checks its bytes and shape.
@@ -14,11 +15,18 @@ import type { ObjectStore } from '../storage/object-store.ts';
  * @param shape the expected shape, e.g. [num_dbs, dim] for centroids.
  * @param runId for messages.
  * @returns `Float32Array` of length product(shape), row-major.
+ * Reads at most the manifest's size + 1 bytes.
  * @throws ShardIntegrityError when size or sha256 differ from the manifest; ManifestParseError when
  *   the array's shape differs; ObjectNotFoundError / StorageError from the store.
  */
 export async function loadVectorMeta(store: ObjectStore, ref: ObjectRef, shape: readonly number[], runId: string): Promise<Float32Array> {
-  const bytes = await store.get(ref.ref);
+  let bytes: Buffer;
+  try {
+    bytes = await store.get(ref.ref, { maxBytes: ref.bytes });
+  } catch (err) {
+    if (err instanceof ObjectTooLargeError) throw oversizedFileError(`${ref.ref} of run ${runId}`, err);
+    throw err;
+  }
   const digest = sha256Hex(bytes);
   if (digest !== ref.sha256 || bytes.length !== ref.bytes) {
     throw new ShardIntegrityError(

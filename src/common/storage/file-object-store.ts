@@ -11,17 +11,34 @@
  *   keys containing the marker are rejected.
  * - Folders are created on demand and never removed (empty folders are invisible to `list`). As
  *   on any filesystem, `a` and `a/b` cannot both be objects (S3 allows it).
+ * - Objects are regular files inside the root. A key whose path resolves (through symbolic links)
+ *   outside the root's real path, or to a FIFO, device or socket, is refused by `get` /
+ *   `download` with a StorageError saying why, and is invisible to `head` / `list` (symbolic
+ *   links that stay inside the root are followed). Files are opened with O_NONBLOCK and checked
+ *   with fstat on the opened descriptor, so a FIFO never blocks a libuv thread, and reads stop at
+ *   the caller's byte limit (ReadLimits).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { Stats } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { constants as fsConstants, type Stats } from 'node:fs';
+import { copyFile, mkdir, open, readdir, readFile, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { ConfigValidationError, ObjectNotFoundError, PreconditionFailedError, StorageError, errorMessage } from '../errors.ts';
-import { INTERNAL_MARK, assertValidKey, assertValidPrefix, compareKeys, type ObjectInfo, type ObjectStore, type PutCondition } from './object-store.ts';
+import { ConfigValidationError, ObjectNotFoundError, ObjectTooLargeError, PreconditionFailedError, StorageError, errorMessage } from '../errors.ts';
+import { assertValidMaxBytes, copyStreamAtMost, readStreamAtMost } from './bounded-read.ts';
+import {
+  DEFAULT_MAX_GET_BYTES,
+  INTERNAL_MARK,
+  assertValidKey,
+  assertValidPrefix,
+  compareKeys,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutCondition,
+  type ReadLimits,
+} from './object-store.ts';
 
 /** Substring present in the names of every internal (temp / lock) file and forbidden in keys. */
 
@@ -33,6 +50,18 @@ const LOCK_STALE_MS = 30_000;
 const ETAG_CACHE_LIMIT = 100_000;
 /** How many files `list` opens at once to compute etags. */
 const LIST_CONCURRENCY = 16;
+/**
+ * Flags every object is opened with for reading: O_NOFOLLOW (the path given is already the real
+ * path, so a symbolic link there means it was swapped in since: refused) and O_NONBLOCK (opening
+ * a FIFO returns at once instead of blocking a libuv thread until a writer appears; regular file
+ * reads ignore it). Both are 0 where the platform lacks them.
+ */
+const OBJECT_OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0);
+/** Read size of bounded whole-object reads and copies, bytes. */
+const READ_CHUNK_BYTES = 1 << 20;
+
+/** Outcome of opening a key's file: a regular file inside the root, absent, or refused (why). */
+type OpenedObject = { kind: 'file'; fh: FileHandle; st: Stats } | { kind: 'missing' } | { kind: 'refused'; reason: string };
 
 
 interface CachedEtag {
@@ -84,28 +113,44 @@ export class FileObjectStore implements ObjectStore {
     return path.join(this.root, ...key.split('/'));
   }
 
-  /** @inheritdoc */
-  async get(key: string): Promise<Buffer> {
-    const file = this.pathOf(key);
+  /**
+   * @inheritdoc Opens the file safely (see the module comment), refuses it by its fstat size when
+   * over `maxBytes`, then reads at most `maxBytes + 1` bytes (the file may grow meanwhile).
+   */
+  async get(key: string, limits?: ReadLimits): Promise<Buffer> {
+    const maxBytes = limits?.maxBytes ?? DEFAULT_MAX_GET_BYTES;
+    assertValidMaxBytes(maxBytes);
+    const fh = await this.openForRead(key, 'read');
     try {
-      return await readFile(file);
+      const { size } = await fh.stat();
+      if (size > maxBytes) throw new ObjectTooLargeError(key, maxBytes, size, this.url);
+      const stream = fh.createReadStream({ start: 0, end: maxBytes, highWaterMark: READ_CHUNK_BYTES, autoClose: false });
+      return await readStreamAtMost(stream, { key, storeUrl: this.url, maxBytes });
     } catch (err) {
       throw this.mapReadError(err, key, 'read');
+    } finally {
+      await fh.close();
     }
   }
 
-  /** @inheritdoc Copies the file (copy-on-write where the filesystem supports it). */
-  async download(key: string, localPath: string): Promise<number> {
-    const file = this.pathOf(key);
+  /**
+   * @inheritdoc Opens the file safely (see the module comment), refuses it by its fstat size when
+   * over `maxBytes`, then copies at most `maxBytes + 1` bytes from the opened descriptor.
+   */
+  async download(key: string, localPath: string, limits: ReadLimits): Promise<number> {
+    assertValidMaxBytes(limits.maxBytes);
+    const fh = await this.openForRead(key, `download to ${localPath}`);
     try {
-      await copyFile(file, localPath);
-      return (await stat(localPath)).size;
+      const { size } = await fh.stat();
+      if (size > limits.maxBytes) throw new ObjectTooLargeError(key, limits.maxBytes, size, this.url);
+      const stream = fh.createReadStream({ start: 0, end: limits.maxBytes, highWaterMark: READ_CHUNK_BYTES, autoClose: false });
+      return await copyStreamAtMost(stream, localPath, { key, storeUrl: this.url, maxBytes: limits.maxBytes });
     } catch (err) {
-      // ENOENT may come from the destination's folder: only a missing source means "not found".
-      if (isErrno(err, 'ENOENT') && (await pathExists(file))) {
-        throw new StorageError(`download of ${key} to ${localPath} failed: ${errorMessage(err)}`, { cause: err });
-      }
-      throw this.mapReadError(err, key, `download to ${localPath}`);
+      // ENOENT here comes from the destination's folder: the source is open.
+      if (err instanceof StorageError) throw err;
+      throw new StorageError(`download of ${key} to ${localPath} failed: ${errorMessage(err)}`, { cause: err });
+    } finally {
+      await fh.close();
     }
   }
 
@@ -150,10 +195,10 @@ export class FileObjectStore implements ObjectStore {
     }
     const token = await acquireLock(lockPath, key);
     try {
-      const current = await readIfExists(file, key);
+      const current = await this.currentEtag(key);
       if ('ifNoneMatch' in condition) {
         if (current !== undefined) throw new PreconditionFailedError(key);
-      } else if (current === undefined || sha256Hex(current) !== condition.ifMatch) {
+      } else if (current === undefined || current !== condition.ifMatch) {
         throw new PreconditionFailedError(key);
       }
       await writeAtomic(file, data);
@@ -178,7 +223,8 @@ export class FileObjectStore implements ObjectStore {
     const startDir = dirKey === '' ? this.root : path.join(this.root, ...dirKey.split('/'));
     const keys: string[] = [];
     try {
-      await walkFiles(startDir, dirKey, prefix, keys);
+      const rootReal = await realpathIfExists(this.root);
+      if (rootReal !== undefined) await walkFiles({ rootReal, prefix, out: keys, visited: new Set([rootReal]) }, startDir, dirKey);
     } catch (err) {
       throw new StorageError(`list of ${JSON.stringify(prefix)} under ${this.url} failed: ${errorMessage(err)}`, {
         cause: err,
@@ -219,19 +265,71 @@ export class FileObjectStore implements ObjectStore {
     }
   }
 
-  /** Size and (cached) sha256 of the file at `file`, or undefined when it is not a regular file. */
-  private async infoOf(file: string, key: string): Promise<ObjectInfo | undefined> {
+  /**
+   * Opens `key`'s file for reading when it is a regular file inside the root: resolves its real
+   * path (symbolic links inside the root are followed), checks that path is below the root's
+   * real path, opens it with O_NOFOLLOW | O_NONBLOCK and fstats the descriptor. The caller closes
+   * `fh`.
+   * @throws ConfigValidationError for an invalid key; StorageError when the file system fails.
+   */
+  private async openObject(key: string, op: string): Promise<OpenedObject> {
+    const file = this.pathOf(key);
+    let real: string;
+    let rootReal: string;
+    try {
+      real = await realpath(file);
+      rootReal = await realpath(this.root);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return { kind: 'missing' };
+      if (isErrno(err, 'ELOOP')) return { kind: 'refused', reason: `${file} is a loop of symbolic links` };
+      throw new StorageError(`${op} of ${key} failed: ${errorMessage(err)}`, { cause: err });
+    }
+    if (!isInside(rootReal, real)) {
+      return { kind: 'refused', reason: `${file} is a symbolic link to ${real}, outside the store root ${rootReal}; links out of the store are not followed` };
+    }
     let fh: FileHandle;
     try {
-      fh = await open(file, 'r');
+      fh = await open(real, OBJECT_OPEN_FLAGS);
     } catch (err) {
-      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return undefined;
-      throw new StorageError(`head of ${key} failed: ${errorMessage(err)}`, { cause: err });
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return { kind: 'missing' };
+      if (isErrno(err, 'ELOOP')) return { kind: 'refused', reason: `${file} became a symbolic link while it was opened` };
+      if (isErrno(err, 'ENXIO')) return { kind: 'refused', reason: `${file} is a socket, not a regular file` };
+      throw new StorageError(`${op} of ${key} failed: ${errorMessage(err)}`, { cause: err });
     }
+    let st: Stats;
+    try {
+      st = await fh.stat();
+    } catch (err) {
+      await fh.close();
+      throw new StorageError(`${op} of ${key} failed: ${errorMessage(err)}`, { cause: err });
+    }
+    if (st.isFile()) return { kind: 'file', fh, st };
+    await fh.close();
+    if (st.isDirectory()) return { kind: 'missing' }; // a folder holds objects; it is not one
+    return { kind: 'refused', reason: `${file} is ${fileKind(st)}, not a regular file; a store object must be a regular file` };
+  }
+
+  /**
+   * {@link openObject} for get / download: the open handle of a regular file inside the root.
+   * @throws ObjectNotFoundError when absent; StorageError naming the key and why it is refused.
+   */
+  private async openForRead(key: string, op: string): Promise<FileHandle> {
+    const opened = await this.openObject(key, op);
+    if (opened.kind === 'missing') throw new ObjectNotFoundError(key);
+    if (opened.kind === 'refused') throw new StorageError(`${op} of ${key} in ${this.url} refused: ${opened.reason}`);
+    return opened.fh;
+  }
+
+  /**
+   * Size and (cached) sha256 of `key`'s file, or undefined when it is not a regular file inside
+   * the root (absent, a folder, a FIFO / device / socket, a symbolic link out of the root).
+   */
+  private async infoOf(file: string, key: string): Promise<ObjectInfo | undefined> {
+    const opened = await this.openObject(key, 'head');
+    if (opened.kind !== 'file') return undefined;
+    const { fh, st } = opened;
     try {
       // fstat + read through one handle: the hash always belongs to the inode that was stat'ed.
-      const st = await fh.stat();
-      if (!st.isFile()) return undefined;
       const cached = this.etagCache.get(file);
       if (cached !== undefined && sameVersion(cached, st)) return { key, size: st.size, etag: cached.etag, lastModified: st.mtime };
       const etag = await hashHandle(fh);
@@ -246,8 +344,23 @@ export class FileObjectStore implements ObjectStore {
   }
 
   private mapReadError(err: unknown, key: string, what: string): Error {
-    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'EISDIR')) return new ObjectNotFoundError(key);
+    if (err instanceof StorageError || err instanceof ObjectNotFoundError) return err;
     return new StorageError(`${what} of ${key} failed: ${errorMessage(err)}`, { cause: err });
+  }
+
+  /**
+   * sha256 of `key`'s current content (streamed), or undefined when there is none.
+   * @throws StorageError when the key's file is refused (see {@link openObject}) or unreadable.
+   */
+  private async currentEtag(key: string): Promise<string | undefined> {
+    const opened = await this.openObject(key, 'conditional write');
+    if (opened.kind === 'missing') return undefined;
+    if (opened.kind === 'refused') throw new StorageError(`conditional write of ${key} in ${this.url} refused: ${opened.reason}`);
+    try {
+      return await hashHandle(opened.fh);
+    } finally {
+      await opened.fh.close();
+    }
   }
 }
 
@@ -257,10 +370,6 @@ function sameVersion(c: CachedEtag, st: Stats): boolean {
 
 function toBuffer(body: Buffer | string): Buffer {
   return typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-}
-
-function sha256Hex(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 async function hashHandle(fh: FileHandle): Promise<string> {
@@ -299,16 +408,19 @@ async function writeAtomic(file: string, data: Buffer): Promise<void> {
   }
 }
 
-/** Content of `file`, or undefined when it does not exist. */
-async function readIfExists(file: string, key: string): Promise<Buffer | undefined> {
-  try {
-    return await readFile(file);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return undefined;
-    throw new StorageError(`conditional write of ${key}: reading the current object failed: ${errorMessage(err)}`, {
-      cause: err,
-    });
-  }
+/** True when `p` is `root` or below it (both real, absolute paths). */
+function isInside(root: string, p: string): boolean {
+  return p === root || p.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+}
+
+/** `a FIFO`, `a character device`, ... for messages about non-regular files. */
+function fileKind(st: Stats): string {
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  if (st.isDirectory()) return 'a folder';
+  return 'not a regular file';
 }
 
 /**
@@ -375,7 +487,22 @@ async function releaseLock(lockPath: string, token: string): Promise<void> {
   }
 }
 
-async function walkFiles(dir: string, dirKey: string, prefix: string, out: string[]): Promise<void> {
+/** State of one `list` walk: the root's real path, the prefix, the keys found, folders entered. */
+interface Walk {
+  rootReal: string;
+  prefix: string;
+  out: string[];
+  /** Real paths of the folders entered (a symbolic link back to one is not entered again). */
+  visited: Set<string>;
+}
+
+/**
+ * Collects the keys of the regular files below `dir` that start with the walk's prefix. Symbolic
+ * links are followed only when their target is inside the root (and a folder at most once);
+ * FIFOs, devices and sockets are skipped.
+ */
+async function walkFiles(walk: Walk, dir: string, dirKey: string): Promise<void> {
+  const { prefix, out } = walk;
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -389,14 +516,16 @@ async function walkFiles(dir: string, dirKey: string, prefix: string, out: strin
     let isDir = e.isDirectory();
     let isFile = e.isFile();
     if (e.isSymbolicLink()) {
-      const st = await statIfExists(path.join(dir, e.name));
-      isDir = st?.isDirectory() ?? false;
+      const target = await realpathIfExists(path.join(dir, e.name));
+      const st = target === undefined || !isInside(walk.rootReal, target) ? undefined : await statIfExists(target);
+      isDir = st?.isDirectory() === true && target !== undefined && !walk.visited.has(target);
       isFile = st?.isFile() ?? false;
+      if (isDir && target !== undefined) walk.visited.add(target);
     }
     if (isDir) {
       // Descend only where keys can still match the prefix.
       const asDir = `${key}/`;
-      if (asDir.startsWith(prefix) || prefix.startsWith(asDir)) await walkFiles(path.join(dir, e.name), key, prefix, out);
+      if (asDir.startsWith(prefix) || prefix.startsWith(asDir)) await walkFiles(walk, path.join(dir, e.name), key);
     } else if (isFile && key.startsWith(prefix)) {
       out.push(key);
     }
@@ -416,21 +545,22 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return results;
 }
 
+/** Real path of `p`, or undefined when it (or a link on the way) does not resolve. */
+async function realpathIfExists(p: string): Promise<string | undefined> {
+  try {
+    return await realpath(p);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'ELOOP')) return undefined;
+    throw err;
+  }
+}
+
 async function statIfExists(p: string): Promise<Stats | undefined> {
   try {
     return await stat(p);
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return undefined;
     throw err;
-  }
-}
-
-async function pathExists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
   }
 }
 

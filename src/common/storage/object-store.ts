@@ -30,23 +30,55 @@ export type PutCondition =
   /** Write only if the object's current etag equals this one (If-Match). */
   | { ifMatch: string };
 
-/** A key/value object store bound to one prefix. Implementations: FileObjectStore, S3ObjectStore. */
+/**
+ * Bound of one read ({@link ObjectStore.get}, {@link ObjectStore.download}): the object's largest
+ * accepted size. Readers pass the manifest's size where the manifest lists the object, a fixed
+ * cap otherwise (see store-read-limits.ts).
+ */
+export interface ReadLimits {
+  /**
+   * Largest accepted object, bytes (a non-negative integer). A larger object is an
+   * ObjectTooLargeError: refused before reading when the backend knows its size (fstat,
+   * Content-Length), otherwise once `maxBytes + 1` bytes arrived; never read or written past that.
+   */
+  maxBytes: number;
+}
+
+/**
+ * `maxBytes` of a {@link ObjectStore.get} that gives none: 64 MiB. Whole-object reads are held in
+ * memory, so none is unbounded; callers that know the object's size pass it instead.
+ */
+export const DEFAULT_MAX_GET_BYTES = 64 * 2 ** 20;
+
+/**
+ * A key/value object store bound to one prefix. Implementations: FileObjectStore, S3ObjectStore.
+ *
+ * Reads are bounded ({@link ReadLimits}). On `file://`, an object is a regular file inside the
+ * root: a symbolic link that resolves outside the root, a FIFO, a device or a socket is refused
+ * by get / download (StorageError saying why) and invisible to head / list, and opening one
+ * never blocks.
+ */
 export interface ObjectStore {
   /** The store URL this instance is bound to (`file:///abs/path` or `s3://bucket/prefix`). */
   readonly url: string;
 
   /**
-   * Reads a whole object.
-   * @throws ObjectNotFoundError when the key does not exist; StorageError on any other failure.
+   * Reads a whole object of at most `limits.maxBytes` bytes (default {@link DEFAULT_MAX_GET_BYTES}).
+   * @throws ObjectNotFoundError when the key does not exist; ObjectTooLargeError when it is larger
+   *   than `maxBytes`; StorageError on any other failure (also: not a regular file, or a symlink
+   *   out of a `file://` root).
    */
-  get(key: string): Promise<Buffer>;
+  get(key: string, limits?: ReadLimits): Promise<Buffer>;
 
   /**
-   * Streams an object to a local file path (the parent folder must exist), without holding the
-   * object in memory. Returns the number of bytes written.
-   * @throws ObjectNotFoundError when the key does not exist; StorageError on any other failure.
+   * Streams an object of at most `limits.maxBytes` bytes to a local file path (the parent folder
+   * must exist), without holding it in memory. Returns the number of bytes written. A refused or
+   * failed download leaves no file at `localPath`.
+   * @throws ObjectNotFoundError when the key does not exist; ObjectTooLargeError when it is larger
+   *   than `maxBytes` (at most `maxBytes + 1` bytes were copied, and removed); StorageError on any
+   *   other failure.
    */
-  download(key: string, localPath: string): Promise<number>;
+  download(key: string, localPath: string, limits: ReadLimits): Promise<number>;
 
   /**
    * Writes a whole object, replacing any existing one. On `file://` the write is atomic

@@ -7,10 +7,9 @@
  * (@aws-sdk/lib-storage), so shard files are not bound by PutObject's 5 GiB limit; a failed
  * multipart upload is aborted, leaving no parts behind.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { stat, unlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 
 import {
   DeleteObjectCommand,
@@ -24,8 +23,18 @@ import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import pLimit from 'p-limit';
 
-import { ConfigValidationError, ObjectNotFoundError, PreconditionFailedError, StorageError, errorMessage } from '../errors.ts';
-import { assertValidKey, assertValidPrefix, compareKeys, type ObjectInfo, type ObjectStore, type PutCondition } from './object-store.ts';
+import { ConfigValidationError, ObjectNotFoundError, ObjectTooLargeError, PreconditionFailedError, StorageError, errorMessage } from '../errors.ts';
+import { assertValidMaxBytes, copyStreamAtMost, readStreamAtMost } from './bounded-read.ts';
+import {
+  DEFAULT_MAX_GET_BYTES,
+  assertValidKey,
+  assertValidPrefix,
+  compareKeys,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutCondition,
+  type ReadLimits,
+} from './object-store.ts';
 
 /**
  * How to reach S3. Every field is optional; a missing field falls back to the standard AWS
@@ -168,33 +177,55 @@ export class S3ObjectStore implements ObjectStore {
     this.client = new S3Client(resolveS3ClientConfig(options.connection));
   }
 
-  /** @inheritdoc */
-  async get(key: string): Promise<Buffer> {
+  /**
+   * @inheritdoc One GET: an object whose Content-Length is over `maxBytes` is refused before its
+   * body is read (the connection is dropped); otherwise the body is read until `maxBytes + 1`
+   * bytes at most.
+   */
+  async get(key: string, limits?: ReadLimits): Promise<Buffer> {
     const Key = this.fullKey(key);
+    const maxBytes = limits?.maxBytes ?? DEFAULT_MAX_GET_BYTES;
+    assertValidMaxBytes(maxBytes);
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
-      if (out.Body === undefined) throw new StorageError(`get of ${this.describe(Key)} returned no body`);
-      const bytes = await out.Body.transformToByteArray();
-      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const body = await this.openBody(key, Key, maxBytes);
+      return await readStreamAtMost(body, { key, storeUrl: this.url, maxBytes });
     } catch (err) {
       throw this.mapError(err, 'get', key, Key);
     }
   }
 
-  /** @inheritdoc Streams the body to `localPath`; a partial file is removed on failure. */
-  async download(key: string, localPath: string): Promise<number> {
+  /**
+   * @inheritdoc Streams the body to `localPath`, refused by Content-Length when over `maxBytes`
+   * and stopped past it otherwise; a partial file is removed on failure.
+   */
+  async download(key: string, localPath: string, limits: ReadLimits): Promise<number> {
     const Key = this.fullKey(key);
-    let started = false;
+    assertValidMaxBytes(limits.maxBytes);
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
-      if (!(out.Body instanceof Readable)) throw new StorageError(`get of ${this.describe(Key)} returned no readable body`);
-      started = true;
-      await pipeline(out.Body, createWriteStream(localPath));
-      return (await stat(localPath)).size;
+      const body = await this.openBody(key, Key, limits.maxBytes);
+      return await copyStreamAtMost(body, localPath, { key, storeUrl: this.url, maxBytes: limits.maxBytes });
     } catch (err) {
-      if (started) await unlink(localPath).catch(() => undefined);
       throw this.mapError(err, `download to ${localPath}`, key, Key);
     }
+  }
+
+  /**
+   * Sends the GET and returns its body stream, unless the response's Content-Length is over
+   * `maxBytes`: the body is then destroyed unread.
+   * @throws ObjectTooLargeError naming the Content-Length; the SDK's errors.
+   */
+  private async openBody(key: string, Key: string, maxBytes: number): Promise<Readable> {
+    const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+    if (!(out.Body instanceof Readable)) {
+      (out.Body as { destroy?: () => void } | undefined)?.destroy?.();
+      throw new StorageError(`get of ${this.describe(Key)} returned no readable body`);
+    }
+    const length = out.ContentLength;
+    if (length !== undefined && length > maxBytes) {
+      out.Body.destroy();
+      throw new ObjectTooLargeError(key, maxBytes, length, this.url);
+    }
+    return out.Body;
   }
 
   /** @inheritdoc */
