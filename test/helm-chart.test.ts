@@ -215,6 +215,18 @@ describe('helm chart helm/shardfleet', { skip: rendererMissing }, () => {
     for (const s of sts.spec.template.spec.topologySpreadConstraints) assert.ok(matches(s.labelSelector.matchLabels, podLabels));
   });
 
+  test('request limits: requestLimits.* reach routers and nodes alike through the ConfigMap; unset = the process defaults', () => {
+    const objs = renderChart({ requestLimits: { maxFilterLength: 8192, maxFilterDepth: 100, maxFilterTerms: 2048, maxFilterInValues: 5000, maxKeyBytes: 131072, maxRunLeases: 32 } });
+    validateAll(objs);
+    const data = find(objs, 'ConfigMap', 'demo-shardfleet-config').data!;
+    assert.deepEqual(
+      [data.SHARDFLEET_MAX_FILTER_LENGTH, data.SHARDFLEET_MAX_FILTER_DEPTH, data.SHARDFLEET_MAX_FILTER_TERMS, data.SHARDFLEET_MAX_FILTER_IN_VALUES, data.SHARDFLEET_MAX_KEY_BYTES, data.SHARDFLEET_MAX_RUN_LEASES],
+      ['8192', '100', '2048', '5000', '131072', '32'],
+    );
+    const defaults = find(renderChart(), 'ConfigMap', 'demo-shardfleet-config').data!;
+    assert.equal(Object.keys(defaults).filter((k) => /^SHARDFLEET_MAX_(FILTER|KEY|RUN|GET)/.test(k)).length, 0);
+  });
+
   test('replicas and scaling values: fixed routers, more nodes, emptyDir cache, strict host spread', () => {
     const objs = renderChart({
       replication: 3,
@@ -225,6 +237,8 @@ describe('helm chart helm/shardfleet', { skip: rendererMissing }, () => {
     assert.equal(find(objs, 'Deployment', 'demo-shardfleet-router').spec.replicas, 4);
     assert.equal(envOf(container(find(objs, 'Deployment', 'demo-shardfleet-router'), 'router')).SHARDFLEET_MAX_GET_KEYS, '250');
     assert.equal(envOf(container(find(renderChart(), 'Deployment', 'demo-shardfleet-router'), 'router')).SHARDFLEET_MAX_GET_KEYS, undefined, 'default: the router default');
+    // The nodes get the same key limit (the ConfigMap both read), so they accept what the routers send.
+    assert.equal(find(objs, 'ConfigMap', 'demo-shardfleet-config').data!.SHARDFLEET_MAX_GET_KEYS, '250');
     assert.ok(!objs.some((o) => o.kind === 'HorizontalPodAutoscaler'));
     assert.equal(find(objs, 'PodDisruptionBudget', 'demo-shardfleet-router').spec.minAvailable, 2);
     assert.ok(!objs.some((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === 'demo-shardfleet-node'));

@@ -5,7 +5,9 @@
  * flight is a straggler) and each gets its own answer back; a request's own deadline passing
  * answers it alone, locally, and is no node failure (nor is a call ended by its callers' deadline:
  * `expired`; only the router's own call timeout makes a timeout `error`), a request already
- * expired is never sent; cancelling one request leaves the others in its call alone. Then the
+ * expired is never sent; cancelling one request leaves the others in its call alone; a combined
+ * call refused INVALID_ARGUMENT is resent request by request (only the bad one fails); lookups
+ * are combined only up to maxBatchKeys (key, shard) pairs. Then the
  * same through a router: concurrent searches to a busy node take fewer
  * node calls than searches, and queued searches that expire do not eject the node.
  * Node answers are held at gates (no timing assumptions); timeouts are safety bounds only.
@@ -136,6 +138,38 @@ describe('NodeCallCoalescer against a real gRPC node', () => {
       assert.deepEqual([...new Set(hits.map((h) => h.db))], [i, (i + 1) % 4]);
     });
     assert.deepEqual(reports.map((r) => [r.outcome, r.queries, r.requests]), [['ok', 1, 1], ['ok', 3, 3]]);
+  });
+
+  test('a combined call refused INVALID_ARGUMENT is sent again request by request: only the bad request fails', async () => {
+    fresh();
+    node.refuseTopK = 7;
+    try {
+      const first = await holdFirstCall(0);
+      const bad = { ...request(1), queries: [{ ...request(1).queries[0], top_k: 7 }] };
+      const queued = [submit(c, request(2)), submit(c, bad), submit(c, request(3))];
+      first.release();
+      const results = await Promise.all(queued.map((p) => p.result));
+      assert.deepEqual(results.map(codeOf), [undefined, grpc.status.INVALID_ARGUMENT, undefined]);
+      assert.deepEqual([...new Set(firstElements(results[0]).map((h) => h.first))], [2]);
+      assert.deepEqual([...new Set(firstElements(results[2]).map((h) => h.first))], [3]);
+      assert.deepEqual(node.searchCalls.map((s) => s.req.queries.length), [1, 3, 1, 1, 1], 'the combined call, then each request alone');
+    } finally {
+      node.refuseTopK = undefined;
+    }
+  });
+
+  test('lookups are combined into one call only up to maxBatchKeys (key, shard) pairs', async () => {
+    fresh({ maxBatchKeys: 5 });
+    const first = await holdFirstCall(0);
+    const lookup = (first: number, keys: number): NodeCallRequest => ({ ...request(first), queries: [{ ...request(first).queries[0], keys: Array.from({ length: keys }, (_, i) => Buffer.from(`k${i}`)) }] });
+    const queued = [submit(c, lookup(1, 3)), submit(c, lookup(2, 2)), submit(c, lookup(3, 4)), submit(c, lookup(4, 9))];
+    first.release();
+    await Promise.all(queued.map((p) => p.result));
+    assert.deepEqual(
+      node.searchCalls.slice(1).map((s) => s.req.queries.map((q) => q.keys.length)),
+      [[3, 2], [4], [9]],
+      '3 + 2 pairs fit 5; 4 alone; 9 alone (a request alone may carry more)',
+    );
   });
 
   test('queued requests of two runs go out as one call per run', async () => {

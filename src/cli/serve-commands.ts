@@ -15,9 +15,10 @@ import { startRouter } from '../router/router-server.ts';
 import { startShardNode } from '../shard-node/shard-node-server.ts';
 import { intArg } from './arg-parsers.ts';
 import { ShardfleetCommand } from './env-options.ts';
+import { addRequestLimitOptions, requestLimitsFromFlags, type RequestLimitFlags } from './request-limit-options.ts';
 import { addStoreOptions, openStoreFromFlags, type StoreFlags } from './store-options.ts';
 
-interface ServeFlags extends StoreFlags {
+interface ServeFlags extends StoreFlags, RequestLimitFlags {
   nodes: string;
   membershipRefreshMs: number;
   dnsServer?: string;
@@ -59,7 +60,6 @@ interface RouterFlags extends ServeFlags {
   authTokenFile?: string;
   nodeAuthTokenFile?: string;
   rateLimitQps?: number;
-  maxGetKeys?: number;
   rateLimitBurst?: number;
 }
 
@@ -171,8 +171,8 @@ export function serveCommand(): Command {
         'require "authorization: Bearer <token>" on ShardNode calls (routers send it with --node-auth-token-file); without it or --tls-require-client-cert the port answers anyone',
         'AUTH_TOKEN_FILE',
       ),
-    )
-    .action(async (flags: NodeFlags) => {
+    );
+  addRequestLimitOptions(node, 'node').action(async (flags: NodeFlags) => {
       const log = createLogger('shard-node', { node_id: flags.nodeId });
       const membership = await openMembership(flags, log);
       const handle = await startShardNode({
@@ -191,6 +191,7 @@ export function serveCommand(): Command {
         tls: serverTls(flags),
         maxMessageBytes: flags.maxMessageBytes,
         authToken: loadBearerToken(flags.authTokenFile, process.env, '--auth-token-file'),
+        requestLimits: requestLimitsFromFlags(flags),
         log,
       });
       untilSignal(log, membership, handle);
@@ -215,8 +216,8 @@ export function serveCommand(): Command {
     )
     .addOption(opt('--max-get-keys <n>', 'most keys one MultiGet may carry (more: INVALID_ARGUMENT)', 'MAX_GET_KEYS').argParser(intArg))
     .addOption(opt('--rate-limit-qps <n>', 'token-bucket rate limit per router (0 = off); BatchSearch costs one per query', 'RATE_LIMIT_QPS').argParser(intArg))
-    .addOption(opt('--rate-limit-burst <n>', 'token-bucket size (default: ceil(qps))', 'RATE_LIMIT_BURST').argParser(intArg))
-    .action(async (flags: RouterFlags) => {
+    .addOption(opt('--rate-limit-burst <n>', 'token-bucket size (default: ceil(qps))', 'RATE_LIMIT_BURST').argParser(intArg));
+  addRequestLimitOptions(router, 'router').action(async (flags: RouterFlags) => {
       const log = createLogger('router');
       const membership = await openMembership(flags, log);
       const handle = await startRouter({
@@ -243,6 +244,7 @@ export function serveCommand(): Command {
         maxGetKeys: flags.maxGetKeys,
         rateLimitBurst: flags.rateLimitBurst,
         maxMessageBytes: flags.maxMessageBytes,
+        requestLimits: requestLimitsFromFlags(flags),
         log,
       });
       untilSignal(log, membership, handle);

@@ -58,7 +58,7 @@ export async function batchSearch(backend: SearchBackend, req: BatchSearchReques
       const results: BatchSearchResult[] = [];
       for (const q of req.queries) {
         try {
-          prepared.push(prepareQuery(snapshot, q));
+          prepared.push(prepareQuery(snapshot, q, backend.limits));
           results.push({ response: null, error_code: 0, error_message: '' });
         } catch (err) {
           prepared.push(undefined);

@@ -27,13 +27,18 @@
  * - a call to a node that is not a ready replica (the last-resort list of replica-state.ts) first
  *   waits up to `connectGraceMs` for the node's channel to connect, so a node that has just come
  *   up (its Status view still stale) answers instead of failing fast.
+ * - a call the node refuses INVALID_ARGUMENT (the request itself is bad: over a node's request
+ *   limit, a filter the node cannot read) ends its tasks at once, `rejected` with the node's
+ *   message: another replica would refuse it too, so it is neither retried nor hedged, and the
+ *   caller gets INVALID_ARGUMENT (never counted against the node, see outlier-ejection.ts);
  * A query with `keys` is a point lookup (Get / MultiGet) instead of a search: its tasks travel the
  * same way (one call per node, retry, hedging, run pinning, coalescing) and end with one
  * {@link KeyLookup} per key instead of hits.
  * Never throws for node failures: each task ends answered (hits) or failed (every reason).
  */
+import * as grpc from '@grpc/grpc-js';
 import { errorMessage } from '../common/errors.ts';
-import { describeGrpcError } from '../common/grpc-status.ts';
+import { describeGrpcError, isGrpcError } from '../common/grpc-status.ts';
 import { unpackHits } from '../common/packed-hits.ts';
 import { unpackLookups, type KeyLookup } from '../common/packed-lookups.ts';
 import type { Hit__Output } from '../common/proto-gen/shardfleet/v1/Hit.ts';
@@ -125,6 +130,11 @@ export interface QueryOutcome {
    * passed: their last call expired, or the deadline left no time to ask another replica.
    */
   expired: Set<number>;
+  /**
+   * The failed shards (a subset of `failed`'s keys) whose node refused the query INVALID_ARGUMENT,
+   * with the node's message: the request is bad, not the node.
+   */
+  rejected: Map<number, string>;
 }
 
 /** Result of a fan-out. */
@@ -151,6 +161,8 @@ interface Task {
   reasons: string[];
   /** The task's last call expired (the request's deadline passed before the node answered). */
   expired: boolean;
+  /** The node's INVALID_ARGUMENT message when a node refused the task's query. */
+  rejected?: string;
 }
 
 interface NodeCall {
@@ -186,7 +198,7 @@ class FanOutRun {
     private readonly resolve: (r: FanOutResult) => void,
   ) {
     this.load = deps.load ?? new NodeLoad();
-    this.outcomes = req.queries.map(() => ({ answered: new Map(), failed: new Map(), lookups: new Map(), expired: new Set() }));
+    this.outcomes = req.queries.map(() => ({ answered: new Map(), failed: new Map(), lookups: new Map(), expired: new Set(), rejected: new Map() }));
   }
 
   start(): void {
@@ -250,6 +262,7 @@ class FanOutRun {
     else {
       this.outcomes[t.q].failed.set(t.dbId, t.reasons.length > 0 ? t.reasons : ['no replica could be asked']);
       if (t.expired) this.outcomes[t.q].expired.add(t.dbId);
+      if (t.rejected !== undefined) this.outcomes[t.q].rejected.set(t.dbId, t.rejected);
     }
     if (this.remaining === 0) this.complete();
   }
@@ -349,12 +362,18 @@ class FanOutRun {
   private onFailure(call: NodeCall, reason: string, err: unknown, expired = false): void {
     if (call.finished) return;
     this.settle(call, expired ? 'expired' : 'error', err ?? new Error(reason));
+    const refused = !expired && isGrpcError(err) && err.code === grpc.status.INVALID_ARGUMENT;
     for (const t of call.tasks) {
       if (t.done) continue;
       t.reasons.push(`node ${call.nodeId}: ${reason}`);
       t.expired = expired;
-      this.needRetry(t);
+      if (refused) {
+        // The request is bad: every replica would refuse it; end the task now.
+        t.rejected = (err as grpc.ServiceError).details;
+        this.finish(t, undefined);
+      } else this.needRetry(t);
     }
+    if (refused) for (const c of [...this.live]) if (c.tasks.every((t) => t.done)) this.cancel(c);
   }
 
   private onAnswer(call: NodeCall, shards: readonly ShardResult__Output[], queryOf: readonly number[]): void {

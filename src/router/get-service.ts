@@ -17,6 +17,7 @@
  * call fails UNAVAILABLE (or DEADLINE_EXCEEDED when the caller's deadline ended it).
  */
 import { DeadlineExceededError, InvalidQueryError, ShardCoverageError } from '../common/errors.ts';
+import { DEFAULT_REQUEST_LIMITS, checkKeyBytes, type RequestLimits } from '../common/request-limits.ts';
 import { shardDirName, type Manifest } from '../common/manifest.ts';
 import type { KeyLookup } from '../common/packed-lookups.ts';
 import type { GetRequest__Output } from '../common/proto-gen/shardfleet/v1/GetRequest.ts';
@@ -31,10 +32,10 @@ import { decodeRoutingContext } from '../common/routing/routing-value-codec.ts';
 import { withSpan } from '../common/telemetry/spans.ts';
 import { fanOut, type FanOutQuery, type QueryOutcome } from './fan-out.ts';
 import type { RouterSnapshot } from './router-snapshot.ts';
-import { outcomeLabel, recordFanOut, type SearchBackend } from './search-service.ts';
+import { outcomeLabel, recordFanOut, rejectionOf, type SearchBackend } from './search-service.ts';
 
 /** Keys a MultiGet accepts when the router is not configured otherwise (`--max-get-keys`). */
-export const DEFAULT_MAX_GET_KEYS = 1000;
+export const DEFAULT_MAX_GET_KEYS = DEFAULT_REQUEST_LIMITS.maxGetKeys;
 
 /** What the lookup path needs from the router: the search backend plus the key limit. */
 export interface GetBackend extends SearchBackend {
@@ -60,9 +61,10 @@ function keyTypeOf(manifest: Manifest): 'string' | 'int' | 'bytes' {
 /**
  * The canonical bytes of request key `key` for `manifest`.
  * @throws InvalidQueryError naming `where` for a missing key, a key of another type than the
- *   snapshot's, an empty key, an int_key beyond +-(2^53-1), a bad int_key_decimal.
+ *   snapshot's, an empty key, an int_key beyond +-(2^53-1), a bad int_key_decimal, a key longer
+ *   than `limits.maxKeyBytes` (naming `--max-key-bytes`; checked before the key is encoded).
  */
-export function keyBytesOf(manifest: Manifest, key: Key__Output | null | undefined, where: string): Buffer {
+export function keyBytesOf(manifest: Manifest, key: Key__Output | null | undefined, where: string, limits: RequestLimits = DEFAULT_REQUEST_LIMITS): Buffer {
   const want = keyTypeOf(manifest);
   const kind = key?.kind;
   if (key == null || kind === undefined) throw new InvalidQueryError(`${where}: no key (set string_key, int_key, int_key_decimal or bytes_key)`);
@@ -71,8 +73,13 @@ export function keyBytesOf(manifest: Manifest, key: Key__Output | null | undefin
   const given = kind === 'int_key_decimal' ? 'int' : kind === 'int_key' ? 'int' : kind === 'bytes_key' ? 'bytes' : 'string';
   if (given !== want) throw new InvalidQueryError(`${where}: ${kind} given, but ${snapshotKind}: use ${field}`);
   let value: string | bigint | Uint8Array;
-  if (kind === 'string_key') value = key.string_key ?? '';
-  else if (kind === 'bytes_key') value = key.bytes_key ?? Buffer.alloc(0);
+  if (kind === 'string_key') {
+    value = key.string_key ?? '';
+    checkKeyBytes(Buffer.byteLength(value, 'utf8'), limits, where);
+  } else if (kind === 'bytes_key') {
+    value = key.bytes_key ?? Buffer.alloc(0);
+    checkKeyBytes(value.byteLength, limits, where);
+  }
   else if (kind === 'int_key') {
     const n = key.int_key ?? 0;
     if (!Number.isSafeInteger(n)) throw new InvalidQueryError(`${where}: int_key ${n} is beyond +-(2^53-1) and lost precision in transit: send it as int_key_decimal`);
@@ -202,7 +209,7 @@ async function lookUp(
   rpc: string,
 ): Promise<{ results: GetResult[]; shardsAsked: number }> {
   const { manifest } = snapshot;
-  const bytes = reqKeys.map((k, i) => keyBytesOf(manifest, k, rpc === 'Get' ? 'key' : `keys[${i}]`));
+  const bytes = reqKeys.map((k, i) => keyBytesOf(manifest, k, rpc === 'Get' ? 'key' : `keys[${i}]`, backend.limits));
   const routed = routeKeys(snapshot, bytes, routingContext);
   const shards = planLookup(routed);
   const ordered = [...shards];
@@ -215,6 +222,10 @@ async function lookUp(
       s.rows = s.outcome.lookups.get(dbId);
       expired ||= s.outcome.expired.size > 0;
     });
+    for (const [, s] of ordered) {
+      const rejection = s.outcome && rejectionOf(s.outcome);
+      if (rejection) throw rejection;
+    }
   }
   const results = routed.map((r, i) => resultOf(reqKeys[i], r, shards));
   const failed = results.filter((r) => r.error !== '');

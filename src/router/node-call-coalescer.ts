@@ -27,6 +27,12 @@
  * - the answer is split by `query_index` back to each request, renumbered to its own queries.
  * A node that answers from another run than the call asked for fails the whole call (every
  * request gets the error, and the call report says `error`).
+ *
+ * Request limits (request-limits.ts): requests are combined into one call only while their point
+ * lookups stay within `maxBatchKeys` (key, shard) pairs, the node's per-call allowance for
+ * lookups, so combining never makes a call the node refuses. A combined call the node refuses
+ * INVALID_ARGUMENT is sent again request by request, so one caller's bad request fails only that
+ * caller (a request alone gets the node's INVALID_ARGUMENT).
  */
 import * as grpc from '@grpc/grpc-js';
 import { context, ROOT_CONTEXT, type Context } from '@opentelemetry/api';
@@ -106,6 +112,11 @@ export interface CoalescerOptions {
   maxBatchQueries: number;
   /** Queued bytes (requests plus estimated answers) that send the queue at once. */
   maxBatchBytes: number;
+  /**
+   * Most lookup (key, shard) pairs of requests combined into one call (a request alone may carry
+   * more); the shared `maxGetKeys` request limit (`--max-get-keys`).
+   */
+  maxBatchKeys: number;
   /** Longest hold of a queued request before the node has `minSamples` answered calls, ms. */
   initialHoldMs: number;
   /**
@@ -118,7 +129,7 @@ export interface CoalescerOptions {
 }
 
 /** Defaults: 1 call in flight, batches of at most 64 queries or 4 MiB, 20 ms hold before the node's p95 is known. */
-export const DEFAULT_COALESCING: CoalescerOptions = { maxInFlight: 1, maxBatchQueries: 64, maxBatchBytes: 4 * 1024 * 1024, initialHoldMs: 20 };
+export const DEFAULT_COALESCING: CoalescerOptions = { maxInFlight: 1, maxBatchQueries: 64, maxBatchBytes: 4 * 1024 * 1024, maxBatchKeys: 1000, initialHoldMs: 20 };
 
 /**
  * How early a DEADLINE_EXCEEDED may arrive and still be the callers' deadline, ms: Date.now() has
@@ -137,6 +148,8 @@ interface Item {
   /** Tracing context of the submitter (the call is sent in its first request's context). */
   ctx: Context;
   bytes: number;
+  /** Lookup (key, shard) pairs of the request. */
+  keys: number;
   state: 'queued' | 'sent' | 'over';
   timer?: NodeJS.Timeout;
   batch?: Batch;
@@ -191,7 +204,7 @@ export class NodeCallCoalescer implements NodeCaller {
     // Options left undefined keep their defaults.
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     this.options = { ...DEFAULT_COALESCING, ...given };
-    for (const key of ['maxInFlight', 'maxBatchQueries', 'maxBatchBytes'] as const) {
+    for (const key of ['maxInFlight', 'maxBatchQueries', 'maxBatchBytes', 'maxBatchKeys'] as const) {
       const v = this.options[key];
       if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${key} must be an integer >= 1, got ${v}`);
     }
@@ -212,7 +225,7 @@ export class NodeCallCoalescer implements NodeCaller {
 
   /** See {@link NodeCaller.call}. After {@link close}, answers UNAVAILABLE. */
   call(req: NodeCallRequest, done: (result: NodeCallResult) => void): NodeCallHandle {
-    const item: Item = { req, done, ctx: context.active(), bytes: estimateBytes(req.queries), state: 'queued', offset: 0 };
+    const item: Item = { req, done, ctx: context.active(), bytes: estimateBytes(req.queries), keys: lookupPairs(req.queries), state: 'queued', offset: 0 };
     const handle: NodeCallHandle = {
       cancel: () => {
         item.cancelled = true;
@@ -296,17 +309,21 @@ export class NodeCallCoalescer implements NodeCaller {
       let batch: Item[] = [];
       let queries = 0;
       let bytes = 0;
+      let keys = 0;
       for (const it of items) {
         const n = it.req.queries.length;
-        if (batch.length > 0 && (queries + n > this.options.maxBatchQueries || bytes + it.bytes > this.options.maxBatchBytes)) {
+        const over = queries + n > this.options.maxBatchQueries || bytes + it.bytes > this.options.maxBatchBytes || keys + it.keys > this.options.maxBatchKeys;
+        if (batch.length > 0 && over) {
           this.send(runId, batch);
           batch = [];
           queries = 0;
           bytes = 0;
+          keys = 0;
         }
         batch.push(it);
         queries += n;
         bytes += it.bytes;
+        keys += it.keys;
       }
       this.send(runId, batch);
     }
@@ -378,6 +395,12 @@ export class NodeCallCoalescer implements NodeCaller {
     if (err || !res) error = err ?? new Error(`node ${this.nodeId} sent an empty answer`);
     else if (res.run_id !== '' && res.run_id !== batch.runId) error = new Error(`answered from run ${res.run_id}, expected run ${batch.runId}`);
     try {
+      if (isInvalidArgument(err) && batch.items.length > 1) {
+        // One request of the combined call may be the bad one: send each again alone.
+        this.report(batch, ms, 'error', error);
+        for (const it of batch.items) if (it.state === 'sent') this.send(batch.runId, [it]);
+        return;
+      }
       if (error !== undefined || !res) {
         // DEADLINE_EXCEEDED with the callers' deadline passed: they ran out of time (however late
         // the event loop ran grpc-js's deadline timer); not a failure of the node.
@@ -500,6 +523,18 @@ function estimateBytes(queries: readonly ShardQuery[]): number {
     bytes += 32 + queryBytes + 4 * shards + shards * (q.top_k ?? 0) * (HIT_BYTES + (q.include_vector ? queryBytes : 0));
   }
   return bytes;
+}
+
+/** Lookup (key, shard) pairs of `queries` (what the node's per-call lookup allowance counts). */
+function lookupPairs(queries: readonly ShardQuery[]): number {
+  let pairs = 0;
+  for (const q of queries) pairs += (q.keys?.length ?? 0) * (q.shard_ids?.length ?? 0);
+  return pairs;
+}
+
+/** True for a gRPC INVALID_ARGUMENT error (the node refused the request itself). */
+function isInvalidArgument(err: grpc.ServiceError | null): boolean {
+  return err?.code === grpc.status.INVALID_ARGUMENT;
 }
 
 /** True for a gRPC DEADLINE_EXCEEDED error. */

@@ -4,6 +4,7 @@
  * searching: shardyfusion's route_vector).
  */
 import { compileFilter } from '../common/filter/cel-filter.ts';
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../common/request-limits.ts';
 import { routeFiltered } from './filter-routing.ts';
 import type { RouteRequest__Output } from '../common/proto-gen/shardfleet/v1/RouteRequest.ts';
 import type { RouteResponse } from '../common/proto-gen/shardfleet/v1/RouteResponse.ts';
@@ -70,11 +71,17 @@ export function shardDetails(s: RouterSnapshot, replicas: ReplicaState, addressO
  * (filter-routing.ts).
  * @throws InvalidQueryError (INVALID_ARGUMENT) for a bad query or one that cannot be routed.
  */
-export function route(s: RouterSnapshot, replicas: ReplicaState, addressOf: (nodeId: string) => string | undefined, req: RouteRequest__Output): RouteResponse {
+export function route(
+  s: RouterSnapshot,
+  replicas: ReplicaState,
+  addressOf: (nodeId: string) => string | undefined,
+  req: RouteRequest__Output,
+  limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
+): RouteResponse {
   const { manifest } = s;
   const vectorFree = manifest.sharding.strategy === 'explicit' || manifest.sharding.strategy === 'cel' || manifest.sharding.strategy === 'hash';
   const vector = vectorFree && req.query.length === 0 ? new Float32Array(manifest.index.dim) : decodeVector(req.query, manifest.index.dim);
-  const filter = compileFilter(req.filter, manifest.index.filter_columns ?? []);
+  const filter = compileFilter(req.filter, manifest.index.filter_columns ?? [], limits);
   const { shardIds, skipped } = routeFiltered(
     s,
     { vector, numProbes: req.num_probes, shardIds: req.shard_ids, routingContext: decodeRoutingContext(req.routing_context) },

@@ -29,7 +29,8 @@ import type { RouteRequest__Output } from '../common/proto-gen/shardfleet/v1/Rou
 import type { SearchRequest__Output } from '../common/proto-gen/shardfleet/v1/SearchRequest.ts';
 import type { ReaderProcessConfig } from '../common/reader-config.ts';
 import { batchSearch } from './batch-search.ts';
-import { DEFAULT_MAX_GET_KEYS, get, multiGet, type GetBackend } from './get-service.ts';
+import { get, multiGet, type GetBackend } from './get-service.ts';
+import { resolveRequestLimits, type RequestLimits } from '../common/request-limits.ts';
 import type { GetRequest__Output } from '../common/proto-gen/shardfleet/v1/GetRequest.ts';
 import type { MultiGetRequest__Output } from '../common/proto-gen/shardfleet/v1/MultiGetRequest.ts';
 import type { FanOutDeps, NodeCallOutcome } from './fan-out.ts';
@@ -133,8 +134,13 @@ export interface RouterConfig extends Omit<ReaderProcessConfig, 'nodes'> {
    * no token sent.
    */
   nodeAuthToken?: string;
-  /** Most keys one MultiGet may carry (default {@link DEFAULT_MAX_GET_KEYS}); CLI `--max-get-keys`. */
+  /** Most keys one MultiGet may carry (default 1000); CLI `--max-get-keys`. Overrides `requestLimits.maxGetKeys`. */
   maxGetKeys?: number;
+  /**
+   * Request limits shared with the nodes (request-limits.ts: filter length / depth / terms / `in`
+   * values, keys, key bytes); unset fields keep their defaults. Give the nodes the same values.
+   */
+  requestLimits?: Partial<RequestLimits>;
   /** Search rate limit, queries per second (a BatchSearch costs one per query, a Get or MultiGet one per call); unset or 0 = none. */
   rateLimitQps?: number;
   /** Rate-limit burst, queries (default max(1, ceil(rateLimitQps))). */
@@ -174,6 +180,7 @@ type Handler<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.s
 export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   const { store, log } = config;
   if (!config.membership && !config.nodes) throw new ConfigValidationError('the router needs a node list (nodes) or a membership');
+  const limits = resolveRequestLimits({ ...config.requestLimits, ...(config.maxGetKeys === undefined ? {} : { maxGetKeys: config.maxGetKeys }) });
   const membership = config.membership ?? staticMembership(config.nodes ?? []);
   const pollIntervalMs = config.pollIntervalMs ?? 5000;
   const bucket = rateLimiterFromConfig(config.rateLimitQps, config.rateLimitBurst);
@@ -219,7 +226,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     credentials: channelCredentials(config.nodeTls),
     bearerToken: config.nodeAuthToken,
     maxMessageBytes: config.maxMessageBytes,
-    coalescing: { ...config.coalescing, callTimeoutMs: config.nodeCallTimeoutMs || undefined, onCall: onNodeCall },
+    coalescing: { ...config.coalescing, callTimeoutMs: config.nodeCallTimeoutMs || undefined, onCall: onNodeCall, maxBatchKeys: limits.maxGetKeys },
   });
   const statusIntervalMs = config.statusPollIntervalMs ?? 1000;
   const statusTimeoutMs = config.statusTimeoutMs ?? 1000;
@@ -307,9 +314,9 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
       load,
     }),
     metrics,
+    limits,
   };
-  const maxGetKeys = config.maxGetKeys ?? DEFAULT_MAX_GET_KEYS;
-  if (!Number.isSafeInteger(maxGetKeys) || maxGetKeys < 1) throw new ConfigValidationError(`--max-get-keys must be an integer >= 1, got ${maxGetKeys}`);
+  const maxGetKeys = limits.maxGetKeys;
   const getBackend: GetBackend = { ...backend, maxGetKeys };
   const healthOptions = {
     staleAfterMs: config.staleAfterMs ?? Math.max(60_000, 3 * pollIntervalMs),
@@ -422,7 +429,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
       enforceRateLimit(bucket, 1, 'MultiGet');
       return multiGet(getBackend, call.request, deadlineOf(call));
     }),
-    Route: unary('Route', (call: grpc.ServerUnaryCall<RouteRequest__Output, unknown>) => route(requireSnapshot(), replicas, addressOf, call.request)),
+    Route: unary('Route', (call: grpc.ServerUnaryCall<RouteRequest__Output, unknown>) => route(requireSnapshot(), replicas, addressOf, call.request, limits)),
     SnapshotInfo: unary('SnapshotInfo', () => snapshotInfo(requireSnapshot(), store.url)),
     ShardDetails: unary('ShardDetails', () => shardDetails(requireSnapshot(), replicas, addressOf)),
     Health: unary('Health', () => currentHealth()),

@@ -15,6 +15,7 @@ import { withSpan } from '../common/telemetry/spans.ts';
 import { mergeTopK } from '../common/topk-merge.ts';
 import { decodeVector } from '../common/vector-codec.ts';
 import { compileFilter } from '../common/filter/cel-filter.ts';
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../common/request-limits.ts';
 import { routeFiltered } from './filter-routing.ts';
 import { fanOut, type FanOutDeps, type FanOutQuery, type FanOutResult, type QueryOutcome } from './fan-out.ts';
 import type { RouterMetrics } from './router-metrics.ts';
@@ -36,6 +37,8 @@ export interface SearchBackend {
   fanOutDeps(snapshot: RouterSnapshot): FanOutDeps;
   /** Metrics to update (optional). */
   metrics?: RouterMetrics;
+  /** Request limits shared with the nodes (request-limits.ts); default {@link DEFAULT_REQUEST_LIMITS}. */
+  limits?: RequestLimits;
 }
 
 /** A validated and routed query. */
@@ -56,7 +59,7 @@ export interface PreparedQuery {
  *   run's filter columns (naming the column or construct and its offset, cel-filter.ts).
  * With a filter, shards whose statistics rule out a match are skipped (filter-routing.ts).
  */
-export function prepareQuery(snapshot: RouterSnapshot, req: SearchRequest__Output): PreparedQuery {
+export function prepareQuery(snapshot: RouterSnapshot, req: SearchRequest__Output, limits: RequestLimits = DEFAULT_REQUEST_LIMITS): PreparedQuery {
   const { manifest } = snapshot;
   const query = decodeVector(req.query, manifest.index.dim);
   const topK = req.top_k === 0 ? DEFAULT_TOP_K : req.top_k;
@@ -64,7 +67,7 @@ export function prepareQuery(snapshot: RouterSnapshot, req: SearchRequest__Outpu
   const mc = req.min_coverage;
   if (!Number.isFinite(mc) || mc < 0 || mc > 1) throw new InvalidQueryError(`min_coverage must be in [0, 1] (0 = every probed shard), got ${mc}`);
   const numProbes = resolveTargetRecall(req.target_recall, req.num_probes, req.shard_ids.length > 0, manifest.routing_recall, manifest.run_id);
-  const filter = compileFilter(req.filter, manifest.index.filter_columns ?? []);
+  const filter = compileFilter(req.filter, manifest.index.filter_columns ?? [], limits);
   const { shardIds } = routeFiltered(
     snapshot,
     { vector: query, numProbes, shardIds: req.shard_ids, routingContext: decodeRoutingContext(req.routing_context) },
@@ -96,8 +99,12 @@ export function prepareQuery(snapshot: RouterSnapshot, req: SearchRequest__Outpu
  *   the caller ran out of time, not a coverage failure.
  * @throws ShardCoverageError (UNAVAILABLE) when the answering fraction of the probed shards is
  *   below the query's min_coverage otherwise; the message names every missing shard and why.
+ * @throws InvalidQueryError (INVALID_ARGUMENT) when a node refused the query INVALID_ARGUMENT
+ *   (see {@link rejectionOf}).
  */
 export function assembleResponse(snapshot: RouterSnapshot, prepared: PreparedQuery, outcome: QueryOutcome, startedMs: number, deadline: number): SearchResponse {
+  const rejection = rejectionOf(outcome);
+  if (rejection) throw rejection;
   const runId = snapshot.manifest.run_id;
   const { shardIds } = prepared;
   const missing = shardIds.filter((id) => !outcome.answered.has(id)).sort((a, b) => a - b);
@@ -142,6 +149,16 @@ export function assembleResponse(snapshot: RouterSnapshot, prepared: PreparedQue
 }
 
 /**
+ * The refusal of a query some node answered INVALID_ARGUMENT (the request is bad, not the node:
+ * over a node's request limits, e.g. when the nodes run lower limits than this router), carrying
+ * the node's message; undefined when no node refused it.
+ */
+export function rejectionOf(outcome: QueryOutcome): InvalidQueryError | undefined {
+  for (const [dbId, message] of outcome.rejected) return new InvalidQueryError(`shard ${dbId} (${shardDirName(dbId)}): a shard node refused the request: ${message}`);
+  return undefined;
+}
+
+/**
  * The metrics label of a failed request: its gRPC status name in lower case (`unavailable` for a
  * coverage failure, `deadline_exceeded` when the caller's deadline passed, `invalid_argument`).
  */
@@ -170,7 +187,7 @@ export async function search(backend: SearchBackend, req: SearchRequest__Output,
   try {
     const res = await withSpan('router.search', { 'shardfleet.top_k': req.top_k, 'shardfleet.num_probes': req.num_probes }, async () => {
       const snapshot = backend.snapshot();
-      const prepared = prepareQuery(snapshot, req);
+      const prepared = prepareQuery(snapshot, req, backend.limits);
       const result = await fanOut(backend.fanOutDeps(snapshot), { runId: snapshot.manifest.run_id, queries: [prepared.fanOut], deadline });
       recordFanOut(metrics, 'Search', result);
       return assembleResponse(snapshot, prepared, result.queries[0], started, deadline);

@@ -34,6 +34,9 @@ import { NodeRun, type NodeRunDeps } from './node-run.ts';
 import { RunLeases, type LeasedRun } from './run-leases.ts';
 import { pruneCache } from './shard-cache.ts';
 
+/** Leased runs whose manifest is read at once (a bound on store reads that callers can cause). */
+const MAX_LEASE_LOADS = 4;
+
 /** Options of {@link NodeRunSet}. */
 export interface NodeRunSetOptions extends NodeRunDeps {
   /** This node's id in the placement. */
@@ -169,6 +172,11 @@ export class NodeRunSet {
    */
   renewLeases(routerId: string, runs: readonly LeasedRun[], ttlMs: number): void {
     if (this.closed || routerId === '') return;
+    if (this.leaseFailures.size > MAX_LEASE_LOADS) {
+      // Forget failures whose back-off is over (runs that never existed must not pile up).
+      const now = Date.now();
+      for (const [runId, f] of this.leaseFailures) if (now >= f.retryAt) this.leaseFailures.delete(runId);
+    }
     this.leases.renew(routerId, runs, ttlMs);
     for (const lease of runs) {
       const held = this.runs.get(lease.runId);
@@ -182,6 +190,9 @@ export class NodeRunSet {
       if (this.leaseLoads.has(lease.runId)) continue;
       const failed = this.leaseFailures.get(lease.runId);
       if (failed !== undefined && Date.now() < failed.retryAt) continue;
+      // At most MAX_LEASE_LOADS manifest reads at once, whoever asks: the others wait for a
+      // later renewal (routers renew every Status poll).
+      if (this.leaseLoads.size >= MAX_LEASE_LOADS) break;
       void this.loadLeasedRun(lease);
     }
     this.reconcile();

@@ -10,6 +10,10 @@
  * it, whatever `_CURRENT` says, in the spirit of lease-based resource holding (Gray & Cheriton,
  * "Leases: an efficient fault-tolerant mechanism for distributed file cache consistency", 1989).
  */
+import { checkRunLeaseCount, type RequestLimits } from '../common/request-limits.ts';
+
+/** Longest life a router's lease set may ask for without renewal, ms (a router asks ~4 s). */
+export const MAX_LEASE_TTL_MS = 3_600_000;
 
 /** One run a router leases: its id and its manifest's key in the store. */
 export interface LeasedRun {
@@ -21,6 +25,25 @@ interface RouterLeases {
   runs: Map<string, string>;
   renewedAt: number;
   ttlMs: number;
+}
+
+/**
+ * The lease list of one Status / Refresh call, deduplicated by run id (the first entry of a run
+ * wins) and bounded: a caller cannot make the node track or read more runs than the limit.
+ * @returns the distinct leases, in first-seen order.
+ * @throws InvalidQueryError (INVALID_ARGUMENT) naming the count, the limit and `--max-run-leases`.
+ */
+export function checkLeaseList(runs: readonly LeasedRun[], limits: RequestLimits): LeasedRun[] {
+  const byId = new Map<string, LeasedRun>();
+  for (const r of runs) {
+    if (!byId.has(r.runId)) byId.set(r.runId, r);
+    if (byId.size > limits.maxRunLeases) break; // enough to refuse; stop counting
+  }
+  if (byId.size > limits.maxRunLeases) {
+    // Count the distinct runs for the message without keeping the leases.
+    checkRunLeaseCount(new Set(runs.map((r) => r.runId)).size, limits);
+  }
+  return [...byId.values()];
 }
 
 /** The live leases of every router (see the module comment). */
@@ -42,13 +65,13 @@ export class RunLeases {
   /**
    * Replaces `routerId`'s lease set with `runs` (an empty list releases its leases).
    * @param ttlMs how long the router asks the set to live without renewal, ms (0 = the node's
-   *   minimum).
+   *   minimum; at most {@link MAX_LEASE_TTL_MS}).
    * @returns the leased runs that were not leased by anyone before this call.
    */
   renew(routerId: string, runs: readonly LeasedRun[], ttlMs: number): LeasedRun[] {
     const now = this.now();
     const before = new Set(this.leasedRunIds());
-    this.routers.set(routerId, { runs: new Map(runs.map((r) => [r.runId, r.manifestKey])), renewedAt: now, ttlMs: Math.max(this.minTtlMs, ttlMs) });
+    this.routers.set(routerId, { runs: new Map(runs.map((r) => [r.runId, r.manifestKey])), renewedAt: now, ttlMs: Math.max(this.minTtlMs, Math.min(ttlMs, MAX_LEASE_TTL_MS)) });
     for (const r of runs) this.namedAt.set(r.runId, now);
     return runs.filter((r) => !before.has(r.runId));
   }

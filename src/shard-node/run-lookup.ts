@@ -8,6 +8,7 @@
  * snapshot's key is the UTF-8 of a record id, found when the shard has that record.
  */
 import { InvalidQueryError, errorMessage } from '../common/errors.ts';
+import { DEFAULT_REQUEST_LIMITS, REQUEST_LIMIT_FLAGS, checkKeyBytes, limitError, type RequestLimits } from '../common/request-limits.ts';
 import { kvKeyId } from '../common/kv-layout.ts';
 import type { Manifest } from '../common/manifest.ts';
 import type { PackableLookup } from '../common/packed-lookups.ts';
@@ -15,9 +16,6 @@ import type { ShardQuery__Output } from '../common/proto-gen/shardfleet/v1/Shard
 import { withSpan } from '../common/telemetry/spans.ts';
 import type { NodeRun } from './node-run.ts';
 import type { ShardIndexReader } from './shard-index-reader.ts';
-
-/** Most keys one SearchShards request may look up (over all its queries). */
-export const MAX_LOOKUP_KEYS = 100_000;
 
 /** The outcome of one (lookup query, shard): one row per key, or why the shard could not answer. */
 export interface LookupOutcome {
@@ -31,17 +29,36 @@ export interface LookupOutcome {
 const EMPTY = new Uint8Array(0);
 
 /**
- * Checks the lookup queries of a request (those with keys).
- * @throws InvalidQueryError naming the query for an empty key or more than MAX_LOOKUP_KEYS keys.
+ * Checks the lookup queries of a request (those with keys) against the shared request limits
+ * (request-limits.ts), which a router never exceeds:
+ * - every key is non-empty and at most `maxKeyBytes` long;
+ * - a query carries at most `maxGetKeys` keys (a router's lookup query holds the distinct keys of
+ *   one Get / MultiGet for one shard);
+ * - the call looks up at most `maxGetKeys` x (distinct shards of the run its lookups name)
+ *   (key, shard) pairs: one MultiGet asks each shard for at most all of its keys, and a router
+ *   combines lookups of several calls into one node call only up to `maxGetKeys` pairs.
+ * @param numDbs the run's shard count (shard ids outside it do not raise the pair limit).
+ * @throws InvalidQueryError naming the query and key, the count or length, the limit and its flag.
  */
-export function checkLookups(queries: readonly ShardQuery__Output[]): void {
-  let total = 0;
+export function checkLookups(queries: readonly ShardQuery__Output[], numDbs: number, limits: RequestLimits = DEFAULT_REQUEST_LIMITS): void {
+  let pairs = 0;
+  const shards = new Set<number>();
   queries.forEach((q, i) => {
-    total += q.keys.length;
-    const empty = q.keys.findIndex((k) => k.length === 0);
-    if (empty >= 0) throw new InvalidQueryError(`query ${i}: key ${empty} is empty`);
+    if (q.keys.length > limits.maxGetKeys) throw limitError('maxGetKeys', limits, `query ${i} looks up`, `${q.keys.length} keys`);
+    q.keys.forEach((k, j) => {
+      if (k.length === 0) throw new InvalidQueryError(`query ${i}: key ${j} is empty`);
+      checkKeyBytes(k.length, limits, `query ${i}: key ${j}`);
+    });
+    if (q.keys.length === 0) return;
+    pairs += q.keys.length * q.shard_ids.length;
+    for (const s of q.shard_ids) if (s < numDbs) shards.add(s);
   });
-  if (total > MAX_LOOKUP_KEYS) throw new InvalidQueryError(`a request may look up at most ${MAX_LOOKUP_KEYS} keys, got ${total}`);
+  const allowed = limits.maxGetKeys * Math.max(1, shards.size);
+  if (pairs > allowed) {
+    throw new InvalidQueryError(
+      `the call looks up ${pairs} (key, shard) pairs over ${shards.size} shard(s) of the run; at most ${limits.maxGetKeys} per shard (${REQUEST_LIMIT_FLAGS.maxGetKeys})`,
+    );
+  }
 }
 
 /**

@@ -11,6 +11,8 @@ import { InvalidQueryError, errorMessage } from '../common/errors.ts';
 import type { ShardQuery__Output } from '../common/proto-gen/shardfleet/v1/ShardQuery.ts';
 import { withSpan } from '../common/telemetry/spans.ts';
 import { FilterExprSchema, filterColumnsOf, type FilterColumn, type FilterExpr } from '../common/filter/filter-expr.ts';
+import { checkCompiledFilterJson, checkFilterExpr } from '../common/filter/filter-limits.ts';
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../common/request-limits.ts';
 import { decodeVector } from '../common/vector-codec.ts';
 import type { NodeMetrics } from './node-metrics.ts';
 import type { NodeRun } from './node-run.ts';
@@ -44,13 +46,19 @@ export interface ShardOutcome {
 
 /**
  * Validates and decodes the request's queries for a run of dimension `dim`.
- * @throws InvalidQueryError naming the query index for a top_k outside 1..MAX_TOP_K or a query
- *   vector of the wrong length or with non-finite values.
+ * @throws InvalidQueryError naming the query index for a top_k outside 1..MAX_TOP_K, a query
+ *   vector of the wrong length or with non-finite values, or a filter that is malformed or over
+ *   `limits` (see {@link parseShardFilter}).
  */
-export function prepareQueries(queries: readonly ShardQuery__Output[], dim: number, filterColumns: readonly FilterColumn[] = []): PreparedQuery[] {
+export function prepareQueries(
+  queries: readonly ShardQuery__Output[],
+  dim: number,
+  filterColumns: readonly FilterColumn[] = [],
+  limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
+): PreparedQuery[] {
   return queries.map((q, i) => {
     if (q.top_k < 1 || q.top_k > MAX_TOP_K) throw new InvalidQueryError(`query ${i}: top_k must be in 1..${MAX_TOP_K}, got ${q.top_k}`);
-    const filter = q.filter === '' ? undefined : parseShardFilter(q.filter, filterColumns, `query ${i}`);
+    const filter = q.filter === '' ? undefined : parseShardFilter(q.filter, filterColumns, `query ${i}`, limits);
     return {
       vector: decodeVector(q.query, dim, `query ${i}`),
       topK: q.top_k,
@@ -69,16 +77,21 @@ export function prepareQueries(queries: readonly ShardQuery__Output[], dim: numb
 }
 
 /**
- * Parses a ShardQuery's filter (JSON of a FilterExpr, compiled by the router).
- * @throws InvalidQueryError naming `where` for malformed JSON or a column the run does not declare.
+ * Parses a ShardQuery's filter (JSON of a FilterExpr, compiled by the router). Its length and
+ * nesting are checked on the text before `JSON.parse`, its depth, terms and `in` values on the
+ * parsed value before the (recursive) schema check, so no filter can overflow the stack.
+ * @throws InvalidQueryError naming `where` for malformed JSON, a column the run does not declare,
+ *   or a filter over `limits` (naming the limit, the value and its flag).
  */
-export function parseShardFilter(text: string, columns: readonly FilterColumn[], where: string): FilterExpr {
+export function parseShardFilter(text: string, columns: readonly FilterColumn[], where: string, limits: RequestLimits = DEFAULT_REQUEST_LIMITS): FilterExpr {
+  checkCompiledFilterJson(text, limits, `${where}: `);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
     throw new InvalidQueryError(`${where}: filter is not JSON`);
   }
+  checkFilterExpr(raw, limits, `${where}: `);
   const parsed = FilterExprSchema.safeParse(raw);
   if (!parsed.success) throw new InvalidQueryError(`${where}: filter is not a compiled filter expression: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
   const known = new Set(columns.map((c) => c.name));

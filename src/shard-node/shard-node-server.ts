@@ -37,8 +37,10 @@ import type { NodeRefreshRequest__Output } from '../common/proto-gen/shardfleet/
 import type { StatusRequest__Output } from '../common/proto-gen/shardfleet/v1/StatusRequest.ts';
 import type { StatusResponse } from '../common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import type { ReaderProcessConfig } from '../common/reader-config.ts';
+import { resolveRequestLimits, type RequestLimits } from '../common/request-limits.ts';
 import { createNodeMetrics } from './node-metrics.ts';
 import { NodeRunSet } from './node-run-set.ts';
+import { checkLeaseList } from './run-leases.ts';
 import { prepareQueries, searchRun, type ShardOutcome } from './run-search.ts';
 import { checkLookups, lookupRun, type LookupOutcome } from './run-lookup.ts';
 import { ShardLeaseCache } from './shard-lease-cache.ts';
@@ -83,6 +85,12 @@ export interface ShardNodeConfig extends Omit<ReaderProcessConfig, 'nodes'> {
    * that reaches its port (and logs a warning at start unless `tls.requireClientCert` is set).
    */
   authToken?: string;
+  /**
+   * Request limits (request-limits.ts: filter length / depth / terms / `in` values, keys per
+   * lookup, key bytes, run leases per Status); unset fields keep their defaults. Set the same
+   * values as the routers' (the CLI flags are shared).
+   */
+  requestLimits?: Partial<RequestLimits>;
 }
 
 /** A running shard node. */
@@ -160,6 +168,7 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
   const drainTimeoutMs = nonNegative('drainTimeoutMs', config.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS);
   const loadConcurrency = Math.max(1, nonNegative('loadConcurrency', config.loadConcurrency, 2));
   const retryBaseMs = nonNegative('retryBaseMs', config.retryBaseMs, Math.max(1000, pollIntervalMs));
+  const limits = resolveRequestLimits(config.requestLimits);
 
   let nodes: readonly NodeEndpoint[] = config.membership?.current() ?? config.nodes ?? [];
   const registry = createMetricsRegistry('shard-node', { node_id: config.nodeId });
@@ -220,11 +229,21 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
       );
     },
     Status: (call, callback) => {
-      renewLeases(call.request);
+      try {
+        renewLeases(call.request);
+      } catch (err) {
+        callback(toServiceError(err));
+        return;
+      }
       callback(null, status());
     },
     Refresh: (call, callback) => {
-      renewLeases(call.request);
+      try {
+        renewLeases(call.request);
+      } catch (err) {
+        callback(toServiceError(err));
+        return;
+      }
       runs.refresh(true).then(
         () => callback(null, status()),
         (err: unknown) => callback(toServiceError(err)),
@@ -233,13 +252,16 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
   };
   server.addService(proto.shardfleet.v1.ShardNode.service, handlers);
 
-  /** Records the run leases a router's Status / Refresh carries (see run-leases.ts). */
+  /**
+   * Records the run leases a router's Status / Refresh carries (see run-leases.ts), deduplicated.
+   * @throws InvalidQueryError for more than `maxRunLeases` distinct runs (nothing recorded).
+   */
   function renewLeases(req: StatusRequest__Output | NodeRefreshRequest__Output): void {
-    runs.renewLeases(
-      req.router_id,
+    const leases = checkLeaseList(
       req.run_leases.map((l) => ({ runId: l.run_id, manifestKey: l.manifest_key })),
-      req.lease_ttl_ms,
+      limits,
     );
+    runs.renewLeases(req.router_id, leases, req.lease_ttl_ms);
   }
 
   async function handleSearch(req: SearchShardsRequest__Output): Promise<SearchShardsResponse> {
@@ -248,14 +270,14 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
     const lookupIdx: number[] = [];
     req.queries.forEach((q, i) => (q.keys.length > 0 ? lookupIdx : searchIdx).push(i));
     if (lookupIdx.length === 0) {
-      const outcomes = await searchRun(run, prepareQueries(req.queries, run.manifest.index.dim, run.manifest.index.filter_columns), metrics);
+      const outcomes = await searchRun(run, prepareQueries(req.queries, run.manifest.index.dim, run.manifest.index.filter_columns, limits), metrics);
       return { run_id: run.runId, shards: outcomes.map((o) => packOutcome(o, req.queries[o.queryIndex])) };
     }
     // Point lookups (Get / MultiGet), possibly coalesced with searches into one call.
-    checkLookups(req.queries);
+    checkLookups(req.queries, run.manifest.sharding.num_dbs, limits);
     const searches = req.queries.filter((q) => q.keys.length === 0);
     const [searched, looked] = await Promise.all([
-      searches.length > 0 ? searchRun(run, prepareQueries(searches, run.manifest.index.dim, run.manifest.index.filter_columns), metrics) : Promise.resolve([]),
+      searches.length > 0 ? searchRun(run, prepareQueries(searches, run.manifest.index.dim, run.manifest.index.filter_columns, limits), metrics) : Promise.resolve([]),
       lookupRun(run, req.queries, lookupIdx),
     ]);
     const shards: ShardResult[] = searched.map((o) => {

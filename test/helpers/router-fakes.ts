@@ -43,6 +43,8 @@ export class FakeShardNode {
   failWith: grpc.status | undefined;
   /** When true, Status (and Refresh) fail with UNAVAILABLE. */
   statusFails = false;
+  /** A call carrying a query with this top_k fails INVALID_ARGUMENT (as a node refuses a bad request). */
+  refuseTopK: number | undefined;
   /**
    * When true (default), shards of a known run that are not in `loaded` are answered anyway (as a
    * real node lazily loads them); when false they get a ShardResult.error.
@@ -141,6 +143,10 @@ export class FakeShardNode {
       answered = true;
       if (this.failWith !== undefined) {
         cb({ code: this.failWith, details: `fake node ${this.id} is failing` });
+        return;
+      }
+      if (this.refuseTopK !== undefined && req.queries.some((q) => q.top_k === this.refuseTopK)) {
+        cb({ code: grpc.status.INVALID_ARGUMENT, details: `fake node ${this.id} refuses top_k ${this.refuseTopK}` });
         return;
       }
       if (!this.runs.has(req.run_id)) {

@@ -16,12 +16,44 @@
  */
 import { Environment, ParseError, type ASTNode } from '@marcbachmann/cel-js';
 import { InvalidQueryError } from '../errors.ts';
+import { DEFAULT_REQUEST_LIMITS, limitError, type RequestLimits } from '../request-limits.ts';
 import type { FilterColumn, FilterComparison, FilterExpr, FilterValue } from './filter-expr.ts';
+import { checkCompiledFilterJson, checkFilterExpr, checkFilterText } from './filter-limits.ts';
 
-/** Longest filter text accepted, characters. */
-export const MAX_FILTER_LENGTH = 4096;
+/** Longest filter text accepted by default, characters (`--max-filter-length`). */
+export const MAX_FILTER_LENGTH = DEFAULT_REQUEST_LIMITS.maxFilterLength;
 
-let environment: Environment | undefined;
+/** One cel-js environment per set of limits (its parser enforces them too). */
+const environments = new Map<string, Environment>();
+
+/**
+ * The cel-js environment whose parser limits follow `limits`: nesting (its parentheses and
+ * accessors; our own scan covers `!` / `-`, which it does not count), list elements, AST nodes.
+ */
+function environmentFor(limits: RequestLimits): Environment {
+  const key = `${limits.maxFilterDepth}/${limits.maxFilterInValues}/${limits.maxFilterTerms}`;
+  let env = environments.get(key);
+  if (env === undefined) {
+    env = new Environment({
+      unlistedVariablesAreDyn: true,
+      limits: {
+        maxDepth: limits.maxFilterDepth + 1,
+        maxListElements: limits.maxFilterInValues,
+        // A term is at most a few AST nodes (column, operator, literal); `in` values one each.
+        maxAstNodes: 4 * limits.maxFilterTerms + limits.maxFilterInValues + 16,
+      },
+    });
+    environments.set(key, env);
+  }
+  return env;
+}
+
+/** The refusal for a cel-js limit error (`Exceeded maxDepth (65)`), naming our limit and flag. */
+function celLimitError(summary: string, limits: RequestLimits): InvalidQueryError {
+  if (summary.includes('maxListElements')) return limitError('maxFilterInValues', limits, 'filter lists', `more than ${limits.maxFilterInValues} values in one "in" list`);
+  if (summary.includes('maxAstNodes')) return limitError('maxFilterTerms', limits, 'filter has', `more than ${limits.maxFilterTerms} terms`);
+  return limitError('maxFilterDepth', limits, 'filter nests', `more than ${limits.maxFilterDepth} levels deep`);
+}
 
 const COMPARISONS = new Set<string>(['==', '!=', '<', '<=', '>', '>=']);
 const FLIPPED: Record<FilterComparison, FilterComparison> = { '==': '==', '!=': '!=', '<': '>', '<=': '>=', '>': '<', '>=': '<=' };
@@ -31,19 +63,22 @@ const FLIPPED: Record<FilterComparison, FilterComparison> = { '==': '==', '!=': 
  * @returns the filter; `undefined` for an empty (all-whitespace) text, meaning no filter.
  * @throws InvalidQueryError naming `filter`, the offending column or construct and its offset:
  *   a parse error, an unknown column (listing the declared ones), a literal of the wrong type, an
- *   unsupported construct, a snapshot without filter columns, a text over MAX_FILTER_LENGTH.
+ *   unsupported construct, a snapshot without filter columns; a filter over `limits`
+ *   (request-limits.ts: length, nesting depth, terms, `in` values, naming the limit and its flag),
+ *   checked on the text before parsing and on the compiled form.
  */
-export function compileFilter(text: string, columns: readonly FilterColumn[]): FilterExpr | undefined {
+export function compileFilter(text: string, columns: readonly FilterColumn[], limits: RequestLimits = DEFAULT_REQUEST_LIMITS): FilterExpr | undefined {
   if (text.trim() === '') return undefined;
-  if (text.length > MAX_FILTER_LENGTH) throw new InvalidQueryError(`filter is ${text.length} characters; at most ${MAX_FILTER_LENGTH}`);
+  checkFilterText(text, limits);
   const declared = columns.length === 0 ? '(none)' : columns.map((c) => `${c.name} (${c.type})`).join(', ');
   if (columns.length === 0) {
     throw new InvalidQueryError('filter: this snapshot declares no filter columns (build it with --filter-columns name:type,...)');
   }
   let ast: ASTNode;
   try {
-    ast = (environment ??= new Environment({ unlistedVariablesAreDyn: true })).parse(text).ast;
+    ast = environmentFor(limits).parse(text).ast;
   } catch (err) {
+    if (err instanceof ParseError && err.code === 'limit_exceeded') throw celLimitError(err.summary, limits);
     if (err instanceof ParseError) throw new InvalidQueryError(`filter ${JSON.stringify(text)} does not parse: ${err.summary}${err.range ? ` at offset ${err.range.start}` : ''}`);
     throw err;
   }
@@ -123,7 +158,10 @@ export function compileFilter(text: string, columns: readonly FilterColumn[]): F
       }
     }
   };
-  return walk(ast);
+  const compiled = walk(ast);
+  checkFilterExpr(compiled, limits);
+  checkCompiledFilterJson(JSON.stringify(compiled), limits);
+  return compiled;
 }
 
 function describe(node: ASTNode): string {
