@@ -348,19 +348,24 @@ describe('a cluster over a store with a /dev/zero link, a FIFO, an oversized fil
   });
 
   test('memory and the cache stayed bounded; every process is alive and stops on SIGTERM', async () => {
+    // Every check runs (problems are collected), so one failure does not hide the others.
+    const problems: string[] = [];
     for (const s of servers) {
-      assert.equal(s.child.exitCode, null, `${s.name} is alive`);
+      if (s.child.exitCode !== null || s.child.signalCode !== null) {
+        problems.push(`${s.name} died (code ${s.child.exitCode}, signal ${s.child.signalCode})`);
+        continue;
+      }
       const peak = await peakRssBytes(s.child.pid!);
       console.log(`# ${s.name}: peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB`);
-      assert.ok(peak < 2 ** 30, `${s.name} peak RSS ${peak} bytes < 1 GiB`);
+      if (peak >= 512 * 2 ** 20) problems.push(`${s.name} peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB (>= 512 MiB)`);
     }
     console.log(`# cache folder: at most ${maxCacheBytesSeen} bytes seen, --max-cache-bytes ${budget}`);
-    assert.ok(maxCacheBytesSeen <= budget, `cache folder held ${maxCacheBytesSeen} bytes, over --max-cache-bytes ${budget}`);
+    if (maxCacheBytesSeen > budget) problems.push(`cache folder held ${maxCacheBytesSeen} bytes, over --max-cache-bytes ${budget}`);
     for (const s of servers) s.child.kill('SIGTERM');
     const exited = await Promise.all(servers.map((s) => exitedWithin(s.child, 30_000)));
-    assert.deepEqual(
-      servers.map((s, i) => `${s.name}: ${exited[i] ? 'exited' : 'still running 30 s after SIGTERM'}`),
-      servers.map((s) => `${s.name}: exited`),
-    );
+    servers.forEach((s, i) => {
+      if (!exited[i]) problems.push(`${s.name} still running 30 s after SIGTERM`);
+    });
+    assert.deepEqual(problems, []);
   });
 });

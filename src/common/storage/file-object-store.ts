@@ -316,7 +316,7 @@ export class FileObjectStore implements ObjectStore {
   private async openForRead(key: string, op: string): Promise<FileHandle> {
     const opened = await this.openObject(key, op);
     if (opened.kind === 'missing') throw new ObjectNotFoundError(key);
-    if (opened.kind === 'refused') throw new StorageError(`${op} of ${key} in ${this.url} refused: ${opened.reason}`);
+    if (opened.kind === 'refused') throw new StorageError(`store object refused: ${opened.reason}`);
     return opened.fh;
   }
 
@@ -355,7 +355,7 @@ export class FileObjectStore implements ObjectStore {
   private async currentEtag(key: string): Promise<string | undefined> {
     const opened = await this.openObject(key, 'conditional write');
     if (opened.kind === 'missing') return undefined;
-    if (opened.kind === 'refused') throw new StorageError(`conditional write of ${key} in ${this.url} refused: ${opened.reason}`);
+    if (opened.kind === 'refused') throw new StorageError(`conditional write of ${key}: store object refused: ${opened.reason}`);
     try {
       return await hashHandle(opened.fh);
     } finally {
