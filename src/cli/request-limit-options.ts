@@ -17,7 +17,7 @@ const DESCRIPTIONS: Record<keyof RequestLimits, string> = {
   maxFilterInValues: 'most values over all "in" lists of one filter',
   maxGetKeys: 'most keys one MultiGet may carry (nodes: keys per shard lookup)',
   maxKeyBytes: 'longest Get / MultiGet key, bytes',
-  maxRunLeases: 'most run leases one Status / Refresh call may carry (nodes)',
+  maxRunLeases: 'most run leases one Status / Refresh call may carry',
 };
 
 /**
@@ -29,7 +29,8 @@ export function addRequestLimitOptions(cmd: Command, role: 'router' | 'node'): C
   for (const key of Object.keys(DESCRIPTIONS) as Array<keyof RequestLimits>) {
     if (role === 'router' && (key === 'maxRunLeases' || key === 'maxGetKeys')) continue;
     const flag = REQUEST_LIMIT_FLAGS[key];
-    cmd.addOption(new Option(`${flag} <n>`, `${DESCRIPTIONS[key]} (more: INVALID_ARGUMENT; default ${DEFAULT_REQUEST_LIMITS[key]}; set routers and nodes alike)`).argParser(intArg));
+    const shared = key === 'maxRunLeases' ? '' : '; set routers and nodes alike';
+    cmd.addOption(new Option(`${flag} <n>`, `${DESCRIPTIONS[key]} (more: INVALID_ARGUMENT; default ${DEFAULT_REQUEST_LIMITS[key]}${shared})`).argParser(intArg));
   }
   return cmd;
 }

@@ -158,7 +158,7 @@ async function openMembership(f: ServeFlags, log: Logger): Promise<Membership> {
 /** The `serve` command group. */
 export function serveCommand(): Command {
   const serve = new ShardfleetCommand('serve').description('run a shard node or a router');
-  const node = addServeOptions(new ShardfleetCommand('node').description('serve the shards placement assigns to this node'), '0.0.0.0:7001')
+  const node = addRequestLimitOptions(addServeOptions(new ShardfleetCommand('node').description('serve the shards placement assigns to this node'), '0.0.0.0:7001'), 'node')
     .addOption(opt('--node-id <id>', "this node's id in --nodes (default: the host name, i.e. the pod name)", 'NODE_ID').default(hostname()))
     .addOption(opt('--cache-dir <dir>', 'local shard cache folder', 'CACHE_DIR').default('.shardfleet/cache'))
     .addOption(opt('--max-cache-bytes <n>', 'cache budget in bytes (0 = unbounded); assigned shards are never evicted', 'MAX_CACHE_BYTES').argParser(intArg).default(0))
@@ -171,8 +171,8 @@ export function serveCommand(): Command {
         'require "authorization: Bearer <token>" on ShardNode calls (routers send it with --node-auth-token-file); without it or --tls-require-client-cert the port answers anyone',
         'AUTH_TOKEN_FILE',
       ),
-    );
-  addRequestLimitOptions(node, 'node').action(async (flags: NodeFlags) => {
+    )
+    .action(async (flags: NodeFlags) => {
       const log = createLogger('shard-node', { node_id: flags.nodeId });
       const membership = await openMembership(flags, log);
       const handle = await startShardNode({
@@ -196,7 +196,7 @@ export function serveCommand(): Command {
       });
       untilSignal(log, membership, handle);
     });
-  const router = addServeOptions(new ShardfleetCommand('router').description('serve the Router API over the shard nodes'), '0.0.0.0:7000')
+  const router = addRequestLimitOptions(addServeOptions(new ShardfleetCommand('router').description('serve the Router API over the shard nodes'), '0.0.0.0:7000'), 'router')
     .addOption(opt('--default-timeout-ms <ms>', 'deadline for calls that carry none', 'DEFAULT_TIMEOUT_MS').argParser(intArg).default(10_000))
     .addOption(opt('--status-poll-ms <ms>', 'how often to ask every node what it has loaded', 'STATUS_POLL_MS').argParser(intArg).default(1000))
     .addOption(opt('--no-hedge', 'do not hedge slow node calls to a second replica', 'HEDGE'))
@@ -214,10 +214,10 @@ export function serveCommand(): Command {
     .addOption(
       opt('--node-auth-token-file <file|env:NAME>', 'send "authorization: Bearer <token>" on every call to the nodes (their --auth-token-file)', 'NODE_AUTH_TOKEN_FILE'),
     )
-    .addOption(opt('--max-get-keys <n>', 'most keys one MultiGet may carry (more: INVALID_ARGUMENT)', 'MAX_GET_KEYS').argParser(intArg))
+    .addOption(opt('--max-get-keys <n>', 'most keys one MultiGet may carry (more: INVALID_ARGUMENT; default 1000; give the nodes the same value)', 'MAX_GET_KEYS').argParser(intArg))
     .addOption(opt('--rate-limit-qps <n>', 'token-bucket rate limit per router (0 = off); BatchSearch costs one per query', 'RATE_LIMIT_QPS').argParser(intArg))
-    .addOption(opt('--rate-limit-burst <n>', 'token-bucket size (default: ceil(qps))', 'RATE_LIMIT_BURST').argParser(intArg));
-  addRequestLimitOptions(router, 'router').action(async (flags: RouterFlags) => {
+    .addOption(opt('--rate-limit-burst <n>', 'token-bucket size (default: ceil(qps))', 'RATE_LIMIT_BURST').argParser(intArg))
+    .action(async (flags: RouterFlags) => {
       const log = createLogger('router');
       const membership = await openMembership(flags, log);
       const handle = await startRouter({
