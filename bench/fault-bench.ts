@@ -77,7 +77,8 @@
  * bench/results/faults-<date>.json, or faults-<section>-<date>.json for one section other than
  * faults), `--label <text>` (names the code measured, e.g. "HEAD before the fixes", in the header
  * and the JSON), `--only <sections>`, `--streams <n>` (streams of the abuse section's
- * unfinished-streams case, default 100,000). The scenario section takes about 3.5 minutes
+ * unfinished-streams case, default 100,000), `--cases <text,...>` (run only the abuse cases
+ * whose name contains one of them). The scenario section takes about 3.5 minutes
  * on 2 cores (190–210 s measured, 25–40 s of it the four builds); every wait has a timeout, so a
  * fleet that never recovers makes it longer but never endless. Every child process is killed on
  * exit (stopped ones get SIGCONT first), namespaces and the temp folder are removed, also on
@@ -133,6 +134,7 @@ const { values: args } = parseArgs({
     label: { type: 'string' },
     only: { type: 'string' },
     streams: { type: 'string' },
+    cases: { type: 'string' },
   },
 });
 /** The benchmark's sections, in the order they run. */
@@ -767,6 +769,7 @@ async function main(): Promise<void> {
         rssCapMb: ABUSE_RSS_CAP_MB,
         streams: ABUSE_STREAMS,
         halfOpen: ABUSE_HALF_OPEN,
+        caseFilter: args.cases?.split(',').map((x) => x.trim()).filter((x) => x),
       })
     : undefined;
   // The scale-down scenario (issue 20, defect 8: nodes leaving at once under load) is the

@@ -173,7 +173,7 @@ export async function floodUnfinishedStreams(address: string, o: StreamFloodOpti
         stream.on('close', () => end(`closed rst ${stream.rstCode ?? '?'}`));
         stream.write(partial);
       }
-      if (opened % 1000 < o.sessions) {
+      if (i % 100 === 99) {
         await new Promise((r) => setImmediate(r));
         if (Date.now() - t0 > o.budgetMs) {
           stoppedEarly = `time budget ${o.budgetMs} ms`;
@@ -239,13 +239,15 @@ export async function holdHalfOpenConnections(address: string, count: number, ho
             resolve();
           });
           socket.on('error', (err: NodeJS.ErrnoException) => {
-            if (connectedAt === 0) {
-              connectErrors[err.code ?? 'error'] = (connectErrors[err.code ?? 'error'] ?? 0) + 1;
-              resolve();
-            }
+            if (connectedAt === 0) connectErrors[err.code ?? 'error'] = (connectErrors[err.code ?? 'error'] ?? 0) + 1;
           });
           socket.on('close', () => {
-            if (releasing || connectedAt === 0) return;
+            if (connectedAt === 0) {
+              connectErrors['closed before connecting'] = (connectErrors['closed before connecting'] ?? 0) + 1;
+              resolve();
+              return;
+            }
+            if (releasing) return;
             closedByServer++;
             const ms = Date.now() - connectedAt;
             if (firstCloseMs === null || ms < firstCloseMs) firstCloseMs = ms;
