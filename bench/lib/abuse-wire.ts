@@ -191,7 +191,8 @@ export async function floodUnfinishedStreams(address: string, o: StreamFloodOpti
     }
     const openMs = Date.now() - t0;
     await new Promise((r) => setTimeout(r, o.holdMs));
-    return { opened, endedBy, openAtEnd: open, openMs, stoppedEarly };
+    // A copy: destroying the connections below ends every stream and would count them.
+    return { opened, endedBy: { ...endedBy }, openAtEnd: open, openMs, stoppedEarly };
   } finally {
     for (const session of sessions) session.destroy();
   }
