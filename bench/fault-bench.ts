@@ -57,9 +57,28 @@
  * complete earlier run on the nodes, so in a correct fleet each shard always keeps one; the goal
  * applies to all of them (and wrong-run answers count against it too).
  *
+ * Abuse section (issue 20; bench/lib/fault-abuse.ts, which describes its fleets and procedure):
+ * one row per abuse case — a 40 MB BatchSearch of empty queries (router; auth router with and
+ * without a token), a 40 MB SearchShards (node), a heavy valid BatchSearch, 8,000
+ * routing_context entries (Search, Route), a 1 MB int_key_decimal (KV router), deep `!` filters,
+ * node-direct huge filters / 10^5 keys / 20,000 fake run_leases, MultiGet of 60 x 1 MB keys,
+ * 100,000 unfinished HTTP/2 streams and 2,000 half-open connections — each under a normal load,
+ * reporting the status it got, a probe call on the same connection, whether the target (and
+ * every other process) survived, the target's RSS before / peak / after, and the normal queries'
+ * failures and worst latency. Its fleet processes run with a 512 MB V8 heap and are SIGKILLed past
+ * 1,536 MB RSS, so a blow-up stays bounded.
+ *
+ * Sections: `faults` (scenarios 1-9 above), `abuse`, and `scale-down` (issue 20, defect 8: its
+ * place is reserved; bench/lib/fault-scale-down.ts is wired in when it lands). Default: faults
+ * and abuse; `--only abuse` (or a comma-separated list) runs only those.
+ *
  * Options: `--verbose` (children's JSON logs on stderr), `--no-netns` (skip the partition),
- * `--keep` (keep the temp folder), `--out <file>` (JSON path), `--label <text>` (names the code
- * measured, e.g. "HEAD before the fixes", in the header and the JSON). Takes about 3.5 minutes
+ * `--keep` (keep the temp folder), `--out <file>` (JSON path; default
+ * bench/results/faults-<date>.json, or faults-<section>-<date>.json for one section other than
+ * faults), `--label <text>` (names the code measured, e.g. "HEAD before the fixes", in the header
+ * and the JSON), `--only <sections>`, `--streams <n>` (streams of the abuse section's
+ * unfinished-streams case, default 100,000), `--cases <text,...>` (run only the abuse cases
+ * whose name contains one of them). The scenario section takes about 3.5 minutes
  * on 2 cores (190–210 s measured, 25–40 s of it the four builds); every wait has a timeout, so a
  * fleet that never recovers makes it longer but never endless. Every child process is killed on
  * exit (stopped ones get SIGCONT first), namespaces and the temp folder are removed, also on
@@ -91,6 +110,8 @@ import {
   type StoredRun,
 } from './lib/fault-snapshots.ts';
 import { NetnsSet, netnsUnavailable } from './lib/netns.ts';
+import { formatAbuseDetails, formatAbuseTable } from './lib/abuse-report.ts';
+import { LOAD_CONCURRENCY, runAbuseSection } from './lib/fault-abuse.ts';
 
 const NUM_NODES = 3;
 const REPLICATION = 2;
@@ -111,8 +132,27 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     out: { type: 'string' },
     label: { type: 'string' },
+    only: { type: 'string' },
+    streams: { type: 'string' },
+    cases: { type: 'string' },
   },
 });
+/** The benchmark's sections, in the order they run. */
+const SECTIONS = ['faults', 'abuse', 'scale-down'] as const;
+type Section = (typeof SECTIONS)[number];
+function parseSections(only: string | undefined): Section[] {
+  if (only === undefined) return ['faults', 'abuse'];
+  const wanted = only.split(',').map((x) => x.trim());
+  const bad = wanted.filter((x) => !(SECTIONS as readonly string[]).includes(x));
+  if (bad.length || wanted.length === 0) throw new Error(`--only takes a comma-separated list of ${SECTIONS.join(', ')}; got ${JSON.stringify(only)}`);
+  return SECTIONS.filter((x) => wanted.includes(x));
+}
+const sections = parseSections(args.only);
+/** Abuse section: V8 heap limit and RSS cap of its fleet processes (MB), streams and half-open connections. */
+const ABUSE_HEAP_MB = 512;
+const ABUSE_RSS_CAP_MB = 1536;
+const ABUSE_STREAMS = args.streams === undefined ? 100_000 : Number(args.streams);
+const ABUSE_HALF_OPEN = 2000;
 const childStderr: 'inherit' | 'ignore' = args.verbose ? 'inherit' : 'ignore';
 process.env.SHARDFLEET_LOG_LEVEL ??= 'warn';
 const benchStart = Date.now();
@@ -593,18 +633,18 @@ async function scenario(rows: ScenarioRow[], name: string, fn: () => Promise<Sce
   rows.push(row);
 }
 
-async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'shardfleet-faults-'));
-  if (!args.keep) onExit('remove the temp folder', () => rmSync(dir, { recursive: true, force: true }));
-  else log(`keeping ${dir}`);
-  const data = await loadData();
-  const code = args.label ? `${args.label} (${gitDescription()})` : gitDescription();
-  log(`data: ${data.source}`);
-  log(`code: ${code}`);
+/** What the scenario section (issue 12) measured. */
+interface FaultsResult {
+  rows: ScenarioRow[];
+  buildSeconds: number;
+  backend: string;
+}
+
+/** The scenario section: builds run-a .. run-d, runs scenarios 1-9 (see the module comment). */
+async function faultsSection(dir: string, data: BenchData): Promise<FaultsResult> {
   const storeDir = join(dir, 'store');
   const store = new FileObjectStore(storeDir);
   const queriesFile = join(dir, 'queries.f32');
-  writeFileSync(queriesFile, Buffer.from(data.queries.buffer, data.queries.byteOffset, data.queries.byteLength));
 
   const ids = { a: 'run-a', b: 'run-b', c: 'run-c', d: 'run-d' } as const;
   const buildStart = Date.now();
@@ -617,7 +657,6 @@ async function main(): Promise<void> {
   await pointAt(store, runs.a);
   const buildSeconds = (Date.now() - buildStart) / 1000;
   log(`built 4 runs in ${buildSeconds.toFixed(0)} s; _CURRENT -> ${runs.a.runId}`);
-
   const fleetConfig: FleetConfig = {
     storeDir,
     cacheDir: join(dir, 'cache'),
@@ -700,41 +739,121 @@ async function main(): Promise<void> {
     }
   }
   await store.close();
+  return { rows, buildSeconds, backend: runs.a.manifest.index.backend };
+}
+
+/** The JSON and text of a finished benchmark. */
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'shardfleet-faults-'));
+  if (!args.keep) onExit('remove the temp folder', () => rmSync(dir, { recursive: true, force: true }));
+  else log(`keeping ${dir}`);
+  const data = await loadData();
+  const code = args.label ? `${args.label} (${gitDescription()})` : gitDescription();
+  log(`data: ${data.source}`);
+  log(`code: ${code}`);
+  log(`sections: ${sections.join(', ')}`);
+  writeFileSync(join(dir, 'queries.f32'), Buffer.from(data.queries.buffer, data.queries.byteOffset, data.queries.byteLength));
+
+  const faults = sections.includes('faults') ? await faultsSection(dir, data) : undefined;
+  const abuse = sections.includes('abuse')
+    ? await runAbuseSection({
+        dir,
+        images: data.images,
+        labels: data.labels,
+        queries: data.queries,
+        queriesFile: join(dir, 'queries.f32'),
+        dim: data.dim,
+        stderr: childStderr,
+        log,
+        heapMb: ABUSE_HEAP_MB,
+        rssCapMb: ABUSE_RSS_CAP_MB,
+        streams: ABUSE_STREAMS,
+        halfOpen: ABUSE_HALF_OPEN,
+        caseFilter: args.cases?.split(',').map((x) => x.trim()).filter((x) => x),
+      })
+    : undefined;
+  // The scale-down scenario (issue 20, defect 8: nodes leaving at once under load) is the
+  // section `scale-down`: bench/lib/fault-scale-down.ts, wired in here when it lands.
+  const scaleDown = sections.includes('scale-down') ? 'not wired in yet (bench/lib/fault-scale-down.ts)' : undefined;
 
   const totalSeconds = (Date.now() - benchStart) / 1000;
   const date = new Date().toISOString().slice(0, 10);
-  const header =
-    `# shardfleet fault benchmark (issue 12), ${new Date().toISOString()}\n` +
-    `data: ${data.source}\n` +
-    `cluster: router + ${NUM_NODES} shard nodes (processes), R=${REPLICATION}, ${NUM_DBS} shards (${runs.a.manifest.index.backend}), --run-grace-ms ${RUN_GRACE_MS}, --poll-interval-ms ${POLL_MS}; ` +
-    `load: closed loop, concurrency ${CONCURRENCY}, top_k 10, ${NORMAL.timeout_ms / 1000} s deadline, separate client process\n` +
-    `code: ${code}; total ${totalSeconds.toFixed(0)} s (builds ${buildSeconds.toFixed(0)} s)`;
-  const applicable = rows.filter((r) => !r.skipped && r.goalApplies);
-  const met = applicable.filter((r) => r.goalMet).length;
-  const goal = `goal: 0 failed and 0 partial (and 0 wrong-run) queries in every scenario where each shard keeps a ready replica — met in ${met} of ${applicable.length} scenario(s)`;
-  const legend =
-    '* p50/p99 of answered queries started between the fault and full redundancy (or the end of the scenario); router restart: every answer of the restarted router; storm: the 100 normal searches after it. ' +
-    '"bad until": seconds from the fault to the end of the last failed/partial/wrong-run query. ' +
-    '"recover": seconds from clearing the fault to the router serving the expected run with every shard on 2 loaded replicas.';
-  const out = `${header}\n\n${formatTable(rows)}\n\n${legend}\n${goal}\n\n${formatDetails(rows)}\n`;
-  process.stdout.write(out);
+  const parts: string[] = [
+    `# shardfleet fault benchmark (issues 12, 20), ${new Date().toISOString()}\n` +
+      `data: ${data.source}\n` +
+      `code: ${code}; sections: ${sections.join(', ')}; total ${totalSeconds.toFixed(0)} s${faults ? ` (builds of the scenario runs ${faults.buildSeconds.toFixed(0)} s)` : ''}`,
+  ];
+  let faultsGoal: { text: string; met: number; applicable: number } | undefined;
+  if (faults) {
+    const { rows } = faults;
+    const applicable = rows.filter((r) => !r.skipped && r.goalApplies);
+    const met = applicable.filter((r) => r.goalMet).length;
+    const goal = `goal: 0 failed and 0 partial (and 0 wrong-run) queries in every scenario where each shard keeps a ready replica — met in ${met} of ${applicable.length} scenario(s)`;
+    faultsGoal = { text: goal, met, applicable: applicable.length };
+    const legend =
+      '* p50/p99 of answered queries started between the fault and full redundancy (or the end of the scenario); router restart: every answer of the restarted router; storm: the 100 normal searches after it. ' +
+      '"bad until": seconds from the fault to the end of the last failed/partial/wrong-run query. ' +
+      '"recover": seconds from clearing the fault to the router serving the expected run with every shard on 2 loaded replicas.';
+    parts.push(
+      `## Scenarios\ncluster: router + ${NUM_NODES} shard nodes (processes), R=${REPLICATION}, ${NUM_DBS} shards (${faults.backend}), --run-grace-ms ${RUN_GRACE_MS}, --poll-interval-ms ${POLL_MS}; ` +
+        `load: closed loop, concurrency ${CONCURRENCY}, top_k 10, ${NORMAL.timeout_ms / 1000} s deadline, separate client process\n\n` +
+        `${formatTable(rows)}\n\n${legend}\n${goal}\n\n${formatDetails(rows)}`,
+    );
+  }
+  let abuseGoal: { text: string; met: number; applicable: number } | undefined;
+  if (abuse) {
+    const ran = abuse.rows.filter((r) => !r.skipped);
+    const met = ran.filter((r) => r.goalMet).length;
+    const text = `goal: every target alive, no process lost and 0 failed normal queries in every abuse case — met in ${met} of ${ran.length} case(s)`;
+    abuseGoal = { text, met, applicable: ran.length };
+    parts.push(
+      `## Abuse (issue 20)\n${abuse.setup}; set-up ${abuse.setupSeconds.toFixed(0)} s, section ${abuse.seconds.toFixed(0)} s\n\n` +
+        `${formatAbuseTable(abuse.rows)}\n\n` +
+        'answer: status (and message, cut) the request got; call ms: its latency; same-connection probe: a Health (router) / Status (node) call sent 300 ms later on the same HTTP/2 connection; ' +
+        'worst normal ms: the slowest normal query of the load during the case.\n' +
+        `${text}\n\n${formatAbuseDetails(abuse.rows)}`,
+    );
+  }
+  if (scaleDown) parts.push(`## Scale-down\n${scaleDown}`);
+  process.stdout.write(`${parts.join('\n\n')}\n`);
 
-  const resultsFile = args.out ?? join(ROOT, 'bench', 'results', `faults-${date}.json`);
+  const defaultName = sections.length === 1 && sections[0] !== 'faults' ? `faults-${sections[0]}-${date}.json` : `faults-${date}.json`;
+  const resultsFile = args.out ?? join(ROOT, 'bench', 'results', defaultName);
   mkdirSync(dirname(resultsFile), { recursive: true });
   writeFileSync(
     resultsFile,
     `${JSON.stringify(
       {
-        title: 'shardfleet fault benchmark (issue 12)',
+        title: 'shardfleet fault benchmark (issues 12, 20)',
         date: new Date().toISOString(),
         data: data.source,
         code,
-        cluster: { nodes: NUM_NODES, replication: REPLICATION, shards: NUM_DBS, backend: runs.a.manifest.index.backend, runGraceMs: RUN_GRACE_MS, pollIntervalMs: POLL_MS },
-        load: { concurrency: CONCURRENCY, top_k: NORMAL.top_k, timeout_ms: NORMAL.timeout_ms },
+        sections,
         totalSeconds,
-        buildSeconds,
-        goal: { text: goal, met, applicable: applicable.length },
-        rows,
+        ...(faults
+          ? {
+              cluster: { nodes: NUM_NODES, replication: REPLICATION, shards: NUM_DBS, backend: faults.backend, runGraceMs: RUN_GRACE_MS, pollIntervalMs: POLL_MS },
+              load: { concurrency: CONCURRENCY, top_k: NORMAL.top_k, timeout_ms: NORMAL.timeout_ms },
+              buildSeconds: faults.buildSeconds,
+              goal: faultsGoal,
+              rows: faults.rows,
+            }
+          : {}),
+        ...(abuse
+          ? {
+              abuse: {
+                setup: abuse.setup,
+                heapMb: ABUSE_HEAP_MB,
+                rssCapMb: ABUSE_RSS_CAP_MB,
+                load: { concurrency: LOAD_CONCURRENCY, top_k: 10, timeout_ms: 10_000 },
+                setupSeconds: abuse.setupSeconds,
+                seconds: abuse.seconds,
+                goal: abuseGoal,
+                rows: abuse.rows,
+              },
+            }
+          : {}),
+        ...(scaleDown ? { scaleDown: { skipped: scaleDown } } : {}),
       },
       null,
       1,

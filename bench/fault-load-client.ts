@@ -6,13 +6,14 @@
  * through the query vectors, until the run's query budget, its time limit or a `stop`. Each run
  * uses a new channel to the router (so a restarted router is reached at once, without the old
  * channel's reconnect back-off). For every run it prints one JSON line ({@link LoadReply}) with
- * every query. Exits when stdin closes.
+ * every query. Exits when stdin closes. With SHARDFLEET_BENCH_LOAD_TOKEN set, every query carries
+ * that bearer token (for routers started with --auth-token-file).
  */
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { ServiceError } from '@grpc/grpc-js';
 import { ShardfleetClient } from '../src/client/router-client.ts';
-import { nowMs, statusName, type LoadCommand, type LoadReply, type LoadStart, type PackedQuery } from './lib/fault-load.ts';
+import { LOAD_TOKEN_ENV, nowMs, statusName, type LoadCommand, type LoadReply, type LoadStart, type PackedQuery } from './lib/fault-load.ts';
 
 const [address, queriesFile, dimText] = process.argv.slice(2);
 const buf = readFileSync(queriesFile);
@@ -23,7 +24,8 @@ const stops = new Map<number, () => void>();
 const running = new Set<Promise<void>>();
 
 async function runLoad(cmd: LoadStart): Promise<LoadReply> {
-  const client = new ShardfleetClient(address);
+  const token = process.env[LOAD_TOKEN_ENV];
+  const client = new ShardfleetClient(address, token ? { bearerToken: token } : {});
   const runs: string[] = [];
   const runIndex = new Map<string, number>();
   const messages: string[] = [];

@@ -1,11 +1,13 @@
 /**
  * Unit tests of the benchmark suite's pure parts: the /proc parsers, the SVG plot, the report's
- * headline figures and goal lines, the fallback-data banner and the batch measurement (fast; no
- * processes).
+ * headline figures and goal lines, the fallback-data banner, the batch measurement and the fault
+ * benchmark's abuse table (fast; no processes).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseStatCpuSeconds, parseStatusPeakRssMb } from '../bench/lib/proc-stats.ts';
+import { parseStatCpuSeconds, parseStatusPeakRssMb, parseStatusRssMb } from '../bench/lib/proc-stats.ts';
+import { abuseGoalMet, formatAbuseDetails, formatAbuseTable, skippedAbuseRow, type AbuseRow } from '../bench/lib/abuse-report.ts';
+import { DETAILS_MAX_CHARS, truncateDetails } from '../bench/lib/abuse-wire.ts';
 import { dataSourceBanner, sharedDatasetPresent } from '../bench/lib/dataset.ts';
 import { K, measureBatches } from '../bench/lib/measure.ts';
 import { routerCallCounts, routerCallStats } from '../bench/lib/router-calls.ts';
@@ -198,4 +200,68 @@ test('routerCallStats: node calls per query and queries per node call between tw
   assert.deepEqual(h0.callQueries, { sum: 30, count: 17 });
   assert.equal(routerCallStats(h0, routerCallCounts(text(110, 195, 38, 38) + hist(270, 77)))?.queriesPerNodeCall, 4);
   assert.equal(routerCallStats(undefined, before), undefined, 'a failed scrape');
+});
+
+test('parseStatusRssMb reads VmRSS in MB', () => {
+  assert.equal(parseStatusRssMb('Name:\tnode\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\n'), 100);
+  assert.ok(Number.isNaN(parseStatusRssMb('Name: x\n')));
+});
+
+test('truncateDetails cuts a long status message and says how long it was', () => {
+  assert.equal(truncateDetails('short\nmessage'), 'short message');
+  const cut = truncateDetails(`routing_context ${'x'.repeat(5000)}`);
+  assert.ok(cut.length < DETAILS_MAX_CHARS + 30, cut);
+  assert.match(cut, /\.\.\. \(5016 chars\)$/);
+});
+
+function abuseRow(r: Partial<AbuseRow>): AbuseRow {
+  return {
+    ...skippedAbuseRow('case', 'router', 'req', ''),
+    skipped: undefined,
+    seconds: 3,
+    status: 'RESOURCE_EXHAUSTED',
+    details: 'message too large | 41 MB',
+    detailsChars: 24,
+    callMs: 12.5,
+    probe: 'OK in 3 ms',
+    targetAlive: true,
+    lost: [],
+    rss: { beforeMb: 190.4, peakMb: 250.6, afterMb: 200 },
+    peakRssMb: { router: 251, 'node-0': 180 },
+    load: { router: 'router', sent: 400, failed: 0, failedByStatus: {}, worstMs: 35.2, p99Ms: 20 },
+    healthAfter: 'healthy run-abuse',
+    recoverS: 0.3,
+    ...r,
+  };
+}
+
+test('formatAbuseTable: one row per case with status, probe, survival, RSS, load and goal; skipped rows say why', () => {
+  const ok = abuseRow({ name: '40 MB BatchSearch' });
+  ok.goalMet = abuseGoalMet(ok);
+  const dead = abuseRow({
+    name: 'heavy',
+    status: 'UNAVAILABLE',
+    details: '',
+    targetAlive: false,
+    lost: ['router (signal SIGKILL: the bench\'s RSS cap, 1600 MB > 1536 MB)'],
+    rss: { beforeMb: 190, peakMb: 1600, afterMb: Number.NaN },
+    load: { router: 'router', sent: 50, failed: 7, failedByStatus: { UNAVAILABLE: 7 }, worstMs: 10_000, p99Ms: 9000 },
+  });
+  dead.goalMet = abuseGoalMet(dead);
+  const skipped = skippedAbuseRow('fifo', 'node', 'a FIFO', 'not measured');
+  assert.equal(ok.goalMet, true);
+  assert.equal(dead.goalMet, false);
+  assert.equal(abuseGoalMet({ targetAlive: true, lost: [], load: { ...ok.load!, failed: 1 } }), false, 'a failed normal query misses the goal');
+  const lines = formatAbuseTable([ok, dead, skipped]).split('\n');
+  assert.equal(lines.length, 5, 'header, separator, 3 rows');
+  assert.equal(lines[0].split(' | ').length, lines[1].split('|').length - 2, 'as many separators as columns');
+  assert.equal(
+    lines[2],
+    '| 40 MB BatchSearch | router | req | RESOURCE_EXHAUSTED: message too large \\| 41 MB | 12.5 | OK in 3 ms | yes | none | 190 / 251 / 200 | 400 / 0 | 35.2 | healthy run-abuse | met |',
+  );
+  assert.match(lines[3], /\| UNAVAILABLE \| 12\.5 \| OK in 3 ms \| NO \| router \(signal SIGKILL: the bench's RSS cap, 1600 MB > 1536 MB\) \| 190 \/ 1600 \/ \? \| 50 \/ 7 \(UNAVAILABLE 7\) \| 10000 \| healthy run-abuse \| MISSED \|$/);
+  assert.match(lines[4], /^\| fifo \| node \| a FIFO \| SKIPPED: not measured \|/);
+  const details = formatAbuseDetails([ok, skipped]);
+  assert.match(details, /- 40 MB BatchSearch \(3\.0 s; status message 24 chars; full redundancy again after 0\.3 s\):\n {4}peak RSS MB: router 251, node-0 180/);
+  assert.match(details, /- fifo: skipped: not measured/);
 });

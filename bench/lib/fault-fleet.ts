@@ -116,6 +116,29 @@ export class Fleet {
     return child;
   }
 
+  /** Names of the fleet's processes (`router`, `node-0`, ...). */
+  get processNames(): string[] {
+    return [...this.parts.processes.keys()];
+  }
+
+  /** The pid of process `name` (its current incarnation); undefined when it has none. */
+  pid(name: string): number | undefined {
+    return this.parts.processes.get(name)?.pid;
+  }
+
+  /** True while process `name` (its current incarnation) has not exited. */
+  isAlive(name: string): boolean {
+    const child = this.parts.processes.get(name);
+    return child !== undefined && !exited(child);
+  }
+
+  /** How process `name` ended (`code 1`, `signal SIGKILL`), or undefined while it runs. */
+  exitDescription(name: string): string | undefined {
+    const child = this.parts.processes.get(name);
+    if (!child || !exited(child)) return undefined;
+    return child.signalCode !== null ? `signal ${child.signalCode}` : `code ${child.exitCode}`;
+  }
+
   /** Sends `signal` to node `id` (SIGSTOP / SIGCONT). */
   signalNode(id: string, signal: NodeJS.Signals): void {
     const pid = this.child(id).pid;

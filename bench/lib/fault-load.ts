@@ -15,6 +15,9 @@ import { trackChild } from './exit-cleanup.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
+/** Environment variable that hands the load client its bearer token (auth routers). */
+export const LOAD_TOKEN_ENV = 'SHARDFLEET_BENCH_LOAD_TOKEN';
+
 /** One load run the parent asks for. */
 export interface LoadStart {
   op: 'start';
@@ -118,14 +121,17 @@ export class LoadClient {
 
   /**
    * Starts `bench/fault-load-client.ts` against `routerAddress` with the query vectors in
-   * `queriesFile` (raw float32 LE, row-major).
+   * `queriesFile` (raw float32 LE, row-major); with `bearerToken`, every query carries
+   * `authorization: Bearer <token>` (passed in the environment, not on the command line).
    */
-  static async start(routerAddress: string, queriesFile: string, dim: number): Promise<LoadClient> {
+  static async start(routerAddress: string, queriesFile: string, dim: number, bearerToken?: string): Promise<LoadClient> {
+    const env: NodeJS.ProcessEnv = { ...process.env, SHARDFLEET_LOG_LEVEL: 'warn' };
+    if (bearerToken !== undefined) env[LOAD_TOKEN_ENV] = bearerToken;
     const child = trackChild(
       spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'fault-load-client.ts'), routerAddress, queriesFile, String(dim)], {
         cwd: ROOT,
         stdio: ['pipe', 'pipe', 'inherit'],
-        env: { ...process.env, SHARDFLEET_LOG_LEVEL: 'warn' },
+        env,
       }),
     );
     const client = new LoadClient(child);

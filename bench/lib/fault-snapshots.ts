@@ -48,6 +48,8 @@ export interface BuildRunOptions {
   seed: number;
   numDbs: number;
   stderr: 'inherit' | 'ignore';
+  /** More `shardfleet build` flags (e.g. `--filter-columns label:int`). */
+  extraArgs?: string[];
 }
 
 /** `shardfleet build` of the IDX images (CLUSTER, l2, the default backend) as run `runId`; it becomes `_CURRENT`. */
@@ -69,6 +71,7 @@ export async function buildRun(o: BuildRunOptions): Promise<void> {
       '--run-id',
       o.runId,
       '--no-progress',
+      ...(o.extraArgs ?? []),
     ],
     o.stderr,
   );

@@ -29,6 +29,21 @@ export function parseStatusPeakRssMb(status: string): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/** Current RSS in MB from the text of /proc/<pid>/status (`VmRSS: N kB`); NaN when absent. */
+export function parseStatusRssMb(status: string): number {
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Current RSS of `pid` in MB (VmRSS); NaN when it cannot be read (e.g. the process exited). */
+export function rssMb(pid: number): number {
+  try {
+    return parseStatusRssMb(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return NaN;
+  }
+}
+
 /** CPU seconds used so far by process `pid` (all its threads); NaN when it cannot be read. */
 export function cpuSeconds(pid: number): number {
   try {
