@@ -8,8 +8,20 @@
  * (exactScanMaxRows 0) and forced exact scan: every hit matches (matchesFilter on its payload),
  * exactly top_k hits when at least top_k rows match and exactly all matches otherwise, best first,
  * and recall@10 against the exact filtered brute force (from the exact distances of returned ids)
- * is at least 0.95 — on f16 (l2) and i8 (cosine) shards. A shard built without filter columns
- * (the old layout) still opens and searches; a filter naming a column is rejected there.
+ * is at least a floor per quantization — on f16 (l2) and i8 (cosine) shards. A shard built
+ * without filter columns (the old layout) still opens and searches; a filter naming a column is
+ * rejected there.
+ *
+ * The shards are built with one thread: usearch's parallel HNSW build is not deterministic (two
+ * builds with 2 threads give different files), a single-threaded one is (byte-identical files), so
+ * the recall figures are the same on every run on a machine. The floors keep a margin anyway
+ * (other CPUs may round distances differently). Measured, recall@10 of the worst filter in the
+ * default and HNSW-first modes: f16 l2 0.992 (1-thread builds), 0.994-0.996 (2-thread builds
+ * x6), floor 0.95; i8 cosine 0.954 (1-thread builds x3, 2-thread builds x6; 0.950 once in an
+ * earlier 2-thread run, which failed the old floor 0.95): i8 quantization caps it, the build's
+ * threads hardly matter; floor 0.93, as for unfiltered i8 in usearch-shards.test.ts. Broken
+ * searches score far lower: matching rows picked at random 0.000-0.014 (0.13-0.14 for the 1%
+ * filter), a weak graph (M 4, efConstruction 16) 0.74 (f16) and 0.82 (i8).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -89,7 +101,8 @@ describe('filtered search on usearch shards', () => {
     const shardDir = join(dir.path, name);
     const writer = pool.createWriter({
       backend: 'usearch',
-      options: { dir: shardDir, dbId: 1, dim, metric, params: { ...DEFAULT_USEARCH_PARAMS, ...params }, threads: 2, ...(filterColumns ? { filterColumns } : {}) },
+      // One thread: a deterministic build (see the module comment).
+      options: { dir: shardDir, dbId: 1, dim, metric, params: { ...DEFAULT_USEARCH_PARAMS, ...params }, threads: 1, ...(filterColumns ? { filterColumns } : {}) },
     });
     for (let from = 0; from < n; from += 2500) {
       const to = Math.min(n, from + 2500);
@@ -109,7 +122,7 @@ describe('filtered search on usearch shards', () => {
   /**
    * Runs every filter in one mode and checks the contract; returns recall@10 per filter.
    */
-  async function checkFilters(reader: UsearchShardReader, metric: Metric, mode: string): Promise<Record<string, number>> {
+  async function checkFilters(reader: UsearchShardReader, metric: Metric, mode: string, floor: number): Promise<Record<string, number>> {
     const recalls: Record<string, number> = {};
     for (const [name, text] of Object.entries(FILTERS)) {
       const f = compiled(text);
@@ -132,7 +145,7 @@ describe('filtered search on usearch shards', () => {
         sum += recallAtK(metric, exact, exactTopK(base, ids, queries, q, dim, k, metric, rows).map((h) => h.score), k);
       });
       recalls[name] = rows.length === 0 ? 1 : sum / nq;
-      assert.ok(recalls[name] >= 0.95, `${mode} ${name}: recall@10 ${recalls[name].toFixed(3)} < 0.95`);
+      assert.ok(recalls[name] >= floor, `${mode} ${name}: recall@10 ${recalls[name].toFixed(3)} < ${floor}`);
     }
     return recalls;
   }
@@ -148,11 +161,11 @@ describe('filtered search on usearch shards', () => {
     return `${first.toFixed(2)}/${((performance.now() - started) / nq).toFixed(3)}`;
   }
 
-  for (const [quantization, metric] of [
-    ['f16', 'l2'],
-    ['i8', 'cosine'],
+  for (const [quantization, metric, floor] of [
+    ['f16', 'l2', 0.95],
+    ['i8', 'cosine', 0.93],
   ] as const) {
-    test(`${quantization} ${metric}: every hit matches, top_k when enough match, all matches otherwise, recall@10 >= 0.95`, async () => {
+    test(`${quantization} ${metric}: every hit matches, top_k when enough match, all matches otherwise, recall@10 >= ${floor}`, async () => {
       const shardDir = await build(`${quantization}-${metric}`, metric, { quantization }, COLUMNS);
       const selectivity = Object.fromEntries(Object.entries(FILTERS).map(([name, text]) => [name, (matchingRows(compiled(text)).length / n) * 100]));
       console.log(`# selectivity %: ${Object.entries(selectivity).map(([name, s]) => `${name} ${s.toFixed(2)}`).join(', ')}`);
@@ -164,7 +177,7 @@ describe('filtered search on usearch shards', () => {
       ] as const) {
         const reader = open(shardDir, metric, { quantization }, { filterColumns: COLUMNS, exactScanMaxRows });
         try {
-          const recalls = await checkFilters(reader, metric, `${quantization} ${mode}`);
+          const recalls = await checkFilters(reader, metric, `${quantization} ${mode}`, floor);
           console.log(`# ${quantization} ${metric} ${mode} recall@10: ${Object.entries(recalls).map(([name, r]) => `${name} ${r.toFixed(3)}`).join(', ')}`);
           if (mode === 'default') {
             const bytes = reader.filterBytes;
