@@ -16,12 +16,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ShardfleetClient } from '../src/client/router-client.ts';
 import { freePort } from '../src/cli/free-port.ts';
-import { ObjectNotFoundError, ObjectTooLargeError, StorageError } from '../src/common/errors.ts';
+import { ManifestParseError, ObjectNotFoundError, ObjectTooLargeError, StorageError } from '../src/common/errors.ts';
 import { checkHealth } from '../src/common/health.ts';
-import type { Manifest } from '../src/common/manifest.ts';
+import { CURRENT_FORMAT_VERSION, CURRENT_KEY, manifestKey, type CurrentPointer, type Manifest } from '../src/common/manifest.ts';
 import { ID_FILTER_FILE } from '../src/common/routing/id-filter.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import { S3ObjectStore } from '../src/common/storage/s3-object-store.ts';
+import { loadSnapshot } from '../src/common/snapshot-loader.ts';
+import { MAX_MANIFEST_BYTES, MAX_POINTER_BYTES } from '../src/common/store-reads.ts';
 import { readIdxImages } from '../src/writer/input/idx-source.ts';
 import { buildFashionSnapshot, FASHION_IMAGES, tempDir } from './helpers/fixtures.ts';
 import { startS3rver, type S3rverHandle } from './helpers/s3rver.ts';
@@ -139,6 +141,34 @@ describe('FileObjectStore: only regular files inside the root, reads bounded', (
     assert.equal((await store.get('runs/r1/big.bin', { maxBytes: 3 * 2 ** 20 })).length, 3 * 2 ** 20);
     assert.equal(await store.download('runs/r1/big.bin', local, { maxBytes: 3 * 2 ** 20 }), 3 * 2 ** 20);
     await assert.rejects(store.get('runs/r1/none.bin', { maxBytes: 10 }), ObjectNotFoundError);
+  });
+});
+
+describe('_CURRENT and manifests are read up to a fixed cap', () => {
+  test('an oversized pointer or manifest is a ManifestParseError naming its size and the cap; neither is read whole', async () => {
+    const dir = await tempDir('store-bounds-caps');
+    const store = new FileObjectStore(join(dir.path, 'store'));
+    try {
+      await store.put(CURRENT_KEY, Buffer.alloc(MAX_POINTER_BYTES + 1, 32));
+      await assert.rejects(loadSnapshot(store), (err: Error) => {
+        assert.ok(err instanceof ManifestParseError, `${err.name}: ${err.message}`);
+        assert.match(err.message, new RegExp(`_CURRENT in file:.* is ${MAX_POINTER_BYTES + 1} bytes, more than the ${MAX_POINTER_BYTES} bytes the pointer may have`));
+        return true;
+      });
+      const key = manifestKey('r1', new Date());
+      await store.put(key, '{}');
+      await truncate(store.pathOf(key), MAX_MANIFEST_BYTES + 10);
+      const pointer: CurrentPointer = { format_version: CURRENT_FORMAT_VERSION, manifest_ref: key, run_id: 'r1', published_at: new Date().toISOString() };
+      await store.put(CURRENT_KEY, JSON.stringify(pointer));
+      await assert.rejects(loadSnapshot(store), (err: Error) => {
+        assert.ok(err instanceof ManifestParseError, `${err.name}: ${err.message}`);
+        assert.match(err.message, new RegExp(`is ${MAX_MANIFEST_BYTES + 10} bytes, more than the ${MAX_MANIFEST_BYTES} bytes a manifest may have`));
+        return true;
+      });
+    } finally {
+      await store.close();
+      await dir.remove();
+    }
   });
 });
 
