@@ -10,7 +10,9 @@ import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { LEAN_CALL_OPTIONS, MAX_MESSAGE_BYTES, PROTO_DIR, SERVICE_PROTO_FILES, loadServicesPackageDefinition } from './proto.ts';
 import { buildFileDescriptorProtos, type EncodedFileDescriptor } from './proto-descriptors.ts';
 import { HealthImplementation } from './health.ts';
-import { AddressInUseError, ConfigValidationError, errorMessage } from './errors.ts';
+import { AddressInUseError, ConfigValidationError, ShardfleetError, errorMessage } from './errors.ts';
+import { boundDetails } from './bounded-text.ts';
+import { RequestPrescanner, type RequestLimits } from './message-prescan.ts';
 
 /** Fully-qualified name of the standard health service every shardfleet server exposes. */
 export const HEALTH_SERVICE = 'grpc.health.v1.Health';
@@ -39,6 +41,13 @@ export interface NewServerOptions {
    * `src/common/bearer-auth.ts`). They also see health and reflection calls.
    */
   interceptors?: grpc.ServerInterceptor[];
+  /**
+   * Limits checked on every request message of shardfleet's services BEFORE it is decoded
+   * (repeated-field counts, per-method byte sizes; see message-prescan.ts and request-limits.ts):
+   * a request over one fails with INVALID_ARGUMENT (counts) or RESOURCE_EXHAUSTED (bytes) naming
+   * the field or method, the limit and what raises it. Unset: no pre-scan.
+   */
+  requestLimits?: RequestLimits;
 }
 
 /** Options of {@link bindServer}. */
@@ -142,26 +151,50 @@ export function reflectionService(serviceNames: readonly string[]): ReflectionSe
 }
 
 /**
- * What a wrapped request deserializer returns instead of throwing when the request bytes do not
- * decode: grpc-js answers a throwing deserializer with INTERNAL ("Error deserializing request"),
- * a server fault, when the client's bytes are at fault.
+ * What a wrapped request deserializer returns instead of throwing when the request bytes are
+ * refused by the pre-scan or do not decode: grpc-js answers a throwing deserializer with INTERNAL
+ * ("Error deserializing request"), a server fault, when the client's bytes are at fault.
  */
 class UndecodableRequest {
-  constructor(readonly reason: string) {}
+  constructor(readonly status: Partial<grpc.StatusObject> & { code: grpc.status; details: string }) {}
 }
 
-/** The INVALID_ARGUMENT status of an undecodable request message of method `path`. */
-function undecodableStatus(path: string, request: UndecodableRequest): Partial<grpc.StatusObject> {
-  return { code: grpc.status.INVALID_ARGUMENT, details: `cannot decode the request message of ${path}: ${request.reason}` };
+/** The status of request bytes of method `path` that the pre-scan refused or the decoder threw on. */
+function refusedRequest(path: string, err: unknown): UndecodableRequest {
+  // A pre-scan refusal names its field or method itself; a decoder error needs the context.
+  if (err instanceof ShardfleetError) return new UndecodableRequest({ code: err.grpcCode as grpc.status, details: boundDetails(err.message) });
+  return new UndecodableRequest({ code: grpc.status.INVALID_ARGUMENT, details: boundDetails(`cannot decode the request message of ${path}: ${errorMessage(err)}`) });
+}
+
+/**
+ * A status error passed to a unary callback with its message cut to 1 KiB (bounded-text.ts): a
+ * long `grpc-message` trailer broke the HTTP/2 session and every call in flight on it.
+ */
+function boundedError(err: grpc.ServerErrorResponse | Partial<grpc.StatusObject>): grpc.ServerErrorResponse | Partial<grpc.StatusObject> {
+  // What grpc-js sends: `details` when the error has a numeric code, else the Error's message.
+  const hasCode = typeof err.code === 'number';
+  const details = hasCode && typeof err.details === 'string' ? err.details : err instanceof Error ? err.message : undefined;
+  if (details === undefined) return err;
+  const bounded = boundDetails(details);
+  if (bounded === details) return err;
+  return { code: hasCode ? err.code : grpc.status.UNKNOWN, details: bounded, metadata: err.metadata ?? new grpc.Metadata() };
 }
 
 /**
  * A grpc-js server whose unary and server-streaming methods (every Router, ShardNode and health
- * method) answer a request message that does not decode with INVALID_ARGUMENT naming the method
- * and the decoder's reason, before the handler runs. Client- and bidi-streaming methods (server
- * reflection) keep grpc-js's INTERNAL.
+ * method) check a request message against the server's request limits before decoding it
+ * (message-prescan.ts) and answer one that does not decode with INVALID_ARGUMENT naming the
+ * method and the decoder's reason, before the handler runs. Every unary error status's message
+ * is cut to 1 KiB. Client- and bidi-streaming methods (server reflection) keep grpc-js's INTERNAL.
  */
 class ShardfleetServer extends grpc.Server {
+  private readonly prescanner: RequestPrescanner | undefined;
+
+  constructor(options: grpc.ServerOptions, requestLimits: RequestLimits | undefined) {
+    super(options);
+    this.prescanner = requestLimits ? new RequestPrescanner(requestLimits) : undefined;
+  }
+
   override addService(service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void {
     const definition: Record<string, grpc.MethodDefinition<object, object>> = {};
     const handlers: grpc.UntypedServiceImplementation = {};
@@ -173,13 +206,15 @@ class ShardfleetServer extends grpc.Server {
         continue;
       }
       const deserialize = method.requestDeserialize;
+      const check = this.prescanner?.forMethod(method.path);
       definition[name] = {
         ...method,
         requestDeserialize: (bytes: Buffer): object => {
           try {
+            check?.(bytes);
             return deserialize(bytes);
           } catch (err) {
-            return new UndecodableRequest(errorMessage(err));
+            return refusedRequest(method.path, err);
           }
         },
       };
@@ -187,14 +222,14 @@ class ShardfleetServer extends grpc.Server {
       if (method.responseStream) {
         const handler = found as grpc.handleServerStreamingCall<unknown, unknown>;
         handlers[name] = (call: grpc.ServerWritableStream<unknown, unknown>): void => {
-          if (call.request instanceof UndecodableRequest) call.emit('error', undecodableStatus(method.path, call.request));
+          if (call.request instanceof UndecodableRequest) call.emit('error', call.request.status);
           else handler.call(implementation, call);
         };
       } else {
         const handler = found as grpc.handleUnaryCall<unknown, unknown>;
         handlers[name] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>): void => {
-          if (call.request instanceof UndecodableRequest) callback(undecodableStatus(method.path, call.request));
-          else handler.call(implementation, call, callback);
+          if (call.request instanceof UndecodableRequest) callback(call.request.status);
+          else handler.call(implementation, call, (err, value, trailer, flags) => (err ? callback(boundedError(err), value, trailer, flags) : callback(err, value, trailer, flags)));
         };
       }
     }
@@ -209,12 +244,15 @@ class ShardfleetServer extends grpc.Server {
  * @throws ConfigValidationError when a size limit is not a positive integer.
  */
 export function newServer(options: NewServerOptions = {}): grpc.Server {
-  return new ShardfleetServer({
-    'grpc.max_receive_message_length': positiveBytes('max receive message size', options.maxReceiveMessageBytes),
-    'grpc.max_send_message_length': positiveBytes('max send message size', options.maxSendMessageBytes),
-    ...LEAN_CALL_OPTIONS,
-    ...(options.interceptors ? { interceptors: options.interceptors } : {}),
-  });
+  return new ShardfleetServer(
+    {
+      'grpc.max_receive_message_length': positiveBytes('max receive message size', options.maxReceiveMessageBytes),
+      'grpc.max_send_message_length': positiveBytes('max send message size', options.maxSendMessageBytes),
+      ...LEAN_CALL_OPTIONS,
+      ...(options.interceptors ? { interceptors: options.interceptors } : {}),
+    },
+    options.requestLimits,
+  );
 }
 
 /**

@@ -23,6 +23,7 @@ import { startMetricsServer, type MetricsServer } from '../common/metrics/metric
 import { staticMembership, type MembershipView } from '../common/membership/membership.ts';
 import type { NodeEndpoint } from '../common/node-list.ts';
 import { loadRouterProto } from '../common/proto.ts';
+import { routerRequestLimits } from '../common/request-limits.ts';
 import type { BatchSearchRequest__Output } from '../common/proto-gen/shardfleet/v1/BatchSearchRequest.ts';
 import type { HealthResponse } from '../common/proto-gen/shardfleet/v1/HealthResponse.ts';
 import type { RouteRequest__Output } from '../common/proto-gen/shardfleet/v1/RouteRequest.ts';
@@ -243,10 +244,13 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
       s.placement,
     ).missing;
 
+  const maxGetKeys = config.maxGetKeys ?? DEFAULT_MAX_GET_KEYS;
+  if (!Number.isSafeInteger(maxGetKeys) || maxGetKeys < 1) throw new ConfigValidationError(`--max-get-keys must be an integer >= 1, got ${maxGetKeys}`);
   const server = newServer({
     maxReceiveMessageBytes: config.maxMessageBytes,
     maxSendMessageBytes: config.maxMessageBytes,
     interceptors: config.authToken === undefined ? [] : [bearerAuthInterceptor(config.authToken)],
+    requestLimits: routerRequestLimits(maxGetKeys),
   });
   let health: Awaited<ReturnType<typeof bindServer>>['health'] | undefined;
   const watcher = new SnapshotWatcher({
@@ -308,8 +312,6 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     }),
     metrics,
   };
-  const maxGetKeys = config.maxGetKeys ?? DEFAULT_MAX_GET_KEYS;
-  if (!Number.isSafeInteger(maxGetKeys) || maxGetKeys < 1) throw new ConfigValidationError(`--max-get-keys must be an integer >= 1, got ${maxGetKeys}`);
   const getBackend: GetBackend = { ...backend, maxGetKeys };
   const healthOptions = {
     staleAfterMs: config.staleAfterMs ?? Math.max(60_000, 3 * pollIntervalMs),

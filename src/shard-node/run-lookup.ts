@@ -9,6 +9,7 @@
  */
 import { InvalidQueryError, errorMessage } from '../common/errors.ts';
 import { kvKeyId } from '../common/kv-layout.ts';
+import { MAX_LOOKUP_KEYS } from '../common/request-limits.ts';
 import type { Manifest } from '../common/manifest.ts';
 import type { PackableLookup } from '../common/packed-lookups.ts';
 import type { ShardQuery__Output } from '../common/proto-gen/shardfleet/v1/ShardQuery.ts';
@@ -16,8 +17,8 @@ import { withSpan } from '../common/telemetry/spans.ts';
 import type { NodeRun } from './node-run.ts';
 import type { ShardIndexReader } from './shard-index-reader.ts';
 
-/** Most keys one SearchShards request may look up (over all its queries). */
-export const MAX_LOOKUP_KEYS = 100_000;
+/** Most keys one SearchShards request may look up (over all its queries; also checked before decoding). */
+export { MAX_LOOKUP_KEYS };
 
 /** The outcome of one (lookup query, shard): one row per key, or why the shard could not answer. */
 export interface LookupOutcome {
