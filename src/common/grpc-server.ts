@@ -2,6 +2,7 @@
  * Starting and stopping a grpc-js server with the standard health service and server reflection
  * (shared by the router and the shard node), with message size limits and optional TLS.
  */
+import type * as http2 from 'node:http2';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -13,6 +14,7 @@ import { HealthImplementation } from './health.ts';
 import { AddressInUseError, ConfigValidationError, ShardfleetError, errorMessage } from './errors.ts';
 import { boundDetails } from './bounded-text.ts';
 import { RequestPrescanner, type RequestLimits } from './message-prescan.ts';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, closeStalledHandshakes } from './handshake-timeout.ts';
 
 /** Fully-qualified name of the standard health service every shardfleet server exposes. */
 export const HEALTH_SERVICE = 'grpc.health.v1.Health';
@@ -25,6 +27,31 @@ export interface RunningServer {
   port: number;
   /** `host:port` actually bound. */
   address: string;
+}
+
+/** Default most concurrent calls (HTTP/2 streams) per client connection. */
+export const DEFAULT_MAX_CONCURRENT_STREAMS = 1000;
+/** Default time a connection without calls stays open before the server closes it (GOAWAY), ms (5 min). */
+export const DEFAULT_MAX_CONNECTION_IDLE_MS = 300_000;
+/** Interval of the server's keepalive PINGs on each connection, ms: a dead peer's connection is closed. */
+export const KEEPALIVE_TIME_MS = 60_000;
+/** How long the server waits for a keepalive PING's answer before closing the connection, ms. */
+export const KEEPALIVE_TIMEOUT_MS = 20_000;
+
+/** HTTP/2 connection limits of a server (CLI: --max-concurrent-streams, --max-connection-idle-ms, --handshake-timeout-ms). */
+export interface Http2Limits {
+  /**
+   * Most concurrent calls (HTTP/2 streams) per client connection (default
+   * {@link DEFAULT_MAX_CONCURRENT_STREAMS}); a client's further calls wait for a free stream.
+   */
+  maxConcurrentStreams?: number;
+  /** A connection with no call for this long is closed with GOAWAY, ms (default 300,000; 0 = never). */
+  maxConnectionIdleMs?: number;
+  /**
+   * A new connection that has not completed TLS and sent the HTTP/2 client preface within this
+   * is closed, ms (default {@link DEFAULT_HANDSHAKE_TIMEOUT_MS}, 10,000; 0 = no limit).
+   */
+  handshakeTimeoutMs?: number;
 }
 
 /** Options of {@link newServer}. */
@@ -48,6 +75,8 @@ export interface NewServerOptions {
    * the field or method, the limit and what raises it. Unset: no pre-scan.
    */
   requestLimits?: RequestLimits;
+  /** HTTP/2 connection limits (defaults in {@link Http2Limits}). */
+  http2?: Http2Limits;
 }
 
 /** Options of {@link bindServer}. */
@@ -59,6 +88,12 @@ export interface BindOptions {
    * and the health service, so `grpcurl list` works (default true).
    */
   reflection?: boolean;
+}
+
+function nonNegativeInt(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < 0) throw new ConfigValidationError(`${name} must be a non-negative integer, got ${v}`);
+  return v;
 }
 
 function positiveBytes(name: string, value: number | undefined): number {
@@ -190,9 +225,21 @@ function boundedError(err: grpc.ServerErrorResponse | Partial<grpc.StatusObject>
 class ShardfleetServer extends grpc.Server {
   private readonly prescanner: RequestPrescanner | undefined;
 
-  constructor(options: grpc.ServerOptions, requestLimits: RequestLimits | undefined) {
+  constructor(options: grpc.ServerOptions, requestLimits: RequestLimits | undefined, handshakeTimeoutMs: number) {
     super(options);
     this.prescanner = requestLimits ? new RequestPrescanner(requestLimits) : undefined;
+    if (handshakeTimeoutMs > 0) {
+      // grpc-js creates one Node HTTP/2 server per bound address in createHttp2Server (a private
+      // method, hence the cast) and offers no hook for its sockets; wrap it.
+      const self = this as unknown as { createHttp2Server?: (credentials: grpc.ServerCredentials) => http2.Http2Server };
+      const create = self.createHttp2Server;
+      if (typeof create !== 'function') throw new Error('@grpc/grpc-js has no Server.createHttp2Server: the HTTP/2 handshake timeout cannot be installed');
+      self.createHttp2Server = (credentials: grpc.ServerCredentials): http2.Http2Server => {
+        const server = create.call(this, credentials);
+        closeStalledHandshakes(server, handshakeTimeoutMs);
+        return server;
+      };
+    }
   }
 
   override addService(service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void {
@@ -239,19 +286,32 @@ class ShardfleetServer extends grpc.Server {
 
 /**
  * Creates a grpc-js server with shardfleet's message size limits (64 MiB each way unless
- * configured) and optional interceptors. A unary or server-streaming call whose request message
- * does not decode fails with INVALID_ARGUMENT (grpc-js alone answers INTERNAL).
- * @throws ConfigValidationError when a size limit is not a positive integer.
+ * configured), request limits checked before decoding (when given), HTTP/2 limits (streams per
+ * connection, idle connections, keepalive, a handshake timeout; see {@link Http2Limits}) and
+ * optional interceptors. A unary or server-streaming call whose request message does not decode
+ * fails with INVALID_ARGUMENT (grpc-js alone answers INTERNAL).
+ * @throws ConfigValidationError when a size limit is not a positive integer or an HTTP/2 limit
+ *   is negative (or max concurrent streams 0).
  */
 export function newServer(options: NewServerOptions = {}): grpc.Server {
+  const h = options.http2 ?? {};
+  const streams = nonNegativeInt('--max-concurrent-streams', h.maxConcurrentStreams, DEFAULT_MAX_CONCURRENT_STREAMS);
+  if (streams < 1) throw new ConfigValidationError('--max-concurrent-streams must be at least 1, got 0');
+  const idleMs = nonNegativeInt('--max-connection-idle-ms', h.maxConnectionIdleMs, DEFAULT_MAX_CONNECTION_IDLE_MS);
+  const handshakeMs = nonNegativeInt('--handshake-timeout-ms', h.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS);
   return new ShardfleetServer(
     {
       'grpc.max_receive_message_length': positiveBytes('max receive message size', options.maxReceiveMessageBytes),
       'grpc.max_send_message_length': positiveBytes('max send message size', options.maxSendMessageBytes),
+      'grpc.max_concurrent_streams': streams,
+      ...(idleMs > 0 ? { 'grpc.max_connection_idle_ms': idleMs } : {}),
+      'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
+      'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
       ...LEAN_CALL_OPTIONS,
       ...(options.interceptors ? { interceptors: options.interceptors } : {}),
     },
     options.requestLimits,
+    handshakeMs,
   );
 }
 

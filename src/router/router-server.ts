@@ -251,6 +251,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     maxSendMessageBytes: config.maxMessageBytes,
     interceptors: config.authToken === undefined ? [] : [bearerAuthInterceptor(config.authToken)],
     requestLimits: routerRequestLimits(maxGetKeys),
+    http2: config.http2,
   });
   let health: Awaited<ReturnType<typeof bindServer>>['health'] | undefined;
   const watcher = new SnapshotWatcher({

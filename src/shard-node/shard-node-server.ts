@@ -185,6 +185,7 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
     maxSendMessageBytes: config.maxMessageBytes,
     interceptors: config.authToken === undefined ? [] : [bearerAuthInterceptor(config.authToken)],
     requestLimits: shardNodeRequestLimits(),
+    http2: config.http2,
   });
   let health: HealthImplementation | undefined; // set once bound
   let stopped = false;
