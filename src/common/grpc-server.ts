@@ -13,7 +13,7 @@ import { buildFileDescriptorProtos, type EncodedFileDescriptor } from './proto-d
 import { HealthImplementation } from './health.ts';
 import { AddressInUseError, ConfigValidationError, ShardfleetError, errorMessage } from './errors.ts';
 import { boundDetails } from './bounded-text.ts';
-import { RequestPrescanner, type RequestLimits } from './message-prescan.ts';
+import { MalformedRequestError, RequestPrescanner, type RequestLimits } from './message-prescan.ts';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, closeStalledHandshakes } from './handshake-timeout.ts';
 
 /** Fully-qualified name of the standard health service every shardfleet server exposes. */
@@ -196,8 +196,8 @@ class UndecodableRequest {
 
 /** The status of request bytes of method `path` that the pre-scan refused or the decoder threw on. */
 function refusedRequest(path: string, err: unknown): UndecodableRequest {
-  // A pre-scan refusal names its field or method itself; a decoder error needs the context.
-  if (err instanceof ShardfleetError) return new UndecodableRequest({ code: err.grpcCode as grpc.status, details: boundDetails(err.message) });
+  // A pre-scan limit names its field or method itself; bytes that do not decode need the context.
+  if (err instanceof ShardfleetError && !(err instanceof MalformedRequestError)) return new UndecodableRequest({ code: err.grpcCode as grpc.status, details: boundDetails(err.message) });
   return new UndecodableRequest({ code: grpc.status.INVALID_ARGUMENT, details: boundDetails(`cannot decode the request message of ${path}: ${errorMessage(err)}`) });
 }
 

@@ -272,7 +272,7 @@ export class RequestPrescanner {
         const len = readVarint(state, end, plan.name);
         valueStart = state.pos;
         valueEnd = valueStart + len;
-      } else throw new MalformedRequestError(`${plan.name}: field ${id} has wire type ${wire}, which does not exist`);
+      } else throw new MalformedRequestError(`invalid wire type ${wire} at field ${id} of ${plan.name}`);
       if (valueEnd > end) throw new MalformedRequestError(`${plan.name}: field ${id} runs past the end of its message`);
       if (field) {
         let elements = 1;
