@@ -8,6 +8,7 @@ import { Option, type Command } from 'commander';
 import { loadBearerToken } from '../common/bearer-auth.ts';
 import { ConfigValidationError } from '../common/errors.ts';
 import type { ClientTlsFiles, TlsFiles } from '../common/grpc-security.ts';
+import type { Http2Limits } from '../common/grpc-server.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { createMembership, type Membership } from '../common/membership/membership.ts';
 import { shutdownTracing } from '../common/telemetry/tracing-shutdown.ts';
@@ -31,6 +32,9 @@ interface ServeFlags extends StoreFlags, RequestLimitFlags {
   tlsCa?: string;
   tlsRequireClientCert?: boolean;
   maxMessageBytes?: number;
+  maxConcurrentStreams?: number;
+  maxConnectionIdleMs?: number;
+  handshakeTimeoutMs?: number;
 }
 
 interface NodeFlags extends ServeFlags {
@@ -118,7 +122,17 @@ function addServeOptions(cmd: Command, defaultListen: string): Command {
     .addOption(opt('--tls-key <file>', 'private key of --tls-cert (PEM)', 'TLS_KEY'))
     .addOption(opt('--tls-ca <file>', 'CA bundle that client certificates must chain to (mTLS)', 'TLS_CA'))
     .addOption(opt('--tls-require-client-cert', 'require a client certificate signed by --tls-ca (mTLS)', 'TLS_REQUIRE_CLIENT_CERT'))
-    .addOption(opt('--max-message-bytes <n>', 'largest gRPC message received or sent (default 64 MiB)', 'MAX_MESSAGE_BYTES').argParser(intArg));
+    .addOption(opt('--max-message-bytes <n>', 'largest gRPC message received or sent (default 64 MiB)', 'MAX_MESSAGE_BYTES').argParser(intArg))
+    .addOption(opt('--max-concurrent-streams <n>', 'most concurrent calls (HTTP/2 streams) per client connection (default 1000)', 'MAX_CONCURRENT_STREAMS').argParser(intArg))
+    .addOption(opt('--max-connection-idle-ms <ms>', 'close a client connection without calls after this long (default 300000; 0 = never)', 'MAX_CONNECTION_IDLE_MS').argParser(intArg))
+    .addOption(
+      opt('--handshake-timeout-ms <ms>', 'close a connection that has not completed TLS and the HTTP/2 preface after this long (default 10000; 0 = never)', 'HANDSHAKE_TIMEOUT_MS').argParser(intArg),
+    );
+}
+
+/** The HTTP/2 limit flags (unset ones keep the defaults of grpc-server.ts). */
+function http2Limits(f: ServeFlags): Http2Limits {
+  return { maxConcurrentStreams: f.maxConcurrentStreams, maxConnectionIdleMs: f.maxConnectionIdleMs, handshakeTimeoutMs: f.handshakeTimeoutMs };
 }
 
 /**
@@ -190,6 +204,7 @@ export function serveCommand(): Command {
         metricsListen: flags.metricsListen,
         tls: serverTls(flags),
         maxMessageBytes: flags.maxMessageBytes,
+        http2: http2Limits(flags),
         authToken: loadBearerToken(flags.authTokenFile, process.env, '--auth-token-file'),
         requestLimits: requestLimitsFromFlags(flags),
         log,
@@ -245,6 +260,7 @@ export function serveCommand(): Command {
         rateLimitBurst: flags.rateLimitBurst,
         maxMessageBytes: flags.maxMessageBytes,
         requestLimits: requestLimitsFromFlags(flags),
+        http2: http2Limits(flags),
         log,
       });
       untilSignal(log, membership, handle);

@@ -2,6 +2,7 @@
  * Starting and stopping a grpc-js server with the standard health service and server reflection
  * (shared by the router and the shard node), with message size limits and optional TLS.
  */
+import type * as http2 from 'node:http2';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -10,7 +11,10 @@ import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { LEAN_CALL_OPTIONS, MAX_MESSAGE_BYTES, PROTO_DIR, SERVICE_PROTO_FILES, loadServicesPackageDefinition } from './proto.ts';
 import { buildFileDescriptorProtos, type EncodedFileDescriptor } from './proto-descriptors.ts';
 import { HealthImplementation } from './health.ts';
-import { AddressInUseError, ConfigValidationError, errorMessage } from './errors.ts';
+import { AddressInUseError, ConfigValidationError, ShardfleetError, errorMessage } from './errors.ts';
+import { boundDetails } from './bounded-text.ts';
+import { MalformedRequestError, RequestPrescanner, type WireLimits } from './message-prescan.ts';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, closeStalledHandshakes } from './handshake-timeout.ts';
 
 /** Fully-qualified name of the standard health service every shardfleet server exposes. */
 export const HEALTH_SERVICE = 'grpc.health.v1.Health';
@@ -23,6 +27,31 @@ export interface RunningServer {
   port: number;
   /** `host:port` actually bound. */
   address: string;
+}
+
+/** Default most concurrent calls (HTTP/2 streams) per client connection. */
+export const DEFAULT_MAX_CONCURRENT_STREAMS = 1000;
+/** Default time a connection without calls stays open before the server closes it (GOAWAY), ms (5 min). */
+export const DEFAULT_MAX_CONNECTION_IDLE_MS = 300_000;
+/** Interval of the server's keepalive PINGs on each connection, ms: a dead peer's connection is closed. */
+export const KEEPALIVE_TIME_MS = 60_000;
+/** How long the server waits for a keepalive PING's answer before closing the connection, ms. */
+export const KEEPALIVE_TIMEOUT_MS = 20_000;
+
+/** HTTP/2 connection limits of a server (CLI: --max-concurrent-streams, --max-connection-idle-ms, --handshake-timeout-ms). */
+export interface Http2Limits {
+  /**
+   * Most concurrent calls (HTTP/2 streams) per client connection (default
+   * {@link DEFAULT_MAX_CONCURRENT_STREAMS}); a client's further calls wait for a free stream.
+   */
+  maxConcurrentStreams?: number;
+  /** A connection with no call for this long is closed with GOAWAY, ms (default 300,000; 0 = never). */
+  maxConnectionIdleMs?: number;
+  /**
+   * A new connection that has not completed TLS and sent the HTTP/2 client preface within this
+   * is closed, ms (default {@link DEFAULT_HANDSHAKE_TIMEOUT_MS}, 10,000; 0 = no limit).
+   */
+  handshakeTimeoutMs?: number;
 }
 
 /** Options of {@link newServer}. */
@@ -39,6 +68,15 @@ export interface NewServerOptions {
    * `src/common/bearer-auth.ts`). They also see health and reflection calls.
    */
   interceptors?: grpc.ServerInterceptor[];
+  /**
+   * Limits checked on every request message of shardfleet's services BEFORE it is decoded
+   * (repeated-field counts, per-method byte sizes; see message-prescan.ts and wire-limits.ts):
+   * a request over one fails with INVALID_ARGUMENT (counts) or RESOURCE_EXHAUSTED (bytes) naming
+   * the field or method, the limit and what raises it. Unset: no pre-scan.
+   */
+  wireLimits?: WireLimits;
+  /** HTTP/2 connection limits (defaults in {@link Http2Limits}). */
+  http2?: Http2Limits;
 }
 
 /** Options of {@link bindServer}. */
@@ -50,6 +88,12 @@ export interface BindOptions {
    * and the health service, so `grpcurl list` works (default true).
    */
   reflection?: boolean;
+}
+
+function nonNegativeInt(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < 0) throw new ConfigValidationError(`${name} must be a non-negative integer, got ${v}`);
+  return v;
 }
 
 function positiveBytes(name: string, value: number | undefined): number {
@@ -142,26 +186,62 @@ export function reflectionService(serviceNames: readonly string[]): ReflectionSe
 }
 
 /**
- * What a wrapped request deserializer returns instead of throwing when the request bytes do not
- * decode: grpc-js answers a throwing deserializer with INTERNAL ("Error deserializing request"),
- * a server fault, when the client's bytes are at fault.
+ * What a wrapped request deserializer returns instead of throwing when the request bytes are
+ * refused by the pre-scan or do not decode: grpc-js answers a throwing deserializer with INTERNAL
+ * ("Error deserializing request"), a server fault, when the client's bytes are at fault.
  */
 class UndecodableRequest {
-  constructor(readonly reason: string) {}
+  constructor(readonly status: Partial<grpc.StatusObject> & { code: grpc.status; details: string }) {}
 }
 
-/** The INVALID_ARGUMENT status of an undecodable request message of method `path`. */
-function undecodableStatus(path: string, request: UndecodableRequest): Partial<grpc.StatusObject> {
-  return { code: grpc.status.INVALID_ARGUMENT, details: `cannot decode the request message of ${path}: ${request.reason}` };
+/** The status of request bytes of method `path` that the pre-scan refused or the decoder threw on. */
+function refusedRequest(path: string, err: unknown): UndecodableRequest {
+  // A pre-scan limit names its field or method itself; bytes that do not decode need the context.
+  if (err instanceof ShardfleetError && !(err instanceof MalformedRequestError)) return new UndecodableRequest({ code: err.grpcCode as grpc.status, details: boundDetails(err.message) });
+  return new UndecodableRequest({ code: grpc.status.INVALID_ARGUMENT, details: boundDetails(`cannot decode the request message of ${path}: ${errorMessage(err)}`) });
+}
+
+/**
+ * A status error passed to a unary callback with its message cut to 1 KiB (bounded-text.ts): a
+ * long `grpc-message` trailer broke the HTTP/2 session and every call in flight on it.
+ */
+function boundedError(err: grpc.ServerErrorResponse | Partial<grpc.StatusObject>): grpc.ServerErrorResponse | Partial<grpc.StatusObject> {
+  // What grpc-js sends: `details` when the error has a numeric code, else the Error's message.
+  const hasCode = typeof err.code === 'number';
+  const details = hasCode && typeof err.details === 'string' ? err.details : err instanceof Error ? err.message : undefined;
+  if (details === undefined) return err;
+  const bounded = boundDetails(details);
+  if (bounded === details) return err;
+  return { code: hasCode ? err.code : grpc.status.UNKNOWN, details: bounded, metadata: err.metadata ?? new grpc.Metadata() };
 }
 
 /**
  * A grpc-js server whose unary and server-streaming methods (every Router, ShardNode and health
- * method) answer a request message that does not decode with INVALID_ARGUMENT naming the method
- * and the decoder's reason, before the handler runs. Client- and bidi-streaming methods (server
- * reflection) keep grpc-js's INTERNAL.
+ * method) check a request message against the server's request limits before decoding it
+ * (message-prescan.ts) and answer one that does not decode with INVALID_ARGUMENT naming the
+ * method and the decoder's reason, before the handler runs. Every unary error status's message
+ * is cut to 1 KiB. Client- and bidi-streaming methods (server reflection) keep grpc-js's INTERNAL.
  */
 class ShardfleetServer extends grpc.Server {
+  private readonly prescanner: RequestPrescanner | undefined;
+
+  constructor(options: grpc.ServerOptions, wireLimits: WireLimits | undefined, handshakeTimeoutMs: number) {
+    super(options);
+    this.prescanner = wireLimits ? new RequestPrescanner(wireLimits) : undefined;
+    if (handshakeTimeoutMs > 0) {
+      // grpc-js creates one Node HTTP/2 server per bound address in createHttp2Server (a private
+      // method, hence the cast) and offers no hook for its sockets; wrap it.
+      const self = this as unknown as { createHttp2Server?: (credentials: grpc.ServerCredentials) => http2.Http2Server };
+      const create = self.createHttp2Server;
+      if (typeof create !== 'function') throw new Error('@grpc/grpc-js has no Server.createHttp2Server: the HTTP/2 handshake timeout cannot be installed');
+      self.createHttp2Server = (credentials: grpc.ServerCredentials): http2.Http2Server => {
+        const server = create.call(this, credentials);
+        closeStalledHandshakes(server, handshakeTimeoutMs);
+        return server;
+      };
+    }
+  }
+
   override addService(service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void {
     const definition: Record<string, grpc.MethodDefinition<object, object>> = {};
     const handlers: grpc.UntypedServiceImplementation = {};
@@ -173,13 +253,15 @@ class ShardfleetServer extends grpc.Server {
         continue;
       }
       const deserialize = method.requestDeserialize;
+      const check = this.prescanner?.forMethod(method.path);
       definition[name] = {
         ...method,
         requestDeserialize: (bytes: Buffer): object => {
           try {
+            check?.(bytes);
             return deserialize(bytes);
           } catch (err) {
-            return new UndecodableRequest(errorMessage(err));
+            return refusedRequest(method.path, err);
           }
         },
       };
@@ -187,14 +269,14 @@ class ShardfleetServer extends grpc.Server {
       if (method.responseStream) {
         const handler = found as grpc.handleServerStreamingCall<unknown, unknown>;
         handlers[name] = (call: grpc.ServerWritableStream<unknown, unknown>): void => {
-          if (call.request instanceof UndecodableRequest) call.emit('error', undecodableStatus(method.path, call.request));
+          if (call.request instanceof UndecodableRequest) call.emit('error', call.request.status);
           else handler.call(implementation, call);
         };
       } else {
         const handler = found as grpc.handleUnaryCall<unknown, unknown>;
         handlers[name] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>): void => {
-          if (call.request instanceof UndecodableRequest) callback(undecodableStatus(method.path, call.request));
-          else handler.call(implementation, call, callback);
+          if (call.request instanceof UndecodableRequest) callback(call.request.status);
+          else handler.call(implementation, call, (err, value, trailer, flags) => (err ? callback(boundedError(err), value, trailer, flags) : callback(err, value, trailer, flags)));
         };
       }
     }
@@ -204,17 +286,33 @@ class ShardfleetServer extends grpc.Server {
 
 /**
  * Creates a grpc-js server with shardfleet's message size limits (64 MiB each way unless
- * configured) and optional interceptors. A unary or server-streaming call whose request message
- * does not decode fails with INVALID_ARGUMENT (grpc-js alone answers INTERNAL).
- * @throws ConfigValidationError when a size limit is not a positive integer.
+ * configured), request limits checked before decoding (when given), HTTP/2 limits (streams per
+ * connection, idle connections, keepalive, a handshake timeout; see {@link Http2Limits}) and
+ * optional interceptors. A unary or server-streaming call whose request message does not decode
+ * fails with INVALID_ARGUMENT (grpc-js alone answers INTERNAL).
+ * @throws ConfigValidationError when a size limit is not a positive integer or an HTTP/2 limit
+ *   is negative (or max concurrent streams 0).
  */
 export function newServer(options: NewServerOptions = {}): grpc.Server {
-  return new ShardfleetServer({
-    'grpc.max_receive_message_length': positiveBytes('max receive message size', options.maxReceiveMessageBytes),
-    'grpc.max_send_message_length': positiveBytes('max send message size', options.maxSendMessageBytes),
-    ...LEAN_CALL_OPTIONS,
-    ...(options.interceptors ? { interceptors: options.interceptors } : {}),
-  });
+  const h = options.http2 ?? {};
+  const streams = nonNegativeInt('--max-concurrent-streams', h.maxConcurrentStreams, DEFAULT_MAX_CONCURRENT_STREAMS);
+  if (streams < 1) throw new ConfigValidationError('--max-concurrent-streams must be at least 1, got 0');
+  const idleMs = nonNegativeInt('--max-connection-idle-ms', h.maxConnectionIdleMs, DEFAULT_MAX_CONNECTION_IDLE_MS);
+  const handshakeMs = nonNegativeInt('--handshake-timeout-ms', h.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS);
+  return new ShardfleetServer(
+    {
+      'grpc.max_receive_message_length': positiveBytes('max receive message size', options.maxReceiveMessageBytes),
+      'grpc.max_send_message_length': positiveBytes('max send message size', options.maxSendMessageBytes),
+      'grpc.max_concurrent_streams': streams,
+      ...(idleMs > 0 ? { 'grpc.max_connection_idle_ms': idleMs } : {}),
+      'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
+      'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
+      ...LEAN_CALL_OPTIONS,
+      ...(options.interceptors ? { interceptors: options.interceptors } : {}),
+    },
+    options.wireLimits,
+    handshakeMs,
+  );
 }
 
 /**

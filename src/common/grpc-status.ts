@@ -2,6 +2,7 @@
  * The one place where errors become gRPC statuses (service edge) and back (client side).
  */
 import * as grpc from '@grpc/grpc-js';
+import { boundDetails } from './bounded-text.ts';
 import { ShardfleetError, errorMessage } from './errors.ts';
 
 /** A gRPC error as passed to a unary callback. */
@@ -9,11 +10,12 @@ export type ServiceErrorLike = Partial<grpc.StatusObject> & { code: grpc.status;
 
 /**
  * Maps any thrown value to a gRPC status error: a {@link ShardfleetError} keeps its `grpcCode`
- * and message; anything else becomes INTERNAL.
+ * and message; anything else becomes INTERNAL. The message is cut to
+ * MAX_STATUS_DETAILS_BYTES (1 KiB) with `…(N more bytes)` (see bounded-text.ts).
  */
 export function toServiceError(err: unknown): ServiceErrorLike {
   const code = err instanceof ShardfleetError ? (err.grpcCode as grpc.status) : grpc.status.INTERNAL;
-  const details = errorMessage(err);
+  const details = boundDetails(errorMessage(err));
   return { code, details, message: details, metadata: new grpc.Metadata() };
 }
 

@@ -3,6 +3,7 @@
  */
 import type { Logger } from 'pino';
 import type { TlsFiles } from './grpc-security.ts';
+import type { Http2Limits } from './grpc-server.ts';
 import type { NodeEndpoint } from './node-list.ts';
 import type { ObjectStore } from './storage/object-store.ts';
 
@@ -22,5 +23,7 @@ export interface ReaderProcessConfig {
   tls?: TlsFiles;
   /** Largest gRPC message received or sent, bytes (default 64 MiB). */
   maxMessageBytes?: number;
+  /** HTTP/2 limits of the served port: streams per connection, idle and handshake timeouts (defaults in grpc-server.ts). */
+  http2?: Http2Limits;
   log: Logger;
 }

@@ -10,11 +10,14 @@ import type { BatchSearchRequest__Output } from '../common/proto-gen/shardfleet/
 import type { BatchSearchResponse } from '../common/proto-gen/shardfleet/v1/BatchSearchResponse.ts';
 import type { BatchSearchResult } from '../common/proto-gen/shardfleet/v1/BatchSearchResult.ts';
 import { withSpan } from '../common/telemetry/spans.ts';
+import { boundDetails } from '../common/bounded-text.ts';
 import { fanOut } from './fan-out.ts';
 import { assembleResponse, outcomeLabel, prepareQuery, recordFanOut, type PreparedQuery, type SearchBackend } from './search-service.ts';
 
-/** Most queries one BatchSearch may carry. */
-export const MAX_BATCH_QUERIES = 1000;
+import { MAX_BATCH_QUERIES } from '../common/wire-limits.ts';
+
+/** Most queries one BatchSearch may carry (also checked before decoding, wire-limits.ts). */
+export { MAX_BATCH_QUERIES };
 
 /**
  * The `outcome` label of a BatchSearch in `shardfleet_router_request_duration_seconds`, from its
@@ -36,7 +39,7 @@ export function batchOutcomeLabel(results: readonly BatchSearchResult[]): string
 
 function errorResult(err: unknown): BatchSearchResult {
   const code = err instanceof ShardfleetError ? err.grpcCode : GrpcCode.INTERNAL;
-  return { response: null, error_code: code, error_message: errorMessage(err) };
+  return { response: null, error_code: code, error_message: boundDetails(errorMessage(err)) };
 }
 
 /**

@@ -18,6 +18,7 @@
  */
 import { DeadlineExceededError, InvalidQueryError, ShardCoverageError } from '../common/errors.ts';
 import { DEFAULT_REQUEST_LIMITS, checkKeyBytes, type RequestLimits } from '../common/request-limits.ts';
+import { quoteInput } from '../common/bounded-text.ts';
 import { shardDirName, type Manifest } from '../common/manifest.ts';
 import type { KeyLookup } from '../common/packed-lookups.ts';
 import type { GetRequest__Output } from '../common/proto-gen/shardfleet/v1/GetRequest.ts';
@@ -86,7 +87,7 @@ export function keyBytesOf(manifest: Manifest, key: Key__Output | null | undefin
     value = BigInt(n);
   } else {
     const text = key.int_key_decimal ?? '';
-    if (!/^-?\d{1,20}$/.test(text)) throw new InvalidQueryError(`${where}: int_key_decimal ${JSON.stringify(text)} is not a decimal integer`);
+    if (!/^-?\d{1,20}$/.test(text)) throw new InvalidQueryError(`${where}: int_key_decimal ${quoteInput(text)} is not a decimal integer (at most 20 digits, optional leading -)`);
     value = BigInt(text);
     if (value < INT64_MIN || value > INT64_MAX) throw new InvalidQueryError(`${where}: int_key_decimal ${text} is outside the signed 64-bit range`);
   }

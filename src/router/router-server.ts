@@ -23,6 +23,7 @@ import { startMetricsServer, type MetricsServer } from '../common/metrics/metric
 import { staticMembership, type MembershipView } from '../common/membership/membership.ts';
 import type { NodeEndpoint } from '../common/node-list.ts';
 import { loadRouterProto } from '../common/proto.ts';
+import { routerWireLimits } from '../common/wire-limits.ts';
 import type { BatchSearchRequest__Output } from '../common/proto-gen/shardfleet/v1/BatchSearchRequest.ts';
 import type { HealthResponse } from '../common/proto-gen/shardfleet/v1/HealthResponse.ts';
 import type { RouteRequest__Output } from '../common/proto-gen/shardfleet/v1/RouteRequest.ts';
@@ -250,10 +251,13 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
       s.placement,
     ).missing;
 
+  const maxGetKeys = limits.maxGetKeys;
   const server = newServer({
     maxReceiveMessageBytes: config.maxMessageBytes,
     maxSendMessageBytes: config.maxMessageBytes,
     interceptors: config.authToken === undefined ? [] : [bearerAuthInterceptor(config.authToken)],
+    wireLimits: routerWireLimits(maxGetKeys),
+    http2: config.http2,
   });
   let health: Awaited<ReturnType<typeof bindServer>>['health'] | undefined;
   const watcher = new SnapshotWatcher({
@@ -316,7 +320,6 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     metrics,
     limits,
   };
-  const maxGetKeys = limits.maxGetKeys;
   const getBackend: GetBackend = { ...backend, maxGetKeys };
   const healthOptions = {
     staleAfterMs: config.staleAfterMs ?? Math.max(60_000, 3 * pollIntervalMs),

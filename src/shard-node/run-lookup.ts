@@ -10,12 +10,16 @@
 import { InvalidQueryError, errorMessage } from '../common/errors.ts';
 import { DEFAULT_REQUEST_LIMITS, REQUEST_LIMIT_FLAGS, checkKeyBytes, limitError, type RequestLimits } from '../common/request-limits.ts';
 import { kvKeyId } from '../common/kv-layout.ts';
+import { MAX_LOOKUP_KEYS } from '../common/wire-limits.ts';
 import type { Manifest } from '../common/manifest.ts';
 import type { PackableLookup } from '../common/packed-lookups.ts';
 import type { ShardQuery__Output } from '../common/proto-gen/shardfleet/v1/ShardQuery.ts';
 import { withSpan } from '../common/telemetry/spans.ts';
 import type { NodeRun } from './node-run.ts';
 import type { ShardIndexReader } from './shard-index-reader.ts';
+
+/** Most keys one SearchShards request may look up (over all its queries; also checked before decoding). */
+export { MAX_LOOKUP_KEYS };
 
 /** The outcome of one (lookup query, shard): one row per key, or why the shard could not answer. */
 export interface LookupOutcome {

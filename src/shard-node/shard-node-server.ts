@@ -28,6 +28,7 @@ import type { NodeEndpoint } from '../common/node-list.ts';
 import { packHits } from '../common/packed-hits.ts';
 import { packLookups } from '../common/packed-lookups.ts';
 import { loadShardNodeProto } from '../common/proto.ts';
+import { shardNodeWireLimits } from '../common/wire-limits.ts';
 import type { SearchShardsRequest__Output } from '../common/proto-gen/shardfleet/v1/SearchShardsRequest.ts';
 import type { SearchShardsResponse } from '../common/proto-gen/shardfleet/v1/SearchShardsResponse.ts';
 import type { ShardQuery__Output } from '../common/proto-gen/shardfleet/v1/ShardQuery.ts';
@@ -192,6 +193,8 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
     maxReceiveMessageBytes: config.maxMessageBytes,
     maxSendMessageBytes: config.maxMessageBytes,
     interceptors: config.authToken === undefined ? [] : [bearerAuthInterceptor(config.authToken)],
+    wireLimits: shardNodeWireLimits(),
+    http2: config.http2,
   });
   let health: HealthImplementation | undefined; // set once bound
   let stopped = false;

@@ -32,6 +32,7 @@
 import { Environment, EvaluationError, type ParseResult, ParseError } from '@marcbachmann/cel-js';
 import { xxh3 } from '@node-rs/xxhash';
 
+import { listInputs } from '../bounded-text.ts';
 import { ConfigValidationError, InputRecordError, InvalidQueryError } from '../errors.ts';
 import { CEL_COERCIONS, CelCoercionError, type CelCoercion, type CelValue, type RoutingToken, UnsignedInt, describeValue, formatCelValue, tokenKey } from './cel-values.ts';
 import { checkShardIds, rejectMultiProbe } from './route-checks.ts';
@@ -286,7 +287,7 @@ export class CelRouting implements ShardRouting {
     const unused = Object.keys(query.routingContext).filter((name) => !this.#columns.some((c) => c.name === name));
     if (unused.length > 0) {
       throw new InvalidQueryError(
-        `routing_context column${unused.length > 1 ? 's' : ''} ${unused.map((c) => JSON.stringify(c)).join(', ')} ${unused.length > 1 ? 'are' : 'is'} not used by CEL expression ${this.#quoted} (its columns: ${this.#declared()})`,
+        `routing_context column${unused.length > 1 ? 's' : ''} ${listInputs(unused)} ${unused.length > 1 ? 'are' : 'is'} not used by CEL expression ${this.#quoted} (its columns: ${this.#declared()})`,
       );
     }
     try {

@@ -20,6 +20,7 @@
  */
 import { UnsignedInt } from '@marcbachmann/cel-js/evaluator';
 
+import { quoteInput } from '../bounded-text.ts';
 import type { CelColumnType } from './routing-context.ts';
 
 export { UnsignedInt };
@@ -40,7 +41,7 @@ const DECIMAL_INTEGER = /^-?(?:0|[1-9][0-9]*)$/;
 
 /** Describes a routing value for an error message, e.g. `3.5 (number)`, `"x" (string)`. */
 export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return `${JSON.stringify(value)} (string)`;
+  if (typeof value === 'string') return `${quoteInput(value)} (string)`;
   if (typeof value === 'bigint') return `${value} (bigint)`;
   if (value instanceof UnsignedInt) return `${value.value}u (uint)`;
   if (value instanceof Uint8Array) return `${value.length} bytes (Uint8Array)`;

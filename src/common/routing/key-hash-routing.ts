@@ -11,6 +11,7 @@
  * similarity query cannot be routed: a search on a hash-sharded snapshot probes every shard
  * (or the caller's `shard_ids`). The CEL strategy is the way to route a query to one shard by key.
  */
+import { quoteInput } from '../bounded-text.ts';
 import { InputRecordError, InvalidQueryError } from '../errors.ts';
 import { shardHash } from './cel-routing.ts';
 import { checkShardIds, rejectRoutingContext } from './route-checks.ts';
@@ -39,7 +40,7 @@ const utf8 = new TextEncoder();
 export function canonicalKeyBytes(key: ShardKey): Uint8Array {
   if (typeof key === 'string') {
     if (key.length === 0) throw new RangeError('key is empty: a key must be a non-empty string, an integer or non-empty bytes');
-    if (LONE_SURROGATE.test(key)) throw new RangeError(`key ${JSON.stringify(key)} contains an unpaired UTF-16 surrogate and has no UTF-8 encoding`);
+    if (LONE_SURROGATE.test(key)) throw new RangeError(`key ${quoteInput(key)} contains an unpaired UTF-16 surrogate and has no UTF-8 encoding`);
     return utf8.encode(key);
   }
   if (typeof key === 'number') {

@@ -3,6 +3,7 @@
  * routing_context sent to a strategy that does not read one.
  */
 import { InvalidQueryError } from '../errors.ts';
+import { listInputs } from '../bounded-text.ts';
 import type { RoutingContext } from './routing-context.ts';
 
 /**
@@ -54,7 +55,7 @@ export function rejectRoutingContext(context: RoutingContext | undefined, strate
   const columns = context === undefined ? [] : Object.keys(context);
   if (columns.length === 0) return;
   throw new InvalidQueryError(
-    `routing_context (column${columns.length > 1 ? 's' : ''} ${columns.map((c) => JSON.stringify(c)).join(', ')}) is only read by CEL-sharded snapshots; ` +
+    `routing_context (column${columns.length > 1 ? 's' : ''} ${listInputs(columns)}) is only read by CEL-sharded snapshots; ` +
       `this snapshot uses ${strategy} sharding: leave routing_context empty`,
   );
 }
