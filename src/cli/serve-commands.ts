@@ -30,6 +30,7 @@ interface ServeFlags extends StoreFlags {
   tlsCa?: string;
   tlsRequireClientCert?: boolean;
   maxMessageBytes?: number;
+  maxResponseBytes?: number;
 }
 
 interface NodeFlags extends ServeFlags {
@@ -60,6 +61,7 @@ interface RouterFlags extends ServeFlags {
   nodeAuthTokenFile?: string;
   rateLimitQps?: number;
   maxGetKeys?: number;
+  maxTopK?: number;
   rateLimitBurst?: number;
 }
 
@@ -118,7 +120,14 @@ function addServeOptions(cmd: Command, defaultListen: string): Command {
     .addOption(opt('--tls-key <file>', 'private key of --tls-cert (PEM)', 'TLS_KEY'))
     .addOption(opt('--tls-ca <file>', 'CA bundle that client certificates must chain to (mTLS)', 'TLS_CA'))
     .addOption(opt('--tls-require-client-cert', 'require a client certificate signed by --tls-ca (mTLS)', 'TLS_REQUIRE_CLIENT_CERT'))
-    .addOption(opt('--max-message-bytes <n>', 'largest gRPC message received or sent (default 64 MiB)', 'MAX_MESSAGE_BYTES').argParser(intArg));
+    .addOption(opt('--max-message-bytes <n>', 'largest gRPC message received or sent (default 64 MiB)', 'MAX_MESSAGE_BYTES').argParser(intArg))
+    .addOption(
+      opt(
+        '--max-response-bytes <n>',
+        'largest estimated answer of one call (results x (dims x 4 + payload estimate)): a router refuses larger Search/BatchSearch, a node larger SearchShards, with RESOURCE_EXHAUSTED; give routers and nodes the same value (default 64 MiB)',
+        'MAX_RESPONSE_BYTES',
+      ).argParser(intArg),
+    );
 }
 
 /**
@@ -190,6 +199,7 @@ export function serveCommand(): Command {
         metricsListen: flags.metricsListen,
         tls: serverTls(flags),
         maxMessageBytes: flags.maxMessageBytes,
+        maxResponseBytes: flags.maxResponseBytes,
         authToken: loadBearerToken(flags.authTokenFile, process.env, '--auth-token-file'),
         log,
       });
@@ -214,6 +224,7 @@ export function serveCommand(): Command {
       opt('--node-auth-token-file <file|env:NAME>', 'send "authorization: Bearer <token>" on every call to the nodes (their --auth-token-file)', 'NODE_AUTH_TOKEN_FILE'),
     )
     .addOption(opt('--max-get-keys <n>', 'most keys one MultiGet may carry (more: INVALID_ARGUMENT)', 'MAX_GET_KEYS').argParser(intArg))
+    .addOption(opt('--max-top-k <n>', 'largest top_k of a query (more: INVALID_ARGUMENT; default 1000)', 'MAX_TOP_K').argParser(intArg))
     .addOption(opt('--rate-limit-qps <n>', 'token-bucket rate limit per router (0 = off); BatchSearch costs one per query', 'RATE_LIMIT_QPS').argParser(intArg))
     .addOption(opt('--rate-limit-burst <n>', 'token-bucket size (default: ceil(qps))', 'RATE_LIMIT_BURST').argParser(intArg))
     .action(async (flags: RouterFlags) => {
@@ -243,6 +254,8 @@ export function serveCommand(): Command {
         maxGetKeys: flags.maxGetKeys,
         rateLimitBurst: flags.rateLimitBurst,
         maxMessageBytes: flags.maxMessageBytes,
+        maxResponseBytes: flags.maxResponseBytes,
+        maxTopK: flags.maxTopK,
         log,
       });
       untilSignal(log, membership, handle);

@@ -27,11 +27,18 @@
  * - a call to a node that is not a ready replica (the last-resort list of replica-state.ts) first
  *   waits up to `connectGraceMs` for the node's channel to connect, so a node that has just come
  *   up (its Status view still stale) answers instead of failing fast.
+ * - a call that fails for the request's own fault (INVALID_ARGUMENT, or RESOURCE_EXHAUSTED: too
+ *   large for the node's `--max-response-bytes` or message limit; see caller-fault.ts) is neither
+ *   retried nor hedged: its shards fail at once with the node's reason, and the query's
+ *   {@link QueryOutcome.callerFault} carries the status so the caller gets it, not UNAVAILABLE;
+ * - when the request's `signal` aborts (the caller cancelled its call), every unfinished shard
+ *   fails and every node call still running for this fan-out is cancelled.
  * A query with `keys` is a point lookup (Get / MultiGet) instead of a search: its tasks travel the
  * same way (one call per node, retry, hedging, run pinning, coalescing) and end with one
  * {@link KeyLookup} per key instead of hits.
  * Never throws for node failures: each task ends answered (hits) or failed (every reason).
  */
+import { callerFaultCode } from '../common/caller-fault.ts';
 import { errorMessage } from '../common/errors.ts';
 import { describeGrpcError } from '../common/grpc-status.ts';
 import { unpackHits } from '../common/packed-hits.ts';
@@ -70,6 +77,8 @@ export interface FanOutRequest {
   queries: readonly FanOutQuery[];
   /** Absolute deadline, ms since epoch. */
   deadline: number;
+  /** Aborted when the caller gave up (its call was cancelled): the fan-out ends and cancels its node calls. */
+  signal?: AbortSignal;
 }
 
 /** Why a node call was made. */
@@ -125,6 +134,12 @@ export interface QueryOutcome {
    * passed: their last call expired, or the deadline left no time to ask another replica.
    */
   expired: Set<number>;
+  /**
+   * Set when a node refused the query's call for the request's own fault (INVALID_ARGUMENT or
+   * RESOURCE_EXHAUSTED, see caller-fault.ts): the status code and the node's reason. Those shards
+   * were not retried elsewhere.
+   */
+  callerFault?: { code: number; message: string };
 }
 
 /** Result of a fan-out. */
@@ -228,7 +243,24 @@ class FanOutRun {
     }
     for (const t of noCandidate) this.finish(t, undefined);
     this.stats.width = groups.size;
+    const signal = this.req.signal;
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        this.abort(tasks);
+        return;
+      }
+      signal.addEventListener('abort', () => this.abort(tasks), { once: true });
+    }
     this.launch(groups, 'primary');
+  }
+
+  /** The caller gave up: every unfinished task fails (its node calls are cancelled by complete()). */
+  private abort(tasks: readonly Task[]): void {
+    for (const t of tasks) {
+      if (t.done) continue;
+      t.reasons.push('the caller cancelled the request');
+      this.finish(t, undefined);
+    }
   }
 
   private nextCandidate(t: Task): string | undefined {
@@ -349,12 +381,21 @@ class FanOutRun {
   private onFailure(call: NodeCall, reason: string, err: unknown, expired = false): void {
     if (call.finished) return;
     this.settle(call, expired ? 'expired' : 'error', err ?? new Error(reason));
+    // The request's own fault (too large, invalid): another replica would refuse it too.
+    const code = callerFaultCode(err);
+    const fault = code === undefined ? undefined : { code, message: `node ${call.nodeId}: ${reason}` };
     for (const t of call.tasks) {
       if (t.done) continue;
       t.reasons.push(`node ${call.nodeId}: ${reason}`);
       t.expired = expired;
-      this.needRetry(t);
+      if (fault === undefined) {
+        this.needRetry(t);
+        continue;
+      }
+      this.outcomes[t.q].callerFault ??= fault;
+      this.finish(t, undefined);
     }
+    if (fault !== undefined) for (const c of [...this.live]) if (c.tasks.every((t) => t.done)) this.cancel(c);
   }
 
   private onAnswer(call: NodeCall, shards: readonly ShardResult__Output[], queryOf: readonly number[]): void {

@@ -33,7 +33,7 @@ import { DEFAULT_MAX_GET_KEYS, get, multiGet, type GetBackend } from './get-serv
 import type { GetRequest__Output } from '../common/proto-gen/shardfleet/v1/GetRequest.ts';
 import type { MultiGetRequest__Output } from '../common/proto-gen/shardfleet/v1/MultiGetRequest.ts';
 import type { FanOutDeps, NodeCallOutcome } from './fan-out.ts';
-import type { CoalescerOptions, NodeCallReport } from './node-call-coalescer.ts';
+import { DEFAULT_COALESCING, type CoalescerOptions, type NodeCallReport } from './node-call-coalescer.ts';
 import { DEFAULT_HEDGE, HedgePolicy } from './hedge-policy.ts';
 import { NodePool } from './node-pool.ts';
 import { NodeStatusPoller } from './node-status-poller.ts';
@@ -45,7 +45,8 @@ import { route, shardDetails, snapshotInfo } from './router-info.ts';
 import { RouterMetrics } from './router-metrics.ts';
 import { enforceRateLimit, rateLimiterFromConfig } from './rate-limiter.ts';
 import type { RouterSnapshot } from './router-snapshot.ts';
-import { search, type SearchBackend } from './search-service.ts';
+import { MAX_TOP_K, search, type SearchBackend } from './search-service.ts';
+import { resolveMaxResponseBytes } from '../common/work-bounds.ts';
 import { SnapshotWatcher, type RefreshOutcome } from './snapshot-watcher.ts';
 
 const SERVICE = 'shardfleet.v1.Router';
@@ -133,6 +134,15 @@ export interface RouterConfig extends Omit<ReaderProcessConfig, 'nodes'> {
    * no token sent.
    */
   nodeAuthToken?: string;
+  /**
+   * Largest estimated answer of one Search, of one BatchSearch in total, and of one coalesced
+   * node call, bytes (default DEFAULT_MAX_RESPONSE_BYTES, 64 MiB; see work-bounds.ts); CLI
+   * `--max-response-bytes`. Larger requests fail RESOURCE_EXHAUSTED before any node call. Give
+   * the nodes the same value (they refuse larger calls themselves).
+   */
+  maxResponseBytes?: number;
+  /** Largest top_k of a query (default {@link MAX_TOP_K}); CLI `--max-top-k`. */
+  maxTopK?: number;
   /** Most keys one MultiGet may carry (default {@link DEFAULT_MAX_GET_KEYS}); CLI `--max-get-keys`. */
   maxGetKeys?: number;
   /** Search rate limit, queries per second (a BatchSearch costs one per query, a Get or MultiGet one per call); unset or 0 = none. */
@@ -178,6 +188,9 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   const pollIntervalMs = config.pollIntervalMs ?? 5000;
   const bucket = rateLimiterFromConfig(config.rateLimitQps, config.rateLimitBurst);
   const metrics = new RouterMetrics(config.metricsRegistry);
+  const maxResponseBytes = resolveMaxResponseBytes(config.maxResponseBytes);
+  const maxTopK = config.maxTopK ?? MAX_TOP_K;
+  if (!Number.isSafeInteger(maxTopK) || maxTopK < 1) throw new ConfigValidationError(`--max-top-k must be an integer >= 1, got ${maxTopK}`);
   // The ejection share counts the membership (pool is created below, before any node call).
   const ejection = new OutlierEjection(
     {
@@ -219,7 +232,13 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     credentials: channelCredentials(config.nodeTls),
     bearerToken: config.nodeAuthToken,
     maxMessageBytes: config.maxMessageBytes,
-    coalescing: { ...config.coalescing, callTimeoutMs: config.nodeCallTimeoutMs || undefined, onCall: onNodeCall },
+    coalescing: {
+      ...config.coalescing,
+      // A coalesced call never carries more than a node accepts (its --max-response-bytes).
+      maxBatchBytes: Math.min(config.coalescing?.maxBatchBytes ?? DEFAULT_COALESCING.maxBatchBytes, maxResponseBytes),
+      callTimeoutMs: config.nodeCallTimeoutMs || undefined,
+      onCall: onNodeCall,
+    },
   });
   const statusIntervalMs = config.statusPollIntervalMs ?? 1000;
   const statusTimeoutMs = config.statusTimeoutMs ?? 1000;
@@ -307,6 +326,8 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
       load,
     }),
     metrics,
+    maxResponseBytes,
+    maxTopK,
   };
   const maxGetKeys = config.maxGetKeys ?? DEFAULT_MAX_GET_KEYS;
   if (!Number.isSafeInteger(maxGetKeys) || maxGetKeys < 1) throw new ConfigValidationError(`--max-get-keys must be an integer >= 1, got ${maxGetKeys}`);
@@ -391,6 +412,13 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     const ms = d instanceof Date ? d.getTime() : Number(d);
     return Number.isFinite(ms) ? ms : Date.now() + (config.defaultTimeoutMs ?? 10_000);
   };
+  /** Aborted when the caller cancels `call` (its deadline passing included): the search's node calls are cancelled. */
+  const cancelSignalOf = (call: grpc.ServerUnaryCall<unknown, unknown>): AbortSignal => {
+    const ac = new AbortController();
+    if (call.cancelled) ac.abort();
+    else call.once('cancelled', () => ac.abort());
+    return ac.signal;
+  };
   const unary =
     <Req, Res>(name: string, fn: (call: grpc.ServerUnaryCall<Req, Res>) => Res | Promise<Res>): Handler<Req, Res> =>
     (call, callback) => {
@@ -408,11 +436,11 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   server.addService(loadRouterProto().shardfleet.v1.Router.service, {
     Search: unary('Search', (call: grpc.ServerUnaryCall<SearchRequest__Output, unknown>) => {
       enforceRateLimit(bucket, 1, 'Search');
-      return search(backend, call.request, deadlineOf(call));
+      return search(backend, call.request, deadlineOf(call), cancelSignalOf(call));
     }),
     BatchSearch: unary('BatchSearch', (call: grpc.ServerUnaryCall<BatchSearchRequest__Output, unknown>) => {
       enforceRateLimit(bucket, call.request.queries.length, `BatchSearch of ${call.request.queries.length} queries`);
-      return batchSearch(backend, call.request, deadlineOf(call));
+      return batchSearch(backend, call.request, deadlineOf(call), cancelSignalOf(call));
     }),
     Get: unary('Get', (call: grpc.ServerUnaryCall<GetRequest__Output, unknown>) => {
       enforceRateLimit(bucket, 1, 'Get');
@@ -442,7 +470,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     throw err;
   }
   health = bound.health;
-  log.info({ address: bound.address, nodes: pool.nodeIds, metrics: metricsServer?.address }, 'router listening');
+  log.info({ address: bound.address, nodes: pool.nodeIds, metrics: metricsServer?.address, max_response_bytes: maxResponseBytes, max_top_k: maxTopK }, 'router listening');
 
   const membershipTimer = setInterval(() => syncMembership(membership.current()), statusIntervalMs);
   membershipTimer.unref();
