@@ -184,8 +184,9 @@ export class UsearchShardReader implements ShardIndexReader {
    * (l2 squared, cosine 1 - cos, dot -<q, v>), computed on the stored (quantized) vectors.
    * Queries are searched in native batches of at most {@link USEARCH_BATCH_QUERIES}, fewer when
    * the shard's measured time per query would make a batch hold the event loop longer than
-   * {@link USEARCH_BATCH_BUDGET_MS}; the reader yields to the event loop before each batch, so
-   * other calls are served between batches.
+   * {@link USEARCH_BATCH_BUDGET_MS}; the reader yields to the event loop before each batch, and
+   * within a query's per-hit payload / vector lookups whenever they have run past that budget, so
+   * other calls are served meanwhile. `options.signal` is checked at each yield (its reason thrown).
    * @param queries `Float32Array`s of length dim.
    * @param options `ef`: beam width (0 / undefined = the run's ef_search); `includeVector`: each
    *   hit gets its exact float32 vector (a copy, length dim). Other options do not apply.
