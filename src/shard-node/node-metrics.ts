@@ -28,6 +28,8 @@ export interface NodeMetrics {
   searchPiecesCancelled: Counter;
   /** SearchShards calls refused before searching, by `reason` (`response_bytes`: estimated answer over --max-response-bytes). */
   searchCallsRefused: Counter<'reason'>;
+  /** SearchShards calls searching now or waiting for admission (see search-admission.ts). */
+  searchCallsInProgress: Gauge;
 }
 
 /** Creates and registers the shard node's metrics on `registry`. */
@@ -63,6 +65,11 @@ export function createNodeMetrics(registry: Registry): NodeMetrics {
       name: 'shardfleet_node_search_calls_refused_total',
       help: 'SearchShards calls refused before searching, by reason (response_bytes: estimated answer over --max-response-bytes)',
       labelNames: ['reason'],
+      registers,
+    }),
+    searchCallsInProgress: new Gauge({
+      name: 'shardfleet_node_search_calls_in_progress',
+      help: 'SearchShards calls searching now or waiting for admission',
       registers,
     }),
     currentRun: new Gauge({ name: 'shardfleet_node_current_run', help: 'The run this node treats as current (value 1, run_id label)', labelNames: ['run_id'], registers }),

@@ -364,7 +364,12 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
   async function handleSearch(req: SearchShardsRequest__Output, signal: AbortSignal): Promise<SearchShardsResponse> {
     const run = runs.resolve(req.run_id);
     checkCallWork(req.queries, run.manifest.index.dim, maxResponseBytes);
-    return admission.run(signal, () => searchAndPack(run, req, signal));
+    metrics.searchCallsInProgress.inc();
+    try {
+      return await admission.run(signal, () => searchAndPack(run, req, signal));
+    } finally {
+      metrics.searchCallsInProgress.dec();
+    }
   }
 
   async function searchAndPack(run: ReturnType<NodeRunSet['resolve']>, req: SearchShardsRequest__Output, signal: AbortSignal): Promise<SearchShardsResponse> {
