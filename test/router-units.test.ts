@@ -128,6 +128,7 @@ describe('OutlierEjection', () => {
     assert.equal(failed(grpc.status.CANCELLED), false);
     assert.equal(failed(grpc.status.INVALID_ARGUMENT), false);
     assert.equal(failed(grpc.status.FAILED_PRECONDITION), false);
+    assert.equal(failed(grpc.status.RESOURCE_EXHAUSTED), false, 'a call too large for the node (--max-response-bytes, message limit) is the request\'s fault');
   });
 
   test('at most maxEjectionPercent of the fleet is ejected at once (at least one node); a re-admission makes room', () => {

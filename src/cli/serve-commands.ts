@@ -35,6 +35,7 @@ interface ServeFlags extends StoreFlags, RequestLimitFlags {
   maxConcurrentStreams?: number;
   maxConnectionIdleMs?: number;
   handshakeTimeoutMs?: number;
+  maxResponseBytes?: number;
 }
 
 interface NodeFlags extends ServeFlags {
@@ -64,6 +65,7 @@ interface RouterFlags extends ServeFlags {
   authTokenFile?: string;
   nodeAuthTokenFile?: string;
   rateLimitQps?: number;
+  maxTopK?: number;
   rateLimitBurst?: number;
 }
 
@@ -127,6 +129,13 @@ function addServeOptions(cmd: Command, defaultListen: string): Command {
     .addOption(opt('--max-connection-idle-ms <ms>', 'close a client connection without calls after this long (default 300000; 0 = never)', 'MAX_CONNECTION_IDLE_MS').argParser(intArg))
     .addOption(
       opt('--handshake-timeout-ms <ms>', 'close a connection that has not completed TLS and the HTTP/2 preface after this long (default 10000; 0 = never)', 'HANDSHAKE_TIMEOUT_MS').argParser(intArg),
+    )
+    .addOption(
+      opt(
+        '--max-response-bytes <n>',
+        'largest estimated answer of one call (results x (dims x 4 + payload estimate)): a router refuses larger Search/BatchSearch, a node larger SearchShards, with RESOURCE_EXHAUSTED; give routers and nodes the same value (default 64 MiB)',
+        'MAX_RESPONSE_BYTES',
+      ).argParser(intArg),
     );
 }
 
@@ -205,6 +214,7 @@ export function serveCommand(): Command {
         tls: serverTls(flags),
         maxMessageBytes: flags.maxMessageBytes,
         http2: http2Limits(flags),
+        maxResponseBytes: flags.maxResponseBytes,
         authToken: loadBearerToken(flags.authTokenFile, process.env, '--auth-token-file'),
         requestLimits: requestLimitsFromFlags(flags),
         log,
@@ -230,6 +240,7 @@ export function serveCommand(): Command {
       opt('--node-auth-token-file <file|env:NAME>', 'send "authorization: Bearer <token>" on every call to the nodes (their --auth-token-file)', 'NODE_AUTH_TOKEN_FILE'),
     )
     .addOption(opt('--max-get-keys <n>', 'most keys one MultiGet may carry (more: INVALID_ARGUMENT; default 1000; give the nodes the same value)', 'MAX_GET_KEYS').argParser(intArg))
+    .addOption(opt('--max-top-k <n>', 'largest top_k of a query (more: INVALID_ARGUMENT; default 1000)', 'MAX_TOP_K').argParser(intArg))
     .addOption(opt('--rate-limit-qps <n>', 'token-bucket rate limit per router (0 = off); BatchSearch costs one per query', 'RATE_LIMIT_QPS').argParser(intArg))
     .addOption(opt('--rate-limit-burst <n>', 'token-bucket size (default: ceil(qps))', 'RATE_LIMIT_BURST').argParser(intArg))
     .action(async (flags: RouterFlags) => {
@@ -261,6 +272,8 @@ export function serveCommand(): Command {
         maxMessageBytes: flags.maxMessageBytes,
         requestLimits: requestLimitsFromFlags(flags),
         http2: http2Limits(flags),
+        maxResponseBytes: flags.maxResponseBytes,
+        maxTopK: flags.maxTopK,
         log,
       });
       untilSignal(log, membership, handle);

@@ -107,6 +107,15 @@ export class DeadlineExceededError extends ShardfleetError {
   }
 }
 
+/**
+ * A request would cost more than a configured bound allows (RESOURCE_EXHAUSTED): e.g. its
+ * estimated answer bytes exceed `--max-response-bytes`. The message names the limit, the
+ * estimate and the flag that raises it. Retrying the same request elsewhere cannot succeed.
+ */
+export class ResourceExhaustedError extends ShardfleetError {
+  readonly grpcCode = GrpcCode.RESOURCE_EXHAUSTED;
+}
+
 /** A downloaded shard file does not match the manifest's sha256 or byte size (UNAVAILABLE). */
 export class ShardIntegrityError extends ShardfleetError {
   readonly grpcCode = GrpcCode.UNAVAILABLE;

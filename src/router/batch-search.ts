@@ -12,7 +12,7 @@ import type { BatchSearchResult } from '../common/proto-gen/shardfleet/v1/BatchS
 import { withSpan } from '../common/telemetry/spans.ts';
 import { boundDetails } from '../common/bounded-text.ts';
 import { fanOut } from './fan-out.ts';
-import { assembleResponse, outcomeLabel, prepareQuery, recordFanOut, type PreparedQuery, type SearchBackend } from './search-service.ts';
+import { assembleResponse, checkWork, outcomeLabel, prepareQuery, recordFanOut, type PreparedQuery, type SearchBackend } from './search-service.ts';
 
 import { MAX_BATCH_QUERIES } from '../common/wire-limits.ts';
 
@@ -45,10 +45,13 @@ function errorResult(err: unknown): BatchSearchResult {
 /**
  * Answers a BatchSearch request from one run.
  * @param deadline absolute deadline of the call, ms since epoch.
+ * @param signal aborted when the caller cancels its call: the node calls are cancelled.
  * @throws ReaderStateError (no run served); InvalidQueryError when the batch has more than
- *   {@link MAX_BATCH_QUERIES} queries. Per-query errors are returned in the results.
+ *   {@link MAX_BATCH_QUERIES} queries; ResourceExhaustedError when the estimated answer of all
+ *   its valid queries together exceeds `backend.maxResponseBytes` (before any node call).
+ *   Per-query errors are returned in the results.
  */
-export async function batchSearch(backend: SearchBackend, req: BatchSearchRequest__Output, deadline: number): Promise<BatchSearchResponse> {
+export async function batchSearch(backend: SearchBackend, req: BatchSearchRequest__Output, deadline: number, signal?: AbortSignal): Promise<BatchSearchResponse> {
   const started = performance.now();
   const metrics = backend.metrics;
   try {
@@ -61,7 +64,7 @@ export async function batchSearch(backend: SearchBackend, req: BatchSearchReques
       const results: BatchSearchResult[] = [];
       for (const q of req.queries) {
         try {
-          prepared.push(prepareQuery(snapshot, q, backend.limits));
+          prepared.push(prepareQuery(snapshot, q, backend.limits, backend.maxTopK));
           results.push({ response: null, error_code: 0, error_message: '' });
         } catch (err) {
           prepared.push(undefined);
@@ -69,7 +72,13 @@ export async function batchSearch(backend: SearchBackend, req: BatchSearchReques
         }
       }
       const valid = prepared.flatMap((p, i) => (p ? [{ p, i }] : []));
-      const result = await fanOut(backend.fanOutDeps(snapshot), { runId: snapshot.manifest.run_id, queries: valid.map(({ p }) => p.fanOut), deadline });
+      checkWork(
+        backend,
+        snapshot,
+        `BatchSearch of ${req.queries.length} queries`,
+        valid.map(({ p }) => p),
+      );
+      const result = await fanOut(backend.fanOutDeps(snapshot), { runId: snapshot.manifest.run_id, queries: valid.map(({ p }) => p.fanOut), deadline, signal });
       recordFanOut(metrics, 'BatchSearch', result);
       valid.forEach(({ p, i }, k) => {
         try {

@@ -27,18 +27,20 @@
  * - a call to a node that is not a ready replica (the last-resort list of replica-state.ts) first
  *   waits up to `connectGraceMs` for the node's channel to connect, so a node that has just come
  *   up (its Status view still stale) answers instead of failing fast.
- * - a call the node refuses INVALID_ARGUMENT (the request itself is bad: over a node's request
- *   limit, a filter the node cannot read) ends its tasks at once, `rejected` with the node's
- *   message: another replica would refuse it too, so it is neither retried nor hedged, and the
- *   caller gets INVALID_ARGUMENT (never counted against the node, see outlier-ejection.ts);
+ * - a call that fails for the request's own fault (INVALID_ARGUMENT, or RESOURCE_EXHAUSTED: too
+ *   large for the node's `--max-response-bytes` or message limit; see caller-fault.ts) is neither
+ *   retried nor hedged: its shards fail at once with the node's reason, and the query's
+ *   {@link QueryOutcome.callerFault} carries the status so the caller gets it, not UNAVAILABLE;
+ * - when the request's `signal` aborts (the caller cancelled its call), every unfinished shard
+ *   fails and every node call still running for this fan-out is cancelled.
  * A query with `keys` is a point lookup (Get / MultiGet) instead of a search: its tasks travel the
  * same way (one call per node, retry, hedging, run pinning, coalescing) and end with one
  * {@link KeyLookup} per key instead of hits.
  * Never throws for node failures: each task ends answered (hits) or failed (every reason).
  */
-import * as grpc from '@grpc/grpc-js';
+import { callerFaultCode } from '../common/caller-fault.ts';
 import { errorMessage } from '../common/errors.ts';
-import { describeGrpcError, isGrpcError } from '../common/grpc-status.ts';
+import { describeGrpcError } from '../common/grpc-status.ts';
 import { unpackHits } from '../common/packed-hits.ts';
 import { unpackLookups, type KeyLookup } from '../common/packed-lookups.ts';
 import type { Hit__Output } from '../common/proto-gen/shardfleet/v1/Hit.ts';
@@ -75,6 +77,8 @@ export interface FanOutRequest {
   queries: readonly FanOutQuery[];
   /** Absolute deadline, ms since epoch. */
   deadline: number;
+  /** Aborted when the caller gave up (its call was cancelled): the fan-out ends and cancels its node calls. */
+  signal?: AbortSignal;
 }
 
 /** Why a node call was made. */
@@ -131,10 +135,11 @@ export interface QueryOutcome {
    */
   expired: Set<number>;
   /**
-   * The failed shards (a subset of `failed`'s keys) whose node refused the query INVALID_ARGUMENT,
-   * with the node's message: the request is bad, not the node.
+   * Set when a node refused the query's call for the request's own fault (INVALID_ARGUMENT or
+   * RESOURCE_EXHAUSTED, see caller-fault.ts): the status code and the node's reason. Those shards
+   * were not retried elsewhere.
    */
-  rejected: Map<number, string>;
+  callerFault?: { code: number; message: string };
 }
 
 /** Result of a fan-out. */
@@ -161,8 +166,6 @@ interface Task {
   reasons: string[];
   /** The task's last call expired (the request's deadline passed before the node answered). */
   expired: boolean;
-  /** The node's INVALID_ARGUMENT message when a node refused the task's query. */
-  rejected?: string;
 }
 
 interface NodeCall {
@@ -198,7 +201,7 @@ class FanOutRun {
     private readonly resolve: (r: FanOutResult) => void,
   ) {
     this.load = deps.load ?? new NodeLoad();
-    this.outcomes = req.queries.map(() => ({ answered: new Map(), failed: new Map(), lookups: new Map(), expired: new Set(), rejected: new Map() }));
+    this.outcomes = req.queries.map(() => ({ answered: new Map(), failed: new Map(), lookups: new Map(), expired: new Set() }));
   }
 
   start(): void {
@@ -240,7 +243,24 @@ class FanOutRun {
     }
     for (const t of noCandidate) this.finish(t, undefined);
     this.stats.width = groups.size;
+    const signal = this.req.signal;
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        this.abort(tasks);
+        return;
+      }
+      signal.addEventListener('abort', () => this.abort(tasks), { once: true });
+    }
     this.launch(groups, 'primary');
+  }
+
+  /** The caller gave up: every unfinished task fails (its node calls are cancelled by complete()). */
+  private abort(tasks: readonly Task[]): void {
+    for (const t of tasks) {
+      if (t.done) continue;
+      t.reasons.push('the caller cancelled the request');
+      this.finish(t, undefined);
+    }
   }
 
   private nextCandidate(t: Task): string | undefined {
@@ -262,7 +282,6 @@ class FanOutRun {
     else {
       this.outcomes[t.q].failed.set(t.dbId, t.reasons.length > 0 ? t.reasons : ['no replica could be asked']);
       if (t.expired) this.outcomes[t.q].expired.add(t.dbId);
-      if (t.rejected !== undefined) this.outcomes[t.q].rejected.set(t.dbId, t.rejected);
     }
     if (this.remaining === 0) this.complete();
   }
@@ -362,18 +381,21 @@ class FanOutRun {
   private onFailure(call: NodeCall, reason: string, err: unknown, expired = false): void {
     if (call.finished) return;
     this.settle(call, expired ? 'expired' : 'error', err ?? new Error(reason));
-    const refused = !expired && isGrpcError(err) && err.code === grpc.status.INVALID_ARGUMENT;
+    // The request's own fault (too large, invalid): another replica would refuse it too.
+    const code = callerFaultCode(err);
+    const fault = code === undefined ? undefined : { code, message: `node ${call.nodeId}: ${reason}` };
     for (const t of call.tasks) {
       if (t.done) continue;
       t.reasons.push(`node ${call.nodeId}: ${reason}`);
       t.expired = expired;
-      if (refused) {
-        // The request is bad: every replica would refuse it; end the task now.
-        t.rejected = (err as grpc.ServiceError).details;
-        this.finish(t, undefined);
-      } else this.needRetry(t);
+      if (fault === undefined) {
+        this.needRetry(t);
+        continue;
+      }
+      this.outcomes[t.q].callerFault ??= fault;
+      this.finish(t, undefined);
     }
-    if (refused) for (const c of [...this.live]) if (c.tasks.every((t) => t.done)) this.cancel(c);
+    if (fault !== undefined) for (const c of [...this.live]) if (c.tasks.every((t) => t.done)) this.cancel(c);
   }
 
   private onAnswer(call: NodeCall, shards: readonly ShardResult__Output[], queryOf: readonly number[]): void {

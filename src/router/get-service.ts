@@ -224,7 +224,7 @@ async function lookUp(
       expired ||= s.outcome.expired.size > 0;
     });
     for (const [, s] of ordered) {
-      const rejection = s.outcome && rejectionOf(s.outcome);
+      const rejection = s.outcome && rejectionOf(s.outcome, manifest.run_id);
       if (rejection) throw rejection;
     }
   }

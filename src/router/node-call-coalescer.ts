@@ -40,6 +40,7 @@ import type { ShardNodeClient } from '../common/proto.ts';
 import type { SearchShardsResponse__Output } from '../common/proto-gen/shardfleet/v1/SearchShardsResponse.ts';
 import type { ShardQuery } from '../common/proto-gen/shardfleet/v1/ShardQuery.ts';
 import type { ShardResult__Output } from '../common/proto-gen/shardfleet/v1/ShardResult.ts';
+import { hitBytes } from '../common/work-bounds.ts';
 import { LatencyWindow } from './latency-window.ts';
 
 /** One fan-out's request to a node: queries of ONE run. */
@@ -139,8 +140,6 @@ const DEADLINE_SLACK_MS = 2;
 
 /** Answered calls needed before the node's p95 call latency bounds the hold. */
 const MIN_SAMPLES = 10;
-/** Bytes assumed per hit in an answer (id, score, framing), plus the vector when asked for. */
-const HIT_BYTES = 48;
 
 interface Item {
   req: NodeCallRequest;
@@ -514,13 +513,18 @@ export class NodeCallCoalescer implements NodeCaller {
   }
 }
 
-/** Request bytes plus estimated answer bytes of `queries`. */
+/**
+ * Request bytes plus estimated answer bytes of `queries`: the answer as the node estimates it
+ * against its `--max-response-bytes` (work-bounds.ts), so a batch within `maxBatchBytes` (at most
+ * the router's --max-response-bytes) is never refused by a node with the same limit.
+ */
 function estimateBytes(queries: readonly ShardQuery[]): number {
   let bytes = 0;
   for (const q of queries) {
     const queryBytes = q.query instanceof Uint8Array ? q.query.byteLength : 0;
     const shards = q.shard_ids?.length ?? 0;
-    bytes += 32 + queryBytes + 4 * shards + shards * (q.top_k ?? 0) * (HIT_BYTES + (q.include_vector ? queryBytes : 0));
+    const hits = shards * (q.top_k ?? 0);
+    bytes += 32 + queryBytes + 4 * shards + hits * hitBytes(queryBytes / 4, q.include_vector ?? false, q.include_payload ?? false);
   }
   return bytes;
 }

@@ -19,6 +19,7 @@
  * What counts as a failure: {@link isNodeFailure}; a caller's deadline running out never does.
  */
 import * as grpc from '@grpc/grpc-js';
+import { isCallerFault } from '../common/caller-fault.ts';
 import { isGrpcError } from '../common/grpc-status.ts';
 import type { NodeCallReport } from './node-call-coalescer.ts';
 
@@ -72,7 +73,8 @@ interface NodeRecord {
  *   caller running out of time, however short its deadline or however late the event loop ran
  *   the deadline timer, says nothing about the node;
  * - an `error` is a failure unless the request itself or our own cancellation caused it
- *   (INVALID_ARGUMENT, FAILED_PRECONDITION, NOT_FOUND, CANCELLED). DEADLINE_EXCEEDED in an
+ *   (INVALID_ARGUMENT, FAILED_PRECONDITION, NOT_FOUND, CANCELLED; RESOURCE_EXHAUSTED: a call too
+ *   large for the node's bounds, see isCallerFault). DEADLINE_EXCEEDED in an
  *   `error` report is the router's own call timeout (`deadlineOf: 'router'`) or the node's own
  *   timeout before any deadline we gave it: the node is slow.
  */
@@ -80,6 +82,7 @@ export function isNodeFailure(call: Pick<NodeCallReport, 'outcome' | 'error'>): 
   if (call.outcome !== 'error') return false;
   const err = call.error;
   if (!isGrpcError(err)) return true;
+  if (isCallerFault(err)) return false;
   return ![grpc.status.CANCELLED, grpc.status.INVALID_ARGUMENT, grpc.status.FAILED_PRECONDITION, grpc.status.NOT_FOUND].includes(err.code);
 }
 

@@ -35,7 +35,7 @@ import { resolveRequestLimits, type RequestLimits } from '../common/request-limi
 import type { GetRequest__Output } from '../common/proto-gen/shardfleet/v1/GetRequest.ts';
 import type { MultiGetRequest__Output } from '../common/proto-gen/shardfleet/v1/MultiGetRequest.ts';
 import type { FanOutDeps, NodeCallOutcome } from './fan-out.ts';
-import type { CoalescerOptions, NodeCallReport } from './node-call-coalescer.ts';
+import { DEFAULT_COALESCING, type CoalescerOptions, type NodeCallReport } from './node-call-coalescer.ts';
 import { DEFAULT_HEDGE, HedgePolicy } from './hedge-policy.ts';
 import { NodePool } from './node-pool.ts';
 import { NodeStatusPoller } from './node-status-poller.ts';
@@ -47,7 +47,8 @@ import { route, shardDetails, snapshotInfo } from './router-info.ts';
 import { RouterMetrics } from './router-metrics.ts';
 import { enforceRateLimit, rateLimiterFromConfig } from './rate-limiter.ts';
 import type { RouterSnapshot } from './router-snapshot.ts';
-import { search, type SearchBackend } from './search-service.ts';
+import { MAX_TOP_K, search, type SearchBackend } from './search-service.ts';
+import { resolveMaxResponseBytes } from '../common/work-bounds.ts';
 import { SnapshotWatcher, type RefreshOutcome } from './snapshot-watcher.ts';
 
 const SERVICE = 'shardfleet.v1.Router';
@@ -135,6 +136,15 @@ export interface RouterConfig extends Omit<ReaderProcessConfig, 'nodes'> {
    * no token sent.
    */
   nodeAuthToken?: string;
+  /**
+   * Largest estimated answer of one Search, of one BatchSearch in total, and of one coalesced
+   * node call, bytes (default DEFAULT_MAX_RESPONSE_BYTES, 64 MiB; see work-bounds.ts); CLI
+   * `--max-response-bytes`. Larger requests fail RESOURCE_EXHAUSTED before any node call. Give
+   * the nodes the same value (they refuse larger calls themselves).
+   */
+  maxResponseBytes?: number;
+  /** Largest top_k of a query (default {@link MAX_TOP_K}); CLI `--max-top-k`. */
+  maxTopK?: number;
   /** Most keys one MultiGet may carry (default 1000); CLI `--max-get-keys`. Overrides `requestLimits.maxGetKeys`. */
   maxGetKeys?: number;
   /**
@@ -186,6 +196,9 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   const pollIntervalMs = config.pollIntervalMs ?? 5000;
   const bucket = rateLimiterFromConfig(config.rateLimitQps, config.rateLimitBurst);
   const metrics = new RouterMetrics(config.metricsRegistry);
+  const maxResponseBytes = resolveMaxResponseBytes(config.maxResponseBytes);
+  const maxTopK = config.maxTopK ?? MAX_TOP_K;
+  if (!Number.isSafeInteger(maxTopK) || maxTopK < 1) throw new ConfigValidationError(`--max-top-k must be an integer >= 1, got ${maxTopK}`);
   // The ejection share counts the membership (pool is created below, before any node call).
   const ejection = new OutlierEjection(
     {
@@ -227,7 +240,14 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     credentials: channelCredentials(config.nodeTls),
     bearerToken: config.nodeAuthToken,
     maxMessageBytes: config.maxMessageBytes,
-    coalescing: { ...config.coalescing, callTimeoutMs: config.nodeCallTimeoutMs || undefined, onCall: onNodeCall, maxBatchKeys: limits.maxGetKeys },
+    coalescing: {
+      ...config.coalescing,
+      // A coalesced call never carries more than a node accepts (its --max-response-bytes).
+      maxBatchBytes: Math.min(config.coalescing?.maxBatchBytes ?? DEFAULT_COALESCING.maxBatchBytes, maxResponseBytes),
+      callTimeoutMs: config.nodeCallTimeoutMs || undefined,
+      onCall: onNodeCall,
+      maxBatchKeys: limits.maxGetKeys,
+    },
   });
   const statusIntervalMs = config.statusPollIntervalMs ?? 1000;
   const statusTimeoutMs = config.statusTimeoutMs ?? 1000;
@@ -319,6 +339,8 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     }),
     metrics,
     limits,
+    maxResponseBytes,
+    maxTopK,
   };
   const getBackend: GetBackend = { ...backend, maxGetKeys };
   const healthOptions = {
@@ -401,6 +423,13 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     const ms = d instanceof Date ? d.getTime() : Number(d);
     return Number.isFinite(ms) ? ms : Date.now() + (config.defaultTimeoutMs ?? 10_000);
   };
+  /** Aborted when the caller cancels `call` (its deadline passing included): the search's node calls are cancelled. */
+  const cancelSignalOf = (call: grpc.ServerUnaryCall<unknown, unknown>): AbortSignal => {
+    const ac = new AbortController();
+    if (call.cancelled) ac.abort();
+    else call.once('cancelled', () => ac.abort());
+    return ac.signal;
+  };
   const unary =
     <Req, Res>(name: string, fn: (call: grpc.ServerUnaryCall<Req, Res>) => Res | Promise<Res>): Handler<Req, Res> =>
     (call, callback) => {
@@ -418,11 +447,11 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   server.addService(loadRouterProto().shardfleet.v1.Router.service, {
     Search: unary('Search', (call: grpc.ServerUnaryCall<SearchRequest__Output, unknown>) => {
       enforceRateLimit(bucket, 1, 'Search');
-      return search(backend, call.request, deadlineOf(call));
+      return search(backend, call.request, deadlineOf(call), cancelSignalOf(call));
     }),
     BatchSearch: unary('BatchSearch', (call: grpc.ServerUnaryCall<BatchSearchRequest__Output, unknown>) => {
       enforceRateLimit(bucket, call.request.queries.length, `BatchSearch of ${call.request.queries.length} queries`);
-      return batchSearch(backend, call.request, deadlineOf(call));
+      return batchSearch(backend, call.request, deadlineOf(call), cancelSignalOf(call));
     }),
     Get: unary('Get', (call: grpc.ServerUnaryCall<GetRequest__Output, unknown>) => {
       enforceRateLimit(bucket, 1, 'Get');
@@ -452,7 +481,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     throw err;
   }
   health = bound.health;
-  log.info({ address: bound.address, nodes: pool.nodeIds, metrics: metricsServer?.address }, 'router listening');
+  log.info({ address: bound.address, nodes: pool.nodeIds, metrics: metricsServer?.address, max_response_bytes: maxResponseBytes, max_top_k: maxTopK }, 'router listening');
 
   const membershipTimer = setInterval(() => syncMembership(membership.current()), statusIntervalMs);
   membershipTimer.unref();

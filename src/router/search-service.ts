@@ -4,7 +4,7 @@
  * per-shard top-k lists. Shared by Search (one query) and BatchSearch (many, see batch-search.ts).
  */
 import * as grpc from '@grpc/grpc-js';
-import { DeadlineExceededError, InvalidQueryError, ShardCoverageError, ShardfleetError } from '../common/errors.ts';
+import { DeadlineExceededError, GrpcCode, InvalidQueryError, ResourceExhaustedError, ShardCoverageError, ShardfleetError } from '../common/errors.ts';
 import { shardDirName } from '../common/manifest.ts';
 import type { Hit } from '../common/proto-gen/shardfleet/v1/Hit.ts';
 import type { SearchRequest__Output } from '../common/proto-gen/shardfleet/v1/SearchRequest.ts';
@@ -14,6 +14,7 @@ import { resolveTargetRecall } from '../common/routing/recall-target.ts';
 import { withSpan } from '../common/telemetry/spans.ts';
 import { mergeTopK } from '../common/topk-merge.ts';
 import { decodeVector } from '../common/vector-codec.ts';
+import { checkAnswerBytes, estimateAnswerBytes, hitBytes } from '../common/work-bounds.ts';
 import { compileFilter } from '../common/filter/cel-filter.ts';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../common/request-limits.ts';
 import { routeFiltered } from './filter-routing.ts';
@@ -21,7 +22,7 @@ import { fanOut, type FanOutDeps, type FanOutQuery, type FanOutResult, type Quer
 import type { RouterMetrics } from './router-metrics.ts';
 import type { RouterSnapshot } from './router-snapshot.ts';
 
-/** Largest top_k a router accepts. */
+/** Default largest top_k a router accepts (`--max-top-k`). */
 export const MAX_TOP_K = 1000;
 /** top_k used when a request leaves it 0. */
 export const DEFAULT_TOP_K = 10;
@@ -39,6 +40,13 @@ export interface SearchBackend {
   metrics?: RouterMetrics;
   /** Request limits shared with the nodes (request-limits.ts); default {@link DEFAULT_REQUEST_LIMITS}. */
   limits?: RequestLimits;
+  /**
+   * Largest estimated answer of one Search, and of one BatchSearch in total, bytes (see
+   * work-bounds.ts; `--max-response-bytes`). Undefined = no bound.
+   */
+  maxResponseBytes?: number;
+  /** Largest top_k accepted (`--max-top-k`; default {@link MAX_TOP_K}). */
+  maxTopK?: number;
 }
 
 /** A validated and routed query. */
@@ -51,6 +59,31 @@ export interface PreparedQuery {
   fanOut: FanOutQuery;
 }
 
+/** Estimated answer bytes of `queries` (see work-bounds.ts) and how the estimate was made. */
+export function estimatePrepared(dim: number, queries: readonly PreparedQuery[]): { bytes: number; detail: string } {
+  const bytes = estimateAnswerBytes(
+    queries.map((p) => ({ shards: p.shardIds.length, topK: p.topK, includeVector: p.fanOut.includeVector, includePayload: p.fanOut.includePayload })),
+    dim,
+  );
+  if (queries.length === 1) {
+    const p = queries[0];
+    const perHit = hitBytes(dim, p.fanOut.includeVector, p.fanOut.includePayload);
+    return { bytes, detail: `${p.shardIds.length} shards x top_k ${p.topK} x ${perHit.toLocaleString('en-US')} bytes per hit` };
+  }
+  const hits = queries.reduce((n, p) => n + p.shardIds.length * p.topK, 0);
+  const perHit = Math.max(0, ...queries.map((p) => hitBytes(dim, p.fanOut.includeVector, p.fanOut.includePayload)));
+  return { bytes, detail: `${queries.length} queries, ${hits.toLocaleString('en-US')} hits (probed shards x top_k) of up to ${perHit.toLocaleString('en-US')} bytes each` };
+}
+
+/**
+ * Refuses work whose estimated answer exceeds `backend.maxResponseBytes`, before any node call.
+ * @throws ResourceExhaustedError naming the estimate, the limit and `--max-response-bytes`.
+ */
+export function checkWork(backend: SearchBackend, snapshot: RouterSnapshot, what: string, queries: readonly PreparedQuery[]): void {
+  if (backend.maxResponseBytes === undefined) return;
+  const { bytes, detail } = estimatePrepared(snapshot.manifest.index.dim, queries);
+  checkAnswerBytes(bytes, backend.maxResponseBytes, what, detail);
+}
 /**
  * Validates and routes one request against `snapshot`.
  * @throws InvalidQueryError (INVALID_ARGUMENT) for a bad query, top_k, num_probes, min_coverage,
@@ -59,11 +92,11 @@ export interface PreparedQuery {
  *   run's filter columns (naming the column or construct and its offset, cel-filter.ts).
  * With a filter, shards whose statistics rule out a match are skipped (filter-routing.ts).
  */
-export function prepareQuery(snapshot: RouterSnapshot, req: SearchRequest__Output, limits: RequestLimits = DEFAULT_REQUEST_LIMITS): PreparedQuery {
+export function prepareQuery(snapshot: RouterSnapshot, req: SearchRequest__Output, limits: RequestLimits = DEFAULT_REQUEST_LIMITS, maxTopK = MAX_TOP_K): PreparedQuery {
   const { manifest } = snapshot;
   const query = decodeVector(req.query, manifest.index.dim);
   const topK = req.top_k === 0 ? DEFAULT_TOP_K : req.top_k;
-  if (topK > MAX_TOP_K) throw new InvalidQueryError(`top_k must be in 1..${MAX_TOP_K}, got ${topK}`);
+  if (topK > maxTopK) throw new InvalidQueryError(`top_k must be in 1..${maxTopK} (--max-top-k), got ${topK}`);
   const mc = req.min_coverage;
   if (!Number.isFinite(mc) || mc < 0 || mc > 1) throw new InvalidQueryError(`min_coverage must be in [0, 1] (0 = every probed shard), got ${mc}`);
   const numProbes = resolveTargetRecall(req.target_recall, req.num_probes, req.shard_ids.length > 0, manifest.routing_recall, manifest.run_id);
@@ -97,15 +130,15 @@ export function prepareQuery(snapshot: RouterSnapshot, req: SearchRequest__Outpu
  * @throws DeadlineExceededError (DEADLINE_EXCEEDED) when too few shards answered because the
  *   caller's deadline passed (a missing shard ended by the deadline, or the deadline has passed):
  *   the caller ran out of time, not a coverage failure.
+ * @throws InvalidQueryError / ResourceExhaustedError when a node refused the call for the
+ *   request's own fault (see {@link rejectionOf}), with the node's reason.
  * @throws ShardCoverageError (UNAVAILABLE) when the answering fraction of the probed shards is
  *   below the query's min_coverage otherwise; the message names every missing shard and why.
- * @throws InvalidQueryError (INVALID_ARGUMENT) when a node refused the query INVALID_ARGUMENT
- *   (see {@link rejectionOf}).
  */
 export function assembleResponse(snapshot: RouterSnapshot, prepared: PreparedQuery, outcome: QueryOutcome, startedMs: number, deadline: number): SearchResponse {
-  const rejection = rejectionOf(outcome);
-  if (rejection) throw rejection;
   const runId = snapshot.manifest.run_id;
+  const rejection = rejectionOf(outcome, runId);
+  if (rejection) throw rejection;
   const { shardIds } = prepared;
   const missing = shardIds.filter((id) => !outcome.answered.has(id)).sort((a, b) => a - b);
   const reasonOf = (id: number): string => (outcome.failed.get(id) ?? ['no answer']).join('; ');
@@ -149,13 +182,17 @@ export function assembleResponse(snapshot: RouterSnapshot, prepared: PreparedQue
 }
 
 /**
- * The refusal of a query some node answered INVALID_ARGUMENT (the request is bad, not the node:
- * over a node's request limits, e.g. when the nodes run lower limits than this router), carrying
- * the node's message; undefined when no node refused it.
+ * The refusal of a query a node refused for the request's own fault (QueryOutcome.callerFault:
+ * INVALID_ARGUMENT, e.g. over a node's request limits when the nodes run lower limits than this
+ * router, or RESOURCE_EXHAUSTED, over the node's `--max-response-bytes`), carrying the node's
+ * message; undefined when no node refused it. Another replica would refuse it too, so the whole
+ * request fails, whatever its min_coverage.
  */
-export function rejectionOf(outcome: QueryOutcome): InvalidQueryError | undefined {
-  for (const [dbId, message] of outcome.rejected) return new InvalidQueryError(`shard ${dbId} (${shardDirName(dbId)}): a shard node refused the request: ${message}`);
-  return undefined;
+export function rejectionOf(outcome: QueryOutcome, runId: string): InvalidQueryError | ResourceExhaustedError | undefined {
+  const fault = outcome.callerFault;
+  if (fault === undefined) return undefined;
+  const message = `a shard node refused the request: ${fault.message} (run ${runId}; retrying on another replica cannot help)`;
+  return fault.code === GrpcCode.RESOURCE_EXHAUSTED ? new ResourceExhaustedError(message) : new InvalidQueryError(message);
 }
 
 /**
@@ -178,17 +215,20 @@ export function recordFanOut(metrics: RouterMetrics | undefined, rpc: string, re
 /**
  * Answers one Search request.
  * @param deadline absolute deadline of the call, ms since epoch.
- * @throws ReaderStateError (no run served), InvalidQueryError (bad request), ShardCoverageError
+ * @param signal aborted when the caller cancels its call: the node calls are cancelled.
+ * @throws ReaderStateError (no run served), InvalidQueryError (bad request), ResourceExhaustedError
+ *   (estimated answer over `maxResponseBytes`, before any node call), ShardCoverageError
  *   (coverage below min_coverage, naming the shards and why).
  */
-export async function search(backend: SearchBackend, req: SearchRequest__Output, deadline: number): Promise<SearchResponse> {
+export async function search(backend: SearchBackend, req: SearchRequest__Output, deadline: number, signal?: AbortSignal): Promise<SearchResponse> {
   const started = performance.now();
   const metrics = backend.metrics;
   try {
     const res = await withSpan('router.search', { 'shardfleet.top_k': req.top_k, 'shardfleet.num_probes': req.num_probes }, async () => {
       const snapshot = backend.snapshot();
-      const prepared = prepareQuery(snapshot, req, backend.limits);
-      const result = await fanOut(backend.fanOutDeps(snapshot), { runId: snapshot.manifest.run_id, queries: [prepared.fanOut], deadline });
+      const prepared = prepareQuery(snapshot, req, backend.limits, backend.maxTopK);
+      checkWork(backend, snapshot, 'Search', [prepared]);
+      const result = await fanOut(backend.fanOutDeps(snapshot), { runId: snapshot.manifest.run_id, queries: [prepared.fanOut], deadline, signal });
       recordFanOut(metrics, 'Search', result);
       return assembleResponse(snapshot, prepared, result.queries[0], started, deadline);
     });

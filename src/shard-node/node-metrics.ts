@@ -24,6 +24,12 @@ export interface NodeMetrics {
   shardSearchSeconds: Histogram<'db_id'>;
   /** 1 for the run the node currently treats as current (`run_id` label); the series is reset on a swap. */
   currentRun: Gauge<'run_id'>;
+  /** Pieces of search work (up to 32 queries of one shard) skipped because the caller had given up (call cancelled or deadline passed). */
+  searchPiecesCancelled: Counter;
+  /** SearchShards calls refused before searching, by `reason` (`response_bytes`: estimated answer over --max-response-bytes). */
+  searchCallsRefused: Counter<'reason'>;
+  /** SearchShards calls searching now or waiting for admission (see search-admission.ts). */
+  searchCallsInProgress: Gauge;
 }
 
 /** Creates and registers the shard node's metrics on `registry`. */
@@ -48,6 +54,22 @@ export function createNodeMetrics(registry: Registry): NodeMetrics {
       help: 'Seconds per shard search (one query against one shard), by shard',
       labelNames: ['db_id'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    searchPiecesCancelled: new Counter({
+      name: 'shardfleet_node_search_pieces_cancelled_total',
+      help: 'Pieces of search work (up to 32 queries of one shard) skipped because the caller had given up (call cancelled or deadline passed)',
+      registers,
+    }),
+    searchCallsRefused: new Counter({
+      name: 'shardfleet_node_search_calls_refused_total',
+      help: 'SearchShards calls refused before searching, by reason (response_bytes: estimated answer over --max-response-bytes)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    searchCallsInProgress: new Gauge({
+      name: 'shardfleet_node_search_calls_in_progress',
+      help: 'SearchShards calls searching now or waiting for admission',
       registers,
     }),
     currentRun: new Gauge({ name: 'shardfleet_node_current_run', help: 'The run this node treats as current (value 1, run_id label)', labelNames: ['run_id'], registers }),

@@ -5,7 +5,13 @@
  *
  * The leases are held until every search of the request has finished, so neither eviction nor a
  * run swap closes a shard under an in-flight request.
+ *
+ * The work runs in pieces (at most {@link SEARCH_PIECE_QUERIES} queries of one shard), with a turn
+ * of the event loop before each, so Status and health calls are answered while a large request
+ * searches; a request whose caller gave up (`signal` aborted: call cancelled or deadline passed)
+ * stops at the next piece.
  */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { InvalidQueryError, errorMessage } from '../common/errors.ts';
 import type { ShardQuery__Output } from '../common/proto-gen/shardfleet/v1/ShardQuery.ts';
@@ -23,6 +29,8 @@ import type { ShardLease } from './shard-lease-cache.ts';
 export const MAX_TOP_K = 10_000;
 /** (query, shard) searches run at once per request. */
 export const SEARCH_CONCURRENCY = 8;
+/** Most queries of one shard searched as one piece of work (between two event-loop turns and cancellation checks). */
+export const SEARCH_PIECE_QUERIES = 32;
 
 /** A validated query. */
 export interface PreparedQuery {
@@ -120,9 +128,12 @@ function batchKey(q: PreparedQuery): string {
  * The queries that search one shard with the same top_k and options go to the shard as one batch
  * when its reader has `searchBatch` (usearch: one native call per batch), else query by query.
  * A shard that cannot be loaded or searched yields an outcome whose `error` names the shard and
- * the reason (never a silently missing entry). Never rejects.
+ * the reason (never a silently missing entry).
+ * @param signal aborted when the caller gave up: no further piece starts, and the call rejects.
+ * @throws the signal's reason once it is aborted (pieces not yet searched are skipped and counted
+ *   in `shardfleet_node_search_pieces_cancelled_total`); never rejects otherwise.
  */
-export async function searchRun(run: NodeRun, queries: readonly PreparedQuery[], metrics: NodeMetrics): Promise<ShardOutcome[]> {
+export async function searchRun(run: NodeRun, queries: readonly PreparedQuery[], metrics: NodeMetrics, signal?: AbortSignal): Promise<ShardOutcome[]> {
   const distinct = [...new Set(queries.flatMap((q) => q.shardIds))];
   const leases = new Map<number, ShardLease | string>();
   await Promise.all(
@@ -135,9 +146,11 @@ export async function searchRun(run: NodeRun, queries: readonly PreparedQuery[],
     }),
   );
   try {
-    // Outcomes in request order, and the (shard, options) batches that fill them.
+    // Outcomes in request order, and the (shard, options) pieces that fill them: the open piece
+    // of each batch key, and every piece in creation order.
     const outcomes: ShardOutcome[] = [];
-    const batches = new Map<string, ShardBatch>();
+    const open = new Map<string, ShardBatch>();
+    const pieces: ShardBatch[] = [];
     queries.forEach((q, queryIndex) => {
       const key = batchKey(q);
       for (const dbId of q.shardIds) {
@@ -145,19 +158,27 @@ export async function searchRun(run: NodeRun, queries: readonly PreparedQuery[],
         const lease = leases.get(dbId);
         const batchable = lease !== undefined && typeof lease !== 'string' && lease.reader.searchBatch !== undefined;
         const id = batchable ? `${dbId}|${key}` : `${dbId}|${key}|${queryIndex}`;
-        const batch = batches.get(id);
-        if (batch) {
+        const batch = open.get(id);
+        if (batch && batch.queries.length < SEARCH_PIECE_QUERIES) {
           batch.queries.push(queryIndex);
           batch.outcomes.push(outcomes.length - 1);
         } else {
-          batches.set(id, { dbId, queries: [queryIndex], outcomes: [outcomes.length - 1] });
+          const piece = { dbId, queries: [queryIndex], outcomes: [outcomes.length - 1] };
+          open.set(id, piece);
+          pieces.push(piece);
         }
       }
     });
     const limit = pLimit(SEARCH_CONCURRENCY);
     await Promise.all(
-      [...batches.values()].map((batch) =>
+      pieces.map((batch) =>
         limit(async (): Promise<void> => {
+          // A turn of the event loop before each piece: Status and health calls go first.
+          await yieldToEventLoop();
+          if (signal?.aborted) {
+            metrics.searchPiecesCancelled.inc();
+            return;
+          }
           const { dbId } = batch;
           const fill = (i: number, hits: ShardHit[], error: string): void => {
             const o = outcomes[batch.outcomes[i]];
@@ -170,12 +191,13 @@ export async function searchRun(run: NodeRun, queries: readonly PreparedQuery[],
             return;
           }
           const first = queries[batch.queries[0]];
+          const options = signal === undefined ? first.options : { ...first.options, signal };
           const started = performance.now();
           try {
             const lists = await withSpan('shard.search', { db_id: dbId, run_id: run.runId, queries: batch.queries.length }, () =>
               lease.reader.searchBatch && batch.queries.length > 1
-                ? lease.reader.searchBatch(batch.queries.map((q) => queries[q].vector), first.topK, first.includePayload, first.options)
-                : lease.reader.search(first.vector, first.topK, first.includePayload, first.options).then((hits) => [hits]),
+                ? lease.reader.searchBatch(batch.queries.map((q) => queries[q].vector), first.topK, first.includePayload, options)
+                : lease.reader.search(first.vector, first.topK, first.includePayload, options).then((hits) => [hits]),
             );
             const seconds = (performance.now() - started) / 1000 / batch.queries.length;
             for (let i = 0; i < batch.queries.length; i++) {
@@ -188,6 +210,7 @@ export async function searchRun(run: NodeRun, queries: readonly PreparedQuery[],
         }),
       ),
     );
+    signal?.throwIfAborted();
     return outcomes;
   } finally {
     for (const lease of leases.values()) if (typeof lease !== 'string') lease.release();

@@ -29,6 +29,11 @@ export interface ShardQueryOptions {
    * (NULLs, three-valued logic) in filter-expr.ts.
    */
   filter?: FilterExpr;
+  /**
+   * Aborted when the caller gave up (its call was cancelled or its deadline passed): a reader
+   * that works in pieces checks it between pieces and throws its reason instead of going on.
+   */
+  signal?: AbortSignal;
 }
 
 /** One hit of a shard search: a scored hit plus, when requested, the stored vector. */

@@ -7,7 +7,14 @@
  *   grace period, readiness;
  * - `node-run.ts`: one run's assignment, preloading, lazy loads, failures;
  * - `shard-lease-cache.ts`: the LRU byte-bounded cache of open shards with leases;
- * - `run-search.ts`: batched SearchShards.
+ * - `run-search.ts`: batched SearchShards, in pieces that yield to the event loop;
+ * - `search-admission.ts`: at most a few SearchShards calls search at once (Status, Refresh and
+ *   health are served outside it, so they answer while searches run).
+ *
+ * Every SearchShards call is bounded before any work: its estimated answer bytes (work-bounds.ts)
+ * over `maxResponseBytes` is refused RESOURCE_EXHAUSTED naming `--max-response-bytes`; the real
+ * answer is bounded again while packing (payloads are only estimated). A call whose caller gave up
+ * (cancelled, or its deadline passed) stops searching at the next piece of work.
  *
  * On start it binds its port (health NOT_SERVING), reads `_CURRENT` and loads its assigned shards;
  * it reports SERVING once every assigned shard of the current run is loaded and verified (or, while
@@ -17,7 +24,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
 import { bearerAuthInterceptor } from '../common/bearer-auth.ts';
-import { ConfigValidationError, errorMessage } from '../common/errors.ts';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { ConfigValidationError, DeadlineExceededError, ResourceExhaustedError, errorMessage } from '../common/errors.ts';
 import { bindServer, newServer, setServing, shutdownServer } from '../common/grpc-server.ts';
 import { serverCredentials } from '../common/grpc-security.ts';
 import { toServiceError } from '../common/grpc-status.ts';
@@ -45,6 +53,8 @@ import { checkLeaseList } from './run-leases.ts';
 import { prepareQueries, searchRun, type ShardOutcome } from './run-search.ts';
 import { checkLookups, lookupRun, type LookupOutcome } from './run-lookup.ts';
 import { ShardLeaseCache } from './shard-lease-cache.ts';
+import { DEFAULT_SEARCH_CALLS, SearchAdmission } from './search-admission.ts';
+import { checkAnswerBytes, formatBytes, hitBytes, MAX_RESPONSE_BYTES_FLAG, resolveMaxResponseBytes } from '../common/work-bounds.ts';
 
 export { MAX_TOP_K } from './run-search.ts';
 
@@ -92,6 +102,14 @@ export interface ShardNodeConfig extends Omit<ReaderProcessConfig, 'nodes'> {
    * values as the routers' (the CLI flags are shared).
    */
   requestLimits?: Partial<RequestLimits>;
+  /**
+   * Largest estimated answer of one SearchShards call, bytes (default 64 MiB, see
+   * work-bounds.ts); CLI `--max-response-bytes`. Larger calls fail RESOURCE_EXHAUSTED before any
+   * search. Routers should use the same value (they split and refuse work by it).
+   */
+  maxResponseBytes?: number;
+  /** SearchShards calls that search at once; later ones queue (default {@link DEFAULT_SEARCH_CALLS}). */
+  searchConcurrency?: number;
 }
 
 /** A running shard node. */
@@ -128,6 +146,95 @@ function packOutcome(o: ShardOutcome, query: ShardQuery__Output): ShardResult {
   } catch (err) {
     return { ...result, error: `shard ${o.dbId}: ${errorMessage(err)}` };
   }
+}
+
+/** Longest run of packing between two turns of the event loop, ms. */
+const PACK_SLICE_MS = 2;
+
+/** Bytes of a packed result on the wire, roughly: ids, scores, payloads, vectors, framing. */
+function packedBytes(r: ShardResult): number {
+  let bytes = 16 + (r.vectors?.length ?? 0);
+  for (const id of r.ids ?? []) bytes += id.length + 10;
+  for (const p of r.payloads_json ?? []) bytes += p.length + 4;
+  return bytes;
+}
+
+/**
+ * Packs `outcomes` (see packOutcome), yielding to the event loop whenever packing has run for
+ * {@link PACK_SLICE_MS} (one outcome of 1,000 hits with 784-d vectors takes tens of ms).
+ * @throws ResourceExhaustedError naming `--max-response-bytes` when the packed answer grows past
+ *   `limit` (payloads larger than the estimate); the signal's reason once it is aborted.
+ */
+async function packAll(outcomes: readonly ShardOutcome[], queries: readonly ShardQuery__Output[], limit: number, signal: AbortSignal): Promise<ShardResult[]> {
+  const out: ShardResult[] = [];
+  let bytes = 0;
+  let slice = performance.now();
+  for (let i = 0; i < outcomes.length; i++) {
+    if (performance.now() - slice > PACK_SLICE_MS) {
+      await yieldToEventLoop();
+      signal.throwIfAborted();
+      slice = performance.now();
+    }
+    const r = packOutcome(outcomes[i], queries[outcomes[i].queryIndex]);
+    bytes += packedBytes(r);
+    if (bytes > limit) {
+      throw new ResourceExhaustedError(
+        `the answer grew past ${formatBytes(limit)} while packing ${i + 1} of ${outcomes.length} shard results (payloads larger than estimated); ` +
+          `the limit per call is ${MAX_RESPONSE_BYTES_FLAG}`,
+      );
+    }
+    out.push(r);
+  }
+  return out;
+}
+
+/**
+ * Refuses a SearchShards call whose estimated answer (work-bounds.ts) exceeds `limit`.
+ * @throws ResourceExhaustedError naming the estimate, the limit and `--max-response-bytes`.
+ */
+function checkCallWork(queries: readonly ShardQuery__Output[], dim: number, limit: number): void {
+  let bytes = 0;
+  let hits = 0;
+  let perHit = 0;
+  for (const q of queries) {
+    if (q.keys.length > 0) continue;
+    const each = hitBytes(dim, q.include_vector, q.include_payload);
+    const n = q.shard_ids.length * Math.max(0, q.top_k);
+    hits += n;
+    bytes += n * each;
+    perHit = Math.max(perHit, each);
+  }
+  checkAnswerBytes(
+    bytes,
+    limit,
+    `SearchShards call of ${queries.length} queries`,
+    `${hits.toLocaleString('en-US')} hits (shards x top_k) of up to ${perHit.toLocaleString('en-US')} bytes each`,
+  );
+}
+
+/**
+ * An AbortSignal that aborts when `call` is cancelled or its deadline passes, with a
+ * DeadlineExceededError; `dispose()` clears its timer.
+ */
+function callSignal(call: grpc.ServerUnaryCall<unknown, unknown>): { signal: AbortSignal; dispose: () => void } {
+  const ac = new AbortController();
+  const stop = (why: string): void => {
+    if (!ac.signal.aborted) ac.abort(new DeadlineExceededError(`search stopped: ${why}`, []));
+  };
+  const onCancel = (): void => stop('the caller cancelled the call or its deadline passed');
+  if (call.cancelled) onCancel();
+  else call.once('cancelled', onCancel);
+  const d = call.getDeadline();
+  const deadline = d instanceof Date ? d.getTime() : Number(d);
+  let timer: NodeJS.Timeout | undefined;
+  if (Number.isFinite(deadline)) timer = setTimeout(() => stop('the call deadline passed'), Math.max(0, deadline - Date.now()));
+  return {
+    signal: ac.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      call.removeListener('cancelled', onCancel);
+    },
+  };
 }
 
 /** One (lookup query, shard) outcome as a `ShardResult` with packed lookups (packed-lookups.ts). */
@@ -170,6 +277,8 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
   const loadConcurrency = Math.max(1, nonNegative('loadConcurrency', config.loadConcurrency, 2));
   const retryBaseMs = nonNegative('retryBaseMs', config.retryBaseMs, Math.max(1000, pollIntervalMs));
   const limits = resolveRequestLimits(config.requestLimits);
+  const maxResponseBytes = resolveMaxResponseBytes(config.maxResponseBytes);
+  const admission = new SearchAdmission(config.searchConcurrency ?? DEFAULT_SEARCH_CALLS);
 
   let nodes: readonly NodeEndpoint[] = config.membership?.current() ?? config.nodes ?? [];
   const registry = createMetricsRegistry('shard-node', { node_id: config.nodeId });
@@ -226,10 +335,16 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
 
   const handlers: ShardNodeHandlers = {
     SearchShards: (call: grpc.ServerUnaryCall<SearchShardsRequest__Output, SearchShardsResponse>, callback: grpc.sendUnaryData<SearchShardsResponse>) => {
-      handleSearch(call.request).then(
-        (res) => callback(null, res),
-        (err: unknown) => callback(toServiceError(err)),
-      );
+      const { signal, dispose } = callSignal(call);
+      handleSearch(call.request, signal)
+        .then(
+          (res) => callback(null, res),
+          (err: unknown) => {
+            if (err instanceof ResourceExhaustedError) metrics.searchCallsRefused.inc({ reason: 'response_bytes' });
+            callback(toServiceError(err));
+          },
+        )
+        .finally(dispose);
     },
     Status: (call, callback) => {
       try {
@@ -267,20 +382,34 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
     runs.renewLeases(req.router_id, leases, req.lease_ttl_ms);
   }
 
-  async function handleSearch(req: SearchShardsRequest__Output): Promise<SearchShardsResponse> {
+  /**
+   * Answers one SearchShards call: bounded first (checkCallWork), then admitted (at most
+   * `searchConcurrency` calls search at once), searched in pieces that stop once `signal` aborts.
+   */
+  async function handleSearch(req: SearchShardsRequest__Output, signal: AbortSignal): Promise<SearchShardsResponse> {
     const run = runs.resolve(req.run_id);
+    checkCallWork(req.queries, run.manifest.index.dim, maxResponseBytes);
+    metrics.searchCallsInProgress.inc();
+    try {
+      return await admission.run(signal, () => searchAndPack(run, req, signal));
+    } finally {
+      metrics.searchCallsInProgress.dec();
+    }
+  }
+
+  async function searchAndPack(run: ReturnType<NodeRunSet['resolve']>, req: SearchShardsRequest__Output, signal: AbortSignal): Promise<SearchShardsResponse> {
     const searchIdx: number[] = [];
     const lookupIdx: number[] = [];
     req.queries.forEach((q, i) => (q.keys.length > 0 ? lookupIdx : searchIdx).push(i));
     if (lookupIdx.length === 0) {
-      const outcomes = await searchRun(run, prepareQueries(req.queries, run.manifest.index.dim, run.manifest.index.filter_columns, limits), metrics);
-      return { run_id: run.runId, shards: outcomes.map((o) => packOutcome(o, req.queries[o.queryIndex])) };
+      const outcomes = await searchRun(run, prepareQueries(req.queries, run.manifest.index.dim, run.manifest.index.filter_columns, limits), metrics, signal);
+      return { run_id: run.runId, shards: await packAll(outcomes, req.queries, maxResponseBytes, signal) };
     }
     // Point lookups (Get / MultiGet), possibly coalesced with searches into one call.
     checkLookups(req.queries, run.manifest.sharding.num_dbs, limits);
     const searches = req.queries.filter((q) => q.keys.length === 0);
     const [searched, looked] = await Promise.all([
-      searches.length > 0 ? searchRun(run, prepareQueries(searches, run.manifest.index.dim, run.manifest.index.filter_columns, limits), metrics) : Promise.resolve([]),
+      searches.length > 0 ? searchRun(run, prepareQueries(searches, run.manifest.index.dim, run.manifest.index.filter_columns, limits), metrics, signal) : Promise.resolve([]),
       lookupRun(run, req.queries, lookupIdx),
     ]);
     const shards: ShardResult[] = searched.map((o) => {
@@ -301,7 +430,10 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
     throw err;
   }
   health = bound.health;
-  log.info({ address: bound.address, node_id: config.nodeId, metrics: metricsServer?.address, max_cache_bytes: maxCacheBytes }, 'shard node listening');
+  log.info(
+    { address: bound.address, node_id: config.nodeId, metrics: metricsServer?.address, max_cache_bytes: maxCacheBytes, max_response_bytes: maxResponseBytes },
+    'shard node listening',
+  );
   if (config.authToken === undefined && !config.tls?.requireClientCert) {
     log.warn(
       { address: bound.address },

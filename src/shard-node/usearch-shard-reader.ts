@@ -36,6 +36,8 @@ export const USEARCH_BATCH_QUERIES = 32;
  * searches in smaller batches.
  */
 export const USEARCH_BATCH_BUDGET_MS = 2;
+/** Per-hit lookups between two checks of the time budget (and of the caller's signal). */
+const LOOKUP_CHECK_HITS = 16;
 
 /** What the manifest says about the shard. */
 export interface UsearchShardSpec {
@@ -182,8 +184,9 @@ export class UsearchShardReader implements ShardIndexReader {
    * (l2 squared, cosine 1 - cos, dot -<q, v>), computed on the stored (quantized) vectors.
    * Queries are searched in native batches of at most {@link USEARCH_BATCH_QUERIES}, fewer when
    * the shard's measured time per query would make a batch hold the event loop longer than
-   * {@link USEARCH_BATCH_BUDGET_MS}; the reader yields to the event loop before each batch, so
-   * other calls are served between batches.
+   * {@link USEARCH_BATCH_BUDGET_MS}; the reader yields to the event loop before each batch, and
+   * within a query's per-hit payload / vector lookups whenever they have run past that budget, so
+   * other calls are served meanwhile. `options.signal` is checked at each yield (its reason thrown).
    * @param queries `Float32Array`s of length dim.
    * @param options `ef`: beam width (0 / undefined = the run's ef_search); `includeVector`: each
    *   hit gets its exact float32 vector (a copy, length dim). Other options do not apply.
@@ -205,6 +208,7 @@ export class UsearchShardReader implements ShardIndexReader {
     const out: ShardHit[][] = [];
     for (let start = 0, n = 0; start < queries.length; start += n) {
       await yieldToEventLoop();
+      options.signal?.throwIfAborted();
       const index = this.index;
       if (index === undefined) throw new VectorIndexError(`shard ${this.dbId}: search after the shard was closed`);
       n = Math.min(this.batchSize(), queries.length - start);
@@ -213,6 +217,9 @@ export class UsearchShardReader implements ShardIndexReader {
       for (let i = 0; i < n; i++) matrix.set(queries[start + i], i * dim);
       try {
         const found = index.search(matrix, wanted, 1);
+        // Per-hit lookups (payloads, stored vectors: a SQLite read each) can hold the event loop
+        // for 100+ ms per query at a large top_k: yield when they have run past the budget.
+        let slice = performance.now();
         // usearch returns Matches (keys cut to the count) for one query, BatchMatches for more.
         const result: { keys: BigUint64Array; distances: Float32Array; counts: ArrayLike<bigint> } =
           found instanceof BatchMatches ? found : { keys: found.keys, distances: found.distances, counts: [BigInt(found.keys.length)] };
@@ -223,6 +230,12 @@ export class UsearchShardReader implements ShardIndexReader {
           const count = Math.min(topK, Number(result.counts[i]));
           const hits: ShardHit[] = new Array(count);
           for (let j = 0; j < count; j++) {
+            if ((includePayload || options.includeVector) && j % LOOKUP_CHECK_HITS === 0 && performance.now() - slice > USEARCH_BATCH_BUDGET_MS) {
+              await yieldToEventLoop();
+              options.signal?.throwIfAborted();
+              if (this.index === undefined) throw new VectorIndexError(`shard ${this.dbId}: search after the shard was closed`);
+              slice = performance.now();
+            }
             const key = Number(result.keys[i * wanted + j]);
             const id = this.ids[key];
             if (id === undefined) throw new Error(`key ${key} is missing from ${USEARCH_ROWS_FILE}`);
