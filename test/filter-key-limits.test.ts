@@ -9,7 +9,7 @@
  *   the router) makes the caller's call INVALID_ARGUMENT, with no retry on another replica and no
  *   ejection.
  * - Straight to a node: deep filter JSON, `in` of 10^6 values, an OR of 10^5 terms, 10^5 keys,
- *   20,000 fake run leases, a 1 MB key: each INVALID_ARGUMENT naming the limit and its flag, and
+ *   20,000 fake run leases (refused before decoding), a 1 MB key: each refused naming the limit, and
  *   the node's Status keeps answering. Legal filters, keys and leases still work.
  */
 import { after, before, describe, test } from 'node:test';
@@ -208,11 +208,18 @@ describe('request limits on routers and on node ports (real processes)', () => {
     await assertClusterWell();
   });
 
-  test('straight to a node: 20,000 fake run leases are INVALID_ARGUMENT naming --max-run-leases; repeated leases are deduplicated', async () => {
+  test('straight to a node: 20,000 fake run leases are refused before decoding; 100 distinct ones are INVALID_ARGUMENT naming --max-run-leases; repeated leases are deduplicated', async () => {
     const fake = Array.from({ length: 20_000 }, (_, i) => ({ run_id: `fake-${i}`, manifest_key: `manifests/2020-01-01T00-00-00Z_run_id=fake-${i}/manifest.json` }));
-    await assertNodeRefuses({ router_id: 'attacker', run_leases: fake, lease_ttl_ms: 3_600_000 }, 'Status', /the call carries 20000 distinct run leases; at most 16 \(--max-run-leases\)/);
-    // 20,000 entries naming the same 2 runs: 2 distinct leases, accepted.
-    const repeated = Array.from({ length: 20_000 }, (_, i) => fake[i % 2]);
+    // 1.5 MB of leases: over the Status message's byte limit (wire-limits.ts), refused before any is decoded.
+    await assert.rejects(
+      callNode(node, 'Status', { router_id: 'attacker', run_leases: fake, lease_ttl_ms: 3_600_000 }),
+      isGrpcStatus(grpc.status.RESOURCE_EXHAUSTED, /ShardNode\/Status: the request message is \d+ bytes; this method accepts at most 1048576/),
+    );
+    const alive = await callNode<StatusResponse__Output>(node, 'Status', {});
+    assert.equal(alive.node_id, cluster.nodes[0].id, 'the node answers Status after the refusal');
+    await assertNodeRefuses({ router_id: 'attacker', run_leases: fake.slice(0, 100), lease_ttl_ms: 3_600_000 }, 'Status', /the call carries 100 distinct run leases; at most 16 \(--max-run-leases\)/);
+    // 1,000 entries naming the same 2 runs: 2 distinct leases, accepted.
+    const repeated = Array.from({ length: 1000 }, (_, i) => fake[i % 2]);
     const status = await callNode<StatusResponse__Output>(node, 'Status', { router_id: 'repeater', run_leases: repeated, lease_ttl_ms: 1000 });
     assert.equal(status.node_id, cluster.nodes[0].id);
     await assertClusterWell();
