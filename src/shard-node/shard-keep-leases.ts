@@ -10,10 +10,19 @@
  * read a Status listing it releasing (`seen_status_seq` past the moment it started releasing) and
  * no live router names it. So a shard leaves a node only once each router has ready replicas of
  * it elsewhere (their readiness as the router sees it, which is what the router routes by). A
- * router's word lives `lease_ttl_ms` after its call (a router that stops calling stops counting);
- * with no live router, nothing holds a shard. A router that sends no `seen_status_seq` (an older
- * router) takes no part.
+ * router's word lives at least {@link KEEP_WORD_MIN_TTL_MS} after its call (longer when the
+ * router asks for a longer `lease_ttl_ms`): a router whose Status calls time out for a while
+ * (overload, a short partition) still holds what it named, and one that died or forgot this node
+ * stops counting after that; with no live router, nothing holds a shard. A router that sends no
+ * `seen_status_seq` (an older router) takes no part.
  */
+
+/**
+ * Shortest life of a router's word without renewal, ms. Releasing too early fails queries;
+ * holding too long only keeps a shard loaded (and a draining node waiting, within its
+ * --leave-timeout-ms) after a router died.
+ */
+export const KEEP_WORD_MIN_TTL_MS = 30_000;
 
 /** One router's latest word (see the module comment). */
 interface RouterWord {
@@ -41,7 +50,8 @@ export class ShardKeepLeases {
    * Records `routerId`'s word; it replaces the router's earlier one.
    * @param seenSeq the newest `status_seq` of this node the router had read (0 = none: the router
    *   takes no part).
-   * @param ttlMs how long the word lives without renewal, ms (at least 1).
+   * @param ttlMs how long the router asks the word to live without renewal, ms (at least
+   *   KEEP_WORD_MIN_TTL_MS is used).
    */
   renew(routerId: string, keep: readonly KeptShards[], draining: readonly string[], seenSeq: number, ttlMs: number): void {
     if (routerId === '') return;
@@ -55,7 +65,7 @@ export class ShardKeepLeases {
       for (const dbId of k.dbIds) set.add(dbId);
       byRun.set(k.runId, set);
     }
-    this.routers.set(routerId, { keep: byRun, draining: new Set(draining), seenSeq, renewedAt: this.now(), ttlMs: Math.max(1, ttlMs) });
+    this.routers.set(routerId, { keep: byRun, draining: new Set(draining), seenSeq, renewedAt: this.now(), ttlMs: Math.max(KEEP_WORD_MIN_TTL_MS, ttlMs) });
   }
 
   /** Nodes some live router reports draining, sorted. */
