@@ -192,14 +192,20 @@ describe('scale-down and scale-up under load with real processes (DNS SRV member
     const loop = new SearchLoop(client, queries);
     await waitFor('searches flowing', () => loop.ok >= 20, { timeoutMs: 30_000 });
     publish(NODE_IDS);
-    await waitFor('4 nodes serving every shard twice again', () => settledOn(NODE_IDS), { retryOnError: true, intervalMs: 250, timeoutMs: 180_000 });
-    const before = loop.ok;
-    await waitFor('more searches', () => loop.ok >= before + 10, { timeoutMs: 30_000 });
+    let settled: unknown;
+    try {
+      await waitFor('4 nodes serving every shard twice again', () => settledOn(NODE_IDS), { retryOnError: true, intervalMs: 250, timeoutMs: 180_000 });
+      const before = loop.ok;
+      await waitFor('more searches', () => loop.ok >= before + 10, { timeoutMs: 30_000 });
+    } catch (err) {
+      settled = err;
+    }
     await loop.stop();
     proxy.delayMs = 0;
     t.diagnostic(`joining: ${movers.join(', ')}; ${loop.ok} searches answered, ${loop.failed} failed`);
     assert.equal(loop.failed, 0, loop.describe());
     assert.ok(loop.ok > 0);
+    if (settled !== undefined) throw settled;
   });
 });
 
