@@ -174,15 +174,21 @@ describe('scale-down and scale-up under load with real processes (DNS SRV member
     await new Promise((resolve) => setTimeout(resolve, 500));
     publish(stayers);
     const codes = await Promise.all(exits);
-    await waitFor('2 nodes serving every shard twice', () => settledOn(stayers), { retryOnError: true, intervalMs: 250, timeoutMs: 120_000 });
-    const before = loop.ok;
-    await waitFor('more searches', () => loop.ok >= before + 10, { timeoutMs: 30_000 });
+    let settled: unknown;
+    try {
+      await waitFor('2 nodes serving every shard twice', () => settledOn(stayers), { retryOnError: true, intervalMs: 250, timeoutMs: 120_000 });
+      const before = loop.ok;
+      await waitFor('more searches', () => loop.ok >= before + 10, { timeoutMs: 30_000 });
+    } catch (err) {
+      settled = err;
+    }
     await loop.stop();
     proxy.delayMs = 0;
     t.diagnostic(`leaving: ${movers.join(', ')}; exit codes ${codes.join(', ')}; ${loop.ok} searches answered, ${loop.failed} failed`);
     assert.deepEqual(codes, [0, 0], 'the leaving nodes exit on their own, cleanly');
     assert.equal(loop.failed, 0, loop.describe());
     assert.ok(loop.ok > 0);
+    if (settled !== undefined) throw settled;
   });
 
   test('2 -> 4 nodes at once with --run-grace-ms 3000 and slow joiners: 0 failed searches', async (t) => {
@@ -190,10 +196,10 @@ describe('scale-down and scale-up under load with real processes (DNS SRV member
     proxy.delayMs = SLOW_MS;
     for (const id of movers) await startNode(id);
     const loop = new SearchLoop(client, queries);
-    await waitFor('searches flowing', () => loop.ok >= 20, { timeoutMs: 30_000 });
-    publish(NODE_IDS);
     let settled: unknown;
     try {
+      await waitFor('searches flowing', () => loop.ok >= 20, { timeoutMs: 30_000 });
+      publish(NODE_IDS);
       await waitFor('4 nodes serving every shard twice again', () => settledOn(NODE_IDS), { retryOnError: true, intervalMs: 250, timeoutMs: 180_000 });
       const before = loop.ok;
       await waitFor('more searches', () => loop.ok >= before + 10, { timeoutMs: 30_000 });
