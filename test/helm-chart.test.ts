@@ -203,7 +203,11 @@ describe('helm chart helm/shardfleet', { skip: rendererMissing }, () => {
     assert.equal(env.SHARDFLEET_CACHE_DIR, '/var/cache/shardfleet');
     assert.equal(env.SHARDFLEET_DRAIN_TIMEOUT_MS, '10000');
     const grace = sts.spec.template.spec.terminationGracePeriodSeconds;
-    assert.ok(grace * 1000 > Number(env.SHARDFLEET_DRAIN_TIMEOUT_MS) + 5000, 'grace covers preStop + drain');
+    assert.equal(env.SHARDFLEET_LEAVE_TIMEOUT_MS, '120000');
+    assert.ok(
+      grace * 1000 > Number(env.SHARDFLEET_LEAVE_TIMEOUT_MS) + Number(env.SHARDFLEET_DRAIN_TIMEOUT_MS) + 5000,
+      'grace covers preStop + leave (new owners load) + drain',
+    );
     assert.deepEqual(c.lifecycle.preStop.exec.command, ['sleep', '5']);
     assert.equal(sts.spec.volumeClaimTemplates[0].metadata.name, 'cache');
     assert.equal(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage, '20Gi');

@@ -2,7 +2,8 @@
  * Tests of cluster membership (src/common/membership): spec parsing, the static form, and the DNS
  * forms against a real UDP DNS server on 127.0.0.1 (test/helpers/dns-server.ts) — SRV -> stable
  * pod-name ids, re-resolution on record changes, no notification for identical answers, keeping
- * the last good list on SERVFAIL or a dead server, confirmed emptying — plus placement diffs.
+ * the last good list on SERVFAIL, a dead server or an empty answer (a fault shown by problem()),
+ * dns:<name> through the system resolver (/etc/hosts) — plus placement diffs.
  */
 import { waitFor } from './helpers/wait.ts';
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -88,7 +89,6 @@ describe('membership spec', () => {
   test('bad options and DNS servers are rejected', () => {
     const { log } = captureLogger();
     assert.throws(() => createMembership(`dns+srv:${SRV}`, { log, refreshMs: 0 }), ConfigValidationError);
-    assert.throws(() => createMembership(`dns+srv:${SRV}`, { log, emptyConfirmations: 0 }), ConfigValidationError);
     assert.throws(() => createMembership(`dns+srv:${SRV}`, { log, dnsServer: 'dns.example:53' }), /DNS server "dns.example:53"/);
     assert.equal(parseDnsServer('127.0.0.1'), '127.0.0.1:53');
     assert.equal(parseDnsServer('[::1]:5353'), '[::1]:5353');
@@ -234,21 +234,26 @@ describe('DNS membership', () => {
     }
   });
 
-  test('an empty answer empties a non-empty list only after consecutive confirmations', async () => {
+  test('an empty answer is a fault: the last good list stays, a warning is logged and problem() says why', async () => {
     dns.set(SRV, srvRecords([0, 1]));
     const { log, lines } = captureLogger();
     const m = srvMembership(log);
     const calls = recordChanges(m);
     await m.start();
+    assert.equal(m.problem?.(), '');
 
-    dns.set(SRV, undefined); // NXDOMAIN: no endpoint left
-    await waitUntil(() => lines.some((l) => l.msg.includes('waiting for confirmation')), 'an unconfirmed empty answer');
-    assert.equal(calls.length, 0, 'one empty answer must not drop every member');
+    dns.set(SRV, undefined); // NXDOMAIN
+    const seen = dns.count(SRV, QTYPE.SRV);
+    await waitUntil(() => dns.count(SRV, QTYPE.SRV) >= seen + 4, 'several empty answers');
+    assert.equal(calls.length, 0, 'an empty answer must not drop every member');
     assert.deepEqual(m.current(), expectedSrvNodes([0, 1]));
+    assert.match(m.problem?.() ?? '', /resolves to no node; keeping the last good list of 2 node\(s\)/);
+    assert.ok(lines.some((l) => l.level === 40 && l.msg.includes('resolves to no node')), 'logged at warn');
 
-    await waitUntil(() => calls.length >= 1, 'the confirmed empty list');
-    assert.deepEqual(calls[0], []);
-    assert.deepEqual(m.current(), []);
+    dns.set(SRV, srvRecords([1]));
+    await waitUntil(() => calls.length >= 1, 'the next non-empty answer');
+    assert.deepEqual(calls[0], expectedSrvNodes([1]));
+    assert.equal(m.problem?.(), '');
   });
 
   test('an empty answer between two non-empty ones changes nothing', async () => {
@@ -258,18 +263,19 @@ describe('DNS membership', () => {
     const calls = recordChanges(m);
     await m.start();
     dns.set(SRV, { srv: [] }); // NODATA
-    await waitUntil(() => lines.some((l) => l.msg.includes('waiting for confirmation')), 'an unconfirmed empty answer');
+    await waitUntil(() => lines.some((l) => l.msg.includes('resolves to no node')), 'an empty answer');
     dns.set(SRV, srvRecords([0, 1]));
     const seen = dns.count(SRV, QTYPE.SRV);
     await waitUntil(() => dns.count(SRV, QTYPE.SRV) >= seen + 3, 'more re-resolutions');
     assert.equal(calls.length, 0);
   });
 
-  test('zero members at start is normal: start() resolves empty and polling picks up new pods', async () => {
+  test('zero members at start: start() resolves empty (a fault) and polling picks up new pods', async () => {
     const m = srvMembership(captureLogger().log);
     const calls = recordChanges(m);
     await m.start();
     assert.deepEqual(m.current(), []);
+    assert.match(m.problem?.() ?? '', /resolves to no node/);
     dns.set(SRV, srvRecords([0]));
     await waitUntil(() => calls.length >= 1, 'onChange after the first pod appeared');
     assert.deepEqual(calls[0], expectedSrvNodes([0]));
@@ -317,6 +323,30 @@ describe('DNS membership', () => {
       calls[0].map((n) => n.id),
       ['10.0.0.1:7001', '10.0.0.3:7001'],
     );
+  });
+
+  test('dns:<name> without --dns-server resolves as the system resolver does (/etc/hosts: localhost)', async () => {
+    const m = createMembership('dns:localhost:7001', { log: captureLogger().log, refreshMs: REFRESH_MS });
+    running.push(m);
+    await m.start();
+    const ids = m.current().map((n) => n.id);
+    assert.ok(ids.includes('127.0.0.1:7001') || ids.includes('[::1]:7001'), `localhost gave ${JSON.stringify(ids)}`);
+    assert.equal(m.problem?.(), '');
+  });
+
+  test('dns:<name> through the system resolver: a name that stops resolving keeps the last list', async () => {
+    let answer: Array<{ address: string; family: number }> = [{ address: '10.0.0.7', family: 4 }];
+    const systemLookup = async (): Promise<Array<{ address: string; family: number }>> => {
+      if (answer.length === 0) throw Object.assign(new Error('getaddrinfo ENOTFOUND nodes.example'), { code: 'ENOTFOUND' });
+      return answer;
+    };
+    const m = createMembership('dns:nodes.example:7001', { log: captureLogger().log, refreshMs: REFRESH_MS, systemLookup });
+    running.push(m);
+    await m.start();
+    assert.deepEqual(m.current(), [{ id: '10.0.0.7:7001', address: '10.0.0.7:7001' }]);
+    answer = [];
+    await waitUntil(() => (m.problem?.() ?? '') !== '', 'the fault');
+    assert.deepEqual(m.current(), [{ id: '10.0.0.7:7001', address: '10.0.0.7:7001' }]);
   });
 
   test('dns:<name> takes defaultPort', async () => {

@@ -205,7 +205,7 @@ describe('replica choice (orderReplicas, NodeLoad)', () => {
 
 describe('runViewsOf', () => {
   test('reads runs[], or the top-level fields of a node that does not fill runs', () => {
-    const base = { node_id: 'n', load_error: '', cache_bytes: 0, max_cache_bytes: 0 };
+    const base = { node_id: 'n', load_error: '', cache_bytes: 0, max_cache_bytes: 0, draining: false, status_seq: 1 };
     const multi = runViewsOf({
       ...base,
       run_id: 'b',
@@ -213,8 +213,8 @@ describe('runViewsOf', () => {
       shards_failed: [],
       shards_assigned: [],
       runs: [
-        { run_id: 'a', shards_loaded: [0, 1], shards_failed: [], shards_assigned: [0, 1], ready: true, current: false, leased: false },
-        { run_id: 'b', shards_loaded: [0], shards_failed: [{ db_id: 1, reason: 'bad' }], shards_assigned: [0, 1], ready: false, current: true, leased: false },
+        { run_id: 'a', shards_loaded: [0, 1], shards_failed: [], shards_assigned: [0, 1], ready: true, current: false, leased: false, shards_releasing: [] },
+        { run_id: 'b', shards_loaded: [0], shards_failed: [{ db_id: 1, reason: 'bad' }], shards_assigned: [0, 1], ready: false, current: true, leased: false, shards_releasing: [] },
       ],
     });
     assert.deepEqual([...multi.keys()], ['a', 'b']);

@@ -44,6 +44,7 @@ interface NodeFlags extends ServeFlags {
   maxCacheBytes: number;
   runGraceMs: number;
   drainTimeoutMs: number;
+  leaveTimeoutMs: number;
   loadConcurrency: number;
   authTokenFile?: string;
 }
@@ -187,6 +188,15 @@ export function serveCommand(): Command {
     .addOption(opt('--max-cache-bytes <n>', 'cache budget in bytes (0 = unbounded); assigned shards are never evicted', 'MAX_CACHE_BYTES').argParser(intArg).default(0))
     .addOption(opt('--run-grace-ms <ms>', 'keep a superseded run loaded this long after the new one is ready', 'RUN_GRACE_MS').argParser(intArg).default(60_000))
     .addOption(opt('--drain-timeout-ms <ms>', 'on shutdown, wait this long for in-flight searches', 'DRAIN_TIMEOUT_MS').argParser(intArg).default(10_000))
+    .addOption(
+      opt(
+        '--leave-timeout-ms <ms>',
+        'on SIGTERM, first leave placement and keep serving the shards whose new owners are not ready yet, at most this long (0 = stop at once)',
+        'LEAVE_TIMEOUT_MS',
+      )
+        .argParser(intArg)
+        .default(120_000),
+    )
     .addOption(opt('--load-concurrency <n>', 'shards downloaded and opened at once', 'LOAD_CONCURRENCY').argParser(intArg).default(2))
     .addOption(
       opt(
@@ -209,6 +219,7 @@ export function serveCommand(): Command {
         maxCacheBytes: flags.maxCacheBytes,
         runGraceMs: flags.runGraceMs,
         drainTimeoutMs: flags.drainTimeoutMs,
+        leaveTimeoutMs: flags.leaveTimeoutMs,
         loadConcurrency: flags.loadConcurrency,
         metricsListen: flags.metricsListen,
         tls: serverTls(flags),

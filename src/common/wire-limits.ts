@@ -93,6 +93,8 @@ export function shardNodeWireLimits(): WireLimits {
       [`${p}.ShardQuery.keys`]: { perMessage: MAX_LOOKUP_KEYS, perRequest: MAX_LOOKUP_KEYS, raise: `${FIXED}: a router sends at most --max-get-keys keys per shard` },
       [`${p}.StatusRequest.run_leases`]: leases,
       [`${p}.NodeRefreshRequest.run_leases`]: leases,
+      // The shards a router still needs from a node that is giving them up (one entry per run).
+      [`${p}.RunShards.db_ids`]: { perMessage: MAX_SHARD_IDS_PER_QUERY, raise: `${FIXED}: a snapshot has fewer shards` },
     },
     defaultField: DEFAULT_REPEATED_FIELD_LIMIT,
     maxRequestBytes: {

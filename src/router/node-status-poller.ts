@@ -25,6 +25,8 @@ export interface NodeRunView {
   ready: boolean;
   /** The newest run the node knows. */
   current: boolean;
+  /** Shards no longer assigned to the node, still loaded until routers say their new owners are ready. */
+  releasing: ReadonlySet<number>;
 }
 
 /** The router's view of one node. */
@@ -41,6 +43,10 @@ export interface NodeView {
   polledAt: number;
   /** Runs the node holds, by run id. */
   runs: ReadonlyMap<string, NodeRunView>;
+  /** The node is leaving (stopping): it takes no shard in placement (last reported; false until known). */
+  draining: boolean;
+  /** status_seq of the node's last Status answer (0 = none). */
+  statusSeq: number;
 }
 
 /** What a router leases to the nodes with each Status call (proto StatusRequest fields). */
@@ -51,6 +57,11 @@ export interface RouterLeases {
   runs: () => ReadonlyArray<{ run_id: string; manifest_key: string }>;
   /** How long a lease lives without renewal, ms. */
   ttlMs: number;
+  /**
+   * What the router says to node `nodeId` about moving shards (StatusRequest keep_shards and
+   * draining_nodes; see leaving-nodes.ts); none when unset.
+   */
+  shardWord?: (nodeId: string) => { keep_shards: Array<{ run_id: string; db_ids: number[] }>; draining_nodes: string[] };
 }
 
 /** Poller settings. */
@@ -82,6 +93,7 @@ export function runViewsOf(res: StatusResponse__Output): Map<string, NodeRunView
             shards_assigned: res.shards_assigned,
             ready: res.shards_failed.length === 0 && res.shards_assigned.every((s) => res.shards_loaded.includes(s)),
             current: true,
+            shards_releasing: [],
           },
         ];
   for (const r of runs) {
@@ -92,6 +104,7 @@ export function runViewsOf(res: StatusResponse__Output): Map<string, NodeRunView
       assigned: new Set(r.shards_assigned),
       ready: r.ready,
       current: r.current,
+      releasing: new Set(r.shards_releasing),
     });
   }
   return out;
@@ -133,7 +146,17 @@ export class NodeStatusPoller {
 
   private viewOrBlank(id: string): NodeView {
     return (
-      this.nodeViews.get(id) ?? { id, address: this.pool.address(id) ?? '', reachable: undefined, error: '', loadError: '', polledAt: 0, runs: new Map() }
+      this.nodeViews.get(id) ?? {
+        id,
+        address: this.pool.address(id) ?? '',
+        reachable: undefined,
+        error: '',
+        loadError: '',
+        polledAt: 0,
+        runs: new Map(),
+        draining: false,
+        statusSeq: 0,
+      }
     );
   }
 
@@ -180,11 +203,15 @@ export class NodeStatusPoller {
     for (const l of this.listeners) l();
   }
 
-  /** The lease fields of a Status / Refresh request. */
-  private leaseRequest(): StatusRequest {
+  /** The lease fields of a Status / Refresh request to node `id`. */
+  private leaseRequest(id: string): StatusRequest {
     const l = this.options.leases;
     if (l === undefined) return {};
-    return { router_id: l.routerId, run_leases: [...l.runs()], lease_ttl_ms: l.ttlMs };
+    const base = { router_id: l.routerId, run_leases: [...l.runs()], lease_ttl_ms: l.ttlMs };
+    if (l.shardWord === undefined) return base;
+    // The word is computed from what this view says, so it names the view's status_seq.
+    const seen = this.nodeViews.get(id)?.statusSeq ?? 0;
+    return { ...base, ...l.shardWord(id), seen_status_seq: seen };
   }
 
   private async pollNode(id: string, method: StatusMethod): Promise<void> {
@@ -194,12 +221,12 @@ export class NodeStatusPoller {
     let res: StatusResponse__Output | undefined;
     let error = '';
     try {
-      res = await callStatus(client, method, this.options.timeoutMs, this.leaseRequest());
+      res = await callStatus(client, method, this.options.timeoutMs, this.leaseRequest(id));
     } catch (err) {
       error = describeGrpcError(err);
       if (method === 'Refresh') {
         try {
-          res = await callStatus(client, 'Status', this.options.timeoutMs, this.leaseRequest());
+          res = await callStatus(client, 'Status', this.options.timeoutMs, this.leaseRequest(id));
           error = '';
         } catch (err2) {
           error = describeGrpcError(err2);
@@ -212,12 +239,36 @@ export class NodeStatusPoller {
       if (res.node_id !== '' && res.node_id !== id) {
         this.log.warn({ node: id, address, reported_id: res.node_id }, 'node reports a different id than the membership');
       }
-      this.nodeViews.set(id, { id, address, reachable: true, error: '', loadError: res.load_error, polledAt: Date.now(), runs: runViewsOf(res) });
+      // Answers may arrive out of order (a pollNow beside the periodic poll): keep the newest.
+      const seq = Number(res.status_seq);
+      if (before?.reachable === true && seq > 0 && seq < before.statusSeq) return;
+      this.nodeViews.set(id, {
+        id,
+        address,
+        reachable: true,
+        error: '',
+        loadError: res.load_error,
+        polledAt: Date.now(),
+        runs: runViewsOf(res),
+        draining: res.draining,
+        statusSeq: seq,
+      });
+      if (res.draining && before?.draining !== true) this.log.info({ node: id, address }, 'node is draining (leaving): placing shards without it');
       if (before?.reachable === false) this.log.info({ node: id, address }, 'node reachable again');
       for (const l of this.okListeners) l(id);
     } else {
       // Keep what the node last reported about its runs: it is unreachable, so it is not ready anyway.
-      this.nodeViews.set(id, { id, address, reachable: false, error, loadError: before?.loadError ?? '', polledAt: Date.now(), runs: before?.runs ?? new Map() });
+      this.nodeViews.set(id, {
+        id,
+        address,
+        reachable: false,
+        error,
+        loadError: before?.loadError ?? '',
+        polledAt: Date.now(),
+        runs: before?.runs ?? new Map(),
+        draining: before?.draining ?? false,
+        statusSeq: before?.statusSeq ?? 0,
+      });
       if (before?.reachable !== false) this.log.warn({ node: id, address, err: error }, 'node Status failed');
     }
   }

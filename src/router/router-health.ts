@@ -47,6 +47,8 @@ export interface HealthInput {
   underReplicated: Array<{ dbId: number; ready: number; why: string }>;
   /** The earlier run leased as a fallback ("" = none). */
   fallbackRunId: string;
+  /** Why the node membership cannot be resolved now ("" = fine); the last good list is kept. */
+  membershipProblem?: string;
   /** Now, ms since epoch. */
   now: number;
 }
@@ -64,11 +66,12 @@ export function computeHealth(input: HealthInput, options: HealthOptions): Healt
     last_refresh_error: input.lastRefreshError,
     pending_run_id: pending?.snapshot.manifest.run_id ?? '',
   };
+  const membershipReason = input.membershipProblem ? `node membership: ${input.membershipProblem}` : '';
   if (!served) {
     return {
       ...base,
       status: 'unhealthy',
-      reasons: [`no run is served: ${input.lastLoadError || 'no snapshot loaded yet'}`],
+      reasons: [`no run is served: ${input.lastLoadError || 'no snapshot loaded yet'}`, ...(membershipReason ? [membershipReason] : [])],
       run_id: '',
       snapshot_age_seconds: 0,
       coverage: 0,
@@ -95,6 +98,7 @@ export function computeHealth(input: HealthInput, options: HealthOptions): Healt
     );
   }
   if (input.lastRefreshError) reasons.push(`last refresh failed: ${input.lastRefreshError}`);
+  if (membershipReason) reasons.push(membershipReason);
   if (pending && input.pendingFailed.length > 0) {
     reasons.push(
       `run ${pending.snapshot.manifest.run_id} (_CURRENT) cannot be served: ${input.pendingFailed.length} shard(s) failed to load on every replica; ` +

@@ -39,6 +39,7 @@ import { DEFAULT_COALESCING, type CoalescerOptions, type NodeCallReport } from '
 import { DEFAULT_HEDGE, HedgePolicy } from './hedge-policy.ts';
 import { NodePool } from './node-pool.ts';
 import { NodeStatusPoller } from './node-status-poller.ts';
+import { drainingNodeIds, keepShardsFor, placementMembers, retainedLeavers } from './leaving-nodes.ts';
 import { DEFAULT_EJECTION, OutlierEjection, isNodeFailure } from './outlier-ejection.ts';
 import { NodeLoad } from './replica-choice.ts';
 import { ReplicaState } from './replica-state.ts';
@@ -236,7 +237,10 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
       }
     }
   };
-  const pool = new NodePool(membership.current(), {
+  let members: NodeEndpoint[] = membership.current();
+  /** Node ids placement is computed over: the members that are not draining (leaving-nodes.ts). */
+  let placementIds: string[] = members.map((n) => n.id);
+  const pool = new NodePool(members, {
     credentials: channelCredentials(config.nodeTls),
     bearerToken: config.nodeAuthToken,
     maxMessageBytes: config.maxMessageBytes,
@@ -253,17 +257,26 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   const statusTimeoutMs = config.statusTimeoutMs ?? 1000;
   // `watcher` is created below; leases are read at every Status call.
   let leasedRuns: () => ReturnType<SnapshotWatcher['leasedRuns']> = () => [];
-  const poller = new NodeStatusPoller(
+  const poller: NodeStatusPoller = new NodeStatusPoller(
     pool,
     {
       intervalMs: statusIntervalMs,
       timeoutMs: statusTimeoutMs,
       // A lease outlives a few missed polls; nodes keep it at least their --run-grace-ms.
-      leases: { routerId: routerInstanceId(), runs: () => leasedRuns(), ttlMs: 3 * statusIntervalMs + statusTimeoutMs },
+      leases: {
+        routerId: routerInstanceId(),
+        runs: () => leasedRuns(),
+        ttlMs: 3 * statusIntervalMs + statusTimeoutMs,
+        shardWord: (nodeId: string) => ({
+          keep_shards: keepShardsFor(poller.view(nodeId), leasedSnapshots(), isReady),
+          draining_nodes: drainingNodeIds(poller.views()),
+        }),
+      },
     },
     log,
   );
   const replicas = new ReplicaState(poller, ejection);
+  const isReady = (nodeId: string, runId: string, dbId: number): boolean => replicas.isReady(nodeId, runId, dbId);
   const missingOf = (s: RouterSnapshot): number[] =>
     replicas.coverage(
       s.manifest.run_id,
@@ -283,7 +296,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   const watcher = new SnapshotWatcher({
     store,
     replication: config.replication,
-    nodeIds: () => pool.nodeIds,
+    nodeIds: () => placementIds,
     missingShards: missingOf,
     beforeFirstServe: () => poller.pollNow(),
     onServe: (_next, previous) => {
@@ -295,23 +308,51 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   });
 
   leasedRuns = () => watcher.leasedRuns();
-  poller.onUpdate(() => watcher.tryPromote());
+  /** The runs the router serves, waits for or falls back to (what it leases). */
+  const leasedSnapshots = (): RouterSnapshot[] => {
+    const out: RouterSnapshot[] = [];
+    for (const s of [watcher.current(), watcher.pending()?.snapshot, watcher.fallback()]) {
+      if (s !== undefined && !out.some((o) => o.manifest.run_id === s.manifest.run_id)) out.push(s);
+    }
+    return out;
+  };
+  poller.onUpdate(() => {
+    reconcileNodes();
+    watcher.tryPromote();
+  });
   poller.onStatusOk((nodeId) => {
     if (ejection.readmitIfDue(nodeId)) log.info({ node: nodeId }, 'ejected node answered Status again; re-admitted');
   });
   // Follow the membership: on every change, and by re-reading current() every status interval
   // (so a membership started after startRouter, whose first resolution notifies nobody, is seen).
+  // The pool also keeps nodes that left but still hold shards whose new owners are not ready, and
+  // placement leaves out draining nodes (leaving-nodes.ts).
   const syncMembership = (nodes: NodeEndpoint[]): void => {
-    const change = pool.update(nodes);
-    if (change.added.length + change.removed.length + change.moved.length === 0) return;
+    members = nodes;
+    reconcileNodes();
+  };
+  function reconcileNodes(): void {
+    const memberIds = new Set(members.map((n) => n.id));
+    const retained = retainedLeavers(pool.endpoints(), memberIds, (id) => poller.view(id), leasedSnapshots(), isReady);
+    const change = pool.update([...members, ...retained]);
     for (const id of [...change.removed, ...change.moved]) {
       ejection.forget(id);
       hedge.forget(id);
     }
-    watcher.updatePlacement();
-    log.info({ ...change, nodes: nodes.map((n) => n.id) }, 'node membership changed; placement recomputed');
+    const ids = placementMembers(
+      members.map((n) => n.id),
+      new Set(drainingNodeIds(poller.views())),
+    );
+    const placementChanged = ids.join('\n') !== placementIds.join('\n');
+    placementIds = ids;
+    if (placementChanged) watcher.updatePlacement();
+    if (change.added.length + change.removed.length + change.moved.length === 0 && !placementChanged) return;
+    log.info(
+      { ...change, nodes: members.map((n) => n.id), placement_nodes: ids, retiring: retained.map((n) => n.id) },
+      'node membership changed; placement recomputed',
+    );
     void poller.pollNow();
-  };
+  }
   membership.onChange(syncMembership);
 
   // Every fan-out call to a node: the hedge delay is the p95 of what a fan-out waits for a node,
@@ -372,6 +413,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
         replication: config.replication,
         underReplicated: served ? underReplicated(served) : [],
         fallbackRunId: watcher.fallback()?.manifest.run_id ?? '',
+        membershipProblem: membership.problem?.() ?? '',
         now: Date.now(),
       },
       healthOptions,

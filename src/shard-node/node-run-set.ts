@@ -19,7 +19,14 @@
  * - Only the active runs (the current one, the older one serving while it loads, and leased runs)
  *   preload and pin their assigned shards; superseded runs are unpinned and can be evicted under
  *   budget pressure (a search of an evicted shard loads it again).
- * - Membership changes recompute every held run's assignment (see NodeRun.setAssignment).
+ * - Membership changes recompute every held run's assignment (see NodeRun.setAssignment), over
+ *   the members that no live router reports draining (a node that is leaving takes no shard, so
+ *   the others load what it held while it still serves it). A shard no longer assigned is
+ *   releasing: it stays loaded and searchable, and is released only after `releaseGraceMs` (a
+ *   floor) and once every live router says its new owners are ready (shard-keep-leases.ts).
+ * - Draining ({@link NodeRunSet.startDraining}, on SIGTERM): the node takes no shard in placement,
+ *   reports `draining`, keeps every shard it holds as releasing, and releases each as soon as the
+ *   routers no longer need it (no floor); {@link NodeRunSet.whenReleased} tells when all are gone.
  */
 import type { Logger } from 'pino';
 import { ReaderStateError, errorMessage } from '../common/errors.ts';
@@ -32,6 +39,7 @@ import { loadSnapshot } from '../common/snapshot-loader.ts';
 import { getPointerBytes, readManifest } from '../common/store-reads.ts';
 import { NodeRun, type NodeRunDeps } from './node-run.ts';
 import { RunLeases, type LeasedRun } from './run-leases.ts';
+import { ShardKeepLeases, type KeptShards } from './shard-keep-leases.ts';
 import { pruneCache } from './shard-cache.ts';
 
 /** Leased runs whose manifest is read at once (a bound on store reads that callers can cause). */
@@ -50,7 +58,10 @@ export interface NodeRunSetOptions extends NodeRunDeps {
    * lease that named it; also the shortest life of a router's lease without renewal, ms.
    */
   runGraceMs: number;
-  /** How long a shard no longer assigned (membership change) stays loaded, ms. */
+  /**
+   * Shortest time a shard no longer assigned (membership change) stays loaded, ms; it stays
+   * longer while a router still needs it (shard-keep-leases.ts).
+   */
   releaseGraceMs: number;
   /** Called when readiness changes (true = SERVING). */
   onServingChange: (serving: boolean) => void;
@@ -65,7 +76,20 @@ export interface RunSetStatus {
   shards_assigned: number[];
   load_error: string;
   runs: RunStatus[];
+  draining: boolean;
+  status_seq: number;
 }
+
+/** What a router says about moving shards with a Status / Refresh call (see shard-keep-leases.ts). */
+export interface RouterShardWord {
+  keep: readonly KeptShards[];
+  draining: readonly string[];
+  /** The newest status_seq of this node the router had read (0 = none). */
+  seenSeq: number;
+}
+
+/** How often releasing shards are re-checked while some are held, ms. */
+const RELEASE_CHECK_MS = 250;
 
 /** The runs a node holds (see the module comment). */
 export class NodeRunSet {
@@ -92,6 +116,13 @@ export class NodeRunSet {
   private queuedRefresh: Promise<void> | undefined;
   private reconcileQueued = false;
   private warnedNotMember = false;
+  private readonly keepLeases = new ShardKeepLeases();
+  /** Nodes left out of placement because routers report them draining (sorted, joined). */
+  private drainingKey = '';
+  private draining = false;
+  /** Sequence number of the last StatusResponse (starts at the start time in µs: grows across restarts). */
+  private statusSeq = Date.now() * 1000;
+  private releaseTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: NodeRunSetOptions) {
     this.leases = new RunLeases(options.runGraceMs);
@@ -131,16 +162,77 @@ export class NodeRunSet {
   membershipChanged(): void {
     if (this.closed) return;
     for (const run of this.runs.values()) {
-      const { added, removed } = run.setAssignment(this.assignmentFor(run.manifest), this.options.releaseGraceMs);
+      const { added, removed } = run.setAssignment(this.assignmentFor(run.manifest), this.statusSeq);
       if (added.length > 0 || removed.length > 0) {
         this.options.log.info(
-          { run_id: run.runId, added, released_after_ms: this.options.releaseGraceMs, removed },
-          'membership changed: shard assignment updated',
+          {
+            run_id: run.runId,
+            added,
+            removed,
+            min_release_ms: this.draining ? 0 : this.options.releaseGraceMs,
+            draining_nodes: this.drainingKey,
+            draining: this.draining,
+          },
+          'shard assignment updated; removed shards are kept until every router has their new owners ready',
         );
       }
     }
     this.reconcile();
     for (const run of this.activeRuns()) void run.preload();
+    this.checkReleases();
+  }
+
+  /**
+   * The node is leaving (SIGTERM): it takes no shard in placement, reports `draining`, and holds
+   * every shard it has as releasing until the routers no longer need it (see the module comment).
+   */
+  startDraining(): void {
+    if (this.draining || this.closed) return;
+    this.draining = true;
+    this.options.log.info('draining: leaving placement; shards stay searchable until their new owners are ready');
+    this.membershipChanged();
+  }
+
+  /** True once {@link startDraining} was called. */
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /**
+   * Resolves true once no releasing shard is held (each one's new owners are ready, as every live
+   * router sees it), or false after `timeoutMs`.
+   */
+  async whenReleased(timeoutMs: number): Promise<boolean> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      this.checkReleases();
+      if (![...this.runs.values()].some((run) => run.hasReleasing())) return true;
+      if (Date.now() >= end || this.closed) return false;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(RELEASE_CHECK_MS, Math.max(1, end - Date.now()))));
+    }
+  }
+
+  /**
+   * Releases the releasing shards whose time has come: past the `releaseGraceMs` floor (none
+   * while draining) and needed by no live router. Re-checks every RELEASE_CHECK_MS while some
+   * are held.
+   */
+  private checkReleases(): void {
+    if (this.closed) return;
+    const now = Date.now();
+    const floor = this.draining ? 0 : this.options.releaseGraceMs;
+    let left = false;
+    for (const run of this.runs.values()) {
+      const released = run.releaseWhere((dbId, r) => now >= r.at + floor && this.keepLeases.mayRelease(run.runId, dbId, r.sinceSeq));
+      if (released.length > 0) this.options.log.info({ run_id: run.runId, released }, 'released shards: their new owners are ready on every router');
+      left ||= run.hasReleasing();
+    }
+    if (!left || this.releaseTimer !== undefined) return;
+    this.releaseTimer = setTimeout(() => {
+      this.releaseTimer = undefined;
+      this.checkReleases();
+    }, RELEASE_CHECK_MS);
+    this.releaseTimer.unref();
   }
 
   /**
@@ -170,7 +262,7 @@ export class NodeRunSet {
    * be read is logged and retried on a later renewal (after 30 s).
    * @param ttlMs how long the router asks its leases to live without renewal, ms.
    */
-  renewLeases(routerId: string, runs: readonly LeasedRun[], ttlMs: number): void {
+  renewLeases(routerId: string, runs: readonly LeasedRun[], ttlMs: number, word?: RouterShardWord): void {
     if (this.closed || routerId === '') return;
     if (this.leaseFailures.size > MAX_LEASE_LOADS) {
       // Forget failures whose back-off is over (runs that never existed must not pile up).
@@ -178,6 +270,16 @@ export class NodeRunSet {
       for (const [runId, f] of this.leaseFailures) if (now >= f.retryAt) this.leaseFailures.delete(runId);
     }
     this.leases.renew(routerId, runs, ttlMs);
+    if (word !== undefined) {
+      this.keepLeases.renew(routerId, word.keep, word.draining, word.seenSeq, ttlMs);
+      const drainingKey = this.keepLeases.drainingNodes().join(',');
+      if (drainingKey !== this.drainingKey) {
+        this.drainingKey = drainingKey;
+        this.membershipChanged();
+      } else {
+        this.checkReleases();
+      }
+    }
     for (const lease of runs) {
       const held = this.runs.get(lease.runId);
       if (held !== undefined) {
@@ -210,6 +312,8 @@ export class NodeRunSet {
       shards_assigned: top?.shards_assigned ?? [],
       load_error: this.loadError || (current === undefined ? (this.attempted ? 'no snapshot loaded' : 'loading') : ''),
       runs,
+      draining: this.draining,
+      status_seq: ++this.statusSeq,
     };
   }
 
@@ -230,6 +334,7 @@ export class NodeRunSet {
   close(): void {
     this.closed = true;
     clearTimeout(this.sweepTimer);
+    clearTimeout(this.releaseTimer);
     for (const run of this.runs.values()) run.stopTimers();
   }
 
@@ -271,7 +376,7 @@ export class NodeRunSet {
       }
       if (this.closed || this.runs.has(lease.runId) || !this.leases.isLeased(lease.runId)) return;
       const run = new NodeRun(manifest, this.options);
-      run.setAssignment(this.assignmentFor(manifest), 0);
+      run.setAssignment(this.assignmentFor(manifest), this.statusSeq);
       run.prepare(this.beforeLoading(lease.runId));
       this.runs = new Map([[lease.runId, run], ...this.runs]); // least recently current: first
       this.leaseFailures.delete(lease.runId);
@@ -334,7 +439,7 @@ export class NodeRunSet {
     let run = this.runs.get(runId);
     if (run === undefined) {
       run = new NodeRun(manifest, this.options);
-      run.setAssignment(this.assignmentFor(manifest), 0);
+      run.setAssignment(this.assignmentFor(manifest), this.statusSeq);
       // Remove cache leftovers (runs not held, shards of this run not assigned) before it loads.
       const keep = new Map<string, ReadonlySet<number> | 'all'>([...this.runs.keys()].map((id) => [id, 'all']));
       keep.set(runId, new Set(run.status(false).shards_assigned));
@@ -451,9 +556,17 @@ export class NodeRunSet {
     return unloading === undefined ? this.lastPrune : Promise.all([this.lastPrune, unloading]).then(() => undefined);
   }
 
-  /** The shards of `manifest` placement assigns to this node under the current node list. */
+  /**
+   * The shards of `manifest` placement assigns to this node under the current node list, without
+   * the nodes routers report draining (unless that leaves none); none while this node drains.
+   */
   private assignmentFor(manifest: Manifest): number[] {
-    const nodes = this.options.nodes();
+    if (this.draining) return [];
+    const draining = new Set(this.keepLeases.drainingNodes());
+    draining.delete(this.options.nodeId);
+    const members = this.options.nodes();
+    const staying = members.filter((n) => !draining.has(n.id));
+    const nodes = staying.length > 0 ? staying : members;
     if (!nodes.some((n) => n.id === this.options.nodeId)) {
       if (!this.warnedNotMember) {
         this.options.log.warn({ node_id: this.options.nodeId, nodes: nodes.map((n) => n.id) }, 'this node is not in the node list; it is assigned no shards (searches still load shards on demand)');

@@ -9,8 +9,9 @@
  * - Any other shard of the run is loaded on demand by {@link NodeRun.lease} (lazy load), unpinned.
  * - A shard that failed to load is not retried before its back-off elapses (`retryBaseMs`,
  *   doubling per failure up to 5 minutes); meanwhile searches get the recorded reason.
- * - When placement moves a shard away (membership change), it stays loaded and searchable for
- *   `releaseGraceMs` (routers may still route to it) and is then unloaded.
+ * - When placement moves a shard away (membership change, or the node drains), it is "releasing":
+ *   it stays loaded, pinned and searchable until the run set releases it (node-run-set.ts: once
+ *   the routers say its new owners are ready, see shard-keep-leases.ts).
  */
 import pLimit, { type LimitFunction } from 'p-limit';
 import { InvalidQueryError, ReaderStateError } from '../common/errors.ts';
@@ -32,6 +33,12 @@ export interface NodeRunDeps extends ShardLoaderDeps {
   retryBaseMs: number;
 }
 
+/** A shard no longer assigned, still held: since which status sequence and when (ms since epoch). */
+export interface Releasing {
+  sinceSeq: number;
+  at: number;
+}
+
 interface Failure {
   reason: string;
   attempts: number;
@@ -42,8 +49,8 @@ interface Failure {
 /** One run held by a shard node (see the module comment). */
 export class NodeRun {
   private readonly assigned = new Set<number>();
-  /** Shards no longer assigned, still held until their timer fires. */
-  private readonly releasing = new Map<number, NodeJS.Timeout>();
+  /** Shards no longer assigned, still held until the run set releases them. */
+  private readonly releasing = new Map<number, Releasing>();
   private readonly failures = new Map<number, Failure>();
   private readonly queued = new Set<number>();
   private readonly limit: LimitFunction;
@@ -71,11 +78,12 @@ export class NodeRun {
 
   /**
    * Sets the shards placement assigns to this node. Newly assigned shards are pinned (when the run
-   * is active) and preloaded by the next {@link preload}; shards no longer assigned are released
-   * after `releaseGraceMs` unless assigned again meanwhile.
+   * is active) and preloaded by the next {@link preload}; shards no longer assigned become
+   * releasing (see {@link releaseWhere}) unless assigned again meanwhile.
+   * @param sinceSeq the node's status sequence now (recorded with each newly releasing shard).
    * @returns the db ids added and removed (ascending).
    */
-  setAssignment(dbIds: readonly number[], releaseGraceMs: number): { added: number[]; removed: number[] } {
+  setAssignment(dbIds: readonly number[], sinceSeq: number): { added: number[]; removed: number[] } {
     const next = new Set(dbIds);
     const added: number[] = [];
     const removed: number[] = [];
@@ -83,15 +91,12 @@ export class NodeRun {
       if (next.has(dbId)) continue;
       this.assigned.delete(dbId);
       removed.push(dbId);
-      const timer = setTimeout(() => this.release(dbId), Math.max(0, releaseGraceMs));
-      timer.unref();
-      this.releasing.set(dbId, timer);
+      this.releasing.set(dbId, { sinceSeq, at: Date.now() });
     }
     for (const dbId of next) {
       if (this.assigned.has(dbId)) continue;
       this.assigned.add(dbId);
       added.push(dbId);
-      clearTimeout(this.releasing.get(dbId));
       this.releasing.delete(dbId);
       this.deps.cache.setPinned(this.key(dbId), this.shouldPin(dbId));
     }
@@ -174,6 +179,31 @@ export class NodeRun {
     return true;
   }
 
+  /** Releasing shards that are loaded (searchable), ascending. */
+  releasingLoaded(): number[] {
+    return [...this.releasing.keys()].filter((dbId) => this.deps.cache.isReady(this.key(dbId))).sort((a, b) => a - b);
+  }
+
+  /** True while some releasing shard is held. */
+  hasReleasing(): boolean {
+    return this.releasing.size > 0;
+  }
+
+  /**
+   * Releases (unpins and unloads) every releasing shard that is not loaded, and every loaded one
+   * for which `may(dbId, releasing)` is true.
+   * @returns the db ids released (ascending).
+   */
+  releaseWhere(may: (dbId: number, releasing: Releasing) => boolean): number[] {
+    const out: number[] = [];
+    for (const [dbId, r] of [...this.releasing]) {
+      if (this.deps.cache.isReady(this.key(dbId)) && !may(dbId, r)) continue;
+      this.release(dbId);
+      out.push(dbId);
+    }
+    return out.sort((a, b) => a - b);
+  }
+
   /** Resolves when the preload passes started so far have finished. */
   settled(): Promise<void> {
     return this.lastPreload;
@@ -197,6 +227,7 @@ export class NodeRun {
       ready: this.isReady(),
       current,
       leased,
+      shards_releasing: this.releasingLoaded(),
     };
   }
 
@@ -207,16 +238,14 @@ export class NodeRun {
   async drop(): Promise<void> {
     this.dropped = true;
     this.preloading = false;
-    for (const timer of this.releasing.values()) clearTimeout(timer);
     this.releasing.clear();
     const prefix = `${this.runId}/`;
     await Promise.all(this.deps.cache.keysWithPrefix(prefix).map((key) => this.deps.cache.unload(key, true)));
     await removeRunCache(this.deps.cacheDir, this.runId);
   }
 
-  /** Stops release timers (node shutdown); shards are closed by the cache. */
+  /** Forgets releasing shards (node shutdown); shards are closed by the cache. */
   stopTimers(): void {
-    for (const timer of this.releasing.values()) clearTimeout(timer);
     this.releasing.clear();
   }
 

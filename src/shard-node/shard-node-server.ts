@@ -64,6 +64,8 @@ const SERVICE = 'shardfleet.v1.ShardNode';
 export const DEFAULT_RUN_GRACE_MS = 60_000;
 /** Default time graceful shutdown waits for in-flight calls, ms. */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+/** Default time a stopping node keeps serving the shards whose new owners are not ready yet, ms. */
+export const DEFAULT_LEAVE_TIMEOUT_MS = 120_000;
 
 /** Shard node configuration. Give either `nodes` (static) or `membership`. */
 export interface ShardNodeConfig extends Omit<ReaderProcessConfig, 'nodes'> {
@@ -83,6 +85,12 @@ export interface ShardNodeConfig extends Omit<ReaderProcessConfig, 'nodes'> {
   releaseGraceMs?: number;
   /** How long graceful shutdown waits for in-flight calls before cancelling them, ms (default 10,000). */
   drainTimeoutMs?: number;
+  /**
+   * How long {@link ShardNodeHandle.stop} keeps serving, draining, the shards whose new owners
+   * are not ready yet (as the routers report), before it stops accepting calls, ms (default
+   * 120,000; 0 = stop at once).
+   */
+  leaveTimeoutMs?: number;
   /** `host:port` for the Prometheus `/metrics` endpoint (port 0 = any free port); none when unset. */
   metricsListen?: string;
   /** Assigned shards downloaded/opened at once (default 2). */
@@ -127,8 +135,10 @@ export interface ShardNodeHandle {
   /** Re-reads `_CURRENT` now (what the Refresh RPC does). */
   refresh(): Promise<StatusResponse>;
   /**
-   * Graceful stop: NOT_SERVING, stops accepting calls, waits up to `drainTimeoutMs` for in-flight
-   * calls, closes every shard (keeping the cached files for a restart) and the store.
+   * Graceful stop: first leaves placement (Status reports `draining`) and keeps serving until
+   * every router has the new owners of this node's shards ready, at most `leaveTimeoutMs`; then
+   * NOT_SERVING, stops accepting calls, waits up to `drainTimeoutMs` for in-flight calls, closes
+   * every shard (keeping the cached files for a restart) and the store.
    */
   stop(): Promise<void>;
 }
@@ -274,6 +284,7 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
   const runGraceMs = nonNegative('runGraceMs', config.runGraceMs, DEFAULT_RUN_GRACE_MS);
   const releaseGraceMs = nonNegative('releaseGraceMs', config.releaseGraceMs, runGraceMs);
   const drainTimeoutMs = nonNegative('drainTimeoutMs', config.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS);
+  const leaveTimeoutMs = nonNegative('leaveTimeoutMs', config.leaveTimeoutMs, DEFAULT_LEAVE_TIMEOUT_MS);
   const loadConcurrency = Math.max(1, nonNegative('loadConcurrency', config.loadConcurrency, 2));
   const retryBaseMs = nonNegative('retryBaseMs', config.retryBaseMs, Math.max(1000, pollIntervalMs));
   const limits = resolveRequestLimits(config.requestLimits);
@@ -328,6 +339,7 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
 
   const status = (): StatusResponse => ({
     node_id: config.nodeId,
+    // runs.status() also numbers the answer (status_seq) and says whether the node drains.
     ...runs.status(),
     cache_bytes: cache.bytes,
     max_cache_bytes: maxCacheBytes,
@@ -371,7 +383,8 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
   server.addService(proto.shardfleet.v1.ShardNode.service, handlers);
 
   /**
-   * Records the run leases a router's Status / Refresh carries (see run-leases.ts), deduplicated.
+   * Records the run leases a router's Status / Refresh carries (see run-leases.ts), deduplicated,
+   * and what it says about moving shards (shard-keep-leases.ts).
    * @throws InvalidQueryError for more than `maxRunLeases` distinct runs (nothing recorded).
    */
   function renewLeases(req: StatusRequest__Output | NodeRefreshRequest__Output): void {
@@ -379,7 +392,11 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
       req.run_leases.map((l) => ({ runId: l.run_id, manifestKey: l.manifest_key })),
       limits,
     );
-    runs.renewLeases(req.router_id, leases, req.lease_ttl_ms);
+    runs.renewLeases(req.router_id, leases, req.lease_ttl_ms, {
+      keep: req.keep_shards.map((k) => ({ runId: k.run_id, dbIds: k.db_ids })),
+      draining: req.draining_nodes,
+      seenSeq: Number(req.seen_status_seq),
+    });
   }
 
   /**
@@ -473,6 +490,13 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
       return status();
     },
     stop: async () => {
+      if (stopped) return;
+      if (leaveTimeoutMs > 0) {
+        runs.startDraining();
+        const released = await runs.whenReleased(leaveTimeoutMs);
+        if (released) log.info('left placement: every router has the new owners of this node\'s shards ready');
+        else log.warn({ leave_timeout_ms: leaveTimeoutMs }, 'leave timeout: stopping while some routers still need shards of this node (--leave-timeout-ms)');
+      }
       if (stopped) return;
       stopped = true;
       clearTimeout(pollTimer);

@@ -85,6 +85,21 @@ export async function lookupAddressNodes(resolver: DnsResolverLike, name: string
   return [...addresses].map((address) => ({ id: address, address }));
 }
 
+/** The system resolver's `lookup(name, { all: true })` (getaddrinfo: /etc/hosts, then DNS). */
+export type SystemLookup = (hostname: string) => Promise<Array<{ address: string; family: number }>>;
+
+/**
+ * Nodes from the system resolver's addresses of `name` (as {@link lookupAddressNodes}: id =
+ * address = `<ip>:<port>` or `[ip6]:<port>`, deduplicated). "No such name" (ENOTFOUND, ENODATA)
+ * is an empty answer.
+ * @throws DnsLookupError on any other failure.
+ */
+export async function lookupSystemNodes(lookup: SystemLookup, name: string, port: number): Promise<NodeEndpoint[]> {
+  const answers = await emptyOnNoData(() => lookup(name), name, 'address');
+  const addresses = new Set(answers.map((a) => (a.family === 6 ? `[${a.address}]:${port}` : `${a.address}:${port}`)));
+  return [...addresses].sort().map((address) => ({ id: address, address }));
+}
+
 async function emptyOnNoData<T>(lookup: () => Promise<T[]>, name: string, type: string): Promise<T[]> {
   try {
     return await lookup();

@@ -11,21 +11,26 @@
  * (not ready) leaves the list and its shards move away while it loads them.
  *
  * Behaviour of the DNS forms:
+ * - `dns:<name>` resolves as the system resolver does (getaddrinfo through `dns.lookup`:
+ *   /etc/hosts, then DNS) unless `dnsServer` names a server, which is then asked for A and AAAA
+ *   records directly. `dns+srv:` always asks DNS servers (SRV records are not in /etc/hosts).
  * - `start()` resolves once, then re-resolves every `refreshMs` (no overlapping lookups). It
- *   never rejects on DNS: zero members is normal while a StatefulSet starts, and a failed first
- *   lookup is logged; either way the list starts empty and polling goes on.
- * - A failed lookup (SERVFAIL, timeout, refused) keeps the last good list and logs a warning.
+ *   never rejects on DNS: a failed or empty first lookup is logged and polling goes on.
+ * - A failed lookup (SERVFAIL, timeout, refused) and an empty answer (NXDOMAIN, no records) are
+ *   faults: the last good list is kept (an empty list stays empty), a warning is logged, and
+ *   `problem()` says why until a lookup gives members again (routers show it in Health). A
+ *   cluster has no use for an empty node list; a name that stops resolving is a DNS or
+ *   configuration fault, not a scale-down to zero.
  * - An answer missing a member removes it at once (no debounce): headless-service DNS is built
- *   from the endpoints, so a missing member is gone, and only its shards move. The one guard: a
- *   non-empty list becomes empty only after `emptyConfirmations` consecutive empty answers, so a
- *   single bad answer cannot drop every member.
+ *   from the endpoints, so a missing member is gone, and only its shards move.
  * - Listeners run after each change of the (id, address) set, never for an identical answer and
  *   not for the first resolution inside `start()` (read `current()` after `start()`).
  */
+import { lookup } from 'node:dns/promises';
 import { ConfigValidationError, ReaderStateError, errorMessage } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { NodeEndpoint } from '../node-list.ts';
-import { createDnsResolver, lookupAddressNodes, lookupSrvNodes, type DnsResolverLike } from './dns-lookup.ts';
+import { createDnsResolver, lookupAddressNodes, lookupSrvNodes, lookupSystemNodes, type DnsResolverLike, type SystemLookup } from './dns-lookup.ts';
 import { parseDnsServer, parseMembershipSpec, type MembershipSpec } from './spec.ts';
 
 export type { DnsResolverLike } from './dns-lookup.ts';
@@ -36,6 +41,8 @@ export interface MembershipView {
   current(): NodeEndpoint[];
   /** Called after every change with the new list (not called when a re-resolve gives the same set). */
   onChange(listener: (nodes: NodeEndpoint[]) => void): void;
+  /** Why the list cannot be resolved now ("" = fine; the last good list is kept meanwhile). */
+  problem?(): string;
 }
 
 /** A membership source: a static list, or DNS re-resolved periodically. */
@@ -58,6 +65,11 @@ export interface MembershipOptions {
   defaultPort?: number;
   /** Resolver for the DNS forms; default a `node:dns` Resolver (see `dnsServer`). */
   resolver?: DnsResolverLike;
+  /**
+   * The system resolver used by `dns:<name>` when neither `resolver` nor `dnsServer` is given;
+   * default `dns.promises.lookup` with `all: true` (getaddrinfo: /etc/hosts, then DNS).
+   */
+  systemLookup?: SystemLookup;
   /** DNS server `ip[:port]` (e.g. `127.0.0.1:5353`) for the default resolver; default: the system's. */
   dnsServer?: string;
   /**
@@ -68,8 +80,6 @@ export interface MembershipOptions {
   dialViaDnsServer?: boolean;
   /** Timeout of one DNS query attempt of the default resolver, ms. Default 2000. */
   dnsTimeoutMs?: number;
-  /** Consecutive empty answers needed to empty a non-empty list. Default 2. */
-  emptyConfirmations?: number;
   log: Logger;
 }
 
@@ -82,10 +92,7 @@ export function createMembership(spec: string, options: MembershipOptions): Memb
   if (parsed.kind === 'static') return new StaticMembership(parsed.nodes);
   const refreshMs = options.refreshMs ?? 5000;
   if (!Number.isFinite(refreshMs) || refreshMs < 1) throw new ConfigValidationError(`membership refreshMs must be >= 1 ms, got ${refreshMs}`);
-  const emptyConfirmations = options.emptyConfirmations ?? 2;
-  if (!Number.isInteger(emptyConfirmations) || emptyConfirmations < 1) {
-    throw new ConfigValidationError(`membership emptyConfirmations must be an integer >= 1, got ${emptyConfirmations}`);
-  }
+  const useSystem = parsed.kind === 'address' && options.resolver === undefined && options.dnsServer === undefined;
   let resolver = options.resolver;
   let cancel: (() => void) | undefined;
   if (resolver === undefined) {
@@ -98,7 +105,8 @@ export function createMembership(spec: string, options: MembershipOptions): Memb
     options.log.warn({ spec }, 'membership: dns: gives ip:port node ids, which change when a pod moves (its shards move too); prefer dns+srv:');
   }
   const dialVia = options.dnsServer !== undefined && options.dialViaDnsServer ? parseDnsServer(options.dnsServer) : undefined;
-  return new DnsMembership(spec, parsed, resolver, { refreshMs, emptyConfirmations, log: options.log, cancel, dialVia });
+  const systemLookup = useSystem ? (options.systemLookup ?? defaultSystemLookup) : undefined;
+  return new DnsMembership(spec, parsed, resolver, { refreshMs, log: options.log, cancel, dialVia, systemLookup });
 }
 
 /** A membership over a fixed node list (never changes). */
@@ -118,13 +126,17 @@ class StaticMembership implements Membership {
   onChange(): void {
     // a static list never changes
   }
+  problem(): string {
+    return '';
+  }
   async start(): Promise<void> {}
   stop(): void {}
 }
 
 interface DnsMembershipConfig {
   refreshMs: number;
-  emptyConfirmations: number;
+  /** Set for `dns:<name>` resolved by the system resolver. */
+  systemLookup?: SystemLookup;
   log: Logger;
   /** Cancels in-flight queries of a resolver this module created. */
   cancel?: () => void;
@@ -138,7 +150,7 @@ class DnsMembership implements Membership {
   private readonly listeners: Array<(nodes: NodeEndpoint[]) => void> = [];
   private state: 'new' | 'running' | 'stopped' = 'new';
   private timer: NodeJS.Timeout | undefined;
-  private emptyStreak = 0;
+  private fault = '';
 
   constructor(
     private readonly spec: string,
@@ -153,6 +165,10 @@ class DnsMembership implements Membership {
 
   onChange(listener: (nodes: NodeEndpoint[]) => void): void {
     this.listeners.push(listener);
+  }
+
+  problem(): string {
+    return this.fault;
   }
 
   async start(): Promise<void> {
@@ -188,6 +204,7 @@ class DnsMembership implements Membership {
         this.config.dialVia,
       );
     }
+    if (this.config.systemLookup !== undefined) return lookupSystemNodes(this.config.systemLookup, this.parsed.name, this.parsed.port);
     return lookupAddressNodes(this.resolver, this.parsed.name, this.parsed.port);
   }
 
@@ -199,16 +216,19 @@ class DnsMembership implements Membership {
       next = sortById(await this.lookup());
     } catch (err) {
       if (this.state === 'running') {
+        this.fault = `${errorMessage(err)}; keeping the last good list of ${this.nodes.length} node(s)`;
         log.warn({ spec: this.spec, err: errorMessage(err), members: this.nodes.length }, 'membership: DNS lookup failed; keeping the last good list');
       }
       return;
     }
     if (this.state !== 'running') return;
-    if (next.length === 0 && this.nodes.length > 0 && ++this.emptyStreak < this.config.emptyConfirmations) {
-      log.warn({ spec: this.spec, emptyAnswers: this.emptyStreak, members: this.nodes.length }, 'membership: DNS gave no member; waiting for confirmation');
+    if (next.length === 0) {
+      this.fault = `${this.spec} resolves to no node; keeping the last good list of ${this.nodes.length} node(s)`;
+      log.warn({ spec: this.spec, members: this.nodes.length }, 'membership: the name resolves to no node; keeping the last good list');
       return;
     }
-    this.emptyStreak = 0;
+    if (this.fault !== '') log.info({ spec: this.spec, members: next.length }, 'membership: resolves again');
+    this.fault = '';
     if (sameMembers(next, this.nodes)) return;
     const before = new Set(this.nodes.map((n) => n.id));
     const after = new Set(next.map((n) => n.id));
@@ -231,6 +251,11 @@ class DnsMembership implements Membership {
       }
     }
   }
+}
+
+/** `dns.promises.lookup(name, { all: true })`: the system resolver (getaddrinfo). */
+function defaultSystemLookup(name: string): Promise<Array<{ address: string; family: number }>> {
+  return lookup(name, { all: true });
 }
 
 function sortById(nodes: readonly NodeEndpoint[]): NodeEndpoint[] {

@@ -5,6 +5,7 @@ import type { Hit as _shardfleet_v1_Hit, Hit__Output as _shardfleet_v1_Hit__Outp
 import type { NodeRefreshRequest as _shardfleet_v1_NodeRefreshRequest, NodeRefreshRequest__Output as _shardfleet_v1_NodeRefreshRequest__Output } from './shardfleet/v1/NodeRefreshRequest.ts';
 import type { RoutingValue as _shardfleet_v1_RoutingValue, RoutingValue__Output as _shardfleet_v1_RoutingValue__Output } from './shardfleet/v1/RoutingValue.ts';
 import type { RunLease as _shardfleet_v1_RunLease, RunLease__Output as _shardfleet_v1_RunLease__Output } from './shardfleet/v1/RunLease.ts';
+import type { RunShards as _shardfleet_v1_RunShards, RunShards__Output as _shardfleet_v1_RunShards__Output } from './shardfleet/v1/RunShards.ts';
 import type { RunStatus as _shardfleet_v1_RunStatus, RunStatus__Output as _shardfleet_v1_RunStatus__Output } from './shardfleet/v1/RunStatus.ts';
 import type { SearchShardsRequest as _shardfleet_v1_SearchShardsRequest, SearchShardsRequest__Output as _shardfleet_v1_SearchShardsRequest__Output } from './shardfleet/v1/SearchShardsRequest.ts';
 import type { SearchShardsResponse as _shardfleet_v1_SearchShardsResponse, SearchShardsResponse__Output as _shardfleet_v1_SearchShardsResponse__Output } from './shardfleet/v1/SearchShardsResponse.ts';
@@ -26,6 +27,7 @@ export interface ProtoGrpcType {
       NodeRefreshRequest: MessageTypeDefinition<_shardfleet_v1_NodeRefreshRequest, _shardfleet_v1_NodeRefreshRequest__Output>
       RoutingValue: MessageTypeDefinition<_shardfleet_v1_RoutingValue, _shardfleet_v1_RoutingValue__Output>
       RunLease: MessageTypeDefinition<_shardfleet_v1_RunLease, _shardfleet_v1_RunLease__Output>
+      RunShards: MessageTypeDefinition<_shardfleet_v1_RunShards, _shardfleet_v1_RunShards__Output>
       RunStatus: MessageTypeDefinition<_shardfleet_v1_RunStatus, _shardfleet_v1_RunStatus__Output>
       SearchShardsRequest: MessageTypeDefinition<_shardfleet_v1_SearchShardsRequest, _shardfleet_v1_SearchShardsRequest__Output>
       SearchShardsResponse: MessageTypeDefinition<_shardfleet_v1_SearchShardsResponse, _shardfleet_v1_SearchShardsResponse__Output>

@@ -31,6 +31,11 @@ export interface RunStatus {
    * True while a router's lease keeps this run (see RunLease).
    */
   'leased'?: (boolean);
+  /**
+   * Shards no longer assigned here (placement moved them, or the node is draining) that are
+   * still loaded and searchable until every router says their new owners are ready, ascending.
+   */
+  'shards_releasing'?: (number)[];
 }
 
 /**
@@ -62,4 +67,9 @@ export interface RunStatus__Output {
    * True while a router's lease keeps this run (see RunLease).
    */
   'leased': (boolean);
+  /**
+   * Shards no longer assigned here (placement moved them, or the node is draining) that are
+   * still loaded and searchable until every router says their new owners are ready, ascending.
+   */
+  'shards_releasing': (number)[];
 }

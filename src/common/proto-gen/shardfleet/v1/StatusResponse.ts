@@ -39,6 +39,15 @@ export interface StatusResponse {
    */
   'cache_bytes'?: (number | string | Long);
   'max_cache_bytes'?: (number | string | Long);
+  /**
+   * True once the node was asked to stop (SIGTERM): it takes no shard in placement and leaves as
+   * soon as the new owners of the shards it holds are ready (or its --leave-timeout-ms ends).
+   */
+  'draining'?: (boolean);
+  /**
+   * Increases with every StatusResponse of this process (routers echo it as seen_status_seq).
+   */
+  'status_seq'?: (number | string | Long);
 }
 
 export interface StatusResponse__Output {
@@ -76,4 +85,13 @@ export interface StatusResponse__Output {
    */
   'cache_bytes': (number);
   'max_cache_bytes': (number);
+  /**
+   * True once the node was asked to stop (SIGTERM): it takes no shard in placement and leaves as
+   * soon as the new owners of the shards it holds are ready (or its --leave-timeout-ms ends).
+   */
+  'draining': (boolean);
+  /**
+   * Increases with every StatusResponse of this process (routers echo it as seen_status_seq).
+   */
+  'status_seq': (number);
 }
