@@ -68,9 +68,14 @@
  * failures and worst latency. Its fleet processes run with a 512 MB V8 heap and are SIGKILLed past
  * 1,536 MB RSS, so a blow-up stays bounded.
  *
- * Sections: `faults` (scenarios 1-9 above), `abuse`, and `scale-down` (issue 20, defect 8: its
- * place is reserved; bench/lib/fault-scale-down.ts is wired in when it lands). Default: faults
- * and abuse; `--only abuse` (or a comma-separated list) runs only those.
+ * Scale-down section (issue 20, defect 8; bench/lib/fault-scale-down.ts): its own run (seed 1)
+ * in its own store, served by a router and 4 nodes with `dns+srv:` membership from a test DNS
+ * server, R=2, under the same closed-loop load: "4 -> 2 nodes, SIGTERM at once" (both owners of
+ * shard 0 stop together while still listed, and leave DNS 0.5 s later), then "2 -> 4 nodes, join
+ * at once" (they come back with empty caches).
+ *
+ * Sections: `faults` (scenarios 1-9 above), `abuse` and `scale-down`. Default: all three;
+ * `--only abuse` (or a comma-separated list) runs only those.
  *
  * Options: `--verbose` (children's JSON logs on stderr), `--no-netns` (skip the partition),
  * `--keep` (keep the temp folder), `--out <file>` (JSON path; default
@@ -112,6 +117,7 @@ import {
 import { NetnsSet, netnsUnavailable } from './lib/netns.ts';
 import { formatAbuseDetails, formatAbuseTable } from './lib/abuse-report.ts';
 import { LOAD_CONCURRENCY, runAbuseSection } from './lib/fault-abuse.ts';
+import { runScaleScenarios } from './lib/fault-scale-down.ts';
 
 const NUM_NODES = 3;
 const REPLICATION = 2;
@@ -141,7 +147,7 @@ const { values: args } = parseArgs({
 const SECTIONS = ['faults', 'abuse', 'scale-down'] as const;
 type Section = (typeof SECTIONS)[number];
 function parseSections(only: string | undefined): Section[] {
-  if (only === undefined) return ['faults', 'abuse'];
+  if (only === undefined) return [...SECTIONS];
   const wanted = only.split(',').map((x) => x.trim());
   const bad = wanted.filter((x) => !(SECTIONS as readonly string[]).includes(x));
   if (bad.length || wanted.length === 0) throw new Error(`--only takes a comma-separated list of ${SECTIONS.join(', ')}; got ${JSON.stringify(only)}`);
@@ -742,6 +748,41 @@ async function faultsSection(dir: string, data: BenchData): Promise<FaultsResult
   return { rows, buildSeconds, backend: runs.a.manifest.index.backend };
 }
 
+/**
+ * The scale-down section (issue 20, defect 8): builds one run into its own store and runs
+ * bench/lib/fault-scale-down.ts's two scenarios (4 -> 2 nodes with SIGTERM at once, 2 -> 4 at
+ * once) on a fleet of its own.
+ */
+async function scaleDownSection(dir: string, data: BenchData): Promise<{ rows: ScenarioRow[]; buildSeconds: number }> {
+  const storeDir = join(dir, 'store-scale');
+  const store = new FileObjectStore(storeDir);
+  const buildStart = Date.now();
+  log('scale-down: building run-s (shardfleet build, seed 1)');
+  await buildRun({ storeDir, images: data.images, labels: data.labels, runId: 'run-s', seed: 1, numDbs: NUM_DBS, stderr: childStderr });
+  const run = await findRun(store, 'run-s');
+  await pointAt(store, run);
+  await store.close();
+  const buildSeconds = (Date.now() - buildStart) / 1000;
+  const rows = await runScaleScenarios({
+    storeDir,
+    runId: run.runId,
+    queriesFile: join(dir, 'queries.f32'),
+    dim: data.dim,
+    cacheDir: join(dir, 'cache-scale'),
+    commonArgs: ['--poll-interval-ms', String(POLL_MS)],
+    nodeArgs: ['--run-grace-ms', String(RUN_GRACE_MS)],
+    load: { concurrency: CONCURRENCY, params: NORMAL },
+    env: { SHARDFLEET_LOG_LEVEL: process.env.SHARDFLEET_LOG_LEVEL ?? 'warn' },
+    stderr: childStderr,
+    readyTimeoutMs: 120_000,
+  });
+  for (const row of rows) {
+    const st = row.stats;
+    log(`  ${row.scenario}: ${st ? `${st.sent} sent, ${st.failed} failed, ${st.partial} partial, ${st.wrongRun} wrong run` : row.skipped}`);
+  }
+  return { rows, buildSeconds };
+}
+
 /** The JSON and text of a finished benchmark. */
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'shardfleet-faults-'));
@@ -772,9 +813,7 @@ async function main(): Promise<void> {
         caseFilter: args.cases?.split(',').map((x) => x.trim()).filter((x) => x),
       })
     : undefined;
-  // The scale-down scenario (issue 20, defect 8: nodes leaving at once under load) is the
-  // section `scale-down`: bench/lib/fault-scale-down.ts, wired in here when it lands.
-  const scaleDown = sections.includes('scale-down') ? 'not wired in yet (bench/lib/fault-scale-down.ts)' : undefined;
+  const scaleDown = sections.includes('scale-down') ? await scaleDownSection(dir, data) : undefined;
 
   const totalSeconds = (Date.now() - benchStart) / 1000;
   const date = new Date().toISOString().slice(0, 10);
@@ -814,7 +853,18 @@ async function main(): Promise<void> {
         `${text}\n\n${formatAbuseDetails(abuse.rows)}`,
     );
   }
-  if (scaleDown) parts.push(`## Scale-down\n${scaleDown}`);
+  let scaleGoal: { text: string; met: number; applicable: number } | undefined;
+  if (scaleDown) {
+    const applicable = scaleDown.rows.filter((r) => !r.skipped && r.goalApplies);
+    const met = applicable.filter((r) => r.goalMet).length;
+    const text = `goal: 0 failed, 0 partial and 0 wrong-run queries while nodes leave or join in numbers with SIGTERM — met in ${met} of ${applicable.length} scenario(s)`;
+    scaleGoal = { text, met, applicable: applicable.length };
+    parts.push(
+      `## Scale-down and scale-up (issue 20)\nrouter + 4 shard nodes (processes, dns+srv: membership from a test DNS server), R=2, ${NUM_DBS} shards, --run-grace-ms ${RUN_GRACE_MS}; ` +
+        `load: closed loop, concurrency ${CONCURRENCY}, top_k 10; build ${scaleDown.buildSeconds.toFixed(0)} s\n\n` +
+        `${formatTable(scaleDown.rows)}\n\n"recover": seconds until every shard is on its placement owners among the remaining (or all 4) nodes, loaded.\n${text}\n\n${formatDetails(scaleDown.rows)}`,
+    );
+  }
   process.stdout.write(`${parts.join('\n\n')}\n`);
 
   const defaultName = sections.length === 1 && sections[0] !== 'faults' ? `faults-${sections[0]}-${date}.json` : `faults-${date}.json`;
@@ -853,7 +903,7 @@ async function main(): Promise<void> {
               },
             }
           : {}),
-        ...(scaleDown ? { scaleDown: { skipped: scaleDown } } : {}),
+        ...(scaleDown ? { scaleDown: { buildSeconds: scaleDown.buildSeconds, goal: scaleGoal, rows: scaleDown.rows } } : {}),
       },
       null,
       1,
