@@ -46,10 +46,11 @@ export function closeStalledHandshakes(server: http2.Http2Server | http2.Http2Se
     const timer = setTimeout(() => {
       if (settled.has(key) || socket.destroyed) return;
       onClose?.(key);
-      // A session owns its socket's handle: destroying the JS socket alone leaves it open.
-      const session = pending.get(key);
-      if (session) session.destroy();
-      socket.destroy();
+      // Neither session.destroy() nor socket.destroy() closes the TCP connection of a session that
+      // never got its preface (both were measured to leave it open, and a destroyed session no
+      // longer lets the socket reset); resetAndDestroy() first closes it with a TCP RST.
+      socket.resetAndDestroy();
+      pending.get(key)?.destroy();
     }, timeoutMs);
     timer.unref();
     socket.once('close', () => {
