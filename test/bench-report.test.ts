@@ -172,8 +172,10 @@ test('measureBatches answers rows in batches of the concurrency and charges each
   assert.equal(p.queries, 5);
   assert.equal(p.concurrency, 2);
   assert.ok(Math.abs(p.recall - 2 / 3) < 1e-9, `recall ${p.recall}`);
-  assert.ok(p.p50Ms >= 5 && p.p50Ms < 50, `p50 ${p.p50Ms}`);
-  assert.ok(p.qps > 5 / ((3 * 5 + 100) / 1000) && p.qps <= 5 / 0.015, `qps ${p.qps}`);
+  // Each batch takes at least 5 ms (no upper bound: the machine may be busy), so every query is
+  // charged at least that and 5 queries in 3 batches take at least 15 ms.
+  assert.ok(p.p50Ms >= 5, `p50 ${p.p50Ms}`);
+  assert.ok(p.qps > 0 && p.qps <= 5 / 0.015, `qps ${p.qps}`);
 });
 
 test('routerCallStats: node calls per query and queries per node call between two scrapes', () => {
