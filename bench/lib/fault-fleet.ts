@@ -47,6 +47,27 @@ export interface HealthSummary {
   reasons: string[];
 }
 
+/**
+ * The router's Health through `client` (3 s deadline), trimmed for the report: the first 4
+ * reasons, each cut to 300 characters, and the last refresh error cut likewise. Never throws: a
+ * failed call gives `status: "error: ..."` and empty fields.
+ */
+export async function healthSummary(client: ShardfleetClient): Promise<HealthSummary> {
+  try {
+    const h = await client.health(3000);
+    return {
+      status: h.status,
+      run_id: h.run_id,
+      coverage: h.coverage,
+      pending_run_id: h.pending_run_id,
+      last_refresh_error: h.last_refresh_error.slice(0, 300),
+      reasons: h.reasons.slice(0, 4).map((r) => r.slice(0, 300)),
+    };
+  } catch (err) {
+    return { status: `error: ${err instanceof Error ? err.message : String(err)}`, run_id: '', coverage: 0, pending_run_id: '', last_refresh_error: '', reasons: [] };
+  }
+}
+
 interface FleetParts {
   config: FleetConfig;
   routerAddress: string;
@@ -206,19 +227,7 @@ export class Fleet {
 
   /** The router's Health, or `status: "error: ..."` when the call fails. */
   async health(): Promise<HealthSummary> {
-    try {
-      const h = await this.routerClient.health(3000);
-      return {
-        status: h.status,
-        run_id: h.run_id,
-        coverage: h.coverage,
-        pending_run_id: h.pending_run_id,
-        last_refresh_error: h.last_refresh_error.slice(0, 300),
-        reasons: h.reasons.slice(0, 4).map((r) => r.slice(0, 300)),
-      };
-    } catch (err) {
-      return { status: `error: ${err instanceof Error ? err.message : String(err)}`, run_id: '', coverage: 0, pending_run_id: '', last_refresh_error: '', reasons: [] };
-    }
+    return healthSummary(this.routerClient);
   }
 
   /**

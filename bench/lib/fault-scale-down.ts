@@ -26,7 +26,7 @@ import { spawnCli } from '../../src/cli/local-cluster.ts';
 import { placeShards } from '../../src/common/placement.ts';
 import { TestDnsServer } from '../../test/helpers/dns-server.ts';
 import { killHard, trackChild } from './exit-cleanup.ts';
-import type { HealthSummary } from './fault-fleet.ts';
+import { healthSummary, type HealthSummary } from './fault-fleet.ts';
 import { LoadClient, nowMs, type LoadStart, type QueryRecord } from './fault-load.ts';
 import { scenarioRow, skippedRow, type ScenarioOutcome, type ScenarioRow } from './fault-report.ts';
 
@@ -138,19 +138,7 @@ class ScaleFleet {
   }
 
   async health(): Promise<HealthSummary> {
-    try {
-      const h = await this.client.health(3000);
-      return {
-        status: h.status,
-        run_id: h.run_id,
-        coverage: h.coverage,
-        pending_run_id: h.pending_run_id,
-        last_refresh_error: h.last_refresh_error.slice(0, 300),
-        reasons: h.reasons.slice(0, 4).map((r) => r.slice(0, 300)),
-      };
-    } catch (err) {
-      return { status: `error: ${err instanceof Error ? err.message : String(err)}`, run_id: '', coverage: 0, pending_run_id: '', last_refresh_error: '', reasons: [] };
-    }
+    return healthSummary(this.client);
   }
 
   async stop(): Promise<void> {
