@@ -15,7 +15,7 @@ import { waitForServing } from '../../src/common/health.ts';
 import { formatNodeList, type NodeEndpoint } from '../../src/common/node-list.ts';
 import type { StatusResponse__Output } from '../../src/common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import { NodeClient } from '../../test/helpers/shard-node-harness.ts';
-import { killHard, trackChild } from './exit-cleanup.ts';
+import { stopChild, trackChild } from './exit-cleanup.ts';
 import { spawnCliInNetns, type NetnsSet } from './netns.ts';
 
 /** How the fleet's processes are started. */
@@ -81,19 +81,6 @@ interface FleetParts {
 
 function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
-}
-
-/** SIGTERM, then SIGKILL after 5 s; resolves once the child exited. */
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (exited(child)) return;
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(() => killHard(child), 5000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 function exitOf(name: string, child: ChildProcess): Promise<never> {
