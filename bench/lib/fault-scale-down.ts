@@ -211,6 +211,29 @@ async function timed(name: string, fn: () => Promise<ScenarioOutcome>): Promise<
 
 type WithLoad = (body: () => Promise<void>) => Promise<QueryRecord[]>;
 
+/** What a scale scenario measured; {@link scaleOutcome} adds the rest. */
+type ScaleMeasures = Pick<ScenarioOutcome, 'queries' | 'faultAt' | 'clearedAt' | 'marks' | 'healthBefore' | 'notes'> & { recoveredAt: number | null };
+
+/**
+ * A scale scenario's outcome: only `inputs.runId` is a right answer, the goal applies, recovery is
+ * timed out after `inputs.readyTimeoutMs`, and Health is asked once more now.
+ */
+async function scaleOutcome(fleet: ScaleFleet, inputs: ScaleScenarioInputs, m: ScaleMeasures): Promise<ScenarioOutcome> {
+  return {
+    acceptRuns: [inputs.runId],
+    goalApplies: true,
+    queries: m.queries,
+    faultAt: m.faultAt,
+    clearedAt: m.clearedAt,
+    recoveredAt: m.recoveredAt,
+    recoverTimeoutMs: inputs.readyTimeoutMs,
+    marks: m.marks,
+    healthBefore: m.healthBefore,
+    healthAfter: await fleet.health(),
+    notes: m.notes,
+  };
+}
+
 async function scaleDown(fleet: ScaleFleet, withLoad: WithLoad, movers: string[], stayers: string[], inputs: ScaleScenarioInputs): Promise<ScenarioOutcome> {
   const healthBefore = await fleet.health();
   const marks: Record<string, number> = {};
@@ -237,19 +260,7 @@ async function scaleDown(fleet: ScaleFleet, withLoad: WithLoad, movers: string[]
     if (recoveredAt !== null) marks['settled on 2 nodes'] = recoveredAt;
     await sleep(TAIL_MS);
   });
-  return {
-    acceptRuns: [inputs.runId],
-    goalApplies: true,
-    queries,
-    faultAt,
-    clearedAt,
-    recoveredAt,
-    recoverTimeoutMs: inputs.readyTimeoutMs,
-    marks,
-    healthBefore,
-    healthAfter: await fleet.health(),
-    notes,
-  };
+  return scaleOutcome(fleet, inputs, { queries, faultAt, clearedAt, recoveredAt, marks, healthBefore, notes });
 }
 
 async function scaleUp(fleet: ScaleFleet, withLoad: WithLoad, movers: string[], inputs: ScaleScenarioInputs): Promise<ScenarioOutcome> {
@@ -267,17 +278,5 @@ async function scaleUp(fleet: ScaleFleet, withLoad: WithLoad, movers: string[], 
     if (recoveredAt !== null) marks['settled on 4 nodes'] = recoveredAt;
     await sleep(TAIL_MS);
   });
-  return {
-    acceptRuns: [inputs.runId],
-    goalApplies: true,
-    queries,
-    faultAt,
-    clearedAt: faultAt,
-    recoveredAt,
-    recoverTimeoutMs: inputs.readyTimeoutMs,
-    marks,
-    healthBefore,
-    healthAfter: await fleet.health(),
-    notes,
-  };
+  return scaleOutcome(fleet, inputs, { queries, faultAt, clearedAt: faultAt, recoveredAt, marks, healthBefore, notes });
 }
