@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ShardfleetClient } from '../src/client/router-client.ts';
-import { startLocalCluster, type LocalCluster } from '../src/cli/local-cluster.ts';
+import type { LocalCluster } from '../src/cli/local-cluster.ts';
 import { CURRENT_KEY, manifestKey, parseCurrentPointer, type Manifest } from '../src/common/manifest.ts';
 import { placeShards } from '../src/common/placement.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
@@ -24,6 +24,7 @@ import { runLoad } from '../src/eval/load-generator.ts';
 import type { BuildResult } from '../src/writer/build-snapshot.ts';
 import { readIdxImages } from '../src/writer/input/idx-source.ts';
 import { movePointer } from '../src/writer/publish.ts';
+import { startFaultCluster } from './helpers/fault-cluster.ts';
 import { FASHION_IMAGES, buildFashionSnapshot, reportLoad, tempDir } from './helpers/fixtures.ts';
 
 const BASE = 2000;
@@ -52,16 +53,7 @@ describe('fault tolerance: router + 3 nodes, R=2, under load', () => {
     store = new FileObjectStore(storeDir);
     first = await build(store, 0);
     queries = (await readIdxImages(FASHION_IMAGES, { start: 9000, limit: 200 })).vectors;
-    cluster = await startLocalCluster({
-      store: storeDir,
-      numNodes: 3,
-      replication: 2,
-      cacheDir: join(dir.path, 'cache'),
-      stderr: 'ignore',
-      extraArgs: ['--poll-interval-ms', '300'],
-      routerArgs: ['--status-poll-ms', '200', '--hedge-delay-ms', '100'],
-      nodeArgs: ['--run-grace-ms', '2000'],
-    });
+    cluster = await startFaultCluster(storeDir, join(dir.path, 'cache'), 2000);
     client = new ShardfleetClient(cluster.routerAddress);
   });
   after(async () => {
