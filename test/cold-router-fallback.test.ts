@@ -27,6 +27,7 @@ import type { BuildResult } from '../src/writer/build-snapshot.ts';
 import { readIdxImages } from '../src/writer/input/idx-source.ts';
 import { connectShardNodes, copyRun, nodeStatusOf, startFaultCluster, waitForValue as waitFor } from './helpers/fault-cluster.ts';
 import { FASHION_IMAGES, buildFashionSnapshot, reportLoad, tempDir } from './helpers/fixtures.ts';
+import { closeAll } from './helpers/served-cluster.ts';
 
 const BASE = 1500;
 const NUM_DBS = 6;
@@ -99,10 +100,7 @@ describe('a cold router with a _CURRENT without previous: router + 3 nodes, R=2'
   });
   after(async () => {
     for (const c of nodeClients.values()) c.close();
-    client?.close();
-    await cluster?.stop();
-    await store?.close();
-    await dir?.remove();
+    await closeAll({ client, cluster, store, dir });
   });
 
   test('a router restarted while _CURRENT (without previous) names a stuck run serves the complete earlier run', async () => {

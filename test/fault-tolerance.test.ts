@@ -26,6 +26,7 @@ import { readIdxImages } from '../src/writer/input/idx-source.ts';
 import { movePointer } from '../src/writer/publish.ts';
 import { startFaultCluster } from './helpers/fault-cluster.ts';
 import { FASHION_IMAGES, buildFashionSnapshot, reportLoad, tempDir } from './helpers/fixtures.ts';
+import { closeAll } from './helpers/served-cluster.ts';
 
 const BASE = 2000;
 const NUM_DBS = 6;
@@ -57,10 +58,7 @@ describe('fault tolerance: router + 3 nodes, R=2, under load', () => {
     client = new ShardfleetClient(cluster.routerAddress);
   });
   after(async () => {
-    client?.close();
-    await cluster?.stop();
-    await store?.close();
-    await dir?.remove();
+    await closeAll({ client, cluster, store, dir });
   });
 
   test('baseline: every query answers from the first run', async () => {

@@ -31,6 +31,7 @@ import { movePointer } from '../src/writer/publish.ts';
 import { rollback } from '../src/writer/snapshot-history.ts';
 import { connectShardNodes, copyRun, nodeStatusOf, startFaultCluster, waitForValue } from './helpers/fault-cluster.ts';
 import { FASHION_IMAGES, buildFashionSnapshot, reportLoad, tempDir } from './helpers/fixtures.ts';
+import { closeAll } from './helpers/served-cluster.ts';
 
 const BASE = 1500;
 const NUM_DBS = 6;
@@ -92,10 +93,7 @@ describe('snapshot lifecycle under faults: router + 3 nodes, R=2', () => {
   });
   after(async () => {
     for (const c of nodeClients.values()) c.close();
-    client?.close();
-    await cluster?.stop();
-    await store?.close();
-    await dir?.remove();
+    await closeAll({ client, cluster, store, dir });
   });
 
   test('a stuck new run: Health degraded at once naming it; no node drops the served run after its grace period', async () => {
