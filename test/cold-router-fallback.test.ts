@@ -16,18 +16,18 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { ShardfleetClient } from '../src/client/router-client.ts';
-import { startLocalCluster, type LocalCluster } from '../src/cli/local-cluster.ts';
-import { unaryCall } from '../src/common/grpc-status.ts';
+import type { LocalCluster } from '../src/cli/local-cluster.ts';
 import { CURRENT_KEY } from '../src/common/manifest.ts';
-import { loadShardNodeProto, type ShardNodeClient } from '../src/common/proto.ts';
+import type { ShardNodeClient } from '../src/common/proto.ts';
 import type { StatusResponse__Output } from '../src/common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import { runLoad } from '../src/eval/load-generator.ts';
 import type { BuildResult } from '../src/writer/build-snapshot.ts';
 import { readIdxImages } from '../src/writer/input/idx-source.ts';
+import { connectShardNodes, copyRun, nodeStatusOf, startFaultCluster, waitForValue as waitFor } from './helpers/fault-cluster.ts';
 import { FASHION_IMAGES, buildFashionSnapshot, reportLoad, tempDir } from './helpers/fixtures.ts';
+import { closeAll } from './helpers/served-cluster.ts';
 
 const BASE = 1500;
 const NUM_DBS = 6;
@@ -36,22 +36,6 @@ const NODE_IDS = ['node-0', 'node-1', 'node-2'];
 const LOAD = { concurrency: 4, params: { top_k: 10, num_probes: 2 } } as const;
 /** Searches per load run: every query probes 2 of 6 shards, so about a third probe a damaged shard. */
 const NUM_QUERIES = 300;
-
-async function waitFor<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  let lastErr = '';
-  for (;;) {
-    try {
-      last = await get();
-      if (ok(last)) return last;
-    } catch (err) {
-      lastErr = String(err);
-    }
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; last: ${JSON.stringify(last) ?? lastErr}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('a cold router with a _CURRENT without previous: router + 3 nodes, R=2', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -62,14 +46,11 @@ describe('a cold router with a _CURRENT without previous: router + 3 nodes, R=2'
   let cluster: LocalCluster;
   let client: ShardfleetClient;
   let queries: Float32Array;
-  const nodeClients = new Map<string, ShardNodeClient>();
+  let nodeClients = new Map<string, ShardNodeClient>();
   const dim = 784;
 
   /** A node's Status, asked without leases (so the test never holds a run itself). */
-  const nodeStatus = (id: string): Promise<StatusResponse__Output> => {
-    const c = nodeClients.get(id)!;
-    return unaryCall<object, StatusResponse__Output>(c.Status.bind(c) as never, {}, { deadline: Date.now() + 2000 });
-  };
+  const nodeStatus = (id: string): Promise<StatusResponse__Output> => nodeStatusOf(nodeClients, id);
 
   /** Points `_CURRENT` at a manifest as a hand-written pointer (or an older build) does: no `previous`. */
   const writeBarePointer = async (manifestRef: string, runId: string): Promise<void> => {
@@ -86,12 +67,7 @@ describe('a cold router with a _CURRENT without previous: router + 3 nodes, R=2'
     const built = await buildFashionSnapshot(staging, { start, limit: BASE, numDbs: NUM_DBS, seed: 5 });
     const shard = damagedDb === undefined ? undefined : built.manifest.shards[damagedDb];
     const damaged = shard === undefined ? undefined : shard.url + shard.files[0].path;
-    for (const { key } of await staging.list('')) {
-      if (key === CURRENT_KEY) continue;
-      const body = await staging.get(key);
-      await store.put(key, key === damaged ? Buffer.concat([body.subarray(0, body.length - 16), Buffer.alloc(16, 7)]) : body);
-    }
-    const key = (await staging.list('manifests/')).map((o) => o.key).find((k) => k.endsWith('/manifest.json'))!;
+    const key = await copyRun(staging, store, damaged);
     await staging.close();
     await writeBarePointer(key, built.runId);
     return built.runId;
@@ -114,30 +90,17 @@ describe('a cold router with a _CURRENT without previous: router + 3 nodes, R=2'
     // Run A, published by hand too: no pointer in this store ever has `previous`.
     const staging = new FileObjectStore(join(dir.path, 'staging-a'));
     runA = await buildFashionSnapshot(staging, { start: 0, limit: BASE, numDbs: NUM_DBS, seed: 5 });
-    for (const { key } of await staging.list('')) if (key !== CURRENT_KEY) await store.put(key, await staging.get(key));
+    await copyRun(staging, store);
     await staging.close();
     await writeBarePointer(runA.manifestKey, runA.runId);
     queries = (await readIdxImages(FASHION_IMAGES, { start: 9000, limit: 200 })).vectors;
-    cluster = await startLocalCluster({
-      store: storeDir,
-      numNodes: 3,
-      replication: 2,
-      cacheDir: join(dir.path, 'cache'),
-      stderr: 'ignore',
-      extraArgs: ['--poll-interval-ms', '300'],
-      routerArgs: ['--status-poll-ms', '200', '--hedge-delay-ms', '100'],
-      nodeArgs: ['--run-grace-ms', String(GRACE_MS)],
-    });
+    cluster = await startFaultCluster(storeDir, join(dir.path, 'cache'), GRACE_MS);
     client = new ShardfleetClient(cluster.routerAddress);
-    const Ctor = loadShardNodeProto().shardfleet.v1.ShardNode;
-    for (const n of cluster.nodes) nodeClients.set(n.id, new Ctor(n.address, grpc.credentials.createInsecure()));
+    nodeClients = connectShardNodes(cluster);
   });
   after(async () => {
     for (const c of nodeClients.values()) c.close();
-    client?.close();
-    await cluster?.stop();
-    await store?.close();
-    await dir?.remove();
+    await closeAll({ client, cluster, store, dir });
   });
 
   test('a router restarted while _CURRENT (without previous) names a stuck run serves the complete earlier run', async () => {

@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ShardfleetClient } from '../src/client/router-client.ts';
-import { startLocalCluster, type LocalCluster } from '../src/cli/local-cluster.ts';
+import type { LocalCluster } from '../src/cli/local-cluster.ts';
 import { CURRENT_KEY, manifestKey, parseCurrentPointer, type Manifest } from '../src/common/manifest.ts';
 import { placeShards } from '../src/common/placement.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
@@ -24,7 +24,9 @@ import { runLoad } from '../src/eval/load-generator.ts';
 import type { BuildResult } from '../src/writer/build-snapshot.ts';
 import { readIdxImages } from '../src/writer/input/idx-source.ts';
 import { movePointer } from '../src/writer/publish.ts';
+import { startFaultCluster } from './helpers/fault-cluster.ts';
 import { FASHION_IMAGES, buildFashionSnapshot, reportLoad, tempDir } from './helpers/fixtures.ts';
+import { closeAll } from './helpers/served-cluster.ts';
 
 const BASE = 2000;
 const NUM_DBS = 6;
@@ -52,23 +54,11 @@ describe('fault tolerance: router + 3 nodes, R=2, under load', () => {
     store = new FileObjectStore(storeDir);
     first = await build(store, 0);
     queries = (await readIdxImages(FASHION_IMAGES, { start: 9000, limit: 200 })).vectors;
-    cluster = await startLocalCluster({
-      store: storeDir,
-      numNodes: 3,
-      replication: 2,
-      cacheDir: join(dir.path, 'cache'),
-      stderr: 'ignore',
-      extraArgs: ['--poll-interval-ms', '300'],
-      routerArgs: ['--status-poll-ms', '200', '--hedge-delay-ms', '100'],
-      nodeArgs: ['--run-grace-ms', '2000'],
-    });
+    cluster = await startFaultCluster(storeDir, join(dir.path, 'cache'), 2000);
     client = new ShardfleetClient(cluster.routerAddress);
   });
   after(async () => {
-    client?.close();
-    await cluster?.stop();
-    await store?.close();
-    await dir?.remove();
+    await closeAll({ client, cluster, store, dir });
   });
 
   test('baseline: every query answers from the first run', async () => {

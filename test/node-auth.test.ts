@@ -26,6 +26,7 @@ import { startRouter } from '../src/router/router-server.ts';
 import { readIdxImages } from '../src/writer/input/idx-source.ts';
 import { buildFashionSnapshot, FASHION_IMAGES, quietLogger, tempDir } from './helpers/fixtures.ts';
 import { isGrpcStatus } from './helpers/grpc-assert.ts';
+import { bearer, rawUnary } from './helpers/raw-grpc.ts';
 import { recordingLogger, startTestNode } from './helpers/shard-node-harness.ts';
 import { waitFor } from './helpers/wait.ts';
 
@@ -38,13 +39,6 @@ function nodeClient(address: string): ShardNodeClient {
   return new Ctor(address, grpc.credentials.createInsecure());
 }
 
-/** Metadata carrying `authorization: Bearer <token>` (none when `token` is undefined). */
-function bearer(token: string | undefined): grpc.Metadata {
-  const md = new grpc.Metadata();
-  if (token !== undefined) md.set('authorization', `Bearer ${token}`);
-  return md;
-}
-
 type NodeMethod = 'SearchShards' | 'Status' | 'Refresh';
 
 /** One ShardNode call with the given token; resolves the response, rejects with the ServiceError. */
@@ -54,23 +48,12 @@ function callNode(client: ShardNodeClient, method: NodeMethod, request: object, 
 }
 
 /** A raw unary call of `path` whose request message is `bytes` (no serializer): what a broken client sends. */
-function rawCall(address: string, path: string, bytes: Buffer, token?: string): Promise<Buffer> {
+async function rawCall(address: string, path: string, bytes: Buffer, token?: string): Promise<Buffer> {
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
-  return new Promise<Buffer>((resolve, reject) => {
-    client.makeUnaryRequest(
-      path,
-      (b: Buffer) => b,
-      (b: Buffer) => b,
-      bytes,
-      bearer(token),
-      { deadline: Date.now() + 10_000 },
-      (err, res) => {
-        client.close();
-        if (err) reject(err);
-        else resolve(res ?? Buffer.alloc(0));
-      },
-    );
-  });
+  const { err, res } = await rawUnary(client, path, bytes, token, 10_000);
+  client.close();
+  if (err) throw err;
+  return res ?? Buffer.alloc(0);
 }
 
 /** Bytes that are no protobuf message: a varint tag naming field 2^25-1 with wire type 7 (there is none). */

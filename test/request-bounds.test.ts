@@ -35,6 +35,7 @@ import { buildSnapshot } from '../src/writer/build-snapshot.ts';
 import { openJsonlSource } from '../src/writer/input/jsonl-source.ts';
 import { quietLogger, tempDir } from './helpers/fixtures.ts';
 import { isGrpcStatus } from './helpers/grpc-assert.ts';
+import { rawUnary } from './helpers/raw-grpc.ts';
 import { closeAll, serveStore } from './helpers/served-cluster.ts';
 
 const DIM = 8;
@@ -80,25 +81,9 @@ function isAlive(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null;
 }
 
-function bearer(token: string | undefined): grpc.Metadata {
-  const md = new grpc.Metadata();
-  if (token !== undefined) md.set('authorization', `Bearer ${token}`);
-  return md;
-}
-
 /** A unary call of `path` with raw request bytes on `client`'s channel; resolves the status error (or null). */
-function rawCall(client: grpc.Client, path: string, bytes: Buffer, token?: string, timeoutMs = 120_000): Promise<grpc.ServiceError | null> {
-  return new Promise((resolve) => {
-    client.makeUnaryRequest(
-      path,
-      (b: Buffer) => b,
-      (b: Buffer) => b,
-      bytes,
-      bearer(token),
-      { deadline: Date.now() + timeoutMs },
-      (err) => resolve(err),
-    );
-  });
+async function rawCall(client: grpc.Client, path: string, bytes: Buffer, token?: string, timeoutMs = 120_000): Promise<grpc.ServiceError | null> {
+  return (await rawUnary(client, path, bytes, token, timeoutMs)).err;
 }
 
 /** A Router client (64 MiB message limits) on its own channel. */

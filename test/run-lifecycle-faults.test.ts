@@ -17,13 +17,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { ShardfleetClient } from '../src/client/router-client.ts';
-import { startLocalCluster, type LocalCluster } from '../src/cli/local-cluster.ts';
-import { unaryCall } from '../src/common/grpc-status.ts';
+import type { LocalCluster } from '../src/cli/local-cluster.ts';
 import { manifestKey, type Manifest } from '../src/common/manifest.ts';
 import { placeShards } from '../src/common/placement.ts';
-import { loadShardNodeProto, type ShardNodeClient } from '../src/common/proto.ts';
+import type { ShardNodeClient } from '../src/common/proto.ts';
 import type { StatusResponse__Output } from '../src/common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import { runLoad } from '../src/eval/load-generator.ts';
@@ -31,7 +29,9 @@ import type { BuildResult } from '../src/writer/build-snapshot.ts';
 import { readIdxImages } from '../src/writer/input/idx-source.ts';
 import { movePointer } from '../src/writer/publish.ts';
 import { rollback } from '../src/writer/snapshot-history.ts';
+import { connectShardNodes, copyRun, nodeStatusOf, startFaultCluster, waitForValue } from './helpers/fault-cluster.ts';
 import { FASHION_IMAGES, buildFashionSnapshot, reportLoad, tempDir } from './helpers/fixtures.ts';
+import { closeAll } from './helpers/served-cluster.ts';
 
 const BASE = 1500;
 const NUM_DBS = 6;
@@ -45,20 +45,9 @@ function build(store: FileObjectStore, start: number): Promise<BuildResult> {
 }
 
 
-async function waitFor<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  let lastErr = '';
-  for (;;) {
-    try {
-      last = await get();
-      if (ok(last)) return last;
-    } catch (err) {
-      lastErr = String(err);
-    }
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; last: ${JSON.stringify(last) ?? lastErr}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+/** Polls `get` until `ok` accepts its value (30 s safety bound unless given). */
+function waitFor<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  return waitForValue(what, get, ok, timeoutMs);
 }
 
 describe('snapshot lifecycle under faults: router + 3 nodes, R=2', () => {
@@ -71,14 +60,11 @@ describe('snapshot lifecycle under faults: router + 3 nodes, R=2', () => {
   let cluster: LocalCluster;
   let client: ShardfleetClient;
   let queries: Float32Array;
-  const nodeClients = new Map<string, ShardNodeClient>();
+  let nodeClients = new Map<string, ShardNodeClient>();
   const dim = 784;
 
   /** A node's Status, asked without leases (so the test never holds a run itself). */
-  const nodeStatus = (id: string): Promise<StatusResponse__Output> => {
-    const c = nodeClients.get(id)!;
-    return unaryCall<object, StatusResponse__Output>(c.Status.bind(c) as never, {}, { deadline: Date.now() + 2000 });
-  };
+  const nodeStatus = (id: string): Promise<StatusResponse__Output> => nodeStatusOf(nodeClients, id);
 
   /**
    * Builds a run in a staging store and copies it into the store with shard `dbId`'s first file
@@ -89,12 +75,7 @@ describe('snapshot lifecycle under faults: router + 3 nodes, R=2', () => {
     const built = await build(staging, start);
     const shard = built.manifest.shards[dbId];
     const damaged = shard.url + shard.files[0].path;
-    for (const { key } of await staging.list('')) {
-      if (key === '_CURRENT') continue;
-      const body = await staging.get(key);
-      await store.put(key, key === damaged ? Buffer.concat([body.subarray(0, body.length - 16), Buffer.alloc(16, 7)]) : body);
-    }
-    const key = (await staging.list('manifests/')).map((o) => o.key).find((k) => k.endsWith('/manifest.json'))!;
+    const key = await copyRun(staging, store, damaged);
     await staging.close();
     await movePointer(store, key, built.runId);
     return built.runId;
@@ -106,26 +87,13 @@ describe('snapshot lifecycle under faults: router + 3 nodes, R=2', () => {
     store = new FileObjectStore(storeDir);
     runB = await build(store, 0);
     queries = (await readIdxImages(FASHION_IMAGES, { start: 9000, limit: 200 })).vectors;
-    cluster = await startLocalCluster({
-      store: storeDir,
-      numNodes: 3,
-      replication: 2,
-      cacheDir: join(dir.path, 'cache'),
-      stderr: 'ignore',
-      extraArgs: ['--poll-interval-ms', '300'],
-      routerArgs: ['--status-poll-ms', '200', '--hedge-delay-ms', '100'],
-      nodeArgs: ['--run-grace-ms', String(GRACE_MS)],
-    });
+    cluster = await startFaultCluster(storeDir, join(dir.path, 'cache'), GRACE_MS);
     client = new ShardfleetClient(cluster.routerAddress);
-    const Ctor = loadShardNodeProto().shardfleet.v1.ShardNode;
-    for (const n of cluster.nodes) nodeClients.set(n.id, new Ctor(n.address, grpc.credentials.createInsecure()));
+    nodeClients = connectShardNodes(cluster);
   });
   after(async () => {
     for (const c of nodeClients.values()) c.close();
-    client?.close();
-    await cluster?.stop();
-    await store?.close();
-    await dir?.remove();
+    await closeAll({ client, cluster, store, dir });
   });
 
   test('a stuck new run: Health degraded at once naming it; no node drops the served run after its grace period', async () => {

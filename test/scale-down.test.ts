@@ -132,6 +132,30 @@ describe('scale-down and scale-up under load with real processes (DNS SRV member
       })
     );
   };
+  /**
+   * Waits (`what`, up to `settleTimeoutMs` ms) until the cluster has settled on `ids`, then until
+   * `loop` has answered 10 more searches (up to 30 s).
+   */
+  const settleAndSearch = async (loop: SearchLoop, what: string, ids: readonly string[], settleTimeoutMs: number): Promise<void> => {
+    await waitFor(what, () => settledOn(ids), { retryOnError: true, intervalMs: 250, timeoutMs: settleTimeoutMs });
+    const before = loop.ok;
+    await waitFor('more searches', () => loop.ok >= before + 10, { timeoutMs: 30_000 });
+  };
+  /**
+   * Runs `body`, then, whatever it did, stops `loop` and the proxy's delay. Returns what `body`
+   * threw (undefined when it did not), for the caller to throw after its own assertions.
+   */
+  const runThenStop = async (loop: SearchLoop, body: () => Promise<void>): Promise<unknown> => {
+    let settled: unknown;
+    try {
+      await body();
+    } catch (err) {
+      settled = err;
+    }
+    await loop.stop();
+    proxy.delayMs = 0;
+    return settled;
+  };
 
   before(async () => {
     dir = await tempDir('scale-down');
@@ -174,16 +198,7 @@ describe('scale-down and scale-up under load with real processes (DNS SRV member
     await new Promise((resolve) => setTimeout(resolve, 500));
     publish(stayers);
     const codes = await Promise.all(exits);
-    let settled: unknown;
-    try {
-      await waitFor('2 nodes serving every shard twice', () => settledOn(stayers), { retryOnError: true, intervalMs: 250, timeoutMs: 120_000 });
-      const before = loop.ok;
-      await waitFor('more searches', () => loop.ok >= before + 10, { timeoutMs: 30_000 });
-    } catch (err) {
-      settled = err;
-    }
-    await loop.stop();
-    proxy.delayMs = 0;
+    const settled = await runThenStop(loop, () => settleAndSearch(loop, '2 nodes serving every shard twice', stayers, 120_000));
     t.diagnostic(`leaving: ${movers.join(', ')}; exit codes ${codes.join(', ')}; ${loop.ok} searches answered, ${loop.failed} failed`);
     assert.deepEqual(codes, [0, 0], 'the leaving nodes exit on their own, cleanly');
     assert.equal(loop.failed, 0, loop.describe());
@@ -196,18 +211,11 @@ describe('scale-down and scale-up under load with real processes (DNS SRV member
     proxy.delayMs = SLOW_MS;
     for (const id of movers) await startNode(id);
     const loop = new SearchLoop(client, queries);
-    let settled: unknown;
-    try {
+    const settled = await runThenStop(loop, async () => {
       await waitFor('searches flowing', () => loop.ok >= 20, { timeoutMs: 30_000 });
       publish(NODE_IDS);
-      await waitFor('4 nodes serving every shard twice again', () => settledOn(NODE_IDS), { retryOnError: true, intervalMs: 250, timeoutMs: 180_000 });
-      const before = loop.ok;
-      await waitFor('more searches', () => loop.ok >= before + 10, { timeoutMs: 30_000 });
-    } catch (err) {
-      settled = err;
-    }
-    await loop.stop();
-    proxy.delayMs = 0;
+      await settleAndSearch(loop, '4 nodes serving every shard twice again', NODE_IDS, 180_000);
+    });
     t.diagnostic(`joining: ${movers.join(', ')}; ${loop.ok} searches answered, ${loop.failed} failed`);
     assert.equal(loop.failed, 0, loop.describe());
     assert.ok(loop.ok > 0);

@@ -34,6 +34,22 @@ export function killHard(child: ChildProcess): void {
   }
 }
 
+/**
+ * Stops `child`: SIGTERM, then {@link killHard} after 5 s; resolves once it exited (at once when
+ * it already had).
+ */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => killHard(child), 5000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
 /** Runs every registered step once (children first, then the other steps newest first). */
 export function runCleanup(): void {
   if (ran) return;

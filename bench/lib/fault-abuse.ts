@@ -45,7 +45,7 @@ import {
   vectorBytes,
 } from './abuse-requests.ts';
 import { RawConnection, floodUnfinishedStreams, holdHalfOpenConnections, outcomeText, type CallOutcome } from './abuse-wire.ts';
-import { killHard, trackChild } from './exit-cleanup.ts';
+import { stopChild, trackChild } from './exit-cleanup.ts';
 import { startLocalFleet, type Fleet, type FleetConfig, type HealthSummary } from './fault-fleet.ts';
 import { LoadClient, nowMs, queryStats, type QueryRecord } from './fault-load.ts';
 import { buildRun, findRun, pointAt, runCli, type StoredRun } from './fault-snapshots.ts';
@@ -153,14 +153,7 @@ class ExtraRouter {
   async stop(): Promise<void> {
     const child = this.child;
     if (!child || !this.alive()) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => killHard(child), 5000);
-      child.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      child.kill('SIGTERM');
-    });
+    await stopChild(child);
   }
 }
 

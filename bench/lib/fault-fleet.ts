@@ -15,7 +15,7 @@ import { waitForServing } from '../../src/common/health.ts';
 import { formatNodeList, type NodeEndpoint } from '../../src/common/node-list.ts';
 import type { StatusResponse__Output } from '../../src/common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import { NodeClient } from '../../test/helpers/shard-node-harness.ts';
-import { killHard, trackChild } from './exit-cleanup.ts';
+import { stopChild, trackChild } from './exit-cleanup.ts';
 import { spawnCliInNetns, type NetnsSet } from './netns.ts';
 
 /** How the fleet's processes are started. */
@@ -47,6 +47,27 @@ export interface HealthSummary {
   reasons: string[];
 }
 
+/**
+ * The router's Health through `client` (3 s deadline), trimmed for the report: the first 4
+ * reasons, each cut to 300 characters, and the last refresh error cut likewise. Never throws: a
+ * failed call gives `status: "error: ..."` and empty fields.
+ */
+export async function healthSummary(client: ShardfleetClient): Promise<HealthSummary> {
+  try {
+    const h = await client.health(3000);
+    return {
+      status: h.status,
+      run_id: h.run_id,
+      coverage: h.coverage,
+      pending_run_id: h.pending_run_id,
+      last_refresh_error: h.last_refresh_error.slice(0, 300),
+      reasons: h.reasons.slice(0, 4).map((r) => r.slice(0, 300)),
+    };
+  } catch (err) {
+    return { status: `error: ${err instanceof Error ? err.message : String(err)}`, run_id: '', coverage: 0, pending_run_id: '', last_refresh_error: '', reasons: [] };
+  }
+}
+
 interface FleetParts {
   config: FleetConfig;
   routerAddress: string;
@@ -60,19 +81,6 @@ interface FleetParts {
 
 function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
-}
-
-/** SIGTERM, then SIGKILL after 5 s; resolves once the child exited. */
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (exited(child)) return;
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(() => killHard(child), 5000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 function exitOf(name: string, child: ChildProcess): Promise<never> {
@@ -206,19 +214,7 @@ export class Fleet {
 
   /** The router's Health, or `status: "error: ..."` when the call fails. */
   async health(): Promise<HealthSummary> {
-    try {
-      const h = await this.routerClient.health(3000);
-      return {
-        status: h.status,
-        run_id: h.run_id,
-        coverage: h.coverage,
-        pending_run_id: h.pending_run_id,
-        last_refresh_error: h.last_refresh_error.slice(0, 300),
-        reasons: h.reasons.slice(0, 4).map((r) => r.slice(0, 300)),
-      };
-    } catch (err) {
-      return { status: `error: ${err instanceof Error ? err.message : String(err)}`, run_id: '', coverage: 0, pending_run_id: '', last_refresh_error: '', reasons: [] };
-    }
+    return healthSummary(this.routerClient);
   }
 
   /**

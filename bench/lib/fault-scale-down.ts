@@ -26,7 +26,7 @@ import { spawnCli } from '../../src/cli/local-cluster.ts';
 import { placeShards } from '../../src/common/placement.ts';
 import { TestDnsServer } from '../../test/helpers/dns-server.ts';
 import { killHard, trackChild } from './exit-cleanup.ts';
-import type { HealthSummary } from './fault-fleet.ts';
+import { healthSummary, type HealthSummary } from './fault-fleet.ts';
 import { LoadClient, nowMs, type LoadStart, type QueryRecord } from './fault-load.ts';
 import { scenarioRow, skippedRow, type ScenarioOutcome, type ScenarioRow } from './fault-report.ts';
 
@@ -138,19 +138,7 @@ class ScaleFleet {
   }
 
   async health(): Promise<HealthSummary> {
-    try {
-      const h = await this.client.health(3000);
-      return {
-        status: h.status,
-        run_id: h.run_id,
-        coverage: h.coverage,
-        pending_run_id: h.pending_run_id,
-        last_refresh_error: h.last_refresh_error.slice(0, 300),
-        reasons: h.reasons.slice(0, 4).map((r) => r.slice(0, 300)),
-      };
-    } catch (err) {
-      return { status: `error: ${err instanceof Error ? err.message : String(err)}`, run_id: '', coverage: 0, pending_run_id: '', last_refresh_error: '', reasons: [] };
-    }
+    return healthSummary(this.client);
   }
 
   async stop(): Promise<void> {
@@ -223,6 +211,29 @@ async function timed(name: string, fn: () => Promise<ScenarioOutcome>): Promise<
 
 type WithLoad = (body: () => Promise<void>) => Promise<QueryRecord[]>;
 
+/** What a scale scenario measured; {@link scaleOutcome} adds the rest. */
+type ScaleMeasures = Pick<ScenarioOutcome, 'queries' | 'faultAt' | 'clearedAt' | 'marks' | 'healthBefore' | 'notes'> & { recoveredAt: number | null };
+
+/**
+ * A scale scenario's outcome: only `inputs.runId` is a right answer, the goal applies, recovery is
+ * timed out after `inputs.readyTimeoutMs`, and Health is asked once more now.
+ */
+async function scaleOutcome(fleet: ScaleFleet, inputs: ScaleScenarioInputs, m: ScaleMeasures): Promise<ScenarioOutcome> {
+  return {
+    acceptRuns: [inputs.runId],
+    goalApplies: true,
+    queries: m.queries,
+    faultAt: m.faultAt,
+    clearedAt: m.clearedAt,
+    recoveredAt: m.recoveredAt,
+    recoverTimeoutMs: inputs.readyTimeoutMs,
+    marks: m.marks,
+    healthBefore: m.healthBefore,
+    healthAfter: await fleet.health(),
+    notes: m.notes,
+  };
+}
+
 async function scaleDown(fleet: ScaleFleet, withLoad: WithLoad, movers: string[], stayers: string[], inputs: ScaleScenarioInputs): Promise<ScenarioOutcome> {
   const healthBefore = await fleet.health();
   const marks: Record<string, number> = {};
@@ -249,19 +260,7 @@ async function scaleDown(fleet: ScaleFleet, withLoad: WithLoad, movers: string[]
     if (recoveredAt !== null) marks['settled on 2 nodes'] = recoveredAt;
     await sleep(TAIL_MS);
   });
-  return {
-    acceptRuns: [inputs.runId],
-    goalApplies: true,
-    queries,
-    faultAt,
-    clearedAt,
-    recoveredAt,
-    recoverTimeoutMs: inputs.readyTimeoutMs,
-    marks,
-    healthBefore,
-    healthAfter: await fleet.health(),
-    notes,
-  };
+  return scaleOutcome(fleet, inputs, { queries, faultAt, clearedAt, recoveredAt, marks, healthBefore, notes });
 }
 
 async function scaleUp(fleet: ScaleFleet, withLoad: WithLoad, movers: string[], inputs: ScaleScenarioInputs): Promise<ScenarioOutcome> {
@@ -279,17 +278,5 @@ async function scaleUp(fleet: ScaleFleet, withLoad: WithLoad, movers: string[], 
     if (recoveredAt !== null) marks['settled on 4 nodes'] = recoveredAt;
     await sleep(TAIL_MS);
   });
-  return {
-    acceptRuns: [inputs.runId],
-    goalApplies: true,
-    queries,
-    faultAt,
-    clearedAt: faultAt,
-    recoveredAt,
-    recoverTimeoutMs: inputs.readyTimeoutMs,
-    marks,
-    healthBefore,
-    healthAfter: await fleet.health(),
-    notes,
-  };
+  return scaleOutcome(fleet, inputs, { queries, faultAt, clearedAt: faultAt, recoveredAt, marks, healthBefore, notes });
 }

@@ -10,6 +10,7 @@
  *   parsed form ({@link checkFilterExpr}: depth, terms, `in` values).
  * Limits and flags: request-limits.ts. Refusals are InvalidQueryError (INVALID_ARGUMENT).
  */
+import { jsonNestingDepth } from '../json-nesting.ts';
 import { COMPILED_FILTER_EXPANSION, limitError, type RequestLimits } from '../request-limits.ts';
 import type { FilterExpr } from './filter-expr.ts';
 
@@ -95,31 +96,6 @@ export function checkFilterText(text: string, limits: RequestLimits): void {
 /** Longest compiled filter JSON a node accepts, characters: {@link COMPILED_FILTER_EXPANSION} x the text limit. */
 export function maxCompiledFilterChars(limits: RequestLimits): number {
   return limits.maxFilterLength * COMPILED_FILTER_EXPANSION;
-}
-
-/**
- * Deepest nesting of objects and arrays in JSON text `json` (strings skipped), scanning at most
- * until `stopAbove` is exceeded. Linear time, no recursion, no parsing.
- */
-export function jsonNestingDepth(json: string, stopAbove = Infinity): number {
-  let depth = 0;
-  let max = 0;
-  let inString = false;
-  for (let i = 0; i < json.length; i++) {
-    const c = json.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i += 1; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      depth += 1;
-      if (depth > max) {
-        max = depth;
-        if (max > stopAbove) return max;
-      }
-    } else if (c === 0x7d || c === 0x5d) depth -= 1;
-  }
-  return max;
 }
 
 /**

@@ -6,6 +6,7 @@
  * `build` flag that raises it, instead of exhausting memory or the stack.
  */
 import { ConfigValidationError, InputRecordError } from '../../common/errors.ts';
+import { jsonNestingDepth } from '../../common/json-nesting.ts';
 
 /** Bounds applied while reading an input file. */
 export interface InputLimits {
@@ -57,35 +58,6 @@ export function checkDimension(dim: number, limits: InputLimits, where: string, 
   throw new ConfigValidationError(
     `${where}: ${field} gives vector dimension ${dim}, over the limit of ${limits.maxDim} (raise it with --max-dim)`,
   );
-}
-
-/**
- * Scans JSON text for its deepest nesting of `[` / `{` (brackets inside strings ignored), without
- * parsing it, and stops at the first level over the limit.
- * @returns the depth of the deepest nesting when within `maxDepth`, or `maxDepth + 1` when over it.
- */
-export function jsonNestingDepth(text: string, maxDepth: number): number {
-  let depth = 0;
-  let deepest = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) {
-      inString = true;
-    } else if (c === 0x5b || c === 0x7b) {
-      depth++;
-      if (depth > deepest) {
-        deepest = depth;
-        if (deepest > maxDepth) return deepest;
-      }
-    } else if (c === 0x5d || c === 0x7d) {
-      depth--;
-    }
-  }
-  return deepest;
 }
 
 /**
