@@ -243,16 +243,6 @@ describe('helm chart helm/shardfleet', { skip: rendererMissing }, () => {
     assert.equal(envOf(container(find(renderChart(), 'Deployment', 'demo-shardfleet-router'), 'router')).SHARDFLEET_MAX_GET_KEYS, undefined, 'default: the router default');
     // The nodes get the same key limit (the ConfigMap both read), so they accept what the routers send.
     assert.equal(find(objs, 'ConfigMap', 'demo-shardfleet-config').data!.SHARDFLEET_MAX_GET_KEYS, '250');
-  });
-
-  test('work bounds: maxResponseBytes reaches routers and nodes (config map), router.maxTopK the router; unset = the process defaults', () => {
-    const objs = renderChart({ maxResponseBytes: 33554432, router: { maxTopK: 2000 } });
-    validateAll(objs);
-    assert.equal(find(objs, 'ConfigMap', 'demo-shardfleet-config').data!.SHARDFLEET_MAX_RESPONSE_BYTES, '33554432');
-    assert.equal(envOf(container(find(objs, 'Deployment', 'demo-shardfleet-router'), 'router')).SHARDFLEET_MAX_TOP_K, '2000');
-    const defaults = renderChart();
-    assert.equal(find(defaults, 'ConfigMap', 'demo-shardfleet-config').data!.SHARDFLEET_MAX_RESPONSE_BYTES, undefined);
-    assert.equal(envOf(container(find(defaults, 'Deployment', 'demo-shardfleet-router'), 'router')).SHARDFLEET_MAX_TOP_K, undefined);
     assert.ok(!objs.some((o) => o.kind === 'HorizontalPodAutoscaler'));
     assert.equal(find(objs, 'PodDisruptionBudget', 'demo-shardfleet-router').spec.minAvailable, 2);
     assert.ok(!objs.some((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === 'demo-shardfleet-node'));
@@ -264,6 +254,16 @@ describe('helm chart helm/shardfleet', { skip: rendererMissing }, () => {
     assert.equal(find(objs, 'ConfigMap', 'demo-shardfleet-config').data!.SHARDFLEET_REPLICATION, '3');
     const spread = find(objs, 'Deployment', 'demo-shardfleet-router').spec.template.spec.topologySpreadConstraints;
     assert.equal(spread[1].whenUnsatisfiable, 'DoNotSchedule');
+  });
+
+  test('work bounds: maxResponseBytes reaches routers and nodes (config map), router.maxTopK the router; unset = the process defaults', () => {
+    const objs = renderChart({ maxResponseBytes: 33554432, router: { maxTopK: 2000 } });
+    validateAll(objs);
+    assert.equal(find(objs, 'ConfigMap', 'demo-shardfleet-config').data!.SHARDFLEET_MAX_RESPONSE_BYTES, '33554432');
+    assert.equal(envOf(container(find(objs, 'Deployment', 'demo-shardfleet-router'), 'router')).SHARDFLEET_MAX_TOP_K, '2000');
+    const defaults = renderChart();
+    assert.equal(find(defaults, 'ConfigMap', 'demo-shardfleet-config').data!.SHARDFLEET_MAX_RESPONSE_BYTES, undefined);
+    assert.equal(envOf(container(find(defaults, 'Deployment', 'demo-shardfleet-router'), 'router')).SHARDFLEET_MAX_TOP_K, undefined);
   });
 
   test('TLS, mTLS and auth: secrets mounted, env set, probes switch to exec Health/Check over TLS', () => {
