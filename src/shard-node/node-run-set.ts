@@ -223,7 +223,8 @@ export class NodeRunSet {
     const floor = this.draining ? 0 : this.options.releaseGraceMs;
     let left = false;
     for (const run of this.runs.values()) {
-      const released = run.releaseWhere((dbId, r) => now >= r.at + floor && this.keepLeases.mayRelease(run.runId, dbId, r.sinceSeq));
+      // A draining node is stopping: its cache files stay for its restart (only unloaded).
+      const released = run.releaseWhere((dbId, r) => now >= r.at + floor && this.keepLeases.mayRelease(run.runId, dbId, r.sinceSeq), this.draining);
       if (released.length > 0) this.options.log.info({ run_id: run.runId, released }, 'released shards: their new owners are ready on every router');
       left ||= run.hasReleasing();
     }

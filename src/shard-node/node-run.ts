@@ -192,13 +192,15 @@ export class NodeRun {
   /**
    * Releases (unpins and unloads) every releasing shard that is not loaded, and every loaded one
    * for which `may(dbId, releasing)` is true.
+   * @param keepFiles keep the released shards' files in the cache folder (a node that is stopping:
+   *   it may come back with the same shards, and its cache is reused on restart); else deleted.
    * @returns the db ids released (ascending).
    */
-  releaseWhere(may: (dbId: number, releasing: Releasing) => boolean): number[] {
+  releaseWhere(may: (dbId: number, releasing: Releasing) => boolean, keepFiles = false): number[] {
     const out: number[] = [];
     for (const [dbId, r] of [...this.releasing]) {
       if (this.deps.cache.isReady(this.key(dbId)) && !may(dbId, r)) continue;
-      this.release(dbId);
+      this.release(dbId, keepFiles);
       out.push(dbId);
     }
     return out.sort((a, b) => a - b);
@@ -257,13 +259,13 @@ export class NodeRun {
     return this.pinning && (this.assigned.has(dbId) || this.releasing.has(dbId));
   }
 
-  private release(dbId: number): void {
+  private release(dbId: number, keepFiles: boolean): void {
     this.releasing.delete(dbId);
     if (this.assigned.has(dbId) || this.dropped) return;
     const key = this.key(dbId);
     this.deps.log.info({ run_id: this.runId, db_id: dbId }, 'releasing shard no longer assigned to this node');
     this.deps.cache.setPinned(key, false);
-    void this.deps.cache.unload(key, true);
+    void this.deps.cache.unload(key, !keepFiles);
   }
 
   private async loadOne(entry: ShardEntry, lazy: boolean): Promise<LoadedShard> {
