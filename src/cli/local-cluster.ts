@@ -52,7 +52,7 @@ export interface LocalCluster {
   nodes: NodeEndpoint[];
   /** Child processes by name (`router`, `node-0`, ...). */
   processes: Map<string, ChildProcess>;
-  /** Stops every child (SIGTERM, then SIGKILL after 5 s). */
+  /** Stops every child (SIGINT: nodes stop without leaving placement; SIGKILL after 5 s). */
   stop(): Promise<void>;
   /** Kills shard node `id` with `signal` (default SIGKILL) and waits for it to exit. */
   killNode(id: string, signal?: NodeJS.Signals): Promise<void>;
@@ -92,7 +92,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
       clearTimeout(timer);
       resolve();
     });
-    child.kill('SIGTERM');
+    // SIGINT, not SIGTERM: the whole cluster stops, so no node waits to hand its shards over.
+    child.kill('SIGINT');
   });
 }
 

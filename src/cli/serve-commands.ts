@@ -74,14 +74,20 @@ interface RouterFlags extends ServeFlags {
  * Runs until SIGINT or SIGTERM (or, when `SHARDFLEET_EXIT_ON_STDIN_CLOSE=1`, until stdin closes:
  * the parent that spawned this process is gone), then stops gracefully, flushes traces and exits.
  */
-function untilSignal(log: Logger, membership: Membership, server: { stop(): Promise<void> }): void {
+/**
+ * Stops `server` on SIGTERM, SIGINT or (with SHARDFLEET_EXIT_ON_STDIN_CLOSE=1) the end of stdin.
+ * Only SIGTERM (a pod leaving, a scale-down) makes a shard node leave placement first and wait
+ * until its shards' new owners are ready (--leave-timeout-ms); SIGINT (Ctrl-C, a whole local
+ * cluster stopping) and a closed stdin stop at once (in-flight calls still drain).
+ */
+function untilSignal(log: Logger, membership: Membership, server: { stop(options?: { leave?: boolean }): Promise<void> }): void {
   let stopping = false;
   const onSignal = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
     membership.stop();
-    server.stop().then(
+    server.stop({ leave: signal === 'SIGTERM' }).then(
       () => shutdownTracing().then(() => process.exit(0)),
       () => shutdownTracing().then(() => process.exit(1)),
     );

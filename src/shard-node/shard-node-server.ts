@@ -139,8 +139,10 @@ export interface ShardNodeHandle {
    * every router has the new owners of this node's shards ready, at most `leaveTimeoutMs`; then
    * NOT_SERVING, stops accepting calls, waits up to `drainTimeoutMs` for in-flight calls, closes
    * every shard (keeping the cached files for a restart) and the store.
+   * @param options.leave false: skip leaving placement (the whole cluster is stopping, e.g.
+   *   Ctrl-C of `shardfleet local`, SIGINT); default true (SIGTERM, a pod leaving).
    */
-  stop(): Promise<void>;
+  stop(options?: { leave?: boolean }): Promise<void>;
 }
 
 /**
@@ -489,9 +491,9 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
       await runs.refresh(true);
       return status();
     },
-    stop: async () => {
+    stop: async (options: { leave?: boolean } = {}) => {
       if (stopped) return;
-      if (leaveTimeoutMs > 0) {
+      if (leaveTimeoutMs > 0 && (options.leave ?? true)) {
         runs.startDraining();
         const released = await runs.whenReleased(leaveTimeoutMs);
         if (released) log.info('left placement: every router has the new owners of this node\'s shards ready');
