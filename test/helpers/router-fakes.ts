@@ -182,7 +182,7 @@ export class FakeShardNode {
     };
     const gate = this.gate;
     const go = (): void => {
-      if (this.delayMs > 0) setTimeout(answer, this.delayMs);
+      if (this.delayMs > 0) setTimeout(answer, this.delayMs).unref(); // a pending call keeps the process alive, not the timer
       else answer();
     };
     if (gate) void gate.then(go);
