@@ -109,7 +109,15 @@ async function startMeteredOnce(store: string, dir: string, numNodes: number, re
     await Promise.race([Promise.all(all.map((p) => waitForServing(p.address, 180_000))), exited]);
     const client = new ShardfleetClient(router.address);
     try {
-      await waitFor('full coverage', async () => (await client.health(2000)).coverage >= 1, { timeoutMs: 30_000, retryOnError: true });
+      // Healthy, not just covered: every shard on its 2 ready replicas before the tests watch Health.
+      await waitFor(
+        'full redundancy (Health healthy)',
+        async () => {
+          const h = await client.health(2000);
+          return h.coverage >= 1 && h.status === 'healthy';
+        },
+        { timeoutMs: 120_000, retryOnError: true },
+      );
     } finally {
       client.close();
     }
