@@ -40,8 +40,6 @@ import {
   type ReadLimits,
 } from './object-store.ts';
 
-/** Substring present in the names of every internal (temp / lock) file and forbidden in keys. */
-
 /** How long `putIf` waits for the lock before giving up, in milliseconds. */
 const LOCK_TIMEOUT_MS = 10_000;
 /** A lock file whose mtime is older than this (milliseconds) is considered abandoned. */
