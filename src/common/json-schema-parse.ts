@@ -17,6 +17,15 @@ export function parseJsonWith<T>(schema: z.ZodType<T>, bytes: Buffer | string, w
   } catch (err) {
     throw new ManifestParseError(`${what} is not valid JSON: ${errorMessage(err)}`);
   }
+  return validateWith(schema, raw, what);
+}
+
+/**
+ * Validates an already parsed document with `schema`.
+ * @param what names the document in errors.
+ * @throws ManifestParseError naming `what` and the first 5 validation issues.
+ */
+export function validateWith<T>(schema: z.ZodType<T>, raw: unknown, what: string): T {
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues

@@ -15,9 +15,11 @@
 import { FilterColumnSchema, FilterColumnStatsSchema } from './filter/filter-expr.ts';
 import { z } from 'zod';
 import { MetricSchema } from './distance.ts';
-import { parseJsonWith } from './json-schema-parse.ts';
+import { parseJsonWith, validateWith } from './json-schema-parse.ts';
 import { objectKeyProblem } from './storage/object-store.ts';
 import { CelColumnTypeSchema } from './routing/routing-context.ts';
+import { ShardyfusionOriginSchema } from '../formats/shardyfusion/origin.ts';
+import { parseShardyfusionPointer } from '../formats/shardyfusion/pointer.ts';
 
 /** Manifest format version written by this build. Readers reject other versions. */
 export const MANIFEST_FORMAT_VERSION = 1;
@@ -35,20 +37,24 @@ const KeySchema = z.string().superRefine((key, ctx) => {
 });
 const Sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'sha256 must be 64 lowercase hex digits');
 
-/** A stored file with its size and checksum; `path` is relative to the owning shard's url. */
+/**
+ * A stored file with its size and checksum; `path` is relative to the owning shard's url.
+ * `sha256` is absent only in manifests translated from another format that records none
+ * (`format: 'shardyfusion'`); a native manifest must have it (checked by {@link ManifestSchema}).
+ */
 export const FileEntrySchema = z.object({
   path: KeySchema,
   /** Size in bytes. */
   bytes: z.number().int().nonnegative(),
-  sha256: Sha256Schema,
+  sha256: Sha256Schema.optional(),
 });
 export type FileEntry = z.infer<typeof FileEntrySchema>;
 
-/** A stored object referenced by key, with its size and checksum. */
+/** A stored object referenced by key, with its size and checksum (`sha256` as in {@link FileEntrySchema}). */
 export const ObjectRefSchema = z.object({
   ref: KeySchema,
   bytes: z.number().int().nonnegative(),
-  sha256: Sha256Schema,
+  sha256: Sha256Schema.optional(),
 });
 export type ObjectRef = z.infer<typeof ObjectRefSchema>;
 
@@ -210,6 +216,13 @@ export type HashSharding = z.infer<typeof HashShardingSchema>;
 export const KvSpecSchema = z.object({
   backend: z.enum(['slatedb', 'sqlite']),
   key_type: z.enum(['string', 'int', 'bytes']),
+  /**
+   * How keys are stored, when not as their canonical bytes (absent: canonical, every native
+   * snapshot). shardyfusion snapshots (src/formats/shardyfusion) store `utf8` (a string as UTF-8),
+   * `u64be` (an int as 8-byte big-endian unsigned) or `raw` (bytes, or a string as UTF-8); their
+   * routing still hashes the canonical bytes.
+   */
+  key_encoding: z.enum(['utf8', 'u64be', 'raw']).optional(),
 });
 export type KvSpec = z.infer<typeof KvSpecSchema>;
 
@@ -262,10 +275,22 @@ export const RoutingRecallSchema = z.object({
 });
 export type RoutingRecall = z.infer<typeof RoutingRecallSchema>;
 
+/**
+ * Snapshot formats a reader serves: `shardfleet` (this project's JSON manifest, the default when
+ * absent) or `shardyfusion` (a shardyfusion snapshot read unchanged: its SQLite manifest is
+ * translated into a {@link Manifest} on load by src/formats/shardyfusion; never written).
+ */
+export const SnapshotFormatSchema = z.enum(['shardfleet', 'shardyfusion']);
+export type SnapshotFormat = z.infer<typeof SnapshotFormatSchema>;
+
 /** The manifest of one run. Immutable once written. */
 export const ManifestSchema = z
   .object({
     format_version: z.literal(MANIFEST_FORMAT_VERSION),
+    /** The snapshot's own format (absent: `shardfleet`). */
+    format: SnapshotFormatSchema.optional(),
+    /** `format: 'shardyfusion'` only: what the translation kept of shardyfusion's manifest. */
+    shardyfusion: ShardyfusionOriginSchema.optional(),
     run_id: RunIdSchema,
     created_at: z.iso.datetime(),
     writer: z.object({ name: z.string(), version: z.string() }),
@@ -280,6 +305,18 @@ export const ManifestSchema = z
     routing_recall: RoutingRecallSchema.optional(),
   })
   .superRefine((m, ctx) => {
+    const foreign = m.format === 'shardyfusion';
+    if (foreign !== (m.shardyfusion !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['shardyfusion'], message: 'the shardyfusion section is present exactly when format is "shardyfusion"' });
+    }
+    if (!foreign) {
+      m.shards.forEach((s, i) => s.files.forEach((f, j) => {
+        if (f.sha256 === undefined) ctx.addIssue({ code: 'custom', path: ['shards', i, 'files', j, 'sha256'], message: `shard ${s.db_id} file ${f.path} has no sha256` });
+      }));
+      for (const [name, ref] of Object.entries(routingRefsOf(m.sharding))) {
+        if (ref !== null && ref.sha256 === undefined) ctx.addIssue({ code: 'custom', path: ['sharding', name, 'sha256'], message: `sharding.${name} has no sha256` });
+      }
+    }
     if (m.shards.length !== m.sharding.num_dbs) {
       ctx.addIssue({
         code: 'custom',
@@ -303,6 +340,13 @@ export const ManifestSchema = z
     }
   });
 export type Manifest = z.infer<typeof ManifestSchema>;
+
+/** The routing metadata objects a sharding spec references, by field name (null when unset). */
+function routingRefsOf(s: ShardingSpec): Record<string, ObjectRef | null> {
+  if (s.strategy === 'cluster') return { centroids: s.centroids };
+  if (s.strategy === 'lsh') return { hyperplanes: s.hyperplanes, center: s.center };
+  return {};
+}
 
 /** How many earlier current runs a `_CURRENT` pointer remembers in `previous`. */
 export const POINTER_HISTORY_DEPTH = 3;
@@ -331,6 +375,11 @@ export const CurrentPointerSchema = z.object({
   run_id: RunIdSchema,
   published_at: z.iso.datetime(),
   previous: z.array(PublishedRunSchema).max(16).optional(),
+  /**
+   * The format of the snapshot the pointer names (absent: `shardfleet`). A shardyfusion pointer
+   * is translated on read (src/formats/shardyfusion/pointer.ts), never written.
+   */
+  format: SnapshotFormatSchema.optional(),
 });
 export type CurrentPointer = z.infer<typeof CurrentPointerSchema>;
 
@@ -369,6 +418,37 @@ export function manifestKey(runId: string, createdAt: Date): string {
   return `${MANIFESTS_PREFIX}${ts}_run_id=${runId}/manifest.json`;
 }
 
+/** shardfleet's manifest key: `manifests/20261121T123325.123Z_run_id=<id>/manifest.json`. */
+const NATIVE_MANIFEST_KEY_RE = /^manifests\/(\d{8}T\d{6}(?:\.\d+)?Z)_run_id=([A-Za-z0-9_.-]{1,128})\/manifest\.json$/;
+/**
+ * shardyfusion's manifest key: `manifests/2026-12-06T07:28:43.060251Z_run_id=<id>/manifest`
+ * (`%Y-%m-%dT%H:%M:%S.%fZ`, no extension; shardyfusion manifest_store.py:39,127,150-156).
+ */
+const SHARDYFUSION_MANIFEST_KEY_RE = /^manifests\/(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z)_run_id=([A-Za-z0-9_.-]{1,128})\/manifest$/;
+
+/** What a manifest key says: the run's creation time and id. */
+export interface ManifestKeyParts {
+  /** Creation time, RFC 3339 UTC. */
+  createdAt: string;
+  runId: string;
+  format: SnapshotFormat;
+}
+
+/**
+ * Parses a manifest key of either layout (shardfleet's `manifest.json` keys, shardyfusion's
+ * `manifest` keys); undefined for any other key. Keys of one layout sort by creation time.
+ */
+export function parseManifestKey(key: string): ManifestKeyParts | undefined {
+  const native = NATIVE_MANIFEST_KEY_RE.exec(key);
+  if (native !== null) {
+    const ts = native[1];
+    return { createdAt: `${ts.slice(0, 4)}-${ts.slice(4, 6)}-${ts.slice(6, 8)}T${ts.slice(9, 11)}:${ts.slice(11, 13)}:${ts.slice(13)}`, runId: native[2], format: 'shardfleet' };
+  }
+  const sf = SHARDYFUSION_MANIFEST_KEY_RE.exec(key);
+  if (sf !== null) return { createdAt: sf[1], runId: sf[2], format: 'shardyfusion' };
+  return undefined;
+}
+
 /**
  * Parses and validates a manifest. `key` names the object in errors.
  * @throws ManifestParseError naming the key and the first validation issues.
@@ -382,5 +462,7 @@ export function parseManifest(bytes: Buffer | string, key: string): Manifest {
  * @throws ManifestParseError naming the key.
  */
 export function parseCurrentPointer(bytes: Buffer | string, key = CURRENT_KEY): CurrentPointer {
+  const shardyfusion = parseShardyfusionPointer(bytes, key);
+  if (shardyfusion !== undefined) return validateWith(CurrentPointerSchema, shardyfusion, `pointer ${key} (shardyfusion's, translated)`);
   return parseJsonWith(CurrentPointerSchema, bytes, `pointer ${key}`);
 }

@@ -10,6 +10,7 @@ import {
   CURRENT_KEY,
   MANIFESTS_PREFIX,
   parseCurrentPointer,
+  parseManifestKey,
   type CurrentPointer,
   type Manifest,
 } from './manifest.ts';
@@ -52,9 +53,9 @@ export async function earlierManifests(store: ObjectStore, pointer: CurrentPoint
     if (older(e.manifest_ref) && !out.some((o) => o.manifestKey === e.manifest_ref)) out.push({ manifestKey: e.manifest_ref, publishedAt: e.published_at });
   }
   if (out.length >= depth) return out;
-  const listed = (await store.list(MANIFESTS_PREFIX))
+  const listed = (await store.list(MANIFESTS_PREFIX, { etags: false }))
     .map((o) => o.key)
-    .filter((k) => k.endsWith('/manifest.json') && older(k) && !out.some((o) => o.manifestKey === k))
+    .filter((k) => parseManifestKey(k) !== undefined && older(k) && !out.some((o) => o.manifestKey === k))
     .sort()
     .reverse();
   for (const key of listed.slice(0, depth - out.length)) out.push({ manifestKey: key });

@@ -6,6 +6,8 @@
 import { ManifestParseError, ObjectTooLargeError, describeSeenBytes } from './errors.ts';
 import { CURRENT_KEY, parseManifest, type Manifest } from './manifest.ts';
 import type { ObjectStore } from './storage/object-store.ts';
+import { readShardyfusionManifest } from '../formats/shardyfusion/read-manifest.ts';
+import { isSqliteDatabase } from '../formats/shardyfusion/sqlite-manifest.ts';
 
 /**
  * Largest `_CURRENT` pointer read, bytes (1 MiB). A pointer holds one manifest reference and at
@@ -29,12 +31,16 @@ export async function getPointerBytes(store: ObjectStore): Promise<Buffer> {
 }
 
 /**
- * Reads and parses the manifest at `key`, at most {@link MAX_MANIFEST_BYTES}.
+ * Reads and parses the manifest at `key`, at most {@link MAX_MANIFEST_BYTES}, in the format its
+ * bytes show: shardfleet's JSON manifest, or shardyfusion's SQLite manifest, translated
+ * (src/formats/shardyfusion/read-manifest.ts).
  * @throws ObjectNotFoundError when it is missing; ManifestParseError when it is malformed or
  *   larger than the cap (naming its size); StorageError from the store.
  */
 export async function readManifest(store: ObjectStore, key: string): Promise<Manifest> {
-  return parseManifest(await capped(store, key, MAX_MANIFEST_BYTES, 'a manifest'), key);
+  const bytes = await capped(store, key, MAX_MANIFEST_BYTES, 'a manifest');
+  if (isSqliteDatabase(bytes)) return readShardyfusionManifest(store, key, bytes);
+  return parseManifest(bytes, key);
 }
 
 async function capped(store: ObjectStore, key: string, maxBytes: number, what: string): Promise<Buffer> {

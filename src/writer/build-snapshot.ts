@@ -24,6 +24,7 @@ import { newRunId, planRun, type BuildPlan } from './build-plan.ts';
 import { BuildProgress } from './build-progress.ts';
 import type { VectorSource } from './input/vector-record.ts';
 import { publishManifest } from './publish.ts';
+import { assertNotShardyfusionPrefix } from './foreign-prefix.ts';
 import { assertRunIdUnused, WriteTracker } from './run-writes.ts';
 import type { RecallTargets } from './routing-recall.ts';
 import { buildShards } from './shard-build.ts';
@@ -123,6 +124,7 @@ export async function buildSnapshot(options: BuildOptions): Promise<BuildResult>
   const { source, log } = options;
   const progress = new BuildProgress(options.progress ?? true, log);
   const runId = options.runId ?? newRunId();
+  await assertNotShardyfusionPrefix(options.store, 'build');
   if (options.runId !== undefined) await assertRunIdUnused(options.store, runId);
   // Every object of the run is written through the tracker, so a failure can delete them again.
   const store = new WriteTracker(options.store);

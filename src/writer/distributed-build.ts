@@ -33,6 +33,7 @@ import { BuildProgress } from './build-progress.ts';
 import type { VectorSource } from './input/vector-record.ts';
 import { publishManifest } from './publish.ts';
 import { assertRunIdUnused, WriteTracker } from './run-writes.ts';
+import { assertNotShardyfusionPrefix } from './foreign-prefix.ts';
 import { buildShards, type WorkerSlice } from './shard-build.ts';
 
 /** A shard's build receipt. */
@@ -56,6 +57,7 @@ export type DistributedPlanOptions = Omit<BuildOptions, 'concurrency' | 'workDir
  */
 export async function planDistributedBuild(o: DistributedPlanOptions): Promise<BuildPlan> {
   const runId = o.runId ?? newRunId();
+  await assertNotShardyfusionPrefix(o.store, 'build');
   if (o.runId !== undefined) {
     if (await o.store.head(planKey(runId))) throw new PreconditionFailedError(planKey(runId), `run ${runId} is already planned; pass a new --run-id`);
     await assertRunIdUnused(o.store, runId);

@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import { ConfigValidationError, errorMessage } from '../common/errors.ts';
 import { runPrefix } from '../common/manifest.ts';
-import type { ObjectInfo, ObjectStore, PutCondition, ReadLimits } from '../common/storage/object-store.ts';
+import type { ListOptions, ObjectInfo, ObjectStore, PutCondition, ReadLimits } from '../common/storage/object-store.ts';
 
 /** An ObjectStore that records the keys written through it (put, upload, putIf). */
 export class WriteTracker implements ObjectStore {
@@ -60,8 +60,8 @@ export class WriteTracker implements ObjectStore {
     return this.inner.head(key);
   }
 
-  list(prefix: string): Promise<ObjectInfo[]> {
-    return this.inner.list(prefix);
+  list(prefix: string, options?: ListOptions): Promise<ObjectInfo[]> {
+    return this.inner.list(prefix, options);
   }
 
   delete(key: string): Promise<void> {

@@ -16,6 +16,8 @@ import pLimit from 'p-limit';
 import {
   CURRENT_KEY,
   MANIFESTS_PREFIX,
+  parseManifestKey,
+  type ManifestKeyParts,
   parseCurrentPointer,
   type CurrentPointer,
   type Manifest,
@@ -31,6 +33,7 @@ import {
 } from '../common/errors.ts';
 import type { ObjectInfo, ObjectStore } from '../common/storage/object-store.ts';
 import { getPointerBytes, readManifest } from '../common/store-reads.ts';
+import { assertNotShardyfusionPrefix } from './foreign-prefix.ts';
 import { movePointer } from './publish.ts';
 
 /** One published run, as listed by {@link listRuns}. */
@@ -102,7 +105,6 @@ export interface CleanupResult {
 /** Default grace period of orphaned run folders: 60 minutes. */
 export const DEFAULT_ORPHAN_GRACE_MS = 60 * 60 * 1000;
 
-const MANIFEST_KEY_RE = /^manifests\/(\d{8}T\d{6}(?:\.\d+)?Z)_run_id=([A-Za-z0-9_.-]{1,128})\/manifest\.json$/;
 const READ_CONCURRENCY = 8;
 const DELETE_CONCURRENCY = 16;
 
@@ -142,6 +144,7 @@ export async function listRuns(store: ObjectStore): Promise<RunSummary[]> {
  *   StorageError when the store fails.
  */
 export async function rollback(store: ObjectStore, target: { runId: string } | { offset: number }): Promise<RollbackResult> {
+  await assertNotShardyfusionPrefix(store, 'roll back');
   let state: PointerState | undefined;
   let pointerError: ManifestParseError | undefined;
   try {
@@ -220,6 +223,7 @@ export async function cleanup(store: ObjectStore, options: CleanupOptions): Prom
 
   // runs/ first, then manifests: a run that publishes its manifest in between is seen with its
   // manifest, never as an orphan.
+  await assertNotShardyfusionPrefix(store, 'clean up');
   const runObjects = groupByRun(await store.list('runs/'));
   const state = await readPointer(store);
   const runs = await loadRuns(store);
@@ -291,16 +295,16 @@ interface LoadedRun {
 
 /** Every manifest under `manifests/` that follows the key layout, newest first, parsed. */
 async function loadRuns(store: ObjectStore): Promise<LoadedRun[]> {
-  const entries = (await store.list(MANIFESTS_PREFIX))
-    .map((o) => ({ key: o.key, m: MANIFEST_KEY_RE.exec(o.key) }))
-    .filter((e): e is { key: string; m: RegExpExecArray } => e.m !== null)
+  const entries = (await store.list(MANIFESTS_PREFIX, { etags: false }))
+    .map((o) => ({ key: o.key, m: parseManifestKey(o.key) }))
+    .filter((e): e is { key: string; m: ManifestKeyParts } => e.m !== undefined)
     .sort((a, b) => (a.key < b.key ? 1 : a.key > b.key ? -1 : 0));
   const limit = pLimit(READ_CONCURRENCY);
   return Promise.all(
     entries.map(({ key, m }) =>
       limit(async (): Promise<LoadedRun> => {
-        const runId = m[2];
-        const base = { runId, manifestKey: key, createdAt: keyTimeToIso(m[1]), vectors: null, shards: null, strategy: null, backend: null, bytes: null, numProbes: null, routingRecall: null };
+        const runId = m.runId;
+        const base = { runId, manifestKey: key, createdAt: m.createdAt, vectors: null, shards: null, strategy: null, backend: null, bytes: null, numProbes: null, routingRecall: null };
         let manifest: Manifest;
         try {
           manifest = await readManifest(store, key);
@@ -361,11 +365,6 @@ async function assertPointerUnchanged(store: ObjectStore, state: PointerState | 
   if ((info?.etag ?? null) !== (state?.etag ?? null)) {
     throw new PreconditionFailedError(CURRENT_KEY, 'it was moved while cleanup was running; cleanup stopped before deleting more (rerun it)');
   }
-}
-
-/** `20261121T123325.123Z` -> `2026-11-21T12:33:25.123Z`. */
-function keyTimeToIso(ts: string): string {
-  return `${ts.slice(0, 4)}-${ts.slice(4, 6)}-${ts.slice(6, 8)}T${ts.slice(9, 11)}:${ts.slice(11, 13)}:${ts.slice(13)}`;
 }
 
 /** Objects under `runs/` grouped by run id (`runs/<id>/...`); keys directly under `runs/` are ignored. */

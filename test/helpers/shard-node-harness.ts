@@ -19,7 +19,7 @@ import type { ShardResult__Output } from '../../src/common/proto-gen/shardfleet/
 import type { StatusRequest } from '../../src/common/proto-gen/shardfleet/v1/StatusRequest.ts';
 import type { StatusResponse__Output } from '../../src/common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import type { Manifest } from '../../src/common/manifest.ts';
-import type { ObjectInfo, ObjectStore, PutCondition, ReadLimits } from '../../src/common/storage/object-store.ts';
+import type { ListOptions, ObjectInfo, ObjectStore, PutCondition, ReadLimits } from '../../src/common/storage/object-store.ts';
 import { startShardNode, type ShardNodeConfig, type ShardNodeHandle } from '../../src/shard-node/shard-node-server.ts';
 import { buildSnapshot } from '../../src/writer/build-snapshot.ts';
 import { openIdxSource } from '../../src/writer/input/idx-source.ts';
@@ -108,8 +108,8 @@ export class ProbeStore implements ObjectStore {
   head(key: string): Promise<ObjectInfo | undefined> {
     return this.inner.head(key);
   }
-  list(prefix: string): Promise<ObjectInfo[]> {
-    return this.inner.list(prefix);
+  list(prefix: string, options?: ListOptions): Promise<ObjectInfo[]> {
+    return this.inner.list(prefix, options);
   }
   delete(key: string): Promise<void> {
     return this.inner.delete(key);

@@ -34,6 +34,7 @@ import {
   assertValidKey,
   assertValidPrefix,
   compareKeys,
+  type ListOptions,
   type ObjectInfo,
   type ObjectStore,
   type PutCondition,
@@ -214,7 +215,7 @@ export class FileObjectStore implements ObjectStore {
   }
 
   /** @inheritdoc Walks the folder that contains `prefix`; keys are sorted by UTF-8 bytes. */
-  async list(prefix: string): Promise<ObjectInfo[]> {
+  async list(prefix: string, options: ListOptions = {}): Promise<ObjectInfo[]> {
     assertValidPrefix(prefix);
     const lastSlash = prefix.lastIndexOf('/');
     const dirKey = lastSlash < 0 ? '' : prefix.slice(0, lastSlash);
@@ -229,7 +230,7 @@ export class FileObjectStore implements ObjectStore {
       });
     }
     keys.sort(compareKeys);
-    const infos = await mapLimit(keys, LIST_CONCURRENCY, (k) => this.infoOf(path.join(this.root, ...k.split('/')), k));
+    const infos = await mapLimit(keys, LIST_CONCURRENCY, (k) => this.infoOf(path.join(this.root, ...k.split('/')), k, options.etags ?? true));
     // A file deleted between the walk and the stat is simply not listed.
     return infos.filter((i): i is ObjectInfo => i !== undefined);
   }
@@ -322,10 +323,14 @@ export class FileObjectStore implements ObjectStore {
    * Size and (cached) sha256 of `key`'s file, or undefined when it is not a regular file inside
    * the root (absent, a folder, a FIFO / device / socket, a symbolic link out of the root).
    */
-  private async infoOf(file: string, key: string): Promise<ObjectInfo | undefined> {
+  private async infoOf(file: string, key: string, etag = true): Promise<ObjectInfo | undefined> {
     const opened = await this.openObject(key, 'head');
     if (opened.kind !== 'file') return undefined;
     const { fh, st } = opened;
+    if (!etag) {
+      await fh.close();
+      return { key, size: st.size, etag: '', lastModified: st.mtime };
+    }
     try {
       // fstat + read through one handle: the hash always belongs to the inode that was stat'ed.
       const cached = this.etagCache.get(file);

@@ -23,6 +23,12 @@ export interface ObjectInfo {
   lastModified: Date;
 }
 
+/** Options of {@link ObjectStore.list}. */
+export interface ListOptions {
+  /** Whether each entry needs its etag (default true); false lists sizes only where that is cheaper. */
+  etags?: boolean;
+}
+
 /** Condition for {@link ObjectStore.putIf}. */
 export type PutCondition =
   /** Write only if the object does not exist (If-None-Match: *). */
@@ -102,9 +108,11 @@ export interface ObjectStore {
 
   /**
    * Lists every object whose key starts with `prefix` (recursively), sorted by key ascending.
-   * Handles pagination. @throws StorageError
+   * Handles pagination. With `options.etags` false a store may leave `etag` empty ('') where
+   * computing it costs a read of the object (the `file://` store hashes content); sizes are
+   * always exact. @throws StorageError
    */
-  list(prefix: string): Promise<ObjectInfo[]>;
+  list(prefix: string, options?: ListOptions): Promise<ObjectInfo[]>;
 
   /** Deletes one object; deleting a missing object is not an error. @throws StorageError */
   delete(key: string): Promise<void>;
