@@ -39,19 +39,37 @@ export function snapshotInfo(s: RouterSnapshot, storeUrl: string): SnapshotInfoR
     recall_at_probes: m.routing_recall?.recall_at_probes ?? [],
     cel_expr: m.sharding.strategy === 'cel' ? m.sharding.cel_expr : '',
     cel_columns: m.sharding.strategy === 'cel' ? m.sharding.cel_columns : {},
+    format: m.format ?? 'shardfleet',
+    source_manifest_url: m.shardyfusion?.manifest_url ?? '',
+    kv_key_encoding: m.kv?.key_encoding ?? '',
   };
+}
+
+/**
+ * The snapshot's format as ShardDetails reports it: `shardfleet`, or `shardyfusion <layout>
+ * <backend>` for a shardyfusion snapshot (e.g. `shardyfusion unified sqlite-vec`).
+ */
+export function formatDescription(m: Manifest): string {
+  if (m.shardyfusion === undefined) return 'shardfleet';
+  const backend = m.shardyfusion.layout === 'composite' ? 'lancedb+slatedb' : m.index.backend;
+  return `shardyfusion ${m.shardyfusion.layout} ${backend}`;
 }
 
 /** ShardDetails of the served run: every shard with its size and every replica's state. */
 export function shardDetails(s: RouterSnapshot, replicas: ReplicaState, addressOf: (nodeId: string) => string | undefined): ShardDetailsResponse {
   const runId = s.manifest.run_id;
+  const sourceUrls = new Map((s.manifest.shardyfusion?.shards ?? []).map((x) => [x.db_id, x.db_url]));
   return {
     run_id: runId,
+    format: formatDescription(s.manifest),
     shards: s.manifest.shards.map((shard) => ({
       db_id: shard.db_id,
       vector_count: shard.vector_count,
       bytes: shard.files.reduce((sum, f) => sum + f.bytes, 0),
       index_type: shard.index_type,
+      checkpoint_id: shard.checkpoint_id,
+      url: shard.url,
+      source_url: sourceUrls.get(shard.db_id) ?? '',
       replicas: replicas.replicas(runId, shard.db_id, s.placement.get(shard.db_id) ?? []).map((r) => ({
         node_id: r.nodeId,
         address: addressOf(r.nodeId) ?? '',
@@ -81,7 +99,7 @@ export function route(
   const { manifest } = s;
   const vectorFree = manifest.sharding.strategy === 'explicit' || manifest.sharding.strategy === 'cel' || manifest.sharding.strategy === 'hash';
   const vector = vectorFree && req.query.length === 0 ? new Float32Array(manifest.index.dim) : decodeVector(req.query, manifest.index.dim);
-  const filter = compileFilter(req.filter, manifest.index.filter_columns ?? [], limits);
+  const filter = compileFilter(req.filter, manifest.index.filter_columns ?? [], limits, manifest.format);
   const { shardIds, skipped } = routeFiltered(
     s,
     { vector, numProbes: req.num_probes, shardIds: req.shard_ids, routingContext: decodeRoutingContext(req.routing_context) },

@@ -100,7 +100,7 @@ export function prepareQuery(snapshot: RouterSnapshot, req: SearchRequest__Outpu
   const mc = req.min_coverage;
   if (!Number.isFinite(mc) || mc < 0 || mc > 1) throw new InvalidQueryError(`min_coverage must be in [0, 1] (0 = every probed shard), got ${mc}`);
   const numProbes = resolveTargetRecall(req.target_recall, req.num_probes, req.shard_ids.length > 0, manifest.routing_recall, manifest.run_id);
-  const filter = compileFilter(req.filter, manifest.index.filter_columns ?? [], limits);
+  const filter = compileFilter(req.filter, manifest.index.filter_columns ?? [], limits, manifest.format);
   const { shardIds } = routeFiltered(
     snapshot,
     { vector: query, numProbes, shardIds: req.shard_ids, routingContext: decodeRoutingContext(req.routing_context) },

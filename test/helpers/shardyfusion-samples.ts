@@ -7,6 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { FASHION_IMAGES } from './fixtures.ts';
 
 /** Folder of the committed fixtures. */
 export const SHARDYFUSION_FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'shardyfusion');
@@ -95,4 +97,27 @@ export function unpackShardyfusionSamples(names: readonly ShardyfusionSample[] =
     prefixDir: (name) => join(bucketDir, name),
     remove: () => rmSync(root, { recursive: true, force: true }),
   };
+}
+
+/**
+ * Fashion-MNIST t10k images `[start, start + count)` as float32/255, as the samples were built
+ * (base rows [0, 2000), queries [9000, 9050)), from the project's bundled copy.
+ * @returns one `Float32Array` of length 784 per image.
+ */
+export function fashionRows(start: number, count: number): Float32Array[] {
+  const raw = gunzipSync(readFileSync(FASHION_IMAGES));
+  const header = 16;
+  const dim = 784;
+  const rows: Float32Array[] = [];
+  for (let r = start; r < start + count; r++) {
+    const row = new Float32Array(dim);
+    for (let j = 0; j < dim; j++) row[j] = raw[header + r * dim + j] / 255;
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** The 50 query vectors of every sample (t10k rows [9000, 9050)). */
+export function sampleQueries(): Float32Array[] {
+  return fashionRows(9000, 50);
 }

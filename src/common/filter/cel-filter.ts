@@ -18,6 +18,7 @@ import { Environment, ParseError, type ASTNode } from '@marcbachmann/cel-js';
 import { InvalidQueryError } from '../errors.ts';
 import { DEFAULT_REQUEST_LIMITS, limitError, type RequestLimits } from '../request-limits.ts';
 import type { FilterColumn, FilterComparison, FilterExpr, FilterValue } from './filter-expr.ts';
+import type { SnapshotFormat } from '../manifest.ts';
 import { checkCompiledFilterJson, checkFilterExpr, checkFilterText } from './filter-limits.ts';
 
 /** Longest filter text accepted by default, characters (`--max-filter-length`). */
@@ -66,13 +67,19 @@ const FLIPPED: Record<FilterComparison, FilterComparison> = { '==': '==', '!=': 
  *   unsupported construct, a snapshot without filter columns; a filter over `limits`
  *   (request-limits.ts: length, nesting depth, terms, `in` values, naming the limit and its flag),
  *   checked on the text before parsing and on the compiled form.
+ * @param format the snapshot's format: the message for a snapshot without filter columns says
+ *   why a shardyfusion snapshot has none.
  */
-export function compileFilter(text: string, columns: readonly FilterColumn[], limits: RequestLimits = DEFAULT_REQUEST_LIMITS): FilterExpr | undefined {
+export function compileFilter(text: string, columns: readonly FilterColumn[], limits: RequestLimits = DEFAULT_REQUEST_LIMITS, format: SnapshotFormat = 'shardfleet'): FilterExpr | undefined {
   if (text.trim() === '') return undefined;
   checkFilterText(text, limits);
   const declared = columns.length === 0 ? '(none)' : columns.map((c) => `${c.name} (${c.type})`).join(', ');
   if (columns.length === 0) {
-    throw new InvalidQueryError('filter: this snapshot declares no filter columns (build it with --filter-columns name:type,...)');
+    throw new InvalidQueryError(
+      format === 'shardyfusion'
+        ? 'filter: this is a shardyfusion snapshot, and shardyfusion declares no filter columns (its payloads are stored as opaque JSON), so it cannot be filtered; search without filter, or rebuild it with shardfleet build --filter-columns name:type,...'
+        : 'filter: this snapshot declares no filter columns (build it with --filter-columns name:type,...)',
+    );
   }
   let ast: ASTNode;
   try {

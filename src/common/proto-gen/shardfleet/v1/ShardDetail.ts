@@ -12,6 +12,18 @@ export interface ShardDetail {
   'bytes'?: (number | string | Long);
   'index_type'?: (string);
   'replicas'?: (_shardfleet_v1_ReplicaState)[];
+  /**
+   * The backend checkpoint of the shard (LanceDB table version; shardyfusion's checkpoint_id).
+   */
+  'checkpoint_id'?: (string);
+  /**
+   * Where the shard's files are, relative to the store prefix (its folder).
+   */
+  'url'?: (string);
+  /**
+   * shardyfusion snapshots: the shard's db_url as shardyfusion wrote it (absolute), else "".
+   */
+  'source_url'?: (string);
 }
 
 export interface ShardDetail__Output {
@@ -23,4 +35,16 @@ export interface ShardDetail__Output {
   'bytes': (number);
   'index_type': (string);
   'replicas': (_shardfleet_v1_ReplicaState__Output)[];
+  /**
+   * The backend checkpoint of the shard (LanceDB table version; shardyfusion's checkpoint_id).
+   */
+  'checkpoint_id': (string);
+  /**
+   * Where the shard's files are, relative to the store prefix (its folder).
+   */
+  'url': (string);
+  /**
+   * shardyfusion snapshots: the shard's db_url as shardyfusion wrote it (absolute), else "".
+   */
+  'source_url': (string);
 }

@@ -5,9 +5,21 @@ import type { ShardDetail as _shardfleet_v1_ShardDetail, ShardDetail__Output as 
 export interface ShardDetailsResponse {
   'run_id'?: (string);
   'shards'?: (_shardfleet_v1_ShardDetail)[];
+  /**
+   * The snapshot's format: "shardfleet", or "shardyfusion" (a shardyfusion snapshot served
+   * unchanged), with its layout: "shardyfusion vector sqlite-vec", "shardyfusion unified
+   * sqlite-vec", "shardyfusion composite lancedb+slatedb", "shardyfusion vector lancedb".
+   */
+  'format'?: (string);
 }
 
 export interface ShardDetailsResponse__Output {
   'run_id': (string);
   'shards': (_shardfleet_v1_ShardDetail__Output)[];
+  /**
+   * The snapshot's format: "shardfleet", or "shardyfusion" (a shardyfusion snapshot served
+   * unchanged), with its layout: "shardyfusion vector sqlite-vec", "shardyfusion unified
+   * sqlite-vec", "shardyfusion composite lancedb+slatedb", "shardyfusion vector lancedb".
+   */
+  'format': (string);
 }

@@ -66,6 +66,16 @@ export interface SnapshotInfoResponse {
    * the snapshot was built without --filter-columns.
    */
   'filter_columns'?: ({[key: string]: string});
+  /**
+   * The snapshot's format: "shardfleet", or "shardyfusion" (served unchanged from its prefix).
+   */
+  'format'?: (string);
+  /**
+   * shardyfusion snapshots: the manifest's absolute URL as shardyfusion wrote it, and how its KV
+   * keys are stored ("utf8", "u64be" or "raw"; empty for vector-only); "" for shardfleet's own.
+   */
+  'source_manifest_url'?: (string);
+  'kv_key_encoding'?: (string);
 }
 
 export interface SnapshotInfoResponse__Output {
@@ -132,4 +142,14 @@ export interface SnapshotInfoResponse__Output {
    * the snapshot was built without --filter-columns.
    */
   'filter_columns': ({[key: string]: string});
+  /**
+   * The snapshot's format: "shardfleet", or "shardyfusion" (served unchanged from its prefix).
+   */
+  'format': (string);
+  /**
+   * shardyfusion snapshots: the manifest's absolute URL as shardyfusion wrote it, and how its KV
+   * keys are stored ("utf8", "u64be" or "raw"; empty for vector-only); "" for shardfleet's own.
+   */
+  'source_manifest_url': (string);
+  'kv_key_encoding': (string);
 }
