@@ -14,7 +14,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { InputRecordError, InvalidQueryError, ManifestParseError, ShardIntegrityError } from '../src/common/errors.ts';
@@ -22,6 +23,8 @@ import type { RoutingSource } from '../src/common/routing/load-routing.ts';
 import { HashRouting, canonicalKeyBytes, shardOfKey } from '../src/common/routing/key-hash-routing.ts';
 import type { ShardRouting } from '../src/common/routing/shard-routing.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
+import { sha256Hex } from '../src/common/file-digest.ts';
+import { loadVectorMeta } from '../src/common/routing/vector-meta.ts';
 import { dotWithScale } from '../src/formats/shardyfusion/float32-math.ts';
 import {
   ShardyfusionCelRouting,
@@ -334,5 +337,28 @@ describe('loadShardyfusionRouting checks the metadata arrays', () => {
     await assert.rejects(loadShardyfusionRouting(store, wrongShape), (e: Error) => e instanceof ManifestParseError && /shape \[4, 784\], expected \[5, 784\]/.test(e.message));
     const big = { ...source, sharding: { ...source.sharding, centroids: { ...source.sharding.centroids, bytes: source.sharding.centroids.bytes + 1 } } };
     await assert.rejects(loadShardyfusionRouting(store, big), (e: Error) => e instanceof ShardIntegrityError && /no sha256/.test(e.message));
+  });
+});
+
+describe('loadVectorMeta: the sha256 is checked when the ref has one, skipped when it has none', () => {
+  test('a same-size tampered centroids.npy fails with a sha256, loads without one (size and shape still checked)', async () => {
+    const expected = expectedSample('fm-cluster-l2');
+    const source = routingSource(expected, samples.prefixDir('fm-cluster-l2'));
+    if (source.sharding.strategy !== 'cluster') throw new Error('cluster sample expected');
+    const original = readFileSync(join(samples.prefixDir('fm-cluster-l2'), source.sharding.centroids.ref));
+    const dir = mkdtempSync(join(tmpdir(), 'sf-vector-meta-'));
+    try {
+      const tampered = Buffer.from(original);
+      tampered[tampered.length - 4] ^= 0x01; // lowest mantissa bit of the last float32: still finite
+      writeFileSync(join(dir, 'centroids.npy'), tampered);
+      const store = new FileObjectStore(dir);
+      const ref = { ref: 'centroids.npy', bytes: original.length };
+      await assert.rejects(loadVectorMeta(store, { ...ref, sha256: sha256Hex(original) }, [4, DIM], 'r1'), (e: Error) => e instanceof ShardIntegrityError && /centroids\.npy of run r1: sha256/.test(e.message));
+      const loaded = await loadVectorMeta(store, ref, [4, DIM], 'r1');
+      assert.equal(loaded.length, 4 * DIM);
+      await assert.rejects(loadVectorMeta(store, ref, [2, DIM], 'r1'), ManifestParseError);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
