@@ -1,6 +1,7 @@
 /**
  * Builds a run's {@link ShardRouting} from its manifest: reads and verifies the routing metadata
- * arrays the sharding spec references, and compiles (type-checks) a CEL expression. Routers and
+ * arrays the sharding spec references, and compiles (type-checks) a CEL expression. A
+ * shardyfusion snapshot routes by shardyfusion's rules (src/formats/shardyfusion/routing.ts). Routers and
  * the distributed writer's workers call this, so every process routes with the same function.
  */
 import type { Manifest } from '../manifest.ts';
@@ -12,9 +13,13 @@ import { HashRouting } from './key-hash-routing.ts';
 import { LshRouting } from './lsh-routing.ts';
 import type { ShardRouting } from './shard-routing.ts';
 import { loadVectorMeta } from './vector-meta.ts';
+import { loadShardyfusionRouting } from '../../formats/shardyfusion/routing.ts';
 
-/** The parts of a manifest routing depends on (a manifest, or a distributed build's plan). */
-export type RoutingSource = Pick<Manifest, 'run_id' | 'index' | 'sharding'>;
+/**
+ * The parts of a manifest routing depends on (a manifest, or a distributed build's plan); `format`
+ * and `kv` only matter for a shardyfusion snapshot, whose routing rules are shardyfusion's.
+ */
+export type RoutingSource = Pick<Manifest, 'run_id' | 'index' | 'sharding'> & Partial<Pick<Manifest, 'format' | 'kv'>>;
 
 /**
  * Loads the routing function of a run.
@@ -23,6 +28,7 @@ export type RoutingSource = Pick<Manifest, 'run_id' | 'index' | 'sharding'>;
  *   ObjectNotFoundError / StorageError from the store.
  */
 export async function loadShardRouting(store: ObjectStore, source: RoutingSource): Promise<ShardRouting> {
+  if (source.format === 'shardyfusion') return loadShardyfusionRouting(store, source, { unified: source.kv !== undefined });
   const { sharding, index, run_id: runId } = source;
   switch (sharding.strategy) {
     case 'cluster': {
