@@ -91,6 +91,9 @@ export function keyBytesOf(manifest: Manifest, key: Key__Output | null | undefin
     value = BigInt(text);
     if (value < INT64_MIN || value > INT64_MAX) throw new InvalidQueryError(`${where}: int_key_decimal ${text} is outside the signed 64-bit range`);
   }
+  if (typeof value === 'bigint' && value < 0n && manifest.kv?.key_encoding === 'u64be') {
+    throw new InvalidQueryError(`${where}: int key ${value} cannot exist: this snapshot stores int keys as u64be (unsigned 64-bit big-endian, shardyfusion's key_encoding), so keys are in [0, 2^63-1]`);
+  }
   try {
     const bytes = canonicalKeyBytes(value);
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

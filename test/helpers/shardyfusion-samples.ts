@@ -4,7 +4,8 @@
  * and reads shardyfusion's recorded answers.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -120,4 +121,52 @@ export function fashionRows(start: number, count: number): Float32Array[] {
 /** The 50 query vectors of every sample (t10k rows [9000, 9050)). */
 export function sampleQueries(): Float32Array[] {
   return fashionRows(9000, 50);
+}
+
+/** shardyfusion's timestamp form (`%Y-%m-%dT%H:%M:%S.%fZ`, microseconds). */
+function sfTimestamp(d: Date): string {
+  return d.toISOString().replace('Z', '000Z');
+}
+
+/** What {@link publishShardyfusionRunCopy} wrote. */
+export interface CopiedRun {
+  runId: string;
+  /** Key of the new manifest under the prefix. */
+  manifestKey: string;
+}
+
+/**
+ * Publishes a new run in a shardyfusion prefix the way shardyfusion would (manifest first, then
+ * `_CURRENT`, compact JSON with sorted keys): a copy of the current run's shards and routing
+ * metadata under `runId`, with a manifest whose `run_id`, `created_at`, `db_url`s and refs name
+ * the new run. Answers of the copy equal the original's. With `pointTo: false` only the manifest
+ * and files are written (`_CURRENT` unchanged); with `corruptManifest` the manifest bytes are
+ * garbage (a failed or damaged publish).
+ */
+export function publishShardyfusionRunCopy(prefixDir: string, options: { runId: string; createdAt: Date; pointTo?: boolean; corruptManifest?: boolean }): CopiedRun {
+  const pointer = JSON.parse(readFileSync(join(prefixDir, '_CURRENT'), 'utf8')) as { manifest_ref: string; run_id: string };
+  const oldRun = pointer.run_id;
+  const oldKey = pointer.manifest_ref.slice(pointer.manifest_ref.lastIndexOf('/manifests/') + 1);
+  const db = new Database(readFileSync(join(prefixDir, oldKey)));
+  const meta = db.prepare('SELECT s3_prefix, custom FROM build_meta').get() as { s3_prefix: string; custom: string };
+  const swap = (text: string): string => text.split(`run_id=${oldRun}`).join(`run_id=${options.runId}`);
+  db.prepare('UPDATE build_meta SET run_id = ?, created_at = ?, custom = ?').run(options.runId, sfTimestamp(options.createdAt), swap(meta.custom));
+  for (const row of db.prepare('SELECT db_id, db_url FROM shards').all() as Array<{ db_id: number; db_url: string }>) {
+    db.prepare('UPDATE shards SET db_url = ? WHERE db_id = ?').run(swap(row.db_url), row.db_id);
+  }
+  const manifestBytes = options.corruptManifest === true ? Buffer.from('SQLite format 3\0 but not really a database') : db.serialize();
+  db.close();
+  for (const dir of ['shards', 'vector_meta']) {
+    const from = join(prefixDir, dir, `run_id=${oldRun}`);
+    if (existsSync(from)) cpSync(from, join(prefixDir, dir, `run_id=${options.runId}`), { recursive: true });
+  }
+  const manifestKey = `manifests/${sfTimestamp(options.createdAt)}_run_id=${options.runId}/manifest`;
+  mkdirSync(join(prefixDir, manifestKey, '..'), { recursive: true });
+  writeFileSync(join(prefixDir, manifestKey), manifestBytes);
+  if (options.pointTo !== false) {
+    const next = { format_version: 1, manifest_content_type: 'application/x-sqlite3', manifest_ref: `${meta.s3_prefix}/${manifestKey}`, run_id: options.runId, updated_at: sfTimestamp(new Date()) };
+    writeFileSync(join(prefixDir, '_CURRENT.tmp'), JSON.stringify(next));
+    renameSync(join(prefixDir, '_CURRENT.tmp'), join(prefixDir, '_CURRENT'));
+  }
+  return { runId: options.runId, manifestKey };
 }

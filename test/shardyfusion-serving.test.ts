@@ -1,0 +1,201 @@
+/**
+ * Issue 21: shardfleet serves snapshots written by shardyfusion, unchanged, through real
+ * processes (a router and 2 shard nodes per sample, `file://` on the unpacked prefix), and every
+ * answer equals shardyfusion's own reader's (test/fixtures/shardyfusion: five genuine samples):
+ * SnapshotInfo, ShardDetails, Route (default num_probes and all shards), Search (default
+ * num_probes and all shards), Get / MultiGet with their key errors, the filter refusal; and the
+ * prefix is left exactly as it was (nothing written into it).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import type { ShardfleetClient } from '../src/client/router-client.ts';
+import type { LocalCluster } from '../src/cli/local-cluster.ts';
+import { tempDir } from './helpers/fixtures.ts';
+import { isGrpcStatus } from './helpers/grpc-assert.ts';
+import { closeAll, serveStore } from './helpers/served-cluster.ts';
+import { assertSameAnswer } from './helpers/shardyfusion-answers.ts';
+import { SHARDYFUSION_SAMPLES, expectedSample, sampleQueries, unpackShardyfusionSamples, type ExpectedSample, type ShardyfusionSample, type UnpackedSamples } from './helpers/shardyfusion-samples.ts';
+import { waitFor } from './helpers/wait.ts';
+
+/** Every file under `dir` with its size and mtime, to show nothing was written. */
+function treeState(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else {
+        const st = statSync(p);
+        out.push(`${p} ${st.size} ${st.mtimeMs}`);
+      }
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+const queries = sampleQueries();
+let samples: UnpackedSamples;
+
+before(() => {
+  samples = unpackShardyfusionSamples();
+});
+after(() => samples?.remove());
+
+for (const name of SHARDYFUSION_SAMPLES) {
+  describe(`shardyfusion sample ${name}, served unchanged`, () => {
+    const want: ExpectedSample = expectedSample(name);
+    const info = want.snapshot_info as { run_id: string; num_dbs: number; dim: number; metric: string; sharding?: string; total_vectors?: number };
+    const metric = info.metric;
+    const kind = name.includes('unified') ? 'unified' : name.includes('explicit') ? 'explicit' : 'routed';
+    let cluster: LocalCluster | undefined;
+    let client: ShardfleetClient | undefined;
+    let dir: Awaited<ReturnType<typeof tempDir>> | undefined;
+    let before0: string[] = [];
+
+    before(async () => {
+      before0 = treeState(samples.prefixDir(name));
+      dir = await tempDir('sf-serve-');
+      ({ cluster, client } = await serveStore(`file://${samples.prefixDir(name)}`, dir.path));
+      const c = client;
+      await waitFor('every shard on a ready replica', async () => (await c.health()).status === 'healthy', { timeoutMs: 120_000, retryOnError: true });
+    });
+    after(async () => closeAll({ client, cluster, dir }));
+
+    it('SnapshotInfo and ShardDetails describe the snapshot as shardyfusion does', async () => {
+      const c = client as ShardfleetClient;
+      const si = await c.snapshotInfo();
+      assert.equal(si.format, 'shardyfusion');
+      assert.equal(si.run_id, info.run_id);
+      assert.equal(si.num_dbs, info.num_dbs);
+      assert.equal(si.dim, info.dim);
+      assert.equal(si.metric, metric === 'dot_product' ? 'dot' : metric);
+      assert.equal(si.backend, 'sqlite-vec');
+      assert.equal(si.source_manifest_url, JSON.parse(want.published.current_pointer_raw).manifest_ref);
+      if (kind === 'unified') {
+        assert.equal(si.strategy, 'hash');
+        assert.equal(si.kv_backend, 'sqlite');
+        assert.equal(si.kv_key_encoding, want.published.build_meta.key_encoding);
+      } else {
+        assert.equal(si.strategy, info.sharding);
+        assert.equal(si.total_vectors, info.total_vectors);
+      }
+      const details = await c.shardDetails();
+      assert.match(details.format, /^shardyfusion (vector|unified) sqlite-vec$/);
+      const rows = want.published.shards as Array<{ db_id: number; db_url: string; row_count: number; db_bytes: number; checkpoint_id: string }>;
+      assert.equal(details.shards.length, info.num_dbs);
+      for (const row of rows) {
+        const got = details.shards[row.db_id];
+        assert.equal(got.vector_count, row.row_count, `shard ${row.db_id} vector_count`);
+        assert.equal(got.bytes, row.db_bytes, `shard ${row.db_id} bytes`);
+        assert.equal(got.checkpoint_id, row.checkpoint_id, `shard ${row.db_id} checkpoint_id`);
+        assert.equal(got.source_url, row.db_url, `shard ${row.db_id} db_url`);
+        assert.ok(got.replicas.some((r) => r.state === 'loaded'), `shard ${row.db_id} has a loaded replica`);
+      }
+    });
+
+    if (kind === 'routed') {
+      it('Route reaches the shards shardyfusion routes to, in its order (default num_probes and all shards)', async () => {
+        const c = client as ShardfleetClient;
+        for (const q of want.queries) {
+          const v = queries[q.query_index];
+          const byDefault = await c.route({ vector: v });
+          assert.deepEqual(byDefault.shards.map((s) => s.db_id), q.route_default_probes, `query ${q.query_index} default route`);
+          const all = await c.route({ vector: v, num_probes: info.num_dbs });
+          assert.deepEqual(all.shards.map((s) => s.db_id), q.route_all_probes, `query ${q.query_index} route over num_dbs probes`);
+        }
+      });
+
+      it('Search equals shardyfusion at the default num_probes and over all shards', async () => {
+        const c = client as ShardfleetClient;
+        for (const q of want.queries) {
+          const v = queries[q.query_index];
+          const byDefault = await c.search({ vector: v, top_k: want.top_k, include_payload: true });
+          assertSameAnswer(byDefault.results, q.default as NonNullable<typeof q.default>, metric, `query ${q.query_index} (default probes)`);
+          assert.deepEqual(byDefault.shard_ids, q.route_default_probes, `query ${q.query_index} probed shards`);
+          const all = await c.search({ vector: v, top_k: want.top_k, include_payload: true, shard_ids: Array.from({ length: info.num_dbs }, (_, i) => i) });
+          assertSameAnswer(all.results, q.all_shards, metric, `query ${q.query_index} (all shards)`);
+        }
+      });
+    }
+
+    if (kind === 'explicit') {
+      it('Search needs shard_ids (as shardyfusion) and equals it on the home shard and on all shards', async () => {
+        const c = client as ShardfleetClient;
+        await assert.rejects(c.search({ vector: queries[0], top_k: 10 }), isGrpcStatus(grpc.status.INVALID_ARGUMENT, /shard_ids/));
+        for (const q of want.queries) {
+          const v = queries[q.query_index];
+          const home = await c.search({ vector: v, top_k: want.top_k, include_payload: true, shard_ids: [q.home_shard as number] });
+          assertSameAnswer(home.results, q.home_shard_only as NonNullable<typeof q.home_shard_only>, metric, `query ${q.query_index} (home shard ${q.home_shard})`);
+          const route = await c.route({ vector: v, shard_ids: [q.home_shard as number] });
+          assert.deepEqual(route.shards.map((s) => s.db_id), [q.home_shard]);
+          const all = await c.search({ vector: v, top_k: want.top_k, include_payload: true, shard_ids: Array.from({ length: info.num_dbs }, (_, i) => i) });
+          assertSameAnswer(all.results, q.all_shards, metric, `query ${q.query_index} (all shards)`);
+        }
+      });
+    }
+
+    if (kind === 'unified') {
+      it('Search equals shardyfusion (every shard by default, and all shards named)', async () => {
+        const c = client as ShardfleetClient;
+        for (const q of want.queries) {
+          const v = queries[q.query_index];
+          const byDefault = await c.search({ vector: v, top_k: want.top_k, include_payload: true });
+          assertSameAnswer(byDefault.results, q.default as NonNullable<typeof q.default>, metric, `query ${q.query_index} (default)`);
+          const all = await c.search({ vector: v, top_k: want.top_k, include_payload: true, shard_ids: Array.from({ length: info.num_dbs }, (_, i) => i) });
+          assertSameAnswer(all.results, q.all_shards, metric, `query ${q.query_index} (all shards)`);
+        }
+      });
+
+      it('Get and MultiGet return shardyfusion values from the shard it routes each key to; bad keys get its errors', async () => {
+        const c = client as ShardfleetClient;
+        const intKeys = want.published.build_meta.key_encoding === 'u64be';
+        const keyOf = (keyStr: string): string | bigint => (intKeys ? BigInt(keyStr) : keyStr);
+        for (const g of want.kv_get ?? []) {
+          const r = await c.get({ key: keyOf(g.key_str) });
+          const res = r.result;
+          assert.ok(res, `key ${g.key_str}: a result`);
+          assert.equal(res.error, '', `key ${g.key_str}: no error`);
+          assert.equal(res.found, g.present, `key ${g.key_str} found`);
+          assert.equal(res.db_id, g.shard, `key ${g.key_str} shard`);
+          if (g.present) {
+            assert.equal(Buffer.from(res.value).toString('utf8'), g.value, `key ${g.key_str} value`);
+            assert.equal(res.id, g.key_str, `key ${g.key_str}: the row's id`);
+            const payload = JSON.parse(res.payload_json) as { label: number };
+            assert.equal(payload.label, (JSON.parse(g.value as string) as { label: number }).label);
+          }
+        }
+        const multi = want.kv_multi_get ?? [];
+        const keys = (want.kv_get ?? []).map((g) => keyOf(g.key_str));
+        const m = await c.multiGet({ keys });
+        assert.equal(m.results.length, multi.length);
+        m.results.forEach((res, i) => {
+          const [, value] = multi[i];
+          assert.equal(res.found, value !== null, `MultiGet key ${String(keys[i])} found`);
+          if (value !== null) assert.equal(Buffer.from(res.value).toString('utf8'), value);
+        });
+        if (intKeys) {
+          await assert.rejects(c.get({ key: -1 }), isGrpcStatus(grpc.status.INVALID_ARGUMENT, /u64be/));
+          await assert.rejects(c.get({ key: 2n ** 63n }), isGrpcStatus(grpc.status.INVALID_ARGUMENT, /signed 64-bit range/));
+        } else {
+          await assert.rejects(c.get({ key: 42 }), isGrpcStatus(grpc.status.INVALID_ARGUMENT, /keys are string/));
+        }
+      });
+    }
+
+    it('refuses a filter, saying shardyfusion declares no filter columns', async () => {
+      const c = client as ShardfleetClient;
+      await assert.rejects(
+        c.search({ vector: queries[0], top_k: 5, filter: 'label == 3', shard_ids: kind === 'explicit' ? [0] : undefined }),
+        isGrpcStatus(grpc.status.INVALID_ARGUMENT, /shardyfusion declares no filter columns/),
+      );
+    });
+
+    it('writes nothing into the prefix', () => {
+      assert.deepEqual(treeState(samples.prefixDir(name as ShardyfusionSample)), before0);
+    });
+  });
+}
