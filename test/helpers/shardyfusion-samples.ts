@@ -9,7 +9,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { FASHION_IMAGES } from './fixtures.ts';
+import { FASHION_IMAGES, FASHION_LABELS } from './fixtures.ts';
 
 /** Folder of the committed fixtures. */
 export const SHARDYFUSION_FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'shardyfusion');
@@ -116,6 +116,12 @@ export function fashionRows(start: number, count: number): Float32Array[] {
     rows.push(row);
   }
   return rows;
+}
+
+/** Fashion-MNIST t10k labels `[start, start + count)` (0..9), from the bundled copy. */
+export function fashionLabels(start: number, count: number): number[] {
+  const raw = gunzipSync(readFileSync(FASHION_LABELS));
+  return Array.from(raw.subarray(8 + start, 8 + start + count));
 }
 
 /** The 50 query vectors of every sample (t10k rows [9000, 9050)). */
