@@ -12,6 +12,19 @@
 /** `composite` backend: the SlateDB database's path inside the shard folder (`<shardDir>/kv/`). */
 export const KV_SLATEDB_PATH = 'kv';
 
+/**
+ * Where a SlateDB KV database sits inside a shard folder, and how to read it: `path` is the
+ * database path inside the folder (`''` = the folder itself), `replayWal` whether a reader replays
+ * its WAL (needed when the writer left data in the WAL rather than flushing it into L0 SSTs).
+ */
+export interface SlateDbKvLayout {
+  path: string;
+  replayWal: boolean;
+}
+
+/** shardfleet's own `composite` shards: `<shardDir>/kv/`, written with the WAL off (nothing to replay). */
+export const NATIVE_SLATEDB_LAYOUT: SlateDbKvLayout = { path: KV_SLATEDB_PATH, replayWal: false };
+
 /** `unified` backend: the table, `kv(k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID`. */
 export const KV_SQLITE_TABLE = 'kv';
 

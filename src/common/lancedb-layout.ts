@@ -8,6 +8,18 @@
 
 /** Name of the table inside a shard's LanceDB folder. */
 export const LANCE_TABLE_NAME = 'vectors';
+/**
+ * Which table of a LanceDB database folder holds a shard (the columns are always
+ * {@link LANCE_COLUMNS}): shardfleet's own shards use {@link LANCE_TABLE_NAME}; other writers'
+ * shards (e.g. shardyfusion's `vector_index`) name theirs.
+ */
+export interface LanceTableLayout {
+  tableName: string;
+}
+
+/** shardfleet's own LanceDB shards. */
+export const NATIVE_LANCE_LAYOUT: LanceTableLayout = { tableName: LANCE_TABLE_NAME };
+
 /** Column names. */
 export const LANCE_COLUMNS = { id: 'id', vector: 'vector', payload: 'payload' } as const;
 

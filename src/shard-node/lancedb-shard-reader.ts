@@ -6,12 +6,13 @@
 import {
   LANCE_BUILT_INDEX_TYPES,
   LANCE_COLUMNS,
-  LANCE_TABLE_NAME,
+  NATIVE_LANCE_LAYOUT,
   lanceDistanceToScore,
   lanceIndexKind,
   lanceQueryKnobs,
   type LanceBuiltIndexType,
   type LanceQueryKnobs,
+  type LanceTableLayout,
 } from '../common/lancedb-layout.ts';
 import * as lancedb from '@lancedb/lancedb';
 import { InvalidQueryError, VectorIndexError, errorMessage } from '../common/errors.ts';
@@ -74,12 +75,20 @@ export class LanceShardReader implements ShardIndexReader {
    * @throws VectorIndexError naming the shard when the folder is not a readable LanceDB table, the
    *   table has an index kind shardfleet does not build, it differs from `expectedIndexType`, or
    *   it lacks a filter column of `filterColumns`.
+   * @param layout which table of the folder to open (default {@link NATIVE_LANCE_LAYOUT}).
    */
-  static async open(dir: string, dbId: number, metric: Metric, expectedIndexType?: string, filterColumns: readonly FilterColumn[] = []): Promise<LanceShardReader> {
+  static async open(
+    dir: string,
+    dbId: number,
+    metric: Metric,
+    expectedIndexType?: string,
+    filterColumns: readonly FilterColumn[] = [],
+    layout: LanceTableLayout = NATIVE_LANCE_LAYOUT,
+  ): Promise<LanceShardReader> {
     let table: lancedb.Table;
     try {
       const db = await lancedb.connect(dir);
-      table = await db.openTable(LANCE_TABLE_NAME);
+      table = await db.openTable(layout.tableName);
     } catch (err) {
       throw new VectorIndexError(`shard ${dbId}: cannot open LanceDB table in ${dir}: ${errorMessage(err)}`, { cause: err });
     }
@@ -278,6 +287,18 @@ export class LanceShardReader implements ShardIndexReader {
       throw new VectorIndexError(`shard ${this.dbId}: fetch by id failed: ${errorMessage(err)}`, { cause: err });
     }
     return rowsInRequestOrder(ids, found);
+  }
+
+  /**
+   * The table's vector column shape and row count: `dim` is the fixed-size-list length of the
+   * `vector` column when its items are float32, else -1 (no such column, or another type).
+   * @throws Error when LanceDB fails (callers name the shard).
+   */
+  async describe(): Promise<{ dim: number; rows: number }> {
+    const field = (await this.table.schema()).fields.find((f) => f.name === LANCE_COLUMNS.vector);
+    const type = field?.type as { listSize?: number; valueType?: unknown } | undefined;
+    const dim = type?.listSize !== undefined && String(type.valueType) === 'Float32' ? type.listSize : -1;
+    return { dim, rows: (this.rowCount ??= await this.table.countRows()) };
   }
 
   /** Closes the table. Idempotent. */

@@ -24,7 +24,7 @@
  *
  * What it reads: the latest `kv/manifest/*.manifest`, and the SSTs it names under `kv/compacted/`.
  * The writer disables the WAL and flushes the memtable before closing, so a finished database
- * needs no WAL: the reader is opened with `skip_wal_replay`. A shard never changes after publish,
+ * needs no WAL: the reader is opened with `skip_wal_replay` (unless the layout says to replay). A shard never changes after publish,
  * so the reader polls for new manifests only hourly (`manifest_poll_interval_ms`).
  *
  * Lookups: `getMany` issues the gets concurrently (at most 128 in flight). The cost is the binding's
@@ -44,7 +44,7 @@ import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { VectorIndexError, errorMessage } from '../common/errors.ts';
-import { KV_SLATEDB_PATH, kvKeyProblem } from '../common/kv-layout.ts';
+import { NATIVE_SLATEDB_LAYOUT, kvKeyProblem, type SlateDbKvLayout } from '../common/kv-layout.ts';
 import type { KvStoreReader } from './kv-store-reader.ts';
 
 /** How often the reader looks for a new manifest, in ms (a published shard never changes). */
@@ -57,7 +57,7 @@ export class SlateDbKvReader implements KvStoreReader {
   private closed = false;
 
   private constructor(
-    /** The database folder, `<dir>/kv`. */
+    /** The database folder, `<dir>/<layout.path>` (`<dir>/kv` for shardfleet's shards). */
     readonly dbDir: string,
     private readonly where: string,
     private readonly store: ObjectStore,
@@ -65,15 +65,18 @@ export class SlateDbKvReader implements KvStoreReader {
   ) {}
 
   /**
-   * Opens the SlateDB database `<dir>/kv/`.
+   * Opens the SlateDB database `<dir>/<layout.path>/` (`<dir>/kv/` for shardfleet's own shards).
    * @param dir the shard's local folder.
    * @param dbId the shard id, for error messages.
+   * @param layout where the database sits in `dir` and whether its WAL is replayed (default
+   *   {@link NATIVE_SLATEDB_LAYOUT}: `kv`, no replay; other writers, e.g. shardyfusion, leave
+   *   their data in the WAL).
    * @throws VectorIndexError naming the shard and folder when there is no database there or
    *   SlateDB cannot open it (e.g. a manifest names an SST that is missing).
    */
-  static async open(dir: string, dbId?: number): Promise<SlateDbKvReader> {
+  static async open(dir: string, dbId?: number, layout: SlateDbKvLayout = NATIVE_SLATEDB_LAYOUT): Promise<SlateDbKvReader> {
     const root = resolve(dir);
-    const dbDir = join(root, KV_SLATEDB_PATH);
+    const dbDir = join(root, layout.path);
     const where = `${dbId === undefined ? '' : `shard ${dbId} `}SlateDB kv (${dbDir})`;
     const hasManifest = await stat(join(dbDir, 'manifest')).then((s) => s.isDirectory(), () => false);
     if (!hasManifest) throw new VectorIndexError(`${where}: no SlateDB database (no manifest folder)`);
@@ -81,12 +84,12 @@ export class SlateDbKvReader implements KvStoreReader {
     let builder: DbReaderBuilder | undefined;
     try {
       store = ObjectStore.resolve(pathToFileURL(root).href);
-      builder = new DbReaderBuilder(KV_SLATEDB_PATH, store);
+      builder = new DbReaderBuilder(layout.path, store);
       builder.with_options({
         manifest_poll_interval_ms: MANIFEST_POLL_MS,
         checkpoint_lifetime_ms: 4 * MANIFEST_POLL_MS, // SlateDB wants >= 2x the poll interval
         max_memtable_bytes: 64 * 1024 * 1024,
-        skip_wal_replay: true,
+        skip_wal_replay: !layout.replayWal,
       });
       const reader = await builder.build();
       return new SlateDbKvReader(dbDir, where, store, reader);
