@@ -15,6 +15,7 @@
  * Writes bench/results/shardyfusion-<date>.json and prints a markdown table.
  * Options: `--rounds N` rounds of 50 queries per snapshot and concurrency (default 20).
  */
+import { rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -50,10 +51,9 @@ const exact = want.queries.map((q) => new Set(q.all_shards.results.map((r) => St
 const dir = await tempDir('bench-sf');
 const samples = unpackShardyfusionSamples(['fm-cluster-l2']);
 const clusters: LocalCluster[] = [];
-onExit(async () => {
-  for (const c of clusters) await c.stop().catch(() => undefined);
+onExit('remove the bench folders', () => {
   samples.remove();
-  await dir.remove();
+  rmSync(dir.path, { recursive: true, force: true });
 });
 
 // The native builds: the same vectors (t10k rows [0, 2000) / 255), ids and payloads.
@@ -141,4 +141,5 @@ console.log('|---|---|---|---|---|---|---|');
 for (const r of rows) console.log(`| ${r.snapshot} | ${r.concurrency} | ${r.queries} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.qps.toFixed(0)} | ${r.recallAt10.toFixed(3)} |`);
 console.log(`\nwritten: ${out}`);
 for (const t of targets) t.client.close();
+for (const c of clusters) await c.stop();
 process.exit(0);
