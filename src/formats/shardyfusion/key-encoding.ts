@@ -34,7 +34,7 @@ const U32_MAX = 0xffff_ffffn;
 /** Names a key in a message from its canonical bytes: an int in decimal, a string quoted, bytes in hex. */
 function describeKey(canonical: Uint8Array, keyType: KvKeyType): string {
   if (keyType === 'int' && canonical.length === 8) return `key ${asBuffer(canonical).readBigInt64LE(0)}`;
-  if (keyType === 'bytes') return `key 0x${asBuffer(canonical).toString('hex').slice(0, 128)}${canonical.length > 64 ? '...' : ''}`;
+  if (keyType !== 'string') return `key 0x${asBuffer(canonical).toString('hex').slice(0, 128)}${canonical.length > 64 ? '...' : ''}`;
   return `key ${describeKvKey(canonical)}`;
 }
 
