@@ -245,6 +245,10 @@ describe('shardyfusion sqlite-vec shards (genuine samples)', () => {
       assert.equal(Object.hasOwn(plain[0]!, 'vector'), false);
       assert.deepEqual((await reader.search(queries[0]!, 0, true, {})), []);
     }
+    // A zero cosine query: vec0's NaN distances score 1 (shardyfusion would return NaN).
+    const zero = await opened.get('fm-lsh-cosine')!.readers[0]!.search(new Float32Array(DIM), 7, true, {});
+    assert.equal(zero.length, 7);
+    for (const h of zero) assert.equal(h.score, 1);
   });
 
   test('a filter, a wrong-length or non-finite query are refused with InvalidQueryError naming the shard', async (t) => {
