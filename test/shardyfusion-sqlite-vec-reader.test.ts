@@ -420,6 +420,62 @@ describe('shardyfusion shard.db format details', () => {
     assert.equal(parseVec0Declaration('CREATE TABLE vec_index (x)'), undefined);
   });
 
+  test('a shard written as shardyfusion writes it, with mixed int / str ids: ids decode, "1030" finds the int 1030 first', async () => {
+    const tmp = await tempDir('sf-sqlite-ids-');
+    try {
+      // The DDL and inserts of shardyfusion's SqliteVecAdapter (sqlite_vec_adapter.py:266-299, 354-390).
+      const db = new Database(join(tmp.path, 'shard.db'));
+      sqliteVec.load(db);
+      db.exec(`CREATE TABLE kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;
+        CREATE VIRTUAL TABLE vec_index USING vec0(embedding float[4] distance_metric=l2);
+        CREATE TABLE vec_payloads (rowid INTEGER PRIMARY KEY, payload TEXT NOT NULL);
+        CREATE TABLE vec_id_map (internal_id INTEGER PRIMARY KEY, original_id TEXT NOT NULL);`);
+      const rows: Array<[string, number[], string | null]> = [
+        ['{"v": 1030, "t": "int"}', [1, 0, 0, 0], '{"label": 1}'],
+        ['{"v": "1030", "t": "str"}', [2, 0, 0, 0], '{"label": 2}'],
+        ['{"v": 1152921504606846977, "t": "int"}', [3, 0, 0, 0], '{"label": 3}'],
+        ['{"v": "caf\\u00e9", "t": "str"}', [4, 0, 0, 0], null],
+      ];
+      rows.forEach(([id, v, payload], i) => {
+        db.prepare('INSERT INTO vec_id_map (internal_id, original_id) VALUES (?, ?)').run(i, id);
+        db.prepare('INSERT INTO vec_index (rowid, embedding) VALUES (?, ?)').run(BigInt(i), Buffer.from(Float32Array.from(v).buffer));
+        if (payload !== null) db.prepare('INSERT INTO vec_payloads (rowid, payload) VALUES (?, ?)').run(i, payload);
+      });
+      // A vec0 row without an id map row keeps its rowid as the id (sqlite_vec_adapter.py:867).
+      db.prepare('INSERT INTO vec_index (rowid, embedding) VALUES (?, ?)').run(4n, Buffer.from(Float32Array.of(5, 0, 0, 0).buffer));
+      db.close();
+      const reader = ShardyfusionSqliteVecReader.open(tmp.path, 0, { dim: 4, metric: 'l2', rowCount: 4 });
+      try {
+        const hits = reader.searchSync(Float32Array.of(0, 0, 0, 0), 10, true, {});
+        assert.deepEqual(
+          hits.map((h) => [h.id, h.score, h.payload_json]),
+          [['1030', 1, '{"label": 1}'], ['1030', 4, '{"label": 2}'], ['1152921504606846977', 9, '{"label": 3}'], ['café', 16, ''], ['4', 25, '']],
+        );
+        const found = reader.fetchByIdsSync(['1030', '1152921504606846977', 'café', '4', '1030.0'], true, true);
+        assert.deepEqual(found[0], { payload_json: '{"label": 1}', vector: Float32Array.of(1, 0, 0, 0) });
+        assert.deepEqual(found[1], { payload_json: '{"label": 3}', vector: Float32Array.of(3, 0, 0, 0) });
+        assert.deepEqual(found[2], { payload_json: '', vector: Float32Array.of(4, 0, 0, 0) });
+        assert.equal(found[3], undefined); // unmapped rows are not looked up by id
+        assert.equal(found[4], undefined);
+      } finally {
+        reader.close();
+      }
+      await assert.rejects(reader.fetchByIds(['1030'], true, false), (err: unknown) => err instanceof VectorIndexError && /after the shard was closed/.test(err.message));
+      // A malformed id fails the search naming the shard, file and row.
+      const db2 = new Database(join(tmp.path, 'shard.db'));
+      db2.prepare('UPDATE vec_id_map SET original_id = ? WHERE internal_id = 2').run('{"v": [3], "t": "int"}');
+      db2.close();
+      const bad = ShardyfusionSqliteVecReader.open(tmp.path, 5, { dim: 4, metric: 'l2' });
+      try {
+        assert.throws(() => bad.searchSync(Float32Array.of(0, 0, 0, 0), 10, true, {}), (err: unknown) => err instanceof VectorIndexError && err.message.startsWith(`shard 5 (${join(tmp.path, 'shard.db')}): search failed: vec_id_map row 2: original_id`));
+      } finally {
+        bad.close();
+      }
+    } finally {
+      await tmp.remove();
+    }
+  });
+
   test('open-time checks: dim, metric, row count, missing table, missing file, sidecar mismatch, LanceDB', async () => {
     const s = opened.get('fm-cluster-l2')!;
     const dir = s.dirs.get(1)!;
