@@ -13,9 +13,9 @@
  * process (SIGBUS) instead of failing the query.
  */
 import Database from 'better-sqlite3';
-import * as sqliteVec from 'sqlite-vec';
 import { join } from 'node:path';
 import { distance, type Metric } from '../common/distance.ts';
+import { blobToFloats, openSqliteVecReadOnly } from '../common/sqlite-vec-file.ts';
 import { InvalidQueryError, VectorIndexError, errorMessage } from '../common/errors.ts';
 import {
   SQLITE_VEC_COLUMNS as C,
@@ -120,15 +120,6 @@ function variant(includePayload: boolean, includeVector: boolean): number {
   return (includePayload ? 1 : 0) + (includeVector ? 2 : 0);
 }
 
-/** Views a float32 BLOB as a `Float32Array` of length dim (copying when it is unaligned). */
-function blobToFloats(blob: Buffer, dim: number, what: string): Float32Array {
-  if (blob.byteLength !== dim * 4) throw new Error(`${what}: vector BLOB has ${blob.byteLength} bytes, expected ${dim * 4}`);
-  if (blob.byteOffset % 4 === 0) return new Float32Array(blob.buffer, blob.byteOffset, dim);
-  const copy = new Uint8Array(blob.byteLength);
-  copy.set(blob);
-  return new Float32Array(copy.buffer);
-}
-
 /** Orders hits best first, ties by id (as the merge does). */
 function byScoreThenId(a: ScoredHit, b: ScoredHit): number {
   return a.score - b.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -228,9 +219,7 @@ export class SqliteVecShardReader implements ShardIndexReader {
     let db: Database.Database | undefined;
     try {
       const sqliteMetric = checkSqliteVecConfig(metric, options);
-      db = new Database(file, { readonly: true, fileMustExist: true });
-      sqliteVec.load(db);
-      db.pragma('query_only = ON');
+      db = openSqliteVecReadOnly(file);
       const meta = new Map(
         db
           .prepare<[], { key: string; value: string }>(`SELECT key, value FROM ${T.meta}`)
