@@ -164,7 +164,7 @@ before(async () => {
     const dirs = new Map<number, string>();
     const checks = new Map<number, SidecarCheck>();
     const spec: ShardyfusionShardSpec = { backend: 'sqlite-vec', dim: DIM, metric: config.metric };
-    if (isUnified(expected)) spec.kv = { keyType: keyTypeOf(config.key_encoding!), keyEncoding: config.key_encoding! };
+    if (isUnified(expected)) spec.kv = { backend: 'sqlite', keyType: keyTypeOf(config.key_encoding!), keyEncoding: config.key_encoding! };
     for (const w of winnersOf(expected)) {
       const dir = shardDir(samples, w.db_url);
       dirs.set(w.db_id, dir);
@@ -486,7 +486,7 @@ describe('shardyfusion shard.db format details', () => {
     await assert.rejects(opens({ metric: 'cosine' }), named(/distance_metric=l2, the manifest says metric cosine/));
     await assert.rejects(opens({ metric: 'dot' }), named(/metric is dot/));
     await assert.rejects(opens({ rowCount: rowCount + 1 }), named(new RegExp(`vec_id_map holds ${rowCount} rows, the manifest's row_count is ${rowCount + 1}`)));
-    await assert.rejects(opens({ backend: 'lancedb' }), (err: unknown) => err instanceof VectorIndexError && /LanceDB shards are opened by the LanceDB reader/.test(err.message));
+    await assert.rejects(opens({ backend: 'lancedb' }), (err: unknown) => err instanceof VectorIndexError && /cannot open LanceDB table/.test(err.message));
     const tmp = await tempDir('sf-sqlite-');
     try {
       // A copy without vec_payloads (and without the sidecar, whose tag no longer matches).
@@ -530,7 +530,7 @@ describe('shardyfusion shard.db format details', () => {
       index: { dim: DIM, metric: 'l2', backend: 'sqlite-vec', index_type: 'flat', index_params: {} },
       kv: { backend: 'sqlite', key_type: 'int', key_encoding: 'u64be' },
     } as unknown as Manifest;
-    assert.deepEqual(shardyfusionShardSpec(manifest, entry), { backend: 'sqlite-vec', dim: DIM, metric: 'l2', rowCount: w.row_count, kv: { keyType: 'int', keyEncoding: 'u64be' } });
+    assert.deepEqual(shardyfusionShardSpec(manifest, entry), { backend: 'sqlite-vec', dim: DIM, metric: 'l2', rowCount: w.row_count, kv: { backend: 'sqlite', keyType: 'int', keyEncoding: 'u64be' } });
     const reader = await openShardyfusionShard(manifest, entry, s.dirs.get(w.db_id)!);
     try {
       const present = s.expected.kv_get!.find((g) => g.present && g.shard === w.db_id)!;

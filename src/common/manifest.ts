@@ -219,10 +219,10 @@ export const KvSpecSchema = z.object({
   /**
    * How keys are stored, when not as their canonical bytes (absent: canonical, every native
    * snapshot). shardyfusion snapshots (src/formats/shardyfusion) store `utf8` (a string as UTF-8),
-   * `u64be` (an int as 8-byte big-endian unsigned) or `raw` (bytes, or a string as UTF-8); their
-   * routing still hashes the canonical bytes.
+   * `u64be` / `u32be` (an int as 8- / 4-byte big-endian unsigned) or `raw` (bytes, or a string
+   * as UTF-8); their routing still hashes the canonical bytes.
    */
-  key_encoding: z.enum(['utf8', 'u64be', 'raw']).optional(),
+  key_encoding: z.enum(['utf8', 'u64be', 'u32be', 'raw']).optional(),
 });
 export type KvSpec = z.infer<typeof KvSpecSchema>;
 

@@ -1,7 +1,8 @@
 /**
  * Opens a cached shard with the backend its manifest names (usearch index, LanceDB table or
  * sqlite-vec file), plus its KV store when the manifest has a `kv` section (SlateDB under
- * `<shard>/kv/`, or the `kv` table of the sqlite-vec file).
+ * `<shard>/kv/`, or the `kv` table of the sqlite-vec file). A shardyfusion snapshot's shards are
+ * opened by its format's reader (src/formats/shardyfusion/open-shard.ts).
  */
 import { VectorIndexError, errorMessage } from '../common/errors.ts';
 import type { Manifest, ShardEntry } from '../common/manifest.ts';
@@ -14,12 +15,14 @@ import { SQLITE_VEC_FILE_NAME } from '../common/sqlite-vec-layout.ts';
 import { KvShardReader } from './kv-shard-reader.ts';
 import { SlateDbKvReader } from './slatedb-kv-reader.ts';
 import { SqliteKvReader } from './sqlite-kv-reader.ts';
+import { openShardyfusionShard } from '../formats/shardyfusion/open-shard.ts';
 
 /**
  * Opens shard `entry` of `manifest` from its local folder `dir`.
  * @throws VectorIndexError naming the shard and file when the backend cannot open it.
  */
 export async function openShardReader(manifest: Manifest, entry: ShardEntry, dir: string): Promise<ShardIndexReader> {
+  if (manifest.format === 'shardyfusion') return openShardyfusionShard(manifest, entry, dir);
   const index = await openIndexReader(manifest, entry, dir);
   if (manifest.kv === undefined) return index;
   try {

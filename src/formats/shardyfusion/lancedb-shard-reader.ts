@@ -46,6 +46,7 @@ import type { LanceTableLayout } from '../../common/lancedb-layout.ts';
 import type { SlateDbKvLayout } from '../../common/kv-layout.ts';
 import { LanceShardReader } from '../../shard-node/lancedb-shard-reader.ts';
 import { SlateDbKvReader } from '../../shard-node/slatedb-kv-reader.ts';
+import type { KvStoreReader } from '../../shard-node/kv-store-reader.ts';
 import { KvShardReader } from '../../shard-node/kv-shard-reader.ts';
 import type { ShardIndexReader } from '../../shard-node/shard-index-reader.ts';
 
@@ -80,6 +81,11 @@ export interface ShardyfusionLanceShardOptions {
   composite: boolean;
   /** The manifest's `row_count` for this shard: the table must hold exactly that many rows. */
   rowCount: number;
+  /**
+   * Composite: wraps the SlateDB reader (which looks up STORED key bytes), e.g. with the key
+   * encoding step (key-encoding.ts EncodedKeyKvReader); default: none.
+   */
+  wrapKv?: (kv: KvStoreReader) => KvStoreReader;
 }
 
 /**
@@ -112,5 +118,5 @@ export async function openShardyfusionLanceShard(opts: ShardyfusionLanceShardOpt
     index.close();
     throw err;
   }
-  return new KvShardReader(index, kv);
+  return new KvShardReader(index, opts.wrapKv ? opts.wrapKv(kv) : kv);
 }

@@ -39,6 +39,8 @@ import type { BuildMetaRow, ShardRow, ShardyfusionManifestTables } from './sqlit
 
 /** File name of a sqlite-vec shard (vector-only and unified; sqlite_vec_adapter.py:57,520). */
 export const SHARDYFUSION_SQLITE_FILE = 'shard.db';
+/** The page-cache sidecar beside `shard.db` (sqlite_adapter.py:47,66), which binds its ETag. */
+export const SHARDYFUSION_SIDECAR_FILE = 'shard.sidecar';
 /** Folder of a vector-only LanceDB shard's table (lancedb_adapter.py). */
 export const SHARDYFUSION_LANCE_DIR = 'vector_index.lance/';
 /** Folder of a composite shard's LanceDB table, under the SlateDB at db_url (composite_adapter.py). */
@@ -47,7 +49,7 @@ export const SHARDYFUSION_COMPOSITE_VECTOR_DIR = 'vector/';
 /** A shardyfusion metric name -> shardfleet's (vector/types.py:25-30). */
 const METRICS: Record<string, Manifest['index']['metric']> = { l2: 'l2', cosine: 'cosine', dot_product: 'dot' };
 /** A shardyfusion key_encoding -> the key type a Get must give (serde.py:26-71). */
-const KEY_TYPES: Record<string, 'string' | 'int' | 'bytes'> = { utf8: 'string', u64be: 'int', raw: 'bytes' };
+const KEY_TYPES: Record<string, 'string' | 'int' | 'bytes'> = { utf8: 'string', u64be: 'int', u32be: 'int', raw: 'bytes' };
 
 type Layout = ShardyfusionOrigin['layout'];
 
@@ -127,7 +129,7 @@ export async function translateShardyfusionManifest(store: ObjectStore, key: str
   if (backend === 'sqlite-vec' && metric === 'dot') fail('metric dot_product with sqlite-vec shards (sqlite-vec has no dot product)');
 
   const sharding = await shardingOf(store, bm, vm, unified, numDbs, dim, urlOf, fail);
-  const kv = unified ? { backend: layout === 'unified' ? ('sqlite' as const) : ('slatedb' as const), key_type: KEY_TYPES[bm.key_encoding] ?? fail(`build_meta.key_encoding ${JSON.stringify(bm.key_encoding)} is not one of ${Object.keys(KEY_TYPES).join(', ')}`), key_encoding: bm.key_encoding as 'utf8' | 'u64be' | 'raw' } : undefined;
+  const kv = unified ? { backend: layout === 'unified' ? ('sqlite' as const) : ('slatedb' as const), key_type: KEY_TYPES[bm.key_encoding] ?? fail(`build_meta.key_encoding ${JSON.stringify(bm.key_encoding)} is not one of ${Object.keys(KEY_TYPES).join(', ')}`), key_encoding: bm.key_encoding as 'utf8' | 'u64be' | 'u32be' | 'raw' } : undefined;
 
   const byId = new Map(rows.map((r) => [r.db_id, r]));
   const shards: ShardEntry[] = [];
@@ -220,7 +222,12 @@ function inferVectorBackend(shardUrls: ReadonlyMap<number, string>, listed: Read
 
 /** The files a node downloads for a shard (see the module comment). */
 function shardFiles(layout: Layout, backend: Manifest['index']['backend'], row: ShardRow, url: string, listed: ReadonlyMap<string, number>): FileEntry[] {
-  if (backend === 'sqlite-vec') return [{ path: SHARDYFUSION_SQLITE_FILE, bytes: row.db_bytes }];
+  if (backend === 'sqlite-vec') {
+    // shard.db at db_bytes, plus its sidecar when present: the sidecar binds shard.db's S3 ETag
+    // (MD5), which the shard node checks (sidecar-check.ts).
+    const sidecar = listed.get(url + SHARDYFUSION_SIDECAR_FILE);
+    return [{ path: SHARDYFUSION_SQLITE_FILE, bytes: row.db_bytes }, ...(sidecar === undefined ? [] : [{ path: SHARDYFUSION_SIDECAR_FILE, bytes: sidecar }])];
+  }
   const files: FileEntry[] = [];
   const under = layout === 'composite' ? url : url + SHARDYFUSION_LANCE_DIR;
   for (const [k, size] of listed) if (k.startsWith(under)) files.push({ path: k.slice(url.length), bytes: size });

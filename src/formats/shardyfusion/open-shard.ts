@@ -19,6 +19,7 @@ import { SqliteKvReader } from '../../shard-node/sqlite-kv-reader.ts';
 import { EncodedKeyKvReader, type KvKeyType, type ShardyfusionKeyEncoding } from './key-encoding.ts';
 import { verifyShardDbAgainstSidecar, type SidecarCheck } from './sidecar-check.ts';
 import { SHARDYFUSION_SHARD_DB, ShardyfusionSqliteVecReader } from './sqlite-vec-shard-reader.ts';
+import { openShardyfusionLanceShard } from './lancedb-shard-reader.ts';
 
 /** The key encodings shardyfusion writes (shardyfusion/sharding_types.py:67-73). */
 const KEY_ENCODINGS: readonly ShardyfusionKeyEncoding[] = ['u64be', 'u32be', 'utf8', 'raw'];
@@ -37,13 +38,13 @@ export interface ShardyfusionShardSpec {
    * Unified KV+vector snapshots: the key type (`kv.key_type`) and shardyfusion's `key_encoding`
    * (`build_meta.key_encoding`); absent for vector-only snapshots.
    */
-  kv?: { keyType: KvKeyType; keyEncoding: ShardyfusionKeyEncoding };
+  kv?: { backend: KvSpec['backend']; keyType: KvKeyType; keyEncoding: ShardyfusionKeyEncoding };
   /** Check `shard.db` against `shard.sidecar`'s MD5 ETag before opening (default true). */
   verifySidecar?: boolean;
 }
 
 /** A manifest's kv section, with the `key_encoding` the shardyfusion translation adds. */
-type ShardyfusionKvSpec = KvSpec & { key_encoding?: unknown };
+type ShardyfusionKvSpec = KvSpec;
 
 /**
  * The {@link ShardyfusionShardSpec} of shard `entry` of a translated shardyfusion manifest.
@@ -58,10 +59,7 @@ export function shardyfusionShardSpec(manifest: Manifest, entry: ShardEntry): Sh
     if (typeof encoding !== 'string' || !(KEY_ENCODINGS as readonly string[]).includes(encoding)) {
       throw new VectorIndexError(`shard ${entry.db_id}: the manifest's kv.key_encoding is ${JSON.stringify(encoding)}, expected one of ${KEY_ENCODINGS.join(', ')}`);
     }
-    if (kv.backend !== 'sqlite') {
-      throw new VectorIndexError(`shard ${entry.db_id}: shardyfusion composite KV+vector shards (kv backend ${kv.backend}) are not opened by the sqlite-vec reader`);
-    }
-    spec.kv = { keyType: kv.key_type, keyEncoding: encoding as ShardyfusionKeyEncoding };
+    spec.kv = { backend: kv.backend, keyType: kv.key_type, keyEncoding: encoding as ShardyfusionKeyEncoding };
   }
   return spec;
 }
@@ -92,7 +90,20 @@ export async function openShardyfusionShardWith(
   onSidecarCheck?: (check: SidecarCheck) => void,
 ): Promise<ShardIndexReader> {
   if (spec.backend === 'lancedb') {
-    throw new VectorIndexError(`shard ${dbId} (${dir}): shardyfusion LanceDB shards are opened by the LanceDB reader, not this one`);
+    const kv = spec.kv;
+    if (kv !== undefined && kv.backend !== 'slatedb') throw new VectorIndexError(`shard ${dbId} (${dir}): shardyfusion LanceDB shards pair with a SlateDB KV store, not ${kv.backend}`);
+    return openShardyfusionLanceShard({
+      dir,
+      dbId,
+      dim: spec.dim,
+      metric: spec.metric,
+      composite: kv !== undefined,
+      rowCount: spec.rowCount ?? 0,
+      wrapKv: kv && ((store) => new EncodedKeyKvReader(store, kv.keyType, kv.keyEncoding, `shard ${dbId} SlateDB (${dir})`)),
+    });
+  }
+  if (spec.kv !== undefined && spec.kv.backend !== 'sqlite') {
+    throw new VectorIndexError(`shard ${dbId} (${dir}): a shardyfusion sqlite-vec shard holds its keys in its own kv table, not in ${spec.kv.backend}`);
   }
   if (spec.backend !== 'sqlite-vec') throw new VectorIndexError(`shard ${dbId} (${dir}): shardyfusion writes no ${spec.backend} shards`);
   if (spec.verifySidecar !== false) {
