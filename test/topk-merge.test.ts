@@ -166,3 +166,25 @@ describe('TopKHeap', () => {
     }
   });
 });
+
+describe("mergeTopK with ties: 'list-order' (shardyfusion's merge)", () => {
+  test('equal scores keep list order, then position; not id order', () => {
+    const a: ScoredHit[] = [{ id: 'z', score: 1, payload_json: '' }, { id: 'y', score: 2, payload_json: '' }];
+    const b: ScoredHit[] = [{ id: 'a', score: 1, payload_json: '' }, { id: 'b', score: 2, payload_json: '' }];
+    assert.deepEqual(mergeTopK([a, b], 3, 'list-order').map((h) => h.id), ['z', 'a', 'y']);
+    assert.deepEqual(mergeTopK([b, a], 3, 'list-order').map((h) => h.id), ['a', 'z', 'b']);
+    assert.deepEqual(mergeTopK([a, b], 3).map((h) => h.id), ['a', 'z', 'b']);
+  });
+
+  test('random lists equal a stable sort of their concatenation (Python heapq.nsmallest)', () => {
+    const rng = new SeededRandom(5);
+    for (let trial = 0; trial < 200; trial++) {
+      const lists: ScoredHit[][] = Array.from({ length: 1 + rng.nextInt(4) }, (_, l) =>
+        Array.from({ length: rng.nextInt(8) }, (_, i) => ({ id: `l${l}-${i}`, score: rng.nextInt(4), payload_json: '' })).sort((x, y) => x.score - y.score),
+      );
+      const k = 1 + rng.nextInt(10);
+      const want = lists.flat().map((h, order) => ({ h, order })).sort((x, y) => x.h.score - y.h.score || x.order - y.order).slice(0, k).map((x) => x.h.id);
+      assert.deepEqual(mergeTopK(lists, k, 'list-order').map((h) => h.id), want);
+    }
+  });
+});

@@ -74,18 +74,32 @@ export class TopKHeap<T extends ScoredHit = ScoredHit> {
 }
 
 /**
+ * How {@link mergeTopK} orders hits of equal score: `id` (by id, ascending: deterministic whatever
+ * the order the lists arrive in; shardfleet's contract) or `list-order` (the earlier list first,
+ * then the position within it: shardyfusion's merge, `heapq.nsmallest` over the shards' results in
+ * probe order, vector/_merge.py:18-35 at b5ad9a1).
+ */
+export type MergeTies = 'id' | 'list-order';
+
+/**
  * Merges several hit lists into the best `topK`, best first. When the same id appears more than
  * once (replicas, hedged calls, a vector stored in two shards) only its best-scoring hit counts.
- * O(n log k) for n input hits. Returns the input hit objects themselves, so extra fields (e.g. a
- * hit's stored vector) come through unchanged.
+ * Equal scores are ordered by `ties` (default `id`). O(n log k) for n input hits (`list-order`:
+ * O(n log n)). Returns the input hit objects themselves, so extra fields (e.g. a hit's stored
+ * vector) come through unchanged.
  */
-export function mergeTopK<T extends ScoredHit>(lists: Iterable<readonly T[]>, topK: number): T[] {
+export function mergeTopK<T extends ScoredHit>(lists: Iterable<readonly T[]>, topK: number, ties: MergeTies = 'id'): T[] {
   const best = new Map<string, T>();
   for (const list of lists) {
     for (const hit of list) {
       const seen = best.get(hit.id);
-      if (seen === undefined || worse(seen, hit)) best.set(hit.id, hit);
+      if (seen === undefined || (ties === 'id' ? worse(seen, hit) : hit.score < seen.score)) best.set(hit.id, hit);
     }
+  }
+  if (ties === 'list-order') {
+    // Map iteration keeps first-insertion order (list order, then position) and Array.sort is
+    // stable: equal scores stay in that order, as heapq.nsmallest over the concatenation does.
+    return [...best.values()].sort((a, b) => a.score - b.score).slice(0, topK);
   }
   const heap = new TopKHeap<T>(topK);
   for (const hit of best.values()) heap.push(hit);

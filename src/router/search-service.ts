@@ -162,7 +162,10 @@ export function assembleResponse(snapshot: RouterSnapshot, prepared: PreparedQue
     const hits = outcome.answered.get(id);
     return hits ? [hits] : [];
   });
-  const results: Hit[] = mergeTopK(lists, prepared.topK).map((h) => ({
+  // A shardyfusion snapshot keeps shardyfusion's order among equal scores (earlier-probed shard
+  // first); shardfleet's own is by id.
+  const ties = snapshot.manifest.format === 'shardyfusion' ? 'list-order' : 'id';
+  const results: Hit[] = mergeTopK(lists, prepared.topK, ties).map((h) => ({
     id: h.id,
     score: h.score,
     payload_json: h.payload_json,
