@@ -17,7 +17,7 @@ import { tempDir } from './helpers/fixtures.ts';
 import { isGrpcStatus } from './helpers/grpc-assert.ts';
 import { closeAll, serveStore } from './helpers/served-cluster.ts';
 import { assertSameAnswer } from './helpers/shardyfusion-answers.ts';
-import { SHARDYFUSION_SAMPLES, expectedSample, sampleQueries, unpackShardyfusionSamples, type ExpectedSample, type ShardyfusionSample, type UnpackedSamples } from './helpers/shardyfusion-samples.ts';
+import { FROM_SOURCE_SAMPLES, SHARDYFUSION_SAMPLES, expectedFromSource, expectedSample, lanceAnswer, sampleQueries, unpackShardyfusionSamples, type ExpectedSample, type ShardyfusionSample, type UnpackedSamples } from './helpers/shardyfusion-samples.ts';
 import { waitFor } from './helpers/wait.ts';
 
 /** Every file under `dir` with its size and mtime, to show nothing was written. */
@@ -41,7 +41,7 @@ const queries = sampleQueries();
 let samples: UnpackedSamples;
 
 before(() => {
-  samples = unpackShardyfusionSamples();
+  samples = unpackShardyfusionSamples(SHARDYFUSION_SAMPLES, FROM_SOURCE_SAMPLES);
 });
 after(() => samples?.remove());
 
@@ -199,5 +199,68 @@ for (const name of SHARDYFUSION_SAMPLES) {
     it('writes nothing into the prefix', () => {
       assert.deepEqual(treeState(samples.prefixDir(name as ShardyfusionSample)), before0);
     });
+  });
+}
+
+/**
+ * The LanceDB and composite layouts, on the two snapshots made by following shardyfusion's source
+ * (not genuine: its Python LanceDB writer cannot run here). Answers are compared with
+ * shardyfusion's LanceDB query on the same files (`lance_default` / `lance_all_shards`, raw
+ * `_distance`, which is shardfleet's score for both metrics), order among ties included.
+ */
+for (const name of FROM_SOURCE_SAMPLES) {
+  describe(`from-source sample ${name} (shardyfusion LanceDB layout), served unchanged`, () => {
+    const want = expectedFromSource(name);
+    const composite = name.includes('composite');
+    const numDbs = want.shards.length;
+    let cluster: LocalCluster | undefined;
+    let client: ShardfleetClient | undefined;
+    let dir: Awaited<ReturnType<typeof tempDir>> | undefined;
+
+    before(async () => {
+      dir = await tempDir('sf-serve-lance-');
+      ({ cluster, client } = await serveStore(`file://${samples.prefixDir(name)}`, dir.path));
+      const c = client;
+      await waitFor('every shard on a ready replica', async () => (await c.health()).status === 'healthy', { timeoutMs: 120_000, retryOnError: true });
+    });
+    after(async () => closeAll({ client, cluster, dir }));
+
+    it('reports the layout, and Search (and Route) equal shardyfusion on the same files', async () => {
+      const c = client as ShardfleetClient;
+      const si = await c.snapshotInfo();
+      assert.equal(si.format, 'shardyfusion');
+      assert.equal(si.run_id, want.run_id);
+      assert.equal(si.backend, 'lancedb');
+      assert.equal(si.kv_backend, composite ? 'slatedb' : '');
+      const details = await c.shardDetails();
+      assert.equal(details.format, composite ? 'shardyfusion composite lancedb+slatedb' : 'shardyfusion vector lancedb');
+      for (const s of want.shards) assert.equal(details.shards[s.db_id].checkpoint_id, s.checkpoint_id);
+      for (const q of want.queries) {
+        const v = queries[q.query_index];
+        if (q.lance_default !== undefined) {
+          assert.deepEqual((await c.route({ vector: v })).shards.map((s) => s.db_id), q.route_default_probes);
+          const byDefault = await c.search({ vector: v, top_k: 10, include_payload: true });
+          assertSameAnswer(byDefault.results, lanceAnswer(q.lance_default), 'raw', `query ${q.query_index} (default probes)`);
+        }
+        const all = await c.search({ vector: v, top_k: 10, include_payload: true, shard_ids: Array.from({ length: numDbs }, (_, i) => i) });
+        assertSameAnswer(all.results, lanceAnswer(q.lance_all_shards), 'raw', `query ${q.query_index} (all shards)`);
+      }
+    });
+
+    if (composite) {
+      it('Get and MultiGet read the SlateDB of each key\'s shard', async () => {
+        const c = client as ShardfleetClient;
+        for (const g of want.kv_get ?? []) {
+          const r = await c.get({ key: g.key_str });
+          assert.equal(r.result?.error, '', `key ${g.key_str}`);
+          assert.equal(r.result?.found, g.present, `key ${g.key_str} found`);
+          assert.equal(r.result?.db_id, g.shard, `key ${g.key_str} shard`);
+          if (g.present) assert.equal(Buffer.from(r.result?.value ?? []).toString('utf8'), g.value);
+        }
+        const keys = (want.kv_get ?? []).map((g) => g.key_str);
+        const m = await c.multiGet({ keys });
+        m.results.forEach((res, i) => assert.equal(res.found, (want.kv_multi_get ?? [])[i]?.[1] !== null, `MultiGet key ${keys[i]}`));
+      });
+    }
   });
 }

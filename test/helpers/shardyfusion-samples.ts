@@ -18,6 +18,51 @@ export const SHARDYFUSION_FIXTURES = join(import.meta.dirname, '..', 'fixtures',
 export const SHARDYFUSION_SAMPLES = ['fm-cluster-l2', 'fm-lsh-cosine', 'fm-explicit-l2', 'fm-unified-utf8-cosine', 'fm-unified-u64be-l2'] as const;
 export type ShardyfusionSample = (typeof SHARDYFUSION_SAMPLES)[number];
 
+/**
+ * The two snapshots made by following shardyfusion's source (its Python LanceDB writer cannot run
+ * here; tools/shardyfusion-fixtures/make-from-source.ts): not genuine, see the fixture README.
+ */
+export const FROM_SOURCE_SAMPLES = ['fm-lancedb-cluster-l2', 'fm-composite-utf8-cosine'] as const;
+export type FromSourceSample = (typeof FROM_SOURCE_SAMPLES)[number];
+
+/** A hit of shardyfusion's LanceDB query as the from-source fixtures record it (raw `_distance`). */
+export interface LanceHit {
+  id: string;
+  distance: number;
+  payload: string;
+}
+
+/** `expected-from-source/<name>.json` (the parts tests read). */
+export interface ExpectedFromSource {
+  sample: string;
+  run_id: string;
+  shards: Array<{ db_id: number; row_count: number; checkpoint_id: string }>;
+  queries: Array<{
+    query_index: number;
+    route_default_probes?: number[];
+    route_all_probes?: number[];
+    lance_default?: { results: LanceHit[]; ties_at_k: string[]; score_after_k: number | null };
+    lance_all_shards: { results: LanceHit[]; ties_at_k: string[]; score_after_k: number | null };
+  }>;
+  kv_get?: ExpectedGet[];
+  kv_multi_get?: Array<[number | string, string | null]>;
+}
+
+/** The recorded answers of a from-source sample. */
+export function expectedFromSource(name: FromSourceSample): ExpectedFromSource {
+  return JSON.parse(readFileSync(join(SHARDYFUSION_FIXTURES, 'expected-from-source', `${name}.json`), 'utf8')) as ExpectedFromSource;
+}
+
+/** A LanceDB answer as an {@link ExpectedAnswer} whose `score` is the raw `_distance`. */
+export function lanceAnswer(a: { results: LanceHit[]; ties_at_k: string[]; score_after_k: number | null }): ExpectedAnswer {
+  return {
+    num_shards_queried: 0,
+    results: a.results.map((r) => ({ id: r.id, score: r.distance, payload: JSON.parse(r.payload) as Record<string, unknown> })),
+    ties_at_k: a.ties_at_k,
+    score_after_k: a.score_after_k,
+  };
+}
+
 /** One answer of shardyfusion's reader: hits best first. */
 export interface ExpectedAnswer {
   num_shards_queried: number;
@@ -77,7 +122,7 @@ export interface UnpackedSamples {
   /** Folder standing for the bucket `sfkit`. */
   bucketDir: string;
   /** Folder of sample `name` (its `_CURRENT` is directly inside). */
-  prefixDir(name: ShardyfusionSample): string;
+  prefixDir(name: ShardyfusionSample | FromSourceSample): string;
   /** Removes the temporary folder. */
   remove(): void;
 }
@@ -86,12 +131,15 @@ export interface UnpackedSamples {
  * Unpacks `names` (default all five) into a new temporary folder, using the system `tar`.
  * @throws Error when `tar` fails.
  */
-export function unpackShardyfusionSamples(names: readonly ShardyfusionSample[] = SHARDYFUSION_SAMPLES): UnpackedSamples {
+export function unpackShardyfusionSamples(names: readonly ShardyfusionSample[] = SHARDYFUSION_SAMPLES, fromSource: readonly FromSourceSample[] = []): UnpackedSamples {
   const root = mkdtempSync(join(tmpdir(), 'sf-samples-'));
   const bucketDir = join(root, 'sfkit');
   mkdirSync(bucketDir, { recursive: true });
   for (const name of names) {
     execFileSync('tar', ['-xzf', join(SHARDYFUSION_FIXTURES, 'snapshots', `${name}.tar.gz`), '-C', bucketDir]);
+  }
+  for (const name of fromSource) {
+    execFileSync('tar', ['-xzf', join(SHARDYFUSION_FIXTURES, 'snapshots-from-source', `${name}.tar.gz`), '-C', bucketDir]);
   }
   return {
     bucketDir,
