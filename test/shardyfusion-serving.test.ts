@@ -188,6 +188,21 @@ for (const name of SHARDYFUSION_SAMPLES) {
       });
     }
 
+    if (kind !== 'unified') {
+      it('Get looks record ids up in every shard and finds each in the shard shardyfusion wrote it to', async () => {
+        const c = client as ShardfleetClient;
+        const ids = want.id_shards.filter((_, i) => i % 97 === 0);
+        const m = await c.multiGet({ keys: [...ids.map(([id]) => String(id)), 'no-such-id'] });
+        ids.forEach(([id, shard], i) => {
+          const r = m.results[i];
+          assert.equal(r.found, true, `id ${id}`);
+          assert.equal(r.db_id, shard, `id ${id} shard`);
+          assert.equal(r.id, String(id));
+        });
+        assert.equal(m.results.at(-1)?.found, false);
+      });
+    }
+
     it('refuses a filter, saying shardyfusion declares no filter columns', async () => {
       const c = client as ShardfleetClient;
       await assert.rejects(

@@ -165,6 +165,7 @@ export interface PublishRunOptions {
  *   PreconditionFailedError when another publisher moved `_CURRENT` concurrently.
  */
 export async function publishRun(o: PublishRunOptions): Promise<BuildResult> {
+  await assertNotShardyfusionPrefix(o.store, 'publish');
   const plan = await loadPlan(o.store, o.runId);
   const numDbs = plan.sharding.num_dbs;
   const problems = new Map<number, string>();
