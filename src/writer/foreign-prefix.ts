@@ -4,7 +4,7 @@
  * readers cannot read, or delete its run records as orphans. Every writing command checks first.
  */
 import { ConfigValidationError, ObjectNotFoundError } from '../common/errors.ts';
-import { parseCurrentPointer } from '../common/manifest.ts';
+import { parseCurrentPointer, type CurrentPointer } from '../common/manifest.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
 import { getPointerBytes } from '../common/store-reads.ts';
 
@@ -23,13 +23,22 @@ export async function assertNotShardyfusionPrefix(store: ObjectStore, action: st
     if (err instanceof ObjectNotFoundError) return;
     throw err;
   }
-  let format: string | undefined;
+  let pointer: CurrentPointer;
   try {
-    format = parseCurrentPointer(bytes).format;
+    pointer = parseCurrentPointer(bytes);
   } catch {
     return;
   }
-  if (format === 'shardyfusion') {
+  refuseShardyfusionPointer(store, pointer, action);
+}
+
+/**
+ * {@link assertNotShardyfusionPrefix} for a caller that has read `_CURRENT` itself (and must not
+ * read it twice, e.g. to keep its conditional write against the etag of its own read).
+ * @throws ConfigValidationError as assertNotShardyfusionPrefix when `pointer` is shardyfusion's.
+ */
+export function refuseShardyfusionPointer(store: ObjectStore, pointer: CurrentPointer | undefined, action: string): void {
+  if (pointer?.format === 'shardyfusion') {
     throw new ConfigValidationError(
       `${store.url} holds a shardyfusion snapshot (its _CURRENT is shardyfusion's); shardfleet serves it read-only and does not ${action} there: use shardyfusion's own tools for that prefix, or pass another --store`,
     );

@@ -33,7 +33,7 @@ import {
 } from '../common/errors.ts';
 import type { ObjectInfo, ObjectStore } from '../common/storage/object-store.ts';
 import { getPointerBytes, readManifest } from '../common/store-reads.ts';
-import { assertNotShardyfusionPrefix } from './foreign-prefix.ts';
+import { refuseShardyfusionPointer } from './foreign-prefix.ts';
 import { movePointer } from './publish.ts';
 
 /** One published run, as listed by {@link listRuns}. */
@@ -144,7 +144,6 @@ export async function listRuns(store: ObjectStore): Promise<RunSummary[]> {
  *   StorageError when the store fails.
  */
 export async function rollback(store: ObjectStore, target: { runId: string } | { offset: number }): Promise<RollbackResult> {
-  await assertNotShardyfusionPrefix(store, 'roll back');
   let state: PointerState | undefined;
   let pointerError: ManifestParseError | undefined;
   try {
@@ -153,6 +152,7 @@ export async function rollback(store: ObjectStore, target: { runId: string } | {
     if (!(err instanceof ManifestParseError)) throw err;
     pointerError = err;
   }
+  refuseShardyfusionPointer(store, state?.pointer, 'roll back');
   const runs = await loadRuns(store);
 
   let chosen: LoadedRun;
@@ -223,9 +223,9 @@ export async function cleanup(store: ObjectStore, options: CleanupOptions): Prom
 
   // runs/ first, then manifests: a run that publishes its manifest in between is seen with its
   // manifest, never as an orphan.
-  await assertNotShardyfusionPrefix(store, 'clean up');
   const runObjects = groupByRun(await store.list('runs/'));
   const state = await readPointer(store);
+  refuseShardyfusionPointer(store, state?.pointer, 'clean up');
   const runs = await loadRuns(store);
   const currentRef = state?.pointer.manifest_ref;
 
