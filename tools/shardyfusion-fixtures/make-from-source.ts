@@ -333,6 +333,19 @@ function mergeStable(perShard: LanceHit[][], k = TOP_K): LanceHit[] {
 // The two snapshots
 // ---------------------------------------------------------------------------------------------
 
+/** Opens every shard's `vector_index` table under `<shard folder>/<sub>` ('' or 'vector'). */
+async function openShardTables(prefixDir: string, runId: string, metas: ReadonlyArray<{ db_id: number }>, sub: string): Promise<Map<number, lancedb.Table>> {
+  const tables = new Map<number, lancedb.Table>();
+  for (const m of metas) tables.set(m.db_id, await (await lancedb.connect(join(prefixDir, shardPath(runId, m.db_id), sub))).openTable('vector_index'));
+  return tables;
+}
+
+/** The exact top-k over every table (a flat scan, LanceDB's `_distance`). */
+async function exactTopOf(tables: Map<number, lancedb.Table>, q: Float32Array, metric: 'l2' | 'cosine'): Promise<Array<{ id: string; distance: number }>> {
+  const exact = await Promise.all([...tables.values()].map(async (t) => (await t.vectorSearch(q).distanceType(metric).bypassVectorIndex().limit(TOP_K).toArray()) as Array<{ id: string; _distance: number }>));
+  return exact.flat().sort((a, b) => a._distance - b._distance).slice(0, TOP_K).map((h) => ({ id: h.id, distance: h._distance }));
+}
+
 async function makeLanceCluster(outRoot: string): Promise<Json> {
   const name = 'fm-lancedb-cluster-l2';
   const METRIC = 'l2';
@@ -389,13 +402,11 @@ async function makeLanceCluster(outRoot: string): Promise<Json> {
     },
   });
   // Answers: shardyfusion's LanceDB query on each probed shard, merged.
-  const tables = new Map<number, lancedb.Table>();
-  for (const m of metas) tables.set(m.db_id, await (await lancedb.connect(join(prefixDir, shardPath(runId, m.db_id)))).openTable('vector_index'));
+  const tables = await openShardTables(prefixDir, runId, metas, '');
   const queries: Json[] = [];
   for (const gq of g.queries) {
     const q = row(gq.t10k_row);
-    const exact = await Promise.all([...tables.values()].map(async (t) => (await t.vectorSearch(q).distanceType(METRIC).bypassVectorIndex().limit(TOP_K).toArray()) as Array<{ id: string; _distance: number }>));
-    const exactTop = exact.flat().sort((a, b) => a._distance - b._distance).slice(0, TOP_K);
+    const exactTop = await exactTopOf(tables, q, METRIC);
     queries.push({
       query_index: gq.query_index,
       t10k_row: gq.t10k_row,
@@ -404,7 +415,7 @@ async function makeLanceCluster(outRoot: string): Promise<Json> {
       route_all_probes: gq.route_all_probes!,
       lance_default: await recordedAnswer(tables, gq.route_default_probes!, q),
       lance_all_shards: await recordedAnswer(tables, [0, 1, 2, 3], q),
-      lance_exact_all_shards: exactTop.map((h) => ({ id: h.id, distance: h._distance })),
+      lance_exact_all_shards: exactTop,
       genuine_sqlite_vec_all_shards: gq.all_shards.results as Json,
     });
   }
@@ -459,19 +470,17 @@ async function makeComposite(outRoot: string): Promise<Json> {
     // _writer_core.py:464-481 (no sqlite_sidecar: the KV factory is not SQLite, :525-553)
     custom: { vector: { backend: 'lancedb', dim: DIM, index_type: 'hnsw', kv_backend: 'slatedb', metric: 'cosine', quantization: null, unified: true } },
   });
-  const tables = new Map<number, lancedb.Table>();
-  for (const m of metas) tables.set(m.db_id, await (await lancedb.connect(join(prefixDir, shardPath(runId, m.db_id), 'vector'))).openTable('vector_index'));
+  const tables = await openShardTables(prefixDir, runId, metas, 'vector');
   const queries: Json[] = [];
   for (const gq of g.queries) {
     const q = row(gq.t10k_row);
-    const exact = await Promise.all([...tables.values()].map(async (t) => (await t.vectorSearch(q).distanceType(METRIC).bypassVectorIndex().limit(TOP_K).toArray()) as Array<{ id: string; _distance: number }>));
-    const exactTop = exact.flat().sort((a, b) => a._distance - b._distance).slice(0, TOP_K);
+    const exactTop = await exactTopOf(tables, q, METRIC);
     queries.push({
       query_index: gq.query_index,
       t10k_row: gq.t10k_row,
       query_label: gq.query_label,
       lance_all_shards: await recordedAnswer(tables, [0, 1, 2, 3], q),
-      lance_exact_all_shards: exactTop.map((h) => ({ id: h.id, distance: h._distance })),
+      lance_exact_all_shards: exactTop,
       genuine_sqlite_vec_all_shards: gq.all_shards.results as Json,
     });
   }

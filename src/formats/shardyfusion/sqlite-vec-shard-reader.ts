@@ -37,7 +37,7 @@ import type Database from 'better-sqlite3';
 import { join } from 'node:path';
 import type { Metric } from '../../common/distance.ts';
 import { InvalidQueryError, VectorIndexError, errorMessage } from '../../common/errors.ts';
-import { blobToFloats, openSqliteVecReadOnly } from '../../common/sqlite-vec-file.ts';
+import { blobToFloats, idsInRowidOrder, openSqliteVecReadOnly } from '../../common/sqlite-vec-file.ts';
 import { SQLITE_VEC_MAX_K, sqliteVecDistanceToScore, type SqliteVecMetric } from '../../common/sqlite-vec-layout.ts';
 import { rowsInRequestOrder, type FetchedRow, type ShardHit, type ShardIndexReader, type ShardQueryOptions } from '../../shard-node/shard-index-reader.ts';
 import { decodeIdMapValue, unmappedRowId } from './vector-id.ts';
@@ -256,14 +256,7 @@ export class ShardyfusionSqliteVecReader implements ShardIndexReader {
   fetchByIdsSync(ids: readonly string[], includePayload: boolean, includeVector: boolean): Array<FetchedRow | undefined> {
     if (!this.db.open) throw new VectorIndexError(`${this.where}: fetch by id after the shard was closed`);
     try {
-      const rowids = this.rowidMap();
-      const wanted = new Map<string, number>();
-      for (const id of ids) {
-        const rowid = rowids.get(id);
-        if (rowid !== undefined) wanted.set(id, rowid);
-      }
-      // Ascending rowids keep vec0's chunk reads local (as shardfleet's own reader does).
-      const order = [...wanted].sort((a, b) => a[1] - b[1]);
+      const order = idsInRowidOrder(ids, this.rowidMap());
       const found = new Map<string, FetchedRow>();
       for (const [id, rowid] of order) {
         const row: FetchedRow = { payload_json: includePayload ? (this.rowInfo.get(rowid, rowid)?.payload ?? '') : '' };
