@@ -122,6 +122,16 @@ for (const name of SHARDYFUSION_SAMPLES) {
           assertSameAnswer(all.results, q.all_shards, metric, `query ${q.query_index} (all shards)`);
         }
       });
+
+      it('BatchSearch of all 50 queries equals shardyfusion query by query', async () => {
+        const c = client as ShardfleetClient;
+        const batch = await c.batchSearch(want.queries.map((q) => ({ vector: queries[q.query_index], top_k: want.top_k, include_payload: true })), 60_000);
+        assert.equal(batch.results.length, want.queries.length);
+        batch.results.forEach((r, i) => {
+          assert.equal(r.error_message, '', `query ${i}: ${r.error_message}`);
+          assertSameAnswer(r.response?.results ?? [], want.queries[i].default as NonNullable<ExpectedSample['queries'][number]['default']>, metric, `batch query ${i}`);
+        });
+      });
     }
 
     if (kind === 'explicit') {
