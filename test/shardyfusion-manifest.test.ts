@@ -12,18 +12,22 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { cpSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, openSync, closeSync, readFileSync, readSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { ManifestParseError, SnapshotNotFoundError } from '../src/common/errors.ts';
+import { Registry } from 'prom-client';
+import { ManifestParseError, ShardIntegrityError, SnapshotNotFoundError, StorageError, VectorIndexError } from '../src/common/errors.ts';
 import { CURRENT_KEY, parseCurrentPointer, type Manifest } from '../src/common/manifest.ts';
 import { loadSnapshot } from '../src/common/snapshot-loader.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
-import { tempDir } from './helpers/fixtures.ts';
+import { createNodeMetrics } from '../src/shard-node/node-metrics.ts';
+import { loadShard, type ShardLoaderDeps } from '../src/shard-node/run-loader.ts';
+import { quietLogger, tempDir } from './helpers/fixtures.ts';
 import {
   SHARDYFUSION_SAMPLES,
   expectedSample,
   publishShardyfusionRunCopy,
+  sampleQueries,
   unpackShardyfusionSamples,
   type ShardyfusionSample,
   type UnpackedSamples,
@@ -399,4 +403,83 @@ describe('messages about shardyfusion input stay bounded (at most 64 characters 
       );
     });
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('a damaged shard file fails only that shard on a node (loadShard: download, verify, open)', () => {
+  const metrics = createNodeMetrics(new Registry());
+  const want = expectedSample('fm-unified-utf8-cosine');
+  const query = sampleQueries()[want.queries[0].query_index];
+
+  /** A damaged copy of the unified utf8 sample (4 shards), its manifest and a loader over it. */
+  async function damaged(damage: (shardDir: string) => void): Promise<{ deps: ShardLoaderDeps; manifest: Manifest; shardDb: string; cacheDir: string }> {
+    const prefixDir = copyOf('fm-unified-utf8-cosine');
+    const manifest = (await loadSnapshot(new FileObjectStore(prefixDir))).manifest;
+    damage(join(prefixDir, manifest.shards[2].url));
+    const cacheDir = join(prefixDir, '..', `${prefixDir.split('/').pop()}-cache`);
+    const deps: ShardLoaderDeps = { store: new FileObjectStore(prefixDir), cacheDir, log: quietLogger(), metrics };
+    return { deps, manifest, shardDb: `${manifest.shards[2].url}shard.db`, cacheDir };
+  }
+
+  /** Every other shard loads, searches and gets as shardyfusion recorded; the damaged one leaves no cache folder. */
+  async function othersServe(deps: ShardLoaderDeps, manifest: Manifest, cacheDir: string): Promise<void> {
+    for (const entry of manifest.shards) {
+      if (entry.db_id === 2) continue;
+      const loaded = await loadShard(deps, manifest, entry, false);
+      try {
+        const hits = await loaded.reader.search(query, 10, false, {});
+        assert.equal(hits.length, 10, `shard ${entry.db_id} answers`);
+        const get = (want.kv_get ?? []).find((g) => g.shard === entry.db_id && g.present);
+        assert.ok(get);
+        const [value] = (await loaded.reader.kv?.getMany([Buffer.from(get.key_str, 'utf8')])) ?? [];
+        assert.equal(Buffer.from(value ?? []).toString('utf8'), get.value, `key ${get.key_str} on shard ${entry.db_id}`);
+      } finally {
+        loaded.reader.close();
+      }
+    }
+    const runDir = join(cacheDir, manifest.run_id);
+    assert.deepEqual(readdirSync(runDir).filter((e) => e.includes('db=00002')), [], 'nothing of shard 2 is left in the cache');
+  }
+
+  it('a missing shard.db: StorageError naming the shard, the file and the store', async () => {
+    const { deps, manifest, shardDb, cacheDir } = await damaged((dir) => rmSync(join(dir, 'shard.db')));
+    const err = await rejection(loadShard(deps, manifest, manifest.shards[2], false));
+    assert.ok(err instanceof StorageError, String(err));
+    assert.match(err.message, /^shard 2 of run /);
+    assert.ok(err.message.includes(`file ${shardDb} is missing from ${deps.store.url}`), err.message);
+    await othersServe(deps, manifest, cacheDir);
+  });
+
+  it('a truncated shard.db: ShardIntegrityError naming the shard, the file and both sizes', async () => {
+    const { deps, manifest, shardDb, cacheDir } = await damaged((dir) => truncateSync(join(dir, 'shard.db'), 100_000));
+    const err = await rejection(loadShard(deps, manifest, manifest.shards[2], false));
+    assert.ok(err instanceof ShardIntegrityError, String(err));
+    assert.ok(err.message.includes(`shard 2 of run ${manifest.run_id}: file ${shardDb} is 100000 bytes but the manifest says ${manifest.shards[2].files[0].bytes} bytes`), err.message);
+    await othersServe(deps, manifest, cacheDir);
+  });
+
+  it('a shard.db changed in place (same size): the sidecar ETag check names the shard and the file', async () => {
+    const { deps, manifest, cacheDir } = await damaged((dir) => {
+      const file = join(dir, 'shard.db');
+      const size = statSync(file).size;
+      const fd = openSync(file, 'r+');
+      try {
+        const at = Math.floor(size / 2);
+        const b = Buffer.alloc(64);
+        readSync(fd, b, 0, 64, at);
+        for (let i = 0; i < b.length; i++) b[i] ^= 0xff;
+        writeSync(fd, b, 0, 64, at);
+      } finally {
+        closeSync(fd);
+      }
+      assert.equal(statSync(file).size, size);
+    });
+    const err = await rejection(loadShard(deps, manifest, manifest.shards[2], false));
+    assert.ok(err instanceof VectorIndexError, String(err));
+    assert.ok(err.message.startsWith(`shard 2 file ${manifest.shards[2].url}shard.db (downloaded to `), err.message);
+    assert.match(err.message, /db=00002\/shard\.db\): the file's MD5 is [0-9a-f]{32}, but .*shard\.sidecar binds the ETag "?[0-9a-f]{32}"? shardyfusion read after uploading it: the file is not the one shardyfusion wrote/);
+    await othersServe(deps, manifest, cacheDir);
+    assert.equal(existsSync(join(cacheDir, manifest.run_id, 'db=00002')), false);
+  });
 });
