@@ -11,9 +11,12 @@
  *   leave every file as it was; `shardfleet history` lists its run.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { cpSync, existsSync, openSync, closeSync, readFileSync, readSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import Database from 'better-sqlite3';
 import { Registry } from 'prom-client';
 import { ManifestParseError, ShardIntegrityError, SnapshotNotFoundError, StorageError, VectorIndexError } from '../src/common/errors.ts';
@@ -22,7 +25,7 @@ import { loadSnapshot } from '../src/common/snapshot-loader.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import { createNodeMetrics } from '../src/shard-node/node-metrics.ts';
 import { loadShard, type ShardLoaderDeps } from '../src/shard-node/run-loader.ts';
-import { quietLogger, tempDir } from './helpers/fixtures.ts';
+import { TINY_JSONL, quietLogger, tempDir } from './helpers/fixtures.ts';
 import {
   SHARDYFUSION_SAMPLES,
   expectedSample,
@@ -481,5 +484,116 @@ describe('a damaged shard file fails only that shard on a node (loadShard: downl
     assert.match(err.message, /db=00002\/shard\.db\): the file's MD5 is [0-9a-f]{32}, but .*shard\.sidecar binds the ETag "?[0-9a-f]{32}"? shardyfusion read after uploading it: the file is not the one shardyfusion wrote/);
     await othersServe(deps, manifest, cacheDir);
     assert.equal(existsSync(join(cacheDir, manifest.run_id, 'db=00002')), false);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+const BIN = fileURLToPath(new URL('../bin/shardfleet.js', import.meta.url));
+const execFileAsync = promisify(execFile);
+
+/** Runs the shardfleet CLI as a user does (`bin/shardfleet.js` in a child process). */
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileAsync(process.execPath, [BIN, ...args], { env: { ...process.env, SHARDFLEET_LOG_LEVEL: 'error' } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** Every file under `dir` with its size and modification time, sorted: what "unchanged" compares. */
+function listing(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const path = join(d, e.name);
+      if (e.isDirectory()) walk(path);
+      else {
+        const st = statSync(path);
+        out.push(`${relative(dir, path)} ${st.size} ${st.mtimeMs}`);
+      }
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+describe('writing commands refuse a shardyfusion prefix and change nothing in it (CLI processes)', () => {
+  const olderRun = expectedSample('fm-cluster-l2').published.build_meta.run_id as string;
+  const newerRun = 'aaaaaaaa-0000-4000-8000-00000000000a';
+  /** A copy of fm-cluster-l2 with a second run published the way shardyfusion does. */
+  function twoRunPrefix(): string {
+    const prefixDir = copyOf('fm-cluster-l2');
+    publishShardyfusionRunCopy(prefixDir, { runId: newerRun, createdAt: new Date() });
+    return prefixDir;
+  }
+  const commands = (url: string): Array<{ name: string; args: string[]; action: string }> => [
+    { name: 'build', args: ['build', '--store', url, '--input', TINY_JSONL, '--num-dbs', '2', '--no-progress'], action: 'build' },
+    { name: 'build --plan', args: ['build', '--store', url, '--input', TINY_JSONL, '--num-dbs', '2', '--plan', '--run-id', 'planned'], action: 'build' },
+    { name: 'build --worker', args: ['build', '--store', url, '--input', TINY_JSONL, '--worker', '0/1', '--run-id', 'planned', '--no-progress'], action: 'build shards' },
+    { name: 'publish', args: ['publish', '--store', url, '--run-id', 'planned'], action: 'publish' },
+    { name: 'rollback --offset', args: ['rollback', '--store', url, '--offset', '1'], action: 'roll back' },
+    { name: 'rollback --run-id', args: ['rollback', '--store', url, '--run-id', olderRun], action: 'roll back' },
+    { name: 'cleanup', args: ['cleanup', '--store', url, '--keep-runs', '1', '--orphan-grace-minutes', '0'], action: 'clean up' },
+  ];
+
+  /** Runs `names` of the commands against `prefixDir` and checks each refusal and the unchanged files. */
+  async function refuses(prefixDir: string, names: readonly string[], evidence: RegExp): Promise<void> {
+    const url = `file://${prefixDir}`;
+    const before = listing(prefixDir);
+    for (const c of commands(url).filter((c) => names.includes(c.name))) {
+      const out = await cli(c.args);
+      assert.notEqual(out.code, 0, `${c.name} exited 0: ${out.stdout}`);
+      assert.match(out.stderr, /ConfigValidationError: --store file:\/\/\S+ holds a shardyfusion snapshot/, `${c.name}: ${out.stderr}`);
+      assert.ok(out.stderr.includes(`--store ${url} holds`), out.stderr);
+      assert.match(out.stderr, evidence, c.name);
+      assert.ok(out.stderr.includes(`shardfleet only reads shardyfusion snapshots and does not write into their prefix, so it will not ${c.action} there (nothing was written)`), `${c.name}: ${out.stderr}`);
+      assert.deepEqual(listing(prefixDir), before, `${c.name} changed the prefix`);
+    }
+  }
+
+  it('with its valid _CURRENT: build, build --plan / --worker, publish, rollback, cleanup', async () => {
+    await refuses(twoRunPrefix(), commands('').map((c) => c.name), new RegExp(`its _CURRENT is shardyfusion's \\(run ${newerRun}\\)`));
+  });
+
+  it('with a _CURRENT that is shardyfusion\'s but malformed: build, rollback, cleanup', async () => {
+    const prefixDir = twoRunPrefix();
+    const p = pointerJson(prefixDir);
+    p.updated_at = 'not a time';
+    writeFileSync(join(prefixDir, CURRENT_KEY), JSON.stringify(p));
+    await refuses(prefixDir, ['build', 'rollback --run-id', 'cleanup'], /its _CURRENT is shardyfusion's \(it has shardyfusion's manifest_content_type field, though it does not validate\)/);
+  });
+
+  it('with no _CURRENT (a publish that stopped after the manifest): build, rollback, cleanup', async () => {
+    const prefixDir = twoRunPrefix();
+    rmSync(join(prefixDir, CURRENT_KEY));
+    await refuses(prefixDir, ['build', 'rollback --run-id', 'cleanup'], /manifests\/\S+_run_id=\S+\/manifest is a shardyfusion manifest \(and there is no _CURRENT\)/);
+  });
+
+  it('history lists its runs, the current one marked, as a table and as --json', async () => {
+    const prefixDir = twoRunPrefix();
+    const before = listing(prefixDir);
+    const url = `file://${prefixDir}`;
+    const table = await cli(['history', '--store', url]);
+    assert.equal(table.code, 0, table.stderr);
+    const lines = table.stdout.trimEnd().split('\n');
+    assert.equal(lines.length, 3, table.stdout);
+    assert.match(lines[1], new RegExp(`^\\*\\s+${newerRun}\\s+\\S+\\s+2000\\s+4\\s+cluster\\s+sqlite-vec\\s+12\\.6 MiB\\s+2\\s+-$`));
+    assert.match(lines[2], new RegExp(`^\\s+${olderRun}\\s+2026-12-06T07:28:43\\.059Z\\s+2000\\s+4\\s+cluster\\s+sqlite-vec`));
+    const json = await cli(['history', '--store', url, '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    const runs = JSON.parse(json.stdout) as Array<{ run_id: string; current: boolean; vectors: number; shards: number; strategy: string; backend: string; num_probes: number; manifest_key: string; bytes: number }>;
+    assert.deepEqual(
+      runs.map((r) => [r.run_id, r.current, r.vectors, r.shards, r.strategy, r.backend, r.num_probes]),
+      [
+        [newerRun, true, 2000, 4, 'cluster', 'sqlite-vec', 2],
+        [olderRun, false, 2000, 4, 'cluster', 'sqlite-vec', 2],
+      ],
+    );
+    const shards = expectedSample('fm-cluster-l2').published.shards as Array<{ db_bytes: number }>;
+    assert.equal(runs[1].bytes, shards.reduce((s, r) => s + r.db_bytes, 0), 'bytes = the sum of db_bytes');
+    assert.deepEqual(listing(prefixDir), before);
   });
 });

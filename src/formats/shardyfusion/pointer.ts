@@ -34,6 +34,20 @@ export interface TranslatedPointer {
 }
 
 /**
+ * True when `bytes` is a JSON object with shardyfusion's `manifest_content_type` field (a field
+ * only shardyfusion's pointer has), whether or not the rest of it is valid.
+ */
+export function isShardyfusionPointerShape(bytes: Buffer | string): boolean {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8'));
+  } catch {
+    return false;
+  }
+  return typeof raw === 'object' && raw !== null && !Array.isArray(raw) && 'manifest_content_type' in raw;
+}
+
+/**
  * When `bytes` is a shardyfusion pointer (a JSON object with `manifest_content_type`), its
  * translation: `manifest_ref` becomes the key relative to the prefix (`manifests/…/manifest`),
  * `updated_at` becomes `published_at` (RFC 3339, UTC). Otherwise undefined (not JSON, or another
