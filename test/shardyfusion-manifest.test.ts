@@ -7,8 +7,9 @@
  *   earlier valid run when one exists, else throws that error;
  * - a missing, truncated or altered `shard.db` fails only that shard's load on a node
  *   (loadShard: download + verify + open), naming the shard and the file;
- * - `shardfleet build`, `rollback`, `cleanup` (real CLI processes) refuse a shardyfusion prefix and
- *   leave every file as it was; `shardfleet history` lists its run.
+ * - `shardfleet build` (also `--plan`, `--worker`), `publish`, `rollback`, `cleanup` (real CLI
+ *   processes) refuse a shardyfusion prefix, also when its `_CURRENT` is malformed or missing, and
+ *   leave every file as it was (names, sizes, mtimes); `shardfleet history` lists its runs.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
