@@ -530,7 +530,7 @@ describe('shardyfusion shard.db format details', () => {
       index: { dim: DIM, metric: 'l2', backend: 'sqlite-vec', index_type: 'flat', index_params: {} },
       kv: { backend: 'sqlite', key_type: 'int', key_encoding: 'u64be' },
     } as unknown as Manifest;
-    assert.deepEqual(shardyfusionShardSpec(manifest, entry), { backend: 'sqlite-vec', dim: DIM, metric: 'l2', rowCount: w.row_count, kv: { backend: 'sqlite', keyType: 'int', keyEncoding: 'u64be' } });
+    assert.deepEqual(shardyfusionShardSpec(manifest, entry), { backend: 'sqlite-vec', dim: DIM, metric: 'l2', rowCount: w.row_count, shardUrl: 'shards/x/', kv: { backend: 'sqlite', keyType: 'int', keyEncoding: 'u64be' } });
     const reader = await openShardyfusionShard(manifest, entry, s.dirs.get(w.db_id)!);
     try {
       const present = s.expected.kv_get!.find((g) => g.present && g.shard === w.db_id)!;

@@ -4,7 +4,7 @@
  * object is malformed and is never read past its cap (ObjectStore ReadLimits).
  */
 import { ManifestParseError, ObjectTooLargeError, describeSeenBytes } from './errors.ts';
-import { CURRENT_KEY, parseManifest, type Manifest } from './manifest.ts';
+import { CURRENT_KEY, parseManifest, parseManifestKey, type Manifest } from './manifest.ts';
 import type { ObjectStore } from './storage/object-store.ts';
 import { readShardyfusionManifest } from '../formats/shardyfusion/read-manifest.ts';
 import { isSqliteDatabase } from '../formats/shardyfusion/sqlite-manifest.ts';
@@ -33,13 +33,15 @@ export async function getPointerBytes(store: ObjectStore): Promise<Buffer> {
 /**
  * Reads and parses the manifest at `key`, at most {@link MAX_MANIFEST_BYTES}, in the format its
  * bytes show: shardfleet's JSON manifest, or shardyfusion's SQLite manifest, translated
- * (src/formats/shardyfusion/read-manifest.ts).
+ * (src/formats/shardyfusion/read-manifest.ts). A key in shardyfusion's layout
+ * (`manifests/<ts>_run_id=<id>/manifest`, no extension) is always read as shardyfusion's, so a
+ * damaged one is reported as a bad SQLite manifest, not as bad JSON.
  * @throws ObjectNotFoundError when it is missing; ManifestParseError when it is malformed or
  *   larger than the cap (naming its size); StorageError from the store.
  */
 export async function readManifest(store: ObjectStore, key: string): Promise<Manifest> {
   const bytes = await capped(store, key, MAX_MANIFEST_BYTES, 'a manifest');
-  if (isSqliteDatabase(bytes)) return readShardyfusionManifest(store, key, bytes);
+  if (isSqliteDatabase(bytes) || parseManifestKey(key)?.format === 'shardyfusion') return readShardyfusionManifest(store, key, bytes);
   return parseManifest(bytes, key);
 }
 

@@ -111,10 +111,12 @@ export interface BuildWorkerOptions {
  * Phase 2: builds and uploads this worker's shards and writes their receipts.
  * @returns the db ids built.
  * @throws SnapshotNotFoundError when the run has no plan; ConfigValidationError when the input
- *   differs from the plan's; as buildShards otherwise.
+ *   differs from the plan's, or the store holds a shardyfusion snapshot (foreign-prefix.ts); as
+ *   buildShards otherwise.
  */
 export async function runBuildWorker(o: BuildWorkerOptions): Promise<number[]> {
   const started = performance.now();
+  await assertNotShardyfusionPrefix(o.store, 'build shards');
   const plan = await loadPlan(o.store, o.runId);
   const routing = await loadShardRouting(o.store, plan);
   const workDir = o.workDir ?? (await mkdtemp(join(tmpdir(), `shardfleet-worker-${o.runId}-${o.worker.index}-`)));
@@ -162,7 +164,8 @@ export interface PublishRunOptions {
  * publishes the manifest and moves `_CURRENT`.
  * @throws ShardCoverageError listing every shard that has no receipt or a missing / mismatched
  *   file (nothing is published); SnapshotNotFoundError when the run has no plan;
- *   PreconditionFailedError when another publisher moved `_CURRENT` concurrently.
+ *   PreconditionFailedError when another publisher moved `_CURRENT` concurrently;
+ *   ConfigValidationError when the store holds a shardyfusion snapshot (foreign-prefix.ts).
  */
 export async function publishRun(o: PublishRunOptions): Promise<BuildResult> {
   await assertNotShardyfusionPrefix(o.store, 'publish');

@@ -33,7 +33,7 @@ import {
 } from '../common/errors.ts';
 import type { ObjectInfo, ObjectStore } from '../common/storage/object-store.ts';
 import { getPointerBytes, readManifest } from '../common/store-reads.ts';
-import { refuseShardyfusionPointer } from './foreign-prefix.ts';
+import { assertNotShardyfusionPrefix } from './foreign-prefix.ts';
 import { movePointer } from './publish.ts';
 
 /** One published run, as listed by {@link listRuns}. */
@@ -152,7 +152,8 @@ export async function rollback(store: ObjectStore, target: { runId: string } | {
     if (!(err instanceof ManifestParseError)) throw err;
     pointerError = err;
   }
-  refuseShardyfusionPointer(store, state?.pointer, 'roll back');
+  // After rollback's own read of _CURRENT: its conditional write must stay against that read's etag.
+  await assertNotShardyfusionPrefix(store, 'roll back');
   const runs = await loadRuns(store);
 
   let chosen: LoadedRun;
@@ -223,9 +224,9 @@ export async function cleanup(store: ObjectStore, options: CleanupOptions): Prom
 
   // runs/ first, then manifests: a run that publishes its manifest in between is seen with its
   // manifest, never as an orphan.
+  await assertNotShardyfusionPrefix(store, 'clean up');
   const runObjects = groupByRun(await store.list('runs/'));
   const state = await readPointer(store);
-  refuseShardyfusionPointer(store, state?.pointer, 'clean up');
   const runs = await loadRuns(store);
   const currentRef = state?.pointer.manifest_ref;
 

@@ -29,6 +29,7 @@
  *   it is not used. A LanceDB or composite shard lists every file the store holds under its folder,
  *   with the listed sizes (only the sizes, not the content, can be checked against the store).
  */
+import { quoteInput } from '../../common/bounded-text.ts';
 import { ManifestParseError } from '../../common/errors.ts';
 import { validateWith } from '../../common/json-schema-parse.ts';
 import { ManifestSchema, shardDirName, type FileEntry, type Manifest, type ObjectRef, type ShardEntry, type ShardingSpec } from '../../common/manifest.ts';
@@ -52,6 +53,17 @@ const METRICS: Record<string, Manifest['index']['metric']> = { l2: 'l2', cosine:
 const KEY_TYPES: Record<string, 'string' | 'int' | 'bytes'> = { utf8: 'string', u64be: 'int', u32be: 'int', raw: 'bytes' };
 
 type Layout = ShardyfusionOrigin['layout'];
+
+/**
+ * A manifest value for an error message, bounded: a string quoted (at most 64 characters of it,
+ * quoteInput), anything else as its JSON text cut the same way (no quotes around it).
+ */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return quoteInput(value);
+  const text = value === undefined ? 'absent' : (JSON.stringify(value) ?? String(value));
+  const quoted = quoteInput(text);
+  return quoted.startsWith('"') && text.length <= 64 ? text : quoted;
+}
 
 /** The vector section of `custom` (`custom.vector`), loosely typed as shardyfusion writes it. */
 interface VectorMeta {
@@ -98,12 +110,12 @@ export async function translateShardyfusionManifest(store: ObjectStore, key: str
   }
   const vm = vector as VectorMeta;
   const dim = Number(vm.dim);
-  if (!Number.isInteger(dim) || dim < 1) fail(`custom.vector.dim is ${JSON.stringify(vm.dim)}, not a positive integer`);
+  if (!Number.isInteger(dim) || dim < 1) fail(`custom.vector.dim is ${shown(vm.dim)}, not a positive integer`);
   const metricName = vm.metric === undefined ? 'cosine' : String(vm.metric);
-  const metric = METRICS[metricName] ?? fail(`custom.vector.metric ${JSON.stringify(metricName)} is not one of ${Object.keys(METRICS).join(', ')}`);
+  const metric = METRICS[metricName] ?? fail(`custom.vector.metric ${shown(metricName)} is not one of shardyfusion's metrics ${Object.keys(METRICS).join(', ')}`);
   const numDbs = bm.num_dbs;
   for (const r of rows) {
-    if (r.db_id >= numDbs) fail(`shards row db_id ${r.db_id} is not below num_dbs ${numDbs}`);
+    if (r.db_id >= numDbs) fail(`shards row with db_id ${r.db_id} is not below build_meta.num_dbs ${numDbs} (shard ids run from 0 to ${numDbs - 1})`);
   }
 
   const urlOf = (url: string, field: string): string => keyUnderPrefix(url, bm.s3_prefix, `${what} ${field}`);
@@ -118,7 +130,7 @@ export async function translateShardyfusionManifest(store: ObjectStore, key: str
   let layout: Layout = 'vector';
   let backend: Manifest['index']['backend'];
   if (unified) {
-    const pair = `${String(vm.backend)} + ${String(vm.kv_backend)}`;
+    const pair = `${shown(vm.backend)} + ${shown(vm.kv_backend)}`;
     if (vm.backend === 'sqlite-vec' && vm.kv_backend === 'sqlite-vec') layout = 'unified';
     else if (vm.backend === 'lancedb' && vm.kv_backend === 'slatedb') layout = 'composite';
     else fail(`custom.vector backend + kv_backend ${pair} is not served (served: sqlite-vec + sqlite-vec, lancedb + slatedb)`);
@@ -128,8 +140,8 @@ export async function translateShardyfusionManifest(store: ObjectStore, key: str
   }
   if (backend === 'sqlite-vec' && metric === 'dot') fail('metric dot_product with sqlite-vec shards (sqlite-vec has no dot product)');
 
-  const sharding = await shardingOf(store, bm, vm, unified, numDbs, dim, urlOf, fail);
-  const kv = unified ? { backend: layout === 'unified' ? ('sqlite' as const) : ('slatedb' as const), key_type: KEY_TYPES[bm.key_encoding] ?? fail(`build_meta.key_encoding ${JSON.stringify(bm.key_encoding)} is not one of ${Object.keys(KEY_TYPES).join(', ')}`), key_encoding: bm.key_encoding as 'utf8' | 'u64be' | 'u32be' | 'raw' } : undefined;
+  const sharding = await shardingOf(store, bm, vm, unified, numDbs, urlOf, fail);
+  const kv = unified ? { backend: layout === 'unified' ? ('sqlite' as const) : ('slatedb' as const), key_type: KEY_TYPES[bm.key_encoding] ?? fail(`build_meta.key_encoding ${shown(bm.key_encoding)} is not one of ${Object.keys(KEY_TYPES).join(', ')}`), key_encoding: bm.key_encoding as 'utf8' | 'u64be' | 'u32be' | 'raw' } : undefined;
 
   const byId = new Map(rows.map((r) => [r.db_id, r]));
   const shards: ShardEntry[] = [];
@@ -153,7 +165,7 @@ export async function translateShardyfusionManifest(store: ObjectStore, key: str
   }
 
   const createdAt = Date.parse(bm.created_at);
-  if (!Number.isFinite(createdAt)) fail(`build_meta.created_at ${JSON.stringify(bm.created_at.slice(0, 64))} is not a timestamp`);
+  if (!Number.isFinite(createdAt)) fail(`build_meta.created_at ${shown(bm.created_at)} is not a timestamp`);
   const origin: ShardyfusionOrigin = {
     format_version: SHARDYFUSION_MANIFEST_FORMAT_VERSION,
     s3_prefix: bm.s3_prefix,
@@ -248,7 +260,6 @@ async function shardingOf(
   vm: VectorMeta,
   unified: boolean,
   numDbs: number,
-  dim: number,
   urlOf: (url: string, field: string) => string,
   fail: (m: string) => never,
 ): Promise<ShardingSpec> {
@@ -269,15 +280,15 @@ async function shardingOf(
   if (unified) {
     const strategy = bm.sharding.strategy;
     if (strategy === 'hash') {
-      if (bm.sharding.hash_algorithm !== undefined && bm.sharding.hash_algorithm !== 'xxh3_64') fail(`build_meta.sharding.hash_algorithm ${JSON.stringify(bm.sharding.hash_algorithm)} is not xxh3_64`);
+      if (bm.sharding.hash_algorithm !== undefined && bm.sharding.hash_algorithm !== 'xxh3_64') fail(`build_meta.sharding.hash_algorithm ${shown(bm.sharding.hash_algorithm)} is not xxh3_64 (the only key hash shardyfusion routes with)`);
       return { strategy: 'hash', num_dbs: numDbs, num_probes: numDbs, hash: { algorithm: 'xxh3_64', seed: 0 } };
     }
     if (strategy === 'cel') return celOf(bm.sharding, 'build_meta.sharding');
-    return fail(`build_meta.sharding.strategy ${JSON.stringify(strategy)} is not hash or cel`);
+    return fail(`build_meta.sharding.strategy ${shown(strategy)} is not hash or cel (the strategies of a shardyfusion KV + vector snapshot)`);
   }
   const strategy = vm.sharding_strategy === undefined ? 'explicit' : String(vm.sharding_strategy);
   const probes = vm.num_probes === undefined ? 1 : Number(vm.num_probes);
-  if (!Number.isInteger(probes) || probes < 1) fail(`custom.vector.num_probes ${JSON.stringify(vm.num_probes)} is not a positive integer`);
+  if (!Number.isInteger(probes) || probes < 1) fail(`custom.vector.num_probes ${shown(vm.num_probes)} is not a positive integer`);
   const numProbes = Math.min(probes, numDbs);
   switch (strategy) {
     case 'cluster': {
@@ -296,6 +307,6 @@ async function shardingOf(
     case 'cel':
       return celOf(vm, 'custom.vector');
     default:
-      return fail(`custom.vector.sharding_strategy ${JSON.stringify(strategy)} is not one of cluster, lsh, explicit, cel (dim ${dim})`);
+      return fail(`custom.vector.sharding_strategy ${shown(strategy)} is not one of cluster, lsh, explicit, cel (shardyfusion's vector strategies)`);
   }
 }

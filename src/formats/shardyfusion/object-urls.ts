@@ -3,6 +3,7 @@
  * `centroids_ref`, `hyperplanes_ref`). shardfleet reads a snapshot from wherever it is now (another
  * bucket, a local copy), so each URL becomes a key relative to the served prefix.
  */
+import { quoteInput } from '../../common/bounded-text.ts';
 import { ManifestParseError } from '../../common/errors.ts';
 import { objectKeyProblem } from '../../common/storage/object-store.ts';
 
@@ -19,7 +20,7 @@ export const SHARDYFUSION_MANIFESTS_DIR = 'manifests/';
 export function keyUnderPrefix(url: string, prefixUrl: string, what: string): string {
   const prefix = prefixUrl.endsWith('/') ? prefixUrl : `${prefixUrl}/`;
   if (!url.startsWith(prefix)) {
-    throw new ManifestParseError(`${what} ${JSON.stringify(url)} is not under the snapshot's s3_prefix ${JSON.stringify(prefixUrl)}`);
+    throw new ManifestParseError(`${what} ${quoteInput(url)} is not under the snapshot's s3_prefix ${quoteInput(prefixUrl)} (every URL in a shardyfusion manifest is read relative to it)`);
   }
   return checkedKey(url.slice(prefix.length), url, what);
 }
@@ -34,13 +35,13 @@ export function manifestKeyOfUrl(url: string, what: string): string {
   const at = url.lastIndexOf(`/${SHARDYFUSION_MANIFESTS_DIR}`);
   if (at < 0) {
     if (url.startsWith(SHARDYFUSION_MANIFESTS_DIR)) return checkedKey(url, url, what);
-    throw new ManifestParseError(`${what} ${JSON.stringify(url)} does not name a manifest under a ${SHARDYFUSION_MANIFESTS_DIR} folder`);
+    throw new ManifestParseError(`${what} ${quoteInput(url)} does not name a manifest under a ${SHARDYFUSION_MANIFESTS_DIR} folder`);
   }
   return checkedKey(url.slice(at + 1), url, what);
 }
 
 function checkedKey(key: string, url: string, what: string): string {
   const problem = objectKeyProblem(key.endsWith('/') ? key.slice(0, -1) : key);
-  if (problem !== undefined) throw new ManifestParseError(`${what} ${JSON.stringify(url)} gives the key ${JSON.stringify(key)}: ${problem}`);
+  if (problem !== undefined) throw new ManifestParseError(`${what} ${quoteInput(url)} gives the key ${quoteInput(key)} under the prefix, which is not a valid object key (${problem})`);
   return key;
 }

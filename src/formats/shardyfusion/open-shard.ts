@@ -39,6 +39,11 @@ export interface ShardyfusionShardSpec {
    * (`build_meta.key_encoding`); absent for vector-only snapshots.
    */
   kv?: { backend: KvSpec['backend']; keyType: KvKeyType; keyEncoding: ShardyfusionKeyEncoding };
+  /**
+   * The shard's folder relative to the snapshot prefix (`ShardEntry.url`, e.g.
+   * `shards/run_id=<id>/db=00002/attempt=00/`): names the store object in messages.
+   */
+  shardUrl?: string;
   /** Check `shard.db` against `shard.sidecar`'s MD5 ETag before opening (default true). */
   verifySidecar?: boolean;
 }
@@ -52,7 +57,7 @@ type ShardyfusionKvSpec = KvSpec;
  *   unified (`sqlite`) one, or no valid `kv.key_encoding`.
  */
 export function shardyfusionShardSpec(manifest: Manifest, entry: ShardEntry): ShardyfusionShardSpec {
-  const spec: ShardyfusionShardSpec = { backend: manifest.index.backend, dim: manifest.index.dim, metric: manifest.index.metric, rowCount: entry.vector_count };
+  const spec: ShardyfusionShardSpec = { backend: manifest.index.backend, dim: manifest.index.dim, metric: manifest.index.metric, rowCount: entry.vector_count, shardUrl: entry.url };
   const kv = manifest.kv as ShardyfusionKvSpec | undefined;
   if (kv !== undefined) {
     const encoding = kv.key_encoding;
@@ -107,7 +112,7 @@ export async function openShardyfusionShardWith(
   }
   if (spec.backend !== 'sqlite-vec') throw new VectorIndexError(`shard ${dbId} (${dir}): shardyfusion writes no ${spec.backend} shards`);
   if (spec.verifySidecar !== false) {
-    const check = await verifyShardDbAgainstSidecar(dir, dbId, SHARDYFUSION_SHARD_DB);
+    const check = await verifyShardDbAgainstSidecar(dir, dbId, SHARDYFUSION_SHARD_DB, spec.shardUrl === undefined ? undefined : spec.shardUrl + SHARDYFUSION_SHARD_DB);
     onSidecarCheck?.(check);
   }
   const index = ShardyfusionSqliteVecReader.open(dir, dbId, { dim: spec.dim, metric: spec.metric, rowCount: spec.rowCount });

@@ -6,6 +6,7 @@
  * `manifest_ref` is an absolute URL; there is no `published_at` and no history (`previous`).
  */
 import { z } from 'zod';
+import { quoteInput } from '../../common/bounded-text.ts';
 import { ManifestParseError } from '../../common/errors.ts';
 import { manifestKeyOfUrl } from './object-urls.ts';
 
@@ -20,6 +21,9 @@ const ShardyfusionPointerSchema = z.object({
   updated_at: z.string(),
 });
 
+/** The fields every shardyfusion pointer has (manifest_store.py:212-225, manifest.py:157-164). */
+const POINTER_FIELDS = ['format_version', 'manifest_content_type', 'manifest_ref', 'run_id', 'updated_at'] as const;
+
 /** The fields of shardfleet's CurrentPointer a shardyfusion pointer translates to (validated by the caller). */
 export interface TranslatedPointer {
   format_version: 1;
@@ -30,13 +34,29 @@ export interface TranslatedPointer {
 }
 
 /**
+ * True when `bytes` is a JSON object with shardyfusion's `manifest_content_type` field (a field
+ * only shardyfusion's pointer has), whether or not the rest of it is valid.
+ */
+export function isShardyfusionPointerShape(bytes: Buffer | string): boolean {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8'));
+  } catch {
+    return false;
+  }
+  return typeof raw === 'object' && raw !== null && !Array.isArray(raw) && 'manifest_content_type' in raw;
+}
+
+/**
  * When `bytes` is a shardyfusion pointer (a JSON object with `manifest_content_type`), its
  * translation: `manifest_ref` becomes the key relative to the prefix (`manifests/…/manifest`),
  * `updated_at` becomes `published_at` (RFC 3339, UTC). Otherwise undefined (not JSON, or another
  * pointer: the caller parses it as its own).
  * @param key names the pointer in errors.
- * @throws ManifestParseError naming the pointer when it is a shardyfusion pointer but malformed
- *   (a field missing, an unknown content type, a timestamp that does not parse).
+ * @throws ManifestParseError naming the pointer and the field when it is a shardyfusion pointer
+ *   but malformed (a field missing or of the wrong type, an unknown content type, a timestamp
+ *   that does not parse, a manifest_ref with no `manifests/` folder); values are quoted to at
+ *   most 64 characters.
  */
 export function parseShardyfusionPointer(bytes: Buffer | string, key: string): TranslatedPointer | undefined {
   let raw: unknown;
@@ -47,6 +67,10 @@ export function parseShardyfusionPointer(bytes: Buffer | string, key: string): T
   }
   if (typeof raw !== 'object' || raw === null || !('manifest_content_type' in raw)) return undefined;
   const what = `pointer ${key} (shardyfusion)`;
+  const absent = POINTER_FIELDS.filter((f) => !(f in raw) || (raw as Record<string, unknown>)[f] === null);
+  if (absent.length > 0) {
+    throw new ManifestParseError(`${what} has no ${absent.join(', ')} (shardyfusion's pointer always carries ${POINTER_FIELDS.join(', ')})`);
+  }
   const parsed = ShardyfusionPointerSchema.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
@@ -54,10 +78,10 @@ export function parseShardyfusionPointer(bytes: Buffer | string, key: string): T
   }
   const p = parsed.data;
   if (p.manifest_content_type !== SHARDYFUSION_MANIFEST_CONTENT_TYPE) {
-    throw new ManifestParseError(`${what} has manifest_content_type ${JSON.stringify(p.manifest_content_type)}; only ${SHARDYFUSION_MANIFEST_CONTENT_TYPE} (shardyfusion's SQLite manifest) can be read`);
+    throw new ManifestParseError(`${what} has manifest_content_type ${quoteInput(p.manifest_content_type)}; only ${SHARDYFUSION_MANIFEST_CONTENT_TYPE} (shardyfusion's SQLite manifest) can be read`);
   }
   const time = Date.parse(p.updated_at);
-  if (!Number.isFinite(time)) throw new ManifestParseError(`${what} has updated_at ${JSON.stringify(p.updated_at.slice(0, 64))}, not a timestamp`);
+  if (!Number.isFinite(time)) throw new ManifestParseError(`${what} has updated_at ${quoteInput(p.updated_at)}, not a timestamp`);
   return {
     format_version: 1,
     manifest_ref: manifestKeyOfUrl(p.manifest_ref, `${what} manifest_ref`),

@@ -68,12 +68,16 @@ async function md5OfFile(file: string): Promise<string> {
  * whole `shard.db` once (measured: about 10 ms for a 3.3 MB shard).
  * @param dir the shard's local folder.
  * @param dbId the shard id, for messages.
+ * @param dbFileName the file name of the database in `dir` (default `shard.db`).
+ * @param objectKey the store key `shard.db` was downloaded from (e.g.
+ *   `shards/run_id=<id>/db=00002/attempt=00/shard.db`), named first in messages so the user
+ *   knows which object of the snapshot is bad; default: the local path only.
  * @returns what could be established (see {@link SidecarCheck}).
- * @throws VectorIndexError naming the shard and both files when the MD5 of `shard.db` differs
+ * @throws VectorIndexError naming the shard, the object and both files when the MD5 of `shard.db` differs
  *   from the sidecar's MD5 ETag (the file is not the one shardyfusion uploaded), or when
  *   `shard.db` cannot be read.
  */
-export async function verifyShardDbAgainstSidecar(dir: string, dbId: number, dbFileName = 'shard.db'): Promise<SidecarCheck> {
+export async function verifyShardDbAgainstSidecar(dir: string, dbId: number, dbFileName = 'shard.db', objectKey?: string): Promise<SidecarCheck> {
   const sidecarFile = join(dir, SHARDYFUSION_SIDECAR);
   const dbFile = join(dir, dbFileName);
   let prefix: Buffer;
@@ -100,11 +104,12 @@ export async function verifyShardDbAgainstSidecar(dir: string, dbId: number, dbF
   try {
     md5 = await md5OfFile(dbFile);
   } catch (err) {
-    throw new VectorIndexError(`shard ${dbId} (${dbFile}): cannot read the file to check it against ${SHARDYFUSION_SIDECAR}: ${errorMessage(err)}`, { cause: err });
+    throw new VectorIndexError(`shard ${dbId} ${objectKey === undefined ? '' : `file ${objectKey} `}(${dbFile}): cannot read the file to check it against ${SHARDYFUSION_SIDECAR}: ${errorMessage(err)}`, { cause: err });
   }
   if (md5 !== expected) {
+    const file = objectKey === undefined ? `(${dbFile})` : `file ${objectKey} (downloaded to ${dbFile})`;
     throw new VectorIndexError(
-      `shard ${dbId} (${dbFile}): the file's MD5 is ${md5}, but ${sidecarFile} binds the ETag ${parsed.tag} shardyfusion read after uploading it: the file is not the one shardyfusion wrote (corrupt or replaced)`,
+      `shard ${dbId} ${file}: the file's MD5 is ${md5}, but ${sidecarFile} binds the ETag ${parsed.tag} shardyfusion read after uploading it: the file is not the one shardyfusion wrote (corrupt or replaced)`,
     );
   }
   return { status: 'verified', md5 };
