@@ -3,11 +3,16 @@
  * sidecar ConfigMap) and PrometheusRule alerts: every PromQL expression names only metrics a real
  * router and a real shard node export (their `/metrics` scraped on 127.0.0.1), the checker itself
  * catches wrong names, the ConfigMap carries the sidecar label and the dashboard verbatim, and the
- * rules have the PrometheusRule shape with the thresholds from values.yaml. Rendering needs Go (see
- * test/helpers/helm-render.ts); the dashboard file and the checker are tested without it.
+ * rules have the PrometheusRule shape with the thresholds from values.yaml. Where Prometheus'
+ * promtool is installed (Debian package `prometheus`), every dashboard query and every rule is also
+ * parsed by Prometheus itself (`promtool check rules`) and the alerts are run on synthetic series
+ * (`promtool test rules`). Rendering needs Go (see test/helpers/helm-render.ts); the dashboard file
+ * and the checker are tested without it.
  */
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { Ajv } from 'ajv';
@@ -161,6 +166,43 @@ describe('Grafana dashboard dashboards/shardfleet.json', () => {
   });
 });
 
+/** Why promtool cannot run here (undefined when it can). */
+const promtoolMissing = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).error !== undefined ? 'promtool is missing: apt-get install prometheus' : undefined;
+if (promtoolMissing !== undefined) process.stdout.write(`# skipping the promtool checks: ${promtoolMissing}\n`);
+
+/** Runs promtool with `files` (name -> text) written to a temp folder; returns its output, throws on failure. */
+function promtool(args: (dir: string) => string[], files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'shardfleet-promtool-'));
+  try {
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    const r = spawnSync('promtool', args(dir), { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`promtool ${args(dir).join(' ')} failed:\n${r.stdout}${r.stderr}`);
+    return r.stdout + r.stderr;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A dashboard query as plain PromQL: Grafana's variables replaced by what they stand for. */
+function plainPromQL(expr: string): string {
+  return expr.replaceAll('$__rate_interval', '1m').replaceAll('$namespace', '.*');
+}
+
+describe('Prometheus parses every dashboard query (promtool check rules)', { skip: promtoolMissing }, () => {
+  test('each panel query, as a recording rule, is valid PromQL', () => {
+    const dashboard = JSON.parse(readFileSync(DASHBOARD_FILE, 'utf8')) as Dashboard;
+    const exprs = dashboardExpressions(dashboard).filter((x) => !x.where.startsWith('variable '));
+    const rules = { groups: [{ name: 'dashboard', rules: exprs.map((x, i) => ({ record: `dashboard:query_${i}`, expr: plainPromQL(x.expr) })) }] };
+    const out = promtool((dir) => ['check', 'rules', join(dir, 'rules.json')], { 'rules.json': JSON.stringify(rules) });
+    assert.match(out, new RegExp(`SUCCESS: ${exprs.length} rules found`));
+  });
+
+  test('a malformed query fails the check (the check itself can fail)', () => {
+    const rules = { groups: [{ name: 'dashboard', rules: [{ record: 'dashboard:bad', expr: 'sum by (le (rate(x[1m]))' }] }] };
+    assert.throws(() => promtool((dir) => ['check', 'rules', join(dir, 'rules.json')], { 'rules.json': JSON.stringify(rules) }), /failed/);
+  });
+});
+
 const rendererMissing = helmRendererMissing();
 if (rendererMissing !== undefined) process.stdout.write(`# skipping the dashboard and alert rendering tests: ${rendererMissing}\n`);
 
@@ -234,6 +276,57 @@ describe('helm chart: dashboard ConfigMap and PrometheusRule', { skip: rendererM
     }
     assert.deepEqual(names, ['ShardfleetRedundancyLost', 'ShardfleetShardsUnavailable', 'ShardfleetPendingRunStuck', 'ShardfleetPartialAnswers', 'ShardfleetErrorRate', 'ShardfleetSnapshotTooOld']);
     assert.deepEqual(problems, []);
+  });
+
+  test('Prometheus parses the rendered rules and fires each alert on synthetic series (promtool)', { skip: promtoolMissing }, () => {
+    const spec = find(renderChart(ON), 'PrometheusRule', 'demo-shardfleet').spec as { groups: Array<{ name: string; rules: Array<Record<string, unknown>> }> };
+    // check rules: PromQL and the annotation templates, as Prometheus loads them.
+    assert.match(promtool((dir) => ['check', 'rules', join(dir, 'rules.json')], { 'rules.json': JSON.stringify(spec) }), /SUCCESS: 6 rules found/);
+    // test rules: the alerts on series of this release (namespace search) and of another namespace
+    // that the default selector must ignore. Annotations are left out (their values are humanized).
+    const bare = { groups: spec.groups.map((g) => ({ ...g, rules: g.rules.map(({ annotations: _a, ...r }) => r) })) };
+    const mine = (name: string, labels = ''): string => `${name}{namespace="search",job="demo-shardfleet-router"${labels}}`;
+    const requests = 'shardfleet_router_request_duration_seconds_count';
+    const tests = {
+      rule_files: ['rules.json'],
+      evaluation_interval: '1m',
+      tests: [
+        {
+          interval: '1m',
+          input_series: [
+            { series: mine('shardfleet_router_under_replicated_shards'), values: '0 0 2x40' },
+            { series: mine('shardfleet_router_shard_coverage_ratio'), values: '1x40' },
+            { series: 'shardfleet_router_shard_coverage_ratio{namespace="other",job="demo-shardfleet-router"}', values: '0x40' },
+            { series: mine('shardfleet_router_pending_run_seconds', ',run_id="r2"'), values: '0+60x40' },
+            { series: mine(requests, ',rpc="Search",outcome="ok"'), values: '0+600x40' },
+            { series: mine(requests, ',rpc="Search",outcome="unavailable"'), values: '0+60x40' },
+            { series: mine('shardfleet_router_partial_responses_total', ',rpc="Search"'), values: '0+30x40' },
+            { series: mine('shardfleet_router_snapshot_age_seconds'), values: '172000+60x40' },
+          ],
+          alert_rule_test: [
+            { eval_time: '5m', alertname: 'ShardfleetRedundancyLost', exp_alerts: [] },
+            { eval_time: '13m', alertname: 'ShardfleetRedundancyLost', exp_alerts: [{ exp_labels: { severity: 'warning' } }] },
+            { eval_time: '30m', alertname: 'ShardfleetShardsUnavailable', exp_alerts: [] },
+            { eval_time: '29m', alertname: 'ShardfleetPendingRunStuck', exp_alerts: [] },
+            { eval_time: '31m', alertname: 'ShardfleetPendingRunStuck', exp_alerts: [{ exp_labels: { severity: 'warning', run_id: 'r2' } }] },
+            { eval_time: '20m', alertname: 'ShardfleetErrorRate', exp_alerts: [{ exp_labels: { severity: 'warning' } }] },
+            { eval_time: '20m', alertname: 'ShardfleetPartialAnswers', exp_alerts: [{ exp_labels: { severity: 'warning' } }] },
+            { eval_time: '10m', alertname: 'ShardfleetSnapshotTooOld', exp_alerts: [] },
+            { eval_time: '30m', alertname: 'ShardfleetSnapshotTooOld', exp_alerts: [{ exp_labels: { severity: 'warning' } }] },
+          ],
+        },
+      ],
+    };
+    assert.match(promtool((dir) => ['test', 'rules', join(dir, 'tests.json')], { 'rules.json': JSON.stringify(bare), 'tests.json': JSON.stringify(tests) }), /SUCCESS/);
+    // The same series under a threshold above them: nothing fires where it fired above.
+    const quiet = find(
+      renderChart(ON, { metrics: { prometheusRule: { errorRate: { ratio: 0.5 }, partialAnswers: { ratio: 0.5 }, pendingRunStuck: { minutes: 60 }, snapshotTooOld: { hours: 100 } } } }),
+      'PrometheusRule',
+      'demo-shardfleet',
+    ).spec as typeof spec;
+    const quietBare = { groups: quiet.groups.map((g) => ({ ...g, rules: g.rules.map(({ annotations: _a, ...r }) => r) })) };
+    const quietTests = { ...tests, tests: [{ ...tests.tests[0], alert_rule_test: tests.tests[0].alert_rule_test.filter((t) => t.alertname !== 'ShardfleetRedundancyLost').map((t) => ({ ...t, exp_alerts: [] })) }] };
+    assert.match(promtool((dir) => ['test', 'rules', join(dir, 'tests.json')], { 'rules.json': JSON.stringify(quietBare), 'tests.json': JSON.stringify(quietTests) }), /SUCCESS/);
   });
 
   test('thresholds, windows, severities and the selector come from values; alerts can be switched off one by one', () => {
