@@ -62,6 +62,31 @@ def query_range(base, expr, start, end, step):
     return body["data"]["result"]
 
 
+def query_instant(base, expr, at):
+    """The result of one instant query at `at`: a list of {metric, value}."""
+    q = urllib.parse.urlencode({"query": expr, "time": at})
+    try:
+        with urllib.request.urlopen(f"{base}/api/v1/query?{q}", timeout=30) as r:
+            body = json.load(r)
+    except urllib.error.HTTPError as e:
+        sys.exit(f"Prometheus refused {expr!r}: {e.read().decode()}")
+    return body["data"]["result"]
+
+
+def with_gaps(values, step_s):
+    """(times, values) of a range result, with NaN where samples are missing (no line across gaps)."""
+    xs, ys, last = [], [], None
+    for t, v in values:
+        t = float(t)
+        if last is not None and t - last > 2.5 * step_s:
+            xs.append(datetime.fromtimestamp(last + step_s))
+            ys.append(float("nan"))
+        xs.append(datetime.fromtimestamp(t))
+        ys.append(float(v))
+        last = t
+    return xs, ys
+
+
 def legend(fmt_text, metric):
     """legendFormat with {{label}} replaced by the series' labels."""
     return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: metric.get(m.group(1), ""), fmt_text or "") or json.dumps(metric)
@@ -73,11 +98,12 @@ def main():
     ap.add_argument("--prometheus", required=True, help="base URL, e.g. http://127.0.0.1:9090")
     ap.add_argument("--start", type=float, required=True, help="unix seconds")
     ap.add_argument("--end", type=float, required=True, help="unix seconds")
-    ap.add_argument("--step", default="5s")
+    ap.add_argument("--step", default="5s", help="seconds between points, e.g. 5s")
     ap.add_argument("--rate-interval", default="30s", help="what $__rate_interval stands for")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
 
+    step_s = float(re.sub(r"s$", "", args.step))
     dash = json.load(open(args.dashboard))
     panels = dash["panels"]
     rows = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in panels)
@@ -102,9 +128,12 @@ def main():
         series = []
         for t in p.get("targets", []):
             expr = t["expr"].replace("$__rate_interval", args.rate_interval).replace("$namespace", ".*")
+            if p["type"] == "stat":  # the value at the end, as Grafana's lastNotNull of live series
+                for s in query_instant(args.prometheus, expr, args.end):
+                    series.append((legend(t.get("legendFormat"), s["metric"]), [], [float(s["value"][1])]))
+                continue
             for s in query_range(args.prometheus, expr, args.start, args.end, args.step):
-                xs = [datetime.fromtimestamp(float(v[0])) for v in s["values"]]
-                ys = [float(v[1]) for v in s["values"]]
+                xs, ys = with_gaps(s["values"], step_s)
                 series.append((legend(t.get("legendFormat"), s["metric"]), xs, ys))
         if p["type"] == "stat":
             ax.axis("off")
