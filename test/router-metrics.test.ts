@@ -1,7 +1,8 @@
 /**
  * The router's Prometheus endpoint after a few searches against fake shard nodes: request and
  * node-call latency histograms, fan-out width, retries, hedges, partial answers, coverage
- * failures, the served run and the snapshot age.
+ * failures, the served run and the snapshot age, shards per query, shards under R ready replicas
+ * and a pending run.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,10 +17,11 @@ const RUN = 'run-m';
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let nodes: FakeShardNode[];
 let t: TestRouter;
+let store: FileObjectStore;
 
 before(async () => {
   dir = await tempDir('router-metrics');
-  const store = new FileObjectStore(join(dir.path, 'store'));
+  store = new FileObjectStore(join(dir.path, 'store'));
   await publishFakeRun(store, RUN, 4, 1);
   nodes = [await FakeShardNode.start('a'), await FakeShardNode.start('b')];
   for (const n of nodes) n.runs.set(RUN, { loaded: [0, 1, 2, 3] });
@@ -54,6 +56,10 @@ test('/metrics shows the router metrics after a few searches', async () => {
   assert.equal(promSample(text, 'shardfleet_router_coverage_failures_total', { rpc: 'Search' }), 1);
   assert.equal(promSample(text, 'shardfleet_router_partial_responses_total', { rpc: 'Search' }), 1);
   assert.equal(promSample(text, 'shardfleet_router_fanout_nodes_count', { rpc: 'Search' }), 6);
+  assert.equal(promSample(text, 'shardfleet_router_query_shards_count', { rpc: 'Search' }), 6, 'one observation per query');
+  assert.equal(promSample(text, 'shardfleet_router_query_shards_sum', { rpc: 'Search' }), 24, 'every query asked its 4 shards');
+  assert.equal(promSample(text, 'shardfleet_router_under_replicated_shards'), 0);
+  assert.deepEqual(promSamples(text, 'shardfleet_router_pending_run_seconds'), [], 'no series while no run is pending');
   assert.ok((promSample(text, 'shardfleet_router_retries_total') ?? 0) >= 2, 'the failing shard was retried on its other replica');
   assert.ok((promSample(text, 'shardfleet_router_hedges_total') ?? 0) >= 1);
   assert.ok((promSample(text, 'shardfleet_router_node_rpc_duration_seconds_count', { node: 'a', outcome: 'ok' }) ?? 0) >= 1);
@@ -83,4 +89,31 @@ test('node_inflight_searches counts the shard searches in flight per node, and r
     for (const n of nodes) n.delayMs = 0;
   }
   await waitUntil('no search in flight', async () => total(await inflight()) === 0);
+});
+
+test('under_replicated_shards counts shards below R ready replicas (none included); pending_run_seconds names a run not served yet', async () => {
+  const scrape = async (): Promise<string> => (await fetch(`http://${t.router.metricsAddress}/metrics`)).text();
+  const [a, b] = nodes;
+  try {
+    b.runs.set(RUN, { loaded: [0, 1] });
+    await waitUntil('shards 2 and 3 to count as under-replicated', async () => promSample(await scrape(), 'shardfleet_router_under_replicated_shards') === 2);
+    a.runs.set(RUN, { loaded: [0] });
+    // Shard 1 has one ready replica, shards 2 and 3 none.
+    await waitUntil('shards without a ready replica to count too', async () => promSample(await scrape(), 'shardfleet_router_under_replicated_shards') === 3);
+    assert.equal(promSample(await scrape(), 'shardfleet_router_shard_coverage_ratio'), 0.5);
+  } finally {
+    for (const n of nodes) n.runs.set(RUN, { loaded: [0, 1, 2, 3] });
+  }
+  await waitUntil('redundancy to be back', async () => promSample(await scrape(), 'shardfleet_router_under_replicated_shards') === 0);
+
+  const NEXT = 'run-m2';
+  await publishFakeRun(store, NEXT, 4, 2);
+  await waitUntil('the new run to be pending', async () => promSamples(await scrape(), 'shardfleet_router_pending_run_seconds').length === 1);
+  await new Promise((res) => setTimeout(res, 1100));
+  const [sample] = promSamples(await scrape(), 'shardfleet_router_pending_run_seconds');
+  assert.equal(sample.labels.run_id, NEXT);
+  assert.ok(sample.value >= 1 && sample.value < 600, `pending for ${sample.value} s`);
+  for (const n of nodes) n.runs.set(NEXT, { loaded: [0, 1, 2, 3] });
+  await waitUntil('the router to serve the new run', async () => promSample(await scrape(), 'shardfleet_router_current_run', { run_id: NEXT }) === 1);
+  assert.deepEqual(promSamples(await scrape(), 'shardfleet_router_pending_run_seconds'), [], 'the series is gone once the run is served');
 });

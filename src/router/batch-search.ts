@@ -78,8 +78,9 @@ export async function batchSearch(backend: SearchBackend, req: BatchSearchReques
         `BatchSearch of ${req.queries.length} queries`,
         valid.map(({ p }) => p),
       );
-      const result = await fanOut(backend.fanOutDeps(snapshot), { runId: snapshot.manifest.run_id, queries: valid.map(({ p }) => p.fanOut), deadline, signal });
-      recordFanOut(metrics, 'BatchSearch', result);
+      const queries = valid.map(({ p }) => p.fanOut);
+      const result = await fanOut(backend.fanOutDeps(snapshot), { runId: snapshot.manifest.run_id, queries, deadline, signal });
+      recordFanOut(metrics, 'BatchSearch', result, queries);
       valid.forEach(({ p, i }, k) => {
         try {
           const response = assembleResponse(snapshot, p, result.queries[k], started, deadline);

@@ -14,6 +14,8 @@
  * - `shardfleet_router_node_call_queries{node}`: queries one SearchShards call carried (above 1
  *   for BatchSearch and when concurrent requests were coalesced).
  * - `shardfleet_router_fanout_nodes{rpc}`: nodes called in a request's first wave.
+ * - `shardfleet_router_query_shards{rpc}`: shards one query was sent to (its routing's probe
+ *   width; Search and BatchSearch, per query: a BatchSearch of n queries observes n times).
  * - `shardfleet_router_retries_total`, `shardfleet_router_hedges_total`: extra node calls.
  * - `shardfleet_router_partial_responses_total{rpc}`: answers with failed shards (per query).
  * - `shardfleet_router_coverage_failures_total{rpc}`: queries failed for coverage below min_coverage
@@ -21,6 +23,10 @@
  * - `shardfleet_router_current_run{run_id}`: 1 for the served run.
  * - `shardfleet_router_snapshot_age_seconds`: seconds since the served run was published.
  * - `shardfleet_router_shard_coverage_ratio`: fraction of the served run's shards with a ready replica.
+ * - `shardfleet_router_under_replicated_shards`: shards of the served run with fewer ready replicas
+ *   than R (R capped at the shard's owner count), those with none included ("redundancy lost").
+ * - `shardfleet_router_pending_run_seconds{run_id}`: seconds since the router first saw a published
+ *   run it does not serve yet (loading on the nodes, or failed); no series when none is pending.
  * - `shardfleet_router_ejected_nodes`, `shardfleet_router_node_ejections_total{node}`.
  * - `shardfleet_router_run_switches_total`, `shardfleet_router_refresh_errors_total`.
  */
@@ -35,6 +41,10 @@ export interface RouterGaugeState {
   snapshotAgeSeconds: number | undefined;
   /** Fraction of shards with a ready replica (0..1). */
   coverage: number;
+  /** Shards of the served run with fewer than R ready replicas (none included); 0 when nothing is served. */
+  underReplicatedShards: number;
+  /** The published run not served yet and seconds since the router first saw it (undefined when none). */
+  pendingRun: { runId: string; seconds: number } | undefined;
   /** Number of nodes currently ejected. */
   ejectedNodes: number;
   /** Shard searches sent and not yet answered, per node id (nodes with none may be left out). */
@@ -51,6 +61,8 @@ export class RouterMetrics {
   readonly nodeRpcDuration: Histogram<'node' | 'outcome'>;
   readonly nodeCallQueries: Histogram<'node'>;
   readonly fanOutWidth: Histogram<'rpc'>;
+  /** Shards one query was sent to. */
+  readonly queryShards: Histogram<'rpc'>;
   readonly retries: Counter;
   readonly hedges: Counter;
   readonly partialResponses: Counter<'rpc'>;
@@ -60,7 +72,15 @@ export class RouterMetrics {
   readonly ejectionsBlocked: Counter<'node'>;
   readonly runSwitches: Counter;
   readonly refreshErrors: Counter;
-  private state: () => RouterGaugeState = () => ({ runId: undefined, snapshotAgeSeconds: undefined, coverage: 0, ejectedNodes: 0, inflightSearches: new Map() });
+  private state: () => RouterGaugeState = () => ({
+    runId: undefined,
+    snapshotAgeSeconds: undefined,
+    coverage: 0,
+    underReplicatedShards: 0,
+    pendingRun: undefined,
+    ejectedNodes: 0,
+    inflightSearches: new Map(),
+  });
 
   /** @param registry where to register (default: a new router registry with process metrics). */
   constructor(readonly registry: Registry = createMetricsRegistry('router')) {
@@ -89,6 +109,13 @@ export class RouterMetrics {
     this.fanOutWidth = new Histogram({
       name: 'shardfleet_router_fanout_nodes',
       help: 'Shard nodes called in the first wave of a request',
+      labelNames: ['rpc'],
+      buckets: WIDTH_BUCKETS,
+      registers,
+    });
+    this.queryShards = new Histogram({
+      name: 'shardfleet_router_query_shards',
+      help: 'Shards one query was sent to (the routing probe width), per query',
       labelNames: ['rpc'],
       buckets: WIDTH_BUCKETS,
       registers,
@@ -144,6 +171,25 @@ export class RouterMetrics {
       registers,
       collect(this: Gauge) {
         this.set(metrics.state().coverage);
+      },
+    });
+    new Gauge({
+      name: 'shardfleet_router_under_replicated_shards',
+      help: "Shards of the served run with fewer ready replicas than the replication factor R (R capped at the shard's owners), those with none included",
+      registers,
+      collect(this: Gauge) {
+        this.set(metrics.state().underReplicatedShards);
+      },
+    });
+    new Gauge({
+      name: 'shardfleet_router_pending_run_seconds',
+      help: 'Seconds since the router first saw a published run (_CURRENT) it does not serve yet, run_id label; no series when none is pending',
+      labelNames: ['run_id'],
+      registers,
+      collect(this: Gauge<'run_id'>) {
+        this.reset();
+        const pending = metrics.state().pendingRun;
+        if (pending !== undefined) this.set({ run_id: pending.runId }, pending.seconds);
       },
     });
     new Gauge({

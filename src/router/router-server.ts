@@ -45,12 +45,12 @@ import { NodeLoad } from './replica-choice.ts';
 import { ReplicaState } from './replica-state.ts';
 import { computeHealth, snapshotAgeSeconds } from './router-health.ts';
 import { route, shardDetails, snapshotInfo } from './router-info.ts';
-import { RouterMetrics } from './router-metrics.ts';
+import { RouterMetrics, type RouterGaugeState } from './router-metrics.ts';
 import { enforceRateLimit, rateLimiterFromConfig } from './rate-limiter.ts';
 import type { RouterSnapshot } from './router-snapshot.ts';
 import { MAX_TOP_K, search, type SearchBackend } from './search-service.ts';
 import { resolveMaxResponseBytes } from '../common/work-bounds.ts';
-import { SnapshotWatcher, type RefreshOutcome } from './snapshot-watcher.ts';
+import { SnapshotWatcher, type PendingRun, type RefreshOutcome } from './snapshot-watcher.ts';
 
 const SERVICE = 'shardfleet.v1.Router';
 
@@ -449,12 +449,16 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     }
     return watcher.describe(previous);
   };
+  const pendingOf = (p: PendingRun | undefined): RouterGaugeState['pendingRun'] =>
+    p ? { runId: p.snapshot.manifest.run_id, seconds: Math.max(0, (Date.now() - p.since) / 1000) } : undefined;
   metrics.bindState(() => {
     const s = watcher.current();
     return {
       runId: s?.manifest.run_id,
       snapshotAgeSeconds: s ? snapshotAgeSeconds(s.publishedAt, Date.now()) : undefined,
       coverage: s ? (s.manifest.shards.length - missingOf(s).length) / Math.max(1, s.manifest.shards.length) : 0,
+      underReplicatedShards: s ? missingOf(s).length + underReplicated(s).length : 0,
+      pendingRun: pendingOf(watcher.pending()),
       ejectedNodes: ejection.ejectedNodes().length,
       inflightSearches: load.snapshot(),
     };

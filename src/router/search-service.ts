@@ -207,10 +207,15 @@ export function outcomeLabel(err: unknown): string {
   return (grpc.status[code] ?? 'unknown').toLowerCase();
 }
 
-/** Records the fan-out counters of one request. */
-export function recordFanOut(metrics: RouterMetrics | undefined, rpc: string, result: FanOutResult): void {
+/**
+ * Records the fan-out counters of one request; `queries` (Search / BatchSearch: the searches
+ * fanned out; Get / MultiGet pass none, a key lookup asks one shard by construction) feed the
+ * shards-per-query histogram.
+ */
+export function recordFanOut(metrics: RouterMetrics | undefined, rpc: string, result: FanOutResult, queries: readonly FanOutQuery[] = []): void {
   if (!metrics) return;
   metrics.fanOutWidth.observe({ rpc }, result.width);
+  for (const q of queries) metrics.queryShards.observe({ rpc }, q.shardIds.length);
   if (result.retries > 0) metrics.retries.inc(result.retries);
   if (result.hedges > 0) metrics.hedges.inc(result.hedges);
 }
@@ -232,7 +237,7 @@ export async function search(backend: SearchBackend, req: SearchRequest__Output,
       const prepared = prepareQuery(snapshot, req, backend.limits, backend.maxTopK);
       checkWork(backend, snapshot, 'Search', [prepared]);
       const result = await fanOut(backend.fanOutDeps(snapshot), { runId: snapshot.manifest.run_id, queries: [prepared.fanOut], deadline, signal });
-      recordFanOut(metrics, 'Search', result);
+      recordFanOut(metrics, 'Search', result, [prepared.fanOut]);
       return assembleResponse(snapshot, prepared, result.queries[0], started, deadline);
     });
     if (res.partial) metrics?.partialResponses.inc({ rpc: 'Search' });

@@ -3,7 +3,8 @@
 // It implements the part of Helm the shardfleet chart uses: text/template with the sprig
 // functions, include, tpl, toYaml, fromYaml, toJson, required, fail, lookup (always empty),
 // .Values (values.yaml deep-merged with -f files and -set-json objects; null deletes a key),
-// .Release, .Chart (from Chart.yaml), .Template and a minimal .Capabilities.
+// .Release, .Chart (from Chart.yaml), .Template, a minimal .Capabilities and .Files.Get (a file
+// of the chart folder by relative path, "" when absent, like Helm).
 //
 // Build in GOPATH mode with the Debian packages golang-go, golang-github-masterminds-sprig-dev
 // and golang-gopkg-yaml.v3-dev:
@@ -53,6 +54,23 @@ func (a apiVersions) Has(v string) bool {
 		}
 	}
 	return false
+}
+
+// chartFiles mimics Helm's .Files (only Get is provided).
+type chartFiles struct{ dir string }
+
+// Get returns the text of the chart file at the slash-separated path relative to the chart
+// folder, or "" when it does not exist or lies outside the chart (as Helm does).
+func (f chartFiles) Get(name string) string {
+	clean := filepath.Clean(filepath.FromSlash(name))
+	if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
+		return ""
+	}
+	b, err := os.ReadFile(filepath.Join(f.dir, clean))
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }
 
 func main() {
@@ -126,6 +144,7 @@ func run(chartDir, name, namespace, output, kubeVersion string, valueFiles, setJ
 	top := map[string]interface{}{
 		"Values":  values,
 		"Chart":   chart,
+		"Files":   chartFiles{dir: chartDir},
 		"Release": map[string]interface{}{"Name": name, "Namespace": namespace, "Service": "Helm", "IsInstall": true, "IsUpgrade": false, "Revision": 1},
 		"Capabilities": map[string]interface{}{
 			"KubeVersion": map[string]interface{}{"Version": kubeVersion, "Major": major, "Minor": minor, "GitVersion": kubeVersion},
