@@ -173,8 +173,10 @@ async function waitForFullCoverage(routerAddress: string, ms: number): Promise<v
  * `waitNodesReady`, until the router sees every shard with a ready replica). Ports are picked
  * here, so when a child exits because its port was taken in the meantime (exit code 98), the
  * whole cluster starts again on new ports, up to 3 attempts.
- * @throws Error naming the process that exited or did not become ready in time (the cluster is
- *   stopped first).
+ * @throws ConfigValidationError naming `--num-nodes` / `--replication` (below 1, or R above the
+ *   node count) or `--metrics-listen` (malformed) before anything starts; Error naming the
+ *   process that exited or did not become ready in time, or the abort reason of `signal` (the
+ *   children are stopped and a temp cache root removed first).
  */
 export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
   checkLocalLayout(options.numNodes ?? 2, options.replication ?? 1);

@@ -32,12 +32,13 @@ interface LocalFlags {
 const CHILD_LOG_LEVEL = 'error';
 
 /** The addresses block printed on stdout once the cluster serves. */
-function addressesText(cluster: LocalCluster): string {
+function addressesText(cluster: LocalCluster, cacheGiven: boolean): string {
   const metrics = [...cluster.metrics].map(([name, address]) => `metrics ${name.padEnd(8)} http://${address}/metrics\n`).join('');
   return (
     `router   ${cluster.routerAddress}\n` +
     cluster.nodes.map((n) => `${n.id.padEnd(8)} ${n.address}\n`).join('') +
     metrics +
+    `cache    ${cluster.cacheRoot} (${cacheGiven ? 'kept' : 'removed'} on exit)\n` +
     `query it: shardfleet search --router ${cluster.routerAddress} --vector '[...]'\nCtrl-C stops the cluster\n`
   );
 }
@@ -111,7 +112,7 @@ export function localCommand(): Command {
       }
       up = true;
       await progress.finish();
-      process.stdout.write(addressesText(cluster));
+      process.stdout.write(addressesText(cluster, flags.cacheDir !== undefined));
       const running = cluster;
       let stopping = false;
       const stop = (code: number) => {

@@ -10,6 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ShardfleetClient } from '../client/router-client.ts';
 import { describeGrpcError, unaryCall } from '../common/grpc-status.ts';
 import type { NodeEndpoint } from '../common/node-list.ts';
+import type { HealthResponse__Output } from '../common/proto-gen/shardfleet/v1/HealthResponse.ts';
 import type { StatusResponse__Output } from '../common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import { loadShardNodeProto, type ShardNodeClient } from '../common/proto.ts';
 
@@ -47,9 +48,29 @@ export interface StartupProgressOptions {
   numNodes: number;
 }
 
-/** Calls Status on one node (a Status without a router id renews no lease: read-only). */
-async function nodeStatus(client: ShardNodeClient): Promise<StatusResponse__Output> {
-  return unaryCall(client.Status.bind(client) as never, {}, { deadline: Date.now() + 2000 });
+/**
+ * Calls Status on one node (a Status without a router id renews no lease: read-only), on a new
+ * channel each time: a long-lived channel to a process that is not listening yet backs off for
+ * seconds between connection attempts, which would delay the progress shown.
+ */
+async function nodeStatus(address: string): Promise<StatusResponse__Output> {
+  const Ctor = loadShardNodeProto().shardfleet.v1.ShardNode;
+  const client: ShardNodeClient = new Ctor(address, grpc.credentials.createInsecure());
+  try {
+    return await unaryCall(client.Status.bind(client) as never, {}, { deadline: Date.now() + 2000 });
+  } finally {
+    client.close();
+  }
+}
+
+/** The router's Health, on a new channel (see {@link nodeStatus}). */
+async function routerHealth(address: string): Promise<HealthResponse__Output> {
+  const client = new ShardfleetClient(address);
+  try {
+    return await client.health(2000);
+  } finally {
+    client.close();
+  }
 }
 
 /**
@@ -64,8 +85,8 @@ export class StartupProgress {
   private readonly saidProblems = new Set<string>();
   private readonly saidReady = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
-  private clients: Array<{ id: string; client: ShardNodeClient }> = [];
-  private router: ShardfleetClient | undefined;
+  private nodes: readonly NodeEndpoint[] = [];
+  private routerAddress: string | undefined;
   private last: StartupSnapshot | undefined;
 
   constructor(private readonly options: StartupProgressOptions) {
@@ -97,9 +118,8 @@ export class StartupProgress {
 
   /** Starts polling the nodes' Status and the router's Health every `intervalMs` (default 500). */
   watch(routerAddress: string, nodes: readonly NodeEndpoint[], intervalMs = 500): void {
-    const Ctor = loadShardNodeProto().shardfleet.v1.ShardNode;
-    this.clients = nodes.map((n) => ({ id: n.id, client: new Ctor(n.address, grpc.credentials.createInsecure()) }));
-    this.router = new ShardfleetClient(routerAddress);
+    this.nodes = nodes;
+    this.routerAddress = routerAddress;
     if (this.options.tty) {
       this.multibar = new cliProgress.MultiBar(
         {
@@ -128,7 +148,7 @@ export class StartupProgress {
 
   /** One poll of every node and the router. */
   async poll(): Promise<StartupSnapshot> {
-    const statuses = await Promise.all(this.clients.map(async ({ id, client }) => ({ id, status: await nodeStatus(client).catch(() => undefined) })));
+    const statuses = await Promise.all(this.nodes.map(async ({ id, address }) => ({ id, status: await nodeStatus(address).catch(() => undefined) })));
     const covered = new Set<number>();
     const snap: StartupSnapshot = { loaded: 0, assigned: 0, covered: 0, nodesReady: 0, router: 'starting', routerReason: '', problems: [], readyNodes: [] };
     for (const { id, status } of statuses) {
@@ -144,9 +164,9 @@ export class StartupProgress {
       }
     }
     snap.covered = covered.size;
-    if (this.router) {
+    if (this.routerAddress !== undefined) {
       try {
-        const h = await this.router.health(2000);
+        const h = await routerHealth(this.routerAddress);
         snap.router = h.status;
         snap.routerReason = h.reasons[0] ?? '';
       } catch (err) {
@@ -180,8 +200,6 @@ export class StartupProgress {
   private stopPolling(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    for (const { client } of this.clients) client.close();
-    this.router?.close();
     this.multibar?.stop();
     this.multibar = undefined;
     this.bar = undefined;
