@@ -5,7 +5,7 @@
  * SHARDFLEET_METRICS_LISTEN is set, which every child used to bind); it restarts a node that dies
  * and gives up on one that keeps dying; and it removes the cache folder it made on Ctrl-C.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -30,6 +30,12 @@ interface LocalRun {
   err: () => string;
 }
 
+/** Every `local` started here, killed at the end even when a test timed out (its finally never ran). */
+const started = new Set<ChildProcess>();
+after(() => {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
 /** Starts `shardfleet local <args>`; the children log at local's default level unless `env` sets one. */
 function runLocal(args: string[], env: Record<string, string> = {}): LocalRun {
   const base = { ...process.env };
@@ -39,6 +45,7 @@ function runLocal(args: string[], env: Record<string, string> = {}): LocalRun {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...base, ...env },
   });
+  started.add(child);
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
