@@ -14,6 +14,9 @@ import type { HealthResponse__Output } from '../common/proto-gen/shardfleet/v1/H
 import type { StatusResponse__Output } from '../common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import { loadShardNodeProto, type ShardNodeClient } from '../common/proto.ts';
 
+/** Status.load_error values of a node that simply has not loaded its first run yet. */
+const TRANSIENT_LOAD_STATES = new Set(['loading', 'no snapshot loaded']);
+
 /** What one poll of the cluster saw. */
 export interface StartupSnapshot {
   /** Shard replicas loaded on the nodes (for the run each node holds). */
@@ -156,7 +159,8 @@ export class StartupProgress {
       snap.loaded += status.shards_loaded.length;
       snap.assigned += status.shards_assigned.length;
       for (const db of status.shards_loaded) covered.add(db);
-      if (status.load_error) snap.problems.push(`${id}: ${status.load_error}`);
+      // 'loading' and 'no snapshot loaded' are the node's states before its first load, not problems.
+      if (status.load_error && !TRANSIENT_LOAD_STATES.has(status.load_error)) snap.problems.push(`${id}: ${status.load_error}`);
       for (const f of status.shards_failed) snap.problems.push(`${id}: shard ${f.db_id}: ${f.reason}`);
       if (status.run_id !== '' && status.shards_assigned.length > 0 && status.shards_loaded.length >= status.shards_assigned.length) {
         snap.nodesReady++;
