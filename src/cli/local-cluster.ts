@@ -5,7 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitForServing } from '../common/health.ts';
@@ -14,6 +15,7 @@ import { formatNodeList, type NodeEndpoint } from '../common/node-list.ts';
 import { otelImportArgs } from '../common/telemetry/otel-config.ts';
 import { EXIT_ADDRESS_IN_USE } from './exit-codes.ts';
 import { freePort } from './free-port.ts';
+import { checkLocalLayout, metricsAddresses, parseMetricsListen, type MetricsListenSpec } from './local-options.ts';
 
 /** Options of {@link startLocalCluster}. */
 export interface LocalClusterOptions {
@@ -44,15 +46,40 @@ export interface LocalClusterOptions {
   waitNodesReady?: boolean;
   /** Picks each process's port (default {@link freePort}; tests inject a taken port). */
   pickPort?: () => Promise<number>;
+  /**
+   * Prometheus `/metrics` for every process, one port each: `auto` (a free port per process) or
+   * a base `port` / `host:port` (router on the base port, node-i on base + 1 + i). Host default
+   * 127.0.0.1. Unset: no process serves metrics, even when `SHARDFLEET_METRICS_LISTEN` is set in
+   * the environment (children never inherit it: they would all bind the same port).
+   */
+  metricsListen?: string;
+  /**
+   * Called with each line a child writes to stderr (its stderr is then piped, not inherited or
+   * ignored), e.g. to print log lines above a progress bar.
+   */
+  onStderrLine?: (child: string, line: string) => void;
+  /** Called each time a child process is spawned (also on restarts), with its name and pid. */
+  onSpawn?: (child: string, pid: number | undefined) => void;
+  /** Called once per start attempt when every process is spawned, with the addresses. */
+  onAddresses?: (routerAddress: string, nodes: readonly NodeEndpoint[]) => void;
+  /** Aborts the start-up: the children are stopped and the promise rejects with the reason. */
+  signal?: AbortSignal;
 }
 
 /** A running local cluster. */
 export interface LocalCluster {
   routerAddress: string;
   nodes: NodeEndpoint[];
+  /** `/metrics` address (`host:port`) per process name, when `metricsListen` was given. */
+  metrics: Map<string, string>;
+  /** The shard cache root (removed by {@link LocalCluster.stop} when this module created it). */
+  cacheRoot: string;
   /** Child processes by name (`router`, `node-0`, ...). */
   processes: Map<string, ChildProcess>;
-  /** Stops every child (SIGINT: nodes stop without leaving placement; SIGKILL after 5 s). */
+  /**
+   * Stops every child (SIGINT: nodes stop without leaving placement; SIGKILL after 5 s), then
+   * removes the cache root when `cacheDir` was not given (this module made a temp folder).
+   */
   stop(): Promise<void>;
   /** Kills shard node `id` with `signal` (default SIGKILL) and waits for it to exit. */
   killNode(id: string, signal?: NodeJS.Signals): Promise<void>;
@@ -77,11 +104,26 @@ const TSX_LOADER = import.meta.resolve('tsx');
  * The child's stdin is a pipe from this process and `SHARDFLEET_EXIT_ON_STDIN_CLOSE=1` is set, so
  * a server child shuts down when this process dies, even by SIGKILL: no orphaned servers.
  */
-export function spawnCli(args: string[], env: Record<string, string> = {}, stderr: 'inherit' | 'ignore' = 'inherit'): ChildProcess {
+export function spawnCli(args: string[], env: Record<string, string> = {}, stderr: 'inherit' | 'ignore' | 'pipe' = 'inherit'): ChildProcess {
   return spawn(process.execPath, ['--import', TSX_LOADER, ...otelImportArgs({ ...process.env, ...env }), CLI_ENTRY, ...args], {
-    env: { ...process.env, ...env, SHARDFLEET_EXIT_ON_STDIN_CLOSE: '1' },
+    env: { ...childEnv(process.env), ...env, SHARDFLEET_EXIT_ON_STDIN_CLOSE: '1' },
     stdio: ['pipe', 'ignore', stderr],
   });
+}
+
+/**
+ * Variables that name one process's own socket and that a launcher of several processes must not
+ * pass on: with `SHARDFLEET_METRICS_LISTEN` set, every child would bind the same metrics port and
+ * all but one would exit (EADDRINUSE). `--listen`, `--node-id` and `--cache-dir` are always given
+ * as flags, which win over their variables.
+ */
+const PER_PROCESS_VARIABLES = ['SHARDFLEET_METRICS_LISTEN'];
+
+/** `env` without {@link PER_PROCESS_VARIABLES}. */
+function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const name of PER_PROCESS_VARIABLES) delete out[name];
+  return out;
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -131,21 +173,37 @@ async function waitForFullCoverage(routerAddress: string, ms: number): Promise<v
  * `waitNodesReady`, until the router sees every shard with a ready replica). Ports are picked
  * here, so when a child exits because its port was taken in the meantime (exit code 98), the
  * whole cluster starts again on new ports, up to 3 attempts.
- * @throws Error naming the process that exited or did not become ready in time (the cluster is
- *   stopped first).
+ * @throws ConfigValidationError naming `--num-nodes` / `--replication` (below 1, or R above the
+ *   node count) or `--metrics-listen` (malformed) before anything starts; Error naming the
+ *   process that exited or did not become ready in time, or the abort reason of `signal` (the
+ *   children are stopped and a temp cache root removed first).
  */
 export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
+  checkLocalLayout(options.numNodes ?? 2, options.replication ?? 1);
+  const metricsSpec = options.metricsListen === undefined ? undefined : parseMetricsListen(options.metricsListen);
+  const ownsCache = options.cacheDir === undefined;
   const cacheRoot = options.cacheDir ?? (await mkdtemp(join(tmpdir(), 'shardfleet-cache-')));
+  const removeCache = async (): Promise<void> => {
+    if (ownsCache) await rm(cacheRoot, { recursive: true, force: true });
+  };
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnce(options, cacheRoot);
+      return await startOnce(options, cacheRoot, metricsSpec, removeCache);
     } catch (err) {
-      if (!(err instanceof StartupExitError && err.code === EXIT_ADDRESS_IN_USE) || attempt >= START_ATTEMPTS) throw err;
+      if (!(err instanceof StartupExitError && err.code === EXIT_ADDRESS_IN_USE) || attempt >= START_ATTEMPTS) {
+        await removeCache();
+        throw err;
+      }
     }
   }
 }
 
-async function startOnce(options: LocalClusterOptions, cacheRoot: string): Promise<LocalCluster> {
+async function startOnce(
+  options: LocalClusterOptions,
+  cacheRoot: string,
+  metricsSpec: MetricsListenSpec | undefined,
+  removeCache: () => Promise<void>,
+): Promise<LocalCluster> {
   const numNodes = options.numNodes ?? 2;
   const pickPort = options.pickPort ?? freePort;
   const nodes: NodeEndpoint[] = [];
@@ -153,9 +211,28 @@ async function startOnce(options: LocalClusterOptions, cacheRoot: string): Promi
   const nodeList = formatNodeList(nodes);
   const replication = String(options.replication ?? 1);
   const common = ['--store', options.store, '--nodes', nodeList, '--replication', replication, ...(options.extraArgs ?? [])];
+  const metrics = metricsSpec === undefined ? new Map<string, string>() : await metricsAddresses(metricsSpec, ['router', ...nodes.map((n) => n.id)], pickPort);
+  const metricsArgs = (name: string): string[] => {
+    const address = metrics.get(name);
+    return address === undefined ? [] : ['--metrics-listen', address];
+  };
   const processes = new Map<string, ChildProcess>();
+  const stderrMode = options.onStderrLine ? 'pipe' : (options.stderr ?? 'inherit');
+  const spawnChild = (name: string, args: string[]): ChildProcess => {
+    const child = spawnCli(args, options.env, stderrMode);
+    const onLine = options.onStderrLine;
+    if (onLine && child.stderr) createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (line) => onLine(name, line));
+    processes.set(name, child);
+    options.onSpawn?.(name, child.pid);
+    return child;
+  };
+  let stopped = false;
   const stop = async () => {
     await Promise.all([...processes.values()].map(stopChild));
+    if (!stopped) {
+      stopped = true;
+      await removeCache();
+    }
   };
   const nodeArgs = (node: NodeEndpoint): string[] => [
     'serve',
@@ -168,11 +245,12 @@ async function startOnce(options: LocalClusterOptions, cacheRoot: string): Promi
     node.address,
     '--cache-dir',
     join(cacheRoot, node.id),
+    ...metricsArgs(node.id),
   ];
-  for (const node of nodes) processes.set(node.id, spawnCli(nodeArgs(node), options.env, options.stderr));
+  for (const node of nodes) spawnChild(node.id, nodeArgs(node));
   const routerAddress = `127.0.0.1:${await pickPort()}`;
-  const routerArgs = ['serve', 'router', ...common, ...(options.routerArgs ?? []), '--listen', routerAddress];
-  processes.set('router', spawnCli(routerArgs, options.env, options.stderr));
+  const routerArgs = ['serve', 'router', ...common, ...(options.routerArgs ?? []), '--listen', routerAddress, ...metricsArgs('router')];
+  spawnChild('router', routerArgs);
 
   const timeout = options.readyTimeoutMs ?? 120_000;
   const killNode = async (id: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
@@ -185,21 +263,24 @@ async function startOnce(options: LocalClusterOptions, cacheRoot: string): Promi
   };
   const restartRouter = async (signal: NodeJS.Signals = 'SIGTERM', waitServing = true): Promise<void> => {
     await killNode('router', signal);
-    processes.set('router', spawnCli(routerArgs, options.env, options.stderr));
+    spawnChild('router', routerArgs);
     if (waitServing) await waitForServing(routerAddress, timeout);
   };
   const restartNode = async (id: string, waitReady = true): Promise<void> => {
     const node = nodes.find((n) => n.id === id);
     if (!node) throw new Error(`no node ${id} in this cluster`);
     await killNode(id, 'SIGTERM');
-    const child = spawnCli(nodeArgs(node), options.env, options.stderr);
-    processes.set(id, child);
+    spawnChild(id, nodeArgs(node));
     if (waitReady) await waitForServing(node.address, timeout);
   };
+  options.onAddresses?.(routerAddress, nodes);
   const exited = new Promise<never>((_, reject) => {
     for (const [name, child] of processes) {
       child.once('exit', (code, signal) => reject(new StartupExitError(name, code, signal)));
     }
+    const aborted = options.signal;
+    if (aborted?.aborted) reject(aborted.reason);
+    else aborted?.addEventListener('abort', () => reject(aborted.reason), { once: true });
   });
   const polling = new AbortController();
   try {
@@ -212,7 +293,8 @@ async function startOnce(options: LocalClusterOptions, cacheRoot: string): Promi
     ]);
   } catch (err) {
     polling.abort();
-    await stop();
+    // Not stop(): the cache root is removed by the caller once no attempt is left.
+    await Promise.all([...processes.values()].map(stopChild));
     throw err;
   }
   exited.catch(() => undefined);
@@ -220,5 +302,5 @@ async function startOnce(options: LocalClusterOptions, cacheRoot: string): Promi
   // caller's first Route / ShardDetails sees every shard's ready replicas (bounded; a cluster
   // whose shards cannot all load is returned as it is).
   if (options.waitNodesReady !== false) await waitForFullCoverage(routerAddress, Math.min(timeout, 10_000));
-  return { routerAddress, nodes, processes, stop, killNode, restartNode, restartRouter };
+  return { routerAddress, nodes, metrics, cacheRoot, processes, stop, killNode, restartNode, restartRouter };
 }

@@ -1,12 +1,47 @@
 /**
  * `shardfleet local`: a router and N shard nodes as child processes on 127.0.0.1, until Ctrl-C.
+ * Before starting anything it checks the flags and that the store has a snapshot to serve; while
+ * the cluster starts it shows progress on stderr; once up it restarts a child that dies; on exit
+ * it removes the shard cache it made (not one given with `--cache-dir`).
  */
 import type { Command } from 'commander';
 import { openObjectStore } from '../common/storage/open-object-store.ts';
 import { intArg } from './arg-parsers.ts';
 import { ShardfleetCommand } from './env-options.ts';
-import { startLocalCluster } from './local-cluster.ts';
+import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
+import { checkLocalLayout, parseMetricsListen } from './local-options.ts';
+import { checkSnapshotToServe } from './local-preflight.ts';
+import { StartupProgress } from './local-progress.ts';
+import { superviseLocalCluster } from './local-supervisor.ts';
 import { assertStoreExists } from './store-options.ts';
+
+interface LocalFlags {
+  store: string;
+  numNodes: number;
+  replication: number;
+  cacheDir?: string;
+  metricsListen?: string;
+  readyTimeoutMs: number;
+}
+
+/**
+ * The log level of the children when SHARDFLEET_LOG_LEVEL is not set: errors only (their start-up
+ * warnings, e.g. nodes not answering yet or ports on 127.0.0.1 without auth, are expected here;
+ * progress and restarts are said by `local` itself).
+ */
+const CHILD_LOG_LEVEL = 'error';
+
+/** The addresses block printed on stdout once the cluster serves. */
+function addressesText(cluster: LocalCluster, cacheGiven: boolean): string {
+  const metrics = [...cluster.metrics].map(([name, address]) => `metrics ${name.padEnd(8)} http://${address}/metrics\n`).join('');
+  return (
+    `router   ${cluster.routerAddress}\n` +
+    cluster.nodes.map((n) => `${n.id.padEnd(8)} ${n.address}\n`).join('') +
+    metrics +
+    `cache    ${cluster.cacheRoot} (${cacheGiven ? 'kept' : 'removed'} on exit)\n` +
+    `query it: shardfleet search --router ${cluster.routerAddress} --vector '[...]'\nCtrl-C stops the cluster\n`
+  );
+}
 
 /** The `local` command. */
 export function localCommand(): Command {
@@ -14,39 +49,92 @@ export function localCommand(): Command {
     .description('start a local cluster (router + N shard nodes, real processes on 127.0.0.1) and keep it running until Ctrl-C')
     .requiredOption('--store <url>', 'snapshot store: s3://bucket/prefix, file:///abs/path or a local folder')
     .option('--num-nodes <n>', 'shard nodes', intArg, 2)
-    .option('--replication <n>', 'replicas per shard (R)', intArg, 1)
-    .option('--cache-dir <dir>', 'shard cache root (one sub-folder per node)')
-    .action(async (flags: { store: string; numNodes: number; replication: number; cacheDir?: string }) => {
-      // The children would retry a missing folder until the ready timeout: say so at once instead.
+    .option('--replication <n>', 'replicas per shard (R); at most --num-nodes', intArg, 1)
+    .option('--cache-dir <dir>', 'shard cache root (one sub-folder per node), kept on exit (default: a temp folder, removed on exit)')
+    .option('--metrics-listen <auto|port|host:port>', 'serve /metrics on every process: auto = a free port each, or a base port (router on it, node-i on port+1+i); printed with the addresses')
+    .option('--ready-timeout-ms <ms>', 'give up when the cluster is not serving after this long', intArg, 120_000)
+    .action(async (flags: LocalFlags) => {
+      checkLocalLayout(flags.numNodes, flags.replication);
+      if (flags.metricsListen !== undefined) parseMetricsListen(flags.metricsListen);
+      // The children would retry a missing folder or _CURRENT until the ready timeout: say so at once.
       const store = openObjectStore(flags.store);
+      let snapshot;
       try {
         await assertStoreExists(store, flags.store);
+        snapshot = await checkSnapshotToServe(store, flags.store);
       } finally {
         await store.close();
       }
-      const cluster = await startLocalCluster({
-        store: flags.store,
-        numNodes: flags.numNodes,
+      if (snapshot.fallbackFrom) {
+        process.stderr.write(`warning: ${snapshot.fallbackFrom.key} is unusable (${snapshot.fallbackFrom.reason}); the cluster serves ${snapshot.manifestKey}\n`);
+      }
+      const tty = process.stderr.isTTY === true;
+      const progress = new StartupProgress({
+        tty,
+        stream: process.stderr,
+        numDbs: snapshot.manifest.shards.length,
+        runId: snapshot.manifest.run_id,
         replication: flags.replication,
-        cacheDir: flags.cacheDir,
+        numNodes: flags.numNodes,
       });
-      process.stdout.write(
-        `router   ${cluster.routerAddress}\n` +
-          cluster.nodes.map((n) => `${n.id.padEnd(8)} ${n.address}\n`).join('') +
-          `query it: shardfleet search --router ${cluster.routerAddress} --vector '[...]'\nCtrl-C stops the cluster\n`,
-      );
+      let cluster: LocalCluster | undefined;
+      let up = false;
+      // Ctrl-C during start-up: stop what started (startLocalCluster cleans up when it throws).
+      const abortStart = new AbortController();
+      const earlyStop = () => abortStart.abort();
+      process.once('SIGINT', earlyStop);
+      process.once('SIGTERM', earlyStop);
+      try {
+        const starting = startLocalCluster({
+          store: flags.store,
+          numNodes: flags.numNodes,
+          replication: flags.replication,
+          cacheDir: flags.cacheDir,
+          metricsListen: flags.metricsListen,
+          readyTimeoutMs: flags.readyTimeoutMs,
+          env: process.env.SHARDFLEET_LOG_LEVEL === undefined ? { SHARDFLEET_LOG_LEVEL: CHILD_LOG_LEVEL } : {},
+          onStderrLine: (name, line) => progress.log(name, line),
+          onSpawn: (name, pid) => {
+            if (!up) progress.spawned(name, pid);
+          },
+          onAddresses: (routerAddress, nodes) => progress.watch(routerAddress, nodes),
+          signal: abortStart.signal,
+        });
+        cluster = await starting;
+      } catch (err) {
+        const seen = progress.fail();
+        if (abortStart.signal.aborted) process.exit(130);
+        if (err instanceof Error && seen !== '') err.message = `${err.message}; last seen: ${seen}`;
+        throw err;
+      } finally {
+        process.off('SIGINT', earlyStop);
+        process.off('SIGTERM', earlyStop);
+      }
+      up = true;
+      await progress.finish();
+      process.stdout.write(addressesText(cluster, flags.cacheDir !== undefined));
+      const running = cluster;
       let stopping = false;
-      const stop = () => {
+      const stop = (code: number) => {
         if (stopping) return;
         stopping = true;
-        cluster.stop().then(() => process.exit(0));
+        supervisor.stop();
+        running.stop().then(
+          () => process.exit(code),
+          () => process.exit(code || 1),
+        );
       };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-      for (const [name, child] of cluster.processes) {
-        child.once('exit', (code, signal) => {
-          if (!stopping) process.stderr.write(`${name} exited (code ${code}, signal ${signal})\n`);
-        });
-      }
+      const supervisor = superviseLocalCluster(running, {
+        say: (line) => process.stderr.write(`${line}\n`),
+        onGiveUp: (name) => {
+          if (name !== 'router') return;
+          process.stderr.write('shardfleet local: the router cannot be kept running; stopping the cluster\n');
+          stop(1);
+        },
+        readyTimeoutMs: flags.readyTimeoutMs,
+      });
+      process.on('SIGINT', () => stop(0));
+      process.on('SIGTERM', () => stop(0));
+      process.on('SIGHUP', () => stop(0));
     });
 }
