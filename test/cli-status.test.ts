@@ -226,7 +226,9 @@ describe('status, shards and route through a router; /healthz and /readyz', () =
     assert.match(shards.stdout, /node-2=unreachable/);
     assert.match(shards.stdout, /\nReplicas not loaded:\n {2}shard \d+ on node-2: unreachable: Status failed/);
 
-    const ready = await httpGet(cluster.router.http, '/readyz');
+    // /readyz is computed at most once a second: wait out an answer cached before the kill.
+    let ready = await httpGet(cluster.router.http, '/readyz');
+    await waitFor('/readyz seeing the degraded health', async () => /health degraded/.test((ready = await httpGet(cluster.router.http, '/readyz')).body), { timeoutMs: 10_000, intervalMs: 200 });
     assert.equal(ready.status, 200, ready.body);
     assert.match(ready.body, /health degraded: redundancy lost/);
     await assert.rejects(httpGet(cluster.nodes[2].http, '/healthz'), /ECONNREFUSED/);
@@ -240,8 +242,8 @@ describe('status, shards and route through a router; /healthz and /readyz', () =
     assert.match(out.stdout, /^Health: +unhealthy +coverage 0\.000\n/);
     assert.match(out.stdout, /\nShards under R=2: 4 of 4\n/);
     for (const n of ['node-0', 'node-1', 'node-2']) assert.equal(row(out.stdout, n)[2], 'unreachable');
-    const ready = await httpGet(cluster.router.http, '/readyz');
-    assert.equal(ready.status, 503);
+    let ready = await httpGet(cluster.router.http, '/readyz');
+    await waitFor('/readyz 503', async () => (ready = await httpGet(cluster.router.http, '/readyz')).status === 503, { timeoutMs: 10_000, intervalMs: 200 });
     assert.match(ready.body, new RegExp(`^not ready: run ${runId} is served with coverage 0\\.000 \\(not every shard has a ready replica\\): 4 of 4 shards`));
     assert.equal((await httpGet(cluster.router.http, '/healthz')).status, 200);
   });
