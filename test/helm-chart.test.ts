@@ -147,8 +147,8 @@ describe('helm chart helm/shardfleet', { skip: rendererMissing }, () => {
     const c = container(dep, 'router');
     assert.deepEqual(c.args, ['serve', 'router']);
     assert.deepEqual(c.ports.map((p: any) => [p.name, p.containerPort]), [['grpc', 7000], ['metrics', 9464]]);
-    assert.deepEqual(c.readinessProbe.grpc, { port: 7000 });
-    assert.deepEqual(c.livenessProbe.tcpSocket, { port: 'grpc' });
+    assert.deepEqual(c.readinessProbe.grpc, { port: 7000 }, 'router readiness stays gRPC health (SERVING at any coverage; /readyz wants full coverage)');
+    assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'metrics' });
     assert.deepEqual(c.lifecycle.preStop.exec.command, ['sleep', '5']);
     const env = envOf(c);
     assert.equal(env.SHARDFLEET_LISTEN, '0.0.0.0:7000');
@@ -193,10 +193,10 @@ describe('helm chart helm/shardfleet', { skip: rendererMissing }, () => {
     const c = container(sts, 'node');
     assert.deepEqual(c.args, ['serve', 'node']);
     assert.deepEqual(c.ports.map((p: any) => [p.name, p.containerPort]), [['grpc', 7001], ['metrics', 9464]]);
-    assert.deepEqual(c.readinessProbe.grpc, { port: 7001 });
-    assert.deepEqual(c.startupProbe.grpc, { port: 7001 });
+    assert.deepEqual(c.readinessProbe.httpGet, { path: '/readyz', port: 'metrics' });
+    assert.deepEqual(c.startupProbe.httpGet, { path: '/readyz', port: 'metrics' });
     assert.equal(c.startupProbe.failureThreshold, 360);
-    assert.deepEqual(c.livenessProbe.tcpSocket, { port: 'grpc' }, 'a loading node is alive but not SERVING');
+    assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'metrics' }, 'a loading node is alive but not ready');
     const env = envOf(c);
     assert.deepEqual(env.SHARDFLEET_NODE_ID, { fieldRef: { fieldPath: 'metadata.name' } });
     assert.equal(env.SHARDFLEET_LISTEN, '0.0.0.0:7001');
@@ -290,6 +290,9 @@ describe('helm chart helm/shardfleet', { skip: rendererMissing }, () => {
     assert.deepEqual(router.readinessProbe.exec.command.slice(0, 2), ['node', '-e']);
     const sts = find(objs, 'StatefulSet', 'demo-shardfleet-node');
     const node = container(sts, 'node');
+    assert.deepEqual(node.readinessProbe.httpGet, { path: '/readyz', port: 'metrics' }, 'the metrics port is plain HTTP under TLS: no exec probe');
+    const grpcProbes = container(find(renderChart({ tls: { enabled: true, existingSecret: 'c' }, metrics: { httpProbes: false } }), 'StatefulSet', 'demo-shardfleet-node'), 'node');
+    assert.deepEqual(grpcProbes.readinessProbe.exec.command.slice(0, 2), ['node', '-e'], 'httpProbes: false keeps the exec Health/Check over TLS');
     assert.equal(envOf(node).SHARDFLEET_TLS_CA, '/etc/shardfleet/tls/ca.crt');
     assert.equal(envOf(node).SHARDFLEET_AUTH_TOKEN_FILE, undefined, 'auth is a Router API concern');
     assert.ok(node.volumeMounts.some((m: any) => m.name === 'tls' && m.mountPath === '/etc/shardfleet/tls' && m.readOnly));
@@ -380,7 +383,7 @@ describe('helm chart helm/shardfleet', { skip: rendererMissing }, () => {
   });
 
   test('the TLS exec probe script really checks grpc.health.v1 over mTLS', async () => {
-    const objs = renderChart({ tls: { enabled: true, existingSecret: 'certs', requireClientCert: true } });
+    const objs = renderChart({ tls: { enabled: true, existingSecret: 'certs', requireClientCert: true }, metrics: { httpProbes: false } });
     const script: string = container(find(objs, 'StatefulSet', 'demo-shardfleet-node'), 'node').readinessProbe.exec.command[2];
     const certs = await generateTestCerts();
     const health = new HealthImplementation({ '': 'NOT_SERVING' });
@@ -470,6 +473,14 @@ describe('helm chart helm/shardfleet', { skip: rendererMissing }, () => {
     const off = renderChart({ metrics: { enabled: false, serviceMonitor: { enabled: true } } });
     assert.ok(!off.some((o) => o.kind === 'ServiceMonitor'));
     assert.equal(envOf(container(find(off, 'StatefulSet', 'demo-shardfleet-node'), 'node')).SHARDFLEET_METRICS_LISTEN, undefined);
+    // Without the metrics port the probes fall back to gRPC health and a TCP connect.
+    const offNode = container(find(off, 'StatefulSet', 'demo-shardfleet-node'), 'node');
+    assert.deepEqual(offNode.readinessProbe.grpc, { port: 7001 });
+    assert.deepEqual(offNode.startupProbe.grpc, { port: 7001 });
+    assert.deepEqual(offNode.livenessProbe.tcpSocket, { port: 'grpc' });
+    assert.deepEqual(container(find(off, 'Deployment', 'demo-shardfleet-router'), 'router').livenessProbe.tcpSocket, { port: 'grpc' });
+    const grpcOnly = container(find(renderChart({ metrics: { httpProbes: false } }), 'StatefulSet', 'demo-shardfleet-node'), 'node');
+    assert.deepEqual(grpcOnly.readinessProbe.grpc, { port: 7001 });
   });
 
   test('YAML stream and NOTES.txt', () => {

@@ -13,3 +13,9 @@ export const EXIT_ADDRESS_IN_USE = 98;
 export function exitCodeFor(err: unknown): number {
   return err instanceof AddressInUseError ? EXIT_ADDRESS_IN_USE : 1;
 }
+
+/**
+ * `shardfleet status` read the router's Health and it is `unhealthy` (it serves no run, or no
+ * shard of its run has a ready replica). `healthy` and `degraded` (serving, with reasons) exit 0.
+ */
+export const EXIT_UNHEALTHY = 3;

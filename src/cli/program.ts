@@ -11,6 +11,7 @@ import { localCommand } from './local-command.ts';
 import { infoCommand, searchCommand } from './search-command.ts';
 import { getCommand } from './get-command.ts';
 import { serveCommand } from './serve-commands.ts';
+import { routeCommand, shardsCommand, statusCommand } from './status-commands.ts';
 
 /**
  * The `shardfleet` program with every command. Every option of every command reads
@@ -27,6 +28,9 @@ export function buildProgram(): Command {
     .addCommand(searchCommand())
     .addCommand(getCommand())
     .addCommand(infoCommand())
+    .addCommand(statusCommand())
+    .addCommand(shardsCommand())
+    .addCommand(routeCommand())
     .addCommand(historyCommand())
     .addCommand(rollbackCommand())
     .addCommand(cleanupCommand());

@@ -2,18 +2,15 @@
  * `shardfleet search` and `shardfleet info`: query a router from the command line.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
 import { loadBearerToken } from '../common/bearer-auth.ts';
-import { ConfigValidationError, errorMessage } from '../common/errors.ts';
+import { ConfigValidationError } from '../common/errors.ts';
 import type { ClientTlsFiles } from '../common/grpc-security.ts';
-import type { RoutingContext } from '../common/routing/routing-context.ts';
 import { ShardfleetClient, type SearchResponse } from '../client/router-client.ts';
-import { readIdxImages } from '../writer/input/idx-source.ts';
 import { intArg, recallArg } from './arg-parsers.ts';
 import { ShardfleetCommand } from './env-options.ts';
+import { addQueryInputOptions, queryVector, routingParams, type QueryInputFlags } from './query-options.ts';
 
-const VectorJson = z.array(z.number());
+export { parseRoutingContext, parseVectorJson } from './query-options.ts';
 
 /** Flags of every command that calls a router (`search`, `info`). */
 export interface RouterClientFlags {
@@ -65,80 +62,15 @@ export function routerClient(f: RouterClientFlags): ShardfleetClient {
   return new ShardfleetClient(f.router, { tls: clientTls(f), bearerToken });
 }
 
-interface SearchFlags extends RouterClientFlags {
-  vector?: string;
-  vectorFile?: string;
-  idx?: string;
-  idxIndex: number;
+interface SearchFlags extends RouterClientFlags, QueryInputFlags {
   topK: number;
-  numProbes: number;
   targetRecall?: number;
-  shardIds?: string;
-  routingContext?: string;
-  filter?: string;
   nprobes: number;
   ef: number;
   refineFactor: number;
   payload: boolean;
   minCoverage: number;
   timeoutMs: number;
-}
-
-async function queryVector(flags: SearchFlags): Promise<Float32Array> {
-  if (flags.idx !== undefined) {
-    const images = await readIdxImages(flags.idx, { start: flags.idxIndex, limit: 1 });
-    return images.vectors;
-  }
-  if (flags.vector !== undefined) return parseVectorJson(flags.vector, '--vector');
-  if (flags.vectorFile !== undefined) {
-    let text: string;
-    try {
-      text = await readFile(flags.vectorFile, 'utf8');
-    } catch (err) {
-      throw new ConfigValidationError(`--vector-file ${flags.vectorFile} cannot be read: ${errorMessage(err)}`, { cause: err });
-    }
-    return parseVectorJson(text, `--vector-file ${flags.vectorFile}`);
-  }
-  throw new ConfigValidationError('give the query with --vector, --vector-file or --idx');
-}
-
-/**
- * Parses a query vector given as a JSON array of finite numbers.
- * @param where the flag (and file) it came from, named in every error (e.g. `--vector`).
- * @returns the vector as float32.
- * @throws ConfigValidationError naming `where` when the text is not JSON (e.g. `[1,NaN]`: NaN and
- *   Infinity are not JSON), not a non-empty array of numbers, or an element is not finite as a
- *   float32 (e.g. 1e39).
- */
-export function parseVectorJson(text: string, where: string): Float32Array {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    const hint = /\b(NaN|-?Infinity)\b/.test(text) ? ' (NaN and Infinity are not JSON numbers, and a query must be finite)' : '';
-    throw new ConfigValidationError(`${where} is not a JSON array of numbers${hint}: ${errorMessage(err)}`, { cause: err });
-  }
-  const parsed = VectorJson.safeParse(raw);
-  if (!parsed.success || parsed.data.length === 0) throw new ConfigValidationError(`${where} must be a non-empty JSON array of numbers, e.g. [0.1, 0.2]`);
-  const vector = Float32Array.from(parsed.data);
-  const bad = vector.findIndex((x) => !Number.isFinite(x));
-  if (bad >= 0) throw new ConfigValidationError(`${where}: element ${bad} (${parsed.data[bad]}) is not a finite float32`);
-  return vector;
-}
-
-const RoutingContextJson = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
-
-/** Parses `--routing-context` (a JSON object of scalars). @throws ConfigValidationError. */
-export function parseRoutingContext(text: string): RoutingContext {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new ConfigValidationError(`--routing-context is not JSON: ${text}`);
-  }
-  const parsed = RoutingContextJson.safeParse(raw);
-  if (!parsed.success) throw new ConfigValidationError('--routing-context must be a JSON object of strings, numbers and booleans');
-  return parsed.data;
 }
 
 /** Parses `--min-coverage`: a fraction in [0, 1] (0 = every probed shard). @throws InvalidArgumentError otherwise. */
@@ -170,17 +102,14 @@ export function searchCommand(): Command {
   const cmd = new ShardfleetCommand('search').description(
     'search through a router and print the results as JSON (with the shards that answered, the failed ones and partial; a partial answer is also noted on stderr)',
   );
-  return addRouterClientOptions(cmd)
-    .option('--vector <json>', 'query vector as a JSON array')
-    .option('--vector-file <path>', 'file holding the query vector as a JSON array')
-    .option('--idx <path>', 'take the query from an IDX images file (e.g. Fashion-MNIST t10k)')
-    .option('--idx-index <n>', 'record of --idx to use', intArg, 0)
+  return addQueryInputOptions(addRouterClientOptions(cmd), (c) =>
+    c.option(
+      '--target-recall <r>',
+      'probe the fewest shards whose build-time routing recall@10 reaches r (0 < r <= 1; see info recall_at_probes); --num-probes / --shard-ids win',
+      recallArg,
+    ),
+  )
     .option('--top-k <n>', 'results', intArg, 10)
-    .option('--num-probes <n>', 'shards to probe (0 = snapshot default)', intArg, 0)
-    .option('--target-recall <r>', 'probe the fewest shards whose build-time routing recall@10 reaches r (0 < r <= 1; see info recall_at_probes); --num-probes / --shard-ids win', recallArg)
-    .option('--shard-ids <list>', 'comma-separated shard ids (required for explicit sharding; overrides routing otherwise)')
-    .option('--routing-context <json>', 'cel sharding: routing context as a JSON object, e.g. \'{"region":"eu"}\'')
-    .option('--filter <cel>', 'pre-filter over the snapshot\'s filter columns (see `shardfleet info`), e.g. \'label_name == "Shirt" && label < 5\'')
     .option('--nprobes <n>', 'IVF partitions to probe per shard (0 = default)', intArg, 0)
     .option('--ef <n>', 'HNSW beam width per shard (0 = default)', intArg, 0)
     .option('--refine-factor <n>', 're-rank top-k * n candidates exactly (0 = default)', intArg, 0)
@@ -198,11 +127,8 @@ export function searchCommand(): Command {
         const res = await client.search({
           vector: await queryVector(flags),
           top_k: flags.topK,
-          num_probes: flags.numProbes,
           target_recall: flags.targetRecall,
-          shard_ids: flags.shardIds?.split(',').map((s) => intArg(s)),
-          routing_context: flags.routingContext === undefined ? undefined : parseRoutingContext(flags.routingContext),
-          filter: flags.filter,
+          ...routingParams(flags),
           nprobes: flags.nprobes,
           ef: flags.ef,
           refine_factor: flags.refineFactor,

@@ -123,3 +123,17 @@ export function computeHealth(input: HealthInput, options: HealthOptions): Healt
   const status = numDbs > 0 && coverage.missing.length === numDbs ? 'unhealthy' : reasons.length > 0 ? 'degraded' : 'healthy';
   return { ...base, status, reasons, run_id: runId, snapshot_age_seconds: age, coverage: coverage.fraction };
 }
+
+/**
+ * Router readiness for the HTTP `/readyz` probe, from its Health: ready when a run is served and
+ * every shard of it has a ready replica (coverage 1; `degraded` for other reasons, e.g. lost
+ * redundancy or a stuck pending run, is still ready), else not ready with Health's reasons.
+ * Stricter than gRPC health, which is SERVING as soon as a run is served at any coverage.
+ */
+export function readinessFromHealth(h: HealthResponse): { ready: boolean; reason: string } {
+  const reasons = (h.reasons ?? []).join(' | ');
+  const coverage = Number(h.coverage ?? 0);
+  if (!h.run_id) return { ready: false, reason: reasons || 'no run is served' };
+  if (coverage < 1) return { ready: false, reason: `run ${h.run_id} is served with coverage ${coverage.toFixed(3)} (not every shard has a ready replica): ${reasons}` };
+  return { ready: true, reason: `serving run ${h.run_id}, every shard has a ready replica; health ${h.status}${reasons ? `: ${reasons}` : ''}` };
+}

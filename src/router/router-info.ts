@@ -55,13 +55,17 @@ export function formatDescription(m: Manifest): string {
   return `shardyfusion ${m.shardyfusion.layout} ${backend}`;
 }
 
-/** ShardDetails of the served run: every shard with its size and every replica's state. */
-export function shardDetails(s: RouterSnapshot, replicas: ReplicaState, addressOf: (nodeId: string) => string | undefined): ShardDetailsResponse {
+/**
+ * ShardDetails of the served run: every shard with its size and every replica's state, and the
+ * router's replication factor (`replication`, 0 when unknown).
+ */
+export function shardDetails(s: RouterSnapshot, replicas: ReplicaState, addressOf: (nodeId: string) => string | undefined, replication = 0): ShardDetailsResponse {
   const runId = s.manifest.run_id;
   const sourceUrls = new Map((s.manifest.shardyfusion?.shards ?? []).map((x) => [x.db_id, x.db_url]));
   return {
     run_id: runId,
     format: formatDescription(s.manifest),
+    replication_factor: replication,
     shards: s.manifest.shards.map((shard) => ({
       db_id: shard.db_id,
       vector_count: shard.vector_count,

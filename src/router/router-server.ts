@@ -19,7 +19,7 @@ import { bindServer, newServer, setServing, shutdownServer } from '../common/grp
 import { bearerAuthInterceptor } from '../common/bearer-auth.ts';
 import { channelCredentials, serverCredentials, type ClientTlsFiles } from '../common/grpc-security.ts';
 import { describeGrpcError, toServiceError } from '../common/grpc-status.ts';
-import { startMetricsServer, type MetricsServer } from '../common/metrics/metrics-server.ts';
+import { cachedReadiness, startMetricsServer, type MetricsServer } from '../common/metrics/metrics-server.ts';
 import { staticMembership, type MembershipView } from '../common/membership/membership.ts';
 import type { NodeEndpoint } from '../common/node-list.ts';
 import { loadRouterProto } from '../common/proto.ts';
@@ -43,7 +43,7 @@ import { drainingNodeIds, keepShardsFor, placementMembers, retainedLeavers } fro
 import { DEFAULT_EJECTION, OutlierEjection, isNodeFailure } from './outlier-ejection.ts';
 import { NodeLoad } from './replica-choice.ts';
 import { ReplicaState } from './replica-state.ts';
-import { computeHealth, snapshotAgeSeconds } from './router-health.ts';
+import { computeHealth, readinessFromHealth, snapshotAgeSeconds } from './router-health.ts';
 import { route, shardDetails, snapshotInfo } from './router-info.ts';
 import { RouterMetrics, type RouterGaugeState } from './router-metrics.ts';
 import { enforceRateLimit, rateLimiterFromConfig } from './rate-limiter.ts';
@@ -509,18 +509,22 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     }),
     Route: unary('Route', (call: grpc.ServerUnaryCall<RouteRequest__Output, unknown>) => route(requireSnapshot(), replicas, addressOf, call.request, limits)),
     SnapshotInfo: unary('SnapshotInfo', () => snapshotInfo(requireSnapshot(), store.url)),
-    ShardDetails: unary('ShardDetails', () => shardDetails(requireSnapshot(), replicas, addressOf)),
+    ShardDetails: unary('ShardDetails', () => shardDetails(requireSnapshot(), replicas, addressOf, config.replication)),
     Health: unary('Health', () => currentHealth()),
     Refresh: unary('Refresh', async () => {
       const o = await refresh();
       return { run_id: o.runId, previous_run_id: o.previousRunId, changed: o.changed, message: o.message };
     }),
   });
+  let stopping = false;
+  // /readyz: a served run with full coverage (router-health.ts), computed at most once a second.
+  const cachedReady = cachedReadiness(() => readinessFromHealth(currentHealth()), 1000);
+  const readiness = (): { ready: boolean; reason: string } => (stopping ? { ready: false, reason: 'router is stopping' } : cachedReady());
   let bound: Awaited<ReturnType<typeof bindServer>>;
   let metricsServer: MetricsServer | undefined;
   try {
     bound = await bindServer(server, config.listen, [SERVICE], { credentials: serverCredentials(config.tls) });
-    if (config.metricsListen !== undefined) metricsServer = await startMetricsServer(metrics.registry, config.metricsListen);
+    if (config.metricsListen !== undefined) metricsServer = await startMetricsServer(metrics.registry, config.metricsListen, readiness);
   } catch (err) {
     await shutdownServer(server, 0);
     pool.close();
@@ -543,6 +547,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     refresh,
     health: currentHealth,
     stop: async () => {
+      stopping = true;
       clearInterval(membershipTimer);
       watcher.stop();
       poller.stop();

@@ -301,6 +301,31 @@ export class NodeRunSet {
     this.reconcile();
   }
 
+  /**
+   * Readiness for the HTTP `/readyz` probe: the same answer as health SERVING ({@link isServing}),
+   * with why in one line (the run served and its assigned shards loaded, or what is missing:
+   * no snapshot and the load error, shards still loading, the first failed shards and why).
+   * Reads state only (unlike {@link status}, it numbers no Status answer); O(shards of the run).
+   */
+  readiness(): { ready: boolean; reason: string } {
+    const current = this.current();
+    const serving = this.servingRun();
+    if (serving !== undefined) {
+      const s = serving.status(serving === current);
+      const note = serving === current ? '' : `; run ${current?.runId ?? '?'} (_CURRENT) is still loading`;
+      return { ready: true, reason: `serving run ${serving.runId}: ${(s.shards_assigned ?? []).length} assigned shards loaded${note}` };
+    }
+    if (current === undefined) return { ready: false, reason: this.loadError || (this.attempted ? 'no snapshot loaded' : 'loading the snapshot (first _CURRENT read in progress)') };
+    const s = current.status(true);
+    const assigned = s.shards_assigned ?? [];
+    const loaded = new Set(s.shards_loaded);
+    const done = assigned.filter((db) => loaded.has(db)).length;
+    const failed = (s.shards_failed ?? []).filter((f) => assigned.includes(f.db_id ?? -1));
+    const why = failed.length === 0 ? '' : `; ${failed.length} failed: ${failed.slice(0, 3).map((f) => `shard ${f.db_id}: ${f.reason}`).join(' | ')}`;
+    const loadError = this.loadError ? `; ${this.loadError}` : '';
+    return { ready: false, reason: `run ${current.runId}: ${done} of ${assigned.length} assigned shards loaded${why}${loadError}` };
+  }
+
   /** Every held run (newest first, the current one first of all) and the current run's details. */
   status(): RunSetStatus {
     const current = this.current();

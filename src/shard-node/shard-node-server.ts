@@ -440,7 +440,9 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
   }
 
   let metricsServer: MetricsServer | undefined;
-  if (config.metricsListen !== undefined) metricsServer = await startMetricsServer(registry, config.metricsListen);
+  // /readyz says what health SERVING says (the served run's assigned shards are loaded), with why.
+  const readiness = (): { ready: boolean; reason: string } => (stopped ? { ready: false, reason: 'shard node is stopping' } : runs.readiness());
+  if (config.metricsListen !== undefined) metricsServer = await startMetricsServer(registry, config.metricsListen, readiness);
   let bound;
   try {
     bound = await bindServer(server, config.listen, [SERVICE], { credentials: serverCredentials(config.tls) });

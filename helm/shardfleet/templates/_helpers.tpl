@@ -135,6 +135,38 @@ grpc:
 {{- end }}
 {{- end }}
 
+{{/*
+Node startup / readiness probe: GET /readyz on the metrics port when metrics.enabled and
+metrics.httpProbes (the same answer as gRPC health SERVING: every assigned shard of the served run
+loaded; plain HTTP, so no exec'd Node process per probe under TLS), else the gRPC health probe.
+Call with (dict "ctx" $ "port" 7001).
+*/}}
+{{- define "shardfleet.nodeReadyProbeHandler" -}}
+{{- if and .ctx.Values.metrics.enabled .ctx.Values.metrics.httpProbes -}}
+httpGet:
+  path: /readyz
+  port: metrics
+{{- else -}}
+{{- include "shardfleet.healthProbeHandler" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Liveness probe of routers and nodes: GET /healthz on the metrics port when metrics.enabled and
+metrics.httpProbes (the process's event loop answers), else a TCP connect to the gRPC port.
+Call with the root context.
+*/}}
+{{- define "shardfleet.livenessProbeHandler" -}}
+{{- if and .Values.metrics.enabled .Values.metrics.httpProbes -}}
+httpGet:
+  path: /healthz
+  port: metrics
+{{- else -}}
+tcpSocket:
+  port: grpc
+{{- end }}
+{{- end }}
+
 {{- define "shardfleet.tlsProbeScript" -}}
 const g=require('@grpc/grpc-js'),f=require('fs'),d='/etc/shardfleet/tls/';
 {{- if .mtls }}

@@ -11,6 +11,12 @@ export interface ShardDetailsResponse {
    * sqlite-vec", "shardyfusion composite lancedb+slatedb", "shardyfusion vector lancedb".
    */
   'format'?: (string);
+  /**
+   * The router's replication factor R (its --replication): placement gives each shard
+   * min(R, nodes) owners; a shard with fewer ready replicas has lost redundancy (0 from a router
+   * built before this field).
+   */
+  'replication_factor'?: (number);
 }
 
 export interface ShardDetailsResponse__Output {
@@ -22,4 +28,10 @@ export interface ShardDetailsResponse__Output {
    * sqlite-vec", "shardyfusion composite lancedb+slatedb", "shardyfusion vector lancedb".
    */
   'format': (string);
+  /**
+   * The router's replication factor R (its --replication): placement gives each shard
+   * min(R, nodes) owners; a shard with fewer ready replicas has lost redundancy (0 from a router
+   * built before this field).
+   */
+  'replication_factor': (number);
 }
