@@ -2,10 +2,8 @@
  * `shardfleet local`: a router and N shard nodes as child processes on 127.0.0.1, until Ctrl-C.
  */
 import type { Command } from 'commander';
-import { openObjectStore } from '../common/storage/open-object-store.ts';
 import { intArg } from './arg-parsers.ts';
 import { ShardfleetCommand } from './env-options.ts';
-import { startLocalCluster } from './local-cluster.ts';
 import { assertStoreExists } from './store-options.ts';
 
 /** The `local` command. */
@@ -18,12 +16,14 @@ export function localCommand(): Command {
     .option('--cache-dir <dir>', 'shard cache root (one sub-folder per node)')
     .action(async (flags: { store: string; numNodes: number; replication: number; cacheDir?: string }) => {
       // The children would retry a missing folder until the ready timeout: say so at once instead.
+      const { openObjectStore } = await import('../common/storage/open-object-store.ts');
       const store = openObjectStore(flags.store);
       try {
         await assertStoreExists(store, flags.store);
       } finally {
         await store.close();
       }
+      const { startLocalCluster } = await import('./local-cluster.ts');
       const cluster = await startLocalCluster({
         store: flags.store,
         numNodes: flags.numNodes,

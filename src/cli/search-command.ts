@@ -3,17 +3,15 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
-import { loadBearerToken } from '../common/bearer-auth.ts';
 import { ConfigValidationError, errorMessage } from '../common/errors.ts';
 import type { ClientTlsFiles } from '../common/grpc-security.ts';
 import type { RoutingContext } from '../common/routing/routing-context.ts';
-import { ShardfleetClient, type SearchResponse } from '../client/router-client.ts';
-import { readIdxImages } from '../writer/input/idx-source.ts';
+// The gRPC client, the token loader and the IDX reader are imported when a command runs, so
+// `shardfleet --help` does not load @grpc/grpc-js.
+import type { ShardfleetClient, SearchResponse } from '../client/router-client.ts';
 import { intArg, recallArg } from './arg-parsers.ts';
 import { ShardfleetCommand } from './env-options.ts';
 
-const VectorJson = z.array(z.number());
 
 /** Flags of every command that calls a router (`search`, `info`). */
 export interface RouterClientFlags {
@@ -60,7 +58,9 @@ function clientTls(f: RouterClientFlags): ClientTlsFiles | undefined {
  * @throws ConfigValidationError naming the flag when the token source or a TLS file cannot be
  *   read or is invalid.
  */
-export function routerClient(f: RouterClientFlags): ShardfleetClient {
+export async function routerClient(f: RouterClientFlags): Promise<ShardfleetClient> {
+  const { loadBearerToken } = await import('../common/bearer-auth.ts');
+  const { ShardfleetClient } = await import('../client/router-client.ts');
   const bearerToken = loadBearerToken(f.authTokenFile, process.env, '--auth-token-file');
   return new ShardfleetClient(f.router, { tls: clientTls(f), bearerToken });
 }
@@ -86,6 +86,7 @@ interface SearchFlags extends RouterClientFlags {
 
 async function queryVector(flags: SearchFlags): Promise<Float32Array> {
   if (flags.idx !== undefined) {
+    const { readIdxImages } = await import('../writer/input/idx-source.ts');
     const images = await readIdxImages(flags.idx, { start: flags.idxIndex, limit: 1 });
     return images.vectors;
   }
@@ -118,15 +119,15 @@ export function parseVectorJson(text: string, where: string): Float32Array {
     const hint = /\b(NaN|-?Infinity)\b/.test(text) ? ' (NaN and Infinity are not JSON numbers, and a query must be finite)' : '';
     throw new ConfigValidationError(`${where} is not a JSON array of numbers${hint}: ${errorMessage(err)}`, { cause: err });
   }
-  const parsed = VectorJson.safeParse(raw);
-  if (!parsed.success || parsed.data.length === 0) throw new ConfigValidationError(`${where} must be a non-empty JSON array of numbers, e.g. [0.1, 0.2]`);
-  const vector = Float32Array.from(parsed.data);
+  if (!Array.isArray(raw) || raw.length === 0 || !raw.every((x) => typeof x === 'number')) {
+    throw new ConfigValidationError(`${where} must be a non-empty JSON array of numbers, e.g. [0.1, 0.2]`);
+  }
+  const numbers = raw as number[];
+  const vector = Float32Array.from(numbers);
   const bad = vector.findIndex((x) => !Number.isFinite(x));
-  if (bad >= 0) throw new ConfigValidationError(`${where}: element ${bad} (${parsed.data[bad]}) is not a finite float32`);
+  if (bad >= 0) throw new ConfigValidationError(`${where}: element ${bad} (${numbers[bad]}) is not a finite float32`);
   return vector;
 }
-
-const RoutingContextJson = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
 
 /** Parses `--routing-context` (a JSON object of scalars). @throws ConfigValidationError. */
 export function parseRoutingContext(text: string): RoutingContext {
@@ -136,9 +137,11 @@ export function parseRoutingContext(text: string): RoutingContext {
   } catch {
     throw new ConfigValidationError(`--routing-context is not JSON: ${text}`);
   }
-  const parsed = RoutingContextJson.safeParse(raw);
-  if (!parsed.success) throw new ConfigValidationError('--routing-context must be a JSON object of strings, numbers and booleans');
-  return parsed.data;
+  const scalar = (v: unknown): boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || !Object.values(raw).every(scalar)) {
+    throw new ConfigValidationError('--routing-context must be a JSON object of strings, numbers and booleans');
+  }
+  return raw as RoutingContext;
 }
 
 /** Parses `--min-coverage`: a fraction in [0, 1] (0 = every probed shard). @throws InvalidArgumentError otherwise. */
@@ -193,7 +196,7 @@ export function searchCommand(): Command {
     )
     .option('--timeout-ms <ms>', 'call deadline', intArg, 10_000)
     .action(async (flags: SearchFlags) => {
-      const client = routerClient(flags);
+      const client = await routerClient(flags);
       try {
         const res = await client.search({
           vector: await queryVector(flags),
@@ -226,7 +229,7 @@ export function infoCommand(): Command {
   return addRouterClientOptions(new ShardfleetCommand('info').description('print the snapshot a router serves'))
     .option('--timeout-ms <ms>', 'call deadline', intArg, 10_000)
     .action(async (flags: RouterClientFlags & { timeoutMs: number }) => {
-      const client = routerClient(flags);
+      const client = await routerClient(flags);
       try {
         process.stdout.write(JSON.stringify(await client.snapshotInfo(flags.timeoutMs), null, 2) + '\n');
       } finally {
