@@ -492,17 +492,24 @@ describe('helm chart helm/shardfleet', { skip: rendererMissing }, () => {
     assert.match(notes, /dns:\/\/\/demo-shardfleet-router-headless\.search\.svc\.cluster\.local:7000/);
   });
 
-  test('Dockerfile: multi-stage, Node 20 slim, non-root, CLI entry point; .dockerignore keeps the sources', () => {
+  test('Dockerfile: multi-stage (compile, then Node 20 slim runtime), non-root, compiled CLI entry point; .dockerignore keeps the sources', () => {
     const df = readFileSync(join(REPO, 'Dockerfile'), 'utf8');
     assert.equal((df.match(/^FROM /gm) ?? []).length, 2);
     assert.match(df, /^ARG NODE_VERSION=20$/m);
-    assert.match(df, /FROM node:\$\{NODE_VERSION\}-bookworm-slim AS deps/);
+    assert.match(df, /FROM node:\$\{NODE_VERSION\}-bookworm-slim AS build/);
     assert.match(df, /python3 make g\+\+/);
+    // the build stage compiles src/ and drops the dev dependencies; the runtime runs dist/
+    assert.match(df, /^COPY src \.\/src$/m);
+    assert.match(df, /npm run build/);
+    assert.match(df, /npm prune --omit=dev/);
+    assert.match(df, /^COPY --from=build .*\/app\/dist \.\/dist$/m);
     assert.match(df, /^USER 10001:10001$/m);
     assert.match(df, /ENTRYPOINT \[.*"node", "bin\/shardfleet\.js"\]/);
-    for (const dir of ['bin', 'proto', 'src']) assert.match(df, new RegExp(`^COPY .*\\b${dir} \\./${dir}$`, 'm'));
+    for (const dir of ['bin', 'proto']) assert.match(df, new RegExp(`^COPY .*\\b${dir} \\./${dir}$`, 'm'));
     const ignored = readFileSync(join(REPO, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
-    for (const keep of ['src', 'bin', 'proto', 'package.json', 'package-lock.json']) assert.ok(!ignored.includes(keep), `${keep} must reach the image`);
+    for (const keep of ['src', 'bin', 'proto', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) {
+      assert.ok(!ignored.includes(keep), `${keep} must reach the image build`);
+    }
     assert.ok(ignored.includes('node_modules'));
     // the chart runs the image's user
     assert.equal(mergedValues().podSecurityContext.runAsUser, 10001);

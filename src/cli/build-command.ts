@@ -2,26 +2,25 @@
  * `shardfleet build` and `shardfleet publish`: build a sharded snapshot from an input file and
  * publish it, in one process or as a distributed build (`--plan`, `--worker i/N`, `publish`).
  */
-import { FILTER_COLUMN_TYPES, type FilterColumn } from '../common/filter/filter-expr.ts';
+// Heavy modules (zod schemas, native index bindings, the AWS SDK, the builders) are imported
+// inside the actions, so `shardfleet --help` and `--version` load none of them.
+import type { FilterColumn } from '../common/filter/filter-expr.ts';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Logger } from 'pino';
-import { MetricSchema, type Metric } from '../common/distance.ts';
-import { createLogger } from '../common/logger.ts';
+import type { Metric } from '../common/distance.ts';
+import { BACKENDS, CEL_COLUMN_TYPES, FILTER_COLUMN_TYPES, LANCE_INDEX_TYPE_NAMES, METRICS, USEARCH_QUANTIZATIONS } from '../common/choice-lists.ts';
 import { ConfigValidationError } from '../common/errors.ts';
-import { BackendSchema, type Backend } from '../common/manifest.ts';
-import { USEARCH_QUANTIZATIONS, type UsearchQuantization } from '../common/usearch-layout.ts';
-import { CelColumnTypeSchema, type CelColumnType } from '../common/routing/routing-context.ts';
+import type { Backend } from '../common/manifest.ts';
+import type { UsearchQuantization } from '../common/usearch-layout.ts';
+import type { CelColumnType } from '../common/routing/routing-context.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
 import type { BackendOptions, ShardingOptions } from '../writer/build-options.ts';
-import { LANCE_INDEX_TYPES, type LanceIndexType } from '../writer/backends/lancedb-shard-writer.ts';
-import { buildSnapshot, type BuildResult } from '../writer/build-snapshot.ts';
-import { planDistributedBuild, publishRun, runBuildWorker } from '../writer/distributed-build.ts';
+import type { LanceIndexType } from '../writer/backends/lancedb-shard-writer.ts';
+import type { BuildResult } from '../writer/build-snapshot.ts';
 import { DEFAULT_INPUT_LIMITS } from '../writer/input/input-limits.ts';
-import { openVectorSource, type VectorFormat } from '../writer/input/open-vector-source.ts';
+import type { VectorFormat } from '../writer/input/open-vector-source.ts';
 import type { VectorSource } from '../writer/input/vector-record.ts';
-import { parseWorkerSlice } from '../writer/shard-build.ts';
 import { factorArg, intArg, listArg, recallArg } from './arg-parsers.ts';
-import { formatRecallCurve } from '../writer/routing-recall.ts';
 import { ShardfleetCommand } from './env-options.ts';
 import { addStoreOptions, assertStoreExists, openExistingStoreFromFlags, openStoreFromFlags, type StoreFlags } from './store-options.ts';
 
@@ -86,11 +85,10 @@ function celColumnsArg(value: string): Record<string, CelColumnType> {
   const out: Record<string, CelColumnType> = {};
   for (const item of listArg(value)) {
     const [name, type] = item.split(':').map((s) => s.trim());
-    const parsed = CelColumnTypeSchema.safeParse(type);
-    if (!name || !parsed.success) {
-      throw new InvalidArgumentError(`"${item}" is not name:type with type one of ${CelColumnTypeSchema.options.join(', ')}`);
+    if (!name || !(CEL_COLUMN_TYPES as readonly string[]).includes(type)) {
+      throw new InvalidArgumentError(`"${item}" is not name:type with type one of ${CEL_COLUMN_TYPES.join(', ')}`);
     }
-    out[name] = parsed.data;
+    out[name] = type as CelColumnType;
   }
   return out;
 }
@@ -178,6 +176,7 @@ function backendFromFlags(f: BuildFlags): BackendOptions {
 }
 
 async function openSource(f: BuildFlags): Promise<VectorSource> {
+  const { openVectorSource } = await import('../writer/input/open-vector-source.ts');
   return openVectorSource({
     format: f.format as VectorFormat | 'auto',
     path: f.input,
@@ -196,7 +195,8 @@ async function openSource(f: BuildFlags): Promise<VectorSource> {
   });
 }
 
-function printPublished(store: ObjectStore, result: BuildResult): void {
+async function printPublished(store: ObjectStore, result: BuildResult): Promise<void> {
+  const { formatRecallCurve } = await import('../writer/routing-recall.ts');
   const m = result.manifest;
   process.stdout.write(
     `published run ${result.runId}: ${m.build_stats.total_vectors} vectors, ${m.sharding.num_dbs} shards (${m.sharding.strategy}, ${m.index.backend}), ` +
@@ -222,9 +222,12 @@ export function filterColumnsArg(value: string): FilterColumn[] {
 async function runBuild(f: BuildFlags, store: ObjectStore, log: Logger): Promise<void> {
   if (f.plan && f.worker) throw new InvalidArgumentError('--plan and --worker are separate steps; pass one of them');
   const source = await openSource(f);
+  const { MetricSchema } = await import('../common/distance.ts');
   const metric: Metric = MetricSchema.parse(f.metric);
+  const { planDistributedBuild, runBuildWorker } = await import('../writer/distributed-build.ts');
   if (f.worker) {
     if (!f.runId) throw new InvalidArgumentError('--worker needs --run-id (the run planned with --plan)');
+    const { parseWorkerSlice } = await import('../writer/shard-build.ts');
     const worker = parseWorkerSlice(f.worker);
     await assertStoreExists(store, f.store); // a worker reads the planned run
     const ids = await runBuildWorker({ store, runId: f.runId, source, worker, concurrency: f.concurrency, progress: f.progress, log });
@@ -255,7 +258,8 @@ async function runBuild(f: BuildFlags, store: ObjectStore, log: Logger): Promise
     );
     return;
   }
-  printPublished(store, await buildSnapshot({ ...common, concurrency: f.concurrency }));
+  const { buildSnapshot } = await import('../writer/build-snapshot.ts');
+  await printPublished(store, await buildSnapshot({ ...common, concurrency: f.concurrency }));
 }
 
 /** The `build` command. */
@@ -287,7 +291,7 @@ export function buildCommand(): Command {
     .option('--min-recall <r>', 'cluster/lsh: refuse to publish (nothing published, _CURRENT unchanged) unless the measured routing recall@10 reaches r at --max-probes (default: all shards, where it is always 1)', recallArg)
     .option('--max-probes <n>', 'cluster/lsh: the most shards --target-recall and --min-recall may probe (1..num-dbs)', intArg)
     .option('--recall-queries <n>', 'cluster/lsh: sample queries of the build-time routing recall curve (exact top-10 within up to 20,000 sample vectors; cost ~ n x 20,000 x dim); 0 = no curve', intArg, 1000)
-    .addOption(new Option('--metric <metric>', 'distance metric').choices(MetricSchema.options).default('l2'))
+    .addOption(new Option('--metric <metric>', 'distance metric').choices(METRICS).default('l2'))
     .option('--seed <n>', 'seed for sampling, k-means and LSH hyperplanes', intArg, 42)
     .option('--sample-size <n>', 'training sample size (default max(20000, 64 * num-dbs))', intArg)
     .option('--kmeans-iterations <n>', 'cluster: maximum Lloyd iterations', intArg, 25)
@@ -298,8 +302,8 @@ export function buildCommand(): Command {
     .option('--cel-expr <expr>', 'cel: routing expression, e.g. "shard_hash(user) % 8u" or "region"')
     .option('--cel-columns <decls>', 'cel: routing columns as name:type (int, uint, string, bytes, double, bool), comma-separated', celColumnsArg)
     .option('--routing-values <values>', 'cel categorical mode: token of each shard, JSON array or comma-separated strings', routingValuesArg)
-    .addOption(new Option('--backend <backend>', 'shard index backend (usearch: HNSW, memory-mapped on nodes; lancedb; sqlite-vec: exact scan)').choices(BackendSchema.options).default('usearch'))
-    .addOption(new Option('--index-type <type>', 'lancedb: shard index').choices(LANCE_INDEX_TYPES).default('auto'))
+    .addOption(new Option('--backend <backend>', 'shard index backend (usearch: HNSW, memory-mapped on nodes; lancedb; sqlite-vec: exact scan)').choices(BACKENDS).default('usearch'))
+    .addOption(new Option('--index-type <type>', 'lancedb: shard index').choices(LANCE_INDEX_TYPE_NAMES).default('auto'))
     .option('--hnsw-min-rows <n>', 'lancedb auto: shards with at least this many rows get HNSW-SQ', intArg, 100_000)
     .option('--num-partitions <n>', 'lancedb ivf_*: IVF partitions per shard', intArg, 1)
     .option('--num-sub-vectors <n>', 'lancedb *_pq: PQ sub-vectors (must divide dim)', intArg)
@@ -323,8 +327,9 @@ export function buildCommand(): Command {
     .option('--worker <i/N>', 'distributed build step 2: build shards i, i+N, ... of the planned run')
     .option('--no-progress', 'no progress bars')
     .action(async (flags: BuildFlags) => {
+      const { createLogger } = await import('../common/logger.ts');
       const log = createLogger('writer');
-      const store = openStoreFromFlags(flags);
+      const store = await openStoreFromFlags(flags);
       try {
         await runBuild(flags, store, log);
       } finally {
@@ -348,10 +353,12 @@ export function publishCommand(): Command {
     .requiredOption('--run-id <id>', 'the planned run')
     .addOption(new Option('--verify <how>', 'sha256 downloads and hashes every file; size checks sizes only').choices(['sha256', 'size']).default('sha256'))
     .action(async (flags: PublishFlags) => {
+      const { createLogger } = await import('../common/logger.ts');
+      const { publishRun } = await import('../writer/distributed-build.ts');
       const log = createLogger('writer');
       const store = await openExistingStoreFromFlags(flags);
       try {
-        printPublished(store, await publishRun({ store, runId: flags.runId, verify: flags.verify, log }));
+        await printPublished(store, await publishRun({ store, runId: flags.runId, verify: flags.verify, log }));
       } finally {
         await store.close();
       }

@@ -98,7 +98,7 @@ export function getCommand(): Command {
     .option('--min-coverage <fraction>', 'fraction (0..1] of the keys that must be answered; above it, keys whose shard could not answer print with "error" (0 = every key)', fractionArg, 0)
     .option('--timeout-ms <ms>', 'call deadline', intArg, 10_000)
     .action(async (flags: GetFlags) => {
-      const client = routerClient(flags);
+      const client = await routerClient(flags);
       try {
         const info = await client.snapshotInfo(flags.timeoutMs);
         const keys = flags.key.map((k) => parseKeyFlag(k, info.kv_key_type));

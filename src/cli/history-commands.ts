@@ -4,7 +4,7 @@
  */
 import { Option, type Command } from 'commander';
 import { ConfigValidationError } from '../common/errors.ts';
-import { cleanup, listRuns, rollback, type RunSummary } from '../writer/snapshot-history.ts';
+import type { RunSummary } from '../writer/snapshot-history.ts';
 import { intArg } from './arg-parsers.ts';
 import { ShardfleetCommand } from './env-options.ts';
 import { addStoreOptions, openExistingStoreFromFlags, type StoreFlags } from './store-options.ts';
@@ -17,6 +17,7 @@ export function historyCommand(): Command {
     .action(async (flags: StoreFlags & { json?: boolean }) => {
       const store = await openExistingStoreFromFlags(flags);
       try {
+        const { listRuns } = await import('../writer/snapshot-history.ts');
         const runs = await listRuns(store);
         if (flags.json) {
           process.stdout.write(JSON.stringify(runs.map(runJson), null, 2) + '\n');
@@ -42,6 +43,7 @@ export function rollbackCommand(): Command {
       }
       const store = await openExistingStoreFromFlags(flags);
       try {
+        const { rollback } = await import('../writer/snapshot-history.ts');
         const res = await rollback(store, flags.runId !== undefined ? { runId: flags.runId } : { offset: flags.offset ?? 0 });
         process.stdout.write(`rolled back _CURRENT from ${res.from ?? '(none)'} to ${res.to}\nmanifest ${store.url}/${res.manifestKey}\n`);
       } finally {
@@ -65,6 +67,7 @@ export function cleanupCommand(): Command {
       const store = await openExistingStoreFromFlags(flags);
       try {
         const dryRun = flags.dryRun === true;
+        const { cleanup } = await import('../writer/snapshot-history.ts');
         const res = await cleanup(store, { keepRuns: flags.keepRuns, orphanGraceMs: flags.orphanGraceMinutes * 60_000, dryRun });
         const verb = dryRun ? 'would delete' : 'deleted';
         const lines: string[] = [];

@@ -96,16 +96,24 @@ export interface LocalCluster {
   restartRouter(signal?: NodeJS.Signals, waitServing?: boolean): Promise<void>;
 }
 
-const CLI_ENTRY = fileURLToPath(new URL('./main.ts', import.meta.url));
-const TSX_LOADER = import.meta.resolve('tsx');
+/**
+ * How a child runs the CLI: the way this module runs. Compiled (dist/cli/local-cluster.js, i.e.
+ * under bin/shardfleet.js after `npm run build`) the child runs dist/cli/main.js with no loader;
+ * from the sources (tsx: tests, `npm run demo`, the bin's fallback) it runs src/cli/main.ts
+ * through tsx, so a child never runs code older than its parent.
+ */
+const COMPILED = !import.meta.url.endsWith('.ts');
+const CLI_ENTRY = fileURLToPath(new URL(COMPILED ? './main.js' : './main.ts', import.meta.url));
+const LOADER_ARGS: readonly string[] = COMPILED ? [] : ['--import', import.meta.resolve('tsx')];
 
 /**
- * Spawns `shardfleet <args>` as a child Node process running the TypeScript CLI through tsx.
+ * Spawns `shardfleet <args>` as a child Node process running the CLI the way this process runs it
+ * (compiled, or the TypeScript sources through tsx).
  * The child's stdin is a pipe from this process and `SHARDFLEET_EXIT_ON_STDIN_CLOSE=1` is set, so
  * a server child shuts down when this process dies, even by SIGKILL: no orphaned servers.
  */
 export function spawnCli(args: string[], env: Record<string, string> = {}, stderr: 'inherit' | 'ignore' | 'pipe' = 'inherit'): ChildProcess {
-  return spawn(process.execPath, ['--import', TSX_LOADER, ...otelImportArgs({ ...process.env, ...env }), CLI_ENTRY, ...args], {
+  return spawn(process.execPath, [...LOADER_ARGS, ...otelImportArgs({ ...process.env, ...env }), CLI_ENTRY, ...args], {
     env: { ...childEnv(process.env), ...env, SHARDFLEET_EXIT_ON_STDIN_CLOSE: '1' },
     stdio: ['pipe', 'ignore', stderr],
   });

@@ -5,15 +5,10 @@
  * it removes the shard cache it made (not one given with `--cache-dir`).
  */
 import type { Command } from 'commander';
-import { openObjectStore } from '../common/storage/open-object-store.ts';
 import { intArg } from './arg-parsers.ts';
 import { ShardfleetCommand } from './env-options.ts';
-import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
+import type { LocalCluster } from './local-cluster.ts';
 import { checkLocalLayout, parseMetricsListen } from './local-options.ts';
-import { checkSnapshotToServe } from './local-preflight.ts';
-import { StartupProgress } from './local-progress.ts';
-import { superviseLocalCluster } from './local-supervisor.ts';
-import { assertStoreExists } from './store-options.ts';
 
 interface LocalFlags {
   store: string;
@@ -56,6 +51,15 @@ export function localCommand(): Command {
     .action(async (flags: LocalFlags) => {
       checkLocalLayout(flags.numNodes, flags.replication);
       if (flags.metricsListen !== undefined) parseMetricsListen(flags.metricsListen);
+      // Heavy modules load only when the command runs (`--help` / `--version` stay fast).
+      const [{ openObjectStore }, { startLocalCluster }, { checkSnapshotToServe }, { StartupProgress }, { superviseLocalCluster }, { assertStoreExists }] = await Promise.all([
+        import('../common/storage/open-object-store.ts'),
+        import('./local-cluster.ts'),
+        import('./local-preflight.ts'),
+        import('./local-progress.ts'),
+        import('./local-supervisor.ts'),
+        import('./store-options.ts'),
+      ]);
       // The children would retry a missing folder or _CURRENT until the ready timeout: say so at once.
       const store = openObjectStore(flags.store);
       let snapshot;

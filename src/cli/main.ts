@@ -1,13 +1,14 @@
 /**
  * The `shardfleet` command line.
  */
-import { describeGrpcError } from '../common/grpc-status.ts';
 import { exitCodeFor } from './exit-codes.ts';
 import { buildProgram } from './program.ts';
 
 buildProgram()
   .parseAsync(process.argv)
-  .catch((err: unknown) => {
+  .catch(async (err: unknown) => {
+    // Imported here, not at the top: it loads @grpc/grpc-js, which `--help` does not need.
+    const { describeGrpcError } = await import('../common/grpc-status.ts');
     const name = err instanceof Error ? err.name : 'Error';
     process.stderr.write(`shardfleet: ${name}: ${describeGrpcError(err)}\n`);
     process.exit(exitCodeFor(err));

@@ -6,14 +6,12 @@
  */
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
 import { ConfigValidationError, errorMessage } from '../common/errors.ts';
 import type { RoutingContext } from '../common/routing/routing-context.ts';
-import { readIdxImages } from '../writer/input/idx-source.ts';
 import { intArg } from './arg-parsers.ts';
 
-const VectorJson = z.array(z.number());
-const RoutingContextJson = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
+// Checked by hand rather than with zod, and the IDX reader imported when used, so that
+// `shardfleet --help` loads neither (bench:cli).
 
 /** Values of the query-input flags (commander's camelCase names). */
 export interface QueryInputFlags {
@@ -55,6 +53,7 @@ export function addQueryInputOptions(cmd: Command, between: (cmd: Command) => Co
  */
 export async function queryVector(flags: QueryInputFlags): Promise<Float32Array> {
   if (flags.idx !== undefined) {
+    const { readIdxImages } = await import('../writer/input/idx-source.ts');
     const images = await readIdxImages(flags.idx, { start: flags.idxIndex, limit: 1 });
     return images.vectors;
   }
@@ -102,11 +101,13 @@ export function parseVectorJson(text: string, where: string): Float32Array {
     const hint = /\b(NaN|-?Infinity)\b/.test(text) ? ' (NaN and Infinity are not JSON numbers, and a query must be finite)' : '';
     throw new ConfigValidationError(`${where} is not a JSON array of numbers${hint}: ${errorMessage(err)}`, { cause: err });
   }
-  const parsed = VectorJson.safeParse(raw);
-  if (!parsed.success || parsed.data.length === 0) throw new ConfigValidationError(`${where} must be a non-empty JSON array of numbers, e.g. [0.1, 0.2]`);
-  const vector = Float32Array.from(parsed.data);
+  if (!Array.isArray(raw) || raw.length === 0 || !raw.every((x) => typeof x === 'number')) {
+    throw new ConfigValidationError(`${where} must be a non-empty JSON array of numbers, e.g. [0.1, 0.2]`);
+  }
+  const numbers = raw as number[];
+  const vector = Float32Array.from(numbers);
   const bad = vector.findIndex((x) => !Number.isFinite(x));
-  if (bad >= 0) throw new ConfigValidationError(`${where}: element ${bad} (${parsed.data[bad]}) is not a finite float32`);
+  if (bad >= 0) throw new ConfigValidationError(`${where}: element ${bad} (${numbers[bad]}) is not a finite float32`);
   return vector;
 }
 
@@ -118,7 +119,9 @@ export function parseRoutingContext(text: string): RoutingContext {
   } catch {
     throw new ConfigValidationError(`--routing-context is not JSON: ${text}`);
   }
-  const parsed = RoutingContextJson.safeParse(raw);
-  if (!parsed.success) throw new ConfigValidationError('--routing-context must be a JSON object of strings, numbers and booleans');
-  return parsed.data;
+  const scalar = (v: unknown): boolean => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || !Object.values(raw).every(scalar)) {
+    throw new ConfigValidationError('--routing-context must be a JSON object of strings, numbers and booleans');
+  }
+  return raw as RoutingContext;
 }

@@ -2,10 +2,10 @@
  * `shardfleet search` and `shardfleet info`: query a router from the command line.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { loadBearerToken } from '../common/bearer-auth.ts';
 import { ConfigValidationError } from '../common/errors.ts';
 import type { ClientTlsFiles } from '../common/grpc-security.ts';
-import { ShardfleetClient, type SearchResponse } from '../client/router-client.ts';
+// The gRPC client and the token loader are imported when a command runs (`--help` stays fast).
+import type { ShardfleetClient, SearchResponse } from '../client/router-client.ts';
 import { intArg, recallArg } from './arg-parsers.ts';
 import { ShardfleetCommand } from './env-options.ts';
 import { addQueryInputOptions, queryVector, routingParams, type QueryInputFlags } from './query-options.ts';
@@ -57,7 +57,9 @@ function clientTls(f: RouterClientFlags): ClientTlsFiles | undefined {
  * @throws ConfigValidationError naming the flag when the token source or a TLS file cannot be
  *   read or is invalid.
  */
-export function routerClient(f: RouterClientFlags): ShardfleetClient {
+export async function routerClient(f: RouterClientFlags): Promise<ShardfleetClient> {
+  const { loadBearerToken } = await import('../common/bearer-auth.ts');
+  const { ShardfleetClient } = await import('../client/router-client.ts');
   const bearerToken = loadBearerToken(f.authTokenFile, process.env, '--auth-token-file');
   return new ShardfleetClient(f.router, { tls: clientTls(f), bearerToken });
 }
@@ -122,7 +124,7 @@ export function searchCommand(): Command {
     )
     .option('--timeout-ms <ms>', 'call deadline', intArg, 10_000)
     .action(async (flags: SearchFlags) => {
-      const client = routerClient(flags);
+      const client = await routerClient(flags);
       try {
         const res = await client.search({
           vector: await queryVector(flags),
@@ -152,7 +154,7 @@ export function infoCommand(): Command {
   return addRouterClientOptions(new ShardfleetCommand('info').description('print the snapshot a router serves'))
     .option('--timeout-ms <ms>', 'call deadline', intArg, 10_000)
     .action(async (flags: RouterClientFlags & { timeoutMs: number }) => {
-      const client = routerClient(flags);
+      const client = await routerClient(flags);
       try {
         process.stdout.write(JSON.stringify(await client.snapshotInfo(flags.timeoutMs), null, 2) + '\n');
       } finally {

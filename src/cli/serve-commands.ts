@@ -5,15 +5,14 @@
  */
 import { hostname } from 'node:os';
 import { Option, type Command } from 'commander';
-import { loadBearerToken } from '../common/bearer-auth.ts';
 import { ConfigValidationError } from '../common/errors.ts';
 import type { ClientTlsFiles, TlsFiles } from '../common/grpc-security.ts';
 import type { Http2Limits } from '../common/grpc-server.ts';
-import { createLogger, type Logger } from '../common/logger.ts';
-import { createMembership, type Membership } from '../common/membership/membership.ts';
+import type { Logger } from '../common/logger.ts';
+import type { Membership } from '../common/membership/membership.ts';
 import { shutdownTracing } from '../common/telemetry/tracing-shutdown.ts';
-import { startRouter } from '../router/router-server.ts';
-import { startShardNode } from '../shard-node/shard-node-server.ts';
+// The servers, logger, membership and token loader are imported when a command runs, so
+// `shardfleet --help` does not load them.
 import { intArg } from './arg-parsers.ts';
 import { ShardfleetCommand } from './env-options.ts';
 import { addRequestLimitOptions, requestLimitsFromFlags, type RequestLimitFlags } from './request-limit-options.ts';
@@ -179,6 +178,7 @@ function nodeClientTls(f: RouterFlags): ClientTlsFiles | undefined {
 }
 
 async function openMembership(f: ServeFlags, log: Logger): Promise<Membership> {
+  const { createMembership } = await import('../common/membership/membership.ts');
   const membership = createMembership(f.nodes, { refreshMs: f.membershipRefreshMs, dnsServer: f.dnsServer, dialViaDnsServer: true, log });
   await membership.start();
   log.info({ nodes: membership.current().map((n) => `${n.id}=${n.address}`) }, 'membership');
@@ -212,10 +212,13 @@ export function serveCommand(): Command {
       ),
     )
     .action(async (flags: NodeFlags) => {
+      const { createLogger } = await import('../common/logger.ts');
+      const { loadBearerToken } = await import('../common/bearer-auth.ts');
+      const { startShardNode } = await import('../shard-node/shard-node-server.ts');
       const log = createLogger('shard-node', { node_id: flags.nodeId });
       const membership = await openMembership(flags, log);
       const handle = await startShardNode({
-        store: openStoreFromFlags(flags),
+        store: await openStoreFromFlags(flags),
         nodeId: flags.nodeId,
         membership,
         replication: flags.replication,
@@ -261,10 +264,13 @@ export function serveCommand(): Command {
     .addOption(opt('--rate-limit-qps <n>', 'token-bucket rate limit per router (0 = off); BatchSearch costs one per query', 'RATE_LIMIT_QPS').argParser(intArg))
     .addOption(opt('--rate-limit-burst <n>', 'token-bucket size (default: ceil(qps))', 'RATE_LIMIT_BURST').argParser(intArg))
     .action(async (flags: RouterFlags) => {
+      const { createLogger } = await import('../common/logger.ts');
+      const { loadBearerToken } = await import('../common/bearer-auth.ts');
+      const { startRouter } = await import('../router/router-server.ts');
       const log = createLogger('router');
       const membership = await openMembership(flags, log);
       const handle = await startRouter({
-        store: openStoreFromFlags(flags),
+        store: await openStoreFromFlags(flags),
         membership,
         replication: flags.replication,
         listen: flags.listen,

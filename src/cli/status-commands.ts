@@ -4,7 +4,6 @@
  * `--json`. The views are computed in cluster-view.ts.
  */
 import type { Command } from 'commander';
-import { describeGrpcError } from '../common/grpc-status.ts';
 import { intArg } from './arg-parsers.ts';
 import { renderRoute, renderShards, renderStatus, statusView } from './cluster-view.ts';
 import { ShardfleetCommand } from './env-options.ts';
@@ -34,7 +33,8 @@ export function statusCommand(): Command {
     `one screen about the cluster behind a router: health and coverage, the served run, the pending run and why, every node's replicas by state, the shards under the replication factor R, and the build-time recall curve; exit code 0 when the router is healthy or degraded (it serves), ${EXIT_UNHEALTHY} when unhealthy, 1 when it cannot be asked`,
   );
   return addViewOptions(cmd).action(async (flags: ViewFlags) => {
-    const client = routerClient(flags);
+    const client = await routerClient(flags);
+    const { describeGrpcError } = await import('../common/grpc-status.ts');
     try {
       const errors: Record<string, string> = {};
       const soft = <T>(name: string, p: Promise<T>): Promise<T | undefined> =>
@@ -63,7 +63,7 @@ export function shardsCommand(): Command {
     "every shard of the served run (ShardDetails): vectors, bytes, index type, and each replica's node and state (loaded, loading, failed, unreachable, ejected) with why",
   );
   return addViewOptions(cmd).action(async (flags: ViewFlags) => {
-    const client = routerClient(flags);
+    const client = await routerClient(flags);
     try {
       const details = await client.shardDetails(flags.timeoutMs);
       print(flags, details, () => renderShards(details));
@@ -79,7 +79,7 @@ export function routeCommand(): Command {
     'which shards a query would probe, in order, and their ready replicas (Route; nothing is searched), with the shards a --filter skips and how the shards were chosen when it is not by similarity',
   );
   return addQueryInputOptions(addViewOptions(cmd)).action(async (flags: ViewFlags & QueryInputFlags) => {
-    const client = routerClient(flags);
+    const client = await routerClient(flags);
     try {
       // explicit / cel / hash snapshots route without looking at the vector: it may be omitted.
       const hasVector = flags.vector !== undefined || flags.vectorFile !== undefined || flags.idx !== undefined;

@@ -3,7 +3,7 @@
  */
 import { Option, type Command } from 'commander';
 import { ConfigValidationError } from '../common/errors.ts';
-import { openObjectStore, type S3ConnectionOptions } from '../common/storage/open-object-store.ts';
+import type { S3ConnectionOptions } from '../common/storage/open-object-store.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
 
 /** Parsed store flags. */
@@ -34,7 +34,7 @@ export function addStoreOptions(cmd: Command): Command {
  *   does not exist (the store is closed first).
  */
 export async function openExistingStoreFromFlags(flags: StoreFlags): Promise<ObjectStore> {
-  const store = openStoreFromFlags(flags);
+  const store = await openStoreFromFlags(flags);
   try {
     await assertStoreExists(store, flags.store);
   } catch (err) {
@@ -55,8 +55,12 @@ export async function assertStoreExists(store: ObjectStore, given: string): Prom
   throw new ConfigValidationError(`${problem} (--store ${given})`);
 }
 
-/** Opens the store the flags name. @throws ConfigValidationError for a malformed URL. */
-export function openStoreFromFlags(flags: StoreFlags): ObjectStore {
+/**
+ * Opens the store the flags name (the store modules, and the AWS SDK, are loaded here rather than
+ * when the command tree is built). @throws ConfigValidationError for a malformed URL.
+ */
+export async function openStoreFromFlags(flags: StoreFlags): Promise<ObjectStore> {
+  const { openObjectStore } = await import('../common/storage/open-object-store.ts');
   const s3: S3ConnectionOptions = {};
   if (flags.s3Endpoint) s3.endpoint = flags.s3Endpoint;
   if (flags.s3Region) s3.region = flags.s3Region;

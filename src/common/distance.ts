@@ -4,9 +4,10 @@
  * indexes return, so scores from different shards merge directly.
  */
 import { z } from 'zod';
+import { METRICS } from './choice-lists.ts';
 
 /** Distance metrics: squared Euclidean, cosine distance (1 - cos), negated dot product. */
-export const MetricSchema = z.enum(['l2', 'cosine', 'dot']);
+export const MetricSchema = z.enum(METRICS);
 /** A distance metric name. */
 export type Metric = z.infer<typeof MetricSchema>;
 

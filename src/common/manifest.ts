@@ -14,6 +14,7 @@
  */
 import { FilterColumnSchema, FilterColumnStatsSchema } from './filter/filter-expr.ts';
 import { z } from 'zod';
+import { BACKENDS, LANCE_INDEX_TYPE_NAMES } from './choice-lists.ts';
 import { MetricSchema } from './distance.ts';
 import { parseJsonWith, validateWith } from './json-schema-parse.ts';
 import { objectKeyProblem } from './storage/object-store.ts';
@@ -59,12 +60,12 @@ export const ObjectRefSchema = z.object({
 export type ObjectRef = z.infer<typeof ObjectRefSchema>;
 
 /** Index backends: one usearch HNSW index, one LanceDB table, or one sqlite-vec file, per shard. */
-export const BackendSchema = z.enum(['usearch', 'lancedb', 'sqlite-vec']);
+export const BackendSchema = z.enum(BACKENDS);
 /** An index backend name. */
 export type Backend = z.infer<typeof BackendSchema>;
 
 /** LanceDB index types (`auto` picks exact search for small shards and HNSW-SQ for large ones). */
-export const LanceIndexTypeSchema = z.enum(['auto', 'ivf_flat', 'ivf_pq', 'hnsw_sq', 'hnsw_pq']);
+export const LanceIndexTypeSchema = z.enum(LANCE_INDEX_TYPE_NAMES);
 /** sqlite-vec index types: `flat` is vec0's exact scan (optionally over int8-quantized vectors). */
 export const SqliteVecIndexTypeSchema = z.enum(['flat']);
 /** usearch index types: `hnsw` is usearch's HNSW graph (vectors stored in `index_params.quantization`). */

@@ -23,6 +23,7 @@
  * and `ip` is 1 - <q, v>, reported as -<q, v>.
  */
 import { Index, MetricKind, ScalarKind } from 'usearch';
+import { USEARCH_QUANTIZATIONS } from './choice-lists.ts';
 import { ConfigValidationError } from './errors.ts';
 import type { Metric } from './distance.ts';
 
@@ -42,9 +43,9 @@ export function usearchFilterSqlColumn(name: string): string {
 export const USEARCH_FORMAT_VERSION = '1';
 
 /** How the index stores vectors: float32, float16, bfloat16 or int8 (int8: cosine only). */
-export type UsearchQuantization = 'f32' | 'f16' | 'bf16' | 'i8';
+export type UsearchQuantization = (typeof USEARCH_QUANTIZATIONS)[number];
 /** Every {@link UsearchQuantization}, for validation and CLI choices. */
-export const USEARCH_QUANTIZATIONS: readonly UsearchQuantization[] = ['f32', 'f16', 'bf16', 'i8'];
+export { USEARCH_QUANTIZATIONS };
 
 /** HNSW parameters of a usearch run (recorded in the manifest's `index_params`). */
 export interface UsearchIndexParams {

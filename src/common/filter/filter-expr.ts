@@ -10,9 +10,10 @@
  * whole filter is TRUE. So `label != "shirt"` does not match a row without a label.
  */
 import { z } from 'zod';
+import { FILTER_COLUMN_TYPES } from '../choice-lists.ts';
 
 /** Column types a filter can declare. `int`: integers (exact up to 2^53); `float`: doubles. */
-export const FILTER_COLUMN_TYPES = ['string', 'int', 'float', 'bool'] as const;
+export { FILTER_COLUMN_TYPES };
 export type FilterColumnType = (typeof FILTER_COLUMN_TYPES)[number];
 
 /** Column names: identifiers (they are CEL variables and SQL column names). */

@@ -3,9 +3,10 @@
  * `routing_context`, a map from declared column name to a scalar of the declared type.
  */
 import { z } from 'zod';
+import { CEL_COLUMN_TYPES } from '../choice-lists.ts';
 
 /** CEL column types a manifest may declare (`cel_columns`: name -> type). */
-export const CelColumnTypeSchema = z.enum(['int', 'uint', 'string', 'bytes', 'double', 'bool']);
+export const CelColumnTypeSchema = z.enum(CEL_COLUMN_TYPES);
 /** A CEL column type. */
 export type CelColumnType = z.infer<typeof CelColumnTypeSchema>;
 

@@ -135,6 +135,21 @@ export function resolveS3ClientConfig(
   return config;
 }
 
+/** The AWS SDK's own switch for its Node version warning (aws/aws-sdk-js-v3#7983). */
+export const SDK_NODE_WARNING_SWITCH = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED';
+
+/**
+ * Turns off the AWS SDK's 8-line "versions published after January 2027 will require node >= 22"
+ * warning, printed on Node 20 when the first client is created, unless the environment already sets
+ * the switch (`AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=false` brings it back). The warning
+ * is about SDK releases shardfleet does not use yet (package-lock.json pins the SDK, which declares
+ * node >= 20); the README says which Node versions shardfleet runs on. Sets the variable in this
+ * process's environment (children inherit it).
+ */
+function quietSdkNodeVersionWarning(env: NodeJS.ProcessEnv = process.env): void {
+  env[SDK_NODE_WARNING_SWITCH] ??= 'true';
+}
+
 /**
  * {@link ObjectStore} over one S3 bucket and key prefix. Keys are validated like on `file://`
  * ({@link assertValidKey}) so that a snapshot written to one backend can be copied to the other.
@@ -174,6 +189,7 @@ export class S3ObjectStore implements ObjectStore {
     this.bucket = options.bucket;
     this.prefix = prefix;
     this.url = prefix === '' ? `s3://${this.bucket}` : `s3://${this.bucket}/${prefix}`;
+    quietSdkNodeVersionWarning();
     this.client = new S3Client(resolveS3ClientConfig(options.connection));
   }
 

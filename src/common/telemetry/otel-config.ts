@@ -10,8 +10,11 @@ export type TracingComponent = 'router' | 'shard-node' | 'writer' | 'cli';
 /** The environment variables read here (a subset of `process.env`). */
 export type TracingEnv = Readonly<Record<string, string | undefined>>;
 
-/** URL of the module that starts tracing; load it with `node --import` (after tsx). */
-export const OTEL_REGISTER_URL = new URL('./otel-register.ts', import.meta.url).href;
+/**
+ * URL of the module that starts tracing; load it with `node --import` (after tsx when running the
+ * sources). Compiled (this module is `.js` under dist/), it is the compiled `otel-register.js`.
+ */
+export const OTEL_REGISTER_URL = new URL(import.meta.url.endsWith('.ts') ? './otel-register.ts' : './otel-register.js', import.meta.url).href;
 
 const WRITER_COMMANDS = new Set(['build', 'publish', 'cleanup', 'rollback', 'history']);
 
