@@ -86,7 +86,7 @@ async function planAndStore(o: DistributedPlanOptions, store: ObjectStore, runId
     filterColumns: o.filterColumns,
     recall: o.recall,
     runId,
-    progress: new BuildProgress(o.progress ?? true, o.log),
+    progress: o.progress instanceof BuildProgress ? o.progress : new BuildProgress(o.progress ?? true, o.log),
     log: o.log,
   });
   const key = await storePlan(store, plan);
