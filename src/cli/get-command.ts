@@ -7,6 +7,7 @@ import { ConfigValidationError } from '../common/errors.ts';
 import type { GetResult, LookupKey } from '../client/router-client.ts';
 import { intArg } from './arg-parsers.ts';
 import { ShardfleetCommand } from './env-options.ts';
+import { explainRouterError } from './router-reach.ts';
 import { addRouterClientOptions, fractionArg, parseRoutingContext, routerClient, type RouterClientFlags } from './search-command.ts';
 
 interface GetFlags extends RouterClientFlags {
@@ -115,6 +116,8 @@ export function getCommand(): Command {
           const failed = res.results.filter((r) => r.error !== '').length;
           process.stderr.write(`shardfleet: partial answer: ${failed} of ${res.results.length} keys could not be looked up (see "error")\n`);
         }
+      } catch (err) {
+        throw explainRouterError(err, flags.router);
       } finally {
         client.close();
       }

@@ -8,6 +8,7 @@ import { loadBearerToken } from '../common/bearer-auth.ts';
 import { ConfigValidationError, errorMessage } from '../common/errors.ts';
 import type { ClientTlsFiles } from '../common/grpc-security.ts';
 import type { RoutingContext } from '../common/routing/routing-context.ts';
+import { explainRouterError } from './router-reach.ts';
 import { ShardfleetClient, type SearchResponse } from '../client/router-client.ts';
 import { readIdxImages } from '../writer/input/idx-source.ts';
 import { intArg, recallArg } from './arg-parsers.ts';
@@ -215,6 +216,8 @@ export function searchCommand(): Command {
           const failed = res.failed_shards.map((f) => `shard ${f.db_id}: ${f.reason}`).join('; ');
           process.stderr.write(`shardfleet: partial answer: ${res.num_shards_answered} of ${res.shard_ids.length} shards answered; ${failed}\n`);
         }
+      } catch (err) {
+        throw explainRouterError(err, flags.router);
       } finally {
         client.close();
       }
@@ -229,6 +232,8 @@ export function infoCommand(): Command {
       const client = routerClient(flags);
       try {
         process.stdout.write(JSON.stringify(await client.snapshotInfo(flags.timeoutMs), null, 2) + '\n');
+      } catch (err) {
+        throw explainRouterError(err, flags.router);
       } finally {
         client.close();
       }
