@@ -571,7 +571,7 @@ describe('CLI: history, rollback, cleanup', () => {
       assert.match(out.stdout, /deleted 0 run\(s\)/);
 
       out = await cli(['rollback', '--store', url, '--run-id', 'gamma']);
-      assert.match(out.stdout, /rolled back _CURRENT from alpha to gamma/);
+      assert.match(out.stdout, /^moved _CURRENT forward from alpha to gamma \(a newer run\)$/m, 'a newer run is not "rolled back" to');
 
       out = await cli(['cleanup', '--store', url, '--keep-runs', '1', '--dry-run']);
       assert.equal(out.code, 0, out.stderr);

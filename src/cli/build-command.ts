@@ -12,7 +12,7 @@ import { BackendSchema, type Backend } from '../common/manifest.ts';
 import { USEARCH_QUANTIZATIONS, type UsearchQuantization } from '../common/usearch-layout.ts';
 import { CelColumnTypeSchema, type CelColumnType } from '../common/routing/routing-context.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
-import type { BackendOptions, ShardingOptions } from '../writer/build-options.ts';
+import { defaultStrategy, type BackendOptions, type ShardingOptions } from '../writer/build-options.ts';
 import { LANCE_INDEX_TYPES, type LanceIndexType } from '../writer/backends/lancedb-shard-writer.ts';
 import { buildSnapshot, type BuildResult } from '../writer/build-snapshot.ts';
 import { planDistributedBuild, publishRun, runBuildWorker } from '../writer/distributed-build.ts';
@@ -45,7 +45,8 @@ interface BuildFlags extends StoreFlags {
   payloadColumns?: string[];
   routingColumns?: string[];
   shardIdColumn?: string;
-  strategy: ShardingOptions['strategy'];
+  /** Unset: {@link defaultStrategy} (hash with --kv, else cluster). */
+  strategy?: ShardingOptions['strategy'];
   numDbs?: number;
   numProbes: number;
   targetRecall?: number;
@@ -114,7 +115,7 @@ function routingValuesArg(value: string): (string | number | boolean)[] {
 
 function shardingFromFlags(f: BuildFlags): ShardingOptions {
   const numDbs = f.numDbs ?? 8;
-  switch (f.strategy) {
+  switch (f.strategy ?? defaultStrategy(f.kv !== undefined)) {
     case 'cluster':
       return {
         strategy: 'cluster',
@@ -280,7 +281,7 @@ export function buildCommand(): Command {
     .option('--payload-columns <names>', 'columns stored as payload (comma-separated; default all)', listArg)
     .option('--routing-columns <names>', 'columns passed to the CEL routing context (comma-separated)', listArg)
     .option('--shard-id-column <name>', 'explicit strategy: column holding each record\'s shard id (JSONL: shard_id by default)')
-    .addOption(new Option('--strategy <strategy>', 'sharding strategy').choices(['cluster', 'lsh', 'explicit', 'cel', 'hash']).default('cluster'))
+    .addOption(new Option('--strategy <strategy>', 'sharding strategy (default: cluster; hash with --kv)').choices(['cluster', 'lsh', 'explicit', 'cel', 'hash']))
     .option('--num-dbs <n>', 'number of shards (default 8; cel categorical: the number of routing values)', intArg)
     .option('--num-probes <n>', 'cluster/lsh: default shards probed per query', intArg, 2)
     .option('--target-recall <r>', 'cluster/lsh: set the default num-probes to the smallest whose routing recall@10, measured on a sample of the data at build time, reaches r (0 < r <= 1; overrides --num-probes)', recallArg)
@@ -307,7 +308,7 @@ export function buildCommand(): Command {
     .option('--ef-construction <n>', 'usearch / lancedb hnsw_*: build beam width (default usearch 128, lancedb 300)', intArg)
     .option('--ef-search <n>', 'usearch: search beam width of queries that give no ef (default 64)', intArg)
     .addOption(
-      new Option('--kv <backend>', 'key-value + vector snapshot: slatedb (a SlateDB store per shard beside its index) or sqlite (a kv table in each sqlite-vec shard file; needs --backend sqlite-vec); needs --strategy hash or cel')
+      new Option('--kv <backend>', 'key-value + vector snapshot: slatedb (a SlateDB store per shard beside its index) or sqlite (a kv table in each sqlite-vec shard file; needs --backend sqlite-vec); with --strategy hash (the default with --kv) or cel')
         .choices(['slatedb', 'sqlite']),
     )
     .option(

@@ -8,10 +8,11 @@ import { loadBearerToken } from '../common/bearer-auth.ts';
 import { ConfigValidationError, errorMessage } from '../common/errors.ts';
 import type { ClientTlsFiles } from '../common/grpc-security.ts';
 import type { RoutingContext } from '../common/routing/routing-context.ts';
-import { explainRouterError } from './router-reach.ts';
 import { ShardfleetClient, type SearchResponse } from '../client/router-client.ts';
+import { readIdxHeader } from '../writer/input/idx-format.ts';
 import { readIdxImages } from '../writer/input/idx-source.ts';
 import { intArg, recallArg } from './arg-parsers.ts';
+import { explainRouterError } from './router-reach.ts';
 import { ShardfleetCommand } from './env-options.ts';
 
 const VectorJson = z.array(z.number());
@@ -87,6 +88,10 @@ interface SearchFlags extends RouterClientFlags {
 
 async function queryVector(flags: SearchFlags): Promise<Float32Array> {
   if (flags.idx !== undefined) {
+    const records = (await readIdxHeader(flags.idx, 'images')).sizes[0];
+    if (flags.idxIndex >= records) {
+      throw new ConfigValidationError(`--idx-index ${flags.idxIndex} is past the end of --idx ${flags.idx}, which has ${records} records (0..${records - 1})`);
+    }
     const images = await readIdxImages(flags.idx, { start: flags.idxIndex, limit: 1 });
     return images.vectors;
   }

@@ -198,6 +198,14 @@ export interface KvOptions {
 }
 
 /**
+ * The sharding strategy a build uses when none is given: `hash` for a key-value build (`--kv`;
+ * the key decides the shard, as shardyfusion's KV writer hashes by default), `cluster` otherwise.
+ */
+export function defaultStrategy(kv: boolean): 'hash' | 'cluster' {
+  return kv ? 'hash' : 'cluster';
+}
+
+/**
  * Checks the KV options against the rest of the build before any input is read.
  * @throws ConfigValidationError naming the flags: `--kv sqlite` without `--backend sqlite-vec`;
  *   `--kv` with a strategy other than hash or cel (the key, not the vector, must decide the
