@@ -227,7 +227,7 @@ for (const backend of [fileBackend, s3Backend]) {
         await publishRun(store, 'c', runTime(3));
         assert.equal((await readPointer(store)).run_id, 'c');
 
-        assert.deepEqual(await rollback(store, { offset: 1 }), { from: 'c', to: 'b', manifestKey: kb });
+        assert.deepEqual(await rollback(store, { offset: 1 }), { from: 'c', to: 'b', manifestKey: kb, direction: 'back' });
         let p = await readPointer(store);
         assert.equal(p.run_id, 'b');
         assert.equal(p.manifest_ref, kb);
@@ -243,7 +243,7 @@ for (const backend of [fileBackend, s3Backend]) {
           return true;
         });
 
-        assert.deepEqual(await rollback(store, { runId: 'c' }), { from: 'a', to: 'c', manifestKey: manifestKey('c', runTime(3)) });
+        assert.deepEqual(await rollback(store, { runId: 'c' }), { from: 'a', to: 'c', manifestKey: manifestKey('c', runTime(3)), direction: 'forward' });
         assert.equal((await readPointer(store)).run_id, 'c');
         assert.equal((await rollback(store, { offset: 2 })).to, 'a');
         assert.deepEqual((await listRuns(store)).map((r) => r.current), [false, false, true]);
