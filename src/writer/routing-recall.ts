@@ -92,7 +92,8 @@ export function measureRoutingRecall(input: RoutingRecallInput): RoutingRecall |
   input.onQueries?.(0, queryRows.length);
   for (let from = 0; from < queryRows.length; from += QUERY_BATCH) {
     const to = Math.min(queryRows.length, from + QUERY_BATCH);
-    const batch = queries.subarray(from * dim, to * dim);
+    // A copy, not a subarray: usearch's native exactSearch reads the buffer from its start.
+    const batch = queries.slice(from * dim, to * dim);
     const matches = exactSearch(base, batch, dim, k + 1, usearchMetric(input.metric), 0) as BatchMatches;
     for (let qi = from; qi < to; qi++) {
       const order = routing.route({ vector: queries.subarray(qi * dim, (qi + 1) * dim), numProbes: numDbs, shardIds: [] });
