@@ -48,6 +48,8 @@ export class BuildProgress {
   private readonly stream: NodeJS.WritableStream & { isTTY?: boolean };
   private readonly logSink: DivertableLogSink;
   private readonly stages: FinishedStage[] = [];
+  /** Closes the bars of stages started and not stopped (see {@link abort}). */
+  private readonly active = new Set<() => void>();
 
   /** @param enabled show bars (they are shown only when the output stream is a TTY). */
   constructor(
@@ -70,6 +72,16 @@ export class BuildProgress {
     return this.stages;
   }
 
+  /**
+   * After a failure: takes down every bar still shown (printing log lines buffered above it) and
+   * gives the log sink back, so the error and the lines logged while cleaning up reach stderr.
+   * The stages stay unfinished (not in {@link finished}, no `done` line). Idempotent.
+   */
+  abort(): void {
+    for (const close of [...this.active].reverse()) close();
+    this.active.clear();
+  }
+
   /** Starts a stage named `name` with `total` units (0 when unknown). */
   stage(name: string, total: number, unit = 'vectors'): StageProgress {
     const started = performance.now();
@@ -88,6 +100,18 @@ export class BuildProgress {
       : undefined;
     const bar = multi?.create(total, 0);
     const restoreLog = multi ? this.logSink.divert((line) => multi.log(line.endsWith('\n') ? line : `${line}\n`)) : undefined;
+    let closed = false;
+    const close = (): void => {
+      if (closed) return;
+      closed = true;
+      this.active.delete(close);
+      if (multi) {
+        multi.update(); // prints log lines still buffered above the bar, then the bar
+        multi.stop();
+      }
+      restoreLog?.();
+    };
+    this.active.add(close);
     return {
       increment: (n = 1) => {
         done += n;
@@ -98,14 +122,10 @@ export class BuildProgress {
         bar?.setTotal(t);
       },
       stop: () => {
-        if (stopped) return;
+        if (stopped || closed) return;
         stopped = true;
         bar?.update(done);
-        if (multi) {
-          multi.update(); // prints log lines still buffered above the bar, then the final bar
-          multi.stop();
-        }
-        restoreLog?.();
+        close();
         const seconds = +((performance.now() - started) / 1000).toFixed(3);
         this.stages.push({ name, unit, done, total: currentTotal, seconds });
         this.log.info({ stage: name, done, unit, seconds }, `${name} done`);

@@ -160,6 +160,7 @@ export async function buildSnapshot(options: BuildOptions): Promise<BuildResult>
     log.info({ run_id: runId, manifest: key, vectors: plan.input.vectors, seconds: manifest.build_stats.build_seconds }, 'published');
     return { runId, manifestKey: key, manifest };
   } catch (err) {
+    progress.abort(); // no bar left on screen over the error and the clean-up's log lines
     if (!publishing) await store.deleteWritten(log, runId);
     throw err;
   } finally {
