@@ -121,4 +121,35 @@ describe('build progress on a TTY', () => {
     assert.ok(logged.some((l) => l.includes('after the bars')), 'with no bar shown, lines go to stderr again');
     assert.deepEqual(progress.finished().map((s) => [s.name, s.done, s.total]), [['index+upload', 4, 4]]);
   });
+
+  test('a failed build takes its bar down, so the error and later lines reach stderr', async () => {
+    const tty = new FakeTty();
+    const logged: string[] = [];
+    const sink = new DivertableLogSink({ write: (line: string) => void logged.push(line) });
+    const log = pino({ level: 'info' }, sink);
+    const progress = new BuildProgress(true, log, { stream: tty, logSink: sink });
+    const dir2 = await tempDir('build-progress-fail');
+    try {
+      // A bad record on line 2 fails the first pass while the validate+sample bar is shown.
+      const input = join(dir2.path, 'bad.jsonl');
+      await writeFile(input, '{"id":"a","vector":[1,2]}\n{"id":"b","vector":[1]}\n');
+      await assert.rejects(
+        buildSnapshot({
+          store: new FileObjectStore(join(dir2.path, 'store')),
+          source: await openJsonlSource({ path: input }),
+          sharding: { strategy: 'cluster', numDbs: 1, numProbes: 1 },
+          metric: 'l2',
+          progress,
+          log,
+        }),
+        /dimension/,
+      );
+      log.error('after the failure');
+      assert.ok(logged.some((l) => l.includes('after the failure')), 'the sink is no longer diverted to a bar');
+      assert.ok(tty.text.includes('\x1b[?25h'), 'the cursor is shown again');
+      assert.deepEqual(progress.finished(), [], 'an aborted stage is not finished');
+    } finally {
+      await dir2.remove();
+    }
+  });
 });
