@@ -59,6 +59,9 @@ describe('a router that cannot be reached', () => {
     const served = { code: grpc.status.UNAVAILABLE, details: 'only 1 of 4 probed shards answered (min_coverage 1)', message: '' };
     assert.equal(explainRouterError(served, '127.0.0.1:1'), served);
     assert.equal(connectFailureCause(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded after 1.001s,LB pick: 0.002s,remote_addr=127.0.0.1:5'), undefined);
+    // A router's own UNAVAILABLE quoting a node it could not reach is the router's answer.
+    const quoting = 'coverage 3/4 is below min_coverage 1: shard 1 (db=00001): node node-1 unreachable: Status failed: UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:9';
+    assert.equal(connectFailureCause(grpc.status.UNAVAILABLE, quoting), undefined);
   });
 });
 

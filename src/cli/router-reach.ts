@@ -21,21 +21,27 @@ export class RouterUnreachableError extends ShardfleetError {
  * Why a connection failed, in words, from grpc-js's details, or undefined when `details` does not
  * describe a connection failure. Recognised: ECONNREFUSED, ENOTFOUND / EAI_AGAIN / name
  * resolution, EHOSTUNREACH / ENETUNREACH, ETIMEDOUT, TLS failures; any other "No connection
- * established" keeps grpc-js's last error text.
+ * established" keeps grpc-js's last error text with a hint about the address and TLS. Only details
+ * that start with grpc-js's text count: a router's own status quoting a node's connection error
+ * is not a failure to reach the router.
  */
 export function connectFailureCause(code: number, details: string): string | undefined {
+  // grpc-js's own texts start the details; a router's status may quote them further in (a node it
+  // could not reach), and is not a failure to reach the router.
   if (code === grpc.status.DEADLINE_EXCEEDED) {
-    return details.includes('Waiting for LB pick') ? 'no connection before the deadline (--timeout-ms); is the address right and the port open?' : undefined;
+    return details.startsWith('Deadline exceeded after') && details.includes('Waiting for LB pick')
+      ? 'no connection before the deadline (--timeout-ms); is the address right and the port open?'
+      : undefined;
   }
   if (code !== grpc.status.UNAVAILABLE) return undefined;
-  const nameFailed = /Name resolution failed|ENOTFOUND|EAI_AGAIN/.test(details);
-  if (!details.includes('No connection established') && !nameFailed) return undefined;
+  const nameFailed = details.startsWith('Name resolution failed');
+  if (!/^(\w+: )?No connection established/.test(details) && !nameFailed) return undefined;
   if (/ECONNREFUSED/.test(details)) return 'connection refused; is it running?';
-  if (nameFailed) return 'the host name does not resolve; is the address right?';
+  if (nameFailed || /ENOTFOUND|EAI_AGAIN/.test(details)) return 'the host name does not resolve; is the address right?';
   if (/EHOSTUNREACH|ENETUNREACH/.test(details)) return 'no route to the host; is the address right?';
   if (/ETIMEDOUT/.test(details)) return 'connecting timed out; is the address right and the port open?';
-  if (/certificate|SSL|TLS|handshake|self.signed/i.test(details)) return `TLS handshake failed (${lastError(details)}); check --tls-ca / --tls-server-name, or drop the --tls flags for a plain-text router`;
-  return lastError(details);
+  if (/certificate|SSL|TLS|handshake|self.signed/i.test(details)) return `TLS handshake failed (${lastError(details)}); check --tls-ca, --tls-cert / --tls-key and --tls-server-name, or drop the --tls flags for a plain-text router`;
+  return `${lastError(details)}; is the address right, and does the router use TLS (the --tls flags) or not?`;
 }
 
 /** grpc-js's "Last error: ..." text, without the empty "Resolution note:". */

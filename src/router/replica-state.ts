@@ -91,7 +91,7 @@ export class ReplicaState {
     const failure = run.failed.get(dbId);
     if (failure !== undefined) return { nodeId, address, state: 'failed', reason: failure };
     // No shard id in the text: Health groups identical reasons across shards (router-health.ts).
-    return { nodeId, address, state: 'loading', reason: `not loaded yet (run ${runId})` };
+    return { nodeId, address, state: 'loading', reason: `run ${runId} not loaded yet` };
   }
 
   /** True when `nodeId` answered its last Status and reports shard `dbId` of run `runId` loaded (ejected or not). */
