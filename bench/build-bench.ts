@@ -36,7 +36,15 @@ const quick = args.quick ?? false;
 
 const fashionTrain = existsSync(join(SHARED, 'train-images-idx3-ubyte.gz')) ? join(SHARED, 'train-images-idx3-ubyte.gz') : join(BUNDLED, 't10k-images-idx3-ubyte.gz');
 const fashionQueries = join(existsSync(join(SHARED, 't10k-images-idx3-ubyte.gz')) ? SHARED : BUNDLED, 't10k-images-idx3-ubyte.gz');
-const fashionRows = quick ? 20_000 : fashionTrain.includes('train') ? 60_000 : 9_000;
+const fallback = !fashionTrain.includes('train');
+// The bundled file has 10,000 rows; the last 1,000 are the recall queries.
+const fashionRows = fallback ? 9_000 : quick ? 20_000 : 60_000;
+if (fallback) {
+  process.stderr.write(
+    'WARNING: FALLBACK DATA: ../shared/datasets/fashion-mnist not found, so the fashion cases build the bundled examples/data/fashion-mnist t10k split ' +
+      '(9,000 vectors), not the 60,000-vector train set; their figures are not comparable with a full run (see README, Benchmarks)\n',
+  );
+}
 const syntheticRows = quick ? 200_000 : 1_000_000;
 
 interface BuildCase {
@@ -48,14 +56,20 @@ interface BuildCase {
   routingRecall: boolean;
 }
 
+/** Every case names its backend with `--backend`, and its label ends with that backend (checked below). */
 const CASES: BuildCase[] = [
-  { name: 'fashion cluster lancedb', input: ['--input', fashionTrain, '--limit', String(fashionRows)], vectors: fashionRows, flags: ['--num-dbs', '16'], routingRecall: true },
+  { name: 'fashion cluster usearch', input: ['--input', fashionTrain, '--limit', String(fashionRows)], vectors: fashionRows, flags: ['--num-dbs', '16', '--backend', 'usearch'], routingRecall: true },
+  { name: 'fashion cluster lancedb', input: ['--input', fashionTrain, '--limit', String(fashionRows)], vectors: fashionRows, flags: ['--num-dbs', '16', '--backend', 'lancedb'], routingRecall: false },
   { name: 'fashion cluster sqlite-vec', input: ['--input', fashionTrain, '--limit', String(fashionRows)], vectors: fashionRows, flags: ['--num-dbs', '16', '--backend', 'sqlite-vec'], routingRecall: false },
-  { name: 'fashion cluster-balanced lancedb', input: ['--input', fashionTrain, '--limit', String(fashionRows)], vectors: fashionRows, flags: ['--num-dbs', '16', '--balanced', '1.1'], routingRecall: true },
-  { name: 'fashion lsh lancedb', input: ['--input', fashionTrain, '--limit', String(fashionRows)], vectors: fashionRows, flags: ['--num-dbs', '16', '--strategy', 'lsh'], routingRecall: true },
-  { name: 'synthetic-128 cluster lancedb', input: [], vectors: syntheticRows, flags: ['--num-dbs', '16'], routingRecall: false },
+  { name: 'fashion cluster-balanced usearch', input: ['--input', fashionTrain, '--limit', String(fashionRows)], vectors: fashionRows, flags: ['--num-dbs', '16', '--balanced', '1.1', '--backend', 'usearch'], routingRecall: true },
+  { name: 'fashion lsh usearch', input: ['--input', fashionTrain, '--limit', String(fashionRows)], vectors: fashionRows, flags: ['--num-dbs', '16', '--strategy', 'lsh', '--backend', 'usearch'], routingRecall: true },
+  { name: 'synthetic-128 cluster usearch', input: [], vectors: syntheticRows, flags: ['--num-dbs', '16', '--backend', 'usearch'], routingRecall: false },
   { name: 'synthetic-128 cluster sqlite-vec', input: [], vectors: syntheticRows, flags: ['--num-dbs', '16', '--backend', 'sqlite-vec'], routingRecall: false },
 ];
+for (const c of CASES) {
+  const backend = c.flags[c.flags.indexOf('--backend') + 1];
+  if (!c.flags.includes('--backend') || !c.name.endsWith(` ${backend}`)) throw new Error(`bench case "${c.name}" must pass --backend and end with its name (got ${backend ?? 'none'})`);
+}
 
 interface LogLine {
   msg?: string;

@@ -403,7 +403,7 @@ describe('KV + vector snapshot builds', () => {
     });
   });
 
-  test('CLI: build --kv sqlite --backend sqlite-vec --strategy hash publishes a KV snapshot; --kv sqlite --backend lancedb fails', async () => {
+  test('CLI: build --kv sqlite --backend sqlite-vec (hash, the default with --kv) publishes a KV snapshot; --kv sqlite --backend lancedb fails', async () => {
     const storePath = join(dir.path, 'store-cli');
     const input = await jsonl(lines.slice(0, 200));
     const cli = async (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
@@ -415,9 +415,10 @@ describe('KV + vector snapshot builds', () => {
         return { code: e.code, stdout: e.stdout, stderr: e.stderr };
       }
     };
-    const ok = await cli(['build', '--store', storePath, '--input', input, '--strategy', 'hash', '--num-dbs', '3', '--kv', 'sqlite', '--backend', 'sqlite-vec', '--no-progress']);
+    // No --strategy: --kv defaults to hash (issue 23; it used to be refused as cluster).
+    const ok = await cli(['build', '--store', storePath, '--input', input, '--num-dbs', '3', '--kv', 'sqlite', '--backend', 'sqlite-vec', '--no-progress']);
     assert.equal(ok.code, 0, ok.stderr);
-    assert.match(ok.stdout, /published run .*kv sqlite \(string keys\)/);
+    assert.match(ok.stdout, /published run .*\(hash, sqlite-vec\), kv sqlite \(string keys\)/);
     const store = new FileObjectStore(storePath);
     const pointer = parseCurrentPointer(await store.get(CURRENT_KEY));
     const manifest = parseManifest(await store.get(pointer.manifest_ref), pointer.manifest_ref);

@@ -139,7 +139,8 @@ describe('Health', () => {
     assert.equal(h.run_id, RUN_A);
     assert.ok(Math.abs(h.coverage - (NUM_DBS - ofB.length) / NUM_DBS) < 1e-9);
     assert.match(h.reasons.join('\n'), new RegExp(`${ofB.length} of ${NUM_DBS} shards of run run-a have no ready replica .*: ${ofB.join(', ')}`));
-    assert.match(h.reasons.join('\n'), /node b: loading/);
+    // Grouped: one text per node for every shard it lacks (issue 23), with the node's address.
+    assert.match(h.reasons.join('\n'), new RegExp(`node b \\(127\\.0\\.0\\.1:\\d+\\) loading: run run-a not loaded yet \\(${ofB.length === 1 ? 'shard' : 'shards'} ${ofB.join(', ')}\\)`));
     assert.equal(await checkHealth(t.router.address, 'shardfleet.v1.Router'), 'SERVING');
     // A shard without a ready replica is still tried on its owner as a last resort (a node
     // lazily loads it); when the owner cannot answer it, the search fails naming the shard.

@@ -11,7 +11,8 @@ import { LatencyWindow } from '../src/router/latency-window.ts';
 import { runViewsOf } from '../src/router/node-status-poller.ts';
 import { OutlierEjection, isNodeFailure } from '../src/router/outlier-ejection.ts';
 import { CALL_COST, NodeLoad, orderReplicas, type RequestPlan } from '../src/router/replica-choice.ts';
-import { computeHealth, type HealthInput } from '../src/router/router-health.ts';
+import { computeHealth, groupShardProblems, type HealthInput } from '../src/router/router-health.ts';
+import type { ReplicaStatus } from '../src/router/replica-state.ts';
 import type { RouterSnapshot } from '../src/router/router-snapshot.ts';
 import { fakeManifest } from './helpers/router-fakes.ts';
 
@@ -241,7 +242,7 @@ describe('computeHealth', () => {
     served,
     pending: undefined,
     coverage: { fraction: 1, missing: [] },
-    missingReasons: [],
+    missingReplicas: [],
     lastRefreshError: '',
     lastLoadError: '',
     lastCheckAt: now - 1000,
@@ -278,13 +279,34 @@ describe('computeHealth', () => {
   });
 
   test('degraded at once: shards below R ready replicas, a pending run whose shard failed everywhere, a fallback', () => {
-    const u = computeHealth(input({ underReplicated: [{ dbId: 1, ready: 1, why: 'node n2: unreachable: Status failed' }] }), options);
+    const u = computeHealth(input({ underReplicated: [{ dbId: 1, ready: 1, problems: [{ nodeId: 'n2', state: 'unreachable', reason: 'Status failed' }] }] }), options);
     assert.equal(u.status, 'degraded');
-    assert.match(u.reasons!.join(), /redundancy lost: 1 of 4 shards of run a have fewer than 2 ready replicas: 1 \| shard 1 has 1: node n2: unreachable/);
+    assert.match(u.reasons!.join(), /redundancy lost: 1 of 4 shards of run a have fewer than 2 ready replicas: 1 \| node n2 unreachable: Status failed \(shard 1\)/);
     const pending = { snapshot: snapshot('b', '2026-01-09T23:59:00Z'), since: now - 1000 };
-    const f = computeHealth(input({ pending, pendingMissing: [3], pendingFailed: ['shard 3 (db=00003): node n1: failed: sha256 mismatch'] }), options);
+    const f = computeHealth(input({ pending, pendingMissing: [3], pendingFailed: [{ dbId: 3, problems: [{ nodeId: 'n1', state: 'failed', reason: 'sha256 mismatch' }] }] }), options);
     assert.equal(f.status, 'degraded', 'a run that cannot load is reported before pendingRunWarnMs');
-    assert.match(f.reasons!.join(), /run b \(_CURRENT\) cannot be served: 1 shard\(s\) failed to load on every replica; still serving run a: shard 3 .*sha256 mismatch/);
+    assert.match(f.reasons!.join(), /run b \(_CURRENT\) cannot be served: 1 shard\(s\) failed to load on every replica; still serving run a: node n1 failed: sha256 mismatch \(shard 3\)/);
     assert.match(computeHealth(input({ fallbackRunId: 'z' }), options).reasons!.join(), /while the nodes load run z/);
+  });
+
+  test('reasons group identical replica texts across shards and count every shard (issue 23)', () => {
+    const down = (nodeId: string, address: string): ReplicaStatus => ({ nodeId, address, state: 'unreachable', reason: 'Status failed: UNAVAILABLE: No connection established' });
+    const many = snapshot('m', '2026-01-09T23:00:00Z');
+    many.manifest.shards = Array.from({ length: 40 }, (_, i) => ({ ...many.manifest.shards[0], db_id: i }));
+    // 40 shards, each on n1 (down) and n2 (down); shard 39 also on n3 (failed).
+    const missing = Array.from({ length: 40 }, (_, dbId) => ({
+      dbId,
+      problems: [down('n1', '127.0.0.1:7001'), down('n2', '127.0.0.1:7002'), ...(dbId === 39 ? [{ nodeId: 'n3', state: 'failed' as const, reason: 'sha256 mismatch' }] : [])],
+    }));
+    const h = computeHealth(input({ served: many, coverage: { fraction: 0.5, missing: missing.map((m) => m.dbId) }, missingReplicas: missing }), options);
+    const text = h.reasons!.join('\n');
+    assert.equal(text.split('Status failed: UNAVAILABLE: No connection established').length - 1, 2, `each node's text once: ${text}`);
+    assert.match(text, /node n1 \(127\.0\.0\.1:7001\) unreachable: Status failed: UNAVAILABLE: No connection established \(shards 0, 1, 2, 3, 4, 5, 6, 7 and 32 more shards\)/);
+    assert.match(text, /node n2 \(127\.0\.0\.1:7002\) unreachable: .* \(shards 0, 1, 2, 3, 4, 5, 6, 7 and 32 more shards\)/);
+    assert.match(text, /node n3 failed: sha256 mismatch \(shard 39\)/, 'a shard past the fifth is still explained');
+    // More distinct reasons than shown: the rest are counted.
+    const distinct = Array.from({ length: 9 }, (_, dbId) => ({ dbId, problems: [{ nodeId: `n${dbId}`, state: 'failed' as const, reason: `bad file ${dbId}` }] }));
+    assert.match(groupShardProblems(distinct), /\| and 4 more reasons for 4 shards$/);
+    assert.equal(groupShardProblems([{ dbId: 2, problems: [] }]), 'no node holds this shard (no shard node in the membership) (shard 2)');
   });
 });

@@ -115,7 +115,8 @@ describe('snapshot lifecycle under faults: router + 3 nodes, R=2', () => {
     );
     assert.equal(health.status, 'degraded');
     assert.equal(health.run_id, runB.runId);
-    assert.match(health.reasons.join(' | '), new RegExp(`shard ${stuckDb} .*failed`), JSON.stringify(health.reasons));
+    // Grouped by node and text (issue 23): `node <id> (<address>) failed: <why> (shard <db>)`.
+    assert.match(health.reasons.join(' | '), new RegExp(`node \\S+ \\(\\S+\\) failed: .*\\(shards? [^)]*\\b${stuckDb}\\b`), JSON.stringify(health.reasons));
     // Past the grace period: every node still holds the served run, leased by the router.
     await new Promise((r) => setTimeout(r, GRACE_MS + 1500));
     for (const id of NODE_IDS) {
@@ -176,7 +177,7 @@ describe('snapshot lifecycle under faults: router + 3 nodes, R=2', () => {
     try {
       const h = await waitFor('Health to report lost redundancy', () => client.health(), (x) => x.reasons.some((r) => r.includes('redundancy lost')), 15_000);
       assert.equal(h.status, 'degraded');
-      assert.match(h.reasons.join(' | '), /fewer than 2 ready replicas: .*node node-2: unreachable/);
+      assert.match(h.reasons.join(' | '), /fewer than 2 ready replicas: .*node node-2 \(\S+\) unreachable/);
     } finally {
       process.kill(pid, 'SIGCONT');
     }

@@ -227,7 +227,7 @@ for (const backend of [fileBackend, s3Backend]) {
         await publishRun(store, 'c', runTime(3));
         assert.equal((await readPointer(store)).run_id, 'c');
 
-        assert.deepEqual(await rollback(store, { offset: 1 }), { from: 'c', to: 'b', manifestKey: kb });
+        assert.deepEqual(await rollback(store, { offset: 1 }), { from: 'c', to: 'b', manifestKey: kb, direction: 'back' });
         let p = await readPointer(store);
         assert.equal(p.run_id, 'b');
         assert.equal(p.manifest_ref, kb);
@@ -243,7 +243,7 @@ for (const backend of [fileBackend, s3Backend]) {
           return true;
         });
 
-        assert.deepEqual(await rollback(store, { runId: 'c' }), { from: 'a', to: 'c', manifestKey: manifestKey('c', runTime(3)) });
+        assert.deepEqual(await rollback(store, { runId: 'c' }), { from: 'a', to: 'c', manifestKey: manifestKey('c', runTime(3)), direction: 'forward' });
         assert.equal((await readPointer(store)).run_id, 'c');
         assert.equal((await rollback(store, { offset: 2 })).to, 'a');
         assert.deepEqual((await listRuns(store)).map((r) => r.current), [false, false, true]);
@@ -571,7 +571,7 @@ describe('CLI: history, rollback, cleanup', () => {
       assert.match(out.stdout, /deleted 0 run\(s\)/);
 
       out = await cli(['rollback', '--store', url, '--run-id', 'gamma']);
-      assert.match(out.stdout, /rolled back _CURRENT from alpha to gamma/);
+      assert.match(out.stdout, /^moved _CURRENT forward from alpha to gamma \(a newer run\)$/m, 'a newer run is not "rolled back" to');
 
       out = await cli(['cleanup', '--store', url, '--keep-runs', '1', '--dry-run']);
       assert.equal(out.code, 0, out.stderr);

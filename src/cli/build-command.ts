@@ -8,7 +8,7 @@ import type { FilterColumn } from '../common/filter/filter-expr.ts';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Logger } from 'pino';
 import type { Metric } from '../common/distance.ts';
-import { BACKENDS, CEL_COLUMN_TYPES, FILTER_COLUMN_TYPES, LANCE_INDEX_TYPE_NAMES, METRICS, USEARCH_QUANTIZATIONS } from '../common/choice-lists.ts';
+import { BACKENDS, CEL_COLUMN_TYPES, FILTER_COLUMN_TYPES, LANCE_INDEX_TYPE_NAMES, METRICS, USEARCH_QUANTIZATIONS, defaultStrategy } from '../common/choice-lists.ts';
 import { ConfigValidationError } from '../common/errors.ts';
 import type { Backend } from '../common/manifest.ts';
 import type { UsearchQuantization } from '../common/usearch-layout.ts';
@@ -44,7 +44,8 @@ interface BuildFlags extends StoreFlags {
   payloadColumns?: string[];
   routingColumns?: string[];
   shardIdColumn?: string;
-  strategy: ShardingOptions['strategy'];
+  /** Unset: {@link defaultStrategy} (hash with --kv, else cluster). */
+  strategy?: ShardingOptions['strategy'];
   numDbs?: number;
   numProbes: number;
   targetRecall?: number;
@@ -112,7 +113,7 @@ function routingValuesArg(value: string): (string | number | boolean)[] {
 
 function shardingFromFlags(f: BuildFlags): ShardingOptions {
   const numDbs = f.numDbs ?? 8;
-  switch (f.strategy) {
+  switch (f.strategy ?? defaultStrategy(f.kv !== undefined)) {
     case 'cluster':
       return {
         strategy: 'cluster',
@@ -284,7 +285,7 @@ export function buildCommand(): Command {
     .option('--payload-columns <names>', 'columns stored as payload (comma-separated; default all)', listArg)
     .option('--routing-columns <names>', 'columns passed to the CEL routing context (comma-separated)', listArg)
     .option('--shard-id-column <name>', 'explicit strategy: column holding each record\'s shard id (JSONL: shard_id by default)')
-    .addOption(new Option('--strategy <strategy>', 'sharding strategy').choices(['cluster', 'lsh', 'explicit', 'cel', 'hash']).default('cluster'))
+    .addOption(new Option('--strategy <strategy>', 'sharding strategy (default: cluster; hash with --kv)').choices(['cluster', 'lsh', 'explicit', 'cel', 'hash']))
     .option('--num-dbs <n>', 'number of shards (default 8; cel categorical: the number of routing values)', intArg)
     .option('--num-probes <n>', 'cluster/lsh: default shards probed per query', intArg, 2)
     .option('--target-recall <r>', 'cluster/lsh: set the default num-probes to the smallest whose routing recall@10, measured on a sample of the data at build time, reaches r (0 < r <= 1; overrides --num-probes)', recallArg)
@@ -311,7 +312,7 @@ export function buildCommand(): Command {
     .option('--ef-construction <n>', 'usearch / lancedb hnsw_*: build beam width (default usearch 128, lancedb 300)', intArg)
     .option('--ef-search <n>', 'usearch: search beam width of queries that give no ef (default 64)', intArg)
     .addOption(
-      new Option('--kv <backend>', 'key-value + vector snapshot: slatedb (a SlateDB store per shard beside its index) or sqlite (a kv table in each sqlite-vec shard file; needs --backend sqlite-vec); needs --strategy hash or cel')
+      new Option('--kv <backend>', 'key-value + vector snapshot: slatedb (a SlateDB store per shard beside its index) or sqlite (a kv table in each sqlite-vec shard file; needs --backend sqlite-vec); with --strategy hash (the default with --kv) or cel')
         .choices(['slatedb', 'sqlite']),
     )
     .option(

@@ -2,7 +2,7 @@
  * `shardfleet get`: point lookups through a router (MultiGet), one JSON object per key on stdout,
  * in the order of the `--key` flags.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { ConfigValidationError } from '../common/errors.ts';
 import type { GetResult, LookupKey } from '../client/router-client.ts';
 import { intArg } from './arg-parsers.ts';
@@ -94,7 +94,8 @@ export function getCommand(): Command {
   return addRouterClientOptions(cmd)
     .requiredOption('--key <key>', 'a key to look up (repeat for more)', collect)
     .option('--routing-context <json>', 'cel sharding: routing context of the keys as a JSON object, e.g. \'{"region":"eu"}\'')
-    .option('--vector', "also print each found record's stored vector")
+    // Its own variable: SHARDFLEET_VECTOR is search's query vector (a JSON array), not an on/off flag.
+    .addOption(new Option('--vector', "also print each found record's stored vector").env('SHARDFLEET_GET_VECTOR'))
     .option('--min-coverage <fraction>', 'fraction (0..1] of the keys that must be answered; above it, keys whose shard could not answer print with "error" (0 = every key)', fractionArg, 0)
     .option('--timeout-ms <ms>', 'call deadline', intArg, 10_000)
     .action(async (flags: GetFlags) => {
@@ -115,6 +116,8 @@ export function getCommand(): Command {
           const failed = res.results.filter((r) => r.error !== '').length;
           process.stderr.write(`shardfleet: partial answer: ${failed} of ${res.results.length} keys could not be looked up (see "error")\n`);
         }
+      } catch (err) {
+        throw (await import('./router-reach.ts')).explainRouterError(err, flags.router);
       } finally {
         client.close();
       }

@@ -4,7 +4,7 @@
  */
 import { Option, type Command } from 'commander';
 import { ConfigValidationError } from '../common/errors.ts';
-import type { RunSummary } from '../writer/snapshot-history.ts';
+import type { RollbackResult, RunSummary } from '../writer/snapshot-history.ts';
 import { intArg } from './arg-parsers.ts';
 import { ShardfleetCommand } from './env-options.ts';
 import { addStoreOptions, openExistingStoreFromFlags, type StoreFlags } from './store-options.ts';
@@ -33,7 +33,7 @@ export function historyCommand(): Command {
 
 /** The `rollback` command. */
 export function rollbackCommand(): Command {
-  const cmd = new ShardfleetCommand('rollback').description('point _CURRENT at an earlier run (conditional write)');
+  const cmd = new ShardfleetCommand('rollback').description('point _CURRENT at an earlier run, or with --run-id at any listed run (conditional write)');
   addStoreOptions(cmd)
     .addOption(new Option('--run-id <id>', 'the run to make current').conflicts('offset'))
     .addOption(new Option('--offset <n>', 'the n-th run before the current one in manifest order (1 = previous)').argParser(intArg))
@@ -45,12 +45,26 @@ export function rollbackCommand(): Command {
       try {
         const { rollback } = await import('../writer/snapshot-history.ts');
         const res = await rollback(store, flags.runId !== undefined ? { runId: flags.runId } : { offset: flags.offset ?? 0 });
-        process.stdout.write(`rolled back _CURRENT from ${res.from ?? '(none)'} to ${res.to}\nmanifest ${store.url}/${res.manifestKey}\n`);
+        process.stdout.write(`${describeMove(res)}\nmanifest ${store.url}/${res.manifestKey}\n`);
       } finally {
         await store.close();
       }
     });
   return cmd;
+}
+
+/** What a rollback did, in the direction it really moved `_CURRENT` (`--run-id` may name a newer run). */
+export function describeMove(res: RollbackResult): string {
+  switch (res.direction) {
+    case 'back':
+      return `rolled back _CURRENT from ${res.from} to ${res.to}`;
+    case 'forward':
+      return `moved _CURRENT forward from ${res.from} to ${res.to} (a newer run)`;
+    case 'same':
+      return `_CURRENT already pointed at ${res.to}; unchanged`;
+    case 'set':
+      return `set _CURRENT to ${res.to} (there was no readable _CURRENT before)`;
+  }
 }
 
 /** The `cleanup` command. */

@@ -53,6 +53,11 @@ export function addQueryInputOptions(cmd: Command, between: (cmd: Command) => Co
  */
 export async function queryVector(flags: QueryInputFlags): Promise<Float32Array> {
   if (flags.idx !== undefined) {
+    const { readIdxHeader } = await import('../writer/input/idx-format.ts');
+    const records = (await readIdxHeader(flags.idx, 'images')).sizes[0];
+    if (flags.idxIndex >= records) {
+      throw new ConfigValidationError(`--idx-index ${flags.idxIndex} is past the end of --idx ${flags.idx}, which has ${records} records (0..${records - 1})`);
+    }
     const { readIdxImages } = await import('../writer/input/idx-source.ts');
     const images = await readIdxImages(flags.idx, { start: flags.idxIndex, limit: 1 });
     return images.vectors;

@@ -143,6 +143,8 @@ export function searchCommand(): Command {
           const failed = res.failed_shards.map((f) => `shard ${f.db_id}: ${f.reason}`).join('; ');
           process.stderr.write(`shardfleet: partial answer: ${res.num_shards_answered} of ${res.shard_ids.length} shards answered; ${failed}\n`);
         }
+      } catch (err) {
+        throw (await import('./router-reach.ts')).explainRouterError(err, flags.router);
       } finally {
         client.close();
       }
@@ -157,6 +159,8 @@ export function infoCommand(): Command {
       const client = await routerClient(flags);
       try {
         process.stdout.write(JSON.stringify(await client.snapshotInfo(flags.timeoutMs), null, 2) + '\n');
+      } catch (err) {
+        throw (await import('./router-reach.ts')).explainRouterError(err, flags.router);
       } finally {
         client.close();
       }

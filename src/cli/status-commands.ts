@@ -51,6 +51,8 @@ export function statusCommand(): Command {
       const view = statusView(health, info, details, errors);
       print(flags, view, () => renderStatus(view));
       if (health.status === 'unhealthy') process.exitCode = EXIT_UNHEALTHY;
+    } catch (err) {
+      throw (await import('./router-reach.ts')).explainRouterError(err, flags.router);
     } finally {
       client.close();
     }
@@ -67,6 +69,8 @@ export function shardsCommand(): Command {
     try {
       const details = await client.shardDetails(flags.timeoutMs);
       print(flags, details, () => renderShards(details));
+    } catch (err) {
+      throw (await import('./router-reach.ts')).explainRouterError(err, flags.router);
     } finally {
       client.close();
     }
@@ -85,6 +89,8 @@ export function routeCommand(): Command {
       const hasVector = flags.vector !== undefined || flags.vectorFile !== undefined || flags.idx !== undefined;
       const res = await client.route({ vector: hasVector ? await queryVector(flags) : [], ...routingParams(flags), timeout_ms: flags.timeoutMs });
       print(flags, res, () => renderRoute(res));
+    } catch (err) {
+      throw (await import('./router-reach.ts')).explainRouterError(err, flags.router);
     } finally {
       client.close();
     }

@@ -22,3 +22,11 @@ export const FILTER_COLUMN_TYPES = ['string', 'int', 'float', 'bool'] as const;
 
 /** usearch scalar kinds a shard index may store (`--quantization` with `--backend usearch`). */
 export const USEARCH_QUANTIZATIONS = ['f32', 'f16', 'bf16', 'i8'] as const;
+
+/**
+ * The sharding strategy a build uses when none is given: `hash` for a key-value build (`--kv`;
+ * the key decides the shard, as shardyfusion's KV writer hashes by default), `cluster` otherwise.
+ */
+export function defaultStrategy(kv: boolean): 'hash' | 'cluster' {
+  return kv ? 'hash' : 'cluster';
+}

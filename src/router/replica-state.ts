@@ -12,7 +12,6 @@
  * shard is still asked instead of failing "ejected"; other shards of the same nodes keep skipping
  * them while they have a replica that is not ejected.
  */
-import { shardDirName } from '../common/manifest.ts';
 import type { Placement } from '../common/placement.ts';
 import type { NodeView } from './node-status-poller.ts';
 import type { OutlierEjection } from './outlier-ejection.ts';
@@ -25,6 +24,8 @@ export interface ReplicaStatus {
   nodeId: string;
   state: ReplicaStateName;
   reason: string;
+  /** The node's address, when it is in the membership. */
+  address?: string;
 }
 
 /** The node views a {@link ReplicaState} reads (a NodeStatusPoller). */
@@ -77,18 +78,20 @@ export class ReplicaState {
     }
     const view = this.nodes.view(nodeId);
     if (!view) return { nodeId, state: 'unreachable', reason: 'not in the node membership' };
-    if (view.reachable === undefined) return { nodeId, state: 'loading', reason: 'no Status answer yet' };
-    if (!view.reachable) return { nodeId, state: 'unreachable', reason: `Status failed: ${view.error}` };
+    const address = view.address;
+    if (view.reachable === undefined) return { nodeId, address, state: 'loading', reason: 'no Status answer yet' };
+    if (!view.reachable) return { nodeId, address, state: 'unreachable', reason: `Status failed: ${view.error}` };
     const run = view.runs.get(runId);
     if (!run) {
       const held = [...view.runs.keys()];
       const detail = view.loadError ? `; load error: ${view.loadError}` : '';
-      return { nodeId, state: 'loading', reason: `does not hold run ${runId} (holds: ${held.length ? held.join(', ') : 'none'})${detail}` };
+      return { nodeId, address, state: 'loading', reason: `does not hold run ${runId} (holds: ${held.length ? held.join(', ') : 'none'})${detail}` };
     }
-    if (run.loaded.has(dbId)) return { nodeId, state: 'loaded', reason: '' };
+    if (run.loaded.has(dbId)) return { nodeId, address, state: 'loaded', reason: '' };
     const failure = run.failed.get(dbId);
-    if (failure !== undefined) return { nodeId, state: 'failed', reason: failure };
-    return { nodeId, state: 'loading', reason: `shard ${dbId} of run ${runId} not loaded yet` };
+    if (failure !== undefined) return { nodeId, address, state: 'failed', reason: failure };
+    // No shard id in the text: Health groups identical reasons across shards (router-health.ts).
+    return { nodeId, address, state: 'loading', reason: `run ${runId} not loaded yet` };
   }
 
   /** True when `nodeId` answered its last Status and reports shard `dbId` of run `runId` loaded (ejected or not). */
@@ -168,12 +171,6 @@ export class ReplicaState {
   coverage(runId: string, dbIds: readonly number[], placement: Placement): Coverage {
     const missing = dbIds.filter((db) => this.readyReplicas(runId, db, placement.get(db) ?? []).length === 0).sort((a, b) => a - b);
     return { fraction: dbIds.length === 0 ? 1 : (dbIds.length - missing.length) / dbIds.length, missing };
-  }
-
-  /** Human-readable reason why shard `dbId` has no ready replica, naming each owner. */
-  whyNotReady(runId: string, dbId: number, owners: readonly string[]): string {
-    const why = describeStatuses(owners.map((n) => this.status(n, runId, dbId, owners)));
-    return `shard ${dbId} (${shardDirName(dbId)}): ${why}`;
   }
 }
 

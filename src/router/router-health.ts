@@ -6,7 +6,7 @@
  * `unhealthy` (cannot serve), as a pure function of the router's state so it is easy to test.
  */
 import type { HealthResponse } from '../common/proto-gen/shardfleet/v1/HealthResponse.ts';
-import type { Coverage } from './replica-state.ts';
+import type { Coverage, ReplicaStatus } from './replica-state.ts';
 import type { PendingRun } from './snapshot-watcher.ts';
 import type { RouterSnapshot } from './router-snapshot.ts';
 import { listShards } from './snapshot-watcher.ts';
@@ -27,8 +27,8 @@ export interface HealthInput {
   pending: PendingRun | undefined;
   /** Coverage of the served run (ignored when nothing is served). */
   coverage: Coverage;
-  /** Why the shards in `coverage.missing` have no ready replica (first few), for the reasons. */
-  missingReasons: string[];
+  /** Every shard in `coverage.missing` with its owners' statuses (why none is ready). */
+  missingReplicas: ShardReplicaProblems[];
   lastRefreshError: string;
   /** Why nothing is served ("" when a run is). */
   lastLoadError: string;
@@ -37,20 +37,76 @@ export interface HealthInput {
   /** Shards of the pending run without a ready replica. */
   pendingMissing: number[];
   /**
-   * Shards of the pending run that failed to load on every replica, each with why (e.g. a sha256
-   * mismatch): the run cannot be served until a new one is published or the file is repaired.
+   * Shards of the pending run that failed to load on every replica, each with its replicas'
+   * statuses (e.g. a sha256 mismatch): the run cannot be served until a new one is published or
+   * the file is repaired.
    */
-  pendingFailed: string[];
+  pendingFailed: ShardReplicaProblems[];
   /** The replication factor R. */
   replication: number;
-  /** Shards of the served run with at least one but fewer than R ready replicas (R capped at the node count), with why. */
-  underReplicated: Array<{ dbId: number; ready: number; why: string }>;
+  /**
+   * Shards of the served run with at least one but fewer than R ready replicas (R capped at the
+   * node count): `ready` replicas, `problems` the statuses of the others.
+   */
+  underReplicated: Array<ShardReplicaProblems & { ready: number }>;
   /** The earlier run leased as a fallback ("" = none). */
   fallbackRunId: string;
   /** Why the node membership cannot be resolved now ("" = fine); the last good list is kept. */
   membershipProblem?: string;
   /** Now, ms since epoch. */
   now: number;
+}
+
+/** One shard and the statuses of its replicas that are not ready (empty: no node holds it). */
+export interface ShardReplicaProblems {
+  dbId: number;
+  problems: ReplicaStatus[];
+}
+
+/** Distinct reasons a Health reason lists before `and N more reasons`. */
+export const MAX_REASON_GROUPS = 5;
+/** Shard ids listed per reason before `and N more shards`. */
+export const MAX_SHARDS_PER_REASON = 8;
+
+/**
+ * Why shards are not ready, with identical replica reasons grouped across shards:
+ * `node n1 (127.0.0.1:7001) unreachable: Status failed: ... (shards 0, 3, 5 and 12 more shards)`,
+ * groups joined by ` | `, the groups with most shards first, at most {@link MAX_REASON_GROUPS}
+ * groups (then `and N more reasons for M shards`). Every shard is counted, however many.
+ */
+export function groupShardProblems(shards: readonly ShardReplicaProblems[]): string {
+  const groups = new Map<string, number[]>();
+  for (const { dbId, problems } of shards) {
+    const texts = problems.length === 0 ? ['no node holds this shard (no shard node in the membership)'] : problems.map(describeProblem);
+    for (const text of new Set(texts)) {
+      const ids = groups.get(text);
+      if (ids) ids.push(dbId);
+      else groups.set(text, [dbId]);
+    }
+  }
+  const sorted = [...groups].sort((a, b) => b[1].length - a[1].length);
+  const shown = sorted.slice(0, MAX_REASON_GROUPS).map(([text, ids]) => `${text} (${shardWord(ids.length)} ${listBounded(ids, MAX_SHARDS_PER_REASON)})`);
+  const rest = sorted.slice(MAX_REASON_GROUPS);
+  if (rest.length > 0) {
+    const restShards = new Set(rest.flatMap(([, ids]) => ids)).size;
+    shown.push(`and ${rest.length} more reason${rest.length === 1 ? '' : 's'} for ${restShards} ${restShards === 1 ? 'shard' : 'shards'}`);
+  }
+  return shown.join(' | ');
+}
+
+function describeProblem(p: ReplicaStatus): string {
+  return `node ${p.nodeId}${p.address ? ` (${p.address})` : ''} ${p.state}${p.reason ? `: ${p.reason}` : ''}`;
+}
+
+function shardWord(n: number): string {
+  return n === 1 ? 'shard' : 'shards';
+}
+
+/** `0, 3, 5` or `0, 3, 5, ... and 12 more shards` (the first `max` ids, ascending input order). */
+function listBounded(ids: readonly number[], max: number): string {
+  if (ids.length <= max) return ids.join(', ');
+  const more = ids.length - max;
+  return `${ids.slice(0, max).join(', ')} and ${more} more ${shardWord(more)}`;
 }
 
 /** Seconds since `publishedAt` (RFC 3339) at `now` (ms), never negative; 0 when unparsable. */
@@ -84,17 +140,14 @@ export function computeHealth(input: HealthInput, options: HealthOptions): Healt
   if (coverage.missing.length > 0) {
     reasons.push(
       `${coverage.missing.length} of ${numDbs} shards of run ${runId} have no ready replica (coverage ${coverage.fraction.toFixed(3)}): ` +
-        `${listShards(coverage.missing)}${input.missingReasons.length ? ` | ${input.missingReasons.join(' | ')}` : ''}`,
+        `${listShards(coverage.missing)}${input.missingReplicas.length ? ` | ${groupShardProblems(input.missingReplicas)}` : ''}`,
     );
   }
   if (input.underReplicated.length > 0) {
     const u = input.underReplicated;
     reasons.push(
       `redundancy lost: ${u.length} of ${numDbs} shards of run ${runId} have fewer than ${input.replication} ready replicas: ` +
-        `${listShards(u.map((x) => x.dbId))} | ${u
-          .slice(0, 5)
-          .map((x) => `shard ${x.dbId} has ${x.ready}: ${x.why}`)
-          .join(' | ')}`,
+        `${listShards(u.map((x) => x.dbId))} | ${groupShardProblems(u)}`,
     );
   }
   if (input.lastRefreshError) reasons.push(`last refresh failed: ${input.lastRefreshError}`);
@@ -102,7 +155,7 @@ export function computeHealth(input: HealthInput, options: HealthOptions): Healt
   if (pending && input.pendingFailed.length > 0) {
     reasons.push(
       `run ${pending.snapshot.manifest.run_id} (_CURRENT) cannot be served: ${input.pendingFailed.length} shard(s) failed to load on every replica; ` +
-        `still serving run ${runId}: ${input.pendingFailed.slice(0, 5).join(' | ')}`,
+        `still serving run ${runId}: ${groupShardProblems(input.pendingFailed)}`,
     );
   } else if (pending && now - pending.since > options.pendingRunWarnMs) {
     reasons.push(

@@ -43,7 +43,7 @@ import { drainingNodeIds, keepShardsFor, placementMembers, retainedLeavers } fro
 import { DEFAULT_EJECTION, OutlierEjection, isNodeFailure } from './outlier-ejection.ts';
 import { NodeLoad } from './replica-choice.ts';
 import { ReplicaState } from './replica-state.ts';
-import { computeHealth, readinessFromHealth, snapshotAgeSeconds } from './router-health.ts';
+import { computeHealth, readinessFromHealth, snapshotAgeSeconds, type ShardReplicaProblems } from './router-health.ts';
 import { route, shardDetails, snapshotInfo } from './router-info.ts';
 import { RouterMetrics, type RouterGaugeState } from './router-metrics.ts';
 import { enforceRateLimit, rateLimiterFromConfig } from './rate-limiter.ts';
@@ -404,7 +404,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
         served,
         pending,
         coverage,
-        missingReasons: served ? coverage.missing.slice(0, 5).map((db) => replicas.whyNotReady(served.manifest.run_id, db, served.placement.get(db) ?? [])) : [],
+        missingReplicas: served ? problemsOf(served, coverage.missing) : [],
         lastRefreshError: watcher.lastRefreshError,
         lastLoadError: watcher.lastLoadError,
         lastCheckAt: watcher.lastCheckAt,
@@ -419,27 +419,25 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
       healthOptions,
     );
   };
+  /** The not-ready replica statuses of each shard in `dbIds` of `s` (for Health's grouped reasons). */
+  const problemsOf = (s: RouterSnapshot, dbIds: readonly number[]): ShardReplicaProblems[] =>
+    dbIds.map((dbId) => ({ dbId, problems: replicas.replicas(s.manifest.run_id, dbId, s.placement.get(dbId) ?? []).filter((r) => r.state !== 'loaded') }));
   /** Shards of `s` with at least one but fewer than R ready replicas (R capped at the owner count). */
-  const underReplicated = (s: RouterSnapshot): Array<{ dbId: number; ready: number; why: string }> => {
-    const out: Array<{ dbId: number; ready: number; why: string }> = [];
+  const underReplicated = (s: RouterSnapshot): Array<ShardReplicaProblems & { ready: number }> => {
+    const out: Array<ShardReplicaProblems & { ready: number }> = [];
     for (const { db_id: dbId } of s.manifest.shards) {
       const owners = s.placement.get(dbId) ?? [];
       const want = Math.min(config.replication, owners.length);
       const ready = replicas.readyReplicas(s.manifest.run_id, dbId, owners).length;
       if (ready === 0 || ready >= want) continue;
       const notReady = replicas.replicas(s.manifest.run_id, dbId, owners).filter((r) => r.state !== 'loaded');
-      out.push({ dbId, ready, why: notReady.map((r) => `node ${r.nodeId}: ${r.state}${r.reason ? `: ${r.reason}` : ''}`).join('; ') });
+      out.push({ dbId, ready, problems: notReady });
     }
     return out;
   };
   /** Shards of `s` without a ready replica whose every owner reports them failed, with why. */
-  const failedEverywhere = (s: RouterSnapshot): string[] =>
-    missingOf(s)
-      .filter((db) => {
-        const statuses = replicas.replicas(s.manifest.run_id, db, s.placement.get(db) ?? []);
-        return statuses.length > 0 && statuses.every((r) => r.state === 'failed');
-      })
-      .map((db) => replicas.whyNotReady(s.manifest.run_id, db, s.placement.get(db) ?? []));
+  const failedEverywhere = (s: RouterSnapshot): ShardReplicaProblems[] =>
+    problemsOf(s, missingOf(s)).filter(({ problems }) => problems.length > 0 && problems.every((r) => r.state === 'failed'));
   const refresh = async (): Promise<RefreshOutcome> => {
     const previous = watcher.current()?.manifest.run_id ?? '';
     await watcher.refresh();

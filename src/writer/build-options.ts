@@ -197,6 +197,8 @@ export interface KvOptions {
   backend: 'slatedb' | 'sqlite';
 }
 
+export { defaultStrategy } from '../common/choice-lists.ts';
+
 /**
  * Checks the KV options against the rest of the build before any input is read.
  * @throws ConfigValidationError naming the flags: `--kv sqlite` without `--backend sqlite-vec`;

@@ -192,6 +192,7 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
     seen++;
     sampling.increment();
   }
+  if (source.count !== seen) sampling.setTotal(seen); // a header's count is only a claim
   sampling.stop();
   const summary = validator.finish();
   validator.ensureAtLeast(numDbs);
@@ -207,7 +208,7 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
   let numProbes: number | undefined;
   if ((o.sharding.strategy === 'cluster' || o.sharding.strategy === 'lsh') && o.recall?.sampleQueries !== 0) {
     const started = performance.now();
-    const stage = progress.stage('measure routing recall', 1);
+    const stage = progress.stage('measure routing recall', 0, 'queries');
     routingRecall = measureRoutingRecall({
       sample: trainingSample,
       dim,
@@ -216,6 +217,10 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
       balanceFactor: o.sharding.strategy === 'cluster' ? o.sharding.balanceFactor : undefined,
       maxQueries: o.recall?.sampleQueries,
       seed,
+      onQueries: (done, total) => {
+        if (done === 0) stage.setTotal(total);
+        else stage.increment(done);
+      },
     });
     stage.stop();
     routingRecallMs = Math.round(performance.now() - started);

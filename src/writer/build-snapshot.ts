@@ -66,8 +66,8 @@ export interface BuildOptions {
   concurrency?: number;
   /** Local scratch folder (default: a new temp folder, removed afterwards). */
   workDir?: string;
-  /** Show progress bars on stderr (default true; only on a TTY). */
-  progress?: boolean;
+  /** Show progress bars on stderr (default true; only on a TTY), or the reporter to use. */
+  progress?: boolean | BuildProgress;
   /** Run id (default: time-based plus random). */
   runId?: string;
   log: Logger;
@@ -122,7 +122,7 @@ export function assembleManifest(plan: BuildPlan, shards: ShardEntry[], payloadC
 export async function buildSnapshot(options: BuildOptions): Promise<BuildResult> {
   const started = performance.now();
   const { source, log } = options;
-  const progress = new BuildProgress(options.progress ?? true, log);
+  const progress = options.progress instanceof BuildProgress ? options.progress : new BuildProgress(options.progress ?? true, log);
   const runId = options.runId ?? newRunId();
   await assertNotShardyfusionPrefix(options.store, 'build');
   if (options.runId !== undefined) await assertRunIdUnused(options.store, runId);
@@ -160,6 +160,7 @@ export async function buildSnapshot(options: BuildOptions): Promise<BuildResult>
     log.info({ run_id: runId, manifest: key, vectors: plan.input.vectors, seconds: manifest.build_stats.build_seconds }, 'published');
     return { runId, manifestKey: key, manifest };
   } catch (err) {
+    progress.abort(); // no bar left on screen over the error and the clean-up's log lines
     if (!publishing) await store.deleteWritten(log, runId);
     throw err;
   } finally {

@@ -73,6 +73,7 @@ export async function planDistributedBuild(o: DistributedPlanOptions): Promise<B
 
 /** Plans the run through `store` (a tracker) and stores the plan. */
 async function planAndStore(o: DistributedPlanOptions, store: ObjectStore, runId: string): Promise<BuildPlan> {
+  const progress = o.progress instanceof BuildProgress ? o.progress : new BuildProgress(o.progress ?? true, o.log);
   const { plan } = await planRun({
     store,
     source: o.source,
@@ -86,8 +87,11 @@ async function planAndStore(o: DistributedPlanOptions, store: ObjectStore, runId
     filterColumns: o.filterColumns,
     recall: o.recall,
     runId,
-    progress: new BuildProgress(o.progress ?? true, o.log),
+    progress,
     log: o.log,
+  }).catch((err: unknown) => {
+    progress.abort();
+    throw err;
   });
   const key = await storePlan(store, plan);
   o.log.info({ run_id: runId, plan: key, vectors: plan.input.vectors, num_dbs: plan.sharding.num_dbs }, 'build planned');
@@ -122,6 +126,7 @@ export async function runBuildWorker(o: BuildWorkerOptions): Promise<number[]> {
   const workDir = o.workDir ?? (await mkdtemp(join(tmpdir(), `shardfleet-worker-${o.runId}-${o.worker.index}-`)));
   // A failed worker deletes the shard files and receipts it wrote (a retry builds them again).
   const store = new WriteTracker(o.store);
+  const progress = new BuildProgress(o.progress ?? true, o.log);
   try {
     const built = await buildShards({
       plan,
@@ -131,7 +136,7 @@ export async function runBuildWorker(o: BuildWorkerOptions): Promise<number[]> {
       worker: o.worker,
       concurrency: o.concurrency,
       workDir,
-      progress: new BuildProgress(o.progress ?? true, o.log),
+      progress,
       log: o.log,
     });
     const seconds = (performance.now() - started) / 1000;
@@ -143,6 +148,7 @@ export async function runBuildWorker(o: BuildWorkerOptions): Promise<number[]> {
     o.log.info({ run_id: o.runId, worker: `${o.worker.index}/${o.worker.count}`, shards: ids }, 'worker shards uploaded');
     return ids;
   } catch (err) {
+    progress.abort();
     await store.deleteWritten(o.log, o.runId);
     throw err;
   } finally {

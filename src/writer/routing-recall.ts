@@ -49,7 +49,15 @@ export interface RoutingRecallInput {
   /** Base vectors (default 20,000). */
   maxBase?: number;
   seed: number;
+  /**
+   * Progress: called once with (0, total queries) before the work, then with the number of
+   * queries just finished (their sum reaches the total).
+   */
+  onQueries?: (done: number, total: number) => void;
 }
+
+/** Queries searched exactly per batch (so progress advances during a long measurement). */
+const QUERY_BATCH = 256;
 
 /**
  * Measures a run's routing recall curve on its training sample (see the module comment).
@@ -79,21 +87,29 @@ export function measureRoutingRecall(input: RoutingRecallInput): RoutingRecall |
     for (let r = 0; r < baseRows; r++) shardOf[r] = routing.assign({ vector: base.subarray(r * dim, (r + 1) * dim), location: `sample row ${r}` });
   }
 
-  const matches = exactSearch(base, queries, dim, k + 1, usearchMetric(input.metric), 0) as BatchMatches;
   const hitsAtRank = new Float64Array(numDbs);
   const rank = new Int32Array(numDbs);
-  for (let qi = 0; qi < queryRows.length; qi++) {
-    const order = routing.route({ vector: queries.subarray(qi * dim, (qi + 1) * dim), numProbes: numDbs, shardIds: [] });
-    order.forEach((shard, i) => (rank[shard] = i));
-    const self = queryRows[qi];
-    const found = Number(matches.counts[qi]);
-    let taken = 0;
-    for (let j = 0; j < found && taken < k; j++) {
-      const row = Number(matches.keys[qi * (k + 1) + j]);
-      if (row === self) continue;
-      hitsAtRank[rank[shardOf[row]]]++;
-      taken++;
+  input.onQueries?.(0, queryRows.length);
+  for (let from = 0; from < queryRows.length; from += QUERY_BATCH) {
+    const to = Math.min(queryRows.length, from + QUERY_BATCH);
+    // A copy, not a subarray: usearch's native exactSearch reads the buffer from its start.
+    const batch = queries.slice(from * dim, to * dim);
+    const matches = exactSearch(base, batch, dim, k + 1, usearchMetric(input.metric), 0) as BatchMatches;
+    for (let qi = from; qi < to; qi++) {
+      const order = routing.route({ vector: queries.subarray(qi * dim, (qi + 1) * dim), numProbes: numDbs, shardIds: [] });
+      order.forEach((shard, i) => (rank[shard] = i));
+      const self = queryRows[qi];
+      const bi = qi - from;
+      const found = Number(matches.counts[bi]);
+      let taken = 0;
+      for (let j = 0; j < found && taken < k; j++) {
+        const row = Number(matches.keys[bi * (k + 1) + j]);
+        if (row === self) continue;
+        hitsAtRank[rank[shardOf[row]]]++;
+        taken++;
+      }
     }
+    input.onQueries?.(to - from, queryRows.length);
   }
   const total = hitsAtRank.reduce((s, x) => s + x, 0);
   const curve: number[] = [];

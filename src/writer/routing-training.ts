@@ -74,14 +74,21 @@ export async function trainRouting(input: TrainRoutingInput): Promise<TrainedRou
         const maxIterations = s.kmeansIterations ?? 25;
         const training = progress.stage(s.balanceFactor ? 'train balanced k-means' : 'train k-means', maxIterations, 'iterations');
         const started = performance.now();
+        let counted = 0;
         const result = trainKMeans(sample, dim, {
           k: numDbs,
           metric,
           seed,
           maxIterations,
           balanceFactor: s.balanceFactor,
-          onIteration: () => training.increment(),
+          onIteration: () => {
+            counted++;
+            training.increment();
+          },
         });
+        // The converging iteration is not reported by onIteration; an early stop ends the bar full.
+        if (result.iterations > counted) training.increment(result.iterations - counted);
+        training.setTotal(result.iterations);
         training.stop();
         centroids = result.centroids;
         iterations = result.iterations;

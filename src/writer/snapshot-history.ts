@@ -71,6 +71,12 @@ export interface RollbackResult {
   to: string;
   /** Manifest `_CURRENT` points to now. */
   manifestKey: string;
+  /**
+   * Where `_CURRENT` moved, in manifest order: `back` to an older run, `forward` to a newer one
+   * (`--run-id` may name either), `same` when it already pointed at that manifest, `set` when
+   * there was no readable `_CURRENT` to compare with.
+   */
+  direction: 'back' | 'forward' | 'same' | 'set';
 }
 
 /** Options of {@link cleanup}. */
@@ -197,7 +203,9 @@ export async function rollback(store: ObjectStore, target: { runId: string } | {
     `rolling back to run ${runId}; ${CURRENT_KEY} was not changed by this rollback`,
     state?.pointer,
   );
-  return { from: state?.pointer.run_id ?? null, to: pointer.run_id, manifestKey: pointer.manifest_ref };
+  const before = state?.pointer.manifest_ref;
+  const direction = before === undefined ? 'set' : pointer.manifest_ref === before ? 'same' : pointer.manifest_ref < before ? 'back' : 'forward';
+  return { from: state?.pointer.run_id ?? null, to: pointer.run_id, manifestKey: pointer.manifest_ref, direction };
 }
 
 /**

@@ -56,7 +56,8 @@ const FORMAT_HELP =
  * Picks the format from a file name (case-insensitive): `*-idx3-ubyte`, `*-idx3-ubyte.gz`,
  * `*.idx`, `*.idx.gz` -> idx; `*.npy` -> npy; `*.jsonl`, `*.ndjson` -> jsonl; `*.fvecs`,
  * `*.bvecs`, `*.ivecs` -> fvecs, bvecs, ivecs; `*.parquet` -> parquet.
- * @throws ConfigValidationError listing the supported formats when the name matches none.
+ * @throws ConfigValidationError naming `--format` and listing the supported formats when the name
+ *   matches none.
  */
 export function detectVectorFormat(path: string): VectorFormat {
   const name = basename(path).toLowerCase();
@@ -66,7 +67,7 @@ export function detectVectorFormat(path: string): VectorFormat {
   const vecs = /\.(fvecs|bvecs|ivecs)$/.exec(name);
   if (vecs) return vecs[1] as VectorFormat;
   if (name.endsWith('.parquet')) return 'parquet';
-  throw new ConfigValidationError(`cannot tell the input format of ${path} from its name; pass a format (${FORMAT_HELP})`);
+  throw new ConfigValidationError(`cannot tell the input format of ${path} from its name; pass --format <format> or rename the file (${FORMAT_HELP})`);
 }
 
 /** Throws when a format-specific option is given for a format that does not use it. */
