@@ -475,11 +475,16 @@ describe('sqlite-vec shards', () => {
       await pool.close();
     }
     // A worker that dies (here: out of memory) rejects every call of its writers.
-    const starved = new WriterWorkerPool({ concurrency: 1, resourceLimits: { maxOldGenerationSizeMb: 1, maxYoungGenerationSizeMb: 1 } });
+    const starved = new WriterWorkerPool({ concurrency: 1, resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 1 } });
     try {
       const writer = starved.createWriter({ backend: 'sqlite-vec', options: { dir: join(dir.path, 'pool-oom'), dbId: 7, dim: 4, metric: 'l2', quantization: 'none' } });
       const isCrash = (e: unknown) => e instanceof VectorIndexError && /shard 7 .*writer worker 0 crashed/.test(e.message) && e.message.includes('pool-oom');
-      await assert.rejects(writer.add({ ids: ['a'], vectors: new Float32Array(4), payloads: [null] }), isCrash);
+      // 16 MB of old generation: enough for the worker to start on every Node line (Node 22 aborts
+      // the whole process when a worker's limit is below its start-up snapshot), not for 200,000
+      // ids and payloads (about 40 MB of strings once cloned into the worker).
+      const n = 200_000;
+      const big = { ids: Array.from({ length: n }, (_, i) => `id-${i}`), vectors: new Float32Array(n * 4), payloads: Array.from({ length: n }, (_, i) => `{"row":${i},"pad":"${'x'.repeat(100)}"}`) };
+      await assert.rejects(writer.add(big), isCrash);
       await assert.rejects(writer.finish(), isCrash);
     } finally {
       await starved.close();
