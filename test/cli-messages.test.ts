@@ -6,32 +6,17 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { freePort } from '../src/cli/free-port.ts';
 import { connectFailureCause, explainRouterError, RouterUnreachableError } from '../src/cli/router-reach.ts';
 import { ConfigValidationError } from '../src/common/errors.ts';
 import { createLogger, logLevelFromEnv } from '../src/common/logger.ts';
 import { detectVectorFormat } from '../src/writer/input/open-vector-source.ts';
+import { runCli } from './helpers/run-cli.ts';
 import { tempDir } from './helpers/fixtures.ts';
 
-const BIN = fileURLToPath(new URL('../bin/shardfleet.js', import.meta.url));
-const run = promisify(execFile);
-
-async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const base: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SHARDFLEET_')) base[k] = v;
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...base, SHARDFLEET_LOG_LEVEL: 'error', ...env }, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = runCli;
 
 describe('a router that cannot be reached', () => {
   test('search, info and get say so, naming the address and --router', async () => {

@@ -7,11 +7,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { ShardfleetClient } from '../src/client/router-client.ts';
 import { freePort } from '../src/cli/free-port.ts';
 import { spawnCli, startLocalCluster, type LocalCluster } from '../src/cli/local-cluster.ts';
@@ -19,26 +17,15 @@ import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import { buildSnapshot } from '../src/writer/build-snapshot.ts';
 import { openJsonlSource } from '../src/writer/input/jsonl-source.ts';
 import { quietLogger, tempDir, TINY_JSONL } from './helpers/fixtures.ts';
+import { runCli } from './helpers/run-cli.ts';
 import { generateTestCerts, type TestCerts } from './helpers/test-certs.ts';
 import { waitFor } from './helpers/wait.ts';
 
-const BIN = fileURLToPath(new URL('../bin/shardfleet.js', import.meta.url));
-const run = promisify(execFile);
 /** The first record of tiny.jsonl (id t00). */
 const QUERY = '[3.9232, 0.1534, -0.0678, -0.0945, 4.221, -0.064, 0.3336, 0.1272]';
 const ALL_SHARDS = ['--shard-ids', '0,1,2,3'];
 
-async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const base: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SHARDFLEET_')) base[k] = v;
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...base, SHARDFLEET_LOG_LEVEL: 'error', ...env }, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = runCli;
 
 interface SearchJson {
   run_id: string;
