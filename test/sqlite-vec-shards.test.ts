@@ -491,7 +491,7 @@ describe('sqlite-vec shards', () => {
     }
   });
 
-  test('the pool works when tsx is registered programmatically (as bin/shardfleet.js does)', { timeout: 60_000 }, async () => {
+  test('the pool works when tsx is registered programmatically (as bin/shardfleet.js does), whatever per-process flags the parent has', { timeout: 60_000 }, async () => {
     const out = join(dir.path, 'programmatic');
     const poolUrl = new URL('../src/writer/backends/writer-worker-pool.ts', import.meta.url).href;
     const code = `
@@ -506,7 +506,7 @@ describe('sqlite-vec shards', () => {
     const env = { ...process.env };
     delete env.NODE_OPTIONS;
     delete env.NODE_TEST_CONTEXT;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', code], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--stack-trace-limit=20', '--use-largepages=off', '--input-type=module', '-e', code], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

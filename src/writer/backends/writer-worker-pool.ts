@@ -35,20 +35,41 @@ export interface WriterWorkerPoolOptions {
 }
 
 /**
- * The parent's Node flags minus those a worker rejects: `--input-type` (valid only with
- * `--eval` / stdin, e.g. `node --input-type=module -e ...`) makes `new Worker()` fail.
+ * Node flags a worker accepts and needs to load and run modules the way its parent does (module
+ * hooks, resolution conditions, source maps, warnings), in both `--flag=value` and `--flag value`
+ * forms. The flag takes a value when true.
+ */
+const WORKER_FLAGS = new Map<string, boolean>([
+  ['--import', true],
+  ['--require', true],
+  ['-r', true],
+  ['--loader', true],
+  ['--experimental-loader', true],
+  ['--conditions', true],
+  ['-C', true],
+  ['--enable-source-maps', false],
+  ['--no-warnings', false],
+  ['--no-deprecation', false],
+]);
+
+/**
+ * The parent's Node flags a worker should get: only those in {@link WORKER_FLAGS}. Passing the
+ * parent's whole `process.execArgv` fails `new Worker()` (ERR_WORKER_INVALID_EXEC_ARGV) as soon as
+ * it holds a per-process or V8 flag (`node --stack-trace-limit=20 ...`, `--use-largepages`, and
+ * every default Node 26's test runner hands its children), and inheriting it unchanged breaks on
+ * `--input-type` (valid only with `--eval` / stdin).
  */
 function workerExecArgv(): string[] {
   const out: string[] = [];
   const argv = process.execArgv;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a.startsWith('--input-type=')) continue;
-    if (a === '--input-type') {
-      i++;
-      continue;
-    }
+    const eq = a.indexOf('=');
+    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    const takesValue = WORKER_FLAGS.get(name);
+    if (takesValue === undefined) continue;
     out.push(a);
+    if (takesValue && eq < 0 && i + 1 < argv.length) out.push(argv[++i]);
   }
   return out;
 }
