@@ -87,6 +87,15 @@ describe('lean usearch shards', () => {
     }
   };
 
+  const meta = (shardDir: string): Record<string, string> => {
+    const db = new Database(join(shardDir, USEARCH_ROWS_FILE), { readonly: true });
+    try {
+      return Object.fromEntries(db.prepare<[], [string, string]>("SELECT key, value FROM meta WHERE key IN ('format_version', 'stored_vectors')").raw(true).all());
+    } finally {
+      db.close();
+    }
+  };
+
   /** Turns a shard into the layout of builds before issue 22: no index on rows.id (its float32 copies stay). */
   const makeOld = (shardDir: string): void => {
     const db = new Database(join(shardDir, USEARCH_ROWS_FILE));
@@ -102,6 +111,8 @@ describe('lean usearch shards', () => {
       const shardDir = await build(`lean-${quantization}`, 'l2', quantization, false);
       assert.deepEqual(readdirSync(shardDir).sort(), [USEARCH_INDEX_FILE, USEARCH_ROWS_FILE], 'no scratch file is left');
       assert.deepEqual(tables(shardDir), ['filters', 'meta', 'rows', USEARCH_ID_INDEX]);
+      // A node from before issue 22 refuses the shard naming the version (not a missing table).
+      assert.deepEqual(meta(shardDir), { format_version: '2', stored_vectors: 'none' });
       const indexBytes = statSync(join(shardDir, USEARCH_INDEX_FILE)).size;
       const rowsBytes = statSync(join(shardDir, USEARCH_ROWS_FILE)).size;
       const storedBytes = statSync(join(await build(`stored-${quantization}`, 'l2', quantization, true), USEARCH_ROWS_FILE)).size;
@@ -206,6 +217,7 @@ describe('lean usearch shards', () => {
   test('an old shard (float32 copies, no index on rows.id) keeps its behaviour: exact vectors, get by id, filtered exact scan', async () => {
     const shardDir = await build('old-f16', 'l2', 'f16', true);
     assert.deepEqual(tables(shardDir), ['filters', 'meta', 'rows', USEARCH_ID_INDEX, 'vectors']);
+    assert.deepEqual(meta(shardDir), { format_version: '1', stored_vectors: 'float32' });
     makeOld(shardDir);
     assert.deepEqual(tables(shardDir), ['filters', 'meta', 'rows', 'vectors']);
     const reader = open(shardDir, 'l2', 'f16', Infinity);

@@ -22,6 +22,7 @@ import { InvalidQueryError, VectorIndexError, errorMessage } from '../common/err
 import {
   USEARCH_FORMAT_VERSION,
   USEARCH_INDEX_FILE,
+  USEARCH_LEAN_FORMAT_VERSION,
   USEARCH_ROWS_FILE,
   newUsearchIndex,
   usearchDistanceToScore,
@@ -155,7 +156,10 @@ export class UsearchShardReader implements ShardIndexReader {
       const expect = (key: string, want: string | number): void => {
         if (meta.get(key) !== String(want)) throw new Error(`the file says ${key} ${JSON.stringify(meta.get(key))}, the manifest says ${want}`);
       };
-      expect('format_version', USEARCH_FORMAT_VERSION);
+      const version = meta.get('format_version');
+      if (version !== USEARCH_FORMAT_VERSION && version !== USEARCH_LEAN_FORMAT_VERSION) {
+        throw new Error(`the file says format_version ${JSON.stringify(version)}, this node reads ${USEARCH_FORMAT_VERSION} and ${USEARCH_LEAN_FORMAT_VERSION}`);
+      }
       expect('dim', spec.dim);
       expect('metric', spec.metric);
       expect('quantization', spec.params.quantization);

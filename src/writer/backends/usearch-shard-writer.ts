@@ -22,6 +22,7 @@ import {
   USEARCH_FILTERS_TABLE,
   USEARCH_FORMAT_VERSION,
   USEARCH_INDEX_FILE,
+  USEARCH_LEAN_FORMAT_VERSION,
   USEARCH_ROWS_FILE,
   checkUsearchParams,
   newUsearchIndex,
@@ -270,7 +271,7 @@ export class UsearchShardWriter implements ShardIndexWriter {
       index.save(indexFile);
       const insertMeta = db.prepare('INSERT INTO meta(key, value) VALUES (?, ?)');
       const meta: [string, string][] = [
-        ['format_version', USEARCH_FORMAT_VERSION],
+        ['format_version', this.scratch === undefined ? USEARCH_FORMAT_VERSION : USEARCH_LEAN_FORMAT_VERSION],
         ['dim', String(dim)],
         ['metric', metric],
         ['quantization', params.quantization],
