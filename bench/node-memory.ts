@@ -15,7 +15,10 @@
  * after open + searches, and after get by id; and the process CPU per query at top_k 10, each
  * query searched on 2 shards, in native batches of 1 and of 16 queries. A last child opens only
  * the usearch indexes (`Index.view`, no row table): usearch's own per-vector memory, which the
- * issue's goal ("<= 16 B per vector beyond the index mapping") does not count.
+ * issue's goal ("<= 16 B per vector beyond the index mapping") does not count. Figures include
+ * per-process constants (the reader's modules, 16 SQLite connections): run two sizes and take
+ * the difference for the per-vector slope. Last, the CPU of the id lookups alone (the cost the
+ * on-disk ids add to a search).
  *
  *   nice -n 5 npx tsx bench/node-memory.ts [--vectors 200000] [--shards 16] [--dim 128] [--queries 2000]
  *     [--old-reader src/shard-node/<old reader>.ts] [--dir bench/results/tmp/node-memory-cache] [--json out.json]
@@ -28,6 +31,7 @@ import Database from 'better-sqlite3';
 import { DEFAULT_USEARCH_PARAMS, USEARCH_INDEX_FILE, USEARCH_ROWS_FILE, newUsearchIndex } from '../src/common/usearch-layout.ts';
 import { SeededRandom } from '../src/writer/seeded-random.ts';
 import { USEARCH_ID_INDEX, UsearchShardWriter } from '../src/writer/backends/usearch-shard-writer.ts';
+import { UsearchRowTable } from '../src/shard-node/usearch-row-table.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 type Layout = 'lean' | 'stored' | 'old';
@@ -198,6 +202,28 @@ async function child(a: Args, spec: { dirs: string[]; reader: string; indexOnly:
   return { vectors, anonAfterOpenAndSearch: anonSearch, anonAfterGets: anonGets, cpuUsPerQueryBatch1: cpu1, cpuUsPerQueryBatch16: cpu16 };
 }
 
+/** CPU us per (query, shard) of reading the ids of 10 random keys through {@link UsearchRowTable}, alone and 16 queries at a time. */
+function lookupCost(shardDir: string, queries: number): { single: number; batched: number } {
+  const db = new Database(join(shardDir, USEARCH_ROWS_FILE), { readonly: true });
+  try {
+    const n = Number(db.prepare<[], string>("SELECT value FROM meta WHERE key = 'vector_count'").pluck(true).get());
+    const table = new UsearchRowTable(db, n);
+    const rng = new SeededRandom(3);
+    const keys = Array.from({ length: queries }, () => Array.from({ length: 10 }, () => rng.nextInt(n)));
+    for (const k of keys) table.rowsOf(k, false); // warm-up
+    let t = process.cpuUsage();
+    for (const k of keys) table.rowsOf(k, false);
+    let u = process.cpuUsage(t);
+    const single = (u.user + u.system) / queries;
+    t = process.cpuUsage();
+    for (let i = 0; i < queries; i += 16) table.rowsOf(keys.slice(i, i + 16).flat(), false);
+    u = process.cpuUsage(t);
+    return { single, batched: (u.user + u.system) / queries };
+  } finally {
+    db.close();
+  }
+}
+
 function diskPerVector(dirs: string[], vectors: number): { index: number; rows: number } {
   let index = 0;
   let rows = 0;
@@ -240,6 +266,9 @@ async function main(): Promise<void> {
       `${r.name.padEnd(32)} | ${f(row.anonPerVectorOpenSearch).padStart(22)} | ${f(row.anonPerVectorGets).padStart(10)} | ${f(c.cpuUsPerQueryBatch1, 0).padStart(15)} | ${f(c.cpuUsPerQueryBatch16, 0).padStart(3)} | ${f(disk.index, 0)} + ${f(disk.rows, 0)} = ${f(disk.index + disk.rows, 0)} (${f((disk.index + disk.rows) / disk.index, 2)}x)`,
     );
   }
+  const lookup = lookupCost(layouts.lean[3], a.queries);
+  console.log(`ids of a shard's 10 hits from rows.sqlite (lean shard 3): ${lookup.single.toFixed(1)} us CPU per (query, shard) alone, ${lookup.batched.toFixed(1)} in native batches of 16 queries`);
+  out.push({ run: 'row lookup', cpuUsPerQueryShard: lookup.single, cpuUsPerQueryShardBatch16: lookup.batched });
   if (a.json) writeFileSync(a.json, JSON.stringify(out, null, 2));
 }
 
