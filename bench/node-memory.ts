@@ -22,6 +22,9 @@
  *
  *   nice -n 5 npx tsx bench/node-memory.ts [--vectors 200000] [--shards 16] [--dim 128] [--queries 2000]
  *     [--old-reader src/shard-node/<old reader>.ts] [--dir bench/results/tmp/node-memory-cache] [--json out.json]
+ *
+ * The reader before issue 22, for the "before" row: `git show 80ad8bd:src/shard-node/usearch-shard-reader.ts
+ * > src/shard-node/.old-usearch-shard-reader.ts` (it must sit beside the other shard-node modules).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
