@@ -68,6 +68,7 @@ test('build: a --quantization or --ef-search the backend does not have is an err
       [['--backend', 'sqlite-vec', '--quantization', 'f16'], /--quantization f16 is not one of none, int8 for --backend sqlite-vec/],
       [['--backend', 'lancedb', '--ef-search', '32'], /--ef-search applies to --backend usearch/],
       [['--quantization', 'i8', '--metric', 'l2'], /--quantization i8 needs --metric cosine/],
+      [['--backend', 'sqlite-vec', '--store-vectors'], /--store-vectors applies to --backend usearch \(sqlite-vec shards always hold the float32 vectors\)/],
     ];
     for (const [flags, message] of cases) {
       const out = await cli(['build', '--store', store, '--input', TINY_JSONL, '--num-dbs', '2', '--num-probes', '1', ...flags]);
@@ -90,7 +91,7 @@ test('build: the default backend is usearch f16 and the manifest records its HNS
     const store = new FileObjectStore(storePath);
     const current = JSON.parse((await store.get(CURRENT_KEY)).toString('utf8')) as { manifest_ref: string };
     const manifest = JSON.parse((await store.get(current.manifest_ref)).toString('utf8')) as { index: unknown; shards: { files: { path: string }[]; index_type: string }[] };
-    assert.deepEqual(manifest.index, { dim: 8, metric: 'l2', backend: 'usearch', index_type: 'hnsw', index_params: { quantization: 'f16', m: 8, ef_construction: 128, ef_search: 40 } });
+    assert.deepEqual(manifest.index, { dim: 8, metric: 'l2', backend: 'usearch', index_type: 'hnsw', index_params: { quantization: 'f16', m: 8, ef_construction: 128, ef_search: 40, store_vectors: false } });
     for (const shard of manifest.shards) {
       assert.equal(shard.index_type, 'hnsw');
       assert.deepEqual(shard.files.map((f) => f.path).sort(), ['id-filter.bin', 'index.usearch', 'rows.sqlite']);

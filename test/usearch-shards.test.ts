@@ -181,7 +181,7 @@ describe('usearch shards', () => {
     assert.throws(() => checkUsearchParams('l2', { ...DEFAULT_USEARCH_PARAMS, m: 1 }), /--m must be an integer in 2\.\.256/);
     assert.throws(() => checkUsearchParams('l2', { ...DEFAULT_USEARCH_PARAMS, quantization: 'f8' as 'f16' }), /--quantization "f8" is not one of/);
     const config = indexConfigOf({ backend: 'usearch', quantization: 'bf16', m: 24 }, dim, 'l2');
-    assert.deepEqual(config, { dim, metric: 'l2', backend: 'usearch', index_type: 'hnsw', index_params: { quantization: 'bf16', m: 24, ef_construction: 128, ef_search: 64 } });
+    assert.deepEqual(config, { dim, metric: 'l2', backend: 'usearch', index_type: 'hnsw', index_params: { quantization: 'bf16', m: 24, ef_construction: 128, ef_search: 64, store_vectors: false } });
     assert.ok(IndexConfigSchema.safeParse(config).success);
     assert.ok(!IndexConfigSchema.safeParse({ ...config, index_type: 'hnsw_sq' }).success, 'a LanceDB index type is not a usearch one');
   });

@@ -72,6 +72,7 @@ interface BuildFlags extends StoreFlags {
   efConstruction?: number;
   efSearch?: number;
   quantization?: string;
+  storeVectors?: boolean;
   onDuplicate: 'error' | 'last';
   kv?: 'slatedb' | 'sqlite';
   concurrency: number;
@@ -159,8 +160,11 @@ function backendFromFlags(f: BuildFlags): BackendOptions {
   if (f.efSearch !== undefined && f.backend !== 'usearch') {
     throw new ConfigValidationError(`--ef-search applies to --backend usearch; for ${f.backend} pass ef per query (shardfleet search --ef)`);
   }
+  if (f.storeVectors === true && f.backend !== 'usearch') {
+    throw new ConfigValidationError(`--store-vectors applies to --backend usearch (${f.backend} shards always hold the float32 vectors)`);
+  }
   if (f.backend === 'usearch') {
-    return { backend: 'usearch', quantization: (f.quantization ?? allowed[0]) as UsearchQuantization, m: f.m, efConstruction: f.efConstruction, efSearch: f.efSearch };
+    return { backend: 'usearch', quantization: (f.quantization ?? allowed[0]) as UsearchQuantization, m: f.m, efConstruction: f.efConstruction, efSearch: f.efSearch, ...(f.storeVectors ? { storeVectors: true } : {}) };
   }
   if (f.backend === 'sqlite-vec') return { backend: 'sqlite-vec', quantization: (f.quantization ?? allowed[0]) as 'none' | 'int8' };
   return {
@@ -320,6 +324,7 @@ export function buildCommand(): Command {
       'payload fields queries may filter on, as name:type (string, int, float, bool), comma-separated, e.g. label:int,label_name:string',
       filterColumnsArg,
     )
+    .option('--store-vectors', 'usearch: keep every vector\'s exact float32 copy in rows.sqlite (4 x dim bytes a vector; default off for vector-only builds, on with --kv): include_vector then returns it exactly, without it the index\'s f32/f16/bf16 copy (i8: refused)')
     .option('--quantization <q>', 'vector storage: usearch f16 (default), f32, bf16, i8 (cosine only); sqlite-vec none (default), int8')
     .addOption(new Option('--on-duplicate <policy>', 'duplicate ids').choices(['error', 'last']).default('error'))
     .option('--concurrency <n>', 'shards built concurrently', intArg, 2)

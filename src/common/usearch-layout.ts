@@ -12,6 +12,12 @@
  *   lookups read small, dense pages; `meta(key TEXT PRIMARY KEY, value TEXT)` holds `format_version`,
  *   `dim`, `metric`, `quantization`, `m`, `ef_construction`, `ef_search` and `vector_count`.
  *   The float32 copy serves `include_vector` with the exact stored vector (never a quantized one).
+ *   Since issue 22: an index `rows_id` on `rows(id)` serves get by id without the ids in memory,
+ *   `meta.stored_vectors` says `float32` or `none`, and the `vectors` table exists only in runs
+ *   built with `--store-vectors` (manifest `index_params.store_vectors`, absent = true); without
+ *   it nodes read the index's own vectors out of `index.usearch`, and `meta.format_version` is
+ *   {@link USEARCH_LEAN_FORMAT_VERSION}, so a node from before issue 22 refuses the shard with a
+ *   message naming the version instead of failing on the missing table.
  *   Runs with filter columns (issue 15, manifest `index.filter_columns`) add
  *   `filters(key INTEGER PRIMARY KEY, f_<column> ...)`: one typed SQL column per filter column
  *   (string TEXT, int INTEGER, float REAL, bool INTEGER 0/1; NULL when the payload lacks the field
@@ -39,8 +45,10 @@ export function usearchFilterSqlColumn(name: string): string {
   return `"f_${name.replaceAll('"', '""')}"`;
 }
 
-/** Value of `meta.format_version` written by this version. */
+/** Value of `meta.format_version` of shards with the float32 copies (`--store-vectors`, and every shard before issue 22). */
 export const USEARCH_FORMAT_VERSION = '1';
+/** Value of `meta.format_version` of shards without the float32 copies (no `vectors` table). */
+export const USEARCH_LEAN_FORMAT_VERSION = '2';
 
 /** How the index stores vectors: float32, float16, bfloat16 or int8 (int8: cosine only). */
 export type UsearchQuantization = (typeof USEARCH_QUANTIZATIONS)[number];

@@ -18,8 +18,9 @@ export interface ShardQueryOptions {
   /** Re-rank `top_k * refine_factor` candidates with exact distances (LanceDB PQ/SQ, sqlite-vec int8). */
   refineFactor?: number;
   /**
-   * Return each hit's stored vector (the exact float32 vector the writer stored, never a
-   * quantized copy) in {@link ShardHit.vector}. Default false: hits carry no `vector` property.
+   * Return each hit's stored vector (the exact float32 vector the writer stored; usearch runs
+   * built without `--store-vectors`: the index's own f32 / f16 / bf16 vector, i8 refused) in
+   * {@link ShardHit.vector}. Default false: hits carry no `vector` property.
    */
   includeVector?: boolean;
   /**

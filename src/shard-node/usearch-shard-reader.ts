@@ -1,9 +1,12 @@
 /**
  * Opens a downloaded usearch shard (layout in `src/common/usearch-layout.ts`) and searches it.
  * The HNSW index is memory-mapped with `Index.view()`: its vectors and graph live in the page
- * cache, so a node's RSS does not grow with shard bytes. The ids are read into memory when the
- * shard opens (one string per vector: a SQLite lookup per hit cost as much CPU as the search);
- * payloads and exact vectors are looked up per hit in `rows.sqlite` (read-only), only when asked.
+ * cache, so a node's RSS does not grow with shard bytes. No per-row JS object is kept (issue 22):
+ * the ids, payloads and stored vectors of a native batch's final hits are read from `rows.sqlite`
+ * (read-only, memory-mapped by SQLite) in one statement per batch ({@link UsearchRowTable}); get
+ * by id uses the on-disk index on `rows(id)`. Shards built without a float32 copy
+ * (`--store-vectors` off) answer include_vector and the filtered exact scan from the index's own
+ * vectors ({@link UsearchIndexVectors}).
  *
  * Per-query `ef` is honoured by asking usearch for max(top_k, ef) results from an index whose own
  * beam is 1: usearch searches with beam max(expansion_search, wanted), so the first top_k of those
@@ -19,6 +22,7 @@ import { InvalidQueryError, VectorIndexError, errorMessage } from '../common/err
 import {
   USEARCH_FORMAT_VERSION,
   USEARCH_INDEX_FILE,
+  USEARCH_LEAN_FORMAT_VERSION,
   USEARCH_ROWS_FILE,
   newUsearchIndex,
   usearchDistanceToScore,
@@ -27,6 +31,8 @@ import {
 } from '../common/usearch-layout.ts';
 import type { FetchedRow, ShardHit, ShardIndexReader, ShardQueryOptions } from './shard-index-reader.ts';
 import { UsearchFilterColumns } from './usearch-filter-columns.ts';
+import { UsearchIndexVectors } from './usearch-index-vectors.ts';
+import { UsearchRowTable } from './usearch-row-table.ts';
 
 /** Most queries per native batch call; between batches the reader yields to the event loop. */
 export const USEARCH_BATCH_QUERIES = 32;
@@ -36,8 +42,8 @@ export const USEARCH_BATCH_QUERIES = 32;
  * searches in smaller batches.
  */
 export const USEARCH_BATCH_BUDGET_MS = 2;
-/** Per-hit lookups between two checks of the time budget (and of the caller's signal). */
-const LOOKUP_CHECK_HITS = 16;
+/** Hits whose rows are read in one go between two checks of the time budget (and of the caller's signal). */
+const LOOKUP_CHECK_HITS = 256;
 
 /** What the manifest says about the shard. */
 export interface UsearchShardSpec {
@@ -62,7 +68,8 @@ export interface UsearchShardSpec {
 
 /**
  * Filtered search: a filter matching at most this many rows (or 4 * topK) is answered by an exact
- * scan over the matching rows' float32 vectors (read from `rows.sqlite`), more by HNSW with an
+ * scan over the matching rows' vectors (the stored float32 copies in `rows.sqlite`, or the index's
+ * own vectors in shards built without them), more by HNSW with an
  * expanding k (see {@link UsearchShardReader.searchBatch}).
  */
 export const USEARCH_EXACT_SCAN_ROWS = 2048;
@@ -74,21 +81,16 @@ export const USEARCH_FILTER_EXPANSION_LIMIT = 4;
 /** Bytes of the per-shard cache of recent filters' matching keys and vectors (see the reader). */
 export const USEARCH_FILTER_CACHE_BYTES = 32 * 1024 * 1024;
 
-/** Per-hit lookups by key (undefined: no such row). */
-interface Lookups {
-  payload: Database.Statement<[number], string | null>;
-  vector: Database.Statement<[number], Buffer>;
+/** One hit before its row is read: the usearch key and distance. */
+interface KeyHit {
+  key: number;
+  distance: number;
 }
 
 /** One open usearch shard. */
 export class UsearchShardReader implements ShardIndexReader {
   /** Moving average of the time a native batch takes per query (search and id lookups), ms; 0 before the first. */
   private msPerQuery = 0;
-  /**
-   * Key (row number) of every id, built from {@link ids} on the first {@link fetchByIds} (the map
-   * shares the id strings of the array; a shard that is only searched never builds it).
-   */
-  private keyById: Map<string, number> | undefined;
   /**
    * Recent filters' matching keys and, once an exact scan needed them, the matching rows' float32
    * vectors, by filter JSON, least recently used first; at most {@link USEARCH_FILTER_CACHE_BYTES}.
@@ -103,10 +105,10 @@ export class UsearchShardReader implements ShardIndexReader {
     readonly dir: string,
     private index: Index | undefined,
     private readonly db: Database.Database,
-    /** Id of every key (row number). */
-    private readonly ids: readonly string[],
-    /** Payload and exact-vector lookups, used only when a query asks for them. */
-    private readonly lookups: Lookups,
+    /** Ids, payloads and stored vectors by key, keys by id. */
+    private readonly rows: UsearchRowTable,
+    /** The index's own vectors by key (shards without stored float32 vectors). */
+    private readonly indexVectors: UsearchIndexVectors,
     private readonly spec: UsearchShardSpec,
     /** Filter columns in memory (empty for shards without any). */
     private readonly filters: UsearchFilterColumns,
@@ -115,6 +117,20 @@ export class UsearchShardReader implements ShardIndexReader {
   /** Bytes the filter columns take in memory (0 without filter columns). */
   get filterBytes(): number {
     return this.filters.bytes;
+  }
+
+  /**
+   * Bytes of per-row state this reader holds in memory besides the filter columns and the filter
+   * cache: 0 until an old shard (no `rows_id` index) serves a get by id (then 8 a row) or a shard
+   * without stored vectors reads its index's vectors (then 4 a row). No per-row JS objects.
+   */
+  get rowBytes(): number {
+    return this.rows.bytes + this.indexVectors.bytes;
+  }
+
+  /** True when the shard holds the exact float32 vectors (built with `--store-vectors`, or before issue 22). */
+  get hasStoredVectors(): boolean {
+    return this.rows.hasStoredVectors;
   }
 
   /**
@@ -140,17 +156,17 @@ export class UsearchShardReader implements ShardIndexReader {
       const expect = (key: string, want: string | number): void => {
         if (meta.get(key) !== String(want)) throw new Error(`the file says ${key} ${JSON.stringify(meta.get(key))}, the manifest says ${want}`);
       };
-      expect('format_version', USEARCH_FORMAT_VERSION);
+      const version = meta.get('format_version');
+      if (version !== USEARCH_FORMAT_VERSION && version !== USEARCH_LEAN_FORMAT_VERSION) {
+        throw new Error(`the file says format_version ${JSON.stringify(version)}, this node reads ${USEARCH_FORMAT_VERSION} and ${USEARCH_LEAN_FORMAT_VERSION}`);
+      }
       expect('dim', spec.dim);
       expect('metric', spec.metric);
       expect('quantization', spec.params.quantization);
       expect('vector_count', spec.vectorCount);
-      const lookups: Lookups = {
-        payload: db.prepare<[number], string | null>('SELECT payload FROM rows WHERE key = ?').pluck(true),
-        vector: db.prepare<[number], Buffer>('SELECT vector FROM vectors WHERE key = ?').pluck(true),
-      };
-      const ids = db.prepare<[], string>('SELECT id FROM rows ORDER BY key').pluck(true).all();
-      if (ids.length !== spec.vectorCount) throw new Error(`the file has ${ids.length} rows, the manifest says ${spec.vectorCount} vectors`);
+      const rows = new UsearchRowTable(db, spec.vectorCount);
+      const [count, last] = db.prepare<[], [number, number | null]>('SELECT count(*), max(key) FROM rows').raw(true).get()!;
+      if (count !== spec.vectorCount || (count > 0 && last !== count - 1)) throw new Error(`the file has ${count} rows (keys up to ${last}), the manifest says ${spec.vectorCount} vectors`);
       const columns = spec.filterColumns ?? [];
       if (columns.length > 0) {
         const stored = meta.get('filter_columns');
@@ -163,7 +179,8 @@ export class UsearchShardReader implements ShardIndexReader {
       const index = newUsearchIndex(spec.dim, spec.metric, spec.params, 1);
       index.view(indexFile);
       if (index.size() !== spec.vectorCount) throw new Error(`the index holds ${index.size()} vectors, the manifest says ${spec.vectorCount}`);
-      return new UsearchShardReader(dbId, dir, index, db, ids, lookups, spec, filters);
+      const indexVectors = new UsearchIndexVectors(indexFile, spec.dim, spec.params.quantization, spec.vectorCount);
+      return new UsearchShardReader(dbId, dir, index, db, rows, indexVectors, spec, filters);
     } catch (err) {
       try {
         db?.close();
@@ -185,13 +202,15 @@ export class UsearchShardReader implements ShardIndexReader {
    * Queries are searched in native batches of at most {@link USEARCH_BATCH_QUERIES}, fewer when
    * the shard's measured time per query would make a batch hold the event loop longer than
    * {@link USEARCH_BATCH_BUDGET_MS}; the reader yields to the event loop before each batch, and
-   * within a query's per-hit payload / vector lookups whenever they have run past that budget, so
+   * between batches of row lookups (ids, payloads, vectors) whenever they have run past that budget, so
    * other calls are served meanwhile. `options.signal` is checked at each yield (its reason thrown).
    * @param queries `Float32Array`s of length dim.
    * @param options `ef`: beam width (0 / undefined = the run's ef_search); `includeVector`: each
-   *   hit gets its exact float32 vector (a copy, length dim). Other options do not apply.
+   *   hit gets its stored vector (a copy, length dim: the exact float32 copy when the shard has
+   *   one, else the index's f32 / f16 / bf16 vector widened to float32). Other options do not apply.
    * @returns one hit list per query, in order.
-   * @throws InvalidQueryError naming the shard for a query of the wrong length or a bad ef;
+   * @throws InvalidQueryError naming the shard for a query of the wrong length or a bad ef, or
+   *   includeVector on an i8 shard built without `--store-vectors`;
    *   VectorIndexError naming the shard when usearch or SQLite fails or the shard is closed.
    */
   async searchBatch(queries: readonly Float32Array[], topK: number, includePayload: boolean, options: ShardQueryOptions = {}): Promise<ShardHit[][]> {
@@ -199,6 +218,7 @@ export class UsearchShardReader implements ShardIndexReader {
     const ef = options.ef ?? 0;
     if (!Number.isSafeInteger(ef) || ef < 0) throw new InvalidQueryError(`shard ${this.dbId}: ef must be a non-negative integer (0 = default), got ${ef}`);
     for (const q of queries) if (q.length !== dim) throw new InvalidQueryError(`shard ${this.dbId}: query has ${q.length} values, the shard has dim ${dim}`);
+    if (options.includeVector) this.checkVectorsServed('include_vector');
     if (topK <= 0 || queries.length === 0) return queries.map(() => []);
     const wanted = Math.min(Math.max(topK, ef || this.spec.params.efSearch), Math.max(1, this.spec.vectorCount));
     if (options.filter !== undefined) {
@@ -217,39 +237,21 @@ export class UsearchShardReader implements ShardIndexReader {
       for (let i = 0; i < n; i++) matrix.set(queries[start + i], i * dim);
       try {
         const found = index.search(matrix, wanted, 1);
-        // Per-hit lookups (payloads, stored vectors: a SQLite read each) can hold the event loop
-        // for 100+ ms per query at a large top_k: yield when they have run past the budget.
-        let slice = performance.now();
         // usearch returns Matches (keys cut to the count) for one query, BatchMatches for more.
         const result: { keys: BigUint64Array; distances: Float32Array; counts: ArrayLike<bigint> } =
           found instanceof BatchMatches ? found : { keys: found.keys, distances: found.distances, counts: [BigInt(found.keys.length)] };
+        const lists: KeyHit[][] = new Array(n);
+        const zeroCosine: boolean[] = new Array(n);
         for (let i = 0; i < n; i++) {
+          const count = Math.min(topK, Number(result.counts[i]));
+          const list: KeyHit[] = new Array(count);
+          for (let j = 0; j < count; j++) list[j] = { key: Number(result.keys[i * wanted + j]), distance: result.distances[i * wanted + j] };
+          lists[i] = list;
           // The Hit contract scores cosine 1 when either vector is zero; usearch gives 0 for a
           // zero query against a zero row (and 1 against the others).
-          const zeroCosine = metric === 'cosine' && isZero(queries[start + i]);
-          const count = Math.min(topK, Number(result.counts[i]));
-          const hits: ShardHit[] = new Array(count);
-          for (let j = 0; j < count; j++) {
-            if ((includePayload || options.includeVector) && j % LOOKUP_CHECK_HITS === 0 && performance.now() - slice > USEARCH_BATCH_BUDGET_MS) {
-              await yieldToEventLoop();
-              options.signal?.throwIfAborted();
-              if (this.index === undefined) throw new VectorIndexError(`shard ${this.dbId}: search after the shard was closed`);
-              slice = performance.now();
-            }
-            const key = Number(result.keys[i * wanted + j]);
-            const id = this.ids[key];
-            if (id === undefined) throw new Error(`key ${key} is missing from ${USEARCH_ROWS_FILE}`);
-            const hit: ShardHit = { id, score: zeroCosine ? 1 : usearchDistanceToScore(metric, result.distances[i * wanted + j]), payload_json: '' };
-            if (includePayload) {
-              const payload = this.lookups.payload.get(key);
-              if (payload === undefined) throw new Error(`key ${key} is missing from ${USEARCH_ROWS_FILE}`);
-              hit.payload_json = payload ?? '';
-            }
-            if (options.includeVector) hit.vector = blobToFloats(this.lookups.vector.get(key) ?? null, dim, id);
-            hits[j] = hit;
-          }
-          out.push(hits);
+          zeroCosine[i] = metric === 'cosine' && isZero(queries[start + i]);
         }
+        out.push(...(await this.resolve(lists, zeroCosine, includePayload, options)));
         const perQuery = (performance.now() - started) / n;
         this.msPerQuery = this.msPerQuery === 0 ? perQuery : 0.8 * this.msPerQuery + 0.2 * perQuery;
       } catch (err) {
@@ -265,9 +267,10 @@ export class UsearchShardReader implements ShardIndexReader {
    * keys (m of the shard's n rows), once per batch. Then, per batch:
    *
    * - m = n: undefined (the caller runs the unfiltered search);
-   * - m <= max(exactScanMaxRows, 4 * topK): exact scan, the m rows' float32 vectors read from
-   *   `rows.sqlite` once for the batch, scored by usearch's `exactSearch` (same metric, so the
-   *   same score contract, on the exact rather than the quantized vectors);
+   * - m <= max(exactScanMaxRows, 4 * topK): exact scan, the m rows' vectors read once for the
+   *   batch (the stored float32 copies from `rows.sqlite`; shards built without them: the index's
+   *   own vectors, decoded to float32), scored by usearch's `exactSearch` (same metric, so the
+   *   same score contract);
    * - else, per query, HNSW with an expanding k: k' = max(ef, 2 * topK * n / m), keeping the
    *   matching results in order until min(topK, m) are found, doubling k' otherwise; once k'
    *   would exceed {@link USEARCH_FILTER_EXPANSION_LIMIT} * m (or n, or the graph returned fewer
@@ -327,7 +330,7 @@ export class UsearchShardReader implements ShardIndexReader {
           if (this.index === undefined) throw new VectorIndexError(`shard ${this.dbId}: search after the shard was closed`);
           // Exact scans cost about m * dim per query: batches of about 2M multiply-adds.
           c = Math.max(1, Math.min(USEARCH_BATCH_QUERIES, queries.length - start, Math.floor(2_000_000 / (m * this.spec.dim))));
-          out.push(...this.exactScan(queries.slice(start, start + c), matrix, keys, k, includePayload, options));
+          out.push(...(await this.exactScan(queries.slice(start, start + c), matrix, keys, k, includePayload, options)));
         }
         return out;
       }
@@ -351,14 +354,14 @@ export class UsearchShardReader implements ShardIndexReader {
           }
           if (hitKeys.length >= k) {
             const zeroCosine = this.spec.metric === 'cosine' && isZero(query);
-            found = hitKeys.map((key, j) => this.toHit(key, distances[j], zeroCosine, includePayload, options));
+            found = (await this.resolve([hitKeys.map((key, j) => ({ key, distance: distances[j] }))], [zeroCosine], includePayload, options))[0];
             break;
           }
           if (kq >= n || result.keys.length < kq || Math.min(n, kq * 2) > USEARCH_FILTER_EXPANSION_LIMIT * m) break;
         }
         if (found === undefined) {
           matrix ??= matrixOf();
-          found = this.exactScan([query], matrix, keys, k, includePayload, options)[0];
+          found = (await this.exactScan([query], matrix, keys, k, includePayload, options))[0];
         }
         out.push(found);
       }
@@ -385,90 +388,119 @@ export class UsearchShardReader implements ShardIndexReader {
     }
   }
 
-  /** The stored float32 vectors of `keys`, row-major (read from `rows.sqlite`). */
-  private vectorsOf(keys: Uint32Array): Float32Array {
-    const dim = this.spec.dim;
-    const matrix = new Float32Array(keys.length * dim);
-    const bytes = new Uint8Array(matrix.buffer);
-    for (let i = 0; i < keys.length; i++) {
-      const blob = this.lookups.vector.get(keys[i]);
-      if (blob === undefined || blob.byteLength !== dim * 4) throw new Error(`row ${keys[i]} has no stored float32 vector of dim ${dim}`);
-      bytes.set(blob, i * dim * 4);
+  /**
+   * The vectors of `keys`, row-major float32: the exact stored copies when the shard has them
+   * (read from `rows.sqlite`), else the index's own vectors decoded to float32.
+   */
+  private vectorsOf(keys: ArrayLike<number>): Float32Array {
+    return this.rows.hasStoredVectors ? this.rows.storedVectorsOf(keys, this.spec.dim) : this.indexVectors.read(keys);
+  }
+
+  /**
+   * @throws InvalidQueryError naming the shard and `--store-vectors` when `what` (include_vector)
+   *   needs vectors this shard cannot give: an i8 index without stored float32 copies keeps only
+   *   each vector's direction, not the vector.
+   */
+  private checkVectorsServed(what: string): void {
+    if (!this.rows.hasStoredVectors && this.spec.params.quantization === 'i8') {
+      throw new InvalidQueryError(
+        `shard ${this.dbId}: ${what} is not available: this run's usearch index stores i8 vectors (unit length, the original scale is lost) and the run was built without --store-vectors; rebuild with shardfleet build --store-vectors to return vectors`,
+      );
     }
-    return matrix;
   }
 
   /** The exact top `k` (k <= rows of `matrix`) of each query among `matrix`'s rows (keys `keys`). */
-  private exactScan(queries: readonly Float32Array[], matrix: Float32Array, keys: Uint32Array, k: number, includePayload: boolean, options: ShardQueryOptions): ShardHit[][] {
+  private async exactScan(queries: readonly Float32Array[], matrix: Float32Array, keys: Uint32Array, k: number, includePayload: boolean, options: ShardQueryOptions): Promise<ShardHit[][]> {
     const { dim, metric } = this.spec;
     const q = new Float32Array(queries.length * dim);
     queries.forEach((v, i) => q.set(v, i * dim));
     const found = exactSearch(matrix, q, dim, k, usearchMetric(metric), 1);
     const result: { keys: BigUint64Array; distances: Float32Array; counts: ArrayLike<bigint> } =
       found instanceof BatchMatches ? found : { keys: found.keys, distances: found.distances, counts: [BigInt(found.keys.length)] };
-    return queries.map((query, i) => {
-      const zeroCosine = metric === 'cosine' && isZero(query);
+    const lists = queries.map((_, i) => {
       const count = Math.min(k, Number(result.counts[i]));
-      const hits: ShardHit[] = new Array(count);
-      for (let j = 0; j < count; j++) hits[j] = this.toHit(keys[Number(result.keys[i * k + j])], result.distances[i * k + j], zeroCosine, includePayload, options);
-      return hits;
+      const list: KeyHit[] = new Array(count);
+      for (let j = 0; j < count; j++) list[j] = { key: keys[Number(result.keys[i * k + j])], distance: result.distances[i * k + j] };
+      return list;
     });
+    return this.resolve(lists, queries.map((query) => metric === 'cosine' && isZero(query)), includePayload, options);
   }
 
-  /** The hit of key `key` at usearch distance `distance`, with its payload / vector when asked. */
-  private toHit(key: number, distance: number, zeroCosine: boolean, includePayload: boolean, options: ShardQueryOptions): ShardHit {
-    const id = this.ids[key];
-    if (id === undefined) throw new Error(`key ${key} is missing from ${USEARCH_ROWS_FILE}`);
-    const hit: ShardHit = { id, score: zeroCosine ? 1 : usearchDistanceToScore(this.spec.metric, distance), payload_json: '' };
-    if (includePayload) {
-      const payload = this.lookups.payload.get(key);
-      if (payload === undefined) throw new Error(`key ${key} is missing from ${USEARCH_ROWS_FILE}`);
-      hit.payload_json = payload ?? '';
+  /**
+   * The hits of key lists (one per query): ids, payloads (when asked) and vectors (when
+   * `options.includeVector`) read in batches of {@link LOOKUP_CHECK_HITS} keys, one statement
+   * each; between batches, once past {@link USEARCH_BATCH_BUDGET_MS}, the reader yields to the
+   * event loop and checks `options.signal`.
+   * @param zeroCosine per list: score every hit 1 (a zero query under cosine).
+   * @throws Error naming the key when a key has no row (the caller wraps it).
+   */
+  private async resolve(lists: readonly KeyHit[][], zeroCosine: readonly boolean[], includePayload: boolean, options: ShardQueryOptions): Promise<ShardHit[][]> {
+    const { dim, metric } = this.spec;
+    const keys: number[] = [];
+    for (const list of lists) for (const h of list) keys.push(h.key);
+    const ids: string[] = new Array(keys.length);
+    const payloads: string[] | undefined = includePayload ? new Array(keys.length) : undefined;
+    const vectors = options.includeVector ? new Float32Array(keys.length * dim) : undefined;
+    let slice = performance.now();
+    for (let start = 0; start < keys.length; start += LOOKUP_CHECK_HITS) {
+      if (start > 0 && performance.now() - slice > USEARCH_BATCH_BUDGET_MS) {
+        await yieldToEventLoop();
+        options.signal?.throwIfAborted();
+        if (this.index === undefined) throw new VectorIndexError(`shard ${this.dbId}: search after the shard was closed`);
+        slice = performance.now();
+      }
+      const part = keys.slice(start, start + LOOKUP_CHECK_HITS);
+      const rows = this.rows.rowsOf(part, includePayload);
+      for (let i = 0; i < part.length; i++) ids[start + i] = rows.ids[i];
+      if (payloads !== undefined) for (let i = 0; i < part.length; i++) payloads[start + i] = rows.payloads![i];
+      if (vectors !== undefined) vectors.set(this.vectorsOf(part), start * dim);
     }
-    if (options.includeVector) hit.vector = blobToFloats(this.lookups.vector.get(key) ?? null, this.spec.dim, id);
-    return hit;
+    let at = 0;
+    return lists.map((list, q) =>
+      list.map((h) => {
+        const hit: ShardHit = { id: ids[at], score: zeroCosine[q] ? 1 : usearchDistanceToScore(metric, h.distance), payload_json: payloads?.[at] ?? '' };
+        if (vectors !== undefined) hit.vector = vectors.slice(at * dim, (at + 1) * dim);
+        at++;
+        return hit;
+      }),
+    );
   }
 
   /**
    * Point lookup by id: one slot per id of `ids`, in order (repeats allowed), the row with that
-   * exact id (case-sensitive), or `undefined` when the shard has none. The first call builds an
-   * id -> key map over the ids loaded at open (one entry per row); each found row then costs one
-   * primary-key read of `rows.sqlite` for the payload and one for the vector, only when asked.
+   * exact id (case-sensitive), or `undefined` when the shard has none. Keys are found through the
+   * on-disk index on `rows(id)` (older shards: a compact hash table of 8 bytes a row, built on the
+   * first call, see {@link UsearchRowTable.keysOf}); payloads and vectors are then read in one
+   * statement each, only when asked.
    * @param includePayload when false, `payload_json` is "" (the payload is not read).
-   * @param includeVector when true, `vector` is a copy of the row's exact stored float32 vector
-   *   (length dim; never the index's quantized copy); when false the row has no `vector` property.
-   * @throws VectorIndexError naming the shard when the shard is closed or SQLite fails (e.g. a
-   *   key missing from `rows.sqlite`, a vector BLOB of the wrong size).
+   * @param includeVector when true, `vector` is a copy of the row's stored vector (length dim: the
+   *   exact float32 copy when the shard has one, else the index's f32 / f16 / bf16 vector); when
+   *   false the row has no `vector` property.
+   * @throws InvalidQueryError naming the shard and `--store-vectors` for includeVector on an i8
+   *   shard without stored float32 vectors; VectorIndexError naming the shard when the shard is
+   *   closed or SQLite fails (e.g. a key missing from `rows.sqlite`, a vector BLOB of the wrong size).
    */
   async fetchByIds(ids: readonly string[], includePayload: boolean, includeVector: boolean): Promise<Array<FetchedRow | undefined>> {
     if (this.index === undefined) throw new VectorIndexError(`shard ${this.dbId} (${this.dir}): fetch by id after the shard was closed`);
+    if (includeVector) this.checkVectorsServed('include_vector (get with vectors)');
     try {
-      const keyById = this.keyMap();
-      return ids.map((id) => {
-        const key = keyById.get(id);
+      const keyOf = this.rows.keysOf(ids);
+      const found: number[] = [];
+      for (const key of keyOf) if (key !== undefined) found.push(key);
+      const payloads = includePayload ? this.rows.payloadsOf(found) : undefined;
+      const vectors = includeVector ? this.vectorsOf(found) : undefined;
+      const dim = this.spec.dim;
+      let at = 0;
+      return keyOf.map((key) => {
         if (key === undefined) return undefined;
-        const row: FetchedRow = { payload_json: '' };
-        if (includePayload) {
-          const payload = this.lookups.payload.get(key);
-          if (payload === undefined) throw new Error(`key ${key} (id ${JSON.stringify(id)}) is missing from ${USEARCH_ROWS_FILE}`);
-          row.payload_json = payload ?? '';
-        }
-        if (includeVector) row.vector = blobToFloats(this.lookups.vector.get(key) ?? null, this.spec.dim, id);
+        const row: FetchedRow = { payload_json: payloads?.[at] ?? '' };
+        if (vectors !== undefined) row.vector = vectors.slice(at * dim, (at + 1) * dim);
+        at++;
         return row;
       });
     } catch (err) {
       throw new VectorIndexError(`shard ${this.dbId} (${this.dir}): fetch by id failed: ${errorMessage(err)}`, { cause: err });
     }
-  }
-
-  /** The id -> key map, built on first use (the first key of an id wins; the build rejects duplicate ids). */
-  private keyMap(): Map<string, number> {
-    if (this.keyById === undefined) {
-      const map = new Map<string, number>();
-      for (let key = 0; key < this.ids.length; key++) if (!map.has(this.ids[key])) map.set(this.ids[key], key);
-      this.keyById = map;
-    }
-    return this.keyById;
   }
 
   /** Queries in the next native batch: as many as fit in USEARCH_BATCH_BUDGET_MS, 1..USEARCH_BATCH_QUERIES. */
@@ -484,19 +516,11 @@ export class UsearchShardReader implements ShardIndexReader {
   close(): void {
     if (this.index === undefined) return;
     this.index = undefined;
-    this.keyById = undefined;
+    this.indexVectors.close();
     this.filterCache.clear();
     this.filterCacheBytes = 0;
     this.db.close();
   }
-}
-
-/** A copy of a float32 BLOB as a `Float32Array` of length dim. @throws Error naming the id when the BLOB is missing or has the wrong size. */
-function blobToFloats(blob: Buffer | null, dim: number, id: string): Float32Array {
-  if (blob === null || blob.byteLength !== dim * 4) throw new Error(`row ${JSON.stringify(id)} has no stored float32 vector of dim ${dim}`);
-  const copy = new Float32Array(dim);
-  new Uint8Array(copy.buffer).set(blob);
-  return copy;
 }
 
 /** True when every value of `v` is 0. */

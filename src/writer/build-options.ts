@@ -88,6 +88,13 @@ export interface UsearchBackendOptions {
   efConstruction?: number;
   /** Default search beam width when a query gives no `ef` (default 64). */
   efSearch?: number;
+  /**
+   * Keep each vector's exact float32 copy in the shard's `rows.sqlite` (`--store-vectors`; 4 *
+   * dim bytes a vector). Default: false for vector-only builds (include_vector and filtered exact
+   * scans then use the index's own vectors; i8 runs refuse include_vector), true for KV + vector
+   * builds. Recorded as the manifest's `index_params.store_vectors`.
+   */
+  storeVectors?: boolean;
 }
 
 /** The index backend of a build. */
@@ -169,7 +176,7 @@ export function lancePlanOf(b: LanceBackendOptions): LanceIndexPlan {
  */
 export function indexConfigOf(b: BackendOptions, dim: number, metric: Metric, int8Scale?: number): IndexConfig {
   if (b.backend === 'usearch') {
-    return { dim, metric, backend: 'usearch', index_type: 'hnsw', index_params: usearchIndexParams(checkUsearchParams(metric, usearchParamsOf(b))) };
+    return { dim, metric, backend: 'usearch', index_type: 'hnsw', index_params: { ...usearchIndexParams(checkUsearchParams(metric, usearchParamsOf(b))), store_vectors: b.storeVectors ?? false } };
   }
   if (b.backend === 'sqlite-vec') {
     const quantization = b.quantization ?? 'none';

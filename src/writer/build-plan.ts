@@ -242,7 +242,7 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
     format_version: PLAN_FORMAT_VERSION,
     run_id: o.runId,
     created_at: new Date().toISOString(),
-    index: { ...indexConfigOf(o.backend, dim, o.metric, int8Scale), ...(o.filterColumns?.length ? { filter_columns: [...o.filterColumns] } : {}) },
+    index: { ...indexConfigOf(o.backend.backend === 'usearch' && o.kv !== undefined ? { ...o.backend, storeVectors: o.backend.storeVectors ?? true } : o.backend, dim, o.metric, int8Scale), ...(o.filterColumns?.length ? { filter_columns: [...o.filterColumns] } : {}) },
     sharding,
     input: { description: source.description, records: summary.records, vectors: summary.count },
     seed,

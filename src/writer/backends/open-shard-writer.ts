@@ -73,8 +73,10 @@ async function openIndexWriterFactory(index: IndexConfig, concurrency: number, u
     const params = usearchParamsFromIndexParams(index.index_params, metric);
     const threads = Math.max(1, Math.floor(availableParallelism() / concurrency));
     const pool = new WriterWorkerPool(concurrency);
+    // Runs from before issue 22 have no store_vectors: they always stored the float32 copy.
+    const storeVectors = index.index_params.store_vectors !== false;
     return {
-      create: (dir, dbId) => pool.createWriter({ backend: 'usearch', options: { dir, dbId, dim, metric, params, threads, filterColumns: index.filter_columns } }),
+      create: (dir, dbId) => pool.createWriter({ backend: 'usearch', options: { dir, dbId, dim, metric, params, threads, filterColumns: index.filter_columns, storeVectors } }),
       close: () => pool.close(),
     };
   }

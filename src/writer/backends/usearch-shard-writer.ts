@@ -1,16 +1,18 @@
 /**
  * Builds one shard as a usearch HNSW index plus its row table (layout in
- * `src/common/usearch-layout.ts`). `add()` appends rows (id, payload, exact float32 vector) to
- * `rows.sqlite`, one transaction per batch; `finish()` reads the vectors back in row order, builds
- * the HNSW graph with usearch's multi-threaded `add` (keys = row numbers), saves `index.usearch`
- * and closes the row table. Only one shard's index is in memory at a time per writer, however
+ * `src/common/usearch-layout.ts`). `add()` appends rows (id, payload) to `rows.sqlite`, one
+ * transaction per batch, and each exact float32 vector either to the `vectors` table
+ * (`storeVectors`, the build's `--store-vectors`) or to a scratch file `vectors.f32.tmp` that
+ * `finish()` deletes; `finish()` reads the vectors back in row order, builds the HNSW graph with
+ * usearch's multi-threaded `add` (keys = row numbers), saves `index.usearch`, indexes `rows.id`
+ * (for get-by-id without ids in memory) and closes the row table. Only one shard's index is in memory at a time per writer, however
  * many shards the assignment pass has open.
  *
  * better-sqlite3 and usearch are synchronous: the build runs these writers in worker threads
  * (`WriterWorkerPool`), so the main thread keeps reading input and uploading finished shards.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Metric } from '../../common/distance.ts';
 import { ConfigValidationError, VectorIndexError, errorMessage } from '../../common/errors.ts';
@@ -20,6 +22,7 @@ import {
   USEARCH_FILTERS_TABLE,
   USEARCH_FORMAT_VERSION,
   USEARCH_INDEX_FILE,
+  USEARCH_LEAN_FORMAT_VERSION,
   USEARCH_ROWS_FILE,
   checkUsearchParams,
   newUsearchIndex,
@@ -45,12 +48,25 @@ export interface UsearchShardWriterOptions {
    * stored in the `filters` table. Absent or empty: no table (the pre-filter layout).
    */
   filterColumns?: FilterColumn[];
+  /**
+   * Keep each row's exact float32 vector in `rows.sqlite`'s `vectors` table (dim * 4 bytes a row;
+   * the build's `--store-vectors`). Default true here (the layout before issue 22); the build
+   * passes false for vector-only runs unless `--store-vectors` is given, and then nodes answer
+   * include_vector and the filtered exact scan from the index's own vectors.
+   */
+  storeVectors?: boolean;
 }
+
+/** Scratch file of the float32 vectors of a shard built without `storeVectors` (deleted by finish / abort). */
+export const USEARCH_SCRATCH_VECTORS_FILE = 'vectors.f32.tmp';
+/** Name of the index on `rows(id)` written by builds since issue 22 (older shards have none). */
+export const USEARCH_ID_INDEX = 'rows_id';
 
 /** Prepared inserts of an open row table. */
 interface Inserts {
   row: Database.Statement;
-  vector: Database.Statement;
+  /** Absent without `storeVectors` (the vectors go to the scratch file). */
+  vector?: Database.Statement;
   /** Filter values of a row (key, then one value per filter column); absent without filter columns. */
   filters?: Database.Statement;
 }
@@ -77,7 +93,7 @@ export function checkUsearchWriterOptions(o: UsearchShardWriterOptions): void {
 
 /** Removes both files of the usearch shard in folder `dir` and SQLite's side files. Never throws. */
 export function removeUsearchShardFiles(dir: string): void {
-  for (const f of [USEARCH_INDEX_FILE, USEARCH_ROWS_FILE, `${USEARCH_ROWS_FILE}-journal`, `${USEARCH_ROWS_FILE}-wal`]) rmSync(join(dir, f), { force: true });
+  for (const f of [USEARCH_INDEX_FILE, USEARCH_ROWS_FILE, `${USEARCH_ROWS_FILE}-journal`, `${USEARCH_ROWS_FILE}-wal`, USEARCH_SCRATCH_VECTORS_FILE]) rmSync(join(dir, f), { force: true });
 }
 
 /** Writes one usearch shard. Not thread-safe; calls are awaited one at a time. */
@@ -87,6 +103,8 @@ export class UsearchShardWriter implements ShardIndexWriter {
   private db: Database.Database | undefined;
   private insert: Inserts | undefined;
   private rows = 0;
+  /** The scratch vector file's descriptor (shards built without `storeVectors`). */
+  private scratch: number | undefined;
   private state: 'open' | 'finished' | 'aborted' = 'open';
 
   /**
@@ -108,6 +126,7 @@ export class UsearchShardWriter implements ShardIndexWriter {
     mkdirSync(this.o.dir, { recursive: true });
     removeUsearchShardFiles(this.o.dir);
     const db = new Database(join(this.o.dir, USEARCH_ROWS_FILE));
+    const store = this.o.storeVectors ?? true;
     try {
       // A crash mid-build loses the shard, which is rebuilt anyway: no journal file, no fsyncs.
       db.pragma('journal_mode = MEMORY');
@@ -115,10 +134,11 @@ export class UsearchShardWriter implements ShardIndexWriter {
       db.exec(`
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE rows (key INTEGER PRIMARY KEY, id TEXT NOT NULL, payload TEXT);
-        CREATE TABLE vectors (key INTEGER PRIMARY KEY, vector BLOB NOT NULL);
       `);
+      if (store) db.exec('CREATE TABLE vectors (key INTEGER PRIMARY KEY, vector BLOB NOT NULL)');
+      else this.scratch = openSync(join(this.o.dir, USEARCH_SCRATCH_VECTORS_FILE), 'w+');
       const row = db.prepare('INSERT INTO rows(key, id, payload) VALUES (?, ?, ?)');
-      const vector = db.prepare('INSERT INTO vectors(key, vector) VALUES (?, ?)');
+      const vector = store ? db.prepare('INSERT INTO vectors(key, vector) VALUES (?, ?)') : undefined;
       const columns = this.o.filterColumns ?? [];
       let filters: Database.Statement | undefined;
       if (columns.length > 0) {
@@ -160,10 +180,14 @@ export class UsearchShardWriter implements ShardIndexWriter {
       db.transaction(() => {
         for (let r = 0; r < n; r++) {
           insert.row.run(first + r, rows.ids[r], rows.payloads[r]);
-          insert.vector.run(first + r, Buffer.from(v.buffer, v.byteOffset + r * dim * 4, dim * 4));
+          insert.vector?.run(first + r, Buffer.from(v.buffer, v.byteOffset + r * dim * 4, dim * 4));
           if (insert.filters !== undefined) insert.filters.run(first + r, ...this.filterValues(rows.ids[r], rows.payloads[r]));
         }
       })();
+      if (this.scratch !== undefined) {
+        const bytes = new Uint8Array(v.buffer, v.byteOffset, n * dim * 4);
+        for (let done = 0; done < bytes.byteLength; ) done += writeSync(this.scratch, bytes, done, bytes.byteLength - done, first * dim * 4 + done);
+      }
       this.rows += n;
     } catch (err) {
       throw new VectorIndexError(`${this.where()}: writing ${n} rows failed: ${errorMessage(err)}`, { cause: err });
@@ -219,16 +243,25 @@ export class UsearchShardWriter implements ShardIndexWriter {
     const indexFile = join(this.o.dir, USEARCH_INDEX_FILE);
     try {
       const index = newUsearchIndex(dim, metric, params, params.efSearch);
-      const read = db.prepare<[number, number], { key: number; vector: Buffer }>('SELECT key, vector FROM vectors WHERE key >= ? AND key < ? ORDER BY key');
+      const read = this.scratch === undefined ? db.prepare<[number, number], { key: number; vector: Buffer }>('SELECT key, vector FROM vectors WHERE key >= ? AND key < ? ORDER BY key') : undefined;
       const chunk = new Float32Array(ADD_CHUNK_ROWS * dim);
       const chunkBytes = new Uint8Array(chunk.buffer);
       for (let start = 0; start < this.rows; start += ADD_CHUNK_ROWS) {
         const end = Math.min(this.rows, start + ADD_CHUNK_ROWS);
-        let r = 0;
-        for (const row of read.iterate(start, end)) {
-          if (row.key !== start + r) throw new Error(`row ${start + r} is missing from ${USEARCH_ROWS_FILE}`);
-          chunkBytes.set(row.vector, r * dim * 4);
-          r++;
+        if (read === undefined) {
+          const want = (end - start) * dim * 4;
+          for (let done = 0; done < want; ) {
+            const got = readSync(this.scratch!, chunkBytes, done, want - done, start * dim * 4 + done);
+            if (got === 0) throw new Error(`${USEARCH_SCRATCH_VECTORS_FILE} ends before row ${start + Math.floor(done / (dim * 4))}`);
+            done += got;
+          }
+        } else {
+          let r = 0;
+          for (const row of read.iterate(start, end)) {
+            if (row.key !== start + r) throw new Error(`row ${start + r} is missing from ${USEARCH_ROWS_FILE}`);
+            chunkBytes.set(row.vector, r * dim * 4);
+            r++;
+          }
         }
         const keys = new BigUint64Array(end - start);
         for (let i = 0; i < keys.length; i++) keys[i] = BigInt(start + i);
@@ -238,7 +271,7 @@ export class UsearchShardWriter implements ShardIndexWriter {
       index.save(indexFile);
       const insertMeta = db.prepare('INSERT INTO meta(key, value) VALUES (?, ?)');
       const meta: [string, string][] = [
-        ['format_version', USEARCH_FORMAT_VERSION],
+        ['format_version', this.scratch === undefined ? USEARCH_FORMAT_VERSION : USEARCH_LEAN_FORMAT_VERSION],
         ['dim', String(dim)],
         ['metric', metric],
         ['quantization', params.quantization],
@@ -246,14 +279,17 @@ export class UsearchShardWriter implements ShardIndexWriter {
         ['ef_construction', String(params.efConstruction)],
         ['ef_search', String(params.efSearch)],
         ['vector_count', String(this.rows)],
+        ['stored_vectors', this.scratch === undefined ? 'float32' : 'none'],
       ];
       if ((this.o.filterColumns ?? []).length > 0) meta.push(['filter_columns', JSON.stringify(this.o.filterColumns)]);
       db.transaction(() => {
         for (const [k, value] of meta) insertMeta.run(k, value);
       })();
+      db.exec(`CREATE INDEX ${USEARCH_ID_INDEX} ON rows(id)`);
       db.pragma('journal_mode = DELETE');
       db.close();
       this.db = undefined;
+      this.closeScratch();
       const { sha256 } = await digestFile(indexFile);
       return { vectorCount: this.rows, indexType: 'hnsw', checkpointId: sha256.slice(0, 16) };
     } catch (err) {
@@ -282,5 +318,18 @@ export class UsearchShardWriter implements ShardIndexWriter {
     }
     this.db = undefined;
     this.insert = undefined;
+    this.closeScratch();
+  }
+
+  /** Closes and deletes the scratch vector file, if any. Never throws. */
+  private closeScratch(): void {
+    if (this.scratch === undefined) return;
+    try {
+      closeSync(this.scratch);
+    } catch {
+      // already closed
+    }
+    this.scratch = undefined;
+    rmSync(join(this.o.dir, USEARCH_SCRATCH_VECTORS_FILE), { force: true });
   }
 }
