@@ -200,10 +200,10 @@ describe('routing recall curve on Fashion-MNIST (3,000 images, 8 shards)', () =>
 
   test('resolveTargetRecall: explicit num_probes / shard_ids win, no curve is an error, 0 is unset', () => {
     const rr = built.manifest.routing_recall;
-    assert.equal(resolveTargetRecall(0, 0, false, rr, 'r'), 0);
-    assert.equal(resolveTargetRecall(0.99, 3, false, rr, 'r'), 3);
-    assert.equal(resolveTargetRecall(0.99, 0, true, rr, 'r'), 0);
-    assert.equal(resolveTargetRecall(1, 0, false, rr, 'r'), curve.indexOf(1) + 1);
+    assert.equal(resolveTargetRecall(0, 0, false, rr, 'r').numProbes, 0);
+    assert.equal(resolveTargetRecall(0.99, 3, false, rr, 'r').numProbes, 3);
+    assert.equal(resolveTargetRecall(0.99, 0, true, rr, 'r').numProbes, 0);
+    assert.equal(resolveTargetRecall(1, 0, false, rr, 'r').numProbes, curve.indexOf(1) + 1);
     assert.throws(() => resolveTargetRecall(0.9, 0, false, undefined, 'run-x'), /target_recall needs a routing recall curve, and run run-x has none/);
     assert.throws(() => resolveTargetRecall(Number.NaN, 0, false, rr, 'r'), /target_recall must be in \(0, 1\]/);
   });

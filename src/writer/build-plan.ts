@@ -21,7 +21,8 @@ import { FILTER_COLUMN_NAME, filterValueOf, type FilterColumn } from '../common/
 import { RecordValidator } from './input/record-validator.ts';
 import type { VectorSource } from './input/vector-record.ts';
 import { storeRoutingMeta, trainRouting } from './routing-training.ts';
-import { applyRecallTargets, checkRecallTargets, formatRecallCurve, measureRoutingRecall, type RecallTargets } from './routing-recall.ts';
+import { applyRecallTargets, checkRecallTargets, DEFAULT_RECALL_QUERIES, formatRecallCurve, measureRoutingRecall, type RecallTargets } from './routing-recall.ts';
+import { searchRecallQueries } from './search-recall.ts';
 import { SeededRandom } from './seeded-random.ts';
 
 /** Format version of `_plan.json`. */
@@ -105,6 +106,12 @@ export interface PlanOptions {
 export interface PlannedRun {
   plan: BuildPlan;
   routing: ShardRouting;
+  /**
+   * CLUSTER / LSH usearch builds with a recall curve: the sample queries of the end-to-end recall
+   * measurement (search-recall.ts): vectors (row-major, a copy taken before training) and each
+   * one's record ordinal (0-based read order).
+   */
+  recallQueries?: { vectors: Float32Array; ordinals: number[] };
 }
 
 /**
@@ -170,6 +177,7 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
   const targetSample = Math.min(o.sampleSize ?? Math.max(20_000, 64 * numDbs), source.count ?? Infinity);
   const rng = new SeededRandom(seed ^ 0x5f3759df);
   let sample: Float32Array | undefined;
+  const sampleOrdinals: number[] = []; // record ordinal of each sample slot
   let seen = 0;
   const sampling = progress.stage('validate+sample', source.count ?? 0);
   for await (const record of source.records()) {
@@ -188,6 +196,7 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
         sample = grown;
       }
       sample.set(record.vector, slot * dim);
+      sampleOrdinals[slot] = seen;
     }
     seen++;
     sampling.increment();
@@ -201,6 +210,7 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
   const sampleRows = Math.min(seen, targetSample);
   const trainingSample = sample!.subarray(0, sampleRows * dim);
 
+  const recallQueries = pickRecallQueries(o, trainingSample, sampleOrdinals, dim, seed);
   const trained = await trainRouting({ sharding: o.sharding, sample: trainingSample, dim, metric: o.metric, seed, progress, log });
   // Routing recall curve (CLUSTER, LSH): measured and checked against the targets before any upload.
   let routingRecall: BuildPlan['routing_recall'];
@@ -255,7 +265,28 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
     plan.routing_recall = routingRecall;
     plan.routing_recall_ms = routingRecallMs;
   }
-  return { plan, routing: trained.routing };
+  return { plan, routing: trained.routing, ...(recallQueries === undefined ? {} : { recallQueries }) };
+}
+
+/**
+ * The end-to-end recall measurement's queries (CLUSTER / LSH with the usearch backend, unless
+ * `--recall-queries 0`): searchRecallQueries(...) sample rows drawn seeded without replacement.
+ */
+function pickRecallQueries(o: PlanOptions, sample: Float32Array, ordinals: readonly number[], dim: number, seed: number): PlannedRun['recallQueries'] {
+  if ((o.sharding.strategy !== 'cluster' && o.sharding.strategy !== 'lsh') || o.backend.backend !== 'usearch' || o.recall?.sampleQueries === 0) return undefined;
+  const rows = Math.floor(sample.length / dim);
+  const count = searchRecallQueries(o.recall?.sampleQueries ?? DEFAULT_RECALL_QUERIES, dim, rows);
+  if (count < 1 || rows < 2) return undefined;
+  const rng = new SeededRandom(seed ^ 0x1b873593);
+  const pool = Array.from({ length: rows }, (_, i) => i);
+  for (let i = 0; i < count; i++) {
+    const j = i + rng.nextInt(rows - i);
+    [pool[i], pool[j]] = [pool[j], pool[i]];
+  }
+  const picked = pool.slice(0, count).sort((a, b) => ordinals[a] - ordinals[b]);
+  const vectors = new Float32Array(count * dim);
+  picked.forEach((r, i) => vectors.set(sample.subarray(r * dim, (r + 1) * dim), i * dim));
+  return { vectors, ordinals: picked.map((r) => ordinals[r]) };
 }
 
 /**
