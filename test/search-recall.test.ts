@@ -19,6 +19,7 @@ import { arraySource, gaussianMixture, sampleMixture } from '../src/eval/gaussia
 import { buildSnapshot, type BuildResult } from '../src/writer/build-snapshot.ts';
 import { GroundTruthScan, searchRecallQueries } from '../src/writer/search-recall.ts';
 import { quietLogger, tempDir } from './helpers/fixtures.ts';
+import { runCli } from './helpers/run-cli.ts';
 import { closeAll, serveStore } from './helpers/served-cluster.ts';
 
 const TABLE: SearchRecall = {
@@ -187,5 +188,18 @@ describe('a real build: the recall table predicts served recall (8,000 x 16-d, 3
     // A request ef is kept: only num_probes is chosen.
     const fixedEf = await served({ target_recall: 0.9, ef: 16 });
     assert.equal(fixedEf.shards, probesAndEfForRecall(sr, 0.9, { ef: 16 }).numProbes);
+  });
+
+  test('SnapshotInfo carries the table and `status` shows it beside the routing curve', async () => {
+    const sr = built.manifest.search_recall!;
+    const info = await client!.snapshotInfo();
+    assert.deepEqual(info.search_recall?.ef, sr.ef);
+    assert.equal(info.search_recall?.probes, sr.recall.length);
+    assert.deepEqual(info.search_recall?.recall, sr.recall.flat());
+    assert.deepEqual(info.recall_at_probes, built.manifest.routing_recall!.recall_at_probes);
+    const out = await runCli(['status', '--router', cluster!.routerAddress]);
+    assert.match(out.stdout, /Routing recall@10 by shards probed \(build-time sample\):/);
+    assert.match(out.stdout, /End-to-end recall@10 by shards probed and ef \(build-time, \d+ held-out sample queries, exact over 8,000 vectors/);
+    assert.match(out.stdout, new RegExp(`PROBES\\s+ef 16\\s+ef 32\\s+ef 64\\s+ef 128\\s+ef 256\\s*\\n\\s*1\\s+${sr.recall[0][0].toFixed(3)}`));
   });
 });
