@@ -63,7 +63,7 @@ const buildSeconds = (performance.now() - t0) / 1000;
 const m = built.manifest;
 const sr = m.search_recall!;
 console.log(
-  `build ${buildSeconds.toFixed(1)} s; end-to-end measurement ${sr.seconds} s (${((100 * sr.seconds!) / buildSeconds).toFixed(1)}% of the build), ` +
+  `build ${buildSeconds.toFixed(1)} s; end-to-end measurement ${sr.seconds} s (${((100 * sr.seconds!) / buildSeconds).toFixed(1)}% of the build; exact ground truth ${sr.ground_truth_seconds} s), ` +
     `${sr.sample_queries} sample queries, exact over ${sr.ground_truth_vectors} vectors`,
 );
 

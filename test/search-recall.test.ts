@@ -67,7 +67,7 @@ describe('picking (num_probes, ef) for a target', () => {
   });
 
   test('searchRecallQueries: a per-vector budget, bounded both ways', () => {
-    assert.equal(searchRecallQueries(1000, 128, 20_000), 390);
+    assert.equal(searchRecallQueries(1000, 128, 20_000), 781);
     assert.equal(searchRecallQueries(1000, 16, 20_000), 1000);
     assert.equal(searchRecallQueries(1000, 784, 20_000), 200);
     assert.equal(searchRecallQueries(1000, 16, 150), 150);
@@ -146,7 +146,7 @@ describe('a real build: the recall table predicts served recall (8,000 x 16-d, 3
   test('the manifest holds the table; it round-trips through the schema and older readers drop it', () => {
     const sr = built.manifest.search_recall;
     assert.ok(sr, 'search_recall in the manifest');
-    assert.deepEqual(sr.ef, [16, 32, 64, 128, 256]);
+    assert.deepEqual(sr.ef, [32, 64, 128, 256, 512]);
     assert.equal(sr.recall.length, 8);
     assert.equal(sr.ground_truth_vectors, 8000);
     assert.equal(sr.sample_queries, searchRecallQueries(1000, dim, 20_000));
@@ -186,8 +186,8 @@ describe('a real build: the recall table predicts served recall (8,000 x 16-d, 3
       assert.ok(viaTarget.recall >= target - 0.03, `target ${target} delivered ${viaTarget.recall}`);
     }
     // A request ef is kept: only num_probes is chosen.
-    const fixedEf = await served({ target_recall: 0.9, ef: 16 });
-    assert.equal(fixedEf.shards, probesAndEfForRecall(sr, 0.9, { ef: 16 }).numProbes);
+    const fixedEf = await served({ target_recall: 0.9, ef: 32 });
+    assert.equal(fixedEf.shards, probesAndEfForRecall(sr, 0.9, { ef: 32 }).numProbes);
   });
 
   test('SnapshotInfo carries the table and `status` shows it beside the routing curve', async () => {
@@ -200,6 +200,6 @@ describe('a real build: the recall table predicts served recall (8,000 x 16-d, 3
     const out = await runCli(['status', '--router', cluster!.routerAddress]);
     assert.match(out.stdout, /Routing recall@10 by shards probed \(build-time sample\):/);
     assert.match(out.stdout, /End-to-end recall@10 by shards probed and ef \(build-time, \d+ held-out sample queries, exact over 8,000 vectors/);
-    assert.match(out.stdout, new RegExp(`PROBES\\s+ef 16\\s+ef 32\\s+ef 64\\s+ef 128\\s+ef 256\\s*\\n\\s*1\\s+${sr.recall[0][0].toFixed(3)}`));
+    assert.match(out.stdout, new RegExp(`PROBES\\s+ef 32\\s+ef 64\\s+ef 128\\s+ef 256\\s+ef 512\\s*\\n\\s*1\\s+${sr.recall[0][0].toFixed(3)}`));
   });
 });

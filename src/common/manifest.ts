@@ -298,6 +298,8 @@ export const SearchRecallSchema = z
     routing_recall_at_probes: z.array(z.number().min(0).max(1)).optional(),
     /** Wall time of the measurement (ground truth + shard searches), seconds (informational). */
     seconds: z.number().nonnegative().optional(),
+    /** Of which the exact ground-truth scan, seconds (informational). */
+    ground_truth_seconds: z.number().nonnegative().optional(),
   })
   .superRefine((s, ctx) => {
     if (s.ef.some((e, i) => i > 0 && e <= s.ef[i - 1])) ctx.addIssue({ code: 'custom', path: ['ef'], message: `search_recall ef must be strictly ascending, got ${s.ef.join(', ')}` });
