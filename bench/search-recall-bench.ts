@@ -120,7 +120,7 @@ try {
   console.log('\nprediction vs delivered at (num_probes, ef):');
   const grid: Record<string, unknown>[] = [];
   let worst = 0;
-  for (const p of [1, 2, 3, 4, 8].filter((x) => x <= sr.recall.length)) {
+  for (const p of [1, 2, 3, 4].filter((x) => x <= sr.recall.length)) {
     const line: string[] = [];
     for (let j = 0; j < sr.ef.length; j++) {
       const got = await delivered({ num_probes: p, ef: sr.ef[j] });
