@@ -200,10 +200,10 @@ describe('routing recall curve on Fashion-MNIST (3,000 images, 8 shards)', () =>
 
   test('resolveTargetRecall: explicit num_probes / shard_ids win, no curve is an error, 0 is unset', () => {
     const rr = built.manifest.routing_recall;
-    assert.equal(resolveTargetRecall(0, 0, false, rr, 'r'), 0);
-    assert.equal(resolveTargetRecall(0.99, 3, false, rr, 'r'), 3);
-    assert.equal(resolveTargetRecall(0.99, 0, true, rr, 'r'), 0);
-    assert.equal(resolveTargetRecall(1, 0, false, rr, 'r'), curve.indexOf(1) + 1);
+    assert.equal(resolveTargetRecall(0, 0, false, rr, 'r').numProbes, 0);
+    assert.equal(resolveTargetRecall(0.99, 3, false, rr, 'r').numProbes, 3);
+    assert.equal(resolveTargetRecall(0.99, 0, true, rr, 'r').numProbes, 0);
+    assert.equal(resolveTargetRecall(1, 0, false, rr, 'r').numProbes, curve.indexOf(1) + 1);
     assert.throws(() => resolveTargetRecall(0.9, 0, false, undefined, 'run-x'), /target_recall needs a routing recall curve, and run run-x has none/);
     assert.throws(() => resolveTargetRecall(Number.NaN, 0, false, rr, 'r'), /target_recall must be in \(0, 1\]/);
   });
@@ -222,14 +222,25 @@ describe('routing recall curve on Fashion-MNIST (3,000 images, 8 shards)', () =>
       assert.deepEqual(info.recall_at_probes, m.routing_recall!.recall_at_probes);
     });
 
-    test('target_recall probes the smallest num_probes reaching it; num_probes and shard_ids win', async () => {
-      const info = await client.snapshotInfo();
-      const c = info.recall_at_probes;
+    /** The served manifest (the run _CURRENT names). */
+    async function currentManifest(): Promise<Manifest> {
+      const current = JSON.parse((await store.get(CURRENT_KEY)).toString()) as { manifest_ref: string };
+      return JSON.parse((await store.get(current.manifest_ref)).toString()) as Manifest;
+    }
+    /** num_probes a target resolves to on the served run: its end-to-end table (issue 22) when it has one, else its routing curve. */
+    async function expectedProbes(target: number): Promise<number> {
+      const m = await currentManifest();
+      return resolveTargetRecall(target, 0, false, m.routing_recall, m.run_id, m.search_recall, 0, m.sharding.num_dbs).numProbes;
+    }
+
+    test('target_recall probes the fewest shards reaching it (on the run\'s end-to-end table); num_probes and shard_ids win', async () => {
+      const m = await currentManifest();
+      assert.ok(m.search_recall, 'a usearch cluster build has the end-to-end table');
       const vector = queries.subarray(0, dim);
       for (const target of [0.3, 0.9, 0.97, 0.995, 1]) {
-        const expected = probesForRecall(c, target).numProbes;
+        const expected = await expectedProbes(target);
         const res = await client.search({ vector, top_k: K, target_recall: target });
-        assert.equal(res.num_shards_queried, expected, `target ${target}, curve ${c}`);
+        assert.equal(res.num_shards_queried, expected, `target ${target}, table ${JSON.stringify(m.search_recall)}`);
         assert.equal(res.shard_ids.length, expected);
       }
       assert.equal((await client.search({ vector, target_recall: 1, num_probes: 1 })).num_shards_queried, 1);
@@ -239,8 +250,8 @@ describe('routing recall curve on Fashion-MNIST (3,000 images, 8 shards)', () =>
         { vector, target_recall: 0.3 },
         { vector, target_recall: 2 },
       ]);
-      assert.equal(batch.results[0].response!.num_shards_queried, probesForRecall(c, 1).numProbes);
-      assert.equal(batch.results[1].response!.num_shards_queried, probesForRecall(c, 0.3).numProbes);
+      assert.equal(batch.results[0].response!.num_shards_queried, await expectedProbes(1));
+      assert.equal(batch.results[1].response!.num_shards_queried, await expectedProbes(0.3));
       assert.equal(batch.results[2].error_code, grpc.status.INVALID_ARGUMENT);
       assert.match(batch.results[2].error_message, /target_recall must be in \(0, 1\]/);
     });
@@ -256,8 +267,7 @@ describe('routing recall curve on Fashion-MNIST (3,000 images, 8 shards)', () =>
       const res = await cli(['search', '--router', cluster.routerAddress, '--idx', FASHION_IMAGES, '--idx-index', String(QUERY_START), '--target-recall', '1']);
       assert.equal(res.code, 0, res.stderr);
       const out = JSON.parse(res.stdout) as { shard_ids: number[] };
-      const c = (await client.snapshotInfo()).recall_at_probes;
-      assert.equal(out.shard_ids.length, probesForRecall(c, 1).numProbes);
+      assert.equal(out.shard_ids.length, await expectedProbes(1));
     });
   });
 });

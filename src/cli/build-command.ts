@@ -209,6 +209,13 @@ async function printPublished(store: ObjectStore, result: BuildResult): Promise<
   );
   const rr = m.routing_recall;
   if (rr) process.stdout.write(`routing recall@${rr.k} (${rr.sample_queries} sample queries), default num_probes ${m.sharding.num_probes}: ${formatRecallCurve(rr.recall_at_probes)}\n`);
+  const sr = m.search_recall;
+  if (sr) {
+    const { formatSearchRecall } = await import('../writer/search-recall.ts');
+    process.stdout.write(
+      `end-to-end recall@${sr.k} (${sr.sample_queries} held-out sample queries, exact over ${sr.ground_truth_vectors} vectors, ${sr.seconds ?? '?'} s) by num_probes and ef:\n${formatSearchRecall(sr)}\n`,
+    );
+  }
 }
 
 /**

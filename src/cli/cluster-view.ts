@@ -69,6 +69,11 @@ export interface StatusView {
   under_replicated: UnderReplicatedShard[];
   /** Build-time routing recall: element p-1 is recall@10 when probing p shards (empty without a curve). */
   recall_at_probes: number[];
+  /**
+   * Build-time end-to-end recall (issue 22): `recall[p - 1][j]` is recall@k with p shards probed,
+   * each searched at beam width ef[j]; absent for runs without it.
+   */
+  search_recall?: { k: number; sample_queries: number; ground_truth_vectors: number; ef: number[]; recall: number[][] };
   /** Why SnapshotInfo or ShardDetails could not be read (e.g. no run served), by call. */
   errors: Record<string, string>;
 }
@@ -159,8 +164,16 @@ export function statusView(health: RouterHealth, info: SnapshotInfo | undefined,
     nodes: details === undefined ? [] : nodeViews(details),
     under_replicated: details === undefined ? [] : underReplicated(details),
     recall_at_probes: info?.recall_at_probes ?? [],
+    ...(info?.search_recall ? { search_recall: searchRecallView(info.search_recall) } : {}),
     errors,
   };
+}
+
+/** SnapshotInfo's row-major table as rows (one per num_probes). */
+function searchRecallView(t: { k: number; sample_queries: number; ground_truth_vectors: number; ef: number[]; probes: number; recall: number[] }): NonNullable<StatusView['search_recall']> {
+  const width = t.ef.length;
+  const recall = Array.from({ length: t.probes }, (_, p) => t.recall.slice(p * width, (p + 1) * width));
+  return { k: t.k, sample_queries: t.sample_queries, ground_truth_vectors: t.ground_truth_vectors, ef: t.ef, recall };
 }
 
 /** Longest reason shown in a table cell (the `--json` output has them whole). */
@@ -219,6 +232,14 @@ export function renderStatus(v: StatusView): string {
       const part = v.recall_at_probes.slice(i, i + RECALL_COLUMNS);
       out.push(renderTable(['PROBES', ...part.map((_, j) => String(i + j + 1))], [['RECALL', ...part.map((x) => x.toFixed(3))]]));
     }
+  }
+  const sr = v.search_recall;
+  if (sr !== undefined && sr.recall.length > 0) {
+    out.push(
+      '',
+      `End-to-end recall@${sr.k} by shards probed and ef (build-time, ${sr.sample_queries} held-out sample queries, exact over ${sr.ground_truth_vectors.toLocaleString('en-US')} vectors; target_recall picks from it):`,
+    );
+    out.push(renderTable(['PROBES', ...sr.ef.map((e) => `ef ${e}`)], sr.recall.map((row, p) => [String(p + 1), ...row.map((x) => x.toFixed(3))])));
   }
   return out.join('\n');
 }

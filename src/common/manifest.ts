@@ -277,6 +277,42 @@ export const RoutingRecallSchema = z.object({
 export type RoutingRecall = z.infer<typeof RoutingRecallSchema>;
 
 /**
+ * The end-to-end recall a CLUSTER or LSH usearch build measured on its built shards (issue 22,
+ * src/writer/search-recall.ts): `sample_queries` held-out query vectors drawn from the input,
+ * each with its exact top-`k` over all `ground_truth_vectors` vectors of the run (the query's own
+ * record excluded), routed with the run's routing and searched in the built shard indexes as a
+ * node searches them. `recall[p - 1][j]` is the mean fraction of the exact top-k that the merged
+ * top-k of the first `p` probed shards holds when each shard is searched with beam width `ef[j]`.
+ * `ef` is strictly ascending; rows cover num_probes 1..recall.length (at most num_dbs).
+ * `routing_recall_at_probes[p - 1]` (same rows) is the fraction of the exact top-k whose shard is
+ * among the first p probed, over the full data (the ceiling of each row).
+ * Absent for other runs and in older manifests: readers then use {@link RoutingRecallSchema}.
+ */
+export const SearchRecallSchema = z
+  .object({
+    k: z.number().int().positive(),
+    sample_queries: z.number().int().positive(),
+    ground_truth_vectors: z.number().int().positive(),
+    ef: z.array(z.number().int().positive()).min(1),
+    recall: z.array(z.array(z.number().min(0).max(1)).min(1)).min(1),
+    routing_recall_at_probes: z.array(z.number().min(0).max(1)).optional(),
+    /** Wall time of the measurement (ground truth + shard searches), seconds (informational). */
+    seconds: z.number().nonnegative().optional(),
+    /** Of which the exact ground-truth scan, seconds (informational). */
+    ground_truth_seconds: z.number().nonnegative().optional(),
+  })
+  .superRefine((s, ctx) => {
+    if (s.ef.some((e, i) => i > 0 && e <= s.ef[i - 1])) ctx.addIssue({ code: 'custom', path: ['ef'], message: `search_recall ef must be strictly ascending, got ${s.ef.join(', ')}` });
+    s.recall.forEach((row, i) => {
+      if (row.length !== s.ef.length) ctx.addIssue({ code: 'custom', path: ['recall', i], message: `search_recall row ${i + 1} has ${row.length} values for ${s.ef.length} ef values` });
+    });
+    if (s.routing_recall_at_probes !== undefined && s.routing_recall_at_probes.length !== s.recall.length) {
+      ctx.addIssue({ code: 'custom', path: ['routing_recall_at_probes'], message: `search_recall routing_recall_at_probes has ${s.routing_recall_at_probes.length} values for ${s.recall.length} rows` });
+    }
+  });
+export type SearchRecall = z.infer<typeof SearchRecallSchema>;
+
+/**
  * Snapshot formats a reader serves: `shardfleet` (this project's JSON manifest, the default when
  * absent) or `shardyfusion` (a shardyfusion snapshot read unchanged: its SQLite manifest is
  * translated into a {@link Manifest} on load by src/formats/shardyfusion; never written).
@@ -304,6 +340,8 @@ export const ManifestSchema = z
     kv: KvSpecSchema.optional(),
     /** CLUSTER / LSH builds: the measured routing recall curve (issue 15); absent in older manifests. */
     routing_recall: RoutingRecallSchema.optional(),
+    /** CLUSTER / LSH usearch builds: end-to-end recall by (num_probes, ef) on the built shards (issue 22); absent in older manifests. */
+    search_recall: SearchRecallSchema.optional(),
   })
   .superRefine((m, ctx) => {
     const foreign = m.format === 'shardyfusion';
@@ -335,6 +373,9 @@ export const ManifestSchema = z
     });
     if (m.routing_recall !== undefined && m.routing_recall.recall_at_probes.length !== m.sharding.num_dbs) {
       ctx.addIssue({ code: 'custom', path: ['routing_recall', 'recall_at_probes'], message: `routing_recall has ${m.routing_recall.recall_at_probes.length} values but num_dbs is ${m.sharding.num_dbs}` });
+    }
+    if (m.search_recall !== undefined && m.search_recall.recall.length > m.sharding.num_dbs) {
+      ctx.addIssue({ code: 'custom', path: ['search_recall', 'recall'], message: `search_recall has ${m.search_recall.recall.length} rows but num_dbs is ${m.sharding.num_dbs}` });
     }
     if (m.kv !== undefined && m.kv.backend === 'sqlite' && m.index.backend !== 'sqlite-vec') {
       ctx.addIssue({ code: 'custom', path: ['kv', 'backend'], message: `kv backend sqlite (unified) needs index backend sqlite-vec, not ${m.index.backend}` });

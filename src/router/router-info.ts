@@ -37,6 +37,18 @@ export function snapshotInfo(s: RouterSnapshot, storeUrl: string): SnapshotInfoR
     kv_key_type: m.kv?.key_type ?? '',
     filter_columns: Object.fromEntries((m.index.filter_columns ?? []).map((c) => [c.name, c.type])),
     recall_at_probes: m.routing_recall?.recall_at_probes ?? [],
+    ...(m.search_recall === undefined
+      ? {}
+      : {
+          search_recall: {
+            k: m.search_recall.k,
+            sample_queries: m.search_recall.sample_queries,
+            ground_truth_vectors: m.search_recall.ground_truth_vectors,
+            ef: m.search_recall.ef,
+            probes: m.search_recall.recall.length,
+            recall: m.search_recall.recall.flat(),
+          },
+        }),
     cel_expr: m.sharding.strategy === 'cel' ? m.sharding.cel_expr : '',
     cel_columns: m.sharding.strategy === 'cel' ? m.sharding.cel_columns : {},
     format: m.format ?? 'shardfleet',

@@ -99,7 +99,16 @@ export function prepareQuery(snapshot: RouterSnapshot, req: SearchRequest__Outpu
   if (topK > maxTopK) throw new InvalidQueryError(`top_k must be in 1..${maxTopK} (--max-top-k), got ${topK}`);
   const mc = req.min_coverage;
   if (!Number.isFinite(mc) || mc < 0 || mc > 1) throw new InvalidQueryError(`min_coverage must be in [0, 1] (0 = every probed shard), got ${mc}`);
-  const numProbes = resolveTargetRecall(req.target_recall, req.num_probes, req.shard_ids.length > 0, manifest.routing_recall, manifest.run_id);
+  const { numProbes, ef } = resolveTargetRecall(
+    req.target_recall,
+    req.num_probes,
+    req.shard_ids.length > 0,
+    manifest.routing_recall,
+    manifest.run_id,
+    manifest.search_recall,
+    req.ef,
+    manifest.sharding.num_dbs,
+  );
   const filter = compileFilter(req.filter, manifest.index.filter_columns ?? [], limits, manifest.format);
   const { shardIds } = routeFiltered(
     snapshot,
@@ -117,7 +126,7 @@ export function prepareQuery(snapshot: RouterSnapshot, req: SearchRequest__Outpu
       shardIds,
       includePayload: req.include_payload,
       includeVector: req.include_vector,
-      options: { nprobes: req.nprobes, ef: req.ef, refine_factor: req.refine_factor },
+      options: { nprobes: req.nprobes, ef, refine_factor: req.refine_factor },
       ...(filter === undefined ? {} : { filter: JSON.stringify(filter) }),
     },
   };

@@ -21,7 +21,8 @@ import { FILTER_COLUMN_NAME, filterValueOf, type FilterColumn } from '../common/
 import { RecordValidator } from './input/record-validator.ts';
 import type { VectorSource } from './input/vector-record.ts';
 import { storeRoutingMeta, trainRouting } from './routing-training.ts';
-import { applyRecallTargets, checkRecallTargets, formatRecallCurve, measureRoutingRecall, type RecallTargets } from './routing-recall.ts';
+import { applyRecallTargets, checkRecallTargets, DEFAULT_RECALL_QUERIES, formatRecallCurve, measureRoutingRecall, type RecallTargets } from './routing-recall.ts';
+import { searchRecallQueries } from './search-recall.ts';
 import { SeededRandom } from './seeded-random.ts';
 
 /** Format version of `_plan.json`. */
@@ -105,6 +106,12 @@ export interface PlanOptions {
 export interface PlannedRun {
   plan: BuildPlan;
   routing: ShardRouting;
+  /**
+   * CLUSTER / LSH usearch builds with a recall curve: the sample queries of the end-to-end recall
+   * measurement (search-recall.ts): vectors (row-major, a copy taken before training) and each
+   * one's record ordinal (0-based read order).
+   */
+  recallQueries?: { vectors: Float32Array; ordinals: number[] };
 }
 
 /**
@@ -170,6 +177,10 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
   const targetSample = Math.min(o.sampleSize ?? Math.max(20_000, 64 * numDbs), source.count ?? Infinity);
   const rng = new SeededRandom(seed ^ 0x5f3759df);
   let sample: Float32Array | undefined;
+  const sampleOrdinals: number[] = []; // record ordinal of each sample slot
+  // End-to-end recall queries: a second, independent reservoir (records outside the training
+  // sample are preferred at the end, see QueryReservoir).
+  const queryReservoir = wantsRecallQueries(o) ? new QueryReservoir(o.recall?.sampleQueries ?? DEFAULT_RECALL_QUERIES, seed) : undefined;
   let seen = 0;
   const sampling = progress.stage('validate+sample', source.count ?? 0);
   for await (const record of source.records()) {
@@ -188,7 +199,9 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
         sample = grown;
       }
       sample.set(record.vector, slot * dim);
+      sampleOrdinals[slot] = seen;
     }
+    queryReservoir?.offer(record.vector, seen);
     seen++;
     sampling.increment();
   }
@@ -201,6 +214,7 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
   const sampleRows = Math.min(seen, targetSample);
   const trainingSample = sample!.subarray(0, sampleRows * dim);
 
+  const recallQueries = queryReservoir?.pick(new Set(sampleOrdinals.slice(0, sampleRows)), trainingSample, sampleOrdinals, dim, seed);
   const trained = await trainRouting({ sharding: o.sharding, sample: trainingSample, dim, metric: o.metric, seed, progress, log });
   // Routing recall curve (CLUSTER, LSH): measured and checked against the targets before any upload.
   let routingRecall: BuildPlan['routing_recall'];
@@ -255,7 +269,72 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
     plan.routing_recall = routingRecall;
     plan.routing_recall_ms = routingRecallMs;
   }
-  return { plan, routing: trained.routing };
+  return { plan, routing: trained.routing, ...(recallQueries === undefined ? {} : { recallQueries }) };
+}
+
+/** Whether a run measures end-to-end recall: CLUSTER / LSH with the usearch backend, unless `--recall-queries 0`. */
+function wantsRecallQueries(o: PlanOptions): boolean {
+  return (o.sharding.strategy === 'cluster' || o.sharding.strategy === 'lsh') && o.backend.backend === 'usearch' && o.recall?.sampleQueries !== 0;
+}
+
+/**
+ * The end-to-end recall measurement's queries (search-recall.ts), drawn in the planning pass by a
+ * seeded reservoir (Vitter's Algorithm R) of twice the query count, independent of the training
+ * sample. Queries are taken from records OUTSIDE the training sample first: the routing was
+ * trained on those, and k-means pulls each centroid towards its own training points, so they may
+ * route better than unseen queries (on 40k clustered 128-d vectors, 16 shards, recall at
+ * num_probes 1 was 0.933 for 781 training-sample queries, 0.900 for other records and 0.921 for
+ * held-out ones: differences within the sampling spread at num_probes 1, so this is the safer
+ * choice rather than a measured bias); training records fill up only when the input has too few
+ * others (inputs not much larger than the sample).
+ */
+class QueryReservoir {
+  private readonly vectors: Float32Array[] = [];
+  private readonly ordinals: number[] = [];
+  private readonly rng: SeededRandom;
+  private readonly capacity: number;
+  private seen = 0;
+
+  constructor(private readonly maxQueries: number, seed: number) {
+    this.rng = new SeededRandom(seed ^ 0x1b873593);
+    this.capacity = 2 * maxQueries;
+  }
+
+  /** One record in read order (its vector is copied when kept). */
+  offer(vector: Float32Array, ordinal: number): void {
+    const slot = this.seen < this.capacity ? this.seen : this.rng.nextInt(this.seen + 1);
+    this.seen++;
+    if (slot >= this.capacity) return;
+    this.vectors[slot] = vector.slice();
+    this.ordinals[slot] = ordinal;
+  }
+
+  /**
+   * searchRecallQueries(...) queries, in read order: reservoir records outside `training` first,
+   * then training-sample rows (drawn seeded) when too few remain.
+   */
+  pick(training: ReadonlySet<number>, sample: Float32Array, sampleOrdinals: readonly number[], dim: number, seed: number): PlannedRun['recallQueries'] {
+    const sampleRows = Math.floor(sample.length / dim);
+    const count = searchRecallQueries(this.maxQueries, dim, Math.max(sampleRows, this.ordinals.length));
+    if (count < 1 || this.seen < 2) return undefined;
+    const chosen: { vector: Float32Array; ordinal: number }[] = [];
+    this.ordinals.forEach((ord, i) => {
+      if (chosen.length < count && !training.has(ord)) chosen.push({ vector: this.vectors[i], ordinal: ord });
+    });
+    if (chosen.length < count) {
+      const rng = new SeededRandom(seed ^ 0x2c1b3c6d);
+      const pool = Array.from({ length: sampleRows }, (_, i) => i);
+      for (let i = 0; i < pool.length && chosen.length < count; i++) {
+        const j = i + rng.nextInt(pool.length - i);
+        [pool[i], pool[j]] = [pool[j], pool[i]];
+        chosen.push({ vector: sample.slice(pool[i] * dim, (pool[i] + 1) * dim), ordinal: sampleOrdinals[pool[i]] });
+      }
+    }
+    chosen.sort((a, b) => a.ordinal - b.ordinal);
+    const vectors = new Float32Array(chosen.length * dim);
+    chosen.forEach((c, i) => vectors.set(c.vector, i * dim));
+    return { vectors, ordinals: chosen.map((c) => c.ordinal) };
+  }
 }
 
 /**

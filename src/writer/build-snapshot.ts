@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Metric } from '../common/distance.ts';
-import { MANIFEST_FORMAT_VERSION, manifestKey as makeManifestKey, type Manifest, type ShardEntry } from '../common/manifest.ts';
+import { MANIFEST_FORMAT_VERSION, manifestKey as makeManifestKey, type Manifest, type SearchRecall, type ShardEntry } from '../common/manifest.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
 import { WRITER_NAME, WRITER_VERSION } from '../common/version.ts';
 import { DEFAULT_BACKEND, type BackendOptions, type KvOptions, type ShardingOptions } from './build-options.ts';
@@ -28,6 +28,7 @@ import { assertNotShardyfusionPrefix } from './foreign-prefix.ts';
 import { assertRunIdUnused, WriteTracker } from './run-writes.ts';
 import type { RecallTargets } from './routing-recall.ts';
 import { buildShards } from './shard-build.ts';
+import { groundTruthScan, measureBuiltRecall } from './built-recall.ts';
 
 export { newRunId } from './build-plan.ts';
 
@@ -84,8 +85,9 @@ export interface BuildResult {
  * Assembles a run's manifest from its plan and every shard's entry.
  * @param shards entries for db ids 0..num_dbs-1 (any order).
  * @param buildSeconds wall time of the build, seconds.
+ * @param searchRecall the end-to-end recall table, when measured (search-recall.ts).
  */
-export function assembleManifest(plan: BuildPlan, shards: ShardEntry[], payloadColumns: string[], buildSeconds: number, createdAt: Date): Manifest {
+export function assembleManifest(plan: BuildPlan, shards: ShardEntry[], payloadColumns: string[], buildSeconds: number, createdAt: Date, searchRecall?: SearchRecall): Manifest {
   const ordered = [...shards].sort((a, b) => a.db_id - b.db_id);
   return {
     format_version: MANIFEST_FORMAT_VERSION,
@@ -98,6 +100,7 @@ export function assembleManifest(plan: BuildPlan, shards: ShardEntry[], payloadC
     payload_columns: [...new Set(payloadColumns)].sort(),
     ...(plan.kv === undefined ? {} : { kv: plan.kv }),
     ...(plan.routing_recall === undefined ? {} : { routing_recall: plan.routing_recall }),
+    ...(searchRecall === undefined ? {} : { search_recall: searchRecall }),
     build_stats: {
       total_vectors: plan.input.vectors,
       training_sample_size: plan.training_sample_size,
@@ -133,7 +136,7 @@ export async function buildSnapshot(options: BuildOptions): Promise<BuildResult>
   log.info({ run_id: runId, input: source.description, strategy: options.sharding.strategy, backend: backend.backend, metric: options.metric, store: store.url }, 'build started');
   let publishing = false;
   try {
-    const { plan, routing } = await planRun({
+    const { plan, routing, recallQueries } = await planRun({
       store,
       source,
       sharding: options.sharding,
@@ -149,9 +152,21 @@ export async function buildSnapshot(options: BuildOptions): Promise<BuildResult>
       progress,
       log,
     });
-    const built = await buildShards({ plan, routing, source, store, concurrency: options.concurrency, workDir, progress, log });
+    const truth = recallQueries === undefined ? undefined : groundTruthScan(plan, recallQueries);
+    const built = await buildShards({
+      plan,
+      routing,
+      source,
+      store,
+      concurrency: options.concurrency,
+      workDir,
+      progress,
+      log,
+      ...(truth === undefined ? {} : { onAssigned: (ordinal, dbId, vector) => truth.observe(ordinal, dbId, vector) }),
+    });
+    const searchRecall = truth === undefined ? undefined : measureBuiltRecall({ plan, routing, truth, workDir, counts: built.counts, progress, log });
     const createdAt = new Date();
-    const manifest = assembleManifest(plan, built.shards, built.payloadColumns, (performance.now() - started) / 1000, createdAt);
+    const manifest = assembleManifest(plan, built.shards, built.payloadColumns, (performance.now() - started) / 1000, createdAt, searchRecall);
     const key = makeManifestKey(runId, createdAt);
     // From here on the manifest may be stored: a failure (another publisher moved `_CURRENT`)
     // keeps the complete run, which `rollback` can point at.

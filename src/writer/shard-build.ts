@@ -46,6 +46,12 @@ export interface ShardBuildOptions {
   /** Local scratch folder; shards are built in `<workDir>/db=00007/`. */
   workDir: string;
   bufferLimits?: ShardBufferLimits;
+  /**
+   * Called for every written record in read order with its read ordinal (0-based, counting every
+   * input record), its shard and its vector (valid during the call only), in the order records
+   * reach their shard (the end-to-end recall's ground truth, search-recall.ts).
+   */
+  onAssigned?: (ordinal: number, dbId: number, vector: Float32Array) => void;
   progress: BuildProgress;
   log: Logger;
 }
@@ -120,6 +126,7 @@ export async function buildShards(o: ShardBuildOptions): Promise<BuiltShards> {
       const kv = plan.kv === undefined || !mine(dbId) ? undefined : { key: kvKeyBytes(record), value: kvValueBytes(record) };
       await buffers.add(dbId, record.id, record.vector, record.payload ? JSON.stringify(record.payload) : null, kv);
       idFilters?.[dbId]?.add(record.id);
+      o.onAssigned?.(current, dbId, record.vector);
       filterStats?.[dbId]?.add(filterRowOf(record.payload, filterColumns));
       written++;
       assigning.increment();

@@ -20,6 +20,7 @@ import type { RouteRequest as _shardfleet_v1_RouteRequest, RouteRequest__Output 
 import type { RouteResponse as _shardfleet_v1_RouteResponse, RouteResponse__Output as _shardfleet_v1_RouteResponse__Output } from './shardfleet/v1/RouteResponse.ts';
 import type { RouterClient as _shardfleet_v1_RouterClient, RouterDefinition as _shardfleet_v1_RouterDefinition } from './shardfleet/v1/Router.ts';
 import type { RoutingValue as _shardfleet_v1_RoutingValue, RoutingValue__Output as _shardfleet_v1_RoutingValue__Output } from './shardfleet/v1/RoutingValue.ts';
+import type { SearchRecallTable as _shardfleet_v1_SearchRecallTable, SearchRecallTable__Output as _shardfleet_v1_SearchRecallTable__Output } from './shardfleet/v1/SearchRecallTable.ts';
 import type { SearchRequest as _shardfleet_v1_SearchRequest, SearchRequest__Output as _shardfleet_v1_SearchRequest__Output } from './shardfleet/v1/SearchRequest.ts';
 import type { SearchResponse as _shardfleet_v1_SearchResponse, SearchResponse__Output as _shardfleet_v1_SearchResponse__Output } from './shardfleet/v1/SearchResponse.ts';
 import type { ShardDetail as _shardfleet_v1_ShardDetail, ShardDetail__Output as _shardfleet_v1_ShardDetail__Output } from './shardfleet/v1/ShardDetail.ts';
@@ -56,6 +57,7 @@ export interface ProtoGrpcType {
       RouteResponse: MessageTypeDefinition<_shardfleet_v1_RouteResponse, _shardfleet_v1_RouteResponse__Output>
       Router: SubtypeConstructor<typeof grpc.Client, _shardfleet_v1_RouterClient> & { service: _shardfleet_v1_RouterDefinition }
       RoutingValue: MessageTypeDefinition<_shardfleet_v1_RoutingValue, _shardfleet_v1_RoutingValue__Output>
+      SearchRecallTable: MessageTypeDefinition<_shardfleet_v1_SearchRecallTable, _shardfleet_v1_SearchRecallTable__Output>
       SearchRequest: MessageTypeDefinition<_shardfleet_v1_SearchRequest, _shardfleet_v1_SearchRequest__Output>
       SearchResponse: MessageTypeDefinition<_shardfleet_v1_SearchResponse, _shardfleet_v1_SearchResponse__Output>
       ShardDetail: MessageTypeDefinition<_shardfleet_v1_ShardDetail, _shardfleet_v1_ShardDetail__Output>

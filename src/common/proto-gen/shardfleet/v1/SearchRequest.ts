@@ -63,8 +63,11 @@ export interface SearchRequest {
    */
   'filter'?: (string);
   /**
-   * Recall-targeted probing: probe the smallest num_probes whose routing recall on the build's own
-   * sample (SnapshotInfo recall_at_probes) reaches this value, in (0, 1]; 0 = unset. An explicit
+   * Recall-targeted probing. On a snapshot with an end-to-end table (SnapshotInfo search_recall:
+   * cluster / lsh usearch builds) the cheapest (num_probes, ef) pair whose measured recall reaches
+   * this value is used (cost num_probes x ef; an ef given in the request is kept and only
+   * num_probes is chosen). Otherwise: probe the smallest num_probes whose routing recall on the
+   * build's own sample (SnapshotInfo recall_at_probes) reaches this value, in (0, 1]; 0 = unset. An explicit
    * num_probes (> 0) or shard_ids wins over it. The curve is 1.0 with every shard probed, so every
    * target is met, at worst by probing all shards: a target above what fewer shards reach on the
    * sample means the full fan-out (read recall_at_probes to see the cost first). It is a
@@ -136,8 +139,11 @@ export interface SearchRequest__Output {
    */
   'filter': (string);
   /**
-   * Recall-targeted probing: probe the smallest num_probes whose routing recall on the build's own
-   * sample (SnapshotInfo recall_at_probes) reaches this value, in (0, 1]; 0 = unset. An explicit
+   * Recall-targeted probing. On a snapshot with an end-to-end table (SnapshotInfo search_recall:
+   * cluster / lsh usearch builds) the cheapest (num_probes, ef) pair whose measured recall reaches
+   * this value is used (cost num_probes x ef; an ef given in the request is kept and only
+   * num_probes is chosen). Otherwise: probe the smallest num_probes whose routing recall on the
+   * build's own sample (SnapshotInfo recall_at_probes) reaches this value, in (0, 1]; 0 = unset. An explicit
    * num_probes (> 0) or shard_ids wins over it. The curve is 1.0 with every shard probed, so every
    * target is met, at worst by probing all shards: a target above what fewer shards reach on the
    * sample means the full fan-out (read recall_at_probes to see the cost first). It is a

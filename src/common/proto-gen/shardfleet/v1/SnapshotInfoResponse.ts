@@ -1,5 +1,6 @@
 // Original file: proto/shardfleet/v1/router.proto
 
+import type { SearchRecallTable as _shardfleet_v1_SearchRecallTable, SearchRecallTable__Output as _shardfleet_v1_SearchRecallTable__Output } from '../../shardfleet/v1/SearchRecallTable.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface SnapshotInfoResponse {
@@ -76,6 +77,12 @@ export interface SnapshotInfoResponse {
    */
   'source_manifest_url'?: (string);
   'kv_key_encoding'?: (string);
+  /**
+   * End-to-end recall measured at build time on the built shards (cluster and lsh usearch
+   * snapshots; absent otherwise, and for snapshots built before it existed): what target_recall
+   * chooses from.
+   */
+  'search_recall'?: (_shardfleet_v1_SearchRecallTable | null);
 }
 
 export interface SnapshotInfoResponse__Output {
@@ -152,4 +159,10 @@ export interface SnapshotInfoResponse__Output {
    */
   'source_manifest_url': (string);
   'kv_key_encoding': (string);
+  /**
+   * End-to-end recall measured at build time on the built shards (cluster and lsh usearch
+   * snapshots; absent otherwise, and for snapshots built before it existed): what target_recall
+   * chooses from.
+   */
+  'search_recall': (_shardfleet_v1_SearchRecallTable__Output | null);
 }

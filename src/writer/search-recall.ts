@@ -1,0 +1,319 @@
+/**
+ * End-to-end recall of a built run (issue 22): what a query gets from routing plus the shard
+ * search at a given HNSW beam width (ef), measured on the shard indexes the build just made,
+ * before they are published. The routing-only curve (routing-recall.ts) assumes an exact search
+ * within each probed shard and a 20k sample; this one measures what nodes serve.
+ *
+ * Method:
+ * 1. Queries: `queries` vectors of the input (drawn from the training sample, seeded), each known
+ *    by its record ordinal (0-based read order).
+ * 2. Ground truth ({@link GroundTruthScan}): during the build's assignment pass every written
+ *    record is fed in read order; records are gathered in chunks and each chunk is searched
+ *    exactly for every query (usearch `exactSearch`, multi-threaded SIMD), keeping each query's
+ *    running exact top-k over ALL the run's vectors, the query's own record excluded (held out:
+ *    it is in the data, but it is not its own neighbour). A record is identified by (shard, key)
+ *    where key is its row number in its shard (the order records reach a shard; usearch keys are
+ *    those row numbers, usearch-layout.ts), so no id strings are kept.
+ * 3. Shard search ({@link measureSearchRecall}): each query is routed with the run's routing; for
+ *    each of its first P probed shards up to the last one holding one of its exact neighbours
+ *    (later ones cannot add a true neighbour) and each ef in `efs`, the shard's index (memory-mapped as a
+ *    node maps it) is searched for max(k + 1, ef) results (a node asks for max(top_k, ef)), the
+ *    query's own row dropped, and the first k kept. recall[p - 1][j] is the mean over queries of
+ *    |merged top-k of the first p shards at ef[j] ∩ exact top-k| / k.
+ *
+ * Cost: the ground truth is queries x N x dim multiply-adds, so the query count is set from a
+ * per-vector budget ({@link searchRecallQueries}: the measurement stays a fixed fraction of the
+ * build's own per-vector work whatever N is), between {@link MIN_SEARCH_RECALL_QUERIES} and
+ * `--recall-queries`; the shard search is queries x P x |efs| HNSW searches, independent of N
+ * but for the slowly growing search cost per shard.
+ *
+ * Where it runs: in a single-process build (build-snapshot.ts), after the shards are built and
+ * uploaded and before the manifest is written (the shard folders are still in the work folder).
+ * Distributed builds (`build --plan / --worker / publish`) publish the routing-only curve for
+ * now. The design for them: `--plan` stores the queries (vectors + ordinals) beside the plan;
+ * each worker feeds {@link GroundTruthScan} only the records of its own shards (a partial exact
+ * top-k, distances comparable across workers) and searches its own shards for every query at
+ * every ef, and uploads that partial (about queries x own shards x |efs| x k x 12 bytes);
+ * `publish` merges the partial ground truths by distance, routes each query with the run's
+ * routing and merges the per-shard hits of its first p shards, exactly as
+ * {@link measureSearchRecall} does in one process. No shard is downloaded and no worker reads
+ * records beyond its own shards'.
+ */
+import { BatchMatches, exactSearch, type Index, Matches } from 'usearch';
+import type { Metric } from '../common/distance.ts';
+import type { SearchRecall } from '../common/manifest.ts';
+import type { ShardRouting } from '../common/routing/shard-routing.ts';
+import { usearchMetric } from '../common/usearch-layout.ts';
+
+/**
+ * Beam widths measured (64 is the default ef_search). No ef below 32: a sample query is itself a
+ * node of its shard's graph, which helps a narrow beam find its neighbours (measured at ef 16 on
+ * 100k clustered vectors: 0.96 predicted vs 0.93 served to held-out queries); from 32 up the
+ * table and served recall agree within sampling error.
+ */
+export const SEARCH_RECALL_EFS: readonly number[] = [32, 64, 128, 256, 512];
+/** Most num_probes rows measured (a table with fewer rows than num_dbs falls back to all shards for unmet targets). */
+export const MAX_MEASURED_PROBES = 16;
+/**
+ * Ground-truth budget: multiply-adds per input vector (queries x dim). 100,000 gives 781 queries
+ * at 128-d: about 40-80 µs per vector on this project's 2-core test machine (usearch exactSearch
+ * at 1.2-2.5 G multiply-adds/s), beside the 184-390 µs a vector costs to build. Fewer queries
+ * make the table noisy: recall at num_probes 1 on clustered data is a mean of mostly 0-or-1
+ * per-cluster outcomes (390 queries: +-0.01).
+ */
+export const GROUND_TRUTH_MACS_PER_VECTOR = 100_000;
+/** Fewest sample queries (std error of a recall near 0.99 stays ~0.002 at 200 queries x 10 neighbours). */
+export const MIN_SEARCH_RECALL_QUERIES = 200;
+/** Rows per exact-search chunk (smaller chunks sort less per query; measured faster per pair than 64k). */
+const CHUNK_ROWS = 16_384;
+
+/**
+ * Sample queries of the end-to-end measurement: floor(GROUND_TRUTH_MACS_PER_VECTOR / dim),
+ * clamped to [MIN_SEARCH_RECALL_QUERIES, maxQueries] and to the sample rows.
+ * @param maxQueries `--recall-queries` (default 1,000).
+ */
+export function searchRecallQueries(maxQueries: number, dim: number, sampleRows: number): number {
+  const budget = Math.floor(GROUND_TRUTH_MACS_PER_VECTOR / Math.max(1, dim));
+  return Math.max(0, Math.min(sampleRows, maxQueries, Math.max(MIN_SEARCH_RECALL_QUERIES, budget)));
+}
+
+/** A record's identity within a run: shard * 2^32 + row number in the shard (exact as a double). */
+function recordKey(dbId: number, row: number): number {
+  return dbId * 0x1_0000_0000 + row;
+}
+
+/** Exact top-k of the sample queries over a run, as {@link GroundTruthScan.finish} returns it. */
+export interface GroundTruth {
+  k: number;
+  dim: number;
+  /** Query vectors, row-major (only queries whose own record was seen). */
+  queries: Float32Array;
+  /** Per query: its own record ({@link recordKey}). */
+  self: number[];
+  /** Per query: its exact top-k records ({@link recordKey}), nearest first (fewer when the run is tiny). */
+  neighbours: number[][];
+  /** Vectors scanned. */
+  vectors: number;
+  /** Time spent in the exact search, seconds. */
+  seconds: number;
+}
+
+/** Options of {@link GroundTruthScan}. */
+export interface GroundTruthScanOptions {
+  /** Query vectors, row-major, `ordinals.length` rows. */
+  queries: Float32Array;
+  /** Record ordinal (0-based read order) of each query. */
+  ordinals: readonly number[];
+  dim: number;
+  metric: Metric;
+  numDbs: number;
+  /** Neighbours per query (default 10). */
+  k?: number;
+  /** Rows per exact-search chunk (default 16,384). */
+  chunkRows?: number;
+}
+
+/**
+ * Streams a run's records once and keeps every query's exact top-k over all of them (see the
+ * module comment, step 2). Feed records in read order with {@link observe} exactly as they are
+ * written to shards, then call {@link finish}.
+ */
+export class GroundTruthScan {
+  private readonly k: number;
+  private readonly dim: number;
+  private readonly chunkRows: number;
+  private readonly chunk: Float32Array;
+  private readonly chunkKeys: number[] = [];
+  private readonly chunkOrdinals: number[] = [];
+  private readonly rowsPerShard: number[];
+  private readonly queryOf = new Map<number, number>();
+  private readonly self: number[];
+  /** Per query: top-k distances ascending, and their record keys. */
+  private readonly bestDist: Float64Array[];
+  private readonly bestKey: number[][];
+  private vectors = 0;
+  private ms = 0;
+
+  /** @throws RangeError when `queries` does not hold ordinals.length rows of `dim`. */
+  constructor(private readonly o: GroundTruthScanOptions) {
+    this.k = o.k ?? 10;
+    this.dim = o.dim;
+    if (o.queries.length !== o.ordinals.length * o.dim) throw new RangeError(`ground truth: ${o.queries.length} query values for ${o.ordinals.length} queries of dim ${o.dim}`);
+    this.chunkRows = o.chunkRows ?? CHUNK_ROWS;
+    this.chunk = new Float32Array(this.chunkRows * o.dim);
+    this.rowsPerShard = new Array<number>(o.numDbs).fill(0);
+    o.ordinals.forEach((ord, qi) => this.queryOf.set(ord, qi));
+    this.self = new Array<number>(o.ordinals.length).fill(-1);
+    this.bestDist = o.ordinals.map(() => new Float64Array(0));
+    this.bestKey = o.ordinals.map(() => []);
+  }
+
+  /**
+   * One written record: its read ordinal, its shard and its vector (length dim; copied).
+   * Records must arrive in the order they are added to each shard.
+   */
+  observe(ordinal: number, dbId: number, vector: Float32Array): void {
+    const key = recordKey(dbId, this.rowsPerShard[dbId]++);
+    const qi = this.queryOf.get(ordinal);
+    if (qi !== undefined) this.self[qi] = key;
+    this.chunk.set(vector, this.chunkKeys.length * this.dim);
+    this.chunkKeys.push(key);
+    this.chunkOrdinals.push(ordinal);
+    this.vectors++;
+    if (this.chunkKeys.length === this.chunkRows) this.flush();
+  }
+
+  /** Scans the last chunk and returns the ground truth of the queries whose own record was seen. */
+  finish(): GroundTruth {
+    this.flush();
+    const kept = this.o.ordinals.flatMap((_, qi) => (this.self[qi] >= 0 ? [qi] : []));
+    const queries = new Float32Array(kept.length * this.dim);
+    kept.forEach((qi, i) => queries.set(this.o.queries.subarray(qi * this.dim, (qi + 1) * this.dim), i * this.dim));
+    return { k: this.k, dim: this.dim, queries, self: kept.map((qi) => this.self[qi]), neighbours: kept.map((qi) => this.bestKey[qi]), vectors: this.vectors, seconds: this.ms / 1000 };
+  }
+
+  private flush(): void {
+    const started = performance.now();
+    this.scan();
+    this.ms += performance.now() - started;
+  }
+
+  private scan(): void {
+    const rows = this.chunkKeys.length;
+    if (rows === 0 || this.o.ordinals.length === 0) {
+      this.chunkKeys.length = 0;
+      this.chunkOrdinals.length = 0;
+      return;
+    }
+    const want = Math.min(rows, this.k + 1);
+    // A copy when partial: usearch's native exactSearch reads the buffer from its start.
+    const base = rows === this.chunkRows ? this.chunk : this.chunk.slice(0, rows * this.dim);
+    const m = exactSearch(base, this.o.queries, this.dim, want, usearchMetric(this.o.metric), 0) as BatchMatches;
+    for (let qi = 0; qi < this.o.ordinals.length; qi++) {
+      const found = Number(m.counts[qi]);
+      for (let j = 0; j < found; j++) {
+        const row = Number(m.keys[qi * want + j]);
+        if (this.chunkOrdinals[row] === this.o.ordinals[qi]) continue;
+        this.insert(qi, m.distances[qi * want + j], this.chunkKeys[row]);
+      }
+    }
+    this.chunkKeys.length = 0;
+    this.chunkOrdinals.length = 0;
+  }
+
+  private insert(qi: number, dist: number, key: number): void {
+    const d = this.bestDist[qi];
+    const keys = this.bestKey[qi];
+    if (d.length === this.k && dist >= d[this.k - 1]) return;
+    const next = new Float64Array(Math.min(this.k, d.length + 1));
+    let i = 0;
+    while (i < d.length && d[i] <= dist) i++;
+    next.set(d.subarray(0, i));
+    next[i] = dist;
+    if (i + 1 < next.length) next.set(d.subarray(i, next.length - 1), i + 1);
+    keys.splice(i, 0, key);
+    if (keys.length > this.k) keys.length = this.k;
+    this.bestDist[qi] = next;
+  }
+}
+
+/** Options of {@link measureSearchRecall}. */
+export interface SearchRecallOptions {
+  truth: GroundTruth;
+  routing: ShardRouting;
+  /** The shard's built index (memory-mapped), or undefined for an empty shard. */
+  openShard: (dbId: number) => Index | undefined;
+  /** Beam widths (default SEARCH_RECALL_EFS), ascending. */
+  efs?: readonly number[];
+  /** Rows measured (default min(num_dbs, MAX_MEASURED_PROBES)). */
+  maxProbes?: number;
+}
+
+/**
+ * Measures the end-to-end recall table (module comment, step 3).
+ * @returns the manifest's `search_recall` (values rounded to 4 decimals, `seconds` unset), or
+ *   undefined when no query has a ground truth.
+ * @throws whatever usearch throws for a corrupt index (the caller names the shard).
+ */
+export function measureSearchRecall(o: SearchRecallOptions): SearchRecall | undefined {
+  const { truth, routing } = o;
+  const { k, dim } = truth;
+  const nq = truth.self.length;
+  if (nq === 0 || truth.neighbours.every((n) => n.length === 0)) return undefined;
+  const efs = [...(o.efs ?? SEARCH_RECALL_EFS)];
+  const probes = Math.min(routing.numDbs, o.maxProbes ?? MAX_MEASURED_PROBES);
+  const orders = Array.from({ length: nq }, (_, qi) => routing.route({ vector: truth.queries.subarray(qi * dim, (qi + 1) * dim), numProbes: probes, shardIds: [] }));
+  // hits[qi][rank][j]: the (distance, key) list shard `orders[qi][rank]` returns at efs[j].
+  const hits: { dist: Float32Array; keys: number[] }[][][] = orders.map((order) => order.map(() => efs.map(() => ({ dist: new Float32Array(0), keys: [] }))));
+  // A query needs only the shards up to the last of its order that holds one of its exact
+  // neighbours: later shards hold none, so they cannot add a true neighbour to its merged top-k
+  // (its row stays constant from there on).
+  const lastRank = orders.map((order, qi) => Math.max(-1, ...truth.neighbours[qi].map((key) => order.indexOf(Math.floor(key / 0x1_0000_0000)))));
+  for (let dbId = 0; dbId < routing.numDbs; dbId++) {
+    const asking: { qi: number; rank: number }[] = [];
+    orders.forEach((order, qi) => {
+      const rank = order.indexOf(dbId);
+      if (rank >= 0 && rank <= lastRank[qi]) asking.push({ qi, rank });
+    });
+    if (asking.length === 0) continue;
+    const index = o.openShard(dbId);
+    if (index === undefined) continue;
+    const matrix = new Float32Array(asking.length * dim);
+    asking.forEach(({ qi }, i) => matrix.set(truth.queries.subarray(qi * dim, (qi + 1) * dim), i * dim));
+    efs.forEach((ef, j) => {
+      const wanted = Math.min(Math.max(k + 1, ef), Number(index.size()));
+      const found = index.search(matrix, wanted, 0);
+      const r = found instanceof Matches ? { keys: found.keys, distances: found.distances, counts: [BigInt(found.keys.length)] } : found;
+      const stride = found instanceof Matches ? 0 : wanted;
+      asking.forEach(({ qi, rank }, i) => {
+        const n = Number(r.counts[i]);
+        const keys: number[] = [];
+        const dist: number[] = [];
+        for (let h = 0; h < n && keys.length < k; h++) {
+          const key = recordKey(dbId, Number(r.keys[i * stride + h]));
+          if (key === truth.self[qi]) continue;
+          keys.push(key);
+          dist.push(r.distances[i * stride + h]);
+        }
+        hits[qi][rank][j] = { dist: Float32Array.from(dist), keys };
+      });
+    });
+  }
+  const sums = Array.from({ length: probes }, () => new Float64Array(efs.length));
+  const routed = new Float64Array(probes);
+  let counted = 0;
+  for (let qi = 0; qi < nq; qi++) {
+    const exact = new Set(truth.neighbours[qi]);
+    if (exact.size === 0) continue;
+    counted++;
+    const shards = orders[qi];
+    for (let p = 0; p < probes; p++) {
+      const inShards = truth.neighbours[qi].filter((key) => shards.slice(0, p + 1).includes(Math.floor(key / 0x1_0000_0000))).length;
+      routed[p] += inShards / exact.size;
+    }
+    for (let j = 0; j < efs.length; j++) {
+      const merged: { d: number; key: number }[] = [];
+      for (let p = 0; p < probes; p++) {
+        const h = p < shards.length ? hits[qi][p][j] : undefined;
+        if (h) h.keys.forEach((key, i) => merged.push({ d: h.dist[i], key }));
+        merged.sort((a, b) => a.d - b.d);
+        if (merged.length > k) merged.length = k;
+        sums[p][j] += merged.filter((m) => exact.has(m.key)).length / exact.size;
+      }
+    }
+  }
+  const round = (x: number): number => Math.round((x / counted) * 1e4) / 1e4;
+  return {
+    k,
+    sample_queries: counted,
+    ground_truth_vectors: truth.vectors,
+    ef: efs,
+    recall: sums.map((row) => Array.from(row, round)),
+    routing_recall_at_probes: Array.from(routed, round),
+  };
+}
+
+/** The table for messages: one line per num_probes, `p=2: ef16 0.9012, ef32 0.9433, ...`. */
+export function formatSearchRecall(t: SearchRecall): string {
+  return t.recall.map((row, i) => `p=${i + 1}: ${row.map((r, j) => `ef${t.ef[j]} ${r.toFixed(4)}`).join(', ')}`).join('\n');
+}
