@@ -17,7 +17,8 @@
  * Prints the table, writes bench/results/scale-<date>-<n>.json and an SVG of recall vs num_probes.
  *
  * Usage: tsx bench/scale-bench.ts [--n 1000000] [--queries 1000] [--num-dbs 16] [--nodes 2]
- *   [--probes 1,2,4,8] [--targets 0.95,0.99] [--ceiling-ef 512] [--build-arg=--balanced ...]
+ *   [--probes 1,2,4,8] [--targets 0.95,0.99] [--ceiling-ef 512 (0 = none)] [--ceiling-probes 2,4]
+ *   [--build-arg=--balanced ...] (one build flag per --build-arg, written with `=`)
  *   [--keep] [--cache bench/.cache/scale] [--label text] [--concurrency 4]
  */
 import { spawn } from 'node:child_process';
@@ -48,6 +49,7 @@ const { values: args } = parseArgs({
     probes: { type: 'string', default: '1,2,4,8' },
     targets: { type: 'string', default: '0.95,0.99' },
     'ceiling-ef': { type: 'string', default: '512' },
+    'ceiling-probes': { type: 'string' },
     'baseline-n': { type: 'string', default: '1600' },
     'build-arg': { type: 'string', multiple: true, default: [] },
     keep: { type: 'boolean', default: false },
@@ -71,6 +73,8 @@ const CEILING_EF = intFlag('ceiling-ef', 0);
 const BASELINE_N = Math.min(intFlag('baseline-n', NUM_DBS), N);
 const CONCURRENCY = intFlag('concurrency', 1);
 const PROBES = args.probes.split(',').map(Number).filter((p) => Number.isInteger(p) && p >= 1 && p <= NUM_DBS);
+/** num_probes measured at --ceiling-ef (default: all of --probes). */
+const CEILING_PROBES = args['ceiling-probes'] === undefined ? PROBES : args['ceiling-probes'].split(',').map(Number).filter((p) => PROBES.includes(p));
 const TARGETS = args.targets.split(',').map(Number);
 if (TARGETS.some((t) => !(t > 0 && t <= 1))) throw new Error(`--targets: each value must be in (0, 1], got ${args.targets}`);
 const BUILD_ARGS = args['build-arg'];
@@ -260,17 +264,21 @@ async function main(): Promise<void> {
   const spec: ClusteredSpec = { ...DEFAULT_CLUSTERED_SPEC, n: N, queries: QUERIES };
   log(`scale bench: n ${N.toLocaleString('en')}, ${QUERIES} queries, ${NUM_DBS} shards, ${NODES} nodes, build args [${BUILD_ARGS.join(' ')}], node ${process.version}, ${cpus().length} cores`);
   const data = await timed('data', () => ensureClusteredData(args.cache, spec, log));
+  if (data.reused) steps.at(-1)!.step += ' (cached)';
   log(`data: ${relative(ROOT, data.basePath)} (${data.reused ? 'cached' : `generated in ${data.seconds.toFixed(1)} s`})`);
   const queries = readQueries(data.queriesPath, QUERIES, spec.dim);
   const gt = await timed('ground truth', () => cachedExactNeighbours(join(args.cache, data.key, `gt-k${K}.bin`), data.basePath, N, spec.dim, queries, K, log));
+  if (gt.reused) steps.at(-1)!.step += ' (cached)';
   log(`ground truth: ${gt.reused ? 'cached' : `${gt.seconds.toFixed(1)} s`}`);
 
   const buildKey = createHash('sha256').update(JSON.stringify([NUM_DBS, BUILD_ARGS])).digest('hex').slice(0, 10);
   const workDir = join(args.cache, data.key, `build-${buildKey}`);
   const baseDir = join(args.cache, data.key, `baseline-${buildKey}`);
   const built = await timed('build', () => ensureBuilt(workDir, data.basePath, BUILD_ARGS), (b) => (b.reused ? undefined : b.rec.cpuSeconds));
+  if (built.reused) steps.at(-1)!.step += ' (reused with --keep: figures of the original build in the table and in build)';
   log(`build: ${built.reused ? 'reused (--keep)' : 'built'}; ${built.rec.wallSeconds.toFixed(1)} s wall, ${built.rec.cpuSeconds.toFixed(1)} s CPU, peak RSS ${built.rec.peakRssMb.toFixed(0)} MB`);
   const baselineBuild = await timed('baseline build', () => ensureBuilt(baseDir, data.basePath, [...BUILD_ARGS, '--limit', String(BASELINE_N)]));
+  if (baselineBuild.reused) steps.at(-1)!.step += ' (reused with --keep)';
   const manifest = await readManifest(join(workDir, 'store'));
   const curves = manifestCurves(manifest);
   const counts = manifest.shards.map((s) => s.vector_count);
@@ -323,7 +331,7 @@ async function main(): Promise<void> {
         log(`served target_recall ${t}: recall@10 ${fmt(targetPoints.at(-1)!.recall, 4)} (${fmt(targetPoints.at(-1)!.meanShardsQueried, 2)} shards)${targetPoints.at(-1)!.errors ? ` ERRORS ${targetPoints.at(-1)!.firstError}` : ''}`);
       }
       if (CEILING_EF > 0) {
-        for (const p of PROBES) {
+        for (const p of CEILING_PROBES) {
           ceilingPoints.push(await measureServed(client, pids, queries, gt.nb, { num_probes: p, ef: CEILING_EF }));
           log(`served num_probes ${p} ef ${CEILING_EF}: recall@10 ${fmt(ceilingPoints.at(-1)!.recall, 4)}`);
         }
@@ -360,7 +368,7 @@ async function main(): Promise<void> {
     disk,
     memory: { baselineVectors: BASELINE_N, baselineAnonBytes: baselineAnon, baselineByNode: baseline, nodes: memory },
     ready: { perNodeSeconds: served.readySeconds, allServingSeconds: served.allReadySeconds },
-    recall: { probes: probePoints, ceilingEf: CEILING_EF, ceiling: ceilingPoints, targets: targetPoints, manifestCurves: curves },
+    recall: { probes: probePoints, ceilingEf: CEILING_EF, ceiling: ceilingPoints, targets: targetPoints, manifestCurves: curves, manifestRecallFields: Object.fromEntries(Object.entries(manifest).filter(([f]) => f.includes('recall'))) },
     snapshotInfo,
     steps,
     bench: { peakRssMb: benchUsage.maxRSS / 1024, cpuSeconds: (benchUsage.userCPUTime + benchUsage.systemCPUTime) / 1e6 },
@@ -374,9 +382,9 @@ async function main(): Promise<void> {
     [`node anonymous memory (RssAnon; baseline ${mb(baselineAnon)} at ${BASELINE_N} vectors)`, memory.map((m) => `${m.node} ${mb(m.rssAnonBytes)} (${fmtInt(m.vectors)} vectors)`).join(', ')],
     [`node anon per vector held (beyond baseline)`, perVec.length ? `${perVec.map((v) => `${v.toFixed(0)} B`).join(', ')}` : '-'],
     [`disk per vector (index + other)`, `${fmtInt(disk.total)} B (${fmtInt(disk.index)} + ${fmtInt(disk.other)}: ${Object.entries(disk.byFile).map(([f, b]) => `${f} ${fmtInt(b)}`).join(', ')})`],
-    ...probePoints.map((p, i): [string, string] => [
+    ...probePoints.map((p): [string, string] => [
       `recall@10 at num_probes ${p.params.num_probes} (build-time curve${CEILING_EF ? `; served ef ${CEILING_EF}` : ''})`,
-      `${fmt(p.recall)} (${fmt(routingCurve?.recallAtProbes[(p.params.num_probes ?? 1) - 1])}${CEILING_EF ? `; ${fmt(ceilingPoints[i]?.recall)}` : ''})`,
+      `${fmt(p.recall)} (${fmt(routingCurve?.recallAtProbes[(p.params.num_probes ?? 1) - 1])}${CEILING_EF ? `; ${fmt(ceilingPoints.find((c) => c.params.num_probes === p.params.num_probes)?.recall)}` : ''})`,
     ]),
     ...targetPoints.map((p): [string, string] => [`target_recall ${p.params.target_recall} delivered (mean shards)`, `${fmt(p.recall)} (${fmt(p.meanShardsQueried, 2)})${p.errors ? ` ${p.errors} errors: ${p.firstError}` : ''}`]),
     [`build CPU per vector (wall)`, `${fmtInt(result.build.cpuMicrosPerVector)} µs (${fmt(built.rec.wallSeconds, 1)} s wall, ${fmt(built.rec.cpuSeconds, 1)} s CPU, peak RSS ${fmt(built.rec.peakRssMb, 0)} MB)`],
