@@ -101,3 +101,56 @@ export function recallQpsSvg(title: string, series: PlotSeries[], width = 900, h
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }
+
+/** One curve of {@link lineSvg}: [x, y] points drawn in x order. */
+export interface LineSeries {
+  name: string;
+  points: [number, number][];
+  dashed?: boolean;
+}
+
+/**
+ * A plain line plot in SVG (linear axes), e.g. recall@10 against num_probes: x from the smallest
+ * to the largest x of any point, y over [yMin, yMax]; one polyline with markers per series,
+ * legend on the right.
+ * @param axes axis labels and the y range (values outside are clamped to it).
+ */
+export function lineSvg(title: string, series: LineSeries[], axes: { x: string; y: string; yMin: number; yMax: number; xTicks?: number[]; yTicks?: number[] }, width = 900, height = 480): string {
+  const left = 60;
+  const top = 30;
+  const plotW = width - left - 280;
+  const plotH = height - top - 50;
+  const xs = series.flatMap((s) => s.points.map(([px]) => px)).filter(Number.isFinite);
+  const xMin = Math.min(...xs, axes.xTicks?.[0] ?? Infinity);
+  const xMax = Math.max(...xs, axes.xTicks?.at(-1) ?? -Infinity);
+  const x = (v: number): number => left + ((v - xMin) / (xMax - xMin || 1)) * plotW;
+  const y = (v: number): number => top + plotH - ((Math.min(Math.max(v, axes.yMin), axes.yMax) - axes.yMin) / (axes.yMax - axes.yMin || 1)) * plotH;
+  const out: string[] = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`);
+  out.push(`<rect width="${width}" height="${height}" fill="white"/>`);
+  out.push(`<text x="${left}" y="18" font-size="13" font-weight="bold">${esc(title)}</text>`);
+  out.push(`<rect x="${left}" y="${top}" width="${plotW}" height="${plotH}" fill="none" stroke="#333"/>`);
+  const yTicks = axes.yTicks ?? Array.from({ length: 6 }, (_, i) => axes.yMin + ((axes.yMax - axes.yMin) * i) / 5);
+  for (const t of yTicks) {
+    const yy = y(t).toFixed(1);
+    out.push(`<line x1="${left}" x2="${left + plotW}" y1="${yy}" y2="${yy}" stroke="#ddd"/><text x="${left - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle">${+t.toFixed(3)}</text>`);
+  }
+  for (const t of axes.xTicks ?? [...new Set(xs)].sort((a, b) => a - b)) {
+    const xx = x(t).toFixed(1);
+    out.push(`<line x1="${xx}" x2="${xx}" y1="${top}" y2="${top + plotH}" stroke="#eee"/><text x="${xx}" y="${top + plotH + 15}" text-anchor="middle">${t}</text>`);
+  }
+  out.push(`<text x="${left + plotW / 2}" y="${height - 12}" text-anchor="middle">${esc(axes.x)}</text>`);
+  out.push(`<text transform="translate(14 ${top + plotH / 2}) rotate(-90)" text-anchor="middle">${esc(axes.y)}</text>`);
+  series.forEach((s, i) => {
+    const color = COLORS[i % COLORS.length];
+    const dash = s.dashed ? ' stroke-dasharray="5 3"' : '';
+    const coords = s.points.filter(([px, py]) => Number.isFinite(px) && Number.isFinite(py)).sort((a, b) => a[0] - b[0]).map(([px, py]): [number, number] => [x(px), y(py)]);
+    if (coords.length > 1) out.push(`<polyline fill="none" stroke="${color}" stroke-width="1.5"${dash} points="${coords.map(([cx, cy]) => `${cx.toFixed(1)},${cy.toFixed(1)}`).join(' ')}"/>`);
+    for (const [cx, cy] of coords) out.push(`<circle cx="${cx.toFixed(1)}" cy="${cy.toFixed(1)}" r="2.5" fill="${color}"/>`);
+    const ly = top + 6 + i * 16;
+    const lx = left + plotW + 12;
+    out.push(`<line x1="${lx}" x2="${lx + 20}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${dash}/><text x="${lx + 24}" y="${ly}" dominant-baseline="middle">${esc(s.name)}</text>`);
+  });
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}
