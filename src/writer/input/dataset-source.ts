@@ -49,12 +49,14 @@ export async function openParquetDataset(
     total += Number(f.metadata.num_rows);
   }
   const partOptions = { ...options, start: undefined, limit: undefined };
+  // Opening a part reads its footer only (list vectors: the dimension comes with the first row
+  // read), so a worker of a distributed build reads no data outside its slice.
   const opened: OpenPart[] = await Promise.all(
     input.parts.map((part, i) =>
       limit(async () => ({
         part,
         offset: offsets[i],
-        source: await openParquetSource({ ...partOptions, path: part.name, file: footers[i].file, metadata: footers[i].metadata, rowIdOffset: offsets[i] }),
+        source: await openParquetSource({ ...partOptions, path: part.name, file: footers[i].file, metadata: footers[i].metadata, rowIdOffset: offsets[i], lazyDim: true }),
       })),
     ),
   );

@@ -49,6 +49,13 @@ export interface ParquetSourceOptions extends SliceOptions, ColumnSelection {
    */
   rowIdOffset?: number;
   /**
+   * List vectors: do not read the first row when the source is opened (`dim` stays undefined);
+   * the dimension is taken from the first row a pass reads (checked against `limits` then), and
+   * a row of another length is an InputRecordError naming it. Used for the parts of a dataset, so
+   * that opening a part reads its footer only.
+   */
+  lazyDim?: boolean;
+  /**
    * The vector column (default `vector`): a list of numbers (`list<float>`, `list<double>`,
    * `fixed_size_list<...>`, integer lists), or binary / fixed-size binary holding dim
    * little-endian float32 values.
@@ -99,7 +106,9 @@ export async function openParquetFile(path: string, given?: AsyncBuffer): Promis
     throw new ConfigValidationError(`${path}: cannot open Parquet file: ${errorMessage(err)}`, { cause: err });
   }
   try {
-    return { file, metadata: await parquetMetadataAsync(file) };
+    // Remote bytes: fetch 64 KiB for the footer first (hyparquet's default, 512 KiB, is a lot of
+    // ranged GETs' worth when every worker opens every part of a dataset).
+    return { file, metadata: await parquetMetadataAsync(file, given === undefined ? undefined : { initialFetchSize: 64 * 1024 }) };
   } catch (err) {
     throw new ConfigValidationError(`${path}: not a valid Parquet file: ${errorMessage(err)}`, { cause: err });
   }
@@ -219,7 +228,7 @@ export async function openParquetSource(options: ParquetSourceOptions): Promise<
   const slice = resolveSlice(options, Number(metadata.num_rows), path);
 
   let dim = shape.kind === 'binary' ? shape.fixedDim : undefined;
-  if (dim === undefined && slice.start < slice.end) {
+  if (dim === undefined && slice.start < slice.end && options.lazyDim !== true) {
     const range = { rowStart: slice.start, rowEnd: slice.start + 1 };
     const [first] = await readRows(source, path, [vectorColumn], range, false);
     dim = vectorLength(first[vectorColumn], vectorColumn, `${path} row ${slice.start}`);
@@ -243,15 +252,18 @@ export async function openParquetSource(options: ParquetSourceOptions): Promise<
     ...valueColumns,
   ];
   const otherColumns = [...new Set(named)].filter((c) => c !== vectorColumn);
-  const batchRows = options.batchRows ?? Math.max(1, Math.floor(BATCH_BYTES / (4 * (dim ?? 1))));
+  // A lazily known dimension is assumed to be 768 for batch sizes.
+  const batchRows = options.batchRows ?? Math.max(1, Math.floor(BATCH_BYTES / (4 * (dim ?? (options.lazyDim ? 768 : 1)))));
   if (!Number.isSafeInteger(batchRows) || batchRows < 1) {
     throw new ConfigValidationError(`${path}: batchRows must be a positive integer, got ${batchRows}`);
   }
   const readColumns = [vectorColumn, ...otherColumns];
   const sliceEnd = Math.min(slice.end, Number(metadata.num_rows));
 
+  const limits = resolveInputLimits(options.limits);
   async function* recordsIn(from: number, to: number): AsyncGenerator<VectorRecord> {
-    if (dim === undefined) return;
+    if (dim === undefined && options.lazyDim !== true) return;
+    let rowDim = dim;
     const start = slice.start + Math.max(0, from);
     const end = Math.min(sliceEnd, slice.start + to);
     if (start >= end) return;
@@ -264,7 +276,12 @@ export async function openParquetSource(options: ParquetSourceOptions): Promise<
         const vectorValue = vectorRows[i][vectorColumn];
         const other = otherRows?.[i] ?? {};
         const id = idColumn === undefined ? String(row + rowIdOffset) : toId(other[idColumn], idColumn, location);
-        const record: VectorRecord = { id, vector: toVector(vectorValue, dim, vectorColumn, location), location };
+        if (rowDim === undefined) {
+          rowDim = vectorLength(vectorValue, vectorColumn, location);
+          if (rowDim === 0) throw new InputRecordError(location, `vector column ${JSON.stringify(vectorColumn)} has 0 dimensions`);
+          checkDimension(rowDim, limits, location, `vector column ${JSON.stringify(vectorColumn)} (list length)`);
+        }
+        const record: VectorRecord = { id, vector: toVector(vectorValue, rowDim, vectorColumn, location), location };
         const lookup: ColumnLookup = (name) =>
           Object.hasOwn(other, name) ? { value: other[name] } : name === vectorColumn ? { value: vectorValue } : undefined;
         applyColumnSelection(record, lookup, selection);
