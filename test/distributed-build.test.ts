@@ -42,8 +42,7 @@ describe('distributed build on a file:// store', () => {
     const log = quietLogger();
     const single = await buildSnapshot({ store, source: await source(), sharding, metric: 'l2', seed: 5, progress: false, log });
     const plan = await planDistributedBuild({ store, source: await source(), sharding, metric: 'l2', seed: 5, progress: false, log });
-    const w0 = await runBuildWorker({ store, runId: plan.run_id, source: await source(), worker: { index: 0, count: 2 }, progress: false, log });
-    const w1 = await runBuildWorker({ store, runId: plan.run_id, source: await source(), worker: { index: 1, count: 2 }, progress: false, log });
+    const [w0, w1] = await Promise.all([0, 1].map(async (index) => runBuildWorker({ store, runId: plan.run_id, source: await source(), worker: { index, count: 2 }, progress: false, pollMs: 50, log })));
     assert.deepEqual(w0, [0, 2, 4]);
     assert.deepEqual(w1, [1, 3]);
     const published = await publishRun({ store, runId: plan.run_id, log });
@@ -62,7 +61,12 @@ describe('distributed build on a file:// store', () => {
     const log = quietLogger();
     const before = (await store.get(CURRENT_KEY)).toString();
     const plan = await planDistributedBuild({ store, source: await source(), sharding, metric: 'l2', progress: false, log });
-    await runBuildWorker({ store, runId: plan.run_id, source: await source(), worker: { index: 0, count: 2 }, progress: false, log });
+    await Promise.all([0, 1].map(async (index) => runBuildWorker({ store, runId: plan.run_id, source: await source(), worker: { index, count: 2 }, progress: false, pollMs: 50, log })));
+    // Worker 1's shards are lost (as if it had failed before writing them).
+    for (const dbId of [1, 3]) {
+      await store.delete(receiptKey(plan.run_id, dbId));
+      for (const o of await store.list(shardPrefix(plan.run_id, dbId))) await store.delete(o.key);
+    }
     await assert.rejects(publishRun({ store, runId: plan.run_id, log }), (err: unknown) => {
       assert.ok(err instanceof ShardCoverageError);
       assert.deepEqual(err.missingShards, [1, 3]);
@@ -71,7 +75,8 @@ describe('distributed build on a file:// store', () => {
     });
     assert.equal((await store.get(CURRENT_KEY)).toString(), before);
 
-    await runBuildWorker({ store, runId: plan.run_id, source: await source(), worker: { index: 1, count: 2 }, progress: false, log });
+    // Worker 1 reruns alone: its partitions are rewritten, worker 0's are still in the store.
+    await runBuildWorker({ store, runId: plan.run_id, source: await source(), worker: { index: 1, count: 2 }, progress: false, pollMs: 50, log });
     // Damage one file of shard 2: publish names the shard and the file.
     const entry = JSON.parse((await store.get(receiptKey(plan.run_id, 2))).toString()) as { shard: { files: { path: string }[] } };
     const victim = shardPrefix(plan.run_id, 2) + entry.shard.files[0].path;
@@ -94,7 +99,7 @@ describe('distributed build on a file:// store', () => {
     const other = await openIdxSource({ imagesPath: FASHION_IMAGES, labelsPath: FASHION_LABELS, limit: LIMIT - 1 });
     await assert.rejects(
       runBuildWorker({ store, runId: plan.run_id, source: other, worker: { index: 0, count: 1 }, progress: false, log }),
-      /the input changed since run .* was planned: read 1199 records/,
+      /the input changed since run .* was planned: it has 1199 records, the plan has 1200/,
     );
   });
 
@@ -124,10 +129,8 @@ describe('distributed build through the CLI on an S3 server', () => {
     const input = ['--input', FASHION_IMAGES, '--labels', FASHION_LABELS, '--limit', '800', '--no-progress'];
     const planned = await run(process.execPath, [CLI, 'build', '--store', url, ...input, '--plan', '--strategy', 'lsh', '--num-dbs', '4', '--backend', 'sqlite-vec', '--run-id', 'dist-1'], { env });
     assert.match(planned.stdout, /planned run dist-1: 800 vectors, 4 shards/);
-    for (const w of ['0/2', '1/2']) {
-      const out = await run(process.execPath, [CLI, 'build', '--store', url, ...input, '--worker', w, '--run-id', 'dist-1'], { env });
-      assert.match(out.stdout, new RegExp(`worker ${w} of run dist-1 built shards`));
-    }
+    const outs = await Promise.all(['0/2', '1/2'].map((w) => run(process.execPath, [CLI, 'build', '--store', url, ...input, '--worker', w, '--run-id', 'dist-1'], { env })));
+    for (const [i, out] of outs.entries()) assert.match(out.stdout, new RegExp(`worker ${i}/2 of run dist-1 built shards`));
     const published = await run(process.execPath, [CLI, 'publish', '--store', url, '--run-id', 'dist-1'], { env });
     assert.match(published.stdout, /published run dist-1: 800 vectors, 4 shards \(lsh, sqlite-vec\)/);
     const store = openObjectStore(url, s3.connection);

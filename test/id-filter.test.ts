@@ -259,7 +259,7 @@ describe('the writer writes id-filter.bin and loadIdFilters routes ids', () => {
     await writeFile(path, tiny.map((r, i) => JSON.stringify({ ...r, shard_id: i % 3 })).join('\n')); // shard 3 stays empty
     const common = { store, sharding: { strategy: 'explicit', numDbs: 4 } as const, backend: { backend: 'sqlite-vec' } as const, metric: 'l2' as const, progress: false, log };
     const plan = await planDistributedBuild({ ...common, source: await openJsonlSource({ path }) });
-    for (const index of [0, 1]) await runBuildWorker({ store, runId: plan.run_id, source: await openJsonlSource({ path }), worker: { index, count: 2 }, progress: false, log });
+    await Promise.all([0, 1].map(async (index) => runBuildWorker({ store, runId: plan.run_id, source: await openJsonlSource({ path }), worker: { index, count: 2 }, progress: false, pollMs: 50, log })));
     const { manifest } = await publishRun({ store, runId: plan.run_id, log });
     assert.deepEqual(manifest.shards.map((s) => s.vector_count), [14, 13, 13, 0]);
     assert.deepEqual(manifest.shards[3].files, []);

@@ -477,9 +477,8 @@ describe('KV + vector snapshots on an S3 server (s3rver)', () => {
         log: quietLogger(),
       });
       assert.deepEqual(plan.kv, { backend: 'sqlite', key_type: 'string' });
-      for (const index of [0, 1]) {
-        await runBuildWorker({ store, runId: plan.run_id, source: await openJsonlSource({ path: input }), worker: { index, count: 2 }, progress: false, log: quietLogger() });
-      }
+      // The workers exchange partitions, so they run at once.
+      await Promise.all([0, 1].map(async (index) => runBuildWorker({ store, runId: plan.run_id, source: await openJsonlSource({ path: input }), worker: { index, count: 2 }, progress: false, pollMs: 50, log: quietLogger() })));
       const result = await publishRun({ store, runId: plan.run_id, log: quietLogger() });
       assert.equal(parseCurrentPointer(await store.get(CURRENT_KEY)).run_id, 'kv-dist-1');
       assert.deepEqual(result.manifest.kv, { backend: 'sqlite', key_type: 'string' });

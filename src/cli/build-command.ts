@@ -22,7 +22,7 @@ import type { VectorFormat } from '../writer/input/open-vector-source.ts';
 import type { VectorSource } from '../writer/input/vector-record.ts';
 import { factorArg, intArg, listArg, recallArg } from './arg-parsers.ts';
 import { ShardfleetCommand } from './env-options.ts';
-import { addStoreOptions, assertStoreExists, openExistingStoreFromFlags, openStoreFromFlags, type StoreFlags } from './store-options.ts';
+import { addStoreOptions, assertStoreExists, openExistingStoreFromFlags, openStoreFromFlags, s3ConnectionFromFlags, type StoreFlags } from './store-options.ts';
 
 const FORMATS = ['auto', 'idx', 'npy', 'jsonl', 'fvecs', 'bvecs', 'ivecs', 'parquet'] as const;
 
@@ -79,6 +79,7 @@ interface BuildFlags extends StoreFlags {
   runId?: string;
   plan?: boolean;
   worker?: string;
+  workerWait: number;
   progress: boolean;
 }
 
@@ -180,11 +181,21 @@ function backendFromFlags(f: BuildFlags): BackendOptions {
   };
 }
 
-async function openSource(f: BuildFlags): Promise<VectorSource> {
-  const { openVectorSource } = await import('../writer/input/open-vector-source.ts');
-  return openVectorSource({
+/**
+ * Opens `--input` (a file, folder, glob, file:// or s3:// URL). S3 stores opened for it use the
+ * `--store` S3 flags and are added to `opened` for the caller to close.
+ */
+async function openSource(f: BuildFlags, opened: ObjectStore[]): Promise<VectorSource> {
+  const { openInputSource } = await import('../writer/input/open-vector-source.ts');
+  const { openObjectStore } = await import('../common/storage/open-object-store.ts');
+  return openInputSource({
+    openStore: (url) => {
+      const store = openObjectStore(url, s3ConnectionFromFlags(f));
+      opened.push(store);
+      return store;
+    },
     format: f.format as VectorFormat | 'auto',
-    path: f.input,
+    input: f.input,
     labelsPath: f.labels,
     idsPath: f.ids,
     start: f.start,
@@ -232,8 +243,17 @@ export function filterColumnsArg(value: string): FilterColumn[] {
 }
 
 async function runBuild(f: BuildFlags, store: ObjectStore, log: Logger): Promise<void> {
+  const inputStores: ObjectStore[] = [];
+  try {
+    await runBuildWith(f, store, log, inputStores);
+  } finally {
+    await Promise.all(inputStores.map((s) => s.close()));
+  }
+}
+
+async function runBuildWith(f: BuildFlags, store: ObjectStore, log: Logger, inputStores: ObjectStore[]): Promise<void> {
   if (f.plan && f.worker) throw new InvalidArgumentError('--plan and --worker are separate steps; pass one of them');
-  const source = await openSource(f);
+  const source = await openSource(f, inputStores);
   const { MetricSchema } = await import('../common/distance.ts');
   const metric: Metric = MetricSchema.parse(f.metric);
   const { planDistributedBuild, runBuildWorker } = await import('../writer/distributed-build.ts');
@@ -242,7 +262,7 @@ async function runBuild(f: BuildFlags, store: ObjectStore, log: Logger): Promise
     const { parseWorkerSlice } = await import('../writer/shard-build.ts');
     const worker = parseWorkerSlice(f.worker);
     await assertStoreExists(store, f.store); // a worker reads the planned run
-    const ids = await runBuildWorker({ store, runId: f.runId, source, worker, concurrency: f.concurrency, progress: f.progress, log });
+    const ids = await runBuildWorker({ store, runId: f.runId, source, worker, concurrency: f.concurrency, progress: f.progress, waitSeconds: f.workerWait, log });
     process.stdout.write(`worker ${worker.index}/${worker.count} of run ${f.runId} built shards ${ids.join(', ') || '(none)'}\n`);
     return;
   }
@@ -280,7 +300,10 @@ export function buildCommand(): Command {
     'build a sharded snapshot from vectors and publish it (manifest, then _CURRENT); or one step of a distributed build (--plan, --worker i/N)',
   );
   addStoreOptions(cmd)
-    .requiredOption('--input <path>', 'input: IDX images (.gz), .npy [n, dim], .jsonl, .fvecs/.bvecs/.ivecs or .parquet')
+    .requiredOption(
+      '--input <path>',
+      'input: IDX images (.gz), .npy [n, dim], .jsonl, .fvecs/.bvecs/.ivecs or .parquet; or a folder, a glob (quoted: "data/part-*.parquet") or s3://bucket/prefix/ of Parquet (or JSONL) part files (_SUCCESS, _*, .* and *.crc skipped); file:// and s3:// URLs (S3 with the --s3-* flags)',
+    )
     .addOption(new Option('--format <format>', 'input format').choices(FORMATS).default('auto'))
     .option('--labels <path>', 'IDX labels file (columns label / label_name)')
     .option('--ids <path>', '.npy/.fvecs input: ids file (.npy of integers, or one id per line)')
@@ -337,7 +360,8 @@ export function buildCommand(): Command {
     .option('--concurrency <n>', 'shards built concurrently', intArg, 2)
     .option('--run-id <id>', 'run id (default: time + random); required with --worker')
     .option('--plan', 'distributed build step 1: validate input, train routing, store the plan; no shards')
-    .option('--worker <i/N>', 'distributed build step 2: build shards i, i+N, ... of the planned run')
+    .option('--worker <i/N>', 'distributed build step 2 (all N workers at once): read slice i of N of the input, exchange per-shard partitions through the store, build shards i, i+N, ... of the planned run')
+    .option('--worker-wait <seconds>', 'with --worker: longest wait for the other workers\' partitions', intArg, 3600)
     .option('--no-progress', 'no progress bars')
     .action(async (flags: BuildFlags) => {
       const { createLogger } = await import('../common/logger.ts');

@@ -61,9 +61,14 @@ export async function assertStoreExists(store: ObjectStore, given: string): Prom
  */
 export async function openStoreFromFlags(flags: StoreFlags): Promise<ObjectStore> {
   const { openObjectStore } = await import('../common/storage/open-object-store.ts');
+  return openObjectStore(flags.store, s3ConnectionFromFlags(flags));
+}
+
+/** The S3 connection the `--s3-*` flags give (also used for `build --input s3://...`). */
+export function s3ConnectionFromFlags(flags: StoreFlags): S3ConnectionOptions {
   const s3: S3ConnectionOptions = {};
   if (flags.s3Endpoint) s3.endpoint = flags.s3Endpoint;
   if (flags.s3Region) s3.region = flags.s3Region;
   if (flags.s3ForcePathStyle) s3.forcePathStyle = true;
-  return openObjectStore(flags.store, s3);
+  return s3;
 }

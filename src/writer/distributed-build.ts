@@ -3,13 +3,16 @@
  *
  * 1. `build --plan`: one process reads the input once, trains the routing and stores the routing
  *    metadata plus `runs/<run_id>/_plan.json`.
- * 2. `build --worker i/N` (N processes, e.g. JOB_COMPLETION_INDEX): each reads the plan and the
- *    input, assigns every record with the stored routing, and builds and uploads only the shards
- *    i, i+N, ...; for each it writes a receipt `runs/<run_id>/receipts/db=00007.json` (the shard's
- *    manifest entry and payload columns) after the shard's files are uploaded.
+ * 2. `build --worker i/N` (N processes running at once, e.g. an Indexed Job with parallelism N):
+ *    each reads the plan and only its slice of the input (whole Parquet parts / row groups),
+ *    assigns its records with the stored routing and exchanges per-shard partitions with the
+ *    other workers through the store (partition-exchange.ts), so N workers read the input once
+ *    in total; then it builds and uploads the shards i, i+N, ... from their partitions; for each
+ *    it writes a receipt `runs/<run_id>/receipts/db=00007.json` (the shard's manifest entry and
+ *    payload columns) after the shard's files are uploaded.
  * 3. `publish`: checks that every shard has a receipt and that every file it lists exists with
  *    the recorded size and sha256 (a ShardCoverageError naming the shards otherwise), then writes
- *    the manifest and moves `_CURRENT`.
+ *    the manifest and moves `_CURRENT`, and deletes the partitions.
  *
  * A failed or restarted worker can simply run again: it rebuilds its shards and overwrites their
  * files and receipts; nothing is visible to readers until `publish` succeeds.
@@ -20,7 +23,7 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { ObjectNotFoundError, PreconditionFailedError, ShardCoverageError, errorMessage } from '../common/errors.ts';
+import { ConfigValidationError, ObjectNotFoundError, PreconditionFailedError, ShardCoverageError, errorMessage } from '../common/errors.ts';
 import { digestFile } from '../common/file-digest.ts';
 import { parseJsonWith } from '../common/json-schema-parse.ts';
 import { ShardEntrySchema, manifestKey as makeManifestKey, shardDirName, type ShardEntry } from '../common/manifest.ts';
@@ -34,7 +37,8 @@ import type { VectorSource } from './input/vector-record.ts';
 import { publishManifest } from './publish.ts';
 import { assertRunIdUnused, WriteTracker } from './run-writes.ts';
 import { assertNotShardyfusionPrefix } from './foreign-prefix.ts';
-import { buildShards, type WorkerSlice } from './shard-build.ts';
+import { writeShards, type WorkerSlice } from './shard-build.ts';
+import { deletePartitions, gatherShardRows, partitionsPrefix, waitForMarkers, writePartitions } from './partition-exchange.ts';
 
 /** A shard's build receipt. */
 export const ShardReceiptSchema = z.object({
@@ -102,21 +106,31 @@ async function planAndStore(o: DistributedPlanOptions, store: ObjectStore, runId
 export interface BuildWorkerOptions {
   store: ObjectStore;
   runId: string;
-  /** The same input the plan was made from. */
+  /** The same input the plan was made from (the worker reads only its slice of it). */
   source: VectorSource;
   worker: WorkerSlice;
   concurrency?: number;
   workDir?: string;
   progress?: boolean;
+  /** Longest wait for the other workers' partitions, seconds (`--worker-wait`; default 3600). */
+  waitSeconds?: number;
+  /** First poll interval of that wait, ms (default 500). */
+  pollMs?: number;
   log: Logger;
 }
 
+/** Default `--worker-wait`: one hour. */
+export const DEFAULT_WORKER_WAIT_SECONDS = 3600;
+
 /**
- * Phase 2: builds and uploads this worker's shards and writes their receipts.
+ * Phase 2: this worker's part of the shuffle (partition-exchange.ts: reads its slice of the input,
+ * uploads per-shard partitions and its done-marker, waits for every worker's marker), then builds
+ * and uploads its shards from the partitions and writes their receipts.
  * @returns the db ids built.
  * @throws SnapshotNotFoundError when the run has no plan; ConfigValidationError when the input
- *   differs from the plan's, or the store holds a shardyfusion snapshot (foreign-prefix.ts); as
- *   buildShards otherwise.
+ *   differs from the plan's, the workers read different inputs, or the store holds a shardyfusion
+ *   snapshot (foreign-prefix.ts); DeadlineExceededError naming the workers whose partitions did
+ *   not arrive within `waitSeconds`; as writeShards otherwise.
  */
 export async function runBuildWorker(o: BuildWorkerOptions): Promise<number[]> {
   const started = performance.now();
@@ -124,28 +138,39 @@ export async function runBuildWorker(o: BuildWorkerOptions): Promise<number[]> {
   const plan = await loadPlan(o.store, o.runId);
   const routing = await loadShardRouting(o.store, plan);
   const workDir = o.workDir ?? (await mkdtemp(join(tmpdir(), `shardfleet-worker-${o.runId}-${o.worker.index}-`)));
-  // A failed worker deletes the shard files and receipts it wrote (a retry builds them again).
+  // A failed worker deletes the shard files and receipts it wrote (a retry builds them again);
+  // its partitions stay (other workers may be reading them; a rerun overwrites them).
   const store = new WriteTracker(o.store);
   const progress = new BuildProgress(o.progress ?? true, o.log);
   try {
-    const built = await buildShards({
-      plan,
-      routing,
-      source: o.source,
-      store,
-      worker: o.worker,
-      concurrency: o.concurrency,
-      workDir,
-      progress,
-      log: o.log,
-    });
+    const marker = await writePartitions({ plan, routing, source: o.source, store: o.store, worker: o.worker, workDir, progress, log: o.log });
+    const markers = await waitForMarkers(o.store, plan, o.worker, marker.slice, { waitSeconds: o.waitSeconds ?? DEFAULT_WORKER_WAIT_SECONDS, pollMs: o.pollMs, log: o.log });
+    const mine = (dbId: number) => dbId % o.worker.count === o.worker.index;
+    const expected = Array.from({ length: plan.sharding.num_dbs }, (_, dbId) => (mine(dbId) ? markers.reduce((s, m) => s + m.rows[dbId], 0) : 0));
+    const gatherDir = join(workDir, 'gather');
+    await mkdir(gatherDir, { recursive: true });
+    async function* rows() {
+      for (let dbId = 0; dbId < plan.sharding.num_dbs; dbId++) if (mine(dbId)) yield* gatherShardRows(o.store, plan, markers, dbId, gatherDir);
+    }
+    const built = await writeShards(
+      { plan, store, worker: o.worker, concurrency: o.concurrency, workDir, progress, log: o.log },
+      {
+        rows: rows(),
+        total: expected.reduce((a, b) => a + b, 0),
+        payloadColumns: markers.flatMap((m) => m.payload_columns.flatMap((c, dbId) => (mine(dbId) ? c : []))),
+        verify: (counts) => {
+          const wrong = counts.flatMap((c, dbId) => (c !== expected[dbId] ? [dbId] : []));
+          if (wrong.length > 0) throw new ConfigValidationError(`run ${plan.run_id}: shard(s) ${wrong.join(', ')} got other row counts from the partitions than the markers list`);
+        },
+      },
+    );
     const seconds = (performance.now() - started) / 1000;
     for (const shard of built.shards) {
       const receipt: ShardReceipt = { shard, payload_columns: built.payloadColumns, worker_seconds: +seconds.toFixed(3) };
       await store.put(receiptKey(o.runId, shard.db_id), JSON.stringify(receipt, null, 2));
     }
     const ids = built.shards.map((s) => s.db_id);
-    o.log.info({ run_id: o.runId, worker: `${o.worker.index}/${o.worker.count}`, shards: ids }, 'worker shards uploaded');
+    o.log.info({ run_id: o.runId, worker: `${o.worker.index}/${o.worker.count}`, shards: ids, slice: marker.slice }, 'worker shards uploaded');
     return ids;
   } catch (err) {
     progress.abort();
@@ -226,6 +251,13 @@ export async function publishRun(o: PublishRunOptions): Promise<BuildResult> {
   const key = makeManifestKey(o.runId, createdAt);
   await publishManifest(o.store, manifest, key);
   o.log.info({ run_id: o.runId, manifest: key, vectors: plan.input.vectors }, 'published');
+  // The workers' partitions (a copy of the input) are not needed any more.
+  try {
+    const deleted = await deletePartitions(o.store, o.runId);
+    if (deleted > 0) o.log.info({ run_id: o.runId, deleted }, 'deleted the build partitions');
+  } catch (err) {
+    o.log.warn({ run_id: o.runId, err: errorMessage(err) }, `could not delete the build partitions under ${partitionsPrefix(o.runId)}`);
+  }
   return { runId: o.runId, manifestKey: key, manifest };
 }
 

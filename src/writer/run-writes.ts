@@ -56,6 +56,12 @@ export class WriteTracker implements ObjectStore {
     }
   }
 
+  /** Passes a ranged read through (only when the inner store has one). */
+  get getRange(): ((key: string, start: number, end: number) => Promise<Buffer>) | undefined {
+    const inner = this.inner;
+    return inner.getRange === undefined ? undefined : (key, start, end) => inner.getRange!(key, start, end);
+  }
+
   head(key: string): Promise<ObjectInfo | undefined> {
     return this.inner.head(key);
   }

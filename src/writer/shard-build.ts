@@ -25,7 +25,8 @@ import type { BuildProgress } from './build-progress.ts';
 import type { VectorSource } from './input/vector-record.ts';
 import { uploadFolder } from './publish.ts';
 import { createRecordAssigner } from './record-assigner.ts';
-import { ShardBuffers, type ShardBufferLimits } from './shard-buffers.ts';
+import { ShardBuffers, type KvEntryBytes, type ShardBufferLimits } from './shard-buffers.ts';
+import type { Payload } from './input/vector-record.ts';
 
 /** Which shards a process builds: worker `index` of `count` builds db ids ≡ index (mod count). */
 export interface WorkerSlice {
@@ -78,6 +79,37 @@ export function parseWorkerSlice(text: string): WorkerSlice {
   return { index, count };
 }
 
+/** One record routed to its shard, as the shard writers take it. */
+export interface AssignedRow {
+  dbId: number;
+  id: string;
+  /** `Float32Array` of length dim (copied by the buffers). */
+  vector: Float32Array;
+  /** The payload as JSON object text, or null. */
+  payloadJson: string | null;
+  /**
+   * The payload object, when the producer has it (its keys are collected as payload columns and
+   * its filter-column values as filter statistics); undefined otherwise.
+   */
+  payload?: Payload;
+  /** KV builds: key and value bytes. */
+  kv?: KvEntryBytes;
+}
+
+/** Options of {@link writeShards}: those of {@link buildShards} without the source and routing. */
+export type WriteShardsOptions = Omit<ShardBuildOptions, 'source' | 'routing'>;
+
+/** What {@link writeShards} needs from its caller about the rows it is fed. */
+export interface AssignedInput {
+  rows: AsyncIterable<AssignedRow>;
+  /** Called after the last row, before any shard is finished: checks counts (throws to abort). */
+  verify(counts: readonly number[]): void;
+  /** Payload columns known beyond the rows' `payload` objects (e.g. from partition markers). */
+  payloadColumns?: Iterable<string>;
+  /** The progress total of the write stage (rows). */
+  total: number;
+}
+
 /**
  * Runs the assignment pass and builds this process's shards.
  * @throws InputRecordError naming the record when it cannot be routed (e.g. an out-of-range
@@ -86,7 +118,46 @@ export function parseWorkerSlice(text: string): WorkerSlice {
  *   uploaded before every record has been assigned.
  */
 export async function buildShards(o: ShardBuildOptions): Promise<BuiltShards> {
-  const { plan, routing, source, progress, log } = o;
+  const { plan, routing, source } = o;
+  const worker = o.worker ?? { index: 0, count: 1 };
+  const mine = (dbId: number): boolean => dbId % worker.count === worker.index;
+  const assign = createRecordAssigner(plan.sharding, routing, plan.input.vectors);
+  const keptLast = new Map(Object.entries(plan.duplicates_kept_last));
+  let ordinal = 0;
+  let written = 0;
+  async function* rows(): AsyncGenerator<AssignedRow> {
+    for await (const record of source.records()) {
+      const current = ordinal++;
+      const keep = keptLast.get(record.id);
+      if (keep !== undefined && keep !== current) continue; // an earlier occurrence of an id kept last
+      const dbId = assign(record);
+      written++;
+      o.onAssigned?.(current, dbId, record.vector);
+      const kv = plan.kv === undefined || !mine(dbId) ? undefined : { key: kvKeyBytes(record), value: kvValueBytes(record) };
+      yield { dbId, id: record.id, vector: record.vector, payloadJson: record.payload ? JSON.stringify(record.payload) : null, payload: record.payload, kv };
+    }
+  }
+  return writeShards(o, {
+    rows: rows(),
+    total: plan.input.vectors,
+    verify: () => {
+      if (ordinal !== plan.input.records || written !== plan.input.vectors) {
+        throw new ConfigValidationError(
+          `the input changed since run ${plan.run_id} was planned: read ${ordinal} records (${written} vectors), the plan has ${plan.input.records} (${plan.input.vectors}) from ${plan.input.description}`,
+        );
+      }
+    },
+  });
+}
+
+/**
+ * Writes already assigned rows into this process's shards (rows of other shards are counted and
+ * dropped), then indexes and uploads each shard.
+ * @throws what `input.verify` throws; ConfigValidationError when a CLUSTER shard built here is
+ *   empty; VectorIndexError naming the shard; StorageError on upload.
+ */
+export async function writeShards(o: WriteShardsOptions, input: AssignedInput): Promise<BuiltShards> {
+  const { plan, progress, log } = o;
   const worker = o.worker ?? { index: 0, count: 1 };
   const numDbs = plan.sharding.num_dbs;
   const mine = (dbId: number): boolean => dbId % worker.count === worker.index;
@@ -111,35 +182,21 @@ export async function buildShards(o: ShardBuildOptions): Promise<BuiltShards> {
     // Filtered search: per-shard statistics of the filter columns (the router skips shards they rule out).
     const filterColumns = plan.index.filter_columns ?? [];
     const filterStats = filterColumns.length === 0 ? undefined : writers.map((w) => (w === undefined ? undefined : new FilterStatsBuilder(filterColumns)));
-    const assign = createRecordAssigner(plan.sharding, routing, plan.input.vectors);
-    const keptLast = new Map(Object.entries(plan.duplicates_kept_last));
-    const payloadColumns = new Set<string>();
-    const assigning = progress.stage('assign+write', plan.input.vectors);
-    let ordinal = 0;
-    let written = 0;
-    for await (const record of source.records()) {
-      const current = ordinal++;
-      const keep = keptLast.get(record.id);
-      if (keep !== undefined && keep !== current) continue; // an earlier occurrence of an id kept last
-      const dbId = assign(record);
-      if (record.payload && mine(dbId)) for (const key of Object.keys(record.payload)) payloadColumns.add(key);
-      const kv = plan.kv === undefined || !mine(dbId) ? undefined : { key: kvKeyBytes(record), value: kvValueBytes(record) };
-      await buffers.add(dbId, record.id, record.vector, record.payload ? JSON.stringify(record.payload) : null, kv);
-      idFilters?.[dbId]?.add(record.id);
-      o.onAssigned?.(current, dbId, record.vector);
-      filterStats?.[dbId]?.add(filterRowOf(record.payload, filterColumns));
-      written++;
+    const payloadColumns = new Set<string>(input.payloadColumns);
+    const assigning = progress.stage('assign+write', input.total);
+    for await (const row of input.rows) {
+      const { dbId } = row;
+      if (row.payload && mine(dbId)) for (const key of Object.keys(row.payload)) payloadColumns.add(key);
+      await buffers.add(dbId, row.id, row.vector, row.payloadJson, row.kv);
+      idFilters?.[dbId]?.add(row.id);
+      filterStats?.[dbId]?.add(filterRowOf(row.payload, filterColumns));
       assigning.increment();
     }
     await buffers.flushAll();
     assigning.stop();
-    if (ordinal !== plan.input.records || written !== plan.input.vectors) {
-      throw new ConfigValidationError(
-        `the input changed since run ${plan.run_id} was planned: read ${ordinal} records (${written} vectors), the plan has ${plan.input.records} (${plan.input.vectors}) from ${plan.input.description}`,
-      );
-    }
+    input.verify(buffers.counts);
     const counts = buffers.counts;
-    const empty = counts.flatMap((c, dbId) => (c === 0 ? [dbId] : []));
+    const empty = counts.flatMap((c, dbId) => (c === 0 && mine(dbId) ? [dbId] : []));
     if (empty.length > 0) {
       if (plan.sharding.strategy === 'cluster') {
         throw new ConfigValidationError(

@@ -32,6 +32,7 @@ import {
   DEFAULT_MAX_GET_BYTES,
   INTERNAL_MARK,
   assertValidKey,
+  assertValidRange,
   assertValidPrefix,
   compareKeys,
   type ListOptions,
@@ -148,6 +149,26 @@ export class FileObjectStore implements ObjectStore {
       // ENOENT here comes from the destination's folder: the source is open.
       if (err instanceof StorageError) throw err;
       throw new StorageError(`download of ${key} to ${localPath} failed: ${errorMessage(err)}`, { cause: err });
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** @inheritdoc One positioned read of the opened file (see the module comment). */
+  async getRange(key: string, start: number, end: number): Promise<Buffer> {
+    assertValidRange(key, start, end);
+    const fh = await this.openForRead(key, 'ranged read');
+    try {
+      const buf = Buffer.allocUnsafe(end - start);
+      let filled = 0;
+      while (filled < buf.length) {
+        const { bytesRead } = await fh.read(buf, filled, buf.length - filled, start + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return filled === buf.length ? buf : buf.subarray(0, filled);
+    } catch (err) {
+      throw this.mapReadError(err, key, 'ranged read');
     } finally {
       await fh.close();
     }

@@ -103,6 +103,15 @@ export interface ObjectStore {
    */
   putIf(key: string, body: Buffer | string, condition: PutCondition): Promise<void>;
 
+  /**
+   * Optional: reads bytes `[start, end)` of an object (one ranged GET on S3, a positioned read on
+   * `file://`), so a reader can fetch a Parquet footer or one row group without the whole object.
+   * `0 <= start <= end`; bytes past the object's end are not returned (the result may be shorter).
+   * @throws ObjectNotFoundError when the key does not exist; ConfigValidationError for a bad range
+   *   or a range over {@link DEFAULT_MAX_GET_BYTES} x 4 (256 MiB); StorageError otherwise.
+   */
+  getRange?(key: string, start: number, end: number): Promise<Buffer>;
+
   /** Metadata of one object, or `undefined` when it does not exist. @throws StorageError */
   head(key: string): Promise<ObjectInfo | undefined>;
 
@@ -128,6 +137,19 @@ export interface ObjectStore {
    * the root's existence is left to the next real operation to report.
    */
   rootProblem?(): Promise<string | undefined>;
+}
+
+/** Largest range one {@link ObjectStore.getRange} call may ask for: 256 MiB. */
+export const MAX_RANGE_BYTES = 4 * DEFAULT_MAX_GET_BYTES;
+
+/**
+ * Checks a {@link ObjectStore.getRange} range.
+ * @throws ConfigValidationError naming the key for a negative, non-integer, reversed or over-large range.
+ */
+export function assertValidRange(key: string, start: number, end: number): void {
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end - start > MAX_RANGE_BYTES) {
+    throw new ConfigValidationError(`invalid byte range [${start}, ${end}) of ${key}: expected 0 <= start <= end, at most ${MAX_RANGE_BYTES} bytes`);
+  }
 }
 
 /** Marker in the names of the file store's internal temp and lock files; never valid in a key. */

@@ -28,6 +28,7 @@ import { assertValidMaxBytes, copyStreamAtMost, readStreamAtMost } from './bound
 import {
   DEFAULT_MAX_GET_BYTES,
   assertValidKey,
+  assertValidRange,
   assertValidPrefix,
   compareKeys,
   type ObjectInfo,
@@ -242,6 +243,26 @@ export class S3ObjectStore implements ObjectStore {
       throw new ObjectTooLargeError(key, maxBytes, length, this.url);
     }
     return out.Body;
+  }
+
+  /** @inheritdoc One GET with `Range: bytes=start-(end-1)`; an empty range asks nothing. */
+  async getRange(key: string, start: number, end: number): Promise<Buffer> {
+    const Key = this.fullKey(key);
+    assertValidRange(key, start, end);
+    if (end === start) return Buffer.alloc(0);
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key, Range: `bytes=${start}-${end - 1}` }));
+      if (!(out.Body instanceof Readable)) {
+        (out.Body as { destroy?: () => void } | undefined)?.destroy?.();
+        throw new StorageError(`ranged get of ${this.describe(Key)} returned no readable body`);
+      }
+      return await readStreamAtMost(out.Body, { key, storeUrl: this.url, maxBytes: end - start });
+    } catch (err) {
+      const { code, status } = s3ErrorInfo(err);
+      // Asking past the end of an object (e.g. an empty one): nothing there.
+      if (status === 416 || code === 'InvalidRange') return Buffer.alloc(0);
+      throw this.mapError(err, 'ranged get', key, Key);
+    }
   }
 
   /** @inheritdoc */

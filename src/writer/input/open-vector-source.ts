@@ -5,7 +5,9 @@
 import { basename } from 'node:path';
 import { ConfigValidationError } from '../../common/errors.ts';
 import { rejectColumnSelection, type ColumnSelection } from './column-selection.ts';
+import { concatSources, openParquetDataset } from './dataset-source.ts';
 import { openIdxSource } from './idx-source.ts';
+import { resolveInput, type OpenStore } from './input-parts.ts';
 import type { InputLimits } from './input-limits.ts';
 import { openJsonlSource } from './jsonl-source.ts';
 import { openNpySource } from './npy-source.ts';
@@ -140,4 +142,76 @@ export async function openVectorSource(options: OpenVectorSourceOptions): Promis
     default:
       throw new ConfigValidationError(`unknown input format ${JSON.stringify(format)} (${FORMAT_HELP})`);
   }
+}
+
+/** Options of {@link openInputSource}: those of {@link openVectorSource} with `--input` as given. */
+export interface OpenInputSourceOptions extends Omit<OpenVectorSourceOptions, 'path'> {
+  /** `--input`: a file, folder, glob, `file://` or `s3://` URL (see input-parts.ts). */
+  input: string;
+  /** Opens `s3://bucket` with the build's S3 flags (`--s3-endpoint`, ...). */
+  openStore: OpenStore;
+}
+
+/**
+ * Opens `--input` as a streaming vector source: one local file as {@link openVectorSource} does;
+ * a folder, glob or `s3://` location of Parquet parts as one dataset (dataset-source.ts: read by
+ * byte ranges from S3, sliceable by part and row group); a folder or glob of JSON Lines parts as
+ * their concatenation.
+ * @throws ConfigValidationError naming `--input`: a missing file, an empty folder or a glob that
+ *   matches nothing (input-parts.ts); parts of different formats; parts of a format other than
+ *   Parquet or JSONL (npy, vecs and IDX parts carry no ids; read them one file at a time); a
+ *   non-Parquet object in S3; `--labels` / `--ids` with several parts; parts whose columns, vector
+ *   storage or dimension differ; as openVectorSource.
+ */
+export async function openInputSource(options: OpenInputSourceOptions): Promise<VectorSource> {
+  const { input: given, openStore, ...rest } = options;
+  const input = await resolveInput(given, openStore);
+  const first = input.parts[0];
+  if (!input.dataset && first.location.kind === 'local') return openVectorSource({ ...rest, path: first.location.path });
+  let format: VectorFormat | undefined = options.format === 'auto' ? undefined : options.format;
+  for (const part of input.parts) {
+    let detected: VectorFormat;
+    try {
+      detected = options.format === 'auto' ? detectVectorFormat(part.name) : options.format;
+    } catch (err) {
+      throw new ConfigValidationError(`--input ${given}: ${(err as Error).message}`, { cause: err });
+    }
+    if (format !== undefined && detected !== format) {
+      throw new ConfigValidationError(`--input ${given}: the parts have different formats: ${first.name} is ${format}, ${part.name} is ${detected}`);
+    }
+    format = detected;
+  }
+  if (format === 'parquet') {
+    checkOptionFormats({ ...options, path: given }, format);
+    return openParquetDataset(input, {
+      vectorColumn: options.vectorColumn,
+      idColumn: options.idColumn,
+      keyColumn: options.keyColumn,
+      valueColumns: options.valueColumns,
+      payloadColumns: options.payloadColumns,
+      routingColumns: options.routingColumns,
+      shardIdColumn: options.shardIdColumn,
+      start: options.start,
+      limit: options.limit,
+      limits: options.limits,
+    });
+  }
+  const remote = input.parts.find((p) => p.location.kind === 'object');
+  if (remote !== undefined) {
+    throw new ConfigValidationError(`--input ${given}: ${remote.name} is ${format}; only Parquet is read from S3 (copy other formats to a local file first)`);
+  }
+  if (format !== 'jsonl') {
+    throw new ConfigValidationError(
+      `--input ${given}: ${input.parts.length} ${format} part(s) in a folder or glob; datasets of several parts are read for Parquet and JSONL only (${format} parts carry no ids): pass one file`,
+    );
+  }
+  if (options.start !== undefined || options.limit !== undefined) {
+    throw new ConfigValidationError(`--input ${given}: --start / --limit apply to one JSONL file, not to a folder or glob of parts`);
+  }
+  const sources: VectorSource[] = [];
+  for (const part of input.parts) {
+    if (part.location.kind !== 'local') continue;
+    sources.push(await openVectorSource({ ...rest, format: 'jsonl', path: part.location.path }));
+  }
+  return concatSources(given, sources);
 }

@@ -34,8 +34,27 @@ export const DEFAULT_ID_COLUMN = 'id';
  * The column options name top-level columns of the file.
  */
 export interface ParquetSourceOptions extends SliceOptions, ColumnSelection {
-  /** Path of the `.parquet` file. */
+  /** Path of the `.parquet` file, or its name (e.g. `s3://bucket/part-0.parquet`) when `file` is given. */
   path: string;
+  /**
+   * The file's bytes when they are not a local file at `path`: e.g. ranged reads of an S3 object
+   * (see input-parts.ts). Absent: `path` is opened on local disk.
+   */
+  file?: AsyncBuffer;
+  /** The file's footer when already parsed (with `file`): it is not read again. */
+  metadata?: FileMetaData;
+  /**
+   * Added to the row index of ids made from row indexes (files without an id column), so that
+   * the parts of a dataset give distinct ids (default 0).
+   */
+  rowIdOffset?: number;
+  /**
+   * List vectors: do not read the first row when the source is opened (`dim` stays undefined);
+   * the dimension is taken from the first row a pass reads (checked against `limits` then), and
+   * a row of another length is an InputRecordError naming it. Used for the parts of a dataset, so
+   * that opening a part reads its footer only.
+   */
+  lazyDim?: boolean;
   /**
    * The vector column (default `vector`): a list of numbers (`list<float>`, `list<double>`,
    * `fixed_size_list<...>`, integer lists), or binary / fixed-size binary holding dim
@@ -70,21 +89,26 @@ export interface ParquetSourceOptions extends SliceOptions, ColumnSelection {
 }
 
 /** An open Parquet file: a lazily read buffer and its parsed footer. */
-interface ParquetFile {
+export interface ParquetFile {
   file: AsyncBuffer;
   metadata: FileMetaData;
 }
 
-/** Opens the file and parses its footer, or throws ConfigValidationError naming the file. */
-async function openParquetFile(path: string): Promise<ParquetFile> {
+/**
+ * Opens a Parquet file (local `path`, or `given` bytes named `path`) and parses its footer.
+ * @throws ConfigValidationError naming the file when it cannot be opened or is not Parquet.
+ */
+export async function openParquetFile(path: string, given?: AsyncBuffer): Promise<ParquetFile> {
   let file: AsyncBuffer;
   try {
-    file = await asyncBufferFromFile(path);
+    file = given ?? (await asyncBufferFromFile(path));
   } catch (err) {
     throw new ConfigValidationError(`${path}: cannot open Parquet file: ${errorMessage(err)}`, { cause: err });
   }
   try {
-    return { file, metadata: await parquetMetadataAsync(file) };
+    // Remote bytes: fetch 64 KiB for the footer first (hyparquet's default, 512 KiB, is a lot of
+    // ranged GETs' worth when every worker opens every part of a dataset).
+    return { file, metadata: await parquetMetadataAsync(file, given === undefined ? undefined : { initialFetchSize: 64 * 1024 }) };
   } catch (err) {
     throw new ConfigValidationError(`${path}: not a valid Parquet file: ${errorMessage(err)}`, { cause: err });
   }
@@ -179,10 +203,11 @@ function toValueBytes(columns: readonly string[], row: Record<string, unknown>):
  * vector, a non-numeric element, a null / non-integer id, a null or non-scalar key, a null or non-scalar routing value, a
  * shard id that is not a non-negative safe integer, or undecodable data.
  */
-export async function openParquetSource(options: ParquetSourceOptions): Promise<VectorSource> {
+export async function openParquetSource(options: ParquetSourceOptions): Promise<ParquetVectorSource> {
   const { path } = options;
+  const rowIdOffset = options.rowIdOffset ?? 0;
   const vectorColumn = options.vectorColumn ?? DEFAULT_VECTOR_COLUMN;
-  const source = await openParquetFile(path);
+  const source = options.file !== undefined && options.metadata !== undefined ? { file: options.file, metadata: options.metadata } : await openParquetFile(path, options.file);
   const { metadata } = source;
   const available = topLevelColumns(metadata);
   if (!available.includes(vectorColumn)) throw unknownColumnError(vectorColumn, 'vector column', available, path);
@@ -203,7 +228,7 @@ export async function openParquetSource(options: ParquetSourceOptions): Promise<
   const slice = resolveSlice(options, Number(metadata.num_rows), path);
 
   let dim = shape.kind === 'binary' ? shape.fixedDim : undefined;
-  if (dim === undefined && slice.start < slice.end) {
+  if (dim === undefined && slice.start < slice.end && options.lazyDim !== true) {
     const range = { rowStart: slice.start, rowEnd: slice.start + 1 };
     const [first] = await readRows(source, path, [vectorColumn], range, false);
     dim = vectorLength(first[vectorColumn], vectorColumn, `${path} row ${slice.start}`);
@@ -227,15 +252,22 @@ export async function openParquetSource(options: ParquetSourceOptions): Promise<
     ...valueColumns,
   ];
   const otherColumns = [...new Set(named)].filter((c) => c !== vectorColumn);
-  const batchRows = options.batchRows ?? Math.max(1, Math.floor(BATCH_BYTES / (4 * (dim ?? 1))));
+  // A lazily known dimension is assumed to be 768 for batch sizes.
+  const batchRows = options.batchRows ?? Math.max(1, Math.floor(BATCH_BYTES / (4 * (dim ?? (options.lazyDim ? 768 : 1)))));
   if (!Number.isSafeInteger(batchRows) || batchRows < 1) {
     throw new ConfigValidationError(`${path}: batchRows must be a positive integer, got ${batchRows}`);
   }
-  const ranges = planRowRanges(metadata, [vectorColumn, ...otherColumns], slice.start, slice.end, batchRows);
+  const readColumns = [vectorColumn, ...otherColumns];
+  const sliceEnd = Math.min(slice.end, Number(metadata.num_rows));
 
-  async function* records(): AsyncGenerator<VectorRecord> {
-    if (dim === undefined) return;
-    for (const range of ranges) {
+  const limits = resolveInputLimits(options.limits);
+  async function* recordsIn(from: number, to: number): AsyncGenerator<VectorRecord> {
+    if (dim === undefined && options.lazyDim !== true) return;
+    let rowDim = dim;
+    const start = slice.start + Math.max(0, from);
+    const end = Math.min(sliceEnd, slice.start + to);
+    if (start >= end) return;
+    for (const range of planRowRanges(metadata, readColumns, start, end, batchRows)) {
       const vectorRows = await readRows(source, path, [vectorColumn], range, false);
       const otherRows = otherColumns.length > 0 ? await readRows(source, path, otherColumns, range, true) : undefined;
       for (let i = 0; i < vectorRows.length; i++) {
@@ -243,8 +275,13 @@ export async function openParquetSource(options: ParquetSourceOptions): Promise<
         const location = `${path} row ${row}`;
         const vectorValue = vectorRows[i][vectorColumn];
         const other = otherRows?.[i] ?? {};
-        const id = idColumn === undefined ? String(row) : toId(other[idColumn], idColumn, location);
-        const record: VectorRecord = { id, vector: toVector(vectorValue, dim, vectorColumn, location), location };
+        const id = idColumn === undefined ? String(row + rowIdOffset) : toId(other[idColumn], idColumn, location);
+        if (rowDim === undefined) {
+          rowDim = vectorLength(vectorValue, vectorColumn, location);
+          if (rowDim === 0) throw new InputRecordError(location, `vector column ${JSON.stringify(vectorColumn)} has 0 dimensions`);
+          checkDimension(rowDim, limits, location, `vector column ${JSON.stringify(vectorColumn)} (list length)`);
+        }
+        const record: VectorRecord = { id, vector: toVector(vectorValue, rowDim, vectorColumn, location), location };
         const lookup: ColumnLookup = (name) =>
           Object.hasOwn(other, name) ? { value: other[name] } : name === vectorColumn ? { value: vectorValue } : undefined;
         applyColumnSelection(record, lookup, selection);
@@ -259,5 +296,35 @@ export async function openParquetSource(options: ParquetSourceOptions): Promise<
     }
   }
 
-  return { description: path, dim, count: slice.end - slice.start, records };
+  const count = sliceEnd - slice.start;
+  const splits: number[] = [];
+  let groupStart = 0;
+  for (const group of metadata.row_groups) {
+    if (groupStart > slice.start && groupStart < sliceEnd) splits.push(groupStart - slice.start);
+    groupStart += Number(group.num_rows);
+  }
+  return {
+    description: path,
+    dim,
+    count,
+    columns: available,
+    vectorShape: shape.kind,
+    records: () => recordsIn(0, count),
+    recordsIn,
+    splitPoints: () => [0, ...splits],
+  };
+}
+
+/**
+ * A Parquet {@link VectorSource}: its records can be read by range and it says where its row
+ * groups start, so a distributed build can give each worker whole row groups.
+ */
+export interface ParquetVectorSource extends VectorSource {
+  readonly count: number;
+  /** The file's top-level columns, in schema order. */
+  readonly columns: string[];
+  /** How the vector column stores vectors (parquet-layout.ts). */
+  readonly vectorShape: 'list' | 'binary';
+  recordsIn(start: number, end: number): AsyncIterable<VectorRecord>;
+  splitPoints(): number[];
 }

@@ -46,4 +46,15 @@ export interface VectorSource {
   readonly count: number | undefined;
   /** Opens a fresh pass over all records, in file order. */
   records(): AsyncIterable<VectorRecord>;
+  /**
+   * Optional (sources that can seek: Parquet, datasets of parts): a pass over records
+   * `[start, end)` only (0-based positions in the order of `records()`), reading little else.
+   * A distributed build worker reads its slice of the input with it.
+   */
+  recordsIn?(start: number, end: number): AsyncIterable<VectorRecord>;
+  /**
+   * Optional, with `recordsIn`: record positions where a pass can start without reading data
+   * another slice also reads (Parquet row-group starts, part starts), ascending, the first 0.
+   */
+  splitPoints?(): number[];
 }

@@ -1,0 +1,131 @@
+/**
+ * `npm run bench:scale-out`: a build that scales out (issue 22, item 4). Writes n seeded 128-d
+ * vectors (64 Gaussian clusters, bench/synthetic-vectors.ts) as a Parquet dataset of part files
+ * (`id` string, `vector` fixed-size binary float32, row groups of 10,000), then builds 16 shards
+ * with the real CLI, each step in its own process under /usr/bin/time (peak RSS, user + system
+ * CPU, wall):
+ * - `build` in one process (the reference);
+ * - `build --plan`, then `--workers` workers `build --worker i/N` at once, then `publish`.
+ * Prints one row per process: wall s, CPU s, peak RSS MiB, and vectors per CPU second (the
+ * throughput per core), plus the input bytes each worker read (from its log line `partitions
+ * uploaded`).
+ * Options: `--vectors <n>` (default 200,000), `--parts <n>` (default 8), `--workers <n>`
+ * (default 2), `--only single|distributed`, `--cpu-prof <dir>` (node --cpu-prof for every process).
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import type { SchemaElement } from 'hyparquet';
+import { parquetWriteBuffer } from 'hyparquet-writer';
+import { ensureSyntheticFvecs } from './synthetic-vectors.ts';
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, '..');
+const CLI = join(ROOT, 'bin', 'shardfleet.js');
+const DIM = 128;
+const NUM_DBS = 16;
+
+const { values: args } = parseArgs({
+  options: {
+    vectors: { type: 'string', default: '200000' },
+    parts: { type: 'string', default: '8' },
+    workers: { type: 'string', default: '2' },
+    only: { type: 'string' },
+    'cpu-prof': { type: 'string' },
+  },
+});
+const n = Number(args.vectors);
+const parts = Number(args.parts);
+const workers = Number(args.workers);
+
+/** Writes the dataset folder from the cached .fvecs (one part at a time in memory). */
+async function writeDataset(dir: string): Promise<void> {
+  const cache = join(tmpdir(), 'shardfleet-bench-cache');
+  const fvecs = join(cache, `synthetic-${n}x${DIM}.fvecs`);
+  await ensureSyntheticFvecs(fvecs, n, DIM);
+  await mkdir(dir, { recursive: true });
+  const fh = await open(fvecs);
+  const per = Math.ceil(n / parts);
+  const record = 4 + 4 * DIM;
+  const schema: SchemaElement[] = [
+    { name: 'root', num_children: 2 },
+    { name: 'id', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'REQUIRED' },
+    { name: 'vector', type: 'FIXED_LEN_BYTE_ARRAY', type_length: 4 * DIM, repetition_type: 'REQUIRED' },
+  ];
+  try {
+    for (let p = 0; p < parts; p++) {
+      const from = p * per;
+      const rows = Math.min(per, n - from);
+      const buf = Buffer.alloc(rows * record);
+      await fh.read(buf, 0, buf.length, from * record);
+      const ids: string[] = [];
+      const vectors: Uint8Array[] = [];
+      for (let r = 0; r < rows; r++) {
+        ids.push(`v${from + r}`);
+        vectors.push(buf.subarray(r * record + 4, (r + 1) * record));
+      }
+      const bytes = parquetWriteBuffer({ columnData: [{ name: 'id', data: ids }, { name: 'vector', data: vectors }], schema, rowGroupSize: 10_000, codec: 'UNCOMPRESSED' });
+      await writeFile(join(dir, `part-${String(p).padStart(5, '0')}.parquet`), new Uint8Array(bytes));
+    }
+    await writeFile(join(dir, '_SUCCESS'), '');
+  } finally {
+    await fh.close();
+  }
+}
+
+interface Measured {
+  name: string;
+  wall: number;
+  cpu: number;
+  rssMiB: number;
+  stderr: string;
+}
+
+/** Runs the CLI under /usr/bin/time; returns its wall, CPU and peak RSS. */
+async function measure(name: string, cliArgs: string[]): Promise<Measured> {
+  const prof = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', join(args['cpu-prof'], name.replace(/\W+/g, '-'))] : [];
+  const env = { ...process.env, SHARDFLEET_LOG_LEVEL: 'info' };
+  const out = await run('/usr/bin/time', ['-f', 'TIME %e %U %S %M', process.execPath, ...prof, CLI, ...cliArgs], { env, maxBuffer: 64 << 20 });
+  const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(out.stderr);
+  if (!m) throw new Error(`${name}: no /usr/bin/time line in stderr: ${out.stderr.slice(-500)}`);
+  return { name, wall: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), rssMiB: Number(m[4]) / 1024, stderr: out.stderr };
+}
+
+function row(r: Measured, vectors: number): string {
+  return [r.name.padEnd(28), r.wall.toFixed(1).padStart(7), r.cpu.toFixed(1).padStart(7), r.rssMiB.toFixed(0).padStart(8), Math.round(vectors / r.cpu).toString().padStart(10)].join('  ');
+}
+
+const work = await mkdtemp(join(tmpdir(), 'shardfleet-scale-out-'));
+try {
+  const data = join(work, 'dataset');
+  process.stderr.write(`writing ${n} x ${DIM} as ${parts} Parquet parts...\n`);
+  await writeDataset(data);
+  const common = ['--input', data, '--num-dbs', String(NUM_DBS), '--no-progress'];
+  console.log(`${n} vectors x ${DIM} dims, ${NUM_DBS} shards, usearch f16, ${parts} Parquet parts`);
+  console.log(`${'step'.padEnd(28)}  ${'wall s'.padStart(7)}  ${'CPU s'.padStart(7)}  ${'RSS MiB'.padStart(8)}  ${'vec/CPU-s'.padStart(10)}`);
+  if (args.only !== 'distributed') {
+    const single = await measure('build (one process)', ['build', '--store', join(work, 'single'), ...common]);
+    console.log(row(single, n));
+  }
+  if (args.only !== 'single') {
+    const store = join(work, 'dist');
+    const plan = await measure('build --plan', ['build', '--store', store, ...common, '--plan', '--run-id', 'bench']);
+    console.log(row(plan, n));
+    const ws = await Promise.all(
+      Array.from({ length: workers }, (_, i) => measure(`build --worker ${i}/${workers}`, ['build', '--store', store, ...common, '--worker', `${i}/${workers}`, '--run-id', 'bench'])),
+    );
+    for (const w of ws) {
+      const line = w.stderr.split('\n').find((l) => l.includes('"partitions uploaded"'));
+      const info = line ? (JSON.parse(line) as { records?: number; partition_bytes?: number }) : {};
+      console.log(`${row(w, info.records ?? n / workers)}   slice ${info.records ?? '?'} records, ${((info.partition_bytes ?? 0) / 2 ** 20).toFixed(0)} MiB partitions`);
+    }
+    const pub = await measure('publish', ['publish', '--store', store, '--run-id', 'bench', '--verify', 'size']);
+    console.log(row(pub, n));
+    const cpu = plan.cpu + ws.reduce((s, w) => s + w.cpu, 0) + pub.cpu;
+    console.log(`distributed total: ${cpu.toFixed(1)} CPU s, ${Math.round(n / cpu)} vectors per CPU second; largest worker RSS ${Math.max(...ws.map((w) => w.rssMiB)).toFixed(0)} MiB`);
+  }
+} finally {
+  await rm(work, { recursive: true, force: true });
+}
