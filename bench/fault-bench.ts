@@ -95,7 +95,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { placeShards } from '../src/common/placement.ts';
+import { placeShards, shardBytesOf } from '../src/common/placement.ts';
 import type { StatusResponse__Output } from '../src/common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import { readIdxImages } from '../src/writer/input/idx-source.ts';
@@ -415,7 +415,7 @@ async function snapshotSwap(ctx: Ctx): Promise<ScenarioOutcome> {
 /** The stuck run's damaged shard and the node to kill: a replica of that shard. */
 function stuckPlan(ctx: Ctx): { dbId: number; owners: string[]; victim: string } {
   const dbIds = ctx.runs.c.manifest.shards.map((s) => s.db_id);
-  const placement = placeShards(dbIds, ctx.fleet.nodes.map((n) => n.id), { replication: REPLICATION });
+  const placement = placeShards(dbIds, ctx.fleet.nodes.map((n) => n.id), { replication: REPLICATION, bytes: shardBytesOf(ctx.runs.c.manifest.shards) });
   const dbId = dbIds[0];
   const owners = placement.get(dbId) ?? [];
   return { dbId, owners, victim: owners[0] };

@@ -57,6 +57,26 @@ describe('distributed build on a file:// store', () => {
     assert.deepEqual(m.payload_columns, ['label', 'label_name']);
   });
 
+  test('balanced (--balanced 1.2): workers reproduce the single-process assignment from the plan\'s centroid offsets; no shard above the cap', async () => {
+    const log = quietLogger();
+    const balanced = { ...sharding, balanceFactor: 1.2 };
+    const single = await buildSnapshot({ store, source: await source(), sharding: balanced, metric: 'l2', seed: 5, progress: false, log });
+    const plan = await planDistributedBuild({ store, source: await source(), sharding: balanced, metric: 'l2', seed: 5, progress: false, log });
+    assert.equal(plan.sharding.strategy, 'cluster');
+    const offsets = plan.sharding.strategy === 'cluster' ? plan.sharding.centroid_offsets : undefined;
+    assert.equal(offsets?.length, 5, 'the plan stores one offset per shard');
+    assert.deepEqual(offsets, single.manifest.sharding.strategy === 'cluster' ? single.manifest.sharding.centroid_offsets : undefined);
+    // Worker 1 first: the assignment must not depend on which worker runs when.
+    await runBuildWorker({ store, runId: plan.run_id, source: await source(), worker: { index: 1, count: 2 }, progress: false, log });
+    await runBuildWorker({ store, runId: plan.run_id, source: await source(), worker: { index: 0, count: 2 }, progress: false, log });
+    const published = await publishRun({ store, runId: plan.run_id, log });
+    const counts = published.manifest.shards.map((x) => x.vector_count);
+    assert.deepEqual(counts, single.manifest.shards.map((x) => x.vector_count));
+    // The whole input is the training sample here (1,200 < 20,000): the cap holds exactly.
+    assert.ok(Math.max(...counts) <= Math.ceil((1.2 * LIMIT) / 5), `shard sizes ${counts.join(',')}`);
+    assert.deepEqual(published.manifest.routing_recall, single.manifest.routing_recall);
+  });
+
   test('publish with a missing shard is a ShardCoverageError naming it; _CURRENT stays; rerunning the worker fixes it', async () => {
     const log = quietLogger();
     const before = (await store.get(CURRENT_KEY)).toString();

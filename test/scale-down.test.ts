@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { ShardfleetClient } from '../src/client/router-client.ts';
 import { freePort } from '../src/cli/free-port.ts';
 import { spawnCli } from '../src/cli/local-cluster.ts';
-import { placeShards } from '../src/common/placement.ts';
+import { placeShards, shardBytesOf } from '../src/common/placement.ts';
 import { openObjectStore } from '../src/common/storage/open-object-store.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import { readIdxImages } from '../src/writer/input/idx-source.ts';
@@ -120,8 +120,9 @@ describe('scale-down and scale-up under load with real processes (DNS SRV member
   };
   /** Every shard has exactly its placement owners over `ids` as replicas, all loaded, and Health is healthy. */
   const settledOn = async (ids: readonly string[]): Promise<boolean> => {
-    const placement = placeShards(Array.from({ length: NUM_DBS }, (_, i) => i), ids, { replication: 2 });
     const details = await client.shardDetails();
+    const bytes = shardBytesOf(details.shards.map((s) => ({ db_id: s.db_id, vector_count: Number(s.vector_count), files: [{ bytes: Number(s.bytes) }] })));
+    const placement = placeShards(Array.from({ length: NUM_DBS }, (_, i) => i), ids, { replication: 2, bytes });
     const health = await client.health();
     return (
       health.status === 'healthy' &&
@@ -164,11 +165,11 @@ describe('scale-down and scale-up under load with real processes (DNS SRV member
     proxy = await startSlowProxy(Number(new URL(s3.endpoint).port));
     storeUrl = s3.url('snapshots/scale');
     const store = openObjectStore(storeUrl, s3.connection);
-    await buildFashionSnapshot(store, { limit: 1200, numDbs: NUM_DBS, numProbes: 2 });
+    const built = await buildFashionSnapshot(store, { limit: 1200, numDbs: NUM_DBS, numProbes: 2 });
     await store.close();
     queries = [];
     for (const start of [9500, 9501, 9502, 9503]) queries.push((await readIdxImages(FASHION_IMAGES, { start, limit: 1 })).vectors);
-    movers = placeShards([0], NODE_IDS, { replication: 2 }).get(0)!;
+    movers = placeShards(built.manifest.shards.map((s) => s.db_id), NODE_IDS, { replication: 2, bytes: shardBytesOf(built.manifest.shards) }).get(0)!;
     stayers = NODE_IDS.filter((id) => !movers.includes(id));
     for (const id of NODE_IDS) await startNode(id);
     publish(NODE_IDS);

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { ShardfleetClient } from '../../src/client/router-client.ts';
 import { freePort } from '../../src/cli/free-port.ts';
 import { spawnCli } from '../../src/cli/local-cluster.ts';
-import { placeShards } from '../../src/common/placement.ts';
+import { placeShards, shardBytesOf } from '../../src/common/placement.ts';
 import { TestDnsServer } from '../../test/helpers/dns-server.ts';
 import { killHard, trackChild } from './exit-cleanup.ts';
 import { healthSummary, type HealthSummary } from './fault-fleet.ts';
@@ -125,10 +125,11 @@ class ScaleFleet {
   async settledOn(ids: readonly string[]): Promise<boolean> {
     const d = await this.client.shardDetails(3000);
     if (d.run_id !== this.inputs.runId || d.shards.length === 0) return false;
+    const bytes = shardBytesOf(d.shards.map((s) => ({ db_id: s.db_id, vector_count: Number(s.vector_count), files: [{ bytes: Number(s.bytes) }] })));
     const placement = placeShards(
       d.shards.map((s) => s.db_id),
       ids,
-      { replication: this.replication },
+      { replication: this.replication, bytes },
     );
     return d.shards.every((s) => {
       const got = s.replicas.map((r) => `${r.node_id}:${r.state}`).sort();

@@ -21,6 +21,7 @@ import { DEFAULT_INPUT_LIMITS } from '../writer/input/input-limits.ts';
 import type { VectorFormat } from '../writer/input/open-vector-source.ts';
 import type { VectorSource } from '../writer/input/vector-record.ts';
 import { factorArg, intArg, listArg, recallArg } from './arg-parsers.ts';
+import { DEFAULT_BALANCE_FACTOR } from '../writer/balance-defaults.ts';
 import { ShardfleetCommand } from './env-options.ts';
 import { addStoreOptions, assertStoreExists, openExistingStoreFromFlags, openStoreFromFlags, s3ConnectionFromFlags, type StoreFlags } from './store-options.ts';
 
@@ -57,7 +58,8 @@ interface BuildFlags extends StoreFlags {
   sampleSize?: number;
   kmeansIterations: number;
   centroids?: string;
-  balanced?: number | true;
+  /** A factor (the default {@link DEFAULT_BALANCE_FACTOR}), true (bare `--balanced`: the default factor), false (`--no-balanced`, `--balanced off`). */
+  balanced: number | boolean;
   numHashBits?: number;
   center: boolean;
   celExpr?: string;
@@ -81,6 +83,11 @@ interface BuildFlags extends StoreFlags {
   worker?: string;
   workerWait: number;
   progress: boolean;
+}
+
+/** Parses `--balanced`: a factor >= 1, or `off`. @throws InvalidArgumentError otherwise. */
+function balanceArg(value: string): number | false {
+  return value.trim() === 'off' ? false : factorArg(value);
 }
 
 /** Parses `name:type,name:type` CEL column declarations. */
@@ -121,7 +128,7 @@ function shardingFromFlags(f: BuildFlags): ShardingOptions {
         strategy: 'cluster',
         numDbs,
         numProbes: f.numProbes,
-        balanceFactor: f.balanced === true ? 1.1 : f.balanced,
+        balanceFactor: f.balanced === true ? DEFAULT_BALANCE_FACTOR : f.balanced === false ? undefined : f.balanced,
         centroidsPath: f.centroids,
         kmeansIterations: f.kmeansIterations,
       };
@@ -218,6 +225,14 @@ async function printPublished(store: ObjectStore, result: BuildResult): Promise<
     `published run ${result.runId}: ${m.build_stats.total_vectors} vectors, ${m.sharding.num_dbs} shards (${m.sharding.strategy}, ${m.index.backend}), ` +
       `${m.kv ? `kv ${m.kv.backend} (${m.kv.key_type} keys), ` : ''}${m.build_stats.total_bytes} bytes, ${m.build_stats.build_seconds} s\nmanifest ${store.url}/${result.manifestKey}\n`,
   );
+  const sizes = m.shards.map((x) => x.vector_count);
+  if (sizes.length > 0) {
+    const mean = sizes.reduce((a, b) => a + b, 0) / sizes.length;
+    const balance = m.sharding.strategy === 'cluster' ? (m.sharding.balance_factor === null ? ', unbalanced' : `, balanced ${m.sharding.balance_factor}`) : '';
+    process.stdout.write(
+      `shard sizes: min ${Math.min(...sizes)}, max ${Math.max(...sizes)}, mean ${mean.toFixed(1)} vectors (max/mean ${mean > 0 ? (Math.max(...sizes) / mean).toFixed(2) : '-'}${balance})\n`,
+    );
+  }
   const rr = m.routing_recall;
   if (rr) process.stdout.write(`routing recall@${rr.k} (${rr.sample_queries} sample queries), default num_probes ${m.sharding.num_probes}: ${formatRecallCurve(rr.recall_at_probes)}\n`);
   const sr = m.search_recall;
@@ -331,7 +346,13 @@ export function buildCommand(): Command {
     .option('--sample-size <n>', 'training sample size (default max(20000, 64 * num-dbs))', intArg)
     .option('--kmeans-iterations <n>', 'cluster: maximum Lloyd iterations', intArg, 25)
     .option('--centroids <path>', 'cluster: use these centroids (.npy float32 [num-dbs, dim]) instead of training')
-    .option('--balanced [factor]', 'cluster: cap every shard at factor x the mean size (default 1.1)', factorArg)
+    .option(
+      '--balanced [factor]',
+      `cluster: balanced shards (on by default): fit per-shard routing offsets so no shard holds more than factor x the mean size (on the training sample; the whole input follows up to sampling noise); "off" = plain nearest centroid`,
+      balanceArg,
+      DEFAULT_BALANCE_FACTOR,
+    )
+    .option('--no-balanced', 'cluster: plain nearest-centroid shards (sizes follow the data; same as --balanced off)')
     .option('--num-hash-bits <n>', 'lsh: hyperplanes (default ceil(log2(num-dbs)))', intArg)
     .option('--no-center', 'lsh: do not subtract the sample mean before hashing')
     .option('--cel-expr <expr>', 'cel: routing expression, e.g. "shard_hash(user) % 8u" or "region"')

@@ -126,10 +126,19 @@ export const ClusterShardingSchema = z.object({
   /** How the centroids were obtained. */
   centroids_source: z.enum(['kmeans', 'user']),
   /**
-   * Balanced build: no shard holds more than ceil(balance_factor * total / num_dbs) vectors
-   * (a vector whose nearest shard is full goes to its next-nearest); null = plain nearest centroid.
+   * Balanced build: the shard size cap as a multiple of the mean size; null = plain nearest
+   * centroid. With `centroid_offsets` the cap was met on the training sample by fitting the
+   * offsets (the whole input follows up to sampling noise); without them (older builds) no shard
+   * holds more than ceil(balance_factor * total / num_dbs) vectors (a vector whose nearest shard
+   * is full went to its next-nearest).
    */
   balance_factor: z.number().min(1).nullable().default(null),
+  /**
+   * Balanced build: one offset per shard (length num_dbs) added to the metric distance from a
+   * vector to that shard's centroid; records go to, and queries probe first, the smallest
+   * distance + offset (src/common/cluster-routing.ts). Absent: no offsets (all 0).
+   */
+  centroid_offsets: z.array(z.number()).optional(),
 });
 
 /** LSH: sign bits of projections on seeded Gaussian hyperplanes, code mod num_dbs. */

@@ -6,10 +6,21 @@
  * 1998 (rendezvous hashing); Mirrokni, Thorup & Zadimoghaddam, "Consistent Hashing with Bounded
  * Loads", SODA 2018 (the load cap).
  *
- * The result is a pure, deterministic function of (shard ids, node ids, R, load factor): every
- * router and node computes the same owners with no coordination. The hash is xxh3-64 with a fixed
- * seed (never Math.random), so processes and versions agree. When a node joins or leaves, only the
- * shards whose top-R set changes (plus the few pushed by the cap) move.
+ * The result is a pure, deterministic function of (shard ids, node ids, R, load factor, shard
+ * bytes): every router and node computes the same owners with no coordination. The hash is xxh3-64
+ * with a fixed seed (never Math.random), so processes and versions agree. When a node joins or
+ * leaves, only the shards whose top-R set changes (plus the few pushed by the cap) move.
+ *
+ * Two load measures: without `bytes` every replica counts 1 (the cap is in replicas); with
+ * `bytes` (the manifest's shard sizes, see {@link shardBytesOf}) the cap is in bytes, so a node
+ * holds about its share of the data however uneven the shards are. Weighted placement takes the
+ * shards largest first (ties by id), each on its R highest-weight nodes that stay within the cap,
+ * and, when fewer than R nodes have room, on the least-loaded of the others (largest-first
+ * list scheduling: Graham, "Bounds on multiprocessing timing anomalies", SIAM J. Appl. Math.
+ * 1969): with R = 1 the fullest node holds at most max(c x ideal, ideal + largest shard) bytes,
+ * (ideal = total bytes * R / nodes); with R > 1 a fallback replica goes to the least-loaded node
+ * that does not hold the shard yet, a weaker guarantee (bounded by nodes / (nodes - R + 1) times
+ * that) but in practice as tight (test/placement.test.ts, bench/placement-bytes.ts).
  */
 import { xxh3 } from '@node-rs/xxhash';
 import { ConfigValidationError } from './errors.ts';
@@ -23,7 +34,17 @@ export interface PlacementOptions {
    * Default 1.25.
    */
   loadFactor?: number;
+  /**
+   * Bytes of each shard (db id -> bytes, e.g. {@link shardBytesOf} of the manifest): the cap then
+   * counts bytes, c * (total bytes * R / nodes), and the default load factor is
+   * {@link DEFAULT_BYTES_LOAD_FACTOR}. A shard missing from the map weighs 0. Absent: every
+   * replica counts 1.
+   */
+  bytes?: ReadonlyMap<number, number>;
 }
+
+/** Default load factor of byte-weighted placement (see the README's placement notes and test/placement.test.ts). */
+export const DEFAULT_BYTES_LOAD_FACTOR = 1.1;
 
 /** Owners of each shard: db id -> node ids, preferred replica first. */
 export type Placement = Map<number, string[]>;
@@ -48,10 +69,18 @@ export function placeShards(dbIds: readonly number[], nodeIds: readonly string[]
   if (!Number.isInteger(options.replication) || options.replication < 1) {
     throw new ConfigValidationError(`replication factor must be an integer >= 1, got ${options.replication}`);
   }
-  const loadFactor = options.loadFactor ?? 1.25;
-  if (!(loadFactor >= 1)) throw new ConfigValidationError(`placement load factor must be >= 1, got ${loadFactor}`);
+  if (options.loadFactor !== undefined && !(options.loadFactor >= 1)) throw new ConfigValidationError(`placement load factor must be >= 1, got ${options.loadFactor}`);
   const replication = Math.min(options.replication, nodes.length);
   const shards = [...new Set(dbIds)].sort((a, b) => a - b);
+  if (options.bytes !== undefined) {
+    for (const [dbId, b] of options.bytes) {
+      if (!(Number.isFinite(b) && b >= 0)) throw new ConfigValidationError(`shard ${dbId}: bytes must be a finite number >= 0, got ${b}`);
+    }
+    const weights = shards.map((dbId) => options.bytes?.get(dbId) ?? 0);
+    if (weights.some((w) => w > 0)) return placeWeighted(shards, weights, nodes, replication, options.loadFactor ?? DEFAULT_BYTES_LOAD_FACTOR);
+    // Every shard weighs 0 (all empty or sizes unknown): count replicas instead.
+  }
+  const loadFactor = options.loadFactor ?? 1.25;
   const cap = Math.max(1, Math.ceil((loadFactor * shards.length * replication) / nodes.length));
   const load = new Map<string, number>(nodes.map((n) => [n, 0]));
   const placement: Placement = new Map();
@@ -81,6 +110,70 @@ export function placeShards(dbIds: readonly number[], nodeIds: readonly string[]
     placement.set(dbId, owners);
   }
   return placement;
+}
+
+/** Nodes ranked for a shard: rendezvous weight descending, ties by node id. */
+function rankNodes(dbId: number, nodes: readonly string[]): string[] {
+  return nodes
+    .map((node) => ({ node, weight: rendezvousWeight(dbId, node) }))
+    .sort((a, b) => (a.weight === b.weight ? (a.node < b.node ? -1 : 1) : a.weight > b.weight ? -1 : 1))
+    .map((x) => x.node);
+}
+
+/**
+ * Byte-weighted placement (see the module comment). `shards` ascending, `weights[i]` the bytes of
+ * `shards[i]`, `nodes` sorted and distinct, 1 <= replication <= nodes. The result iterates in
+ * ascending shard id like the unweighted one.
+ */
+function placeWeighted(shards: readonly number[], weights: readonly number[], nodes: readonly string[], replication: number, loadFactor: number): Placement {
+  const total = weights.reduce((a, b) => a + b, 0);
+  const cap = (loadFactor * total * replication) / nodes.length;
+  const load = new Map<string, number>(nodes.map((n) => [n, 0]));
+  const order = shards.map((_, i) => i).sort((a, b) => weights[b] - weights[a] || shards[a] - shards[b]);
+  const owned = new Map<number, string[]>();
+  for (const i of order) {
+    const w = weights[i];
+    const ranked = rankNodes(shards[i], nodes);
+    const owners: string[] = [];
+    for (const node of ranked) {
+      if (owners.length === replication) break;
+      if ((load.get(node) ?? 0) + w <= cap) owners.push(node);
+    }
+    // Fewer than R nodes have room: the least-loaded others (ties by rank), which keeps the fullest
+    // node within the largest-first list-scheduling bound.
+    while (owners.length < replication) {
+      let pick: string | undefined;
+      for (const node of ranked) {
+        if (owners.includes(node)) continue;
+        if (pick === undefined || (load.get(node) ?? 0) < (load.get(pick) ?? 0)) pick = node;
+      }
+      owners.push(pick!);
+    }
+    for (const node of owners) load.set(node, (load.get(node) ?? 0) + w);
+    owned.set(shards[i], owners);
+  }
+  return new Map(shards.map((dbId) => [dbId, owned.get(dbId)!]));
+}
+
+/**
+ * Bytes per shard of a manifest, for {@link placeShards}' `bytes`: the sum of each shard's file
+ * sizes. A non-empty shard whose files give no size (0 bytes) is estimated from its vector count
+ * at the mean bytes per vector of the shards whose sizes are known (or, when none is known, weighs
+ * its vector count); an empty shard weighs 0. When every shard then weighs 0, placeShards counts
+ * replicas instead.
+ */
+export function shardBytesOf(shards: readonly { db_id: number; vector_count: number; files: readonly { bytes: number }[] }[]): Map<number, number> {
+  const sizes = shards.map((s) => s.files.reduce((a, f) => a + f.bytes, 0));
+  let knownBytes = 0;
+  let knownVectors = 0;
+  shards.forEach((s, i) => {
+    if (sizes[i] > 0 && s.vector_count > 0) {
+      knownBytes += sizes[i];
+      knownVectors += s.vector_count;
+    }
+  });
+  const perVector = knownVectors > 0 ? knownBytes / knownVectors : 1;
+  return new Map(shards.map((s, i) => [s.db_id, sizes[i] > 0 ? sizes[i] : Math.round(s.vector_count * perVector)]));
 }
 
 /**

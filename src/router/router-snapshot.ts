@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Manifest } from '../common/manifest.ts';
-import { placeShards, type Placement } from '../common/placement.ts';
+import { placeShards, shardBytesOf, type Placement } from '../common/placement.ts';
 import { loadShardRouting } from '../common/routing/load-routing.ts';
 import type { ShardRouting } from '../common/routing/shard-routing.ts';
 import { loadSnapshot, type LoadedSnapshot } from '../common/snapshot-loader.ts';
@@ -31,7 +31,7 @@ export interface RouterSnapshot {
 }
 
 /**
- * Placement of a manifest's shards over `nodeIds` (rendezvous, bounded load); an empty placement
+ * Placement of a manifest's shards over `nodeIds` (rendezvous, bounded load in bytes); an empty placement
  * when there is no node yet (every shard then has no replica).
  * @throws ConfigValidationError for a replication factor < 1.
  */
@@ -40,7 +40,7 @@ export function placeRun(manifest: Manifest, nodeIds: readonly string[], replica
   return placeShards(
     manifest.shards.map((s) => s.db_id),
     nodeIds,
-    { replication },
+    { replication, bytes: shardBytesOf(manifest.shards) },
   );
 }
 

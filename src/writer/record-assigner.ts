@@ -1,8 +1,9 @@
 /**
- * The writer's assignment of records to shards for a run: the run's routing function, except
- * for a balanced CLUSTER run, where a {@link CapacityAssigner} caps every shard (a vector whose
- * nearest shard is full goes to its next-nearest with room). Stateful for balanced runs: feed
- * records in input order, once each.
+ * The writer's assignment of records to shards for a run: the run's routing function (for a
+ * balanced CLUSTER run it includes the fitted centroid offsets, so it is a pure function of the
+ * vector), except for a legacy balanced CLUSTER plan without offsets, where a
+ * {@link CapacityAssigner} caps every shard in input order (a vector whose nearest shard is full
+ * goes to its next-nearest with room); that one is stateful: feed records in input order, once each.
  */
 import type { ShardingSpec } from '../common/manifest.ts';
 import { ClusterRouting } from '../common/routing/cluster-shard-routing.ts';
@@ -15,9 +16,11 @@ import { CapacityAssigner } from './balanced-assignment.ts';
  * @throws ConfigValidationError for a bad balance factor.
  */
 export function createRecordAssigner(sharding: ShardingSpec, routing: ShardRouting, totalVectors: number): (record: RecordToRoute) => number {
-  if (sharding.strategy === 'cluster' && sharding.balance_factor !== null && routing instanceof ClusterRouting) {
+  // A legacy balanced plan (balance factor, no centroid offsets): the streaming capacity cap.
+  if (sharding.strategy === 'cluster' && sharding.balance_factor !== null && sharding.centroid_offsets === undefined && routing instanceof ClusterRouting) {
     const capped = new CapacityAssigner(routing.centroids, totalVectors, sharding.balance_factor);
     return (record) => capped.assign(record.vector, 0);
   }
   return (record) => routing.assign(record);
 }
+

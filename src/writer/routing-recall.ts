@@ -7,7 +7,8 @@
  * up to `maxBase` vectors of the training sample. Each query's exact top-k within the base (the
  * query's own row excluded) is computed by brute force (usearch `exactSearch`, multi-threaded
  * SIMD); every base vector is assigned to a shard exactly as the writer assigns records (the run's
- * routing, or a capacity-capped assignment for a balanced CLUSTER run), and each query is routed
+ * routing, centroid offsets included for a balanced CLUSTER run, or the streaming capacity-capped
+ * assignment of a legacy balanced run without offsets), and each query is routed
  * with the run's own `ShardRouting.route` over all shards. recall_at_probes[p - 1] is the mean,
  * over queries, of the fraction of its top-k whose shard is among its first p probed shards:
  * the recall an exact search within each shard would get with num_probes = p. Since every
@@ -40,7 +41,11 @@ export interface RoutingRecallInput {
   metric: Metric;
   /** The run's routing (CLUSTER or LSH). */
   routing: ShardRouting;
-  /** Balanced CLUSTER runs: the balance factor, so the base is assigned with the same capacity cap. */
+  /**
+   * Legacy balanced CLUSTER runs (a balance factor, no centroid offsets): the balance factor, so
+   * the base is assigned with the same streaming capacity cap. Unset when the routing carries
+   * centroid offsets: then `routing.assign` is the build's assignment.
+   */
   balanceFactor?: number | null;
   /** Neighbours per query (default 10; lowered to base rows - 1 for tiny inputs). */
   k?: number;
@@ -80,7 +85,7 @@ export function measureRoutingRecall(input: RoutingRecallInput): RoutingRecall |
 
   // Shard of every base vector, as the writer assigns records.
   const shardOf = new Int32Array(baseRows);
-  if (input.balanceFactor != null && routing instanceof ClusterRouting) {
+  if (input.balanceFactor != null && routing instanceof ClusterRouting && routing.centroids.offsets === undefined) {
     const capped = new CapacityAssigner(routing.centroids, baseRows, input.balanceFactor);
     for (let r = 0; r < baseRows; r++) shardOf[r] = capped.assign(base, r);
   } else {

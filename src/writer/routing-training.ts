@@ -11,6 +11,7 @@ import { sha256Hex } from '../common/file-digest.ts';
 import { vectorMetaKey, type ObjectRef, type ShardingSpec } from '../common/manifest.ts';
 import { decodeNpy, encodeNpyFloat32 } from '../common/npy.ts';
 import { CelRouting } from '../common/routing/cel-routing.ts';
+import { CentroidRouter } from '../common/cluster-routing.ts';
 import { ClusterRouting } from '../common/routing/cluster-shard-routing.ts';
 import { ExplicitRouting } from '../common/routing/explicit-routing.ts';
 import { HashRouting } from '../common/routing/key-hash-routing.ts';
@@ -19,6 +20,8 @@ import type { ShardRouting } from '../common/routing/shard-routing.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
 import type { BuildProgress } from './build-progress.ts';
 import { numDbsOf, type ShardingOptions } from './build-options.ts';
+import { balancedCapacity } from './balanced-assignment.ts';
+import { fitCentroidOffsets } from './centroid-offsets.ts';
 import { trainKMeans } from './kmeans.ts';
 import { generateHyperplanes, meanCenter } from './lsh-training.ts';
 
@@ -97,8 +100,9 @@ export async function trainRouting(input: TrainRoutingInput): Promise<TrainedRou
           'k-means trained',
         );
       }
+      const offsets = s.balanceFactor === undefined ? undefined : fitBalanceOffsets(sample, centroids, dim, metric, s.balanceFactor, log);
       return {
-        routing: new ClusterRouting(centroids, dim, metric, s.numProbes),
+        routing: new ClusterRouting(centroids, dim, metric, s.numProbes, offsets),
         arrays: [{ name: 'centroids.npy', data: centroids, shape: [numDbs, dim] }],
         spec: (refs) => ({
           strategy: 'cluster',
@@ -108,6 +112,7 @@ export async function trainRouting(input: TrainRoutingInput): Promise<TrainedRou
           seed: s.centroidsPath ? null : seed,
           centroids_source: s.centroidsPath ? 'user' : 'kmeans',
           balance_factor: s.balanceFactor ?? null,
+          ...(offsets === undefined ? {} : { centroid_offsets: Array.from(offsets) }),
         }),
         kmeansIterations: iterations,
         trainingRows: s.centroidsPath ? 0 : rows,
@@ -163,6 +168,31 @@ export async function trainRouting(input: TrainRoutingInput): Promise<TrainedRou
       };
     }
   }
+}
+
+/**
+ * Balanced CLUSTER builds: fits the per-centroid distance offsets that cap every shard at
+ * ceil(balanceFactor * rows / k) points of the training sample (src/writer/centroid-offsets.ts)
+ * and logs the sample's shard sizes under them.
+ * @returns one offset per centroid.
+ */
+function fitBalanceOffsets(sample: Float32Array, centroids: Float32Array, dim: number, metric: Metric, balanceFactor: number, log: Logger): Float64Array {
+  const rows = sample.length / dim;
+  const k = centroids.length / dim;
+  const started = performance.now();
+  const capacity = balancedCapacity(rows, k, balanceFactor);
+  const fitted = fitCentroidOffsets(sample, new CentroidRouter(centroids, dim, metric), capacity);
+  log.info(
+    {
+      balance_factor: balanceFactor,
+      capacity,
+      sample_shard_sizes: { min: Math.min(...fitted.counts), max: Math.max(...fitted.counts), mean: +(rows / k).toFixed(1) },
+      rounds: fitted.rounds,
+      ms: Math.round(performance.now() - started),
+    },
+    'balance offsets fitted',
+  );
+  return fitted.offsets;
 }
 
 /**

@@ -205,7 +205,11 @@ export async function writeShards(o: WriteShardsOptions, input: AssignedInput): 
       }
       log.warn({ run_id: plan.run_id, empty_shards: empty }, 'some shards received no vectors; they are published empty');
     }
-    log.info({ run_id: plan.run_id, max: Math.max(...counts), mean: +(plan.input.vectors / numDbs).toFixed(1) }, 'shard sizes');
+    const mean = plan.input.vectors / numDbs;
+    log.info(
+      { run_id: plan.run_id, min: Math.min(...counts), max: Math.max(...counts), mean: +mean.toFixed(1), max_over_mean: mean > 0 ? +(Math.max(...counts) / mean).toFixed(3) : null },
+      'shard sizes',
+    );
 
     // Finish (index) each of this process's shards, then upload it, `concurrency` at a time.
     const limit = pLimit(concurrency);

@@ -1,8 +1,9 @@
 /**
  * CLUSTER routing as a {@link ShardRouting}: records go to the nearest centroid's shard, queries
- * probe the `num_probes` nearest centroids (see CentroidRouter). A balanced build places some
- * records in a non-nearest shard (capacity caps; see src/writer/balanced-assignment.ts); routing
- * of queries is the same nearest-centroid order either way.
+ * probe the `num_probes` nearest centroids (see CentroidRouter). A balanced build adds per-centroid
+ * distance offsets (the manifest's `centroid_offsets`), used alike for records and queries; a
+ * legacy balanced plan without offsets places capped records in a non-nearest shard
+ * (src/writer/balanced-assignment.ts) while queries keep the plain nearest-centroid order.
  */
 import { CentroidRouter } from '../cluster-routing.ts';
 import type { Metric } from '../distance.ts';
@@ -19,10 +20,12 @@ export class ClusterRouting implements ShardRouting {
   /**
    * @param centroids `Float32Array` of length num_dbs * dim, row i = shard i's centroid.
    * @param defaultNumProbes the manifest's num_probes.
-   * @throws ConfigValidationError when the centroids do not form rows of `dim`.
+   * @param offsets balanced builds: the manifest's `centroid_offsets` (one per centroid).
+   * @throws ConfigValidationError when the centroids do not form rows of `dim` or the offsets
+   *   are not one finite number per centroid.
    */
-  constructor(centroids: Float32Array, dim: number, metric: Metric, private readonly defaultNumProbes: number) {
-    this.centroids = new CentroidRouter(centroids, dim, metric);
+  constructor(centroids: Float32Array, dim: number, metric: Metric, private readonly defaultNumProbes: number, offsets?: ArrayLike<number>) {
+    this.centroids = new CentroidRouter(centroids, dim, metric, offsets);
     this.numDbs = this.centroids.numCentroids;
   }
 

@@ -5,6 +5,7 @@
  * the distributed writer's workers call this, so every process routes with the same function.
  */
 import type { Manifest } from '../manifest.ts';
+import { ManifestParseError } from '../errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { CelRouting } from './cel-routing.ts';
 import { ClusterRouting } from './cluster-shard-routing.ts';
@@ -33,7 +34,11 @@ export async function loadShardRouting(store: ObjectStore, source: RoutingSource
   switch (sharding.strategy) {
     case 'cluster': {
       const centroids = await loadVectorMeta(store, sharding.centroids, [sharding.num_dbs, index.dim], runId);
-      return new ClusterRouting(centroids, index.dim, index.metric, sharding.num_probes);
+      const offsets = sharding.centroid_offsets;
+      if (offsets !== undefined && offsets.length !== sharding.num_dbs) {
+        throw new ManifestParseError(`run ${runId}: sharding.centroid_offsets has ${offsets.length} values for ${sharding.num_dbs} shards`);
+      }
+      return new ClusterRouting(centroids, index.dim, index.metric, sharding.num_probes, offsets);
     }
     case 'lsh': {
       const hyperplanes = await loadVectorMeta(store, sharding.hyperplanes, [sharding.num_hash_bits, index.dim], runId);
