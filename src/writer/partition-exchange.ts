@@ -16,9 +16,12 @@
  * A rerun worker overwrites its partitions and marker with the same content; partitions are never
  * deleted by a failing worker (others may be reading them); `publish` deletes them.
  *
- * Balanced (capacity-capped) CLUSTER runs: a worker sees only its slice, so it caps every shard at
- * `ceil(balance_factor * slice_records / num_dbs)` (createRecordAssigner sized with the slice):
- * a shard then holds at most the sum of the slices' caps, i.e. at most N more than the global cap.
+ * Balanced CLUSTER runs: the plan stores fitted centroid offsets, so a record's shard is a pure
+ * function of its vector and every worker assigns exactly as a single-process build does, whatever
+ * its slice. Only a legacy balanced plan without offsets uses the streaming capacity cap; a worker
+ * then sees only its slice and caps every shard at `ceil(balance_factor * slice_records / num_dbs)`
+ * (createRecordAssigner sized with the slice): a shard holds at most the sum of the slices' caps,
+ * i.e. at most N more than the global cap.
  */
 import { createReadStream } from 'node:fs';
 import { appendFile, mkdir, rm, stat } from 'node:fs/promises';
