@@ -19,7 +19,9 @@ import { DeadlineExceededError } from '../src/common/errors.ts';
 import { CURRENT_KEY, parseCurrentPointer, parseManifest, type Manifest } from '../src/common/manifest.ts';
 import { ID_FILTER_FILE } from '../src/common/routing/id-filter.ts';
 import { openObjectStore } from '../src/common/storage/open-object-store.ts';
-import type { ListOptions, ObjectInfo, ObjectStore, PutCondition, ReadLimits } from '../src/common/storage/object-store.ts';
+import type { ObjectStore } from '../src/common/storage/object-store.ts';
+import { DelegatingStore } from './helpers/delegating-store.ts';
+import { DEFAULT_BALANCE_FACTOR } from '../src/writer/balance-defaults.ts';
 import { buildSnapshot } from '../src/writer/build-snapshot.ts';
 import { planDistributedBuild, publishRun, runBuildWorker } from '../src/writer/distributed-build.ts';
 import { openInputSource } from '../src/writer/input/open-vector-source.ts';
@@ -33,45 +35,15 @@ const CLI = join(import.meta.dirname, '..', 'bin', 'shardfleet.js');
 const ROWS = clusteredRows(1500, 24, 6);
 const PARTS = 5;
 const ROW_GROUP = 100;
-const sharding = { strategy: 'cluster', numDbs: 4, numProbes: 2 } as const;
+// The CLI's defaults (balanced CLUSTER shards), so library and CLI builds compare equal.
+const sharding = { strategy: 'cluster', numDbs: 4, numProbes: 2, balanceFactor: DEFAULT_BALANCE_FACTOR } as const;
 
 /** An ObjectStore that records every ranged read (key, start, end) passed through it. */
-class CountingStore implements ObjectStore {
+class CountingStore extends DelegatingStore {
   readonly ranges: { key: string; start: number; end: number }[] = [];
-  constructor(private readonly inner: ObjectStore) {}
-  get url(): string {
-    return this.inner.url;
-  }
-  async getRange(key: string, start: number, end: number): Promise<Buffer> {
+  protected override rangeRead(key: string, start: number, end: number): Promise<Buffer> {
     this.ranges.push({ key, start, end });
-    return this.inner.getRange!(key, start, end);
-  }
-  get(key: string, limits?: ReadLimits): Promise<Buffer> {
-    return this.inner.get(key, limits);
-  }
-  download(key: string, localPath: string, limits: ReadLimits): Promise<number> {
-    return this.inner.download(key, localPath, limits);
-  }
-  put(key: string, body: Buffer | string): Promise<void> {
-    return this.inner.put(key, body);
-  }
-  upload(localPath: string, key: string): Promise<void> {
-    return this.inner.upload(localPath, key);
-  }
-  putIf(key: string, body: Buffer | string, condition: PutCondition): Promise<void> {
-    return this.inner.putIf(key, body, condition);
-  }
-  head(key: string): Promise<ObjectInfo | undefined> {
-    return this.inner.head(key);
-  }
-  list(prefix: string, options?: ListOptions): Promise<ObjectInfo[]> {
-    return this.inner.list(prefix, options);
-  }
-  delete(key: string): Promise<void> {
-    return this.inner.delete(key);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
+    return super.rangeRead(key, start, end);
   }
 }
 

@@ -25,6 +25,7 @@ import {
 import { ConfigValidationError, ManifestParseError, PreconditionFailedError, SnapshotNotFoundError } from '../src/common/errors.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import type { ObjectStore, PutCondition, ReadLimits } from '../src/common/storage/object-store.ts';
+import { DelegatingStore } from './helpers/delegating-store.ts';
 import { openObjectStore } from '../src/common/storage/open-object-store.ts';
 import { publishManifest } from '../src/writer/publish.ts';
 import { cleanup, listRuns, rollback } from '../src/writer/snapshot-history.ts';
@@ -110,44 +111,22 @@ async function forcePointer(store: ObjectStore, runId: string, at: Date): Promis
 }
 
 /** Delegates to `inner`, with hooks for fault injection. */
-class HookedStore implements ObjectStore {
+class HookedStore extends DelegatingStore {
   onGet?: (key: string) => Promise<void>;
   onPutIf?: (key: string) => Promise<void>;
   onDelete?: (key: string) => Promise<void>;
-  constructor(readonly inner: ObjectStore) {}
-  get url(): string {
-    return this.inner.url;
-  }
-  async get(key: string, limits?: ReadLimits): Promise<Buffer> {
-    const b = await this.inner.get(key, limits);
+  override async get(key: string, limits?: ReadLimits): Promise<Buffer> {
+    const b = await super.get(key, limits);
     await this.onGet?.(key);
     return b;
   }
-  download(key: string, localPath: string, limits: ReadLimits): Promise<number> {
-    return this.inner.download(key, localPath, limits);
-  }
-  put(key: string, body: Buffer | string): Promise<void> {
-    return this.inner.put(key, body);
-  }
-  upload(localPath: string, key: string): Promise<void> {
-    return this.inner.upload(localPath, key);
-  }
-  async putIf(key: string, body: Buffer | string, condition: PutCondition): Promise<void> {
+  override async putIf(key: string, body: Buffer | string, condition: PutCondition): Promise<void> {
     await this.onPutIf?.(key);
-    return this.inner.putIf(key, body, condition);
+    return super.putIf(key, body, condition);
   }
-  head(key: string) {
-    return this.inner.head(key);
-  }
-  list(prefix: string) {
-    return this.inner.list(prefix);
-  }
-  async delete(key: string): Promise<void> {
+  override async delete(key: string): Promise<void> {
     await this.onDelete?.(key);
-    return this.inner.delete(key);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
+    return super.delete(key);
   }
 }
 

@@ -19,7 +19,8 @@ import type { ShardResult__Output } from '../../src/common/proto-gen/shardfleet/
 import type { StatusRequest } from '../../src/common/proto-gen/shardfleet/v1/StatusRequest.ts';
 import type { StatusResponse__Output } from '../../src/common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import type { Manifest } from '../../src/common/manifest.ts';
-import type { ListOptions, ObjectInfo, ObjectStore, PutCondition, ReadLimits } from '../../src/common/storage/object-store.ts';
+import type { ObjectStore, ReadLimits } from '../../src/common/storage/object-store.ts';
+import { DelegatingStore } from './delegating-store.ts';
 import { startShardNode, type ShardNodeConfig, type ShardNodeHandle } from '../../src/shard-node/shard-node-server.ts';
 import { buildSnapshot } from '../../src/writer/build-snapshot.ts';
 import { openIdxSource } from '../../src/writer/input/idx-source.ts';
@@ -42,17 +43,12 @@ interface GateState {
 }
 
 /** An ObjectStore that records every download and can hold downloads at gates or fail reads. */
-export class ProbeStore implements ObjectStore {
-  readonly url: string;
+export class ProbeStore extends DelegatingStore {
   /** Keys downloaded, in order (one entry per download call). */
   readonly downloads: string[] = [];
   /** When set, `get` of a key for which it returns an error throws that error. */
   failGet: ((key: string) => Error | undefined) | undefined;
   private readonly gates: GateState[] = [];
-
-  constructor(private readonly inner: ObjectStore) {
-    this.url = inner.url;
-  }
 
   /** Download calls for keys starting with `prefix`. */
   downloadsUnder(prefix: string): number {
@@ -79,7 +75,7 @@ export class ProbeStore implements ObjectStore {
     };
   }
 
-  async download(key: string, localPath: string, limits: ReadLimits): Promise<number> {
+  override async download(key: string, localPath: string, limits: ReadLimits): Promise<number> {
     this.downloads.push(key);
     for (const gate of [...this.gates]) {
       if (!gate.match(key)) continue;
@@ -90,32 +86,10 @@ export class ProbeStore implements ObjectStore {
     return this.inner.download(key, localPath, limits);
   }
 
-  async get(key: string, limits?: ReadLimits): Promise<Buffer> {
+  override async get(key: string, limits?: ReadLimits): Promise<Buffer> {
     const err = this.failGet?.(key);
     if (err !== undefined) throw err;
     return this.inner.get(key, limits);
-  }
-
-  put(key: string, body: Buffer | string): Promise<void> {
-    return this.inner.put(key, body);
-  }
-  upload(localPath: string, key: string): Promise<void> {
-    return this.inner.upload(localPath, key);
-  }
-  putIf(key: string, body: Buffer | string, condition: PutCondition): Promise<void> {
-    return this.inner.putIf(key, body, condition);
-  }
-  head(key: string): Promise<ObjectInfo | undefined> {
-    return this.inner.head(key);
-  }
-  list(prefix: string, options?: ListOptions): Promise<ObjectInfo[]> {
-    return this.inner.list(prefix, options);
-  }
-  delete(key: string): Promise<void> {
-    return this.inner.delete(key);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
 
