@@ -66,9 +66,9 @@ describe('distributed build on a file:// store', () => {
     const offsets = plan.sharding.strategy === 'cluster' ? plan.sharding.centroid_offsets : undefined;
     assert.equal(offsets?.length, 5, 'the plan stores one offset per shard');
     assert.deepEqual(offsets, single.manifest.sharding.strategy === 'cluster' ? single.manifest.sharding.centroid_offsets : undefined);
-    // Worker 1 first: the assignment must not depend on which worker runs when.
-    await runBuildWorker({ store, runId: plan.run_id, source: await source(), worker: { index: 1, count: 2 }, progress: false, log });
-    await runBuildWorker({ store, runId: plan.run_id, source: await source(), worker: { index: 0, count: 2 }, progress: false, log });
+    // Workers run at once (they exchange partitions) and each assigns only its own slice of the
+    // input: the assignment must not depend on which records a worker sees. Worker 1 starts first.
+    await Promise.all([1, 0].map(async (index) => runBuildWorker({ store, runId: plan.run_id, source: await source(), worker: { index, count: 2 }, progress: false, pollMs: 50, log })));
     const published = await publishRun({ store, runId: plan.run_id, log });
     const counts = published.manifest.shards.map((x) => x.vector_count);
     assert.deepEqual(counts, single.manifest.shards.map((x) => x.vector_count));

@@ -433,7 +433,7 @@ describe('helm chart helm/shardfleet', { skip: rendererMissing }, () => {
   });
 
   test('build on: plan -> Indexed worker Job -> publish, ordered by Helm hook weights', () => {
-    const objs = renderChart({ build: { enabled: true, runId: 'r42', input: '/data/vectors.parquet', workers: 8, parallelism: 4, args: ['--num-dbs', '64'], workerArgs: ['--concurrency', '4'] } });
+    const objs = renderChart({ build: { enabled: true, runId: 'r42', input: '/data/vectors.parquet', workers: 8, args: ['--num-dbs', '64'], workerArgs: ['--concurrency', '4'] } });
     validateAll(objs);
     const plan = find(objs, 'Job', 'demo-shardfleet-build-plan');
     const workers = find(objs, 'Job', 'demo-shardfleet-build-workers');
@@ -448,7 +448,7 @@ describe('helm chart helm/shardfleet', { skip: rendererMissing }, () => {
     assert.deepEqual(container(plan, 'plan').args, ['build', '--input', '/data/vectors.parquet', '--run-id', 'r42', '--plan', '--no-progress', '--num-dbs', '64']);
     assert.equal(workers.spec.completionMode, 'Indexed');
     assert.equal(workers.spec.completions, 8);
-    assert.equal(workers.spec.parallelism, 4);
+    assert.equal(workers.spec.parallelism, 8, 'every worker at once: they exchange partitions');
     const w = container(workers, 'worker');
     assert.deepEqual(w.args, ['build', '--input', '/data/vectors.parquet', '--run-id', 'r42', '--worker', '$(JOB_COMPLETION_INDEX)/8', '--no-progress', '--concurrency', '4']);
     assert.deepEqual(envOf(w).JOB_COMPLETION_INDEX, { fieldRef: { fieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']" } });
@@ -458,6 +458,7 @@ describe('helm chart helm/shardfleet', { skip: rendererMissing }, () => {
     validateAll(single);
     assert.deepEqual(single.filter((o) => o.kind !== 'ConfigMap' && o.kind !== 'ServiceAccount').map((o) => `${o.kind}/${o.metadata.name}`), ['Job/demo-shardfleet-build-single']);
     assert.match(renderError({ store: { url: 's3://b/p' }, build: { enabled: true, input: 'x' } }), /build\.runId is required/);
+    assert.match(renderError({ store: { url: 's3://b/p' }, build: { enabled: true, runId: 'r1', input: 'x', workers: 8, parallelism: 4 } }), /build\.parallelism \(4\) must be 0 or build\.workers \(8\)/);
   });
 
   test('ServiceMonitor when enabled selects the metrics Services; metrics off removes ports', () => {
