@@ -31,6 +31,7 @@ import { openIdxSource, readIdxImages } from '../src/writer/input/idx-source.ts'
 import { FASHION_IMAGES, FASHION_LABELS, quietLogger, tempDir } from './helpers/fixtures.ts';
 import { isGrpcStatus } from './helpers/grpc-assert.ts';
 import { closeAll, serveStore } from './helpers/served-cluster.ts';
+import { waitFor } from './helpers/wait.ts';
 
 /** The nodes' depth limit in this cluster, below the router's default (64): a misconfiguration the router must survive. */
 const NODE_MAX_DEPTH = 32;
@@ -95,6 +96,9 @@ describe('request limits on routers and on node ports (real processes)', () => {
       nodeArgs: ['--max-filter-depth', String(NODE_MAX_DEPTH)],
     }));
     node = nodeClient(cluster.nodes[0].address);
+    // The router serves once every shard has a ready replica; the tests below also want every
+    // replica ready in its view (a node slow to start on a loaded machine was still "unreachable").
+    await waitFor('the router to see every replica ready', async () => (await client.health()).status === 'healthy');
   });
   after(async () => {
     node?.close();

@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { checkHealth } from '../src/common/health.ts';
 import type { NodeEndpoint } from '../src/common/node-list.ts';
-import { placeShards } from '../src/common/placement.ts';
 import type { HealthResponse__Output } from '../src/common/proto-gen/shardfleet/v1/HealthResponse.ts';
 import type { RefreshResponse__Output } from '../src/common/proto-gen/shardfleet/v1/RefreshResponse.ts';
 import type { RouteResponse__Output } from '../src/common/proto-gen/shardfleet/v1/RouteResponse.ts';
@@ -21,7 +20,7 @@ import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import type { MembershipView } from '../src/common/membership/membership.ts';
 import { tempDir } from './helpers/fixtures.ts';
 import { isGrpcStatus } from './helpers/grpc-assert.ts';
-import { FakeShardNode, fakeManifest, fakeQuery, publishFakeRun, publishMalformedRun, startTestRouter, waitUntil, type TestRouter } from './helpers/router-fakes.ts';
+import { FakeShardNode, fakeManifest, fakeRunPlacement, fakeQuery, publishFakeRun, publishMalformedRun, startTestRouter, waitUntil, type TestRouter } from './helpers/router-fakes.ts';
 import { builtIndexTypes } from '../src/router/router-info.ts';
 
 const RUN_A = 'run-a';
@@ -129,7 +128,7 @@ describe('Health', () => {
     const store = await newStore();
     await publishFakeRun(store, RUN_A, NUM_DBS, 1);
     const [a, b] = await startNodes('a', 'b');
-    const placement = placeShards(ALL, ['a', 'b'], { replication: 1 });
+    const placement = fakeRunPlacement(NUM_DBS, ['a', 'b'], 1);
     const ofB = ALL.filter((db) => placement.get(db)![0] === 'b');
     a.runs.set(RUN_A, { loaded: ALL.filter((db) => !ofB.includes(db)) });
     b.runs.set(RUN_A, { loaded: [] });
@@ -308,7 +307,7 @@ describe('membership changes', () => {
     assert.deepEqual(await owners(), ALL.map(() => ['a']));
 
     change([a.endpoint, b.endpoint]);
-    const placement = placeShards(ALL, ['a', 'b'], { replication: 1 });
+    const placement = fakeRunPlacement(NUM_DBS, ['a', 'b'], 1);
     // Placement is recomputed: b owns some shards now (a still has them all loaded, so it stays a ready replica).
     const want = ALL.map((db) => (placement.get(db)![0] === 'b' ? ['b', 'a'] : ['a', 'b']));
     await waitUntil('placement over a and b', async () => JSON.stringify(await owners()) === JSON.stringify(want));

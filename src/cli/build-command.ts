@@ -58,8 +58,12 @@ interface BuildFlags extends StoreFlags {
   sampleSize?: number;
   kmeansIterations: number;
   centroids?: string;
-  /** A factor (the default {@link DEFAULT_BALANCE_FACTOR}), true (bare `--balanced`: the default factor), false (`--no-balanced`, `--balanced off`). */
-  balanced: number | boolean;
+  /**
+   * A factor, true (bare `--balanced`: {@link DEFAULT_BALANCE_FACTOR}), false (`--no-balanced`,
+   * `--balanced off`), or undefined (not given: balanced at the default factor, except with
+   * `--centroids`, whose given centroids define the shards as they are).
+   */
+  balanced?: number | boolean;
   numHashBits?: number;
   center: boolean;
   celExpr?: string;
@@ -120,6 +124,13 @@ function routingValuesArg(value: string): (string | number | boolean)[] {
   return listArg(value);
 }
 
+/** The CLUSTER balance factor the flags ask for; undefined = plain nearest-centroid shards. */
+function balanceFactorFromFlags(f: BuildFlags): number | undefined {
+  if (f.balanced === undefined) return f.centroids === undefined ? DEFAULT_BALANCE_FACTOR : undefined;
+  if (f.balanced === true) return DEFAULT_BALANCE_FACTOR;
+  return f.balanced === false ? undefined : f.balanced;
+}
+
 function shardingFromFlags(f: BuildFlags): ShardingOptions {
   const numDbs = f.numDbs ?? 8;
   switch (f.strategy ?? defaultStrategy(f.kv !== undefined)) {
@@ -128,7 +139,7 @@ function shardingFromFlags(f: BuildFlags): ShardingOptions {
         strategy: 'cluster',
         numDbs,
         numProbes: f.numProbes,
-        balanceFactor: f.balanced === true ? DEFAULT_BALANCE_FACTOR : f.balanced === false ? undefined : f.balanced,
+        balanceFactor: balanceFactorFromFlags(f),
         centroidsPath: f.centroids,
         kmeansIterations: f.kmeansIterations,
       };
@@ -348,9 +359,8 @@ export function buildCommand(): Command {
     .option('--centroids <path>', 'cluster: use these centroids (.npy float32 [num-dbs, dim]) instead of training')
     .option(
       '--balanced [factor]',
-      `cluster: balanced shards (on by default): fit per-shard routing offsets so no shard holds more than factor x the mean size (on the training sample; the whole input follows up to sampling noise); "off" = plain nearest centroid`,
+      `cluster: balanced shards (on by default at ${DEFAULT_BALANCE_FACTOR}, off with --centroids unless given): fit per-shard routing offsets so no shard holds more than factor x the mean size (on the training sample; the whole input follows up to sampling noise); "off" = plain nearest centroid`,
       balanceArg,
-      DEFAULT_BALANCE_FACTOR,
     )
     .option('--no-balanced', 'cluster: plain nearest-centroid shards (sizes follow the data; same as --balanced off)')
     .option('--num-hash-bits <n>', 'lsh: hyperplanes (default ceil(log2(num-dbs)))', intArg)

@@ -9,6 +9,7 @@
  * every hit came from. A lookup query (keys) finds key `k` in shard `db` when `k` starts with
  * `s<db>:`, with value `<r>:<db>:<k>` and payload `{"db", "node"}`.
  */
+import { placeShards, shardBytesOf, type Placement } from '../../src/common/placement.ts';
 import { waitFor } from './wait.ts';
 import * as grpc from '@grpc/grpc-js';
 import type { NodeEndpoint } from '../../src/common/node-list.ts';
@@ -213,6 +214,19 @@ export function fakeManifest(runId: string, numDbs: number, createdAt: Date): Ma
     payload_columns: [],
     build_stats: { total_vectors: numDbs * 100, training_sample_size: 0, kmeans_iterations: 0, build_seconds: 0, total_bytes: 0, input: 'test' },
   };
+}
+
+/**
+ * The placement a router computes for a fake run of `numDbs` shards (by the shards' bytes, as
+ * routers and nodes place them) over `nodeIds`.
+ */
+export function fakeRunPlacement(numDbs: number, nodeIds: readonly string[], replication: number): Placement {
+  const shards = fakeManifest('placement', numDbs, new Date(0)).shards;
+  return placeShards(
+    shards.map((s) => s.db_id),
+    [...nodeIds],
+    { replication, bytes: shardBytesOf(shards) },
+  );
 }
 
 /**
