@@ -42,8 +42,13 @@ export const USEARCH_BATCH_QUERIES = 32;
  * searches in smaller batches.
  */
 export const USEARCH_BATCH_BUDGET_MS = 2;
-/** Hits whose rows are read in one go between two checks of the time budget (and of the caller's signal). */
-const LOOKUP_CHECK_HITS = 256;
+/**
+ * Hits whose rows are read in one go between two checks of the time budget (and of the caller's
+ * signal). 16, not more: with include_vector at top_k 1000 of 784-d vectors, chunks of 256 held a
+ * node's event loop long enough that its Status took 575-796 ms under load (16: 297-424 ms;
+ * test/work-bounds.test.ts).
+ */
+const LOOKUP_CHECK_HITS = 16;
 
 /** What the manifest says about the shard. */
 export interface UsearchShardSpec {
