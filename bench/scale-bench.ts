@@ -21,9 +21,9 @@
  *   [--build-arg=--balanced ...] (one build flag per --build-arg, written with `=`)
  *   [--keep] [--cache bench/.cache/scale] [--label text] [--concurrency 4]
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -245,6 +245,29 @@ function nodeMemory(cluster: LocalCluster): Record<string, { anon: number; file:
   return out;
 }
 
+/** usearch's own anonymous memory (bench/usearch-view-memory.ts) for the index files under `dir`. */
+interface IndexOnlyMemory {
+  files: number;
+  vectors: number;
+  anonBeforeBytes: number;
+  anonAfterBytes: number;
+}
+
+/**
+ * Views every `index.usearch` under `dir` (a node's cache folder) in a fresh child process, as
+ * the node does, and returns usearch's own anonymous memory for them (undefined when the child
+ * fails: the figure is then left out, not guessed).
+ */
+function indexOnlyMemory(dir: string, dim: number): IndexOnlyMemory | undefined {
+  const files = (readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('index.usearch')).map((f) => join(dir, f));
+  const res = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', join(ROOT, 'bench', 'usearch-view-memory.ts'), '--dim', String(dim), ...files], { encoding: 'utf8', cwd: ROOT });
+  if (res.status !== 0) {
+    log(`usearch-view-memory failed for ${dir}: ${res.stderr.slice(0, 500)}`);
+    return undefined;
+  }
+  return JSON.parse(res.stdout.trim().split('\n').at(-1)!) as IndexOnlyMemory;
+}
+
 function readQueries(path: string, count: number, dim: number): Float32Array {
   const out = new Float32Array(count * dim);
   const fd = openSync(path, 'r');
@@ -315,9 +338,11 @@ async function main(): Promise<void> {
   let details: ShardDetailsLike;
   let memAfterLoad: ReturnType<typeof nodeMemory>;
   let memAfterQueries: ReturnType<typeof nodeMemory>;
+  const indexOnly: Record<string, IndexOnlyMemory | undefined> = {};
   let snapshotInfo: Record<string, unknown>;
   try {
     memAfterLoad = nodeMemory(cluster);
+    for (const id of Object.keys(memAfterLoad)) indexOnly[id] = indexOnlyMemory(join(cluster.cacheRoot, id), spec.dim);
     details = (await client.shardDetails()) as unknown as ShardDetailsLike;
     snapshotInfo = (await client.snapshotInfo()) as unknown as Record<string, unknown>;
     await timed('queries', async () => {
@@ -351,7 +376,25 @@ async function main(): Promise<void> {
   const placement = placementLoad(details);
   const memory = placement.nodes.map((n) => {
     const m = memAfterQueries[n.node] ?? { anon: NaN, file: NaN, rss: NaN };
-    return { node: n.node, vectors: n.vectors, bytes: n.bytes, rssAnonBytes: m.anon, rssFileBytes: m.file, rssAnonAfterLoadBytes: memAfterLoad[n.node]?.anon ?? NaN, anonBytesPerVectorHeld: (m.anon - baselineAnon) / n.vectors };
+    const afterLoad = memAfterLoad[n.node]?.anon ?? NaN;
+    const own = indexOnly[n.node];
+    const usearchOwnBytes = own ? own.anonAfterBytes - own.anonBeforeBytes : NaN;
+    const nodeBaseline = baseline[n.node]?.anon ?? baselineAnon;
+    return {
+      node: n.node,
+      vectors: n.vectors,
+      bytes: n.bytes,
+      rssAnonBytes: m.anon,
+      rssFileBytes: m.file,
+      rssAnonAfterLoadBytes: afterLoad,
+      anonBytesPerVectorHeld: (m.anon - baselineAnon) / n.vectors,
+      /** usearch's own anonymous memory for this node's indexes (Index.view in a bare process). */
+      usearchOwnAnonBytes: usearchOwnBytes,
+      /** Growth after load over this node's baseline, less usearch's own, per vector held. */
+      anonBeyondIndexBytesPerVectorAfterLoad: (afterLoad - nodeBaseline - usearchOwnBytes) / n.vectors,
+      /** The same after the query runs (adds query-time growth: SQLite page caches, gRPC and V8 buffers). */
+      anonBeyondIndexBytesPerVectorAfterQueries: (m.anon - nodeBaseline - usearchOwnBytes) / n.vectors,
+    };
   });
   const routingCurve = curves.find((c) => c.field === 'routing_recall') ?? curves[0];
   const benchUsage = process.resourceUsage();
@@ -381,6 +424,10 @@ async function main(): Promise<void> {
     [`fullest node's share (R=1, ${NODES} nodes): vectors / bytes`, `${(placement.fullestVectorShare * 100).toFixed(0)}% / ${(placement.fullestByteShare * 100).toFixed(0)}%`],
     [`node anonymous memory (RssAnon; baseline ${mb(baselineAnon)} at ${BASELINE_N} vectors)`, memory.map((m) => `${m.node} ${mb(m.rssAnonBytes)} (${fmtInt(m.vectors)} vectors)`).join(', ')],
     [`node anon per vector held (beyond baseline)`, perVec.length ? `${perVec.map((v) => `${v.toFixed(0)} B`).join(', ')}` : '-'],
+    [
+      `node anon beyond usearch's own, per vector: after load / after queries (usearch's own)`,
+      memory.map((m) => `${m.node} ${fmt(m.anonBeyondIndexBytesPerVectorAfterLoad, 1)} / ${fmt(m.anonBeyondIndexBytesPerVectorAfterQueries, 1)} B (${fmt(m.usearchOwnAnonBytes / m.vectors, 1)} B)`).join(', '),
+    ],
     [`disk per vector (index + other)`, `${fmtInt(disk.total)} B (${fmtInt(disk.index)} + ${fmtInt(disk.other)}: ${Object.entries(disk.byFile).map(([f, b]) => `${f} ${fmtInt(b)}`).join(', ')})`],
     ...probePoints.map((p): [string, string] => [
       `recall@10 at num_probes ${p.params.num_probes} (build-time curve${CEILING_EF ? `; served ef ${CEILING_EF}` : ''})`,

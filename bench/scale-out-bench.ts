@@ -10,16 +10,22 @@
  * throughput per core), plus the input bytes each worker read (from its log line `partitions
  * uploaded`).
  * Options: `--vectors <n>` (default 200,000), `--parts <n>` (default 8), `--workers <n>`
- * (default 2), `--only single|distributed`, `--cpu-prof <dir>` (node --cpu-prof for every process).
+ * (default 2), `--only single|distributed`, `--cpu-prof <dir>` (node --cpu-prof for every process),
+ * `--dataset <dir>` (write the Parquet dataset there once and reuse it; default: a temp folder),
+ * `--memory-limit-mib <n>` (each worker runs in its own memory cgroup with this hard limit, so a
+ * worker that needs more is OOM-killed and the build fails; prints each worker's cgroup peak and
+ * OOM kills; needs a writable cgroup v1 memory or v2 hierarchy, as root in a container),
+ * `--concurrency <n>` (the workers' `--concurrency`, shards indexed at once; default the CLI's).
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import type { SchemaElement } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { ensureSyntheticFvecs } from './synthetic-vectors.ts';
+import { MemoryCgroup } from './lib/memory-cgroup.ts';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..');
@@ -34,11 +40,16 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: '2' },
     only: { type: 'string' },
     'cpu-prof': { type: 'string' },
+    dataset: { type: 'string' },
+    'memory-limit-mib': { type: 'string' },
+    concurrency: { type: 'string' },
   },
 });
 const n = Number(args.vectors);
 const parts = Number(args.parts);
 const workers = Number(args.workers);
+const memoryLimitMiB = args['memory-limit-mib'] === undefined ? undefined : Number(args['memory-limit-mib']);
+if (memoryLimitMiB !== undefined && !(memoryLimitMiB > 0)) throw new Error(`--memory-limit-mib: expected a positive number, got ${args['memory-limit-mib']}`);
 
 /** Writes the dataset folder from the cached .fvecs (one part at a time in memory). */
 async function writeDataset(dir: string): Promise<void> {
@@ -81,16 +92,31 @@ interface Measured {
   cpu: number;
   rssMiB: number;
   stderr: string;
+  /** With --memory-limit-mib: the cgroup's peak usage (MiB, anonymous + page cache charged) and OOM kills. */
+  cgroup?: { peakMiB: number; oomKills: number };
 }
 
-/** Runs the CLI under /usr/bin/time; returns its wall, CPU and peak RSS. */
-async function measure(name: string, cliArgs: string[]): Promise<Measured> {
+/**
+ * Runs the CLI under /usr/bin/time (in a memory cgroup of `limitMiB` when given); returns its
+ * wall, CPU and peak RSS.
+ */
+async function measure(name: string, cliArgs: string[], limitMiB?: number): Promise<Measured> {
   const prof = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', join(args['cpu-prof'], name.replace(/\W+/g, '-'))] : [];
   const env = { ...process.env, SHARDFLEET_LOG_LEVEL: 'info' };
-  const out = await run('/usr/bin/time', ['-f', 'TIME %e %U %S %M', process.execPath, ...prof, CLI, ...cliArgs], { env, maxBuffer: 64 << 20 });
-  const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(out.stderr);
-  if (!m) throw new Error(`${name}: no /usr/bin/time line in stderr: ${out.stderr.slice(-500)}`);
-  return { name, wall: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), rssMiB: Number(m[4]) / 1024, stderr: out.stderr };
+  const timed = ['/usr/bin/time', '-f', 'TIME %e %U %S %M', process.execPath, ...prof, CLI, ...cliArgs];
+  const cgroup = limitMiB === undefined ? undefined : MemoryCgroup.create(`shardfleet-${name.replace(/\W+/g, '-')}-${process.pid}`, limitMiB * 2 ** 20);
+  try {
+    const [file, ...argv] = cgroup ? cgroup.wrap(timed) : timed;
+    const out = await run(file, argv, { env, maxBuffer: 64 << 20 });
+    const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(out.stderr);
+    if (!m) throw new Error(`${name}: no /usr/bin/time line in stderr: ${out.stderr.slice(-500)}`);
+    return { name, wall: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), rssMiB: Number(m[4]) / 1024, stderr: out.stderr, ...(cgroup ? { cgroup: { peakMiB: cgroup.peakBytes() / 2 ** 20, oomKills: cgroup.oomKills() } } : {}) };
+  } catch (err) {
+    if (cgroup) throw new Error(`${name} failed (${cgroup.oomKills()} OOM kills under ${limitMiB} MiB): ${(err as Error).message.slice(-2000)}`);
+    throw err;
+  } finally {
+    cgroup?.remove();
+  }
 }
 
 function row(r: Measured, vectors: number): string {
@@ -99,9 +125,12 @@ function row(r: Measured, vectors: number): string {
 
 const work = await mkdtemp(join(tmpdir(), 'shardfleet-scale-out-'));
 try {
-  const data = join(work, 'dataset');
-  process.stderr.write(`writing ${n} x ${DIM} as ${parts} Parquet parts...\n`);
-  await writeDataset(data);
+  const data = args.dataset ?? join(work, 'dataset');
+  const cached = args.dataset !== undefined && (await access(join(data, '_SUCCESS')).then(() => true, () => false));
+  if (!cached) {
+    process.stderr.write(`writing ${n} x ${DIM} as ${parts} Parquet parts to ${data}...\n`);
+    await writeDataset(data);
+  }
   const common = ['--input', data, '--num-dbs', String(NUM_DBS), '--no-progress'];
   console.log(`${n} vectors x ${DIM} dims, ${NUM_DBS} shards, usearch f16, ${parts} Parquet parts`);
   console.log(`${'step'.padEnd(28)}  ${'wall s'.padStart(7)}  ${'CPU s'.padStart(7)}  ${'RSS MiB'.padStart(8)}  ${'vec/CPU-s'.padStart(10)}`);
@@ -111,17 +140,21 @@ try {
   }
   if (args.only !== 'single') {
     const store = join(work, 'dist');
-    const plan = await measure('build --plan', ['build', '--store', store, ...common, '--plan', '--run-id', 'bench']);
+    const plan = await measure('build --plan', ['build', '--store', store, ...common, '--plan', '--run-id', 'bench'], memoryLimitMiB);
     console.log(row(plan, n));
+    const workerFlags = args.concurrency === undefined ? [] : ['--concurrency', args.concurrency];
     const ws = await Promise.all(
-      Array.from({ length: workers }, (_, i) => measure(`build --worker ${i}/${workers}`, ['build', '--store', store, ...common, '--worker', `${i}/${workers}`, '--run-id', 'bench'])),
+      Array.from({ length: workers }, (_, i) =>
+        measure(`build --worker ${i}/${workers}`, ['build', '--store', store, ...common, ...workerFlags, '--worker', `${i}/${workers}`, '--run-id', 'bench'], memoryLimitMiB),
+      ),
     );
     for (const w of ws) {
       const line = w.stderr.split('\n').find((l) => l.includes('"partitions uploaded"'));
       const info = line ? (JSON.parse(line) as { records?: number; partition_bytes?: number }) : {};
-      console.log(`${row(w, info.records ?? n / workers)}   slice ${info.records ?? '?'} records, ${((info.partition_bytes ?? 0) / 2 ** 20).toFixed(0)} MiB partitions`);
+      const limited = w.cgroup ? `; cgroup peak ${w.cgroup.peakMiB.toFixed(0)} MiB of ${memoryLimitMiB} MiB, ${w.cgroup.oomKills} OOM kills` : '';
+      console.log(`${row(w, info.records ?? n / workers)}   slice ${info.records ?? '?'} records, ${((info.partition_bytes ?? 0) / 2 ** 20).toFixed(0)} MiB partitions${limited}`);
     }
-    const pub = await measure('publish', ['publish', '--store', store, '--run-id', 'bench', '--verify', 'size']);
+    const pub = await measure('publish', ['publish', '--store', store, '--run-id', 'bench', '--verify', 'size'], memoryLimitMiB);
     console.log(row(pub, n));
     const cpu = plan.cpu + ws.reduce((s, w) => s + w.cpu, 0) + pub.cpu;
     console.log(`distributed total: ${cpu.toFixed(1)} CPU s, ${Math.round(n / cpu)} vectors per CPU second; largest worker RSS ${Math.max(...ws.map((w) => w.rssMiB)).toFixed(0)} MiB`);
