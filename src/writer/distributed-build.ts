@@ -11,8 +11,10 @@
  *    it writes a receipt `runs/<run_id>/receipts/db=00007.json` (the shard's manifest entry and
  *    payload columns) after the shard's files are uploaded.
  * 3. `publish`: checks that every shard has a receipt and that every file it lists exists with
- *    the recorded size and sha256 (a ShardCoverageError naming the shards otherwise), then writes
- *    the manifest and moves `_CURRENT`, and deletes the partitions.
+ *    the recorded size and sha256 (a ShardCoverageError naming the shards otherwise), merges the
+ *    workers' end-to-end recall partials into `search_recall` (distributed-recall.ts; a missing or
+ *    damaged partial only drops the table, with a warning), then writes the manifest and moves
+ *    `_CURRENT`, and deletes the partitions and the recall objects.
  *
  * A failed or restarted worker can simply run again: it rebuilds its shards and overwrites their
  * files and receipts; nothing is visible to readers until `publish` succeeds.

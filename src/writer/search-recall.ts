@@ -27,16 +27,18 @@
  * `--recall-queries`; the shard search is queries x P x |efs| HNSW searches, independent of N
  * but for the slowly growing search cost per shard.
  *
- * Where it runs: in a single-process build (build-snapshot.ts), after the shards are built and
- * uploaded and before the manifest is written (the shard folders are still in the work folder).
- * Distributed builds (`build --plan / --worker / publish`) publish the routing-only curve for
- * now. The design for them: `--plan` stores the queries (vectors + ordinals) beside the plan;
- * each worker feeds {@link GroundTruthScan} only the records of its own shards (a partial exact
- * top-k, distances comparable across workers) and searches its own shards for every query at
- * every ef, and uploads that partial (about queries x own shards x |efs| x k x 12 bytes);
- * `publish` merges the partial ground truths by distance, routes each query with the run's
- * routing and merges the per-shard hits of its first p shards, exactly as
- * {@link measureSearchRecall} does in one process. No shard is downloaded and no worker reads
+ * Where it runs: in a single-process build (build-snapshot.ts, built-recall.ts), after the shards
+ * are built and uploaded and before the manifest is written (the shard folders are still in the
+ * work folder). In a distributed build (`build --plan / --worker / publish`, distributed-recall.ts)
+ * the same steps are split: `--plan` stores the queries (vectors + ordinals) beside the plan; each
+ * worker feeds {@link GroundTruthScan} only the records of its own shards ({@link
+ * GroundTruthScan.partial}: a partial exact top-k, distances comparable across workers), routes
+ * every query and searches its own shards ({@link searchShard}) for those that probe them within
+ * the measured probes, and uploads that partial (recall-partial.ts; about queries x own shards x
+ * |efs| x k x 12 bytes); `publish` merges the partial ground truths by distance
+ * ({@link mergeGroundTruths}), routes each query with the run's routing ({@link routeQueries}) and
+ * merges the per-shard hits of its first p shards ({@link recallTable}), the code
+ * {@link measureSearchRecall} runs in one process. No shard is downloaded and no worker reads
  * records beyond its own shards'.
  */
 import { BatchMatches, exactSearch, type Index, Matches } from 'usearch';
