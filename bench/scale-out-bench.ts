@@ -10,7 +10,10 @@
  * throughput per core), plus the input bytes each worker read (from its log line `partitions
  * uploaded`).
  * Options: `--vectors <n>` (default 200,000), `--parts <n>` (default 8), `--workers <n>`
- * (default 2), `--only single|distributed`, `--cpu-prof <dir>` (node --cpu-prof for every process).
+ * (default 2), `--only single|distributed`, `--cpu-prof <dir>` (node --cpu-prof for every process),
+ * `--recall-queries <n>` (passed to `build`; 0 measures no recall). Each worker's row also gives its
+ * end-to-end recall partial (bytes, ground-truth and shard-search seconds), and the single-process
+ * and the distributed `search_recall` tables are printed after the rows.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
@@ -34,6 +37,7 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: '2' },
     only: { type: 'string' },
     'cpu-prof': { type: 'string' },
+    'recall-queries': { type: 'string' },
   },
 });
 const n = Number(args.vectors);
@@ -81,6 +85,7 @@ interface Measured {
   cpu: number;
   rssMiB: number;
   stderr: string;
+  stdout: string;
 }
 
 /** Runs the CLI under /usr/bin/time; returns its wall, CPU and peak RSS. */
@@ -90,7 +95,7 @@ async function measure(name: string, cliArgs: string[]): Promise<Measured> {
   const out = await run('/usr/bin/time', ['-f', 'TIME %e %U %S %M', process.execPath, ...prof, CLI, ...cliArgs], { env, maxBuffer: 64 << 20 });
   const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(out.stderr);
   if (!m) throw new Error(`${name}: no /usr/bin/time line in stderr: ${out.stderr.slice(-500)}`);
-  return { name, wall: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), rssMiB: Number(m[4]) / 1024, stderr: out.stderr };
+  return { name, wall: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), rssMiB: Number(m[4]) / 1024, stderr: out.stderr, stdout: out.stdout };
 }
 
 function row(r: Measured, vectors: number): string {
@@ -102,12 +107,19 @@ try {
   const data = join(work, 'dataset');
   process.stderr.write(`writing ${n} x ${DIM} as ${parts} Parquet parts...\n`);
   await writeDataset(data);
-  const common = ['--input', data, '--num-dbs', String(NUM_DBS), '--no-progress'];
+  const common = ['--input', data, '--num-dbs', String(NUM_DBS), '--no-progress', ...(args['recall-queries'] ? ['--recall-queries', args['recall-queries']] : [])];
+  const tables: string[] = [];
+  /** The end-to-end table `build` / `publish` print on stdout, if any. */
+  const tableOf = (name: string, r: Measured): void => {
+    const at = r.stdout.indexOf('end-to-end recall');
+    tables.push(`${name}: ${at < 0 ? 'no search_recall' : r.stdout.slice(at).trim()}`);
+  };
   console.log(`${n} vectors x ${DIM} dims, ${NUM_DBS} shards, usearch f16, ${parts} Parquet parts`);
   console.log(`${'step'.padEnd(28)}  ${'wall s'.padStart(7)}  ${'CPU s'.padStart(7)}  ${'RSS MiB'.padStart(8)}  ${'vec/CPU-s'.padStart(10)}`);
   if (args.only !== 'distributed') {
     const single = await measure('build (one process)', ['build', '--store', join(work, 'single'), ...common]);
     console.log(row(single, n));
+    tableOf('single process', single);
   }
   if (args.only !== 'single') {
     const store = join(work, 'dist');
@@ -120,12 +132,19 @@ try {
       const line = w.stderr.split('\n').find((l) => l.includes('"partitions uploaded"'));
       const info = line ? (JSON.parse(line) as { records?: number; partition_bytes?: number }) : {};
       console.log(`${row(w, info.records ?? n / workers)}   slice ${info.records ?? '?'} records, ${((info.partition_bytes ?? 0) / 2 ** 20).toFixed(0)} MiB partitions`);
+      const recallLine = w.stderr.split('\n').find((l) => l.includes('"recall partial uploaded"'));
+      if (recallLine) {
+        const r = JSON.parse(recallLine) as { bytes: number; ground_truth_seconds: number; search_seconds: number };
+        console.log(`${''.padEnd(28)}  recall partial ${(r.bytes / 2 ** 20).toFixed(2)} MiB, ground truth ${r.ground_truth_seconds} s, shard searches ${r.search_seconds} s`);
+      }
     }
     const pub = await measure('publish', ['publish', '--store', store, '--run-id', 'bench', '--verify', 'size']);
     console.log(row(pub, n));
+    tableOf('distributed', pub);
     const cpu = plan.cpu + ws.reduce((s, w) => s + w.cpu, 0) + pub.cpu;
     console.log(`distributed total: ${cpu.toFixed(1)} CPU s, ${Math.round(n / cpu)} vectors per CPU second; largest worker RSS ${Math.max(...ws.map((w) => w.rssMiB)).toFixed(0)} MiB`);
   }
+  for (const t of tables) console.log(t);
 } finally {
   await rm(work, { recursive: true, force: true });
 }
