@@ -214,6 +214,11 @@ describe('end-to-end recall of a distributed build (4,000 x 16-d, 30 clusters, 4
     }
     await store.put(key0, good);
     assert.ok(await mergeRecallPartials(store, plan, receipts, quietLogger()), 'the restored partial merges');
+    // A partial of other shard files than the receipts (shard 2 rebuilt after it): not used.
+    const rebuilt = receipts.map((r) => (r.shard.db_id === 2 ? { ...r, shard: { ...r.shard, files: r.shard.files.map((f) => ({ ...f, sha256: '0'.repeat(64) })) } } : r));
+    const stale = recordingLogger();
+    assert.equal(await mergeRecallPartials(store, plan, rebuilt, stale.log), undefined);
+    assert.match(stale.records.find((r) => r.level === 40)?.msg ?? '', /worker 0\/2's partial .* describes other files of shard\(s\) 2 than their receipts/);
 
     const key1 = recallPartialKey(runId, 2, 1);
     await store.delete(key1);
