@@ -38,6 +38,7 @@ import {
   formatSearchRecall,
   gatherRows,
   GroundTruthScan,
+  MAX_MEASURED_PROBES,
   measuredProbes,
   mergeGroundTruths,
   recallTable,
@@ -46,6 +47,7 @@ import {
   searchShard,
 } from './search-recall.ts';
 import type { WorkerSlice } from './shard-build.ts';
+import { RECALL_K } from './routing-recall.ts';
 
 /** The plan's reference to its recall queries. */
 export type RecallQueriesRef = NonNullable<BuildPlan['recall_queries']>;
@@ -209,11 +211,16 @@ export async function mergeRecallPartials(store: ObjectStore, plan: BuildPlan, r
     const workers = [...new Set(receipts.map((r) => r.worker!.index))].sort((a, b) => a - b);
     const problems: string[] = [];
     const partials: RecallPartial[] = [];
+    // The largest partial a worker can write: its header, every query's top-k, and each query's
+    // hits in at most the measured probes of shards (12 bytes a hit, 4-byte counts and indexes).
+    const nq = ref.ordinals.length;
+    const k = RECALL_K;
+    const maxBytes = (1 << 20) + nq * (12 + 12 * k) + 4 * plan.sharding.num_dbs + nq * Math.min(plan.sharding.num_dbs, MAX_MEASURED_PROBES) * (4 + SEARCH_RECALL_EFS.length * (4 + 12 * k));
     for (const w of workers) {
       const key = recallPartialKey(plan.run_id, n, w);
       let partial: RecallPartial;
       try {
-        partial = decodeRecallPartial(await store.get(key), key, { runId: plan.run_id, worker: w, workers: n, queries: ref.ordinals.length, ef: SEARCH_RECALL_EFS });
+        partial = decodeRecallPartial(await store.get(key, { maxBytes }), key, { runId: plan.run_id, worker: w, workers: n, queries: ref.ordinals.length, ef: SEARCH_RECALL_EFS });
       } catch (err) {
         problems.push(`worker ${w}/${n}'s partial ${store.url}/${key}: ${err instanceof ObjectNotFoundError ? 'missing (the worker did not write it)' : errorMessage(err)}`);
         continue;
