@@ -15,7 +15,10 @@
  * `--memory-limit-mib <n>` (each worker runs in its own memory cgroup with this hard limit, so a
  * worker that needs more is OOM-killed and the build fails; prints each worker's cgroup peak and
  * OOM kills; needs a writable cgroup v1 memory or v2 hierarchy, as root in a container),
- * `--concurrency <n>` (the workers' `--concurrency`, shards indexed at once; default the CLI's).
+ * `--concurrency <n>` (the workers' `--concurrency`, shards indexed at once; default the CLI's),
+ * `--recall-queries <n>` (passed to `build`; 0 measures no recall). Each worker's row also gives its
+ * end-to-end recall partial (bytes, ground-truth and shard-search seconds), and the single-process
+ * and the distributed `search_recall` tables are printed after the rows.
  */
 import { execFile } from 'node:child_process';
 import { access, mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
@@ -43,6 +46,7 @@ const { values: args } = parseArgs({
     dataset: { type: 'string' },
     'memory-limit-mib': { type: 'string' },
     concurrency: { type: 'string' },
+    'recall-queries': { type: 'string' },
   },
 });
 const n = Number(args.vectors);
@@ -92,6 +96,7 @@ interface Measured {
   cpu: number;
   rssMiB: number;
   stderr: string;
+  stdout: string;
   /** With --memory-limit-mib: the cgroup's peak usage (MiB, anonymous + page cache charged) and OOM kills. */
   cgroup?: { peakMiB: number; oomKills: number };
 }
@@ -110,7 +115,7 @@ async function measure(name: string, cliArgs: string[], limitMiB?: number): Prom
     const out = await run(file, argv, { env, maxBuffer: 64 << 20 });
     const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(out.stderr);
     if (!m) throw new Error(`${name}: no /usr/bin/time line in stderr: ${out.stderr.slice(-500)}`);
-    return { name, wall: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), rssMiB: Number(m[4]) / 1024, stderr: out.stderr, ...(cgroup ? { cgroup: { peakMiB: cgroup.peakBytes() / 2 ** 20, oomKills: cgroup.oomKills() } } : {}) };
+    return { name, wall: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), rssMiB: Number(m[4]) / 1024, stderr: out.stderr, stdout: out.stdout, ...(cgroup ? { cgroup: { peakMiB: cgroup.peakBytes() / 2 ** 20, oomKills: cgroup.oomKills() } } : {}) };
   } catch (err) {
     if (cgroup) throw new Error(`${name} failed (${cgroup.oomKills()} OOM kills under ${limitMiB} MiB): ${(err as Error).message.slice(-2000)}`);
     throw err;
@@ -131,12 +136,19 @@ try {
     process.stderr.write(`writing ${n} x ${DIM} as ${parts} Parquet parts to ${data}...\n`);
     await writeDataset(data);
   }
-  const common = ['--input', data, '--num-dbs', String(NUM_DBS), '--no-progress'];
+  const common = ['--input', data, '--num-dbs', String(NUM_DBS), '--no-progress', ...(args['recall-queries'] ? ['--recall-queries', args['recall-queries']] : [])];
+  const tables: string[] = [];
+  /** The end-to-end table `build` / `publish` print on stdout, if any. */
+  const tableOf = (name: string, r: Measured): void => {
+    const at = r.stdout.indexOf('end-to-end recall');
+    tables.push(`${name}: ${at < 0 ? 'no search_recall' : r.stdout.slice(at).trim()}`);
+  };
   console.log(`${n} vectors x ${DIM} dims, ${NUM_DBS} shards, usearch f16, ${parts} Parquet parts`);
   console.log(`${'step'.padEnd(28)}  ${'wall s'.padStart(7)}  ${'CPU s'.padStart(7)}  ${'RSS MiB'.padStart(8)}  ${'vec/CPU-s'.padStart(10)}`);
   if (args.only !== 'distributed') {
     const single = await measure('build (one process)', ['build', '--store', join(work, 'single'), ...common]);
     console.log(row(single, n));
+    tableOf('single process', single);
   }
   if (args.only !== 'single') {
     const store = join(work, 'dist');
@@ -153,12 +165,19 @@ try {
       const info = line ? (JSON.parse(line) as { records?: number; partition_bytes?: number }) : {};
       const limited = w.cgroup ? `; cgroup peak ${w.cgroup.peakMiB.toFixed(0)} MiB of ${memoryLimitMiB} MiB, ${w.cgroup.oomKills} OOM kills` : '';
       console.log(`${row(w, info.records ?? n / workers)}   slice ${info.records ?? '?'} records, ${((info.partition_bytes ?? 0) / 2 ** 20).toFixed(0)} MiB partitions${limited}`);
+      const recallLine = w.stderr.split('\n').find((l) => l.includes('"recall partial uploaded"'));
+      if (recallLine) {
+        const r = JSON.parse(recallLine) as { bytes: number; ground_truth_seconds: number; search_seconds: number };
+        console.log(`${''.padEnd(28)}  recall partial ${(r.bytes / 2 ** 20).toFixed(2)} MiB, ground truth ${r.ground_truth_seconds} s, shard searches ${r.search_seconds} s`);
+      }
     }
     const pub = await measure('publish', ['publish', '--store', store, '--run-id', 'bench', '--verify', 'size'], memoryLimitMiB);
     console.log(row(pub, n));
+    tableOf('distributed', pub);
     const cpu = plan.cpu + ws.reduce((s, w) => s + w.cpu, 0) + pub.cpu;
     console.log(`distributed total: ${cpu.toFixed(1)} CPU s, ${Math.round(n / cpu)} vectors per CPU second; largest worker RSS ${Math.max(...ws.map((w) => w.rssMiB)).toFixed(0)} MiB`);
   }
+  for (const t of tables) console.log(t);
 } finally {
   await rm(work, { recursive: true, force: true });
 }

@@ -3,6 +3,8 @@
  * S3 protocol server: the published run equals what a single-process build assigns, publish
  * refuses a run with a missing or damaged shard (ShardCoverageError naming it) and never moves
  * `_CURRENT` then, a rerun of the missing worker fixes it, and the CLI runs the three steps.
+ * End-to-end recall: publish merges the workers' partials into the table a single-process build of
+ * the same data measures; a missing or damaged partial leaves the routing-only curve and a warning.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,9 +15,13 @@ import { ShardCoverageError } from '../src/common/errors.ts';
 import { CURRENT_KEY, parseCurrentPointer, parseManifest, shardPrefix } from '../src/common/manifest.ts';
 import { openObjectStore } from '../src/common/storage/open-object-store.ts';
 import type { ObjectStore } from '../src/common/storage/object-store.ts';
-import { receiptKey } from '../src/writer/build-plan.ts';
+import { arraySource, gaussianMixture, sampleMixture } from '../src/eval/gaussian-clusters.ts';
+import { loadPlan, receiptKey } from '../src/writer/build-plan.ts';
 import { buildSnapshot } from '../src/writer/build-snapshot.ts';
-import { planDistributedBuild, publishRun, runBuildWorker } from '../src/writer/distributed-build.ts';
+import { planDistributedBuild, publishRun, runBuildWorker, ShardReceiptSchema, type ShardReceipt } from '../src/writer/distributed-build.ts';
+import { mergeRecallPartials } from '../src/writer/distributed-recall.ts';
+import { recallPartialKey, recallPrefix } from '../src/writer/recall-partial.ts';
+import { recordingLogger } from './helpers/shard-node-harness.ts';
 import { openIdxSource } from '../src/writer/input/idx-source.ts';
 import { FASHION_IMAGES, FASHION_LABELS, quietLogger, tempDir } from './helpers/fixtures.ts';
 import { startS3rver, type S3rverHandle } from './helpers/s3rver.ts';
@@ -128,6 +134,101 @@ describe('distributed build on a file:// store', () => {
       runBuildWorker({ store, runId: 'no-such-run', source: await source(), worker: { index: 0, count: 1 }, progress: false, log: quietLogger() }),
       /run no-such-run has no build plan/,
     );
+  });
+});
+
+describe('end-to-end recall of a distributed build (4,000 x 16-d, 30 clusters, 4 shards, 2 workers)', () => {
+  const dim = 16;
+  const data = sampleMixture(gaussianMixture(dim, 30, 11), 4000, 12);
+  const clustered = () => arraySource(data, dim);
+  const recallSharding = { strategy: 'cluster', numDbs: 4, numProbes: 1 } as const;
+  // A weak graph (f32, M 4, ef_construction 16), so ef matters inside each shard.
+  const backend = { backend: 'usearch', quantization: 'f32', m: 4, efConstruction: 16 } as const;
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let store: ObjectStore;
+  before(async () => {
+    dir = await tempDir('distributed-recall');
+    store = openObjectStore(join(dir.path, 'store'));
+  });
+  after(async () => {
+    await store.close();
+    await dir.remove();
+  });
+
+  /** Plans the run and runs both workers at once. */
+  async function planAndWork(log = quietLogger()): Promise<string> {
+    const plan = await planDistributedBuild({ store, source: clustered(), sharding: recallSharding, backend, metric: 'l2', seed: 5, progress: false, log });
+    assert.ok(plan.recall_queries, 'the plan references its recall queries');
+    assert.ok(await store.head(plan.recall_queries.ref), 'the queries are stored beside the plan');
+    await Promise.all([0, 1].map((index) => runBuildWorker({ store, runId: plan.run_id, source: clustered(), worker: { index, count: 2 }, progress: false, pollMs: 50, log })));
+    return plan.run_id;
+  }
+
+  async function receiptsOf(runId: string): Promise<ShardReceipt[]> {
+    return Promise.all([0, 1, 2, 3].map(async (dbId) => ShardReceiptSchema.parse(JSON.parse((await store.get(receiptKey(runId, dbId))).toString()))));
+  }
+
+  test('publish merges the workers\' partials into the single-process table: same shape, same ground truth, values within 0.01; monotone in num_probes', async () => {
+    const log = quietLogger();
+    const single = await buildSnapshot({ store, source: clustered(), sharding: recallSharding, backend, metric: 'l2', seed: 5, progress: false, log });
+    const runId = await planAndWork(log);
+    for (const w of [0, 1]) assert.ok(await store.head(recallPartialKey(runId, 2, w)), `worker ${w}/2 uploaded its partial`);
+    const published = await publishRun({ store, runId, log });
+    const want = single.manifest.search_recall;
+    const got = published.manifest.search_recall;
+    assert.ok(want && got, 'both manifests hold search_recall');
+    // The ground truth is exact and the routing is the plan's: what depends only on them is equal.
+    for (const f of ['k', 'sample_queries', 'ground_truth_vectors', 'ef', 'routing_recall_at_probes'] as const) assert.deepEqual(got[f], want[f], f);
+    assert.equal(got.recall.length, 4);
+    // The shard searches run on indexes built from the same rows in the same order; a multi-threaded
+    // HNSW build may still link a few nodes differently: 0.01 is 100 of the 10,000 neighbours.
+    got.recall.forEach((row, p) => row.forEach((r, j) => assert.ok(Math.abs(r - want.recall[p][j]) <= 0.01, `p=${p + 1} ef ${got.ef[j]}: distributed ${r}, single ${want.recall[p][j]}`)));
+    // f32 distances are exact: another shard's hits never push out a true neighbour.
+    for (let p = 1; p < 4; p++) got.recall[p].forEach((r, j) => assert.ok(r >= got.recall[p - 1][j], `monotone at ef ${got.ef[j]}: ${got.recall.map((row) => row[j]).join(', ')}`));
+    assert.ok(got.recall[0][0] < got.recall[0][4] - 0.01, `ef matters with M 4: ${got.recall[0]}`);
+    assert.ok(got.seconds! > 0 && got.ground_truth_seconds! > 0);
+    assert.deepEqual(await store.list(recallPrefix(runId)), [], 'publish deletes the recall queries and partials');
+  });
+
+  test('a missing or damaged partial: publish still succeeds with the routing-only curve and warns naming the worker and file', async () => {
+    const runId = await planAndWork();
+    const plan = await loadPlan(store, runId);
+    const receipts = await receiptsOf(runId);
+    assert.deepEqual(receipts.map((r) => r.worker), [0, 1, 0, 1].map((index) => ({ index, count: 2 })));
+    const key0 = recallPartialKey(runId, 2, 0);
+    const good = await store.get(key0);
+    const damaged = Buffer.from(good);
+    damaged[damaged.length - 3] ^= 0xff;
+    for (const [what, bytes, message] of [
+      ['damaged', damaged, /body sha256 .* differs from its header's .* \(damaged\)/],
+      ['truncated', good.subarray(0, good.length - 100), /body has .* bytes, its header says .* \(truncated\?\)/],
+      ['not a partial', Buffer.from('{"hello": 1}'), /not a recall partial/],
+    ] as const) {
+      await store.put(key0, bytes);
+      const { log, records } = recordingLogger();
+      assert.equal(await mergeRecallPartials(store, plan, receipts, log), undefined, what);
+      const warning = records.find((r) => r.level === 40)?.msg ?? '';
+      assert.ok(warning.includes(`worker 0/2's partial ${store.url}/${key0}`), warning);
+      assert.match(warning, message);
+      assert.match(warning, /the manifest keeps the routing-only curve/);
+    }
+    await store.put(key0, good);
+    assert.ok(await mergeRecallPartials(store, plan, receipts, quietLogger()), 'the restored partial merges');
+    // A partial of other shard files than the receipts (shard 2 rebuilt after it): not used.
+    const rebuilt = receipts.map((r) => (r.shard.db_id === 2 ? { ...r, shard: { ...r.shard, files: r.shard.files.map((f) => ({ ...f, sha256: '0'.repeat(64) })) } } : r));
+    const stale = recordingLogger();
+    assert.equal(await mergeRecallPartials(store, plan, rebuilt, stale.log), undefined);
+    assert.match(stale.records.find((r) => r.level === 40)?.msg ?? '', /worker 0\/2's partial .* describes other files of shard\(s\) 2 than their receipts/);
+
+    const key1 = recallPartialKey(runId, 2, 1);
+    await store.delete(key1);
+    const { log, records } = recordingLogger();
+    const published = await publishRun({ store, runId, log });
+    assert.equal(parseCurrentPointer(await store.get(CURRENT_KEY)).run_id, runId);
+    assert.equal(published.manifest.search_recall, undefined);
+    assert.ok(published.manifest.routing_recall, 'the routing-only curve is published');
+    const warning = records.find((r) => r.level === 40)?.msg ?? '';
+    assert.ok(warning.includes(`worker 1/2's partial ${store.url}/${key1}: missing`), warning);
   });
 });
 

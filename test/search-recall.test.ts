@@ -17,7 +17,8 @@ import { openObjectStore } from '../src/common/storage/open-object-store.ts';
 import type { ObjectStore } from '../src/common/storage/object-store.ts';
 import { arraySource, gaussianMixture, sampleMixture } from '../src/eval/gaussian-clusters.ts';
 import { buildSnapshot, type BuildResult } from '../src/writer/build-snapshot.ts';
-import { GroundTruthScan, searchRecallQueries } from '../src/writer/search-recall.ts';
+import { decodeRecallPartial, encodeRecallPartial } from '../src/writer/recall-partial.ts';
+import { GroundTruthScan, mergeGroundTruths, searchRecallQueries } from '../src/writer/search-recall.ts';
 import { quietLogger, tempDir } from './helpers/fixtures.ts';
 import { runCli } from './helpers/run-cli.ts';
 import { closeAll, serveStore } from './helpers/served-cluster.ts';
@@ -95,6 +96,71 @@ describe('GroundTruthScan', () => {
       assert.deepEqual(truth.neighbours[qi], expected.map(keyOf), `query row ${q}`);
       assert.equal(truth.self[qi], keyOf(q));
     });
+  });
+});
+
+describe('partial ground truths (distributed builds)', () => {
+  const dim = 4;
+  const n = 600;
+  const data = sampleMixture(gaussianMixture(dim, 5, 3), n, 4);
+  const shardOf = (r: number): number => r % 4;
+  const queryRows = [3, 100, 101, 599];
+  const queries = new Float32Array(queryRows.length * dim);
+  queryRows.forEach((r, i) => queries.set(data.subarray(r * dim, (r + 1) * dim), i * dim));
+  const scan = (shards: (dbId: number) => boolean, ordinalOf: (r: number) => number): GroundTruthScan => {
+    const s = new GroundTruthScan({ queries, ordinals: queryRows, dim, metric: 'l2', numDbs: 4, k: 6, chunkRows: 41 });
+    // A worker's rows arrive shard by shard, not in read order: keys (shard, row) are the same.
+    for (let db = 0; db < 4; db++) for (let r = 0; r < n; r++) if (shardOf(r) === db && shards(db)) s.observe(ordinalOf(r), db, data.subarray(r * dim, (r + 1) * dim));
+    return s;
+  };
+
+  test('two scans over disjoint shards, merged by distance, equal one scan over all of them', () => {
+    const one = scan(() => true, (r) => r).finish();
+    // Workers know only their queries' ordinals (-1 for every other record).
+    const known = (r: number): number => (queryRows.includes(r) ? r : -1);
+    const parts = [scan((db) => db % 2 === 0, known).partial(), scan((db) => db % 2 === 1, known).partial()];
+    assert.ok(parts[0].self.some((x) => x === -1) && parts[1].self.some((x) => x === -1), 'each part sees some queries\' own records');
+    const merged = mergeGroundTruths(queries, dim, parts);
+    assert.deepEqual(merged.neighbours, one.neighbours);
+    assert.deepEqual(merged.self, one.self);
+    assert.equal(merged.vectors, n);
+    assert.throws(() => mergeGroundTruths(queries, dim, [parts[0], parts[0]]), /2 parts hold the own record of query/);
+  });
+
+  test('a recall partial round-trips; damage, truncation, another worker or a key outside its shards is refused naming the file', () => {
+    const part = scan((db) => db % 2 === 1, (r) => (queryRows.includes(r) ? r : -1)).partial();
+    const hits = [{ dist: Float32Array.from([0.5, 0.75]), keys: [1 * 2 ** 32 + 3, 1 * 2 ** 32 + 7] }];
+    const shards = [
+      { dbId: 1, queries: [0, 2], hits: [[hits[0], { dist: new Float32Array(0), keys: [] }], [hits[0], hits[0]]] },
+      { dbId: 3, queries: [], hits: [] },
+    ];
+    const header = {
+      run_id: 'r1',
+      worker: 1,
+      workers: 2,
+      ef: [32, 64],
+      shards: [
+        { db_id: 1, vector_count: 150, index_sha256: 'a' },
+        { db_id: 3, vector_count: 150, index_sha256: 'b' },
+      ],
+      search_seconds: 0.5,
+    };
+    const expect = { runId: 'r1', worker: 1, workers: 2, queries: 4, ef: [32, 64] };
+    const bytes = encodeRecallPartial(header, part, shards);
+    const back = decodeRecallPartial(bytes, 'p.bin', expect);
+    assert.deepEqual(back.truth.self, part.self);
+    assert.deepEqual(back.truth.keys, part.keys);
+    assert.deepEqual(back.truth.distances, part.distances.map((d) => d.map((x) => Math.fround(x))));
+    assert.deepEqual(back.shards, shards);
+    assert.equal(back.header.vectors, 300);
+    const flipped = Buffer.from(bytes);
+    flipped[flipped.length - 1] ^= 1;
+    assert.throws(() => decodeRecallPartial(flipped, 'p.bin', expect), /recall partial p\.bin: body sha256 .* \(damaged\)/);
+    assert.throws(() => decodeRecallPartial(bytes.subarray(0, bytes.length - 12), 'p.bin', expect), /p\.bin: body has .* \(truncated\?\)/);
+    assert.throws(() => decodeRecallPartial(bytes, 'p.bin', { ...expect, worker: 0 }), /worker 1\/2's of run r1, expected worker 0\/2/);
+    assert.throws(() => decodeRecallPartial(bytes, 'p.bin', { ...expect, ef: [32, 64, 128] }), /at ef 32,64, the plan has 4 at ef 32,64,128/);
+    const outside = encodeRecallPartial(header, part, [{ ...shards[0], hits: [[{ dist: Float32Array.from([1]), keys: [0 * 2 ** 32 + 1] }, hits[0]], shards[0].hits[1]] }, shards[1]]);
+    assert.throws(() => decodeRecallPartial(outside, 'p.bin', expect), /record key 1 at byte .* is not a row of shard 1/);
   });
 });
 

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { Metric } from '../common/distance.ts';
 import { ConfigValidationError, InputRecordError, ObjectNotFoundError, SnapshotNotFoundError } from '../common/errors.ts';
 import type { VectorRecord } from './input/vector-record.ts';
-import { IndexConfigSchema, KvSpecSchema, RoutingRecallSchema, ShardingSpecSchema, runPrefix, shardDirName } from '../common/manifest.ts';
+import { IndexConfigSchema, KvSpecSchema, ObjectRefSchema, RoutingRecallSchema, ShardingSpecSchema, runPrefix, shardDirName } from '../common/manifest.ts';
 import type { ShardRouting } from '../common/routing/shard-routing.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
 import { parseJsonWith } from '../common/json-schema-parse.ts';
@@ -53,6 +53,13 @@ export const BuildPlanSchema = z.object({
   routing_recall: RoutingRecallSchema.optional(),
   /** Wall time of measuring the curve, milliseconds (informational). */
   routing_recall_ms: z.number().nonnegative().optional(),
+  /**
+   * Distributed usearch CLUSTER / LSH builds: the end-to-end recall's sample queries
+   * (search-recall.ts, distributed-recall.ts): their vectors (`runs/<run_id>/recall/queries.npy`,
+   * float32 [queries, dim], size and sha256) and each one's record ordinal (0-based read order).
+   * Absent: the run publishes the routing-only curve.
+   */
+  recall_queries: ObjectRefSchema.extend({ ordinals: z.array(z.number().int().nonnegative()) }).optional(),
 });
 /** A build plan. */
 export type BuildPlan = z.infer<typeof BuildPlanSchema>;

@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import { errorMessage, VectorIndexError } from '../common/errors.ts';
 import { shardDirName, type SearchRecall } from '../common/manifest.ts';
 import type { ShardRouting } from '../common/routing/shard-routing.ts';
-import { newUsearchIndex, USEARCH_INDEX_FILE, usearchParamsFromIndexParams } from '../common/usearch-layout.ts';
+import { newUsearchIndex, USEARCH_INDEX_FILE, usearchParamsFromIndexParams, type UsearchIndexParams } from '../common/usearch-layout.ts';
+import type { Index } from 'usearch';
 import type { BuildPlan } from './build-plan.ts';
 import type { BuildProgress } from './build-progress.ts';
 import { formatSearchRecall, GroundTruthScan, measureSearchRecall } from './search-recall.ts';
@@ -46,17 +47,7 @@ export function measureBuiltRecall(o: BuiltRecallOptions): SearchRecall | undefi
   const table = measureSearchRecall({
     truth,
     routing: o.routing,
-    openShard: (dbId) => {
-      if (o.counts[dbId] === 0) return undefined;
-      const file = join(o.workDir, shardDirName(dbId), USEARCH_INDEX_FILE);
-      try {
-        const index = newUsearchIndex(plan.index.dim, plan.index.metric, params, 1);
-        index.view(file);
-        return index;
-      } catch (err) {
-        throw new VectorIndexError(`shard ${dbId} (${file}): cannot open the built index to measure recall: ${errorMessage(err)}`, { cause: err });
-      }
-    },
+    openShard: (dbId) => (o.counts[dbId] === 0 ? undefined : openBuiltIndex(plan, o.workDir, dbId, params)),
   });
   stage.increment();
   stage.stop();
@@ -68,4 +59,21 @@ export function measureBuiltRecall(o: BuiltRecallOptions): SearchRecall | undefi
     `search recall@${out.k} by num_probes x ef:\n${formatSearchRecall(out)}`,
   );
   return out;
+}
+
+/**
+ * Memory-maps a shard's built usearch index in the build's work folder (`<workDir>/db=00007/index.usearch`),
+ * as a node maps it, with expansion 1 (each search's result count sets its beam, search-recall.ts).
+ * @param params the run's usearch parameters (default: from the plan).
+ * @throws VectorIndexError naming the shard and file when it cannot be opened.
+ */
+export function openBuiltIndex(plan: BuildPlan, workDir: string, dbId: number, params?: UsearchIndexParams): Index {
+  const file = join(workDir, shardDirName(dbId), USEARCH_INDEX_FILE);
+  try {
+    const index = newUsearchIndex(plan.index.dim, plan.index.metric, params ?? usearchParamsFromIndexParams(plan.index.index_params, plan.index.metric), 1);
+    index.view(file);
+    return index;
+  } catch (err) {
+    throw new VectorIndexError(`shard ${dbId} (${file}): cannot open the built index to measure recall: ${errorMessage(err)}`, { cause: err });
+  }
 }

@@ -11,8 +11,10 @@
  *    it writes a receipt `runs/<run_id>/receipts/db=00007.json` (the shard's manifest entry and
  *    payload columns) after the shard's files are uploaded.
  * 3. `publish`: checks that every shard has a receipt and that every file it lists exists with
- *    the recorded size and sha256 (a ShardCoverageError naming the shards otherwise), then writes
- *    the manifest and moves `_CURRENT`, and deletes the partitions.
+ *    the recorded size and sha256 (a ShardCoverageError naming the shards otherwise), merges the
+ *    workers' end-to-end recall partials into `search_recall` (distributed-recall.ts; a missing or
+ *    damaged partial only drops the table, with a warning), then writes the manifest and moves
+ *    `_CURRENT`, and deletes the partitions and the recall objects.
  *
  * A failed or restarted worker can simply run again: it rebuilds its shards and overwrites their
  * files and receipts; nothing is visible to readers until `publish` succeeds.
@@ -39,6 +41,8 @@ import { assertRunIdUnused, WriteTracker } from './run-writes.ts';
 import { assertNotShardyfusionPrefix } from './foreign-prefix.ts';
 import { writeShards, type WorkerSlice } from './shard-build.ts';
 import { deletePartitions, gatherShardRows, partitionsPrefix, waitForMarkers, writePartitions } from './partition-exchange.ts';
+import { deleteRecallObjects, mergeRecallPartials, storeRecallQueries, WorkerRecall } from './distributed-recall.ts';
+import { recallPrefix } from './recall-partial.ts';
 
 /** A shard's build receipt. */
 export const ShardReceiptSchema = z.object({
@@ -46,6 +50,8 @@ export const ShardReceiptSchema = z.object({
   payload_columns: z.array(z.string()),
   /** Wall time of the worker that built it, seconds. */
   worker_seconds: z.number().nonnegative(),
+  /** The worker that built it (`--worker i/N`), whose recall partial covers it (absent: an older shardfleet). */
+  worker: z.object({ index: z.number().int().nonnegative(), count: z.number().int().positive() }).optional(),
 });
 export type ShardReceipt = z.infer<typeof ShardReceiptSchema>;
 
@@ -78,7 +84,7 @@ export async function planDistributedBuild(o: DistributedPlanOptions): Promise<B
 /** Plans the run through `store` (a tracker) and stores the plan. */
 async function planAndStore(o: DistributedPlanOptions, store: ObjectStore, runId: string): Promise<BuildPlan> {
   const progress = o.progress instanceof BuildProgress ? o.progress : new BuildProgress(o.progress ?? true, o.log);
-  const { plan } = await planRun({
+  const { plan, recallQueries } = await planRun({
     store,
     source: o.source,
     sharding: o.sharding,
@@ -97,6 +103,8 @@ async function planAndStore(o: DistributedPlanOptions, store: ObjectStore, runId
     progress.abort();
     throw err;
   });
+  // The end-to-end recall's sample queries, for the workers and publish (distributed-recall.ts).
+  if (recallQueries !== undefined) plan.recall_queries = await storeRecallQueries(store, runId, plan.index.dim, recallQueries);
   const key = await storePlan(store, plan);
   o.log.info({ run_id: runId, plan: key, vectors: plan.input.vectors, num_dbs: plan.sharding.num_dbs }, 'build planned');
   return plan;
@@ -149,8 +157,15 @@ export async function runBuildWorker(o: BuildWorkerOptions): Promise<number[]> {
     const expected = Array.from({ length: plan.sharding.num_dbs }, (_, dbId) => (mine(dbId) ? markers.reduce((s, m) => s + m.rows[dbId], 0) : 0));
     const gatherDir = join(workDir, 'gather');
     await mkdir(gatherDir, { recursive: true });
+    const recall = await WorkerRecall.open(o.store, plan, o.worker, markers, o.log);
     async function* rows() {
-      for (let dbId = 0; dbId < plan.sharding.num_dbs; dbId++) if (mine(dbId)) yield* gatherShardRows(o.store, plan, markers, dbId, gatherDir);
+      for (let dbId = 0; dbId < plan.sharding.num_dbs; dbId++) {
+        if (!mine(dbId)) continue;
+        for await (const row of gatherShardRows(o.store, plan, markers, dbId, gatherDir)) {
+          recall?.observe(dbId, row.vector);
+          yield row;
+        }
+      }
     }
     const built = await writeShards(
       { plan, store, worker: o.worker, concurrency: o.concurrency, workDir, progress, log: o.log },
@@ -164,9 +179,17 @@ export async function runBuildWorker(o: BuildWorkerOptions): Promise<number[]> {
         },
       },
     );
+    // The recall partial goes up before the receipts: a shard with a receipt has its partial.
+    if (recall !== undefined && built.shards.length > 0) {
+      const partial = await recall.finish(store, routing, workDir, built.shards);
+      o.log.info(
+        { run_id: o.runId, worker: `${o.worker.index}/${o.worker.count}`, partial: partial.key, bytes: partial.bytes, ground_truth_seconds: +partial.groundTruthSeconds.toFixed(3), search_seconds: +partial.searchSeconds.toFixed(3) },
+        'recall partial uploaded',
+      );
+    }
     const seconds = (performance.now() - started) / 1000;
     for (const shard of built.shards) {
-      const receipt: ShardReceipt = { shard, payload_columns: built.payloadColumns, worker_seconds: +seconds.toFixed(3) };
+      const receipt: ShardReceipt = { shard, payload_columns: built.payloadColumns, worker_seconds: +seconds.toFixed(3), worker: { ...o.worker } };
       await store.put(receiptKey(o.runId, shard.db_id), JSON.stringify(receipt, null, 2));
     }
     const ids = built.shards.map((s) => s.db_id);
@@ -239,6 +262,8 @@ export async function publishRun(o: PublishRunOptions): Promise<BuildResult> {
       ids,
     );
   }
+  // End-to-end recall from the workers' partials; undefined (with a warning) when one cannot be used.
+  const searchRecall = await mergeRecallPartials(o.store, plan, receipts, o.log);
   const createdAt = new Date();
   const buildSeconds = (createdAt.getTime() - Date.parse(plan.created_at)) / 1000;
   const manifest = assembleManifest(
@@ -247,6 +272,7 @@ export async function publishRun(o: PublishRunOptions): Promise<BuildResult> {
     receipts.flatMap((r) => r.payload_columns),
     Math.max(0, buildSeconds),
     createdAt,
+    searchRecall,
   );
   const key = makeManifestKey(o.runId, createdAt);
   await publishManifest(o.store, manifest, key);
@@ -257,6 +283,11 @@ export async function publishRun(o: PublishRunOptions): Promise<BuildResult> {
     if (deleted > 0) o.log.info({ run_id: o.runId, deleted }, 'deleted the build partitions');
   } catch (err) {
     o.log.warn({ run_id: o.runId, err: errorMessage(err) }, `could not delete the build partitions under ${partitionsPrefix(o.runId)}`);
+  }
+  try {
+    await deleteRecallObjects(o.store, o.runId);
+  } catch (err) {
+    o.log.warn({ run_id: o.runId, err: errorMessage(err) }, `could not delete the recall queries and partials under ${recallPrefix(o.runId)}`);
   }
   return { runId: o.runId, manifestKey: key, manifest };
 }

@@ -103,6 +103,11 @@ export const PartitionMarkerSchema = z.object({
   bytes: z.array(z.number().int().nonnegative()),
   /** Per shard: payload keys of its rows, sorted. */
   payload_columns: z.array(z.array(z.string())),
+  /**
+   * Plans with end-to-end recall queries (distributed-recall.ts): each sample query whose record is
+   * in this slice, as [record ordinal, shard, row in this worker's partition of that shard].
+   */
+  recall_rows: z.array(z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative(), z.number().int().nonnegative()])).optional(),
 });
 export type PartitionMarker = z.infer<typeof PartitionMarkerSchema>;
 
@@ -248,6 +253,8 @@ export async function writePartitions(o: WritePartitionsOptions): Promise<Partit
   const rows = new Array<number>(numDbs).fill(0);
   const bytes = new Array<number>(numDbs).fill(0);
   const columns: Set<string>[] = Array.from({ length: numDbs }, () => new Set());
+  const queryOrdinals = plan.recall_queries === undefined ? undefined : new Set(plan.recall_queries.ordinals);
+  const recallRows: [number, number, number][] = [];
   const flush = async (dbId: number) => {
     if (pending[dbId].length === 0) return;
     await appendFile(spillPath(dbId), Buffer.concat(pending[dbId]));
@@ -269,6 +276,7 @@ export async function writePartitions(o: WritePartitionsOptions): Promise<Partit
     if (record.vector.length !== dim) throw new ConfigValidationError(`${record.location}: vector has ${record.vector.length} dimensions, the plan has ${dim}`);
     const encoded = encodePartitionRow(record.id, record.payload ? JSON.stringify(record.payload) : null, record.vector, kv);
     if (record.payload) for (const key of Object.keys(record.payload)) columns[dbId].add(key);
+    if (queryOrdinals?.has(ordinal)) recallRows.push([ordinal, dbId, rows[dbId]]);
     pending[dbId].push(encoded);
     pendingBytes[dbId] += encoded.length;
     bytes[dbId] += encoded.length;
@@ -306,6 +314,7 @@ export async function writePartitions(o: WritePartitionsOptions): Promise<Partit
     rows,
     bytes,
     payload_columns: columns.map((c) => [...c].sort()),
+    ...(queryOrdinals === undefined ? {} : { recall_rows: recallRows }),
   };
   await o.store.put(markerKey(plan.run_id, worker.count, worker.index), JSON.stringify(marker));
   log.info({ run_id: plan.run_id, worker: `${worker.index}/${worker.count}`, slice, records: read, partition_bytes: bytes.reduce((a, b) => a + b, 0) }, 'partitions uploaded');

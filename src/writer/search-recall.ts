@@ -27,16 +27,18 @@
  * `--recall-queries`; the shard search is queries x P x |efs| HNSW searches, independent of N
  * but for the slowly growing search cost per shard.
  *
- * Where it runs: in a single-process build (build-snapshot.ts), after the shards are built and
- * uploaded and before the manifest is written (the shard folders are still in the work folder).
- * Distributed builds (`build --plan / --worker / publish`) publish the routing-only curve for
- * now. The design for them: `--plan` stores the queries (vectors + ordinals) beside the plan;
- * each worker feeds {@link GroundTruthScan} only the records of its own shards (a partial exact
- * top-k, distances comparable across workers) and searches its own shards for every query at
- * every ef, and uploads that partial (about queries x own shards x |efs| x k x 12 bytes);
- * `publish` merges the partial ground truths by distance, routes each query with the run's
- * routing and merges the per-shard hits of its first p shards, exactly as
- * {@link measureSearchRecall} does in one process. No shard is downloaded and no worker reads
+ * Where it runs: in a single-process build (build-snapshot.ts, built-recall.ts), after the shards
+ * are built and uploaded and before the manifest is written (the shard folders are still in the
+ * work folder). In a distributed build (`build --plan / --worker / publish`, distributed-recall.ts)
+ * the same steps are split: `--plan` stores the queries (vectors + ordinals) beside the plan; each
+ * worker feeds {@link GroundTruthScan} only the records of its own shards ({@link
+ * GroundTruthScan.partial}: a partial exact top-k, distances comparable across workers), routes
+ * every query and searches its own shards ({@link searchShard}) for those that probe them within
+ * the measured probes, and uploads that partial (recall-partial.ts; about queries x own shards x
+ * |efs| x k x 12 bytes); `publish` merges the partial ground truths by distance
+ * ({@link mergeGroundTruths}), routes each query with the run's routing ({@link routeQueries}) and
+ * merges the per-shard hits of its first p shards ({@link recallTable}), the code
+ * {@link measureSearchRecall} runs in one process. No shard is downloaded and no worker reads
  * records beyond its own shards'.
  */
 import { BatchMatches, exactSearch, type Index, Matches } from 'usearch';
@@ -78,8 +80,13 @@ export function searchRecallQueries(maxQueries: number, dim: number, sampleRows:
 }
 
 /** A record's identity within a run: shard * 2^32 + row number in the shard (exact as a double). */
-function recordKey(dbId: number, row: number): number {
+export function recordKey(dbId: number, row: number): number {
   return dbId * 0x1_0000_0000 + row;
+}
+
+/** The shard of a {@link recordKey}. */
+export function keyShard(key: number): number {
+  return Math.floor(key / 0x1_0000_0000);
 }
 
 /** Exact top-k of the sample queries over a run, as {@link GroundTruthScan.finish} returns it. */
@@ -96,6 +103,70 @@ export interface GroundTruth {
   vectors: number;
   /** Time spent in the exact search, seconds. */
   seconds: number;
+}
+
+/**
+ * One scan's exact top-k of every sample query over the records it saw (a distributed build's
+ * worker sees only its own shards' records), as {@link GroundTruthScan.partial} returns it.
+ * Partials of scans over disjoint sets of records merge into the run's ground truth
+ * ({@link mergeGroundTruths}): distances are usearch's exact float32 distances, comparable across
+ * scans.
+ */
+export interface PartialGroundTruth {
+  k: number;
+  /** Per query (the scan's query order): its own record ({@link recordKey}), or -1 when not seen by this scan. */
+  self: number[];
+  /** Per query: the nearest records seen (at most k, the query's own excluded), nearest first. */
+  keys: number[][];
+  /** Per query: their distances, ascending (same length as `keys`). */
+  distances: number[][];
+  /** Vectors scanned. */
+  vectors: number;
+  /** Time spent in the exact search, seconds. */
+  seconds: number;
+}
+
+/**
+ * Merges partial ground truths of scans over disjoint record sets into the run's ground truth:
+ * per query, the k nearest of the union by distance (ties: the earlier partial first, as one scan
+ * keeps the earlier record); queries no partial saw the own record of (an earlier duplicate of an
+ * id kept last) are dropped, as {@link GroundTruthScan.finish} drops them.
+ * @param queries every query vector, row-major, in the partials' query order.
+ * @throws RangeError when the partials disagree on k or the query count, or two partials claim a
+ *   query's own record (they did not scan disjoint records).
+ */
+export function mergeGroundTruths(queries: Float32Array, dim: number, parts: readonly PartialGroundTruth[]): GroundTruth {
+  const nq = queries.length / dim;
+  const k = parts[0]?.k ?? 10;
+  for (const [i, part] of parts.entries()) {
+    if (part.k !== k || part.self.length !== nq || part.keys.length !== nq || part.distances.length !== nq) {
+      throw new RangeError(`ground truth part ${i}: k ${part.k} and ${part.self.length} queries, expected k ${k} and ${nq} queries`);
+    }
+  }
+  const kept: number[] = [];
+  const self: number[] = [];
+  const neighbours: number[][] = [];
+  for (let qi = 0; qi < nq; qi++) {
+    const owners = parts.filter((part) => part.self[qi] >= 0);
+    if (owners.length > 1) throw new RangeError(`ground truth: ${owners.length} parts hold the own record of query ${qi}`);
+    if (owners.length === 0) continue;
+    const all = parts.flatMap((part) => part.keys[qi].map((key, i) => ({ key, d: part.distances[qi][i] })));
+    all.sort((x, y) => x.d - y.d); // stable: ties keep the part order
+    kept.push(qi);
+    self.push(owners[0].self[qi]);
+    neighbours.push(all.slice(0, k).map((x) => x.key));
+  }
+  const out = new Float32Array(kept.length * dim);
+  kept.forEach((qi, i) => out.set(queries.subarray(qi * dim, (qi + 1) * dim), i * dim));
+  return {
+    k,
+    dim,
+    queries: out,
+    self,
+    neighbours,
+    vectors: parts.reduce((s, part) => s + part.vectors, 0),
+    seconds: parts.reduce((s, part) => s + part.seconds, 0),
+  };
 }
 
 /** Options of {@link GroundTruthScan}. */
@@ -149,8 +220,9 @@ export class GroundTruthScan {
   }
 
   /**
-   * One written record: its read ordinal, its shard and its vector (length dim; copied).
-   * Records must arrive in the order they are added to each shard.
+   * One written record: its read ordinal (or -1 for a record known not to be a sample query's:
+   * a distributed worker knows only its queries' ordinals), its shard and its vector (length dim;
+   * copied). Records must arrive in the order they are added to each shard.
    */
   observe(ordinal: number, dbId: number, vector: Float32Array): void {
     const key = recordKey(dbId, this.rowsPerShard[dbId]++);
@@ -165,11 +237,23 @@ export class GroundTruthScan {
 
   /** Scans the last chunk and returns the ground truth of the queries whose own record was seen. */
   finish(): GroundTruth {
+    return mergeGroundTruths(this.o.queries, this.dim, [this.partial()]);
+  }
+
+  /**
+   * Scans the last chunk and returns every query's top-k over the records seen here, with
+   * distances (the partial a distributed worker uploads; {@link mergeGroundTruths}).
+   */
+  partial(): PartialGroundTruth {
     this.flush();
-    const kept = this.o.ordinals.flatMap((_, qi) => (this.self[qi] >= 0 ? [qi] : []));
-    const queries = new Float32Array(kept.length * this.dim);
-    kept.forEach((qi, i) => queries.set(this.o.queries.subarray(qi * this.dim, (qi + 1) * this.dim), i * this.dim));
-    return { k: this.k, dim: this.dim, queries, self: kept.map((qi) => this.self[qi]), neighbours: kept.map((qi) => this.bestKey[qi]), vectors: this.vectors, seconds: this.ms / 1000 };
+    return {
+      k: this.k,
+      self: [...this.self],
+      keys: this.bestKey.map((keys) => [...keys]),
+      distances: this.bestDist.map((d) => Array.from(d)),
+      vectors: this.vectors,
+      seconds: this.ms / 1000,
+    };
   }
 
   private flush(): void {
@@ -230,7 +314,7 @@ export interface SearchRecallOptions {
 }
 
 /**
- * Measures the end-to-end recall table (module comment, step 3).
+ * Measures the end-to-end recall table (module comment, step 3) in one process, every shard at hand.
  * @returns the manifest's `search_recall` (values rounded to 4 decimals, `seconds` unset), or
  *   undefined when no query has a ground truth.
  * @throws whatever usearch throws for a corrupt index (the caller names the shard).
@@ -241,14 +325,11 @@ export function measureSearchRecall(o: SearchRecallOptions): SearchRecall | unde
   const nq = truth.self.length;
   if (nq === 0 || truth.neighbours.every((n) => n.length === 0)) return undefined;
   const efs = [...(o.efs ?? SEARCH_RECALL_EFS)];
-  const probes = Math.min(routing.numDbs, o.maxProbes ?? MAX_MEASURED_PROBES);
-  const orders = Array.from({ length: nq }, (_, qi) => routing.route({ vector: truth.queries.subarray(qi * dim, (qi + 1) * dim), numProbes: probes, shardIds: [] }));
-  // hits[qi][rank][j]: the (distance, key) list shard `orders[qi][rank]` returns at efs[j].
-  const hits: { dist: Float32Array; keys: number[] }[][][] = orders.map((order) => order.map(() => efs.map(() => ({ dist: new Float32Array(0), keys: [] }))));
-  // A query needs only the shards up to the last of its order that holds one of its exact
-  // neighbours: later shards hold none, so they cannot add a true neighbour to its merged top-k
-  // (its row stays constant from there on).
-  const lastRank = orders.map((order, qi) => Math.max(-1, ...truth.neighbours[qi].map((key) => order.indexOf(Math.floor(key / 0x1_0000_0000)))));
+  const probes = measuredProbes(routing, o.maxProbes);
+  const orders = routeQueries(routing, truth.queries, dim, probes);
+  // hits[qi][rank][j]: what shard `orders[qi][rank]` returns at efs[j] (unset: not searched).
+  const hits: (ShardHits[] | undefined)[][] = orders.map((order) => order.map(() => undefined));
+  const lastRank = usefulRanks(orders, truth.neighbours);
   for (let dbId = 0; dbId < routing.numDbs; dbId++) {
     const asking: { qi: number; rank: number }[] = [];
     orders.forEach((order, qi) => {
@@ -258,27 +339,94 @@ export function measureSearchRecall(o: SearchRecallOptions): SearchRecall | unde
     if (asking.length === 0) continue;
     const index = o.openShard(dbId);
     if (index === undefined) continue;
-    const matrix = new Float32Array(asking.length * dim);
-    asking.forEach(({ qi }, i) => matrix.set(truth.queries.subarray(qi * dim, (qi + 1) * dim), i * dim));
-    efs.forEach((ef, j) => {
-      const wanted = Math.min(Math.max(k + 1, ef), Number(index.size()));
-      const found = index.search(matrix, wanted, 0);
-      const r = found instanceof Matches ? { keys: found.keys, distances: found.distances, counts: [BigInt(found.keys.length)] } : found;
-      const stride = found instanceof Matches ? 0 : wanted;
-      asking.forEach(({ qi, rank }, i) => {
-        const n = Number(r.counts[i]);
-        const keys: number[] = [];
-        const dist: number[] = [];
-        for (let h = 0; h < n && keys.length < k; h++) {
-          const key = recordKey(dbId, Number(r.keys[i * stride + h]));
-          if (key === truth.self[qi]) continue;
-          keys.push(key);
-          dist.push(r.distances[i * stride + h]);
-        }
-        hits[qi][rank][j] = { dist: Float32Array.from(dist), keys };
-      });
-    });
+    const found = searchShard(index, dbId, gatherRows(truth.queries, dim, asking.map((a) => a.qi)), asking.map((a) => truth.self[a.qi]), k, efs);
+    asking.forEach(({ qi, rank }, i) => (hits[qi][rank] = found[i]));
   }
+  return recallTable(truth, orders, efs, (qi, rank, j) => hits[qi][rank]?.[j]);
+}
+
+/** num_probes rows measured: min(num_dbs, maxProbes ?? MAX_MEASURED_PROBES). */
+export function measuredProbes(routing: ShardRouting, maxProbes?: number): number {
+  return Math.min(routing.numDbs, maxProbes ?? MAX_MEASURED_PROBES);
+}
+
+/** Each query's first `probes` shards in the run's probe order (row-major `queries`, `dim` columns). */
+export function routeQueries(routing: ShardRouting, queries: Float32Array, dim: number, probes: number): number[][] {
+  const nq = Math.floor(queries.length / dim);
+  return Array.from({ length: nq }, (_, qi) => routing.route({ vector: queries.subarray(qi * dim, (qi + 1) * dim), numProbes: probes, shardIds: [] }));
+}
+
+/**
+ * Per query, the last rank of its probe order whose shard holds one of its exact neighbours (-1:
+ * none): later shards hold none, so they cannot add a true neighbour to its merged top-k (its row
+ * stays constant from there on) and are neither searched nor merged.
+ */
+export function usefulRanks(orders: readonly (readonly number[])[], neighbours: readonly (readonly number[])[]): number[] {
+  return orders.map((order, qi) => Math.max(-1, ...neighbours[qi].map((key) => order.indexOf(keyShard(key)))));
+}
+
+/** What one shard returns for one query at one ef: up to k hits, nearest first, the query's own record dropped. */
+export interface ShardHits {
+  /** Distances as the index computes them (its quantization), ascending. */
+  dist: Float32Array;
+  /** Record keys ({@link recordKey}). */
+  keys: number[];
+}
+
+/**
+ * Searches one shard's index for several queries at every ef as a node does: max(k + 1, ef)
+ * results (a node asks for max(top_k, ef)), the query's own record dropped, the first k kept.
+ * @param queries row-major query vectors, `self.length` rows (a fresh array, not a view: usearch
+ *   reads the buffer from its start).
+ * @param self per row: the query's own record key ({@link recordKey}), or -1.
+ * @returns hits[row][j] at efs[j].
+ * @throws whatever usearch throws for a corrupt index.
+ */
+export function searchShard(index: Index, dbId: number, queries: Float32Array, self: readonly number[], k: number, efs: readonly number[]): ShardHits[][] {
+  const out: ShardHits[][] = self.map(() => []);
+  const size = Number(index.size());
+  efs.forEach((ef) => {
+    const wanted = Math.min(Math.max(k + 1, ef), size);
+    const found = index.search(queries, wanted, 0);
+    const r = found instanceof Matches ? { keys: found.keys, distances: found.distances, counts: [BigInt(found.keys.length)] } : found;
+    const stride = found instanceof Matches ? 0 : wanted;
+    self.forEach((own, i) => {
+      const n = Number(r.counts[i]);
+      const keys: number[] = [];
+      const dist: number[] = [];
+      for (let h = 0; h < n && keys.length < k; h++) {
+        const key = recordKey(dbId, Number(r.keys[i * stride + h]));
+        if (key === own) continue;
+        keys.push(key);
+        dist.push(r.distances[i * stride + h]);
+      }
+      out[i].push({ dist: Float32Array.from(dist), keys });
+    });
+  });
+  return out;
+}
+
+/**
+ * The table from the per-shard hits (module comment, step 3, the merge): for each query, num_probes
+ * p and efs[j], the first p shards' hits at efs[j] merged by distance (top k) and compared with
+ * the exact top-k; shards past {@link usefulRanks} are not merged.
+ * @param orders each query's probe order (at least `probes` shards, fewer when num_dbs is smaller).
+ * @param hitsAt the hits of shard `orders[qi][rank]` at efs[j] for query qi, or undefined (an empty
+ *   or unsearched shard).
+ * @returns the manifest's `search_recall` (values rounded to 4 decimals, `seconds` unset), or
+ *   undefined when no query has a ground truth.
+ */
+export function recallTable(
+  truth: GroundTruth,
+  orders: readonly (readonly number[])[],
+  efs: readonly number[],
+  hitsAt: (qi: number, rank: number, j: number) => ShardHits | undefined,
+  probes = orders[0]?.length ?? 0,
+): SearchRecall | undefined {
+  const { k } = truth;
+  const nq = truth.self.length;
+  if (nq === 0 || probes === 0 || truth.neighbours.every((n) => n.length === 0)) return undefined;
+  const lastRank = usefulRanks(orders, truth.neighbours);
   const sums = Array.from({ length: probes }, () => new Float64Array(efs.length));
   const routed = new Float64Array(probes);
   let counted = 0;
@@ -288,13 +436,13 @@ export function measureSearchRecall(o: SearchRecallOptions): SearchRecall | unde
     counted++;
     const shards = orders[qi];
     for (let p = 0; p < probes; p++) {
-      const inShards = truth.neighbours[qi].filter((key) => shards.slice(0, p + 1).includes(Math.floor(key / 0x1_0000_0000))).length;
+      const inShards = truth.neighbours[qi].filter((key) => shards.slice(0, p + 1).includes(keyShard(key))).length;
       routed[p] += inShards / exact.size;
     }
     for (let j = 0; j < efs.length; j++) {
       const merged: { d: number; key: number }[] = [];
       for (let p = 0; p < probes; p++) {
-        const h = p < shards.length ? hits[qi][p][j] : undefined;
+        const h = p < shards.length && p <= lastRank[qi] ? hitsAt(qi, p, j) : undefined;
         if (h) h.keys.forEach((key, i) => merged.push({ d: h.dist[i], key }));
         merged.sort((a, b) => a.d - b.d);
         if (merged.length > k) merged.length = k;
@@ -307,10 +455,17 @@ export function measureSearchRecall(o: SearchRecallOptions): SearchRecall | unde
     k,
     sample_queries: counted,
     ground_truth_vectors: truth.vectors,
-    ef: efs,
+    ef: [...efs],
     recall: sums.map((row) => Array.from(row, round)),
     routing_recall_at_probes: Array.from(routed, round),
   };
+}
+
+/** Rows `rows` of a row-major matrix, as a fresh array. */
+export function gatherRows(data: Float32Array, dim: number, rows: readonly number[]): Float32Array {
+  const out = new Float32Array(rows.length * dim);
+  rows.forEach((r, i) => out.set(data.subarray(r * dim, (r + 1) * dim), i * dim));
+  return out;
 }
 
 /** The table for messages: one line per num_probes, `p=2: ef16 0.9012, ef32 0.9433, ...`. */
