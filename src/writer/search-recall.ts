@@ -44,6 +44,7 @@ import type { Metric } from '../common/distance.ts';
 import type { SearchRecall } from '../common/manifest.ts';
 import type { ShardRouting } from '../common/routing/shard-routing.ts';
 import { usearchMetric } from '../common/usearch-layout.ts';
+import { exactChunkRows } from './chunked-exact-search.ts';
 
 /**
  * Beam widths measured (64 is the default ef_search). No ef below 32: a sample query is itself a
@@ -64,8 +65,6 @@ export const MAX_MEASURED_PROBES = 16;
 export const GROUND_TRUTH_MACS_PER_VECTOR = 100_000;
 /** Fewest sample queries (std error of a recall near 0.99 stays ~0.002 at 200 queries x 10 neighbours). */
 export const MIN_SEARCH_RECALL_QUERIES = 200;
-/** Rows per exact-search chunk (smaller chunks sort less per query; measured faster per pair than 64k). */
-const CHUNK_ROWS = 16_384;
 
 /**
  * Sample queries of the end-to-end measurement: floor(GROUND_TRUTH_MACS_PER_VECTOR / dim),
@@ -109,7 +108,7 @@ export interface GroundTruthScanOptions {
   numDbs: number;
   /** Neighbours per query (default 10). */
   k?: number;
-  /** Rows per exact-search chunk (default 16,384). */
+  /** Rows per exact-search chunk (default {@link exactChunkRows} of the query count: ~1M pairs a call). */
   chunkRows?: number;
 }
 
@@ -139,7 +138,7 @@ export class GroundTruthScan {
     this.k = o.k ?? 10;
     this.dim = o.dim;
     if (o.queries.length !== o.ordinals.length * o.dim) throw new RangeError(`ground truth: ${o.queries.length} query values for ${o.ordinals.length} queries of dim ${o.dim}`);
-    this.chunkRows = o.chunkRows ?? CHUNK_ROWS;
+    this.chunkRows = o.chunkRows ?? exactChunkRows(o.ordinals.length);
     this.chunk = new Float32Array(this.chunkRows * o.dim);
     this.rowsPerShard = new Array<number>(o.numDbs).fill(0);
     o.ordinals.forEach((ord, qi) => this.queryOf.set(ord, qi));
