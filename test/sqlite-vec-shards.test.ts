@@ -415,6 +415,25 @@ describe('sqlite-vec shards', () => {
       await viewWriter.add({ ids: ids.slice(10, 20), vectors: view, payloads: payloads.slice(10, 20) });
       assert.equal(view.length, 10 * dim);
       assert.equal((await viewWriter.finish()).vectorCount, 10);
+      // A view handed over (the build's ShardBuffers batches: handOverVectors) is transferred with
+      // its whole buffer, not copied, and the worker reads the view's rows, not the buffer's first.
+      const handed = base.slice(0, 40 * dim);
+      const handedView = handed.subarray(10 * dim, 20 * dim);
+      const handWriter = pool.createWriter({ backend: 'sqlite-vec', options: { dir: join(dir.path, 'pool-handover'), dbId: 10, dim, metric: 'l2', quantization: 'none' } });
+      await handWriter.add({ ids: ids.slice(10, 20), vectors: handedView, payloads: payloads.slice(10, 20), handOverVectors: true });
+      assert.equal(handed.length, 0, 'the whole buffer was transferred');
+      assert.equal(handedView.length, 0);
+      assert.equal((await handWriter.finish()).vectorCount, 10);
+      const handReader = SqliteVecShardReader.open(join(dir.path, 'pool-handover'), 10, 'l2', { quantization: 'none' });
+      try {
+        for (const row of [10, 15, 19]) {
+          const hits = await handReader.search(base.subarray(row * dim, (row + 1) * dim), 1, true, {});
+          assert.equal(hits[0].id, ids[row], `row ${row} is stored under its own id`);
+          assert.ok(hits[0].score <= 1e-6, `row ${row}'s vector is stored unchanged (score ${hits[0].score})`);
+        }
+      } finally {
+        handReader.close();
+      }
     } finally {
       await pool.close();
     }
@@ -523,5 +542,34 @@ describe('sqlite-vec shards', () => {
     } finally {
       reader.close();
     }
+  });
+
+  test('node --cpu-prof profiles the writer workers too (each thread its own .cpuprofile in --cpu-prof-dir)', { timeout: 60_000 }, async () => {
+    const out = join(dir.path, 'profiled');
+    const profDir = join(dir.path, 'profiles');
+    const poolUrl = new URL('../src/writer/backends/writer-worker-pool.ts', import.meta.url).href;
+    const code = `
+      const { WriterWorkerPool } = await import(${JSON.stringify(poolUrl)});
+      const pool = new WriterWorkerPool(1);
+      const writer = pool.createWriter({ backend: 'sqlite-vec', options: { dir: ${JSON.stringify(out)}, dbId: 0, dim: 2, metric: 'l2', quantization: 'none' } });
+      await writer.add({ ids: ['a', 'b'], vectors: new Float32Array([1, 0, 0, 1]), payloads: [null, null] });
+      await writer.finish();
+      await pool.close();`;
+    const env = { ...process.env };
+    delete env.NODE_OPTIONS;
+    delete env.NODE_TEST_CONTEXT;
+    const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profDir, '--import', 'tsx', '--input-type=module', '-e', code], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exitCode = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(exitCode, 0, stderr);
+    const urls = readdirSync(profDir).map((f) => {
+      const profile = JSON.parse(readFileSync(join(profDir, f), 'utf8')) as { nodes: { callFrame: { url: string } }[] };
+      return new Set(profile.nodes.map((n) => n.callFrame.url));
+    });
+    assert.ok(
+      urls.some((u) => [...u].some((url) => url.endsWith('/writer-worker.ts'))),
+      `a profile of the worker thread (writer-worker.ts) is among the ${urls.length} profiles written`,
+    );
   });
 });

@@ -6,7 +6,7 @@
  * Method: up to `maxQueries` query vectors are drawn (seeded, without replacement) from a base of
  * up to `maxBase` vectors of the training sample. Each query's exact top-k within the base (the
  * query's own row excluded) is computed by brute force (usearch `exactSearch`, multi-threaded
- * SIMD); every base vector is assigned to a shard exactly as the writer assigns records (the run's
+ * SIMD, in base chunks: chunked-exact-search.ts); every base vector is assigned to a shard exactly as the writer assigns records (the run's
  * routing, centroid offsets included for a balanced CLUSTER run, or the streaming capacity-capped
  * assignment of a legacy balanced run without offsets), and each query is routed
  * with the run's own `ShardRouting.route` over all shards. recall_at_probes[p - 1] is the mean,
@@ -14,7 +14,7 @@
  * the recall an exact search within each shard would get with num_probes = p. Since every
  * vector is in some shard the curve is non-decreasing and ends at exactly 1 at p = num_dbs.
  */
-import { exactSearch, MetricKind, type BatchMatches } from 'usearch';
+import { MetricKind } from 'usearch';
 import type { Metric } from '../common/distance.ts';
 import { ConfigValidationError } from '../common/errors.ts';
 import type { RoutingRecall } from '../common/manifest.ts';
@@ -22,6 +22,7 @@ import { ClusterRouting } from '../common/routing/cluster-shard-routing.ts';
 import { probesForRecall } from '../common/routing/recall-target.ts';
 import type { ShardRouting } from '../common/routing/shard-routing.ts';
 import { CapacityAssigner } from './balanced-assignment.ts';
+import { chunkedExactSearch } from './chunked-exact-search.ts';
 import { SeededRandom } from './seeded-random.ts';
 
 export { probesForRecall } from '../common/routing/recall-target.ts';
@@ -97,18 +98,16 @@ export function measureRoutingRecall(input: RoutingRecallInput): RoutingRecall |
   input.onQueries?.(0, queryRows.length);
   for (let from = 0; from < queryRows.length; from += QUERY_BATCH) {
     const to = Math.min(queryRows.length, from + QUERY_BATCH);
-    // A copy, not a subarray: usearch's native exactSearch reads the buffer from its start.
-    const batch = queries.slice(from * dim, to * dim);
-    const matches = exactSearch(base, batch, dim, k + 1, usearchMetric(input.metric), 0) as BatchMatches;
+    const matches = chunkedExactSearch(base, queries.subarray(from * dim, to * dim), dim, k + 1, usearchMetric(input.metric), 0);
     for (let qi = from; qi < to; qi++) {
       const order = routing.route({ vector: queries.subarray(qi * dim, (qi + 1) * dim), numProbes: numDbs, shardIds: [] });
       order.forEach((shard, i) => (rank[shard] = i));
       const self = queryRows[qi];
       const bi = qi - from;
-      const found = Number(matches.counts[bi]);
+      const found = matches.counts[bi];
       let taken = 0;
       for (let j = 0; j < found && taken < k; j++) {
-        const row = Number(matches.keys[bi * (k + 1) + j]);
+        const row = matches.rows[bi * (k + 1) + j];
         if (row === self) continue;
         hitsAtRank[rank[shardOf[row]]]++;
         taken++;

@@ -46,6 +46,7 @@ import type { Metric } from '../common/distance.ts';
 import type { SearchRecall } from '../common/manifest.ts';
 import type { ShardRouting } from '../common/routing/shard-routing.ts';
 import { usearchMetric } from '../common/usearch-layout.ts';
+import { exactChunkRows } from './chunked-exact-search.ts';
 
 /**
  * Beam widths measured (64 is the default ef_search). No ef below 32: a sample query is itself a
@@ -58,16 +59,15 @@ export const SEARCH_RECALL_EFS: readonly number[] = [32, 64, 128, 256, 512];
 export const MAX_MEASURED_PROBES = 16;
 /**
  * Ground-truth budget: multiply-adds per input vector (queries x dim). 100,000 gives 781 queries
- * at 128-d: about 40-80 µs per vector on this project's 2-core test machine (usearch exactSearch
- * at 1.2-2.5 G multiply-adds/s), beside the 184-390 µs a vector costs to build. Fewer queries
+ * at 128-d: about 16-23 µs of CPU per vector on this project's 2-core test machine (usearch
+ * exactSearch in ~1M-pair chunks, 20-30 ns per (vector, query) pair, chunked-exact-search.ts;
+ * 16,384-row chunks cost 83 ns a pair), beside the ~200-300 µs a vector costs to build. Fewer queries
  * make the table noisy: recall at num_probes 1 on clustered data is a mean of mostly 0-or-1
  * per-cluster outcomes (390 queries: +-0.01).
  */
 export const GROUND_TRUTH_MACS_PER_VECTOR = 100_000;
 /** Fewest sample queries (std error of a recall near 0.99 stays ~0.002 at 200 queries x 10 neighbours). */
 export const MIN_SEARCH_RECALL_QUERIES = 200;
-/** Rows per exact-search chunk (smaller chunks sort less per query; measured faster per pair than 64k). */
-const CHUNK_ROWS = 16_384;
 
 /**
  * Sample queries of the end-to-end measurement: floor(GROUND_TRUTH_MACS_PER_VECTOR / dim),
@@ -180,7 +180,7 @@ export interface GroundTruthScanOptions {
   numDbs: number;
   /** Neighbours per query (default 10). */
   k?: number;
-  /** Rows per exact-search chunk (default 16,384). */
+  /** Rows per exact-search chunk (default {@link exactChunkRows} of the query count: ~1M pairs a call). */
   chunkRows?: number;
 }
 
@@ -210,7 +210,7 @@ export class GroundTruthScan {
     this.k = o.k ?? 10;
     this.dim = o.dim;
     if (o.queries.length !== o.ordinals.length * o.dim) throw new RangeError(`ground truth: ${o.queries.length} query values for ${o.ordinals.length} queries of dim ${o.dim}`);
-    this.chunkRows = o.chunkRows ?? CHUNK_ROWS;
+    this.chunkRows = o.chunkRows ?? exactChunkRows(o.ordinals.length);
     this.chunk = new Float32Array(this.chunkRows * o.dim);
     this.rowsPerShard = new Array<number>(o.numDbs).fill(0);
     o.ordinals.forEach((ord, qi) => this.queryOf.set(ord, qi));

@@ -133,7 +133,9 @@ export class ShardBuffers {
     const writer = this.writers[dbId];
     if (buffer.rows === 0 || writer === undefined) return;
     this.buffers[dbId] = new RowBuffer(this.dim);
-    const rows: ShardRows = { ids: buffer.ids, vectors: buffer.vectors.subarray(0, buffer.rows * this.dim), payloads: buffer.payloads };
+    // The buffer is dropped here (a new one takes its place), so a worker-thread writer may take
+    // its vectors' whole ArrayBuffer instead of a copy of the filled part.
+    const rows: ShardRows = { ids: buffer.ids, vectors: buffer.vectors.subarray(0, buffer.rows * this.dim), payloads: buffer.payloads, handOverVectors: true };
     if (buffer.keys !== undefined && buffer.values !== undefined) {
       rows.keys = buffer.keys;
       rows.values = buffer.values;

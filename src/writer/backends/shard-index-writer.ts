@@ -19,6 +19,12 @@ export interface ShardRows {
   keys?: Uint8Array[];
   /** KV + vector builds: the value bytes per row (present exactly when `keys` is). */
   values?: Uint8Array[];
+  /**
+   * The caller hands over `vectors`' whole ArrayBuffer: it never reads or writes that buffer
+   * again, so a writer running in another thread may transfer it (no copy) even when `vectors`
+   * is a view into a larger buffer. Default false: such a view is copied before it is posted.
+   */
+  handOverVectors?: boolean;
 }
 
 /**

@@ -36,8 +36,8 @@ export interface WriterWorkerPoolOptions {
 
 /**
  * Node flags a worker accepts and needs to load and run modules the way its parent does (module
- * hooks, resolution conditions, source maps, warnings), in both `--flag=value` and `--flag value`
- * forms. The flag takes a value when true.
+ * hooks, resolution conditions, source maps, warnings) or to be profiled with it (`--cpu-prof`,
+ * `--heap-prof`), in both `--flag=value` and `--flag value` forms. The flag takes a value when true.
  */
 const WORKER_FLAGS = new Map<string, boolean>([
   ['--import', true],
@@ -50,6 +50,15 @@ const WORKER_FLAGS = new Map<string, boolean>([
   ['--enable-source-maps', false],
   ['--no-warnings', false],
   ['--no-deprecation', false],
+  // Profiling: `node --cpu-prof [--cpu-prof-dir d] ...` profiles the writer workers too (each
+  // thread writes its own CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile). Not --cpu-prof-name:
+  // every thread would write the same file.
+  ['--cpu-prof', false],
+  ['--cpu-prof-dir', true],
+  ['--cpu-prof-interval', true],
+  ['--heap-prof', false],
+  ['--heap-prof-dir', true],
+  ['--heap-prof-interval', true],
 ]);
 
 /**
@@ -154,12 +163,16 @@ class PoolWorker {
   }
 }
 
-/** The vectors of a batch ready to post: transferred when possible, copied when a view. */
-function vectorsForTransfer(vectors: Float32Array): { vectors: Float32Array; transfer: ArrayBuffer[] } {
+/**
+ * The vectors of a batch ready to post: their buffer transferred when the array covers all of it
+ * or the caller hands it over (`handOver`, ShardRows.handOverVectors: the worker then receives
+ * the same view, offset and length, of the transferred buffer), copied when a view.
+ */
+export function vectorsForTransfer(vectors: Float32Array, handOver = false): { vectors: Float32Array; transfer: ArrayBuffer[] } {
   const buffer = vectors.buffer;
   // A SharedArrayBuffer is shared, not copied; the caller awaits add() before reusing it.
   if (!(buffer instanceof ArrayBuffer)) return { vectors, transfer: [] };
-  if (vectors.byteOffset === 0 && vectors.byteLength === buffer.byteLength) return { vectors, transfer: [buffer] };
+  if (handOver || (vectors.byteOffset === 0 && vectors.byteLength === buffer.byteLength)) return { vectors, transfer: [buffer] };
   const copy = vectors.slice();
   return { vectors: copy, transfer: [copy.buffer] };
 }
@@ -197,15 +210,16 @@ class WorkerShardWriter implements ShardIndexWriter {
 
   /**
    * Posts the rows to the worker and resolves once they are written. When `rows.vectors` covers
-   * its whole ArrayBuffer, that buffer is TRANSFERRED (the caller's array becomes empty);
-   * a view into a larger buffer is copied first and the caller's array is left intact.
+   * its whole ArrayBuffer, or `rows.handOverVectors` is set, that buffer is TRANSFERRED (the
+   * caller's array becomes empty); otherwise a view into a larger buffer is copied first and the
+   * caller's array is left intact.
    * @throws VectorIndexError naming the shard and file when the worker rejects the rows (e.g. a
    *   wrong vector length), crashed or exited.
    */
   async add(rows: ShardRows): Promise<void> {
     if (this.state !== 'open') throw new VectorIndexError(`shard ${this.dbId} (${this.file}): add() after the writer was ${this.state}`);
     await this.opened;
-    const { vectors, transfer } = vectorsForTransfer(rows.vectors);
+    const { vectors, transfer } = vectorsForTransfer(rows.vectors, rows.handOverVectors === true);
     const kv = rows.keys !== undefined && rows.values !== undefined ? { keys: rows.keys, values: rows.values } : {};
     await this.call({ type: 'add', writerId: this.writerId, ids: rows.ids, vectors, payloads: rows.payloads, ...kv }, transfer);
   }
