@@ -7,11 +7,13 @@
  *   hashes collide (found by brute force: a real collision, no test hook);
  * - the JS heap does not grow with the ids of an open shard after a get by id (the reader before
  *   issue 22 kept a Map of every id: this test failed on it);
- * - the usearch reader's old-shard path (same hash table module) handles the colliding pair too.
+ * - the usearch reader's old-shard path and the shardyfusion sqlite-vec reader (same hash table
+ *   module) handle the colliding pair too.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -19,6 +21,8 @@ import { IdHashTable, fnv1a32 } from '../src/common/id-hash-table.ts';
 import { SQLITE_VEC_FILE_NAME, SQLITE_VEC_ID_INDEX } from '../src/common/sqlite-vec-layout.ts';
 import { DEFAULT_USEARCH_PARAMS, USEARCH_ROWS_FILE } from '../src/common/usearch-layout.ts';
 import { SqliteVecShardReader } from '../src/shard-node/sqlite-vec-shard-reader.ts';
+import { ShardyfusionSqliteVecReader } from '../src/formats/shardyfusion/sqlite-vec-shard-reader.ts';
+import * as sqliteVec from 'sqlite-vec';
 import { UsearchShardReader } from '../src/shard-node/usearch-shard-reader.ts';
 import { SqliteVecShardWriter } from '../src/writer/backends/sqlite-vec-shard-writer.ts';
 import { USEARCH_ID_INDEX, UsearchShardWriter } from '../src/writer/backends/usearch-shard-writer.ts';
@@ -203,6 +207,35 @@ describe('lean get by id: sqlite-vec shards and the id hash table', () => {
       } finally {
         reader.close();
       }
+    }
+  });
+
+  test('shardyfusion shard.db: get by id through the shared hash table separates colliding ids; int and str forms of one id: the lower rowid', async () => {
+    const shardDir = join(dir.path, 'sf');
+    mkdirSync(shardDir, { recursive: true });
+    // shardyfusion's SqliteVecAdapter DDL (as in shardyfusion-sqlite-vec-reader.test.ts).
+    const db = new Database(join(shardDir, 'shard.db'));
+    sqliteVec.load(db);
+    db.exec(`CREATE VIRTUAL TABLE vec_index USING vec0(embedding float[${dim}] distance_metric=l2);
+      CREATE TABLE vec_payloads (rowid INTEGER PRIMARY KEY, payload TEXT NOT NULL);
+      CREATE TABLE vec_id_map (internal_id INTEGER PRIMARY KEY, original_id TEXT NOT NULL);`);
+    const stored = ['{"v": "x", "t": "str"}', JSON.stringify({ v: collideB, t: 'str' }), '{"v": 77, "t": "int"}', JSON.stringify({ v: collideA, t: 'str' }), '{"v": "77", "t": "str"}'];
+    stored.forEach((raw, i) => {
+      db.prepare('INSERT INTO vec_id_map (internal_id, original_id) VALUES (?, ?)').run(i, raw);
+      db.prepare('INSERT INTO vec_index (rowid, embedding) VALUES (?, ?)').run(BigInt(i), Buffer.from(vectorOf(i).buffer));
+      db.prepare('INSERT INTO vec_payloads (rowid, payload) VALUES (?, ?)').run(i, payloadOf(i));
+    });
+    db.close();
+    const reader = ShardyfusionSqliteVecReader.open(shardDir, 0, { dim, metric: 'l2', rowCount: stored.length });
+    try {
+      const got = reader.fetchByIdsSync([collideA, '77', 'missing', collideB, collideA], true, true);
+      const want = [3, 2, undefined, 1, 3];
+      want.forEach((r, i) => {
+        if (r === undefined) return assert.equal(got[i], undefined);
+        assert.deepEqual(got[i], { payload_json: payloadOf(r), vector: vectorOf(r) }, `slot ${i}: row ${r}`);
+      });
+    } finally {
+      reader.close();
     }
   });
 

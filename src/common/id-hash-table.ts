@@ -8,7 +8,7 @@
  * the caller reads each candidate's id from the file and keeps those equal to the id asked for.
  * With a 32-bit hash a false candidate is rare (about rows / 2^32 per lookup).
  *
- * Used by the shard node's usearch and sqlite-vec readers.
+ * Used by the shard node's usearch and sqlite-vec readers and the shardyfusion sqlite-vec reader.
  */
 
 /** 32-bit FNV-1a over the UTF-16 code units of `s` (http://www.isthe.com/chongo/tech/comp/fnv/). */
