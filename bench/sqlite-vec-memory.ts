@@ -17,8 +17,10 @@
  *   nice -n 5 npx tsx bench/sqlite-vec-memory.ts [--vectors 100000] [--shards 4] [--dim 32]
  *     [--old-reader src/shard-node/.old-sqlite-vec-shard-reader.ts] [--dir bench/results/tmp/sqlite-vec-memory-cache]
  *
- * The reader before issue 22, for the "before" rows: `git show 1515e02:src/shard-node/sqlite-vec-shard-reader.ts
- * > src/shard-node/.old-sqlite-vec-shard-reader.ts` (it must sit beside the other shard-node modules).
+ * The reader before issue 22, for the "before" rows (it must sit beside the other shard-node modules):
+ *   git show 1515e02:src/shard-node/sqlite-vec-shard-reader.ts > src/shard-node/.old-sqlite-vec-shard-reader.ts
+ *   git show 1515e02:src/common/sqlite-vec-file.ts > src/common/.old-sqlite-vec-file.ts
+ *   sed -i "s#'../common/sqlite-vec-file.ts'#'../common/.old-sqlite-vec-file.ts'#" src/shard-node/.old-sqlite-vec-shard-reader.ts
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
