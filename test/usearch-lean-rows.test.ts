@@ -22,6 +22,7 @@ import { InvalidQueryError, VectorIndexError } from '../src/common/errors.ts';
 import { compileFilter } from '../src/common/filter/cel-filter.ts';
 import { matchesFilter, type FilterColumn, type FilterExpr } from '../src/common/filter/filter-expr.ts';
 import { DEFAULT_USEARCH_PARAMS, USEARCH_INDEX_FILE, USEARCH_ROWS_FILE, type UsearchQuantization } from '../src/common/usearch-layout.ts';
+import { UsearchIndexVectors } from '../src/shard-node/usearch-index-vectors.ts';
 import { UsearchShardReader } from '../src/shard-node/usearch-shard-reader.ts';
 import { USEARCH_ID_INDEX, UsearchShardWriter } from '../src/writer/backends/usearch-shard-writer.ts';
 import { tempDir } from './helpers/fixtures.ts';
@@ -164,6 +165,57 @@ describe('lean usearch shards', () => {
         reader.close();
       }
     }
+  });
+
+  test('without --store-vectors: the key -> slot map is built in the background after open (asynchronously, no request needed), equal to a synchronous scan; in-order slots need no map', async () => {
+    const shardDir = join(dir.path, 'lean-f32');
+    const reader = open(shardDir, 'l2', 'f32');
+    try {
+      assert.equal(reader.rowBytes, 0, 'not built synchronously inside open');
+      for (let i = 0; i < 10_000 && reader.rowBytes === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(reader.rowBytes, 4 * n, 'the map was built with no request (4 B a row)');
+      const hits = await reader.search(q0, 5, false, { includeVector: true });
+      for (const h of hits) assert.deepEqual(h.vector, row(rowOf(h.id)));
+    } finally {
+      reader.close();
+    }
+    // The background scan against a synchronous one (read before prepare), and its asynchrony.
+    const file = join(shardDir, USEARCH_INDEX_FILE);
+    const background = new UsearchIndexVectors(file, dim, 'f32', n);
+    const direct = new UsearchIndexVectors(file, dim, 'f32', n);
+    try {
+      let turns = 0;
+      const tick = setInterval(() => turns++, 0);
+      const pending = background.prepare();
+      assert.equal(background.ready, false, 'prepare() returns before the scan is done');
+      await pending;
+      clearInterval(tick);
+      assert.ok(turns > 0, 'timers ran while the map was being built');
+      assert.equal(background.ready, true);
+      const keys = Array.from({ length: n }, (_, i) => n - 1 - i);
+      assert.deepEqual(background.read(keys), direct.read(keys));
+      assert.equal(background.bytes, 4 * n);
+    } finally {
+      background.close();
+      direct.close();
+    }
+    // One build thread: slots are in key order, so no map is kept.
+    const ordered = join(dir.path, 'lean-ordered');
+    const writer = new UsearchShardWriter({ dir: ordered, dbId: 5, dim, metric: 'l2', params: { ...DEFAULT_USEARCH_PARAMS, quantization: 'f32' }, threads: 1, storeVectors: false });
+    await writer.add({ ids: ids.slice(0, 500), vectors: base.slice(0, 500 * dim), payloads: ids.slice(0, 500).map(() => null) });
+    await writer.finish();
+    const inOrder = new UsearchIndexVectors(join(ordered, USEARCH_INDEX_FILE), dim, 'f32', 500);
+    try {
+      await inOrder.prepare();
+      assert.equal(inOrder.bytes, 0, 'slot = key: no map');
+      assert.deepEqual(inOrder.read([499, 0, 7]), Float32Array.from([...row(499), ...row(0), ...row(7)]));
+    } finally {
+      inOrder.close();
+    }
+    // Closing while the background scan runs stops it quietly (no unhandled rejection).
+    const closing = UsearchShardReader.open(shardDir, 5, { dim, metric: 'l2', params: { ...DEFAULT_USEARCH_PARAMS, quantization: 'f32' }, vectorCount: n });
+    closing.close();
+    await new Promise((r) => setTimeout(r, 50));
   });
 
   test('i8 without --store-vectors: include_vector (search and get) is refused naming --store-vectors; search, payloads and filters work', async () => {

@@ -9,7 +9,9 @@
  *   vector BLOB (float32 little-endian, dim*4 bytes, or NULL), indexed INTEGER (1 / 0)`.
  *   `vector` holds the exact vector when the shard is int8-quantized (for re-ranking) and for
  *   every row that is NOT in `vec_index` (`indexed = 0`, see below; partial index
- *   `items_unindexed` finds those rows).
+ *   `items_unindexed` finds those rows). Index `items_id` on `items(id)` (builds since issue 22)
+ *   serves get by id; files without it stay readable (the reader then builds an 8-byte-a-row id
+ *   hash table, `src/common/id-hash-table.ts`, on the first get by id).
  * - `meta`: `key TEXT PRIMARY KEY, value TEXT`: `format_version`, `dim`, `metric`,
  *   `quantization`, `int8_scale`, `vector_count`, and (shards built with filter columns)
  *   `filter_columns` (JSON `[{name, type}]`) and `vec0_filter_columns` (JSON array of names).
@@ -39,6 +41,8 @@ export const SQLITE_VEC_FILE_NAME = 'shard.sqlite';
 export const SQLITE_VEC_FORMAT_VERSION = '1';
 /** Table names. */
 export const SQLITE_VEC_TABLES = { index: 'vec_index', items: 'items', meta: 'meta' } as const;
+/** Name of the index on `items(id)` (builds since issue 22; older files lack it). */
+export const SQLITE_VEC_ID_INDEX = 'items_id';
 /** Column names (`rowid` is SQLite's rowid, shared by `vec_index` and `items`). */
 export const SQLITE_VEC_COLUMNS = {
   embedding: 'embedding',

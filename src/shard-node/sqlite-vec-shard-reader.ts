@@ -15,13 +15,15 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { distance, type Metric } from '../common/distance.ts';
-import { blobToFloats, idsInRowidOrder, openSqliteVecReadOnly } from '../common/sqlite-vec-file.ts';
+import { blobToFloats, openSqliteVecReadOnly } from '../common/sqlite-vec-file.ts';
+import { IdHashTable } from '../common/id-hash-table.ts';
 import { InvalidQueryError, VectorIndexError, errorMessage } from '../common/errors.ts';
 import {
   SQLITE_VEC_COLUMNS as C,
   SQLITE_VEC_DEFAULT_REFINE_FACTOR,
   SQLITE_VEC_FILE_NAME,
   SQLITE_VEC_FORMAT_VERSION,
+  SQLITE_VEC_ID_INDEX,
   SQLITE_VEC_MAX_K,
   SQLITE_VEC_TABLES as T,
   checkSqliteVecConfig,
@@ -53,6 +55,9 @@ interface UnindexedRow {
   /** Its filter column values (shards with filter columns). */
   filterRow?: FilterRow;
 }
+
+/** Ids per get-by-id statement (bound as one JSON array). */
+const ID_LOOKUP_CHUNK = 1024;
 
 /** Most filtered statements a reader keeps prepared (keyed by their SQL). */
 const FILTER_STATEMENT_CACHE = 64;
@@ -145,6 +150,10 @@ export class SqliteVecShardReader implements ShardIndexReader {
     private readonly filterColumns: readonly FilterColumn[] = [],
     /** Those that are also vec0 metadata columns. */
     private readonly vec0FilterColumns: ReadonlySet<string> = new Set(),
+    /** True when the file has the index `items_id` on `items(id)` (builds since issue 22). */
+    readonly hasIdIndex: boolean = false,
+    /** Rows of `items` (meta `vector_count`), to size the id hash table of older files. */
+    private readonly rowCount: number = 0,
   ) {
     this.queryInt8 = new Int8Array(dim);
   }
@@ -156,12 +165,22 @@ export class SqliteVecShardReader implements ShardIndexReader {
   private readonly fetchStatements: (Database.Statement<[number], FetchRow> | undefined)[] = [];
 
   /**
-   * id -> rowid of every row of `items`, built by the first {@link fetchByIds} in one
-   * `SELECT rowid, id FROM items` pass (the file format has no index on `items.id`, and a
-   * `WHERE id IN (...)` lookup scanned the whole table on every call). Costs about one id string
-   * plus a Map entry per row for the reader's lifetime; dropped by close().
+   * Shards without the `items_id` index (built before issue 22): the id hash table of every row
+   * of `items` (8 bytes a row, {@link IdHashTable}), built by the first {@link fetchByIds} in one
+   * `SELECT rowid, id FROM items` pass; dropped by close(). Before, this was a `Map` of every id.
    */
-  private rowidById: Map<string, number> | undefined;
+  private idTable: IdHashTable | undefined;
+
+  /** Shards with the `items_id` index: `(request index, rowid)` of a JSON array of ids. */
+  private rowidsById: Database.Statement<[string], [number, number]> | undefined;
+
+  /** Shards without it: the id of a row by rowid (verifies hash table candidates). */
+  private idOfRowid: Database.Statement<[number], string> | undefined;
+
+  /** Bytes this reader holds per row in JS memory: the id hash table (8 a row) once an old shard's is built, else 0. */
+  get rowBytes(): number {
+    return this.idTable?.bytes ?? 0;
+  }
 
   /** Prepared filtered statements by SQL (at most {@link FILTER_STATEMENT_CACHE}). */
   private readonly filterStatements = new Map<string, Database.Statement<unknown[], KnnRow>>();
@@ -270,7 +289,9 @@ export class SqliteVecShardReader implements ShardIndexReader {
       if (filterColumns.length > 0) {
         for (const row of unindexed) (row as UnindexedRow).filterRow = filterRowOf(row.payload === null ? undefined : JSON.parse(row.payload), filterColumns);
       }
-      return new SqliteVecShardReader(dbId, file, db, statements, sqliteMetric, quantization, int8Scale, dim, unindexed, filterColumns, vec0FilterColumns);
+      const hasIdIndex = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?`).get(SQLITE_VEC_ID_INDEX) !== undefined;
+      const rowCount = Number(meta.get('vector_count') ?? 0);
+      return new SqliteVecShardReader(dbId, file, db, statements, sqliteMetric, quantization, int8Scale, dim, unindexed, filterColumns, vec0FilterColumns, hasIdIndex, Number.isSafeInteger(rowCount) && rowCount > 0 ? rowCount : 1024);
     } catch (err) {
       try {
         db?.close();
@@ -412,10 +433,10 @@ export class SqliteVecShardReader implements ShardIndexReader {
   /**
    * Point lookup by id: one slot per id of `ids`, in order (repeats allowed), the row with that
    * exact id (case-sensitive, SQLite's BINARY collation), or `undefined` when the shard has none.
-   * `items.id` has no index in the file format (rowid is the only key), so the first call builds
-   * an in-memory id -> rowid map with one scan of `items` (see {@link rowidById}); every call then
-   * reads each distinct found id's row by rowid (a primary-key point lookup), so its cost grows
-   * with the ids asked for, not with the shard's row count.
+   * Ids are found through the index `items_id` on `items(id)` (builds since issue 22), or on
+   * older files through an id hash table of 8 bytes a row built by the first call (each
+   * candidate's id is checked in SQLite). Rows are then read by rowid, in ascending rowid order,
+   * so a call's cost grows with the ids asked for, not with the shard's row count.
    * @param includePayload when false, `payload_json` is "" (the payload is not read).
    * @param includeVector when true, `vector` is a copy of the row's exact stored float32 vector
    *   (length dim): `items.vector` on int8 shards and for rows kept out of `vec_index`, else
@@ -431,9 +452,8 @@ export class SqliteVecShardReader implements ShardIndexReader {
   fetchByIdsSync(ids: readonly string[], includePayload: boolean, includeVector: boolean): Array<FetchedRow | undefined> {
     if (!this.db.open) throw new VectorIndexError(`shard ${this.dbId} (${this.file}): fetch by id after the shard was closed`);
     try {
-      const rowids = this.rowidMap();
       const statement = this.fetchStatement(includePayload, includeVector);
-      const order = idsInRowidOrder(ids, rowids);
+      const order = this.rowidsOf(ids);
       const found = new Map<string, FetchedRow>();
       for (const [id, rowid] of order) {
         const r = statement.get(rowid);
@@ -452,17 +472,45 @@ export class SqliteVecShardReader implements ShardIndexReader {
   }
 
   /**
-   * The id -> rowid map ({@link rowidById}), built on first use in one pass over `items` in rowid
-   * order; the first rowid of an id wins (the build rejects duplicate ids).
+   * The distinct ids of `ids` that the shard has, each with its rowid (the lowest when an id
+   * repeats; the build rejects duplicate ids), in ascending rowid order: on float32 shards each
+   * vector is a vec0 point lookup into a multi-MB chunk BLOB and ascending rowids keep those reads
+   * local (about 30% faster than request order in a 10,000-row benchmark).
    */
-  private rowidMap(): Map<string, number> {
-    if (this.rowidById === undefined) {
-      const map = new Map<string, number>();
-      const scan = this.db.prepare<[], [number, string]>(`SELECT rowid, ${C.id} FROM ${T.items} ORDER BY rowid`).raw();
-      for (const [rowid, id] of scan.iterate()) if (!map.has(id)) map.set(id, rowid);
-      this.rowidById = map;
+  private rowidsOf(ids: readonly string[]): Array<[id: string, rowid: number]> {
+    const distinct = [...new Set(ids)];
+    const rowids: Array<number | undefined> = new Array(distinct.length).fill(undefined);
+    if (this.hasIdIndex) {
+      this.rowidsById ??= this.db
+        .prepare<[string], [number, number]>(`SELECT j.key, i.rowid FROM json_each(?) AS j JOIN ${T.items} AS i ON i.${C.id} = j.value`)
+        .raw(true);
+      for (let start = 0; start < distinct.length; start += ID_LOOKUP_CHUNK) {
+        for (const [i, rowid] of this.rowidsById.all(JSON.stringify(distinct.slice(start, start + ID_LOOKUP_CHUNK)))) {
+          const at = start + i;
+          if (rowids[at] === undefined || rowid < rowids[at]!) rowids[at] = rowid;
+        }
+      }
+    } else {
+      this.idTable ??= IdHashTable.build(
+        this.db.prepare<[], [number, string]>(`SELECT rowid, ${C.id} FROM ${T.items}`).raw(true).iterate(),
+        this.rowCount,
+      );
+      this.idOfRowid ??= this.db.prepare<[number], string>(`SELECT ${C.id} FROM ${T.items} WHERE rowid = ?`).pluck(true);
+      distinct.forEach((id, i) => {
+        // Candidates come in ascending rowid order: the first whose stored id matches wins.
+        for (const rowid of this.idTable!.candidates(id)) {
+          if (this.idOfRowid!.get(rowid) === id) {
+            rowids[i] = rowid;
+            break;
+          }
+        }
+      });
     }
-    return this.rowidById;
+    const out: Array<[string, number]> = [];
+    distinct.forEach((id, i) => {
+      if (rowids[i] !== undefined) out.push([id, rowids[i]!]);
+    });
+    return out.sort((a, b) => a[1] - b[1]);
   }
 
   /** The prepared point lookup of one row by rowid for a payload / vector variant. */
@@ -490,7 +538,9 @@ export class SqliteVecShardReader implements ShardIndexReader {
   close(): void {
     this.fetchStatements.length = 0;
     this.filterStatements.clear();
-    this.rowidById = undefined;
+    this.idTable = undefined;
+    this.rowidsById = undefined;
+    this.idOfRowid = undefined;
     if (this.db.open) this.db.close();
   }
 }

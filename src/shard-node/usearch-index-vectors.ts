@@ -15,18 +15,25 @@
  *   level per slot, then per slot a node of `u64 key, i16 level, (connectivity_base * 4 + 4) +
  *   level * (connectivity * 4 + 4)` bytes.
  *
- * The key -> slot map (a `Uint32Array`, 4 bytes per vector) is built on first use by one pass over
- * the node heads; vectors are then read with one positioned read each.
+ * The key -> slot map (a `Uint32Array`, 4 bytes per vector; none when every slot equals its key)
+ * is built by one pass over the node heads, in the background from the shard's load on
+ * ({@link UsearchIndexVectors.prepare}: asynchronous reads of {@link SCAN_CHUNK_BYTES}, each
+ * chunk parsed between them, so no request waits behind a whole scan); vectors are then read with
+ * one positioned read each.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
 import type { UsearchQuantization } from '../common/usearch-layout.ts';
 
 /** Bytes of the dense head. */
 const HEAD_BYTES = 64;
 /** Bytes of the graph header (five u64). */
 const GRAPH_HEADER_BYTES = 40;
-/** Bytes read at a time while walking the node heads. */
-const SCAN_CHUNK_BYTES = 8 * 1024 * 1024;
+/**
+ * Bytes read at a time while walking the node heads: about 7,000 nodes of a default (M 16) graph,
+ * parsed in well under a millisecond, the longest the background build holds the event loop.
+ */
+export const SCAN_CHUNK_BYTES = 1024 * 1024;
 
 /** Bytes one vector takes in the index for a quantization. */
 export function usearchBytesPerVector(dim: number, quantization: UsearchQuantization): number {
@@ -76,10 +83,93 @@ export function decodeUsearchVectors(src: Uint8Array, quantization: UsearchQuant
   }
 }
 
+/**
+ * A read the slot scan asks its driver for: up to `length` bytes at file offset `position` into
+ * `buffer[0..]`; the driver answers with the bytes read (fewer only at the end of the file).
+ */
+interface ScanRead {
+  buffer: Buffer;
+  length: number;
+  position: number;
+}
+
+/** The scan's shape of the file, for error messages and checks. */
+interface ScanShape {
+  file: string;
+  dim: number;
+  quantization: UsearchQuantization;
+  count: number;
+  bytesPerVector: number;
+  fileBytes: number;
+}
+
+/**
+ * The key -> slot scan as a generator of reads, so one parser serves the synchronous and the
+ * background (asynchronous) driver. Returns the map (0xffffffff: no slot), or undefined when every
+ * slot holds its own key (no map needed).
+ * @throws Error naming the file when it is not a usearch 2.x index of this shape.
+ */
+function* slotScan(shape: ScanShape): Generator<ScanRead, Uint32Array | undefined, number> {
+  const { file, count, bytesPerVector, fileBytes } = shape;
+  const exactly = function* (buffer: Buffer, length: number, position: number): Generator<ScanRead, void, number> {
+    const got = yield { buffer, length, position };
+    if (got < length) throw new Error(`${file}: the file ends at byte ${position + got}, expected ${length - got} more`);
+  };
+  const small = Buffer.alloc(HEAD_BYTES + GRAPH_HEADER_BYTES);
+  yield* exactly(small, 8, 0);
+  const rows = small.readUInt32LE(0);
+  const cols = small.readUInt32LE(4);
+  if (rows !== count || cols !== bytesPerVector) {
+    throw new Error(`${file}: the index stores ${rows} vectors of ${cols} bytes, expected ${count} of ${bytesPerVector} (dim ${shape.dim}, ${shape.quantization})`);
+  }
+  const headAt = 8 + rows * cols;
+  yield* exactly(small, HEAD_BYTES + GRAPH_HEADER_BYTES, headAt);
+  if (small.toString('latin1', 0, 7) !== 'usearch' || small.readUInt16LE(7) !== 2) throw new Error(`${file}: not a usearch 2.x index (magic or major version differs)`);
+  const g = HEAD_BYTES;
+  const size = Number(small.readBigUInt64LE(g));
+  const connectivity = Number(small.readBigUInt64LE(g + 8));
+  const connectivityBase = Number(small.readBigUInt64LE(g + 16));
+  if (size !== rows) throw new Error(`${file}: the graph has ${size} nodes, the vector matrix ${rows}`);
+  const levelsAt = headAt + HEAD_BYTES + GRAPH_HEADER_BYTES;
+  const levels = Buffer.alloc(size * 2);
+  yield* exactly(levels, size * 2, levelsAt);
+  const baseBytes = 8 + 2 + connectivityBase * 4 + 4;
+  const levelBytes = connectivity * 4 + 4;
+  const map = new Uint32Array(count).fill(0xffffffff);
+  let identity = true;
+  const chunk = Buffer.alloc(Math.min(SCAN_CHUNK_BYTES, Math.max(8, fileBytes)));
+  let pos = levelsAt + size * 2;
+  let chunkStart = pos;
+  let chunkLen = 0;
+  for (let slot = 0; slot < size; slot++) {
+    const nodeBytes = baseBytes + levelBytes * levels.readInt16LE(slot * 2);
+    if (pos + 8 > chunkStart + chunkLen) {
+      chunkStart = pos;
+      chunkLen = yield { buffer: chunk, length: Math.min(chunk.length, fileBytes - pos), position: pos };
+      if (chunkLen < 8) throw new Error(`${file}: the graph ends before node ${slot} of ${size}`);
+    }
+    // u64 key, little-endian, read as two u32 (keys are < 2^32: 0..count-1).
+    const low = chunk.readUInt32LE(pos - chunkStart);
+    const high = chunk.readUInt32LE(pos - chunkStart + 4);
+    if (high !== 0 || low >= count) throw new Error(`${file}: node ${slot} has key ${high * 2 ** 32 + low}, outside 0..${count - 1}`);
+    map[low] = slot;
+    if (low !== slot) identity = false;
+    pos += nodeBytes;
+  }
+  if (pos > fileBytes) throw new Error(`${file}: the graph is cut short (${fileBytes} bytes, needs ${pos})`);
+  return identity ? undefined : map;
+}
+
 /** The vectors of a saved usearch index, by key. Not thread-safe (one reader, synchronous reads). */
 export class UsearchIndexVectors {
   private fd: number | undefined;
+  /** The key -> slot map; undefined before the scan, and after it when every slot is its key. */
   private slotOfKey: Uint32Array | undefined;
+  /** True once the scan has run (the map, if any, is in {@link slotOfKey}). */
+  private scanned = false;
+  /** The background scan in flight ({@link prepare}). */
+  private building: Promise<void> | undefined;
+  private closed = false;
   private readonly bytesPerVector: number;
 
   /**
@@ -95,9 +185,38 @@ export class UsearchIndexVectors {
     this.bytesPerVector = usearchBytesPerVector(dim, quantization);
   }
 
-  /** Bytes this object holds in memory: the key -> slot map once built (4 per vector), else 0. */
+  /** Bytes this object holds in memory: the key -> slot map once built (4 per vector; 0 when slots equal keys), else 0. */
   get bytes(): number {
     return this.slotOfKey?.byteLength ?? 0;
+  }
+
+  /** True once the key -> slot map is ready (reads then cost one positioned read per vector). */
+  get ready(): boolean {
+    return this.scanned;
+  }
+
+  /**
+   * Builds the key -> slot map in the background: the file is read asynchronously (libuv's thread
+   * pool) in chunks of {@link SCAN_CHUNK_BYTES}, each parsed on the event loop between reads, so
+   * the loop is never held for more than one chunk. Idempotent; resolves at once when built.
+   * A failed scan rejects (the error names the file) and is retried by the next call; {@link read}
+   * scans synchronously when called before the map is ready.
+   */
+  prepare(): Promise<void> {
+    if (this.scanned) return Promise.resolve();
+    this.building ??= this.scanAsync().then(
+      (map) => {
+        this.building = undefined;
+        if (this.closed || this.scanned) return;
+        this.slotOfKey = map;
+        this.scanned = true;
+      },
+      (err: unknown) => {
+        this.building = undefined;
+        throw err;
+      },
+    );
+    return this.building;
   }
 
   /**
@@ -108,13 +227,13 @@ export class UsearchIndexVectors {
    */
   read(keys: ArrayLike<number>): Float32Array {
     const slots = this.slots();
-    const fd = this.fd!;
+    const fd = (this.fd ??= openSync(this.file, 'r'));
     const bpv = this.bytesPerVector;
     const raw = new Uint8Array(keys.length * bpv);
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i];
       if (!(key >= 0 && key < this.count)) throw new Error(`${this.file}: key ${key} is outside 0..${this.count - 1}`);
-      const slot = slots[key];
+      const slot = slots === undefined ? key : slots[key];
       if (slot === 0xffffffff) throw new Error(`${this.file}: key ${key} is not in the index`);
       readExactly(fd, raw, i * bpv, bpv, 8 + slot * bpv, this.file);
     }
@@ -123,59 +242,67 @@ export class UsearchIndexVectors {
     return out;
   }
 
-  /** Closes the file. Idempotent. */
+  /** Closes the file and stops a background scan. Idempotent. */
   close(): void {
+    this.closed = true;
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
     this.slotOfKey = undefined;
+    this.scanned = false;
   }
 
-  /** The key -> slot map, built on first use (0xffffffff: no slot). */
-  private slots(): Uint32Array {
-    if (this.slotOfKey !== undefined) return this.slotOfKey;
-    const fd = (this.fd ??= openSync(this.file, 'r'));
-    const fileBytes = fstatSync(fd).size;
-    const small = Buffer.alloc(HEAD_BYTES + GRAPH_HEADER_BYTES);
-    readExactly(fd, small, 0, 8, 0, this.file);
-    const rows = small.readUInt32LE(0);
-    const cols = small.readUInt32LE(4);
-    if (rows !== this.count || cols !== this.bytesPerVector) {
-      throw new Error(`${this.file}: the index stores ${rows} vectors of ${cols} bytes, expected ${this.count} of ${this.bytesPerVector} (dim ${this.dim}, ${this.quantization})`);
-    }
-    const headAt = 8 + rows * cols;
-    readExactly(fd, small, 0, HEAD_BYTES + GRAPH_HEADER_BYTES, headAt, this.file);
-    if (small.toString('latin1', 0, 7) !== 'usearch' || small.readUInt16LE(7) !== 2) throw new Error(`${this.file}: not a usearch 2.x index (magic or major version differs)`);
-    const g = HEAD_BYTES;
-    const size = Number(small.readBigUInt64LE(g));
-    const connectivity = Number(small.readBigUInt64LE(g + 8));
-    const connectivityBase = Number(small.readBigUInt64LE(g + 16));
-    if (size !== rows) throw new Error(`${this.file}: the graph has ${size} nodes, the vector matrix ${rows}`);
-    const levelsAt = headAt + HEAD_BYTES + GRAPH_HEADER_BYTES;
-    const levels = Buffer.alloc(size * 2);
-    readExactly(fd, levels, 0, size * 2, levelsAt, this.file);
-    const baseBytes = 8 + 2 + connectivityBase * 4 + 4;
-    const levelBytes = connectivity * 4 + 4;
-    const map = new Uint32Array(this.count).fill(0xffffffff);
-    const chunk = Buffer.alloc(SCAN_CHUNK_BYTES);
-    let pos = levelsAt + size * 2;
-    let chunkStart = pos;
-    let chunkLen = 0;
-    for (let slot = 0; slot < size; slot++) {
-      const nodeBytes = baseBytes + levelBytes * levels.readInt16LE(slot * 2);
-      if (pos + 8 > chunkStart + chunkLen) {
-        chunkStart = pos;
-        chunkLen = readSync(fd, chunk, 0, Math.min(SCAN_CHUNK_BYTES, fileBytes - pos), pos);
-        if (chunkLen < 8) throw new Error(`${this.file}: the graph ends before node ${slot} of ${size}`);
-      }
-      const key = chunk.readBigUInt64LE(pos - chunkStart);
-      if (key >= BigInt(this.count)) throw new Error(`${this.file}: node ${slot} has key ${key}, outside 0..${this.count - 1}`);
-      map[Number(key)] = slot;
-      pos += nodeBytes;
-    }
-    if (pos > fileBytes) throw new Error(`${this.file}: the graph is cut short (${fileBytes} bytes, needs ${pos})`);
-    this.slotOfKey = map;
-    return map;
+  private shape(fileBytes: number): ScanShape {
+    return { file: this.file, dim: this.dim, quantization: this.quantization, count: this.count, bytesPerVector: this.bytesPerVector, fileBytes };
   }
+
+  /** The key -> slot map (undefined: slot = key), scanned synchronously when not built yet. */
+  private slots(): Uint32Array | undefined {
+    if (this.scanned) return this.slotOfKey;
+    const fd = (this.fd ??= openSync(this.file, 'r'));
+    const scan = slotScan(this.shape(fstatSync(fd).size));
+    let step = scan.next();
+    while (!step.done) {
+      const { buffer, length, position } = step.value;
+      step = scan.next(readFully(fd, buffer, length, position));
+    }
+    this.slotOfKey = step.value;
+    this.scanned = true;
+    return this.slotOfKey;
+  }
+
+  /** The scan driven by asynchronous reads; stops (rejects) when the reader is closed meanwhile. */
+  private async scanAsync(): Promise<Uint32Array | undefined> {
+    const handle = await openFile(this.file, 'r');
+    try {
+      const scan = slotScan(this.shape((await handle.stat()).size));
+      let step = scan.next();
+      while (!step.done) {
+        if (this.closed) throw new Error(`${this.file}: closed while its key -> slot map was being built`);
+        const { buffer, length, position } = step.value;
+        let got = 0;
+        while (got < length) {
+          const { bytesRead } = await handle.read(buffer, got, length - got, position + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        step = scan.next(got);
+      }
+      return step.value;
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+/** Reads up to `length` bytes at `position` into `buf[0..]`, stopping only at the end of the file; returns the bytes read. */
+function readFully(fd: number, buf: Uint8Array, length: number, position: number): number {
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, buf, done, length - done, position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
 }
 
 /** Reads exactly `length` bytes at `position` into `buf[offset..]`. @throws Error naming the file when it is shorter. */

@@ -10,9 +10,11 @@
  * Get by id uses the index `rows_id` on `rows(id)` that builds since issue 22 write. Older shards
  * have none: on the first get by id the reader builds a compact sorted table of
  * (32-bit FNV-1a hash of the id, key) pairs, 8 bytes a row, and confirms each candidate's id in
- * SQLite (instead of the `Map` of id strings it built before, ~100 bytes a row).
+ * SQLite (instead of the `Map` of id strings it built before, ~100 bytes a row); the table is
+ * `IdHashTable` (src/common/id-hash-table.ts), shared with the sqlite-vec reader.
  */
 import type Database from 'better-sqlite3';
+import { IdHashTable } from '../common/id-hash-table.ts';
 
 /** Keys or ids per statement (SQLite binds one JSON text; this bounds the rows one call returns). */
 export const ROW_LOOKUP_CHUNK = 1024;
@@ -27,16 +29,6 @@ export interface RowsByKey {
   payloads?: string[];
 }
 
-/** 32-bit FNV-1a over the UTF-16 code units of `s` (http://www.isthe.com/chongo/tech/comp/fnv/). */
-export function fnv1a32(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
 /** The row table of one open usearch shard (read-only). */
 export class UsearchRowTable {
   /** True when the shard has the `vectors` table (exact float32 copies). */
@@ -48,8 +40,8 @@ export class UsearchRowTable {
   private readonly payloadOf: Database.Statement<[string], [number, string | null]>;
   private readonly vectorByKey: Database.Statement<[string], [number, Buffer]> | undefined;
   private readonly keyById: Database.Statement<[string], [number, number]> | undefined;
-  /** Old shards: sorted (hash << 32 | key) of every row, built on the first get by id. */
-  private hashIndex: BigUint64Array | undefined;
+  /** Old shards: the id hash table of every row, built on the first get by id. */
+  private hashIndex: IdHashTable | undefined;
 
   /**
    * @param db `rows.sqlite`, open read-only.
@@ -77,7 +69,7 @@ export class UsearchRowTable {
 
   /** Bytes this object holds in memory per row: 8 once an old shard's id hash table is built, else 0. */
   get bytes(): number {
-    return this.hashIndex?.byteLength ?? 0;
+    return this.hashIndex?.bytes ?? 0;
   }
 
   /**
@@ -156,9 +148,8 @@ export class UsearchRowTable {
     const candidates: number[] = [];
     const owner: number[] = [];
     ids.forEach((id, i) => {
-      const h = BigInt(fnv1a32(id)) << 32n;
-      for (let at = lowerBound(table, h); at < table.length && (table[at] & 0xffffffff00000000n) === h; at++) {
-        candidates.push(Number(table[at] & 0xffffffffn));
+      for (const key of table.candidates(id)) {
+        candidates.push(key);
         owner.push(i);
       }
     });
@@ -171,29 +162,9 @@ export class UsearchRowTable {
     return out;
   }
 
-  /** Old shards' (hash << 32 | key) table, sorted; built by one pass over the ids. */
-  private hashTable(): BigUint64Array {
-    if (this.hashIndex !== undefined) return this.hashIndex;
-    const table = new BigUint64Array(this.count);
-    let n = 0;
-    for (const [key, id] of this.db.prepare<[], [number, string]>('SELECT key, id FROM rows').raw(true).iterate()) {
-      if (n === table.length) throw new Error(`the rows table has more than ${this.count} rows`);
-      table[n++] = (BigInt(fnv1a32(id)) << 32n) | BigInt(key);
-    }
-    const sorted = table.subarray(0, n).sort();
-    this.hashIndex = n === table.length ? sorted : sorted.slice();
+  /** Old shards' id hash table ({@link IdHashTable}); built by one pass over the ids. */
+  private hashTable(): IdHashTable {
+    this.hashIndex ??= IdHashTable.build(this.db.prepare<[], [number, string]>('SELECT key, id FROM rows').raw(true).iterate(), this.count);
     return this.hashIndex;
   }
-}
-
-/** First index of sorted `a` whose value is >= `v`. */
-function lowerBound(a: BigUint64Array, v: bigint): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid] < v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

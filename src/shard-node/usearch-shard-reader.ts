@@ -126,8 +126,9 @@ export class UsearchShardReader implements ShardIndexReader {
 
   /**
    * Bytes of per-row state this reader holds in memory besides the filter columns and the filter
-   * cache: 0 until an old shard (no `rows_id` index) serves a get by id (then 8 a row) or a shard
-   * without stored vectors reads its index's vectors (then 4 a row). No per-row JS objects.
+   * cache: 8 a row once an old shard (no `rows_id` index) serves a get by id; 4 a row for a shard
+   * without stored vectors from shortly after open (the index vectors' key -> slot map, built in
+   * the background; 0 when the index keeps its vectors in key order). No per-row JS objects.
    */
   get rowBytes(): number {
     return this.rows.bytes + this.indexVectors.bytes;
@@ -185,6 +186,10 @@ export class UsearchShardReader implements ShardIndexReader {
       index.view(indexFile);
       if (index.size() !== spec.vectorCount) throw new Error(`the index holds ${index.size()} vectors, the manifest says ${spec.vectorCount}`);
       const indexVectors = new UsearchIndexVectors(indexFile, spec.dim, spec.params.quantization, spec.vectorCount);
+      // Shards without float32 copies read vectors from the index through a key -> slot map:
+      // build it now in the background, not inside the first include_vector / exact-scan request.
+      // A failure here is reported by the request that needs the map (it scans again).
+      if (!rows.hasStoredVectors) indexVectors.prepare().catch(() => undefined);
       return new UsearchShardReader(dbId, dir, index, db, rows, indexVectors, spec, filters);
     } catch (err) {
       try {
@@ -225,6 +230,7 @@ export class UsearchShardReader implements ShardIndexReader {
     for (const q of queries) if (q.length !== dim) throw new InvalidQueryError(`shard ${this.dbId}: query has ${q.length} values, the shard has dim ${dim}`);
     if (options.includeVector) this.checkVectorsServed('include_vector');
     if (topK <= 0 || queries.length === 0) return queries.map(() => []);
+    if (options.includeVector || options.filter !== undefined) await this.indexVectorsReady();
     const wanted = Math.min(Math.max(topK, ef || this.spec.params.efSearch), Math.max(1, this.spec.vectorCount));
     if (options.filter !== undefined) {
       const filtered = await this.searchFiltered(queries, topK, wanted, includePayload, options, options.filter);
@@ -402,6 +408,17 @@ export class UsearchShardReader implements ShardIndexReader {
   }
 
   /**
+   * Waits for the background build of the index vectors' key -> slot map (shards without stored
+   * float32 copies; started at open), so a request that reads index vectors right after the load
+   * waits without holding the event loop. Never throws: after a failed build, the read scans
+   * synchronously and throws the error naming the file inside the request's own error handling.
+   */
+  private async indexVectorsReady(): Promise<void> {
+    if (this.rows.hasStoredVectors || this.indexVectors.ready) return;
+    await this.indexVectors.prepare().catch(() => undefined);
+  }
+
+  /**
    * @throws InvalidQueryError naming the shard and `--store-vectors` when `what` (include_vector)
    *   needs vectors this shard cannot give: an i8 index without stored float32 copies keeps only
    *   each vector's direction, not the vector.
@@ -488,6 +505,7 @@ export class UsearchShardReader implements ShardIndexReader {
   async fetchByIds(ids: readonly string[], includePayload: boolean, includeVector: boolean): Promise<Array<FetchedRow | undefined>> {
     if (this.index === undefined) throw new VectorIndexError(`shard ${this.dbId} (${this.dir}): fetch by id after the shard was closed`);
     if (includeVector) this.checkVectorsServed('include_vector (get with vectors)');
+    if (includeVector) await this.indexVectorsReady();
     try {
       const keyOf = this.rows.keysOf(ids);
       const found: number[] = [];

@@ -37,7 +37,8 @@ import type Database from 'better-sqlite3';
 import { join } from 'node:path';
 import type { Metric } from '../../common/distance.ts';
 import { InvalidQueryError, VectorIndexError, errorMessage } from '../../common/errors.ts';
-import { blobToFloats, idsInRowidOrder, openSqliteVecReadOnly } from '../../common/sqlite-vec-file.ts';
+import { blobToFloats, openSqliteVecReadOnly } from '../../common/sqlite-vec-file.ts';
+import { IdHashTable } from '../../common/id-hash-table.ts';
 import { SQLITE_VEC_MAX_K, sqliteVecDistanceToScore, type SqliteVecMetric } from '../../common/sqlite-vec-layout.ts';
 import { rowsInRequestOrder, type FetchedRow, type ShardHit, type ShardIndexReader, type ShardQueryOptions } from '../../shard-node/shard-index-reader.ts';
 import { decodeIdMapValue, unmappedRowId } from './vector-id.ts';
@@ -104,16 +105,18 @@ interface RowInfo {
 /** One open, read-only shardyfusion sqlite-vec shard. */
 export class ShardyfusionSqliteVecReader implements ShardIndexReader {
   /**
-   * Hit id text -> vec0 rowid of every `vec_id_map` row, built by the first
-   * {@link fetchByIds} in one scan (`vec_id_map.original_id` has no index, and the JSON text
-   * of an id is Python's `json.dumps`, which this reader does not rely on reproducing). Costs one
-   * id string plus a Map entry per row for the reader's lifetime; dropped by close(). Measured on
-   * 2 busy cores: 2,000 rows about 3 ms and 0.2 MB of heap; 1,000,000 rows (synthetic
-   * `vec_id_map`, int or str ids) about 2.9 s and 55-60 MB, then about 0.03-0.08 ms per lookup.
-   * The index-free alternative, `WHERE original_id IN (<int form>, <str form>)` per call, took
-   * about 100 ms per lookup at 1,000,000 rows.
+   * Hash of each decoded Hit id -> vec0 rowid of every `vec_id_map` row (8 bytes a row,
+   * {@link IdHashTable}), built by the first {@link fetchByIds} in one scan
+   * (`vec_id_map.original_id` has no index, and the JSON text of an id is Python's `json.dumps`,
+   * which this reader does not rely on reproducing); each candidate's stored id is read back and
+   * decoded to confirm it. Dropped by close(). Before issue 22 this was a `Map` of every id
+   * (measured on 2 busy cores at 1,000,000 rows: 55-60 MB of heap). The index-free alternative,
+   * `WHERE original_id IN (<int form>, <str form>)` per call, took about 100 ms per lookup at
+   * 1,000,000 rows.
    */
-  private rowidById: Map<string, number> | undefined;
+  private idTable: IdHashTable | undefined;
+  /** Prepared read of one row's stored id by rowid (confirms hash table candidates). */
+  private idStatement: Database.Statement<[number], string> | undefined;
   /** Prepared `WHERE rowid = ?` vector reads of {@link fetchByIds}, prepared on first use. */
   private vectorStatement: Database.Statement<[number], { embedding: Buffer | null }> | undefined;
 
@@ -241,8 +244,8 @@ export class ShardyfusionSqliteVecReader implements ShardIndexReader {
    * Point lookup by Hit id: one slot per id of `ids`, in order (repeats allowed), the row whose
    * decoded vector id has that text (`"1030"` finds the int id 1030, and the str id "1030" when
    * that is what is stored; when both are stored, the one with the lower rowid), or `undefined`.
-   * The first call scans `vec_id_map` once into an in-memory map (see {@link rowidById}); each
-   * call then reads the found rows by rowid.
+   * The first call scans `vec_id_map` once into a compact id hash table (8 bytes a row, see
+   * {@link idTable}); each call then confirms candidates and reads the found rows by rowid.
    * @param includePayload when false, `payload_json` is ""; else the stored JSON text ("" when none).
    * @param includeVector when true, `vector` is a copy of the stored float32 vector (length dim).
    * @throws VectorIndexError naming the shard and file when the shard is closed, SQLite fails or
@@ -256,7 +259,7 @@ export class ShardyfusionSqliteVecReader implements ShardIndexReader {
   fetchByIdsSync(ids: readonly string[], includePayload: boolean, includeVector: boolean): Array<FetchedRow | undefined> {
     if (!this.db.open) throw new VectorIndexError(`${this.where}: fetch by id after the shard was closed`);
     try {
-      const order = idsInRowidOrder(ids, this.rowidMap());
+      const order = this.rowidsOf(ids);
       const found = new Map<string, FetchedRow>();
       for (const [id, rowid] of order) {
         const row: FetchedRow = { payload_json: includePayload ? (this.rowInfo.get(rowid, rowid)?.payload ?? '') : '' };
@@ -275,7 +278,8 @@ export class ShardyfusionSqliteVecReader implements ShardIndexReader {
 
   /** Closes the file. Idempotent. */
   close(): void {
-    this.rowidById = undefined;
+    this.idTable = undefined;
+    this.idStatement = undefined;
     this.vectorStatement = undefined;
     if (this.db.open) this.db.close();
   }
@@ -302,18 +306,32 @@ export class ShardyfusionSqliteVecReader implements ShardIndexReader {
     }
   }
 
-  /** The id -> rowid map ({@link rowidById}), built on first use; the lowest rowid of an id wins. */
-  private rowidMap(): Map<string, number> {
-    if (this.rowidById === undefined) {
-      const map = new Map<string, number>();
-      const scan = this.db.prepare<[], [number, string]>('SELECT internal_id, original_id FROM vec_id_map ORDER BY internal_id').raw();
-      for (const [rowid, raw] of scan.iterate()) {
-        const id = this.decodeId(raw, rowid);
-        if (!map.has(id)) map.set(id, rowid);
-      }
-      this.rowidById = map;
+  /**
+   * The distinct ids of `ids` the shard has, each with its lowest rowid, in ascending rowid order
+   * (vec0 point lookups into chunk BLOBs stay local). Builds {@link idTable} on first use.
+   */
+  private rowidsOf(ids: readonly string[]): Array<[id: string, rowid: number]> {
+    if (this.idTable === undefined) {
+      const rows = this.db.prepare<[], number>('SELECT count(*) FROM vec_id_map').pluck(true).get() ?? 0;
+      const scan = this.db.prepare<[], [number, string]>('SELECT internal_id, original_id FROM vec_id_map').raw(true);
+      const decoded = function* (this: ShardyfusionSqliteVecReader): Generator<[number, string]> {
+        for (const [rowid, raw] of scan.iterate()) yield [rowid, this.decodeId(raw, rowid)];
+      };
+      this.idTable = IdHashTable.build(decoded.call(this), rows);
     }
-    return this.rowidById;
+    this.idStatement ??= this.db.prepare<[number], string>('SELECT original_id FROM vec_id_map WHERE internal_id = ?').pluck(true);
+    const out: Array<[string, number]> = [];
+    for (const id of new Set(ids)) {
+      // Candidates come in ascending rowid order: the first whose decoded id matches wins.
+      for (const rowid of this.idTable.candidates(id)) {
+        const raw = this.idStatement.get(rowid);
+        if (raw !== undefined && this.decodeId(raw, rowid) === id) {
+          out.push([id, rowid]);
+          break;
+        }
+      }
+    }
+    return out.sort((a, b) => a[1] - b[1]);
   }
 
   /** The prepared read of one stored vector by rowid. */

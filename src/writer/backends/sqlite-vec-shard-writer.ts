@@ -18,6 +18,7 @@ import {
   SQLITE_VEC_COLUMNS as C,
   SQLITE_VEC_FILE_NAME,
   SQLITE_VEC_FORMAT_VERSION,
+  SQLITE_VEC_ID_INDEX,
   SQLITE_VEC_TABLES as T,
   SQLITE_VEC_MAX_FILTER_COLUMNS,
   checkSqliteVecConfig,
@@ -301,6 +302,9 @@ export class SqliteVecShardWriter implements ShardIndexWriter {
       db.transaction(() => {
         for (const [k, value] of meta) insertMeta.run(k, value);
       })();
+      // Get by id on the node: an index on items(id), built once here (cheaper than keeping it
+      // up to date row by row), so the reader needs no per-row id table in memory.
+      db.exec(`CREATE INDEX ${SQLITE_VEC_ID_INDEX} ON ${T.items}(${C.id})`);
       db.exec('VACUUM');
       db.pragma('journal_mode = DELETE');
       db.close();
