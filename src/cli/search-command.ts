@@ -64,6 +64,25 @@ export async function routerClient(f: RouterClientFlags): Promise<ShardfleetClie
   return new ShardfleetClient(f.router, { tls: clientTls(f), bearerToken });
 }
 
+/**
+ * Runs `fn` with a client of the router the flags name ({@link routerClient}) and closes the
+ * client when `fn` settles. What `fn` throws on failing to connect becomes one sentence naming the
+ * address and `--router` (explainRouterError in router-reach.ts); any other error passes through.
+ * @returns what `fn` resolves to.
+ * @throws ConfigValidationError from routerClient (token source or TLS files), RouterUnreachableError,
+ *   or `fn`'s own error.
+ */
+export async function withRouterClient<T>(flags: RouterClientFlags, fn: (client: ShardfleetClient) => Promise<T>): Promise<T> {
+  const client = await routerClient(flags);
+  try {
+    return await fn(client);
+  } catch (err) {
+    throw (await import('./router-reach.ts')).explainRouterError(err, flags.router);
+  } finally {
+    client.close();
+  }
+}
+
 interface SearchFlags extends RouterClientFlags, QueryInputFlags {
   topK: number;
   targetRecall?: number;
