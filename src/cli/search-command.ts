@@ -143,8 +143,7 @@ export function searchCommand(): Command {
     )
     .option('--timeout-ms <ms>', 'call deadline', intArg, 10_000)
     .action(async (flags: SearchFlags) => {
-      const client = await routerClient(flags);
-      try {
+      await withRouterClient(flags, async (client) => {
         const res = await client.search({
           vector: await queryVector(flags),
           top_k: flags.topK,
@@ -162,11 +161,7 @@ export function searchCommand(): Command {
           const failed = res.failed_shards.map((f) => `shard ${f.db_id}: ${f.reason}`).join('; ');
           process.stderr.write(`shardfleet: partial answer: ${res.num_shards_answered} of ${res.shard_ids.length} shards answered; ${failed}\n`);
         }
-      } catch (err) {
-        throw (await import('./router-reach.ts')).explainRouterError(err, flags.router);
-      } finally {
-        client.close();
-      }
+      });
     });
 }
 
@@ -175,13 +170,8 @@ export function infoCommand(): Command {
   return addRouterClientOptions(new ShardfleetCommand('info').description('print the snapshot a router serves'))
     .option('--timeout-ms <ms>', 'call deadline', intArg, 10_000)
     .action(async (flags: RouterClientFlags & { timeoutMs: number }) => {
-      const client = await routerClient(flags);
-      try {
+      await withRouterClient(flags, async (client) => {
         process.stdout.write(JSON.stringify(await client.snapshotInfo(flags.timeoutMs), null, 2) + '\n');
-      } catch (err) {
-        throw (await import('./router-reach.ts')).explainRouterError(err, flags.router);
-      } finally {
-        client.close();
-      }
+      });
     });
 }
