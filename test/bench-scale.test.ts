@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exactSearch, MetricKind, type BatchMatches } from 'usearch';
 import { chunkedExactNeighbours, mergeCandidate, recallOf, type ExactNeighbours } from '../bench/lib/chunked-ground-truth.ts';
-import { clusterModel, ensureClusteredData, readFvecsRows, type ClusteredSpec } from '../bench/lib/clustered-data.ts';
+import { ensureClusteredData, readFvecsRows, type ClusteredSpec } from '../bench/lib/clustered-data.ts';
+import { clusterModel } from '../src/eval/gaussian-clusters.ts';
 import { diskPerVector, manifestCurves, parseStatusKb, placementLoad, shardSizeStats } from '../bench/lib/scale-figures.ts';
 import { lineSvg } from '../bench/lib/svg-plot.ts';
 
