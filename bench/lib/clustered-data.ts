@@ -123,3 +123,19 @@ export function readFvecsRows(fd: number, path: string, dim: number, start: numb
   const f32 = new Float32Array(scratch, 0, rows * (dim + 1));
   for (let r = 0; r < rows; r++) out.set(f32.subarray(r * (dim + 1) + 1, (r + 1) * (dim + 1)), r * dim);
 }
+
+/**
+ * The first `rows` records of the `.fvecs` file at `path` as one row-major Float32Array
+ * (rows x dim; for files small enough to hold whole, e.g. the queries).
+ * @throws Error naming the file when it cannot be opened or is shorter than asked.
+ */
+export function readFvecsFile(path: string, rows: number, dim: number): Float32Array {
+  const out = new Float32Array(rows * dim);
+  const fd = openSync(path, 'r');
+  try {
+    readFvecsRows(fd, path, dim, 0, rows, out, new ArrayBuffer(rows * (dim + 1) * 4));
+  } finally {
+    closeSync(fd);
+  }
+  return out;
+}
