@@ -137,7 +137,7 @@ try {
   const out = values.out ?? join(import.meta.dirname, 'results', `search-recall-${n}.json`);
   writeFileSync(
     out,
-    JSON.stringify({ n, dim, clusters: Number(values.clusters), num_dbs: numDbs, held_out_queries: nq, build_seconds: buildSeconds, measure_seconds: sr.seconds, search_recall: sr, routing_recall: m.routing_recall, targets: rows, grid, worst }, null, 2),
+    JSON.stringify({ n, dim, clusters: Number(values.clusters), mixture: spec, num_dbs: numDbs, held_out_queries: nq, build_seconds: buildSeconds, measure_seconds: sr.seconds, search_recall: sr, routing_recall: m.routing_recall, targets: rows, grid, worst }, null, 2),
   );
   console.log(`wrote ${out}`);
 } finally {
