@@ -48,21 +48,17 @@ const variants = new Set(args.variants.split(','));
 const numQueries = 1000;
 const sampleRows = Math.min(n, Math.max(20_000, 64 * k));
 
-function gaussian(rng: SeededRandom): number {
-  const u = Math.max(rng.next(), 1e-12);
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
-}
 
 /** n + numQueries rows of the mixture, in random order. */
 function clusteredData(rows: number, seed: number): Float32Array {
   const rng = new SeededRandom(seed);
-  const supers = Array.from({ length: 20 }, () => Float64Array.from({ length: dim }, () => 10 * gaussian(rng)));
+  const supers = Array.from({ length: 20 }, () => Float64Array.from({ length: dim }, () => 10 * rng.nextGaussian()));
   const centres = Array.from({ length: numClusters }, () => {
     const s = supers[rng.nextInt(supers.length)];
-    return Float64Array.from(s, (x) => x + 3 * gaussian(rng));
+    return Float64Array.from(s, (x) => x + 3 * rng.nextGaussian());
   });
-  const spreads = Array.from({ length: numClusters }, () => Float64Array.from({ length: dim }, () => Math.exp(0.5 * gaussian(rng))));
-  const weights = Array.from({ length: numClusters }, () => Math.exp(gaussian(rng)));
+  const spreads = Array.from({ length: numClusters }, () => Float64Array.from({ length: dim }, () => Math.exp(0.5 * rng.nextGaussian())));
+  const weights = Array.from({ length: numClusters }, () => Math.exp(rng.nextGaussian()));
   const cumulative: number[] = [];
   let total = 0;
   for (const w of weights) cumulative.push((total += w));
@@ -76,7 +72,7 @@ function clusteredData(rows: number, seed: number): Float32Array {
       if (cumulative[mid] < u) lo = mid + 1;
       else hi = mid;
     }
-    for (let i = 0; i < dim; i++) out[r * dim + i] = centres[lo][i] + spreads[lo][i] * gaussian(rng);
+    for (let i = 0; i < dim; i++) out[r * dim + i] = centres[lo][i] + spreads[lo][i] * rng.nextGaussian();
   }
   return out;
 }

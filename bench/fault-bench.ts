@@ -95,7 +95,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { placeShards, shardBytesOf } from '../src/common/placement.ts';
+import { placeRun } from '../src/common/placement.ts';
 import type { StatusResponse__Output } from '../src/common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import { readIdxImages } from '../src/writer/input/idx-source.ts';
@@ -414,9 +414,8 @@ async function snapshotSwap(ctx: Ctx): Promise<ScenarioOutcome> {
 
 /** The stuck run's damaged shard and the node to kill: a replica of that shard. */
 function stuckPlan(ctx: Ctx): { dbId: number; owners: string[]; victim: string } {
-  const dbIds = ctx.runs.c.manifest.shards.map((s) => s.db_id);
-  const placement = placeShards(dbIds, ctx.fleet.nodes.map((n) => n.id), { replication: REPLICATION, bytes: shardBytesOf(ctx.runs.c.manifest.shards) });
-  const dbId = dbIds[0];
+  const placement = placeRun(ctx.runs.c.manifest, ctx.fleet.nodes.map((n) => n.id), REPLICATION);
+  const dbId = ctx.runs.c.manifest.shards[0].db_id;
   const owners = placement.get(dbId) ?? [];
   return { dbId, owners, victim: owners[0] };
 }
@@ -766,6 +765,7 @@ async function scaleDownSection(dir: string, data: BenchData): Promise<{ rows: S
   const rows = await runScaleScenarios({
     storeDir,
     runId: run.runId,
+    manifest: run.manifest,
     queriesFile: join(dir, 'queries.f32'),
     dim: data.dim,
     cacheDir: join(dir, 'cache-scale'),

@@ -66,16 +66,11 @@ function parseArgs(argv: string[]): Args & { child?: string } {
   };
 }
 
-/** Standard normal deviate (Box–Muller). */
-function gaussian(rng: SeededRandom): number {
-  const u = Math.max(rng.next(), 1e-12);
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
-}
 
 /** Seeded cluster centers; vector i belongs to cluster i % 256 and to shard (cluster % shards). */
 function centers(dim: number): Float32Array {
   const rng = new SeededRandom(7);
-  return Float32Array.from({ length: 256 * dim }, () => gaussian(rng) * 4);
+  return Float32Array.from({ length: 256 * dim }, () => rng.nextGaussian() * 4);
 }
 
 /** Builds (or reuses) the shards of one layout; returns the shard folders. */
@@ -93,7 +88,7 @@ async function buildLayout(a: Args, layout: Layout): Promise<string[]> {
       const part = rows.slice(start, start + 8192);
       const v = new Float32Array(part.length * a.dim);
       part.forEach((i, r) => {
-        for (let d = 0; d < a.dim; d++) v[r * a.dim + d] = c[(i % 256) * a.dim + d] + gaussian(rng) * (1 + (d % 4));
+        for (let d = 0; d < a.dim; d++) v[r * a.dim + d] = c[(i % 256) * a.dim + d] + rng.nextGaussian() * (1 + (d % 4));
       });
       await writer.add({ ids: part.map((i) => `vec-${i}`), vectors: v, payloads: part.map(() => null) });
     }
@@ -146,7 +141,7 @@ async function child(a: Args, spec: { dirs: string[]; reader: string; indexOnly:
   const rng = new SeededRandom(99);
   const queries = Array.from({ length: a.queries }, () => {
     const k = rng.nextInt(256);
-    return Float32Array.from({ length: a.dim }, (_, d) => c[k * a.dim + d] + gaussian(rng));
+    return Float32Array.from({ length: a.dim }, (_, d) => c[k * a.dim + d] + rng.nextGaussian());
   });
   const shardOf = (q: Float32Array): number => {
     let best = 0;

@@ -14,16 +14,12 @@ import { SeededRandom } from '../src/writer/seeded-random.ts';
 const { values: args } = parseArgs({ options: { sizes: { type: 'string' } } });
 const BYTES_PER_VECTOR = 1009;
 
-function gaussian(rng: SeededRandom): number {
-  const u = Math.max(rng.next(), 1e-12);
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
-}
 
 /** Vector counts per shard: the given list, or seeded lognormal (unbalanced) and +-10% (balanced). */
 function distributions(): [string, number[]][] {
   if (args.sizes) return [['given', args.sizes.split(',').map(Number)]];
   const rng = new SeededRandom(22);
-  const unbalanced = Array.from({ length: 16 }, () => Math.round(6250 * Math.exp(1.2 * gaussian(rng))));
+  const unbalanced = Array.from({ length: 16 }, () => Math.round(6250 * Math.exp(1.2 * rng.nextGaussian())));
   const balanced = Array.from({ length: 16 }, () => Math.round(6250 * (0.9 + 0.2 * rng.next())));
   return [
     ['unbalanced', unbalanced],

@@ -23,7 +23,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,7 +34,7 @@ import { waitForServing } from '../src/common/health.ts';
 import { CURRENT_KEY, parseCurrentPointer } from '../src/common/manifest.ts';
 import { openObjectStore } from '../src/common/storage/open-object-store.ts';
 import { cachedExactNeighbours, recallOf, type ExactNeighbours } from './lib/chunked-ground-truth.ts';
-import { DEFAULT_CLUSTERED_SPEC, ensureClusteredData, readFvecsRows, type ClusteredSpec } from './lib/clustered-data.ts';
+import { DEFAULT_CLUSTERED_SPEC, ensureClusteredData, readFvecsFile, type ClusteredSpec } from './lib/clustered-data.ts';
 import { ROOT } from './lib/dataset.ts';
 import { cpuSeconds } from './lib/proc-stats.ts';
 import { diskPerVector, manifestCurves, placementLoad, residentBytes, shardSizeStats, type ManifestLike, type ShardDetailsLike } from './lib/scale-figures.ts';
@@ -268,17 +268,6 @@ function indexOnlyMemory(dir: string, dim: number): IndexOnlyMemory | undefined 
   return JSON.parse(res.stdout.trim().split('\n').at(-1)!) as IndexOnlyMemory;
 }
 
-function readQueries(path: string, count: number, dim: number): Float32Array {
-  const out = new Float32Array(count * dim);
-  const fd = openSync(path, 'r');
-  try {
-    readFvecsRows(fd, path, dim, 0, count, out, new ArrayBuffer(count * (dim + 1) * 4));
-  } finally {
-    closeSync(fd);
-  }
-  return out;
-}
-
 const fmtInt = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en') : '-');
 const fmt = (x: number | undefined, d = 3): string => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d));
 const mb = (bytes: number): string => (Number.isFinite(bytes) ? `${(bytes / 2 ** 20).toFixed(0)} MB` : '-');
@@ -289,7 +278,7 @@ async function main(): Promise<void> {
   const data = await timed('data', () => ensureClusteredData(args.cache, spec, log));
   if (data.reused) steps.at(-1)!.step += ' (cached)';
   log(`data: ${relative(ROOT, data.basePath)} (${data.reused ? 'cached' : `generated in ${data.seconds.toFixed(1)} s`})`);
-  const queries = readQueries(data.queriesPath, QUERIES, spec.dim);
+  const queries = readFvecsFile(data.queriesPath, QUERIES, spec.dim);
   const gt = await timed('ground truth', () => cachedExactNeighbours(join(args.cache, data.key, `gt-k${K}.bin`), data.basePath, N, spec.dim, queries, K, log));
   if (gt.reused) steps.at(-1)!.step += ' (cached)';
   log(`ground truth: ${gt.reused ? 'cached' : `${gt.seconds.toFixed(1)} s`}`);

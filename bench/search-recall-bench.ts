@@ -20,7 +20,7 @@ import { ShardfleetClient } from '../src/client/router-client.ts';
 import { startLocalCluster } from '../src/cli/local-cluster.ts';
 import { probesAndEfForRecall, probesForRecall } from '../src/common/routing/recall-target.ts';
 import { openObjectStore } from '../src/common/storage/open-object-store.ts';
-import { arraySource, gaussianMixture, sampleMixture } from '../src/eval/gaussian-clusters.ts';
+import { arraySource, clusterModel, DEFAULT_MIXTURE_SPEC, sampleMixture } from '../src/eval/gaussian-clusters.ts';
 import { buildSnapshot } from '../src/writer/build-snapshot.ts';
 import { pino } from 'pino';
 
@@ -42,9 +42,11 @@ const nq = Number(values.queries);
 const targets = values.targets.split(',').map(Number);
 const K = 10;
 
-const mixture = gaussianMixture(dim, Number(values.clusters), 2026);
-const data = sampleMixture(mixture, n, 1);
-const queries = sampleMixture(mixture, nq, 2); // held out: another stream, never in the data
+// bench:scale's mixture (with the default --dim and --clusters, the first n rows of its base.fvecs and its queries).
+const spec = { ...DEFAULT_MIXTURE_SPEC, dim, clusters: Number(values.clusters) };
+const mixture = clusterModel(spec);
+const data = sampleMixture(mixture, n, spec.seed + 1);
+const queries = sampleMixture(mixture, nq, spec.seed + 2); // held out: another stream, never in the data
 const dir = mkdtempSync(join(tmpdir(), 'search-recall-bench-'));
 const storeUrl = join(dir, 'store');
 const store = openObjectStore(storeUrl);
@@ -135,7 +137,7 @@ try {
   const out = values.out ?? join(import.meta.dirname, 'results', `search-recall-${n}.json`);
   writeFileSync(
     out,
-    JSON.stringify({ n, dim, clusters: Number(values.clusters), num_dbs: numDbs, held_out_queries: nq, build_seconds: buildSeconds, measure_seconds: sr.seconds, search_recall: sr, routing_recall: m.routing_recall, targets: rows, grid, worst }, null, 2),
+    JSON.stringify({ n, dim, clusters: Number(values.clusters), mixture: spec, num_dbs: numDbs, held_out_queries: nq, build_seconds: buildSeconds, measure_seconds: sr.seconds, search_recall: sr, routing_recall: m.routing_recall, targets: rows, grid, worst }, null, 2),
   );
   console.log(`wrote ${out}`);
 } finally {

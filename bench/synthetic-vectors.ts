@@ -9,11 +9,6 @@ import { dirname } from 'node:path';
 import { once } from 'node:events';
 import { SeededRandom } from '../src/writer/seeded-random.ts';
 
-/** Standard normal deviate (Box–Muller). */
-function gaussian(rng: SeededRandom): number {
-  const u = Math.max(rng.next(), 1e-12);
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
-}
 
 /**
  * Writes (or reuses) `path`: n records of `[int32 dim][dim x float32]`, little-endian.
@@ -29,7 +24,7 @@ export async function ensureSyntheticFvecs(path: string, n: number, dim: number,
   await mkdir(dirname(path), { recursive: true });
   const rng = new SeededRandom(seed);
   const clusters = 64;
-  const centers = Float32Array.from({ length: clusters * dim }, () => gaussian(rng) * 4);
+  const centers = Float32Array.from({ length: clusters * dim }, () => rng.nextGaussian() * 4);
   const out = createWriteStream(path);
   const chunkRows = 8192;
   const record = 4 + 4 * dim;
@@ -39,7 +34,7 @@ export async function ensureSyntheticFvecs(path: string, n: number, dim: number,
     for (let r = 0; r < rows; r++) {
       const c = rng.nextInt(clusters);
       buf.writeInt32LE(dim, r * record);
-      for (let d = 0; d < dim; d++) buf.writeFloatLE(centers[c * dim + d] + gaussian(rng), r * record + 4 + 4 * d);
+      for (let d = 0; d < dim; d++) buf.writeFloatLE(centers[c * dim + d] + rng.nextGaussian(), r * record + 4 + 4 * d);
     }
     if (!out.write(buf)) await once(out, 'drain');
   }

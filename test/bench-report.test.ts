@@ -14,6 +14,8 @@ import { routerCallCounts, routerCallStats } from '../bench/lib/router-calls.ts'
 import { goalLines, goalLineText, headline, processSplit, renderMarkdown, usedFallbackData } from '../bench/lib/report.ts';
 import { paretoFrontier, recallQpsSvg } from '../bench/lib/svg-plot.ts';
 import type { BenchPoint, BenchRun } from '../bench/lib/types.ts';
+import { leavingNodes } from '../bench/lib/fault-scale-down.ts';
+import { placeShards, shardBytesOf } from '../src/common/placement.ts';
 
 test('parseStatCpuSeconds reads utime + stime after a command name with spaces and parentheses', () => {
   const stat = '1234 (node (x) y) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 8 0 100 0';
@@ -266,4 +268,14 @@ test('formatAbuseTable: one row per case with status, probe, survival, RSS, load
   const details = formatAbuseDetails([ok, skipped]);
   assert.match(details, /- 40 MB BatchSearch \(3\.0 s; status message 24 chars; full redundancy again after 0\.3 s\):\n {4}peak RSS MB: router 251, node-0 180/);
   assert.match(details, /- fifo: skipped: not measured/);
+});
+
+test("the fault bench's scale scenarios take shard 0's owners as routers place the run (by bytes), not shard 0 placed alone", () => {
+  // Sizes where the byte cap moves shard 0 off its two highest rendezvous weights among node-0..3.
+  const sizes = [366_389, 2_412_509, 1_742_791, 1_875_210, 963_242, 1_877_064, 2_184_853, 3_161_572];
+  const shards = sizes.map((bytes, db_id) => ({ db_id, vector_count: 1000, files: [{ bytes }] }));
+  const nodes = ['node-0', 'node-1', 'node-2', 'node-3'];
+  const routers = placeShards(shards.map((s) => s.db_id), nodes, { replication: 2, bytes: shardBytesOf(shards) }).get(0)!;
+  assert.notDeepEqual([...routers].sort(), [...placeShards([0], nodes, { replication: 2 }).get(0)!].sort(), 'the case tells the two apart');
+  assert.deepEqual(leavingNodes({ shards }, 2), routers);
 });

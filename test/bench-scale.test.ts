@@ -5,27 +5,17 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exactSearch, MetricKind, type BatchMatches } from 'usearch';
 import { chunkedExactNeighbours, mergeCandidate, recallOf, type ExactNeighbours } from '../bench/lib/chunked-ground-truth.ts';
-import { clusterModel, ensureClusteredData, readFvecsRows, type ClusteredSpec } from '../bench/lib/clustered-data.ts';
+import { ensureClusteredData, readFvecsFile, type ClusteredSpec } from '../bench/lib/clustered-data.ts';
+import { clusterModel } from '../src/eval/gaussian-clusters.ts';
 import { diskPerVector, manifestCurves, parseStatusKb, placementLoad, shardSizeStats } from '../bench/lib/scale-figures.ts';
 import { lineSvg } from '../bench/lib/svg-plot.ts';
 
 const SPEC: ClusteredSpec = { n: 3000, queries: 50, dim: 16, clusters: 20, seed: 7, centerStd: 1, spreadMin: 0.2, spreadMax: 0.6 };
-
-function readAll(path: string, rows: number, dim: number): Float32Array {
-  const out = new Float32Array(rows * dim);
-  const fd = openSync(path, 'r');
-  try {
-    readFvecsRows(fd, path, dim, 0, rows, out, new ArrayBuffer(rows * (dim + 1) * 4));
-  } finally {
-    closeSync(fd);
-  }
-  return out;
-}
 
 describe('bench:scale data and figures', () => {
   it('generates the same .fvecs for the same spec, reuses it, and draws queries that are not base rows', () => {
@@ -42,8 +32,8 @@ describe('bench:scale data and figures', () => {
       const other = ensureClusteredData(a, { ...SPEC, seed: 8 });
       assert.notEqual(other.key, fa.key);
       assert.notDeepEqual(readFileSync(other.basePath), readFileSync(fa.basePath));
-      const base = readAll(fa.basePath, SPEC.n, SPEC.dim);
-      const queries = readAll(fa.queriesPath, SPEC.queries, SPEC.dim);
+      const base = readFvecsFile(fa.basePath, SPEC.n, SPEC.dim);
+      const queries = readFvecsFile(fa.queriesPath, SPEC.queries, SPEC.dim);
       const nearest = exactSearch(base, queries, SPEC.dim, 1, MetricKind.L2sq, 1) as BatchMatches;
       for (let q = 0; q < SPEC.queries; q++) assert.ok(nearest.distances[q] > 0, `query ${q} is a copy of base row ${nearest.keys[q]}`);
     } finally {
@@ -64,8 +54,8 @@ describe('bench:scale data and figures', () => {
     const dir = mkdtempSync(join(tmpdir(), 'scale-gt-'));
     try {
       const f = ensureClusteredData(dir, SPEC);
-      const base = readAll(f.basePath, SPEC.n, SPEC.dim);
-      const queries = readAll(f.queriesPath, SPEC.queries, SPEC.dim);
+      const base = readFvecsFile(f.basePath, SPEC.n, SPEC.dim);
+      const queries = readFvecsFile(f.queriesPath, SPEC.queries, SPEC.dim);
       const whole = exactSearch(base, queries, SPEC.dim, 10, MetricKind.L2sq, 1) as BatchMatches;
       const chunked = chunkedExactNeighbours(f.basePath, SPEC.n, SPEC.dim, queries, 10, { chunkRows: 257, threads: 1 });
       for (let q = 0; q < SPEC.queries; q++) {

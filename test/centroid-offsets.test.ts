@@ -21,24 +21,20 @@ const DIM = 16;
 const K = 8;
 const FACTOR = 1.2;
 
-function gaussian(rng: SeededRandom): number {
-  const u = Math.max(rng.next(), 1e-12);
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
-}
 
 /** `rows` vectors of 60 anisotropic Gaussian clusters with lognormal weights (seeded). */
 function skewedData(rows: number, seed: number): Float32Array {
   const rng = new SeededRandom(seed);
-  const centres = Array.from({ length: 60 }, () => Float64Array.from({ length: DIM }, () => 4 * gaussian(rng)));
-  const spreads = centres.map(() => Float64Array.from({ length: DIM }, () => Math.exp(0.5 * gaussian(rng))));
-  const weights = centres.map(() => Math.exp(1.5 * gaussian(rng)));
+  const centres = Array.from({ length: 60 }, () => Float64Array.from({ length: DIM }, () => 4 * rng.nextGaussian()));
+  const spreads = centres.map(() => Float64Array.from({ length: DIM }, () => Math.exp(0.5 * rng.nextGaussian())));
+  const weights = centres.map(() => Math.exp(1.5 * rng.nextGaussian()));
   const total = weights.reduce((a, b) => a + b, 0);
   const out = new Float32Array(rows * DIM);
   for (let r = 0; r < rows; r++) {
     let u = rng.next() * total;
     let c = 0;
     while (c < weights.length - 1 && u > weights[c]) u -= weights[c++];
-    for (let i = 0; i < DIM; i++) out[r * DIM + i] = centres[c][i] + spreads[c][i] * gaussian(rng);
+    for (let i = 0; i < DIM; i++) out[r * DIM + i] = centres[c][i] + spreads[c][i] * rng.nextGaussian();
   }
   return out;
 }

@@ -19,7 +19,7 @@ import { tempDir } from './helpers/fixtures.ts';
 const cli = runCli;
 
 describe('a router that cannot be reached', () => {
-  test('search, info and get say so, naming the address and --router', async () => {
+  test('search, info, get, status, shards and route say so, naming the address and --router', async () => {
     const port = await freePort(); // free, so nothing listens: connection refused
     const address = `127.0.0.1:${port}`;
     const expected = `cannot reach the router at ${address} (--router): connection refused; is it running?`;
@@ -27,6 +27,9 @@ describe('a router that cannot be reached', () => {
       ['search', '--router', address, '--vector', '[1, 2]'],
       ['info', '--router', address],
       ['get', '--router', address, '--key', 'a'],
+      ['status', '--router', address],
+      ['shards', '--router', address],
+      ['route', '--router', address, '--vector', '[1, 2]'],
     ]) {
       // SHARDFLEET_VECTOR is search's query vector; `get` has its own variable and must not read it.
       const out = await cli(args, { SHARDFLEET_VECTOR: '[1, 2]' });

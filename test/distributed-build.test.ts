@@ -15,7 +15,7 @@ import { ShardCoverageError } from '../src/common/errors.ts';
 import { CURRENT_KEY, parseCurrentPointer, parseManifest, shardPrefix } from '../src/common/manifest.ts';
 import { openObjectStore } from '../src/common/storage/open-object-store.ts';
 import type { ObjectStore } from '../src/common/storage/object-store.ts';
-import { arraySource, gaussianMixture, sampleMixture } from '../src/eval/gaussian-clusters.ts';
+import { arraySource, clusterModel, sampleMixture } from '../src/eval/gaussian-clusters.ts';
 import { loadPlan, receiptKey } from '../src/writer/build-plan.ts';
 import { buildSnapshot } from '../src/writer/build-snapshot.ts';
 import { planDistributedBuild, publishRun, runBuildWorker, ShardReceiptSchema, type ShardReceipt } from '../src/writer/distributed-build.ts';
@@ -139,7 +139,7 @@ describe('distributed build on a file:// store', () => {
 
 describe('end-to-end recall of a distributed build (4,000 x 16-d, 30 clusters, 4 shards, 2 workers)', () => {
   const dim = 16;
-  const data = sampleMixture(gaussianMixture(dim, 30, 11), 4000, 12);
+  const data = sampleMixture(clusterModel({ dim, clusters: 30, seed: 11, centerStd: 4, spreadMin: 1, spreadMax: 1 }), 4000, 12);
   const clustered = () => arraySource(data, dim);
   const recallSharding = { strategy: 'cluster', numDbs: 4, numProbes: 1 } as const;
   // A weak graph (f32, M 4, ef_construction 16), so ef matters inside each shard.

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { ShardfleetClient } from '../src/client/router-client.ts';
 import type { LocalCluster } from '../src/cli/local-cluster.ts';
 import { CURRENT_KEY, manifestKey, parseCurrentPointer, type Manifest } from '../src/common/manifest.ts';
-import { placeShards, shardBytesOf } from '../src/common/placement.ts';
+import { placeRun } from '../src/common/placement.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import { runLoad } from '../src/eval/load-generator.ts';
 import type { BuildResult } from '../src/writer/build-snapshot.ts';
@@ -94,7 +94,7 @@ describe('fault tolerance: router + 3 nodes, R=2, under load', () => {
       await new Promise((r) => setTimeout(r, 200));
     }
     // With node-2 frozen, node-1 must serve its shards (every shard has a replica on node-0 or node-1).
-    const placement = placeShards(first.manifest.shards.map((s) => s.db_id), ['node-0', 'node-1', 'node-2'], { replication: 2, bytes: shardBytesOf(first.manifest.shards) });
+    const placement = placeRun(first.manifest, ['node-0', 'node-1', 'node-2'], 2);
     assert.ok([...placement.values()].every((owners) => owners.includes('node-0') || owners.includes('node-1')));
     process.kill(cluster.processes.get('node-2')!.pid!, 'SIGSTOP');
     try {
@@ -160,7 +160,7 @@ describe('fault tolerance: router + 3 nodes, R=2, under load', () => {
 
   test('a corrupt shard file on one replica is served from the other', async () => {
     const manifest: Manifest = first.manifest;
-    const placement = placeShards(manifest.shards.map((s) => s.db_id), ['node-0', 'node-1', 'node-2'], { replication: 2, bytes: shardBytesOf(manifest.shards) });
+    const placement = placeRun(manifest, ['node-0', 'node-1', 'node-2'], 2);
     const dbId = 0;
     const [victim] = placement.get(dbId)!;
     // Damage the stored shard, then make the victim re-fetch it: its download fails verification.

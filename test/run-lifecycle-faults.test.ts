@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { ShardfleetClient } from '../src/client/router-client.ts';
 import type { LocalCluster } from '../src/cli/local-cluster.ts';
 import { manifestKey, type Manifest } from '../src/common/manifest.ts';
-import { placeShards, shardBytesOf } from '../src/common/placement.ts';
+import { placeRun } from '../src/common/placement.ts';
 import type { ShardNodeClient } from '../src/common/proto.ts';
 import type { StatusResponse__Output } from '../src/common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
@@ -100,7 +100,7 @@ describe('snapshot lifecycle under faults: router + 3 nodes, R=2', () => {
     // The damaged shard's owners can never load it; the other nodes load their part of the run.
     stuckDb = 0;
     stuckRunId = await publishStuckRun(BASE, stuckDb);
-    const owners = placeShards(runB.manifest.shards.map((s) => s.db_id), NODE_IDS, { replication: 2, bytes: shardBytesOf(runB.manifest.shards) }).get(stuckDb)!;
+    const owners = placeRun(runB.manifest, NODE_IDS, 2).get(stuckDb)!;
     const readyNode = NODE_IDS.find((n) => !owners.includes(n))!;
     await waitFor(
       `${readyNode} to have loaded its part of ${stuckRunId}`,
@@ -158,7 +158,7 @@ describe('snapshot lifecycle under faults: router + 3 nodes, R=2', () => {
     // With another node killed, the restarted one must carry its share: nothing fails.
     await cluster.killNode('node-2');
     try {
-      const placement = placeShards(runB.manifest.shards.map((x) => x.db_id), NODE_IDS, { replication: 2, bytes: shardBytesOf(runB.manifest.shards) });
+      const placement = placeRun(runB.manifest, NODE_IDS, 2);
       const covered = [...placement.values()].every((o) => o.includes('node-0') || o.includes(victim));
       assert.ok(covered, 'every shard has a replica on node-0 or node-1');
       const r2 = await runLoad(client, { ...LOAD, queries, dim, maxQueries: 150, durationMs: 20_000 });

@@ -22,7 +22,8 @@ import { join } from 'node:path';
 import { ShardfleetClient } from '../src/client/router-client.ts';
 import { freePort } from '../src/cli/free-port.ts';
 import { spawnCli } from '../src/cli/local-cluster.ts';
-import { placeShards, shardBytesOf } from '../src/common/placement.ts';
+import type { Manifest } from '../src/common/manifest.ts';
+import { placeRun } from '../src/common/placement.ts';
 import { openObjectStore } from '../src/common/storage/open-object-store.ts';
 import { FileObjectStore } from '../src/common/storage/file-object-store.ts';
 import { readIdxImages } from '../src/writer/input/idx-source.ts';
@@ -97,6 +98,8 @@ describe('scale-down and scale-up under load with real processes (DNS SRV member
   let queries: Float32Array[];
   const children = new Map<string, ChildProcess>();
   const ports = new Map<string, number>();
+  /** The served run's manifest (placement is computed from its shards' bytes, as routers and nodes do). */
+  let manifest: Manifest;
   /** The owners of shard 0 with four nodes: they leave (and later join) together. */
   let movers: string[];
   let stayers: string[];
@@ -121,8 +124,7 @@ describe('scale-down and scale-up under load with real processes (DNS SRV member
   /** Every shard has exactly its placement owners over `ids` as replicas, all loaded, and Health is healthy. */
   const settledOn = async (ids: readonly string[]): Promise<boolean> => {
     const details = await client.shardDetails();
-    const bytes = shardBytesOf(details.shards.map((s) => ({ db_id: s.db_id, vector_count: Number(s.vector_count), files: [{ bytes: Number(s.bytes) }] })));
-    const placement = placeShards(Array.from({ length: NUM_DBS }, (_, i) => i), ids, { replication: 2, bytes });
+    const placement = placeRun(manifest, ids, 2);
     const health = await client.health();
     return (
       health.status === 'healthy' &&
@@ -169,7 +171,8 @@ describe('scale-down and scale-up under load with real processes (DNS SRV member
     await store.close();
     queries = [];
     for (const start of [9500, 9501, 9502, 9503]) queries.push((await readIdxImages(FASHION_IMAGES, { start, limit: 1 })).vectors);
-    movers = placeShards(built.manifest.shards.map((s) => s.db_id), NODE_IDS, { replication: 2, bytes: shardBytesOf(built.manifest.shards) }).get(0)!;
+    manifest = built.manifest;
+    movers = placeRun(manifest, NODE_IDS, 2).get(0)!;
     stayers = NODE_IDS.filter((id) => !movers.includes(id));
     for (const id of NODE_IDS) await startNode(id);
     publish(NODE_IDS);

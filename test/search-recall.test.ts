@@ -15,7 +15,7 @@ import { ManifestSchema, type SearchRecall } from '../src/common/manifest.ts';
 import { probesAndEfForRecall, resolveTargetRecall } from '../src/common/routing/recall-target.ts';
 import { openObjectStore } from '../src/common/storage/open-object-store.ts';
 import type { ObjectStore } from '../src/common/storage/object-store.ts';
-import { arraySource, gaussianMixture, sampleMixture } from '../src/eval/gaussian-clusters.ts';
+import { arraySource, clusterModel, sampleMixture, type MixtureSpec } from '../src/eval/gaussian-clusters.ts';
 import { buildSnapshot, type BuildResult } from '../src/writer/build-snapshot.ts';
 import { decodeRecallPartial, encodeRecallPartial } from '../src/writer/recall-partial.ts';
 import { GroundTruthScan, mergeGroundTruths, searchRecallQueries } from '../src/writer/search-recall.ts';
@@ -76,11 +76,14 @@ describe('picking (num_probes, ef) for a target', () => {
   });
 });
 
+/** Well separated clusters (centres spread 4, each cluster's axes exp(N(0, 0.5^2)) wide). */
+const WIDE: Omit<MixtureSpec, 'dim' | 'clusters' | 'seed'> = { centerStd: 4, spreadMin: 1, spreadMax: 1 };
+
 describe('GroundTruthScan', () => {
   test('exact top-k over every chunk, the query itself excluded, records keyed by (shard, row)', () => {
     const dim = 4;
     const n = 500;
-    const data = sampleMixture(gaussianMixture(dim, 5, 3), n, 4);
+    const data = sampleMixture(clusterModel({ ...WIDE, dim, clusters: 5, seed: 3 }), n, 4);
     const shardOf = (r: number): number => r % 3;
     const queryRows = [7, 123, 499];
     const queries = new Float32Array(queryRows.length * dim);
@@ -102,7 +105,7 @@ describe('GroundTruthScan', () => {
 describe('partial ground truths (distributed builds)', () => {
   const dim = 4;
   const n = 600;
-  const data = sampleMixture(gaussianMixture(dim, 5, 3), n, 4);
+  const data = sampleMixture(clusterModel({ ...WIDE, dim, clusters: 5, seed: 3 }), n, 4);
   const shardOf = (r: number): number => r % 4;
   const queryRows = [3, 100, 101, 599];
   const queries = new Float32Array(queryRows.length * dim);
@@ -166,7 +169,7 @@ describe('partial ground truths (distributed builds)', () => {
 
 describe('a real build: the recall table predicts served recall (8,000 x 16-d, 30 clusters, 8 shards, M 4)', () => {
   const dim = 16;
-  const mixture = gaussianMixture(dim, 30, 11);
+  const mixture = clusterModel({ ...WIDE, dim, clusters: 30, seed: 11 });
   const data = sampleMixture(mixture, 8000, 12);
   const held = sampleMixture(mixture, 300, 13); // held-out: another stream of the mixture
   let dir: Awaited<ReturnType<typeof tempDir>>;

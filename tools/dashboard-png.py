@@ -18,6 +18,7 @@ import argparse
 import json
 import re
 import sys
+import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import datetime
@@ -51,22 +52,13 @@ def fmt(value, unit):
     return f"{value:.3g}{suffix}"
 
 
-def query_range(base, expr, start, end, step):
-    """The result of one range query: a list of {metric, values}."""
-    q = urllib.parse.urlencode({"query": expr, "start": start, "end": end, "step": step})
+def prom_query(base, endpoint, expr, **params):
+    """The `data.result` list of one Prometheus HTTP API query of `expr`: `endpoint` "query_range"
+    (params start, end, step: a list of {metric, values}) or "query" (param time: a list of
+    {metric, value}). Exits naming the query when Prometheus refuses it."""
+    q = urllib.parse.urlencode({"query": expr, **params})
     try:
-        with urllib.request.urlopen(f"{base}/api/v1/query_range?{q}", timeout=30) as r:
-            body = json.load(r)
-    except urllib.error.HTTPError as e:
-        sys.exit(f"Prometheus refused {expr!r}: {e.read().decode()}")
-    return body["data"]["result"]
-
-
-def query_instant(base, expr, at):
-    """The result of one instant query at `at`: a list of {metric, value}."""
-    q = urllib.parse.urlencode({"query": expr, "time": at})
-    try:
-        with urllib.request.urlopen(f"{base}/api/v1/query?{q}", timeout=30) as r:
+        with urllib.request.urlopen(f"{base}/api/v1/{endpoint}?{q}", timeout=30) as r:
             body = json.load(r)
     except urllib.error.HTTPError as e:
         sys.exit(f"Prometheus refused {expr!r}: {e.read().decode()}")
@@ -129,10 +121,10 @@ def main():
         for t in p.get("targets", []):
             expr = t["expr"].replace("$__rate_interval", args.rate_interval).replace("$namespace", ".*")
             if p["type"] == "stat":  # the value at the end, as Grafana's lastNotNull of live series
-                for s in query_instant(args.prometheus, expr, args.end):
+                for s in prom_query(args.prometheus, "query", expr, time=args.end):
                     series.append((legend(t.get("legendFormat"), s["metric"]), [], [float(s["value"][1])]))
                 continue
-            for s in query_range(args.prometheus, expr, args.start, args.end, args.step):
+            for s in prom_query(args.prometheus, "query_range", expr, start=args.start, end=args.end, step=args.step):
                 xs, ys = with_gaps(s["values"], step_s)
                 series.append((legend(t.get("legendFormat"), s["metric"]), xs, ys))
         if p["type"] == "stat":

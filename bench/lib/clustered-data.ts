@@ -1,148 +1,26 @@
 /**
- * Clustered synthetic benchmark data for the scale bench (issue 22): a seeded mixture of
- * anisotropic Gaussian clusters of uneven sizes, written as `.fvecs` in chunks (memory stays at
- * one chunk whatever n is) and reused from the cache folder when present.
- *
- * Each cluster c has a centre mu_c ~ N(0, centerStd^2 I), a per-axis standard deviation
- * sigma_c,d = s_c * exp(0.5 * N(0, 1)) with s_c log-uniform in [spreadMin, spreadMax] (so every
- * cluster is stretched differently along every axis), and an orientation given by two Householder
- * reflections H(u) = I - 2 u u^T with random unit u_c1, u_c2 (a random orthogonal map costing O(dim)
- * per vector instead of O(dim^2) for a full rotation matrix). A vector of cluster c is
- * mu_c + H(u_c2) H(u_c1) (sigma_c * z), z ~ N(0, I). Cluster sizes are uneven: cluster weights are
- * log-normal, w_c = exp(N(0, 1)), normalised. Queries are drawn from the same mixture with a
- * different random stream, so they are never copies of base vectors.
+ * Clustered synthetic benchmark data for the scale bench (issue 22): the mixture of
+ * src/eval/gaussian-clusters.ts (anisotropic Gaussian clusters of uneven sizes), written as
+ * `.fvecs` in chunks (memory stays at one chunk whatever n is) and reused from the cache folder
+ * when present. Base vectors are the mixture's stream `seed + 1`, queries its stream `seed + 2`, so
+ * queries are never copies of base vectors.
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { clusterModel, DEFAULT_MIXTURE_SPEC, GaussianStream, sampleRows, type ClusterModel, type MixtureSpec } from '../../src/eval/gaussian-clusters.ts';
 import { SeededRandom } from '../../src/writer/seeded-random.ts';
 
-/** Parameters of the mixture. */
-export interface ClusteredSpec {
+/** A data set: the mixture, and how many base vectors and held-out queries to draw from it. */
+export interface ClusteredSpec extends MixtureSpec {
   /** Number of base vectors. */
   n: number;
   /** Number of held-out queries. */
   queries: number;
-  dim: number;
-  clusters: number;
-  seed: number;
-  /** Standard deviation of the cluster centres per axis. */
-  centerStd: number;
-  /** Range of each cluster's overall spread s_c (log-uniform). */
-  spreadMin: number;
-  spreadMax: number;
 }
 
 /** The issue's data: 1,000 clusters, 128-d, 1,000 queries. */
-export const DEFAULT_CLUSTERED_SPEC: Omit<ClusteredSpec, 'n'> = { queries: 1000, dim: 128, clusters: 1000, seed: 22, centerStd: 1, spreadMin: 0.2, spreadMax: 0.6 };
-
-/** Standard normal deviates by Box–Muller, both values of each pair used. */
-export class GaussianStream {
-  private spare = NaN;
-  constructor(private readonly rng: SeededRandom) {}
-
-  /** One N(0, 1) deviate. */
-  next(): number {
-    if (!Number.isNaN(this.spare)) {
-      const v = this.spare;
-      this.spare = NaN;
-      return v;
-    }
-    const u = Math.max(this.rng.next(), 1e-300);
-    const r = Math.sqrt(-2 * Math.log(u));
-    const t = 2 * Math.PI * this.rng.next();
-    this.spare = r * Math.sin(t);
-    return r * Math.cos(t);
-  }
-}
-
-/** The per-cluster parameters drawn from the seed (small: clusters x dim x 4 floats). */
-export interface ClusterModel {
-  dim: number;
-  clusters: number;
-  /** clusters x dim. */
-  centers: Float32Array;
-  /** clusters x dim, per-axis standard deviations. */
-  sigmas: Float32Array;
-  /** clusters x dim, unit Householder vectors (two per cluster). */
-  house1: Float32Array;
-  house2: Float32Array;
-  /** Cumulative cluster weights, last = 1. */
-  cdf: Float64Array;
-}
-
-function unitVector(g: GaussianStream, out: Float32Array, offset: number, dim: number): void {
-  let norm = 0;
-  for (let d = 0; d < dim; d++) {
-    const v = g.next();
-    out[offset + d] = v;
-    norm += v * v;
-  }
-  const inv = 1 / Math.sqrt(norm);
-  for (let d = 0; d < dim; d++) out[offset + d] *= inv;
-}
-
-/** Draws the mixture's parameters from `spec.seed`. */
-export function clusterModel(spec: Omit<ClusteredSpec, 'n' | 'queries'>): ClusterModel {
-  const rng = new SeededRandom(spec.seed);
-  const g = new GaussianStream(rng);
-  const { dim, clusters } = spec;
-  const centers = new Float32Array(clusters * dim);
-  const sigmas = new Float32Array(clusters * dim);
-  const house1 = new Float32Array(clusters * dim);
-  const house2 = new Float32Array(clusters * dim);
-  const weights = new Float64Array(clusters);
-  const logMin = Math.log(spec.spreadMin);
-  const logMax = Math.log(spec.spreadMax);
-  for (let c = 0; c < clusters; c++) {
-    for (let d = 0; d < dim; d++) centers[c * dim + d] = g.next() * spec.centerStd;
-    const s = Math.exp(logMin + (logMax - logMin) * rng.next());
-    for (let d = 0; d < dim; d++) sigmas[c * dim + d] = s * Math.exp(0.5 * g.next());
-    unitVector(g, house1, c * dim, dim);
-    unitVector(g, house2, c * dim, dim);
-    weights[c] = Math.exp(g.next());
-  }
-  const total = weights.reduce((a, b) => a + b, 0);
-  const cdf = new Float64Array(clusters);
-  let acc = 0;
-  for (let c = 0; c < clusters; c++) cdf[c] = acc += weights[c] / total;
-  cdf[clusters - 1] = 1;
-  return { dim, clusters, centers, sigmas, house1, house2, cdf };
-}
-
-function pickCluster(cdf: Float64Array, u: number): number {
-  let lo = 0;
-  let hi = cdf.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (cdf[mid] > u) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
-}
-
-function reflect(v: Float32Array, vo: number, u: Float32Array, uo: number, dim: number): void {
-  let dot = 0;
-  for (let d = 0; d < dim; d++) dot += v[vo + d] * u[uo + d];
-  const k = 2 * dot;
-  for (let d = 0; d < dim; d++) v[vo + d] -= k * u[uo + d];
-}
-
-/**
- * Fills `out` (rows x dim, row-major) with vectors of the mixture drawn from `g` / `rng`.
- * @returns nothing; `out` is overwritten.
- */
-export function sampleRows(model: ClusterModel, rng: SeededRandom, g: GaussianStream, out: Float32Array, rows: number): void {
-  const { dim } = model;
-  for (let r = 0; r < rows; r++) {
-    const c = pickCluster(model.cdf, rng.next());
-    const o = r * dim;
-    const co = c * dim;
-    for (let d = 0; d < dim; d++) out[o + d] = model.sigmas[co + d] * g.next();
-    reflect(out, o, model.house1, co, dim);
-    reflect(out, o, model.house2, co, dim);
-    for (let d = 0; d < dim; d++) out[o + d] += model.centers[co + d];
-  }
-}
+// queries first: spec.json (the cache's completeness marker) compares JSON text, keys in this order.
+export const DEFAULT_CLUSTERED_SPEC: Omit<ClusteredSpec, 'n'> = { queries: 1000, ...DEFAULT_MIXTURE_SPEC };
 
 /** Rows per generation / read chunk (32,768 x 128 x 4 B = 16 MiB). */
 export const CHUNK_ROWS = 32_768;
@@ -244,4 +122,20 @@ export function readFvecsRows(fd: number, path: string, dim: number, start: numb
   }
   const f32 = new Float32Array(scratch, 0, rows * (dim + 1));
   for (let r = 0; r < rows; r++) out.set(f32.subarray(r * (dim + 1) + 1, (r + 1) * (dim + 1)), r * dim);
+}
+
+/**
+ * The first `rows` records of the `.fvecs` file at `path` as one row-major Float32Array
+ * (rows x dim; for files small enough to hold whole, e.g. the queries).
+ * @throws Error naming the file when it cannot be opened or is shorter than asked.
+ */
+export function readFvecsFile(path: string, rows: number, dim: number): Float32Array {
+  const out = new Float32Array(rows * dim);
+  const fd = openSync(path, 'r');
+  try {
+    readFvecsRows(fd, path, dim, 0, rows, out, new ArrayBuffer(rows * (dim + 1) * 4));
+  } finally {
+    closeSync(fd);
+  }
+  return out;
 }

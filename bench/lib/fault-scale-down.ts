@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { ShardfleetClient } from '../../src/client/router-client.ts';
 import { freePort } from '../../src/cli/free-port.ts';
 import { spawnCli } from '../../src/cli/local-cluster.ts';
-import { placeShards, shardBytesOf } from '../../src/common/placement.ts';
+import { placeRun, type ShardSizes } from '../../src/common/placement.ts';
 import { TestDnsServer } from '../../test/helpers/dns-server.ts';
 import { killHard, trackChild } from './exit-cleanup.ts';
 import { healthSummary, type HealthSummary } from './fault-fleet.ts';
@@ -36,6 +36,8 @@ export interface ScaleScenarioInputs {
   storeDir: string;
   /** The run `_CURRENT` points at: the only run whose answers are right. */
   runId: string;
+  /** That run's manifest: owners are predicted from its shard sizes as routers and nodes place them. */
+  manifest: { shards: readonly ShardSizes[] };
   /** Query vectors (raw float32 LE, row-major) for the load client, and their dimension. */
   queriesFile: string;
   dim: number;
@@ -60,6 +62,14 @@ const NODE_IDS = ['node-0', 'node-1', 'node-2', 'node-3'];
 const LEAD_MS = 2000;
 const TAIL_MS = 2000;
 const DNS_LAG_MS = 500;
+
+/**
+ * The nodes that leave in "4 -> 2 nodes" (and join again in "2 -> 4"): both owners of shard 0 among
+ * the 4 nodes, as routers and nodes place the run (by its shards' bytes, {@link placeRun}).
+ */
+export function leavingNodes(manifest: { shards: readonly ShardSizes[] }, replication: number): string[] {
+  return placeRun(manifest, NODE_IDS, replication).get(0) ?? [];
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -125,12 +135,7 @@ class ScaleFleet {
   async settledOn(ids: readonly string[]): Promise<boolean> {
     const d = await this.client.shardDetails(3000);
     if (d.run_id !== this.inputs.runId || d.shards.length === 0) return false;
-    const bytes = shardBytesOf(d.shards.map((s) => ({ db_id: s.db_id, vector_count: Number(s.vector_count), files: [{ bytes: Number(s.bytes) }] })));
-    const placement = placeShards(
-      d.shards.map((s) => s.db_id),
-      ids,
-      { replication: this.replication, bytes },
-    );
+    const placement = placeRun(this.inputs.manifest, ids, this.replication);
     return d.shards.every((s) => {
       const got = s.replicas.map((r) => `${r.node_id}:${r.state}`).sort();
       const want = (placement.get(s.db_id) ?? []).map((n) => `${n}:loaded`).sort();
@@ -177,7 +182,7 @@ export async function runScaleScenarios(inputs: ScaleScenarioInputs): Promise<Sc
     }
     load = await LoadClient.start(fleet.routerAddress, inputs.queriesFile, inputs.dim);
     await load.runCount(inputs.load.concurrency, 500, inputs.load.params); // warm-up
-    const movers = placeShards([0], NODE_IDS, { replication }).get(0) ?? [];
+    const movers = leavingNodes(inputs.manifest, replication);
     const stayers = NODE_IDS.filter((id) => !movers.includes(id));
     const withLoad = async (body: () => Promise<void>): Promise<QueryRecord[]> => {
       const run = load!.run({ ...inputs.load, maxQueries: 0, maxMs: 900_000 });

@@ -7,7 +7,7 @@ import { ConfigValidationError } from '../common/errors.ts';
 import type { GetResult, LookupKey } from '../client/router-client.ts';
 import { intArg } from './arg-parsers.ts';
 import { ShardfleetCommand } from './env-options.ts';
-import { addRouterClientOptions, fractionArg, parseRoutingContext, routerClient, type RouterClientFlags } from './search-command.ts';
+import { addRouterClientOptions, fractionArg, parseRoutingContext, withRouterClient, type RouterClientFlags } from './search-command.ts';
 
 interface GetFlags extends RouterClientFlags {
   key: string[];
@@ -99,8 +99,7 @@ export function getCommand(): Command {
     .option('--min-coverage <fraction>', 'fraction (0..1] of the keys that must be answered; above it, keys whose shard could not answer print with "error" (0 = every key)', fractionArg, 0)
     .option('--timeout-ms <ms>', 'call deadline', intArg, 10_000)
     .action(async (flags: GetFlags) => {
-      const client = await routerClient(flags);
-      try {
+      await withRouterClient(flags, async (client) => {
         const info = await client.snapshotInfo(flags.timeoutMs);
         const keys = flags.key.map((k) => parseKeyFlag(k, info.kv_key_type));
         const res = await client.multiGet({
@@ -116,10 +115,6 @@ export function getCommand(): Command {
           const failed = res.results.filter((r) => r.error !== '').length;
           process.stderr.write(`shardfleet: partial answer: ${failed} of ${res.results.length} keys could not be looked up (see "error")\n`);
         }
-      } catch (err) {
-        throw (await import('./router-reach.ts')).explainRouterError(err, flags.router);
-      } finally {
-        client.close();
-      }
+      });
     });
 }

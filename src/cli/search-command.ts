@@ -64,6 +64,25 @@ export async function routerClient(f: RouterClientFlags): Promise<ShardfleetClie
   return new ShardfleetClient(f.router, { tls: clientTls(f), bearerToken });
 }
 
+/**
+ * Runs `fn` with a client of the router the flags name ({@link routerClient}) and closes the
+ * client when `fn` settles. What `fn` throws on failing to connect becomes one sentence naming the
+ * address and `--router` (explainRouterError in router-reach.ts); any other error passes through.
+ * @returns what `fn` resolves to.
+ * @throws ConfigValidationError from routerClient (token source or TLS files), RouterUnreachableError,
+ *   or `fn`'s own error.
+ */
+export async function withRouterClient<T>(flags: RouterClientFlags, fn: (client: ShardfleetClient) => Promise<T>): Promise<T> {
+  const client = await routerClient(flags);
+  try {
+    return await fn(client);
+  } catch (err) {
+    throw (await import('./router-reach.ts')).explainRouterError(err, flags.router);
+  } finally {
+    client.close();
+  }
+}
+
 interface SearchFlags extends RouterClientFlags, QueryInputFlags {
   topK: number;
   targetRecall?: number;
@@ -124,8 +143,7 @@ export function searchCommand(): Command {
     )
     .option('--timeout-ms <ms>', 'call deadline', intArg, 10_000)
     .action(async (flags: SearchFlags) => {
-      const client = await routerClient(flags);
-      try {
+      await withRouterClient(flags, async (client) => {
         const res = await client.search({
           vector: await queryVector(flags),
           top_k: flags.topK,
@@ -143,11 +161,7 @@ export function searchCommand(): Command {
           const failed = res.failed_shards.map((f) => `shard ${f.db_id}: ${f.reason}`).join('; ');
           process.stderr.write(`shardfleet: partial answer: ${res.num_shards_answered} of ${res.shard_ids.length} shards answered; ${failed}\n`);
         }
-      } catch (err) {
-        throw (await import('./router-reach.ts')).explainRouterError(err, flags.router);
-      } finally {
-        client.close();
-      }
+      });
     });
 }
 
@@ -156,13 +170,8 @@ export function infoCommand(): Command {
   return addRouterClientOptions(new ShardfleetCommand('info').description('print the snapshot a router serves'))
     .option('--timeout-ms <ms>', 'call deadline', intArg, 10_000)
     .action(async (flags: RouterClientFlags & { timeoutMs: number }) => {
-      const client = await routerClient(flags);
-      try {
+      await withRouterClient(flags, async (client) => {
         process.stdout.write(JSON.stringify(await client.snapshotInfo(flags.timeoutMs), null, 2) + '\n');
-      } catch (err) {
-        throw (await import('./router-reach.ts')).explainRouterError(err, flags.router);
-      } finally {
-        client.close();
-      }
+      });
     });
 }

@@ -9,7 +9,7 @@ import { renderRoute, renderShards, renderStatus, statusView } from './cluster-v
 import { ShardfleetCommand } from './env-options.ts';
 import { EXIT_UNHEALTHY } from './exit-codes.ts';
 import { addQueryInputOptions, queryVector, routingParams, type QueryInputFlags } from './query-options.ts';
-import { addRouterClientOptions, routerClient, type RouterClientFlags } from './search-command.ts';
+import { addRouterClientOptions, withRouterClient, type RouterClientFlags } from './search-command.ts';
 
 interface ViewFlags extends RouterClientFlags {
   json?: boolean;
@@ -33,9 +33,8 @@ export function statusCommand(): Command {
     `one screen about the cluster behind a router: health and coverage, the served run, the pending run and why, every node's replicas by state, the shards under the replication factor R, and the build-time recall curve; exit code 0 when the router is healthy or degraded (it serves), ${EXIT_UNHEALTHY} when unhealthy, 1 when it cannot be asked`,
   );
   return addViewOptions(cmd).action(async (flags: ViewFlags) => {
-    const client = await routerClient(flags);
     const { describeGrpcError } = await import('../common/grpc-status.ts');
-    try {
+    await withRouterClient(flags, async (client) => {
       const errors: Record<string, string> = {};
       const soft = <T>(name: string, p: Promise<T>): Promise<T | undefined> =>
         p.catch((err: unknown) => {
@@ -51,11 +50,7 @@ export function statusCommand(): Command {
       const view = statusView(health, info, details, errors);
       print(flags, view, () => renderStatus(view));
       if (health.status === 'unhealthy') process.exitCode = EXIT_UNHEALTHY;
-    } catch (err) {
-      throw (await import('./router-reach.ts')).explainRouterError(err, flags.router);
-    } finally {
-      client.close();
-    }
+    });
   });
 }
 
@@ -65,15 +60,10 @@ export function shardsCommand(): Command {
     "every shard of the served run (ShardDetails): vectors, bytes, index type, and each replica's node and state (loaded, loading, failed, unreachable, ejected) with why",
   );
   return addViewOptions(cmd).action(async (flags: ViewFlags) => {
-    const client = await routerClient(flags);
-    try {
+    await withRouterClient(flags, async (client) => {
       const details = await client.shardDetails(flags.timeoutMs);
       print(flags, details, () => renderShards(details));
-    } catch (err) {
-      throw (await import('./router-reach.ts')).explainRouterError(err, flags.router);
-    } finally {
-      client.close();
-    }
+    });
   });
 }
 
@@ -83,16 +73,11 @@ export function routeCommand(): Command {
     'which shards a query would probe, in order, and their ready replicas (Route; nothing is searched), with the shards a --filter skips and how the shards were chosen when it is not by similarity',
   );
   return addQueryInputOptions(addViewOptions(cmd)).action(async (flags: ViewFlags & QueryInputFlags) => {
-    const client = await routerClient(flags);
-    try {
+    await withRouterClient(flags, async (client) => {
       // explicit / cel / hash snapshots route without looking at the vector: it may be omitted.
       const hasVector = flags.vector !== undefined || flags.vectorFile !== undefined || flags.idx !== undefined;
       const res = await client.route({ vector: hasVector ? await queryVector(flags) : [], ...routingParams(flags), timeout_ms: flags.timeoutMs });
       print(flags, res, () => renderRoute(res));
-    } catch (err) {
-      throw (await import('./router-reach.ts')).explainRouterError(err, flags.router);
-    } finally {
-      client.close();
-    }
+    });
   });
 }

@@ -155,6 +155,13 @@ function placeWeighted(shards: readonly number[], weights: readonly number[], no
   return new Map(shards.map((dbId) => [dbId, owned.get(dbId)!]));
 }
 
+/** What placement reads of a manifest's shard entry: its id, vector count and file sizes in bytes. */
+export interface ShardSizes {
+  db_id: number;
+  vector_count: number;
+  files: readonly { bytes: number }[];
+}
+
 /**
  * Bytes per shard of a manifest, for {@link placeShards}' `bytes`: the sum of each shard's file
  * sizes. A non-empty shard whose files give no size (0 bytes) is estimated from its vector count
@@ -162,7 +169,7 @@ function placeWeighted(shards: readonly number[], weights: readonly number[], no
  * its vector count); an empty shard weighs 0. When every shard then weighs 0, placeShards counts
  * replicas instead.
  */
-export function shardBytesOf(shards: readonly { db_id: number; vector_count: number; files: readonly { bytes: number }[] }[]): Map<number, number> {
+export function shardBytesOf(shards: readonly ShardSizes[]): Map<number, number> {
   const sizes = shards.map((s) => s.files.reduce((a, f) => a + f.bytes, 0));
   let knownBytes = 0;
   let knownVectors = 0;
@@ -174,6 +181,24 @@ export function shardBytesOf(shards: readonly { db_id: number; vector_count: num
   });
   const perVector = knownVectors > 0 ? knownBytes / knownVectors : 1;
   return new Map(shards.map((s, i) => [s.db_id, sizes[i] > 0 ? sizes[i] : Math.round(s.vector_count * perVector)]));
+}
+
+/**
+ * Placement of a run's shards over `nodeIds` as every router and node computes it: rendezvous with
+ * the load cap in bytes, the bytes being {@link shardBytesOf} of the manifest's shards (R =
+ * `replication`). Benches and tests that predict owners use it to get the same answer.
+ * @param manifest the run's manifest (only `shards` is read).
+ * @returns db id -> owners, preferred first; an empty placement when `nodeIds` is empty (every
+ *   shard then has no replica).
+ * @throws ConfigValidationError for a replication factor < 1.
+ */
+export function placeRun(manifest: { shards: readonly ShardSizes[] }, nodeIds: readonly string[], replication: number): Placement {
+  if (nodeIds.length === 0) return new Map();
+  return placeShards(
+    manifest.shards.map((s) => s.db_id),
+    nodeIds,
+    { replication, bytes: shardBytesOf(manifest.shards) },
+  );
 }
 
 /**

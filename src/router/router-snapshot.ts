@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Manifest } from '../common/manifest.ts';
-import { placeShards, shardBytesOf, type Placement } from '../common/placement.ts';
+import { placeRun, type Placement } from '../common/placement.ts';
 import { loadShardRouting } from '../common/routing/load-routing.ts';
 import type { ShardRouting } from '../common/routing/shard-routing.ts';
 import { loadSnapshot, type LoadedSnapshot } from '../common/snapshot-loader.ts';
@@ -28,20 +28,6 @@ export interface RouterSnapshot {
    * an id (see id-filter-set.ts); absent for HASH and KV snapshots (the key names its shard).
    */
   idFilters?: { candidates(id: string): number[] };
-}
-
-/**
- * Placement of a manifest's shards over `nodeIds` (rendezvous, bounded load in bytes); an empty placement
- * when there is no node yet (every shard then has no replica).
- * @throws ConfigValidationError for a replication factor < 1.
- */
-export function placeRun(manifest: Manifest, nodeIds: readonly string[], replication: number): Placement {
-  if (nodeIds.length === 0) return new Map();
-  return placeShards(
-    manifest.shards.map((s) => s.db_id),
-    nodeIds,
-    { replication, bytes: shardBytesOf(manifest.shards) },
-  );
 }
 
 /**

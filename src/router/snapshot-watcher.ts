@@ -28,7 +28,8 @@ import { parseCurrentPointer } from '../common/manifest.ts';
 import { earlierManifests, loadSnapshot, snapshotNotFoundError, type EarlierManifest, type LoadedSnapshot } from '../common/snapshot-loader.ts';
 import type { ObjectStore } from '../common/storage/object-store.ts';
 import { getPointerBytes, readManifest } from '../common/store-reads.ts';
-import { placeRun, routerSnapshotOf, type RouterSnapshot } from './router-snapshot.ts';
+import { placeRun } from '../common/placement.ts';
+import { routerSnapshotOf, type RouterSnapshot } from './router-snapshot.ts';
 
 /** Settings and hooks of a {@link SnapshotWatcher}. */
 export interface SnapshotWatcherOptions {

@@ -32,7 +32,7 @@ import type { Logger } from 'pino';
 import { ReaderStateError, errorMessage } from '../common/errors.ts';
 import { MANIFESTS_PREFIX, type Manifest } from '../common/manifest.ts';
 import type { NodeEndpoint } from '../common/node-list.ts';
-import { placeShards, shardBytesOf, shardsOfNode } from '../common/placement.ts';
+import { placeRun, shardsOfNode } from '../common/placement.ts';
 import type { RunStatus } from '../common/proto-gen/shardfleet/v1/RunStatus.ts';
 import type { ShardFailure } from '../common/proto-gen/shardfleet/v1/ShardFailure.ts';
 import { loadSnapshot } from '../common/snapshot-loader.ts';
@@ -601,11 +601,6 @@ export class NodeRunSet {
       return [];
     }
     this.warnedNotMember = false;
-    const placement = placeShards(
-      manifest.shards.map((s) => s.db_id),
-      nodes.map((n) => n.id),
-      { replication: this.options.replication, bytes: shardBytesOf(manifest.shards) },
-    );
-    return shardsOfNode(placement, this.options.nodeId);
+    return shardsOfNode(placeRun(manifest, nodes.map((n) => n.id), this.options.replication), this.options.nodeId);
   }
 }

@@ -25,4 +25,14 @@ export class SeededRandom {
   nextInt(n: number): number {
     return Math.floor(this.next() * n);
   }
+
+  /**
+   * A standard normal deviate N(0, 1) by Box–Muller (Box & Muller, "A note on the generation of
+   * random normal deviates", Ann. Math. Statist. 1958), its cosine value only: two uniforms per
+   * deviate, the first floored at 1e-12 so its log is finite.
+   */
+  nextGaussian(): number {
+    const u = Math.max(this.next(), 1e-12);
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
+  }
 }

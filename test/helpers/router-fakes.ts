@@ -9,7 +9,7 @@
  * every hit came from. A lookup query (keys) finds key `k` in shard `db` when `k` starts with
  * `s<db>:`, with value `<r>:<db>:<k>` and payload `{"db", "node"}`.
  */
-import { placeShards, shardBytesOf, type Placement } from '../../src/common/placement.ts';
+import { placeRun, type Placement } from '../../src/common/placement.ts';
 import { waitFor } from './wait.ts';
 import * as grpc from '@grpc/grpc-js';
 import type { NodeEndpoint } from '../../src/common/node-list.ts';
@@ -221,12 +221,7 @@ export function fakeManifest(runId: string, numDbs: number, createdAt: Date): Ma
  * routers and nodes place them) over `nodeIds`.
  */
 export function fakeRunPlacement(numDbs: number, nodeIds: readonly string[], replication: number): Placement {
-  const shards = fakeManifest('placement', numDbs, new Date(0)).shards;
-  return placeShards(
-    shards.map((s) => s.db_id),
-    [...nodeIds],
-    { replication, bytes: shardBytesOf(shards) },
-  );
+  return placeRun(fakeManifest('placement', numDbs, new Date(0)), nodeIds, replication);
 }
 
 /**

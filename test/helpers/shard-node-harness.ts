@@ -10,7 +10,7 @@ import pino from 'pino';
 import type { Logger } from 'pino';
 import { unaryCall } from '../../src/common/grpc-status.ts';
 import { unpackHits } from '../../src/common/packed-hits.ts';
-import { placeShards, shardBytesOf, shardsOfNode } from '../../src/common/placement.ts';
+import { placeRun, shardsOfNode } from '../../src/common/placement.ts';
 import { loadShardNodeProto, type ShardNodeClient } from '../../src/common/proto.ts';
 import type { SearchShardsRequest } from '../../src/common/proto-gen/shardfleet/v1/SearchShardsRequest.ts';
 import type { Hit__Output } from '../../src/common/proto-gen/shardfleet/v1/Hit.ts';
@@ -103,7 +103,7 @@ export function testNodes(ids: readonly string[] = NODE_IDS): { id: string; addr
 
 /** The shards placement assigns to `nodeId` among `ids` (R = 1). */
 export function assignedTo(manifest: Manifest, nodeId = 'n0', ids: readonly string[] = NODE_IDS): number[] {
-  return shardsOfNode(placeShards(manifest.shards.map((s) => s.db_id), ids, { replication: 1, bytes: shardBytesOf(manifest.shards) }), nodeId);
+  return shardsOfNode(placeRun(manifest, ids, 1), nodeId);
 }
 
 /** Bytes of shard `dbId`'s files per the manifest. */
