@@ -18,8 +18,11 @@ import type { ObjectStore } from '../src/common/storage/object-store.ts';
 import { arraySource, clusterModel, sampleMixture } from '../src/eval/gaussian-clusters.ts';
 import { loadPlan, receiptKey } from '../src/writer/build-plan.ts';
 import { buildSnapshot } from '../src/writer/build-snapshot.ts';
-import { planDistributedBuild, publishRun, runBuildWorker, ShardReceiptSchema, type ShardReceipt } from '../src/writer/distributed-build.ts';
+import { DEFAULT_WORKER_WAIT_SECONDS, planDistributedBuild, publishRun, runBuildWorker, ShardReceiptSchema, type ShardReceipt } from '../src/writer/distributed-build.ts';
 import { mergeRecallPartials } from '../src/writer/distributed-recall.ts';
+import { UNREADABLE_MARKER_GRACE_MS } from '../src/writer/partition-exchange.ts';
+import type { ReadLimits } from '../src/common/storage/object-store.ts';
+import { DelegatingStore } from './helpers/delegating-store.ts';
 import { recallPartialKey, recallPrefix } from '../src/writer/recall-partial.ts';
 import { recordingLogger } from './helpers/shard-node-harness.ts';
 import { openIdxSource } from '../src/writer/input/idx-source.ts';
@@ -117,6 +120,46 @@ describe('distributed build on a file:// store', () => {
     await store.put(victim, bytes);
     const published = await publishRun({ store, runId: plan.run_id, log });
     assert.equal(parseCurrentPointer(await store.get(CURRENT_KEY)).run_id, published.runId);
+  });
+
+  test('a partition marker that a store serves half-written (as s3rver does during a PUT) is read again, not a failed build', async () => {
+    const log = quietLogger();
+    const plan = await planDistributedBuild({ store, source: await source(), sharding, metric: 'l2', seed: 5, progress: false, log });
+    /** Serves each done-marker cut short for its first two reads. */
+    class HalfWrittenMarkers extends DelegatingStore {
+      readonly cutReads = new Map<string, number>();
+      override async get(key: string, limits?: ReadLimits): Promise<Buffer> {
+        const body = await super.get(key, limits);
+        if (!key.includes('/done/')) return body;
+        const n = this.cutReads.get(key) ?? 0;
+        if (n >= 2) return body;
+        this.cutReads.set(key, n + 1);
+        return body.subarray(0, Math.floor(body.length / 2));
+      }
+    }
+    const flaky = new HalfWrittenMarkers(store);
+    const built = await Promise.all([0, 1].map(async (index) => runBuildWorker({ store: flaky, runId: plan.run_id, source: await source(), worker: { index, count: 2 }, progress: false, pollMs: 20, log })));
+    assert.deepEqual(built, [[0, 2, 4], [1, 3]]);
+    assert.ok([...flaky.cutReads.values()].some((n) => n === 2), 'some marker was served cut short twice');
+    await publishRun({ store, runId: plan.run_id, log });
+  });
+
+  test('a partition marker that never parses fails the worker naming it (after the grace period)', async () => {
+    const log = quietLogger();
+    const plan = await planDistributedBuild({ store, source: await source(), sharding, metric: 'l2', seed: 5, progress: false, log });
+    // Worker 1 alone writes its partitions and marker, then gives up waiting for worker 0.
+    await assert.rejects(runBuildWorker({ store, runId: plan.run_id, source: await source(), worker: { index: 1, count: 2 }, progress: false, pollMs: 20, waitSeconds: 0.2, log }), /--worker-wait/);
+    // Worker 1's marker exists; make it permanently damaged, then run worker 0 against it.
+    const key = (await store.list(`runs/${plan.run_id}/partitions/`)).map((o) => o.key).find((k) => k.includes('/done/') && k.endsWith('worker=00001.json'));
+    assert.ok(key, 'worker 1 wrote its marker');
+    await store.put(key, '{"worker": 1, ');
+    const started = Date.now();
+    await assert.rejects(
+      runBuildWorker({ store, runId: plan.run_id, source: await source(), worker: { index: 0, count: 2 }, progress: false, pollMs: 20, unreadableGraceMs: 300, log }),
+      (err: Error) => err.message.includes(`partition marker ${key} is not valid JSON`),
+    );
+    assert.ok(Date.now() - started >= 300, 'retried for the grace period first');
+    assert.ok(UNREADABLE_MARKER_GRACE_MS < DEFAULT_WORKER_WAIT_SECONDS * 1000, 'a damaged marker fails long before --worker-wait');
   });
 
   test('a worker fed a different input than the plan fails naming the difference', async () => {

@@ -124,6 +124,8 @@ export interface BuildWorkerOptions {
   waitSeconds?: number;
   /** First poll interval of that wait, ms (default 500). */
   pollMs?: number;
+  /** How long another worker's marker that exists but does not parse is retried, ms (default 15,000). */
+  unreadableGraceMs?: number;
   log: Logger;
 }
 
@@ -152,7 +154,7 @@ export async function runBuildWorker(o: BuildWorkerOptions): Promise<number[]> {
   const progress = new BuildProgress(o.progress ?? true, o.log);
   try {
     const marker = await writePartitions({ plan, routing, source: o.source, store: o.store, worker: o.worker, workDir, progress, log: o.log });
-    const markers = await waitForMarkers(o.store, plan, o.worker, marker.slice, { waitSeconds: o.waitSeconds ?? DEFAULT_WORKER_WAIT_SECONDS, pollMs: o.pollMs, log: o.log });
+    const markers = await waitForMarkers(o.store, plan, o.worker, marker.slice, { waitSeconds: o.waitSeconds ?? DEFAULT_WORKER_WAIT_SECONDS, pollMs: o.pollMs, unreadableGraceMs: o.unreadableGraceMs, log: o.log });
     const mine = (dbId: number) => dbId % o.worker.count === o.worker.index;
     const expected = Array.from({ length: plan.sharding.num_dbs }, (_, dbId) => (mine(dbId) ? markers.reduce((s, m) => s + m.rows[dbId], 0) : 0));
     const gatherDir = join(workDir, 'gather');

@@ -30,7 +30,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { ConfigValidationError, DeadlineExceededError, ObjectNotFoundError } from '../common/errors.ts';
+import { ConfigValidationError, DeadlineExceededError, ManifestParseError, ObjectNotFoundError } from '../common/errors.ts';
 import { parseJsonWith } from '../common/json-schema-parse.ts';
 import { runPrefix, shardDirName } from '../common/manifest.ts';
 import type { ShardRouting } from '../common/routing/shard-routing.ts';
@@ -336,8 +336,13 @@ export interface WaitOptions {
   waitSeconds: number;
   /** First poll interval, ms (doubles up to 10 s; default 500). */
   pollMs?: number;
+  /** How long a marker that exists but does not parse is retried, ms (default {@link UNREADABLE_MARKER_GRACE_MS}). */
+  unreadableGraceMs?: number;
   log: Logger;
 }
+
+/** How long a marker that exists but does not parse is retried before it fails the worker, ms. */
+export const UNREADABLE_MARKER_GRACE_MS = 15_000;
 
 /**
  * Phase 2, step 1: polls the store until every worker's marker exists and checks them.
@@ -345,11 +350,15 @@ export interface WaitOptions {
  * @throws DeadlineExceededError naming the workers (and marker keys) still missing after
  *   `waitSeconds` and `--worker-wait`; ConfigValidationError when the markers describe other
  *   slices than this worker computes or do not add up to the plan's records and vectors (the
- *   workers read different inputs).
+ *   workers read different inputs); ManifestParseError naming the marker when one still does not
+ *   parse `unreadableGraceMs` after it was first seen (a marker being written is
+ *   retried until then).
  */
 export async function waitForMarkers(store: ObjectStore, plan: BuildPlan, worker: WorkerSlice, mySlice: InputSlice, o: WaitOptions): Promise<PartitionMarker[]> {
   const deadline = Date.now() + o.waitSeconds * 1000;
   const markers: (PartitionMarker | undefined)[] = new Array(worker.count).fill(undefined);
+  /** When each marker was first seen but unreadable (a store that shows an object while it is written). */
+  const unreadableSince = new Map<number, number>();
   let delay = o.pollMs ?? 500;
   for (;;) {
     for (let w = 0; w < worker.count; w++) {
@@ -358,7 +367,14 @@ export async function waitForMarkers(store: ObjectStore, plan: BuildPlan, worker
       try {
         markers[w] = parseJsonWith(PartitionMarkerSchema, await store.get(key), `partition marker ${key}`);
       } catch (err) {
-        if (!(err instanceof ObjectNotFoundError)) throw err;
+        if (err instanceof ObjectNotFoundError) continue;
+        if (!(err instanceof ManifestParseError)) throw err;
+        // S3 itself makes an object visible only whole, but some S3-compatible servers (s3rver)
+        // serve it while it is being written: retry a damaged marker for a grace period first.
+        const since = unreadableSince.get(w) ?? Date.now();
+        unreadableSince.set(w, since);
+        if (Date.now() - since >= (o.unreadableGraceMs ?? UNREADABLE_MARKER_GRACE_MS) || Date.now() >= deadline) throw err;
+        o.log.debug({ run_id: plan.run_id, key, err: (err as Error).message }, 'partition marker unreadable; retrying');
       }
     }
     const missing = markers.flatMap((m, w) => (m === undefined ? [w] : []));
