@@ -35,6 +35,7 @@ import { DEFAULT_USEARCH_PARAMS, USEARCH_INDEX_FILE, USEARCH_ROWS_FILE, newUsear
 import { SeededRandom } from '../src/writer/seeded-random.ts';
 import { USEARCH_ID_INDEX, UsearchShardWriter } from '../src/writer/backends/usearch-shard-writer.ts';
 import { UsearchRowTable } from '../src/shard-node/usearch-row-table.ts';
+import { ownRssAnonAfterGc as rssAnon } from './lib/proc-stats.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 type Layout = 'lean' | 'stored' | 'old';
@@ -102,15 +103,6 @@ async function buildLayout(a: Args, layout: Layout): Promise<string[]> {
   }
   writeFileSync(join(root, 'done'), '');
   return dirs;
-}
-
-/** RssAnon of this process, bytes (after two forced GCs). */
-function rssAnon(): number {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  gc?.();
-  gc?.();
-  const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-  return m ? Number(m[1]) * 1024 : NaN;
 }
 
 interface ChildResult {

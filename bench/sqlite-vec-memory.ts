@@ -30,6 +30,7 @@ import Database from 'better-sqlite3';
 import { SQLITE_VEC_FILE_NAME, SQLITE_VEC_ID_INDEX } from '../src/common/sqlite-vec-layout.ts';
 import { SeededRandom } from '../src/writer/seeded-random.ts';
 import { SqliteVecShardWriter } from '../src/writer/backends/sqlite-vec-shard-writer.ts';
+import { ownRssAnonAfterGc as rssAnon } from './lib/proc-stats.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 type Layout = 'new' | 'old';
@@ -94,15 +95,6 @@ async function buildLayout(a: Args, layout: Layout): Promise<string[]> {
   }
   writeFileSync(join(root, 'done'), '');
   return dirs;
-}
-
-/** RssAnon of this process, bytes (after two forced GCs). */
-function rssAnon(): number {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  gc?.();
-  gc?.();
-  const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-  return m ? Number(m[1]) * 1024 : NaN;
 }
 
 interface ChildResult {

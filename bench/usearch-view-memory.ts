@@ -15,19 +15,10 @@
  * `--m`/`--quantization` flags needs the same here (not needed by bench:scale, which builds with
  * the defaults).
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Metric } from '../src/common/distance.ts';
 import { DEFAULT_USEARCH_PARAMS, newUsearchIndex } from '../src/common/usearch-layout.ts';
-
-/** RssAnon of this process after two forced GCs, bytes (NaN when /proc is unreadable). */
-function rssAnon(): number {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  gc?.();
-  gc?.();
-  const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-  return m ? Number(m[1]) * 1024 : NaN;
-}
+import { ownRssAnonAfterGc as rssAnon } from './lib/proc-stats.ts';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { dim: { type: 'string' }, metric: { type: 'string', default: 'l2' } } });
 const dim = Number(values.dim);

@@ -84,3 +84,15 @@ export function snapshotCpu(pids: Record<string, number>): Record<string, number
 export function cpuDeltaByProcess(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.keys(before).map((name) => [name, (after[name] ?? NaN) - before[name]]));
 }
+
+/**
+ * RssAnon of this process, bytes, after two forced GCs (when run with `--expose-gc`; otherwise
+ * without them); NaN when /proc/self/status is unreadable.
+ */
+export function ownRssAnonAfterGc(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  gc?.();
+  const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
