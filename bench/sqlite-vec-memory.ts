@@ -23,7 +23,7 @@
  *   sed -i "s#'../common/sqlite-vec-file.ts'#'../common/.old-sqlite-vec-file.ts'#" src/shard-node/.old-sqlite-vec-shard-reader.ts
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
