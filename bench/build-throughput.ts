@@ -24,6 +24,7 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CLUSTERED_SPEC, ensureClusteredData } from './lib/clustered-data.ts';
 import { ROOT } from './lib/dataset.ts';
+import { parseBuildReport } from './lib/build-report.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -93,26 +94,12 @@ async function runBuild(v: Variant, rep: number, input: string, profDir: string 
   const wallSeconds = (performance.now() - started) / 1000;
   rmSync(store, { recursive: true, force: true });
   if (code !== 0) throw new Error(`${v.name}: shardfleet ${buildArgs.join(' ')} exited with code ${code}:\n${stderr.slice(-4000)}`);
-  const run: BuildRun = { variant: v.name, rep, cpuSeconds: NaN, userSeconds: NaN, systemSeconds: NaN, microsPerVector: NaN, wallSeconds, peakRssMb: NaN, stages: {} };
-  for (const line of stderr.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    let j: Record<string, unknown>;
-    try {
-      j = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      continue;
-    }
-    if (typeof j.bench_cpu_user_us === 'number' && typeof j.bench_cpu_system_us === 'number') {
-      run.userSeconds = j.bench_cpu_user_us / 1e6;
-      run.systemSeconds = j.bench_cpu_system_us / 1e6;
-      run.cpuSeconds = run.userSeconds + run.systemSeconds;
-      run.microsPerVector = (run.cpuSeconds * 1e6) / N;
-    }
-    if (typeof j.bench_max_rss_kb === 'number') run.peakRssMb = j.bench_max_rss_kb / 1024;
-    if (typeof j.stage === 'string' && typeof j.seconds === 'number') run.stages[j.stage] = j.seconds;
-    // The end-to-end recall's exact ground truth runs inside assign+write (wall seconds).
-    if (typeof j.ground_truth_seconds === 'number') run.stages['  ground truth (in assign+write)'] = j.ground_truth_seconds;
-  }
+  const r = parseBuildReport(stderr);
+  const cpuSeconds = r.userSeconds + r.systemSeconds;
+  const stages = { ...r.stages };
+  // The end-to-end recall's exact ground truth runs inside assign+write (wall seconds).
+  if (r.groundTruthSeconds !== undefined) stages['  ground truth (in assign+write)'] = r.groundTruthSeconds;
+  const run: BuildRun = { variant: v.name, rep, cpuSeconds, userSeconds: r.userSeconds, systemSeconds: r.systemSeconds, microsPerVector: (cpuSeconds * 1e6) / N, wallSeconds, peakRssMb: r.peakRssMb, stages };
   return run;
 }
 

@@ -39,6 +39,7 @@ import { ROOT } from './lib/dataset.ts';
 import { cpuSeconds } from './lib/proc-stats.ts';
 import { diskPerVector, manifestCurves, placementLoad, residentBytes, shardSizeStats, type ManifestLike, type ShardDetailsLike } from './lib/scale-figures.ts';
 import { lineSvg, type LineSeries } from './lib/svg-plot.ts';
+import { parseBuildReport } from './lib/build-report.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -129,19 +130,8 @@ async function runBuild(storeDir: string, basePath: string, extra: string[]): Pr
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   const wallSeconds = (performance.now() - started) / 1000;
   if (code !== 0) throw new Error(`shardfleet ${buildArgs.join(' ')} exited with code ${code}:\n${stderr.slice(-4000)}`);
-  const rec: BuildRecord = { args: buildArgs.slice(1), wallSeconds, cpuSeconds: NaN, peakRssMb: NaN, stages: {} };
-  for (const line of stderr.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    let j: Record<string, unknown>;
-    try {
-      j = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      continue;
-    }
-    if (typeof j.bench_cpu_user_us === 'number' && typeof j.bench_cpu_system_us === 'number') rec.cpuSeconds = (j.bench_cpu_user_us + j.bench_cpu_system_us) / 1e6;
-    if (typeof j.bench_max_rss_kb === 'number') rec.peakRssMb = j.bench_max_rss_kb / 1024;
-    if (typeof j.stage === 'string' && typeof j.seconds === 'number') rec.stages[j.stage] = j.seconds;
-  }
+  const r = parseBuildReport(stderr);
+  const rec: BuildRecord = { args: buildArgs.slice(1), wallSeconds, cpuSeconds: r.userSeconds + r.systemSeconds, peakRssMb: r.peakRssMb, stages: r.stages };
   return rec;
 }
 
