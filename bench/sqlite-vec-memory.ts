@@ -26,6 +26,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { SQLITE_VEC_FILE_NAME, SQLITE_VEC_ID_INDEX } from '../src/common/sqlite-vec-layout.ts';
 import { SeededRandom } from '../src/writer/seeded-random.ts';
@@ -44,18 +45,26 @@ interface Args {
   child?: string;
 }
 
-function parseArgs(argv: string[]): Args {
-  const get = (name: string): string | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
+/** Reads the command line with node:util parseArgs (unknown flags are errors). */
+function readArgs(argv: string[]): Args {
+  const { values: v } = parseArgs({
+    args: argv,
+    options: {
+      vectors: { type: 'string', default: '100000' },
+      shards: { type: 'string', default: '4' },
+      dim: { type: 'string', default: '32' },
+      dir: { type: 'string', default: 'bench/results/tmp/sqlite-vec-memory-cache' },
+      'old-reader': { type: 'string' },
+      child: { type: 'string' },
+    },
+  });
   return {
-    vectors: Number(get('vectors') ?? 100_000),
-    shards: Number(get('shards') ?? 4),
-    dim: Number(get('dim') ?? 32),
-    dir: resolve(get('dir') ?? 'bench/results/tmp/sqlite-vec-memory-cache'),
-    oldReader: get('old-reader'),
-    child: get('child'),
+    vectors: Number(v.vectors),
+    shards: Number(v.shards),
+    dim: Number(v.dim),
+    dir: resolve(v.dir),
+    oldReader: v['old-reader'],
+    child: v.child,
   };
 }
 
@@ -143,7 +152,7 @@ async function child(a: Args, spec: { dirs: string[]; reader: string }): Promise
 }
 
 async function main(): Promise<void> {
-  const a = parseArgs(process.argv.slice(2));
+  const a = readArgs(process.argv.slice(2));
   if (a.child !== undefined) {
     process.stdout.write(JSON.stringify(await child(a, JSON.parse(a.child) as { dirs: string[]; reader: string })));
     return;

@@ -24,6 +24,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import { DEFAULT_USEARCH_PARAMS } from '../src/common/usearch-layout.ts';
 import { SeededRandom } from '../src/writer/seeded-random.ts';
 import { UsearchShardWriter } from '../src/writer/backends/usearch-shard-writer.ts';
@@ -39,30 +40,33 @@ interface Args {
   child?: string;
 }
 
-function parseArgs(argv: string[]): Args {
-  const get = (name: string): string | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
+/** Reads the command line with node:util parseArgs (unknown flags are errors). */
+function readArgs(argv: string[]): Args {
+  const { values: v } = parseArgs({
+    args: argv,
+    options: {
+      vectors: { type: 'string', default: '200000' },
+      dim: { type: 'string', default: '128' },
+      'settle-ms': { type: 'string', default: '3000' },
+      dir: { type: 'string', default: 'bench/results/tmp/first-vector-cache' },
+      'old-reader': { type: 'string' },
+      child: { type: 'string' },
+    },
+  });
   return {
-    vectors: Number(get('vectors') ?? 200_000),
-    dim: Number(get('dim') ?? 128),
-    settleMs: Number(get('settle-ms') ?? 3000),
-    dir: resolve(get('dir') ?? 'bench/results/tmp/first-vector-cache'),
-    oldReader: get('old-reader'),
-    child: get('child'),
+    vectors: Number(v.vectors),
+    dim: Number(v.dim),
+    settleMs: Number(v['settle-ms']),
+    dir: resolve(v.dir),
+    oldReader: v['old-reader'],
+    child: v.child,
   };
 }
 
-/** Standard normal deviate (Box–Muller). */
-function gaussian(rng: SeededRandom): number {
-  const u = Math.max(rng.next(), 1e-12);
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
-}
 
 function centers(dim: number): Float32Array {
   const rng = new SeededRandom(7);
-  return Float32Array.from({ length: 256 * dim }, () => gaussian(rng) * 4);
+  return Float32Array.from({ length: 256 * dim }, () => rng.nextGaussian() * 4);
 }
 
 /** Builds (or reuses) the lean shard; returns its folder. */
@@ -76,7 +80,7 @@ async function build(a: Args): Promise<string> {
   for (let start = 0; start < a.vectors; start += 8192) {
     const n = Math.min(8192, a.vectors - start);
     const v = new Float32Array(n * a.dim);
-    for (let r = 0; r < n; r++) for (let d = 0; d < a.dim; d++) v[r * a.dim + d] = c[((start + r) % 256) * a.dim + d] + gaussian(rng);
+    for (let r = 0; r < n; r++) for (let d = 0; d < a.dim; d++) v[r * a.dim + d] = c[((start + r) % 256) * a.dim + d] + rng.nextGaussian();
     await writer.add({ ids: Array.from({ length: n }, (_, r) => `vec-${start + r}`), vectors: v, payloads: new Array<null>(n).fill(null) });
     process.stderr.write(`\radded ${start + n}/${a.vectors}`);
   }
@@ -135,7 +139,7 @@ async function child(a: Args, spec: { dir: string; reader: string }): Promise<Ch
 }
 
 async function main(): Promise<void> {
-  const a = parseArgs(process.argv.slice(2));
+  const a = readArgs(process.argv.slice(2));
   if (a.child !== undefined) {
     process.stdout.write(JSON.stringify(await child(a, JSON.parse(a.child) as { dir: string; reader: string })));
     return;
