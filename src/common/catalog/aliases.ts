@@ -367,6 +367,8 @@ export class AliasTable {
   private table: ReadonlyMap<string, string> = new Map();
   private goodEtag: string | undefined;
   private seenEtag: string | undefined;
+  /** Why the object at {@link seenEtag} is not the table held (malformed, too large), or undefined. */
+  private seenProblem: string | undefined;
   private loadedOnce = false;
   private inFlight: Promise<AliasRefresh> | undefined;
   private error: string | undefined;
@@ -420,7 +422,10 @@ export class AliasTable {
         this.install(new Map(), undefined, undefined);
         return { changed, error: undefined };
       }
-      if (info.etag !== '' && info.etag === this.seenEtag) return { changed: false, error: this.error };
+      if (info.etag !== '' && info.etag === this.seenEtag) {
+        this.error = this.seenProblem;
+        return { changed: false, error: this.error };
+      }
       const raw = await readAliasesRaw(this.store);
       if (raw === undefined) {
         // Removed since the head.
@@ -428,20 +433,20 @@ export class AliasTable {
         this.install(new Map(), undefined, undefined);
         return { changed, error: undefined };
       }
-      // A malformed object is not read again until its etag changes.
-      this.seenEtag = raw.etag;
-      if (raw.problem !== undefined) return this.fail(raw.problem);
       let doc: AliasesDoc;
       try {
+        if (raw.problem !== undefined) throw new ManifestParseError(raw.problem);
         doc = parseAliases(raw.bytes, aliasesLocation(this.store));
       } catch (err) {
-        return this.fail(errorMessage(err));
+        // A malformed object is not read again until its etag changes.
+        this.seenEtag = raw.etag;
+        this.seenProblem = errorMessage(err);
+        return this.fail(this.seenProblem);
       }
       this.install(new Map(Object.keys(doc.aliases).sort().map((a) => [a, doc.aliases[a]])), raw.etag, doc.updated_at);
       return { changed: true, error: undefined };
     } catch (err) {
-      // A store failure: the same etag is read again next time.
-      this.seenEtag = this.goodEtag;
+      // A store failure: what was seen stays; the next refresh asks again.
       return this.fail(`reading ${aliasesLocation(this.store)} failed: ${errorMessage(err)}`);
     }
   }
@@ -455,6 +460,7 @@ export class AliasTable {
     this.table = table;
     this.goodEtag = etag;
     this.seenEtag = etag;
+    this.seenProblem = undefined;
     this.updated = updatedAt;
     this.loadedOnce = true;
     this.error = undefined;
