@@ -36,6 +36,7 @@ import {
   ObjectNotFoundError,
   ObjectTooLargeError,
   PreconditionFailedError,
+  StorageError,
   describeSeenBytes,
   errorMessage,
 } from '../errors.ts';
@@ -55,7 +56,7 @@ export const MAX_ALIASES = 1000;
 export const MAX_ALIASES_BYTES = 2 ** 20;
 /** Default attempts of {@link updateAliases} (each a read and a conditional write) before it gives up. */
 export const DEFAULT_MAX_UPDATE_ATTEMPTS = 10;
-/** How many `_CURRENT` objects {@link aliasTargetStatus} heads at once. */
+/** How many `_CURRENT` objects {@link aliasStatuses} heads at once. */
 const HEAD_CONCURRENCY = 16;
 
 const NameSchema = z.string().regex(COLLECTION_NAME_RE, 'must be 1-64 characters of [A-Za-z0-9_.-], starting with a letter or digit');
@@ -149,10 +150,11 @@ type RawAliases = { etag: string; bytes: Buffer; problem?: undefined } | { etag:
  * etag, then a get (at most {@link MAX_ALIASES_BYTES}). If the object changes between the two,
  * the body is newer than the etag and a conditional write with that etag fails: the writer
  * re-reads. Undefined when there is no `_ALIASES`.
- * @throws StorageError when the store fails.
+ * @throws StorageError when the store fails, or when the object vanished between head and get
+ *   three times in a row.
  */
 async function readAliasesRaw(store: ObjectStore): Promise<RawAliases | undefined> {
-  for (;;) {
+  for (let round = 1; ; round++) {
     const info = await store.head(ALIASES_KEY);
     if (info === undefined) return undefined;
     const tooLarge = (size: number | undefined): string =>
@@ -161,7 +163,9 @@ async function readAliasesRaw(store: ObjectStore): Promise<RawAliases | undefine
     try {
       return { etag: info.etag, bytes: await store.get(ALIASES_KEY, { maxBytes: MAX_ALIASES_BYTES }) };
     } catch (err) {
-      if (err instanceof ObjectNotFoundError) continue; // deleted between head and get: read again
+      // Deleted between head and get: read again (a few times; it keeps coming and going otherwise).
+      if (err instanceof ObjectNotFoundError && round < 3) continue;
+      if (err instanceof ObjectNotFoundError) throw new StorageError(`${aliasesLocation(store)} disappeared between head and get ${round} times in a row`);
       if (err instanceof ObjectTooLargeError) return { etag: info.etag, problem: tooLarge(err.seenBytes) };
       throw err;
     }
