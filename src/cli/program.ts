@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { WRITER_VERSION } from '../common/version.ts';
+import { aliasCommand } from './alias-commands.ts';
 import { buildCommand, publishCommand } from './build-command.ts';
 import { ShardfleetCommand } from './env-options.ts';
 import { cleanupCommand, historyCommand, rollbackCommand } from './history-commands.ts';
@@ -33,5 +34,6 @@ export function buildProgram(): Command {
     .addCommand(routeCommand())
     .addCommand(historyCommand())
     .addCommand(rollbackCommand())
-    .addCommand(cleanupCommand());
+    .addCommand(cleanupCommand())
+    .addCommand(aliasCommand());
 }

@@ -15,11 +15,15 @@
  * own routes adds them for object PUTs (path-style URLs `/bucket/key` only):
  * - `If-None-Match: *` -> 412 PreconditionFailed when the object exists;
  * - `If-Match: <etag>` -> 412 when the object is missing or its ETag differs (quotes ignored).
- * PUTs and DELETEs of one key are serialized so check-then-write is atomic, as on real S3.
+ * PUTs and DELETEs of one key are serialized so check-then-write is atomic, as on real S3, and a
+ * GET or HEAD of a key waits for them and reads the whole body before the next one (s3rver writes
+ * objects in place, so a read during a write could otherwise see a torn object).
  * It also makes PutObject wait until the object file has all its bytes on disk: s3rver resolves
  * the write when its hashing Transform finishes, possibly before the file stream has flushed.
  */
 import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -132,8 +136,19 @@ async function currentEtag(store: S3rverStore, bucket: string, key: string): Pro
 function conditionalWrites(store: S3rverStore): KoaMiddleware {
   const mutex = new KeyedMutex();
   return async (ctx, next) => {
-    const target = ctx.method === 'PUT' || ctx.method === 'DELETE' ? parseObjectPath(ctx.path) : undefined;
+    const reading = ctx.method === 'GET' || ctx.method === 'HEAD';
+    const target = ctx.method === 'PUT' || ctx.method === 'DELETE' || reading ? parseObjectPath(ctx.path) : undefined;
     if (target === undefined) return next();
+    if (reading) {
+      // s3rver rewrites an object's file in place: a GET while a PUT of the same key runs could
+      // see it half written. Real S3 never shows a torn object, so a read waits for the key's
+      // writes and takes its body whole before the next write starts.
+      await mutex.run(`${target.bucket}/${target.key}`, async () => {
+        await next();
+        if (ctx.body instanceof Readable) ctx.body = await buffer(ctx.body);
+      });
+      return;
+    }
     await mutex.run(`${target.bucket}/${target.key}`, async () => {
       const ifNoneMatch = ctx.get('If-None-Match');
       const ifMatch = ctx.get('If-Match');
