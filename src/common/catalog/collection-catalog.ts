@@ -21,7 +21,7 @@
  */
 import type { Logger } from 'pino';
 import pLimit from 'p-limit';
-import { ConfigValidationError, errorMessage } from '../errors.ts';
+import { ConfigValidationError, GrpcCode, ShardfleetError, errorMessage } from '../errors.ts';
 import { CURRENT_KEY } from '../manifest.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { childStore } from '../storage/prefixed-object-store.ts';
@@ -35,6 +35,21 @@ export const MAX_MAX_COLLECTIONS = 1024;
 const MAX_LISTED_CHILDREN = 10_000;
 /** `head` calls of one scan in flight at once. */
 const HEAD_CONCURRENCY = 8;
+
+/** A request names a collection that is not served (NOT_FOUND); the message names it. */
+export class CollectionNotFoundError extends ShardfleetError {
+  readonly grpcCode = GrpcCode.NOT_FOUND;
+}
+
+/** Most collection names listed in one error message. */
+export const MAX_NAMES_IN_MESSAGE = 10;
+
+/** `names` for an error message: at most {@link MAX_NAMES_IN_MESSAGE}, then `and N more`. */
+export function listNames(names: readonly string[]): string {
+  if (names.length === 0) return 'none';
+  const shown = names.slice(0, MAX_NAMES_IN_MESSAGE).join(', ');
+  return names.length > MAX_NAMES_IN_MESSAGE ? `${shown} and ${names.length - MAX_NAMES_IN_MESSAGE} more` : shown;
+}
 
 /** How the collections were found. */
 export type CatalogMode = 'single' | 'catalog' | 'explicit';
