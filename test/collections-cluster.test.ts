@@ -22,6 +22,7 @@ import { buildSnapshot, type BuildResult } from '../src/writer/build-snapshot.ts
 import { buildFashionSnapshot, FASHION_IMAGES, quietLogger, tempDir } from './helpers/fixtures.ts';
 import { isGrpcStatus } from './helpers/grpc-assert.ts';
 import { waitFor } from './helpers/wait.ts';
+import { promSample, promSamples } from '../src/eval/prometheus-text.ts';
 
 const ITEMS = { start: 0, limit: 300 };
 const USERS = { start: 5000, limit: 200 };
@@ -136,6 +137,11 @@ describe('collections: one router and two nodes over a catalog root', () => {
         assert.equal(r.collection, 'users');
         assert.equal(r.results[0].id, String(USERS.start + 3));
         assert.equal((await c.health()).default_collection, 'users');
+        // Per-collection metrics: one current_run series per collection, requests labelled by collection.
+        const text = await router.metrics.registry.metrics();
+        for (const name of ['items', 'kv', 'users']) assert.equal(promSamples(text, 'shardfleet_router_current_run', { collection: name }).length, 1, name);
+        assert.equal(promSample(text, 'shardfleet_router_shard_coverage_ratio', { collection: 'users' }), 1);
+        assert.equal(promSample(text, 'shardfleet_router_request_duration_seconds_count', { rpc: 'Search', collection: 'users', outcome: 'ok' }), 1);
       } finally {
         c.close();
       }
@@ -171,8 +177,16 @@ describe('collections: one router and two nodes over a catalog root', () => {
         }
       }
     };
+    // Build the next run off to the side first (a build is CPU-heavy in this process and would
+    // delay the client's own calls), then publish it under `users` while the load runs: copy its
+    // objects, `_CURRENT` last.
+    const staging = openObjectStore(join(dir.path, 'staging-users'));
+    const next = await buildFashionSnapshot(staging, { start: 7000, limit: 150, numDbs: 2, seed: 11 });
     const running = loop();
-    const next = await buildFashionSnapshot(usersStore, { start: 7000, limit: 150, numDbs: 2, seed: 11 });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    for (const o of await staging.list('')) if (o.key !== '_CURRENT') await usersStore.put(o.key, await staging.get(o.key, { maxBytes: o.size }));
+    await usersStore.put('_CURRENT', await staging.get('_CURRENT'));
+    await staging.close();
     await waitFor('users to answer from the new run', async () => (await client.search({ vector: images[7000], top_k: 1, collection: 'users', num_probes: 2 })).run_id === next.manifest.run_id, { timeoutMs: 60_000 });
     stop = true;
     await running;

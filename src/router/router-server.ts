@@ -370,6 +370,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
       return s;
     };
     c.backend = {
+      collection: name,
       snapshot: requireSnapshot,
       fanOutDeps: (s): FanOutDeps => ({
         node: (id) => collectionCaller(pool.caller(id), name),
@@ -582,9 +583,8 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   const refresh = async (): Promise<RefreshOutcome> => refreshCollection('');
   const pendingOf = (p: PendingRun | undefined): RouterGaugeState['pendingRun'] =>
     p ? { runId: p.snapshot.manifest.run_id, seconds: Math.max(0, (Date.now() - p.since) / 1000) } : undefined;
-  metrics.bindState(() => {
-    // The router-wide gauges describe the default collection (the only one in single-collection mode).
-    const c = served.get(defaultCollectionName());
+  /** The run gauges of one collection (router-metrics.ts). */
+  const gaugeStateOf = (c: ServedCollection | undefined): Pick<RouterGaugeState, 'runId' | 'snapshotAgeSeconds' | 'coverage' | 'underReplicatedShards' | 'pendingRun'> => {
     const s = c?.watcher.current();
     return {
       runId: s?.manifest.run_id,
@@ -592,10 +592,15 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
       coverage: c && s ? (s.manifest.shards.length - missingOf(c, s).length) / Math.max(1, s.manifest.shards.length) : 0,
       underReplicatedShards: c && s ? missingOf(c, s).length + underReplicated(c, s).length : 0,
       pendingRun: pendingOf(c?.watcher.pending()),
-      ejectedNodes: ejection.ejectedNodes().length,
-      inflightSearches: load.snapshot(),
     };
-  });
+  };
+  metrics.bindState(() => ({
+    // The single-run fields describe the default collection; the gauges read `collections` (label `collection`).
+    ...gaugeStateOf(served.get(defaultCollectionName())),
+    collections: collectionNames().map((name) => ({ name, ...gaugeStateOf(served.get(name)) })),
+    ejectedNodes: ejection.ejectedNodes().length,
+    inflightSearches: load.snapshot(),
+  }));
 
   const deadlineOf = (call: grpc.ServerUnaryCall<unknown, unknown>): number => {
     const d = call.getDeadline();

@@ -56,6 +56,8 @@ export class NodeCollections {
   private readonly sets = new Map<string, Served>();
   private readonly seq = { value: Date.now() * 1000 };
   private mode: CatalogMode = 'single';
+  /** True once the first catalog scan was applied. */
+  private scanned = false;
   private serving = false;
   private closed = false;
   private draining = false;
@@ -72,6 +74,7 @@ export class NodeCollections {
   apply(change: CatalogChange): void {
     if (this.closed) return;
     this.mode = change.mode;
+    this.scanned = true;
     const now = Date.now();
     for (const name of change.removed) {
       const s = this.sets.get(name);
@@ -187,7 +190,7 @@ export class NodeCollections {
     const entries = [...this.sets].filter(([, s]) => s.removedAt === undefined);
     if (this.mode === 'single' && entries.length === 1) return entries[0][1].set.readiness();
     const parts = entries.map(([name, s]) => `${name}: ${s.set.readiness().reason}`);
-    return { ready: this.serving, reason: parts.join('; ') || 'no collection found under the catalog root' };
+    return { ready: this.serving, reason: parts.join('; ') || (this.scanned ? 'no collection found under the catalog root' : 'loading the snapshot (first _CURRENT read in progress)') };
   }
 
   /** The run part of a StatusResponse over every collection (see the module comment). */
@@ -204,7 +207,7 @@ export class NodeCollections {
       shards_loaded: top?.shards_loaded ?? [],
       shards_failed: top?.shards_failed ?? [],
       shards_assigned: top?.shards_assigned ?? [],
-      load_error: [topError, listed].filter((x) => x !== '').join(' | '),
+      load_error: this.scanned ? [topError, listed].filter((x) => x !== '').join(' | ') : 'loading',
       runs,
       draining: this.draining,
       status_seq: this.seq.value,

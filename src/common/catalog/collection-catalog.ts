@@ -227,6 +227,9 @@ export class CollectionCatalog {
       this.skippedLogged.add(key);
       log.warn({ store: this.options.store.url, child: s.name, reason: s.reason }, 'catalog child prefix skipped');
     }
+    if (scan.rootHoldsCurrent && !this.stickySingle && (this.options.collections ?? []).length > 0) {
+      log.warn({ store: this.options.store.url, collections: this.options.collections }, '--store holds _CURRENT itself: it is served as one collection ("default") and --collections is ignored');
+    }
     if (scan.rootHoldsCurrent) this.stickySingle = true;
     const next = new Map(scan.collections.map((c) => [c.name, c]));
     const removed = [...this.served.values()].filter((c) => next.get(c.name)?.store.url !== c.store.url).map((c) => c.name);
