@@ -340,21 +340,11 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   function addCollection(name: string, cstore: ObjectStore): ServedCollection {
     const views = catalogMode === 'single' ? poller : new CollectionViews(poller, name);
     const replicas = new ReplicaState(views, ejection);
-    const c: ServedCollection = {
-      name,
-      store: cstore,
-      views,
-      replicas,
-      isReady: (nodeId: string, runId: string, dbId: number): boolean => replicas.isReady(nodeId, runId, dbId),
-      watcher: undefined as unknown as SnapshotWatcher,
-      backend: undefined as unknown as SearchBackend,
-      getBackend: undefined as unknown as GetBackend,
-    };
-    c.watcher = new SnapshotWatcher({
+    const watcher = new SnapshotWatcher({
       store: cstore,
       replication: config.replication,
       nodeIds: () => placementIds,
-      missingShards: (s) => missingOf(c, s),
+      missingShards: (s) => replicas.coverage(s.manifest.run_id, s.manifest.shards.map((x) => x.db_id), s.placement).missing,
       beforeFirstServe: () => poller.pollNow(),
       onServe: (_next, previous) => {
         if (previous) metrics.runSwitches.inc();
@@ -365,11 +355,11 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
       placementKey: catalogMode === 'single' ? undefined : name,
     });
     const requireSnapshot = (): RouterSnapshot => {
-      const s = c.watcher.current();
-      if (!s) throw new ReaderStateError(`router has no snapshot loaded from ${cstore.url}: ${c.watcher.lastLoadError}`);
+      const s = watcher.current();
+      if (!s) throw new ReaderStateError(`router has no snapshot loaded from ${cstore.url}: ${watcher.lastLoadError}`);
       return s;
     };
-    c.backend = {
+    const backend: SearchBackend = {
       collection: name,
       snapshot: requireSnapshot,
       fanOutDeps: (s): FanOutDeps => ({
@@ -385,7 +375,16 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
       maxResponseBytes,
       maxTopK,
     };
-    c.getBackend = { ...c.backend, maxGetKeys };
+    const c: ServedCollection = {
+      name,
+      store: cstore,
+      views,
+      replicas,
+      isReady: (nodeId: string, runId: string, dbId: number): boolean => replicas.isReady(nodeId, runId, dbId),
+      watcher,
+      backend,
+      getBackend: { ...backend, maxGetKeys },
+    };
     served.set(name, c);
     if (started) {
       const first = c.watcher.start(pollIntervalMs);
