@@ -17,6 +17,7 @@ const shard = (db_id: number, replicas: ReturnType<typeof replica>[]) => ({ db_i
 function details(replication: number): ShardDetails {
   return {
     run_id: 'r1',
+    collection: 'default',
     format: 'shardfleet',
     replication_factor: replication,
     shards: [
@@ -57,6 +58,8 @@ test('statusView picks the pending run\'s reasons; renderShards lists replicas a
     coverage: 1,
     last_refresh_error: '',
     pending_run_id: 'r2',
+    collections: [],
+    default_collection: 'default',
   };
   const v = statusView(health, undefined, details(2), { SnapshotInfo: 'FAILED_PRECONDITION: x' });
   assert.deepEqual(v.health.pending_reasons, ['run r2 has been pending for 90 s: shards 1 have no ready replica yet']);

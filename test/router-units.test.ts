@@ -214,8 +214,8 @@ describe('runViewsOf', () => {
       shards_failed: [],
       shards_assigned: [],
       runs: [
-        { run_id: 'a', shards_loaded: [0, 1], shards_failed: [], shards_assigned: [0, 1], ready: true, current: false, leased: false, shards_releasing: [] },
-        { run_id: 'b', shards_loaded: [0], shards_failed: [{ db_id: 1, reason: 'bad' }], shards_assigned: [0, 1], ready: false, current: true, leased: false, shards_releasing: [] },
+        { run_id: 'a', shards_loaded: [0, 1], shards_failed: [], shards_assigned: [0, 1], ready: true, current: false, leased: false, shards_releasing: [], collection: 'default' },
+        { run_id: 'b', shards_loaded: [0], shards_failed: [{ db_id: 1, reason: 'bad' }], shards_assigned: [0, 1], ready: false, current: true, leased: false, shards_releasing: [], collection: 'default' },
       ],
     });
     assert.deepEqual([...multi.keys()], ['a', 'b']);

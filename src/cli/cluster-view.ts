@@ -37,6 +37,10 @@ export interface UnderReplicatedShard {
 
 /** The `status` view (also its `--json` output). */
 export interface StatusView {
+  /** The collection the run details describe ('' when the router named none). */
+  collection: string;
+  /** Every collection the router serves (issue 24), with its health; one entry for a single snapshot prefix. */
+  collections: Array<{ name: string; status: string; run_id: string; coverage: number; pending_run_id: string; reasons: string[] }>;
   health: {
     status: string;
     reasons: string[];
@@ -133,6 +137,15 @@ export function underReplicated(details: ShardDetails): UnderReplicatedShard[] {
 export function statusView(health: RouterHealth, info: SnapshotInfo | undefined, details: ShardDetails | undefined, errors: Record<string, string>): StatusView {
   const pending = health.pending_run_id;
   return {
+    collection: info?.collection ?? details?.collection ?? '',
+    collections: (health.collections ?? []).map((c) => ({
+      name: c.name,
+      status: c.status,
+      run_id: c.run_id,
+      coverage: c.coverage,
+      pending_run_id: c.pending_run_id,
+      reasons: c.reasons,
+    })),
     health: {
       status: health.status,
       reasons: health.reasons,
@@ -187,6 +200,12 @@ export function renderStatus(v: StatusView): string {
   const out: string[] = [];
   out.push(`Health:       ${h.status}   coverage ${h.coverage.toFixed(3)}`);
   for (const r of h.reasons) out.push(`  - ${r}`);
+  if (v.collections.length > 1 || (v.collections.length === 1 && v.collections[0].name !== 'default')) {
+    out.push('', `Collections (${v.collections.length}):`);
+    const rows = v.collections.map((c) => [c.name, c.status, c.run_id || '-', c.coverage.toFixed(3), c.pending_run_id || '-', clip(c.reasons[0] ?? '', REASON_CHARS)]);
+    out.push(renderTable(['COLLECTION', 'HEALTH', 'RUN', 'COVERAGE', 'PENDING', 'REASON'], rows), '');
+    if (v.collection !== '') out.push(`Collection:   ${v.collection}`);
+  }
   if (v.run !== null) {
     const r = v.run;
     out.push(`Served run:   ${r.run_id}   published ${r.published_at} (${formatAge(h.snapshot_age_seconds)} ago)`);

@@ -100,7 +100,7 @@ export function getCommand(): Command {
     .option('--timeout-ms <ms>', 'call deadline', intArg, 10_000)
     .action(async (flags: GetFlags) => {
       await withRouterClient(flags, async (client) => {
-        const info = await client.snapshotInfo(flags.timeoutMs);
+        const info = await client.snapshotInfo(flags.timeoutMs, flags.collection);
         const keys = flags.key.map((k) => parseKeyFlag(k, info.kv_key_type));
         const res = await client.multiGet({
           keys,
@@ -108,6 +108,7 @@ export function getCommand(): Command {
           include_vector: flags.vector ?? false,
           min_coverage: flags.minCoverage,
           timeout_ms: flags.timeoutMs,
+          collection: flags.collection,
         });
         const out = res.results.map((r, i) => JSON.stringify(getOutputLine(flags.key[i], r, flags.vector ?? false)));
         process.stdout.write(out.join('\n') + '\n');

@@ -17,6 +17,9 @@ interface LocalFlags {
   cacheDir?: string;
   metricsListen?: string;
   readyTimeoutMs: number;
+  collections?: string;
+  defaultCollection?: string;
+  maxCollections?: number;
 }
 
 /**
@@ -48,8 +51,15 @@ export function localCommand(): Command {
     .option('--cache-dir <dir>', 'shard cache root (one sub-folder per node), kept on exit (default: a temp folder, removed on exit)')
     .option('--metrics-listen <auto|port|host:port>', 'serve /metrics on every process: auto = a free port each, or a base port (router on it, node-i on port+1+i); printed with the addresses')
     .option('--ready-timeout-ms <ms>', 'give up when the cluster is not serving after this long', intArg, 120_000)
+    .option('--collections <a,b,...>', 'catalog root: serve only these collections (default: every child prefix of --store holding _CURRENT)')
+    .option('--default-collection <name>', 'the collection a request without one is answered from (default: the only one)')
+    .option('--max-collections <n>', 'most collections served from a catalog root (default 64)', intArg)
     .action(async (flags: LocalFlags) => {
       checkLocalLayout(flags.numNodes, flags.replication);
+      const catalogArgs = [
+        ...(flags.collections === undefined ? [] : ['--collections', flags.collections]),
+        ...(flags.maxCollections === undefined ? [] : ['--max-collections', String(flags.maxCollections)]),
+      ];
       if (flags.metricsListen !== undefined) parseMetricsListen(flags.metricsListen);
       // Heavy modules load only when the command runs (`--help` / `--version` stay fast).
       const [{ openObjectStore }, { startLocalCluster }, { checkSnapshotToServe }, { StartupProgress }, { superviseLocalCluster }, { assertStoreExists }] = await Promise.all([
@@ -60,24 +70,29 @@ export function localCommand(): Command {
         import('./local-supervisor.ts'),
         import('./store-options.ts'),
       ]);
+      const { scanCatalog } = await import('../common/catalog/collection-catalog.ts');
       // The children would retry a missing folder or _CURRENT until the ready timeout: say so at once.
       const store = openObjectStore(flags.store);
-      let snapshot;
+      // Every collection the cluster would serve (one, named "default", for a snapshot prefix).
+      const snapshots = [];
       try {
         await assertStoreExists(store, flags.store);
-        snapshot = await checkSnapshotToServe(store, flags.store);
+        const scan = await scanCatalog({ store, collections: flags.collections?.split(',').map((n) => n.trim()), maxCollections: flags.maxCollections });
+        for (const c of scan.collections) {
+          const loaded = await checkSnapshotToServe(c.store, scan.mode === 'single' ? flags.store : `${flags.store} collection ${c.name}`);
+          if (loaded.fallbackFrom) process.stderr.write(`warning: ${loaded.fallbackFrom.key} of ${c.name} is unusable (${loaded.fallbackFrom.reason}); the cluster serves ${loaded.manifestKey}\n`);
+          snapshots.push(loaded);
+        }
       } finally {
         await store.close();
       }
-      if (snapshot.fallbackFrom) {
-        process.stderr.write(`warning: ${snapshot.fallbackFrom.key} is unusable (${snapshot.fallbackFrom.reason}); the cluster serves ${snapshot.manifestKey}\n`);
-      }
+      const snapshot = snapshots[0];
       const tty = process.stderr.isTTY === true;
       const progress = new StartupProgress({
         tty,
         stream: process.stderr,
-        numDbs: snapshot.manifest.shards.length,
-        runId: snapshot.manifest.run_id,
+        numDbs: snapshots.length === 1 ? snapshot.manifest.shards.length : snapshots.reduce((n, x) => n + x.manifest.shards.length, 0),
+        runId: snapshots.length === 1 ? snapshot.manifest.run_id : `${snapshot.manifest.run_id} and ${snapshots.length - 1} more collections' runs`,
         replication: flags.replication,
         numNodes: flags.numNodes,
       });
@@ -96,6 +111,8 @@ export function localCommand(): Command {
           cacheDir: flags.cacheDir,
           metricsListen: flags.metricsListen,
           readyTimeoutMs: flags.readyTimeoutMs,
+          extraArgs: catalogArgs,
+          routerArgs: flags.defaultCollection === undefined ? [] : ['--default-collection', flags.defaultCollection],
           env: process.env.SHARDFLEET_LOG_LEVEL === undefined ? { SHARDFLEET_LOG_LEVEL: CHILD_LOG_LEVEL } : {},
           onStderrLine: (name, line) => progress.log(name, line),
           onSpawn: (name, pid) => {

@@ -5,6 +5,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { ConfigValidationError } from '../common/errors.ts';
 import type { ClientTlsFiles } from '../common/grpc-security.ts';
 // The gRPC client and the token loader are imported when a command runs (`--help` stays fast).
+import { assertCollectionName } from '../common/catalog/collection-name.ts';
 import type { ShardfleetClient, SearchResponse } from '../client/router-client.ts';
 import { intArg, recallArg } from './arg-parsers.ts';
 import { ShardfleetCommand } from './env-options.ts';
@@ -15,12 +16,22 @@ export { parseRoutingContext, parseVectorJson } from './query-options.ts';
 /** Flags of every command that calls a router (`search`, `info`). */
 export interface RouterClientFlags {
   router: string;
+  /** `--collection` (issue 24); unset = the router's default collection. */
+  collection?: string;
   authTokenFile?: string;
   tls?: boolean;
   tlsCa?: string;
   tlsCert?: string;
   tlsKey?: string;
   tlsServerName?: string;
+}
+
+/**
+ * Parses `--collection`. @throws ConfigValidationError naming `--collection` for an invalid name.
+ */
+function collectionArg(value: string): string {
+  assertCollectionName(value, '--collection');
+  return value;
 }
 
 /**
@@ -38,7 +49,8 @@ export function addRouterClientOptions(cmd: Command): Command {
     .option('--tls-ca <file>', 'TLS to the router: CA bundle (PEM) its certificate must chain to, instead of the system roots')
     .option('--tls-cert <file>', 'mTLS: client certificate (PEM) for a router started with --tls-require-client-cert')
     .option('--tls-key <file>', 'mTLS: private key (PEM) of --tls-cert')
-    .option('--tls-server-name <name>', "TLS: name checked against the router's certificate instead of the --router host");
+    .option('--tls-server-name <name>', "TLS: name checked against the router's certificate instead of the --router host")
+    .option('--collection <name>', "the collection to ask, of a router serving a catalog root (default: the router's default collection)", collectionArg);
 }
 
 /**
@@ -155,6 +167,7 @@ export function searchCommand(): Command {
           include_payload: flags.payload,
           min_coverage: flags.minCoverage,
           timeout_ms: flags.timeoutMs,
+          collection: flags.collection,
         });
         process.stdout.write(JSON.stringify(searchOutput(res), null, 2) + '\n');
         if (res.partial) {
@@ -171,7 +184,7 @@ export function infoCommand(): Command {
     .option('--timeout-ms <ms>', 'call deadline', intArg, 10_000)
     .action(async (flags: RouterClientFlags & { timeoutMs: number }) => {
       await withRouterClient(flags, async (client) => {
-        process.stdout.write(JSON.stringify(await client.snapshotInfo(flags.timeoutMs), null, 2) + '\n');
+        process.stdout.write(JSON.stringify(await client.snapshotInfo(flags.timeoutMs, flags.collection), null, 2) + '\n');
       });
     });
 }

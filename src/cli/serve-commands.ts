@@ -6,6 +6,7 @@
 import { hostname } from 'node:os';
 import { Option, type Command } from 'commander';
 import { ConfigValidationError } from '../common/errors.ts';
+import { assertCollectionName } from '../common/catalog/collection-name.ts';
 import type { ClientTlsFiles, TlsFiles } from '../common/grpc-security.ts';
 import type { Http2Limits } from '../common/grpc-server.ts';
 import type { Logger } from '../common/logger.ts';
@@ -20,6 +21,9 @@ import { addStoreOptions, openStoreFromFlags, type StoreFlags } from './store-op
 
 interface ServeFlags extends StoreFlags, RequestLimitFlags {
   nodes: string;
+  /** `--collections a,b` (issue 24). */
+  collections?: string[];
+  maxCollections?: number;
   membershipRefreshMs: number;
   dnsServer?: string;
   replication: number;
@@ -49,6 +53,7 @@ interface NodeFlags extends ServeFlags {
 }
 
 interface RouterFlags extends ServeFlags {
+  defaultCollection?: string;
   defaultTimeoutMs: number;
   statusPollMs: number;
   hedge: boolean;
@@ -100,6 +105,17 @@ function untilSignal(log: Logger, membership: Membership, server: { stop(options
   }
 }
 
+/**
+ * Parses `--collections a,b,c`: comma-separated collection names, each checked.
+ * @throws ConfigValidationError naming `--collections` for an empty list or an invalid name.
+ */
+function collectionListArg(value: string): string[] {
+  const names = value.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  if (names.length === 0) throw new ConfigValidationError('--collections is empty: give comma-separated collection names');
+  for (const n of names) assertCollectionName(n, '--collections name');
+  return names;
+}
+
 /** An option that also reads `SHARDFLEET_<NAME>` from the environment. */
 function opt(flags: string, description: string, env: string): Option {
   return new Option(flags, description).env(`SHARDFLEET_${env}`);
@@ -123,6 +139,14 @@ function addServeOptions(cmd: Command, defaultListen: string): Command {
       ),
     )
     .addOption(opt('--replication <n>', 'replicas per shard (R); routers and nodes must agree', 'REPLICATION').argParser(intArg).default(1))
+    .addOption(
+      opt(
+        '--collections <a,b,...>',
+        'catalog root (a --store whose child prefixes hold _CURRENT): serve only these collections (default: every child with a _CURRENT, rescanned every --poll-interval-ms; a --store holding _CURRENT itself is served as collection "default")',
+        'COLLECTIONS',
+      ).argParser(collectionListArg),
+    )
+    .addOption(opt('--max-collections <n>', 'most collections served from a catalog root (more are logged and skipped; default 64, at most 1024)', 'MAX_COLLECTIONS').argParser(intArg))
     .addOption(opt('--listen <host:port>', 'gRPC address to listen on', 'LISTEN').default(defaultListen))
     .addOption(opt('--poll-interval-ms <ms>', '_CURRENT poll interval (and retry interval while nothing loads)', 'POLL_INTERVAL_MS').argParser(intArg).default(5000))
     .addOption(opt('--metrics-listen <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics', 'METRICS_LISTEN'))
@@ -237,11 +261,16 @@ export function serveCommand(): Command {
         maxResponseBytes: flags.maxResponseBytes,
         authToken: loadBearerToken(flags.authTokenFile, process.env, '--auth-token-file'),
         requestLimits: requestLimitsFromFlags(flags),
+        collections: flags.collections,
+        maxCollections: flags.maxCollections,
         log,
       });
       untilSignal(log, membership, handle);
     });
   const router = addRequestLimitOptions(addServeOptions(new ShardfleetCommand('router').description('serve the Router API over the shard nodes'), '0.0.0.0:7000'), 'router')
+    .addOption(
+      opt('--default-collection <name>', 'the collection a request without one is answered from (default: the only served collection)', 'DEFAULT_COLLECTION'),
+    )
     .addOption(opt('--default-timeout-ms <ms>', 'deadline for calls that carry none', 'DEFAULT_TIMEOUT_MS').argParser(intArg).default(10_000))
     .addOption(opt('--status-poll-ms <ms>', 'how often to ask every node what it has loaded', 'STATUS_POLL_MS').argParser(intArg).default(1000))
     .addOption(opt('--no-hedge', 'do not hedge slow node calls to a second replica', 'HEDGE'))
@@ -297,6 +326,9 @@ export function serveCommand(): Command {
         http2: http2Limits(flags),
         maxResponseBytes: flags.maxResponseBytes,
         maxTopK: flags.maxTopK,
+        collections: flags.collections,
+        maxCollections: flags.maxCollections,
+        defaultCollection: flags.defaultCollection,
         log,
       });
       untilSignal(log, membership, handle);

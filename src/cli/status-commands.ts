@@ -44,8 +44,8 @@ export function statusCommand(): Command {
       // Health must answer (else the router is unreachable: exit 1); the others fail while no run is served.
       const [health, info, details] = await Promise.all([
         client.health(flags.timeoutMs),
-        soft('SnapshotInfo', client.snapshotInfo(flags.timeoutMs)),
-        soft('ShardDetails', client.shardDetails(flags.timeoutMs)),
+        soft('SnapshotInfo', client.snapshotInfo(flags.timeoutMs, flags.collection)),
+        soft('ShardDetails', client.shardDetails(flags.timeoutMs, flags.collection)),
       ]);
       const view = statusView(health, info, details, errors);
       print(flags, view, () => renderStatus(view));
@@ -61,7 +61,7 @@ export function shardsCommand(): Command {
   );
   return addViewOptions(cmd).action(async (flags: ViewFlags) => {
     await withRouterClient(flags, async (client) => {
-      const details = await client.shardDetails(flags.timeoutMs);
+      const details = await client.shardDetails(flags.timeoutMs, flags.collection);
       print(flags, details, () => renderShards(details));
     });
   });
@@ -76,7 +76,7 @@ export function routeCommand(): Command {
     await withRouterClient(flags, async (client) => {
       // explicit / cel / hash snapshots route without looking at the vector: it may be omitted.
       const hasVector = flags.vector !== undefined || flags.vectorFile !== undefined || flags.idx !== undefined;
-      const res = await client.route({ vector: hasVector ? await queryVector(flags) : [], ...routingParams(flags), timeout_ms: flags.timeoutMs });
+      const res = await client.route({ vector: hasVector ? await queryVector(flags) : [], ...routingParams(flags), timeout_ms: flags.timeoutMs, collection: flags.collection });
       print(flags, res, () => renderRoute(res));
     });
   });

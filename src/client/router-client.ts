@@ -47,6 +47,8 @@ export type { SnapshotInfoResponse__Output as SnapshotInfo } from '../common/pro
  * proto's `query` bytes (little-endian float32). Unset fields take the proto defaults below.
  */
 export interface SearchParams {
+  /** The collection to ask (issue 24); '' / undefined = the router's default collection. */
+  collection?: string;
   /** The query, length dim. */
   vector: Float32Array | readonly number[];
   /** Default 10. */
@@ -142,8 +144,8 @@ export class ShardfleetClient {
    * @param timeoutMs deadline of the whole batch, ms (default 10,000; per-query `timeout_ms` is ignored).
    * @throws grpc.ServiceError when the batch as a whole fails.
    */
-  batchSearch(queries: readonly SearchParams[], timeoutMs = 10_000): Promise<BatchSearchResponse__Output> {
-    const req: BatchSearchRequest = { queries: queries.map(toSearchRequest) };
+  batchSearch(queries: readonly SearchParams[], timeoutMs = 10_000, collection = ''): Promise<BatchSearchResponse__Output> {
+    const req: BatchSearchRequest = { queries: queries.map(toSearchRequest), collection };
     return unaryCall(this.client.BatchSearch.bind(this.client) as never, req, this.options(timeoutMs), this.metadata());
   }
 
@@ -158,6 +160,7 @@ export class ShardfleetClient {
       key: toKey(params.key),
       routing_context: encodeRoutingContext(params.routing_context ?? {}),
       include_vector: params.include_vector ?? false,
+      collection: params.collection ?? '',
     };
     return unaryCall(this.client.Get.bind(this.client) as never, req, this.options(params.timeout_ms ?? 10_000), this.metadata());
   }
@@ -173,13 +176,14 @@ export class ShardfleetClient {
       routing_context: encodeRoutingContext(params.routing_context ?? {}),
       include_vector: params.include_vector ?? false,
       min_coverage: params.min_coverage ?? 0,
+      collection: params.collection ?? '',
     };
     return unaryCall(this.client.MultiGet.bind(this.client) as never, req, this.options(params.timeout_ms ?? 10_000), this.metadata());
   }
 
   /** Which shards a query would probe (no search). */
   route(
-    params: Pick<SearchParams, 'vector' | 'num_probes' | 'shard_ids' | 'routing_context' | 'timeout_ms' | 'filter'>,
+    params: Pick<SearchParams, 'vector' | 'num_probes' | 'shard_ids' | 'routing_context' | 'timeout_ms' | 'filter' | 'collection'>,
   ): Promise<RouteResponse__Output> {
     const req: RouteRequest = {
       query: encodeVector(params.vector),
@@ -187,18 +191,19 @@ export class ShardfleetClient {
       shard_ids: params.shard_ids ?? [],
       routing_context: encodeRoutingContext(params.routing_context ?? {}),
       filter: params.filter ?? '',
+      collection: params.collection ?? '',
     };
     return unaryCall(this.client.Route.bind(this.client) as never, req, this.options(params.timeout_ms ?? 10_000), this.metadata());
   }
 
-  /** The snapshot the router serves. */
-  snapshotInfo(timeoutMs = 10_000): Promise<SnapshotInfoResponse__Output> {
-    return unaryCall(this.client.SnapshotInfo.bind(this.client) as never, {}, this.options(timeoutMs), this.metadata());
+  /** The snapshot the router serves (of `collection`; '' = the default collection). */
+  snapshotInfo(timeoutMs = 10_000, collection = ''): Promise<SnapshotInfoResponse__Output> {
+    return unaryCall(this.client.SnapshotInfo.bind(this.client) as never, { collection }, this.options(timeoutMs), this.metadata());
   }
 
-  /** Every shard of the served run with its replicas and their state. */
-  shardDetails(timeoutMs = 10_000): Promise<ShardDetailsResponse__Output> {
-    return unaryCall(this.client.ShardDetails.bind(this.client) as never, {}, this.options(timeoutMs), this.metadata());
+  /** Every shard of the served run with its replicas and their state (of `collection`; '' = the default collection). */
+  shardDetails(timeoutMs = 10_000, collection = ''): Promise<ShardDetailsResponse__Output> {
+    return unaryCall(this.client.ShardDetails.bind(this.client) as never, { collection }, this.options(timeoutMs), this.metadata());
   }
 
   /** The router's own health (healthy / degraded / unhealthy, with reasons). */
@@ -206,9 +211,9 @@ export class ShardfleetClient {
     return unaryCall(this.client.Health.bind(this.client) as never, {}, this.options(timeoutMs), this.metadata());
   }
 
-  /** Asks the router to re-read `_CURRENT` now. */
-  refresh(timeoutMs = 30_000): Promise<RefreshResponse__Output> {
-    return unaryCall(this.client.Refresh.bind(this.client) as never, {}, this.options(timeoutMs), this.metadata());
+  /** Asks the router to re-read `_CURRENT` now (of `collection`; '' = rescan the catalog and refresh every collection). */
+  refresh(timeoutMs = 30_000, collection = ''): Promise<RefreshResponse__Output> {
+    return unaryCall(this.client.Refresh.bind(this.client) as never, { collection }, this.options(timeoutMs), this.metadata());
   }
 
   /** Closes the channel. */
@@ -222,6 +227,8 @@ export type LookupKey = string | number | bigint | Uint8Array;
 
 /** Get parameters (proto field names; `key` is encoded into the proto `Key` by its JS type). */
 export interface GetParams {
+  /** The collection to ask (issue 24); '' / undefined = the router's default collection. */
+  collection?: string;
   key: LookupKey;
   routing_context?: RoutingContext;
   include_vector?: boolean;
@@ -231,6 +238,8 @@ export interface GetParams {
 
 /** MultiGet parameters. */
 export interface MultiGetParams {
+  /** The collection to ask (issue 24); '' / undefined = the router's default collection. */
+  collection?: string;
   keys: readonly LookupKey[];
   routing_context?: RoutingContext;
   include_vector?: boolean;
@@ -270,5 +279,6 @@ function toSearchRequest(params: SearchParams): SearchRequest {
     ef: params.ef ?? 0,
     refine_factor: params.refine_factor ?? 0,
     filter: params.filter ?? '',
+    collection: params.collection ?? '',
   };
 }

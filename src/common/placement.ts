@@ -41,6 +41,13 @@ export interface PlacementOptions {
    * replica counts 1.
    */
   bytes?: ReadonlyMap<number, number>;
+  /**
+   * The collection the shards belong to, in a catalog of several (issue 24): the rendezvous
+   * weights are then keyed by (collection, db id) ({@link rendezvousWeight}), so shard 0 of every
+   * collection does not land on the same nodes. Unset (single-collection mode): today's weights,
+   * so an existing cluster places exactly as before.
+   */
+  collection?: string;
 }
 
 /** Default load factor of byte-weighted placement (see the README's placement notes and test/placement.test.ts). */
@@ -49,9 +56,13 @@ export const DEFAULT_BYTES_LOAD_FACTOR = 1.1;
 /** Owners of each shard: db id -> node ids, preferred replica first. */
 export type Placement = Map<number, string[]>;
 
-/** The rendezvous weight of (shard, node): xxh3-64 of `"<dbId>/<nodeId>"`, seed 0. */
-export function rendezvousWeight(dbId: number, nodeId: string): bigint {
-  return xxh3.xxh64(`${dbId}/${nodeId}`, 0n);
+/**
+ * The rendezvous weight of (shard, node): xxh3-64 of `"<dbId>/<nodeId>"`, seed 0; of a shard of
+ * collection `collection` (catalog mode): xxh3-64 of `"<collection>\u0000<dbId>/<nodeId>"` (NUL
+ * never occurs in a collection name, so no two inputs collide).
+ */
+export function rendezvousWeight(dbId: number, nodeId: string, collection?: string): bigint {
+  return xxh3.xxh64(collection === undefined ? `${dbId}/${nodeId}` : `${collection}\u0000${dbId}/${nodeId}`, 0n);
 }
 
 /**
@@ -77,7 +88,7 @@ export function placeShards(dbIds: readonly number[], nodeIds: readonly string[]
       if (!(Number.isFinite(b) && b >= 0)) throw new ConfigValidationError(`shard ${dbId}: bytes must be a finite number >= 0, got ${b}`);
     }
     const weights = shards.map((dbId) => options.bytes?.get(dbId) ?? 0);
-    if (weights.some((w) => w > 0)) return placeWeighted(shards, weights, nodes, replication, options.loadFactor ?? DEFAULT_BYTES_LOAD_FACTOR);
+    if (weights.some((w) => w > 0)) return placeWeighted(shards, weights, nodes, replication, options.loadFactor ?? DEFAULT_BYTES_LOAD_FACTOR, options.collection);
     // Every shard weighs 0 (all empty or sizes unknown): count replicas instead.
   }
   const loadFactor = options.loadFactor ?? 1.25;
@@ -86,7 +97,7 @@ export function placeShards(dbIds: readonly number[], nodeIds: readonly string[]
   const placement: Placement = new Map();
   for (const dbId of shards) {
     const ranked = nodes
-      .map((node) => ({ node, weight: rendezvousWeight(dbId, node) }))
+      .map((node) => ({ node, weight: rendezvousWeight(dbId, node, options.collection) }))
       .sort((a, b) => (a.weight === b.weight ? (a.node < b.node ? -1 : 1) : a.weight > b.weight ? -1 : 1));
     const owners: string[] = [];
     for (const { node } of ranked) {
@@ -104,7 +115,7 @@ export function placeShards(dbIds: readonly number[], nodeIds: readonly string[]
     for (const { node: full } of ranked) {
       if (owners.length === replication) break;
       if (owners.includes(full)) continue;
-      borrowSlot(placement, load, cap, full, nodes);
+      borrowSlot(placement, load, cap, full, nodes, options.collection);
       owners.push(full); // `full` gave one replica away and takes this one: its load is unchanged
     }
     placement.set(dbId, owners);
@@ -113,9 +124,9 @@ export function placeShards(dbIds: readonly number[], nodeIds: readonly string[]
 }
 
 /** Nodes ranked for a shard: rendezvous weight descending, ties by node id. */
-function rankNodes(dbId: number, nodes: readonly string[]): string[] {
+function rankNodes(dbId: number, nodes: readonly string[], collection: string | undefined): string[] {
   return nodes
-    .map((node) => ({ node, weight: rendezvousWeight(dbId, node) }))
+    .map((node) => ({ node, weight: rendezvousWeight(dbId, node, collection) }))
     .sort((a, b) => (a.weight === b.weight ? (a.node < b.node ? -1 : 1) : a.weight > b.weight ? -1 : 1))
     .map((x) => x.node);
 }
@@ -125,7 +136,14 @@ function rankNodes(dbId: number, nodes: readonly string[]): string[] {
  * `shards[i]`, `nodes` sorted and distinct, 1 <= replication <= nodes. The result iterates in
  * ascending shard id like the unweighted one.
  */
-function placeWeighted(shards: readonly number[], weights: readonly number[], nodes: readonly string[], replication: number, loadFactor: number): Placement {
+function placeWeighted(
+  shards: readonly number[],
+  weights: readonly number[],
+  nodes: readonly string[],
+  replication: number,
+  loadFactor: number,
+  collection: string | undefined,
+): Placement {
   const total = weights.reduce((a, b) => a + b, 0);
   const cap = (loadFactor * total * replication) / nodes.length;
   const load = new Map<string, number>(nodes.map((n) => [n, 0]));
@@ -133,7 +151,7 @@ function placeWeighted(shards: readonly number[], weights: readonly number[], no
   const owned = new Map<number, string[]>();
   for (const i of order) {
     const w = weights[i];
-    const ranked = rankNodes(shards[i], nodes);
+    const ranked = rankNodes(shards[i], nodes, collection);
     const owners: string[] = [];
     for (const node of ranked) {
       if (owners.length === replication) break;
@@ -187,17 +205,27 @@ export function shardBytesOf(shards: readonly ShardSizes[]): Map<number, number>
  * Placement of a run's shards over `nodeIds` as every router and node computes it: rendezvous with
  * the load cap in bytes, the bytes being {@link shardBytesOf} of the manifest's shards (R =
  * `replication`). Benches and tests that predict owners use it to get the same answer.
+ *
+ * Several collections (issue 24): each collection's run is placed on its own, keyed by
+ * (`collection`, db id). Each placement bounds every node's bytes of that collection by the cap
+ * above (c x that collection's mean bytes per node, or the list-scheduling bound when one shard is
+ * larger than that), so summed over collections every node holds at most c x the mean of all
+ * collections' bytes (plus, per collection, at most its largest shard where that bound applies):
+ * bounded load by bytes across collections without placing them jointly, and one collection's
+ * swap never moves another's shards. test/collection-placement.test.ts measures the fullest node
+ * over the mean for collections of different sizes.
  * @param manifest the run's manifest (only `shards` is read).
+ * @param collection the collection in catalog mode; unset in single-collection mode (today's placement).
  * @returns db id -> owners, preferred first; an empty placement when `nodeIds` is empty (every
  *   shard then has no replica).
  * @throws ConfigValidationError for a replication factor < 1.
  */
-export function placeRun(manifest: { shards: readonly ShardSizes[] }, nodeIds: readonly string[], replication: number): Placement {
+export function placeRun(manifest: { shards: readonly ShardSizes[] }, nodeIds: readonly string[], replication: number, collection?: string): Placement {
   if (nodeIds.length === 0) return new Map();
   return placeShards(
     manifest.shards.map((s) => s.db_id),
     nodeIds,
-    { replication, bytes: shardBytesOf(manifest.shards) },
+    { replication, bytes: shardBytesOf(manifest.shards), ...(collection === undefined ? {} : { collection }) },
   );
 }
 
@@ -206,14 +234,14 @@ export function placeRun(manifest: { shards: readonly ShardSizes[] }, nodeIds: r
  * below `cap` that does not already own that shard, keeping the replica's position in the owner
  * list. Deterministic. Callers guarantee such a move exists.
  */
-function borrowSlot(placement: Placement, load: Map<string, number>, cap: number, full: string, nodes: readonly string[]): void {
+function borrowSlot(placement: Placement, load: Map<string, number>, cap: number, full: string, nodes: readonly string[], collection: string | undefined): void {
   for (const [dbId, owners] of placement) {
     const at = owners.indexOf(full);
     if (at < 0) continue;
     let best: { node: string; weight: bigint } | undefined;
     for (const node of nodes) {
       if ((load.get(node) ?? 0) >= cap || owners.includes(node)) continue;
-      const weight = rendezvousWeight(dbId, node);
+      const weight = rendezvousWeight(dbId, node, collection);
       if (best === undefined || weight > best.weight) best = { node, weight };
     }
     if (best === undefined) continue;

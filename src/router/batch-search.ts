@@ -15,6 +15,7 @@ import { fanOut } from './fan-out.ts';
 import { assembleResponse, checkWork, outcomeLabel, prepareQuery, recordFanOut, type PreparedQuery, type SearchBackend } from './search-service.ts';
 
 import { MAX_BATCH_QUERIES } from '../common/wire-limits.ts';
+import { collectionLabel } from './router-metrics.ts';
 
 /** Most queries one BatchSearch may carry (also checked before decoding, wire-limits.ts). */
 export { MAX_BATCH_QUERIES };
@@ -84,19 +85,19 @@ export async function batchSearch(backend: SearchBackend, req: BatchSearchReques
       valid.forEach(({ p, i }, k) => {
         try {
           const response = assembleResponse(snapshot, p, result.queries[k], started, deadline);
-          if (response.partial) metrics?.partialResponses.inc({ rpc: 'BatchSearch' });
+          if (response.partial) metrics?.partialResponses.inc({ rpc: 'BatchSearch', collection: collectionLabel(backend) });
           results[i] = { response, error_code: 0, error_message: '' };
         } catch (err) {
-          if (err instanceof ShardCoverageError) metrics?.coverageFailures.inc({ rpc: 'BatchSearch' });
+          if (err instanceof ShardCoverageError) metrics?.coverageFailures.inc({ rpc: 'BatchSearch', collection: collectionLabel(backend) });
           results[i] = errorResult(err);
         }
       });
       return { results, run_id: snapshot.manifest.run_id };
     });
-    metrics?.requestDuration.observe({ rpc: 'BatchSearch', outcome: batchOutcomeLabel(res.results) }, (performance.now() - started) / 1000);
+    metrics?.requestDuration.observe({ rpc: 'BatchSearch', outcome: batchOutcomeLabel(res.results), collection: collectionLabel(backend) }, (performance.now() - started) / 1000);
     return res;
   } catch (err) {
-    metrics?.requestDuration.observe({ rpc: 'BatchSearch', outcome: outcomeLabel(err) }, (performance.now() - started) / 1000);
+    metrics?.requestDuration.observe({ rpc: 'BatchSearch', outcome: outcomeLabel(err), collection: collectionLabel(backend) }, (performance.now() - started) / 1000);
     throw err;
   }
 }

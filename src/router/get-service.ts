@@ -34,6 +34,7 @@ import { withSpan } from '../common/telemetry/spans.ts';
 import { fanOut, type FanOutQuery, type QueryOutcome } from './fan-out.ts';
 import type { RouterSnapshot } from './router-snapshot.ts';
 import { outcomeLabel, recordFanOut, rejectionOf, type SearchBackend } from './search-service.ts';
+import { collectionLabel } from './router-metrics.ts';
 
 /** Keys a MultiGet accepts when the router is not configured otherwise (`--max-get-keys`). */
 export const DEFAULT_MAX_GET_KEYS = DEFAULT_REQUEST_LIMITS.maxGetKeys;
@@ -246,7 +247,7 @@ async function lookUp(
 
 /** Observes one call's duration and outcome. */
 function observe(backend: SearchBackend, rpc: string, started: number, outcome: string): void {
-  backend.metrics?.requestDuration.observe({ rpc, outcome }, (performance.now() - started) / 1000);
+  backend.metrics?.requestDuration.observe({ rpc, outcome, collection: collectionLabel(backend) }, (performance.now() - started) / 1000);
 }
 
 /**
@@ -265,7 +266,7 @@ export async function get(backend: SearchBackend, req: GetRequest__Output, deadl
     observe(backend, 'Get', started, 'ok');
     return res;
   } catch (err) {
-    if (err instanceof ShardCoverageError) backend.metrics?.coverageFailures.inc({ rpc: 'Get' });
+    if (err instanceof ShardCoverageError) backend.metrics?.coverageFailures.inc({ rpc: 'Get', collection: collectionLabel(backend) });
     observe(backend, 'Get', started, outcomeLabel(err));
     throw err;
   }
@@ -292,11 +293,11 @@ export async function multiGet(backend: GetBackend, req: MultiGetRequest__Output
       const partial = results.some((r) => r.error !== '');
       return { results, run_id: snapshot.manifest.run_id, latency_ms: performance.now() - started, partial, num_shards_queried: shardsAsked };
     });
-    if (res.partial) backend.metrics?.partialResponses.inc({ rpc: 'MultiGet' });
+    if (res.partial) backend.metrics?.partialResponses.inc({ rpc: 'MultiGet', collection: collectionLabel(backend) });
     observe(backend, 'MultiGet', started, res.partial ? 'partial' : 'ok');
     return res;
   } catch (err) {
-    if (err instanceof ShardCoverageError) backend.metrics?.coverageFailures.inc({ rpc: 'MultiGet' });
+    if (err instanceof ShardCoverageError) backend.metrics?.coverageFailures.inc({ rpc: 'MultiGet', collection: collectionLabel(backend) });
     observe(backend, 'MultiGet', started, outcomeLabel(err));
     throw err;
   }

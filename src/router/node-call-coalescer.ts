@@ -42,9 +42,11 @@ import type { ShardQuery } from '../common/proto-gen/shardfleet/v1/ShardQuery.ts
 import type { ShardResult__Output } from '../common/proto-gen/shardfleet/v1/ShardResult.ts';
 import { hitBytes } from '../common/work-bounds.ts';
 import { LatencyWindow } from './latency-window.ts';
+import { splitRunKey } from './run-key.ts';
 
 /** One fan-out's request to a node: queries of ONE run. */
 export interface NodeCallRequest {
+  /** The run's key (run-key.ts: the run id, prefixed by its collection unless that is the default one). */
   runId: string;
   /** The queries, each with the shards to search on this node. */
   queries: ShardQuery[];
@@ -376,7 +378,8 @@ export class NodeCallCoalescer implements NodeCaller {
       }
     }
     this.inFlight += 1;
-    const request = { run_id: runId, queries };
+    const { collection, runId: run_id } = splitRunKey(runId);
+    const request = { run_id, collection, queries };
     const start = (): grpc.ClientUnaryCall =>
       this.client.SearchShards(request, new grpc.Metadata(), { deadline }, (err, res) => this.ended(batch, owner, err, res));
     const ctx = items[0].ctx;
@@ -392,7 +395,7 @@ export class NodeCallCoalescer implements NodeCaller {
     this.inFlight -= 1;
     let error: unknown;
     if (err || !res) error = err ?? new Error(`node ${this.nodeId} sent an empty answer`);
-    else if (res.run_id !== '' && res.run_id !== batch.runId) error = new Error(`answered from run ${res.run_id}, expected run ${batch.runId}`);
+    else if (res.run_id !== '' && res.run_id !== splitRunKey(batch.runId).runId) error = new Error(`answered from run ${res.run_id}, expected run ${splitRunKey(batch.runId).runId}`);
     try {
       if (isInvalidArgument(err) && batch.items.length > 1) {
         // One request of the combined call may be the bad one: send each again alone.

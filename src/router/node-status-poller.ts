@@ -11,6 +11,7 @@ import type { StatusRequest } from '../common/proto-gen/shardfleet/v1/StatusRequ
 import type { StatusResponse__Output } from '../common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import type { ShardNodeClient } from '../common/proto.ts';
 import type { NodePool } from './node-pool.ts';
+import { runKey } from './run-key.ts';
 
 /** What a node reported about one run. */
 export interface NodeRunView {
@@ -41,7 +42,7 @@ export interface NodeView {
   loadError: string;
   /** Time of the last Status answer or failure, ms since epoch (0 = never). */
   polledAt: number;
-  /** Runs the node holds, by run id. */
+  /** Runs the node holds, by run key (run-key.ts: the run id for the default collection). */
   runs: ReadonlyMap<string, NodeRunView>;
   /** The node is leaving (stopping): it takes no shard in placement (last reported; false until known). */
   draining: boolean;
@@ -54,14 +55,14 @@ export interface RouterLeases {
   /** The router's id, stable for the process. */
   routerId: string;
   /** The runs leased now (read at every call). */
-  runs: () => ReadonlyArray<{ run_id: string; manifest_key: string }>;
+  runs: () => ReadonlyArray<{ run_id: string; manifest_key: string; collection?: string }>;
   /** How long a lease lives without renewal, ms. */
   ttlMs: number;
   /**
    * What the router says to node `nodeId` about moving shards (StatusRequest keep_shards and
    * draining_nodes; see leaving-nodes.ts); none when unset.
    */
-  shardWord?: (nodeId: string) => { keep_shards: Array<{ run_id: string; db_ids: number[] }>; draining_nodes: string[] };
+  shardWord?: (nodeId: string) => { keep_shards: Array<{ run_id: string; db_ids: number[]; collection?: string }>; draining_nodes: string[] };
 }
 
 /** Poller settings. */
@@ -97,7 +98,8 @@ export function runViewsOf(res: StatusResponse__Output): Map<string, NodeRunView
           },
         ];
   for (const r of runs) {
-    out.set(r.run_id, {
+    // Keyed by (collection, run_id) (run-key.ts); older nodes send no collection: the default one.
+    out.set(runKey('collection' in r ? r.collection : '', r.run_id), {
       runId: r.run_id,
       loaded: new Set(r.shards_loaded),
       failed: new Map(r.shards_failed.map((f) => [f.db_id, f.reason])),

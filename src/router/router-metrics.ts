@@ -49,6 +49,17 @@ export interface RouterGaugeState {
   ejectedNodes: number;
   /** Shard searches sent and not yet answered, per node id (nodes with none may be left out). */
   inflightSearches: ReadonlyMap<string, number>;
+  /**
+   * The run gauges per served collection (issue 24): when given, current_run, snapshot_age_seconds,
+   * shard_coverage_ratio, under_replicated_shards and pending_run_seconds have one series per
+   * collection (label `collection`) from these entries, and the single-run fields above are not read.
+   */
+  collections?: ReadonlyArray<Pick<RouterGaugeState, 'runId' | 'snapshotAgeSeconds' | 'coverage' | 'underReplicatedShards' | 'pendingRun'> & { name: string }>;
+}
+
+/** The collection label of a request's metrics ("default" for a router serving one snapshot prefix). */
+export function collectionLabel(backend: { collection?: string }): string {
+  return backend.collection ?? 'default';
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -57,7 +68,7 @@ const QUERIES_BUCKETS = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128, 256, 100
 
 /** The router's metric objects, registered in one registry. */
 export class RouterMetrics {
-  readonly requestDuration: Histogram<'rpc' | 'outcome'>;
+  readonly requestDuration: Histogram<'rpc' | 'outcome' | 'collection'>;
   readonly nodeRpcDuration: Histogram<'node' | 'outcome'>;
   readonly nodeCallQueries: Histogram<'node'>;
   readonly fanOutWidth: Histogram<'rpc'>;
@@ -65,8 +76,8 @@ export class RouterMetrics {
   readonly queryShards: Histogram<'rpc'>;
   readonly retries: Counter;
   readonly hedges: Counter;
-  readonly partialResponses: Counter<'rpc'>;
-  readonly coverageFailures: Counter<'rpc'>;
+  readonly partialResponses: Counter<'rpc' | 'collection'>;
+  readonly coverageFailures: Counter<'rpc' | 'collection'>;
   readonly nodeEjections: Counter<'node'>;
   /** Ejections not made because max_ejection_percent of the nodes were already ejected. */
   readonly ejectionsBlocked: Counter<'node'>;
@@ -87,8 +98,8 @@ export class RouterMetrics {
     const registers = [registry];
     this.requestDuration = new Histogram({
       name: 'shardfleet_router_request_duration_seconds',
-      help: 'Search and BatchSearch latency in the router, seconds, by rpc and outcome',
-      labelNames: ['rpc', 'outcome'],
+      help: 'Search and BatchSearch latency in the router, seconds, by rpc, outcome and collection',
+      labelNames: ['rpc', 'outcome', 'collection'],
       buckets: LATENCY_BUCKETS,
       registers,
     });
@@ -125,13 +136,13 @@ export class RouterMetrics {
     this.partialResponses = new Counter({
       name: 'shardfleet_router_partial_responses_total',
       help: 'Query answers with failed shards (partial = true), per query',
-      labelNames: ['rpc'],
+      labelNames: ['rpc', 'collection'],
       registers,
     });
     this.coverageFailures = new Counter({
       name: 'shardfleet_router_coverage_failures_total',
       help: "Queries failed UNAVAILABLE because fewer shards answered than min_coverage requires (before the caller's deadline)",
-      labelNames: ['rpc'],
+      labelNames: ['rpc', 'collection'],
       registers,
     });
     this.nodeEjections = new Counter({ name: 'shardfleet_router_node_ejections_total', help: 'Outlier ejections per node', labelNames: ['node'], registers });
@@ -146,50 +157,52 @@ export class RouterMetrics {
     const metrics = this;
     new Gauge({
       name: 'shardfleet_router_current_run',
-      help: 'The run this router serves (value 1, run_id label)',
-      labelNames: ['run_id'],
+      help: 'The run this router serves per collection (value 1, run_id and collection labels)',
+      labelNames: ['run_id', 'collection'],
       registers,
-      collect(this: Gauge<'run_id'>) {
+      collect(this: Gauge<'run_id' | 'collection'>) {
         this.reset();
-        const runId = metrics.state().runId;
-        if (runId !== undefined) this.set({ run_id: runId }, 1);
+        for (const c of metrics.runStates()) if (c.runId !== undefined) this.set({ run_id: c.runId, collection: c.name }, 1);
       },
     });
     new Gauge({
       name: 'shardfleet_router_snapshot_age_seconds',
-      help: 'Seconds since the served run was published',
+      help: 'Seconds since the served run was published, per collection',
+      labelNames: ['collection'],
       registers,
-      collect(this: Gauge) {
+      collect(this: Gauge<'collection'>) {
         this.reset();
-        const age = metrics.state().snapshotAgeSeconds;
-        if (age !== undefined) this.set(age);
+        for (const c of metrics.runStates()) if (c.snapshotAgeSeconds !== undefined) this.set({ collection: c.name }, c.snapshotAgeSeconds);
       },
     });
     new Gauge({
       name: 'shardfleet_router_shard_coverage_ratio',
-      help: "Fraction of the served run's shards with at least one ready replica",
+      help: "Fraction of the served run's shards with at least one ready replica, per collection",
+      labelNames: ['collection'],
       registers,
-      collect(this: Gauge) {
-        this.set(metrics.state().coverage);
+      collect(this: Gauge<'collection'>) {
+        this.reset();
+        for (const c of metrics.runStates()) this.set({ collection: c.name }, c.coverage);
       },
     });
     new Gauge({
       name: 'shardfleet_router_under_replicated_shards',
-      help: "Shards of the served run with fewer ready replicas than the replication factor R (R capped at the shard's owners), those with none included",
+      help: "Shards of the served run with fewer ready replicas than the replication factor R (R capped at the shard's owners), those with none included, per collection",
+      labelNames: ['collection'],
       registers,
-      collect(this: Gauge) {
-        this.set(metrics.state().underReplicatedShards);
+      collect(this: Gauge<'collection'>) {
+        this.reset();
+        for (const c of metrics.runStates()) this.set({ collection: c.name }, c.underReplicatedShards);
       },
     });
     new Gauge({
       name: 'shardfleet_router_pending_run_seconds',
-      help: 'Seconds since the router first saw a published run (_CURRENT) it does not serve yet, run_id label; no series when none is pending',
-      labelNames: ['run_id'],
+      help: 'Seconds since the router first saw a published run (_CURRENT) it does not serve yet, run_id and collection labels; no series when none is pending',
+      labelNames: ['run_id', 'collection'],
       registers,
-      collect(this: Gauge<'run_id'>) {
+      collect(this: Gauge<'run_id' | 'collection'>) {
         this.reset();
-        const pending = metrics.state().pendingRun;
-        if (pending !== undefined) this.set({ run_id: pending.runId }, pending.seconds);
+        for (const c of metrics.runStates()) if (c.pendingRun !== undefined) this.set({ run_id: c.pendingRun.runId, collection: c.name }, c.pendingRun.seconds);
       },
     });
     new Gauge({
@@ -210,6 +223,12 @@ export class RouterMetrics {
         this.set(metrics.state().ejectedNodes);
       },
     });
+  }
+
+  /** The per-collection run states of the gauges (the single-run fields as collection "default" when none are given). */
+  private runStates(): NonNullable<RouterGaugeState['collections']> {
+    const st = this.state();
+    return st.collections ?? [{ name: 'default', runId: st.runId, snapshotAgeSeconds: st.snapshotAgeSeconds, coverage: st.coverage, underReplicatedShards: st.underReplicatedShards, pendingRun: st.pendingRun }];
   }
 
   /** Sets the function the scrape-time gauges read. */

@@ -14,7 +14,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
-import { ConfigValidationError, ReaderStateError, errorMessage } from '../common/errors.ts';
+import { ConfigValidationError, InvalidQueryError, ReaderStateError, errorMessage } from '../common/errors.ts';
 import { bindServer, newServer, setServing, shutdownServer } from '../common/grpc-server.ts';
 import { bearerAuthInterceptor } from '../common/bearer-auth.ts';
 import { channelCredentials, serverCredentials, type ClientTlsFiles } from '../common/grpc-security.ts';
@@ -51,6 +51,18 @@ import type { RouterSnapshot } from './router-snapshot.ts';
 import { MAX_TOP_K, search, type SearchBackend } from './search-service.ts';
 import { resolveMaxResponseBytes } from '../common/work-bounds.ts';
 import { SnapshotWatcher, type PendingRun, type RefreshOutcome } from './snapshot-watcher.ts';
+import { CollectionCatalog, CollectionNotFoundError, checkCatalogOptions, listNames, type CatalogChange, type CatalogMode } from '../common/catalog/collection-catalog.ts';
+import { DEFAULT_COLLECTION, assertCollectionName, collectionNameProblem } from '../common/catalog/collection-name.ts';
+import { quoteInput } from '../common/bounded-text.ts';
+import type { ObjectStore } from '../common/storage/object-store.ts';
+import type { SnapshotInfoRequest__Output } from '../common/proto-gen/shardfleet/v1/SnapshotInfoRequest.ts';
+import type { ShardDetailsRequest__Output } from '../common/proto-gen/shardfleet/v1/ShardDetailsRequest.ts';
+import type { RefreshRequest__Output } from '../common/proto-gen/shardfleet/v1/RefreshRequest.ts';
+import { aggregateHealth, readinessOfCollections, type NamedHealth } from './collection-health.ts';
+import { CollectionViews } from './collection-views.ts';
+import type { NodeViewSource } from './replica-state.ts';
+import { runKey } from './run-key.ts';
+import type { NodeCaller } from './node-call-coalescer.ts';
 
 const SERVICE = 'shardfleet.v1.Router';
 
@@ -162,6 +174,19 @@ export interface RouterConfig extends Omit<ReaderProcessConfig, 'nodes'> {
    * hold the metrics of one router only (metric names are fixed).
    */
   metricsRegistry?: Registry;
+  /**
+   * `--collections`: serve only these collections under a catalog root (issue 24; see
+   * src/common/catalog/collection-catalog.ts). Unset: every child prefix holding `_CURRENT`, or
+   * the store itself when it holds `_CURRENT` (single-collection mode, exactly as before).
+   */
+  collections?: string[];
+  /** `--max-collections` (default 64). */
+  maxCollections?: number;
+  /**
+   * `--default-collection`: the collection a request without one is answered from. Unset: the
+   * only served collection; with several, such a request fails INVALID_ARGUMENT listing them.
+   */
+  defaultCollection?: string;
 }
 
 /** A running router. */
@@ -171,8 +196,12 @@ export interface RouterHandle {
   metricsAddress?: string;
   /** Resolves once the first load attempt finished. */
   firstLoad: Promise<void>;
-  /** The served snapshot (undefined until a run is loaded). */
+  /** The served snapshot of the default collection (undefined until a run is loaded or when there is no default). */
   snapshot(): RouterSnapshot | undefined;
+  /** The served snapshot of `collection` (undefined when not served or no run is loaded). */
+  snapshotOf(collection: string): RouterSnapshot | undefined;
+  /** Names of the served collections, sorted. */
+  collections(): string[];
   /** The router's metrics. */
   metrics: RouterMetrics;
   /** Same as the Refresh RPC. */
@@ -200,6 +229,8 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   const maxResponseBytes = resolveMaxResponseBytes(config.maxResponseBytes);
   const maxTopK = config.maxTopK ?? MAX_TOP_K;
   if (!Number.isSafeInteger(maxTopK) || maxTopK < 1) throw new ConfigValidationError(`--max-top-k must be an integer >= 1, got ${maxTopK}`);
+  checkCatalogOptions({ collections: config.collections, maxCollections: config.maxCollections });
+  if (config.defaultCollection !== undefined) assertCollectionName(config.defaultCollection, '--default-collection');
   // The ejection share counts the membership (pool is created below, before any node call).
   const ejection = new OutlierEjection(
     {
@@ -255,8 +286,8 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   });
   const statusIntervalMs = config.statusPollIntervalMs ?? 1000;
   const statusTimeoutMs = config.statusTimeoutMs ?? 1000;
-  // `watcher` is created below; leases are read at every Status call.
-  let leasedRuns: () => ReturnType<SnapshotWatcher['leasedRuns']> = () => [];
+  // The collections are created below; leases are read at every Status call.
+  const served = new Map<string, ServedCollection>();
   const poller: NodeStatusPoller = new NodeStatusPoller(
     pool,
     {
@@ -265,20 +296,20 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
       // A lease outlives a few missed polls; nodes keep it at least their --run-grace-ms.
       leases: {
         routerId: routerInstanceId(),
-        runs: () => leasedRuns(),
+        runs: () => [...served.values()].flatMap((c) => c.watcher.leasedRuns().map((l) => ({ ...l, collection: c.name }))),
         ttlMs: 3 * statusIntervalMs + statusTimeoutMs,
         shardWord: (nodeId: string) => ({
-          keep_shards: keepShardsFor(poller.view(nodeId), leasedSnapshots(), isReady),
+          keep_shards: [...served.values()].flatMap((c) =>
+            keepShardsFor(c.views.view(nodeId), leasedSnapshots(c), c.isReady).map((k) => ({ ...k, collection: c.name })),
+          ),
           draining_nodes: drainingNodeIds(poller.views()),
         }),
       },
     },
     log,
   );
-  const replicas = new ReplicaState(poller, ejection);
-  const isReady = (nodeId: string, runId: string, dbId: number): boolean => replicas.isReady(nodeId, runId, dbId);
-  const missingOf = (s: RouterSnapshot): number[] =>
-    replicas.coverage(
+  const missingOf = (c: ServedCollection, s: RouterSnapshot): number[] =>
+    c.replicas.coverage(
       s.manifest.run_id,
       s.manifest.shards.map((x) => x.db_id),
       s.placement,
@@ -293,32 +324,134 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     http2: config.http2,
   });
   let health: Awaited<ReturnType<typeof bindServer>>['health'] | undefined;
-  const watcher = new SnapshotWatcher({
+  let catalogMode: CatalogMode = 'single';
+  let started = false;
+  const firstLoads = new Set<Promise<void>>();
+  // Every fan-out call to a node: the hedge delay is the p95 of what a fan-out waits for a node,
+  // from issuing a call to its answer, time queued behind the node's calls in flight included
+  // (measured from the gRPC send instead, a call queued under load would outlast the p95 of
+  // calls and be hedged nearly every time). The hedge timer starts at the issue too.
+  const onCall = (o: NodeCallOutcome): void => {
+    if (o.outcome === 'ok') hedge.record(o.nodeId, o.ms);
+  };
+  const load = new NodeLoad();
+
+  /** Serves collection `name` from `cstore`: its own watcher, node views, replica states and backends. */
+  function addCollection(name: string, cstore: ObjectStore): ServedCollection {
+    const views = catalogMode === 'single' ? poller : new CollectionViews(poller, name);
+    const replicas = new ReplicaState(views, ejection);
+    const watcher = new SnapshotWatcher({
+      store: cstore,
+      replication: config.replication,
+      nodeIds: () => placementIds,
+      missingShards: (s) => replicas.coverage(s.manifest.run_id, s.manifest.shards.map((x) => x.db_id), s.placement).missing,
+      beforeFirstServe: () => poller.pollNow(),
+      onServe: (_next, previous) => {
+        if (previous) metrics.runSwitches.inc();
+        if (health) setServing(health, [SERVICE], true);
+      },
+      onRefreshError: () => metrics.refreshErrors.inc(),
+      log: catalogMode === 'single' ? log : log.child({ collection: name }),
+      placementKey: catalogMode === 'single' ? undefined : name,
+    });
+    const requireSnapshot = (): RouterSnapshot => {
+      const s = watcher.current();
+      if (!s) throw new ReaderStateError(`router has no snapshot loaded from ${cstore.url}: ${watcher.lastLoadError}`);
+      return s;
+    };
+    const backend: SearchBackend = {
+      collection: name,
+      snapshot: requireSnapshot,
+      fanOutDeps: (s): FanOutDeps => ({
+        node: (id) => collectionCaller(pool.caller(id), name),
+        candidates: (dbId) => replicas.candidates(s.manifest.run_id, dbId, s.placement.get(dbId) ?? []),
+        hedgeDelayMs: (id) => hedge.delayMs(id),
+        onCall,
+        connectGraceMs: config.connectGraceMs ?? 2000,
+        load,
+      }),
+      metrics,
+      limits,
+      maxResponseBytes,
+      maxTopK,
+    };
+    const c: ServedCollection = {
+      name,
+      store: cstore,
+      views,
+      replicas,
+      isReady: (nodeId: string, runId: string, dbId: number): boolean => replicas.isReady(nodeId, runId, dbId),
+      watcher,
+      backend,
+      getBackend: { ...backend, maxGetKeys },
+    };
+    served.set(name, c);
+    if (started) {
+      const first = c.watcher.start(pollIntervalMs);
+      firstLoads.add(first);
+      void first.finally(() => firstLoads.delete(first));
+    }
+    return c;
+  }
+
+  /** Applies a catalog change: new collections are watched at once, removed ones stop being served (their leases lapse). */
+  function applyCatalog(change: CatalogChange): void {
+    catalogMode = change.mode;
+    for (const name of change.removed) {
+      const c = served.get(name);
+      if (c === undefined) continue;
+      c.watcher.stop();
+      served.delete(name);
+    }
+    for (const added of change.added) addCollection(added.name, added.store);
+  }
+  const catalog = new CollectionCatalog({
     store,
-    replication: config.replication,
-    nodeIds: () => placementIds,
-    missingShards: missingOf,
-    beforeFirstServe: () => poller.pollNow(),
-    onServe: (_next, previous) => {
-      if (previous) metrics.runSwitches.inc();
-      if (health) setServing(health, [SERVICE], true);
-    },
-    onRefreshError: () => metrics.refreshErrors.inc(),
+    collections: config.collections,
+    maxCollections: config.maxCollections,
     log,
+    onChange: applyCatalog,
   });
 
-  leasedRuns = () => watcher.leasedRuns();
-  /** The runs the router serves, waits for or falls back to (what it leases). */
-  const leasedSnapshots = (): RouterSnapshot[] => {
+  /**
+   * The collection a request is answered from: `requested`, or for '' the default collection
+   * (--default-collection, else the only one). The alias hook (issue 24 aliases) goes here.
+   * @throws InvalidQueryError for an invalid name, or '' with several collections and no default;
+   *   CollectionNotFoundError (NOT_FOUND) naming an unknown collection.
+   */
+  function resolveCollection(requested: string): ServedCollection {
+    if (requested === '') {
+      const name = defaultCollectionName();
+      if (name === '') {
+        throw new InvalidQueryError(
+          `this router serves ${served.size} collections (${listNames(collectionNames())}) and no default: name one in the request's collection field (CLI --collection), or start the router with --default-collection`,
+        );
+      }
+      const c = served.get(name);
+      if (c === undefined) throw new CollectionNotFoundError(`the default collection ${JSON.stringify(name)} (--default-collection) is not served (served: ${listNames(collectionNames())})`);
+      return c;
+    }
+    const problem = collectionNameProblem(requested);
+    if (problem !== undefined) throw new InvalidQueryError(`collection ${quoteInput(requested)} ${problem}`);
+    const c = served.get(requested);
+    if (c === undefined) throw new CollectionNotFoundError(`collection ${JSON.stringify(requested)} is not served by this router (served: ${listNames(collectionNames())})`);
+    return c;
+  }
+  const collectionNames = (): string[] => [...served.keys()].sort();
+  /** --default-collection, else the only served collection, else ''. */
+  const defaultCollectionName = (): string => config.defaultCollection ?? (served.size === 1 ? [...served.keys()][0] : '');
+
+  /** The runs a collection serves, waits for or falls back to (what it leases). */
+  const leasedSnapshots = (c: ServedCollection): RouterSnapshot[] => {
     const out: RouterSnapshot[] = [];
-    for (const s of [watcher.current(), watcher.pending()?.snapshot, watcher.fallback()]) {
+    for (const s of [c.watcher.current(), c.watcher.pending()?.snapshot, c.watcher.fallback()]) {
       if (s !== undefined && !out.some((o) => o.manifest.run_id === s.manifest.run_id)) out.push(s);
     }
     return out;
   };
   poller.onUpdate(() => {
     reconcileNodes();
-    watcher.tryPromote();
+    for (const c of served.values()) c.watcher.tryPromote();
   });
   poller.onStatusOk((nodeId) => {
     if (ejection.readmitIfDue(nodeId)) log.info({ node: nodeId }, 'ejected node answered Status again; re-admitted');
@@ -333,8 +466,11 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   };
   function reconcileNodes(): void {
     const memberIds = new Set(members.map((n) => n.id));
-    const retained = retainedLeavers(pool.endpoints(), memberIds, (id) => poller.view(id), leasedSnapshots(), isReady);
-    const change = pool.update([...members, ...retained]);
+    const retained = new Map<string, NodeEndpoint>();
+    for (const c of served.values()) {
+      for (const n of retainedLeavers(pool.endpoints(), memberIds, (id) => c.views.view(id), leasedSnapshots(c), c.isReady)) retained.set(n.id, n);
+    }
+    const change = pool.update([...members, ...retained.values()]);
     for (const id of [...change.removed, ...change.moved]) {
       ejection.forget(id);
       hedge.forget(id);
@@ -345,122 +481,125 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     );
     const placementChanged = ids.join('\n') !== placementIds.join('\n');
     placementIds = ids;
-    if (placementChanged) watcher.updatePlacement();
+    if (placementChanged) for (const c of served.values()) c.watcher.updatePlacement();
     if (change.added.length + change.removed.length + change.moved.length === 0 && !placementChanged) return;
     log.info(
-      { ...change, nodes: members.map((n) => n.id), placement_nodes: ids, retiring: retained.map((n) => n.id) },
+      { ...change, nodes: members.map((n) => n.id), placement_nodes: ids, retiring: [...retained.keys()] },
       'node membership changed; placement recomputed',
     );
     void poller.pollNow();
   }
   membership.onChange(syncMembership);
 
-  // Every fan-out call to a node: the hedge delay is the p95 of what a fan-out waits for a node,
-  // from issuing a call to its answer, time queued behind the node's calls in flight included
-  // (measured from the gRPC send instead, a call queued under load would outlast the p95 of
-  // calls and be hedged nearly every time). The hedge timer starts at the issue too.
-  const onCall = (o: NodeCallOutcome): void => {
-    if (o.outcome === 'ok') hedge.record(o.nodeId, o.ms);
-  };
-  const requireSnapshot = (): RouterSnapshot => {
-    const s = watcher.current();
-    if (!s) throw new ReaderStateError(`router has no snapshot loaded from ${store.url}: ${watcher.lastLoadError}`);
-    return s;
-  };
-  const load = new NodeLoad();
-  const backend: SearchBackend = {
-    snapshot: requireSnapshot,
-    fanOutDeps: (s): FanOutDeps => ({
-      node: (id) => pool.caller(id),
-      candidates: (dbId) => replicas.candidates(s.manifest.run_id, dbId, s.placement.get(dbId) ?? []),
-      hedgeDelayMs: (id) => hedge.delayMs(id),
-      onCall,
-      connectGraceMs: config.connectGraceMs ?? 2000,
-      load,
-    }),
-    metrics,
-    limits,
-    maxResponseBytes,
-    maxTopK,
-  };
-  const getBackend: GetBackend = { ...backend, maxGetKeys };
   const healthOptions = {
     staleAfterMs: config.staleAfterMs ?? Math.max(60_000, 3 * pollIntervalMs),
     pendingRunWarnMs: config.pendingRunWarnMs ?? 60_000,
     maxSnapshotAgeMs: config.maxSnapshotAgeMs ?? 0,
   };
-  const currentHealth = (): HealthResponse => {
-    const served = watcher.current();
-    const pending = watcher.pending();
-    const coverage = served
-      ? replicas.coverage(
-          served.manifest.run_id,
-          served.manifest.shards.map((x) => x.db_id),
-          served.placement,
+  /** One collection's Health (router-health.ts). */
+  const healthOf = (c: ServedCollection): HealthResponse => {
+    const s = c.watcher.current();
+    const pending = c.watcher.pending();
+    const coverage = s
+      ? c.replicas.coverage(
+          s.manifest.run_id,
+          s.manifest.shards.map((x) => x.db_id),
+          s.placement,
         )
       : { fraction: 0, missing: [] };
     return computeHealth(
       {
-        served,
+        served: s,
         pending,
         coverage,
-        missingReplicas: served ? problemsOf(served, coverage.missing) : [],
-        lastRefreshError: watcher.lastRefreshError,
-        lastLoadError: watcher.lastLoadError,
-        lastCheckAt: watcher.lastCheckAt,
-        pendingMissing: pending ? missingOf(pending.snapshot) : [],
-        pendingFailed: pending ? failedEverywhere(pending.snapshot) : [],
+        missingReplicas: s ? problemsOf(c, s, coverage.missing) : [],
+        lastRefreshError: c.watcher.lastRefreshError,
+        lastLoadError: c.watcher.lastLoadError,
+        lastCheckAt: c.watcher.lastCheckAt,
+        pendingMissing: pending ? missingOf(c, pending.snapshot) : [],
+        pendingFailed: pending ? failedEverywhere(c, pending.snapshot) : [],
         replication: config.replication,
-        underReplicated: served ? underReplicated(served) : [],
-        fallbackRunId: watcher.fallback()?.manifest.run_id ?? '',
+        underReplicated: s ? underReplicated(c, s) : [],
+        fallbackRunId: c.watcher.fallback()?.manifest.run_id ?? '',
         membershipProblem: membership.problem?.() ?? '',
         now: Date.now(),
       },
       healthOptions,
     );
   };
+  const namedHealths = (): NamedHealth[] => collectionNames().map((name) => ({ name, health: healthOf(served.get(name)!) }));
+  const currentHealth = (): HealthResponse => aggregateHealth(namedHealths(), defaultCollectionName());
   /** The not-ready replica statuses of each shard in `dbIds` of `s` (for Health's grouped reasons). */
-  const problemsOf = (s: RouterSnapshot, dbIds: readonly number[]): ShardReplicaProblems[] =>
-    dbIds.map((dbId) => ({ dbId, problems: replicas.replicas(s.manifest.run_id, dbId, s.placement.get(dbId) ?? []).filter((r) => r.state !== 'loaded') }));
+  const problemsOf = (c: ServedCollection, s: RouterSnapshot, dbIds: readonly number[]): ShardReplicaProblems[] =>
+    dbIds.map((dbId) => ({ dbId, problems: c.replicas.replicas(s.manifest.run_id, dbId, s.placement.get(dbId) ?? []).filter((r) => r.state !== 'loaded') }));
   /** Shards of `s` with at least one but fewer than R ready replicas (R capped at the owner count). */
-  const underReplicated = (s: RouterSnapshot): Array<ShardReplicaProblems & { ready: number }> => {
+  const underReplicated = (c: ServedCollection, s: RouterSnapshot): Array<ShardReplicaProblems & { ready: number }> => {
     const out: Array<ShardReplicaProblems & { ready: number }> = [];
     for (const { db_id: dbId } of s.manifest.shards) {
       const owners = s.placement.get(dbId) ?? [];
       const want = Math.min(config.replication, owners.length);
-      const ready = replicas.readyReplicas(s.manifest.run_id, dbId, owners).length;
+      const ready = c.replicas.readyReplicas(s.manifest.run_id, dbId, owners).length;
       if (ready === 0 || ready >= want) continue;
-      const notReady = replicas.replicas(s.manifest.run_id, dbId, owners).filter((r) => r.state !== 'loaded');
+      const notReady = c.replicas.replicas(s.manifest.run_id, dbId, owners).filter((r) => r.state !== 'loaded');
       out.push({ dbId, ready, problems: notReady });
     }
     return out;
   };
   /** Shards of `s` without a ready replica whose every owner reports them failed, with why. */
-  const failedEverywhere = (s: RouterSnapshot): ShardReplicaProblems[] =>
-    problemsOf(s, missingOf(s)).filter(({ problems }) => problems.length > 0 && problems.every((r) => r.state === 'failed'));
-  const refresh = async (): Promise<RefreshOutcome> => {
-    const previous = watcher.current()?.manifest.run_id ?? '';
-    await watcher.refresh();
-    if (watcher.pending()) {
+  const failedEverywhere = (c: ServedCollection, s: RouterSnapshot): ShardReplicaProblems[] =>
+    problemsOf(c, s, missingOf(c, s)).filter(({ problems }) => problems.length > 0 && problems.every((r) => r.state === 'failed'));
+  /** Refresh of one collection: re-reads its `_CURRENT`, asks the nodes to refresh when a run is pending. */
+  const refreshOne = async (c: ServedCollection): Promise<RefreshOutcome> => {
+    const previous = c.watcher.current()?.manifest.run_id ?? '';
+    await c.watcher.refresh();
+    if (c.watcher.pending()) {
       await poller.pollNow('Refresh');
-      watcher.tryPromote();
+      c.watcher.tryPromote();
     }
-    return watcher.describe(previous);
+    return c.watcher.describe(previous);
   };
+  /**
+   * The Refresh RPC: `collection` names one collection; '' rescans the catalog and refreshes every
+   * collection, answering for the default collection (or, with none, a summary).
+   */
+  const refreshCollection = async (collection: string): Promise<RefreshOutcome & { collection: string }> => {
+    if (collection !== '') {
+      const c = resolveCollection(collection);
+      return { ...(await refreshOne(c)), collection: c.name };
+    }
+    await catalog.scan();
+    const outcomes = await Promise.all(collectionNames().map(async (name) => ({ name, o: await refreshOne(served.get(name)!) })));
+    const def = outcomes.find((x) => x.name === defaultCollectionName());
+    if (def !== undefined) return { ...def.o, collection: outcomes.length === 1 ? def.name : '' };
+    return {
+      runId: '',
+      previousRunId: '',
+      changed: outcomes.some((x) => x.o.changed),
+      message: outcomes.map((x) => `${x.name}: ${x.o.message}`).join(' | ') || 'no collection is served',
+      collection: '',
+    };
+  };
+  const refresh = async (): Promise<RefreshOutcome> => refreshCollection('');
   const pendingOf = (p: PendingRun | undefined): RouterGaugeState['pendingRun'] =>
     p ? { runId: p.snapshot.manifest.run_id, seconds: Math.max(0, (Date.now() - p.since) / 1000) } : undefined;
-  metrics.bindState(() => {
-    const s = watcher.current();
+  /** The run gauges of one collection (router-metrics.ts). */
+  const gaugeStateOf = (c: ServedCollection | undefined): Pick<RouterGaugeState, 'runId' | 'snapshotAgeSeconds' | 'coverage' | 'underReplicatedShards' | 'pendingRun'> => {
+    const s = c?.watcher.current();
     return {
       runId: s?.manifest.run_id,
       snapshotAgeSeconds: s ? snapshotAgeSeconds(s.publishedAt, Date.now()) : undefined,
-      coverage: s ? (s.manifest.shards.length - missingOf(s).length) / Math.max(1, s.manifest.shards.length) : 0,
-      underReplicatedShards: s ? missingOf(s).length + underReplicated(s).length : 0,
-      pendingRun: pendingOf(watcher.pending()),
-      ejectedNodes: ejection.ejectedNodes().length,
-      inflightSearches: load.snapshot(),
+      coverage: c && s ? (s.manifest.shards.length - missingOf(c, s).length) / Math.max(1, s.manifest.shards.length) : 0,
+      underReplicatedShards: c && s ? missingOf(c, s).length + underReplicated(c, s).length : 0,
+      pendingRun: pendingOf(c?.watcher.pending()),
     };
-  });
+  };
+  metrics.bindState(() => ({
+    // The single-run fields describe the default collection; the gauges read `collections` (label `collection`).
+    ...gaugeStateOf(served.get(defaultCollectionName())),
+    collections: collectionNames().map((name) => ({ name, ...gaugeStateOf(served.get(name)) })),
+    ejectedNodes: ejection.ejectedNodes().length,
+    inflightSearches: load.snapshot(),
+  }));
 
   const deadlineOf = (call: grpc.ServerUnaryCall<unknown, unknown>): number => {
     const d = call.getDeadline();
@@ -489,34 +628,48 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     };
   const addressOf = (id: string): string | undefined => pool.address(id);
   server.addService(loadRouterProto().shardfleet.v1.Router.service, {
-    Search: unary('Search', (call: grpc.ServerUnaryCall<SearchRequest__Output, unknown>) => {
+    Search: unary('Search', async (call: grpc.ServerUnaryCall<SearchRequest__Output, unknown>) => {
       enforceRateLimit(bucket, 1, 'Search');
-      return search(backend, call.request, deadlineOf(call), cancelSignalOf(call));
+      const c = resolveCollection(call.request.collection);
+      return { ...(await search(c.backend, call.request, deadlineOf(call), cancelSignalOf(call))), collection: c.name };
     }),
-    BatchSearch: unary('BatchSearch', (call: grpc.ServerUnaryCall<BatchSearchRequest__Output, unknown>) => {
+    BatchSearch: unary('BatchSearch', async (call: grpc.ServerUnaryCall<BatchSearchRequest__Output, unknown>) => {
       enforceRateLimit(bucket, call.request.queries.length, `BatchSearch of ${call.request.queries.length} queries`);
-      return batchSearch(backend, call.request, deadlineOf(call), cancelSignalOf(call));
+      const c = resolveCollection(batchCollection(call.request));
+      const res = await batchSearch(c.backend, call.request, deadlineOf(call), cancelSignalOf(call));
+      return { ...res, collection: c.name, results: (res.results ?? []).map((r) => (r.response ? { ...r, response: { ...r.response, collection: c.name } } : r)) };
     }),
-    Get: unary('Get', (call: grpc.ServerUnaryCall<GetRequest__Output, unknown>) => {
+    Get: unary('Get', async (call: grpc.ServerUnaryCall<GetRequest__Output, unknown>) => {
       enforceRateLimit(bucket, 1, 'Get');
-      return get(backend, call.request, deadlineOf(call));
+      const c = resolveCollection(call.request.collection);
+      return { ...(await get(c.backend, call.request, deadlineOf(call))), collection: c.name };
     }),
-    MultiGet: unary('MultiGet', (call: grpc.ServerUnaryCall<MultiGetRequest__Output, unknown>) => {
+    MultiGet: unary('MultiGet', async (call: grpc.ServerUnaryCall<MultiGetRequest__Output, unknown>) => {
       enforceRateLimit(bucket, 1, 'MultiGet');
-      return multiGet(getBackend, call.request, deadlineOf(call));
+      const c = resolveCollection(call.request.collection);
+      return { ...(await multiGet(c.getBackend, call.request, deadlineOf(call))), collection: c.name };
     }),
-    Route: unary('Route', (call: grpc.ServerUnaryCall<RouteRequest__Output, unknown>) => route(requireSnapshot(), replicas, addressOf, call.request, limits)),
-    SnapshotInfo: unary('SnapshotInfo', () => snapshotInfo(requireSnapshot(), store.url)),
-    ShardDetails: unary('ShardDetails', () => shardDetails(requireSnapshot(), replicas, addressOf, config.replication)),
+    Route: unary('Route', (call: grpc.ServerUnaryCall<RouteRequest__Output, unknown>) => {
+      const c = resolveCollection(call.request.collection);
+      return { ...route(c.backend.snapshot(), c.replicas, addressOf, call.request, limits), collection: c.name };
+    }),
+    SnapshotInfo: unary('SnapshotInfo', (call: grpc.ServerUnaryCall<SnapshotInfoRequest__Output, unknown>) => {
+      const c = resolveCollection(call.request.collection);
+      return { ...snapshotInfo(c.backend.snapshot(), c.store.url), collection: c.name };
+    }),
+    ShardDetails: unary('ShardDetails', (call: grpc.ServerUnaryCall<ShardDetailsRequest__Output, unknown>) => {
+      const c = resolveCollection(call.request.collection);
+      return { ...shardDetails(c.backend.snapshot(), c.replicas, addressOf, config.replication), collection: c.name };
+    }),
     Health: unary('Health', () => currentHealth()),
-    Refresh: unary('Refresh', async () => {
-      const o = await refresh();
-      return { run_id: o.runId, previous_run_id: o.previousRunId, changed: o.changed, message: o.message };
+    Refresh: unary('Refresh', async (call: grpc.ServerUnaryCall<RefreshRequest__Output, unknown>) => {
+      const o = await refreshCollection(call.request.collection);
+      return { run_id: o.runId, previous_run_id: o.previousRunId, changed: o.changed, message: o.message, collection: o.collection };
     }),
   });
   let stopping = false;
   // /readyz: a served run with full coverage (router-health.ts), computed at most once a second.
-  const cachedReady = cachedReadiness(() => readinessFromHealth(currentHealth()), 1000);
+  const cachedReady = cachedReadiness(() => readinessOfCollections(namedHealths()), 1000);
   const readiness = (): { ready: boolean; reason: string } => (stopping ? { ready: false, reason: 'router is stopping' } : cachedReady());
   let bound: Awaited<ReturnType<typeof bindServer>>;
   let metricsServer: MetricsServer | undefined;
@@ -534,20 +687,29 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   const membershipTimer = setInterval(() => syncMembership(membership.current()), statusIntervalMs);
   membershipTimer.unref();
   poller.start();
-  const firstLoad = watcher.start(pollIntervalMs);
+  // The first catalog scan creates the collections; each one's watcher then makes its first load.
+  const firstLoad = catalog.scan().then(async () => {
+    started = true;
+    for (const c of served.values()) firstLoads.add(c.watcher.start(pollIntervalMs));
+    if (!stopping) catalog.start(pollIntervalMs);
+    await Promise.all([...firstLoads]);
+  });
 
   return {
     address: bound.address,
     metricsAddress: metricsServer?.address,
     firstLoad,
-    snapshot: () => watcher.current(),
+    snapshot: () => served.get(defaultCollectionName())?.watcher.current(),
+    snapshotOf: (collection: string) => served.get(collection)?.watcher.current(),
+    collections: collectionNames,
     metrics,
     refresh,
     health: currentHealth,
     stop: async () => {
       stopping = true;
       clearInterval(membershipTimer);
-      watcher.stop();
+      catalog.stop();
+      for (const c of served.values()) c.watcher.stop();
       poller.stop();
       setServing(bound.health, [SERVICE], false);
       await shutdownServer(server);
@@ -556,6 +718,46 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
       await store.close();
     },
   };
+}
+
+/** One served collection (issue 24): its store, watcher, node views, replica states and backends. */
+interface ServedCollection {
+  name: string;
+  store: ObjectStore;
+  /** The node views with this collection's runs only (the poller itself in single-collection mode). */
+  views: NodeViewSource;
+  replicas: ReplicaState;
+  isReady: (nodeId: string, runId: string, dbId: number) => boolean;
+  watcher: SnapshotWatcher;
+  backend: SearchBackend;
+  getBackend: GetBackend;
+}
+
+/**
+ * A node caller that sends the run key of (`collection`, run) (run-key.ts), so the coalescer
+ * never merges two collections' calls and the node searches the right collection's run.
+ */
+function collectionCaller(caller: NodeCaller | undefined, collection: string): NodeCaller | undefined {
+  if (caller === undefined || collection === DEFAULT_COLLECTION) return caller;
+  return {
+    call: (req, done) => caller.call({ ...req, runId: runKey(collection, req.runId) }, done),
+    isConnected: () => caller.isConnected(),
+    waitForReady: (deadline, cb) => caller.waitForReady(deadline, cb),
+  };
+}
+
+/**
+ * The collection of a BatchSearch: the batch's; a query may name none or the same one. With no
+ * batch collection, the one every naming query agrees on.
+ * @throws InvalidQueryError when queries name different collections (one request is answered from one collection).
+ */
+function batchCollection(req: BatchSearchRequest__Output): string {
+  const named = new Set(req.queries.map((q) => q.collection).filter((c) => c !== ''));
+  if (req.collection !== '') named.add(req.collection);
+  if (named.size > 1) {
+    throw new InvalidQueryError(`a BatchSearch is answered from one collection, but it names ${named.size}: ${listNames([...named].map((n) => quoteInput(n)))}`);
+  }
+  return [...named][0] ?? '';
 }
 
 /** This router process's id for run leases: host, pid and a random suffix (unique per start). */

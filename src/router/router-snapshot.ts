@@ -42,6 +42,7 @@ export async function routerSnapshotOf(
   nodeIds: readonly string[],
   replication: number,
   log?: Logger,
+  placementKey?: string,
 ): Promise<RouterSnapshot> {
   const routing = await loadShardRouting(store, loaded.manifest);
   return {
@@ -49,7 +50,7 @@ export async function routerSnapshotOf(
     manifestKey: loaded.manifestKey,
     publishedAt: loaded.publishedAt,
     routing,
-    placement: placeRun(loaded.manifest, nodeIds, replication),
+    placement: placeRun(loaded.manifest, nodeIds, replication, placementKey),
     idFilters: await idFiltersOf(store, loaded.manifest, log),
   };
 }

@@ -19,7 +19,7 @@ import { compileFilter } from '../common/filter/cel-filter.ts';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../common/request-limits.ts';
 import { routeFiltered } from './filter-routing.ts';
 import { fanOut, type FanOutDeps, type FanOutQuery, type FanOutResult, type QueryOutcome } from './fan-out.ts';
-import type { RouterMetrics } from './router-metrics.ts';
+import { collectionLabel, type RouterMetrics } from './router-metrics.ts';
 import type { RouterSnapshot } from './router-snapshot.ts';
 
 /** Default largest top_k a router accepts (`--max-top-k`). */
@@ -29,6 +29,8 @@ export const DEFAULT_TOP_K = 10;
 
 /** What the search path needs from the router. */
 export interface SearchBackend {
+  /** The collection this backend serves (issue 24), the `collection` label of its metrics (default "default"). */
+  collection?: string;
   /**
    * The served snapshot; a request calls this ONCE and uses the result to its end.
    * @throws ReaderStateError (FAILED_PRECONDITION) when no run is served.
@@ -249,12 +251,12 @@ export async function search(backend: SearchBackend, req: SearchRequest__Output,
       recordFanOut(metrics, 'Search', result, [prepared.fanOut]);
       return assembleResponse(snapshot, prepared, result.queries[0], started, deadline);
     });
-    if (res.partial) metrics?.partialResponses.inc({ rpc: 'Search' });
-    metrics?.requestDuration.observe({ rpc: 'Search', outcome: res.partial ? 'partial' : 'ok' }, (performance.now() - started) / 1000);
+    if (res.partial) metrics?.partialResponses.inc({ rpc: 'Search', collection: collectionLabel(backend) });
+    metrics?.requestDuration.observe({ rpc: 'Search', outcome: res.partial ? 'partial' : 'ok', collection: collectionLabel(backend) }, (performance.now() - started) / 1000);
     return res;
   } catch (err) {
-    if (err instanceof ShardCoverageError) metrics?.coverageFailures.inc({ rpc: 'Search' });
-    metrics?.requestDuration.observe({ rpc: 'Search', outcome: outcomeLabel(err) }, (performance.now() - started) / 1000);
+    if (err instanceof ShardCoverageError) metrics?.coverageFailures.inc({ rpc: 'Search', collection: collectionLabel(backend) });
+    metrics?.requestDuration.observe({ rpc: 'Search', outcome: outcomeLabel(err), collection: collectionLabel(backend) }, (performance.now() - started) / 1000);
     throw err;
   }
 }

@@ -48,6 +48,11 @@ export interface SnapshotWatcherOptions {
   log: Logger;
   /** Clock, ms since epoch. */
   now?: () => number;
+  /**
+   * The collection's name keying placement (placement.ts placeRun) in catalog mode (issue 24);
+   * unset in single-collection mode (today's placement).
+   */
+  placementKey?: string;
 }
 
 /** A published run that is not served yet. */
@@ -193,7 +198,7 @@ export class SnapshotWatcher {
   /** Recomputes the placement of the served and pending runs over the current node ids. */
   updatePlacement(): void {
     const ids = this.options.nodeIds();
-    const rp = (s: RouterSnapshot): RouterSnapshot => ({ ...s, placement: placeRun(s.manifest, ids, this.options.replication) });
+    const rp = (s: RouterSnapshot): RouterSnapshot => ({ ...s, placement: placeRun(s.manifest, ids, this.options.replication, this.options.placementKey) });
     if (this.served) this.served = rp(this.served);
     if (this.pendingRun) this.pendingRun = { ...this.pendingRun, snapshot: rp(this.pendingRun.snapshot) };
     if (this.fallbackRun) this.fallbackRun = rp(this.fallbackRun);
@@ -286,7 +291,7 @@ export class SnapshotWatcher {
       return;
     }
     if (this.pendingRun && runId === this.pendingRun.snapshot.manifest.run_id) return;
-    const snapshot = await routerSnapshotOf(this.options.store, loaded, this.options.nodeIds(), this.options.replication, this.options.log);
+    const snapshot = await routerSnapshotOf(this.options.store, loaded, this.options.nodeIds(), this.options.replication, this.options.log, this.options.placementKey);
     if (!this.served) {
       await this.options.beforeFirstServe?.();
       if (!this.served) {
@@ -349,6 +354,7 @@ export class SnapshotWatcher {
         this.options.nodeIds(),
         this.options.replication,
         this.options.log,
+        this.options.placementKey,
       );
     } catch (err) {
       this.options.log.warn({ manifest: entry.manifestKey, err: errorMessage(err) }, 'cannot load an earlier run');

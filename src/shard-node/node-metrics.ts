@@ -23,7 +23,7 @@ export interface NodeMetrics {
   /** Seconds per shard search (one query against one shard), by `db_id`. */
   shardSearchSeconds: Histogram<'db_id'>;
   /** 1 for the run the node currently treats as current (`run_id` label); the series is reset on a swap. */
-  currentRun: Gauge<'run_id'>;
+  currentRun: Gauge<'run_id' | 'collection'>;
   /** Pieces of search work (up to 32 queries of one shard) skipped because the caller had given up (call cancelled or deadline passed). */
   searchPiecesCancelled: Counter;
   /** SearchShards calls refused before searching, by `reason` (`response_bytes`: estimated answer over --max-response-bytes). */
@@ -72,6 +72,11 @@ export function createNodeMetrics(registry: Registry): NodeMetrics {
       help: 'SearchShards calls searching now or waiting for admission',
       registers,
     }),
-    currentRun: new Gauge({ name: 'shardfleet_node_current_run', help: 'The run this node treats as current (value 1, run_id label)', labelNames: ['run_id'], registers }),
+    currentRun: new Gauge({
+      name: 'shardfleet_node_current_run',
+      help: 'The run this node treats as current per collection (value 1; run_id and collection labels, collection "default" for one snapshot prefix)',
+      labelNames: ['run_id', 'collection'],
+      registers,
+    }),
   };
 }

@@ -33,6 +33,7 @@ import { ReaderStateError, errorMessage } from '../common/errors.ts';
 import { MANIFESTS_PREFIX, type Manifest } from '../common/manifest.ts';
 import type { NodeEndpoint } from '../common/node-list.ts';
 import { placeRun, shardsOfNode } from '../common/placement.ts';
+import { DEFAULT_COLLECTION } from '../common/catalog/collection-name.ts';
 import type { RunStatus } from '../common/proto-gen/shardfleet/v1/RunStatus.ts';
 import type { ShardFailure } from '../common/proto-gen/shardfleet/v1/ShardFailure.ts';
 import { loadSnapshot } from '../common/snapshot-loader.ts';
@@ -66,6 +67,19 @@ export interface NodeRunSetOptions extends NodeRunDeps {
   /** Called when readiness changes (true = SERVING). */
   onServingChange: (serving: boolean) => void;
   log: Logger;
+  /**
+   * The collection this run set serves (issue 24): its name labels metrics (default
+   * {@link DEFAULT_COLLECTION}). `placementKey` keys placement by it (catalog mode); unset in
+   * single-collection mode, where placement is today's.
+   */
+  collection?: string;
+  placementKey?: string;
+  /**
+   * The status sequence shared by the run sets of one node (each Status answer numbers once per
+   * set; the node reports the highest), so a router's seen_status_seq compares with every set's.
+   * Default: a counter of this set alone.
+   */
+  statusSeq?: { value: number };
 }
 
 /** The run part of a StatusResponse. */
@@ -121,11 +135,56 @@ export class NodeRunSet {
   private drainingKey = '';
   private draining = false;
   /** Sequence number of the last StatusResponse (starts at the start time in µs: grows across restarts). */
-  private statusSeq = Date.now() * 1000;
+  private readonly seq: { value: number };
   private releaseTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: NodeRunSetOptions) {
     this.leases = new RunLeases(options.runGraceMs);
+    this.seq = options.statusSeq ?? { value: Date.now() * 1000 };
+  }
+
+  private get statusSeq(): number {
+    return this.seq.value;
+  }
+
+  /** URL of the collection's store. */
+  get storeUrl(): string {
+    return this.options.store.url;
+  }
+
+  /** The collection served (labels, logs). */
+  get collection(): string {
+    return this.options.collection ?? DEFAULT_COLLECTION;
+  }
+
+  /** True once a current run is held (it may still be loading). */
+  get hasCurrent(): boolean {
+    return this.current() !== undefined;
+  }
+
+  /**
+   * Until when (ms since epoch) a router may still use this set's runs: the latest live lease end
+   * or, after the last lease lapsed, its last renewal plus `runGraceMs`. 0 when no router ever
+   * leased a held run. A collection removed from the catalog is dropped only after this.
+   */
+  leasedUntil(): number {
+    let until = 0;
+    for (const runId of this.runs.keys()) {
+      until = Math.max(until, this.leases.expiresAt(runId) ?? 0, (this.leases.lastNamedAt(runId) ?? -Infinity) + this.options.runGraceMs);
+    }
+    return until;
+  }
+
+  /**
+   * Stops the set and unloads every run (closing its shards, deleting its cache folders): a
+   * collection removed from the catalog. Resolves when done.
+   */
+  async dropAll(): Promise<void> {
+    this.close();
+    metricsRemove(this.options.metrics, this.currentId, this.collection);
+    const runs = [...this.runs.values()];
+    this.runs.clear();
+    await Promise.all(runs.map((run) => run.drop().catch((err: unknown) => this.options.log.warn({ run_id: run.runId, err: errorMessage(err) }, 'unloading a run of a removed collection failed'))));
   }
 
   /** True while the node reports SERVING. */
@@ -339,7 +398,7 @@ export class NodeRunSet {
       load_error: this.loadError || (current === undefined ? (this.attempted ? 'no snapshot loaded' : 'loading') : ''),
       runs,
       draining: this.draining,
-      status_seq: ++this.statusSeq,
+      status_seq: ++this.seq.value,
     };
   }
 
@@ -484,8 +543,8 @@ export class NodeRunSet {
     const previous = this.currentId;
     this.currentId = runId;
     this.currentReadySince = undefined;
-    metrics.currentRun.reset();
-    metrics.currentRun.set({ run_id: runId }, 1);
+    metricsRemove(metrics, previous, this.collection);
+    metrics.currentRun.set({ run_id: runId, collection: this.collection }, 1);
     log.info(
       { run_id: runId, previous_run_id: previous, assigned: run.status(true).shards_assigned },
       previous === undefined ? 'loading run' : 'new current run; loading it beside the held runs',
@@ -601,6 +660,11 @@ export class NodeRunSet {
       return [];
     }
     this.warnedNotMember = false;
-    return shardsOfNode(placeRun(manifest, nodes.map((n) => n.id), this.options.replication), this.options.nodeId);
+    return shardsOfNode(placeRun(manifest, nodes.map((n) => n.id), this.options.replication, this.options.placementKey), this.options.nodeId);
   }
+}
+
+/** Removes the current-run series of `runId` in `collection` (no-op when unset). */
+function metricsRemove(metrics: NodeRunSetOptions['metrics'], runId: string | undefined, collection: string): void {
+  if (runId !== undefined) metrics.currentRun.remove({ run_id: runId, collection });
 }

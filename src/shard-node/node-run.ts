@@ -31,6 +31,11 @@ export interface NodeRunDeps extends ShardLoaderDeps {
   loadConcurrency: number;
   /** Back-off after a shard's first failed load, ms; doubles per further failure. */
   retryBaseMs: number;
+  /**
+   * Prefix of this run's keys in the shared shard cache (default ''): `<collection>/` in catalog
+   * mode, so two collections holding the same run_id never share a cache entry.
+   */
+  cacheKeyPrefix?: string;
 }
 
 /** A shard no longer assigned, still held: since which status sequence and when (ms since epoch). */
@@ -241,7 +246,7 @@ export class NodeRun {
     this.dropped = true;
     this.preloading = false;
     this.releasing.clear();
-    const prefix = `${this.runId}/`;
+    const prefix = `${this.deps.cacheKeyPrefix ?? ''}${this.runId}/`;
     await Promise.all(this.deps.cache.keysWithPrefix(prefix).map((key) => this.deps.cache.unload(key, true)));
     await removeRunCache(this.deps.cacheDir, this.runId);
   }
@@ -252,7 +257,7 @@ export class NodeRun {
   }
 
   private key(dbId: number): string {
-    return `${this.runId}/${dbId}`;
+    return `${this.deps.cacheKeyPrefix ?? ''}${this.runId}/${dbId}`;
   }
 
   private shouldPin(dbId: number): boolean {

@@ -47,9 +47,11 @@ import type { StatusRequest__Output } from '../common/proto-gen/shardfleet/v1/St
 import type { StatusResponse } from '../common/proto-gen/shardfleet/v1/StatusResponse.ts';
 import type { ReaderProcessConfig } from '../common/reader-config.ts';
 import { resolveRequestLimits, type RequestLimits } from '../common/request-limits.ts';
+import { DEFAULT_COLLECTION } from '../common/catalog/collection-name.ts';
 import { createNodeMetrics } from './node-metrics.ts';
-import { NodeRunSet } from './node-run-set.ts';
-import { checkLeaseList } from './run-leases.ts';
+import { NodeCollections } from './node-collections.ts';
+import { CollectionCatalog, checkCatalogOptions } from '../common/catalog/collection-catalog.ts';
+import type { NodeRun } from './node-run.ts';
 import { prepareQueries, searchRun, type ShardOutcome } from './run-search.ts';
 import { checkLookups, lookupRun, type LookupOutcome } from './run-lookup.ts';
 import { ShardLeaseCache } from './shard-lease-cache.ts';
@@ -118,6 +120,14 @@ export interface ShardNodeConfig extends Omit<ReaderProcessConfig, 'nodes'> {
   maxResponseBytes?: number;
   /** SearchShards calls that search at once; later ones queue (default {@link DEFAULT_SEARCH_CALLS}). */
   searchConcurrency?: number;
+  /**
+   * `--collections`: serve only these collections under a catalog root (issue 24; see
+   * src/common/catalog/collection-catalog.ts). Unset: every child prefix holding `_CURRENT`, or
+   * the store itself when it holds `_CURRENT` (single-collection mode, as before).
+   */
+  collections?: string[];
+  /** `--max-collections` (default 64). */
+  maxCollections?: number;
 }
 
 /** A running shard node. */
@@ -298,8 +308,9 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
   const metrics = createNodeMetrics(registry);
   metrics.cacheMaxBytes.set(maxCacheBytes);
 
-  // The run set is created below; the cache reports changes to it.
-  let runSet: NodeRunSet | undefined;
+  checkCatalogOptions({ collections: config.collections, maxCollections: config.maxCollections });
+  // The collections are created below; the cache reports changes to them.
+  let runSet: NodeCollections | undefined;
   const cache = new ShardLeaseCache({
     maxBytes: maxCacheBytes,
     log,
@@ -320,22 +331,32 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
   });
   let health: HealthImplementation | undefined; // set once bound
   let stopped = false;
-  const runs = new NodeRunSet({
-    store,
-    cacheDir: config.cacheDir,
-    log,
-    metrics,
-    cache,
-    loadConcurrency,
-    retryBaseMs,
-    nodeId: config.nodeId,
-    replication: config.replication,
-    nodes: () => nodes,
-    runGraceMs,
-    releaseGraceMs,
-    onServingChange: (serving) => {
+  const runs = new NodeCollections(
+    {
+      cacheDir: config.cacheDir,
+      log,
+      metrics,
+      cache,
+      loadConcurrency,
+      retryBaseMs,
+      nodeId: config.nodeId,
+      replication: config.replication,
+      nodes: () => nodes,
+      runGraceMs,
+      releaseGraceMs,
+    },
+    limits,
+    (serving) => {
       if (health !== undefined && !stopped) setServing(health, [SERVICE], serving);
     },
+    log,
+  );
+  const catalog = new CollectionCatalog({
+    store,
+    collections: config.collections,
+    maxCollections: config.maxCollections,
+    log,
+    onChange: (change) => runs.apply(change),
   });
   runSet = runs;
 
@@ -376,7 +397,7 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
         callback(toServiceError(err));
         return;
       }
-      runs.refresh(true).then(
+      catalog.scan().then(() => runs.refresh(true)).then(
         () => callback(null, status()),
         (err: unknown) => callback(toServiceError(err)),
       );
@@ -390,12 +411,12 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
    * @throws InvalidQueryError for more than `maxRunLeases` distinct runs (nothing recorded).
    */
   function renewLeases(req: StatusRequest__Output | NodeRefreshRequest__Output): void {
-    const leases = checkLeaseList(
-      req.run_leases.map((l) => ({ runId: l.run_id, manifestKey: l.manifest_key })),
-      limits,
-    );
-    runs.renewLeases(req.router_id, leases, req.lease_ttl_ms, {
-      keep: req.keep_shards.map((k) => ({ runId: k.run_id, dbIds: k.db_ids })),
+    if (req.router_id === '') return;
+    runs.renewLeases({
+      routerId: req.router_id,
+      ttlMs: req.lease_ttl_ms,
+      leases: req.run_leases.map((l) => ({ collection: l.collection, runId: l.run_id, manifestKey: l.manifest_key })),
+      keep: req.keep_shards.map((k) => ({ collection: k.collection, runId: k.run_id, dbIds: k.db_ids })),
       draining: req.draining_nodes,
       seenSeq: Number(req.seen_status_seq),
     });
@@ -406,7 +427,7 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
    * `searchConcurrency` calls search at once), searched in pieces that stop once `signal` aborts.
    */
   async function handleSearch(req: SearchShardsRequest__Output, signal: AbortSignal): Promise<SearchShardsResponse> {
-    const run = runs.resolve(req.run_id);
+    const run = runs.resolve(req.collection, req.run_id);
     checkCallWork(req.queries, run.manifest.index.dim, maxResponseBytes);
     metrics.searchCallsInProgress.inc();
     try {
@@ -416,13 +437,13 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
     }
   }
 
-  async function searchAndPack(run: ReturnType<NodeRunSet['resolve']>, req: SearchShardsRequest__Output, signal: AbortSignal): Promise<SearchShardsResponse> {
+  async function searchAndPack(run: NodeRun, req: SearchShardsRequest__Output, signal: AbortSignal): Promise<SearchShardsResponse> {
     const searchIdx: number[] = [];
     const lookupIdx: number[] = [];
     req.queries.forEach((q, i) => (q.keys.length > 0 ? lookupIdx : searchIdx).push(i));
     if (lookupIdx.length === 0) {
       const outcomes = await searchRun(run, prepareQueries(req.queries, run.manifest.index.dim, run.manifest.index.filter_columns, limits), metrics, signal);
-      return { run_id: run.runId, shards: await packAll(outcomes, req.queries, maxResponseBytes, signal) };
+      return { run_id: run.runId, collection: collectionOf(req), shards: await packAll(outcomes, req.queries, maxResponseBytes, signal) };
     }
     // Point lookups (Get / MultiGet), possibly coalesced with searches into one call.
     checkLookups(req.queries, run.manifest.sharding.num_dbs, limits);
@@ -436,7 +457,12 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
       return packOutcome({ ...o, queryIndex }, req.queries[queryIndex]);
     });
     for (const o of looked) shards.push(packLookupOutcome(o, req.queries[o.queryIndex]));
-    return { run_id: run.runId, shards };
+    return { run_id: run.runId, collection: collectionOf(req), shards };
+  }
+
+  /** The collection a SearchShards call was answered from ('' = "default"). */
+  function collectionOf(req: SearchShardsRequest__Output): string {
+    return req.collection === '' ? DEFAULT_COLLECTION : req.collection;
   }
 
   let metricsServer: MetricsServer | undefined;
@@ -478,8 +504,13 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
       });
     }, pollIntervalMs);
   };
-  const firstLoad = runs.refresh(true).then(() => {
-    if (!stopped) poll();
+  // The first catalog scan creates the collections' run sets, each starting its first refresh.
+  const firstLoad = catalog.scan().then(async () => {
+    await runs.refresh(false);
+    if (!stopped) {
+      poll();
+      catalog.start(pollIntervalMs);
+    }
     return runs.settled();
   });
 
@@ -490,6 +521,7 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
     firstLoad,
     status,
     refresh: async () => {
+      await catalog.scan();
       await runs.refresh(true);
       return status();
     },
@@ -504,6 +536,7 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
       if (stopped) return;
       stopped = true;
       clearTimeout(pollTimer);
+      catalog.stop();
       setServing(bound.health, [SERVICE], false);
       log.info({ drain_timeout_ms: drainTimeoutMs }, 'shard node stopping: draining in-flight calls');
       await shutdownServer(server, drainTimeoutMs);

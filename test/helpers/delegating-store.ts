@@ -2,7 +2,7 @@
  * An ObjectStore that passes every call to `inner`: the base of the tests' recording and
  * fault-injecting stores, which override only the calls they watch.
  */
-import type { ListOptions, ObjectInfo, ObjectStore, PutCondition, ReadLimits } from '../../src/common/storage/object-store.ts';
+import type { ChildPrefixListing, ListOptions, ObjectInfo, ObjectStore, PutCondition, ReadLimits } from '../../src/common/storage/object-store.ts';
 
 export class DelegatingStore implements ObjectStore {
   /** Ranged read, present when `inner` has one (as on the real stores). */
@@ -38,6 +38,10 @@ export class DelegatingStore implements ObjectStore {
   }
   list(prefix: string, options?: ListOptions): Promise<ObjectInfo[]> {
     return this.inner.list(prefix, options);
+  }
+  listChildPrefixes(prefix: string, maxNames: number): Promise<ChildPrefixListing> {
+    if (!this.inner.listChildPrefixes) throw new Error(`${this.inner.url} cannot list child prefixes`);
+    return this.inner.listChildPrefixes(prefix, maxNames);
   }
   delete(key: string): Promise<void> {
     return this.inner.delete(key);

@@ -31,10 +31,13 @@ import { assertValidMaxBytes, copyStreamAtMost, readStreamAtMost } from './bound
 import {
   DEFAULT_MAX_GET_BYTES,
   INTERNAL_MARK,
+  assertChildListing,
   assertValidKey,
   assertValidRange,
   assertValidPrefix,
   compareKeys,
+  objectKeyProblem,
+  type ChildPrefixListing,
   type ListOptions,
   type ObjectInfo,
   type ObjectStore,
@@ -254,6 +257,40 @@ export class FileObjectStore implements ObjectStore {
     const infos = await mapLimit(keys, LIST_CONCURRENCY, (k) => this.infoOf(path.join(this.root, ...k.split('/')), k, options.etags ?? true));
     // A file deleted between the walk and the stat is simply not listed.
     return infos.filter((i): i is ObjectInfo => i !== undefined);
+  }
+
+  /**
+   * @inheritdoc One `readdir` of the prefix's folder: its sub-folders (and symbolic links to
+   * folders inside the root), never files or temp/lock entries.
+   */
+  async listChildPrefixes(prefix: string, maxNames: number): Promise<ChildPrefixListing> {
+    assertChildListing(prefix, maxNames);
+    const dir = prefix === '' ? this.root : path.join(this.root, ...prefix.slice(0, -1).split('/'));
+    const names: string[] = [];
+    try {
+      const rootReal = await realpathIfExists(this.root);
+      if (rootReal === undefined) return { names: [], truncated: false };
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return { names: [], truncated: false };
+        throw err;
+      }
+      for (const e of entries) {
+        if (e.name.includes(INTERNAL_MARK) || objectKeyProblem(e.name) !== undefined) continue;
+        let isDir = e.isDirectory();
+        if (e.isSymbolicLink()) {
+          const target = await realpathIfExists(path.join(dir, e.name));
+          isDir = target !== undefined && isInside(rootReal, target) && (await statIfExists(target))?.isDirectory() === true;
+        }
+        if (isDir) names.push(e.name);
+      }
+    } catch (err) {
+      throw new StorageError(`listing the folders of ${JSON.stringify(prefix)} under ${this.url} failed: ${errorMessage(err)}`, { cause: err });
+    }
+    names.sort(compareKeys);
+    return { names: names.slice(0, maxNames), truncated: names.length > maxNames };
   }
 
   /** @inheritdoc */

@@ -29,6 +29,17 @@ export interface ListOptions {
   etags?: boolean;
 }
 
+/** Answer of {@link ObjectStore.listChildPrefixes}. */
+export interface ChildPrefixListing {
+  /** Names of the child "folders" (one key segment each, no `/`), sorted by UTF-8 bytes; at most the asked-for count. */
+  names: string[];
+  /** Whether more children exist than `names` holds. */
+  truncated: boolean;
+}
+
+/** Most child names one {@link ObjectStore.listChildPrefixes} call may ask for. */
+export const MAX_CHILD_PREFIXES = 10_000;
+
 /** Condition for {@link ObjectStore.putIf}. */
 export type PutCondition =
   /** Write only if the object does not exist (If-None-Match: *). */
@@ -123,6 +134,19 @@ export interface ObjectStore {
    */
   list(prefix: string, options?: ListOptions): Promise<ObjectInfo[]>;
 
+  /**
+   * Optional (both real stores have it): the child prefixes ("folders") directly below `prefix`
+   * (`''` = the store root, else a prefix ending in `/`), without listing the objects inside them:
+   * one delimiter listing on S3 (ListObjectsV2 with `Delimiter: '/'`, paginated, reading only as
+   * many pages as `maxNames` needs), one `readdir` on `file://` (folders only; symbolic links to
+   * folders inside the root count, temp/lock entries never). Returns the first `maxNames` names in
+   * UTF-8 byte order and whether more exist.
+   * @throws ConfigValidationError for an invalid prefix (see {@link assertValidPrefix}, and it must
+   *   be `''` or end with `/`) or a `maxNames` outside 1..{@link MAX_CHILD_PREFIXES};
+   *   StorageError on a failed listing. A missing prefix lists nothing.
+   */
+  listChildPrefixes?(prefix: string, maxNames: number): Promise<ChildPrefixListing>;
+
   /** Deletes one object; deleting a missing object is not an error. @throws StorageError */
   delete(key: string): Promise<void>;
 
@@ -149,6 +173,18 @@ export const MAX_RANGE_BYTES = 4 * DEFAULT_MAX_GET_BYTES;
 export function assertValidRange(key: string, start: number, end: number): void {
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end - start > MAX_RANGE_BYTES) {
     throw new ConfigValidationError(`invalid byte range [${start}, ${end}) of ${key}: expected 0 <= start <= end, at most ${MAX_RANGE_BYTES} bytes`);
+  }
+}
+
+/**
+ * Checks the arguments of {@link ObjectStore.listChildPrefixes}.
+ * @throws ConfigValidationError naming the prefix or the count.
+ */
+export function assertChildListing(prefix: string, maxNames: number): void {
+  assertValidPrefix(prefix);
+  if (prefix !== '' && !prefix.endsWith('/')) throw new ConfigValidationError(`invalid child-prefix listing of ${JSON.stringify(prefix)}: the prefix must be empty or end with "/"`);
+  if (!Number.isSafeInteger(maxNames) || maxNames < 1 || maxNames > MAX_CHILD_PREFIXES) {
+    throw new ConfigValidationError(`invalid child-prefix listing of ${JSON.stringify(prefix)}: maxNames must be an integer in 1..${MAX_CHILD_PREFIXES}, got ${maxNames}`);
   }
 }
 

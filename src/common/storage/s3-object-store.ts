@@ -27,10 +27,12 @@ import { ConfigValidationError, ObjectNotFoundError, ObjectTooLargeError, Precon
 import { assertValidMaxBytes, copyStreamAtMost, readStreamAtMost } from './bounded-read.ts';
 import {
   DEFAULT_MAX_GET_BYTES,
+  assertChildListing,
   assertValidKey,
   assertValidRange,
   assertValidPrefix,
   compareKeys,
+  type ChildPrefixListing,
   type ObjectInfo,
   type ObjectStore,
   type PutCondition,
@@ -366,6 +368,38 @@ export class S3ObjectStore implements ObjectStore {
       );
     }
     return out.sort((a, b) => compareKeys(a.key, b.key));
+  }
+
+  /**
+   * @inheritdoc ListObjectsV2 with `Delimiter: '/'`: S3 rolls every key below a child up into one
+   * CommonPrefixes entry, so a child holding thousands of shard files costs one entry; pages are
+   * read only until `maxNames + 1` children were seen.
+   */
+  async listChildPrefixes(prefix: string, maxNames: number): Promise<ChildPrefixListing> {
+    assertChildListing(prefix, maxNames);
+    const base = this.prefix === '' ? '' : `${this.prefix}/`;
+    const Prefix = base + prefix;
+    const names: string[] = [];
+    let ContinuationToken: string | undefined;
+    try {
+      do {
+        const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix, Delimiter: '/', ContinuationToken }));
+        for (const p of page.CommonPrefixes ?? []) {
+          if (p.Prefix === undefined || !p.Prefix.startsWith(Prefix) || !p.Prefix.endsWith('/')) continue;
+          const name = p.Prefix.slice(Prefix.length, -1);
+          if (name !== '' && !name.includes('/')) names.push(name);
+        }
+        ContinuationToken = page.IsTruncated === true && names.length <= maxNames ? page.NextContinuationToken : undefined;
+      } while (ContinuationToken !== undefined);
+    } catch (err) {
+      const { code, status } = s3ErrorInfo(err);
+      throw new StorageError(
+        `listing the prefixes of s3://${this.bucket}/${Prefix} failed: ${code ?? 'error'}${status === undefined ? '' : ` (HTTP ${status})`}: ${errorMessage(err)}`,
+        { cause: err },
+      );
+    }
+    names.sort(compareKeys);
+    return { names: names.slice(0, maxNames), truncated: names.length > maxNames };
   }
 
   /** @inheritdoc */

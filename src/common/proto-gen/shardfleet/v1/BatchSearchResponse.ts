@@ -11,6 +11,11 @@ export interface BatchSearchResponse {
    * The run that answered every query of the batch.
    */
   'run_id'?: (string);
+  /**
+   * The collection that answered (never empty), with run_id: one request is answered from one
+   * collection and one run.
+   */
+  'collection'?: (string);
 }
 
 export interface BatchSearchResponse__Output {
@@ -22,4 +27,9 @@ export interface BatchSearchResponse__Output {
    * The run that answered every query of the batch.
    */
   'run_id': (string);
+  /**
+   * The collection that answered (never empty), with run_id: one request is answered from one
+   * collection and one run.
+   */
+  'collection': (string);
 }

@@ -13,6 +13,13 @@ export interface GetRequest {
    * Return the record's stored vector (GetResult.vector).
    */
   'include_vector'?: (boolean);
+  /**
+   * The collection to ask (issue 24): a collection name under the router's catalog root, or empty
+   * for the default collection (the router's --default-collection, else its only collection; with
+   * several and no default, INVALID_ARGUMENT listing them). An unknown name is NOT_FOUND. A router
+   * serving one snapshot prefix (no catalog) serves it as "default".
+   */
+  'collection'?: (string);
 }
 
 export interface GetRequest__Output {
@@ -25,4 +32,11 @@ export interface GetRequest__Output {
    * Return the record's stored vector (GetResult.vector).
    */
   'include_vector': (boolean);
+  /**
+   * The collection to ask (issue 24): a collection name under the router's catalog root, or empty
+   * for the default collection (the router's --default-collection, else its only collection; with
+   * several and no default, INVALID_ARGUMENT listing them). An unknown name is NOT_FOUND. A router
+   * serving one snapshot prefix (no catalog) serves it as "default".
+   */
+  'collection': (string);
 }

@@ -12,6 +12,11 @@ export interface GetResponse {
    * Time spent in the router, milliseconds.
    */
   'latency_ms'?: (number | string);
+  /**
+   * The collection that answered (never empty), with run_id: one request is answered from one
+   * collection and one run.
+   */
+  'collection'?: (string);
 }
 
 export interface GetResponse__Output {
@@ -24,4 +29,9 @@ export interface GetResponse__Output {
    * Time spent in the router, milliseconds.
    */
   'latency_ms': (number);
+  /**
+   * The collection that answered (never empty), with run_id: one request is answered from one
+   * collection and one run.
+   */
+  'collection': (string);
 }

@@ -1,5 +1,6 @@
 // Original file: proto/shardfleet/v1/router.proto
 
+import type { CollectionHealth as _shardfleet_v1_CollectionHealth, CollectionHealth__Output as _shardfleet_v1_CollectionHealth__Output } from '../../shardfleet/v1/CollectionHealth.ts';
 
 export interface HealthResponse {
   /**
@@ -30,6 +31,18 @@ export interface HealthResponse {
    * A newer run that is published but not yet served (still loading on the nodes), or "".
    */
   'pending_run_id'?: (string);
+  /**
+   * Per served collection (issue 24), sorted by name. The top-level fields above describe the
+   * only collection when one is served (single-collection mode: exactly as before), else the
+   * worst status of all, the lowest coverage, and reasons prefixed with the collection's name;
+   * run_id / pending_run_id / snapshot_age_seconds are then the default collection's (empty when
+   * there is none).
+   */
+  'collections'?: (_shardfleet_v1_CollectionHealth)[];
+  /**
+   * The collection a request without one is answered from; empty when there is none.
+   */
+  'default_collection'?: (string);
 }
 
 export interface HealthResponse__Output {
@@ -61,4 +74,16 @@ export interface HealthResponse__Output {
    * A newer run that is published but not yet served (still loading on the nodes), or "".
    */
   'pending_run_id': (string);
+  /**
+   * Per served collection (issue 24), sorted by name. The top-level fields above describe the
+   * only collection when one is served (single-collection mode: exactly as before), else the
+   * worst status of all, the lowest coverage, and reasons prefixed with the collection's name;
+   * run_id / pending_run_id / snapshot_age_seconds are then the default collection's (empty when
+   * there is none).
+   */
+  'collections': (_shardfleet_v1_CollectionHealth__Output)[];
+  /**
+   * The collection a request without one is answered from; empty when there is none.
+   */
+  'default_collection': (string);
 }

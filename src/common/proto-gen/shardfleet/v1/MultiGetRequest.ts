@@ -18,6 +18,13 @@ export interface MultiGetRequest {
    * call fails UNAVAILABLE; above it failed keys carry `error` and partial = true.
    */
   'min_coverage'?: (number | string);
+  /**
+   * The collection to ask (issue 24): a collection name under the router's catalog root, or empty
+   * for the default collection (the router's --default-collection, else its only collection; with
+   * several and no default, INVALID_ARGUMENT listing them). An unknown name is NOT_FOUND. A router
+   * serving one snapshot prefix (no catalog) serves it as "default".
+   */
+  'collection'?: (string);
 }
 
 export interface MultiGetRequest__Output {
@@ -35,4 +42,11 @@ export interface MultiGetRequest__Output {
    * call fails UNAVAILABLE; above it failed keys carry `error` and partial = true.
    */
   'min_coverage': (number);
+  /**
+   * The collection to ask (issue 24): a collection name under the router's catalog root, or empty
+   * for the default collection (the router's --default-collection, else its only collection; with
+   * several and no default, INVALID_ARGUMENT listing them). An unknown name is NOT_FOUND. A router
+   * serving one snapshot prefix (no catalog) serves it as "default".
+   */
+  'collection': (string);
 }

@@ -17,6 +17,11 @@ export interface MultiGetResponse {
    * Shards asked (distinct), and how many node calls the lookup took.
    */
   'num_shards_queried'?: (number);
+  /**
+   * The collection that answered (never empty), with run_id: one request is answered from one
+   * collection and one run.
+   */
+  'collection'?: (string);
 }
 
 export interface MultiGetResponse__Output {
@@ -34,4 +39,9 @@ export interface MultiGetResponse__Output {
    * Shards asked (distinct), and how many node calls the lookup took.
    */
   'num_shards_queried': (number);
+  /**
+   * The collection that answered (never empty), with run_id: one request is answered from one
+   * collection and one run.
+   */
+  'collection': (string);
 }

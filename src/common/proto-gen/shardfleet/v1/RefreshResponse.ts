@@ -18,6 +18,11 @@ export interface RefreshResponse {
    * What happened (e.g. "run X is loading on 2 of 3 nodes; still serving Y").
    */
   'message'?: (string);
+  /**
+   * The collection refreshed (empty when the request named none: run_id etc. then describe the
+   * default collection, when there is one).
+   */
+  'collection'?: (string);
 }
 
 export interface RefreshResponse__Output {
@@ -37,4 +42,9 @@ export interface RefreshResponse__Output {
    * What happened (e.g. "run X is loading on 2 of 3 nodes; still serving Y").
    */
   'message': (string);
+  /**
+   * The collection refreshed (empty when the request named none: run_id etc. then describe the
+   * default collection, when there is one).
+   */
+  'collection': (string);
 }

@@ -14,6 +14,13 @@ export interface RouteRequest {
    * As in SearchRequest: shards the filter's statistics rule out are skipped (RouteResponse.skipped).
    */
   'filter'?: (string);
+  /**
+   * The collection to ask (issue 24): a collection name under the router's catalog root, or empty
+   * for the default collection (the router's --default-collection, else its only collection; with
+   * several and no default, INVALID_ARGUMENT listing them). An unknown name is NOT_FOUND. A router
+   * serving one snapshot prefix (no catalog) serves it as "default".
+   */
+  'collection'?: (string);
 }
 
 export interface RouteRequest__Output {
@@ -28,4 +35,11 @@ export interface RouteRequest__Output {
    * As in SearchRequest: shards the filter's statistics rule out are skipped (RouteResponse.skipped).
    */
   'filter': (string);
+  /**
+   * The collection to ask (issue 24): a collection name under the router's catalog root, or empty
+   * for the default collection (the router's --default-collection, else its only collection; with
+   * several and no default, INVALID_ARGUMENT listing them). An unknown name is NOT_FOUND. A router
+   * serving one snapshot prefix (no catalog) serves it as "default".
+   */
+  'collection': (string);
 }

@@ -19,6 +19,11 @@ export interface RouteResponse {
    * records are placed by key hash, so a search probes every shard (or the shard_ids given)".
    */
   'note'?: (string);
+  /**
+   * The collection that answered (never empty), with run_id: one request is answered from one
+   * collection and one run.
+   */
+  'collection'?: (string);
 }
 
 export interface RouteResponse__Output {
@@ -37,4 +42,9 @@ export interface RouteResponse__Output {
    * records are placed by key hash, so a search probes every shard (or the shard_ids given)".
    */
   'note': (string);
+  /**
+   * The collection that answered (never empty), with run_id: one request is answered from one
+   * collection and one run.
+   */
+  'collection': (string);
 }

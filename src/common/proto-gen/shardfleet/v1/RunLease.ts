@@ -13,6 +13,11 @@ export interface RunLease {
    * Key of the run's manifest in the store (e.g. "manifests/<ts>_run_id=<id>/manifest.json").
    */
   'manifest_key'?: (string);
+  /**
+   * The collection run_id belongs to (issue 24); empty = the node's default collection ("default"
+   * when it serves one snapshot prefix, as before). Two collections may hold the same run_id.
+   */
+  'collection'?: (string);
 }
 
 /**
@@ -27,4 +32,9 @@ export interface RunLease__Output {
    * Key of the run's manifest in the store (e.g. "manifests/<ts>_run_id=<id>/manifest.json").
    */
   'manifest_key': (string);
+  /**
+   * The collection run_id belongs to (issue 24); empty = the node's default collection ("default"
+   * when it serves one snapshot prefix, as before). Two collections may hold the same run_id.
+   */
+  'collection': (string);
 }

@@ -7,6 +7,11 @@
 export interface RunShards {
   'run_id'?: (string);
   'db_ids'?: (number)[];
+  /**
+   * The collection run_id belongs to (issue 24); empty = the node's default collection ("default"
+   * when it serves one snapshot prefix, as before). Two collections may hold the same run_id.
+   */
+  'collection'?: (string);
 }
 
 /**
@@ -15,4 +20,9 @@ export interface RunShards {
 export interface RunShards__Output {
   'run_id': (string);
   'db_ids': (number)[];
+  /**
+   * The collection run_id belongs to (issue 24); empty = the node's default collection ("default"
+   * when it serves one snapshot prefix, as before). Two collections may hold the same run_id.
+   */
+  'collection': (string);
 }

@@ -36,6 +36,10 @@ export interface RunStatus {
    * still loaded and searchable until every router says their new owners are ready, ascending.
    */
   'shards_releasing'?: (number)[];
+  /**
+   * The collection of this run (issue 24); never empty ("default" in single-collection mode).
+   */
+  'collection'?: (string);
 }
 
 /**
@@ -72,4 +76,8 @@ export interface RunStatus__Output {
    * still loaded and searchable until every router says their new owners are ready, ascending.
    */
   'shards_releasing': (number)[];
+  /**
+   * The collection of this run (issue 24); never empty ("default" in single-collection mode).
+   */
+  'collection': (string);
 }

@@ -76,6 +76,14 @@ export interface SearchRequest {
    * curve (explicit, cel or hash sharding, or built before curves existed): INVALID_ARGUMENT.
    */
   'target_recall'?: (number | string);
+  /**
+   * The collection to ask (issue 24): a collection name under the router's catalog root, or empty
+   * for the default collection (the router's --default-collection, else its only collection; with
+   * several and no default, INVALID_ARGUMENT listing them). An unknown name is NOT_FOUND. A router
+   * serving one snapshot prefix (no catalog) serves it as "default".
+   * In a BatchSearchRequest a query's collection must be empty or the batch's.
+   */
+  'collection'?: (string);
 }
 
 export interface SearchRequest__Output {
@@ -152,4 +160,12 @@ export interface SearchRequest__Output {
    * curve (explicit, cel or hash sharding, or built before curves existed): INVALID_ARGUMENT.
    */
   'target_recall': (number);
+  /**
+   * The collection to ask (issue 24): a collection name under the router's catalog root, or empty
+   * for the default collection (the router's --default-collection, else its only collection; with
+   * several and no default, INVALID_ARGUMENT listing them). An unknown name is NOT_FOUND. A router
+   * serving one snapshot prefix (no catalog) serves it as "default".
+   * In a BatchSearchRequest a query's collection must be empty or the batch's.
+   */
+  'collection': (string);
 }

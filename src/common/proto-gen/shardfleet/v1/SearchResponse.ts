@@ -36,6 +36,11 @@ export interface SearchResponse {
    * True when failed_shards is not empty.
    */
   'partial'?: (boolean);
+  /**
+   * The collection that answered (never empty), with run_id: one request is answered from one
+   * collection and one run.
+   */
+  'collection'?: (string);
 }
 
 export interface SearchResponse__Output {
@@ -71,4 +76,9 @@ export interface SearchResponse__Output {
    * True when failed_shards is not empty.
    */
   'partial': (boolean);
+  /**
+   * The collection that answered (never empty), with run_id: one request is answered from one
+   * collection and one run.
+   */
+  'collection': (string);
 }

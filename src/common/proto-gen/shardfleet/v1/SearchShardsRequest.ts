@@ -11,6 +11,11 @@ export interface SearchShardsRequest {
    * The queries (one for Search, many for BatchSearch).
    */
   'queries'?: (_shardfleet_v1_ShardQuery)[];
+  /**
+   * The collection run_id belongs to (issue 24); empty = the node's default collection ("default"
+   * when it serves one snapshot prefix, as before). Two collections may hold the same run_id.
+   */
+  'collection'?: (string);
 }
 
 export interface SearchShardsRequest__Output {
@@ -22,4 +27,9 @@ export interface SearchShardsRequest__Output {
    * The queries (one for Search, many for BatchSearch).
    */
   'queries': (_shardfleet_v1_ShardQuery__Output)[];
+  /**
+   * The collection run_id belongs to (issue 24); empty = the node's default collection ("default"
+   * when it serves one snapshot prefix, as before). Two collections may hold the same run_id.
+   */
+  'collection': (string);
 }

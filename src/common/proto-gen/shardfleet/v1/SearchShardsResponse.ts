@@ -11,6 +11,10 @@ export interface SearchShardsResponse {
    * One entry per (query, requested shard), in request order.
    */
   'shards'?: (_shardfleet_v1_ShardResult)[];
+  /**
+   * The collection of run_id (never empty).
+   */
+  'collection'?: (string);
 }
 
 export interface SearchShardsResponse__Output {
@@ -22,4 +26,8 @@ export interface SearchShardsResponse__Output {
    * One entry per (query, requested shard), in request order.
    */
   'shards': (_shardfleet_v1_ShardResult__Output)[];
+  /**
+   * The collection of run_id (never empty).
+   */
+  'collection': (string);
 }

@@ -17,6 +17,11 @@ export interface ShardDetailsResponse {
    * built before this field).
    */
   'replication_factor'?: (number);
+  /**
+   * The collection that answered (never empty), with run_id: one request is answered from one
+   * collection and one run.
+   */
+  'collection'?: (string);
 }
 
 export interface ShardDetailsResponse__Output {
@@ -34,4 +39,9 @@ export interface ShardDetailsResponse__Output {
    * built before this field).
    */
   'replication_factor': (number);
+  /**
+   * The collection that answered (never empty), with run_id: one request is answered from one
+   * collection and one run.
+   */
+  'collection': (string);
 }

@@ -83,6 +83,11 @@ export interface SnapshotInfoResponse {
    * chooses from.
    */
   'search_recall'?: (_shardfleet_v1_SearchRecallTable | null);
+  /**
+   * The collection that answered (never empty), with run_id: one request is answered from one
+   * collection and one run.
+   */
+  'collection'?: (string);
 }
 
 export interface SnapshotInfoResponse__Output {
@@ -165,4 +170,9 @@ export interface SnapshotInfoResponse__Output {
    * chooses from.
    */
   'search_recall': (_shardfleet_v1_SearchRecallTable__Output | null);
+  /**
+   * The collection that answered (never empty), with run_id: one request is answered from one
+   * collection and one run.
+   */
+  'collection': (string);
 }
