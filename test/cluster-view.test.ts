@@ -60,6 +60,8 @@ test('statusView picks the pending run\'s reasons; renderShards lists replicas a
     pending_run_id: 'r2',
     collections: [],
     default_collection: 'default',
+    aliases: [],
+    aliases_error: '',
   };
   const v = statusView(health, undefined, details(2), { SnapshotInfo: 'FAILED_PRECONDITION: x' });
   assert.deepEqual(v.health.pending_reasons, ['run r2 has been pending for 90 s: shards 1 have no ready replica yet']);

@@ -3,7 +3,9 @@
  * the real writer (two vector-only Fashion-MNIST ones, one KV), served by one router and two shard
  * nodes. Searches each collection by name, the default-collection rules, an unknown collection
  * (NOT_FOUND), a run swap of one collection while the others keep answering (0 failed, each answer
- * from one run), and a collection added and removed at run time without a restart.
+ * from one run), aliases (resolved per request, switched by one conditional write, a malformed
+ * `_ALIASES` keeping the last good table), and a collection added and removed at run time without
+ * a restart.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +24,7 @@ import { buildSnapshot, type BuildResult } from '../src/writer/build-snapshot.ts
 import { buildFashionSnapshot, FASHION_IMAGES, quietLogger, tempDir } from './helpers/fixtures.ts';
 import { isGrpcStatus } from './helpers/grpc-assert.ts';
 import { waitFor } from './helpers/wait.ts';
+import { updateAliases } from '../src/common/catalog/aliases.ts';
 import { promSample, promSamples } from '../src/eval/prometheus-text.ts';
 
 const ITEMS = { start: 0, limit: 300 };
@@ -148,6 +151,43 @@ describe('collections: one router and two nodes over a catalog root', () => {
     } finally {
       await router?.stop();
     }
+  });
+
+  test('an alias names a collection: requests naming it are answered from its collection; a switch is one write; a malformed _ALIASES keeps the last good table', async () => {
+    try {
+      await updateAliases(root, [{ kind: 'set', alias: 'current', collection: 'items' }]);
+      await waitFor('the router to read _ALIASES', async () => (await client.health()).aliases.some((a) => a.alias === 'current'), { timeoutMs: 30_000 });
+      const a = await client.search({ vector: images[ITEMS.start + 7], top_k: 5, collection: 'current', num_probes: 3 });
+      assert.deepEqual([a.collection, a.run_id, a.results[0].id], ['items', itemsRun.manifest.run_id, String(ITEMS.start + 7)]);
+      // The switch: one conditional write of _ALIASES; a Refresh without a collection re-reads it at once.
+      await updateAliases(root, [{ kind: 'set', alias: 'current', collection: 'users' }]);
+      await client.refresh();
+      const u = await client.search({ vector: images[USERS.start + 11], top_k: 5, collection: 'current', num_probes: 2 });
+      assert.deepEqual([u.collection, u.run_id, u.results[0].id], ['users', usersRun.manifest.run_id, String(USERS.start + 11)]);
+      const info = await client.snapshotInfo(10_000, 'current');
+      assert.equal(info.collection, 'users');
+      // An alias of a collection this router does not serve: NOT_FOUND naming both.
+      await updateAliases(root, [{ kind: 'set', alias: 'later', collection: 'nothere' }], { allowMissing: true });
+      await client.refresh();
+      await assert.rejects(client.search({ vector: images[0], collection: 'later' }), isGrpcStatus(grpc.status.NOT_FOUND, /alias "later" names collection "nothere"/));
+      let h = await client.health();
+      assert.deepEqual(h.aliases.map((x) => [x.alias, x.collection]), [['current', 'users'], ['later', 'nothere']]);
+      assert.equal(h.aliases_error, '');
+      // A malformed _ALIASES: the router keeps answering from the last good table and says why.
+      await root.put('_ALIASES', '{"format_version":1,"aliases":');
+      await client.refresh();
+      h = await client.health();
+      assert.match(h.aliases_error, /_ALIASES/);
+      assert.deepEqual(h.aliases.map((x) => [x.alias, x.collection]), [['current', 'users'], ['later', 'nothere']]);
+      const again = await client.search({ vector: images[USERS.start + 11], top_k: 5, collection: 'current', num_probes: 2 });
+      assert.equal(again.collection, 'users');
+    } finally {
+      await root.delete('_ALIASES');
+    }
+    await client.refresh();
+    const h = await client.health();
+    assert.deepEqual([h.aliases.length, h.aliases_error], [0, ''], 'a removed _ALIASES is an empty table');
+    await assert.rejects(client.search({ vector: images[0], collection: 'current' }), isGrpcStatus(grpc.status.NOT_FOUND, /collection "current" is not served/));
   });
 
   test('a run swap of one collection while the others keep answering: 0 failed, each answer from one run', async () => {

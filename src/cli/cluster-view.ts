@@ -41,6 +41,8 @@ export interface StatusView {
   collection: string;
   /** Every collection the router serves (issue 24), with its health; one entry for a single snapshot prefix. */
   collections: Array<{ name: string; status: string; run_id: string; coverage: number; pending_run_id: string; reasons: string[] }>;
+  /** The catalog root's aliases (alias -> collection), and why the router's last read of `_ALIASES` failed ('' when it did not). */
+  aliases: { entries: Array<{ alias: string; collection: string }>; error: string };
   health: {
     status: string;
     reasons: string[];
@@ -146,6 +148,7 @@ export function statusView(health: RouterHealth, info: SnapshotInfo | undefined,
       pending_run_id: c.pending_run_id,
       reasons: c.reasons,
     })),
+    aliases: { entries: (health.aliases ?? []).map((a) => ({ alias: a.alias, collection: a.collection })), error: health.aliases_error ?? '' },
     health: {
       status: health.status,
       reasons: health.reasons,
@@ -204,6 +207,8 @@ export function renderStatus(v: StatusView): string {
     out.push('', `Collections (${v.collections.length}):`);
     const rows = v.collections.map((c) => [c.name, c.status, c.run_id || '-', c.coverage.toFixed(3), c.pending_run_id || '-', clip(c.reasons[0] ?? '', REASON_CHARS)]);
     out.push(renderTable(['COLLECTION', 'HEALTH', 'RUN', 'COVERAGE', 'PENDING', 'REASON'], rows), '');
+    if (v.aliases.entries.length > 0) out.push(`Aliases:      ${v.aliases.entries.map((a) => `${a.alias} -> ${a.collection}`).join(', ')}`);
+    if (v.aliases.error !== '') out.push(`Aliases:      last read failed (the router keeps its last good table): ${clip(v.aliases.error, REASON_CHARS)}`);
     if (v.collection !== '') out.push(`Collection:   ${v.collection}`);
   }
   if (v.run !== null) {

@@ -59,6 +59,7 @@ import type { SnapshotInfoRequest__Output } from '../common/proto-gen/shardfleet
 import type { ShardDetailsRequest__Output } from '../common/proto-gen/shardfleet/v1/ShardDetailsRequest.ts';
 import type { RefreshRequest__Output } from '../common/proto-gen/shardfleet/v1/RefreshRequest.ts';
 import { aggregateHealth, readinessOfCollections, type NamedHealth } from './collection-health.ts';
+import { AliasTable } from '../common/catalog/aliases.ts';
 import { CollectionViews } from './collection-views.ts';
 import type { NodeViewSource } from './replica-state.ts';
 import { runKey } from './run-key.ts';
@@ -414,10 +415,40 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   });
 
   /**
+   * The catalog root's aliases (`_ALIASES`, src/common/catalog/aliases.ts), re-read every poll
+   * interval in catalog mode (only when its etag changed) and by Refresh; a malformed or
+   * unreadable `_ALIASES` keeps the last good table (Health.aliases_error says why).
+   */
+  const aliases = new AliasTable(store);
+  const refreshAliases = async (): Promise<void> => {
+    if (catalogMode === 'single') return;
+    const before = aliases.lastError;
+    try {
+      const r = await aliases.refresh();
+      if (aliases.lastError !== undefined && aliases.lastError !== before) log.warn({ err: aliases.lastError }, 'reading _ALIASES failed; keeping the last good alias table');
+      else if (r.changed) log.info({ aliases: Object.fromEntries(aliases.entries()) }, 'alias table changed');
+    } catch (err) {
+      // AliasTable.refresh keeps its errors in lastError; this only guards the timer.
+      log.warn({ err: errorMessage(err) }, 'reading _ALIASES failed; keeping the last good alias table');
+    }
+  };
+  let aliasTimer: NodeJS.Timeout | undefined;
+
+  /** A served collection by name: the collection of that name, else the collection an alias of that name points at. */
+  const servedByName = (name: string): ServedCollection | undefined => {
+    const direct = served.get(name);
+    if (direct !== undefined) return direct;
+    const target = aliases.resolve(name);
+    return target === undefined ? undefined : served.get(target);
+  };
+
+  /**
    * The collection a request is answered from: `requested`, or for '' the default collection
-   * (--default-collection, else the only one). The alias hook (issue 24 aliases) goes here.
+   * (--default-collection, else the only one). A name that is no served collection is looked up
+   * as an alias (one lookup per request, so a request is answered from one collection even while
+   * the alias switches).
    * @throws InvalidQueryError for an invalid name, or '' with several collections and no default;
-   *   CollectionNotFoundError (NOT_FOUND) naming an unknown collection.
+   *   CollectionNotFoundError (NOT_FOUND) naming an unknown collection or an alias whose collection is not served.
    */
   function resolveCollection(requested: string): ServedCollection {
     if (requested === '') {
@@ -427,14 +458,18 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
           `this router serves ${served.size} collections (${listNames(collectionNames())}) and no default: name one in the request's collection field (CLI --collection), or start the router with --default-collection`,
         );
       }
-      const c = served.get(name);
+      const c = servedByName(name);
       if (c === undefined) throw new CollectionNotFoundError(`the default collection ${JSON.stringify(name)} (--default-collection) is not served (served: ${listNames(collectionNames())})`);
       return c;
     }
     const problem = collectionNameProblem(requested);
     if (problem !== undefined) throw new InvalidQueryError(`collection ${quoteInput(requested)} ${problem}`);
-    const c = served.get(requested);
-    if (c === undefined) throw new CollectionNotFoundError(`collection ${JSON.stringify(requested)} is not served by this router (served: ${listNames(collectionNames())})`);
+    const c = servedByName(requested);
+    if (c === undefined) {
+      const target = aliases.resolve(requested);
+      if (target !== undefined) throw new CollectionNotFoundError(`alias ${JSON.stringify(requested)} names collection ${JSON.stringify(target)}, which this router does not serve (served: ${listNames(collectionNames())})`);
+      throw new CollectionNotFoundError(`collection ${JSON.stringify(requested)} is not served by this router (served: ${listNames(collectionNames())})`);
+    }
     return c;
   }
   const collectionNames = (): string[] => [...served.keys()].sort();
@@ -528,7 +563,11 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     );
   };
   const namedHealths = (): NamedHealth[] => collectionNames().map((name) => ({ name, health: healthOf(served.get(name)!) }));
-  const currentHealth = (): HealthResponse => aggregateHealth(namedHealths(), defaultCollectionName());
+  const currentHealth = (): HealthResponse => ({
+    ...aggregateHealth(namedHealths(), defaultCollectionName()),
+    aliases: aliases.entries().map(([alias, collection]) => ({ alias, collection })),
+    aliases_error: aliases.lastError ?? '',
+  });
   /** The not-ready replica statuses of each shard in `dbIds` of `s` (for Health's grouped reasons). */
   const problemsOf = (c: ServedCollection, s: RouterSnapshot, dbIds: readonly number[]): ShardReplicaProblems[] =>
     dbIds.map((dbId) => ({ dbId, problems: c.replicas.replicas(s.manifest.run_id, dbId, s.placement.get(dbId) ?? []).filter((r) => r.state !== 'loaded') }));
@@ -568,6 +607,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
       return { ...(await refreshOne(c)), collection: c.name };
     }
     await catalog.scan();
+    await refreshAliases();
     const outcomes = await Promise.all(collectionNames().map(async (name) => ({ name, o: await refreshOne(served.get(name)!) })));
     const def = outcomes.find((x) => x.name === defaultCollectionName());
     if (def !== undefined) return { ...def.o, collection: outcomes.length === 1 ? def.name : '' };
@@ -691,7 +731,12 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   const firstLoad = catalog.scan().then(async () => {
     started = true;
     for (const c of served.values()) firstLoads.add(c.watcher.start(pollIntervalMs));
-    if (!stopping) catalog.start(pollIntervalMs);
+    await refreshAliases();
+    if (!stopping) {
+      catalog.start(pollIntervalMs);
+      aliasTimer = setInterval(() => void refreshAliases(), pollIntervalMs);
+      aliasTimer.unref();
+    }
     await Promise.all([...firstLoads]);
   });
 
@@ -709,6 +754,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
       stopping = true;
       clearInterval(membershipTimer);
       catalog.stop();
+      clearInterval(aliasTimer);
       for (const c of served.values()) c.watcher.stop();
       poller.stop();
       setServing(bound.health, [SERVICE], false);

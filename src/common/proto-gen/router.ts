@@ -4,6 +4,7 @@ import type { MessageTypeDefinition } from '@grpc/proto-loader';
 import type { BatchSearchRequest as _shardfleet_v1_BatchSearchRequest, BatchSearchRequest__Output as _shardfleet_v1_BatchSearchRequest__Output } from './shardfleet/v1/BatchSearchRequest.ts';
 import type { BatchSearchResponse as _shardfleet_v1_BatchSearchResponse, BatchSearchResponse__Output as _shardfleet_v1_BatchSearchResponse__Output } from './shardfleet/v1/BatchSearchResponse.ts';
 import type { BatchSearchResult as _shardfleet_v1_BatchSearchResult, BatchSearchResult__Output as _shardfleet_v1_BatchSearchResult__Output } from './shardfleet/v1/BatchSearchResult.ts';
+import type { CollectionAlias as _shardfleet_v1_CollectionAlias, CollectionAlias__Output as _shardfleet_v1_CollectionAlias__Output } from './shardfleet/v1/CollectionAlias.ts';
 import type { CollectionHealth as _shardfleet_v1_CollectionHealth, CollectionHealth__Output as _shardfleet_v1_CollectionHealth__Output } from './shardfleet/v1/CollectionHealth.ts';
 import type { GetRequest as _shardfleet_v1_GetRequest, GetRequest__Output as _shardfleet_v1_GetRequest__Output } from './shardfleet/v1/GetRequest.ts';
 import type { GetResponse as _shardfleet_v1_GetResponse, GetResponse__Output as _shardfleet_v1_GetResponse__Output } from './shardfleet/v1/GetResponse.ts';
@@ -42,6 +43,7 @@ export interface ProtoGrpcType {
       BatchSearchRequest: MessageTypeDefinition<_shardfleet_v1_BatchSearchRequest, _shardfleet_v1_BatchSearchRequest__Output>
       BatchSearchResponse: MessageTypeDefinition<_shardfleet_v1_BatchSearchResponse, _shardfleet_v1_BatchSearchResponse__Output>
       BatchSearchResult: MessageTypeDefinition<_shardfleet_v1_BatchSearchResult, _shardfleet_v1_BatchSearchResult__Output>
+      CollectionAlias: MessageTypeDefinition<_shardfleet_v1_CollectionAlias, _shardfleet_v1_CollectionAlias__Output>
       CollectionHealth: MessageTypeDefinition<_shardfleet_v1_CollectionHealth, _shardfleet_v1_CollectionHealth__Output>
       GetRequest: MessageTypeDefinition<_shardfleet_v1_GetRequest, _shardfleet_v1_GetRequest__Output>
       GetResponse: MessageTypeDefinition<_shardfleet_v1_GetResponse, _shardfleet_v1_GetResponse__Output>

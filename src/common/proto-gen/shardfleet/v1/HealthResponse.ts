@@ -1,6 +1,7 @@
 // Original file: proto/shardfleet/v1/router.proto
 
 import type { CollectionHealth as _shardfleet_v1_CollectionHealth, CollectionHealth__Output as _shardfleet_v1_CollectionHealth__Output } from '../../shardfleet/v1/CollectionHealth.ts';
+import type { CollectionAlias as _shardfleet_v1_CollectionAlias, CollectionAlias__Output as _shardfleet_v1_CollectionAlias__Output } from '../../shardfleet/v1/CollectionAlias.ts';
 
 export interface HealthResponse {
   /**
@@ -43,6 +44,17 @@ export interface HealthResponse {
    * The collection a request without one is answered from; empty when there is none.
    */
   'default_collection'?: (string);
+  /**
+   * The catalog root's aliases (its `_ALIASES`), sorted by alias: a request naming an alias is
+   * answered from the alias's collection (a collection of the same name wins). Empty in
+   * single-collection mode.
+   */
+  'aliases'?: (_shardfleet_v1_CollectionAlias)[];
+  /**
+   * Why the router's last read of `_ALIASES` failed (it keeps the last good table); empty when it
+   * succeeded.
+   */
+  'aliases_error'?: (string);
 }
 
 export interface HealthResponse__Output {
@@ -86,4 +98,15 @@ export interface HealthResponse__Output {
    * The collection a request without one is answered from; empty when there is none.
    */
   'default_collection': (string);
+  /**
+   * The catalog root's aliases (its `_ALIASES`), sorted by alias: a request naming an alias is
+   * answered from the alias's collection (a collection of the same name wins). Empty in
+   * single-collection mode.
+   */
+  'aliases': (_shardfleet_v1_CollectionAlias__Output)[];
+  /**
+   * Why the router's last read of `_ALIASES` failed (it keeps the last good table); empty when it
+   * succeeded.
+   */
+  'aliases_error': (string);
 }
