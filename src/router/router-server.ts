@@ -51,6 +51,7 @@ import type { RouterSnapshot } from './router-snapshot.ts';
 import { MAX_TOP_K, search, type SearchBackend } from './search-service.ts';
 import { resolveMaxResponseBytes } from '../common/work-bounds.ts';
 import { SnapshotWatcher, type PendingRun, type RefreshOutcome } from './snapshot-watcher.ts';
+import { DEFAULT_LIVE_RECALL_FRACTION, DEFAULT_LIVE_RECALL_MAX_PER_SECOND, LiveRecall, validateLiveRecall } from './live-recall.ts';
 
 const SERVICE = 'shardfleet.v1.Router';
 
@@ -157,6 +158,19 @@ export interface RouterConfig extends Omit<ReaderProcessConfig, 'nodes'> {
   rateLimitQps?: number;
   /** Rate-limit burst, queries (default max(1, ceil(rateLimitQps))). */
   rateLimitBurst?: number;
+  /**
+   * Live recall (live-recall.ts): the fraction of answered Search / BatchSearch queries re-run as
+   * an exact search over every shard, off the request path, to measure recall@k, in [0, 1]
+   * (default {@link DEFAULT_LIVE_RECALL_FRACTION}, 1%; 0 = off); CLI `--live-recall-fraction`.
+   */
+  liveRecallFraction?: number;
+  /** Most live recall samples a second, > 0 (default {@link DEFAULT_LIVE_RECALL_MAX_PER_SECOND}); CLI `--live-recall-max-per-second`. */
+  liveRecallMaxPerSecond?: number;
+  /**
+   * The collection a served snapshot belongs to, for the live recall `collection` label (default:
+   * "default" for every snapshot).
+   */
+  collectionOf?: (snapshot: RouterSnapshot) => string;
   /**
    * Registry for the router metrics (default: a new one with process metrics). One registry can
    * hold the metrics of one router only (metric names are fixed).
@@ -368,6 +382,25 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     return s;
   };
   const load = new NodeLoad();
+  const liveRecallOptions = { fraction: config.liveRecallFraction ?? DEFAULT_LIVE_RECALL_FRACTION, maxPerSecond: config.liveRecallMaxPerSecond ?? DEFAULT_LIVE_RECALL_MAX_PER_SECOND };
+  validateLiveRecall(liveRecallOptions);
+  const liveRecall =
+    liveRecallOptions.fraction > 0
+      ? new LiveRecall(
+          liveRecallOptions,
+          {
+            current: () => watcher.current(),
+            nodeFor: (s, dbId) => {
+              const c = replicas.candidates(s.manifest.run_id, dbId, s.placement.get(dbId) ?? []);
+              return c.ready ? c.nodes[0] : undefined;
+            },
+            client: (id) => pool.client(id),
+            collectionOf: config.collectionOf ?? (() => 'default'),
+            registry: metrics.registry,
+            log,
+          },
+        )
+      : undefined;
   const backend: SearchBackend = {
     snapshot: requireSnapshot,
     fanOutDeps: (s): FanOutDeps => ({
@@ -382,6 +415,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     limits,
     maxResponseBytes,
     maxTopK,
+    ...(liveRecall === undefined ? {} : { liveRecall }),
   };
   const getBackend: GetBackend = { ...backend, maxGetKeys };
   const healthOptions = {
@@ -506,7 +540,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
       return multiGet(getBackend, call.request, deadlineOf(call));
     }),
     Route: unary('Route', (call: grpc.ServerUnaryCall<RouteRequest__Output, unknown>) => route(requireSnapshot(), replicas, addressOf, call.request, limits)),
-    SnapshotInfo: unary('SnapshotInfo', () => snapshotInfo(requireSnapshot(), store.url)),
+    SnapshotInfo: unary('SnapshotInfo', () => ({ ...snapshotInfo(requireSnapshot(), store.url), ...(liveRecall === undefined ? {} : { live_recall: liveRecall.status() }) })),
     ShardDetails: unary('ShardDetails', () => shardDetails(requireSnapshot(), replicas, addressOf, config.replication)),
     Health: unary('Health', () => currentHealth()),
     Refresh: unary('Refresh', async () => {
@@ -551,6 +585,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
       poller.stop();
       setServing(bound.health, [SERVICE], false);
       await shutdownServer(server);
+      await liveRecall?.stop();
       await metricsServer?.close();
       pool.close();
       await store.close();

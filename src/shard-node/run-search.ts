@@ -78,6 +78,7 @@ export function prepareQueries(
         refineFactor: q.refine_factor || undefined,
         includeVector: q.include_vector,
         filter,
+        ...(q.exact ? { exact: true } : {}),
       },
       filterKey: q.filter,
     };
@@ -120,7 +121,7 @@ interface ShardBatch {
 /** A key of the options that must be equal within a batch. */
 function batchKey(q: PreparedQuery): string {
   const o = q.options;
-  return `${q.topK}/${q.includePayload ? 1 : 0}/${o.includeVector ? 1 : 0}/${o.nprobes ?? 0}/${o.ef ?? 0}/${o.refineFactor ?? 0}/${q.filterKey ?? ''}`;
+  return `${q.topK}/${q.includePayload ? 1 : 0}/${o.includeVector ? 1 : 0}/${o.nprobes ?? 0}/${o.ef ?? 0}/${o.refineFactor ?? 0}/${o.exact ? 1 : 0}/${q.filterKey ?? ''}`;
 }
 
 /**
