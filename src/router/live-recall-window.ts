@@ -83,7 +83,7 @@ export class RecallWindow {
 
   /**
    * Every group with samples newer than `now - windowMs`, with its means; groups whose samples
-   * all left the window are forgotten. Ordered by collection, filter class, then num_probes
+   * all left the window are forgotten. Ordered by collection, filter class (`none` first), then num_probes
    * (numerically, `shard_ids` last).
    */
   summary(now: number): RecallGroupSummary[] {
@@ -110,7 +110,7 @@ export class RecallWindow {
       out.push({ ...group.key, samples: n, liveRecall: live / n, buildSamples, ...(buildSamples > 0 ? { buildRecall: build / buildSamples } : {}) });
     }
     const probesOrder = (p: string): number => (p === 'shard_ids' ? Infinity : Number(p));
-    return out.sort((a, b) => a.collection.localeCompare(b.collection) || a.filter.localeCompare(b.filter) || probesOrder(a.numProbes) - probesOrder(b.numProbes));
+    return out.sort((a, b) => a.collection.localeCompare(b.collection) || filterOrder(a.filter) - filterOrder(b.filter) || probesOrder(a.numProbes) - probesOrder(b.numProbes));
   }
 
   private dropStalest(keep: string): void {
@@ -122,6 +122,11 @@ export class RecallWindow {
     }
     if (stalest !== undefined) this.groups.delete(stalest);
   }
+}
+
+/** Sort order of filter classes: `none` before `filtered`. */
+function filterOrder(f: FilterClass): number {
+  return f === 'none' ? 0 : 1;
 }
 
 /**
