@@ -125,7 +125,7 @@ describe('exact shard search (the live recall reference)', () => {
     });
   }
 
-  test('sqlite-vec int8: exact ranks by float32 distances (brute force), unlike the int8 KNN', async () => {
+  test('sqlite-vec int8: exact ranks by float32 distances (brute force), not by the int8 KNN', async () => {
     const shardDir = join(dir.path, 'sqlite-int8');
     const int8Scale = computeInt8Scale(base.subarray(0, 500 * DIM));
     const writer = new SqliteVecShardWriter({ dir: shardDir, dbId: 2, dim: DIM, metric: 'l2', quantization: 'int8', int8Scale });
