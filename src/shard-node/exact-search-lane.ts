@@ -5,7 +5,8 @@
  * 1) run at once, and one is refused when the lane is full or when user searches are waiting for
  * admission, so a reference query never queues ahead of or beside a user query. The reference
  * search itself yields to the event loop between chunks (usearch-shard-reader.ts), so user
- * searches arriving while it runs interleave with it.
+ * searches arriving while it runs interleave with it, and searches its shards one at a time with
+ * a pause after each (run-search.ts, EXACT_PAUSE_FACTOR), so it takes at most a quarter of a core.
  */
 import { ResourceExhaustedError } from '../common/errors.ts';
 
