@@ -266,6 +266,17 @@ describe('helm chart helm/shardfleet', { skip: rendererMissing }, () => {
     assert.equal(envOf(container(find(defaults, 'Deployment', 'demo-shardfleet-router'), 'router')).SHARDFLEET_MAX_TOP_K, undefined);
   });
 
+  test('live recall: router.liveRecallFraction (0 = off included) and liveRecallMaxPerSecond reach the router; unset = the router defaults', () => {
+    const objs = renderChart({ router: { liveRecallFraction: 0, liveRecallMaxPerSecond: 5 } });
+    validateAll(objs);
+    const env = envOf(container(find(objs, 'Deployment', 'demo-shardfleet-router'), 'router'));
+    assert.equal(env.SHARDFLEET_LIVE_RECALL_FRACTION, '0');
+    assert.equal(env.SHARDFLEET_LIVE_RECALL_MAX_PER_SECOND, '5');
+    const defaults = envOf(container(find(renderChart(), 'Deployment', 'demo-shardfleet-router'), 'router'));
+    assert.equal(defaults.SHARDFLEET_LIVE_RECALL_FRACTION, undefined);
+    assert.equal(defaults.SHARDFLEET_LIVE_RECALL_MAX_PER_SECOND, undefined);
+  });
+
   test('TLS, mTLS and auth: secrets mounted, env set, probes switch to exec Health/Check over TLS', () => {
     const objs = renderChart({
       tls: { enabled: true, cert: 'CERT', key: 'KEY', ca: 'CA', requireClientCert: true, nodeServerName: 'nodes.internal' },

@@ -30,3 +30,17 @@ export function recallArg(value: string): number {
   if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 1) throw new InvalidArgumentError(`"${value}" is not a recall in (0, 1]`);
   return n;
 }
+
+/** Parses a fraction in [0, 1] (e.g. `--live-recall-fraction 0.01`). @throws InvalidArgumentError otherwise. */
+export function fractionArg(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`"${value}" is not a fraction in [0, 1]`);
+  return n;
+}
+
+/** Parses a finite number > 0 (e.g. a rate per second). @throws InvalidArgumentError otherwise. */
+export function positiveArg(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`"${value}" is not a number > 0`);
+  return n;
+}

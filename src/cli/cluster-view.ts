@@ -80,8 +80,25 @@ export interface StatusView {
    * each searched at beam width ef[j]; absent for runs without it.
    */
   search_recall?: { k: number; sample_queries: number; ground_truth_vectors: number; ef: number[]; recall: number[][] };
+  /**
+   * Live recall (SnapshotInfo `live_recall`, issue 24): recall@k of sampled answered queries
+   * against an exact search, per (collection, num_probes, filter class), beside the build-time
+   * figure of the same queries; absent when the router samples none (`--live-recall-fraction 0`).
+   */
+  live_recall?: LiveRecallView;
   /** Why SnapshotInfo or ShardDetails could not be read (e.g. no run served), by call. */
   errors: Record<string, string>;
+}
+
+/** The live recall part of the `status` view. */
+export interface LiveRecallView {
+  fraction: number;
+  max_per_second: number;
+  window_samples: number;
+  window_seconds: number;
+  measured: number;
+  skipped: Record<string, number>;
+  groups: Array<{ collection: string; num_probes: string; filter: string; samples: number; live_recall: number; build_recall: number | null; build_samples: number }>;
 }
 
 /**
@@ -181,6 +198,7 @@ export function statusView(health: RouterHealth, info: SnapshotInfo | undefined,
     under_replicated: details === undefined ? [] : underReplicated(details),
     recall_at_probes: info?.recall_at_probes ?? [],
     ...(info?.search_recall ? { search_recall: searchRecallView(info.search_recall) } : {}),
+    ...(info?.live_recall ? { live_recall: liveRecallView(info.live_recall) } : {}),
     errors,
   };
 }
@@ -190,6 +208,54 @@ function searchRecallView(t: { k: number; sample_queries: number; ground_truth_v
   const width = t.ef.length;
   const recall = Array.from({ length: t.probes }, (_, p) => t.recall.slice(p * width, (p + 1) * width));
   return { k: t.k, sample_queries: t.sample_queries, ground_truth_vectors: t.ground_truth_vectors, ef: t.ef, recall };
+}
+
+/** SnapshotInfo's live recall as plain data (a group without a build-time figure gets null). */
+function liveRecallView(l: NonNullable<SnapshotInfo['live_recall']>): LiveRecallView {
+  return {
+    fraction: l.fraction,
+    max_per_second: l.max_per_second,
+    window_samples: l.window_samples,
+    window_seconds: l.window_seconds,
+    measured: l.measured,
+    skipped: { ...l.skipped },
+    groups: l.groups.map((g) => ({
+      collection: g.collection,
+      num_probes: g.num_probes,
+      filter: g.filter,
+      samples: g.samples,
+      live_recall: g.live_recall,
+      build_recall: g.has_build_recall ? g.build_recall : null,
+      build_samples: g.build_samples,
+    })),
+  };
+}
+
+/** The live recall lines of `status`: the settings, counts, and one row per group, live beside build-time. */
+function renderLiveRecall(l: LiveRecallView): string[] {
+  const skipped = Object.entries(l.skipped)
+    .filter(([, n]) => n > 0)
+    .map(([reason, n]) => `${reason} ${n}`);
+  const out = [
+    '',
+    `Live recall@k (${Number((l.fraction * 100).toFixed(4))}% of answered queries, at most ${l.max_per_second}/s, against an exact search over every shard; ` +
+      `window: last ${l.window_samples} samples or ${l.window_seconds} s; ${l.measured} measured, skipped: ${skipped.length > 0 ? skipped.join(', ') : 'none'}):`,
+  ];
+  if (l.groups.length === 0) {
+    out.push('  no samples in the window yet');
+    return out;
+  }
+  const rows = l.groups.map((g) => [
+    g.collection,
+    g.num_probes,
+    g.filter,
+    String(g.samples),
+    g.live_recall.toFixed(3),
+    g.build_recall === null ? '-' : g.build_recall.toFixed(3),
+    g.build_recall === null ? '-' : (g.live_recall - g.build_recall >= 0 ? '+' : '') + (g.live_recall - g.build_recall).toFixed(3),
+  ]);
+  out.push(renderTable(['COLLECTION', 'PROBES', 'FILTER', 'SAMPLES', 'LIVE', 'BUILD-TIME', 'DRIFT'], rows));
+  return out;
 }
 
 /** Longest reason shown in a table cell (the `--json` output has them whole). */
@@ -265,6 +331,7 @@ export function renderStatus(v: StatusView): string {
     );
     out.push(renderTable(['PROBES', ...sr.ef.map((e) => `ef ${e}`)], sr.recall.map((row, p) => [String(p + 1), ...row.map((x) => x.toFixed(3))])));
   }
+  if (v.live_recall !== undefined) out.push(...renderLiveRecall(v.live_recall));
   return out.join('\n');
 }
 

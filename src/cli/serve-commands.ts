@@ -14,7 +14,8 @@ import type { Membership } from '../common/membership/membership.ts';
 import { shutdownTracing } from '../common/telemetry/tracing-shutdown.ts';
 // The servers, logger, membership and token loader are imported when a command runs, so
 // `shardfleet --help` does not load them.
-import { intArg } from './arg-parsers.ts';
+import { fractionArg, intArg, positiveArg } from './arg-parsers.ts';
+import { DEFAULT_LIVE_RECALL_FRACTION, DEFAULT_LIVE_RECALL_MAX_PER_SECOND } from '../router/live-recall-defaults.ts';
 import { ShardfleetCommand } from './env-options.ts';
 import { addRequestLimitOptions, requestLimitsFromFlags, type RequestLimitFlags } from './request-limit-options.ts';
 import { addStoreOptions, openStoreFromFlags, type StoreFlags } from './store-options.ts';
@@ -72,6 +73,8 @@ interface RouterFlags extends ServeFlags {
   rateLimitQps?: number;
   maxTopK?: number;
   rateLimitBurst?: number;
+  liveRecallFraction: number;
+  liveRecallMaxPerSecond: number;
 }
 
 /**
@@ -292,6 +295,16 @@ export function serveCommand(): Command {
     .addOption(opt('--max-top-k <n>', 'largest top_k of a query (more: INVALID_ARGUMENT; default 1000)', 'MAX_TOP_K').argParser(intArg))
     .addOption(opt('--rate-limit-qps <n>', 'token-bucket rate limit per router (0 = off); BatchSearch costs one per query', 'RATE_LIMIT_QPS').argParser(intArg))
     .addOption(opt('--rate-limit-burst <n>', 'token-bucket size (default: ceil(qps))', 'RATE_LIMIT_BURST').argParser(intArg))
+    .addOption(
+      opt('--live-recall-fraction <f>', 'fraction of answered queries re-run as an exact search over every shard, off the request path, to measure live recall@k (0 = off)', 'LIVE_RECALL_FRACTION')
+        .argParser(fractionArg)
+        .default(DEFAULT_LIVE_RECALL_FRACTION),
+    )
+    .addOption(
+      opt('--live-recall-max-per-second <n>', 'most live recall samples a second (more are skipped, never queued)', 'LIVE_RECALL_MAX_PER_SECOND')
+        .argParser(positiveArg)
+        .default(DEFAULT_LIVE_RECALL_MAX_PER_SECOND),
+    )
     .action(async (flags: RouterFlags) => {
       const { createLogger } = await import('../common/logger.ts');
       const { loadBearerToken } = await import('../common/bearer-auth.ts');
@@ -329,6 +342,8 @@ export function serveCommand(): Command {
         collections: flags.collections,
         maxCollections: flags.maxCollections,
         defaultCollection: flags.defaultCollection,
+        liveRecallFraction: flags.liveRecallFraction,
+        liveRecallMaxPerSecond: flags.liveRecallMaxPerSecond,
         log,
       });
       untilSignal(log, membership, handle);

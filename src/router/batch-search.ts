@@ -12,7 +12,7 @@ import type { BatchSearchResult } from '../common/proto-gen/shardfleet/v1/BatchS
 import { withSpan } from '../common/telemetry/spans.ts';
 import { boundDetails } from '../common/bounded-text.ts';
 import { fanOut } from './fan-out.ts';
-import { assembleResponse, checkWork, outcomeLabel, prepareQuery, recordFanOut, type PreparedQuery, type SearchBackend } from './search-service.ts';
+import { assembleResponse, checkWork, offerLiveRecall, outcomeLabel, prepareQuery, recordFanOut, type PreparedQuery, type SearchBackend } from './search-service.ts';
 
 import { MAX_BATCH_QUERIES } from '../common/wire-limits.ts';
 import { collectionLabel } from './router-metrics.ts';
@@ -87,6 +87,7 @@ export async function batchSearch(backend: SearchBackend, req: BatchSearchReques
           const response = assembleResponse(snapshot, p, result.queries[k], started, deadline);
           if (response.partial) metrics?.partialResponses.inc({ rpc: 'BatchSearch', collection: collectionLabel(backend) });
           results[i] = { response, error_code: 0, error_message: '' };
+          offerLiveRecall(backend, snapshot, p, response);
         } catch (err) {
           if (err instanceof ShardCoverageError) metrics?.coverageFailures.inc({ rpc: 'BatchSearch', collection: collectionLabel(backend) });
           results[i] = errorResult(err);

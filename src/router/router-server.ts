@@ -64,6 +64,7 @@ import { CollectionViews } from './collection-views.ts';
 import type { NodeViewSource } from './replica-state.ts';
 import { runKey } from './run-key.ts';
 import type { NodeCaller } from './node-call-coalescer.ts';
+import { DEFAULT_LIVE_RECALL_FRACTION, DEFAULT_LIVE_RECALL_MAX_PER_SECOND, LiveRecall, validateLiveRecall, type LiveRecallSink } from './live-recall.ts';
 
 const SERVICE = 'shardfleet.v1.Router';
 
@@ -170,6 +171,14 @@ export interface RouterConfig extends Omit<ReaderProcessConfig, 'nodes'> {
   rateLimitQps?: number;
   /** Rate-limit burst, queries (default max(1, ceil(rateLimitQps))). */
   rateLimitBurst?: number;
+  /**
+   * Live recall (live-recall.ts): the fraction of answered Search / BatchSearch queries re-run as
+   * an exact search over every shard, off the request path, to measure recall@k, in [0, 1]
+   * (default {@link DEFAULT_LIVE_RECALL_FRACTION}, 1%; 0 = off); CLI `--live-recall-fraction`.
+   */
+  liveRecallFraction?: number;
+  /** Most live recall samples a second, > 0 (default {@link DEFAULT_LIVE_RECALL_MAX_PER_SECOND}); CLI `--live-recall-max-per-second`. */
+  liveRecallMaxPerSecond?: number;
   /**
    * Registry for the router metrics (default: a new one with process metrics). One registry can
    * hold the metrics of one router only (metric names are fixed).
@@ -337,6 +346,24 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   };
   const load = new NodeLoad();
 
+  // Live recall (src/router/live-recall.ts): one sampler for every collection; each collection's
+  // backend offers its answered queries tagged with the collection's name.
+  const liveRecallOptions = { fraction: config.liveRecallFraction ?? DEFAULT_LIVE_RECALL_FRACTION, maxPerSecond: config.liveRecallMaxPerSecond ?? DEFAULT_LIVE_RECALL_MAX_PER_SECOND };
+  validateLiveRecall(liveRecallOptions);
+  const liveRecall =
+    liveRecallOptions.fraction > 0
+      ? new LiveRecall(liveRecallOptions, {
+          current: (collection) => served.get(collection)?.watcher.current(),
+          nodeFor: (collection, s, dbId) => {
+            const c = served.get(collection)?.replicas.candidates(s.manifest.run_id, dbId, s.placement.get(dbId) ?? []);
+            return c?.ready ? c.nodes[0] : undefined;
+          },
+          client: (id) => pool.client(id),
+          registry: metrics.registry,
+          log,
+        })
+      : undefined;
+
   /** Serves collection `name` from `cstore`: its own watcher, node views, replica states and backends. */
   function addCollection(name: string, cstore: ObjectStore): ServedCollection {
     const views = catalogMode === 'single' ? poller : new CollectionViews(poller, name);
@@ -375,6 +402,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
       limits,
       maxResponseBytes,
       maxTopK,
+      ...(liveRecall === undefined ? {} : { liveRecall: { offer: (q) => liveRecall.offer({ ...q, collection: name }) } satisfies LiveRecallSink }),
     };
     const c: ServedCollection = {
       name,
@@ -695,7 +723,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     }),
     SnapshotInfo: unary('SnapshotInfo', (call: grpc.ServerUnaryCall<SnapshotInfoRequest__Output, unknown>) => {
       const c = resolveCollection(call.request.collection);
-      return { ...snapshotInfo(c.backend.snapshot(), c.store.url), collection: c.name };
+      return { ...snapshotInfo(c.backend.snapshot(), c.store.url), collection: c.name, ...(liveRecall === undefined ? {} : { live_recall: liveRecall.status() }) };
     }),
     ShardDetails: unary('ShardDetails', (call: grpc.ServerUnaryCall<ShardDetailsRequest__Output, unknown>) => {
       const c = resolveCollection(call.request.collection);
@@ -759,6 +787,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
       poller.stop();
       setServing(bound.health, [SERVICE], false);
       await shutdownServer(server);
+      await liveRecall?.stop();
       await metricsServer?.close();
       pool.close();
       await store.close();

@@ -21,6 +21,7 @@ import { routeFiltered } from './filter-routing.ts';
 import { fanOut, type FanOutDeps, type FanOutQuery, type FanOutResult, type QueryOutcome } from './fan-out.ts';
 import { collectionLabel, type RouterMetrics } from './router-metrics.ts';
 import type { RouterSnapshot } from './router-snapshot.ts';
+import type { LiveRecallSink } from './live-recall.ts';
 
 /** Default largest top_k a router accepts (`--max-top-k`). */
 export const MAX_TOP_K = 1000;
@@ -49,6 +50,8 @@ export interface SearchBackend {
   maxResponseBytes?: number;
   /** Largest top_k accepted (`--max-top-k`; default {@link MAX_TOP_K}). */
   maxTopK?: number;
+  /** Live recall sampler, offered every answered query (live-recall.ts); unset = off. */
+  liveRecall?: LiveRecallSink;
 }
 
 /** A validated and routed query. */
@@ -59,6 +62,9 @@ export interface PreparedQuery {
   /** Required fraction of answering shards, (0, 1]. */
   minCoverage: number;
   fanOut: FanOutQuery;
+  /** num_probes after target_recall (0 = the run's default), and whether the request named shard_ids (live recall labels). */
+  numProbes: number;
+  shardIdsGiven: boolean;
 }
 
 /** Estimated answer bytes of `queries` (see work-bounds.ts) and how the estimate was made. */
@@ -122,6 +128,8 @@ export function prepareQuery(snapshot: RouterSnapshot, req: SearchRequest__Outpu
     topK,
     shardIds,
     minCoverage: mc === 0 ? 1 : mc,
+    numProbes,
+    shardIdsGiven: req.shard_ids.length > 0,
     fanOut: {
       queryBytes: req.query,
       topK,
@@ -232,6 +240,23 @@ export function recordFanOut(metrics: RouterMetrics | undefined, rpc: string, re
 }
 
 /**
+ * Offers an answered query to the live recall sampler (when the router has one). Synchronous and
+ * cheap: the sampler decides at once and runs its reference search later, off this request.
+ */
+export function offerLiveRecall(backend: SearchBackend, snapshot: RouterSnapshot, prepared: PreparedQuery, response: SearchResponse): void {
+  backend.liveRecall?.offer({
+    snapshot,
+    queryBytes: prepared.fanOut.queryBytes,
+    topK: prepared.topK,
+    ...(prepared.fanOut.filter === undefined ? {} : { filter: prepared.fanOut.filter }),
+    numProbes: prepared.numProbes,
+    shardIdsGiven: prepared.shardIdsGiven,
+    ef: prepared.fanOut.options.ef,
+    response,
+  });
+}
+
+/**
  * Answers one Search request.
  * @param deadline absolute deadline of the call, ms since epoch.
  * @param signal aborted when the caller cancels its call: the node calls are cancelled.
@@ -249,7 +274,9 @@ export async function search(backend: SearchBackend, req: SearchRequest__Output,
       checkWork(backend, snapshot, 'Search', [prepared]);
       const result = await fanOut(backend.fanOutDeps(snapshot), { runId: snapshot.manifest.run_id, queries: [prepared.fanOut], deadline, signal });
       recordFanOut(metrics, 'Search', result, [prepared.fanOut]);
-      return assembleResponse(snapshot, prepared, result.queries[0], started, deadline);
+      const response = assembleResponse(snapshot, prepared, result.queries[0], started, deadline);
+      offerLiveRecall(backend, snapshot, prepared, response);
+      return response;
     });
     if (res.partial) metrics?.partialResponses.inc({ rpc: 'Search', collection: collectionLabel(backend) });
     metrics?.requestDuration.observe({ rpc: 'Search', outcome: res.partial ? 'partial' : 'ok', collection: collectionLabel(backend) }, (performance.now() - started) / 1000);

@@ -164,6 +164,15 @@ export class LanceShardReader implements ShardIndexReader {
       }
     }
     const plan: LanceQueryPlan = { topK, includePayload, includeVector, nprobes, ef, refineFactor, where, flat: false };
+    if (options.exact === true) {
+      // Exact search (the live recall reference): a flat scan of every (matching) row.
+      plan.flat = true;
+      try {
+        return await this.runQuery(queries, plan);
+      } catch (err) {
+        throw new VectorIndexError(`shard ${this.dbId}: exact search failed: ${errorMessage(err)}`, { cause: err });
+      }
+    }
     try {
       let matching: number | undefined;
       if (where !== undefined && this.indexType !== 'none') {

@@ -63,7 +63,7 @@ export function createNodeMetrics(registry: Registry): NodeMetrics {
     }),
     searchCallsRefused: new Counter({
       name: 'shardfleet_node_search_calls_refused_total',
-      help: 'SearchShards calls refused before searching, by reason (response_bytes: estimated answer over --max-response-bytes)',
+      help: 'SearchShards calls refused before searching, by reason (response_bytes: estimated answer over --max-response-bytes; exact_busy / exact_users_waiting: a live recall reference search refused by the low-priority lane)',
       labelNames: ['reason'],
       registers,
     }),

@@ -9,7 +9,8 @@
  * The work runs in pieces (at most {@link SEARCH_PIECE_QUERIES} queries of one shard), with a turn
  * of the event loop before each, so Status and health calls are answered while a large request
  * searches; a request whose caller gave up (`signal` aborted: call cancelled or deadline passed)
- * stops at the next piece.
+ * stops at the next piece. A request of exact searches only (the live recall reference) runs its
+ * pieces one at a time, paced by {@link EXACT_PAUSE_FACTOR}.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import pLimit from 'p-limit';
@@ -31,6 +32,12 @@ export const MAX_TOP_K = 10_000;
 export const SEARCH_CONCURRENCY = 8;
 /** Most queries of one shard searched as one piece of work (between two event-loop turns and cancellation checks). */
 export const SEARCH_PIECE_QUERIES = 32;
+/**
+ * Exact searches (ShardQuery.exact, the routers' live recall reference) run their pieces one at a
+ * time, each followed by a pause of this many times its own duration, so a node spends at most
+ * 1 / (1 + factor) of one core (25%) on them however long they are.
+ */
+export const EXACT_PAUSE_FACTOR = 3;
 
 /** A validated query. */
 export interface PreparedQuery {
@@ -78,6 +85,7 @@ export function prepareQueries(
         refineFactor: q.refine_factor || undefined,
         includeVector: q.include_vector,
         filter,
+        ...(q.exact ? { exact: true } : {}),
       },
       filterKey: q.filter,
     };
@@ -120,7 +128,7 @@ interface ShardBatch {
 /** A key of the options that must be equal within a batch. */
 function batchKey(q: PreparedQuery): string {
   const o = q.options;
-  return `${q.topK}/${q.includePayload ? 1 : 0}/${o.includeVector ? 1 : 0}/${o.nprobes ?? 0}/${o.ef ?? 0}/${o.refineFactor ?? 0}/${q.filterKey ?? ''}`;
+  return `${q.topK}/${q.includePayload ? 1 : 0}/${o.includeVector ? 1 : 0}/${o.nprobes ?? 0}/${o.ef ?? 0}/${o.refineFactor ?? 0}/${o.exact ? 1 : 0}/${q.filterKey ?? ''}`;
 }
 
 /**
@@ -169,7 +177,8 @@ export async function searchRun(run: NodeRun, queries: readonly PreparedQuery[],
         }
       }
     });
-    const limit = pLimit(SEARCH_CONCURRENCY);
+    const exactOnly = queries.length > 0 && queries.every((q) => q.options.exact === true);
+    const limit = pLimit(exactOnly ? 1 : SEARCH_CONCURRENCY);
     await Promise.all(
       pieces.map((batch) =>
         limit(async (): Promise<void> => {
@@ -207,6 +216,7 @@ export async function searchRun(run: NodeRun, queries: readonly PreparedQuery[],
           } catch (err) {
             batch.queries.forEach((_, i) => fill(i, [], `run ${run.runId}: ${errorMessage(err)}`));
           }
+          if (exactOnly) await new Promise((resolve) => setTimeout(resolve, EXACT_PAUSE_FACTOR * (performance.now() - started)));
         }),
       ),
     );

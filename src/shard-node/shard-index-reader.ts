@@ -31,6 +31,14 @@ export interface ShardQueryOptions {
    */
   filter?: FilterExpr;
   /**
+   * Exact search (the router's live recall reference, ShardQuery.exact): the true top-k of the
+   * shard (with `filter` applied) from a scan of all its rows; `nprobes`, `ef` and
+   * `refineFactor` are ignored. usearch scans its rows' vectors (the stored float32 copies, else
+   * the index's own), LanceDB bypasses its vector index, sqlite-vec float32 is exact anyway and
+   * int8 shards are scanned with their stored float32 vectors.
+   */
+  exact?: boolean;
+  /**
    * Aborted when the caller gave up (its call was cancelled or its deadline passed): a reader
    * that works in pieces checks it between pieces and throws its reason instead of going on.
    */

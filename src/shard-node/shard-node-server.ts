@@ -25,7 +25,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
 import { bearerAuthInterceptor } from '../common/bearer-auth.ts';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { ConfigValidationError, DeadlineExceededError, ResourceExhaustedError, errorMessage } from '../common/errors.ts';
+import { ConfigValidationError, DeadlineExceededError, InvalidQueryError, ResourceExhaustedError, errorMessage } from '../common/errors.ts';
 import { bindServer, newServer, setServing, shutdownServer } from '../common/grpc-server.ts';
 import { serverCredentials } from '../common/grpc-security.ts';
 import { toServiceError } from '../common/grpc-status.ts';
@@ -56,6 +56,7 @@ import { prepareQueries, searchRun, type ShardOutcome } from './run-search.ts';
 import { checkLookups, lookupRun, type LookupOutcome } from './run-lookup.ts';
 import { ShardLeaseCache } from './shard-lease-cache.ts';
 import { DEFAULT_SEARCH_CALLS, SearchAdmission } from './search-admission.ts';
+import { ExactSearchLane, ExactSearchRefusedError, MAX_EXACT_QUERIES } from './exact-search-lane.ts';
 import { checkAnswerBytes, formatBytes, hitBytes, MAX_RESPONSE_BYTES_FLAG, resolveMaxResponseBytes } from '../common/work-bounds.ts';
 
 export { MAX_TOP_K } from './run-search.ts';
@@ -235,6 +236,21 @@ function checkCallWork(queries: readonly ShardQuery__Output[], dim: number, limi
 }
 
 /**
+ * Bounds a SearchShards call carrying exact queries (ShardQuery.exact) before any work: exact
+ * queries travel alone (no point lookups nor index searches beside them), at most
+ * {@link MAX_EXACT_QUERIES} of them. Their cost is then at most the scan of the named shards' rows
+ * per query (shards of the run, which the node holds) and their answer is bounded by
+ * `--max-response-bytes` like any call's.
+ * @throws InvalidQueryError naming the rule broken.
+ */
+function checkExactCall(queries: readonly ShardQuery__Output[]): void {
+  if (queries.some((q) => !q.exact || q.keys.length > 0)) {
+    throw new InvalidQueryError('a SearchShards call with an exact query must carry only exact searches (no point lookups, no index searches)');
+  }
+  if (queries.length > MAX_EXACT_QUERIES) throw new InvalidQueryError(`a SearchShards call may carry at most ${MAX_EXACT_QUERIES} exact queries, got ${queries.length}`);
+}
+
+/**
  * An AbortSignal that aborts when `call` is cancelled or its deadline passes, with a
  * DeadlineExceededError; `dispose()` clears its timer.
  */
@@ -302,6 +318,7 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
   const limits = resolveRequestLimits(config.requestLimits);
   const maxResponseBytes = resolveMaxResponseBytes(config.maxResponseBytes);
   const admission = new SearchAdmission(config.searchConcurrency ?? DEFAULT_SEARCH_CALLS);
+  const exactLane = new ExactSearchLane(admission);
 
   let nodes: readonly NodeEndpoint[] = config.membership?.current() ?? config.nodes ?? [];
   const registry = createMetricsRegistry('shard-node', { node_id: config.nodeId });
@@ -375,7 +392,8 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
         .then(
           (res) => callback(null, res),
           (err: unknown) => {
-            if (err instanceof ResourceExhaustedError) metrics.searchCallsRefused.inc({ reason: 'response_bytes' });
+            if (err instanceof ExactSearchRefusedError) metrics.searchCallsRefused.inc({ reason: err.reason });
+            else if (err instanceof ResourceExhaustedError) metrics.searchCallsRefused.inc({ reason: 'response_bytes' });
             callback(toServiceError(err));
           },
         )
@@ -429,6 +447,12 @@ export async function startShardNode(config: ShardNodeConfig): Promise<ShardNode
   async function handleSearch(req: SearchShardsRequest__Output, signal: AbortSignal): Promise<SearchShardsResponse> {
     const run = runs.resolve(req.collection, req.run_id);
     checkCallWork(req.queries, run.manifest.index.dim, maxResponseBytes);
+    if (req.queries.some((q) => q.exact)) {
+      // Exact (live recall reference) searches: bounded, then the low-priority lane, never
+      // the user searches' admission (exact-search-lane.ts).
+      checkExactCall(req.queries);
+      return exactLane.run(() => searchAndPack(run, req, signal));
+    }
     metrics.searchCallsInProgress.inc();
     try {
       return await admission.run(signal, () => searchAndPack(run, req, signal));

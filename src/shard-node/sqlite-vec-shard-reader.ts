@@ -363,10 +363,13 @@ export class SqliteVecShardReader implements ShardIndexReader {
           .map((r) => withVector({ id: r.id, score: 1, payload_json: includePayload ? (r.payload ?? '') : '' }, r));
       }
       const int8 = this.quantization === 'int8';
+      // Exact search on an int8 shard: the exact scan below over every indexed row (its stored
+      // float32 vectors), not the int8 KNN; float32 shards' KNN is exact already.
+      if (int8 && options.exact === true && where === undefined) where = '1';
       const statement =
         where === undefined
           ? this.statements.knn[variant(includePayload, includeVector)]
-          : native !== undefined
+          : native !== undefined && !(int8 && options.exact === true)
             ? this.filterStatement(knnSql(int8, includePayload, includeVector, native))
             : undefined;
       let hits: ShardHit[];

@@ -83,6 +83,11 @@ export const USEARCH_EXACT_SCAN_ROWS = 2048;
  * this many times the number of matching rows: beyond that the HNSW search costs more than the scan.
  */
 export const USEARCH_FILTER_EXPANSION_LIMIT = 4;
+/**
+ * Exact search ({@link ShardQueryOptions.exact}): vector values read and scored per chunk (about
+ * 1M: 4 MiB of float32 a chunk, a few ms of one core), between two event-loop turns.
+ */
+export const EXACT_SCAN_CHUNK_VALUES = 1 << 20;
 /** Bytes of the per-shard cache of recent filters' matching keys and vectors (see the reader). */
 export const USEARCH_FILTER_CACHE_BYTES = 32 * 1024 * 1024;
 
@@ -230,7 +235,8 @@ export class UsearchShardReader implements ShardIndexReader {
     for (const q of queries) if (q.length !== dim) throw new InvalidQueryError(`shard ${this.dbId}: query has ${q.length} values, the shard has dim ${dim}`);
     if (options.includeVector) this.checkVectorsServed('include_vector');
     if (topK <= 0 || queries.length === 0) return queries.map(() => []);
-    if (options.includeVector || options.filter !== undefined) await this.indexVectorsReady();
+    if (options.includeVector || options.filter !== undefined || options.exact) await this.indexVectorsReady();
+    if (options.exact) return this.searchExact(queries, topK, includePayload, options);
     const wanted = Math.min(Math.max(topK, ef || this.spec.params.efSearch), Math.max(1, this.spec.vectorCount));
     if (options.filter !== undefined) {
       const filtered = await this.searchFiltered(queries, topK, wanted, includePayload, options, options.filter);
@@ -299,23 +305,7 @@ export class UsearchShardReader implements ShardIndexReader {
     filter: FilterExpr,
   ): Promise<ShardHit[][] | undefined> {
     const n = this.spec.vectorCount;
-    const cacheKey = JSON.stringify(filter);
-    let cached = this.filterCache.get(cacheKey);
-    if (cached === undefined) {
-      let bits: Uint32Array;
-      try {
-        bits = this.filters.evaluate(filter);
-      } catch (err) {
-        if (err instanceof InvalidQueryError) throw new InvalidQueryError(`shard ${this.dbId}: ${err.message}`, { cause: err });
-        throw err;
-      }
-      cached = { bits, keys: UsearchFilterColumns.keysOf(bits) };
-      this.cacheFilter(cacheKey, cached);
-    } else {
-      this.filterCache.delete(cacheKey);
-      this.filterCache.set(cacheKey, cached);
-    }
-    const entry = cached;
+    const { cacheKey, entry } = this.filterEntry(filter);
     const { bits, keys } = entry;
     const matrixOf = (): Float32Array => {
       if (entry.matrix === undefined) {
@@ -381,6 +371,81 @@ export class UsearchShardReader implements ShardIndexReader {
       if (err instanceof VectorIndexError || err instanceof InvalidQueryError) throw err;
       throw new VectorIndexError(`shard ${this.dbId} (${this.dir}): filtered search failed: ${errorMessage(err)}`, { cause: err });
     }
+  }
+
+  /**
+   * The cached matching keys of `filter` (evaluated over the in-memory filter columns on a miss),
+   * marked most recently used.
+   * @throws InvalidQueryError naming the shard for a filter naming a column the shard lacks.
+   */
+  private filterEntry(filter: FilterExpr): { cacheKey: string; entry: { bits: Uint32Array; keys: Uint32Array; matrix?: Float32Array } } {
+    const cacheKey = JSON.stringify(filter);
+    let cached = this.filterCache.get(cacheKey);
+    if (cached === undefined) {
+      let bits: Uint32Array;
+      try {
+        bits = this.filters.evaluate(filter);
+      } catch (err) {
+        if (err instanceof InvalidQueryError) throw new InvalidQueryError(`shard ${this.dbId}: ${err.message}`, { cause: err });
+        throw err;
+      }
+      cached = { bits, keys: UsearchFilterColumns.keysOf(bits) };
+      this.cacheFilter(cacheKey, cached);
+    } else {
+      this.filterCache.delete(cacheKey);
+      this.filterCache.set(cacheKey, cached);
+    }
+    return { cacheKey, entry: cached };
+  }
+
+  /**
+   * Exact search ({@link ShardQueryOptions.exact}): the true top `topK` of each query among all
+   * rows (or the rows matching `options.filter`), scanned {@link EXACT_SCAN_CHUNK_VALUES} vector
+   * values at a time: each chunk's vectors are read (the stored float32 copies from
+   * `rows.sqlite`, else the index's own vectors decoded to float32), scored by usearch's
+   * `exactSearch` (same metric and score contract as the index) and merged into the running top
+   * k; between chunks the reader yields to the event loop and checks `options.signal`. Nothing
+   * is cached (a reference query must not evict the filter cache's vectors of user queries).
+   * @throws InvalidQueryError naming the shard for a filter naming a column the shard lacks;
+   *   VectorIndexError naming the shard when the shard is closed or a read fails.
+   */
+  private async searchExact(queries: readonly Float32Array[], topK: number, includePayload: boolean, options: ShardQueryOptions): Promise<ShardHit[][]> {
+    const { dim, metric } = this.spec;
+    const n = this.spec.vectorCount;
+    let keys: Uint32Array | undefined;
+    if (options.filter !== undefined) keys = this.filterEntry(options.filter).entry.keys;
+    const rows = keys === undefined ? n : keys.length;
+    const k = Math.min(topK, rows);
+    if (k === 0) return queries.map(() => []);
+    const q = new Float32Array(queries.length * dim);
+    queries.forEach((v, i) => q.set(v, i * dim));
+    const best = queries.map(() => ({ keys: [] as number[], distances: [] as number[] }));
+    const step = Math.max(256, Math.floor(EXACT_SCAN_CHUNK_VALUES / dim));
+    try {
+      for (let start = 0; start < rows; start += step) {
+        await yieldToEventLoop();
+        options.signal?.throwIfAborted();
+        if (this.index === undefined) throw new VectorIndexError(`shard ${this.dbId}: search after the shard was closed`);
+        const end = Math.min(rows, start + step);
+        const chunkKeys = keys === undefined ? Uint32Array.from({ length: end - start }, (_, i) => start + i) : keys.subarray(start, end);
+        const matrix = this.vectorsOf(chunkKeys);
+        const want = Math.min(k, end - start);
+        const found = exactSearch(matrix, q, dim, want, usearchMetric(metric), 1);
+        const result: { keys: BigUint64Array; distances: Float32Array; counts: ArrayLike<bigint> } =
+          found instanceof BatchMatches ? found : { keys: found.keys, distances: found.distances, counts: [BigInt(found.keys.length)] };
+        for (let qi = 0; qi < queries.length; qi++) {
+          const count = Math.min(want, Number(result.counts[qi]));
+          const candidates: KeyHit[] = [];
+          for (let j = 0; j < count; j++) candidates.push({ key: chunkKeys[Number(result.keys[qi * want + j])], distance: result.distances[qi * want + j] });
+          keepBest(best[qi], candidates, k);
+        }
+      }
+    } catch (err) {
+      if (err instanceof VectorIndexError || err instanceof InvalidQueryError || options.signal?.aborted) throw err;
+      throw new VectorIndexError(`shard ${this.dbId} (${this.dir}): exact search failed: ${errorMessage(err)}`, { cause: err });
+    }
+    const lists = best.map((b) => b.keys.map((key, j) => ({ key, distance: b.distances[j] })));
+    return this.resolve(lists, queries.map((query) => metric === 'cosine' && isZero(query)), includePayload, options);
   }
 
   /** Adds a filter to the cache (its bitmap and keys), evicting the least recently used. */
@@ -543,6 +608,26 @@ export class UsearchShardReader implements ShardIndexReader {
     this.filterCache.clear();
     this.filterCacheBytes = 0;
     this.db.close();
+  }
+}
+
+/**
+ * Merges `candidates` (nearest first) into `best` (nearest first, at most `k`), ties by key, so
+ * the merged list is the k nearest of both.
+ */
+function keepBest(best: { keys: number[]; distances: number[] }, candidates: readonly KeyHit[], k: number): void {
+  for (const c of candidates) {
+    const size = best.keys.length;
+    if (size === k && c.distance > best.distances[size - 1]) break;
+    if (size === k && c.distance === best.distances[size - 1] && c.key > best.keys[size - 1]) continue;
+    let i = size;
+    while (i > 0 && (best.distances[i - 1] > c.distance || (best.distances[i - 1] === c.distance && best.keys[i - 1] > c.key))) i--;
+    best.keys.splice(i, 0, c.key);
+    best.distances.splice(i, 0, c.distance);
+    if (best.keys.length > k) {
+      best.keys.pop();
+      best.distances.pop();
+    }
   }
 }
 

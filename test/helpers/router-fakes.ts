@@ -296,6 +296,8 @@ export async function startTestRouter(store: ObjectStore, nodes: readonly FakeSh
     log: quietLogger(),
     statusPollIntervalMs: 50,
     pollIntervalMs: 100,
+    // Fake nodes count the calls they get: no live recall reference calls unless a test asks.
+    liveRecallFraction: 0,
     ...extra,
   });
   await router.firstLoad;

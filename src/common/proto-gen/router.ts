@@ -13,6 +13,8 @@ import type { HealthRequest as _shardfleet_v1_HealthRequest, HealthRequest__Outp
 import type { HealthResponse as _shardfleet_v1_HealthResponse, HealthResponse__Output as _shardfleet_v1_HealthResponse__Output } from './shardfleet/v1/HealthResponse.ts';
 import type { Hit as _shardfleet_v1_Hit, Hit__Output as _shardfleet_v1_Hit__Output } from './shardfleet/v1/Hit.ts';
 import type { Key as _shardfleet_v1_Key, Key__Output as _shardfleet_v1_Key__Output } from './shardfleet/v1/Key.ts';
+import type { LiveRecallGroup as _shardfleet_v1_LiveRecallGroup, LiveRecallGroup__Output as _shardfleet_v1_LiveRecallGroup__Output } from './shardfleet/v1/LiveRecallGroup.ts';
+import type { LiveRecallStatus as _shardfleet_v1_LiveRecallStatus, LiveRecallStatus__Output as _shardfleet_v1_LiveRecallStatus__Output } from './shardfleet/v1/LiveRecallStatus.ts';
 import type { MultiGetRequest as _shardfleet_v1_MultiGetRequest, MultiGetRequest__Output as _shardfleet_v1_MultiGetRequest__Output } from './shardfleet/v1/MultiGetRequest.ts';
 import type { MultiGetResponse as _shardfleet_v1_MultiGetResponse, MultiGetResponse__Output as _shardfleet_v1_MultiGetResponse__Output } from './shardfleet/v1/MultiGetResponse.ts';
 import type { RefreshRequest as _shardfleet_v1_RefreshRequest, RefreshRequest__Output as _shardfleet_v1_RefreshRequest__Output } from './shardfleet/v1/RefreshRequest.ts';
@@ -52,6 +54,8 @@ export interface ProtoGrpcType {
       HealthResponse: MessageTypeDefinition<_shardfleet_v1_HealthResponse, _shardfleet_v1_HealthResponse__Output>
       Hit: MessageTypeDefinition<_shardfleet_v1_Hit, _shardfleet_v1_Hit__Output>
       Key: MessageTypeDefinition<_shardfleet_v1_Key, _shardfleet_v1_Key__Output>
+      LiveRecallGroup: MessageTypeDefinition<_shardfleet_v1_LiveRecallGroup, _shardfleet_v1_LiveRecallGroup__Output>
+      LiveRecallStatus: MessageTypeDefinition<_shardfleet_v1_LiveRecallStatus, _shardfleet_v1_LiveRecallStatus__Output>
       MultiGetRequest: MessageTypeDefinition<_shardfleet_v1_MultiGetRequest, _shardfleet_v1_MultiGetRequest__Output>
       MultiGetResponse: MessageTypeDefinition<_shardfleet_v1_MultiGetResponse, _shardfleet_v1_MultiGetResponse__Output>
       RefreshRequest: MessageTypeDefinition<_shardfleet_v1_RefreshRequest, _shardfleet_v1_RefreshRequest__Output>

@@ -42,6 +42,14 @@ export interface ShardQuery {
    * src/common/filter/filter-expr.ts, FilterExpr); "" = none. Every hit must match it.
    */
   'filter'?: (string);
+  /**
+   * Exact search (the router's live recall reference, src/router/live-recall.ts): every shard of
+   * shard_ids answers its true top_k (with `filter` applied) by scanning all its rows, ignoring
+   * the index options. Runs in the node's low-priority lane: one at a time, refused
+   * RESOURCE_EXHAUSTED while user searches wait for admission. A call with an exact query carries
+   * only exact queries.
+   */
+  'exact'?: (boolean);
 }
 
 /**
@@ -85,4 +93,12 @@ export interface ShardQuery__Output {
    * src/common/filter/filter-expr.ts, FilterExpr); "" = none. Every hit must match it.
    */
   'filter': (string);
+  /**
+   * Exact search (the router's live recall reference, src/router/live-recall.ts): every shard of
+   * shard_ids answers its true top_k (with `filter` applied) by scanning all its rows, ignoring
+   * the index options. Runs in the node's low-priority lane: one at a time, refused
+   * RESOURCE_EXHAUSTED while user searches wait for admission. A call with an exact query carries
+   * only exact queries.
+   */
+  'exact': (boolean);
 }

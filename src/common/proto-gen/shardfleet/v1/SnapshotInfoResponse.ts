@@ -1,6 +1,7 @@
 // Original file: proto/shardfleet/v1/router.proto
 
 import type { SearchRecallTable as _shardfleet_v1_SearchRecallTable, SearchRecallTable__Output as _shardfleet_v1_SearchRecallTable__Output } from '../../shardfleet/v1/SearchRecallTable.ts';
+import type { LiveRecallStatus as _shardfleet_v1_LiveRecallStatus, LiveRecallStatus__Output as _shardfleet_v1_LiveRecallStatus__Output } from '../../shardfleet/v1/LiveRecallStatus.ts';
 import type { Long } from '@grpc/proto-loader';
 
 export interface SnapshotInfoResponse {
@@ -83,6 +84,12 @@ export interface SnapshotInfoResponse {
    * chooses from.
    */
   'search_recall'?: (_shardfleet_v1_SearchRecallTable | null);
+  /**
+   * Live recall (src/router/live-recall.ts): recall@k of sampled user queries against an exact
+   * search over every shard of the same run, beside the build-time figure. Absent when
+   * --live-recall-fraction is 0.
+   */
+  'live_recall'?: (_shardfleet_v1_LiveRecallStatus | null);
   /**
    * The collection that answered (never empty), with run_id: one request is answered from one
    * collection and one run.
@@ -170,6 +177,12 @@ export interface SnapshotInfoResponse__Output {
    * chooses from.
    */
   'search_recall': (_shardfleet_v1_SearchRecallTable__Output | null);
+  /**
+   * Live recall (src/router/live-recall.ts): recall@k of sampled user queries against an exact
+   * search over every shard of the same run, beside the build-time figure. Absent when
+   * --live-recall-fraction is 0.
+   */
+  'live_recall': (_shardfleet_v1_LiveRecallStatus__Output | null);
   /**
    * The collection that answered (never empty), with run_id: one request is answered from one
    * collection and one run.
