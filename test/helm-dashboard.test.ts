@@ -75,7 +75,8 @@ before(async () => {
   await publishFakeRun(store, 'run-d', 2, 1);
   const fake = await FakeShardNode.start('a');
   fake.runs.set('run-d', { loaded: [0, 1] });
-  const router = await startTestRouter(store, [fake], { metricsListen: '127.0.0.1:0' });
+  // liveRecallFraction > 0 registers the live recall metrics (the fakes' default turns it off).
+  const router = await startTestRouter(store, [fake], { metricsListen: '127.0.0.1:0', liveRecallFraction: 0.01 });
   const node = await startTestNode({ store: new FileObjectStore(join(dir.path, 'empty-store')), cacheDir: join(dir.path, 'cache'), log: quietLogger(), metricsListen: '127.0.0.1:0' });
   try {
     const scrape = async (address: string | undefined): Promise<string> => {
@@ -239,7 +240,7 @@ describe('helm chart: dashboard ConfigMap and PrometheusRule', { skip: rendererM
     assert.equal(custom.metadata.namespace, 'monitoring');
   });
 
-  test('the PrometheusRule has the prometheus-operator shape, the five alerts, and names only exported metrics', () => {
+  test('the PrometheusRule has the prometheus-operator shape, the seven alerts, and names only exported metrics', () => {
     const rule = find(renderChart(ON), 'PrometheusRule', 'demo-shardfleet');
     assert.equal(rule.apiVersion, 'monitoring.coreos.com/v1');
     assert.equal(rule.metadata.namespace, 'search');
@@ -274,14 +275,14 @@ describe('helm chart: dashboard ConfigMap and PrometheusRule', { skip: rendererM
         problems.push(...unknownMetrics(expr, exported).map((why) => `${String(r.alert)}: ${why}`));
       }
     }
-    assert.deepEqual(names, ['ShardfleetRedundancyLost', 'ShardfleetShardsUnavailable', 'ShardfleetPendingRunStuck', 'ShardfleetPartialAnswers', 'ShardfleetErrorRate', 'ShardfleetSnapshotTooOld']);
+    assert.deepEqual(names, ['ShardfleetRedundancyLost', 'ShardfleetShardsUnavailable', 'ShardfleetPendingRunStuck', 'ShardfleetPartialAnswers', 'ShardfleetErrorRate', 'ShardfleetSnapshotTooOld', 'ShardfleetLiveRecallDrift']);
     assert.deepEqual(problems, []);
   });
 
   test('Prometheus parses the rendered rules and fires each alert on synthetic series (promtool)', { skip: promtoolMissing }, () => {
     const spec = find(renderChart(ON), 'PrometheusRule', 'demo-shardfleet').spec as { groups: Array<{ name: string; rules: Array<Record<string, unknown>> }> };
     // check rules: PromQL and the annotation templates, as Prometheus loads them.
-    assert.match(promtool((dir) => ['check', 'rules', join(dir, 'rules.json')], { 'rules.json': JSON.stringify(spec) }), /SUCCESS: 6 rules found/);
+    assert.match(promtool((dir) => ['check', 'rules', join(dir, 'rules.json')], { 'rules.json': JSON.stringify(spec) }), /SUCCESS: 7 rules found/);
     // test rules: the alerts on series of this release (namespace search) and of another namespace
     // that the default selector must ignore. Annotations are left out (their values are humanized).
     const bare = { groups: spec.groups.map((g) => ({ ...g, rules: g.rules.map(({ annotations: _a, ...r }) => r) })) };
@@ -302,6 +303,17 @@ describe('helm chart: dashboard ConfigMap and PrometheusRule', { skip: rendererM
             { series: mine(requests, ',rpc="Search",outcome="unavailable"'), values: '0+60x40' },
             { series: mine('shardfleet_router_partial_responses_total', ',rpc="Search"'), values: '0+30x40' },
             { series: mine('shardfleet_router_snapshot_age_seconds'), values: '172000+60x40' },
+            // Live recall: "items" 0.05 below its build figure with enough samples (fires); "users"
+            // 0.01 below (no alert); "kv" far below but with 20 samples only (no alert).
+            ...['items', 'users', 'kv'].flatMap((c) => {
+              const g = `,collection="${c}",num_probes="2",filter="none"`;
+              const live = { items: '0.90x40', users: '0.94x40', kv: '0.5x40' }[c];
+              return [
+                { series: mine('shardfleet_router_build_recall', g), values: '0.95x40' },
+                { series: mine('shardfleet_router_live_recall', g), values: live },
+                { series: mine('shardfleet_router_live_recall_window_samples', g), values: c === 'kv' ? '20x40' : '150x40' },
+              ];
+            }),
           ],
           alert_rule_test: [
             { eval_time: '5m', alertname: 'ShardfleetRedundancyLost', exp_alerts: [] },
@@ -313,6 +325,8 @@ describe('helm chart: dashboard ConfigMap and PrometheusRule', { skip: rendererM
             { eval_time: '20m', alertname: 'ShardfleetPartialAnswers', exp_alerts: [{ exp_labels: { severity: 'warning' } }] },
             { eval_time: '10m', alertname: 'ShardfleetSnapshotTooOld', exp_alerts: [] },
             { eval_time: '30m', alertname: 'ShardfleetSnapshotTooOld', exp_alerts: [{ exp_labels: { severity: 'warning' } }] },
+            { eval_time: '20m', alertname: 'ShardfleetLiveRecallDrift', exp_alerts: [] },
+            { eval_time: '35m', alertname: 'ShardfleetLiveRecallDrift', exp_alerts: [{ exp_labels: { severity: 'warning', collection: 'items', num_probes: '2', filter: 'none' } }] },
           ],
         },
       ],
@@ -320,7 +334,7 @@ describe('helm chart: dashboard ConfigMap and PrometheusRule', { skip: rendererM
     assert.match(promtool((dir) => ['test', 'rules', join(dir, 'tests.json')], { 'rules.json': JSON.stringify(bare), 'tests.json': JSON.stringify(tests) }), /SUCCESS/);
     // The same series under a threshold above them: nothing fires where it fired above.
     const quiet = find(
-      renderChart(ON, { metrics: { prometheusRule: { errorRate: { ratio: 0.5 }, partialAnswers: { ratio: 0.5 }, pendingRunStuck: { minutes: 60 }, snapshotTooOld: { hours: 100 } } } }),
+      renderChart(ON, { metrics: { prometheusRule: { errorRate: { ratio: 0.5 }, partialAnswers: { ratio: 0.5 }, pendingRunStuck: { minutes: 60 }, snapshotTooOld: { hours: 100 }, liveRecallDrift: { drop: 0.6 } } } }),
       'PrometheusRule',
       'demo-shardfleet',
     ).spec as typeof spec;
