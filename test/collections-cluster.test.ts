@@ -127,11 +127,23 @@ describe('collections: one router and two nodes over a catalog root', () => {
     assert.equal(h.status, 'healthy', h.reasons.join(' | '));
   });
 
-  test('--default-collection answers requests without a collection (a second router in-process)', async () => {
+  test('--default-collection answers requests without a collection; --collection-limit limits one collection (a second router in-process)', async () => {
     let router: RouterHandle | undefined;
     const store = openObjectStore(rootUrl);
     try {
-      router = await startRouter({ store, nodes: cluster.nodes, replication: 1, listen: '127.0.0.1:0', pollIntervalMs: 300, statusPollIntervalMs: 200, defaultCollection: 'users', log: quietLogger() });
+      router = await startRouter({
+        store,
+        nodes: cluster.nodes,
+        replication: 1,
+        listen: '127.0.0.1:0',
+        pollIntervalMs: 300,
+        statusPollIntervalMs: 200,
+        defaultCollection: 'users',
+        // Per-collection limits (--collection-limit): items answers top_k <= 4; users has a token
+        // bucket of 1 that refills once in 100 s.
+        collectionLimits: { items: { maxTopK: 4 }, users: { rateLimitQps: 0.01, rateLimitBurst: 1 } },
+        log: quietLogger(),
+      });
       await router.firstLoad;
       const c = new ShardfleetClient(router.address);
       try {
@@ -145,6 +157,20 @@ describe('collections: one router and two nodes over a catalog root', () => {
         for (const name of ['items', 'kv', 'users']) assert.equal(promSamples(text, 'shardfleet_router_current_run', { collection: name }).length, 1, name);
         assert.equal(promSample(text, 'shardfleet_router_shard_coverage_ratio', { collection: 'users' }), 1);
         assert.equal(promSample(text, 'shardfleet_router_request_duration_seconds_count', { rpc: 'Search', collection: 'users', outcome: 'ok' }), 1);
+        // users' one token went to the search above: the next is refused, naming the collection and its flag.
+        await assert.rejects(
+          c.search({ vector: images[USERS.start + 3], top_k: 3, num_probes: 2, collection: 'users' }),
+          isGrpcStatus(grpc.status.RESOURCE_EXHAUSTED, /rate limit exceeded .* Search in collection "users" \(--collection-limit users:qps=0\.01\)/),
+        );
+        // items has no rate limit of its own, but a top_k limit (the router-wide one is 1000).
+        const four = await c.search({ vector: images[ITEMS.start + 7], top_k: 4, num_probes: 3, collection: 'items' });
+        assert.equal(four.results.length, 4);
+        await assert.rejects(
+          c.search({ vector: images[ITEMS.start + 7], top_k: 5, num_probes: 3, collection: 'items' }),
+          isGrpcStatus(grpc.status.INVALID_ARGUMENT, /top_k must be in 1\.\.4 \(--collection-limit items:max_top_k=4\), got 5/),
+        );
+        // kv has neither: the router-wide limits apply.
+        assert.equal((await c.get({ key: 'k1', collection: 'kv' })).result?.found, true);
       } finally {
         c.close();
       }

@@ -4,6 +4,7 @@
  * OpenAPI schemas (kubernetes-models), values.yaml against values.schema.json (ajv), and the
  * objects that matter are asserted for the defaults and a few variations.
  */
+import { collectCollectionLimit } from '../src/router/collection-limits.ts';
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { copyFileSync, readFileSync } from 'node:fs';
@@ -275,6 +276,20 @@ describe('helm chart helm/shardfleet', { skip: rendererMissing }, () => {
     const defaults = envOf(container(find(renderChart(), 'Deployment', 'demo-shardfleet-router'), 'router'));
     assert.equal(defaults.SHARDFLEET_LIVE_RECALL_FRACTION, undefined);
     assert.equal(defaults.SHARDFLEET_LIVE_RECALL_MAX_PER_SECOND, undefined);
+  });
+
+  test('per-collection limits: router.collectionLimits becomes one SHARDFLEET_COLLECTION_LIMIT the router parses; unset = none', () => {
+    const objs = renderChart({ router: { collectionLimits: { users: { maxTopK: 50 }, items: { qps: 200, burst: 400, maxTopK: 100 } } } });
+    validateAll(objs);
+    const value = envOf(container(find(objs, 'Deployment', 'demo-shardfleet-router'), 'router')).SHARDFLEET_COLLECTION_LIMIT;
+    assert.equal(value, 'items:qps=200,burst=400,max_top_k=100;users:max_top_k=50');
+    assert.deepEqual(collectCollectionLimit(value!), { items: { rateLimitQps: 200, rateLimitBurst: 400, maxTopK: 100 }, users: { maxTopK: 50 } });
+    assert.equal(envOf(container(find(renderChart(), 'Deployment', 'demo-shardfleet-router'), 'router')).SHARDFLEET_COLLECTION_LIMIT, undefined);
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8')));
+    assert.ok(validate(mergedValues({ router: { collectionLimits: { items: { qps: 0.5, maxTopK: 10 } } } })), JSON.stringify(validate.errors));
+    assert.equal(validate(mergedValues({ router: { collectionLimits: { items: { qps: 0 } } } })), false, 'qps must be > 0');
+    assert.equal(validate(mergedValues({ router: { collectionLimits: { items: { rps: 1 } } } })), false, 'unknown key');
+    assert.equal(validate(mergedValues({ router: { collectionLimits: { '../x': { qps: 1 } } } })), false, 'not a collection name');
   });
 
   test('TLS, mTLS and auth: secrets mounted, env set, probes switch to exec Health/Check over TLS', () => {

@@ -4,8 +4,8 @@
  * (`SHARDFLEET_<FLAG>`), which is how the Helm chart configures the processes.
  */
 import { hostname } from 'node:os';
-import { Option, type Command } from 'commander';
-import { ConfigValidationError } from '../common/errors.ts';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { ConfigValidationError, errorMessage } from '../common/errors.ts';
 import { assertCollectionName } from '../common/catalog/collection-name.ts';
 import type { ClientTlsFiles, TlsFiles } from '../common/grpc-security.ts';
 import type { Http2Limits } from '../common/grpc-server.ts';
@@ -16,6 +16,7 @@ import { shutdownTracing } from '../common/telemetry/tracing-shutdown.ts';
 // `shardfleet --help` does not load them.
 import { fractionArg, intArg, positiveArg } from './arg-parsers.ts';
 import { DEFAULT_LIVE_RECALL_FRACTION, DEFAULT_LIVE_RECALL_MAX_PER_SECOND } from '../router/live-recall-defaults.ts';
+import { collectCollectionLimit, type CollectionLimits } from '../router/collection-limits.ts';
 import { ShardfleetCommand } from './env-options.ts';
 import { addRequestLimitOptions, requestLimitsFromFlags, type RequestLimitFlags } from './request-limit-options.ts';
 import { addStoreOptions, openStoreFromFlags, type StoreFlags } from './store-options.ts';
@@ -72,6 +73,7 @@ interface RouterFlags extends ServeFlags {
   nodeAuthTokenFile?: string;
   rateLimitQps?: number;
   maxTopK?: number;
+  collectionLimit?: Record<string, CollectionLimits>;
   rateLimitBurst?: number;
   liveRecallFraction: number;
   liveRecallMaxPerSecond: number;
@@ -296,6 +298,19 @@ export function serveCommand(): Command {
     .addOption(opt('--rate-limit-qps <n>', 'token-bucket rate limit per router (0 = off); BatchSearch costs one per query', 'RATE_LIMIT_QPS').argParser(intArg))
     .addOption(opt('--rate-limit-burst <n>', 'token-bucket size (default: ceil(qps))', 'RATE_LIMIT_BURST').argParser(intArg))
     .addOption(
+      opt(
+        '--collection-limit <collection:key=value,...>',
+        'limits of one collection on top of the router-wide ones (repeatable, or several separated by ";"): qps, burst, max_top_k, e.g. items:qps=200,burst=400,max_top_k=100',
+        'COLLECTION_LIMIT',
+      ).argParser((value: string, previous: Record<string, CollectionLimits> | undefined) => {
+        try {
+          return collectCollectionLimit(value, previous);
+        } catch (err) {
+          throw new InvalidArgumentError(errorMessage(err));
+        }
+      }),
+    )
+    .addOption(
       opt('--live-recall-fraction <f>', 'fraction of answered queries re-run as an exact search over every shard, off the request path, to measure live recall@k (0 = off)', 'LIVE_RECALL_FRACTION')
         .argParser(fractionArg)
         .default(DEFAULT_LIVE_RECALL_FRACTION),
@@ -339,6 +354,7 @@ export function serveCommand(): Command {
         http2: http2Limits(flags),
         maxResponseBytes: flags.maxResponseBytes,
         maxTopK: flags.maxTopK,
+        collectionLimits: flags.collectionLimit,
         collections: flags.collections,
         maxCollections: flags.maxCollections,
         defaultCollection: flags.defaultCollection,

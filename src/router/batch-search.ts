@@ -65,7 +65,7 @@ export async function batchSearch(backend: SearchBackend, req: BatchSearchReques
       const results: BatchSearchResult[] = [];
       for (const q of req.queries) {
         try {
-          prepared.push(prepareQuery(snapshot, q, backend.limits, backend.maxTopK));
+          prepared.push(prepareQuery(snapshot, q, backend.limits, backend.maxTopK, backend.maxTopKFlag));
           results.push({ response: null, error_code: 0, error_message: '' });
         } catch (err) {
           prepared.push(undefined);

@@ -46,7 +46,8 @@ import { ReplicaState } from './replica-state.ts';
 import { computeHealth, readinessFromHealth, snapshotAgeSeconds, type ShardReplicaProblems } from './router-health.ts';
 import { route, shardDetails, snapshotInfo } from './router-info.ts';
 import { RouterMetrics, type RouterGaugeState } from './router-metrics.ts';
-import { enforceRateLimit, rateLimiterFromConfig } from './rate-limiter.ts';
+import { enforceRateLimit, rateLimiterFromConfig, type TokenBucket } from './rate-limiter.ts';
+import { checkCollectionLimits, describeCollectionLimit, type CollectionLimits } from './collection-limits.ts';
 import type { RouterSnapshot } from './router-snapshot.ts';
 import { MAX_TOP_K, search, type SearchBackend } from './search-service.ts';
 import { resolveMaxResponseBytes } from '../common/work-bounds.ts';
@@ -160,6 +161,12 @@ export interface RouterConfig extends Omit<ReaderProcessConfig, 'nodes'> {
   maxResponseBytes?: number;
   /** Largest top_k of a query (default {@link MAX_TOP_K}); CLI `--max-top-k`. */
   maxTopK?: number;
+  /**
+   * Per-collection limits by collection name (collection-limits.ts): a rate limit taken after the
+   * router-wide one, and a largest top_k at most `maxTopK`; CLI `--collection-limit`. An alias is
+   * limited as the collection it names.
+   */
+  collectionLimits?: Record<string, CollectionLimits>;
   /** Most keys one MultiGet may carry (default 1000); CLI `--max-get-keys`. Overrides `requestLimits.maxGetKeys`. */
   maxGetKeys?: number;
   /**
@@ -239,6 +246,19 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
   const maxResponseBytes = resolveMaxResponseBytes(config.maxResponseBytes);
   const maxTopK = config.maxTopK ?? MAX_TOP_K;
   if (!Number.isSafeInteger(maxTopK) || maxTopK < 1) throw new ConfigValidationError(`--max-top-k must be an integer >= 1, got ${maxTopK}`);
+  const collectionLimits = config.collectionLimits ?? {};
+  checkCollectionLimits(collectionLimits, maxTopK);
+  /** Per-collection token buckets (--collection-limit <c>:qps=...), by collection name; they outlive a collection's removal and return. */
+  const collectionBuckets = new Map<string, TokenBucket>();
+  for (const [name, l] of Object.entries(collectionLimits)) {
+    const b = rateLimiterFromConfig(l.rateLimitQps, l.rateLimitBurst);
+    if (b !== undefined) collectionBuckets.set(name, b);
+  }
+  /** Takes `cost` tokens of collection `c`'s own rate limit (after the router-wide one), naming the flag when refused. */
+  const enforceCollectionRate = (c: ServedCollection, cost: number, what: string): void => {
+    const l = collectionLimits[c.name];
+    if (l?.rateLimitQps !== undefined) enforceRateLimit(collectionBuckets.get(c.name), cost, `${what} in collection ${JSON.stringify(c.name)} (${describeCollectionLimit(c.name, 'qps', l.rateLimitQps)})`);
+  };
   checkCatalogOptions({ collections: config.collections, maxCollections: config.maxCollections });
   if (config.defaultCollection !== undefined) assertCollectionName(config.defaultCollection, '--default-collection');
   // The ejection share counts the membership (pool is created below, before any node call).
@@ -364,6 +384,12 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
         })
       : undefined;
 
+  /** The largest top_k of collection `name` and the flag that set it (its --collection-limit, else --max-top-k). */
+  const collectionTopK = (name: string): Pick<SearchBackend, 'maxTopK' | 'maxTopKFlag'> => {
+    const own = collectionLimits[name]?.maxTopK;
+    return own === undefined ? { maxTopK } : { maxTopK: own, maxTopKFlag: describeCollectionLimit(name, 'max_top_k', own) };
+  };
+
   /** Serves collection `name` from `cstore`: its own watcher, node views, replica states and backends. */
   function addCollection(name: string, cstore: ObjectStore): ServedCollection {
     const views = catalogMode === 'single' ? poller : new CollectionViews(poller, name);
@@ -401,7 +427,7 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
       metrics,
       limits,
       maxResponseBytes,
-      maxTopK,
+      ...collectionTopK(name),
       ...(liveRecall === undefined ? {} : { liveRecall: { offer: (q) => liveRecall.offer({ ...q, collection: name }) } satisfies LiveRecallSink }),
     };
     const c: ServedCollection = {
@@ -699,22 +725,26 @@ export async function startRouter(config: RouterConfig): Promise<RouterHandle> {
     Search: unary('Search', async (call: grpc.ServerUnaryCall<SearchRequest__Output, unknown>) => {
       enforceRateLimit(bucket, 1, 'Search');
       const c = resolveCollection(call.request.collection);
+      enforceCollectionRate(c, 1, 'Search');
       return { ...(await search(c.backend, call.request, deadlineOf(call), cancelSignalOf(call))), collection: c.name };
     }),
     BatchSearch: unary('BatchSearch', async (call: grpc.ServerUnaryCall<BatchSearchRequest__Output, unknown>) => {
       enforceRateLimit(bucket, call.request.queries.length, `BatchSearch of ${call.request.queries.length} queries`);
       const c = resolveCollection(batchCollection(call.request));
+      enforceCollectionRate(c, call.request.queries.length, `BatchSearch of ${call.request.queries.length} queries`);
       const res = await batchSearch(c.backend, call.request, deadlineOf(call), cancelSignalOf(call));
       return { ...res, collection: c.name, results: (res.results ?? []).map((r) => (r.response ? { ...r, response: { ...r.response, collection: c.name } } : r)) };
     }),
     Get: unary('Get', async (call: grpc.ServerUnaryCall<GetRequest__Output, unknown>) => {
       enforceRateLimit(bucket, 1, 'Get');
       const c = resolveCollection(call.request.collection);
+      enforceCollectionRate(c, 1, 'Get');
       return { ...(await get(c.backend, call.request, deadlineOf(call))), collection: c.name };
     }),
     MultiGet: unary('MultiGet', async (call: grpc.ServerUnaryCall<MultiGetRequest__Output, unknown>) => {
       enforceRateLimit(bucket, 1, 'MultiGet');
       const c = resolveCollection(call.request.collection);
+      enforceCollectionRate(c, 1, 'MultiGet');
       return { ...(await multiGet(c.getBackend, call.request, deadlineOf(call))), collection: c.name };
     }),
     Route: unary('Route', (call: grpc.ServerUnaryCall<RouteRequest__Output, unknown>) => {

@@ -50,6 +50,8 @@ export interface SearchBackend {
   maxResponseBytes?: number;
   /** Largest top_k accepted (`--max-top-k`; default {@link MAX_TOP_K}). */
   maxTopK?: number;
+  /** Where `maxTopK` comes from, for the message (default `--max-top-k`; a collection's `--collection-limit <c>:max_top_k=<n>`). */
+  maxTopKFlag?: string;
   /** Live recall sampler, offered every answered query (live-recall.ts); unset = off. */
   liveRecall?: LiveRecallSink;
 }
@@ -100,11 +102,11 @@ export function checkWork(backend: SearchBackend, snapshot: RouterSnapshot, what
  *   run's filter columns (naming the column or construct and its offset, cel-filter.ts).
  * With a filter, shards whose statistics rule out a match are skipped (filter-routing.ts).
  */
-export function prepareQuery(snapshot: RouterSnapshot, req: SearchRequest__Output, limits: RequestLimits = DEFAULT_REQUEST_LIMITS, maxTopK = MAX_TOP_K): PreparedQuery {
+export function prepareQuery(snapshot: RouterSnapshot, req: SearchRequest__Output, limits: RequestLimits = DEFAULT_REQUEST_LIMITS, maxTopK = MAX_TOP_K, maxTopKFlag = '--max-top-k'): PreparedQuery {
   const { manifest } = snapshot;
   const query = decodeVector(req.query, manifest.index.dim);
   const topK = req.top_k === 0 ? DEFAULT_TOP_K : req.top_k;
-  if (topK > maxTopK) throw new InvalidQueryError(`top_k must be in 1..${maxTopK} (--max-top-k), got ${topK}`);
+  if (topK > maxTopK) throw new InvalidQueryError(`top_k must be in 1..${maxTopK} (${maxTopKFlag}), got ${topK}`);
   const mc = req.min_coverage;
   if (!Number.isFinite(mc) || mc < 0 || mc > 1) throw new InvalidQueryError(`min_coverage must be in [0, 1] (0 = every probed shard), got ${mc}`);
   const { numProbes, ef } = resolveTargetRecall(
@@ -270,7 +272,7 @@ export async function search(backend: SearchBackend, req: SearchRequest__Output,
   try {
     const res = await withSpan('router.search', { 'shardfleet.top_k': req.top_k, 'shardfleet.num_probes': req.num_probes }, async () => {
       const snapshot = backend.snapshot();
-      const prepared = prepareQuery(snapshot, req, backend.limits, backend.maxTopK);
+      const prepared = prepareQuery(snapshot, req, backend.limits, backend.maxTopK, backend.maxTopKFlag);
       checkWork(backend, snapshot, 'Search', [prepared]);
       const result = await fanOut(backend.fanOutDeps(snapshot), { runId: snapshot.manifest.run_id, queries: [prepared.fanOut], deadline, signal });
       recordFanOut(metrics, 'Search', result, [prepared.fanOut]);
