@@ -248,6 +248,7 @@ describe('server reflection with a Python client (grpcio + protobuf)', { skip: r
       'shardfleet.v1.SearchRequest.routing_context': 'shardfleet.v1.SearchRequest.RoutingContextEntry',
       'shardfleet.v1.RouteRequest.routing_context': 'shardfleet.v1.RouteRequest.RoutingContextEntry',
       'shardfleet.v1.SnapshotInfoResponse.cel_columns': 'shardfleet.v1.SnapshotInfoResponse.CelColumnsEntry',
+      'shardfleet.v1.LiveRecallStatus.skipped': 'shardfleet.v1.LiveRecallStatus.SkippedEntry',
       'shardfleet.v1.SnapshotInfoResponse.filter_columns': 'shardfleet.v1.SnapshotInfoResponse.FilterColumnsEntry',
       'shardfleet.v1.GetRequest.routing_context': 'shardfleet.v1.GetRequest.RoutingContextEntry',
       'shardfleet.v1.MultiGetRequest.routing_context': 'shardfleet.v1.MultiGetRequest.RoutingContextEntry',
