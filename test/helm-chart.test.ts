@@ -292,6 +292,23 @@ describe('helm chart helm/shardfleet', { skip: rendererMissing }, () => {
     assert.equal(validate(mergedValues({ router: { collectionLimits: { '../x': { qps: 1 } } } })), false, 'not a collection name');
   });
 
+  test('collections: store.collections and store.maxCollections reach routers and nodes, router.defaultCollection the router; unset = serve every collection', () => {
+    const objs = renderChart({ store: { collections: ['items', 'users'], maxCollections: 8 }, router: { defaultCollection: 'items' } });
+    validateAll(objs);
+    const data = find(objs, 'ConfigMap', 'demo-shardfleet-config').data!;
+    assert.deepEqual([data.SHARDFLEET_COLLECTIONS, data.SHARDFLEET_MAX_COLLECTIONS], ['items,users', '8']);
+    assert.equal(envOf(container(find(objs, 'Deployment', 'demo-shardfleet-router'), 'router')).SHARDFLEET_DEFAULT_COLLECTION, 'items');
+    const defaults = renderChart();
+    const dd = find(defaults, 'ConfigMap', 'demo-shardfleet-config').data!;
+    assert.deepEqual([dd.SHARDFLEET_COLLECTIONS, dd.SHARDFLEET_MAX_COLLECTIONS], [undefined, undefined]);
+    assert.equal(envOf(container(find(defaults, 'Deployment', 'demo-shardfleet-router'), 'router')).SHARDFLEET_DEFAULT_COLLECTION, undefined);
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8')));
+    assert.ok(validate(mergedValues({ store: { collections: ['items', 'users'], maxCollections: 8 }, router: { defaultCollection: 'items' } })), JSON.stringify(validate.errors));
+    assert.equal(validate(mergedValues({ store: { collections: ['../x'] } })), false, 'not a collection name');
+    assert.equal(validate(mergedValues({ store: { maxCollections: 2000 } })), false, 'over the CLI bound (1024)');
+    assert.equal(validate(mergedValues({ router: { defaultCollection: 'a b' } })), false, 'not a collection name');
+  });
+
   test('TLS, mTLS and auth: secrets mounted, env set, probes switch to exec Health/Check over TLS', () => {
     const objs = renderChart({
       tls: { enabled: true, cert: 'CERT', key: 'KEY', ca: 'CA', requireClientCert: true, nodeServerName: 'nodes.internal' },
