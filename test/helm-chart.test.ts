@@ -504,6 +504,18 @@ describe('helm chart helm/shardfleet', { skip: rendererMissing }, () => {
     assert.match(renderError({ store: { url: 's3://b/p' }, build: { enabled: true, runId: 'r1', input: 'x', workers: 8, parallelism: 4 } }), /build\.parallelism \(4\) must be 0 or build\.workers \(8\)/);
   });
 
+  test('build.collection: the build Jobs write <store.url>/<collection> under a catalog root; required with store.collections', () => {
+    const objs = renderChart({ store: { url: 's3://vectors/catalog/', collections: ['items'] }, build: { enabled: true, runId: 'r7', input: '/data/x.npy', collection: 'items' } });
+    validateAll(objs);
+    for (const [job, name] of [['plan', 'plan'], ['workers', 'worker'], ['publish', 'publish']] as const) {
+      assert.equal(envOf(container(find(objs, 'Job', `demo-shardfleet-build-${job}`), name)).SHARDFLEET_STORE, 's3://vectors/catalog/items', job);
+    }
+    assert.equal(find(objs, 'ConfigMap', 'demo-shardfleet-config').data!.SHARDFLEET_STORE, 's3://vectors/catalog/', 'routers and nodes serve the root');
+    const plain = renderChart({ build: { enabled: true, runId: 'r7', input: '/data/x.npy' } });
+    assert.equal(envOf(container(find(plain, 'Job', 'demo-shardfleet-build-plan'), 'plan')).SHARDFLEET_STORE, undefined, 'no collection: store.url itself');
+    assert.match(renderError({ store: { url: 's3://b/root', collections: ['items'] }, build: { enabled: true, runId: 'r1', input: 'x' } }), /build\.collection is required when store\.collections is set/);
+  });
+
   test('ServiceMonitor when enabled selects the metrics Services; metrics off removes ports', () => {
     const objs = renderChart({ metrics: { serviceMonitor: { enabled: true, labels: { release: 'prom' } } } });
     validateAll(objs);

@@ -34,6 +34,11 @@ containers:
           fieldRef:
             fieldPath: metadata.annotations['batch.kubernetes.io/job-completion-index']
       {{- end }}
+      {{- with $b.collection }}
+      # build.collection: the build writes the collection's prefix under the catalog root store.url.
+      - name: SHARDFLEET_STORE
+        value: {{ printf "%s/%s" (trimSuffix "/" $.Values.store.url) . | quote }}
+      {{- end }}
       - name: OTEL_SERVICE_NAME
         value: shardfleet-build
       {{- with $.Values.extraEnv }}
