@@ -279,6 +279,11 @@ async function runBuild(f: BuildFlags, store: ObjectStore, log: Logger): Promise
 
 async function runBuildWith(f: BuildFlags, store: ObjectStore, log: Logger, inputStores: ObjectStore[]): Promise<void> {
   if (f.plan && f.worker) throw new InvalidArgumentError('--plan and --worker are separate steps; pass one of them');
+  if (!f.worker) {
+    // A run published at a catalog root would hide its collections (a worker writes no _CURRENT).
+    const { assertNotCatalogRoot } = await import('../common/catalog/catalog-root-guard.ts');
+    await assertNotCatalogRoot(store, '--store');
+  }
   const source = await openSource(f, inputStores);
   const { MetricSchema } = await import('../common/distance.ts');
   const metric: Metric = MetricSchema.parse(f.metric);
@@ -424,8 +429,10 @@ export function publishCommand(): Command {
       const { createLogger } = await import('../common/logger.ts');
       const { publishRun } = await import('../writer/distributed-build.ts');
       const log = createLogger('writer');
+      const { assertNotCatalogRoot } = await import('../common/catalog/catalog-root-guard.ts');
       const store = await openExistingStoreFromFlags(flags);
       try {
+        await assertNotCatalogRoot(store, '--store');
         await printPublished(store, await publishRun({ store, runId: flags.runId, verify: flags.verify, log }));
       } finally {
         await store.close();
