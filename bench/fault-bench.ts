@@ -74,8 +74,18 @@
  * shard 0 stop together while still listed, and leave DNS 0.5 s later), then "2 -> 4 nodes, join
  * at once" (they come back with empty caches).
  *
- * Sections: `faults` (scenarios 1-9 above), `abuse` and `scale-down`. Default: all three;
- * `--only abuse` (or a comma-separated list) runs only those.
+ * Alias-swap section (issue 24; bench/lib/fault-alias-swap.ts, which describes its fleet and
+ * phases): a catalog root with two collections of disjoint ids (`fm-a` = rows 0..2499, `fm-b` =
+ * rows 5000..7499) and the alias `live`, a router and 3 nodes, the same closed-loop load with every
+ * search naming `live`; the alias is switched 8 times, one every 1.5-2 s, first left to the router's
+ * poll, then with a Refresh after each write. Reported per phase: requests, failed by status,
+ * partial, MIXED answers (run_id not the answering collection's current run, or an id outside its
+ * id set), STALE answers (from the old collection once the new one was visible), switches,
+ * p50/p99 before and while switching, and the switch-to-visible lag (write to the first answer
+ * from the new collection) p50/max. About 80 s on 2 cores (10-15 s of it the two builds).
+ *
+ * Sections: `faults` (scenarios 1-9 above), `abuse`, `scale-down` and `alias-swap`. Default: all
+ * four; `--only alias-swap` (or a comma-separated list) runs only those.
  *
  * Options: `--verbose` (children's JSON logs on stderr), `--no-netns` (skip the partition),
  * `--keep` (keep the temp folder), `--out <file>` (JSON path; default
@@ -118,6 +128,8 @@ import { NetnsSet, netnsUnavailable } from './lib/netns.ts';
 import { formatAbuseDetails, formatAbuseTable } from './lib/abuse-report.ts';
 import { LOAD_CONCURRENCY, runAbuseSection } from './lib/fault-abuse.ts';
 import { runScaleScenarios } from './lib/fault-scale-down.ts';
+import { runAliasSwapSection } from './lib/fault-alias-swap.ts';
+import { formatAliasSwapDetails, formatAliasSwapTable } from './lib/alias-swap-report.ts';
 
 const NUM_NODES = 3;
 const REPLICATION = 2;
@@ -144,7 +156,7 @@ const { values: args } = parseArgs({
   },
 });
 /** The benchmark's sections, in the order they run. */
-const SECTIONS = ['faults', 'abuse', 'scale-down'] as const;
+const SECTIONS = ['faults', 'abuse', 'scale-down', 'alias-swap'] as const;
 type Section = (typeof SECTIONS)[number];
 function parseSections(only: string | undefined): Section[] {
   if (only === undefined) return [...SECTIONS];
@@ -814,11 +826,29 @@ async function main(): Promise<void> {
       })
     : undefined;
   const scaleDown = sections.includes('scale-down') ? await scaleDownSection(dir, data) : undefined;
+  const aliasSwap = sections.includes('alias-swap')
+    ? await runAliasSwapSection({
+        dir,
+        images: data.images,
+        labels: data.labels,
+        queriesFile: join(dir, 'queries.f32'),
+        dim: data.dim,
+        numNodes: NUM_NODES,
+        replication: REPLICATION,
+        commonArgs: ['--poll-interval-ms', String(POLL_MS)],
+        nodeArgs: ['--run-grace-ms', String(RUN_GRACE_MS)],
+        load: { concurrency: CONCURRENCY, params: NORMAL },
+        env: { SHARDFLEET_LOG_LEVEL: process.env.SHARDFLEET_LOG_LEVEL ?? 'warn' },
+        stderr: childStderr,
+        readyTimeoutMs: 120_000,
+        log,
+      })
+    : undefined;
 
   const totalSeconds = (Date.now() - benchStart) / 1000;
   const date = new Date().toISOString().slice(0, 10);
   const parts: string[] = [
-    `# shardfleet fault benchmark (issues 12, 20), ${new Date().toISOString()}\n` +
+    `# shardfleet fault benchmark (issues 12, 20, 24), ${new Date().toISOString()}\n` +
       `data: ${data.source}\n` +
       `code: ${code}; sections: ${sections.join(', ')}; total ${totalSeconds.toFixed(0)} s${faults ? ` (builds of the scenario runs ${faults.buildSeconds.toFixed(0)} s)` : ''}`,
   ];
@@ -865,6 +895,20 @@ async function main(): Promise<void> {
         `${formatTable(scaleDown.rows)}\n\n"recover": seconds until every shard is on its placement owners among the remaining (or all 4) nodes, loaded.\n${text}\n\n${formatDetails(scaleDown.rows)}`,
     );
   }
+  let aliasGoal: { text: string; met: number; applicable: number } | undefined;
+  if (aliasSwap) {
+    const met = aliasSwap.rows.filter((r) => r.goalMet).length;
+    const text = `goal: 0 failed, 0 partial, 0 mixed and 0 stale answers, every switch seen, while an alias switches under load — met in ${met} of ${aliasSwap.rows.length} phase(s)`;
+    aliasGoal = { text, met, applicable: aliasSwap.rows.length };
+    parts.push(
+      `## Alias swap (issue 24)\n${aliasSwap.setup}; builds ${aliasSwap.buildSeconds.toFixed(0)} s\n\n` +
+        `${formatAliasSwapTable(aliasSwap.rows)}\n\n` +
+        'mixed: answers whose run_id is not the current run of the answering collection, or with an id outside its id set (or from a collection that is no target of the alias); ' +
+        'stale: answers from the collection the alias left, to queries started after the new one was visible (its first answer ended, or Refresh returned); ' +
+        'before: the load with no switch; switching: the phase\'s load; lag: from the write of _ALIASES (updateAliases returned) to the end of the first answer from the new collection.\n' +
+        `${text}\n\n${formatAliasSwapDetails(aliasSwap.rows)}`,
+    );
+  }
   process.stdout.write(`${parts.join('\n\n')}\n`);
 
   const defaultName = sections.length === 1 && sections[0] !== 'faults' ? `faults-${sections[0]}-${date}.json` : `faults-${date}.json`;
@@ -874,7 +918,7 @@ async function main(): Promise<void> {
     resultsFile,
     `${JSON.stringify(
       {
-        title: 'shardfleet fault benchmark (issues 12, 20)',
+        title: 'shardfleet fault benchmark (issues 12, 20, 24)',
         date: new Date().toISOString(),
         data: data.source,
         code,
@@ -904,6 +948,18 @@ async function main(): Promise<void> {
             }
           : {}),
         ...(scaleDown ? { scaleDown: { buildSeconds: scaleDown.buildSeconds, goal: scaleGoal, rows: scaleDown.rows } } : {}),
+        ...(aliasSwap
+          ? {
+              aliasSwap: {
+                setup: aliasSwap.setup,
+                collections: aliasSwap.collections,
+                load: { concurrency: CONCURRENCY, top_k: NORMAL.top_k, timeout_ms: NORMAL.timeout_ms },
+                buildSeconds: aliasSwap.buildSeconds,
+                goal: aliasGoal,
+                rows: aliasSwap.rows,
+              },
+            }
+          : {}),
       },
       null,
       1,

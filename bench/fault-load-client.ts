@@ -6,7 +6,7 @@
  * through the query vectors, until the run's query budget, its time limit or a `stop`. Each run
  * uses a new channel to the router (so a restarted router is reached at once, without the old
  * channel's reconnect back-off). For every run it prints one JSON line ({@link LoadReply}) with
- * every query. Exits when stdin closes. With SHARDFLEET_BENCH_LOAD_TOKEN set, every query carries
+ * every query (with `recordAnswers`, also each answer's collection and result ids). Exits when stdin closes. With SHARDFLEET_BENCH_LOAD_TOKEN set, every query carries
  * that bearer token (for routers started with --auth-token-file).
  */
 import { readFileSync } from 'node:fs';
@@ -30,6 +30,8 @@ async function runLoad(cmd: LoadStart): Promise<LoadReply> {
   const runIndex = new Map<string, number>();
   const messages: string[] = [];
   const messageIndex = new Map<string, number>();
+  const collections: string[] = [];
+  const collectionIndex = new Map<string, number>();
   const index = (key: string, list: string[], map: Map<string, number>): number => {
     let i = map.get(key);
     if (i === undefined) {
@@ -50,7 +52,13 @@ async function runLoad(cmd: LoadStart): Promise<LoadReply> {
       const t0 = nowMs();
       try {
         const res = await client.search({ ...cmd.params, vector: queries.subarray(row * dim, (row + 1) * dim) });
-        out.push([round(t0), round(nowMs() - t0), 0, index(res.run_id, runs, runIndex), res.partial ? 1 : 0]);
+        const ms = round(nowMs() - t0);
+        const runAt = index(res.run_id, runs, runIndex);
+        if (cmd.recordAnswers) {
+          out.push([round(t0), ms, 0, runAt, res.partial ? 1 : 0, index(res.collection, collections, collectionIndex), res.results.map((h) => h.id)]);
+        } else {
+          out.push([round(t0), ms, 0, runAt, res.partial ? 1 : 0]);
+        }
       } catch (err) {
         const e = err as Partial<ServiceError>;
         const code = typeof e.code === 'number' ? e.code : 2;
@@ -62,7 +70,7 @@ async function runLoad(cmd: LoadStart): Promise<LoadReply> {
   await Promise.all(Array.from({ length: cmd.concurrency }, worker));
   stops.delete(cmd.id);
   client.close();
-  return { id: cmd.id, queries: out, runs, messages };
+  return { id: cmd.id, queries: out, runs, messages, ...(cmd.recordAnswers ? { collections } : {}) };
 }
 
 function round(x: number): number {

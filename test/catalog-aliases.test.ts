@@ -437,3 +437,49 @@ test('applyAliasChanges and parseAliases bound the table at 1000 aliases', () =>
   assert.throws(() => parseAliases(JSON.stringify(doc), '_ALIASES in x'), /failed validation: aliases: holds 1001 aliases, at most 1000/);
   assert.equal(Object.keys(parseAliases(JSON.stringify({ ...doc, aliases: full }), '_ALIASES in x').aliases).length, MAX_ALIASES);
 });
+
+test('AliasTable.refresh called while a refresh is in flight reads _ALIASES again after it: a change written before the call is seen (Refresh right after `alias set`)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'shardfleet-aliases-'));
+  dirs.push(dir);
+  const store = new FileObjectStore(join(dir, 'catalog'));
+  await addCollection(store, 'c1');
+  await addCollection(store, 'c2');
+  await updateAliases(store, [set('live', 'c1')]);
+  // The first head of `_ALIASES` (a router's periodic poll) answers what it read only once
+  // released: it has seen the old table's etag before the switch below was written.
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let heads = 0;
+  let gate = false;
+  const slow = new (class extends DelegatingStore {
+    override async head(key: string) {
+      const info = await super.head(key);
+      if (key === ALIASES_KEY) heads++;
+      if (key === ALIASES_KEY && gate) {
+        gate = false;
+        await released;
+      }
+      return info;
+    }
+  })(store);
+  const table = new AliasTable(slow);
+  await table.refresh();
+  assert.equal(table.resolve('live'), 'c1');
+  gate = true;
+  const poll = table.refresh(); // in flight: its head saw the c1 table
+  await new Promise((resolve) => setImmediate(resolve));
+  await updateAliases(store, [set('live', 'c2')]);
+  const refresh = table.refresh(); // the Refresh RPC after the write
+  release();
+  await poll;
+  assert.deepEqual(await refresh, { changed: true, error: undefined });
+  assert.equal(table.resolve('live'), 'c2', 'a refresh asked for after the write returns the table written');
+  // Callers that arrive while a refresh runs share the one read that waits for it: two heads.
+  const headsBefore = heads;
+  const calls = [table.refresh(), table.refresh(), table.refresh()];
+  assert.notEqual(calls[0], calls[1]);
+  assert.equal(calls[1], calls[2], 'the second and third call share the waiting refresh');
+  for (const r of await Promise.all(calls)) assert.deepEqual(r, { changed: false, error: undefined });
+  assert.equal(heads - headsBefore, 2);
+  assert.equal(table.resolve('live'), 'c2');
+});

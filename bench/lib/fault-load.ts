@@ -29,6 +29,8 @@ export interface LoadStart {
   maxMs: number;
   /** Search parameters except the vector (`timeout_ms` is the per-query deadline). */
   params: Omit<SearchParams, 'vector'>;
+  /** Also record each answer's `collection` and result ids (the alias-swap section); default false. */
+  recordAnswers?: boolean;
 }
 
 /** Stops load run `id` (its reply follows once its in-flight queries finished). */
@@ -41,9 +43,11 @@ export type LoadCommand = LoadStart | LoadStop;
 
 /**
  * One query on the wire: [start epoch ms, latency ms, gRPC code, index, partial 0/1]; the index is
- * into `runs` for answered queries (code 0) and into `messages` for failed ones.
+ * into `runs` for answered queries (code 0) and into `messages` for failed ones. With
+ * {@link LoadStart.recordAnswers}, an answered query also carries [index into `collections`,
+ * result ids in rank order].
  */
-export type PackedQuery = [number, number, number, number, number];
+export type PackedQuery = [number, number, number, number, number] | [number, number, number, number, number, number, string[]];
 
 /** The client's answer to a load run. */
 export interface LoadReply {
@@ -51,6 +55,8 @@ export interface LoadReply {
   queries: PackedQuery[];
   runs: string[];
   messages: string[];
+  /** Answering collections (only with {@link LoadStart.recordAnswers}). */
+  collections?: string[];
 }
 
 /** One query as the benchmark reads it. */
@@ -66,6 +72,10 @@ export interface QueryRecord {
   /** `CODE_NAME: details` (failed queries). */
   message?: string;
   partial: boolean;
+  /** The collection that answered (answered queries of a run with `recordAnswers`). */
+  collection?: string;
+  /** The answer's result ids in rank order (answered queries of a run with `recordAnswers`). */
+  ids?: string[];
 }
 
 /** Epoch milliseconds with sub-millisecond resolution, the clock of {@link QueryRecord.t}. */
@@ -79,11 +89,16 @@ export function statusName(code: number): string {
 }
 
 function unpack(reply: LoadReply): QueryRecord[] {
-  return reply.queries.map(([t, ms, code, index, partial]) =>
-    code === 0
-      ? { t, ms, code, runId: reply.runs[index], partial: partial === 1 }
-      : { t, ms, code, message: reply.messages[index], partial: false },
-  );
+  return reply.queries.map((q) => {
+    const [t, ms, code, index, partial] = q;
+    if (code !== 0) return { t, ms, code, message: reply.messages[index], partial: false };
+    const record: QueryRecord = { t, ms, code, runId: reply.runs[index], partial: partial === 1 };
+    if (q.length === 7) {
+      record.collection = reply.collections?.[q[5]] ?? '';
+      record.ids = q[6];
+    }
+    return record;
+  });
 }
 
 /** A running load: stop it, or wait for it to reach its query budget. */

@@ -375,6 +375,8 @@ export class AliasTable {
   private seenProblem: string | undefined;
   private loadedOnce = false;
   private inFlight: Promise<AliasRefresh> | undefined;
+  /** The refresh that starts once {@link inFlight} ends (callers that came while it ran). */
+  private queued: Promise<AliasRefresh> | undefined;
   private error: string | undefined;
   private updated: string | undefined;
 
@@ -408,14 +410,29 @@ export class AliasTable {
 
   /**
    * Re-reads `_ALIASES` when its etag differs from the last one seen (a malformed object is not
-   * read again until it changes). Concurrent calls share one read. Never throws: a failure is
-   * returned and kept in {@link lastError}, and the last good table stays.
+   * read again until it changes). The read answering a call always starts after the call, so a
+   * change written before it is seen (Refresh right after `alias set`): a call while a refresh
+   * is in flight (which may have read the object before the change) waits for it and then reads
+   * again; calls arriving meanwhile share that second read (at most one in flight and one
+   * waiting, as SnapshotWatcher.refresh chains its re-reads of `_CURRENT`). Never throws: a
+   * failure is returned and kept in {@link lastError}, and the last good table stays.
    */
   refresh(): Promise<AliasRefresh> {
-    this.inFlight ??= this.doRefresh().finally(() => {
-      this.inFlight = undefined;
+    const running = this.inFlight;
+    if (running === undefined) return this.startRefresh();
+    this.queued ??= running.then(() => {
+      this.queued = undefined;
+      return this.startRefresh();
     });
-    return this.inFlight;
+    return this.queued;
+  }
+
+  private startRefresh(): Promise<AliasRefresh> {
+    const p = this.doRefresh().finally(() => {
+      if (this.inFlight === p) this.inFlight = undefined;
+    });
+    this.inFlight = p;
+    return p;
   }
 
   private async doRefresh(): Promise<AliasRefresh> {
