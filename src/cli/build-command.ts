@@ -380,7 +380,7 @@ export function buildCommand(): Command {
     .option('--num-sub-vectors <n>', 'lancedb *_pq: PQ sub-vectors (must divide dim)', intArg)
     .option('--m <n>', 'usearch / lancedb hnsw_*: HNSW graph degree (default usearch 16, lancedb 20)', intArg)
     .option('--ef-construction <n>', 'usearch / lancedb hnsw_*: build beam width (default usearch 128, lancedb 300)', intArg)
-    .option('--ef-search <n>', 'usearch: search beam width of queries that give no ef (default 64)', intArg)
+    .option('--ef-search <n>', 'usearch: search beam width of queries that give no ef (default 64, raised by a cluster / lsh build to the smallest measured ef within 0.005 of its best recall at the default num_probes)', intArg)
     .addOption(
       new Option('--kv <backend>', 'key-value + vector snapshot: slatedb (a SlateDB store per shard beside its index) or sqlite (a kv table in each sqlite-vec shard file; needs --backend sqlite-vec); with --strategy hash (the default with --kv) or cel')
         .choices(['slatedb', 'sqlite']),

@@ -60,6 +60,12 @@ export const BuildPlanSchema = z.object({
    * Absent: the run publishes the routing-only curve.
    */
   recall_queries: ObjectRefSchema.extend({ ordinals: z.array(z.number().int().nonnegative()) }).optional(),
+  /**
+   * usearch builds without `--ef-search`: the published `index_params.ef_search` is raised to the
+   * smallest measured ef that reaches the table's best recall at the default num_probes within
+   * 0.005 (default-ef.ts). Absent (older plans) or false: the configured ef_search is published.
+   */
+  ef_search_auto: z.boolean().optional(),
 });
 /** A build plan. */
 export type BuildPlan = z.infer<typeof BuildPlanSchema>;
@@ -271,6 +277,7 @@ export async function planRun(o: PlanOptions): Promise<PlannedRun> {
     kmeans_iterations: trained.kmeansIterations,
     duplicates_kept_last: Object.fromEntries(validator.duplicatesKeptLast()),
   };
+  if (o.backend.backend === 'usearch' && o.backend.efSearch === undefined) plan.ef_search_auto = true;
   if (o.kv !== undefined) plan.kv = { backend: o.kv.backend, key_type: keys?.keyType ?? 'string' };
   if (routingRecall !== undefined) {
     plan.routing_recall = routingRecall;

@@ -29,6 +29,7 @@ import { assertRunIdUnused, WriteTracker } from './run-writes.ts';
 import type { RecallTargets } from './routing-recall.ts';
 import { buildShards } from './shard-build.ts';
 import { groundTruthScan, measureBuiltRecall } from './built-recall.ts';
+import { logDefaultEf, withMeasuredDefaultEf } from './default-ef.ts';
 
 export { newRunId } from './build-plan.ts';
 
@@ -85,7 +86,8 @@ export interface BuildResult {
  * Assembles a run's manifest from its plan and every shard's entry.
  * @param shards entries for db ids 0..num_dbs-1 (any order).
  * @param buildSeconds wall time of the build, seconds.
- * @param searchRecall the end-to-end recall table, when measured (search-recall.ts).
+ * @param searchRecall the end-to-end recall table, when measured (search-recall.ts); with
+ *   `plan.ef_search_auto` it also sets the run's default ef_search (default-ef.ts).
  */
 export function assembleManifest(plan: BuildPlan, shards: ShardEntry[], payloadColumns: string[], buildSeconds: number, createdAt: Date, searchRecall?: SearchRecall): Manifest {
   const ordered = [...shards].sort((a, b) => a.db_id - b.db_id);
@@ -94,7 +96,7 @@ export function assembleManifest(plan: BuildPlan, shards: ShardEntry[], payloadC
     run_id: plan.run_id,
     created_at: createdAt.toISOString(),
     writer: { name: WRITER_NAME, version: WRITER_VERSION },
-    index: plan.index,
+    index: withMeasuredDefaultEf(plan.index, plan.sharding.num_probes, plan.ef_search_auto, searchRecall),
     sharding: plan.sharding,
     shards: ordered,
     payload_columns: [...new Set(payloadColumns)].sort(),
@@ -167,6 +169,7 @@ export async function buildSnapshot(options: BuildOptions): Promise<BuildResult>
     const searchRecall = truth === undefined ? undefined : measureBuiltRecall({ plan, routing, truth, workDir, counts: built.counts, progress, log });
     const createdAt = new Date();
     const manifest = assembleManifest(plan, built.shards, built.payloadColumns, (performance.now() - started) / 1000, createdAt, searchRecall);
+    logDefaultEf(plan, manifest, log);
     const key = makeManifestKey(runId, createdAt);
     // From here on the manifest may be stored: a failure (another publisher moved `_CURRENT`)
     // keeps the complete run, which `rollback` can point at.

@@ -43,6 +43,7 @@ import { writeShards, type WorkerSlice } from './shard-build.ts';
 import { deletePartitions, gatherShardRows, partitionsPrefix, waitForMarkers, writePartitions } from './partition-exchange.ts';
 import { deleteRecallObjects, mergeRecallPartials, storeRecallQueries, WorkerRecall } from './distributed-recall.ts';
 import { recallPrefix } from './recall-partial.ts';
+import { logDefaultEf } from './default-ef.ts';
 
 /** A shard's build receipt. */
 export const ShardReceiptSchema = z.object({
@@ -276,6 +277,7 @@ export async function publishRun(o: PublishRunOptions): Promise<BuildResult> {
     createdAt,
     searchRecall,
   );
+  logDefaultEf(plan, manifest, o.log);
   const key = makeManifestKey(o.runId, createdAt);
   await publishManifest(o.store, manifest, key);
   o.log.info({ run_id: o.runId, manifest: key, vectors: plan.input.vectors }, 'published');
