@@ -1,6 +1,7 @@
 /**
  * Catalog discovery (issue 24): the delimiter listing of child prefixes on both stores (s3rver for
- * S3), child stores, and the three catalog modes with rescans that add and remove collections.
+ * S3), child stores, and the three catalog modes with rescans that add and remove collections;
+ * a root with more children than one S3 listing page (1,000) is listed and scanned whole.
  */
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
+import pLimit from 'p-limit';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 
 import { CollectionCatalog, scanCatalog, type CatalogChange } from '../src/common/catalog/collection-catalog.ts';
 import { ConfigValidationError } from '../src/common/errors.ts';
@@ -173,4 +176,88 @@ describe('FileObjectStore child listing specifics', () => {
       await rm(root, { recursive: true, force: true });
     }
   });
+});
+
+/** Children of the big root: more than one S3 listing page (1,000 entries). */
+const BIG_CHILDREN = 1005;
+/** The children holding `_CURRENT`: on the first page (c0003, c0998) and past it (c0999 on). */
+const BIG_COLLECTIONS = ['c0003', 'c0998', 'c0999', 'c1002', 'c1004'];
+/** PUTs in flight while filling the big root. */
+const FILL_CONCURRENCY = 16;
+
+/**
+ * 1,005 children `c0000`..`c1004`, each with one tiny object, plus a root key `_ALIASES` that
+ * sorts first: S3's first page holds `_ALIASES` and `c0000`..`c0998`, the second one the rest.
+ */
+async function fillBigCatalog(store: ObjectStore): Promise<string[]> {
+  const names = Array.from({ length: BIG_CHILDREN }, (_, i) => `c${String(i).padStart(4, '0')}`);
+  const limit = pLimit(FILL_CONCURRENCY);
+  await Promise.all([
+    limit(() => store.put('_ALIASES', '{}')),
+    ...names.map((n) => limit(() => store.put(BIG_COLLECTIONS.includes(n) ? `${n}/_CURRENT` : `${n}/x`, BIG_COLLECTIONS.includes(n) ? POINTER : 'x'))),
+  ]);
+  return names;
+}
+
+function bigCatalog(name: string, open: () => Promise<{ store: ObjectStore; cleanup: () => Promise<void>; firstPage?: () => Promise<{ keyCount: number; truncated: boolean }> }>): void {
+  describe(`a catalog root with ${BIG_CHILDREN} children over ${name}`, () => {
+    let store: ObjectStore;
+    let cleanup: () => Promise<void>;
+    let firstPage: (() => Promise<{ keyCount: number; truncated: boolean }>) | undefined;
+    let names: string[];
+    before(async () => {
+      ({ store, cleanup, firstPage } = await open());
+      names = await fillBigCatalog(store);
+    });
+    after(async () => {
+      await store.close();
+      await cleanup();
+    });
+
+    if (name.startsWith('S3')) {
+      test('the server pages the delimiter listing as S3 does (1,000 keys and prefixes a page)', async () => {
+        assert.deepEqual(await firstPage!(), { keyCount: 1000, truncated: true });
+      });
+    }
+
+    test('listChildPrefixes reads every page: all children, sorted, once each; the cap reports truncated', async () => {
+      assert.deepEqual(await store.listChildPrefixes!('', 10_000), { names, truncated: false });
+      assert.deepEqual(await store.listChildPrefixes!('', BIG_CHILDREN), { names, truncated: false });
+      assert.deepEqual(await store.listChildPrefixes!('', 1000), { names: names.slice(0, 1000), truncated: true });
+      assert.deepEqual(await store.listChildPrefixes!('', 999), { names: names.slice(0, 999), truncated: true });
+      assert.deepEqual(await store.listChildPrefixes!('', BIG_CHILDREN - 1), { names: names.slice(0, -1), truncated: true });
+    });
+
+    test('a scan finds the collections past the first page; --max-collections keeps the first in name order', async () => {
+      const scan = await scanCatalog({ store });
+      assert.equal(scan.mode, 'catalog');
+      assert.deepEqual(scan.collections.map((c) => c.name), BIG_COLLECTIONS);
+      assert.deepEqual(scan.skipped, []);
+      const capped = await scanCatalog({ store, maxCollections: 3 });
+      assert.deepEqual(capped.collections.map((c) => c.name), BIG_COLLECTIONS.slice(0, 3));
+      assert.deepEqual(capped.skipped, BIG_COLLECTIONS.slice(3).map((n) => ({ name: n, reason: 'over --max-collections 3' })));
+    });
+  });
+}
+
+bigCatalog('file://', async () => {
+  const root = await mkdtemp(path.join(tmpdir(), 'sf-catalog-big-'));
+  return { store: new FileObjectStore(root), cleanup: () => rm(root, { recursive: true, force: true }) };
+});
+
+bigCatalog('S3 (s3rver)', async () => {
+  const server = await startS3rver();
+  const client = new S3Client({ ...server.connection, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  const firstPage = async (): Promise<{ keyCount: number; truncated: boolean }> => {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: server.bucket, Prefix: 'big-root/', Delimiter: '/' }));
+    return { keyCount: (page.Contents?.length ?? 0) + (page.CommonPrefixes?.length ?? 0), truncated: page.IsTruncated === true };
+  };
+  return {
+    store: openObjectStore(server.url('big-root'), server.connection),
+    firstPage,
+    cleanup: async () => {
+      client.destroy();
+      await server.stop();
+    },
+  };
 });

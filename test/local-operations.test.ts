@@ -3,7 +3,9 @@
  * a store with nothing to serve and a cluster shape it cannot honour at once, naming the cause and
  * the flag; it says what starts; it serves `/metrics` on one port per process (also when
  * SHARDFLEET_METRICS_LISTEN is set, which every child used to bind); it restarts a node that dies
- * and gives up on one that keeps dying; and it removes the cache folder it made on Ctrl-C.
+ * and gives up on one that keeps dying; and it removes the cache folder it made on Ctrl-C. Over a
+ * catalog root (issue 24) its progress counts every collection's shards and says when each
+ * collection is ready.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -74,8 +76,8 @@ function metricsUrls(out: string): Map<string, string> {
   return new Map([...out.matchAll(/^metrics (\S+)\s+(http:\S+)$/gm)].map((m) => [m[1], m[2]]));
 }
 
-async function tinySnapshot(dir: string): Promise<string> {
-  const storePath = join(dir, 'store');
+async function tinySnapshot(dir: string, sub = 'store'): Promise<string> {
+  const storePath = join(dir, sub);
   await buildSnapshot({
     store: new FileObjectStore(storePath),
     source: await openJsonlSource({ path: TINY_JSONL }),
@@ -232,6 +234,29 @@ test('local says what starts, serves /metrics per process, restarts a killed nod
     run.child.kill('SIGINT');
     assert.equal(await exitOf(run), 0);
     assert.deepEqual(await ourCaches(), [], 'the temp cache folder is removed');
+  } finally {
+    await stopRun(run);
+    await dir.remove();
+  }
+});
+
+test('local over a catalog root: progress counts every collection\'s shards and says when each collection is ready', { timeout: 240_000 }, async () => {
+  const dir = await tempDir('local-catalog');
+  const root = join(dir.path, 'root');
+  await tinySnapshot(root, 'items');
+  await tinySnapshot(root, 'users');
+  const run = runLocal(['--store', root, '--num-nodes', '2', '--cache-dir', join(dir.path, 'cache')]);
+  try {
+    await addressesOf(run);
+    const err = run.err();
+    assert.match(err, /^serving 2 collections: 8 shards x 1 replica on 2 nodes; items \(run \S+, 4 shards\), users \(run \S+, 4 shards\)$/m);
+    // Both collections are ready before the cluster is (the ready line comes once the router covers all).
+    assert.match(err, /^collection items ready after [\d.]+ s \([12]\/2 collections; 4 shard replicas of 4 shards loaded, router healthy\)$/m);
+    assert.match(err, /^collection users ready after [\d.]+ s \([12]\/2 collections; 4 shard replicas of 4 shards loaded, router healthy\)$/m);
+    assert.match(err, /^cluster ready in [\d.]+ s: 8\/8 shard replicas loaded on 2\/2 nodes, coverage 100%, 2\/2 collections ready$/m);
+    assert.doesNotMatch(err, /^problem:/m);
+    run.child.kill('SIGINT');
+    assert.equal(await exitOf(run), 0);
   } finally {
     await stopRun(run);
     await dir.remove();

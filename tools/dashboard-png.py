@@ -2,7 +2,7 @@
 """Renders a Grafana dashboard JSON to a PNG from a real Prometheus, without Grafana.
 
 Every panel target's `expr` is sent as is to Prometheus' /api/v1/query_range (Grafana's
-`$__rate_interval` replaced by --rate-interval, `$namespace` by `.*`), and drawn where the
+`$__rate_interval` replaced by --rate-interval, `$namespace` and `$collection` by `.*`), and drawn where the
 panel's gridPos puts it: time series as lines (legend from legendFormat), stat panels as the
 last value. A stand-in for a Grafana screenshot (Grafana itself is not packaged for Debian):
 the layout, titles, units and queries are the dashboard's, the styling is matplotlib's.
@@ -119,7 +119,7 @@ def main():
         ax.set_title(p["title"], fontsize=10, loc="left")
         series = []
         for t in p.get("targets", []):
-            expr = t["expr"].replace("$__rate_interval", args.rate_interval).replace("$namespace", ".*")
+            expr = t["expr"].replace("$__rate_interval", args.rate_interval).replace("$namespace", ".*").replace("$collection", ".*")
             if p["type"] == "stat":  # the value at the end, as Grafana's lastNotNull of live series
                 for s in prom_query(args.prometheus, "query", expr, time=args.end):
                     series.append((legend(t.get("legendFormat"), s["metric"]), [], [float(s["value"][1])]))

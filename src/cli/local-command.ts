@@ -74,28 +74,22 @@ export function localCommand(): Command {
       // The children would retry a missing folder or _CURRENT until the ready timeout: say so at once.
       const store = openObjectStore(flags.store);
       // Every collection the cluster would serve (one, named "default", for a snapshot prefix).
-      const snapshots = [];
+      const collections: Array<{ name: string; runId: string; numDbs: number }> = [];
+      let catalog = false;
       try {
         await assertStoreExists(store, flags.store);
         const scan = await scanCatalog({ store, collections: flags.collections?.split(',').map((n) => n.trim()), maxCollections: flags.maxCollections });
+        catalog = scan.mode !== 'single';
         for (const c of scan.collections) {
           const loaded = await checkSnapshotToServe(c.store, scan.mode === 'single' ? flags.store : `${flags.store} collection ${c.name}`);
           if (loaded.fallbackFrom) process.stderr.write(`warning: ${loaded.fallbackFrom.key} of ${c.name} is unusable (${loaded.fallbackFrom.reason}); the cluster serves ${loaded.manifestKey}\n`);
-          snapshots.push(loaded);
+          collections.push({ name: c.name, runId: loaded.manifest.run_id, numDbs: loaded.manifest.shards.length });
         }
       } finally {
         await store.close();
       }
-      const snapshot = snapshots[0];
       const tty = process.stderr.isTTY === true;
-      const progress = new StartupProgress({
-        tty,
-        stream: process.stderr,
-        numDbs: snapshots.length === 1 ? snapshot.manifest.shards.length : snapshots.reduce((n, x) => n + x.manifest.shards.length, 0),
-        runId: snapshots.length === 1 ? snapshot.manifest.run_id : `${snapshot.manifest.run_id} and ${snapshots.length - 1} more collections' runs`,
-        replication: flags.replication,
-        numNodes: flags.numNodes,
-      });
+      const progress = new StartupProgress({ tty, stream: process.stderr, collections, catalog, replication: flags.replication, numNodes: flags.numNodes });
       let cluster: LocalCluster | undefined;
       let up = false;
       // Ctrl-C during start-up: stop what started (startLocalCluster cleans up when it throws).

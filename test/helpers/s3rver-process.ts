@@ -20,6 +20,10 @@
  * objects in place, so a read during a write could otherwise see a torn object).
  * It also makes PutObject wait until the object file has all its bytes on disk: s3rver resolves
  * the write when its hashing Transform finishes, possibly before the file stream has flushed.
+ *
+ * And it pages delimiter listings as S3 does ({@link delimiterListingPages}): s3rver counts only
+ * keys against `max-keys` and returns every CommonPrefix in one page, so a catalog root with more
+ * than 1,000 children would never show a client's pagination of CommonPrefixes.
  */
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
@@ -34,6 +38,7 @@ const BUCKET = 'shardfleet-test';
 interface KoaContext {
   method: string;
   path: string;
+  query: Record<string, string | string[] | undefined>;
   get(field: string): string;
   status: number;
   type: string;
@@ -48,6 +53,21 @@ interface S3rverStore {
   getMetadata(bucket: string, key: string): Promise<{ etag: string }>;
   getResourcePath(bucket: string, key: string, resource: string): string;
   putObject(object: { bucket: string; key: string }): Promise<{ size: number; md5: string }>;
+  /** Null when the bucket does not exist. */
+  getBucket(bucket: string): Promise<object | null>;
+  /** With `maxKeys: Infinity`: every key directly below `prefix` and every CommonPrefix, sorted. */
+  listObjects(
+    bucket: string,
+    options: { delimiter: string; prefix: string; maxKeys: number },
+  ): Promise<{ objects: S3rverObject[]; commonPrefixes: string[]; isTruncated: boolean }>;
+}
+
+/** The part of s3rver's S3Object used here (lib/models/object.js). */
+interface S3rverObject {
+  key: string;
+  size: number;
+  lastModifiedDate: Date;
+  metadata: { etag?: string };
 }
 
 interface S3rverInstance {
@@ -174,6 +194,87 @@ function conditionalWrites(store: S3rverStore): KoaMiddleware {
   };
 }
 
+/** S3's most entries (keys plus CommonPrefixes) in one ListObjectsV2 page. */
+const MAX_LIST_KEYS = 1000;
+
+function xmlEscape(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** One query parameter as a string (the first when repeated), or undefined. */
+function queryParam(ctx: KoaContext, name: string): string | undefined {
+  const v = ctx.query[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** An opaque continuation token naming the last entry of a page (not s3rver's DES token). */
+function encodeToken(lastEntry: string): string {
+  return Buffer.from(JSON.stringify({ after: lastEntry }), 'utf8').toString('base64url');
+}
+
+function decodeToken(token: string): string | undefined {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    const after = (parsed as { after?: unknown }).after;
+    return typeof after === 'string' ? after : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Koa middleware answering ListObjectsV2 with a `delimiter` (path-style `GET /bucket?list-type=2`)
+ * the way S3 does: keys and CommonPrefixes together, in UTF-8 byte order, count against
+ * `max-keys` (at most 1,000), and a page that stops early is `IsTruncated` with a
+ * `NextContinuationToken` after its last entry (a CommonPrefix stands for every key below it, so
+ * the next page starts past all of them). Listings without a delimiter, other list types and
+ * missing buckets go to s3rver. The keys and CommonPrefixes themselves come from s3rver's store
+ * (so its roll-up rule, an object directly below each child, still applies).
+ */
+function delimiterListingPages(store: S3rverStore): KoaMiddleware {
+  return async (ctx, next) => {
+    const bucket = /^\/([^/]+)\/?$/.exec(ctx.path)?.[1];
+    const delimiter = queryParam(ctx, 'delimiter') ?? '';
+    if (ctx.method !== 'GET' || bucket === undefined || queryParam(ctx, 'list-type') !== '2' || delimiter === '') return next();
+    if ((await store.getBucket(bucket)) === null) return next();
+    const prefix = queryParam(ctx, 'prefix') ?? '';
+    const maxKeysParam = queryParam(ctx, 'max-keys');
+    const maxKeys = maxKeysParam === undefined ? MAX_LIST_KEYS : Math.min(MAX_LIST_KEYS, Number(maxKeysParam));
+    if (!Number.isSafeInteger(maxKeys) || maxKeys < 0) return next(); // s3rver answers InvalidArgument
+    const token = queryParam(ctx, 'continuation-token');
+    const after = token === undefined ? (queryParam(ctx, 'start-after') ?? '') : decodeToken(token);
+    if (after === undefined) return next(); // s3rver answers InvalidArgument for a token it cannot read
+    const all = await store.listObjects(bucket, { delimiter, prefix, maxKeys: Infinity });
+    type Entry = { name: string; object?: S3rverObject };
+    const entries: Entry[] = [...all.objects.map((o) => ({ name: o.key, object: o })), ...all.commonPrefixes.map((p) => ({ name: p }))];
+    const bytes = (s: string): Buffer => Buffer.from(s, 'utf8');
+    const afterBytes = bytes(after);
+    const rest = entries.filter((e) => Buffer.compare(bytes(e.name), afterBytes) > 0).sort((a, b) => Buffer.compare(bytes(a.name), bytes(b.name)));
+    const page = rest.slice(0, maxKeys);
+    const truncated = rest.length > page.length;
+    const tag = (name: string, value: string | number | boolean): string => `<${name}>${xmlEscape(String(value))}</${name}>`;
+    const parts = [
+      tag('Name', bucket),
+      tag('Prefix', prefix),
+      tag('Delimiter', delimiter),
+      tag('MaxKeys', maxKeysParam ?? MAX_LIST_KEYS),
+      tag('KeyCount', page.length),
+      tag('IsTruncated', truncated),
+      token === undefined ? '' : tag('ContinuationToken', token),
+      truncated ? tag('NextContinuationToken', encodeToken(page[page.length - 1]!.name)) : '',
+      token === undefined && after !== '' ? tag('StartAfter', after) : '',
+      ...page.map((e) =>
+        e.object === undefined
+          ? `<CommonPrefixes>${tag('Prefix', e.name)}</CommonPrefixes>`
+          : `<Contents>${tag('Key', e.name)}${tag('LastModified', e.object.lastModifiedDate.toISOString())}${tag('ETag', e.object.metadata.etag ?? '')}${tag('Size', e.object.size)}${tag('StorageClass', 'STANDARD')}</Contents>`,
+      ),
+    ];
+    ctx.status = 200;
+    ctx.type = 'application/xml';
+    ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${parts.join('')}</ListBucketResult>`;
+  };
+}
+
 /** Makes store.putObject resolve only once the object file holds all `size` bytes. */
 function waitForFlushedPuts(store: S3rverStore): void {
   const original = store.putObject.bind(store);
@@ -207,6 +308,7 @@ async function main(): Promise<void> {
   });
   waitForFlushedPuts(server.store);
   server.middleware.unshift(conditionalWrites(server.store));
+  server.middleware.unshift(delimiterListingPages(server.store));
   const { port } = await server.run();
   const exit = (): never => process.exit(0);
   process.on('SIGTERM', exit);

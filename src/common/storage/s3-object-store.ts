@@ -372,8 +372,11 @@ export class S3ObjectStore implements ObjectStore {
 
   /**
    * @inheritdoc ListObjectsV2 with `Delimiter: '/'`: S3 rolls every key below a child up into one
-   * CommonPrefixes entry, so a child holding thousands of shard files costs one entry; pages are
-   * read only until `maxNames + 1` children were seen.
+   * CommonPrefixes entry, so a child holding thousands of shard files costs one entry. A page
+   * holds at most 1,000 entries (keys and CommonPrefixes together), so pages are followed by
+   * `NextContinuationToken` until `maxNames + 1` children were seen or the listing ends (tested
+   * with 1,005 children in test/collection-catalog.test.ts); a truncated page without a token is
+   * a StorageError rather than a listing that looks complete.
    */
   async listChildPrefixes(prefix: string, maxNames: number): Promise<ChildPrefixListing> {
     assertChildListing(prefix, maxNames);
@@ -389,7 +392,10 @@ export class S3ObjectStore implements ObjectStore {
           const name = p.Prefix.slice(Prefix.length, -1);
           if (name !== '' && !name.includes('/')) names.push(name);
         }
-        ContinuationToken = page.IsTruncated === true && names.length <= maxNames ? page.NextContinuationToken : undefined;
+        const more = page.IsTruncated === true && names.length <= maxNames;
+        // A truncated page without a token would end the listing early and report it complete.
+        if (more && page.NextContinuationToken === undefined) throw new Error('the page is truncated but has no NextContinuationToken');
+        ContinuationToken = more ? page.NextContinuationToken : undefined;
       } while (ContinuationToken !== undefined);
     } catch (err) {
       const { code, status } = s3ErrorInfo(err);
