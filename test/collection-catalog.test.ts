@@ -159,6 +159,37 @@ describe('FileObjectStore child listing specifics', () => {
     }
   });
 
+  test('a scan asked for while one is running reads the root again after it (a collection published just before is seen)', async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'sf-catalog-rescan-'));
+    const store = new FileObjectStore(root);
+    await store.put('x/_CURRENT', POINTER);
+    let listings = 0;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // The first listing is held after it was read: the running (timed) scan saw the root before the publish.
+    const held: ObjectStore = Object.assign(Object.create(store) as ObjectStore, {
+      listChildPrefixes: async (prefix: string, max: number) => {
+        const listing = await store.listChildPrefixes(prefix, max);
+        if (++listings === 1) await gate;
+        return listing;
+      },
+    });
+    const catalog = new CollectionCatalog({ store: held, log, onChange: () => undefined });
+    try {
+      const timed = catalog.scan();
+      while (listings === 0) await new Promise((r) => setTimeout(r, 5));
+      await store.put('late/_CURRENT', POINTER);
+      const asked = catalog.scan(); // e.g. Refresh with no collection, right after the publish
+      const alsoAsked = catalog.scan();
+      release();
+      await Promise.all([timed, asked, alsoAsked]);
+      assert.deepEqual(catalog.collections().map((c) => c.name), ['late', 'x']);
+      assert.equal(listings, 2, 'the callers that arrived during the running scan share one more scan');
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   test('a root that holds _CURRENT stays single even when children with _CURRENT appear', async () => {
     const root = await mkdtemp(path.join(tmpdir(), 'sf-catalog-single-'));
     const store = new FileObjectStore(root);

@@ -167,6 +167,7 @@ export class CollectionCatalog {
   private stickySingle = false;
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> | undefined;
+  private queuedScan: Promise<void> | undefined;
   private readonly skippedLogged = new Set<string>();
 
   /** @throws ConfigValidationError for bad options ({@link checkCatalogOptions}). */
@@ -190,12 +191,29 @@ export class CollectionCatalog {
   }
 
   /**
-   * Scans now (a scan already running is joined) and reports a change to `onChange`. A failed
-   * scan is logged and changes nothing; never rejects.
+   * Scans now and reports a change to `onChange`. The scan answering a call always starts after
+   * the call, so a collection published before it is seen (Refresh right after a publish): a call
+   * while a scan runs (which may have listed the root before the publish) waits for it and then
+   * scans again; calls arriving meanwhile share that second scan (at most one running and one
+   * waiting, as AliasTable.refresh). A failed scan is logged and changes nothing; never rejects.
    */
   scan(): Promise<void> {
-    this.scanning ??= this.scanOnce().finally(() => (this.scanning = undefined));
-    return this.scanning;
+    const running = this.scanning;
+    if (running === undefined) return this.startScan();
+    this.queuedScan ??= running.then(() => {
+      this.queuedScan = undefined;
+      // A scan started after `running` ended also started after every queued call.
+      return this.scanning ?? this.startScan();
+    });
+    return this.queuedScan;
+  }
+
+  private startScan(): Promise<void> {
+    const p = this.scanOnce().finally(() => {
+      if (this.scanning === p) this.scanning = undefined;
+    });
+    this.scanning = p;
+    return p;
   }
 
   /** Rescans every `intervalMs` (timer unref'd). */
