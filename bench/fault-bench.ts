@@ -112,7 +112,7 @@ import { readIdxImages } from '../src/writer/input/idx-source.ts';
 import { waitFor } from '../test/helpers/wait.ts';
 import { ROOT } from './lib/dataset.ts';
 import { onExit, runCleanup } from './lib/exit-cleanup.ts';
-import { startLocalFleet, startNetnsFleet, type Fleet, type FleetConfig } from './lib/fault-fleet.ts';
+import { startLocalFleet, startNetnsFleet, type Fleet, type FleetConfig, type FleetRunOptions } from './lib/fault-fleet.ts';
 import { LoadClient, nowMs, type QueryRecord } from './lib/fault-load.ts';
 import { formatDetails, formatTable, scenarioRow, skippedRow, type ScenarioOutcome, type ScenarioRow } from './lib/fault-report.ts';
 import {
@@ -174,6 +174,18 @@ const ABUSE_HALF_OPEN = 2000;
 const childStderr: 'inherit' | 'ignore' = args.verbose ? 'inherit' : 'ignore';
 process.env.SHARDFLEET_LOG_LEVEL ??= 'warn';
 const benchStart = Date.now();
+
+/** The fleet and load settings the scale and alias-swap sections share. */
+function fleetRunOptions(): FleetRunOptions {
+  return {
+    commonArgs: ['--poll-interval-ms', String(POLL_MS)],
+    nodeArgs: ['--run-grace-ms', String(RUN_GRACE_MS)],
+    load: { concurrency: CONCURRENCY, params: NORMAL },
+    env: { SHARDFLEET_LOG_LEVEL: process.env.SHARDFLEET_LOG_LEVEL ?? 'warn' },
+    stderr: childStderr,
+    readyTimeoutMs: 120_000,
+  };
+}
 
 function log(msg: string): void {
   process.stderr.write(`[${((Date.now() - benchStart) / 1000).toFixed(1).padStart(6)} s] ${msg}\n`);
@@ -781,12 +793,7 @@ async function scaleDownSection(dir: string, data: BenchData): Promise<{ rows: S
     queriesFile: join(dir, 'queries.f32'),
     dim: data.dim,
     cacheDir: join(dir, 'cache-scale'),
-    commonArgs: ['--poll-interval-ms', String(POLL_MS)],
-    nodeArgs: ['--run-grace-ms', String(RUN_GRACE_MS)],
-    load: { concurrency: CONCURRENCY, params: NORMAL },
-    env: { SHARDFLEET_LOG_LEVEL: process.env.SHARDFLEET_LOG_LEVEL ?? 'warn' },
-    stderr: childStderr,
-    readyTimeoutMs: 120_000,
+    ...fleetRunOptions(),
   });
   for (const row of rows) {
     const st = row.stats;
@@ -835,12 +842,7 @@ async function main(): Promise<void> {
         dim: data.dim,
         numNodes: NUM_NODES,
         replication: REPLICATION,
-        commonArgs: ['--poll-interval-ms', String(POLL_MS)],
-        nodeArgs: ['--run-grace-ms', String(RUN_GRACE_MS)],
-        load: { concurrency: CONCURRENCY, params: NORMAL },
-        env: { SHARDFLEET_LOG_LEVEL: process.env.SHARDFLEET_LOG_LEVEL ?? 'warn' },
-        stderr: childStderr,
-        readyTimeoutMs: 120_000,
+        ...fleetRunOptions(),
         log,
       })
     : undefined;

@@ -9,7 +9,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ShardfleetClient } from '../src/client/router-client.ts';
@@ -19,11 +18,11 @@ import type { ObjectStore } from '../src/common/storage/object-store.ts';
 import { childStore } from '../src/common/storage/prefixed-object-store.ts';
 import { startRouter, type RouterHandle } from '../src/router/router-server.ts';
 import { readIdxImages } from '../src/writer/input/idx-source.ts';
-import { openJsonlSource } from '../src/writer/input/jsonl-source.ts';
-import { buildSnapshot, type BuildResult } from '../src/writer/build-snapshot.ts';
+import type { BuildResult } from '../src/writer/build-snapshot.ts';
 import { buildFashionSnapshot, FASHION_IMAGES, quietLogger, tempDir } from './helpers/fixtures.ts';
 import { isGrpcStatus } from './helpers/grpc-assert.ts';
 import { waitFor } from './helpers/wait.ts';
+import { buildKvCollection, publishStaged } from './helpers/catalog-fixtures.ts';
 import { updateAliases } from '../src/common/catalog/aliases.ts';
 import { promSample, promSamples } from '../src/eval/prometheus-text.ts';
 
@@ -49,19 +48,7 @@ describe('collections: one router and two nodes over a catalog root', () => {
     images = Array.from({ length: idx.count }, (_, i) => idx.vectors.subarray(i * idx.dim, (i + 1) * idx.dim));
     itemsRun = await buildFashionSnapshot(childStore(root, 'items'), { ...ITEMS, numDbs: 3 });
     usersRun = await buildFashionSnapshot(childStore(root, 'users'), { ...USERS, numDbs: 2 });
-    const jsonl = join(dir.path, 'kv.jsonl');
-    const lines = Array.from({ length: KV_ITEMS }, (_, i) => JSON.stringify({ key: `k${i}`, value: `value-${i}`, vector: Array.from({ length: 8 }, (_, d) => Math.sin(i + d)) }));
-    await writeFile(jsonl, lines.join('\n') + '\n');
-    await buildSnapshot({
-      store: childStore(root, 'kv'),
-      source: await openJsonlSource({ path: jsonl }),
-      sharding: { strategy: 'hash', numDbs: 2 },
-      backend: { backend: 'sqlite-vec' },
-      kv: { backend: 'sqlite' },
-      metric: 'l2',
-      progress: false,
-      log: quietLogger(),
-    });
+    await buildKvCollection(childStore(root, 'kv'), dir.path, KV_ITEMS);
     cluster = await startLocalCluster({
       store: rootUrl,
       numNodes: 2,
@@ -250,8 +237,7 @@ describe('collections: one router and two nodes over a catalog root', () => {
     const next = await buildFashionSnapshot(staging, { start: 7000, limit: 150, numDbs: 2, seed: 11 });
     const running = loop();
     await new Promise((resolve) => setTimeout(resolve, 500));
-    for (const o of await staging.list('')) if (o.key !== '_CURRENT') await usersStore.put(o.key, await staging.get(o.key, { maxBytes: o.size }));
-    await usersStore.put('_CURRENT', await staging.get('_CURRENT'));
+    await publishStaged(staging, usersStore);
     await staging.close();
     await waitFor('users to answer from the new run', async () => (await client.search({ vector: images[7000], top_k: 1, collection: 'users', num_probes: 2 })).run_id === next.manifest.run_id, { timeoutMs: 60_000 });
     stop = true;

@@ -14,21 +14,20 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ShardfleetClient } from '../src/client/router-client.ts';
 import { startLocalCluster, type LocalCluster } from '../src/cli/local-cluster.ts';
 import { updateAliases } from '../src/common/catalog/aliases.ts';
-import { distance } from '../src/common/distance.ts';
 import { openObjectStore } from '../src/common/storage/open-object-store.ts';
 import type { ObjectStore } from '../src/common/storage/object-store.ts';
 import { childStore } from '../src/common/storage/prefixed-object-store.ts';
 import { promSample } from '../src/eval/prometheus-text.ts';
 import { buildSnapshot, type BuildResult } from '../src/writer/build-snapshot.ts';
 import { openIdxSource, readIdxImages } from '../src/writer/input/idx-source.ts';
-import { openJsonlSource } from '../src/writer/input/jsonl-source.ts';
 import { buildFashionSnapshot, FASHION_IMAGES, FASHION_LABELS, quietLogger, tempDir } from './helpers/fixtures.ts';
 import { waitFor } from './helpers/wait.ts';
+import { buildKvCollection, publishStaged } from './helpers/catalog-fixtures.ts';
+import { exactTopK } from './helpers/exact-top-k.ts';
 
 const ITEMS = { start: 0, limit: 3000, numDbs: 4 };
 const CATALOG_1 = { start: 5000, limit: 600 };
@@ -60,24 +59,6 @@ async function buildFilteredSnapshot(store: ObjectStore, rows: { start: number; 
   });
 }
 
-/** Copies a staged snapshot's objects under `to`, `_CURRENT` last (how a writer publishes). */
-async function publish(from: ObjectStore, to: ObjectStore): Promise<void> {
-  for (const o of await from.list('')) if (o.key !== '_CURRENT') await to.put(o.key, await from.get(o.key, { maxBytes: o.size }));
-  await to.put('_CURRENT', await from.get('_CURRENT'));
-}
-
-/** Exact top-k ids (row numbers as text) of each query over `base`, by brute force. */
-function exactTopK(base: Float32Array, queries: Float32Array, dim: number, k: number): string[][] {
-  const n = base.length / dim;
-  const out: string[][] = [];
-  for (let q = 0; q < queries.length / dim; q++) {
-    const scored = Array.from({ length: n }, (_, r) => ({ r, d: distance('l2', queries, q, base, r, dim) }));
-    scored.sort((a, b) => a.d - b.d || a.r - b.r);
-    out.push(scored.slice(0, k).map((s) => String(s.r)));
-  }
-  return out;
-}
-
 /** A run's id range [start, start + limit). */
 interface RunRows {
   collection: string;
@@ -106,19 +87,7 @@ describe('issue 24 done-when: three collections on one router and three nodes, s
     images = Array.from({ length: idx.count }, (_, i) => idx.vectors.subarray(i * idx.dim, (i + 1) * idx.dim));
     itemsRun = await buildFashionSnapshot(childStore(root, 'items'), { ...ITEMS, numProbes: 1 });
     catalogRun = await buildFilteredSnapshot(childStore(root, 'catalog'), CATALOG_1, 7);
-    const jsonl = join(dir.path, 'kv.jsonl');
-    const lines = Array.from({ length: KV_KEYS }, (_, i) => JSON.stringify({ key: `k${i}`, value: `value-${i}`, vector: Array.from({ length: 8 }, (_, d) => Math.sin(i + d)) }));
-    await writeFile(jsonl, lines.join('\n') + '\n');
-    await buildSnapshot({
-      store: childStore(root, 'kv'),
-      source: await openJsonlSource({ path: jsonl }),
-      sharding: { strategy: 'hash', numDbs: 2 },
-      backend: { backend: 'sqlite-vec' },
-      kv: { backend: 'sqlite' },
-      metric: 'l2',
-      progress: false,
-      log: quietLogger(),
-    });
+    await buildKvCollection(childStore(root, 'kv'), dir.path, KV_KEYS);
     await updateAliases(root, [{ kind: 'set', alias: 'live', collection: 'items' }]);
     cluster = await startLocalCluster({
       store: rootUrl,
@@ -253,10 +222,10 @@ describe('issue 24 done-when: three collections on one router and three nodes, s
       await updateAliases(root, [{ kind: 'set', alias: 'live', collection: 'catalog' }]);
       await waitFor('the alias to answer from catalog', async () => (aliasAnswers.get('catalog') ?? 0) > 5, { timeoutMs: 30_000, intervalMs: 50 });
       // The run swap of catalog (the alias's target now): its objects, then _CURRENT.
-      await publish(stagingCatalog, childStore(root, 'catalog'));
+      await publishStaged(stagingCatalog, childStore(root, 'catalog'));
       await waitFor('catalog to answer from its new run', async () => catalogRunsSeen.includes(nextCatalog.manifest.run_id), { timeoutMs: 60_000, intervalMs: 50 });
       // A fourth collection published under the root while the load runs.
-      await publish(stagingLate, childStore(root, 'late'));
+      await publishStaged(stagingLate, childStore(root, 'late'));
       await waitFor('the fourth collection to answer', lateAnswers, { timeoutMs: 60_000 });
       await new Promise((resolve) => setTimeout(resolve, 1000));
     } finally {

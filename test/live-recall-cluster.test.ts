@@ -15,7 +15,6 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ShardfleetClient } from '../src/client/router-client.ts';
 import { startLocalCluster, type LocalCluster } from '../src/cli/local-cluster.ts';
-import { distance } from '../src/common/distance.ts';
 import { openObjectStore } from '../src/common/storage/open-object-store.ts';
 import type { ObjectStore } from '../src/common/storage/object-store.ts';
 import { promSample } from '../src/eval/prometheus-text.ts';
@@ -24,6 +23,7 @@ import { readIdxImages } from '../src/writer/input/idx-source.ts';
 import type { BuildResult } from '../src/writer/build-snapshot.ts';
 import { buildFashionSnapshot, FASHION_IMAGES, tempDir } from './helpers/fixtures.ts';
 import { waitFor } from './helpers/wait.ts';
+import { exactTopK } from './helpers/exact-top-k.ts';
 
 const BASE = 3000;
 const NUM_DBS = 4;
@@ -32,18 +32,6 @@ const QUERY_START = 9000;
 const NUM_QUERIES = 120;
 const K = 10;
 const BIN = fileURLToPath(new URL('../bin/shardfleet.js', import.meta.url));
-
-/** Exact top-k ids (record ids are the row numbers as text) of each query over `base`, by brute force. */
-function exactTopK(base: Float32Array, queries: Float32Array, dim: number, k: number): string[][] {
-  const n = base.length / dim;
-  const out: string[][] = [];
-  for (let q = 0; q < queries.length / dim; q++) {
-    const scored = Array.from({ length: n }, (_, r) => ({ r, d: distance('l2', queries, q, base, r, dim) }));
-    scored.sort((a, b) => a.d - b.d || a.r - b.r);
-    out.push(scored.slice(0, k).map((s) => String(s.r)));
-  }
-  return out;
-}
 
 describe('live recall through a real router and nodes (Fashion-MNIST, 3,000 images, 4 shards)', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;

@@ -8,8 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import type { ShardfleetClient } from '../src/client/router-client.ts';
 import type { LocalCluster } from '../src/cli/local-cluster.ts';
 import { tempDir } from './helpers/fixtures.ts';
@@ -26,26 +24,10 @@ import {
   type UnpackedSamples,
 } from './helpers/shardyfusion-samples.ts';
 import { waitFor } from './helpers/wait.ts';
+import { treeState } from './helpers/tree-state.ts';
 
 /** Queries checked per collection (of the samples' 50). */
 const QUERIES = 5;
-
-/** Every file under `dir` with its size and mtime. */
-function treeState(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else {
-        const st = statSync(p);
-        out.push(`${p} ${st.size} ${st.mtimeMs}`);
-      }
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
 
 describe('shardyfusion prefixes under one catalog root, served as collections by one router and two nodes', () => {
   const queries = sampleQueries();

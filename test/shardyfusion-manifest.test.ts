@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { cpSync, existsSync, openSync, closeSync, readFileSync, readSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Registry } from 'prom-client';
 import { ManifestParseError, ShardIntegrityError, SnapshotNotFoundError, StorageError, VectorIndexError } from '../src/common/errors.ts';
@@ -36,6 +36,7 @@ import {
   type ShardyfusionSample,
   type UnpackedSamples,
 } from './helpers/shardyfusion-samples.ts';
+import { treeState } from './helpers/tree-state.ts';
 
 let samples: UnpackedSamples;
 let work: Awaited<ReturnType<typeof tempDir>>;
@@ -504,23 +505,6 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
   }
 }
 
-/** Every file under `dir` with its size and modification time, sorted: what "unchanged" compares. */
-function listing(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const path = join(d, e.name);
-      if (e.isDirectory()) walk(path);
-      else {
-        const st = statSync(path);
-        out.push(`${relative(dir, path)} ${st.size} ${st.mtimeMs}`);
-      }
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
-
 describe('writing commands refuse a shardyfusion prefix and change nothing in it (CLI processes)', () => {
   const olderRun = expectedSample('fm-cluster-l2').published.build_meta.run_id as string;
   const newerRun = 'aaaaaaaa-0000-4000-8000-00000000000a';
@@ -543,7 +527,7 @@ describe('writing commands refuse a shardyfusion prefix and change nothing in it
   /** Runs `names` of the commands against `prefixDir` and checks each refusal and the unchanged files. */
   async function refuses(prefixDir: string, names: readonly string[], evidence: RegExp): Promise<void> {
     const url = `file://${prefixDir}`;
-    const before = listing(prefixDir);
+    const before = treeState(prefixDir);
     for (const c of commands(url).filter((c) => names.includes(c.name))) {
       const out = await cli(c.args);
       assert.notEqual(out.code, 0, `${c.name} exited 0: ${out.stdout}`);
@@ -551,7 +535,7 @@ describe('writing commands refuse a shardyfusion prefix and change nothing in it
       assert.ok(out.stderr.includes(`--store ${url} holds`), out.stderr);
       assert.match(out.stderr, evidence, c.name);
       assert.ok(out.stderr.includes(`shardfleet only reads shardyfusion snapshots and does not write into their prefix, so it will not ${c.action} there (nothing was written)`), `${c.name}: ${out.stderr}`);
-      assert.deepEqual(listing(prefixDir), before, `${c.name} changed the prefix`);
+      assert.deepEqual(treeState(prefixDir), before, `${c.name} changed the prefix`);
     }
   }
 
@@ -575,7 +559,7 @@ describe('writing commands refuse a shardyfusion prefix and change nothing in it
 
   it('history lists its runs, the current one marked, as a table and as --json', async () => {
     const prefixDir = twoRunPrefix();
-    const before = listing(prefixDir);
+    const before = treeState(prefixDir);
     const url = `file://${prefixDir}`;
     const table = await cli(['history', '--store', url]);
     assert.equal(table.code, 0, table.stderr);
@@ -595,6 +579,6 @@ describe('writing commands refuse a shardyfusion prefix and change nothing in it
     );
     const shards = expectedSample('fm-cluster-l2').published.shards as Array<{ db_bytes: number }>;
     assert.equal(runs[1].bytes, shards.reduce((s, r) => s + r.db_bytes, 0), 'bytes = the sum of db_bytes');
-    assert.deepEqual(listing(prefixDir), before);
+    assert.deepEqual(treeState(prefixDir), before);
   });
 });

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { readdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { ShardfleetClient } from '../src/client/router-client.ts';
@@ -19,23 +19,7 @@ import { closeAll, serveStore } from './helpers/served-cluster.ts';
 import { assertSameAnswer } from './helpers/shardyfusion-answers.ts';
 import { FROM_SOURCE_SAMPLES, SHARDYFUSION_SAMPLES, expectedFromSource, expectedSample, lanceAnswer, sampleQueries, unpackShardyfusionSamples, type ExpectedSample, type ShardyfusionSample, type UnpackedSamples } from './helpers/shardyfusion-samples.ts';
 import { waitFor } from './helpers/wait.ts';
-
-/** Every file under `dir` with its size and mtime, to show nothing was written. */
-function treeState(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else {
-        const st = statSync(p);
-        out.push(`${p} ${st.size} ${st.mtimeMs}`);
-      }
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
+import { treeState } from './helpers/tree-state.ts';
 
 const queries = sampleQueries();
 let samples: UnpackedSamples;

@@ -32,8 +32,8 @@ import { FileObjectStore } from '../../src/common/storage/file-object-store.ts';
 import { updateAliases } from '../../src/common/catalog/aliases.ts';
 import { waitFor } from '../../test/helpers/wait.ts';
 import { aliasSwapRow, type AliasSwapRow, type CollectionTruth, type SwitchMark } from './alias-swap-report.ts';
-import { startLocalFleet, type Fleet } from './fault-fleet.ts';
-import { LoadClient, nowMs, type LoadStart, type QueryRecord } from './fault-load.ts';
+import { startLocalFleet, type Fleet, type FleetRunOptions } from './fault-fleet.ts';
+import { LoadClient, nowMs, type QueryRecord } from './fault-load.ts';
 import { buildRun, findRun } from './fault-snapshots.ts';
 
 /** Rows of each collection. */
@@ -64,8 +64,8 @@ function switchGapMs(i: number): number {
 const BEFORE_MS = 4000;
 const TAIL_MS = 2000;
 
-/** What the section needs from the bench. */
-export interface AliasSwapInputs {
+/** What the section needs from the bench (`load.params.collection` is set to the alias). */
+export interface AliasSwapInputs extends FleetRunOptions {
   /** A fresh folder for the catalog root and the shard caches. */
   dir: string;
   /** IDX images (and labels) of the base set: the collections are row ranges of it. */
@@ -75,14 +75,6 @@ export interface AliasSwapInputs {
   dim: number;
   numNodes: number;
   replication: number;
-  /** Flags for every server (e.g. `--poll-interval-ms 1000`). */
-  commonArgs: string[];
-  nodeArgs: string[];
-  /** Load: workers and search parameters (as the bench's NORMAL); `collection` is set to the alias. */
-  load: Pick<LoadStart, 'concurrency' | 'params'>;
-  env: Record<string, string>;
-  stderr: 'inherit' | 'ignore';
-  readyTimeoutMs: number;
   log: (msg: string) => void;
 }
 

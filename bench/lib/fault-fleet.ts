@@ -17,6 +17,23 @@ import type { StatusResponse__Output } from '../../src/common/proto-gen/shardfle
 import { NodeClient } from '../../test/helpers/shard-node-harness.ts';
 import { stopChild, trackChild } from './exit-cleanup.ts';
 import { spawnCliInNetns, type NetnsSet } from './netns.ts';
+import type { LoadStart } from './fault-load.ts';
+
+/** How a section starts its fleet and load (the bench's shared settings). */
+export interface FleetRunOptions {
+  /** Flags for every server (e.g. `--poll-interval-ms 1000`). */
+  commonArgs: string[];
+  /** Flags for the nodes (e.g. `--run-grace-ms 3000`). */
+  nodeArgs: string[];
+  /** Load: workers and search parameters (as the bench's NORMAL). */
+  load: Pick<LoadStart, 'concurrency' | 'params'>;
+  /** Extra environment of the children (e.g. SHARDFLEET_LOG_LEVEL). */
+  env: Record<string, string>;
+  /** Where the children's stderr goes. */
+  stderr: 'inherit' | 'ignore';
+  /** How long to wait for the fleet to serve (and for each recovery), ms. */
+  readyTimeoutMs: number;
+}
 
 /** How the fleet's processes are started. */
 export interface FleetConfig {

@@ -26,12 +26,12 @@ import { spawnCli } from '../../src/cli/local-cluster.ts';
 import { placeRun, type ShardSizes } from '../../src/common/placement.ts';
 import { TestDnsServer } from '../../test/helpers/dns-server.ts';
 import { killHard, trackChild } from './exit-cleanup.ts';
-import { healthSummary, type HealthSummary } from './fault-fleet.ts';
-import { LoadClient, nowMs, type LoadStart, type QueryRecord } from './fault-load.ts';
+import { healthSummary, type FleetRunOptions, type HealthSummary } from './fault-fleet.ts';
+import { LoadClient, nowMs, type QueryRecord } from './fault-load.ts';
 import { scenarioRow, skippedRow, type ScenarioOutcome, type ScenarioRow } from './fault-report.ts';
 
 /** What the scale scenarios need from the bench. */
-export interface ScaleScenarioInputs {
+export interface ScaleScenarioInputs extends FleetRunOptions {
   /** The store (`file://` folder or URL) with the served run. */
   storeDir: string;
   /** The run `_CURRENT` points at: the only run whose answers are right. */
@@ -45,16 +45,6 @@ export interface ScaleScenarioInputs {
   cacheDir: string;
   /** Replication factor R (>= 2 for the scenarios to make sense; default 2). */
   replication?: number;
-  /** Flags for every server (e.g. `--poll-interval-ms 1000`). */
-  commonArgs: string[];
-  /** Flags for the nodes (e.g. `--run-grace-ms 3000`). */
-  nodeArgs: string[];
-  /** Load: workers and search parameters (as the bench's NORMAL). */
-  load: Pick<LoadStart, 'concurrency' | 'params'>;
-  env: Record<string, string>;
-  stderr: 'inherit' | 'ignore';
-  /** How long to wait for the fleet to serve, and for each recovery, ms. */
-  readyTimeoutMs: number;
 }
 
 const SRV = '_grpc._tcp.scale-nodes.bench';

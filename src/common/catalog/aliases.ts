@@ -45,6 +45,7 @@ import { CURRENT_KEY } from '../manifest.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { COLLECTION_NAME_RE, DEFAULT_COLLECTION, assertCollectionName } from './collection-name.ts';
 import { quoteInput } from '../bounded-text.ts';
+import { FreshRun } from '../fresh-run.ts';
 
 /** Key of the alias table at the catalog root. */
 export const ALIASES_KEY = '_ALIASES';
@@ -374,9 +375,7 @@ export class AliasTable {
   /** Why the object at {@link seenEtag} is not the table held (malformed, too large), or undefined. */
   private seenProblem: string | undefined;
   private loadedOnce = false;
-  private inFlight: Promise<AliasRefresh> | undefined;
-  /** The refresh that starts once {@link inFlight} ends (callers that came while it ran). */
-  private queued: Promise<AliasRefresh> | undefined;
+  private readonly refreshes = new FreshRun(() => this.doRefresh());
   private error: string | undefined;
   private updated: string | undefined;
 
@@ -414,25 +413,11 @@ export class AliasTable {
    * change written before it is seen (Refresh right after `alias set`): a call while a refresh
    * is in flight (which may have read the object before the change) waits for it and then reads
    * again; calls arriving meanwhile share that second read (at most one in flight and one
-   * waiting, as SnapshotWatcher.refresh chains its re-reads of `_CURRENT`). Never throws: a
+   * waiting: {@link FreshRun}, as SnapshotWatcher.refresh chains its re-reads of `_CURRENT`). Never throws: a
    * failure is returned and kept in {@link lastError}, and the last good table stays.
    */
   refresh(): Promise<AliasRefresh> {
-    const running = this.inFlight;
-    if (running === undefined) return this.startRefresh();
-    this.queued ??= running.then(() => {
-      this.queued = undefined;
-      return this.startRefresh();
-    });
-    return this.queued;
-  }
-
-  private startRefresh(): Promise<AliasRefresh> {
-    const p = this.doRefresh().finally(() => {
-      if (this.inFlight === p) this.inFlight = undefined;
-    });
-    this.inFlight = p;
-    return p;
+    return this.refreshes.run();
   }
 
   private async doRefresh(): Promise<AliasRefresh> {

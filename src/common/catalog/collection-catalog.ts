@@ -26,6 +26,7 @@ import { CURRENT_KEY } from '../manifest.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { childStore } from '../storage/prefixed-object-store.ts';
 import { DEFAULT_COLLECTION, assertCollectionName, collectionNameProblem } from './collection-name.ts';
+import { FreshRun } from '../fresh-run.ts';
 
 /** Default most collections one process serves (CLI `--max-collections`). */
 export const DEFAULT_MAX_COLLECTIONS = 64;
@@ -166,8 +167,7 @@ export class CollectionCatalog {
   private modeNow: CatalogMode = 'single';
   private stickySingle = false;
   private timer: NodeJS.Timeout | undefined;
-  private scanning: Promise<void> | undefined;
-  private queuedScan: Promise<void> | undefined;
+  private readonly scans = new FreshRun(() => this.scanOnce());
   private readonly skippedLogged = new Set<string>();
 
   /** @throws ConfigValidationError for bad options ({@link checkCatalogOptions}). */
@@ -195,25 +195,10 @@ export class CollectionCatalog {
    * the call, so a collection published before it is seen (Refresh right after a publish): a call
    * while a scan runs (which may have listed the root before the publish) waits for it and then
    * scans again; calls arriving meanwhile share that second scan (at most one running and one
-   * waiting, as AliasTable.refresh). A failed scan is logged and changes nothing; never rejects.
+   * waiting: {@link FreshRun}). A failed scan is logged and changes nothing; never rejects.
    */
   scan(): Promise<void> {
-    const running = this.scanning;
-    if (running === undefined) return this.startScan();
-    this.queuedScan ??= running.then(() => {
-      this.queuedScan = undefined;
-      // A scan started after `running` ended also started after every queued call.
-      return this.scanning ?? this.startScan();
-    });
-    return this.queuedScan;
-  }
-
-  private startScan(): Promise<void> {
-    const p = this.scanOnce().finally(() => {
-      if (this.scanning === p) this.scanning = undefined;
-    });
-    this.scanning = p;
-    return p;
+    return this.scans.run();
   }
 
   /** Rescans every `intervalMs` (timer unref'd). */
