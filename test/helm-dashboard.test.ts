@@ -336,6 +336,11 @@ describe('helm chart: dashboard ConfigMap and PrometheusRule', { skip: rendererM
             { series: mine(requests, ',rpc="Search",outcome="unavailable",collection="items"'), values: '0+60x40' },
             { series: mine(requests, ',rpc="Search",outcome="ok",collection="users"'), values: '0+600x40' },
             { series: mine('shardfleet_router_partial_responses_total', ',rpc="Search",collection="items"'), values: '0+30x40' },
+            // "tiny": half its requests fail and half its answers are partial, but it serves 2 a
+            // minute, under minRequestsPerSecond (0.1): neither ratio alert fires for it.
+            { series: mine(requests, ',rpc="Search",outcome="ok",collection="tiny"'), values: '0+1x40' },
+            { series: mine(requests, ',rpc="Search",outcome="unavailable",collection="tiny"'), values: '0+1x40' },
+            { series: mine('shardfleet_router_partial_responses_total', ',rpc="Search",collection="tiny"'), values: '0+1x40' },
             { series: mine('shardfleet_router_snapshot_age_seconds', ',collection="items"'), values: '172000+60x40' },
             { series: mine('shardfleet_router_snapshot_age_seconds', ',collection="users"'), values: '3600+60x40' },
             // Live recall: "items" 0.05 below its build figure with enough samples (fires); "users"
@@ -389,7 +394,8 @@ describe('helm chart: dashboard ConfigMap and PrometheusRule', { skip: rendererM
     assert.match(d.ShardfleetRedundancyLost.expr, /^max by \(collection\) \(shardfleet_router_under_replicated_shards\{namespace="search",job=~"demo-shardfleet-router\|demo-shardfleet-node-headless"\}\) > 0$/);
     assert.equal(d.ShardfleetRedundancyLost.for, '10m');
     assert.match(d.ShardfleetPendingRunStuck.expr, /shardfleet_router_pending_run_seconds\{.*\}\) > 30 \* 60$/);
-    assert.match(d.ShardfleetErrorRate.expr, /outcome!~"ok\|partial"\}\[5m\]\)\) \/ clamp_min\(sum by \(collection\) \(rate\(shardfleet_router_request_duration_seconds_count\{.*\}\[5m\]\)\), 1e-9\) > 0.05$/);
+    assert.match(d.ShardfleetErrorRate.expr, /outcome!~"ok\|partial"\}\[5m\]\)\) \/ clamp_min\(sum by \(collection\) \(rate\(shardfleet_router_request_duration_seconds_count\{.*\}\[5m\]\)\), 1e-9\) > 0.05 and sum by \(collection\) \(rate\(shardfleet_router_request_duration_seconds_count\{.*\}\[5m\]\)\) >= 0.1$/);
+    assert.match(rulesOf(ON, { metrics: { prometheusRule: { errorRate: { minRequestsPerSecond: 0 } } } }).ShardfleetErrorRate.expr, /> 0.05$/, 'minRequestsPerSecond 0: any traffic');
     assert.match(d.ShardfleetSnapshotTooOld.expr, /> 48 \* 3600$/);
     assert.equal(d.ShardfleetShardsUnavailable.labels.severity, 'critical');
 
@@ -411,7 +417,7 @@ describe('helm chart: dashboard ConfigMap and PrometheusRule', { skip: rendererM
     const noAge = rulesOf(ON, { metrics: { prometheusRule: { snapshotTooOld: null } } });
     assert.deepEqual([noAge.ShardfleetSnapshotTooOld, typeof noAge.ShardfleetLiveRecallDrift], [undefined, 'object']);
     assert.match(c.ShardfleetPendingRunStuck.expr, /\{cluster="eu"\}\) > 90 \* 60$/);
-    assert.match(c.ShardfleetPartialAnswers.expr, /shardfleet_router_partial_responses_total\{cluster="eu"\}\[10m\].* > 0.2$/);
+    assert.match(c.ShardfleetPartialAnswers.expr, /shardfleet_router_partial_responses_total\{cluster="eu"\}\[10m\].* > 0.2 and sum by \(collection\) \(rate\(shardfleet_router_request_duration_seconds_count\{cluster="eu"\}\[10m\]\)\) >= 0.1$/);
     assert.deepEqual([c.ShardfleetPartialAnswers.for, c.ShardfleetPartialAnswers.labels.severity], ['1h', 'page']);
     assert.match(c.ShardfleetSnapshotTooOld.expr, /> 168 \* 3600$/);
     assert.equal(find(renderChart(ON, { metrics: { prometheusRule: { labels: { release: 'kps' } } } }), 'PrometheusRule', 'demo-shardfleet').metadata.labels?.release, 'kps');
