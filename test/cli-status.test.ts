@@ -83,7 +83,7 @@ describe('status, shards and route through a router; /healthz and /readyz', () =
     const text = out.stdout;
     assert.match(text, /^Health: +healthy +coverage 1\.000\n/);
     assert.match(text, new RegExp(`\\nServed run: +${runId} +published \\S+ \\(\\d+(s|m \\d+s) ago\\)\\n`));
-    assert.match(text, /shardfleet, cluster sharding, 4 shards, default num_probes 2, 1,000 vectors \(dim 784, l2\)/);
+    assert.match(text, /shardfleet, cluster sharding, 4 shards, default num_probes 2, default ef \d+, 1,000 vectors \(dim 784, l2\)/);
     assert.match(text, /\nPending run: +none\n/);
     assert.match(text, /\nNodes \(3, replication 2\):\n/);
     const header = row(text, 'NODE');

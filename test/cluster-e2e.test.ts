@@ -71,6 +71,8 @@ for (const backend of ['file', 's3'] as const) {
       assert.equal(info.num_dbs, NUM_DBS);
       assert.equal(info.total_vectors, BASE);
       assert.equal(info.default_num_probes, 2);
+      assert.equal(info.default_ef, built.manifest.index.index_params.ef_search, 'the run\'s ef_search');
+      assert.ok(info.default_ef >= 64);
     });
 
     test('results equal exact brute force over the probed shards (num_probes 1 and 2)', async () => {

@@ -62,6 +62,8 @@ export interface StatusView {
     strategy: string;
     num_dbs: number;
     default_num_probes: number;
+    /** The run's default ef (0: the backend has none). */
+    default_ef: number;
     total_vectors: number;
     dim: number;
     metric: string;
@@ -186,6 +188,7 @@ export function statusView(health: RouterHealth, info: SnapshotInfo | undefined,
             strategy: info.strategy,
             num_dbs: info.num_dbs,
             default_num_probes: info.default_num_probes,
+            default_ef: info.default_ef,
             total_vectors: info.total_vectors,
             dim: info.dim,
             metric: info.metric,
@@ -281,7 +284,7 @@ export function renderStatus(v: StatusView): string {
     const r = v.run;
     out.push(`Served run:   ${r.run_id}   published ${r.published_at} (${formatAge(h.snapshot_age_seconds)} ago)`);
     out.push(
-      `              ${r.format}, ${r.strategy} sharding, ${r.num_dbs} shards, default num_probes ${r.default_num_probes}, ` +
+      `              ${r.format}, ${r.strategy} sharding, ${r.num_dbs} shards, default num_probes ${r.default_num_probes}${r.default_ef > 0 ? `, default ef ${r.default_ef}` : ''}, ` +
         `${r.total_vectors.toLocaleString('en-US')} vectors (dim ${r.dim}, ${r.metric}), ${r.backend}${r.index_type ? ` ${r.index_type}` : ''}`,
     );
     out.push(`              store ${r.store_url}`);

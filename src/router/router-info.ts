@@ -29,6 +29,7 @@ export function snapshotInfo(s: RouterSnapshot, storeUrl: string): SnapshotInfoR
     strategy: m.sharding.strategy,
     num_dbs: m.sharding.num_dbs,
     default_num_probes: m.sharding.num_probes,
+    default_ef: m.index.backend === 'usearch' && typeof m.index.index_params.ef_search === 'number' ? m.index.index_params.ef_search : 0,
     total_vectors: m.build_stats.total_vectors,
     store_url: storeUrl,
     index_type: builtIndexTypes(m),

@@ -79,6 +79,12 @@ export interface SnapshotInfoResponse {
   'source_manifest_url'?: (string);
   'kv_key_encoding'?: (string);
   /**
+   * The HNSW beam width (ef) shards search with when a query gives no ef: the run's usearch
+   * ef_search (raised by the build to what its measured end-to-end recall needs at
+   * default_num_probes, unless --ef-search fixed it); 0 for backends without a run default.
+   */
+  'default_ef'?: (number);
+  /**
    * End-to-end recall measured at build time on the built shards (cluster and lsh usearch
    * snapshots; absent otherwise, and for snapshots built before it existed): what target_recall
    * chooses from.
@@ -171,6 +177,12 @@ export interface SnapshotInfoResponse__Output {
    */
   'source_manifest_url': (string);
   'kv_key_encoding': (string);
+  /**
+   * The HNSW beam width (ef) shards search with when a query gives no ef: the run's usearch
+   * ef_search (raised by the build to what its measured end-to-end recall needs at
+   * default_num_probes, unless --ef-search fixed it); 0 for backends without a run default.
+   */
+  'default_ef': (number);
   /**
    * End-to-end recall measured at build time on the built shards (cluster and lsh usearch
    * snapshots; absent otherwise, and for snapshots built before it existed): what target_recall
