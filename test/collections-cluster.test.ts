@@ -22,7 +22,8 @@ import type { BuildResult } from '../src/writer/build-snapshot.ts';
 import { buildFashionSnapshot, FASHION_IMAGES, quietLogger, tempDir } from './helpers/fixtures.ts';
 import { isGrpcStatus } from './helpers/grpc-assert.ts';
 import { waitFor } from './helpers/wait.ts';
-import { buildKvCollection, publishStaged } from './helpers/catalog-fixtures.ts';
+import { buildKvCollection, publishStaged, waitForCollections } from './helpers/catalog-fixtures.ts';
+import { closeAll } from './helpers/served-cluster.ts';
 import { updateAliases } from '../src/common/catalog/aliases.ts';
 import { promSample, promSamples } from '../src/eval/prometheus-text.ts';
 
@@ -59,18 +60,10 @@ describe('collections: one router and two nodes over a catalog root', () => {
       nodeArgs: ['--run-grace-ms', '2000'],
     });
     client = new ShardfleetClient(cluster.routerAddress);
-    await waitFor('every collection to be served', async () => {
-      const h = await client.health();
-      return h.collections.length === 3 && h.collections.every((c) => c.run_id !== '' && c.coverage === 1);
-    }, { timeoutMs: 120_000 });
+    await waitForCollections(client, 3);
   });
 
-  after(async () => {
-    client?.close();
-    await cluster?.stop();
-    await root?.close();
-    await dir?.remove();
-  });
+  after(() => closeAll({ client, cluster, store: root, dir }));
 
   test('each collection answers by name, from its own run and vectors', async () => {
     const a = await client.search({ vector: images[ITEMS.start + 7], top_k: 5, collection: 'items', num_probes: 3 });

@@ -26,7 +26,8 @@ import { buildSnapshot, type BuildResult } from '../src/writer/build-snapshot.ts
 import { openIdxSource, readIdxImages } from '../src/writer/input/idx-source.ts';
 import { buildFashionSnapshot, FASHION_IMAGES, FASHION_LABELS, quietLogger, tempDir } from './helpers/fixtures.ts';
 import { waitFor } from './helpers/wait.ts';
-import { buildKvCollection, publishStaged } from './helpers/catalog-fixtures.ts';
+import { buildKvCollection, publishStaged, waitForCollections } from './helpers/catalog-fixtures.ts';
+import { closeAll } from './helpers/served-cluster.ts';
 import { exactTopK } from './helpers/exact-top-k.ts';
 
 const ITEMS = { start: 0, limit: 3000, numDbs: 4 };
@@ -100,18 +101,10 @@ describe('issue 24 done-when: three collections on one router and three nodes, s
       nodeArgs: ['--run-grace-ms', '2000'],
     });
     client = new ShardfleetClient(cluster.routerAddress);
-    await waitFor('the three collections to be served', async () => {
-      const h = await client.health();
-      return h.collections.length === 3 && h.collections.every((c) => c.run_id !== '' && c.coverage === 1);
-    }, { timeoutMs: 120_000 });
+    await waitForCollections(client, 3);
   });
 
-  after(async () => {
-    client?.close();
-    await cluster?.stop();
-    await root?.close();
-    await dir?.remove();
-  });
+  after(() => closeAll({ client, cluster, store: root, dir }));
 
   test('placement spreads the three collections over the three nodes; the alias is served', async () => {
     const holders = new Set<string>();
